@@ -1,0 +1,5 @@
+"""placeholder; replaced by the CLI."""
+
+
+def main() -> None:
+    raise SystemExit(0)

@@ -1,0 +1,1 @@
+"""gdcluster engine (public API filled in by the core)."""

@@ -1,0 +1,81 @@
+"""Time for the engine. Engine code never calls ``datetime.now()``: it asks its clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+SHANGHAI: tzinfo = ZoneInfo("Asia/Shanghai")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that always answers the same instant (the CLI's ``--now``)."""
+
+    def __init__(self, instant: datetime) -> None:
+        self._instant = as_utc(instant)
+
+    def now(self) -> datetime:
+        return self._instant
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; a naive value is read as Asia/Shanghai wall time, as officials write it."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    return value.astimezone(UTC)
+
+
+def local_date(instant: datetime) -> date:
+    """The Asia/Shanghai calendar day of an instant."""
+    return as_utc(instant).astimezone(SHANGHAI).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """24:00 of ``day`` in Asia/Shanghai, as a UTC instant (= 00:00 of the next day)."""
+    return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO date or date-time; without an offset it is Asia/Shanghai wall time."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return start_of_day(date.fromisoformat(text))
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError as exc:
+        from gdcluster.engine.errors import InvalidInput
+
+        raise InvalidInput(f"not an ISO date or date-time: {text!r}", field="now") from exc
+
+
+class FakeClock:
+    """A clock tests move by hand; starts at ``start`` (naive = Asia/Shanghai wall time)."""
+
+    def __init__(self, start: datetime | str = "2024-01-02T09:00:00") -> None:
+        self._now = parse_instant(start) if isinstance(start, str) else as_utc(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, instant: datetime | str) -> None:
+        self._now = parse_instant(instant) if isinstance(instant, str) else as_utc(instant)
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        self._now += delta if delta is not None else timedelta(**kwargs)
+        return self._now

@@ -1,0 +1,139 @@
+"""The one exception tree of gdcluster.
+
+::
+
+    EngineError                      exit 1  unexpected
+    ├── InvalidInput                 exit 2  bad input; ``field`` names the path
+    ├── NotFound                     exit 2  unknown case, round, objection, ...
+    ├── NotInitialized               exit 2  database has no schema: run ``gdcluster init``
+    ├── TransitionRefused            exit 3  wrong state, failed guard, closed window, quota
+    │   └── CalendarGap              exit 3  working days needed for a year with no data
+    ├── PermissionDenied             exit 4  actor may not do this here
+    │   └── SimulationOnly           exit 4  clock set on a real database
+    └── ConcurrentModification       exit 5  lost an optimistic-locking race; retry
+
+Each error keeps its facts as attributes and writes its own message, so the CLI only formats
+``code``, ``message`` and ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    exit_code = 1
+    code = "engine_error"
+
+    def __init__(self, message: str, **facts: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.facts = facts
+        for key, value in facts.items():
+            setattr(self, key, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInput(EngineError):
+    exit_code = 2
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, field: str | None = None, **facts: Any) -> None:
+        text = f"{field}: {message}" if field else message
+        super().__init__(text, field=field, **facts)
+
+
+class NotFound(EngineError):
+    exit_code = 2
+    code = "not_found"
+
+    def __init__(self, what: str, key: Any) -> None:
+        super().__init__(f"{what} {key!s} not found", what=what, key=key)
+
+
+class NotInitialized(EngineError):
+    exit_code = 2
+    code = "not_initialized"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"database {url} has no gdcluster schema (or an old one): run `gdcluster init`",
+            url=url,
+        )
+
+
+class TransitionRefused(EngineError):
+    exit_code = 3
+    code = "refused"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        case_id: int | None = None,
+        trigger: str | None = None,
+        state: str | None = None,
+        reasons: Sequence[str] = (),
+        **facts: Any,
+    ) -> None:
+        super().__init__(
+            message, case_id=case_id, trigger=trigger, state=state, reasons=list(reasons), **facts
+        )
+
+
+class CalendarGap(TransitionRefused):
+    code = "calendar_gap"
+
+    def __init__(self, year: int) -> None:
+        super().__init__(
+            f"no working-day calendar data for {year}: the built-in data end with 2026; "
+            f"load the State Council's {year} holiday arrangement with "
+            f"`gdcluster calendar import FILE` (see README, 'Working-day calendar')",
+            year=year,
+        )
+
+
+class PermissionDenied(EngineError):
+    exit_code = 4
+    code = "permission_denied"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        actor: str | None = None,
+        trigger: str | None = None,
+        case_id: int | None = None,
+        **facts: Any,
+    ) -> None:
+        super().__init__(message, actor=actor, trigger=trigger, case_id=case_id, **facts)
+
+
+class SimulationOnly(PermissionDenied):
+    code = "simulation_only"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"the clock can only be set on a simulation database (created with "
+            f"`gdcluster init --simulation`); {url} is a real one, so acts are dated by the "
+            f"system clock",
+            url=url,
+        )
+
+
+class ConcurrentModification(EngineError):
+    exit_code = 5
+    code = "concurrent_modification"
+
+    def __init__(self, case_id: int | None, expected_version: int | None = None) -> None:
+        super().__init__(
+            f"case {case_id} was changed by someone else meanwhile "
+            f"(expected version {expected_version}); reload and retry",
+            case_id=case_id,
+            expected_version=expected_version,
+        )

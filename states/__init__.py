@@ -1,0 +1,1 @@
+"""The workflow and the policy as data. Imports nothing from ``gdcluster.engine``."""
