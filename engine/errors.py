@@ -91,7 +91,7 @@ class CalendarGap(TransitionRefused):
 
     def __init__(self, year: int) -> None:
         super().__init__(
-            f"no working-day calendar data for {year}: the built-in data end with 2026; "
+            f"no working-day calendar data for {year}: the built-in data cover 2004–2026; "
             f"load the State Council's {year} holiday arrangement with "
             f"`gdcluster calendar import FILE` (see README, 'Working-day calendar')",
             year=year,

@@ -1,0 +1,434 @@
+"""The Chinese working-day calendar (工作日).
+
+A day is a working day iff it is Monday–Friday and not a holiday rest day, or it is a 调休
+make-up working day. The built-in data come from ``chinesecalendar`` (2004–2026). The State
+Council publishes each year's arrangement (国务院办公厅关于某年部分节假日安排的通知) in the
+autumn before; load it with ``gdcluster calendar import FILE``. An imported year replaces the
+built-in data for that year entirely. A computation touching a year with neither fails with
+``CalendarGap`` naming the year: the engine never falls back to plain weekday rules.
+
+Import file format
+------------------
+
+UTF-8, YAML (``.yaml``/``.yml``) or TOML (``.toml``), chosen by the file's extension. One
+mapping per year (2000–2100), with these keys and no others:
+
+``holidays`` (required, non-empty list)
+    Every rest day of the statutory holidays, including the weekend days inside a holiday
+    period and the 调休 rest days. An entry is an ISO date ``YYYY-MM-DD`` or an inclusive range
+    ``{from: YYYY-MM-DD, to: YYYY-MM-DD}``.
+``workdays`` (optional list, same entry forms)
+    调休 make-up working days; each must be a Saturday or a Sunday.
+``source`` (optional string)
+    Where the data come from, e.g. the notice's title; defaults to the file's name.
+
+Every date must lie in its year, no day may be listed twice, and no day may be both a holiday
+and a make-up working day. YAML::
+
+    2027:
+      source: 国务院办公厅关于2027年部分节假日安排的通知
+      holidays: [2027-01-01, {from: 2027-02-05, to: 2027-02-11}]
+      workdays: [2027-02-14]
+
+TOML::
+
+    ["2027"]
+    source = "国务院办公厅关于2027年部分节假日安排的通知"
+    holidays = [2027-01-01, {from = 2027-02-05, to = 2027-02-11}]
+    workdays = [2027-02-14]
+
+Dates may be written bare or quoted. An error names the offending entry, e.g.
+``2027.holidays[3]`` or ``2027.holidays[1].to``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+
+from .errors import CalendarGap, InvalidInput
+
+__all__ = [
+    "YEAR_MAX",
+    "YEAR_MIN",
+    "WorkCalendar",
+    "YearData",
+    "builtin_years",
+    "parse_calendar_file",
+]
+
+YEAR_MIN = 2000
+YEAR_MAX = 2100
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR_KEY = re.compile(r"\d{4}")
+_YEAR_KEYS = frozenset({"source", "holidays", "workdays"})
+_RANGE_KEYS = frozenset({"from", "to"})
+_YAML_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+@dataclass(frozen=True)
+class YearData:
+    """One year's holiday arrangement.
+
+    ``holidays``: every rest day of the statutory holidays (weekdays and weekend days alike);
+    ``workdays``: 调休 make-up working days (Saturdays and Sundays only).
+    """
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+    source: str
+
+    def __post_init__(self) -> None:
+        for name, days in (("holidays", self.holidays), ("workdays", self.workdays)):
+            for day in days:
+                if isinstance(day, datetime) or not isinstance(day, date):
+                    raise InvalidInput(f"{day!r} is not a date", field=f"{self.year}.{name}")
+                if day.year != self.year:
+                    raise InvalidInput(f"{day} is not in {self.year}", field=f"{self.year}.{name}")
+        for day in sorted(self.workdays):
+            if day.weekday() < 5:
+                raise InvalidInput(
+                    f"make-up working day {day} is a {day:%A}, not a Saturday or Sunday",
+                    field=f"{self.year}.workdays",
+                )
+        both = self.holidays & self.workdays
+        if both:
+            raise InvalidInput(
+                f"{min(both)} is both a holiday and a make-up working day",
+                field=f"{self.year}.workdays",
+            )
+
+    def working_days(self) -> tuple[date, ...]:
+        """All working days of the year, in order."""
+        day = date(self.year, 1, 1)
+        out: list[date] = []
+        while day.year == self.year:
+            if (day.weekday() < 5 and day not in self.holidays) or day in self.workdays:
+                out.append(day)
+            day += timedelta(days=1)
+        return tuple(out)
+
+
+@cache
+def _builtin() -> Mapping[int, YearData]:
+    from importlib.metadata import version
+
+    from chinese_calendar import constants
+
+    source = f"chinesecalendar {version('chinesecalendar')}"
+    holidays: dict[int, set[date]] = {}
+    workdays: dict[int, set[date]] = {}
+    for day in constants.holidays:
+        holidays.setdefault(day.year, set()).add(day)
+    for day in constants.workdays:
+        workdays.setdefault(day.year, set()).add(day)
+    # chinesecalendar's own range check: min..max year of its holidays table.
+    first, last = min(holidays), max(holidays)
+    return {
+        year: YearData(
+            year=year,
+            holidays=frozenset(holidays.get(year, ())),
+            workdays=frozenset(workdays.get(year, ())),
+            source=source,
+        )
+        for year in range(first, last + 1)
+    }
+
+
+def builtin_years() -> dict[int, YearData]:
+    """The years chinesecalendar covers (2004–2026 for 1.11.0). A fresh dict; data are cached."""
+    return dict(_builtin())
+
+
+class WorkCalendar:
+    """Working-day arithmetic over the built-in years plus overrides (which take precedence).
+
+    Every method raises ``CalendarGap(year)`` as soon as it needs a year with no data.
+    """
+
+    def __init__(self, overrides: Mapping[int, YearData] | None = None) -> None:
+        data = builtin_years()
+        for year, year_data in (overrides or {}).items():
+            if year_data.year != year:
+                raise InvalidInput(
+                    f"override keyed {year} holds data for {year_data.year}",
+                    field=f"overrides[{year}]",
+                )
+            data[year] = year_data
+        self._data: dict[int, YearData] = data
+        self._days: dict[int, tuple[date, ...]] = {}
+        self._sets: dict[int, frozenset[date]] = {}
+
+    def covered_years(self) -> frozenset[int]:
+        return frozenset(self._data)
+
+    def year_data(self, year: int) -> YearData:
+        """The data in force for ``year`` (override or built-in)."""
+        try:
+            return self._data[year]
+        except KeyError:
+            raise CalendarGap(year) from None
+
+    def _working(self, year: int) -> tuple[date, ...]:
+        days = self._days.get(year)
+        if days is None:
+            days = self.year_data(year).working_days()
+            self._days[year] = days
+            self._sets[year] = frozenset(days)
+        return days
+
+    def is_workday(self, day: date) -> bool:
+        _check_date(day)
+        self._working(day.year)
+        return day in self._sets[day.year]
+
+    def next_workday(self, day: date, *, inclusive: bool = True) -> date:
+        """The first working day on or after ``day`` (strictly after if not ``inclusive``)."""
+        _check_date(day)
+        year = day.year
+        days = self._working(year)
+        i = bisect_left(days, day) if inclusive else bisect_right(days, day)
+        while i >= len(days):
+            year += 1
+            days = self._working(year)
+            i = 0
+        return days[i]
+
+    def add_workdays(self, start: date, n: int) -> date:
+        """The ``n``-th working day counting ``start`` as day 1 if it is a working day.
+
+        A start on a non-working day begins on the next working day. ``n >= 1``.
+        """
+        _check_date(start)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidInput(
+                f"number of working days must be an integer >= 1, not {n!r}", field="n"
+            )
+        year = start.year
+        days = self._working(year)
+        i = bisect_left(days, start)
+        remaining = n - 1  # steps from the first working day >= start
+        while i + remaining >= len(days):
+            remaining -= len(days) - i
+            year += 1
+            days = self._working(year)
+            i = 0
+        return days[i + remaining]
+
+    def workdays_between(self, first: date, last: date) -> list[date]:
+        """The working days in ``[first, last]``, both inclusive (empty if ``first > last``)."""
+        _check_date(first)
+        _check_date(last)
+        if first > last:
+            return []
+        out: list[date] = []
+        for year in range(first.year, last.year + 1):
+            days = self._working(year)
+            out.extend(days[bisect_left(days, first) : bisect_right(days, last)])
+        return out
+
+
+def _check_date(day: date) -> None:
+    # A datetime is a date subclass but never equal to one: it would silently miss every set.
+    if isinstance(day, datetime) or not isinstance(day, date):
+        raise TypeError(f"expected a datetime.date (local Asia/Shanghai day), got {day!r}")
+
+
+# --------------------------------------------------------------------------- import files
+
+
+def parse_calendar_file(content: bytes, filename: str) -> dict[int, YearData]:
+    """Parse and strictly validate an import file (format: see the module docstring)."""
+    name = filename  # file-level errors name the file as the caller gave it
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in (".yaml", ".yml", ".toml"):
+        raise InvalidInput(
+            f"unknown file type {suffix or '(none)'!s}: use .yaml, .yml or .toml", field=name
+        )
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"not UTF-8 (invalid byte at offset {exc.start}); save the file as UTF-8", field=name
+        ) from None
+    if not text.strip():
+        raise InvalidInput("empty file", field=name)
+    raw = _load_toml(text, name) if suffix == ".toml" else _load_yaml(text, name)
+    if raw is None or raw == {}:
+        raise InvalidInput("no years in file", field=name)
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "the top level must map years to {holidays, workdays, source}", field=name
+        )
+    result: dict[int, YearData] = {}
+    for key, body in raw.items():
+        label = str(key)
+        year = _year_key(key, label)
+        if year in result:
+            raise InvalidInput(f"year {year} appears twice", field=label)
+        result[year] = _year_data(year, label, body, PurePath(filename).name or filename)
+    return result
+
+
+def _load_toml(text: str, name: str) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"not valid TOML: {exc}", field=name) from None
+
+
+def _load_yaml(text: str, name: str) -> Any:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"not valid YAML: {exc}", field=name) from None
+    if root is not None:
+        # safe_load silently keeps the last of duplicate keys and raises a bare ValueError
+        # (no position) on an impossible date: catch both here, where the path is known.
+        _check_yaml_node(root, "")
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise InvalidInput(f"not valid YAML: {exc}", field=name) from None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _check_yaml_node(node: yaml.Node, path: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if isinstance(key_node, yaml.ScalarNode):
+                if key in seen:
+                    raise InvalidInput("duplicate key", field=_join(path, key))
+                seen.add(key)
+            _check_yaml_node(value_node, _join(path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_yaml_node(item, f"{path}[{i}]")
+    elif isinstance(node, yaml.ScalarNode) and node.tag == _YAML_TIMESTAMP:
+        try:
+            date.fromisoformat(str(node.value)[:10])
+        except ValueError:
+            raise InvalidInput(f"{node.value} is not a valid date", field=path) from None
+
+
+def _year_key(key: object, label: str) -> int:
+    if isinstance(key, bool):
+        raise InvalidInput("expected a year such as 2027", field=label)
+    if isinstance(key, int):
+        year = key
+    elif isinstance(key, str) and _YEAR_KEY.fullmatch(key.strip()):
+        year = int(key)
+    else:
+        raise InvalidInput("expected a year such as 2027", field=label)
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise InvalidInput(f"year {year} is outside {YEAR_MIN}–{YEAR_MAX}", field=label)
+    return year
+
+
+def _year_data(year: int, label: str, body: object, name: str) -> YearData:
+    if not isinstance(body, dict):
+        raise InvalidInput(
+            "expected a mapping with keys holidays, workdays (optional), source (optional)",
+            field=label,
+        )
+    for key in body:
+        if key not in _YEAR_KEYS:
+            raise InvalidInput(
+                "unknown key (allowed: holidays, workdays, source)", field=f"{label}.{key}"
+            )
+
+    source = body.get("source", name)
+    if not isinstance(source, str) or not source.strip():
+        raise InvalidInput("expected a non-empty string", field=f"{label}.source")
+
+    if "holidays" not in body:
+        raise InvalidInput("missing: list every holiday rest day", field=f"{label}.holidays")
+    holidays = _day_list(body["holidays"], year, f"{label}.holidays")
+    if not holidays:
+        raise InvalidInput("empty: list every holiday rest day", field=f"{label}.holidays")
+    workdays = _day_list(body.get("workdays", []), year, f"{label}.workdays")
+
+    holiday_set = frozenset(d for d, _ in holidays)
+    for day, field in workdays:
+        if day.weekday() < 5:
+            raise InvalidInput(
+                f"make-up working day {day} is a {day:%A}, not a Saturday or Sunday", field=field
+            )
+        if day in holiday_set:
+            raise InvalidInput(f"{day} is both a holiday and a make-up working day", field=field)
+    return YearData(
+        year=year,
+        holidays=holiday_set,
+        workdays=frozenset(d for d, _ in workdays),
+        source=source.strip(),
+    )
+
+
+def _day_list(value: object, year: int, path: str) -> list[tuple[date, str]]:
+    """Expand a list of dates and ranges into (day, field path of its entry) pairs."""
+    if not isinstance(value, list):
+        raise InvalidInput("expected a list of dates and {from, to} ranges", field=path)
+    out: list[tuple[date, str]] = []
+    first_seen: dict[date, str] = {}
+    for i, entry in enumerate(value):
+        field = f"{path}[{i}]"
+        for day in _entry_days(entry, year, field):
+            if day in first_seen:
+                raise InvalidInput(f"{day} already listed at {first_seen[day]}", field=field)
+            first_seen[day] = field
+            out.append((day, field))
+    return out
+
+
+def _entry_days(entry: object, year: int, field: str) -> Iterator[date]:
+    if not isinstance(entry, dict):
+        yield _date(entry, year, field)
+        return
+    for key in entry:
+        if key not in _RANGE_KEYS:
+            raise InvalidInput("unknown key in range (allowed: from, to)", field=f"{field}.{key}")
+    for key in ("from", "to"):
+        if key not in entry:
+            raise InvalidInput("missing end of range", field=f"{field}.{key}")
+    start = _date(entry["from"], year, f"{field}.from")
+    end = _date(entry["to"], year, f"{field}.to")
+    if start > end:
+        raise InvalidInput(f"range runs backwards: from {start} > to {end}", field=field)
+    yield from _days(start, end)
+
+
+def _days(start: date, end: date) -> Iterable[date]:
+    return (start + timedelta(days=k) for k in range((end - start).days + 1))
+
+
+def _date(value: object, year: int, field: str) -> date:
+    if isinstance(value, datetime):
+        raise InvalidInput(f"{value} has a time of day: expected a date YYYY-MM-DD", field=field)
+    if isinstance(value, date):
+        day = value
+    elif isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(f"{value} is not a valid date", field=field) from None
+    else:
+        raise InvalidInput(f"{value!r} is not an ISO date YYYY-MM-DD", field=field)
+    if day.year != year:
+        raise InvalidInput(f"{day} is not in {year}", field=field)
+    return day
