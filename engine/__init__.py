@@ -1,1 +1,40 @@
-"""gdcluster engine (public API filled in by the core)."""
+"""The gdcluster engine: the public surface for the CLI and for host systems.
+
+    from gdcluster.engine import Engine, Actor
+    engine = Engine.open("sqlite:///gdcluster.db")
+    engine.fire(case_id, "submit", Actor.parse("county:佛山市南海区@李四"))
+"""
+
+from gdcluster.engine.actors import Actor
+from gdcluster.engine.api import CaseView, Engine, TransitionEvent
+from gdcluster.engine.clock import Clock, FakeClock, SystemClock
+from gdcluster.engine.errors import (
+    CalendarGap,
+    ConcurrentModification,
+    EngineError,
+    InvalidInput,
+    NotFound,
+    NotInitialized,
+    PermissionDenied,
+    SimulationOnly,
+    TransitionRefused,
+)
+
+__all__ = [
+    "Actor",
+    "CalendarGap",
+    "CaseView",
+    "Clock",
+    "ConcurrentModification",
+    "Engine",
+    "EngineError",
+    "FakeClock",
+    "InvalidInput",
+    "NotFound",
+    "NotInitialized",
+    "PermissionDenied",
+    "SimulationOnly",
+    "SystemClock",
+    "TransitionEvent",
+    "TransitionRefused",
+]

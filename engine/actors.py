@@ -1,0 +1,77 @@
+"""Who acts: ``province``, ``city:<city>``, ``county:<unit>``, ``system``, ``public``.
+
+An optional ``@person`` names the official (or, for ``public``, the objector) for the audit
+trail: ``city:佛山市@张三``. Regions are checked against the region table, so a typo cannot
+create a city that owns nobody's cases.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from gdcluster.engine.errors import InvalidInput
+
+KINDS = ("province", "city", "county", "system", "public")
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    region: str | None = None
+    person: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> Actor:
+        if text is None or not text.strip():
+            raise InvalidInput(
+                "say who is acting, e.g. --as 'city:佛山市@张三' (or set GDCLUSTER_ACTOR)",
+                field="actor",
+            )
+        text = unicodedata.normalize("NFKC", text).strip()
+        if any(unicodedata.category(ch).startswith("C") for ch in text):
+            raise InvalidInput("control or formatting characters are not allowed", field="actor")
+        if len(text) > 200:
+            raise InvalidInput("longer than 200 characters", field="actor")
+        body, _, person = text.partition("@")
+        kind, _, region = body.partition(":")
+        kind = kind.strip().lower()
+        person_name = person.strip() or None
+        region_name = region.strip() or None
+        if kind not in KINDS:
+            raise InvalidInput(
+                f"unknown actor kind {kind!r}; use one of {', '.join(KINDS)}", field="actor"
+            )
+        if kind in ("city", "county") and region_name is None:
+            raise InvalidInput(f"a {kind} actor names its region, e.g. {kind}:…", field="actor")
+        if kind in ("province", "system", "public") and region_name is not None:
+            raise InvalidInput(f"a {kind} actor has no region", field="actor")
+        if kind == "public" and person_name is None:
+            raise InvalidInput("a member of the public acts under a real name: public@姓名", field="actor")
+        if region_name is not None:
+            region_name = _canonical_region(kind, region_name)
+        return cls(kind=kind, region=region_name, person=person_name)
+
+    @classmethod
+    def province(cls, person: str | None = None) -> Actor:
+        return cls("province", None, person)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+    def __str__(self) -> str:
+        text = self.kind if self.region is None else f"{self.kind}:{self.region}"
+        return f"{text}@{self.person}" if self.person else text
+
+
+def _canonical_region(kind: str, name: str) -> str:
+    from gdcluster.states.regions import UnknownRegion, load_regions
+
+    table = load_regions()
+    try:
+        if kind == "city":
+            return table.city(name).name
+        return table.unit(name).name
+    except UnknownRegion as exc:
+        raise InvalidInput(str(exc), field="actor") from exc

@@ -1,0 +1,940 @@
+"""The ``Engine`` facade: the one way into gdcluster for the CLI and for host systems."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from gdcluster.engine import audit
+from gdcluster.engine.actors import Actor
+from gdcluster.engine.clock import Clock, SystemClock, local_date
+from gdcluster.engine.errors import (
+    ConcurrentModification,
+    EngineError,
+    InvalidInput,
+    NotFound,
+    NotInitialized,
+    PermissionDenied,
+    SimulationOnly,
+    TransitionRefused,
+)
+from gdcluster.engine.models import (
+    SCHEMA_REVISION,
+    AnnualReport,
+    AuditEntry,
+    CalendarYear,
+    Case,
+    Deadline,
+    Objection,
+    Refusal,
+    Round,
+)
+from gdcluster.engine.store import Store, resolve_url, upgrade
+
+log = logging.getLogger("gdcluster")
+
+TERMINAL_CASE_DEADLINE_RESULT = "case closed"
+
+
+@dataclass(frozen=True)
+class TransitionEvent:
+    """Published to subscribers after the act's transaction has committed."""
+
+    case_id: int | None
+    round_year: int | None
+    trigger: str
+    from_state: str | None
+    to_state: str | None
+    actor: str
+    at: datetime
+    reason: str | None
+    payload: dict[str, Any]
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: int
+    round: int
+    name: str
+    city: str
+    county: str
+    industry: str
+    state: str
+    version: int
+    policy: str
+    policy_version: int
+    score: str | None
+    publicity_start: date | None
+    publicity_end: date | None
+    valid_from: date | None
+    valid_until: date | None
+    created_at: datetime
+    updated_at: datetime
+    deadlines: list[dict[str, Any]] = field(default_factory=list)
+    objections: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: Any) -> Any:
+            return value.isoformat() if isinstance(value, date | datetime) else value
+
+        return {
+            "id": self.id,
+            "round": self.round,
+            "name": self.name,
+            "city": self.city,
+            "county": self.county,
+            "industry": self.industry,
+            "state": self.state,
+            "version": self.version,
+            "policy": self.policy,
+            "policy_version": self.policy_version,
+            "score": self.score,
+            "publicity_start": iso(self.publicity_start),
+            "publicity_end": iso(self.publicity_end),
+            "valid_from": iso(self.valid_from),
+            "valid_until": iso(self.valid_until),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
+            "objections": [{k: iso(v) for k, v in row.items()} for row in self.objections],
+            "reports": list(self.reports),
+        }
+
+
+class _Holder:
+    """The plain state holder the one Machine fires on (no per-case binding)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+class Engine:
+    """Open with :meth:`open`; every act is one transaction; errors are ``EngineError``."""
+
+    def __init__(self, store: Store, clock: Clock, *, simulation: bool) -> None:
+        self.store = store
+        self.clock = clock
+        self.simulation = simulation
+        self._subscribers: list[Callable[[TransitionEvent], None]] = []
+        self._transaction_hooks: list[Callable[[Session, TransitionEvent], None]] = []
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, url: str | None = None, *, clock: Clock | None = None) -> Engine:
+        """Open an initialized database (``gdcluster init`` first; see :meth:`init`).
+
+        A clock other than the system clock is accepted only by a simulation database, so
+        nobody can backdate an act on a real one.
+        """
+        store = Store(resolve_url(url))
+        revision = store.schema_revision()
+        if revision != SCHEMA_REVISION:
+            store.dispose()
+            raise NotInitialized(store.url)
+        simulation = store.meta("simulation") == "true"
+        clock = clock or SystemClock()
+        if not simulation and not isinstance(clock, SystemClock):
+            store.dispose()
+            raise SimulationOnly(store.url)
+        return cls(store, clock, simulation=simulation)
+
+    @classmethod
+    def init(
+        cls, url: str | None = None, *, simulation: bool = False, clock: Clock | None = None
+    ) -> Engine:
+        """Create or upgrade the schema to head (Alembic), then open."""
+        store = Store(resolve_url(url))
+        try:
+            upgrade(store, simulation=simulation)
+        finally:
+            store.dispose()
+        return cls.open(url, clock=clock)
+
+    def close(self) -> None:
+        self.store.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, callback: Callable[[TransitionEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` after each committed act; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def on_transaction(
+        self, hook: Callable[[Session, TransitionEvent], None]
+    ) -> Callable[[], None]:
+        """Run ``hook(session, event)`` inside each act's transaction, after its audit row.
+
+        For records that must commit or vanish with the act (notice records, DESIGN §8). A
+        hook that raises aborts the act. Returns a function that removes the hook.
+        """
+        self._transaction_hooks.append(hook)
+        return lambda: self._transaction_hooks.remove(hook)
+
+    def _record(
+        self, session: Session, *, actor: Actor, trigger: str, article: str, at: datetime,
+        case_id: int | None = None, round_year: int | None = None,
+        from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> TransitionEvent:
+        """Append the audit row and run the transaction hooks; returns the event to emit."""
+        payload = payload or {}
+        entry = audit.append(
+            session, actor=str(actor), trigger=trigger, article=article, at=at,
+            case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
+            reason=reason, payload=payload,
+        )
+        event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
+                                at, reason, dict(payload), entry.seq)
+        for hook in list(self._transaction_hooks):
+            hook(session, event)
+        return event
+
+    def _emit(self, events: Iterable[TransitionEvent]) -> None:
+        for event in events:
+            for callback in list(self._subscribers):
+                try:
+                    callback(event)
+                except Exception:  # a listener never undoes a committed act
+                    log.exception("subscriber %r failed on %s", callback, event.trigger)
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _actor(actor: Actor | str) -> Actor:
+        return actor if isinstance(actor, Actor) else Actor.parse(actor)
+
+    @staticmethod
+    def _workflow() -> Any:
+        from gdcluster.states.workflow import load_workflow
+
+        return load_workflow()
+
+    @staticmethod
+    def _policy_for(name: str, digest: str | None = None) -> Any:
+        from gdcluster.states.policy import InvalidPolicy, load_policy
+
+        try:
+            policy = load_policy(name)
+        except (InvalidPolicy, FileNotFoundError, KeyError, LookupError) as exc:
+            raise InvalidInput(f"unknown or invalid policy {name!r}: {exc}", field="policy") from exc
+        if digest is not None and policy.digest != digest:
+            raise TransitionRefused(
+                f"the policy file {name!r} has changed since this case was submitted under it; "
+                f"in-flight cases are judged by the text they were submitted under",
+                policy=name,
+            )
+        return policy
+
+    def _calendar_loader(self, session: Session) -> Callable[[], Any]:
+        cache: list[Any] = []
+
+        def load() -> Any:
+            if not cache:
+                cache.append(calendar_from_session(session))
+            return cache[0]
+
+        return load
+
+    def _record_refusal(
+        self, actor: Actor | str, trigger: str, error: EngineError, *,
+        case_id: int | None = None, round_year: int | None = None,
+    ) -> None:
+        try:
+            with self.store.write() as session:
+                session.add(
+                    Refusal(
+                        at=self.clock.now(),
+                        actor=str(actor),
+                        trigger=trigger,
+                        case_id=case_id,
+                        round_year=round_year,
+                        code=error.code,
+                        message=error.message[:4000],
+                    )
+                )
+        except Exception:  # the refusal itself stands; losing its record is logged
+            log.exception("could not record the refusal of %s by %s", trigger, actor)
+
+    # ------------------------------------------------------------------ rounds
+    def open_round(
+        self,
+        year: int,
+        actor: Actor | str,
+        *,
+        policy: str | None = None,
+        apply_by: date | str | None = None,
+        recommend_by: date | str | None = None,
+        quotas: Mapping[str, tuple[int, int]] | None = None,
+        notice_title: str | None = None,
+        notice_doc_no: str | None = None,
+    ) -> dict[str, Any]:
+        from gdcluster.engine import deadlines
+        from gdcluster.engine.acts import as_date, as_year
+        from gdcluster.engine.clock import end_of_day
+        from gdcluster.states.policy import DEFAULT_POLICY
+
+        who = self._actor(actor)
+        year = as_year(year)
+        if who.kind != "province":
+            error = PermissionDenied(
+                f"{who} may not open a round; only the province does", actor=str(who),
+                trigger="open_round",
+            )
+            self._record_refusal(who, "open_round", error, round_year=year)
+            raise error
+        chosen = self._policy_for(policy or DEFAULT_POLICY)
+        apply_day = as_date(apply_by, "apply_by")
+        recommend_day = as_date(recommend_by, "recommend_by")
+        if apply_day and recommend_day and recommend_day < apply_day:
+            raise InvalidInput("the recommendation deadline comes before the application one",
+                               field="recommend_by")
+        quota_table = validate_quotas(quotas) if quotas else None
+        now = self.clock.now()
+        with self.store.write() as session:
+            if session.get(Round, year) is not None:
+                raise TransitionRefused(f"round {year} is already open", round_year=year)
+            session.add(
+                Round(
+                    year=year,
+                    policy=chosen.name,
+                    policy_version=chosen.version,
+                    policy_digest=chosen.digest,
+                    apply_by=apply_day,
+                    recommend_by=recommend_day,
+                    quotas=quota_table,
+                    notice_title=notice_title,
+                    notice_doc_no=notice_doc_no,
+                    opened_at=now,
+                )
+            )
+            session.flush()
+            for day, kind in ((apply_day, deadlines.ROUND_APPLY_CLOSE),
+                              (recommend_day, deadlines.ROUND_RECOMMEND_CLOSE)):
+                if day is not None:
+                    deadlines.schedule(session, kind=kind, key=deadlines.round_key(year, kind),
+                                       due_at=end_of_day(day), now=now, round_year=year)
+            payload = {"policy": chosen.name, "policy_version": chosen.version,
+                       "apply_by": _iso(apply_day), "recommend_by": _iso(recommend_day),
+                       "quotas": quota_table}
+            event = self._record(session, actor=who, trigger="open_round",
+                                 article="《暂行办法》认定程序：组织申报", at=now, round_year=year,
+                                 payload=payload)
+        self._emit([event])
+        return self.round_summary(year)
+
+    def round_summary(self, year: int) -> dict[str, Any]:
+        from gdcluster.engine.acts import city_quota, recommended_count
+
+        with self.store.read() as session:
+            round_row = session.get(Round, year)
+            if round_row is None:
+                raise NotFound("round", year)
+            policy = self._policy_for(round_row.policy)
+            by_state = dict(
+                session.execute(
+                    select(Case.state, func.count()).where(Case.round_year == year)
+                    .group_by(Case.state)
+                ).all()
+            )
+            by_city: dict[str, dict[str, int]] = {}
+            for city, state, count in session.execute(
+                select(Case.city, Case.state, func.count()).where(Case.round_year == year)
+                .group_by(Case.city, Case.state)
+            ):
+                by_city.setdefault(city, {})[state] = count
+            quotas = []
+            from gdcluster.states.regions import load_regions
+
+            for city in load_regions().cities:
+                low, high = city_quota(round_row, policy, city)
+                used = recommended_count(session, year, city)
+                quotas.append({"city": city, "min": low, "max": high, "recommended": used,
+                               "below_minimum": used < low})
+            return {
+                "year": year,
+                "policy": round_row.policy,
+                "policy_version": round_row.policy_version,
+                "apply_by": _iso(round_row.apply_by),
+                "recommend_by": _iso(round_row.recommend_by),
+                "notice_title": round_row.notice_title,
+                "notice_doc_no": round_row.notice_doc_no,
+                "publicity_doc_no": round_row.publicity_doc_no,
+                "recognition_doc_no": round_row.recognition_doc_no,
+                "valid_from": _iso(round_row.valid_from),
+                "rubric": [{"id": item.id, "name": item.name, "weight": int(item.weight)}
+                           for item in policy.rubric.indicators],
+                "min_experts": int(policy.rubric.min_experts),
+                "counts": {"by_state": by_state, "by_city": by_city,
+                           "total": sum(by_state.values())},
+                "quotas": quotas,
+                "cities_below_minimum": [q["city"] for q in quotas if q["below_minimum"]],
+            }
+
+    def publicize_round(
+        self,
+        year: int,
+        actor: Actor | str,
+        *,
+        top: int | None = None,
+        min_score: Decimal | str | None = None,
+        select_ids: Iterable[int] | None = None,
+        start: date | str | None = None,
+        doc_no: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Pick the cases for publicity; publicize them and reject the others (未入选).
+
+        The pick is computed once, checked for a tie straddling the cut, and then applied case
+        by case, one transaction each.
+        """
+        from gdcluster.engine.acts import as_date
+
+        who = self._actor(actor)
+        chosen_ways = [top is not None, min_score is not None, select_ids is not None]
+        if sum(chosen_ways) != 1:
+            raise InvalidInput("give exactly one of --top, --min-score, --select", field="select")
+        start_day = as_date(start, "start") or local_date(self.clock.now())
+        if doc_no is not None:
+            validate_doc_no(doc_no)
+        with self.store.read() as session:
+            round_row = session.get(Round, year)
+            if round_row is None:
+                raise NotFound("round", year)
+            policy = self._policy_for(round_row.policy)
+            candidates = list(
+                session.execute(
+                    select(Case.id, Case.score, Case.name).where(
+                        Case.round_year == year, Case.state == "expert_reviewed"
+                    ).order_by(Case.id)
+                ).all()
+            )
+            calendar = calendar_from_session(session)
+        if not candidates:
+            raise TransitionRefused(f"round {year} has no expert-reviewed case to publicize",
+                                    round_year=year)
+        # fail before changing anything if the calendar cannot count the period
+        end_day = calendar.add_workdays(start_day, int(policy.periods.publicity_workdays))
+        ranked = sorted(candidates, key=lambda row: (-Decimal(row.score or "0"), row.id))
+        if top is not None:
+            if top < 1:
+                raise InvalidInput("must be at least 1", field="top")
+            picked = ranked[:top]
+            if len(ranked) > top and Decimal(ranked[top - 1].score or 0) == Decimal(
+                ranked[top].score or 0
+            ):
+                tie = Decimal(ranked[top - 1].score or 0)
+                tied = [f"{row.id} {row.name}" for row in ranked if Decimal(row.score or 0) == tie]
+                raise TransitionRefused(
+                    f"a tie at score {tie} straddles the cut at {top}: " + "; ".join(tied)
+                    + ". Choose with --select or --min-score.",
+                    round_year=year, tied=tied,
+                )
+        elif min_score is not None:
+            try:
+                threshold = Decimal(str(min_score))
+            except InvalidOperation as exc:
+                raise InvalidInput(f"not a number: {min_score!r}", field="min_score") from exc
+            picked = [row for row in ranked if Decimal(row.score or 0) >= threshold]
+        else:
+            wanted = {int(item) for item in select_ids or ()}
+            known = {row.id for row in candidates}
+            unknown = sorted(wanted - known)
+            if unknown:
+                raise InvalidInput(
+                    f"case(s) {', '.join(map(str, unknown))} are not expert-reviewed cases of "
+                    f"round {year}", field="select",
+                )
+            picked = [row for row in ranked if row.id in wanted]
+        picked_ids = {row.id for row in picked}
+        if doc_no is not None:
+            with self.store.write() as session:
+                row = session.get(Round, year)
+                assert row is not None
+                row.publicity_doc_no = doc_no
+        publicized: list[int] = []
+        rejected: list[int] = []
+        done = 0
+        for row in ranked:
+            if row.id in picked_ids:
+                self.fire(row.id, "publicize", who, start=start_day)
+                publicized.append(row.id)
+            else:
+                self.fire(row.id, "reject", who, reason="未入选")
+                rejected.append(row.id)
+            done += 1
+            if progress:
+                progress(1)
+        result = {"year": year, "publicized": publicized, "rejected": rejected,
+                  "publicity_start": calendar.next_workday(start_day).isoformat(),
+                  "publicity_end": end_day.isoformat(), "doc_no": doc_no}
+        with self.store.write() as session:
+            event = self._record(session, actor=who, trigger="publicize_round",
+                                 article="《暂行办法》认定程序：公示", at=self.clock.now(),
+                                 round_year=year, payload=result)
+        self._emit([event])
+        return result
+
+    def recognize_round(
+        self,
+        year: int,
+        actor: Actor | str,
+        *,
+        valid_from: date | str | None = None,
+        doc_no: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        from gdcluster.engine.acts import as_date
+
+        who = self._actor(actor)
+        start = as_date(valid_from, "valid_from")
+        if doc_no is not None:
+            validate_doc_no(doc_no)
+        with self.store.read() as session:
+            if session.get(Round, year) is None:
+                raise NotFound("round", year)
+            ids = list(session.scalars(
+                select(Case.id).where(Case.round_year == year, Case.state == "publicized")
+                .order_by(Case.id)
+            ))
+        if who.kind != "province":
+            error = PermissionDenied(f"{who} may not recognize a round", actor=str(who),
+                                     trigger="recognize")
+            self._record_refusal(who, "recognize", error, round_year=year)
+            raise error
+        if start is not None or doc_no is not None:
+            with self.store.write() as session:
+                row = session.get(Round, year)
+                assert row is not None
+                if start is not None:
+                    row.valid_from = start
+                if doc_no is not None:
+                    row.recognition_doc_no = doc_no
+        recognized: list[int] = []
+        held: dict[int, str] = {}
+        for case_id in ids:
+            try:
+                self.fire(case_id, "recognize", who, valid_from=start)
+                recognized.append(case_id)
+            except TransitionRefused as exc:
+                held[case_id] = exc.message
+            if progress:
+                progress(1)
+        result = {"year": year, "recognized": recognized,
+                  "held": {str(key): value for key, value in held.items()},
+                  "valid_from": _iso(start), "doc_no": doc_no}
+        if recognized:
+            with self.store.write() as session:
+                event = self._record(session, actor=who, trigger="recognize_round",
+                                     article="《暂行办法》认定程序：认定", at=self.clock.now(),
+                                     round_year=year, payload=result)
+            self._emit([event])
+        return result
+
+    # ------------------------------------------------------------------ cases
+    def create_case(
+        self,
+        *,
+        round_year: int,
+        name: str,
+        county: str,
+        industry: str,
+        data: Mapping[str, Any],
+        actor: Actor | str,
+    ) -> int:
+        from gdcluster.engine.acts import as_year, clean_text, digest
+        from gdcluster.engine.application import to_json, validate_application
+        from gdcluster.states.regions import UnknownRegion, load_regions
+
+        who = self._actor(actor)
+        round_year = as_year(round_year, "round")
+        name = _one_line(clean_text(name, "name", limit=200), "name")
+        industry = _one_line(clean_text(industry, "industry", limit=200), "industry")
+        try:
+            unit = load_regions().unit(county)
+        except UnknownRegion as exc:
+            raise InvalidInput(str(exc), field="county") from exc
+        rule = self._workflow().rule("create", None)
+        if who.kind not in rule.actors or who.region != unit.name:
+            error = PermissionDenied(
+                f"{who} may not file an application for {unit.name}; only county:{unit.name} may",
+                actor=str(who), trigger="create",
+            )
+            self._record_refusal(who, "create", error, round_year=round_year)
+            raise error
+        application = to_json(validate_application(dict(data)))
+        now = self.clock.now()
+        with self.store.write() as session:
+            round_row = session.get(Round, round_year)
+            if round_row is None:
+                raise NotFound("round", round_year)
+            case = Case(
+                round_year=round_year, name=name, city=unit.city, county=unit.name,
+                industry=industry, state=rule.dest, version=1, policy=round_row.policy,
+                policy_version=round_row.policy_version, policy_digest=round_row.policy_digest,
+                application=application, created_at=now, updated_at=now,
+            )
+            session.add(case)
+            session.flush()
+            assert case.id is not None
+            payload = {"name": name, "county": unit.name, "industry": industry,
+                       "application_sha256": digest(application)}
+            event = self._record(session, actor=who, trigger="create", article=rule.article,
+                                 at=now, case_id=case.id, round_year=round_year,
+                                 from_state=None, to_state=rule.dest, payload=payload)
+            case_id = case.id
+        self._emit([event])
+        return case_id
+
+    def fire(
+        self,
+        case_id: int,
+        trigger: str,
+        actor: Actor | str,
+        *,
+        expected_version: int | None = None,
+        **payload: Any,
+    ) -> CaseView:
+        """Fire ``trigger`` on a case as ``actor``: one transaction, one audit row."""
+        who = self._actor(actor)
+        trigger = trigger.strip().replace("-", "_")
+        workflow = self._workflow()
+        if trigger == "create" or trigger not in workflow.triggers:
+            raise InvalidInput(f"unknown trigger {trigger!r}", field="trigger")
+        try:
+            event = self._fire(case_id, trigger, who, expected_version, payload)
+        except (TransitionRefused, PermissionDenied) as error:
+            self._record_refusal(who, trigger, error, case_id=case_id)
+            raise
+        self._emit([event])
+        return self.get(case_id)
+
+    def _fire(
+        self, case_id: int, trigger: str, who: Actor, expected_version: int | None,
+        payload: dict[str, Any],
+    ) -> TransitionEvent:
+        from transitions import MachineError
+
+        from gdcluster.engine import deadlines
+        from gdcluster.engine.acts import EFFECTS, GUARDS, Act
+
+        workflow = self._workflow()
+        now = self.clock.now()
+        try:
+            with self.store.write() as session:
+                case = session.get(Case, case_id, with_for_update=True)
+                if case is None:
+                    raise NotFound("case", case_id)
+                if expected_version is not None and case.version != expected_version:
+                    raise ConcurrentModification(case_id, expected_version)
+                case.version += 1
+                when = payload.get("when")
+                rule = workflow.rule(trigger, case.state, when)
+                if rule is None:
+                    allowed = ", ".join(workflow.allowed_from(case.state)) or "none (final)"
+                    raise TransitionRefused(
+                        f"case {case_id} is {case.state}: {trigger} is not allowed "
+                        f"(allowed now: {allowed})",
+                        case_id=case_id, trigger=trigger, state=case.state,
+                        reasons=["wrong state"],
+                    )
+                _authorize(rule, who, case)
+                for name in rule.requires:
+                    value = payload.get(name)
+                    if value is None or (isinstance(value, str) and not value.strip()):
+                        raise InvalidInput("is required", field=name)
+                policy = self._policy_for(case.policy, case.policy_digest)
+                act = Act(session=session, case=case, trigger=trigger, actor=who,
+                          payload=payload, now=now, policy=policy,
+                          calendar=self._calendar_loader(session))
+                for guard in rule.guards:
+                    GUARDS[guard](act)
+                effect = EFFECTS.get(trigger)
+                if effect is not None:
+                    effect(act)
+                from_state = case.state
+                holder = _Holder(from_state)
+                try:
+                    moved = workflow.machine().events[trigger].trigger(holder, when=when)
+                except MachineError as exc:  # never leaks past the engine
+                    raise TransitionRefused(str(exc.value), case_id=case_id, trigger=trigger,
+                                            state=from_state) from exc
+                if not moved:
+                    raise TransitionRefused(f"{trigger} refused in state {from_state}",
+                                            case_id=case_id, trigger=trigger, state=from_state)
+                case.state = holder.state
+                case.updated_at = now
+                if workflow.state(case.state).final:
+                    deadlines.settle(session, now=now, result=f"case {case.state}",
+                                     status="cancelled", case_id=case_id)
+                return self._record(
+                    session, actor=who, trigger=trigger, article=rule.article, at=now,
+                    case_id=case_id, round_year=case.round_year, from_state=from_state,
+                    to_state=case.state, reason=act.reason, payload=act.audit,
+                )
+        except StaleDataError as exc:
+            raise ConcurrentModification(case_id, expected_version) from exc
+
+    # ------------------------------------------------------------------ reading
+    def get(self, case_id: int) -> CaseView:
+        with self.store.read() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound("case", case_id)
+            rows = session.scalars(
+                select(Deadline).where(Deadline.case_id == case_id).order_by(Deadline.due_at,
+                                                                              Deadline.id)
+            )
+            deadline_rows = [
+                {"kind": row.kind, "key": row.key, "due_at": row.due_at, "status": row.status,
+                 "result": row.result}
+                for row in rows
+            ]
+            objections = [
+                {"id": row.id, "name": row.name, "unit": row.unit, "status": row.status,
+                 "filed_at": row.filed_at, "evidence": row.evidence,
+                 "resolution": row.resolution}
+                for row in session.scalars(
+                    select(Objection).where(Objection.case_id == case_id).order_by(Objection.id)
+                )
+            ]
+            reports = list(session.scalars(
+                select(AnnualReport.year).where(AnnualReport.case_id == case_id)
+                .order_by(AnnualReport.year)
+            ))
+            return _view(case, deadline_rows, objections, reports)
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        city: str | None = None,
+        round_year: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[CaseView]:
+        """Cases in id order, streamed (no full load), optionally one page of them."""
+        statement = select(Case).order_by(Case.id)
+        if state is not None:
+            from gdcluster.states.workflow import normalize_state
+
+            state = normalize_state(state)
+            if state not in self._workflow().state_names:
+                raise InvalidInput(f"unknown state {state!r}", field="state")
+            statement = statement.where(Case.state == state)
+        if city is not None:
+            from gdcluster.states.regions import UnknownRegion, load_regions
+
+            try:
+                city = load_regions().city(city).name
+            except UnknownRegion as exc:
+                raise InvalidInput(str(exc), field="city") from exc
+            statement = statement.where(Case.city == city)
+        if round_year is not None:
+            statement = statement.where(Case.round_year == round_year)
+        if offset:
+            statement = statement.offset(offset)
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self.store.read() as session:
+            for case in session.scalars(statement.execution_options(yield_per=500)):
+                yield _view(case, [], [], [])
+                session.expunge(case)
+
+    def history(self, case_id: int) -> list[dict[str, Any]]:
+        with self.store.read() as session:
+            if session.get(Case, case_id) is None:
+                raise NotFound("case", case_id)
+            return [
+                {"seq": row.seq, "trigger": row.trigger, "from_state": row.from_state,
+                 "to_state": row.to_state, "actor": row.actor, "at": row.at.isoformat(),
+                 "reason": row.reason, "article": row.article, "payload": row.payload}
+                for row in session.scalars(
+                    select(AuditEntry).where(AuditEntry.case_id == case_id)
+                    .order_by(AuditEntry.seq)
+                )
+            ]
+
+    def check(self, case_id: int) -> Any:
+        from gdcluster.engine.acts import check_case
+
+        with self.store.read() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound("case", case_id)
+            return check_case(case, self._policy_for(case.policy))
+
+    def refusals(self, *, case_id: int | None = None) -> list[dict[str, Any]]:
+        statement = select(Refusal).order_by(Refusal.id)
+        if case_id is not None:
+            statement = statement.where(Refusal.case_id == case_id)
+        with self.store.read() as session:
+            return [
+                {"at": row.at.isoformat(), "actor": row.actor, "trigger": row.trigger,
+                 "case_id": row.case_id, "round_year": row.round_year, "code": row.code,
+                 "message": row.message}
+                for row in session.scalars(statement)
+            ]
+
+    def verify_audit(self) -> audit.VerifyReport:
+        with self.store.read() as session:
+            return audit.verify(session)
+
+    # ------------------------------------------------------------------ calendar
+    def calendar(self) -> Any:
+        with self.store.read() as session:
+            return calendar_from_session(session)
+
+    def workdays(self, start: date | str, n: int) -> date:
+        from gdcluster.engine.acts import as_date
+
+        day = as_date(start, "start")
+        assert day is not None
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 366:
+            raise InvalidInput("must be a whole number from 1 to 366", field="n")
+        return self.calendar().add_workdays(day, n)  # type: ignore[no-any-return]
+
+    def import_calendar(self, content: bytes, filename: str, actor: Actor | str) -> list[int]:
+        from gdcluster.engine.calendar import parse_calendar_file
+
+        who = self._actor(actor)
+        if who.kind not in ("province", "system"):
+            error = PermissionDenied(f"{who} may not change the working-day calendar",
+                                     actor=str(who), trigger="calendar_import")
+            self._record_refusal(who, "calendar_import", error)
+            raise error
+        years = parse_calendar_file(content, filename)
+        now = self.clock.now()
+        with self.store.write() as session:
+            for year, data in sorted(years.items()):
+                row = session.get(CalendarYear, year)
+                holidays = sorted(day.isoformat() for day in data.holidays)
+                workdays = sorted(day.isoformat() for day in data.workdays)
+                if row is None:
+                    session.add(CalendarYear(year=year, source=data.source, holidays=holidays,
+                                             workdays=workdays, imported_at=now))
+                else:
+                    row.source, row.holidays, row.workdays = data.source, holidays, workdays
+                    row.imported_at = now
+            event = self._record(
+                session, actor=who, trigger="calendar_import", at=now,
+                article="工作日历（国务院办公厅节假日安排）",
+                payload={"file": filename, "years": sorted(years),
+                         "sources": {str(y): d.source for y, d in years.items()}},
+            )
+        self._emit([event])
+        return sorted(years)
+
+
+# ---------------------------------------------------------------------------- module helpers
+def calendar_from_session(session: Session) -> Any:
+    from gdcluster.engine.calendar import WorkCalendar, YearData
+
+    overrides = {
+        row.year: YearData(
+            year=row.year,
+            holidays=frozenset(date.fromisoformat(day) for day in row.holidays),
+            workdays=frozenset(date.fromisoformat(day) for day in row.workdays),
+            source=row.source,
+        )
+        for row in session.scalars(select(CalendarYear))
+    }
+    return WorkCalendar(overrides)
+
+
+def _authorize(rule: Any, who: Actor, case: Case) -> None:
+    allowed = set(rule.actors)
+    if "anyone" in allowed and who.kind != "system":
+        return
+    ok = who.kind in allowed and (
+        who.kind in ("province", "system")
+        or (who.kind == "city" and who.region == case.city)
+        or (who.kind == "county" and who.region == case.county)
+    )
+    if not ok:
+        kinds = " or ".join(
+            f"{kind}:{case.city}" if kind == "city" else
+            f"county:{case.county}" if kind == "county" else kind
+            for kind in rule.actors
+        )
+        raise PermissionDenied(
+            f"{who} may not {rule.trigger} case {case.id} ({case.county}); only {kinds} may",
+            actor=str(who), trigger=rule.trigger, case_id=case.id,
+        )
+
+
+def _view(case: Case, deadline_rows: list[dict[str, Any]], objections: list[dict[str, Any]],
+          reports: list[int]) -> CaseView:
+    assert case.id is not None
+    return CaseView(
+        id=case.id, round=case.round_year, name=case.name, city=case.city, county=case.county,
+        industry=case.industry, state=case.state, version=case.version, policy=case.policy,
+        policy_version=case.policy_version, score=case.score,
+        publicity_start=case.publicity_start, publicity_end=case.publicity_end,
+        valid_from=case.valid_from, valid_until=case.valid_until, created_at=case.created_at,
+        updated_at=case.updated_at, deadlines=deadline_rows, objections=objections,
+        reports=reports,
+    )
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _one_line(value: str | None, name: str) -> str:
+    assert value is not None
+    if any(ch in value for ch in "\r\n\t"):
+        raise InvalidInput("must be one line", field=name)
+    return value.strip()
+
+
+def validate_quotas(quotas: Mapping[str, Any]) -> dict[str, list[int]]:
+    from gdcluster.states.regions import UnknownRegion, load_regions
+
+    table: dict[str, list[int]] = {}
+    for city, pair in quotas.items():
+        try:
+            name = "*" if city == "*" else load_regions().city(city).name
+        except UnknownRegion as exc:
+            raise InvalidInput(str(exc), field=f"quotas.{city}") from exc
+        try:
+            low, high = (int(x) for x in pair)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("give min and max as whole numbers", field=f"quotas.{city}") from exc
+        if not 0 <= low <= high <= 100:
+            raise InvalidInput("need 0 <= min <= max <= 100", field=f"quotas.{city}")
+        table[name] = [low, high]
+    return table
+
+
+def validate_doc_no(text: str) -> str:
+    """发文字号 like 粤工信服务函〔2023〕4号: full year in 〔〕, no 第, no leading zero."""
+    import re
+
+    if not re.fullmatch(r"[\u4e00-\u9fff]{1,20}〔(19|20)\d{2}〕[1-9]\d{0,4}号", text or ""):
+        raise InvalidInput(
+            f"not a 发文字号 in GB/T 9704 form (e.g. 粤工信服务函〔2023〕4号: full year in 〔〕, "
+            f"no 第, no leading zero): {text!r}",
+            field="doc_no",
+        )
+    return text

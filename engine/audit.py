@@ -1,0 +1,160 @@
+"""The tamper-evident audit chain.
+
+Every act appends one row whose ``hash`` is SHA-256 over the canonical JSON of the row, which
+includes ``prev_hash``, the previous row's hash. Appenders lock the single ``gd_audit_head`` row
+first, so concurrent transactions (several processes on PostgreSQL) queue up instead of forking
+the chain. ``verify`` recomputes everything and names the first row that does not fit: a changed
+byte, a deleted row (a gap in ``seq`` or a broken link), an inserted or reordered row (a broken
+link), or rows cut off the end (the head no longer matches the last row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gdcluster.engine.models import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _instant(value: datetime) -> str:
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_hash(entry: AuditEntry) -> str:
+    body = canonical_json(
+        {
+            "seq": entry.seq,
+            "case_id": entry.case_id,
+            "round_year": entry.round_year,
+            "actor": entry.actor,
+            "trigger": entry.trigger,
+            "from_state": entry.from_state,
+            "to_state": entry.to_state,
+            "reason": entry.reason,
+            "payload": entry.payload,
+            "article": entry.article,
+            "at": _instant(entry.at),
+            "prev_hash": entry.prev_hash,
+        }
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    trigger: str,
+    article: str,
+    at: datetime,
+    case_id: int | None = None,
+    round_year: int | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AuditEntry:
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        case_id=case_id,
+        round_year=round_year,
+        actor=actor,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        payload=canonical_json(payload or {}),
+        article=article,
+        at=at.astimezone(UTC),
+        prev_hash=head.hash,
+        hash="",
+    )
+    entry.hash = row_hash(entry)
+    session.add(entry)
+    head.seq = entry.seq
+    head.hash = entry.hash
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    rows: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    head_seq: int = 0
+    head_hash: str = GENESIS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+        }
+
+    def message(self) -> str:
+        if self.ok:
+            return f"audit chain intact: {self.rows} rows, head {self.head_hash[:16]}…"
+        return f"audit chain BROKEN at row {self.first_bad_seq}: {self.problem}"
+
+
+def verify(session: Session, *, batch: int = 2000) -> VerifyReport:
+    head = session.get(AuditHead, 1)
+    previous_hash = GENESIS
+    expected_seq = 1
+    rows = 0
+    query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+    with session.scalars(query) as entries:  # closes the server-side cursor on early return
+        for entry in entries:
+            rows += 1
+            if entry.seq != expected_seq:
+                problem = (
+                    f"row {expected_seq} is missing (next row found is {entry.seq})"
+                    if entry.seq > expected_seq
+                    else f"row {entry.seq} appears out of order"
+                )
+                return VerifyReport(False, rows, expected_seq, problem)
+            if entry.prev_hash != previous_hash:
+                return VerifyReport(
+                    False, rows, entry.seq,
+                    "its prev_hash does not match the hash of the row before",
+                )
+            if row_hash(entry) != entry.hash:
+                return VerifyReport(
+                    False, rows, entry.seq,
+                    "its content does not match its hash (the row was altered)",
+                )
+            previous_hash = entry.hash
+            expected_seq += 1
+            session.expunge(entry)
+    last_seq = expected_seq - 1
+    if head is None:
+        return VerifyReport(False, rows, None, "the chain head record is missing")
+    if head.seq != last_seq or head.hash != previous_hash:
+        return VerifyReport(
+            False,
+            rows,
+            last_seq + 1,
+            f"the chain head says {head.seq} rows but {last_seq} were found "
+            f"(rows removed from the end, or the head was altered)",
+        )
+    return VerifyReport(True, rows, head_seq=head.seq, head_hash=head.hash)

@@ -1,0 +1,185 @@
+"""Deadlines: the legal time rules (DESIGN §3) and their rows (DESIGN §9).
+
+Rows are written in the same transaction as the act that creates, moves or cancels them. The
+scheduler only wakes up to fire rows that are due; it never holds state of its own.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gdcluster.engine.clock import end_of_day, start_of_day
+from gdcluster.engine.models import Deadline
+
+# kinds
+PUBLICITY_END = "publicity_end"
+REPORT_DUE = "report_due"
+REPORT_REMINDER = "report_reminder"
+VALIDITY_END = "validity_end"
+EXPIRY_REMINDER = "expiry_reminder"
+ROUND_APPLY_CLOSE = "round_apply_close"
+ROUND_RECOMMEND_CLOSE = "round_recommend_close"
+
+KINDS = (
+    PUBLICITY_END,
+    REPORT_DUE,
+    REPORT_REMINDER,
+    VALIDITY_END,
+    EXPIRY_REMINDER,
+    ROUND_APPLY_CLOSE,
+    ROUND_RECOMMEND_CLOSE,
+)
+
+
+# ---------------------------------------------------------------------------- date rules
+def anniversary(day: date, years: int) -> date:
+    """The same calendar day ``years`` later; 29 February has its anniversary on 1 March."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a common year
+        return date(day.year + years, 3, 1)
+
+
+def validity_until(valid_from: date, years: int) -> date:
+    """Start inclusive: 2023-07-10 → 2026-07-09; 2024-02-29 → 2027-02-28."""
+    return anniversary(valid_from, years) - timedelta(days=1)
+
+
+def report_years(valid_from: date, valid_until: date) -> range:
+    """Every calendar year on any day of which the cluster was valid."""
+    return range(valid_from.year, valid_until.year + 1)
+
+
+def report_due_day(year: int, month_day: str, roll_to_workday: bool, calendar: Any) -> date:
+    """The report for ``year`` is due on ``month_day`` of the next year (default 03-31)."""
+    month, day = (int(part) for part in month_day.split("-"))
+    due = date(year + 1, month, day)
+    if roll_to_workday:
+        due = calendar.next_workday(due, inclusive=True)
+    return due
+
+
+def review_window_opens(valid_until: date, months: int) -> date:
+    """``months`` calendar months before ``valid_until`` (clamped to the month's last day)."""
+    month_index = valid_until.year * 12 + (valid_until.month - 1) - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for day in range(valid_until.day, 0, -1):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------------------- rows
+def case_key(case_id: int, *parts: object) -> str:
+    return ":".join(["case", str(case_id), *map(str, parts)])
+
+
+def round_key(year: int, *parts: object) -> str:
+    return ":".join(["round", str(year), *map(str, parts)])
+
+
+def schedule(
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    due_at: datetime,
+    now: datetime,
+    case_id: int | None = None,
+    round_year: int | None = None,
+) -> Deadline:
+    """Add a pending deadline, or move the pending one with the same key."""
+    existing = session.scalars(select(Deadline).where(Deadline.key == key)).first()
+    if existing is not None:
+        if existing.status == "pending":
+            existing.due_at = due_at
+        return existing
+    row = Deadline(
+        case_id=case_id,
+        round_year=round_year,
+        kind=kind,
+        key=key,
+        due_at=due_at,
+        status="pending",
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def settle(
+    session: Session,
+    *,
+    now: datetime,
+    result: str,
+    status: str = "done",
+    case_id: int | None = None,
+    round_year: int | None = None,
+    kinds: tuple[str, ...] | None = None,
+    key_prefix: str | None = None,
+) -> int:
+    """Close pending deadlines (``done`` when satisfied, ``cancelled`` when moot)."""
+    statement = update(Deadline).where(Deadline.status == "pending")
+    if case_id is not None:
+        statement = statement.where(Deadline.case_id == case_id)
+    if round_year is not None:
+        statement = statement.where(Deadline.round_year == round_year)
+    if kinds is not None:
+        statement = statement.where(Deadline.kind.in_(kinds))
+    if key_prefix is not None:
+        statement = statement.where(Deadline.key.startswith(key_prefix, autoescape=True))
+    statement = statement.values(status=status, fired_at=now, result=result)
+    outcome = session.execute(statement.execution_options(synchronize_session=False))
+    return int(outcome.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def schedule_validity(
+    session: Session, *, case_id: int, valid_from: date, valid_until: date, periods: Any,
+    calendar: Any, now: datetime,
+) -> None:
+    """Deadlines that follow from a validity period: expiry, its reminder, annual reports."""
+    schedule(
+        session,
+        kind=VALIDITY_END,
+        key=case_key(case_id, VALIDITY_END, valid_until.isoformat()),
+        due_at=end_of_day(valid_until),
+        now=now,
+        case_id=case_id,
+    )
+    reminder_day = valid_until - timedelta(days=int(periods.expiry_reminder_days))
+    schedule(
+        session,
+        kind=EXPIRY_REMINDER,
+        key=case_key(case_id, EXPIRY_REMINDER, valid_until.isoformat()),
+        due_at=start_of_day(reminder_day),
+        now=now,
+        case_id=case_id,
+    )
+    for year in report_years(valid_from, valid_until):
+        due = report_due_day(
+            year, periods.report_due, bool(periods.report_roll_to_workday), calendar
+        )
+        schedule(
+            session,
+            kind=REPORT_DUE,
+            key=case_key(case_id, "report", year),
+            due_at=end_of_day(due),
+            now=now,
+            case_id=case_id,
+        )
+        for offset in periods.report_reminder_days:
+            schedule(
+                session,
+                kind=REPORT_REMINDER,
+                key=case_key(case_id, "report", year, f"reminder-{int(offset)}d"),
+                due_at=start_of_day(due - timedelta(days=int(offset))),
+                now=now,
+                case_id=case_id,
+            )

@@ -1,0 +1,22 @@
+"""Alembic environment: run on the connection handed over by ``gdcluster.engine.store.upgrade``."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import gdcluster.engine.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only via store.upgrade or the developer tool
+    from sqlalchemy import create_engine
+
+    connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
+
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
