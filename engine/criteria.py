@@ -1,0 +1,447 @@
+"""第十三条 as code: evaluate an application against a policy's criteria and explain every item.
+
+Every decision is exact. Decimals become ``Fraction``s; a growth rate ``g`` over ``k`` intervals
+is judged as ``last/first  OP  (1+g)**k`` and never through floats or roots, so 100 → 110 → 121
+is exactly 10% and fails 高于10% (``gt``) but passes 不低于10% (``ge``). The rates shown to people
+are rounded for reading only.
+
+Boundaries follow 民法典第1259条 (以上/以下/不超过/不低于 include the number; 超过/高于/低于/不足
+exclude it); the policy file encodes that as the operator, and this module only applies it.
+
+An item that cannot be judged because data are missing fails, with a value that starts
+"缺少数据"; qualitative items are reported as ``expert`` and never fail the check.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from itertools import pairwise
+from typing import Any, Final, Literal
+
+from gdcluster.states.policy import Condition, Policy, Threshold
+
+__all__ = ["CheckItem", "CheckReport", "evaluate"]
+
+Result = Literal["pass", "fail", "expert"]
+
+_COMPARE: Final[Mapping[str, Callable[[Fraction, Fraction], bool]]] = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+_METHOD_NAMES: Final = {"compound": "复合", "mean": "算术平均"}
+_INCIDENT_NAMES: Final = {
+    "safety": "安全事故",
+    "quality": "质量事故",
+    "environment": "环境污染事故",
+    "cyber": "网络安全事件",
+    "data": "数据安全事件",
+    "tax": "偷税漏税",
+    "illegal": "违法违规行为",
+    "dishonesty": "严重失信行为",
+}
+_SERIES_NAMES: Final = {
+    "output": ("产值", "亿元"),
+    "sme_rd_expense": ("中小企业研发经费", "亿元"),
+    "invention_patents": ("有效发明专利", "件"),
+    "co2_intensity": ("单位产值二氧化碳排放", ""),
+}
+MISSING: Final = "缺少数据"
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One line of the check: the rule as written, what was found, and the verdict."""
+
+    id: str
+    article: str
+    item: str
+    rule: str
+    value: str
+    result: Result
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "article": self.article,
+            "item": self.item,
+            "rule": self.rule,
+            "value": self.value,
+            "result": self.result,
+        }
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    items: tuple[CheckItem, ...]
+    method: str
+
+    @property
+    def passed(self) -> bool:
+        """True exactly when no automatic item fails (expert items never fail the check)."""
+        return not self.failures()
+
+    def failures(self) -> list[CheckItem]:
+        return [item for item in self.items if item.result == "fail"]
+
+    def item(self, item_id: str) -> CheckItem:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(f"no check item {item_id!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "method": self.method,
+            "items": [item.to_dict() for item in self.items],
+        }
+
+
+def evaluate(app: Mapping[str, Any], policy: Policy, round_year: int) -> CheckReport:
+    """Judge a validated application (``validate_application``) for the round of ``round_year``.
+
+    "近三年" are the ``policy.min_growth_years`` years before the round year; growth uses every
+    consecutive year supplied up to the year before the round.
+    """
+    check = _Check(app, policy, round_year)
+    items = [
+        check.incidents(),
+        check.area(),
+        check.output(),
+        check.share("sme_share", "sme_output_share"),
+        check.share("leading_share", "leading_industry_share"),
+        check.growth("output_growth", "output"),
+        check.quality_enterprises(),
+        check.growth("rd_growth", "sme_rd_expense"),
+        check.growth("patent_growth", "invention_patents"),
+        check.patents_per_10k(),
+        check.share("internet_rate", "industrial_internet_rate"),
+        check.co2_intensity(),
+        check.energy_water(),
+        check.governance(),
+    ]
+    items += [
+        _item(condition, "需专家评审", "expert")
+        for condition in policy.conditions
+        if condition.judge == "expert"
+    ]
+    items.sort(key=lambda item: _article_rank(item.article))  # stable: code order within one
+    return CheckReport(items=tuple(items), method=policy.growth_method)
+
+
+class _Check:
+    def __init__(self, app: Mapping[str, Any], policy: Policy, round_year: int) -> None:
+        self.app = app
+        self.policy = policy
+        self.round_year = round_year
+        self.years = range(round_year - policy.min_growth_years, round_year)
+
+    # -- 第十三条第（一）项 ------------------------------------------------------------------
+
+    def incidents(self) -> CheckItem:
+        condition = self.policy.condition("incidents")
+        incidents = self.app.get("incidents")
+        if incidents is None:
+            return _item(condition, f"{MISSING}：近三年事故及违法失信情况（无则填空列表）", "fail")
+        since = self.round_year - self.policy.incidents.lookback_years
+        recent = [incident for incident in incidents if incident["year"] >= since]
+        barred = [
+            incident
+            for incident in recent
+            if self.policy.incidents.disqualifies(incident["kind"], incident.get("grade"))
+        ]
+        if barred:
+            return _item(condition, "；".join(_incident_text(i) for i in barred), "fail")
+        if recent:
+            listed = "；".join(_incident_text(i) for i in recent)
+            return _item(condition, f"{listed}（不属于否决情形）", "pass")
+        return _item(condition, f"{since}年以来未申报事故及违法失信记录", "pass")
+
+    # -- 第十三条第（二）项 ------------------------------------------------------------------
+
+    def area(self) -> CheckItem:
+        threshold = self.policy.threshold("area")
+        area = self.app.get("area_km2")
+        if area is None:
+            return _item(threshold, f"{MISSING}：占地面积", "fail")
+        return _item(threshold, f"{_plain(area)}{threshold.unit}", _verdict(area, threshold))
+
+    def output(self) -> CheckItem:
+        threshold = self.policy.threshold("output")
+        series = self.app.get("output", {})
+        missing = [year for year in self.years if year not in series]
+        if missing:
+            return _item(threshold, f"{MISSING}：{_years(missing)}产值", "fail")
+        shown = "、".join(f"{year}年{_plain(series[year])}{threshold.unit}" for year in self.years)
+        short = [year for year in self.years if not _holds(series[year], threshold)]
+        if short:
+            return _item(threshold, f"{shown}；{_years(short)}未达{_limit(threshold)}", "fail")
+        return _item(threshold, shown, "pass")
+
+    def share(self, threshold_id: str, field: str) -> CheckItem:
+        threshold = self.policy.threshold(threshold_id)
+        share = self.app.get(field)
+        if share is None:
+            return _item(threshold, f"{MISSING}：{threshold.item}", "fail")
+        return _item(threshold, _percent(share), _verdict(share, threshold))
+
+    def growth(self, threshold_id: str, field: str) -> CheckItem:
+        threshold = self.policy.threshold(threshold_id)
+        series = self.app.get(field, {})
+        name = _SERIES_NAMES[field][0]
+        missing = [year for year in self.years if year not in series]
+        if missing:
+            return _item(threshold, f"{MISSING}：{_years(missing)}{name}", "fail")
+        years = self._run(series)
+        values = [Fraction(series[year]) for year in years]
+        span = f"{_METHOD_NAMES[self.policy.growth_method]}，{years[0]}–{years[-1]}年"
+        # compound divides by the first year only; the mean, by every year but the last
+        bases = years[:1] if self.policy.growth_method == "compound" else years[:-1]
+        zero = next((year for year in bases if not series[year]), None)
+        if zero is not None:
+            return _item(threshold, f"{zero}年{name}为0，无法计算年均增速（{span}）", "fail")
+        goal = Fraction(threshold.value)
+        if self.policy.growth_method == "mean":
+            rates = [later / earlier - 1 for earlier, later in pairwise(values)]
+            found = sum(rates, Fraction(0)) / len(rates)
+            passed = _COMPARE[threshold.operator](found, goal)
+            exact = found == goal
+            shown = _percent_of(found)
+        else:
+            intervals = len(values) - 1
+            ratio = values[-1] / values[0]
+            target = (1 + goal) ** intervals
+            passed = _COMPARE[threshold.operator](ratio, target)
+            exact = ratio == target
+            shown = _compound_rate(ratio, intervals)
+        equal = f"，恰好等于{_limit(threshold)}" if exact else ""
+        return _item(threshold, f"年均增速约{shown}%（{span}{equal}）", _result(passed))
+
+    def _run(self, series: Mapping[int, Any]) -> list[int]:
+        """The consecutive years supplied that end with the year before the round."""
+        year = self.round_year - 1
+        run: list[int] = []
+        while year in series:
+            run.append(year)
+            year -= 1
+        return run[::-1]
+
+    # -- 第十三条第（三）项 ------------------------------------------------------------------
+
+    def quality_enterprises(self) -> CheckItem:
+        champions_rule = self.policy.threshold("champions")
+        quality_rule = self.policy.threshold("quality_smes")
+        champions = self.app.get("champion_enterprises")
+        quality = self.app.get("quality_smes")
+        rule = f"{champions_rule.rule}，{quality_rule.rule}"
+        counts: list[tuple[str, int | None, Threshold]] = [
+            ("单项冠军/小巨人企业", _distinct(champions), champions_rule),
+            ("专精特新/创新型/高新技术企业", _distinct(quality), quality_rule),
+        ]
+        shown = "；".join(
+            f"{label}{count}家" if count is not None else f"{label}：{MISSING}"
+            for label, count, _ in counts
+        )
+        passed = any(
+            count is not None and _holds(count, threshold) for _, count, threshold in counts
+        )
+        if not passed and any(count is None for _, count, _ in counts):
+            shown = f"{MISSING}：{shown}"
+        return CheckItem(
+            id="quality_enterprises",
+            article=champions_rule.article,
+            item="优质企业",
+            rule=rule,
+            value=f"{shown}（每家企业只计一次）",
+            result=_result(passed),
+        )
+
+    # -- 第十三条第（五）项 ------------------------------------------------------------------
+
+    def patents_per_10k(self) -> CheckItem:
+        threshold = self.policy.threshold("patents_per_10k")
+        year = self.round_year - 1
+        patents = self.app.get("invention_patents", {}).get(year)
+        employees = self.app.get("employees")
+        if patents is None or employees is None:
+            lacking = "、".join(
+                label
+                for label, value in ((f"{year}年有效发明专利", patents), ("从业人员数", employees))
+                if value is None
+            )
+            return _item(threshold, f"{MISSING}：{lacking}", "fail")
+        # patents / employees × 10000  OP  value   ⇔   patents × 10000  OP  value × employees
+        passed = _COMPARE[threshold.operator](
+            Fraction(patents * 10000), Fraction(threshold.value) * employees
+        )
+        per_10k = _round(Fraction(patents * 10000, employees))
+        shown = (
+            f"每万名从业人员约{per_10k}件（{year}年有效发明专利{patents}件，从业人员{employees}人）"
+        )
+        return _item(threshold, shown, _result(passed))
+
+    # -- 第十三条第（七）项 ------------------------------------------------------------------
+
+    def co2_intensity(self) -> CheckItem:
+        condition = self.policy.condition("co2_intensity")
+        series = self.app.get("co2_intensity", {})
+        missing = [year for year in self.years if year not in series]
+        if missing:
+            return _item(condition, f"{MISSING}：{_years(missing)}单位产值二氧化碳排放", "fail")
+        years = self._run(series)
+        shown = "、".join(f"{year}年{_plain(series[year])}" for year in years)
+        rising = [
+            (earlier, later)
+            for earlier, later in pairwise(years)
+            if not series[later] < series[earlier]
+        ]
+        if rising:
+            stalls = "、".join(f"{later}年较{earlier}年" for earlier, later in rising)
+            return _item(condition, f"{shown}；{stalls}未下降", "fail")
+        return _item(condition, f"{shown}，逐年下降", "pass")
+
+    def energy_water(self) -> CheckItem:
+        condition = self.policy.condition("energy_water")
+        parts: list[str] = []
+        lacking: list[str] = []
+        passed = True
+        for prefix, intensive_label, efficiency_label in (
+            ("energy", "高耗能", "能效"),
+            ("water", "高耗水", "水效"),
+        ):
+            intensive = self.app.get(f"{prefix}_intensive")
+            above = self.app.get(f"{prefix}_efficiency_above_benchmark")
+            if intensive is None:
+                lacking.append(f"是否{intensive_label}")
+            elif not intensive:
+                parts.append(f"非{intensive_label}")
+            elif above is None:
+                lacking.append(f"{efficiency_label}是否高于行业基准")
+            elif above:
+                parts.append(f"{intensive_label}，{efficiency_label}高于行业基准")
+            else:
+                parts.append(f"{intensive_label}，{efficiency_label}未高于行业基准")
+                passed = False
+        if lacking:
+            return _item(condition, f"{MISSING}：{'、'.join(lacking)}", "fail")
+        return _item(condition, "；".join(parts), _result(passed))
+
+    # -- 第十三条第（九）项 ------------------------------------------------------------------
+
+    def governance(self) -> CheckItem:
+        condition = self.policy.condition("governance")
+        body = self.app.get("management_body") or {}
+        plan = self.app.get("development_plan") or {}
+        goals = plan.get("goals") or []
+        lacking = [
+            label
+            for label, present in (("运营管理机构", body.get("name")), ("发展规划目标", goals))
+            if not present
+        ]
+        if lacking:
+            return _item(condition, f"{MISSING}：{'、'.join(lacking)}", "fail")
+        period = f"（{plan['period']}）" if plan.get("period") else ""
+        shown = f"运营管理机构：{body['name']}；发展规划{period}目标{len(goals)}项"
+        return _item(condition, shown, "pass")
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _item(rule: Threshold | Condition, value: str, result: Result) -> CheckItem:
+    return CheckItem(
+        id=rule.id, article=rule.article, item=rule.item, rule=rule.rule, value=value, result=result
+    )
+
+
+def _holds(found: Decimal | int, threshold: Threshold) -> bool:
+    return _COMPARE[threshold.operator](Fraction(found), Fraction(threshold.value))
+
+
+def _verdict(found: Decimal | int, threshold: Threshold) -> Result:
+    return _result(_holds(found, threshold))
+
+
+def _result(passed: bool) -> Result:
+    return "pass" if passed else "fail"
+
+
+def _distinct(enterprises: Sequence[Mapping[str, Any]] | None) -> int | None:
+    """Number of different enterprises, names compared after width and space normalization."""
+    if enterprises is None:
+        return None
+    return len({_name_key(enterprise["name"]) for enterprise in enterprises})
+
+
+def _name_key(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name).split())
+
+
+def _incident_text(incident: Mapping[str, Any]) -> str:
+    grade = incident.get("grade") or ""
+    text = f"{incident['year']}年{grade}{_INCIDENT_NAMES.get(incident['kind'], incident['kind'])}"
+    description = (incident.get("description") or "").strip()
+    return f"{text}（{description}）" if description else text
+
+
+def _years(years: Sequence[int]) -> str:
+    return "、".join(f"{year}年" for year in years)
+
+
+def _plain(number: Decimal | int) -> str:
+    return format(number, "f")
+
+
+def _percent(share: Decimal) -> str:
+    return f"{format(share.scaleb(2).normalize(), 'f')}%"
+
+
+def _limit(threshold: Threshold) -> str:
+    if threshold.unit == "比例":
+        return _percent(threshold.value)
+    return f"{_plain(threshold.value)}{threshold.unit}"
+
+
+def _round(value: Fraction) -> str:
+    """Two decimals, for reading only."""
+    return format(Decimal(value.numerator) / Decimal(value.denominator), ".2f")
+
+
+def _percent_of(rate: Fraction) -> str:
+    return _round(rate * 100)
+
+
+def _compound_rate(ratio: Fraction, intervals: int) -> str:
+    """(ratio^(1/k) − 1) in percent, rounded for display; the decision never uses it."""
+    with localcontext() as context:
+        context.prec = 34
+        growth = Decimal(ratio.numerator) / Decimal(ratio.denominator)
+        rate = growth ** (Decimal(1) / Decimal(intervals)) - 1 if growth else Decimal(-1)
+        return format(rate * 100, ".2f")
+
+
+_ARTICLE_ITEM = re.compile(r"（([一二三四五六七八九十]+)）项$|([一二三四五六七八九十]+)$")
+_DIGITS = "一二三四五六七八九"
+
+
+def _article_rank(article: str) -> int:
+    """The item number an article cites (第十三条第（二）项 → 2, 认定标准一 → 1), 0 for none."""
+    match = _ARTICLE_ITEM.search(article)
+    if match is None:
+        return 0
+    tens, ten, units = (match[1] or match[2]).rpartition("十")
+    digit = {numeral: value for value, numeral in enumerate(_DIGITS, start=1)}
+    if len(tens) > 1 or len(units) > 1:
+        return 0
+    if not ten:
+        return digit[units]
+    return (digit[tens] if tens else 1) * 10 + (digit[units] if units else 0)

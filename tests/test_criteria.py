@@ -1,0 +1,731 @@
+"""第十三条 as code: every automatic criterion at, just above and just below its threshold.
+
+Each case starts from the complete application of ``tests/data`` (which passes everything for
+round 2024), changes one field, and checks one item of the report. Boundaries follow 民法典第1259条
+through the policy's operators; arithmetic must be exact (no floats, no roots).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gdcluster.engine.application import load_application_file, validate_application
+from gdcluster.engine.criteria import CheckReport, evaluate
+from gdcluster.states.policy import Policy, load_policy
+
+DATA = Path(__file__).parent / "data"
+ROUND = 2024
+GUANGDONG = load_policy("guangdong-2023")
+NATIONAL = load_policy("national-2022")
+AUTOMATIC = {
+    "incidents",
+    "area",
+    "output",
+    "sme_share",
+    "leading_share",
+    "output_growth",
+    "quality_enterprises",
+    "rd_growth",
+    "patent_growth",
+    "patents_per_10k",
+    "internet_rate",
+    "co2_intensity",
+    "energy_water",
+    "governance",
+}
+
+
+def complete() -> dict[str, Any]:
+    path = DATA / "application-complete.json"
+    return validate_application(load_application_file(path.read_bytes(), path.name))
+
+
+COMPLETE = complete()
+
+
+def judge(
+    changes: dict[str, Any] | None = None,
+    *,
+    remove: tuple[str, ...] = (),
+    policy: Policy = GUANGDONG,
+    round_year: int = ROUND,
+) -> CheckReport:
+    """Evaluate the complete application with some fields replaced (raw values, validated)."""
+    raw = copy.deepcopy(COMPLETE)
+    raw.update(changes or {})
+    for key in remove:
+        raw.pop(key, None)
+    return evaluate(validate_application(raw), policy, round_year)
+
+
+def with_threshold(policy: Policy, threshold_id: str, **changes: Any) -> Policy:
+    thresholds = tuple(
+        dataclasses.replace(threshold, **changes) if threshold.id == threshold_id else threshold
+        for threshold in policy.thresholds
+    )
+    return dataclasses.replace(policy, thresholds=thresholds)
+
+
+def years(*values: Any, last: int = ROUND - 1) -> dict[str, Any]:
+    """A year series ending with ``last``: years(100, 110, 121) → {"2021": 100, …, "2023": 121}."""
+    first = last - len(values) + 1
+    return {str(first + offset): value for offset, value in enumerate(values)}
+
+
+def enterprises(count: int, prefix: str = "中山市示例企业") -> list[dict[str, Any]]:
+    return [
+        {"name": f"{prefix}{index:02d}有限公司", "kinds": ["high_tech"]} for index in range(count)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The fixture and the report
+
+
+def test_complete_application_passes_every_automatic_item() -> None:
+    """The shipped complete application passes all automatic items under Guangdong's policy."""
+    report = evaluate(COMPLETE, GUANGDONG, ROUND)
+    assert report.passed, [item.to_dict() for item in report.failures()]
+    results = {item.id: item.result for item in report.items}
+    assert {item_id for item_id, result in results.items() if result == "pass"} == AUTOMATIC
+
+
+def test_complete_application_passes_under_the_national_policy_too() -> None:
+    """The same data also meet the national standard (whose SME share rule is looser)."""
+    assert evaluate(COMPLETE, NATIONAL, ROUND).passed
+
+
+def test_report_lists_qualitative_items_as_expert_judgement() -> None:
+    """13(2)'s standing, 13(4) supply chain and 13(8) open cooperation go to the experts."""
+    report = evaluate(COMPLETE, GUANGDONG, ROUND)
+    expert = {item.article for item in report.items if item.result == "expert"}
+    assert {"第十三条第（二）项", "第十三条第（四）项", "第十三条第（八）项"} <= expert
+
+
+def test_passed_is_true_exactly_when_no_automatic_item_fails() -> None:
+    """Expert items never fail the check; one failing automatic item does."""
+    good = evaluate(COMPLETE, GUANGDONG, ROUND)
+    assert any(item.result == "expert" for item in good.items)
+    assert good.passed and good.failures() == []
+    bad = judge({"area_km2": "120"})
+    assert not bad.passed
+    assert [item.id for item in bad.failures()] == ["area"]
+
+
+def test_missing_data_fail_with_a_value_saying_so() -> None:
+    """An empty draft fails every automatic item, each value starting 缺少数据."""
+    report = evaluate({}, GUANGDONG, ROUND)
+    assert not report.passed
+    failed = {item.id for item in report.failures()}
+    assert failed == AUTOMATIC
+    assert all(item.value.startswith("缺少数据") for item in report.failures())
+
+
+def test_to_dict_is_the_case_check_json_shape() -> None:
+    """to_dict gives passed, method and items with article, item, rule, value, result."""
+    data = evaluate(COMPLETE, GUANGDONG, ROUND).to_dict()
+    assert data["passed"] is True
+    assert data["method"] == "compound"
+    assert {"article", "item", "rule", "value", "result"} <= set(data["items"][0])
+    assert {item["result"] for item in data["items"]} == {"pass", "expert"}
+    json.dumps(data, ensure_ascii=False)
+
+
+def test_items_follow_the_order_of_the_article() -> None:
+    """Items run 第十三条第（一）项 to 第（九）项, so the report reads like the measures."""
+    articles = [item.article for item in evaluate(COMPLETE, GUANGDONG, ROUND).items]
+    numerals = "一二三四五六七八九"
+    ranks = [numerals.index(article[-3]) for article in articles]
+    assert ranks == sorted(ranks)
+    assert articles[0] == "第十三条第（一）项" and articles[-1] == "第十三条第（九）项"
+
+
+def test_rules_are_quoted_from_the_policy() -> None:
+    """Each item states the Chinese rule it applied, as written in the policy file."""
+    report = evaluate(COMPLETE, GUANGDONG, ROUND)
+    assert report.item("sme_share").rule == "中小企业产值占集群总产值比重高于70%"
+    assert report.item("patent_growth").rule == GUANGDONG.threshold("patent_growth").rule
+
+
+# ---------------------------------------------------------------------------------------------
+# Thresholds, table-driven: (changes, item, expected result)
+
+THRESHOLD_CASES = [
+    # 13(2) area: 不超过100平方公里 (le)
+    pytest.param({"area_km2": "100"}, "area", "pass", id="area-100-passes-le"),
+    pytest.param({"area_km2": "99.9999999"}, "area", "pass", id="area-99.9999999-passes"),
+    pytest.param({"area_km2": "100.0000001"}, "area", "fail", id="area-100.0000001-fails"),
+    # 13(2) output: 近三年产值均在40亿元以上 (ge, every year)
+    pytest.param(
+        {"output": years(40, 40, 40)}, "output", "pass", id="output-40-each-year-passes-ge"
+    ),
+    pytest.param(
+        {"output": years(40.0000001, 45, 50)}, "output", "pass", id="output-40.0000001-passes"
+    ),
+    pytest.param(
+        {"output": years(39.9999999, 80, 90)},
+        "output",
+        "fail",
+        id="output-39.9999999-in-one-year-fails",
+    ),
+    pytest.param(
+        {"output": years(90, 39.99, 95)}, "output", "fail", id="output-middle-year-short-fails"
+    ),
+    pytest.param(
+        {"output": {"2021": 50, "2023": 60}}, "output", "fail", id="output-missing-year-fails"
+    ),
+    # 13(2) SME share: 高于70% (gt)
+    pytest.param({"sme_output_share": "0.70"}, "sme_share", "fail", id="sme_share-0.70-fails-gt"),
+    pytest.param({"sme_output_share": "70%"}, "sme_share", "fail", id="sme_share-70%-fails-gt"),
+    pytest.param(
+        {"sme_output_share": "0.7000001"}, "sme_share", "pass", id="sme_share-0.7000001-passes"
+    ),
+    pytest.param(
+        {"sme_output_share": "0.6999999"}, "sme_share", "fail", id="sme_share-0.6999999-fails"
+    ),
+    pytest.param(
+        {"sme_output_share": "0.7000000000000000001"},
+        "sme_share",
+        "pass",
+        id="sme_share-0.7000000000000000001-passes-exactly-no-float-rounding",
+    ),
+    # 13(2) leading-industry share: 高于70% (gt)
+    pytest.param(
+        {"leading_industry_share": "0.7"}, "leading_share", "fail", id="leading_share-0.70-fails-gt"
+    ),
+    pytest.param(
+        {"leading_industry_share": "70.00001%"},
+        "leading_share",
+        "pass",
+        id="leading_share-70.00001%-passes",
+    ),
+    pytest.param(
+        {"leading_industry_share": "0.6999999"},
+        "leading_share",
+        "fail",
+        id="leading_share-0.6999999-fails",
+    ),
+    # 13(2) output growth: 高于10% (gt), compound over the consecutive years
+    pytest.param(
+        {"output": years(100, 110, 121)},
+        "output_growth",
+        "fail",
+        id="output_growth-100-110-121-exactly-10%-fails-gt",
+    ),
+    pytest.param(
+        {"output": years(100, 110, "121.0000001")},
+        "output_growth",
+        "pass",
+        id="output_growth-121.0000001-passes",
+    ),
+    pytest.param(
+        {"output": years(100, 110, "120.9999999")},
+        "output_growth",
+        "fail",
+        id="output_growth-120.9999999-fails",
+    ),
+    pytest.param(
+        {"output": years(100, 200, 121)},
+        "output_growth",
+        "fail",
+        id="output_growth-compound-ignores-middle-year",
+    ),
+    pytest.param(
+        {"output": years(100, 110, 121, "133.1")},
+        "output_growth",
+        "fail",
+        id="output_growth-4-years-exactly-10%-fails",
+    ),
+    pytest.param(
+        {"output": years(130, 100, 121, "146.41")},
+        "output_growth",
+        "fail",
+        id="output_growth-uses-all-consecutive-years",
+    ),
+    pytest.param(
+        {"output": {"2019": 1000, "2021": 100, "2022": 121, "2023": "146.41"}},
+        "output_growth",
+        "pass",
+        id="output_growth-ignores-years-before-a-gap",
+    ),
+    pytest.param(
+        {"output": {"2021": 100, "2022": 110, "2023": 121, "2024": 500}},
+        "output_growth",
+        "fail",
+        id="output_growth-ignores-the-round-year-itself",
+    ),
+    pytest.param(
+        {"output": years(0, 50, 60)}, "output_growth", "fail", id="output_growth-zero-base-fails"
+    ),
+    pytest.param(
+        {"output": {"2022": 110, "2023": 121}},
+        "output_growth",
+        "fail",
+        id="output_growth-two-years-only-fails",
+    ),
+    # 13(5) SME R&D growth: 高于10% (gt)
+    pytest.param(
+        {"sme_rd_expense": years(1, "1.1", "1.21")},
+        "rd_growth",
+        "fail",
+        id="rd_growth-exactly-10%-fails-gt",
+    ),
+    pytest.param(
+        {"sme_rd_expense": years(1, "1.1", "1.2100001")},
+        "rd_growth",
+        "pass",
+        id="rd_growth-1.2100001-passes",
+    ),
+    pytest.param(
+        {"sme_rd_expense": years(1, "1.1", "1.2099999")},
+        "rd_growth",
+        "fail",
+        id="rd_growth-1.2099999-fails",
+    ),
+    pytest.param(
+        {"sme_rd_expense": {"2021": 1, "2023": 2}},
+        "rd_growth",
+        "fail",
+        id="rd_growth-missing-year-fails",
+    ),
+    # 13(5) invention-patent growth: 不低于15% (ge); 1.15² = 1.3225
+    pytest.param(
+        {"invention_patents": years(10000, 11500, 13225)},
+        "patent_growth",
+        "pass",
+        id="patent_growth-exactly-15%-passes-ge",
+    ),
+    pytest.param(
+        {"invention_patents": years(10000, 11500, 13226)},
+        "patent_growth",
+        "pass",
+        id="patent_growth-13226-passes",
+    ),
+    pytest.param(
+        {"invention_patents": years(10000, 11500, 13224)},
+        "patent_growth",
+        "fail",
+        id="patent_growth-13224-fails",
+    ),
+    # 13(5) patents per 10,000 employees: 不低于15 (ge); latest year × 10000 vs 15 × employees
+    pytest.param(
+        {"invention_patents": years(13, 14, 15), "employees": 10000},
+        "patents_per_10k",
+        "pass",
+        id="patents_per_10k-15-per-10000-passes-ge",
+    ),
+    pytest.param(
+        {"invention_patents": years(13, 14, 14), "employees": 10000},
+        "patents_per_10k",
+        "fail",
+        id="patents_per_10k-14-per-10000-fails",
+    ),
+    pytest.param(
+        {"invention_patents": years(13, 14, 15), "employees": 10001},
+        "patents_per_10k",
+        "fail",
+        id="patents_per_10k-15-per-10001-fails",
+    ),
+    pytest.param(
+        {"invention_patents": years(13, 14, 15), "employees": 9999},
+        "patents_per_10k",
+        "pass",
+        id="patents_per_10k-15-per-9999-passes",
+    ),
+    pytest.param(
+        {"invention_patents": years(1, 10000, 15), "employees": 10000},
+        "patents_per_10k",
+        "pass",
+        id="patents_per_10k-uses-the-latest-year",
+    ),
+    # 13(6) industrial-internet penetration: 不低于15% (ge)
+    pytest.param(
+        {"industrial_internet_rate": "0.15"},
+        "internet_rate",
+        "pass",
+        id="internet_rate-0.15-passes-ge",
+    ),
+    pytest.param(
+        {"industrial_internet_rate": "15%"},
+        "internet_rate",
+        "pass",
+        id="internet_rate-15%-passes-ge",
+    ),
+    pytest.param(
+        {"industrial_internet_rate": "0.1500001"},
+        "internet_rate",
+        "pass",
+        id="internet_rate-0.1500001-passes",
+    ),
+    pytest.param(
+        {"industrial_internet_rate": "0.1499999"},
+        "internet_rate",
+        "fail",
+        id="internet_rate-0.1499999-fails",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "item_id", "expected"), THRESHOLD_CASES)
+def test_threshold_boundaries(changes: dict[str, Any], item_id: str, expected: str) -> None:
+    """Each measurable criterion decides exactly at its boundary, per its operator."""
+    item = judge(changes).item(item_id)
+    assert item.result == expected, item.value
+
+
+@pytest.mark.parametrize(
+    ("share", "guangdong", "national"),
+    [
+        pytest.param(
+            "0.70", "fail", "pass", id="sme_share-exactly-70%-guangdong-fails-national-passes"
+        ),
+        pytest.param("0.6999999", "fail", "fail", id="sme_share-0.6999999-fails-both"),
+        pytest.param("0.7000001", "pass", "pass", id="sme_share-0.7000001-passes-both"),
+    ],
+)
+def test_sme_share_national_70_percent_and_above_includes_70(
+    share: str, guangdong: str, national: str
+) -> None:
+    """Guangdong's 高于70% excludes 70%; the national 70%以上 includes it (民法典第1259条)."""
+    assert judge({"sme_output_share": share}).item("sme_share").result == guangdong
+    assert judge({"sme_output_share": share}, policy=NATIONAL).item("sme_share").result == national
+
+
+def test_growth_of_exactly_10_percent_passes_when_the_operator_includes_it() -> None:
+    """100 → 110 → 121 is exactly 10%: it fails "gt" but passes "ge"."""
+    policy = with_threshold(GUANGDONG, "output_growth", operator="ge")
+    assert (
+        judge({"output": years(100, 110, 121)}, policy=policy).item("output_growth").result
+        == "pass"
+    )
+    assert judge({"output": years(100, 110, 121)}).item("output_growth").result == "fail"
+
+
+def test_growth_value_shows_the_rate_the_method_and_exact_equality() -> None:
+    """The value reads 约10.00%, names the compound method and years, and says it equals 10%."""
+    value = judge({"output": years(100, 110, 121)}).item("output_growth").value
+    assert "10.00%" in value
+    assert "复合，2021–2023年" in value
+    assert "恰好等于10%" in value
+
+
+def test_growth_over_many_years_stays_exact() -> None:
+    """Ten years of exactly 10% growth still fail 高于10%: no rounding sneaks in."""
+    series = {str(2014 + index): Decimal(100) * Decimal("1.1") ** index for index in range(10)}
+    item = judge({"output": series}).item("output_growth")
+    assert item.result == "fail"
+    assert "2014–2023年" in item.value
+
+
+@pytest.mark.parametrize(
+    ("series", "operator", "expected"),
+    [
+        pytest.param(years(100, 110, 121), "gt", "fail", id="mean-10%-and-10%-fails-gt"),
+        pytest.param(years(100, 120, 120), "gt", "fail", id="mean-20%-and-0%-is-10%-fails-gt"),
+        pytest.param(years(100, 120, 120), "ge", "pass", id="mean-20%-and-0%-is-10%-passes-ge"),
+        pytest.param(
+            years(100, 150, 120),
+            "gt",
+            "pass",
+            id="mean-50%-and-minus-20%-passes-where-compound-fails",
+        ),
+        pytest.param(years(100, 120, "120.0000001"), "gt", "pass", id="mean-just-above-10%-passes"),
+        pytest.param(years(100, 0, 50), "gt", "fail", id="mean-zero-year-fails"),
+    ],
+)
+def test_growth_mean_method(series: dict[str, Any], operator: str, expected: str) -> None:
+    """A policy with growth_method = "mean" compares the arithmetic mean of yearly rates exactly."""
+    policy = with_threshold(
+        dataclasses.replace(GUANGDONG, growth_method="mean"), "output_growth", operator=operator
+    )
+    report = judge({"output": series}, policy=policy)
+    assert report.method == "mean"
+    assert report.item("output_growth").result == expected
+    assert "算术平均" in report.item("output_growth").value
+
+
+def test_compound_and_mean_disagree_on_a_volatile_series() -> None:
+    """100 → 150 → 120: compound ≈9.54% fails 高于10%; the mean of +50% and −20% (15%) passes."""
+    assert judge({"output": years(100, 150, 120)}).item("output_growth").result == "fail"
+
+
+def test_missing_year_names_it() -> None:
+    """A missing year in a growth series fails with the year named."""
+    item = judge({"invention_patents": {"2021": 100, "2023": 200}}).item("patent_growth")
+    assert item.result == "fail"
+    assert item.value == "缺少数据：2022年有效发明专利"
+
+
+def test_patents_per_10k_needs_employees() -> None:
+    """Without the employee count the per-10,000 item cannot be judged: it fails, saying so."""
+    item = judge(remove=("employees",)).item("patents_per_10k")
+    assert item.result == "fail"
+    assert item.value.startswith("缺少数据") and "从业人员" in item.value
+
+
+# ---------------------------------------------------------------------------------------------
+# 13(3) quality enterprises: ≥1 champion/小巨人, or ≥10 provincial quality SMEs, each counted once
+
+
+@pytest.mark.parametrize(
+    ("champions", "quality", "expected"),
+    [
+        pytest.param(
+            [{"name": "甲公司", "kind": "single_champion"}],
+            [],
+            "pass",
+            id="quality-1-champion-0-smes-passes",
+        ),
+        pytest.param(
+            [{"name": "甲公司", "kind": "little_giant"}],
+            [],
+            "pass",
+            id="quality-1-little-giant-passes",
+        ),
+        pytest.param([], enterprises(10), "pass", id="quality-0-champions-10-smes-passes"),
+        pytest.param([], enterprises(9), "fail", id="quality-0-champions-9-smes-fails"),
+        pytest.param(
+            [],
+            [*enterprises(9), *enterprises(1)],
+            "fail",
+            id="quality-duplicate-enterprise-counted-once-fails",
+        ),
+        pytest.param(
+            [],
+            [
+                *enterprises(9),
+                {"name": "中山市示例企业00有限公司", "kinds": ["innovative", "specialized_new"]},
+            ],
+            "fail",
+            id="quality-same-enterprise-under-two-kinds-counted-once",
+        ),
+        pytest.param(
+            [],
+            [
+                *enterprises(8),
+                {"name": "示例（古镇）灯饰公司", "kinds": ["high_tech"]},
+                {"name": "示例(古镇)灯饰公司 ", "kinds": ["innovative"]},
+            ],
+            "fail",
+            id="quality-full-width-and-ascii-brackets-are-one-enterprise",
+        ),
+        pytest.param([], enterprises(11), "pass", id="quality-0-champions-11-smes-passes"),
+    ],
+)
+def test_quality_enterprises_either_or(
+    champions: list[dict[str, Any]], quality: list[dict[str, Any]], expected: str
+) -> None:
+    """13(3) passes on either count; an enterprise listed twice is counted once."""
+    report = judge({"champion_enterprises": champions, "quality_smes": quality})
+    assert report.item("quality_enterprises").result == expected
+
+
+def test_quality_enterprises_missing_lists_fail_but_one_list_suffices() -> None:
+    """With neither list the item fails as missing; a passing list alone is enough."""
+    neither = judge(remove=("champion_enterprises", "quality_smes")).item("quality_enterprises")
+    assert neither.result == "fail" and neither.value.startswith("缺少数据")
+    only_smes = judge({"quality_smes": enterprises(10)}, remove=("champion_enterprises",))
+    assert only_smes.item("quality_enterprises").result == "pass"
+
+
+# ---------------------------------------------------------------------------------------------
+# 13(1) incidents
+
+
+def incident(year: int, kind: str, grade: str | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {"year": year, "kind": kind, "description": "测试记录"}
+    if grade is not None:
+        record["grade"] = grade
+    return record
+
+
+@pytest.mark.parametrize(
+    ("incidents", "expected"),
+    [
+        pytest.param([], "pass", id="incidents-none-declared-passes"),
+        pytest.param(
+            [incident(2022, "safety", "一般")], "pass", id="incidents-一般-safety-accident-passes"
+        ),
+        pytest.param(
+            [incident(2022, "safety", "较大")], "fail", id="incidents-较大-safety-accident-fails"
+        ),
+        pytest.param(
+            [incident(2023, "quality", "较大")], "fail", id="incidents-较大-quality-accident-fails"
+        ),
+        pytest.param(
+            [incident(2021, "environment", "特别重大")],
+            "fail",
+            id="incidents-特别重大-pollution-fails",
+        ),
+        pytest.param(
+            [incident(2022, "cyber", "较大")], "pass", id="incidents-较大-cyber-incident-passes"
+        ),
+        pytest.param(
+            [incident(2022, "cyber", "重大")], "fail", id="incidents-重大-cyber-incident-fails"
+        ),
+        pytest.param(
+            [incident(2022, "data", "重大")], "fail", id="incidents-重大-data-incident-fails"
+        ),
+        pytest.param([incident(2022, "tax")], "fail", id="incidents-tax-evasion-fails"),
+        pytest.param([incident(2022, "illegal")], "fail", id="incidents-illegal-act-fails"),
+        pytest.param(
+            [incident(2023, "dishonesty")], "fail", id="incidents-serious-dishonesty-fails"
+        ),
+        pytest.param(
+            [incident(2020, "safety", "重大")], "pass", id="incidents-older-than-3-years-ignored"
+        ),
+        pytest.param(
+            [incident(2021, "safety", "较大")], "fail", id="incidents-3-years-back-counts"
+        ),
+        pytest.param(
+            [incident(2024, "safety", "较大")], "fail", id="incidents-in-the-round-year-counts"
+        ),
+        pytest.param(
+            [incident(2022, "safety", "一般"), incident(2023, "tax")],
+            "fail",
+            id="incidents-one-bad-among-many-fails",
+        ),
+    ],
+)
+def test_incidents(incidents: list[dict[str, Any]], expected: str) -> None:
+    """较大+ accidents, 重大+ cyber/data incidents, any tax/illegal/dishonesty record: barred."""
+    report = judge({"incidents": incidents})
+    assert report.item("incidents").result == expected, report.item("incidents").value
+
+
+def test_incidents_not_declared_fails_as_missing() -> None:
+    """Silence is not a declaration of "none": without the list the item fails."""
+    item = judge(remove=("incidents",)).item("incidents")
+    assert item.result == "fail" and item.value.startswith("缺少数据")
+
+
+def test_failing_incident_is_described_in_the_value() -> None:
+    """The value names the year, grade and kind of the disqualifying incident."""
+    value = judge({"incidents": [incident(2022, "safety", "较大")]}).item("incidents").value
+    assert "2022年较大安全事故" in value
+
+
+# ---------------------------------------------------------------------------------------------
+# 13(7) CO2 intensity and energy / water efficiency
+
+
+@pytest.mark.parametrize(
+    ("series", "expected"),
+    [
+        pytest.param(years("0.5", "0.49", "0.48"), "pass", id="co2-strictly-falling-passes"),
+        pytest.param(years("0.5", "0.49", "0.49"), "fail", id="co2-equal-years-fail"),
+        pytest.param(years("0.5", "0.5", "0.48"), "fail", id="co2-equal-first-years-fail"),
+        pytest.param(years("0.5", "0.51", "0.48"), "fail", id="co2-rise-in-between-fails"),
+        pytest.param(
+            years("0.6", "0.5", "0.4", "0.41"), "fail", id="co2-rise-in-the-last-year-fails"
+        ),
+        pytest.param(
+            years("0.4", "0.5", "0.49", "0.48"), "fail", id="co2-uses-all-consecutive-years"
+        ),
+        pytest.param({"2021": "0.5", "2023": "0.4"}, "fail", id="co2-missing-year-fails"),
+    ],
+)
+def test_co2_intensity_strictly_falling(series: dict[str, Any], expected: str) -> None:
+    """CO2 intensity must fall year on year; equal years are not a fall."""
+    assert judge({"co2_intensity": series}).item("co2_intensity").result == expected
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        pytest.param(
+            {"energy_intensive": False, "water_intensive": False},
+            "pass",
+            id="energy_water-neither-intensive-passes",
+        ),
+        pytest.param(
+            {"energy_intensive": True, "energy_efficiency_above_benchmark": True},
+            "pass",
+            id="energy_water-energy-intensive-above-benchmark-passes",
+        ),
+        pytest.param(
+            {"energy_intensive": True, "energy_efficiency_above_benchmark": False},
+            "fail",
+            id="energy_water-energy-intensive-below-benchmark-fails",
+        ),
+        pytest.param(
+            {"water_intensive": True, "water_efficiency_above_benchmark": False},
+            "fail",
+            id="energy_water-water-intensive-below-benchmark-fails",
+        ),
+        pytest.param(
+            {"energy_intensive": False, "energy_efficiency_above_benchmark": False},
+            "pass",
+            id="energy_water-flag-irrelevant-when-not-intensive",
+        ),
+    ],
+)
+def test_energy_water(flags: dict[str, Any], expected: str) -> None:
+    """Energy- or water-intensive clusters must beat their sector benchmark; others pass."""
+    assert judge(flags).item("energy_water").result == expected
+
+
+@pytest.mark.parametrize(
+    "remove",
+    [
+        pytest.param(("energy_intensive",), id="energy_water-intensity-unknown-fails"),
+        pytest.param(("water_intensive",), id="energy_water-water-intensity-unknown-fails"),
+    ],
+)
+def test_energy_water_missing(remove: tuple[str, ...]) -> None:
+    """Without the intensity flags the item cannot be judged: it fails, saying so."""
+    item = judge(remove=remove).item("energy_water")
+    assert item.result == "fail" and item.value.startswith("缺少数据")
+
+
+def test_energy_intensive_without_benchmark_flag_fails_as_missing() -> None:
+    """An energy-intensive cluster that does not say whether it beats the benchmark fails."""
+    report = judge({"energy_intensive": True}, remove=("energy_efficiency_above_benchmark",))
+    item = report.item("energy_water")
+    assert item.result == "fail" and "能效是否高于行业基准" in item.value
+
+
+# ---------------------------------------------------------------------------------------------
+# 13(9) governance
+
+
+@pytest.mark.parametrize(
+    ("changes", "remove", "expected"),
+    [
+        pytest.param({}, (), "pass", id="governance-body-and-plan-passes"),
+        pytest.param({}, ("management_body",), "fail", id="governance-no-management-body-fails"),
+        pytest.param({}, ("development_plan",), "fail", id="governance-no-plan-fails"),
+        pytest.param(
+            {"development_plan": {"period": "2024–2026", "goals": []}},
+            (),
+            "fail",
+            id="governance-plan-without-goals-fails",
+        ),
+        pytest.param(
+            {"development_plan": {"goals": ["产值翻番"]}},
+            (),
+            "pass",
+            id="governance-plan-with-one-goal-passes",
+        ),
+    ],
+)
+def test_governance(changes: dict[str, Any], remove: tuple[str, ...], expected: str) -> None:
+    """A management body and a plan with goals are required."""
+    assert judge(changes, remove=remove).item("governance").result == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Rounds
+
+
+def test_round_year_moves_the_three_years() -> None:
+    """For round 2025 the three years are 2022–2024: the 2024 data must be there."""
+    report = judge(round_year=2025)
+    assert report.item("output").result == "fail"
+    assert report.item("output").value == "缺少数据：2024年产值"
