@@ -1,5 +1,1109 @@
-"""placeholder; replaced by the CLI."""
+"""The ``gdcluster`` command line (DESIGN §11): parse, call the ``Engine``, format.
+
+No business rule lives here. Only the standard library and click are imported at module level;
+each command imports what it needs, so ``gdcluster --help`` starts fast and ``case show --json``
+never loads the state machine, the scheduler, the migrations or the notice renderers.
+
+Errors become exit codes in one place, :meth:`RootGroup.invoke`::
+
+    0 done    1 unexpected    2 bad input, usage, not found    3 refused by the workflow
+    4 permission denied       5 concurrent modification
+
+Each command group below is one block: a new group (``notice``, ``scheduler``) is a new block
+that hangs itself on ``cli``.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:  # json, datetime, decimal and pathlib load when a command needs them
+    from datetime import date
+
+# ---------------------------------------------------------------------------------------------
+# Plumbing: global settings, the one error handler, output
 
 
-def main() -> None:
-    raise SystemExit(0)
+class Globals:
+    """What the global options say, and the engine opened from them (once, on first use)."""
+
+    def __init__(self, db: str | None, actor: str | None, now: str | None, as_json: bool,
+                 settings_file: str | None = None) -> None:
+        self.db = db
+        self.actor = actor
+        self.now = now
+        self.as_json = as_json
+        self.settings_file = settings_file
+        self._engine: Any = None
+
+    def clock(self) -> Any:
+        if self.now is None:
+            return None
+        from gdcluster.engine.clock import FixedClock, parse_instant
+
+        return FixedClock(parse_instant(self.now))
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            from gdcluster.engine.api import Engine
+
+            self._engine = Engine.open(self.db, clock=self.clock())
+            click.get_current_context().find_root().call_on_close(self._engine.close)
+            # acts issue their notices (DESIGN §10); loads neither Jinja nor the settings yet
+            from gdcluster.notifications.service import attach
+
+            attach(self._engine, self.settings_file)
+        return self._engine
+
+
+class Failure(click.ClickException):
+    """An error as the user sees it: a line on stderr, or ``{"error": …}`` with ``--json``."""
+
+    def __init__(self, exit_code: int, code: str, message: str, *, as_json: bool) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it per class
+        self.code = code
+        self.as_json = as_json
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if self.as_json:
+            _write_json({"error": {"code": self.code, "message": self.message}}, err=True)
+        else:
+            click.echo(f"Error: {self.message}", err=True)
+
+
+class RootGroup(click.Group):
+    """The root command: turns every error into its exit code and message, click-style."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, Failure):
+            raise
+        except click.ClickException as error:
+            if not _as_json(ctx):
+                raise
+            code = "usage" if isinstance(error, click.UsageError) else "error"
+            raise Failure(error.exit_code, code, error.format_message(), as_json=True) from None
+        except OSError as error:
+            if error.errno == errno.EPIPE:  # `gdcluster case list | head`: click handles it
+                raise
+            raise _failure(ctx, error) from None
+        except Exception as error:
+            raise _failure(ctx, error) from None
+
+
+def _failure(ctx: click.Context, error: Exception) -> Failure:
+    from gdcluster.engine.errors import EngineError
+
+    debug = os.environ.get("GDCLUSTER_DEBUG", "") not in ("", "0")
+    if debug:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    if isinstance(error, EngineError):
+        return Failure(error.exit_code, error.code, error.message, as_json=_as_json(ctx))
+    text = " ".join(str(error).split())
+    if len(text) > 300:
+        text = text[:300] + "…"
+    hint = "" if debug else " (set GDCLUSTER_DEBUG=1 for the traceback)"
+    return Failure(1, "unexpected", f"unexpected {type(error).__name__}: {text}{hint}",
+                   as_json=_as_json(ctx))
+
+
+def _as_json(ctx: click.Context) -> bool:
+    settings = ctx.find_object(Globals)
+    return bool(settings and settings.as_json)
+
+
+def _settings() -> Globals:
+    settings = click.get_current_context().find_object(Globals)
+    assert settings is not None
+    return settings
+
+
+def _json_default(value: Any) -> Any:
+    from datetime import date
+    from decimal import Decimal
+    from pathlib import PurePath
+
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    if isinstance(value, Decimal | PurePath):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _json_text(data: Any) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
+
+
+def _write_json(data: Any, *, err: bool = False) -> None:
+    """UTF-8 bytes whatever the terminal's encoding: machines read this."""
+    click.echo((_json_text(data) + "\n").encode("utf-8"), err=err, nl=False)
+
+
+def _output(data: Any, human: Callable[[], None]) -> None:
+    """``--json``: the data on stdout; otherwise the human rendering."""
+    if _settings().as_json:
+        _write_json(data)
+    else:
+        human()
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        settings = ctx.find_object(Globals)
+        if settings is not None:
+            settings.as_json = True
+
+
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--json`` after the command too: ``gdcluster case show 7 --json``."""
+    return click.option("--json", is_flag=True, expose_value=False, callback=_set_json,
+                        help="Machine-readable output on stdout.")(function)
+
+
+def _is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def _progress(label: str, count: Callable[[], int]) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for long batches, only on a terminal and never with --json.
+
+    ``count`` sizes the bar; it is asked only when a bar will be drawn.
+    """
+    if _settings().as_json or not _is_terminal():
+        yield None
+        return
+    total = count()
+    if not total:
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter types: the shape of an argument, never a business rule
+
+
+class IsoDate(click.ParamType):
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        from datetime import date
+
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a date in ISO form YYYY-MM-DD", param, ctx)
+
+
+class Quota(click.ParamType):
+    """``CITY=MIN:MAX``, e.g. ``深圳市=3:5``."""
+
+    name = "CITY=MIN:MAX"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, tuple[int, int]]:
+        city, _, bounds = str(value).partition("=")
+        low, _, high = bounds.partition(":")
+        try:
+            pair = (int(low), int(high))
+        except ValueError:
+            self.fail(f"{value!r} is not CITY=MIN:MAX (e.g. 深圳市=3:5)", param, ctx)
+        if not city.strip():
+            self.fail(f"{value!r} names no city", param, ctx)
+        return city.strip(), pair
+
+
+class IdList(click.ParamType):
+    """``3,5,8``: case ids separated by commas."""
+
+    name = "ID,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> list[int]:
+        if isinstance(value, list):
+            return value
+        ids: list[int] = []
+        for part in str(value).split(","):
+            if not part.strip():
+                continue
+            try:
+                number = int(part)
+            except ValueError:
+                self.fail(f"{part.strip()!r} is not a case id", param, ctx)
+            if number < 1:
+                self.fail(f"{number} is not a case id (ids start at 1)", param, ctx)
+            ids.append(number)
+        if not ids:
+            self.fail("name at least one case id", param, ctx)
+        return ids
+
+
+DATE = IsoDate()
+CASE_ID = click.IntRange(min=1)
+YEAR = click.IntRange(2000, 2100)
+INPUT_FILE = click.File("rb")
+
+
+def _read_mapping(stream: IO[bytes]) -> dict[str, Any]:
+    """A JSON or YAML file of fields, numbers exact (the application reader's rules)."""
+    from gdcluster.engine.application import load_application_file
+
+    return load_application_file(stream.read(), _file_name(stream))
+
+
+def _file_name(stream: IO[bytes]) -> str:
+    name = getattr(stream, "name", "-")
+    return name if isinstance(name, str) else "-"
+
+
+# ---------------------------------------------------------------------------------------------
+# Human formatting helpers
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: Any, width: int) -> str:
+    text = "" if text is None else str(text)
+    return text + " " * max(0, width - _width(text))
+
+
+def _table(rows: Iterable[Iterable[Any]]) -> None:
+    """Columns aligned for a terminal (CJK characters count double); the last one runs free."""
+    text = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    if not text:
+        return
+    columns = max(len(row) for row in text)
+    widths = [max((_width(row[i]) for row in text if i < len(row)), default=0)
+              for i in range(columns)]
+    for row in text:
+        cells = [_pad(cell, widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
+        click.echo("  ".join(cells).rstrip())
+
+
+def _state_label(state: str | None) -> str:
+    if not state:
+        return ""
+    from gdcluster.states.workflow import load_workflow
+
+    try:
+        return load_workflow().state(state).label
+    except KeyError:
+        return ""
+
+
+def _state(state: str | None) -> str:
+    label = _state_label(state)
+    return f"{state}（{label}）" if label else str(state or "—")
+
+
+def _local(value: Any, *, deadline: bool = False) -> str:
+    """An instant as Asia/Shanghai wall time; a deadline at midnight reads as 24:00 of the day
+    before, as the measures write it (年度报告 due 31 March at 24:00)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(ZoneInfo("Asia/Shanghai"))
+    if deadline and (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"{(local - timedelta(days=1)).date().isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _unit(city: str, county: str) -> str:
+    """佛山市南海区 already names its city; a unit that does not gets it added."""
+    return county if county.startswith(city) else f"{city}{county}"
+
+
+def _span(start: Any, end: Any) -> str:
+    if start is None and end is None:
+        return "—"
+    return f"{start or '?'} – {end or '?'}"
+
+
+def _ids(ids: Iterable[Any]) -> str:
+    text = ", ".join(str(item) for item in ids)
+    return text or "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# The root command
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", envvar="GDCLUSTER_DB",
+              help="SQLAlchemy URL or a SQLite file path "
+                   "[env GDCLUSTER_DB; default ./gdcluster.db]")
+@click.option("--as", "actor", metavar="ACTOR", envvar="GDCLUSTER_ACTOR",
+              help="Who acts: province, city:佛山市, county:南海区, public@姓名; add @person for "
+                   "the audit trail [env GDCLUSTER_ACTOR]")
+@click.option("--now", metavar="ISO", envvar="GDCLUSTER_NOW",
+              help="Set the clock (simulation databases only) [env GDCLUSTER_NOW]")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@click.option("--settings", "settings_file", metavar="FILE", envvar="GDCLUSTER_SETTINGS",
+              help="Notice settings (TOML: outbox, contact, SMTP, webhooks) "
+                   "[env GDCLUSTER_SETTINGS; default ./gdcluster.toml if present]")
+@click.version_option(package_name="gdcluster", prog_name="gdcluster")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, actor: str | None, now: str | None,
+        as_json: bool, settings_file: str | None) -> None:
+    """广东省中小企业特色产业集群 — recognition and dynamic management workflow."""
+    ctx.obj = Globals(db, actor, now, as_json, settings_file)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``gdcluster`` entry point."""
+    cli.main(args=argv, prog_name="gdcluster")
+
+
+# ---------------------------------------------------------------------------------------------
+# init, demo, graph
+
+
+@cli.command()
+@click.option("--simulation", is_flag=True,
+              help="A database whose clock may be set with --now (training, rehearsals, tests).")
+@json_option
+def init(simulation: bool) -> None:
+    """Create the database, or upgrade its schema to the current version."""
+    from gdcluster.engine.api import Engine
+
+    settings = _settings()
+    engine = Engine.init(settings.db, simulation=simulation, clock=settings.clock())
+    try:
+        data = {"db": engine.url, "simulation": engine.simulation}
+    finally:
+        engine.close()
+    kind = "simulation database" if data["simulation"] else "database"
+    _output(data, lambda: click.echo(f"initialized {kind} {data['db']}"))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for the demo's database and notices.")
+def demo(out: str | None) -> None:
+    """Walk a sample round from application to recognition, narrating each step."""
+    from pathlib import Path
+
+    from gdcluster.engine.demo import run
+
+    run(Path(out) if out is not None else None, click.echo)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
+              show_default=True)
+@json_option
+def graph(fmt: str) -> None:
+    """Print the lifecycle as a Mermaid or Graphviz DOT diagram."""
+    from gdcluster.states.workflow import load_workflow
+
+    workflow = load_workflow()
+    text = workflow.to_mermaid() if fmt == "mermaid" else workflow.to_dot()
+    _output({"format": fmt, "text": text}, lambda: click.echo(text, nl=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# round
+
+
+@cli.group("round")
+def round_group() -> None:
+    """年度批次: open a round, see it, publicize and recognize its cases."""
+
+
+@round_group.command("open")
+@click.argument("year", type=YEAR)
+@click.option("--policy", metavar="P", help="Policy file name, e.g. guangdong-2023.")
+@click.option("--apply-by", type=DATE, help="Last day of applications.")
+@click.option("--recommend-by", type=DATE, help="Last day of city recommendations.")
+@click.option("--quota", "quotas", type=Quota(), multiple=True,
+              help="A city's recommendation quota, e.g. 深圳市=3:5 "
+                   "(repeatable; *=MIN:MAX for all).")
+@click.option("--notice-title", metavar="T", help="Title of the round's 申报通知.")
+@click.option("--notice-doc-no", metavar="NO", help="Its 发文字号, e.g. 粤工信服务函〔2024〕1号.")
+@json_option
+def round_open(year: int, policy: str | None, apply_by: date | None, recommend_by: date | None,
+               quotas: tuple[tuple[str, tuple[int, int]], ...], notice_title: str | None,
+               notice_doc_no: str | None) -> None:
+    """Open round YEAR for applications (province)."""
+    settings = _settings()
+    summary = settings.engine().open_round(
+        year, settings.actor, policy=policy, apply_by=apply_by, recommend_by=recommend_by,
+        quotas=dict(quotas) or None, notice_title=notice_title, notice_doc_no=notice_doc_no,
+    )
+
+    def human() -> None:
+        click.echo(f"round {year} open under {summary['policy']} "
+                   f"(version {summary['policy_version']}); applications until "
+                   f"{summary['apply_by'] or '—'}, recommendations until "
+                   f"{summary['recommend_by'] or '—'}")
+
+    _output(summary, human)
+
+
+@round_group.command("show")
+@click.argument("year", type=YEAR)
+@json_option
+def round_show(year: int) -> None:
+    """Round YEAR: deadlines, rubric, cases by state and city, cities below their minimum."""
+    summary = _settings().engine().round_summary(year)
+
+    def human() -> None:
+        click.echo(f"round {year} — policy {summary['policy']} (version "
+                   f"{summary['policy_version']})")
+        _table([
+            ["  applications until", summary["apply_by"] or "—"],
+            ["  recommendations until", summary["recommend_by"] or "—"],
+            ["  notice", " ".join(filter(None, [summary.get("notice_doc_no"),
+                                                 summary.get("notice_title")])) or "—"],
+            ["  valid from", summary.get("valid_from") or "—"],
+        ])
+        rubric = summary["rubric"]
+        click.echo(f"rubric (at least {summary['min_experts']} experts):")
+        _table([["  " + item["id"], item["name"], f"{item['weight']} points"] for item in rubric])
+        counts = summary["counts"]
+        click.echo(f"cases: {counts['total']}")
+        _table([["  " + state, _state_label(state), count]
+                for state, count in sorted(counts["by_state"].items())])
+        if counts["by_city"]:
+            click.echo("by city:")
+            _table([["  " + city, ", ".join(f"{state} {count}"
+                                            for state, count in sorted(states.items()))]
+                    for city, states in sorted(counts["by_city"].items())])
+        below = summary["cities_below_minimum"]
+        click.echo(f"cities below their minimum quota: {', '.join(below) if below else 'none'}")
+
+    _output(summary, human)
+
+
+@round_group.command("publicize")
+@click.argument("year", type=YEAR)
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="The N best-scored cases.")
+@click.option("--min-score", metavar="S", help="Every case scoring at least S.")
+@click.option("--select", "select_ids", type=IdList(), help="Exactly these case ids.")
+@click.option("--start", type=DATE, help="First day of publicity (default: today).")
+@click.option("--doc-no", metavar="NO", help="发文字号 of the 公示 notice.")
+@json_option
+def round_publicize(year: int, top: int | None, min_score: str | None,
+                    select_ids: list[int] | None, start: date | None, doc_no: str | None) -> None:
+    """Publicize the chosen expert-reviewed cases of YEAR; the others are rejected (未入选)."""
+    settings = _settings()
+    engine = settings.engine()
+    with _progress(f"round {year}: publicizing",
+                   lambda: _count_in_state(engine, year, "expert_reviewed")) as progress:
+        result = engine.publicize_round(
+            year, settings.actor, top=top, min_score=min_score, select_ids=select_ids,
+            start=start, doc_no=doc_no, progress=progress,
+        )
+
+    def human() -> None:
+        click.echo(f"publicized: {_ids(result['publicized'])}")
+        click.echo(f"rejected (未入选): {_ids(result['rejected'])}")
+        click.echo(f"publicity: {result['publicity_start']} – {result['publicity_end']}")
+
+    _output(result, human)
+
+
+@round_group.command("recognize")
+@click.argument("year", type=YEAR)
+@click.option("--valid-from", type=DATE, help="Start of validity (default: the recognition day).")
+@click.option("--doc-no", metavar="NO", help="发文字号 of the 认定 notice.")
+@json_option
+def round_recognize(year: int, valid_from: date | None, doc_no: str | None) -> None:
+    """Recognize every publicized case of YEAR whose publicity is over without open objection."""
+    settings = _settings()
+    engine = settings.engine()
+    with _progress(f"round {year}: recognizing",
+                   lambda: _count_in_state(engine, year, "publicized")) as progress:
+        result = engine.recognize_round(year, settings.actor, valid_from=valid_from,
+                                        doc_no=doc_no, progress=progress)
+
+    def human() -> None:
+        click.echo(f"recognized: {_ids(result['recognized'])}")
+        for case_id, why in result["held"].items():
+            click.echo(f"held: case {case_id}: {why}")
+
+    _output(result, human)
+
+
+def _count_in_state(engine: Any, year: int, state: str) -> int:
+    """How many cases a batch will touch, for the progress bar only."""
+    return int(engine.round_summary(year)["counts"]["by_state"].get(state, 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# case
+
+
+@cli.group("case")
+def case_group() -> None:
+    """Cases (集群申报): file, advance, inspect."""
+
+
+case_id_argument = click.argument("case_id", metavar="ID", type=CASE_ID)
+
+
+def act_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--expected-version`` and ``--json``, shared by every act on one case (listed last)."""
+    function = json_option(function)
+    return click.option(
+        "--expected-version", type=click.IntRange(min=1), metavar="V",
+        help="Refuse (exit 5) if the case is no longer at version V.",
+    )(function)
+
+
+def _fire(case_id: int, trigger: str, expected_version: int | None, *,
+          actor: str | None = None, note: Callable[[Any], str] | None = None,
+          **payload: Any) -> Any:
+    """Fire ``trigger`` and report the case's new state (``note`` adds a line for people)."""
+    settings = _settings()
+    view = settings.engine().fire(case_id, trigger, actor or settings.actor,
+                                  expected_version=expected_version, **payload)
+
+    def human() -> None:
+        click.echo(f"case {view.id} {view.name}: {trigger.replace('_', '-')} → "
+                   f"{_state(view.state)} (version {view.version})")
+        if note is not None:
+            click.echo(note(view))
+
+    _output(view.to_dict(), human)
+    return view
+
+
+def _simple_act(trigger: str, help_text: str, *, reason: bool = False) -> None:
+    """A command that fires ``trigger`` with nothing but the case id (and maybe a reason)."""
+    name = trigger.replace("_", "-")
+
+    def command(case_id: int, expected_version: int | None, **extra: Any) -> None:
+        payload = {key: value for key, value in extra.items() if value is not None}
+        _fire(case_id, trigger, expected_version, **payload)
+
+    command.__doc__ = help_text
+    command = act_options(command)
+    if reason:
+        command = click.option("--reason", metavar="T", help="Why (for the record).")(command)
+    case_group.command(name)(case_id_argument(command))
+
+
+@case_group.command("create")
+@click.option("--round", "round_year", type=YEAR, required=True, help="Round year.")
+@click.option("--name", required=True, metavar="N", help="Cluster name.")
+@click.option("--county", required=True, metavar="UNIT", help="County-level unit applying.")
+@click.option("--industry", required=True, metavar="I", help="Leading industry.")
+@click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
+              help="Application data, JSON or YAML ('-' for stdin).")
+@json_option
+def case_create(round_year: int, name: str, county: str, industry: str,
+                data_file: IO[bytes]) -> None:
+    """File a new application (county); prints the new case id."""
+    settings = _settings()
+    data = _read_mapping(data_file)
+    case_id = settings.engine().create_case(round_year=round_year, name=name, county=county,
+                                            industry=industry, data=data, actor=settings.actor)
+    _output({"id": case_id}, lambda: click.echo(case_id))
+
+
+@case_group.command("update")
+@case_id_argument
+@click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
+              help="The whole application data, JSON or YAML ('-' for stdin).")
+@act_options
+def case_update(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
+    """Replace a draft's application data (county)."""
+    _fire(case_id, "update", expected_version, data=_read_mapping(data_file))
+
+
+_simple_act("submit", "Submit a draft (county); the round must accept applications.")
+_simple_act("withdraw", "Withdraw an application before expert review (county).", reason=True)
+_simple_act("recommend", "Recommend a reviewed case to the province (city), within quota.")
+_simple_act("expert_review", "Close expert scoring and compute the final score (province).")
+_simple_act("recognize", "Recognize a case after its publicity (province).")
+_simple_act("apply_review", "Apply for 复核 within the window before validity ends (county).")
+_simple_act("renew", "Pass the 复核: validity extended by the policy's period (province).")
+
+
+@case_group.command("review")
+@case_id_argument
+@click.option("--pass", "passed", is_flag=True, help="资格初审通过 (every automatic criterion).")
+@click.option("--return", "returned", is_flag=True, help="退回补正: back to the county.")
+@click.option("--reject", "rejected", is_flag=True, help="初审不通过: reject.")
+@click.option("--reason", metavar="T", help="Why (needed with --return and --reject).")
+@click.option("--spot-check", metavar="T", help="Note of the 实地抽查 (with --pass).")
+@act_options
+def case_review(case_id: int, expected_version: int | None, passed: bool, returned: bool,
+                rejected: bool, reason: str | None, spot_check: str | None) -> None:
+    """资格初审 of a submitted case (city): --pass, --return or --reject."""
+    chosen = [flag for flag, on in (("--pass", passed), ("--return", returned),
+                                    ("--reject", rejected)) if on]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --pass, --return, --reject")
+    if not passed and not (reason or "").strip():
+        raise click.UsageError(f"{chosen[0]} needs --reason")
+    if passed:
+        _fire(case_id, "review", expected_version, spot_check=spot_check)
+    else:
+        _fire(case_id, "return" if returned else "reject", expected_version, reason=reason)
+
+
+@case_group.command("score")
+@case_id_argument
+@click.option("--expert", required=True, metavar="NAME", help="The expert's name.")
+@click.option("--scores", "scores_file", type=INPUT_FILE, required=True, metavar="FILE",
+              help="JSON or YAML mapping rubric id → points.")
+@act_options
+def case_score(case_id: int, expected_version: int | None, expert: str,
+               scores_file: IO[bytes]) -> None:
+    """Record one expert's rubric scores (province)."""
+    _fire(case_id, "score", expected_version, expert=expert, scores=_read_mapping(scores_file))
+
+
+@case_group.command("object")
+@case_id_argument
+@click.option("--name", required=True, metavar="N", help="Real name of the objector.")
+@click.option("--contact", required=True, metavar="C", help="Telephone or address.")
+@click.option("--evidence", required=True, metavar="T", help="Facts and evidence.")
+@click.option("--unit", metavar="U", help="The objector's unit, if any.")
+@act_options
+def case_object(case_id: int, expected_version: int | None, name: str, contact: str,
+                evidence: str, unit: str | None) -> None:
+    """File a real-name objection during publicity (anyone; acts as public@NAME by default)."""
+    actor = _settings().actor or f"public@{name}"
+    _fire(case_id, "object", expected_version, actor=actor, name=name, contact=contact,
+          evidence=evidence, unit=unit, note=_objection_filed)
+
+
+def _objection_filed(view: Any) -> str:
+    newest = max(row["id"] for row in view.objections)
+    return f"objection {newest} filed (gdcluster case resolve {view.id} {newest} …)"
+
+
+@case_group.command("resolve")
+@case_id_argument
+@click.argument("objection", type=click.IntRange(min=1))
+@click.option("--uphold", is_flag=True, help="The objection stands: the case is rejected.")
+@click.option("--dismiss", is_flag=True, help="The objection does not stand.")
+@click.option("--reason", required=True, metavar="T", help="The finding.")
+@act_options
+def case_resolve(case_id: int, expected_version: int | None, objection: int, uphold: bool,
+                 dismiss: bool, reason: str) -> None:
+    """Decide objection OBJECTION of case ID (province)."""
+    if uphold == dismiss:
+        raise click.UsageError("give exactly one of --uphold, --dismiss")
+    _fire(case_id, "resolve", expected_version, objection=objection,
+          when="uphold" if uphold else "dismiss", reason=reason)
+
+
+@case_group.command("report")
+@case_id_argument
+@click.option("--year", type=YEAR, required=True, help="The year reported on.")
+@click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
+              help="The annual report, JSON or YAML.")
+@act_options
+def case_report(case_id: int, expected_version: int | None, year: int,
+                data_file: IO[bytes]) -> None:
+    """File the annual report (年度报告) for YEAR (county or its city)."""
+    _fire(case_id, "report", expected_version, year=year, data=_read_mapping(data_file))
+
+
+@case_group.command("change")
+@case_id_argument
+@click.option("--kind", required=True,
+              type=click.Choice(["leading_industry", "spatial_scope", "management_body"]))
+@click.option("--detail", required=True, metavar="T", help="What changed.")
+@act_options
+def case_change(case_id: int, expected_version: int | None, kind: str, detail: str) -> None:
+    """Report a major change (重大变动报备) of a recognized cluster (county)."""
+    _fire(case_id, "change", expected_version, kind=kind, detail=detail)
+
+
+@case_group.command("revoke")
+@case_id_argument
+@click.option("--reason-code", required=True, metavar="18.N", help="第十八条 ground, 18.1–18.5.")
+@click.option("--reason", required=True, metavar="T", help="The facts.")
+@act_options
+def case_revoke(case_id: int, expected_version: int | None, reason_code: str,
+                reason: str) -> None:
+    """Revoke a recognition (province)."""
+    _fire(case_id, "revoke", expected_version, reason_code=reason_code, reason=reason)
+
+
+@case_group.command("reject")
+@case_id_argument
+@click.option("--reason", required=True, metavar="T", help="Why.")
+@act_options
+def case_reject(case_id: int, expected_version: int | None, reason: str) -> None:
+    """Reject a case before recognition (city before recommendation, then province)."""
+    _fire(case_id, "reject", expected_version, reason=reason)
+
+
+@case_group.command("show")
+@case_id_argument
+@json_option
+def case_show(case_id: int) -> None:
+    """One case: state, dates, deadlines, objections, reports."""
+    view = _settings().engine().get(case_id)
+
+    def human() -> None:
+        click.echo(f"case {view.id}  {view.name}")
+        _table([
+            ["  state", f"{_state(view.state)}  version {view.version}"],
+            ["  round", f"{view.round}  policy {view.policy} (version {view.policy_version})"],
+            ["  unit", _unit(view.city, view.county)],
+            ["  industry", view.industry],
+            ["  score", view.score or "—"],
+            ["  publicity", _span(view.publicity_start, view.publicity_end)],
+            ["  validity", _span(view.valid_from, view.valid_until)],
+            ["  reports", _ids(view.reports) if view.reports else "—"],
+        ])
+        if view.deadlines:
+            click.echo("deadlines:")
+            _table([["  " + row["kind"], _local(row["due_at"], deadline=True), row["status"]]
+                    for row in view.deadlines])
+        if view.objections:
+            click.echo("objections:")
+            _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",
+                     _local(row.get("filed_at"))] for row in view.objections])
+
+    _output(view.to_dict(), human)
+
+
+@case_group.command("history")
+@case_id_argument
+@json_option
+def case_history(case_id: int) -> None:
+    """The audit trail of one case, oldest first."""
+    rows = _settings().engine().history(case_id)
+
+    def human() -> None:
+        _table([[row["seq"], _local(row["at"]), row["trigger"],
+                 f"{row['from_state'] or '—'} → {row['to_state'] or '—'}", row["actor"],
+                 row.get("reason") or ""] for row in rows])
+
+    _output(rows, human)
+
+
+RESULT_LABELS = {"pass": "通过 pass", "fail": "不通过 FAIL", "expert": "专家评审"}
+
+
+@case_group.command("check")
+@case_id_argument
+@json_option
+def case_check(case_id: int) -> None:
+    """第十三条 criteria, item by item: the rule, the value found, the verdict."""
+    report = _settings().engine().check(case_id).to_dict()
+
+    def human() -> None:
+        _table([["article", "item", "result", "value", "rule"]]
+               + [[item["article"], item["item"], RESULT_LABELS.get(item["result"],
+                                                                    item["result"]),
+                   item["value"], item["rule"]] for item in report["items"]])
+        failed = sum(1 for item in report["items"] if item["result"] == "fail")
+        method = f" (年均增速: {report['method']})" if report.get("method") else ""
+        click.echo("passed: every automatic criterion is met" + method if report["passed"]
+                   else f"FAILED: {failed} automatic criterion/criteria not met" + method)
+
+    _output(report, human)
+
+
+@case_group.command("list")
+@click.option("--state", metavar="S", help="e.g. city-reviewed or city_reviewed.")
+@click.option("--city", metavar="C", help="e.g. 佛山市.")
+@click.option("--round", "round_year", type=YEAR, help="Round year.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Skip the first N cases.")
+@json_option
+def case_list(state: str | None, city: str | None, round_year: int | None, limit: int | None,
+              offset: int) -> None:
+    """Cases in id order, streamed."""
+    views = _settings().engine().list(state=state, city=city, round_year=round_year,
+                                      limit=limit, offset=offset)
+    first = next(views, None)  # raises bad filters before anything is printed
+    if _settings().as_json:
+        if first is None:
+            click.echo("[]")
+            return
+        click.echo(b"[\n" + _indent(first), nl=False)
+        for view in views:
+            click.echo(b",\n" + _indent(view), nl=False)
+        click.echo(b"\n]\n", nl=False)
+        return
+    if first is None:
+        click.echo("no cases", err=True)
+        return
+    for item in itertools.chain([first], views):
+        click.echo(f"{item.id:>6}  {_pad(_state(item.state), 28)}  {item.round}  "
+                   f"{_pad(_unit(item.city, item.county), 20)}  {item.name}")
+
+
+def _indent(view: Any) -> bytes:
+    text = _json_text(view.to_dict())
+    return "\n".join("  " + line for line in text.splitlines()).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# calendar
+
+
+@cli.group("calendar")
+def calendar_group() -> None:
+    """工作日 working-day calendar."""
+
+
+@calendar_group.command("workdays")
+@click.argument("start", type=DATE)
+@click.argument("n", type=click.IntRange(1, 366))
+@json_option
+def calendar_workdays(start: date, n: int) -> None:
+    """The N-th working day counting START as day 1 (a publicity of N days ends then)."""
+    end = _settings().engine().workdays(start, n)
+    _output({"start": start.isoformat(), "n": n, "end": end.isoformat()},
+            lambda: click.echo(end.isoformat()))
+
+
+@calendar_group.command("import")
+@click.argument("file", type=INPUT_FILE)
+@json_option
+def calendar_import(file: IO[bytes]) -> None:
+    """Load a year's holiday arrangement (YAML or TOML; see README) (province)."""
+    settings = _settings()
+    years = settings.engine().import_calendar(file.read(), _file_name(file), settings.actor)
+    _output({"years": years}, lambda: click.echo(f"imported working-day calendar for "
+                                                 f"{', '.join(map(str, years))}"))
+
+
+# ---------------------------------------------------------------------------------------------
+# audit
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit_group.command("verify")
+@json_option
+def audit_verify() -> None:
+    """Recompute the chain; exit 3 and name the first bad row if it was tampered with."""
+    report = _settings().engine().verify_audit()
+    if _settings().as_json:
+        _write_json(report.to_dict())
+    else:
+        click.echo(report.message(), err=not report.ok)
+    if not report.ok:
+        click.get_current_context().exit(3)
+
+
+# ---------------------------------------------------------------------------------------------
+# scheduler
+
+
+@cli.group("scheduler")
+def scheduler_group() -> None:
+    """The legal clock: fire due deadlines (recognition, revocation, reminders)."""
+
+
+@scheduler_group.command("run")
+@click.option("--once", is_flag=True,
+              help="Sweep once at the clock's now and exit (cron; --now on simulation DBs).")
+@json_option
+def scheduler_run(once: bool) -> None:
+    """Fire due deadlines: catch up at start, then at each due time and every minute.
+
+    Runs in the foreground until SIGTERM or SIGINT; several may run against one PostgreSQL
+    database, each deadline still fires once. With --once, one sweep and exit.
+    """
+    settings = _settings()
+    if once:
+        handled = settings.engine().run_due()
+        _output(handled, lambda: _handled_lines(handled))
+        return
+    if settings.now is not None:
+        from gdcluster.engine.errors import InvalidInput
+
+        raise InvalidInput("a running scheduler follows the system clock; use --now with --once",
+                           field="now")
+    import logging
+
+    from gdcluster.engine.scheduler import DeadlineScheduler
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    DeadlineScheduler(settings.engine()).run()
+
+
+def _handled_lines(handled: list[dict[str, Any]]) -> None:
+    if not handled:
+        click.echo("nothing due", err=True)
+    for item in handled:
+        where = (f"case {item['case_id']}" if item["case_id"] is not None
+                 else f"round {item['round_year']}")
+        due = _local(item["due_at"], deadline=True)
+        click.echo(f"{item['id']:>6}  {due}  {_pad(item['kind'], 21)}  "
+                   f"{_pad(where, 12)}  {item['result']}")
+
+
+@scheduler_group.command("pending")
+@click.option("--until", type=DATE, help="Due by 24:00 of this day (default: due now).")
+@json_option
+def scheduler_pending(until: date | None) -> None:
+    """List the pending deadlines that are due, and what a sweep would do (writes nothing)."""
+    rows = _settings().engine().pending(until)
+
+    def human() -> None:
+        if not rows:
+            click.echo("no deadline due", err=True)
+        _table(
+            [str(row["id"]), _local(row["due_at"], deadline=True), row["kind"],
+             f"case {row['case_id']}" if row["case_id"] is not None
+             else f"round {row['round_year']}", row["action"]]
+            for row in rows
+        )
+
+    _output(rows, human)
+
+
+# ---------------------------------------------------------------------------------------------
+# notice
+
+NOTICE_KINDS = ("publicity", "recognition", "renewal", "revocation", "return",
+                "report_reminder", "expiry_reminder")
+
+
+@cli.group("notice")
+def notice_group() -> None:
+    """Official notices: what was issued, one rendered, the deliveries worked off."""
+
+
+def _notice_settings() -> Any:
+    """The settings file in force (--settings, GDCLUSTER_SETTINGS, ./gdcluster.toml)."""
+    from gdcluster.notifications.settings import load_settings
+
+    return load_settings(_settings().settings_file)
+
+
+def _notice_target(case_id: int | None, round_year: int | None) -> None:
+    if case_id is not None and round_year is not None:
+        raise click.UsageError("give --case or --round, not both")
+
+
+@notice_group.command("list")
+@click.option("--case", "case_id", type=CASE_ID, metavar="ID", help="Notices about this case.")
+@click.option("--round", "round_year", type=YEAR, metavar="YEAR",
+              help="Notices of this round (its round notices and its cases').")
+@json_option
+def notice_list(case_id: int | None, round_year: int | None) -> None:
+    """List the issued notices, one line per format, with their deliveries."""
+    from gdcluster.notifications.service import list_notices
+
+    _notice_target(case_id, round_year)
+    rows = list_notices(_settings().engine(), case_id=case_id, round_year=round_year)
+
+    def human() -> None:
+        if not rows:
+            click.echo("no notice", err=True)
+
+        def deliveries(row: dict[str, Any]) -> str:
+            counts: dict[str, int] = {}
+            for item in row["deliveries"]:
+                counts[item["status"]] = counts.get(item["status"], 0) + 1
+            return ",".join(f"{status}:{count}" for status, count in sorted(counts.items()))
+
+        _table(
+            [str(row["id"]), _local(row["created_at"]), row["kind"], row["format"],
+             f"case {row['case_id']}" if row["case_id"] is not None
+             else f"round {row['round_year']}", row["sha256"][:12], deliveries(row), row["path"]]
+            for row in rows
+        )
+
+    _output(rows, human)
+
+
+@notice_group.command("render")
+@click.argument("kind", type=click.Choice(NOTICE_KINDS))
+@click.option("--case", "case_id", type=CASE_ID, metavar="ID", help="The case it is about.")
+@click.option("--round", "round_year", type=YEAR, metavar="YEAR", help="The round it is about.")
+@click.option("--format", "fmt", type=click.Choice(["txt", "html", "docx"]), default="txt",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of stdout (required for docx).")
+@click.option("--fresh", is_flag=True,
+              help="Render from the act and the current settings, even if it was issued.")
+def notice_render(kind: str, case_id: int | None, round_year: int | None, fmt: str,
+                  output: str | None, fresh: bool) -> None:
+    """Print a notice: as issued when it was, else rendered from its act (nothing is stored)."""
+    from gdcluster.notifications.service import render_notice
+
+    _notice_target(case_id, round_year)
+    if case_id is None and round_year is None:
+        raise click.UsageError("give --case ID or --round YEAR")
+    if fmt == "docx" and output is None:
+        raise click.UsageError(".docx is binary: give -o FILE")
+    settings = _settings()
+    rendering = render_notice(settings.engine(), kind, case_id=case_id, round_year=round_year,
+                              fmt=fmt, settings=_notice_settings(), fresh=fresh)
+    if output is None:
+        click.echo(rendering.body, nl=False)
+        return
+    from pathlib import Path
+
+    Path(output).write_bytes(rendering.body)
+    click.echo(f"{output}  {rendering.sha256}", err=True)
+
+
+@notice_group.command("deliver")
+@click.option("--retry-failed", is_flag=True,
+              help="Also retry failed deliveries now, before their backoff ends or after "
+                   "they were given up.")
+@json_option
+def notice_deliver(retry_failed: bool) -> None:
+    """Work off due deliveries: outbox files, e-mails, webhooks (retries with backoff)."""
+    from gdcluster.notifications.delivery import deliver
+
+    settings = _settings()
+    report = deliver(settings.engine(), _notice_settings(), retry_failed=retry_failed)
+
+    def human() -> None:
+        click.echo(f"sent: {report.sent}  failed: {report.failed}")
+        for failure in report.failures:
+            click.echo(f"delivery {failure['id']} ({failure['channel']} → {failure['target']}): "
+                       f"{failure['error']}", err=True)
+
+    _output(report.to_dict(), human)
