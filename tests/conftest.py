@@ -49,6 +49,19 @@ def pg_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _notices_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Acts run through the CLI issue notices into ./outbox (DESIGN §10); during the tests they
+    go to a temporary folder instead (a test may still choose its own settings)."""
+    folder = tmp_path_factory.mktemp("notice-settings")
+    path = folder / "gdcluster.toml"
+    path.write_text(f'[notices]\noutbox = "{(folder / "outbox").as_posix()}"\n',
+                    encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GDCLUSTER_SETTINGS", str(path))
+        yield
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database URL of each back-end: a SQLite file, or a PostgreSQL schema."""

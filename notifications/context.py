@@ -1,0 +1,534 @@
+"""What each notice says, gathered from the database as of the act it announces.
+
+A notice is built from an act (a ``TransitionEvent``: the live one inside the act's transaction,
+or one rebuilt from its audit row later), never from "whatever the case looks like now": the
+validity printed in a recognition list is the one that act set, even after a later renewal.
+Everything user-written (cluster names, reasons) stays data; the templates decide the wording.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gdcluster.engine.api import TransitionEvent, calendar_from_session
+from gdcluster.engine.clock import local_date
+from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.models import AuditEntry, Case, Round
+from gdcluster.notifications.settings import Settings
+
+__all__ = [
+    "CASE_KINDS",
+    "KINDS",
+    "ROUND_KINDS",
+    "TRIGGER_KINDS",
+    "NoticeSpec",
+    "build_context",
+    "event_from_audit",
+    "latest_event",
+    "specs_for_event",
+]
+
+KINDS = (
+    "publicity",
+    "recognition",
+    "renewal",
+    "revocation",
+    "return",
+    "report_reminder",
+    "expiry_reminder",
+)
+#: Which act produces which notice. Reminders are recorded by the scheduler when a reminder
+#: deadline fires (``engine/sweep.py``): trigger ``report_reminder`` with payload ``{year,
+#: report_due}`` and ``expiry_reminder`` with ``{valid_until}``; the names first agreed,
+#: ``remind_report`` (``{year, due}``) and ``remind_expiry``, are accepted as well.
+TRIGGER_KINDS = {
+    "publicize_round": "publicity",
+    "recognize_round": "recognition",
+    "renew": "renewal",
+    "revoke": "revocation",
+    "return": "return",
+    "report_reminder": "report_reminder",
+    "remind_report": "report_reminder",
+    "expiry_reminder": "expiry_reminder",
+    "remind_expiry": "expiry_reminder",
+}
+KIND_TRIGGERS: dict[str, tuple[str, ...]] = {}
+for _trigger, _kind in TRIGGER_KINDS.items():
+    KIND_TRIGGERS[_kind] = (*KIND_TRIGGERS.get(_kind, ()), _trigger)
+del _trigger, _kind
+ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
+CASE_KINDS = frozenset({"renewal", "revocation", "return", "report_reminder", "expiry_reminder"})
+
+#: Application fields (DESIGN §4) by their official names, for 退回补正 letters.
+FIELD_LABELS = {
+    "area_km2": "集群占地面积",
+    "output": "集群产值",
+    "sme_output_share": "中小企业产值占比",
+    "leading_industry_share": "主导产业产值占比",
+    "champion_enterprises": "国家级单项冠军或专精特新“小巨人”企业",
+    "quality_smes": "省级专精特新、创新型中小企业和高新技术企业",
+    "sme_rd_expense": "中小企业研发经费",
+    "invention_patents": "有效发明专利拥有量",
+    "employees": "从业人员数",
+    "industrial_internet_rate": "工业互联网平台应用普及率",
+    "co2_intensity": "单位产值二氧化碳排放强度",
+    "energy_intensive": "是否属于高耗能集群",
+    "energy_efficiency_above_benchmark": "能效水平",
+    "water_intensive": "是否属于高耗水集群",
+    "water_efficiency_above_benchmark": "水效水平",
+    "incidents": "安全、质量、环境及违法失信情况",
+    "management_body": "集群运营管理机构",
+    "development_plan": "集群三年发展规划",
+    "narrative": "申报材料文字说明",
+}
+
+
+@dataclass(frozen=True)
+class NoticeSpec:
+    """One notice an act calls for: its kind and what it is about."""
+
+    kind: str
+    case_id: int | None = None
+    round_year: int | None = None
+    case_ids: tuple[int, ...] = ()
+
+
+def specs_for_event(event: TransitionEvent) -> list[NoticeSpec]:
+    kind = TRIGGER_KINDS.get(event.trigger)
+    if kind is None:
+        return []
+    if kind in ("publicity", "recognition"):
+        return [NoticeSpec(kind, round_year=event.round_year)]
+    if kind == "renewal":
+        assert event.case_id is not None
+        return [NoticeSpec(kind, case_id=event.case_id, round_year=event.round_year,
+                           case_ids=(event.case_id,))]
+    return [NoticeSpec(kind, case_id=event.case_id, round_year=event.round_year)]
+
+
+# ---------------------------------------------------------------------------- acts
+def event_from_audit(entry: AuditEntry) -> TransitionEvent:
+    return TransitionEvent(
+        case_id=entry.case_id, round_year=entry.round_year, trigger=entry.trigger,
+        from_state=entry.from_state, to_state=entry.to_state, actor=entry.actor, at=entry.at,
+        reason=entry.reason, payload=json.loads(entry.payload), audit_seq=entry.seq,
+    )
+
+
+def latest_event(
+    session: Session, kind: str, *, case_id: int | None = None, round_year: int | None = None
+) -> TransitionEvent:
+    """The last act that called for a ``kind`` notice about this case or round."""
+    triggers = KIND_TRIGGERS[kind]
+    trigger = triggers[0]
+    statement = select(AuditEntry).where(AuditEntry.trigger.in_(triggers))  # type: ignore[attr-defined]
+    if case_id is not None:
+        statement = statement.where(AuditEntry.case_id == case_id)
+    else:
+        statement = statement.where(AuditEntry.round_year == round_year,
+                                    AuditEntry.case_id.is_(None))  # type: ignore[union-attr]
+    entry = session.scalars(statement.order_by(AuditEntry.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    if entry is None:
+        about = f"case {case_id}" if case_id is not None else f"round {round_year}"
+        raise NotFound(f"{trigger} act (the {kind} notice's occasion) for", about)
+    return event_from_audit(entry)
+
+
+def _acts(session: Session, trigger: str, case_ids: Iterable[int],
+          before: int | None = None) -> dict[int, TransitionEvent]:
+    """The latest ``trigger`` act of each case (up to audit row ``before``)."""
+    statement = select(AuditEntry).where(
+        AuditEntry.trigger == trigger,
+        AuditEntry.case_id.in_(list(case_ids)),  # type: ignore[union-attr]
+    )
+    if before is not None:
+        statement = statement.where(AuditEntry.seq <= before)
+    found: dict[int, TransitionEvent] = {}
+    for entry in session.scalars(statement.order_by(AuditEntry.seq)):  # type: ignore[arg-type]
+        assert entry.case_id is not None
+        found[entry.case_id] = event_from_audit(entry)
+    return found
+
+
+# ---------------------------------------------------------------------------- context
+def build_context(
+    session: Session,
+    spec: NoticeSpec,
+    settings: Settings,
+    *,
+    event: TransitionEvent | None = None,
+) -> dict[str, Any]:
+    """The template context of one notice. ``event`` is the act (looked up when not given)."""
+    if spec.kind not in KINDS:
+        raise InvalidInput(f"unknown notice kind {spec.kind!r}; use {', '.join(KINDS)}",
+                           field="kind")
+    if spec.kind == "renewal":
+        return _renewal(session, spec, settings, event)
+    if event is None:
+        event = latest_event(session, spec.kind, case_id=spec.case_id,
+                             round_year=spec.round_year if spec.case_id is None else None)
+    builder = _BUILDERS[spec.kind]
+    return builder(session, settings, event)
+
+
+def _round(session: Session, year: int | None) -> Round:
+    row = session.get(Round, year) if year is not None else None
+    if row is None:
+        raise NotFound("round", year)
+    return row
+
+
+def _case(session: Session, case_id: int | None) -> Case:
+    row = session.get(Case, case_id) if case_id is not None else None
+    if row is None:
+        raise NotFound("case", case_id)
+    return row
+
+
+@cache
+def _policy(name: str) -> Any:
+    from gdcluster.states.policy import load_policy
+
+    return load_policy(name)
+
+
+def _book_title(title: str) -> str:
+    """A document title in 书名号, whether or not it was given with them."""
+    title = title.strip()
+    return title if title.startswith("《") and title.endswith("》") else f"《{title}》"
+
+
+def _common(settings: Settings, round_row: Round, at_date: date) -> dict[str, Any]:
+    policy = _policy(round_row.policy)
+    notice = None
+    if round_row.notice_title:
+        title = _book_title(round_row.notice_title)
+        notice = {"title": title, "doc_no": round_row.notice_doc_no,
+                  "citation": f"{title}（{round_row.notice_doc_no}）" if round_row.notice_doc_no
+                  else title}
+    return {
+        "issuer": settings.issuer,
+        "date": at_date,
+        "contact": settings.contact if settings.contact.given else None,
+        "measures": {"title": _book_title(policy.title), "doc_no": policy.doc_no,
+                     "citation": f"{_book_title(policy.title)}（{policy.doc_no}）"},
+        "application_notice": notice,
+        "round": {"year": round_row.year, "policy": round_row.policy},
+        "validity_years": int(policy.periods.validity_years),
+        "doc_no": None,
+        "addressee": None,
+        "attachments": [],
+    }
+
+
+@cache
+def _region_order() -> Mapping[str, tuple[int, int]]:
+    from gdcluster.states.regions import load_regions
+
+    order: dict[str, tuple[int, int]] = {}
+    for city_index, city in enumerate(load_regions()):
+        order[city.name] = (city_index, -1)
+        for unit_index, unit in enumerate(city.units):
+            order[unit.name] = (city_index, unit_index)
+    return order
+
+
+def _short_unit(name: str) -> str:
+    from gdcluster.states.regions import UnknownRegion, load_regions
+
+    try:
+        return load_regions().unit(name).short
+    except UnknownRegion:
+        return name
+
+
+def _cluster(case: Case, **extra: Any) -> dict[str, Any]:
+    return {"id": case.id, "name": case.name, "city": case.city, "county": case.county,
+            "county_short": _short_unit(case.county), "industry": case.industry,
+            "round": case.round_year, **extra}
+
+
+def _in_region_order(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order = _region_order()
+    clusters.sort(key=lambda row: (order.get(row["city"], (99, 0))[0],
+                                   order.get(row["county"], (99, 999))[1], row["id"]))
+    for index, row in enumerate(clusters, start=1):
+        row["index"] = index
+    return clusters
+
+
+def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
+    if not ids:
+        return []
+    rows = {case.id: case for case in session.scalars(
+        select(Case).where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
+    missing = [case_id for case_id in ids if case_id not in rows]
+    if missing:
+        raise NotFound("case", missing[0])
+    return [rows[case_id] for case_id in ids]
+
+
+def _list_table(clusters: list[dict[str, Any]], *, validity: bool = False) -> dict[str, Any]:
+    headers = ["序号", "地市", "县（市、区）/镇街", "集群名称", "主导产业"]
+    if validity:
+        headers.append("认定有效期")
+    rows = []
+    for row in clusters:
+        cells = [str(row["index"]), row["city"], row["county_short"], row["name"], row["industry"]]
+        if validity:
+            cells.append(f"{_cn(row['valid_from'])}至{_cn(row['valid_until'])}")
+        rows.append(cells)
+    return {"headers": headers, "rows": rows}
+
+
+def _cn(day: date) -> str:
+    from gdcluster.notifications.render import cn_date
+
+    return cn_date(day)
+
+
+def _date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _one_range(clusters: list[dict[str, Any]]) -> tuple[date, date] | None:
+    ranges = {(row["valid_from"], row["valid_until"]) for row in clusters}
+    return ranges.pop() if len(ranges) == 1 else None
+
+
+# ---------------------------------------------------------------------------- the kinds
+def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    round_row = _round(session, event.round_year)
+    policy = _policy(round_row.policy)
+    payload = event.payload
+    clusters = _in_region_order([_cluster(case) for case in
+                                 _cases(session, [int(i) for i in payload.get("publicized", [])])])
+    start, end = _date(payload.get("publicity_start")), _date(payload.get("publicity_end"))
+    if start is None or end is None:
+        raise InvalidInput("the publicize act records no publicity period", field="publicity")
+    workdays = len(calendar_from_session(session).workdays_between(start, end))
+    context = _common(settings, round_row, local_date(event.at))
+    year = round_row.year
+    list_title = f"{year}年广东省中小企业特色产业集群拟认定名单"
+    context.update(
+        kind="publicity",
+        title=f"关于{year}年广东省中小企业特色产业集群拟认定名单的公示",
+        doc_no=payload.get("doc_no") or round_row.publicity_doc_no,
+        count=len(clusters),
+        clusters=clusters,
+        period={"start": start, "end": end, "workdays": workdays,
+                "policy_workdays": int(policy.periods.publicity_workdays)},
+        attachments=[{"title": list_title, "table": _list_table(clusters)}],
+    )
+    return context
+
+
+def _recognition(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    round_row = _round(session, event.round_year)
+    policy = _policy(round_row.policy)
+    payload = event.payload
+    ids = [int(i) for i in payload.get("recognized", [])]
+    acts = _acts(session, "recognize", ids, before=event.audit_seq)
+    clusters = []
+    for case in _cases(session, ids):
+        act = acts.get(case.id)  # type: ignore[arg-type]
+        valid_from = _date(act.payload.get("valid_from")) if act else case.valid_from
+        valid_until = _date(act.payload.get("valid_until")) if act else case.valid_until
+        clusters.append(_cluster(case, valid_from=valid_from, valid_until=valid_until))
+    clusters = _in_region_order(clusters)
+    validity = _one_range(clusters)
+    month, day = policy.periods.report_due_month_day
+    context = _common(settings, round_row, local_date(event.at))
+    year = round_row.year
+    context.update(
+        kind="recognition",
+        title=f"{settings.issuer}关于公布{year}年广东省中小企业特色产业集群名单的通告",
+        doc_no=payload.get("doc_no") or round_row.recognition_doc_no,
+        count=len(clusters),
+        clusters=clusters,
+        validity={"start": validity[0], "end": validity[1]} if validity else None,
+        report_due=f"{month}月{day}日",
+        attachments=[{"title": f"{year}年广东省中小企业特色产业集群名单",
+                      "table": _list_table(clusters, validity=validity is None)}],
+    )
+    return context
+
+
+def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
+             event: TransitionEvent | None) -> dict[str, Any]:
+    if spec.case_ids:
+        ids = list(spec.case_ids)
+    elif spec.case_id is not None:
+        ids = [spec.case_id]
+    else:
+        year = _round(session, spec.round_year).year
+        ids = list(session.scalars(
+            select(AuditEntry.case_id).where(AuditEntry.trigger == "renew",
+                                             AuditEntry.round_year == year)
+            .distinct()
+        ))
+        if not ids:
+            raise NotFound("renew act (the renewal notice's occasion) for", f"round {year}")
+    acts = _acts(session, "renew", ids, before=event.audit_seq if event else None)
+    if event is not None and event.case_id is not None:
+        acts[event.case_id] = event
+    clusters = []
+    for case in _cases(session, ids):
+        act = acts.get(case.id)  # type: ignore[arg-type]
+        if act is None:
+            raise NotFound("renew act of case", case.id)
+        clusters.append(_cluster(case, valid_from=_date(act.payload.get("valid_from")),
+                                 valid_until=_date(act.payload.get("valid_until")),
+                                 at=act.at))
+    clusters = _in_region_order(clusters)
+    rounds = sorted({row["round"] for row in clusters})
+    latest = max(row["at"] for row in clusters)
+    context = _common(settings, _round(session, rounds[-1]), local_date(latest))
+    validity = _one_range(clusters)
+    batch = f"{rounds[0]}年认定的" if len(rounds) == 1 else ""
+    context.update(
+        kind="renewal",
+        title=f"{settings.issuer}关于{batch}广东省中小企业特色产业集群复核结果的通告",
+        rounds=rounds,
+        count=len(clusters),
+        clusters=clusters,
+        validity={"start": validity[0], "end": validity[1]} if validity else None,
+        attachments=[{"title": "通过复核的广东省中小企业特色产业集群名单",
+                      "table": _list_table(clusters, validity=True)}],
+    )
+    return context
+
+
+def _revocation(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    case = _case(session, event.case_id)
+    round_row = _round(session, case.round_year)
+    policy = _policy(case.policy)
+    code = str(event.payload.get("reason_code", "")).strip()
+    ground = policy.revocation(code)
+    facts = (event.reason or "").strip()
+    if facts.startswith(code):
+        facts = facts[len(code):].strip()
+    context = _common(settings, round_row, local_date(event.at))
+    context.update(
+        kind="revocation",
+        title=f"关于撤销{case.name}广东省中小企业特色产业集群认定的通知",
+        addressee=f"{case.city}中小企业主管部门",
+        cluster=_cluster(case, valid_from=case.valid_from, valid_until=case.valid_until),
+        ground={"code": code, "article": ground.article, "reason": ground.reason},
+        facts=facts,
+        effective=local_date(event.at),
+        by_timer=event.actor == "system",
+    )
+    return context
+
+
+def _return(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    case = _case(session, event.case_id)
+    round_row = _round(session, case.round_year)
+    fields = [_field_label(str(name)) for name in event.payload.get("fields", []) or []]
+    context = _common(settings, round_row, local_date(event.at))
+    context.update(
+        kind="return",
+        title=f"关于{case.name}申报材料退回补正的通知",
+        issuer=settings.city_issuer(case.city),
+        addressee=f"{case.county}中小企业主管部门",
+        cluster=_cluster(case),
+        reason=(event.reason or "").strip(),
+        fields=fields,
+        resubmit_by=_date(event.payload.get("resubmit_by")),
+        apply_by=round_row.apply_by,
+    )
+    return context
+
+
+def _field_label(path: str) -> str:
+    head, _, rest = path.partition(".")
+    label = FIELD_LABELS.get(head)
+    if label is None:
+        return path
+    if rest:
+        year = rest.split(".")[0]
+        detail = f"{year}年" if year.isdigit() and len(year) == 4 else rest
+        return f"{label}（{detail}）"
+    return label
+
+
+def _report_reminder(session: Session, settings: Settings,
+                     event: TransitionEvent) -> dict[str, Any]:
+    case = _case(session, event.case_id)
+    round_row = _round(session, case.round_year)
+    policy = _policy(case.policy)
+    payload = event.payload
+    month, day = policy.periods.report_due_month_day
+    year = payload.get("year")
+    due = _date(payload.get("due") or payload.get("report_due"))
+    if year is None and due is None:
+        raise InvalidInput("a report reminder needs the report year or its due date",
+                           field="year")
+    if year is None:
+        assert due is not None
+        year = due.year - 1
+    year = int(year)
+    if due is None:
+        due = date(year + 1, month, day)
+    ground = policy.revocation("18.3")
+    context = _common(settings, round_row, local_date(event.at))
+    context.update(
+        kind="report_reminder",
+        title=f"关于报送{case.name}{year}年度发展情况的提醒",
+        addressee=f"{case.county}中小企业主管部门、{case.name}运营管理机构",
+        cluster=_cluster(case),
+        year=year,
+        due=due,
+        report_due=f"{month}月{day}日",
+        recognition_doc_no=round_row.recognition_doc_no,
+        ground={"code": "18.3", "article": ground.article, "reason": ground.reason},
+    )
+    return context
+
+
+def _expiry_reminder(session: Session, settings: Settings,
+                     event: TransitionEvent) -> dict[str, Any]:
+    from gdcluster.engine.deadlines import review_window_opens
+
+    case = _case(session, event.case_id)
+    round_row = _round(session, case.round_year)
+    policy = _policy(case.policy)
+    valid_until = _date(event.payload.get("valid_until")) or case.valid_until
+    if valid_until is None:
+        raise InvalidInput("the case has no validity period", field="valid_until")
+    months = int(policy.periods.review_window_months)
+    ground = policy.revocation("18.1")
+    context = _common(settings, round_row, local_date(event.at))
+    context.update(
+        kind="expiry_reminder",
+        title=f"关于{case.name}认定有效期即将届满的提醒",
+        addressee=f"{case.county}中小企业主管部门、{case.name}运营管理机构",
+        cluster=_cluster(case, valid_from=case.valid_from, valid_until=valid_until),
+        valid_until=valid_until,
+        window={"start": review_window_opens(valid_until, months), "end": valid_until,
+                "months": months},
+        renewed_from=valid_until + timedelta(days=1),
+        ground={"code": "18.1", "article": ground.article, "reason": ground.reason},
+    )
+    return context
+
+
+_BUILDERS = {
+    "publicity": _publicity,
+    "recognition": _recognition,
+    "revocation": _revocation,
+    "return": _return,
+    "report_reminder": _report_reminder,
+    "expiry_reminder": _expiry_reminder,
+}

@@ -1,0 +1,306 @@
+"""Delivery channels and the retry loop.
+
+Channels: ``outbox`` (every rendering as a file; always), ``smtp`` (one e-mail per recipient:
+the text as body, the HTML as alternative, the .docx attached; stdlib ``smtplib``) and
+``webhook`` (an HTTP POST of a JSON event; stdlib ``urllib``; signed with HMAC-SHA256 when a
+secret is configured).
+
+Each ``Delivery`` row is worked in three short transactions of its own, never inside an act's:
+claim it (``pending``/``failed`` → ``sending``, one more attempt, a lease), send, then record the
+outcome (``sent``, or ``failed`` with the error and the time of the next attempt, doubling each
+time up to the cap, until ``max_attempts``). A row left ``sending`` by a crash is taken up again
+when its lease runs out, so every delivery happens at least once; receivers get the delivery id
+(``X-Gdcluster-Delivery``, ``Message-ID``) to drop the rare duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import ssl
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from gdcluster import __version__
+from gdcluster.engine.api import Engine
+from gdcluster.engine.models import Delivery, Notice
+from gdcluster.notifications.render import MEDIA_TYPES
+from gdcluster.notifications.settings import Settings
+
+__all__ = ["CHANNELS", "DeliveryReport", "deliver"]
+
+#: How long a claimed delivery may take before another worker may take it up.
+LEASE = timedelta(minutes=10)
+ERROR_LIMIT = 2000
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; the message is recorded on the delivery row."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "failed": self.failed, "failures": self.failures}
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A claimed delivery with everything needed to send it, read before sending."""
+
+    delivery_id: int
+    channel: str
+    target: str
+    notice: dict[str, Any]
+    bodies: dict[str, bytes]
+    files: list[dict[str, Any]]
+
+
+def deliver(
+    engine: Engine,
+    settings: Settings,
+    *,
+    audit_seq: int | None = None,
+    retry_failed: bool = False,
+    now: datetime | None = None,
+) -> DeliveryReport:
+    """Work off due deliveries (of one act's notices when ``audit_seq`` is given).
+
+    Due: never tried, or failed and past its backoff, or stuck ``sending`` past its lease.
+    ``retry_failed`` also takes failed deliveries before their backoff ends and those given up
+    after ``max_attempts`` (``gdcluster notice deliver --retry-failed``).
+    """
+    now = now or engine.clock.now()
+    report = DeliveryReport()
+    for delivery_id in _due(engine, now=now, audit_seq=audit_seq, retry_failed=retry_failed):
+        work = _claim(engine, delivery_id, now=now, retry_failed=retry_failed)
+        if work is None:
+            continue  # another worker took it, or it is no longer due
+        try:
+            CHANNELS[work.channel](work, settings)
+        except Exception as exc:  # recorded on the row; the act it announces stays committed
+            error = f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+            _finish(engine, delivery_id, settings, now=engine.clock.now(), error=error)
+            report.failed += 1
+            report.failures.append({"id": delivery_id, "channel": work.channel,
+                                    "target": work.target, "error": error})
+        else:
+            _finish(engine, delivery_id, settings, now=engine.clock.now(), error=None)
+            report.sent += 1
+    return report
+
+
+def _due(engine: Engine, *, now: datetime, audit_seq: int | None,
+         retry_failed: bool) -> list[int]:
+    expired = and_(Delivery.status == "sending", Delivery.next_attempt_at <= now)  # type: ignore[operator]
+    if retry_failed:
+        condition = or_(Delivery.status.in_(("pending", "failed")), expired)  # type: ignore[attr-defined]
+    else:
+        condition = or_(
+            and_(Delivery.status == "pending",
+                 or_(Delivery.next_attempt_at.is_(None),  # type: ignore[union-attr]
+                     Delivery.next_attempt_at <= now)),  # type: ignore[operator]
+            and_(Delivery.status == "failed", Delivery.next_attempt_at <= now),  # type: ignore[operator]
+            expired,
+        )
+    statement = select(Delivery.id).where(condition).order_by(Delivery.id)
+    if audit_seq is not None:
+        statement = statement.join(Notice, Notice.id == Delivery.notice_id).where(
+            Notice.audit_seq == audit_seq
+        )
+    with engine.store.read() as session:
+        return [int(value) for value in session.scalars(statement)]
+
+
+def _claim(engine: Engine, delivery_id: int, *, now: datetime,
+           retry_failed: bool) -> _Work | None:
+    with engine.store.write() as session:
+        row = session.get(Delivery, delivery_id, with_for_update=True)
+        if row is None or not _still_due(row, now, retry_failed):
+            return None
+        row.status = "sending"
+        row.attempts += 1
+        row.next_attempt_at = now + LEASE
+        notice = session.get(Notice, row.notice_id)
+        assert notice is not None
+        bodies = {notice.format: notice.body}
+        files = [_file(notice)]
+        if row.channel != "outbox":
+            for sibling in session.scalars(
+                select(Notice).where(Notice.audit_seq == notice.audit_seq,
+                                     Notice.kind == notice.kind, Notice.id != notice.id)
+                .order_by(Notice.id)
+            ):
+                bodies[sibling.format] = sibling.body
+                files.append(_file(sibling))
+        return _Work(
+            delivery_id=delivery_id, channel=row.channel, target=row.target,
+            notice={"id": notice.id, "kind": notice.kind, "format": notice.format,
+                    "title": notice.title, "doc_no": notice.doc_no,
+                    "case_id": notice.case_id, "round_year": notice.round_year,
+                    "audit_seq": notice.audit_seq, "sha256": notice.sha256,
+                    "path": notice.path, "template_version": notice.template_version,
+                    "issued_at": notice.created_at.isoformat()},
+            bodies=bodies, files=files,
+        )
+
+
+def _still_due(row: Delivery, now: datetime, retry_failed: bool) -> bool:
+    if row.status == "sending":
+        return row.next_attempt_at is not None and _aware(row.next_attempt_at) <= now
+    if row.status == "pending":
+        return retry_failed or row.next_attempt_at is None or _aware(row.next_attempt_at) <= now
+    if row.status == "failed":
+        return retry_failed or (row.next_attempt_at is not None
+                                and _aware(row.next_attempt_at) <= now)
+    return False
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _finish(engine: Engine, delivery_id: int, settings: Settings, *, now: datetime,
+            error: str | None) -> None:
+    with engine.store.write() as session:
+        row = session.get(Delivery, delivery_id, with_for_update=True)
+        assert row is not None
+        if error is None:
+            row.status, row.delivered_at = "sent", now
+            row.last_error, row.next_attempt_at = None, None
+            return
+        row.status, row.last_error = "failed", error
+        policy = settings.delivery
+        row.next_attempt_at = (
+            now + timedelta(seconds=policy.backoff(row.attempts))
+            if row.attempts < policy.max_attempts else None  # given up: retry by hand
+        )
+
+
+def _file(notice: Notice) -> dict[str, Any]:
+    return {"format": notice.format, "path": notice.path, "sha256": notice.sha256,
+            "size": notice.size, "media_type": MEDIA_TYPES[notice.format]}
+
+
+# ---------------------------------------------------------------------------- channels
+def send_outbox(work: _Work, settings: Settings) -> None:
+    """Write the rendering to its path (atomically); an identical file already there is fine."""
+    body = work.bodies[work.notice["format"]]
+    target = Path(work.target)
+    if target.exists():
+        if hashlib.sha256(target.read_bytes()).hexdigest() == work.notice["sha256"]:
+            return
+        raise DeliveryError(f"{target} exists with other content; not overwriting an issued "
+                            f"notice")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(body)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def send_smtp(work: _Work, settings: Settings) -> None:
+    smtp = settings.smtp
+    if smtp is None:
+        raise DeliveryError("SMTP is not configured ([smtp] in the settings file)")
+    notice = work.notice
+    message = EmailMessage()
+    message["Subject"] = notice["title"] + (f"（{notice['doc_no']}）" if notice["doc_no"] else "")
+    message["From"] = smtp.sender
+    message["To"] = work.target
+    message["Date"] = format_datetime(_aware(datetime.fromisoformat(notice["issued_at"])))
+    message["Message-ID"] = make_msgid(f"gdcluster.{work.delivery_id}",
+                                       domain=smtp.sender.rpartition("@")[2])
+    message["X-Gdcluster-Notice"] = str(notice["id"])
+    message["X-Gdcluster-Kind"] = notice["kind"]
+    message["X-Gdcluster-Delivery"] = str(work.delivery_id)
+    message.set_content(work.bodies["txt"].decode("utf-8"), subtype="plain", charset="utf-8")
+    if "html" in work.bodies:
+        message.add_alternative(work.bodies["html"].decode("utf-8"), subtype="html",
+                                charset="utf-8")
+    if "docx" in work.bodies:
+        message.add_attachment(
+            work.bodies["docx"], maintype="application",
+            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+            filename=f"{notice['title']}.docx",
+        )
+    connect = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
+    context = ssl.create_default_context()
+    kwargs: dict[str, Any] = {"timeout": smtp.timeout}
+    if smtp.ssl:
+        kwargs["context"] = context
+    with connect(smtp.host, smtp.port, **kwargs) as client:
+        if smtp.starttls:
+            client.starttls(context=context)
+        if smtp.user:
+            client.login(smtp.user, smtp.password() or "")
+        refused = client.send_message(message, from_addr=smtp.sender, to_addrs=[work.target])
+    if refused:
+        raise DeliveryError(f"recipient refused: {refused}")
+
+
+def webhook_body(work: _Work) -> bytes:
+    event = {
+        "event": "notice.issued",
+        "delivery_id": work.delivery_id,
+        "notice": {**work.notice, "text": work.bodies["txt"].decode("utf-8"),
+                   "files": work.files},
+    }
+    return json.dumps(event, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def send_webhook(work: _Work, settings: Settings) -> None:
+    hook = next((item for item in settings.webhooks if item.url == work.target), None)
+    if hook is None:
+        raise DeliveryError(f"webhook {work.target} is no longer in the settings")
+    body = webhook_body(work)
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": f"gdcluster/{__version__}",
+        "X-Gdcluster-Event": "notice.issued",
+        "X-Gdcluster-Delivery": str(work.delivery_id),
+    }
+    secret = hook.secret()
+    if secret is not None:
+        digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        headers["X-Gdcluster-Signature"] = f"sha256={digest}"
+    request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=hook.timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"HTTP {exc.code} {exc.reason} from {hook.url}") from exc
+    if not 200 <= status < 300:
+        raise DeliveryError(f"HTTP {status} from {hook.url}")
+
+
+CHANNELS: dict[str, Callable[[_Work, Settings], None]] = {
+    "outbox": send_outbox,
+    "smtp": send_smtp,
+    "webhook": send_webhook,
+}

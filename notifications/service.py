@@ -1,0 +1,278 @@
+"""Notices tied to acts: issued inside the act's transaction, delivered after its commit.
+
+``attach(engine, settings)`` registers two things on an :class:`~gdcluster.engine.Engine`:
+
+* a transaction hook (``Engine.on_transaction``): for an act that calls for a notice (see
+  :data:`~gdcluster.notifications.context.TRIGGER_KINDS`) it renders the notice in each
+  configured format and writes the ``Notice`` rows and their pending ``Delivery`` rows in the
+  act's own transaction. The notice exists exactly when the act does; an act that fails leaves
+  neither.
+* a subscriber (``Engine.subscribe``): after the commit it works off the act's deliveries
+  (outbox file, e-mail, webhook). A failure there is recorded on the delivery row and retried
+  with backoff; it never touches the committed act.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gdcluster.engine.api import Engine, TransitionEvent
+from gdcluster.engine.clock import local_date
+from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.models import Delivery, Notice
+from gdcluster.notifications.context import (
+    CASE_KINDS,
+    KINDS,
+    ROUND_KINDS,
+    TRIGGER_KINDS,
+    NoticeSpec,
+    build_context,
+    specs_for_event,
+)
+from gdcluster.notifications.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gdcluster.notifications.render import Rendered
+
+__all__ = ["Notifier", "attach", "issue", "list_notices", "render_notice"]
+
+log = logging.getLogger("gdcluster.notifications")
+_ATTRIBUTE = "_gdcluster_notifier"
+
+
+class Notifier:
+    """The notices machinery attached to one engine; :meth:`detach` removes it.
+
+    Settings given as a path (or None: ``$GDCLUSTER_SETTINGS`` / ``./gdcluster.toml``) are
+    read when the first notice is due, so opening an engine to read never trips over them;
+    an act that needs a notice fails (and is not done) while they are invalid.
+    """
+
+    def __init__(self, engine: Engine,
+                 settings: Settings | str | os.PathLike[str] | None = None) -> None:
+        self.engine = engine
+        self._settings = settings if isinstance(settings, Settings) else None
+        self._settings_file = None if isinstance(settings, Settings) else settings
+        self._remove_hook = engine.on_transaction(self._on_transaction)
+        self._remove_subscriber = engine.subscribe(self._after_commit)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self._settings_file)
+        return self._settings
+
+    def _on_transaction(self, session: Session, event: TransitionEvent) -> None:
+        for spec in specs_for_event(event):
+            issue(session, spec, self.settings, event)
+
+    def _after_commit(self, event: TransitionEvent) -> None:
+        if event.trigger not in TRIGGER_KINDS:
+            return
+        from gdcluster.notifications.delivery import deliver
+
+        report = deliver(self.engine, self.settings, audit_seq=event.audit_seq)
+        for failure in report.failures:
+            log.warning("delivery %s (%s → %s) failed: %s", failure["id"], failure["channel"],
+                        failure["target"], failure["error"])
+
+    def detach(self) -> None:
+        self._remove_hook()
+        self._remove_subscriber()
+        if getattr(self.engine, _ATTRIBUTE, None) is self:
+            delattr(self.engine, _ATTRIBUTE)
+
+
+def attach(engine: Engine,
+           settings: Settings | str | os.PathLike[str] | None = None) -> Notifier:
+    """Issue and deliver notices for the acts of ``engine``.
+
+    ``settings``: a :class:`Settings`, or the path of a settings file, or None for
+    ``$GDCLUSTER_SETTINGS`` / ``./gdcluster.toml`` / the defaults. Attaching again replaces
+    the earlier attachment, so no act is announced twice.
+    """
+    previous = getattr(engine, _ATTRIBUTE, None)
+    if previous is not None:
+        previous.detach()
+    notifier = Notifier(engine, settings)
+    setattr(engine, _ATTRIBUTE, notifier)
+    return notifier
+
+
+# ---------------------------------------------------------------------------- issuing
+def issue(session: Session, spec: NoticeSpec, settings: Settings,
+          event: TransitionEvent) -> list[Notice]:
+    """Render ``spec`` for ``event`` and add its notice and delivery rows to ``session``."""
+    from gdcluster.notifications.render import render
+
+    context = build_context(session, spec, settings, event=event)
+    renderings = render(spec.kind, context, settings.formats)
+    scope = f"case{spec.case_id}" if spec.case_id is not None else f"round{spec.round_year}"
+    stem = f"{local_date(event.at).isoformat()}_{spec.kind}_{scope}_a{event.audit_seq}"
+    outbox = settings.outbox.absolute()
+    notices = []
+    for rendering in renderings:
+        notice = Notice(
+            kind=spec.kind, format=rendering.format, case_id=spec.case_id,
+            round_year=spec.round_year, audit_seq=event.audit_seq, title=rendering.title,
+            doc_no=rendering.doc_no, template=rendering.template,
+            template_version=rendering.template_version, sha256=rendering.sha256,
+            size=len(rendering.body), body=rendering.body,
+            path=str(outbox / f"{stem}.{rendering.format}"), created_at=event.at,
+        )
+        session.add(notice)
+        session.flush()
+        session.add(Delivery(notice_id=notice.id, channel="outbox", target=notice.path,
+                             created_at=event.at))
+        notices.append(notice)
+    primary = notices[0]  # txt, always rendered first
+    for address in recipients(settings, _regions(context)):
+        session.add(Delivery(notice_id=primary.id, channel="smtp", target=address,
+                             created_at=event.at))
+    for hook in settings.webhooks:
+        if hook.wants(spec.kind):
+            session.add(Delivery(notice_id=primary.id, channel="webhook", target=hook.url,
+                                 created_at=event.at))
+    session.flush()
+    return notices
+
+
+def _regions(context: dict[str, Any]) -> set[str]:
+    clusters = context.get("clusters") or [context["cluster"]]
+    return {row["city"] for row in clusters} | {row["county"] for row in clusters}
+
+
+def recipients(settings: Settings, regions: Iterable[str]) -> list[str]:
+    """"*" gets every notice; each city and county-level unit the notices about its clusters."""
+    if settings.smtp is None:
+        return []
+    found: list[str] = []
+    for key in ["*", *sorted(regions)]:
+        for address in settings.smtp.recipients.get(key, ()):
+            if address.lower() not in (known.lower() for known in found):
+                found.append(address)
+    return found
+
+
+# ---------------------------------------------------------------------------- reading
+def list_notices(engine: Engine, *, case_id: int | None = None,
+                 round_year: int | None = None) -> list[dict[str, Any]]:
+    """Stored notices (without bodies), oldest first, each with its deliveries."""
+    statement = select(Notice).order_by(Notice.id)
+    if case_id is not None:
+        statement = statement.where(Notice.case_id == case_id)
+    if round_year is not None:
+        statement = statement.where(Notice.round_year == round_year)
+    with engine.store.read() as session:
+        rows = [_notice_dict(row) for row in session.scalars(
+            statement.options(_without_body()))]
+        ids = [row["id"] for row in rows]
+        deliveries: dict[int, list[dict[str, Any]]] = {}
+        if ids:
+            for delivery in session.scalars(
+                select(Delivery).where(Delivery.notice_id.in_(ids))  # type: ignore[attr-defined]
+                .order_by(Delivery.id)
+            ):
+                deliveries.setdefault(delivery.notice_id, []).append(delivery_dict(delivery))
+    for row in rows:
+        row["deliveries"] = deliveries.get(row["id"], [])
+    return rows
+
+
+def _without_body() -> Any:
+    from sqlalchemy.orm import defer
+
+    return defer(Notice.body)  # type: ignore[arg-type]
+
+
+def _notice_dict(row: Notice) -> dict[str, Any]:
+    return {
+        "id": row.id, "kind": row.kind, "format": row.format, "case_id": row.case_id,
+        "round_year": row.round_year, "audit_seq": row.audit_seq, "title": row.title,
+        "doc_no": row.doc_no, "template": row.template,
+        "template_version": row.template_version, "sha256": row.sha256, "size": row.size,
+        "path": row.path, "created_at": row.created_at.isoformat(),
+    }
+
+
+def delivery_dict(row: Delivery) -> dict[str, Any]:
+    def iso(value: Any) -> Any:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": row.id, "notice_id": row.notice_id, "channel": row.channel,
+        "target": row.target, "status": row.status, "attempts": row.attempts,
+        "last_error": row.last_error, "next_attempt_at": iso(row.next_attempt_at),
+        "delivered_at": iso(row.delivered_at),
+    }
+
+
+def render_notice(
+    engine: Engine,
+    kind: str,
+    *,
+    case_id: int | None = None,
+    round_year: int | None = None,
+    case_ids: Iterable[int] | None = None,
+    fmt: str = "txt",
+    settings: Settings | None = None,
+    fresh: bool = False,
+) -> Rendered:
+    """A notice about a case or a round, in one format.
+
+    The issued one (the stored bytes) when there is one and ``fresh`` is false; otherwise
+    rendered now from the act that called for it (its audit row) and the current settings,
+    without storing anything. A renewal notice for a round lists every renewal of that round;
+    ``case_ids`` makes one renewal notice of the given cases' renewals.
+    """
+    from gdcluster.notifications.render import FORMATS, Rendered, render
+
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown notice kind {kind!r}; use {', '.join(KINDS)}",
+                           field="kind")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r}; use {', '.join(FORMATS)}", field="format")
+    if case_ids is not None:
+        if kind != "renewal" or case_id is not None or round_year is not None:
+            raise InvalidInput("a list of cases makes a renewal notice only", field="case")
+        ids = tuple(int(item) for item in case_ids)
+        if not ids:
+            raise InvalidInput("name at least one case", field="case")
+        with engine.store.read() as session:
+            context = build_context(session, NoticeSpec(kind, case_ids=ids),
+                                    settings or load_settings())
+        return render(kind, context, [fmt])[0]
+    if (case_id is None) == (round_year is None):
+        raise InvalidInput("give exactly one of --case and --round", field="case")
+    if case_id is not None and kind not in CASE_KINDS:
+        raise InvalidInput(f"a {kind} notice is about a round: use --round", field="case")
+    if round_year is not None and kind not in ROUND_KINDS:
+        raise InvalidInput(f"a {kind} notice is about a case: use --case", field="round")
+    with engine.store.read() as session:
+        if not fresh and not (kind == "renewal" and round_year is not None):
+            stored = _stored(session, kind, fmt, case_id=case_id, round_year=round_year)
+            if stored is not None:
+                return Rendered(kind=kind, format=fmt, body=stored.body,
+                                template=stored.template,
+                                template_version=stored.template_version, title=stored.title,
+                                doc_no=stored.doc_no)
+        spec = NoticeSpec(kind, case_id=case_id, round_year=round_year)
+        context = build_context(session, spec, settings or load_settings())
+    return render(kind, context, [fmt])[0]
+
+
+def _stored(session: Session, kind: str, fmt: str, *, case_id: int | None,
+            round_year: int | None) -> Notice | None:
+    statement = select(Notice).where(Notice.kind == kind, Notice.format == fmt)
+    if case_id is not None:
+        statement = statement.where(Notice.case_id == case_id)
+    else:
+        statement = statement.where(Notice.round_year == round_year,
+                                    Notice.case_id.is_(None))  # type: ignore[union-attr]
+    return session.scalars(statement.order_by(Notice.id.desc()).limit(1)).first()  # type: ignore[union-attr]

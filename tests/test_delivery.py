@@ -1,0 +1,526 @@
+"""Delivering notices (issue 4, item 5): outbox, SMTP and webhook, after the commit, with
+retries — tested against a real SMTP server (aiosmtpd) and a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import hmac
+import http.server
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from gdcluster.cli import cli
+from gdcluster.engine import Engine, InvalidInput
+from gdcluster.engine.clock import FakeClock
+from gdcluster.engine.models import Case, Delivery, Notice
+from gdcluster.notifications import (
+    Settings,
+    SmtpSettings,
+    Webhook,
+    attach,
+    deliver,
+    list_notices,
+    load_settings,
+)
+from gdcluster.notifications.settings import DeliveryPolicy
+from support import PROVINCE, Walker
+
+RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTER_NOW": None,
+                        "GDCLUSTER_SETTINGS": None, "GDCLUSTER_DEBUG": None})
+REVOKED_AT = "2024-11-05T10:00"
+PROVINCE_MAIL = "zxqyc@gdei.example.gov.cn"
+FOSHAN_MAIL = "fs-zxqy@foshan.example.gov.cn"
+NANHAI_MAIL = "nh-jmj@nanhai.example.gov.cn"
+ZHONGSHAN_MAIL = "zs-zxqy@zs.example.gov.cn"
+TITLE = "关于撤销佛山市南海区铝型材产业集群广东省中小企业特色产业集群认定的通知"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: delivery is about channels, not storage back-ends (no skipped variants)."""
+    return f"sqlite:///{tmp_path / 'gdcluster.db'}"
+
+
+def free_port() -> int:
+    """A port nobody listens on (bound, then released): connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# ---------------------------------------------------------------------------- servers
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1, keeping every envelope it accepts."""
+
+    def __init__(self, port: int) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.envelopes: list[Any] = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                outer.envelopes.append(envelope)
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.controller.stop()
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [email.message_from_bytes(envelope.content, policy=email.policy.default)
+                for envelope in self.envelopes]
+
+
+class HookServer:
+    """http.server on 127.0.0.1, keeping every POST; ``on_request`` runs while answering."""
+
+    def __init__(self, port: int, on_request: Any = None) -> None:
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                seen = on_request() if on_request else None
+                outer.requests.append({"path": self.path, "headers": dict(self.headers),
+                                       "body": body, "seen": seen})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HookServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+# ---------------------------------------------------------------------------- a case to revoke
+@pytest.fixture
+def recognized(engine: Engine, clock: FakeClock, application: dict) -> int:
+    """A case of 佛山市南海区 recognized in round 2024 (no notices attached yet)."""
+    return Walker(engine, clock, application).to("recognized")
+
+
+def smtp_settings(tmp_path: Path, port: int, **extra: Any) -> Settings:
+    return Settings(
+        outbox=tmp_path / "outbox",
+        smtp=SmtpSettings(host="127.0.0.1", port=port, sender="gdcluster@gdei.example.gov.cn",
+                          timeout=5, recipients={
+                              "*": (PROVINCE_MAIL,), "佛山市": (FOSHAN_MAIL,),
+                              "佛山市南海区": (NANHAI_MAIL,), "中山市": (ZHONGSHAN_MAIL,)}),
+        **extra,
+    )
+
+
+def revoke(engine: Engine, clock: FakeClock, case_id: int) -> None:
+    clock.set(REVOKED_AT)
+    engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2",
+                reason="经核查，申报材料中2023年产值数据与统计部门数据不符")
+
+
+def deliveries(engine: Engine, channel: str | None = None) -> list[Delivery]:
+    with engine.store.read() as session:
+        statement = select(Delivery).order_by(Delivery.id)
+        if channel is not None:
+            statement = statement.where(Delivery.channel == channel)
+        rows = list(session.scalars(statement))
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def stored(engine: Engine, fmt: str) -> Notice:
+    with engine.store.read() as session:
+        row = session.scalars(select(Notice).where(Notice.format == fmt)
+                              .order_by(Notice.id.desc())).first()
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+# ---------------------------------------------------------------------------- SMTP
+def test_smtp_mails_each_recipient_of_the_clusters_regions(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path
+) -> None:
+    """A revocation in 佛山市南海区 is mailed to the province list ("*"), 佛山市 and 南海区 — not
+    to 中山市 — one message each: the text as body, the HTML as alternative, the .docx attached
+    (the bytes issued), subject = the notice's title."""
+    port = free_port()
+    with SmtpServer(port) as server:
+        attach(engine, smtp_settings(tmp_path, port))
+        revoke(engine, clock, recognized)
+    assert sorted(rcpt for envelope in server.envelopes for rcpt in envelope.rcpt_tos) == sorted(
+        [PROVINCE_MAIL, FOSHAN_MAIL, NANHAI_MAIL])
+    assert all(len(envelope.rcpt_tos) == 1 for envelope in server.envelopes)
+    assert {envelope.mail_from for envelope in server.envelopes} == {
+        "gdcluster@gdei.example.gov.cn"}
+    docx = stored(engine, "docx")
+    for message in server.messages():
+        assert message["Subject"] == TITLE
+        assert message["To"] in (PROVINCE_MAIL, FOSHAN_MAIL, NANHAI_MAIL)
+        text = message.get_body(("plain",)).get_content()
+        assert "第十八条第（二）项“申报材料弄虚作假，或发现存在违法违规行为”" in text
+        assert "自2024年11月5日起生效" in text
+        html = message.get_body(("html",)).get_content()
+        assert '<h1 class="title">' in html
+        [attachment] = list(message.iter_attachments())
+        assert attachment.get_filename().endswith(".docx")
+        assert hashlib.sha256(attachment.get_content()).hexdigest() == docx.sha256
+        assert message["X-Gdcluster-Kind"] == "revocation"
+    rows = deliveries(engine, "smtp")
+    assert [(row.status, row.attempts, row.last_error) for row in rows] == [("sent", 1, None)] * 3
+    assert {row.target for row in rows} == {PROVINCE_MAIL, FOSHAN_MAIL, NANHAI_MAIL}
+
+
+def test_smtp_without_its_password_fails_with_a_clear_error(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A login whose password variable is not set fails the delivery (recorded), never the
+    act."""
+    monkeypatch.delenv("GD_TEST_SMTP_PASSWORD", raising=False)
+    port = free_port()
+    settings = smtp_settings(tmp_path, port)
+    assert settings.smtp is not None
+    from dataclasses import replace
+
+    settings = replace(settings, smtp=replace(settings.smtp, user="gdcluster",
+                                              password_env="GD_TEST_SMTP_PASSWORD"))
+    with SmtpServer(port) as server:
+        attach(engine, settings)
+        revoke(engine, clock, recognized)
+    assert engine.get(recognized).state == "revoked"
+    assert not server.envelopes
+    rows = deliveries(engine, "smtp")
+    assert {row.status for row in rows} == {"failed"}
+    assert all("GD_TEST_SMTP_PASSWORD is not set" in (row.last_error or "") for row in rows)
+
+
+# ---------------------------------------------------------------------------- webhook
+def test_webhook_receives_the_notice_as_signed_json_after_the_commit(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path, db_url: str,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook gets one POST of a JSON event (kind, title, text, the three files with their
+    hashes), signed with HMAC-SHA256 of the body; when it arrives the revocation is already
+    committed (a separate connection sees it); a hook for other kinds gets nothing."""
+    monkeypatch.setenv("GD_TEST_HOOK_SECRET", "s3cret")
+    port = free_port()
+    reader = Engine.open(db_url, clock=clock)
+
+    def committed_state() -> str:
+        return reader.get(recognized).state
+
+    with HookServer(port, on_request=committed_state) as server:
+        attach(engine, Settings(outbox=tmp_path / "outbox", webhooks=(
+            Webhook(url=f"http://127.0.0.1:{port}/gdcluster", secret_env="GD_TEST_HOOK_SECRET"),
+            Webhook(url=f"http://127.0.0.1:{port}/publicity-only", kinds=("publicity",)),
+        )))
+        revoke(engine, clock, recognized)
+    reader.close()
+    [request] = server.requests
+    assert request["path"] == "/gdcluster"
+    assert request["seen"] == "revoked"
+    assert request["headers"]["Content-Type"] == "application/json; charset=utf-8"
+    expected = hmac.new(b"s3cret", request["body"], hashlib.sha256).hexdigest()
+    assert request["headers"]["X-Gdcluster-Signature"] == f"sha256={expected}"
+    event = json.loads(request["body"])
+    assert event["event"] == "notice.issued"
+    assert event["delivery_id"] == int(request["headers"]["X-Gdcluster-Delivery"])
+    notice = event["notice"]
+    assert notice["kind"] == "revocation" and notice["case_id"] == recognized
+    assert notice["title"] == TITLE
+    assert "第十八条第（二）项" in notice["text"]
+    assert {item["format"]: item["sha256"] for item in notice["files"]} == {
+        fmt: stored(engine, fmt).sha256 for fmt in ("txt", "html", "docx")}
+    [row] = deliveries(engine, "webhook")
+    assert (row.status, row.attempts) == ("sent", 1)
+
+
+# ---------------------------------------------------------------------------- failure, retry
+def test_a_failing_channel_records_its_error_and_a_retry_by_hand_delivers(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path, db_url: str
+) -> None:
+    """With nothing listening, the revocation still commits; the e-mail and webhook deliveries
+    are recorded failed with the error and the next attempt 60 s later; `notice deliver`
+    before then does nothing; once the servers are up, `notice deliver --retry-failed` sends
+    each exactly once, and the case stays revoked with an intact audit chain."""
+    smtp_port, hook_port = free_port(), free_port()
+    settings_file = tmp_path / "gdcluster.toml"
+    settings_file.write_text(f"""
+[notices]
+outbox = "outbox"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+from = "gdcluster@gdei.example.gov.cn"
+timeout = 5
+
+[smtp.recipients]
+"*" = ["{PROVINCE_MAIL}"]
+
+[[webhooks]]
+url = "http://127.0.0.1:{hook_port}/hook"
+""", encoding="utf-8")
+    attach(engine, load_settings(settings_file))
+    revoke(engine, clock, recognized)
+
+    assert engine.get(recognized).state == "revoked"
+    failed = deliveries(engine, "smtp") + deliveries(engine, "webhook")
+    assert [(row.channel, row.status, row.attempts) for row in failed] == [
+        ("smtp", "failed", 1), ("webhook", "failed", 1)]
+    for row in failed:
+        assert "Connection refused" in (row.last_error or "") or "Errno 111" in (
+            row.last_error or ""), row.last_error
+        assert row.next_attempt_at == clock.now() + timedelta(seconds=60)
+    assert {row.status for row in deliveries(engine, "outbox")} == {"sent"}
+    assert (tmp_path / "outbox").is_dir()
+
+    def gd(*args: str) -> Any:
+        return RUNNER.invoke(cli, ["--db", db_url, "--settings", str(settings_file),
+                                   "--now", "2024-11-05T10:00:30", *args],
+                             catch_exceptions=False)
+
+    early = gd("notice", "deliver", "--json")
+    assert early.exit_code == 0, early.output
+    assert json.loads(early.stdout) == {"sent": 0, "failed": 0, "failures": []}
+    with SmtpServer(smtp_port) as mail, HookServer(hook_port) as hook:
+        result = gd("notice", "deliver", "--retry-failed", "--json")
+        again = gd("notice", "deliver", "--retry-failed", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sent"] == 2
+    assert json.loads(again.stdout)["sent"] == 0  # delivered once, not again
+    assert [envelope.rcpt_tos for envelope in mail.envelopes] == [[PROVINCE_MAIL]]
+    assert len(hook.requests) == 1
+    rows = deliveries(engine, "smtp") + deliveries(engine, "webhook")
+    assert [(row.status, row.attempts, row.last_error) for row in rows] == [
+        ("sent", 2, None), ("sent", 2, None)]
+    assert engine.get(recognized).state == "revoked"
+    assert engine.verify_audit().ok
+
+
+def test_retries_back_off_exponentially_then_give_up_until_retried_by_hand(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path
+) -> None:
+    """Failures wait 60 s, then 120 s; after max_attempts (3) the delivery is given up (no next
+    attempt) and only --retry-failed takes it up again."""
+    port = free_port()
+    settings = Settings(outbox=tmp_path / "outbox",
+                        webhooks=(Webhook(url=f"http://127.0.0.1:{port}/hook", timeout=5),),
+                        delivery=DeliveryPolicy(max_attempts=3, backoff_seconds=60))
+    attach(engine, settings)
+    revoke(engine, clock, recognized)
+
+    def state() -> tuple[str, int, Any]:
+        [row] = deliveries(engine, "webhook")
+        return row.status, row.attempts, row.next_attempt_at
+
+    first = clock.now()
+    assert state() == ("failed", 1, first + timedelta(seconds=60))
+    clock.advance(seconds=59)
+    assert deliver(engine, settings).failed == 0  # not due yet
+    clock.advance(seconds=2)
+    assert deliver(engine, settings).failed == 1
+    assert state() == ("failed", 2, clock.now() + timedelta(seconds=120))
+    clock.advance(seconds=121)
+    assert deliver(engine, settings).failed == 1
+    assert state() == ("failed", 3, None)  # given up
+    clock.advance(days=30)
+    assert deliver(engine, settings).to_dict() == {"sent": 0, "failed": 0, "failures": []}
+    with HookServer(port) as hook:
+        report = deliver(engine, settings, retry_failed=True)
+    assert (report.sent, len(hook.requests)) == (1, 1)
+    assert state()[:2] == ("sent", 4)
+
+
+def test_a_delivery_left_sending_by_a_crash_is_taken_up_after_its_lease(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path
+) -> None:
+    """A worker that died mid-send leaves its delivery ``sending``; another worker takes it up
+    once the 10-minute lease has run out (at least once), not before."""
+    port = free_port()
+    settings = Settings(outbox=tmp_path / "outbox",
+                        webhooks=(Webhook(url=f"http://127.0.0.1:{port}/hook", timeout=5),))
+    attach(engine, settings)
+    revoke(engine, clock, recognized)  # nothing listening: failed, retry in 60 s
+    clock.advance(minutes=2)
+    with engine.store.write() as session:  # a worker claims it, then dies
+        session.execute(update(Delivery).where(Delivery.channel == "webhook").values(
+            status="sending", attempts=2, next_attempt_at=clock.now() + timedelta(minutes=10)))
+    with HookServer(port) as hook:
+        assert deliver(engine, settings, retry_failed=True).sent == 0  # leased: not touched
+        clock.advance(minutes=11)
+        assert deliver(engine, settings).sent == 1
+        assert deliver(engine, settings, retry_failed=True).sent == 0
+    assert len(hook.requests) == 1
+    assert [(row.status, row.attempts) for row in deliveries(engine, "webhook")] == [("sent", 3)]
+
+
+def test_attaching_twice_issues_each_notice_once(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path
+) -> None:
+    """Attaching again replaces the first attachment: one act, one notice per format, one
+    delivery per target."""
+    settings = Settings(outbox=tmp_path / "outbox")
+    attach(engine, settings)
+    attach(engine, settings)
+    revoke(engine, clock, recognized)
+    rows = list_notices(engine, case_id=recognized)
+    assert sorted(row["format"] for row in rows) == ["docx", "html", "txt"]
+    assert [len(row["deliveries"]) for row in rows] == [1, 1, 1]
+
+
+def test_without_attach_an_act_issues_nothing(
+    engine: Engine, clock: FakeClock, recognized: int
+) -> None:
+    """Notices are opt-in for embedding hosts: an engine without ``attach`` writes none, and
+    the act's notice can still be rendered afterwards from its audit row."""
+    from gdcluster.notifications import render_notice
+
+    revoke(engine, clock, recognized)
+    assert list_notices(engine) == []
+    text = render_notice(engine, "revocation", case_id=recognized,
+                         settings=Settings()).body.decode("utf-8")
+    assert "第十八条第（二）项" in text and "自2024年11月5日起生效" in text
+    with engine.store.read() as session:
+        assert session.get(Case, recognized).state == "revoked"
+
+
+# ---------------------------------------------------------------------------- settings
+SETTINGS_EXAMPLE = """
+[notices]
+outbox = "notices/out"
+formats = ["html", "docx"]
+issuer = "广东省工业和信息化厅"
+
+[notices.contact]
+person = "张三"
+phone = "020-83133333"
+email = "zxqyc@gdei.gov.cn"
+
+[notices.issuers]
+"佛山" = "佛山市工业和信息化局"
+
+[smtp]
+host = "smtp.example.gov.cn"
+port = 587
+from = "gdcluster@example.gov.cn"
+starttls = true
+user = "gdcluster"
+password_env = "GDCLUSTER_SMTP_PASSWORD"
+
+[smtp.recipients]
+"*" = ["zxqyc@example.gov.cn"]
+"佛山市" = ["fs@example.gov.cn"]
+"南海区" = ["nh@example.gov.cn"]
+
+[[webhooks]]
+url = "https://oa.example.gov.cn/hooks/gdcluster"
+secret_env = "GDCLUSTER_WEBHOOK_SECRET"
+kinds = ["publicity", "recognition"]
+
+[delivery]
+max_attempts = 5
+backoff_seconds = 30
+
+[scheduler]  # another component's table: left alone
+anything = 1
+"""
+
+
+def test_the_documented_settings_file_loads(tmp_path: Path) -> None:
+    """The documented format loads: the outbox relative to the file, txt always rendered,
+    regions in the table's spelling, channels and backoff as written."""
+    path = tmp_path / "conf" / "gdcluster.toml"
+    path.parent.mkdir()
+    path.write_text(SETTINGS_EXAMPLE, encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.outbox == tmp_path / "conf" / "notices" / "out"
+    assert settings.formats == ("txt", "html", "docx")
+    assert settings.contact.person == "张三" and settings.issuer == "广东省工业和信息化厅"
+    assert settings.city_issuer("佛山市") == "佛山市工业和信息化局"
+    assert settings.city_issuer("中山市") == "中山市工业和信息化局"
+    assert settings.smtp is not None and settings.smtp.starttls and settings.smtp.port == 587
+    assert settings.smtp.recipients == {"*": ("zxqyc@example.gov.cn",),
+                                        "佛山市": ("fs@example.gov.cn",),
+                                        "佛山市南海区": ("nh@example.gov.cn",)}
+    [hook] = settings.webhooks
+    assert hook.wants("publicity") and not hook.wants("revocation")
+    assert settings.delivery.backoff(1) == 30 and settings.delivery.backoff(3) == 120
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("[notices]\noutbx = 'x'\n", "notices.outbx"),
+    ("[smtp]\nhost = 'h'\nfrom = 'a@b.cn'\n[smtp.recipients]\n'火星市' = ['a@b.cn']\n",
+     "smtp.recipients.火星市"),
+    ("[smtp]\nhost = 'h'\nfrom = 'not-an-address'\n", "smtp.from"),
+    ("[[webhooks]]\nurl = 'ftp://x'\n", "webhooks[0].url"),
+    ("[[webhooks]]\nurl = 'https://x'\nkinds = ['memo']\n", "webhooks[0].kinds"),
+    ("[notices]\nformats = ['pdf']\n", "notices.formats"),
+    ("[delivery]\nmax_attempts = 0\n", "delivery.max_attempts"),
+], ids=["unknown-key", "unknown-region", "bad-from", "bad-url", "bad-kind", "bad-format",
+        "zero-attempts"])
+def test_a_wrong_setting_is_refused_with_its_path(tmp_path: Path, text: str, field: str) -> None:
+    """A typo never silently disables a channel: the setting is refused as bad input (exit 2)
+    with its path."""
+    path = tmp_path / "gdcluster.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput) as caught:
+        load_settings(path)
+    assert caught.value.field == field
+
+
+def test_settings_come_from_the_environment_or_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --settings: $GDCLUSTER_SETTINGS, else ./gdcluster.toml, else the defaults
+    (outbox ./outbox)."""
+    monkeypatch.delenv("GDCLUSTER_SETTINGS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().outbox == Path("outbox") and load_settings().smtp is None
+    (tmp_path / "gdcluster.toml").write_text("[notices]\nissuer = '甲'\n", encoding="utf-8")
+    assert load_settings().issuer == "甲"
+    other = tmp_path / "other.toml"
+    other.write_text("[notices]\nissuer = '乙'\n", encoding="utf-8")
+    monkeypatch.setenv("GDCLUSTER_SETTINGS", str(other))
+    assert load_settings().issuer == "乙"
+    assert load_settings(tmp_path / "gdcluster.toml").issuer == "甲"
+    with pytest.raises(InvalidInput):
+        load_settings(tmp_path / "missing.toml")
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_threads() -> Iterator[None]:
+    """Servers are stopped by their tests; nothing keeps running after."""
+    before = set(threading.enumerate())
+    yield
+    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive() and not t.daemon]
+    assert not leftover, leftover
