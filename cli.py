@@ -961,11 +961,13 @@ def scheduler_run(once: bool) -> None:
                            field="now")
     import logging
 
-    from gdcluster.engine.scheduler import DeadlineScheduler
+    from gdcluster.engine.scheduler import DeadlineScheduler, log_formatter
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    for noisy in ("apscheduler", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     DeadlineScheduler(settings.engine()).run()
 
 

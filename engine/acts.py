@@ -66,10 +66,14 @@ class Act:
         return local_date(self.now)
 
     def round(self, *, lock: bool = False) -> Round:
-        statement = select(Round).where(Round.year == self.case.round_year)
-        if lock:
-            statement = statement.with_for_update()
-        return self.session.scalars(statement).one()
+        # session.get answers from the identity map when the row is already loaded in this
+        # transaction (the two round guards of `recommend`): one query per act (issue 5, P1)
+        row = self.session.get(Round, self.case.round_year, with_for_update=True if lock else None)
+        if row is None:
+            from gdcluster.engine.errors import NotFound
+
+            raise NotFound("round", self.case.round_year)
+        return row
 
     def text(self, name: str, *, required: bool = True, limit: int = 20_000) -> str | None:
         return clean_text(self.payload.get(name), name, required=required, limit=limit)
@@ -338,8 +342,8 @@ def effect_publicize(act: Act) -> None:
     calendar = act.calendar()
     first = calendar.next_workday(start, inclusive=True)
     end = calendar.add_workdays(start, workdays)
-    act.case.publicity_start = first
-    act.case.publicity_end = end
+    # the deadline first: its lookup autoflushes, and a case already changed would be
+    # written twice, now and with the act (issue 5, P5)
     deadlines.schedule(
         act.session,
         kind=deadlines.PUBLICITY_END,
@@ -348,6 +352,8 @@ def effect_publicize(act: Act) -> None:
         now=act.now,
         case_id=act.case.id,
     )
+    act.case.publicity_start = first
+    act.case.publicity_end = end
     act.audit.update(publicity_start=first.isoformat(), publicity_end=end.isoformat(),
                      workdays=workdays)
 
@@ -378,6 +384,12 @@ def effect_resolve(act: Act) -> None:
     objection.resolved_at = act.now
     objection.resolution = act.reason
     act.audit.update(objection=objection.id, outcome=objection.status)
+    if objection.status == "dismissed":
+        assert objection.id is not None
+        rearmed = deadlines.rearm_publicity_end(act.session, act.case,
+                                                objection_id=objection.id, now=act.now)
+        if rearmed is not None:
+            act.audit["recognition_due"] = act.now.isoformat()
 
 
 def effect_recognize(act: Act) -> None:

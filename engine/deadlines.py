@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gdcluster.engine.clock import end_of_day, start_of_day
@@ -85,6 +85,9 @@ def round_key(year: int, *parts: object) -> str:
     return ":".join(["round", str(year), *map(str, parts)])
 
 
+_ID_BY_KEY = select(Deadline.id).where(Deadline.key == bindparam("key"))
+
+
 def schedule(
     session: Session,
     *,
@@ -96,7 +99,9 @@ def schedule(
     round_year: int | None = None,
 ) -> Deadline:
     """Add a pending deadline, or move the pending one with the same key."""
-    existing = session.scalars(select(Deadline).where(Deadline.key == key)).first()
+    # a prepared id lookup, the row loaded only when there is one (issue 5, P5)
+    found = session.execute(_ID_BY_KEY, {"key": key}).scalar()
+    existing = session.get(Deadline, found) if found is not None else None
     if existing is not None:
         if existing.status == "pending":
             existing.due_at = due_at
@@ -144,42 +149,67 @@ def schedule_validity(
     session: Session, *, case_id: int, valid_from: date, valid_until: date, periods: Any,
     calendar: Any, now: datetime,
 ) -> None:
-    """Deadlines that follow from a validity period: expiry, its reminder, annual reports."""
-    schedule(
-        session,
-        kind=VALIDITY_END,
-        key=case_key(case_id, VALIDITY_END, valid_until.isoformat()),
-        due_at=end_of_day(valid_until),
-        now=now,
-        case_id=case_id,
-    )
-    reminder_day = valid_until - timedelta(days=int(periods.expiry_reminder_days))
-    schedule(
-        session,
-        kind=EXPIRY_REMINDER,
-        key=case_key(case_id, EXPIRY_REMINDER, valid_until.isoformat()),
-        due_at=start_of_day(reminder_day),
-        now=now,
-        case_id=case_id,
-    )
+    """Deadlines that follow from a validity period: expiry, its reminder, annual reports.
+
+    Every date is computed first (a ``CalendarGap`` refuses before anything is written); then
+    the rows are added, or moved where a pending one with the same key exists (the report of
+    the year a renewal starts in is owed once), with one query for all of them.
+    """
+    wanted: list[tuple[str, str, datetime]] = [
+        (VALIDITY_END, case_key(case_id, VALIDITY_END, valid_until.isoformat()),
+         end_of_day(valid_until)),
+        (EXPIRY_REMINDER, case_key(case_id, EXPIRY_REMINDER, valid_until.isoformat()),
+         start_of_day(valid_until - timedelta(days=int(periods.expiry_reminder_days)))),
+    ]
     for year in report_years(valid_from, valid_until):
         due = report_due_day(
             year, periods.report_due, bool(periods.report_roll_to_workday), calendar
         )
-        schedule(
-            session,
-            kind=REPORT_DUE,
-            key=case_key(case_id, "report", year),
-            due_at=end_of_day(due),
-            now=now,
-            case_id=case_id,
-        )
+        wanted.append((REPORT_DUE, case_key(case_id, "report", year), end_of_day(due)))
         for offset in periods.report_reminder_days:
-            schedule(
-                session,
-                kind=REPORT_REMINDER,
-                key=case_key(case_id, "report", year, f"reminder-{int(offset)}d"),
-                due_at=start_of_day(due - timedelta(days=int(offset))),
-                now=now,
-                case_id=case_id,
-            )
+            wanted.append((REPORT_REMINDER,
+                           case_key(case_id, "report", year, f"reminder-{int(offset)}d"),
+                           start_of_day(due - timedelta(days=int(offset)))))
+    existing = {
+        row.key: row
+        for row in session.scalars(
+            select(Deadline).where(Deadline.key.in_([key for _, key, _ in wanted]))
+        )
+    }
+    for kind, key, due_at in wanted:
+        row = existing.get(key)
+        if row is None:
+            session.add(Deadline(case_id=case_id, kind=kind, key=key, due_at=due_at,
+                                 status="pending", created_at=now))
+        elif row.status == "pending":
+            row.due_at = due_at
+
+
+def rearm_publicity_end(
+    session: Session, case: Any, *, objection_id: int, now: datetime
+) -> Deadline | None:
+    """Re-arm recognition when the last open objection is dismissed after the window closed.
+
+    The publicity deadline that fell due while an objection was open was closed as ``held``
+    (engine/sweep.py); with no objection left open, recognition is due at once and the next
+    sweep fires it. Before the window's end nothing is needed: the original row still waits.
+    """
+    from sqlalchemy import func
+
+    from gdcluster.engine.models import Objection
+
+    if case.publicity_end is None or now < end_of_day(case.publicity_end):
+        return None
+    still_open = session.scalar(
+        select(func.count()).select_from(Objection)
+        .where(Objection.case_id == case.id, Objection.status == "open")
+    )
+    already = session.scalar(
+        select(Deadline.id).where(Deadline.case_id == case.id, Deadline.kind == PUBLICITY_END,
+                                  Deadline.status == "pending")
+    )
+    if still_open or already is not None:
+        return None
+    return schedule(session, kind=PUBLICITY_END,
+                    key=case_key(case.id, PUBLICITY_END, f"objection-{objection_id}"),
+                    due_at=now, now=now, case_id=case.id)

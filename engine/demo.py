@@ -1,0 +1,254 @@
+"""`gdcluster demo`: one round's whole life on a fresh simulation database, narrated.
+
+Five example clusters (示例数据: enterprise names and figures are invented) in five cities walk
+through application, a return for correction, 资格初审 with a criterion failing on the wrong
+side of 70%, recommendation, expert scoring, publicity over the 国庆 holiday, a real-name
+objection, recognition by the scheduler's sweep, annual reports, a 重大变动 filing, a missed
+report revoked by the sweep, a revocation by the province, a 复核 and renewal, and an expiry
+revoked by the sweep. The narration is the engine's own event stream.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gdcluster.engine.api import Engine, TransitionEvent
+from gdcluster.engine.clock import SHANGHAI, FakeClock
+from gdcluster.engine.errors import EngineError
+
+PROVINCE = "province@省工信厅王处长"
+
+_BASE: dict[str, Any] = {
+    "area_km2": "38.6",
+    "output": {"2021": "120.5", "2022": "138.2", "2023": "161.9"},
+    "sme_output_share": "0.78",
+    "leading_industry_share": "0.81",
+    "champion_enterprises": [{"name": "示例龙头科技股份有限公司", "kind": "little_giant"}],
+    "quality_smes": [
+        {"name": f"示例专精特新企业{n}号有限公司", "kinds": ["specialized_new"]} for n in range(1, 9)
+    ],
+    "sme_rd_expense": {"2021": "3.10", "2022": "3.52", "2023": "4.05"},
+    "invention_patents": {"2021": 620, "2022": 735, "2023": 880},
+    "employees": 52000,
+    "industrial_internet_rate": "0.196",
+    "co2_intensity": {"2021": "0.402", "2022": "0.388", "2023": "0.361"},
+    "energy_intensive": False,
+    "energy_efficiency_above_benchmark": True,
+    "water_intensive": False,
+    "water_efficiency_above_benchmark": True,
+    "incidents": [],
+    "management_body": {"name": "集群发展促进中心", "established": "2020-03-18"},
+    "development_plan": {"period": "2024–2026",
+                         "goals": ["集群产值三年增长30%", "新增专精特新中小企业15家",
+                                   "工业互联网普及率达到28%"]},
+    "narrative": {"leading_industry": "主导产业特色鲜明，产业链上下游配套完整。"},
+}
+
+CLUSTERS = [
+    # (key, name, unit, industry, changes to the base application)
+    ("guzhen", "中山市古镇镇灯饰照明产业集群", "中山市古镇镇", "灯饰照明",
+     {"output": {"2021": "152.3", "2022": "171.8", "2023": "196.4"}}),
+    ("shunde", "佛山市顺德区智能家电产业集群", "佛山市顺德区", "智能家电",
+     {"output": {"2021": "310.0", "2022": "352.6", "2023": "401.1"}, "area_km2": "92.5"}),
+    ("changan", "东莞市长安镇五金模具产业集群", "东莞市长安镇", "五金模具",
+     {"output": {"2021": "88.4", "2022": "99.1", "2023": "112.7"}}),
+    ("puning", "揭阳市普宁市纺织服装产业集群", "揭阳市普宁市", "纺织服装",
+     {"output": {"2021": "95.2", "2022": "108.0", "2023": "121.3"},
+      "invention_patents": {"2021": 410, "2022": 472}}),  # 2023 missing: returned for 补正
+    ("chenghai", "汕头市澄海区玩具创意产业集群", "汕头市澄海区", "玩具创意",
+     {"sme_output_share": "70%"}),  # exactly 70%: 高于70% fails
+]
+
+
+def application(changes: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(_BASE)
+    data.update(copy.deepcopy(changes))
+    return data
+
+
+def scores(policy_rubric: Any, minus: int) -> dict[str, int]:
+    return {item.id: max(item.weight - minus - index % 3, 0)
+            for index, item in enumerate(policy_rubric.indicators)}
+
+
+def run(out_dir: str | Path | None = None, echo: Callable[[str], None] = print) -> Path:
+    """Run the demo; returns the path of its database."""
+    out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="gdcluster-demo-"))
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = out / "demo.db"
+    for stale in out.glob("demo.db*"):
+        stale.unlink()
+    clock = FakeClock("2024-03-01T09:00")
+    engine = Engine.init(f"sqlite:///{db_path}", simulation=True, clock=clock)
+    notices = out / "notices"
+    from gdcluster.notifications import Contact, Settings, attach
+
+    attach(engine, Settings(outbox=notices,
+                            contact=Contact("张三（示例）", "020-00000000", "demo@example.gov.cn")))
+    names: dict[int, str] = {}
+    engine.subscribe(lambda event: echo(narrate(event, names, clock)))
+    try:
+        _story(engine, clock, names, echo)
+        report = engine.verify_audit()
+        echo("")
+        echo(f"审计链校验 audit verify: {report.message()}")
+    finally:
+        engine.close()
+    written = sorted(path for path in notices.rglob("*") if path.is_file()) if notices.exists() \
+        else []
+    if written:
+        echo("")
+        echo(f"公文 notices ({len(written)} files, txt/html/docx) in {notices}:")
+        for path in written:
+            echo(f"   {path}")
+    echo(f"数据库 database: {db_path}")
+    echo(f"try:  gdcluster --db {db_path} case list")
+    return db_path
+
+
+def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
+           echo: Callable[[str], None]) -> None:
+    from gdcluster.states.policy import load_policy
+
+    rubric = load_policy("guangdong-2023").rubric
+
+    def at(moment: str, title: str) -> None:
+        clock.set(moment)
+        echo("")
+        echo(f"== {moment[:10]}  {title}")
+
+    def sweep(moment: str, title: str) -> None:
+        at(moment, title)
+        handled = engine.run_due()
+        fired = [row for row in handled if row.get("outcome")]
+        echo(f"   scheduler sweep handled {len(fired)} due deadline(s)")
+
+    at("2024-03-01T09:00", "省工信厅启动2024年度申报 round opens")
+    engine.open_round(2024, PROVINCE, apply_by="2024-05-31", recommend_by="2024-06-30",
+                      notice_title="关于组织开展2024年广东省中小企业特色产业集群申报工作的通知（示例）",
+                      notice_doc_no="粤工信服务函〔2024〕12号")
+
+    at("2024-04-15T10:00", "各县（市、区）、镇街填报 applications drafted")
+    ids: dict[str, int] = {}
+    for key, name, unit, industry, changes in CLUSTERS:
+        case_id = engine.create_case(round_year=2024, name=name, county=unit, industry=industry,
+                                     data=application(changes), actor=f"county:{unit}@经办人")
+        ids[key] = case_id
+        names[case_id] = name
+    units = {key: unit for key, _, unit, _, _ in CLUSTERS}
+    cities = {key: engine.get(case_id).city for key, case_id in ids.items()}
+
+    at("2024-05-10T09:30", "提交申报 submissions")
+    for key, case_id in ids.items():
+        try:
+            engine.fire(case_id, "submit", f"county:{units[key]}")
+        except EngineError as error:  # 普宁 lacks its 2023 patent figure
+            echo(f"   ✗ {names[case_id]}: submit refused (exit {error.exit_code}): "
+                 f"{error.message}")
+
+    at("2024-05-12T09:00", "普宁补齐数据后再次提交, 揭阳市退回补正 (return for correction)")
+    puning = ids["puning"]
+    engine.fire(puning, "update", f"county:{units['puning']}",
+                data=application({**CLUSTERS[3][4],
+                                  "invention_patents": {"2021": 410, "2022": 472, "2023": 40}}))
+    engine.fire(puning, "submit", f"county:{units['puning']}")
+    engine.fire(puning, "return", f"city:{cities['puning']}@市工信局陈科长",
+                reason="2023年发明专利数据与知识产权部门统计口径不一致，请核实后补正",
+                fields=["invention_patents.2023"], resubmit_by="2024-05-31")
+    at("2024-05-20T15:00", "普宁补正后重新提交 resubmitted")
+    engine.fire(puning, "update", f"county:{units['puning']}",
+                data=application({**CLUSTERS[3][4],
+                                  "invention_patents": {"2021": 410, "2022": 472, "2023": 551}}))
+    engine.fire(puning, "submit", f"county:{units['puning']}")
+
+    at("2024-06-05T10:00", "地市资格初审 city review (第十三条), with 实地抽查")
+    for key, case_id in ids.items():
+        city = f"city:{cities[key]}@市工信局"
+        try:
+            engine.fire(case_id, "review", city, spot_check="实地抽查集群内3家企业，数据属实")
+        except EngineError as error:
+            echo(f"   ✗ {names[case_id]}: review --pass refused (exit {error.exit_code})")
+            for reason in getattr(error, "reasons", [])[:3]:
+                echo(f"     {reason}")
+            engine.fire(case_id, "reject", city,
+                        reason="中小企业产值占比为70%，未达到“高于70%”的条件（第十三条第（二）项）")
+
+    at("2024-06-20T10:00", "地市推荐 recommendations (quota 2–5 per city)")
+    for key, case_id in ids.items():
+        if engine.get(case_id).state == "city_reviewed":
+            engine.fire(case_id, "recommend", f"city:{cities[key]}@市工信局")
+
+    at("2024-08-20T14:00", "省级专家评审 expert review (5 experts, highest and lowest dropped)")
+    for offset, case_id in enumerate(i for i in ids.values()
+                                     if engine.get(i).state == "recommended"):
+        for expert in range(5):
+            engine.fire(case_id, "score", PROVINCE, expert=f"专家{expert + 1}",
+                        scores=scores(rubric, offset + expert))
+        engine.fire(case_id, "expert_review", PROVINCE)
+
+    at("2024-09-27T10:00", "拟认定名单公示 publicity: 7 working days across 国庆")
+    result = engine.publicize_round(2024, PROVINCE, min_score="60", start="2024-09-27",
+                                    doc_no="粤工信服务函〔2024〕88号")
+    echo(f"   公示期 {result['publicity_start']} → {result['publicity_end']} (7个工作日)")
+
+    at("2024-10-08T11:00", "实名异议 a real-name objection")
+    shunde = ids["shunde"]
+    view = engine.fire(shunde, "object", "public@刘某", name="刘某", contact="139****1234",
+                       evidence="质疑2023年产值含非主导产业产值，附统计报表复印件")
+    at("2024-10-10T16:00", "异议核查 objection examined and dismissed")
+    engine.fire(shunde, "resolve", PROVINCE, objection=view.objections[-1]["id"],
+                when="dismiss", reason="经核查统计部门数据，产值口径符合要求，异议不成立")
+
+    sweep("2024-10-12T00:05", "公示期满 publicity over: the scheduler recognizes")
+
+    sweep("2025-03-02T09:00", "年报提醒 report reminders, 30 days before 31 March")
+    at("2025-03-20T10:00", "2024年度报告 annual reports (due 31 March)")
+    for key in ("guzhen", "changan", "puning"):
+        engine.fire(ids[key], "report", f"county:{units[key]}", year=2024,
+                    data={"output": "180.0", "summary": "主导产业保持增长"})
+    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → revoked 18.3")
+
+    at("2025-06-01T10:00", "重大变动报备 a major change filed")
+    engine.fire(ids["changan"], "change", f"county:{units['changan']}", kind="management_body",
+                detail="集群管理机构由镇经济发展局调整为长安镇产业集群发展服务中心")
+
+    for year in (2025, 2026):
+        at(f"{year + 1}-03-15T10:00", f"{year}年度报告 annual reports")
+        for key in ("guzhen", "changan", "puning"):
+            if engine.get(ids[key]).state in ("recognized", "renewed", "under_review"):
+                engine.fire(ids[key], "report", f"county:{units[key]}", year=year,
+                            data={"output": "190.0"})
+        if year == 2025:
+            at("2026-09-01T10:00", "撤销 revocation by the province (第十八条第（五）项)")
+            engine.fire(ids["changan"], "revoke", PROVINCE, reason_code="18.5",
+                        reason="集群内企业发生较大生产安全事故（示例）")
+
+    at("2027-06-01T10:00", "申请复核 applying for 复核 within 6 months of expiry")
+    engine.fire(puning, "apply_review", f"county:{units['puning']}")
+    sweep("2027-07-14T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
+    at("2027-09-20T10:00", "复核通过 renewal: validity extended contiguously by 3 years")
+    engine.fire(puning, "renew", PROVINCE)
+
+    sweep("2027-10-12T00:05", "有效期届满 validity over: no 复核 → revoked 18.1")
+    echo("")
+    echo("结果 outcome:")
+    for case_id, name in names.items():
+        view = engine.get(case_id)
+        valid = f" valid {view.valid_from} → {view.valid_until}" if view.valid_from else ""
+        echo(f"   #{case_id} {name}: {view.state}{valid}")
+
+
+def narrate(event: TransitionEvent, names: dict[int, str], clock: FakeClock) -> str:
+    when = event.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    who = event.actor
+    subject = names.get(event.case_id or 0, f"round {event.round_year}")
+    move = (f"{event.from_state} → {event.to_state}" if event.from_state != event.to_state
+            else f"({event.to_state})")
+    if event.from_state is None and event.to_state is None:
+        move = ""
+    reason = f" — {event.reason}" if event.reason else ""
+    return f"   {when}  {event.trigger:<14} {subject} {move}  [{who}]{reason}"

@@ -1,0 +1,161 @@
+"""Seeding for the deadline and scheduler tests (importable: ``pythonpath = ["tests"]``).
+
+Where the lifecycle before a deadline is not what a test checks, cases are inserted straight
+into the tables in one transaction, with one ``seed`` row appended through ``audit.append`` so
+the hash chain still verifies. Everything from the deadline on goes through the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from gdcluster.engine import Engine, audit, deadlines
+from gdcluster.engine.clock import as_utc, end_of_day
+from gdcluster.engine.models import AuditEntry, Case, Deadline, Round
+from sqlalchemy import func, select
+
+DATA = Path(__file__).parent / "data"
+PROVINCE = "province@王处长"
+COUNTY = "county:佛山市南海区@李四"
+SEEDED_AT = "2024-01-02T09:00"
+
+
+def open_round(engine: Engine, year: int = 2024, **options: Any) -> None:
+    """Open ``year`` unless it is open already (the province; default policy)."""
+    with engine.store.read() as session:
+        if session.get(Round, year) is not None:
+            return
+    engine.open_round(year, PROVINCE, **options)
+
+
+def insert_cases(
+    engine: Engine,
+    count: int,
+    *,
+    state: str,
+    round_year: int = 2024,
+    publicity: tuple[date, date] | None = None,
+    validity: tuple[date, date] | None = None,
+    deadline: tuple[str, datetime] | None = None,
+    county: str = "佛山市南海区",
+    city: str = "佛山市",
+) -> list[int]:
+    """``count`` cases in ``state``, optionally each with one pending deadline ``(kind, due)``.
+
+    The deadline key follows the engine's own scheme, so acts that move or settle deadlines
+    find it. One transaction, one audit row for the whole batch.
+    """
+    open_round(engine, round_year)
+    now = engine.clock.now()
+    with engine.store.write() as session:
+        round_row = session.get(Round, round_year)
+        assert round_row is not None
+        cases = [
+            Case(
+                round_year=round_year, name=f"种子集群{index}", city=city, county=county,
+                industry="测试产业", state=state, policy=round_row.policy,
+                policy_version=round_row.policy_version, policy_digest=round_row.policy_digest,
+                application={}, score="90.0000",
+                publicity_start=publicity[0] if publicity else None,
+                publicity_end=publicity[1] if publicity else None,
+                valid_from=validity[0] if validity else None,
+                valid_until=validity[1] if validity else None,
+                created_at=now, updated_at=now,
+            )
+            for index in range(count)
+        ]
+        session.add_all(cases)
+        session.flush()
+        ids = [case.id for case in cases if case.id is not None]
+        if deadline is not None:
+            kind, due = deadline
+            session.add_all(
+                Deadline(case_id=case_id, kind=kind, key=_key(case_id, kind, due, validity),
+                         due_at=as_utc(due), status="pending", created_at=now)
+                for case_id in ids
+            )
+        audit.append(session, actor="system", trigger="seed", article="test seed", at=now,
+                     round_year=round_year,
+                     payload={"cases": [ids[0], ids[-1]] if ids else [], "state": state})
+    return ids
+
+
+def _key(case_id: int, kind: str, due: datetime, validity: tuple[date, date] | None) -> str:
+    if kind == deadlines.PUBLICITY_END:
+        return deadlines.case_key(case_id, kind)
+    if kind == deadlines.REPORT_DUE:
+        return deadlines.case_key(case_id, "report", as_utc(due).year - 1)
+    if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER) and validity is not None:
+        return deadlines.case_key(case_id, kind, validity[1].isoformat())
+    return deadlines.case_key(case_id, kind, as_utc(due).isoformat())
+
+
+def publicized(engine: Engine, count: int = 1, *, end: date = date(2024, 10, 11),
+               start: date = date(2024, 9, 27), round_year: int = 2024) -> list[int]:
+    """Cases in publicity ending ``end``, each with its publicity_end deadline at 24:00."""
+    return insert_cases(engine, count, state="publicized", round_year=round_year,
+                        publicity=(start, end),
+                        deadline=(deadlines.PUBLICITY_END, end_of_day(end)))
+
+
+def recognized(engine: Engine, clock: Any, valid_from: date, *, count: int = 1) -> list[int]:
+    """Cases recognized by the province on ``valid_from`` (publicity ended the day before),
+    through the engine, so every validity deadline is scheduled by the code under test. The
+    clock is left at 09:00 of ``valid_from``."""
+    from datetime import timedelta
+
+    end = valid_from - timedelta(days=1)
+    ids = publicized(engine, count, start=end - timedelta(days=14), end=end,
+                     round_year=valid_from.year)
+    clock.set(f"{valid_from.isoformat()}T09:00")
+    for case_id in ids:
+        engine.fire(case_id, "recognize", PROVINCE)
+    return ids
+
+
+def rows(engine: Engine, case_id: int | None = None, *, kind: str | None = None) -> list[Deadline]:
+    statement = select(Deadline).order_by(Deadline.due_at, Deadline.id)
+    if case_id is not None:
+        statement = statement.where(Deadline.case_id == case_id)
+    if kind is not None:
+        statement = statement.where(Deadline.kind == kind)
+    with engine.store.read() as session:
+        return list(session.scalars(statement))
+
+
+def pending_due(engine: Engine, case_id: int, kind: str) -> list[datetime]:
+    return [row.due_at for row in rows(engine, case_id, kind=kind) if row.status == "pending"]
+
+
+def audit_rows(engine: Engine, *, case_id: int | None = None,
+               actor: str | None = None) -> list[AuditEntry]:
+    statement = select(AuditEntry).order_by(AuditEntry.seq)
+    if case_id is not None:
+        statement = statement.where(AuditEntry.case_id == case_id)
+    if actor is not None:
+        statement = statement.where(AuditEntry.actor == actor)
+    with engine.store.read() as session:
+        return list(session.scalars(statement))
+
+
+def count_audit(engine: Engine) -> int:
+    with engine.store.read() as session:
+        return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+def import_2027(engine: Engine) -> None:
+    """The test fixture's invented 2027 arrangement (never load it into a real database)."""
+    path = DATA / "calendar-2027.yaml"
+    engine.import_calendar(path.read_bytes(), path.name, PROVINCE)
+
+
+def outcomes(handled: Iterable[dict[str, Any]]) -> list[tuple[str, Any, str]]:
+    return [(item["kind"], item["case_id"], item["outcome"]) for item in handled]
+
+
+def states(engine: Engine, ids: Sequence[int]) -> dict[int, str]:
+    with engine.store.read() as session:
+        return dict(session.execute(select(Case.id, Case.state).where(Case.id.in_(ids))).all())
