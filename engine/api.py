@@ -543,10 +543,17 @@ class Engine:
                 held[case_id] = exc.message
             if progress:
                 progress(1)
-        result = {"year": year, "recognized": recognized,
+        with self.store.read() as session:
+            # the 名单通告 names every cluster of the round now recognized, including those
+            # the scheduler recognized at the end of publicity before the province published it
+            listed = list(session.scalars(
+                select(Case.id).where(Case.round_year == year, Case.state == "recognized")
+                .order_by(Case.id)
+            ))
+        result = {"year": year, "recognized": listed, "newly_recognized": recognized,
                   "held": {str(key): value for key, value in held.items()},
                   "valid_from": _iso(start), "doc_no": doc_no}
-        if recognized:
+        if listed:
             with self.store.write() as session:
                 event = self._record(session, actor=who, trigger="recognize_round",
                                      article="《暂行办法》认定程序：认定", at=self.clock.now(),

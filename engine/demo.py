@@ -205,6 +205,10 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
 
     sweep("2024-10-12T00:05", "公示期满 publicity over: the scheduler recognizes")
 
+    at("2024-10-15T10:00", "名单通告 the province publishes the list of recognized clusters")
+    listed = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号")
+    echo(f"   通告 lists {len(listed['recognized'])} clusters")
+
     sweep("2025-03-02T09:00", "年报提醒 report reminders, 30 days before 31 March")
     at("2025-03-20T10:00", "2024年度报告 annual reports (due 31 March)")
     for key in ("guzhen", "changan", "puning"):
