@@ -212,10 +212,18 @@ class IsoDate(click.ParamType):
 
         if isinstance(value, date):
             return value
+        text = str(value).strip()
         try:
-            return date.fromisoformat(str(value).strip())
+            import re
+
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise ValueError(text)
+            day = date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date in ISO form YYYY-MM-DD", param, ctx)
+        if not 2000 <= day.year <= 2100:
+            self.fail(f"{value!r} is outside the years 2000–2100", param, ctx)
+        return day
 
 
 class Quota(click.ParamType):
@@ -254,8 +262,9 @@ class IdList(click.ParamType):
                 number = int(part)
             except ValueError:
                 self.fail(f"{part.strip()!r} is not a case id", param, ctx)
-            if number < 1:
-                self.fail(f"{number} is not a case id (ids start at 1)", param, ctx)
+            if not 1 <= number <= 2**31 - 1:
+                self.fail(f"{number} is not a case id (ids run from 1 to 2147483647)", param,
+                          ctx)
             ids.append(number)
         if not ids:
             self.fail("name at least one case id", param, ctx)
@@ -263,7 +272,7 @@ class IdList(click.ParamType):
 
 
 DATE = IsoDate()
-CASE_ID = click.IntRange(min=1)
+CASE_ID = click.IntRange(min=1, max=2**31 - 1)  # the largest id a database stores
 YEAR = click.IntRange(2000, 2100)
 INPUT_FILE = click.File("rb")
 
@@ -703,7 +712,12 @@ def case_score(case_id: int, expected_version: int | None, expert: str,
 def case_object(case_id: int, expected_version: int | None, name: str, contact: str,
                 evidence: str, unit: str | None) -> None:
     """File a real-name objection during publicity (anyone; acts as public@NAME by default)."""
-    actor = _settings().actor or f"public@{name}"
+    actor = _settings().actor
+    if actor is None:  # acting as public@NAME: a bad --name is reported as --name, not --as
+        from gdcluster.engine.acts import clean_text
+
+        clean_text(name, "name", limit=200, one_line=True)
+        actor = f"public@{name}"
     _fire(case_id, "object", expected_version, actor=actor, name=name, contact=contact,
           evidence=evidence, unit=unit, note=_objection_filed)
 

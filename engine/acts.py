@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -33,6 +34,9 @@ from gdcluster.engine.models import (
 )
 
 CHANGE_KINDS = ("leading_industry", "spatial_scope", "management_body")
+#: The years any date or year given to the engine must lie in (as_date, as_year).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SCORE_PLACES = Decimal("0.0001")
 
 
@@ -75,15 +79,20 @@ class Act:
             raise NotFound("round", self.case.round_year)
         return row
 
-    def text(self, name: str, *, required: bool = True, limit: int = 20_000) -> str | None:
-        return clean_text(self.payload.get(name), name, required=required, limit=limit)
+    def text(self, name: str, *, required: bool = True, limit: int = 20_000,
+             one_line: bool = False) -> str | None:
+        return clean_text(self.payload.get(name), name, required=required, limit=limit,
+                          one_line=one_line)
 
     def day(self, name: str) -> date | None:
         return as_date(self.payload.get(name), name)
 
 
 # ---------------------------------------------------------------------------- input helpers
-def clean_text(value: Any, name: str, *, required: bool = True, limit: int = 20_000) -> str | None:
+def clean_text(value: Any, name: str, *, required: bool = True, limit: int = 20_000,
+               one_line: bool = False) -> str | None:
+    """Text as given, or ``InvalidInput``: the rule of ``gdcluster.engine.text`` (names are
+    one line; reasons may hold line breaks; no control or bidirectional characters)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InvalidInput("is required", field=name)
@@ -94,7 +103,9 @@ def clean_text(value: Any, name: str, *, required: bool = True, limit: int = 20_
         raise InvalidInput(f"is longer than {limit} characters", field=name)
     if "\x00" in value:
         raise InvalidInput("contains a NUL character", field=name)
-    return value
+    from gdcluster.engine.text import check_text
+
+    return check_text(value, name, one_line=one_line)
 
 
 def as_date(value: Any, name: str) -> date | None:
@@ -102,13 +113,18 @@ def as_date(value: Any, name: str) -> date | None:
         return None
     if isinstance(value, datetime):
         raise InvalidInput("must be a date, not a date-time", field=name)
-    if isinstance(value, date):
-        return value
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip())
+            if not _ISO_DATE.fullmatch(value.strip()):
+                raise ValueError(value)
+            value = date.fromisoformat(value.strip())
         except ValueError as exc:
             raise InvalidInput(f"not an ISO date (YYYY-MM-DD): {value!r}", field=name) from exc
+    if isinstance(value, date):
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise InvalidInput(f"{value} is outside the years {FIRST_YEAR}–{LAST_YEAR}",
+                               field=name)
+        return value
     raise InvalidInput(f"must be a date, not {type(value).__name__}", field=name)
 
 
@@ -301,7 +317,7 @@ def effect_recommend(act: Act) -> None:
 
 
 def effect_score(act: Act) -> None:
-    expert = act.text("expert", limit=128)
+    expert = act.text("expert", limit=128, one_line=True)
     assert expert is not None
     scores = validate_scores(act.payload.get("scores"), act.policy)
     exists = act.session.scalar(
@@ -359,10 +375,10 @@ def effect_publicize(act: Act) -> None:
 
 
 def effect_object(act: Act) -> None:
-    name = act.text("name", limit=200)
-    contact = act.text("contact", limit=500)
+    name = act.text("name", limit=200, one_line=True)
+    contact = act.text("contact", limit=500, one_line=True)
     evidence = act.text("evidence")
-    unit = act.text("unit", required=False, limit=500)
+    unit = act.text("unit", required=False, limit=500, one_line=True)
     objection = Objection(
         case_id=act.case.id,
         name=name or "",
@@ -433,7 +449,10 @@ def effect_report(act: Act) -> None:
     data = act.payload.get("data") or {}
     if not isinstance(data, dict):
         raise InvalidInput("the report must be a mapping of fields", field="data")
-    act.session.add(AnnualReport(case_id=act.case.id, year=year, data=jsonable(data),
+    from gdcluster.engine.application import to_json, validate_report
+
+    data = to_json(validate_report(data, year))
+    act.session.add(AnnualReport(case_id=act.case.id, year=year, data=data,
                                  filed_at=act.now))
     deadlines.settle(
         act.session, now=act.now, result=f"report filed by {act.actor}",
@@ -511,7 +530,10 @@ def find_objection(act: Act) -> Objection:
         objection_id = int(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"not an objection id: {raw!r}", field="objection") from exc
-    objection = act.session.get(Objection, objection_id)
+    from gdcluster.engine.api import MAX_ID
+
+    objection = (act.session.get(Objection, objection_id) if 1 <= objection_id <= MAX_ID
+                 else None)
     if objection is None or objection.case_id != act.case.id:
         from gdcluster.engine.errors import NotFound
 
@@ -520,12 +542,14 @@ def find_objection(act: Act) -> Objection:
 
 
 def as_year(value: Any, name: str = "year") -> int:
-    try:
-        year = int(str(value).strip())
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"not a year: {value!r}", field=name) from exc
-    if not 2000 <= year <= 2100:
-        raise InvalidInput(f"year {year} is outside 2000–2100", field=name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        year = value
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{4}", value.strip()):
+        year = int(value.strip())
+    else:
+        raise InvalidInput(f"not a year: {value!r}", field=name)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=name)
     return year
 
 
@@ -557,10 +581,11 @@ def validate_scores(raw: Any, policy: Any) -> dict[str, Decimal]:
         if isinstance(value, bool) or isinstance(value, float):
             raise InvalidInput("write points as an integer or a decimal string",
                                field=f"scores.{key}")
-        try:
-            points = Decimal(str(value).strip())
-        except InvalidOperation as exc:
-            raise InvalidInput(f"not a number: {value!r}", field=f"scores.{key}") from exc
+        # the application's reader: plain decimal digits only ("1e1", "0x10", "１０", "NaN"
+        # and "1_0" are refused, where Decimal() would take them)
+        from gdcluster.engine.application import _number
+
+        points = _number(value, f"scores.{key}")
         if not points.is_finite() or not Decimal(0) <= points <= Decimal(indicator.weight):
             raise InvalidInput(f"must be between 0 and {indicator.weight}",
                                field=f"scores.{key}")

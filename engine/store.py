@@ -88,8 +88,15 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        """One read transaction; a database too busy to answer is ``ConcurrentModification``
+        (exit 5, retry), as for writers: never an unexpected error."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            if _is_lock_timeout(exc):
+                raise ConcurrentModification(None) from exc
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -109,7 +116,9 @@ class Store:
             with self.read() as session:
                 row = session.get(Meta, "schema_revision")
                 return row.value if row else None
-        except (OperationalError, ProgrammingError):
+        except (OperationalError, ProgrammingError) as exc:
+            if isinstance(exc, OperationalError) and _is_lock_timeout(exc):  # busy, not empty
+                raise ConcurrentModification(None) from exc
             return None
 
     def meta(self, key: str) -> str | None:
@@ -123,9 +132,19 @@ class Store:
         self.engine.dispose()
 
 
+#: PostgreSQL's "try again" errors: serialization failure, deadlock, lock not available.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
 def _is_lock_timeout(exc: OperationalError) -> bool:
+    """Another writer held what we needed (SQLite busy past the timeout, a PostgreSQL
+    deadlock, serialization failure or lock timeout): a lost race, exit 5, never exit 1."""
+    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
     text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
-    return "database is locked" in text or "deadlock detected" in text or "could not serialize" in text
+    return any(sign in text for sign in ("database is locked", "database table is locked",
+                                         "deadlock detected", "could not serialize",
+                                         "lock timeout"))
 
 
 def upgrade(store: Store, *, simulation: bool = False) -> str:

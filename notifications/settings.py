@@ -78,6 +78,8 @@ DEFAULT_FILE = "gdcluster.toml"
 ENVIRONMENT = "GDCLUSTER_SETTINGS"
 _EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Settings are a page of TOML; a file far larger is a mistake (or an attack on the parser).
+MAX_FILE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -190,11 +192,18 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     if chosen is None:
         return Settings()
     try:
-        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
+        content = chosen.read_bytes()
+        if len(content) > MAX_FILE_BYTES:
+            raise InvalidInput(f"{chosen} has {len(content)} bytes; a settings file is at most "
+                               f"{MAX_FILE_BYTES}", field="settings")
+        data = tomllib.loads(content.decode("utf-8"))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         raise InvalidInput(f"no settings file at {chosen}", field="settings") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{chosen}: not valid TOML: {exc}", field="settings") from exc
+    except RecursionError:
+        raise InvalidInput(f"{chosen}: nested too deeply to be settings",
+                           field="settings") from None
     return parse_settings(data, base=chosen.resolve().parent, source=str(chosen))
 
 
@@ -357,6 +366,9 @@ class _Table:
             self.fail(key, f"must be non-empty text, not {value!r}")
         if any(ch in value for ch in "\r\n"):
             self.fail(key, "must be one line")
+        from gdcluster.engine.text import check_text
+
+        check_text(value, f"{self._path}.{key}", one_line=True)
         return str(value).strip()
 
     def email(self, key: str, *, required: bool = False) -> str | None:
@@ -379,6 +391,10 @@ class _Table:
             isinstance(item, str) and item.strip() for item in value
         ):
             self.fail(key, f"must be a list of text, not {value!r}")
+        from gdcluster.engine.text import check_text
+
+        for index, item in enumerate(value):
+            check_text(item, f"{self._path}.{key}[{index}]", one_line=True)
         return [item.strip() for item in value]
 
     def email_list(self, key: str) -> list[str]:

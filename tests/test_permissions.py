@@ -1,0 +1,395 @@
+"""Issue 6 §4, permissions: a matrix of every (actor kind, region relation, trigger, state),
+generated from ``states/workflow.toml`` (``load_workflow()``), on SQLite and PostgreSQL.
+
+An act is allowed exactly where the table allows it. Every refusal exits 4 (permission) or 3
+(wrong state), writes nothing but its refused-attempt record, and that record (and the message)
+names who tried what. Refused attempts run on one shared case per state; allowed acts run on
+fresh cases, so the shared ones stay as they were (which the last test checks table by table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hardening_support import (
+    APPLICATION_FILE,
+    DATA,
+    PROVINCE,
+    Snapshot,
+    backend,
+    fresh_url,
+    load_application,
+    module_db_url,
+    snapshot,
+)
+from sqlalchemy import select
+from support import PATHS, TIMES, Walker, full_scores
+
+from gdcluster.cli import cli
+from gdcluster.engine import Actor, Engine, EngineError, PermissionDenied, TransitionRefused
+from gdcluster.engine.clock import FakeClock
+from gdcluster.engine.models import AuditHead, Case, Refusal
+from gdcluster.states.workflow import load_workflow
+
+__all__ = ["module_db_url"]  # the shared-database fixture, imported for pytest
+
+WORKFLOW = load_workflow()
+
+#: Who tries, relative to the cases here (all filed by 佛山市南海区, a county of 佛山市).
+ACTORS = {
+    "province": "province@王处长",
+    "system": "system",
+    "public": "public@王五",
+    "own-city": "city:佛山市@张三",
+    "other-city": "city:广州市@陈科长",
+    "own-county": "county:佛山市南海区@李四",
+    "same-city-county": "county:佛山市顺德区@周五",
+    "unrelated-county": "county:广州市天河区@吴六",
+}
+RELATION = {"own-city": "own", "other-city": "other", "own-county": "own",
+            "same-city-county": "other", "unrelated-county": "other"}
+
+#: Every trigger a case can be sent, once per ``when`` variant (resolve: dismiss / uphold).
+TRIGGERS = [(rule.trigger, rule.when) for rule in WORKFLOW.rules if rule.sources]
+TRIGGERS = list(dict.fromkeys(TRIGGERS))
+STATES = list(WORKFLOW.state_names)
+
+
+def label(trigger: str, when: str | None) -> str:
+    return f"{trigger}-{when}" if when else trigger
+
+
+def expected(state: str, trigger: str, when: str | None, who: str) -> int:
+    """0 allowed, 3 wrong state, 4 permission denied: read off the workflow table."""
+    rule = WORKFLOW.rule(trigger, state, when)
+    if rule is None:
+        return 3
+    kind = Actor.parse(ACTORS[who]).kind
+    if "anyone" in rule.actors and kind != "system":
+        return 0
+    if kind not in rule.actors:
+        return 4
+    if kind in ("province", "system"):
+        return 0
+    return 0 if RELATION[who] == "own" else 4
+
+
+MATRIX = [(state, trigger, when) for state in STATES for trigger, when in TRIGGERS]
+ALLOWED = [(state, trigger, when, who) for state, trigger, when in MATRIX for who in ACTORS
+           if expected(state, trigger, when, who) == 0]
+
+
+def payload(trigger: str, when: str | None, application: dict[str, Any],
+            objection: int = 1) -> dict[str, Any]:
+    """A complete, valid payload: a refusal is then about who and when, never what."""
+    return {
+        "update": {"data": application},
+        "return": {"reason": "缺少2023年产值证明"},
+        "review": {"spot_check": "实地抽查2家企业"},
+        "score": {"expert": "专家9", "scores": full_scores()},
+        "publicize": {"start": "2024-09-27"},
+        "object": {"name": "王五", "contact": "13800000000", "evidence": "产值数据与年鉴不符"},
+        "resolve": {"objection": objection, "when": when, "reason": "经核查"},
+        "report": {"year": 2024, "data": {"output": "130"}},
+        "change": {"kind": "management_body", "detail": "管理机构更名"},
+        "flag": {"reason": "未按时报送年度报告"},
+        "revoke": {"reason_code": "18.5", "reason": "较大安全事故"},
+        "reject": {"reason": "不符合条件"},
+    }.get(trigger, {})
+
+
+@dataclass
+class World:
+    """One database with one case per state, shared by the refusal rows of the matrix."""
+
+    engine: Engine
+    clock: FakeClock
+    walker: Walker
+    cases: dict[str, int]
+    application: dict[str, Any]
+    start: Snapshot
+    refused: int = 0
+
+
+def open_round(engine: Engine, clock: FakeClock) -> Walker:
+    """Round 2024 with room for every recommendation the tests make (quota 0–100)."""
+    application = load_application()
+    walker = Walker(engine, clock, application)
+    clock.set(TIMES["open"])
+    engine.open_round(2024, PROVINCE, apply_by="2024-05-31", recommend_by="2024-06-30",
+                      quotas={"*": (0, 100)})
+    walker._round_open = True
+    return walker
+
+
+@pytest.fixture(scope="module")
+def world(module_db_url: str) -> Iterator[World]:
+    clock = FakeClock(TIMES["open"])
+    engine = Engine.init(module_db_url, simulation=True, clock=clock)
+    try:
+        walker = open_round(engine, clock)
+        cases = {state: walker.to(state) for state in STATES}
+        yield World(engine, clock, walker, cases, walker.application, snapshot(engine))
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def fresh_world(module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[Engine, FakeClock, Walker]]:
+    """A second database of the same back-end, for the allowed acts' fresh cases."""
+    with fresh_url(backend(module_db_url), tmp_path_factory.mktemp("fresh")) as url:
+        clock = FakeClock(TIMES["open"])
+        engine = Engine.init(url, simulation=True, clock=clock)
+        try:
+            yield engine, clock, open_round(engine, clock)
+        finally:
+            engine.close()
+
+
+def observe(engine: Engine, case_id: int, after: int = 0) -> tuple[Any, Any, list[Any]]:
+    """The case row as acts see it, the audit head, and the refusal records after id
+    ``after``: one read transaction."""
+    with engine.store.read() as session:
+        case = session.execute(select(Case.state, Case.version, Case.updated_at)
+                               .where(Case.id == case_id)).one()
+        head = session.execute(select(AuditHead.seq, AuditHead.hash)).one()
+        records = session.execute(
+            select(Refusal.id, Refusal.actor, Refusal.trigger, Refusal.case_id, Refusal.code)
+            .where(Refusal.id > after).order_by(Refusal.id)).all()
+        return tuple(case), tuple(head), [tuple(record) for record in records]
+
+
+# ---------------------------------------------------------------------------- refusals
+@pytest.mark.parametrize(("state", "trigger", "when"), MATRIX,
+                         ids=[f"{state}-{label(trigger, when)}" for state, trigger, when in MATRIX])
+def test_refused_where_the_table_refuses(world: World, state: str, trigger: str,
+                                         when: str | None) -> None:
+    """Every actor the table does not allow for this trigger in this state is refused: exit 3
+    when the state does not allow the trigger at all, else exit 4; the case and the audit chain
+    stay as they were (the last test checks every other table); one refused-attempt record
+    names the actor, the trigger and the case, and the message names the trigger (and, for 4,
+    the actor)."""
+    engine, case_id = world.engine, world.cases[state]
+    with engine.store.read() as session:
+        last = session.scalar(select(Refusal.id).order_by(Refusal.id.desc()).limit(1)) or 0
+    case_row, head, _ = observe(engine, case_id, last)
+    wanted = []
+    for who, actor in ACTORS.items():
+        code = expected(state, trigger, when, who)
+        if code == 0:
+            continue
+        with pytest.raises(EngineError) as caught:
+            engine.fire(case_id, trigger, actor, **payload(trigger, when, world.application))
+        error = caught.value
+        assert error.exit_code == code, (who, error.message)
+        if code == 4:
+            assert isinstance(error, PermissionDenied)
+            assert str(Actor.parse(actor)) in error.message, error.message
+        else:
+            assert isinstance(error, TransitionRefused) and error.reasons == ["wrong state"]
+        assert trigger in error.message, error.message
+        wanted.append((str(Actor.parse(actor)), trigger, case_id, error.code))
+        world.refused += 1
+    now_case, now_head, records = observe(engine, case_id, last)
+    assert (now_case, now_head) == (case_row, head)
+    assert [record[1:] for record in records] == wanted  # one each, in order: who tried what
+
+
+CREATE = {who: 0 if who == "own-county" else 4 for who in ACTORS}
+
+
+def test_only_the_units_own_county_files_an_application(world: World) -> None:
+    """`create` (no state yet): only county:佛山市南海区 files for 佛山市南海区; every other actor
+    is refused with exit 4 and a record, and no case appears."""
+    engine = world.engine
+    for who, actor in ACTORS.items():
+        if CREATE[who] == 0:
+            continue
+        before = snapshot(engine)
+        with pytest.raises(PermissionDenied) as caught:
+            engine.create_case(round_year=2024, name="南海测试产业集群", county="佛山市南海区",
+                               industry="测试", data=world.application, actor=actor)
+        assert caught.value.exit_code == 4
+        assert str(Actor.parse(actor)) in caught.value.message
+        after = snapshot(engine)
+        assert after.without("gd_refusal") == before.without("gd_refusal")
+        assert after.head == before.head
+        assert after.counts["gd_refusal"] == before.counts["gd_refusal"] + 1
+        assert engine.refusals()[-1]["trigger"] == "create"
+        world.refused += 1
+
+
+ROUND_ACTS = {
+    "open_round": lambda engine, actor: engine.open_round(2031, actor),
+    "publicize_round": lambda engine, actor: engine.publicize_round(
+        2024, actor, top=1, doc_no="粤工信服务函〔2024〕88号"),
+    "recognize": lambda engine, actor: engine.recognize_round(2024, actor,
+                                                              valid_from="2024-11-01"),
+    "calendar_import": lambda engine, actor: engine.import_calendar(
+        (DATA / "calendar-2027.yaml").read_bytes(), "calendar-2027.yaml", actor),
+}
+
+
+@pytest.mark.parametrize("act", list(ROUND_ACTS))
+def test_round_acts_only_by_the_province(world: World, act: str) -> None:
+    """Opening, publicizing and recognizing a round (and importing the calendar, which the
+    scheduler may also do) are the province's: anyone else is refused with exit 4 before
+    anything is written — not even the 发文字号 or the validity start — and recorded."""
+    engine = world.engine
+    for who, actor in ACTORS.items():
+        if who == "province" or (act == "calendar_import" and who == "system"):
+            continue
+        before = snapshot(engine)
+        with pytest.raises(PermissionDenied) as caught:
+            ROUND_ACTS[act](engine, actor)
+        assert caught.value.exit_code == 4
+        assert str(Actor.parse(actor)) in caught.value.message
+        after = snapshot(engine)
+        assert after.without("gd_refusal") == before.without("gd_refusal"), who
+        assert after.head == before.head
+        assert after.counts["gd_refusal"] == before.counts["gd_refusal"] + 1
+        assert engine.refusals()[-1]["actor"] == str(Actor.parse(actor))
+        assert engine.round_summary(2024)["publicity_doc_no"] is None
+        assert engine.round_summary(2024)["valid_from"] is None
+        world.refused += 1
+
+
+#: The CLI command for a trigger (publicize and flag have none: batch and scheduler only).
+def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
+    reason = ["--reason", "不符合条件"]
+    commands: dict[str, list[str]] = {
+        "update": ["update", str(case_id), "--data", str(APPLICATION_FILE)],
+        "return": ["review", str(case_id), "--return", *reason],
+        "review": ["review", str(case_id), "--pass"],
+        "score": ["score", str(case_id), "--expert", "专家9", "--scores",
+                  str(DATA / "scores-expert1.json")],
+        "object": ["object", str(case_id), "--name", "王五", "--contact", "138",
+                   "--evidence", "存疑"],
+        "resolve": ["resolve", str(case_id), "1", f"--{when}", *reason],
+        "report": ["report", str(case_id), "--year", "2024", "--data",
+                   str(DATA / "report-2024.json")],
+        "change": ["change", str(case_id), "--kind", "management_body", "--detail", "更名"],
+        "revoke": ["revoke", str(case_id), "--reason-code", "18.5", *reason],
+        "reject": ["reject", str(case_id), *reason],
+    }
+    if trigger in ("publicize", "flag"):
+        return None
+    return ["case", *commands.get(trigger, [trigger.replace("_", "-"), str(case_id)])]
+
+
+def cli_rows() -> list[tuple[str, str, str | None, str]]:
+    """For each trigger with a command: one refusal of each code, first found in the table."""
+    rows: dict[tuple[str, str | None, int], tuple[str, str, str | None, str]] = {}
+    for state, trigger, when in MATRIX:
+        for who in ACTORS:
+            code = expected(state, trigger, when, who)
+            if code and cli_argv(trigger, when, 0) and (trigger, when, code) not in rows:
+                rows[(trigger, when, code)] = (state, trigger, when, who)
+    return list(rows.values())
+
+
+CLI_ROWS = cli_rows()
+
+
+@pytest.mark.parametrize(("state", "trigger", "when", "who"), CLI_ROWS,
+                         ids=[f"{s}-{label(t, w)}-{who}" for s, t, w, who in CLI_ROWS])
+def test_refusals_through_the_cli(world: World, state: str, trigger: str, when: str | None,
+                                  who: str) -> None:
+    """The same refusals through `gdcluster`: exit 4 or 3, nothing on stdout, and the message
+    on stderr names the trigger (and, for 4, the actor)."""
+    argv = cli_argv(trigger, when, world.cases[state])
+    assert argv is not None
+    code = expected(state, trigger, when, who)
+    case_row, head, _ = observe(world.engine, world.cases[state], 2**31 - 1)
+    result = CliRunner().invoke(cli, ["--db", world.engine.url, "--as", ACTORS[who], *argv])
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    assert trigger.replace("_", "-") in result.stderr or trigger in result.stderr
+    if code == 4:
+        assert str(Actor.parse(ACTORS[who])) in result.stderr
+    assert observe(world.engine, world.cases[state], 2**31 - 1)[:2] == (case_row, head)
+    world.refused += 1
+
+
+# ---------------------------------------------------------------------------- allowed
+def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | None
+            ) -> dict[str, Any]:
+    """Set the clock and the facts the trigger's guards need; returns the payload."""
+    engine, clock = walker.engine, walker.clock
+    objection = 1
+    if trigger == "expert_review":
+        walker.step(case_id, "scores")
+    elif trigger in ("object", "resolve"):
+        clock.set("2024-10-08T11:00")
+        if trigger == "resolve":
+            view = engine.fire(case_id, "object", "public@刘某", name="刘某",
+                               contact="13900000000", evidence="质疑产值口径")
+            objection = view.objections[-1]["id"]
+    elif trigger == "recognize":
+        clock.set(TIMES["after_publicity"])
+    elif trigger == "report":  # a year the validity covers, once it is over
+        clock.set({"recognized": "2025-03-20T10:00", "under_review": "2027-07-01T10:00",
+                   "renewed": "2028-03-20T10:00"}[state])
+    elif trigger == "apply_review":
+        clock.set(TIMES["review_window"] if state == "recognized" else "2030-06-01T09:00")
+    elif trigger in ("submit", "recommend"):
+        clock.set(TIMES["open"])
+    elif trigger == "publicize":
+        clock.set(TIMES["publicize"])
+    data = payload(trigger, when, walker.application, objection)
+    if trigger == "report" and state == "renewed":
+        data["year"] = 2027
+    return data
+
+
+@pytest.mark.parametrize(("state", "trigger", "when", "who"), ALLOWED,
+                         ids=[f"{s}-{label(t, w)}-{who}" for s, t, w, who in ALLOWED])
+def test_allowed_where_the_table_allows(fresh_world: tuple[Engine, FakeClock, Walker],
+                                        state: str, trigger: str, when: str | None,
+                                        who: str) -> None:
+    """Each actor the table allows (own county, own city, the province, the scheduler, and
+    anyone for a real-name objection) succeeds on a fresh case: the case reaches the table's
+    destination, its version rises by one, one audit row records who did what, and no
+    refusal is recorded."""
+    engine, _clock, walker = fresh_world
+    case_id = walker.to(state)
+    data = prepare(walker, case_id, state, trigger, when)
+    before = engine.get(case_id)
+    refusals = len(engine.refusals())
+    view = engine.fire(case_id, trigger, ACTORS[who], **data)
+    rule = WORKFLOW.rule(trigger, state, when)
+    assert rule is not None
+    assert view.state == rule.dest_from(state)
+    assert view.version == before.version + 1
+    last = engine.history(case_id)[-1]
+    assert (last["trigger"], last["actor"], last["from_state"], last["to_state"]) == (
+        trigger, str(Actor.parse(ACTORS[who])), state, view.state)
+    assert len(engine.refusals()) == refusals
+
+
+def test_the_matrix_covers_the_whole_table() -> None:
+    """The generated matrix has every state, every trigger of the table (resolve both ways)
+    and every actor kind, and at least one allowed and one refused row for each trigger."""
+    assert {state for state, _t, _w in MATRIX} == set(WORKFLOW.state_names)
+    assert {trigger for _s, trigger, _w in MATRIX} == set(WORKFLOW.triggers) - {"create"}
+    assert {Actor.parse(actor).kind for actor in ACTORS.values()} == {
+        "province", "system", "public", "city", "county"}
+    for trigger, when in TRIGGERS:
+        codes = {expected(state, trigger, when, who) for state in STATES for who in ACTORS}
+        assert codes == {0, 3, 4}, (trigger, when, codes)
+    assert set(PATHS) == set(STATES)
+
+
+def test_refusals_wrote_nothing_but_their_records(world: World) -> None:
+    """After the whole matrix, every table of the shared database holds what it held before,
+    except the refused-attempt table, which grew by exactly one record per refusal."""
+    after = snapshot(world.engine)
+    assert after.without("gd_refusal") == world.start.without("gd_refusal")
+    assert after.head == world.start.head
+    assert after.counts["gd_refusal"] == world.start.counts["gd_refusal"] + world.refused
+    assert world.refused > 0 and world.engine.verify_audit().ok

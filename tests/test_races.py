@@ -1,0 +1,298 @@
+"""Issue 6 §1, races, on SQLite and PostgreSQL: eight OS processes, released together at a
+barrier, fire the same trigger on the same 100 cases — through the ``Engine`` API and through
+the CLI — and eight run `round publicize` and `scheduler run --once` together.
+
+Each case moves exactly once; every other attempt exits 5 (concurrent modification) or 3 (no
+longer allowed), never 1 (SQLite's "database is locked" included); audit rows equal the
+successes, versions rise by exactly one per success, and `audit verify` passes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import race_support
+from deadline_support import audit_rows, insert_cases, publicized, states
+from hardening_support import backend, module_db_url
+from sqlalchemy import func, select, update
+
+from gdcluster.engine import Engine, deadlines
+from gdcluster.engine.clock import FakeClock, end_of_day
+from gdcluster.engine.models import Case, Deadline, Notice, Refusal
+
+__all__ = ["module_db_url"]
+
+PROCESSES = 8
+CASES = 100
+AFTER_PUBLICITY = "2024-10-12T09:00"
+PROVINCE = "province@王处长"
+
+
+@pytest.fixture
+def db(module_db_url: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh database per test (of the module's back-end): races need their own cases.
+    PostgreSQL commits durably here (no ``synchronous_commit=off``)."""
+    if backend(module_db_url) == "sqlite":
+        yield f"sqlite:///{tmp_path / 'race.db'}"
+        return
+    from hardening_support import pg_schema
+
+    with pg_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """For CLI workers: notices as plain text into a temporary outbox, no clock or actor."""
+    settings = tmp_path / "notices.toml"
+    settings.write_text(f'[notices]\noutbox = "{(tmp_path / "outbox").as_posix()}"\n'
+                        f'formats = ["txt"]\n', "utf-8")
+    return {"GDCLUSTER_SETTINGS": str(settings), "GDCLUSTER_NOW": "", "GDCLUSTER_ACTOR": "",
+            "GDCLUSTER_DB": ""}
+
+
+def engine_at(url: str, now: str = "2024-03-01T09:00") -> Engine:
+    return Engine.init(url, simulation=True, clock=FakeClock(now))
+
+
+def orders(ids: list[int]) -> list[list[int]]:
+    """Every process takes every case, in four different orders, so each case is fought over
+    by all eight at some point and no two processes simply queue behind each other."""
+    half = len(ids) // 2
+    shapes = [ids, ids[::-1], ids[half:] + ids[:half], (ids[half:] + ids[:half])[::-1]]
+    return [shapes[index % len(shapes)] for index in range(PROCESSES)]
+
+
+def shared_halves(ids: list[int]) -> list[list[int]]:
+    """For the CLI race, where each attempt is a whole CLI run: every process takes two of
+    four quarters of the cases, so each case is still fought over by four processes at once
+    (in varied orders) with half the runs of every process taking every case."""
+    size = len(ids) // 4
+    quarters = [ids[index * size:(index + 1) * size] for index in range(4)]
+    taken = []
+    for process in range(PROCESSES):
+        chosen = quarters[process % 4] + quarters[(process + 1) % 4]
+        taken.append(chosen if process < 4 else chosen[::-1])
+    return taken
+
+
+def check_one_success_each(outcomes: list[list[list[Any]]], ids: list[int]) -> Counter[int]:
+    """Exit codes only 0, 3, 5; exactly one 0 per case. Returns the count of each code."""
+    codes: Counter[int] = Counter()
+    winners: Counter[int] = Counter()
+    for worker in outcomes:
+        for case_id, code, message in worker:
+            assert code in (0, 3, 5), f"case {case_id}: exit {code}: {message}"
+            codes[code] += 1
+            if code == 0:
+                winners[case_id] += 1
+    assert sorted(winners) == sorted(ids)
+    assert set(winners.values()) == {1}, [item for item in winners.items() if item[1] != 1]
+    return codes
+
+
+def check_recognized_once(engine: Engine, ids: list[int], codes: Counter[int]) -> None:
+    """State, version, audit, deadlines and refusal records agree with one success per case."""
+    assert states(engine, ids) == dict.fromkeys(ids, "recognized")
+    with engine.store.read() as session:
+        versions = dict(session.execute(select(Case.id, Case.version)
+                                        .where(Case.id.in_(ids))).all())
+        deadline_rows = list(session.execute(
+            select(Deadline.case_id, Deadline.kind, Deadline.status)
+            .where(Deadline.case_id.in_(ids))).all())
+        refused = session.scalar(select(func.count()).select_from(Refusal)
+                                 .where(Refusal.trigger == "recognize"))
+    assert versions == dict.fromkeys(ids, 2)  # inserted at 1: one step each
+    acts = Counter(row.case_id for row in audit_rows(engine) if row.trigger == "recognize")
+    assert acts == Counter(dict.fromkeys(ids, 1))
+    ended = [row for row in deadline_rows if row.kind == deadlines.PUBLICITY_END]
+    assert sorted(row.case_id for row in ended) == sorted(ids)
+    assert {row.status for row in ended} == {"done"}
+    validity = Counter(row.case_id for row in deadline_rows
+                       if row.kind == deadlines.VALIDITY_END)
+    assert validity == Counter(dict.fromkeys(ids, 1))
+    assert refused == codes[3]  # each refused attempt recorded; each lost race (5) is not
+    report = engine.verify_audit()
+    assert report.ok, report.message()
+
+
+@pytest.mark.slow
+def test_eight_processes_fire_the_same_trigger_through_the_engine(db: str,
+                                                                  tmp_path: Path) -> None:
+    """Eight processes recognize the same 100 publicized cases through `Engine.fire`, each
+    trying every case: one success per case, the rest exit 3 (already recognized) or 5."""
+    engine = engine_at(db)
+    try:
+        ids = publicized(engine, CASES, end=date(2024, 10, 11))
+        outcomes = race_support.race(
+            [(race_support.fire_cases, (db, AFTER_PUBLICITY, "recognize", PROVINCE, {}, order))
+             for order in orders(ids)], tmp_path)
+        codes = check_one_success_each(outcomes, ids)
+        assert codes[0] == CASES and codes[3] + codes[5] == CASES * (PROCESSES - 1)
+        check_recognized_once(engine, ids, codes)
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_eight_processes_fire_the_same_trigger_through_the_cli(db: str, tmp_path: Path,
+                                                               env: dict[str, str]) -> None:
+    """The same race through the command line: eight processes run `gdcluster case
+    recognize ID` (the console script's `main`, one run per attempt) over the 100 cases, four
+    processes on each case. Exit codes are the CLI's: one 0 per case, the others 3 or 5 — a
+    locked SQLite file included, never 1."""
+    engine = engine_at(db)
+    try:
+        ids = publicized(engine, CASES, end=date(2024, 10, 11))
+        prefix = ["--db", db, "--as", PROVINCE, "--now", AFTER_PUBLICITY, "case", "recognize"]
+        outcomes = race_support.race(
+            [(race_support.cli_cases, (prefix, [], order, env))
+             for order in shared_halves(ids)],
+            tmp_path)
+        codes = check_one_success_each(outcomes, ids)
+        check_recognized_once(engine, ids, codes)
+    finally:
+        engine.close()
+
+
+def expert_reviewed(engine: Engine, count: int) -> list[int]:
+    """``count`` expert-reviewed cases with distinct scores (higher id, higher score)."""
+    ids = insert_cases(engine, count, state="expert_reviewed")
+    with engine.store.write() as session:
+        for index, case_id in enumerate(ids):
+            session.execute(update(Case).where(Case.id == case_id)
+                            .values(score=f"{60 + index * 0.25:.4f}"))
+    return ids
+
+
+@pytest.mark.slow
+def test_round_publicize_and_scheduler_runs_race_together(db: str, tmp_path: Path,
+                                                          env: dict[str, str]) -> None:
+    """Four `round publicize 2024 --top 50` and four `scheduler run --once` processes at once,
+    over 100 expert-reviewed cases and 100 due deadlines: the pick is stored once and applied
+    once (the 50 best publicized, 50 rejected, one act each, one round act, one publicity
+    notice; every finished run reports that pick; a run that began after it was finished
+    exits 3), every deadline fires once, no process exits 1, and the chain verifies."""
+    now = "2024-10-12T08:00"
+    engine = engine_at(db)
+    try:
+        candidates = expert_reviewed(engine, CASES)
+        recognizing = publicized(engine, CASES // 2, end=date(2024, 10, 11))
+        revoking = insert_cases(
+            engine, CASES // 2, state="recognized",
+            validity=(date(2023, 7, 10), date(2026, 7, 9)),
+            deadline=(deadlines.REPORT_DUE, end_of_day(date(2024, 3, 31))))
+        base = ["--db", db, "--now", now, "--json"]
+        publicize = [*base, "--as", PROVINCE, "round", "publicize", "2024", "--top", "50"]
+        sweep = [*base, "scheduler", "run", "--once"]
+        outcomes = race_support.race(
+            [(race_support.cli_once, (publicize if index % 2 == 0 else sweep, env))
+             for index in range(PROCESSES)], tmp_path)
+        publicizers = [worker[0] for index, worker in enumerate(outcomes) if index % 2 == 0]
+        sweepers = [worker[0] for index, worker in enumerate(outcomes) if index % 2 == 1]
+        assert {code for _, code, _, _ in publicizers} <= {0, 3, 5}, publicizers
+        assert any(code == 0 for _, code, _, _ in publicizers), publicizers
+        assert {code for _, code, _, _ in sweepers} <= {0, 5}, sweepers
+        best = candidates[-50:]  # scores rise with the id
+        for _, code, _, stdout in publicizers:  # each finished run reports the one pick
+            if code == 0:
+                assert json.loads(stdout)["publicized"] == best[::-1]
+        # a run refused because the pick was already finished is recorded as a refused round
+        # act; finding a case moved by another run of the same pick is no refusal
+        refused = sum(code == 3 for _, code, _, _ in publicizers)
+        assert [(row["trigger"], row["case_id"]) for row in engine.refusals()] == [
+            ("publicize_round", None)] * refused
+
+        found = states(engine, candidates)
+        assert {case_id for case_id, state in found.items() if state == "publicized"} == set(best)
+        assert {case_id for case_id, state in found.items() if state == "rejected"} == (
+            set(candidates) - set(best))
+        rows = audit_rows(engine)
+        moved = Counter(row.case_id for row in rows if row.trigger in ("publicize", "reject"))
+        assert moved == Counter(dict.fromkeys(candidates, 1))
+        assert [row.trigger for row in rows].count("publicize_round") == 1
+        with engine.store.read() as session:
+            versions = set(session.scalars(select(Case.version)
+                                           .where(Case.id.in_(candidates))))
+            notices = session.scalar(select(func.count()).select_from(Notice)
+                                     .where(Notice.kind == "publicity"))
+            fired = dict(session.execute(
+                select(Deadline.case_id, Deadline.status).where(
+                    Deadline.case_id.in_(recognizing + revoking),
+                    Deadline.due_at <= end_of_day(date(2024, 10, 11)))).all())  # the seeded
+        assert versions == {2} and notices == 1
+        assert fired == dict.fromkeys(recognizing + revoking, "fired")
+        handled = [item["id"] for _, code, _, stdout in sweepers if code == 0
+                   for item in json.loads(stdout)]
+        assert len(handled) == len(set(handled)) == CASES
+        system = Counter(row.case_id for row in rows if row.actor == "system"
+                         and row.trigger in ("recognize", "revoke"))
+        assert system == Counter(dict.fromkeys(recognizing + revoking, 1))
+        assert states(engine, recognizing) == dict.fromkeys(recognizing, "recognized")
+        assert states(engine, revoking) == dict.fromkeys(revoking, "revoked")
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+    finally:
+        engine.close()
+
+
+def test_a_lock_held_too_long_is_exit_5_never_1(db: str, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """Another writer holding the lock past the timeout — SQLite: a write transaction open
+    past the busy timeout ("database is locked"); PostgreSQL: the case row locked past
+    ``lock_timeout`` — makes the act exit 5 through the engine and the CLI, with nothing
+    written; reading goes on meanwhile, and the act succeeds once the lock is gone."""
+    from click.testing import CliRunner
+
+    from gdcluster.cli import cli
+    from gdcluster.engine import ConcurrentModification
+    from gdcluster.engine import store as store_module
+
+    engine = engine_at(db)
+    try:
+        [case_id] = publicized(engine, 1, end=date(2024, 10, 11))
+        if backend(db) == "sqlite":
+            import sqlite3
+
+            monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+            url = db
+            holder: Any = sqlite3.connect(db.removeprefix("sqlite:///"), isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+        else:
+            import psycopg
+
+            url = db + "%20-clock_timeout%3D200"
+            base, _, query = db.partition("?")
+            holder = psycopg.connect(base.replace("postgresql+psycopg", "postgresql") + "?"
+                                     + query.replace("%3D", "=").replace("%20", " "))
+            holder.execute("SELECT id FROM gd_case WHERE id = %s FOR UPDATE", (case_id,))
+        try:
+            racer = Engine.open(url, clock=FakeClock(AFTER_PUBLICITY))
+            try:
+                with pytest.raises(ConcurrentModification) as caught:
+                    racer.fire(case_id, "recognize", PROVINCE)
+                assert caught.value.exit_code == 5
+            finally:
+                racer.close()
+            runner = CliRunner(env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
+                                    "GDCLUSTER_ACTOR": None})
+            result = runner.invoke(cli, ["--db", url, "--as", PROVINCE, "--now",
+                                         AFTER_PUBLICITY, "case", "recognize", str(case_id)])
+            assert result.exit_code == 5, result.output
+            assert "locked" in result.stderr and "Traceback" not in result.stderr
+            shown = runner.invoke(cli, ["--db", url, "case", "show", str(case_id)])
+            assert shown.exit_code == 0, shown.output
+        finally:
+            holder.rollback()
+            holder.close()
+        assert engine.get(case_id).version == 1 and engine.refusals() == []
+        view = engine.fire(case_id, "recognize", PROVINCE)
+        assert (view.state, view.version) == ("recognized", 2)
+    finally:
+        engine.close()
