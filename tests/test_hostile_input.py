@@ -47,7 +47,7 @@ from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS
 
 __all__ = ["module_db_url"]
 
-EXAMPLES = settings(max_examples=40, deadline=None,
+EXAMPLES = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 RAW_APPLICATION = json.loads(APPLICATION_FILE.read_text("utf-8"))
 RAW_REPORT = json.loads((DATA / "report-2024.json").read_text("utf-8"))

@@ -234,3 +234,16 @@ def test_the_cli_refuses_them_with_exit_2(issued: Issued, key: str) -> None:
         assert withdrawn.exit_code == 2, withdrawn.output
         assert withdrawn.stdout == "" and "reason:" in withdrawn.stderr
     assert snapshot(engine) == before
+
+
+def test_an_objectors_name_is_checked_as_a_name(issued: Issued) -> None:
+    """`case object --name` without --as acts as public@NAME: a bidirectional control in the
+    name is refused naming --name's field (exit 2), not the derived actor; nothing written."""
+    engine = issued.engine
+    before = snapshot(engine)
+    result = RUNNER.invoke(cli, ["--db", engine.url, "case", "object", str(issued.revoked),
+                                 "--name", "王\u202e五", "--contact", "13800000000",
+                                 "--evidence", "存疑"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: name:")
+    assert snapshot(engine) == before

@@ -32,7 +32,7 @@ from support import PATHS, TIMES, Walker, full_scores
 from gdcluster.cli import cli
 from gdcluster.engine import Actor, Engine, EngineError, PermissionDenied, TransitionRefused
 from gdcluster.engine.clock import FakeClock
-from gdcluster.engine.models import AuditHead, Case, Refusal
+from gdcluster.engine.models import AuditHead, Case, Refusal, Round
 from gdcluster.states.workflow import load_workflow
 
 __all__ = ["module_db_url"]  # the shared-database fixture, imported for pytest
@@ -254,8 +254,11 @@ def test_round_acts_only_by_the_province(world: World, act: str) -> None:
         assert after.head == before.head
         assert after.counts["gd_refusal"] == before.counts["gd_refusal"] + 1
         assert engine.refusals()[-1]["actor"] == str(Actor.parse(actor))
-        assert engine.round_summary(2024)["publicity_doc_no"] is None
-        assert engine.round_summary(2024)["valid_from"] is None
+        with engine.store.read() as session:
+            round_row = session.get(Round, 2024)
+            assert round_row is not None
+            assert (round_row.publicity_doc_no, round_row.valid_from,
+                    round_row.publicity_pick, round_row.recognition_batch) == (None,) * 4
         world.refused += 1
 
 
@@ -393,3 +396,16 @@ def test_refusals_wrote_nothing_but_their_records(world: World) -> None:
     assert after.head == world.start.head
     assert after.counts["gd_refusal"] == world.start.counts["gd_refusal"] + world.refused
     assert world.refused > 0 and world.engine.verify_audit().ok
+
+
+def test_a_trigger_with_two_ways_must_say_which(world: World) -> None:
+    """`resolve` is allowed in publicity only as --uphold or --dismiss: fired without saying
+    which, it is bad input (exit 2, naming `when`) — not a misleading "not allowed in this
+    state" — and nothing is written, not even a refusal record."""
+    engine, case_id = world.engine, world.cases["publicized"]
+    before = snapshot(engine)
+    with pytest.raises(EngineError) as caught:
+        engine.fire(case_id, "resolve", PROVINCE, objection=1, reason="经核查")
+    assert caught.value.exit_code == 2 and caught.value.facts["field"] == "when"
+    assert "uphold" in caught.value.message and "dismiss" in caught.value.message
+    assert snapshot(engine) == before

@@ -5,6 +5,11 @@ the CLI — and eight run `round publicize` and `scheduler run --once` together.
 Each case moves exactly once; every other attempt exits 5 (concurrent modification) or 3 (no
 longer allowed), never 1 (SQLite's "database is locked" included); audit rows equal the
 successes, versions rise by exactly one per success, and `audit verify` passes.
+
+The workers are processes forked from a forkserver with gdcluster already imported
+(tests/race_support.py); "through the CLI" means each attempt is a whole run of the console
+script's entry point, ``gdcluster.cli.main(argv)``, with its own engine, its exit code taken
+from ``SystemExit`` — what `gdcluster` does, minus the interpreter start-up.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import pytest
 import race_support
 from deadline_support import audit_rows, insert_cases, publicized, states
-from hardening_support import backend, module_db_url
+from hardening_support import backend, fresh_url, module_db_url
 from sqlalchemy import func, select, update
 
 from gdcluster.engine import Engine, deadlines
@@ -36,14 +41,8 @@ PROVINCE = "province@王处长"
 
 @pytest.fixture
 def db(module_db_url: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh database per test (of the module's back-end): races need their own cases.
-    PostgreSQL commits durably here (no ``synchronous_commit=off``)."""
-    if backend(module_db_url) == "sqlite":
-        yield f"sqlite:///{tmp_path / 'race.db'}"
-        return
-    from hardening_support import pg_schema
-
-    with pg_schema() as url:
+    """A fresh database per test (of the module's back-end): races need their own cases."""
+    with fresh_url(backend(module_db_url), tmp_path) as url:
         yield url
 
 
@@ -268,9 +267,7 @@ def test_a_lock_held_too_long_is_exit_5_never_1(db: str, monkeypatch: pytest.Mon
             import psycopg
 
             url = db + "%20-clock_timeout%3D200"
-            base, _, query = db.partition("?")
-            holder = psycopg.connect(base.replace("postgresql+psycopg", "postgresql") + "?"
-                                     + query.replace("%3D", "=").replace("%20", " "))
+            holder = psycopg.connect(db.replace("postgresql+psycopg://", "postgresql://"))
             holder.execute("SELECT id FROM gd_case WHERE id = %s FOR UPDATE", (case_id,))
         try:
             racer = Engine.open(url, clock=FakeClock(AFTER_PUBLICITY))
@@ -292,6 +289,7 @@ def test_a_lock_held_too_long_is_exit_5_never_1(db: str, monkeypatch: pytest.Mon
             holder.rollback()
             holder.close()
         assert engine.get(case_id).version == 1 and engine.refusals() == []
+        engine.clock.set(AFTER_PUBLICITY)  # type: ignore[attr-defined]
         view = engine.fire(case_id, "recognize", PROVINCE)
         assert (view.state, view.version) == ("recognized", 2)
     finally:

@@ -119,12 +119,22 @@ def apply(chain: Chain, statements: Callable[[Any], None]) -> None:
         statements(connection)
 
 
-def check_detected(chain: Chain, first_bad: int) -> None:
-    """`audit verify` fails and names ``first_bad``: engine, CLI text (exit 3) and CLI JSON."""
+#: The tampers also checked through `gdcluster audit verify` (text and JSON): every field,
+#: and one of each other kind; the engine check (the very function the command calls)
+#: covers every one.
+THROUGH_THE_CLI = {*(column.name for column in AUDIT.columns), "deleted-middle",
+                   "inserted-middle", "appended", "reordered-1", "head-hash"}
+
+
+def check_detected(chain: Chain, first_bad: int, tamper: str) -> None:
+    """`audit verify` fails and names ``first_bad``: the engine's report, and for a sample of
+    tampers the CLI's text (exit 3) and JSON as well."""
     report = chain.engine.verify_audit()
     assert not report.ok
     assert report.first_bad_seq == first_bad, report.message()
     assert f"row {first_bad}" in report.message()
+    if tamper not in THROUGH_THE_CLI:
+        return
     text = RUNNER.invoke(cli, ["--db", chain.engine.url, "audit", "verify"])
     assert text.exit_code == 3
     assert f"row {first_bad}" in text.stderr
@@ -144,7 +154,7 @@ def test_one_changed_byte_in_any_field_is_found(restored: Chain, field: str) -> 
     old = restored.rows[seq - 1][field]
     apply(restored, lambda c: c.execute(
         update(AUDIT).where(AUDIT.c.seq == seq).values({field: one_byte(old)})))
-    check_detected(restored, seq)
+    check_detected(restored, seq, field)
 
 
 SPARSE_FIELDS = ["case_id", "from_state", "to_state", "reason"]
@@ -158,7 +168,7 @@ def test_filling_in_an_empty_field_is_found(restored: Chain, field: str) -> None
     apply(restored, lambda c: c.execute(
         update(AUDIT).where(AUDIT.c.seq == seq).values({field: one_byte(None) if field != "case_id"
                                                         else 1})))
-    check_detected(restored, seq)
+    check_detected(restored, seq, f"null-{field}")
 
 
 def test_renumbering_a_row_is_found(restored: Chain) -> None:
@@ -166,7 +176,7 @@ def test_renumbering_a_row_is_found(restored: Chain) -> None:
     seq = restored.target
     apply(restored, lambda c: c.execute(
         update(AUDIT).where(AUDIT.c.seq == seq).values(seq=seq + 1000)))
-    check_detected(restored, seq)
+    check_detected(restored, seq, "renumbered")
 
 
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
@@ -175,7 +185,7 @@ def test_a_deleted_row_is_found(restored: Chain, where: str) -> None:
     chain head, which still counts it)."""
     seq = {"first": 1, "middle": restored.target, "last": restored.last}[where]
     apply(restored, lambda c: c.execute(delete(AUDIT).where(AUDIT.c.seq == seq)))
-    check_detected(restored, seq)
+    check_detected(restored, seq, f"deleted-{where}")
 
 
 def forged(chain: Chain, seq: int, prev_hash: str) -> dict[str, Any]:
@@ -198,7 +208,7 @@ def test_a_row_inserted_in_the_middle_is_found(restored: Chain) -> None:
         connection.execute(insert(AUDIT), [forged(restored, seq,
                                                   restored.rows[seq - 2]["hash"])])
     apply(restored, statements)
-    check_detected(restored, seq + 1)
+    check_detected(restored, seq + 1, "inserted-middle")
 
 
 def test_a_row_appended_behind_the_heads_back_is_found(restored: Chain) -> None:
@@ -206,7 +216,7 @@ def test_a_row_appended_behind_the_heads_back_is_found(restored: Chain) -> None:
     new = restored.last + 1
     apply(restored, lambda c: c.execute(
         insert(AUDIT), [forged(restored, new, restored.rows[-1]["hash"])]))
-    check_detected(restored, new)
+    check_detected(restored, new, "appended")
 
 
 @pytest.mark.parametrize("distance", [1, 3])
@@ -219,7 +229,7 @@ def test_reordered_rows_are_found(restored: Chain, distance: int) -> None:
         connection.execute(update(AUDIT).where(AUDIT.c.seq == second).values(seq=first))
         connection.execute(update(AUDIT).where(AUDIT.c.seq == -1).values(seq=second))
     apply(restored, statements)
-    check_detected(restored, first)
+    check_detected(restored, first, f"reordered-{distance}")
 
 
 @pytest.mark.parametrize("field", ["seq", "hash"])
@@ -228,7 +238,8 @@ def test_an_altered_chain_head_is_found(restored: Chain, field: str) -> None:
     row it no longer agrees with is named."""
     value = one_byte(restored.head[field])
     apply(restored, lambda c: c.execute(update(HEAD).values({field: value})))
-    check_detected(restored, restored.last if field == "hash" else restored.last + 1)
+    check_detected(restored, restored.last if field == "hash" else restored.last + 1,
+                   f"head-{field}")
 
 
 # ---------------------------------------------------------------------------- the clock
