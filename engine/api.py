@@ -390,6 +390,9 @@ class Engine:
                 "publicity_doc_no": round_row.publicity_doc_no,
                 "recognition_doc_no": round_row.recognition_doc_no,
                 "valid_from": _iso(round_row.valid_from),
+                # the last publicize / recognize batch as stored (resumed after a crash)
+                "publicity_pick": round_row.publicity_pick,
+                "recognition_batch": round_row.recognition_batch,
                 "rubric": [{"id": item.id, "name": item.name, "weight": int(item.weight)}
                            for item in policy.rubric.indicators],
                 "min_experts": int(policy.rubric.min_experts),
@@ -584,13 +587,16 @@ class Engine:
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Recognize the round's publicized cases whose publicity is over without an open
-        objection (the others are held and stay publicized).
+        objection (the others are held and stay publicized), and issue the 名单通告: it lists
+        every recognized case of the round (``recognized``; ``newly_recognized``: those of
+        this batch, before and after any interruption), including those the scheduler
+        recognized at the end of publicity.
 
         The batch (its cases, validity start and doc no) is stored on the round
         (``recognition_batch``) before any case moves, like ``publicize_round``'s pick: a run
         cut short is finished by running it again, and a different ``valid_from`` or
-        ``doc_no`` is refused until then, so one batch never carries two validity starts and
-        its 名单通告 lists the whole batch.
+        ``doc_no`` is refused until then, so one batch never carries two validity starts; the
+        round act (and its notice) is written once, by whoever finishes the batch.
         """
         from gdcluster.engine.acts import as_date, as_year
 
@@ -649,10 +655,17 @@ class Engine:
                     elsewhere[str(case_id)] = found
             if progress:
                 progress(1)
-        result = {"year": year, "recognized": recognized,
+        with self.store.read() as session:
+            # the 名单通告 names every cluster of the round now recognized, including those
+            # the scheduler recognized at the end of publicity before the province published it
+            listed = list(session.scalars(
+                select(Case.id).where(Case.round_year == year, Case.state == "recognized")
+                .order_by(Case.id)
+            ))
+        result = {"year": year, "recognized": listed, "newly_recognized": recognized,
                   "held": {str(key): value for key, value in held.items()},
                   "valid_from": batch["valid_from"], "doc_no": batch["doc_no"]}
-        if recognized:
+        if listed:
             self._finish_batch(year, "recognition_batch", batch["batch"], who, "recognize_round",
                                "《暂行办法》认定程序：认定", result)
         else:

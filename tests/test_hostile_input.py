@@ -760,7 +760,7 @@ def test_cli_file_options_refuse_hostile_files(stage: Stage, tmp_path: Path) -> 
     stage.unchanged()
 
 
-def test_the_unmutated_files_are_accepted(stage: Stage) -> None:
+def test_the_unmutated_files_are_accepted(stage: Stage, tmp_path: Path) -> None:
     """The documents the strategies start from pass the very same path: each refusal above
     is about the mutation, not the path (and the database then changes, as it should)."""
     for raw, fmt in ((RAW_APPLICATION, "json"), (RAW_APPLICATION, "yaml")):
@@ -774,8 +774,7 @@ def test_the_unmutated_files_are_accepted(stage: Stage) -> None:
     stage.engine.fire(stage.recommended, "score", PROVINCE, expert="专家9",
                       scores=load_application_file(content, name))
     stage.engine.import_calendar(yaml.safe_dump(RAW_CALENDAR).encode(), "c.yaml", PROVINCE)
-    settings_file = Path(stage.engine.url.split("///")[-1]).parent / "ok.toml" \
-        if stage.engine.url.startswith("sqlite") else Path("/tmp") / "gdcluster-ok.toml"
+    settings_file = tmp_path / "gdcluster.toml"
     settings_file.write_text(toml_text(RAW_SETTINGS), "utf-8")
     assert load_settings(settings_file).smtp is not None
     stage.before = take_snapshot(stage.engine)
