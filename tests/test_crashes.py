@@ -389,3 +389,46 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
         receiver.shutdown()
         receiver.server_close()
         engine.close()
+
+
+def test_an_interrupted_recognize_batch_keeps_its_validity_start(db: str) -> None:
+    """`round recognize --valid-from 2024-11-01` cut short after 8 of 20 cases (here by an
+    exception, as a crash would): the batch stays stored and unfinished, a rerun with another
+    --valid-from is refused naming it, and the rerun without one finishes it with the stored
+    start — no case gets a second validity start — and writes the round act once, listing
+    every recognized case of the round (the 名单通告's list)."""
+    from gdcluster.engine import TransitionRefused
+
+    clock = FakeClock("2024-10-14T10:00")
+    engine = Engine.init(db, simulation=True, clock=clock)
+    try:
+        ids = publicized(engine, 20, end=date(2024, 10, 11))
+        moved = 0
+        original = engine._batch_act
+
+        def interrupted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal moved
+            if moved == 8:
+                raise KeyboardInterrupt  # the operator's Ctrl-C, or the machine going down
+            moved += 1
+            return original(*args, **kwargs)
+
+        engine._batch_act = interrupted  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            engine.recognize_round(2024, PROVINCE, valid_from="2024-11-01")
+        del engine._batch_act
+        assert list(states(engine, ids).values()).count("recognized") == 8
+        with pytest.raises(TransitionRefused, match="--valid-from 2024-11-01") as caught:
+            engine.recognize_round(2024, PROVINCE, valid_from="2024-12-01")
+        assert caught.value.exit_code == 3
+        result = engine.recognize_round(2024, PROVINCE)
+        assert result["resumed"] is True and result["recognized"] == ids
+        assert result["newly_recognized"] == ids  # the batch's, before and after the cut
+        assert {engine.get(case_id).valid_from for case_id in ids} == {date(2024, 11, 1)}
+        acts = [row for row in audit_rows(engine) if row.trigger == "recognize_round"]
+        assert len(acts) == 1 and json.loads(acts[0].payload)["recognized"] == ids
+        assert Counter(row.case_id for row in audit_rows(engine)
+                       if row.trigger == "recognize") == Counter(dict.fromkeys(ids, 1))
+        intact(engine)
+    finally:
+        engine.close()
