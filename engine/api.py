@@ -277,6 +277,21 @@ class Engine:
         except Exception:  # the refusal itself stands; losing its record is logged
             log.exception("could not record the refusal of %s by %s", trigger, actor)
 
+    def _require(
+        self, who: Actor, kinds: tuple[str, ...], trigger: str, what: str, *,
+        round_year: int | None = None,
+    ) -> None:
+        """Acts outside the transition table (round and calendar acts) name who may do them;
+        anyone else is refused, and the refusal is recorded like any other."""
+        if who.kind in kinds:
+            return
+        error = PermissionDenied(
+            f"{who} may not {what}; only the {' or '.join(kinds)} does", actor=str(who),
+            trigger=trigger,
+        )
+        self._record_refusal(who, trigger, error, round_year=round_year)
+        raise error
+
     # ------------------------------------------------------------------ rounds
     def open_round(
         self,
@@ -297,13 +312,7 @@ class Engine:
 
         who = self._actor(actor)
         year = as_year(year)
-        if who.kind != "province":
-            error = PermissionDenied(
-                f"{who} may not open a round; only the province does", actor=str(who),
-                trigger="open_round",
-            )
-            self._record_refusal(who, "open_round", error, round_year=year)
-            raise error
+        self._require(who, ("province",), "open_round", "open a round", round_year=year)
         chosen = self._policy_for(policy or DEFAULT_POLICY)
         apply_day = as_date(apply_by, "apply_by")
         recommend_day = as_date(recommend_by, "recommend_by")
@@ -430,13 +439,8 @@ class Engine:
 
         who = self._actor(actor)
         year = as_year(year)
-        if who.kind != "province":
-            error = PermissionDenied(
-                f"{who} may not publicize round {year}; only the province does",
-                actor=str(who), trigger="publicize_round",
-            )
-            self._record_refusal(who, "publicize_round", error, round_year=year)
-            raise error
+        self._require(who, ("province",), "publicize_round", f"publicize round {year}",
+                      round_year=year)
         choice = _publicity_choice(top, min_score, select_ids)
         start_day = as_date(start, "start")
         if doc_no is not None:
@@ -605,11 +609,7 @@ class Engine:
         start = as_date(valid_from, "valid_from")
         if doc_no is not None:
             validate_doc_no(doc_no)
-        if who.kind != "province":
-            error = PermissionDenied(f"{who} may not recognize a round", actor=str(who),
-                                     trigger="recognize")
-            self._record_refusal(who, "recognize", error, round_year=year)
-            raise error
+        self._require(who, ("province",), "recognize", "recognize a round", round_year=year)
         now = self.clock.now()
         try:
             with self.store.write() as session:
@@ -989,11 +989,8 @@ class Engine:
         from gdcluster.engine.calendar import parse_calendar_file
 
         who = self._actor(actor)
-        if who.kind not in ("province", "system"):
-            error = PermissionDenied(f"{who} may not change the working-day calendar",
-                                     actor=str(who), trigger="calendar_import")
-            self._record_refusal(who, "calendar_import", error)
-            raise error
+        self._require(who, ("province", "system"), "calendar_import",
+                      "change the working-day calendar")
         years = parse_calendar_file(content, filename)
         now = self.clock.now()
         with self.store.write() as session:
