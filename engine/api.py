@@ -693,14 +693,14 @@ class Engine:
         data: Mapping[str, Any],
         actor: Actor | str,
     ) -> int:
-        from gdcluster.engine.acts import as_year, clean_text, digest
+        from gdcluster.engine.acts import NAME_LIMIT, as_year, clean_text, digest
         from gdcluster.engine.application import to_json, validate_application
         from gdcluster.states.regions import UnknownRegion, load_regions
 
         who = self._actor(actor)
         round_year = as_year(round_year, "round")
-        name = _one_line(clean_text(name, "name", limit=200), "name")
-        industry = _one_line(clean_text(industry, "industry", limit=200), "industry")
+        name = _one_line(clean_text(name, "name", limit=NAME_LIMIT), "name")
+        industry = _one_line(clean_text(industry, "industry", limit=NAME_LIMIT), "industry")
         try:
             unit = load_regions().unit(county)
         except UnknownRegion as exc:

@@ -224,6 +224,20 @@ def send_outbox(work: _Work, settings: Settings) -> None:
         raise
 
 
+#: What a file name may hold on the file systems recipients save attachments to (ext4, NTFS).
+FILE_NAME_BYTES = 255
+
+
+def attachment_name(title: str, suffix: str) -> str:
+    """The title as a file name the recipient can save: whole where it fits in 255 bytes of
+    UTF-8, else cut with an ellipsis (a 10,000-character cluster name, issue 6 §6)."""
+    if len((title + suffix).encode("utf-8")) <= FILE_NAME_BYTES:
+        return title + suffix
+    room = FILE_NAME_BYTES - len(("…" + suffix).encode("utf-8"))
+    cut = title.encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    return cut + "…" + suffix
+
+
 def send_smtp(work: _Work, settings: Settings) -> None:
     smtp = settings.smtp
     if smtp is None:
@@ -247,7 +261,7 @@ def send_smtp(work: _Work, settings: Settings) -> None:
         message.add_attachment(
             work.bodies["docx"], maintype="application",
             subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-            filename=f"{notice['title']}.docx",
+            filename=attachment_name(notice["title"], ".docx"),
         )
     connect = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
     context = ssl.create_default_context()

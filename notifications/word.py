@@ -217,12 +217,12 @@ def _set_font(rpr: Any, name: str) -> None:
 
 def _properties(word: Any, document: Document) -> None:
     properties = word.core_properties
-    properties.title = document.title
-    properties.subject = document.kind
-    properties.author = document.issuer
-    properties.last_modified_by = document.issuer
+    properties.title = _property(document.title)
+    properties.subject = _property(document.kind)
+    properties.author = _property(document.issuer)
+    properties.last_modified_by = _property(document.issuer)
     properties.comments = ""
-    properties.keywords = document.doc_no or ""
+    properties.keywords = _property(document.doc_no or "")
     properties.language = "zh-CN"
     properties.revision = 1
     stamp = _stamp(document)
@@ -354,3 +354,13 @@ def _fixed_zip(data: bytes, document: Document) -> bytes:
             entry.external_attr = 0o600 << 16
             target.writestr(entry, source.read(info.filename))
     return out.getvalue()
+
+
+#: python-docx refuses a core property (title, author, keywords) over 255 characters.
+PROPERTY_LIMIT = 255
+
+
+def _property(value: str) -> str:
+    """A core property as Word's file properties show it: a title built from a 10,000-character
+    cluster name is shortened there, with an ellipsis; the document body keeps it whole."""
+    return value if len(value) <= PROPERTY_LIMIT else value[: PROPERTY_LIMIT - 1] + "…"

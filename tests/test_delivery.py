@@ -9,6 +9,7 @@ import email.policy
 import hashlib
 import hmac
 import http.server
+import io
 import json
 import socket
 import threading
@@ -221,6 +222,40 @@ def test_smtp_without_its_password_fails_with_a_clear_error(
     rows = deliveries(engine, "smtp")
     assert {row.status for row in rows} == {"failed"}
     assert all("GD_TEST_SMTP_PASSWORD is not set" in (row.last_error or "") for row in rows)
+
+
+def test_a_ten_thousand_character_name_is_mailed_and_filed_whole(
+    engine: Engine, clock: FakeClock, application: dict, tmp_path: Path
+) -> None:
+    """Issue 6 §6: a cluster name of 10,000 characters reaches the SMTP server in the subject
+    and the body whole, and the outbox files carry it whole; only the .docx file properties
+    and the attachment's file name, which Word and mail clients cap, are shortened."""
+    from docx import Document
+
+    name = "佛山市南海区" + "长" * (10_000 - len("佛山市南海区产业集群")) + "产业集群"
+    assert len(name) == 10_000
+    case_id = Walker(engine, clock, application).to("recognized", name=name)
+    port = free_port()
+    with SmtpServer(port) as server:
+        attach(engine, smtp_settings(tmp_path, port))
+        revoke(engine, clock, case_id)
+    title = f"关于撤销{name}广东省中小企业特色产业集群认定的通知"
+    messages = server.messages()
+    assert len(messages) == 3
+    for message in messages:
+        assert message["Subject"] == title
+        assert name in message.get_body(("plain",)).get_content()
+        [attachment] = list(message.iter_attachments())
+        assert attachment.get_filename().endswith(".docx")
+        assert len(attachment.get_filename().encode("utf-8")) <= 255
+        assert attachment.get_filename().startswith("关于撤销佛山市南海区长长")
+        document = Document(io.BytesIO(attachment.get_content()))
+        assert name in "".join(paragraph.text for paragraph in document.paragraphs)
+        assert len(document.core_properties.title) == 255
+        assert document.core_properties.title.endswith("…")
+    assert {row.status for row in deliveries(engine)} == {"sent"}
+    text = stored(engine, "txt")
+    assert name in (tmp_path / "outbox" / text.path).read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- webhook

@@ -34,7 +34,7 @@ NAMES = {
     "html": "<script>alert('集群')</script><b onmouseover=\"x()\">&amp;&lt;粗</b>",
     "sql": "佛山'); DROP TABLE gd_case; -- \" OR 1=1 /* 集群",
     "xml": "]]><![CDATA[<notice/>]]>&#x26;<?xml version=\"1.0\"?><!DOCTYPE x []>",
-    "longest": "长" * 200,  # a name's limit: 200 characters
+    "longest": "长" * 10_000,  # a name's limit: 10,000 characters
 }
 REASONS = {
     "jinja": "{{ 7*7 }}{% for x in range(3) %}{{ x }}{% endfor %}：不符合条件",
@@ -183,6 +183,18 @@ def test_control_and_bidi_characters_in_names_are_refused(issued: Issued, key: s
             call()
         assert caught.value.field == field and caught.value.exit_code == 2
         assert caught.value.message.startswith(f"{field}:")
+    assert snapshot(engine) == before
+
+
+def test_a_name_past_ten_thousand_characters_is_refused(issued: Issued) -> None:
+    """10,000 characters is the most a name may hold: one more is refused naming the field,
+    and nothing is written."""
+    engine = issued.engine
+    before = snapshot(engine)
+    with pytest.raises(InvalidInput) as caught:
+        engine.create_case(round_year=2024, name="长" * 10_001, county="佛山市南海区",
+                           industry="铝型材", data={}, actor="county:佛山市南海区")
+    assert caught.value.field == "name" and "10000 characters" in caught.value.message
     assert snapshot(engine) == before
 
 

@@ -9,12 +9,16 @@ successes, versions rise by exactly one per success, and `audit verify` passes.
 The workers are processes forked from a forkserver with gdcluster already imported
 (tests/race_support.py); "through the CLI" means each attempt is a whole run of the console
 script's entry point, ``gdcluster.cli.main(argv)``, with its own engine, its exit code taken
-from ``SystemExit`` — what `gdcluster` does, minus the interpreter start-up.
+from ``SystemExit`` — what `gdcluster` does, minus the interpreter start-up. One test runs
+the installed `gdcluster` program itself, eight interpreters started at once per race.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -156,6 +160,67 @@ def test_eight_processes_fire_the_same_trigger_through_the_cli(db: str, tmp_path
             tmp_path)
         codes = check_one_success_each(outcomes, ids)
         check_recognized_once(engine, ids, codes)
+    finally:
+        engine.close()
+
+
+def installed_gdcluster() -> str:
+    path = Path(sys.executable).with_name("gdcluster")
+    assert path.exists(), f"the gdcluster entry point is not installed next to {sys.executable}"
+    return str(path)
+
+
+def start_all(argvs: list[list[str]], env: dict[str, str]) -> list[tuple[int, str, str]]:
+    """Start the installed `gdcluster` once per argv, all at once; their exit codes and
+    output once all have ended."""
+    environment = {**os.environ, **env}
+    processes = [subprocess.Popen([installed_gdcluster(), *argv], env=environment,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for argv in argvs]
+    ended = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=240)
+        ended.append((process.returncode, stdout.decode("utf-8"), stderr.decode("utf-8")))
+    return ended
+
+
+@pytest.mark.slow
+def test_eight_installed_gdcluster_processes_race(db: str, env: dict[str, str]) -> None:
+    """The race with the installed `gdcluster` program itself — eight separately started
+    interpreters, nothing shared but the database: for each of three cases, eight `gdcluster
+    case recognize ID` at once, then four `round publicize` and four `scheduler run --once`
+    at once. One success per case, the rest 3 or 5, never 1; records agree."""
+    engine = engine_at(db)
+    try:
+        ids = publicized(engine, 3, end=date(2024, 10, 11))
+        prefix = ["--db", db, "--as", PROVINCE, "--now", AFTER_PUBLICITY, "case", "recognize"]
+        outcomes: list[list[list[Any]]] = [[] for _ in range(PROCESSES)]
+        for case_id in ids:
+            ended = start_all([[*prefix, str(case_id)]] * PROCESSES, env)
+            for worker, (code, _, stderr) in zip(outcomes, ended, strict=True):
+                worker.append([case_id, code, stderr.strip()[:500]])
+        codes = check_one_success_each(outcomes, ids)
+        print(f"installed gdcluster race: exit codes {dict(codes)}")
+        check_recognized_once(engine, ids, codes)
+
+        candidates = expert_reviewed(engine, 20)
+        base = ["--db", db, "--now", "2024-10-12T08:00", "--json"]
+        publicize = [*base, "--as", PROVINCE, "round", "publicize", "2024", "--top", "10"]
+        ended = start_all([publicize if index % 2 == 0 else [*base, "scheduler", "run",
+                                                              "--once"]
+                           for index in range(PROCESSES)], env)
+        assert {code for code, _, _ in ended} <= {0, 3, 5}, ended
+        winners = [json.loads(stdout)["publicized"] for index, (code, stdout, _)
+                   in enumerate(ended) if index % 2 == 0 and code == 0]
+        assert winners and all(pick == candidates[-10:][::-1] for pick in winners)
+        found = states(engine, candidates)
+        assert sorted(case_id for case_id, state in found.items()
+                      if state == "publicized") == candidates[-10:]
+        moved = Counter(row.case_id for row in audit_rows(engine)
+                        if row.trigger in ("publicize", "reject"))
+        assert moved == Counter(dict.fromkeys(candidates, 1))
+        report = engine.verify_audit()
+        assert report.ok, report.message()
     finally:
         engine.close()
 
