@@ -714,9 +714,9 @@ def case_object(case_id: int, expected_version: int | None, name: str, contact: 
     """File a real-name objection during publicity (anyone; acts as public@NAME by default)."""
     actor = _settings().actor
     if actor is None:  # acting as public@NAME: a bad --name is reported as --name, not --as
-        from gdcluster.engine.acts import NAME_LIMIT, clean_text
+        from gdcluster.engine.acts import PERSON_LIMIT, clean_text
 
-        clean_text(name, "name", limit=NAME_LIMIT, one_line=True)
+        clean_text(name, "name", limit=PERSON_LIMIT, one_line=True)
         actor = f"public@{name}"
     _fire(case_id, "object", expected_version, actor=actor, name=name, contact=contact,
           evidence=evidence, unit=unit, note=_objection_filed)

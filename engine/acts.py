@@ -38,9 +38,11 @@ CHANGE_KINDS = ("leading_industry", "spatial_scope", "management_body")
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SCORE_PLACES = Decimal("0.0001")
-#: The longest name (a cluster, an industry, an objector) the engine stores: issue 6 §6 wants
+#: The longest cluster or industry name the engine stores: issue 6 §6 wants
 #: 10,000-character names stored exactly and rendered whole.
 NAME_LIMIT = 10_000
+#: An objector's name, which becomes the actor ``public@NAME`` (actors hold 200 characters).
+PERSON_LIMIT = 200
 
 
 @dataclass
@@ -378,7 +380,7 @@ def effect_publicize(act: Act) -> None:
 
 
 def effect_object(act: Act) -> None:
-    name = act.text("name", limit=NAME_LIMIT, one_line=True)
+    name = act.text("name", limit=PERSON_LIMIT, one_line=True)
     contact = act.text("contact", limit=500, one_line=True)
     evidence = act.text("evidence")
     unit = act.text("unit", required=False, limit=500, one_line=True)
