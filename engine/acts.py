@@ -77,6 +77,8 @@ class Act:
     def round(self, *, lock: bool = False) -> Round:
         # session.get answers from the identity map when the row is already loaded in this
         # transaction (the two round guards of `recommend`): one query per act (issue 5, P1)
+        # SQLite's writers are serialized by BEGIN IMMEDIATE: no row lock to take there
+        lock = lock and self.session.get_bind().dialect.name != "sqlite"
         row = self.session.get(Round, self.case.round_year, with_for_update=True if lock else None)
         if row is None:
             from gdcluster.engine.errors import NotFound
@@ -150,9 +152,9 @@ def guard_round_accepting_applications(act: Act) -> None:
 
 
 def guard_application_complete(act: Act) -> None:
-    from gdcluster.engine.application import missing_for_submission, validate_application
+    from gdcluster.engine.application import missing_for_submission
 
-    application = validate_application(act.case.application)
+    application = validated(act.case.application)
     missing = missing_for_submission(
         application, act.case.round_year, act.policy.min_growth_years
     )
@@ -523,10 +525,47 @@ EFFECTS: dict[str, Callable[[Act], None]] = {
 
 # ---------------------------------------------------------------------------- shared rules
 def check_case(case: Case, policy: Any) -> Any:
-    from gdcluster.engine.application import validate_application
+    """The criteria report of the case's application under ``policy`` for its round."""
     from gdcluster.engine.criteria import evaluate
 
-    return evaluate(validate_application(case.application), policy, case.round_year)
+    key = (_content_key(case.application), policy.name, policy.digest, case.round_year)
+    report = _CHECKED.get(key)
+    if report is None:
+        report = evaluate(validated(case.application), policy, case.round_year)
+        _remember(_CHECKED, key, report)
+    return report
+
+
+# Validating an application and judging it are pure functions of its content (and of the
+# policy and round): acts on the same application reuse the answer instead of spending a
+# fifth of each `submit`, `review` and `recommend` on it again (issue 5, P1). Keyed by the
+# content itself, never by case id or version, so an answer cannot outlive what it judged.
+_CACHE_SIZE = 256
+_VALIDATED: dict[str, dict[str, Any]] = {}
+_CHECKED: dict[tuple[str, str, str, int], Any] = {}
+
+
+def _content_key(application: Any) -> str:
+    return json.dumps(application, ensure_ascii=False, sort_keys=True, default=repr)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_SIZE:
+        del cache[next(iter(cache))]  # oldest first
+    cache[key] = value
+
+
+def validated(application: Any) -> dict[str, Any]:
+    """``validate_application`` of a stored application, remembered by content. The answer
+    is shared: read it, never change it."""
+    from gdcluster.engine.application import validate_application
+
+    key = _content_key(application)
+    answer = _VALIDATED.get(key)
+    if answer is None:
+        answer = validate_application(application)
+        _remember(_VALIDATED, key, answer)
+    return answer
 
 
 def find_objection(act: Act) -> Objection:
@@ -625,17 +664,24 @@ def city_quota(round_row: Round, policy: Any, city: str) -> tuple[int, int]:
     return int(quota.min), int(quota.max)
 
 
+def _recommended_count_statement() -> Any:
+    from sqlalchemy import bindparam
+
+    case = Case.__table__.c  # type: ignore[attr-defined]
+    return (select(func.count()).select_from(Case.__table__)  # type: ignore[attr-defined]
+            .where(case.round_year == bindparam("round_year"), case.city == bindparam("city"),
+                   case.recommended_at.is_not(None), case.state != "withdrawn"))
+
+
+#: Built once, run on the session's connection: built per call through the ORM it was a
+#: tenth of each `recommend` (issue 5, P1).
+_RECOMMENDED_COUNT = _recommended_count_statement()
+
+
 def recommended_count(session: Session, round_year: int, city: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Case)
-            .where(
-                Case.round_year == round_year,
-                Case.city == city,
-                Case.recommended_at.is_not(None),  # type: ignore[union-attr]
-                Case.state != "withdrawn",
-            )
-        )
-        or 0
-    )
+    """Cases of the round the city has recommended (withdrawn ones not counted)."""
+    session.flush()
+    from gdcluster.engine.store import connection_of
+
+    return int(connection_of(session).execute(
+        _RECOMMENDED_COUNT, {"round_year": round_year, "city": city}).scalar() or 0)
