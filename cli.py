@@ -44,6 +44,7 @@ class Globals:
         self.as_json = as_json
         self.settings_file = settings_file
         self._engine: Any = None
+        self._attached = False
 
     def clock(self) -> Any:
         if self.now is None:
@@ -52,16 +53,20 @@ class Globals:
 
         return FixedClock(parse_instant(self.now))
 
-    def engine(self) -> Any:
+    def engine(self, *, acts: bool = True) -> Any:
+        """The engine; ``acts=False`` for commands that only read, which skip attaching the
+        notice service (a fifth of `case show`'s start-up, issue 5, P3)."""
         if self._engine is None:
             from gdcluster.engine.api import Engine
 
             self._engine = Engine.open(self.db, clock=self.clock())
             click.get_current_context().find_root().call_on_close(self._engine.close)
+        if acts and not self._attached:
             # acts issue their notices (DESIGN §10); loads neither Jinja nor the settings yet
             from gdcluster.notifications.service import attach
 
             attach(self._engine, self.settings_file)
+            self._attached = True
         return self._engine
 
 
@@ -491,7 +496,7 @@ def round_open(year: int, policy: str | None, apply_by: date | None, recommend_b
 @json_option
 def round_show(year: int) -> None:
     """Round YEAR: deadlines, rubric, cases by state and city, cities below their minimum."""
-    summary = _settings().engine().round_summary(year)
+    summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
         click.echo(f"round {year} — policy {summary['policy']} (version "
@@ -791,7 +796,7 @@ def case_reject(case_id: int, expected_version: int | None, reason: str) -> None
 @json_option
 def case_show(case_id: int) -> None:
     """One case: state, dates, deadlines, objections, reports."""
-    view = _settings().engine().get(case_id)
+    view = _settings().engine(acts=False).get(case_id)
 
     def human() -> None:
         click.echo(f"case {view.id}  {view.name}")
@@ -822,7 +827,7 @@ def case_show(case_id: int) -> None:
 @json_option
 def case_history(case_id: int) -> None:
     """The audit trail of one case, oldest first."""
-    rows = _settings().engine().history(case_id)
+    rows = _settings().engine(acts=False).history(case_id)
 
     def human() -> None:
         _table([[row["seq"], _local(row["at"]), row["trigger"],
@@ -840,7 +845,7 @@ RESULT_LABELS = {"pass": "通过 pass", "fail": "不通过 FAIL", "expert": "专
 @json_option
 def case_check(case_id: int) -> None:
     """第十三条 criteria, item by item: the rule, the value found, the verdict."""
-    report = _settings().engine().check(case_id).to_dict()
+    report = _settings().engine(acts=False).check(case_id).to_dict()
 
     def human() -> None:
         _table([["article", "item", "result", "value", "rule"]]
@@ -866,7 +871,7 @@ def case_check(case_id: int) -> None:
 def case_list(state: str | None, city: str | None, round_year: int | None, limit: int | None,
               offset: int) -> None:
     """Cases in id order, streamed."""
-    views = _settings().engine().list(state=state, city=city, round_year=round_year,
+    views = _settings().engine(acts=False).list(state=state, city=city, round_year=round_year,
                                       limit=limit, offset=offset)
     first = next(views, None)  # raises bad filters before anything is printed
     if _settings().as_json:
@@ -906,7 +911,7 @@ def calendar_group() -> None:
 @json_option
 def calendar_workdays(start: date, n: int) -> None:
     """The N-th working day counting START as day 1 (a publicity of N days ends then)."""
-    end = _settings().engine().workdays(start, n)
+    end = _settings().engine(acts=False).workdays(start, n)
     _output({"start": start.isoformat(), "n": n, "end": end.isoformat()},
             lambda: click.echo(end.isoformat()))
 
@@ -935,7 +940,7 @@ def audit_group() -> None:
 @json_option
 def audit_verify() -> None:
     """Recompute the chain; exit 3 and name the first bad row if it was tampered with."""
-    report = _settings().engine().verify_audit()
+    report = _settings().engine(acts=False).verify_audit()
     if _settings().as_json:
         _write_json(report.to_dict())
     else:
@@ -1001,7 +1006,7 @@ def _handled_lines(handled: list[dict[str, Any]]) -> None:
 @json_option
 def scheduler_pending(until: date | None) -> None:
     """List the pending deadlines that are due, and what a sweep would do (writes nothing)."""
-    rows = _settings().engine().pending(until)
+    rows = _settings().engine(acts=False).pending(until)
 
     def human() -> None:
         if not rows:

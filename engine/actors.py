@@ -47,7 +47,8 @@ class Actor:
         if kind in ("province", "system", "public") and region_name is not None:
             raise InvalidInput(f"a {kind} actor has no region", field="actor")
         if kind == "public" and person_name is None:
-            raise InvalidInput("a member of the public acts under a real name: public@姓名", field="actor")
+            raise InvalidInput("a member of the public acts under a real name: public@姓名",
+                               field="actor")
         if region_name is not None:
             region_name = _canonical_region(kind, region_name)
         return cls(kind=kind, region=region_name, person=person_name)

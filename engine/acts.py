@@ -622,7 +622,7 @@ def validate_scores(raw: Any, policy: Any) -> dict[str, Decimal]:
         if key not in raw:
             raise InvalidInput("missing score", field=f"scores.{key}")
         value = raw[key]
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool | float):
             raise InvalidInput("write points as an integer or a decimal string",
                                field=f"scores.{key}")
         # the application's reader: plain decimal digits only ("1e1", "0x10", "１０", "NaN"

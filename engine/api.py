@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -238,7 +239,8 @@ class Engine:
         try:
             policy = load_policy(name)
         except (InvalidPolicy, FileNotFoundError, KeyError, LookupError) as exc:
-            raise InvalidInput(f"unknown or invalid policy {name!r}: {exc}", field="policy") from exc
+            raise InvalidInput(f"unknown or invalid policy {name!r}: {exc}",
+                               field="policy") from exc
         if digest is not None and policy.digest != digest:
             raise TransitionRefused(
                 f"the policy file {name!r} has changed since this case was submitted under it; "
@@ -463,6 +465,9 @@ class Engine:
                     round_row.publicity_pick = pick
                     if doc_no is not None:
                         round_row.publicity_doc_no = doc_no
+                # one calendar for the whole batch, as the pick's period was counted with it:
+                # loading it again for each case was a tenth of each act (issue 5, P5)
+                calendar = calendar_from_session(session)
         except TransitionRefused as refusal:
             self._record_refusal(who, "publicize_round", refusal, round_year=year)
             raise
@@ -473,7 +478,8 @@ class Engine:
             if case_id in chosen:
                 found = self._batch_act(case_id, "publicize", who,
                                         {"start": date.fromisoformat(pick["start"])},
-                                        waiting="expert_reviewed", target="publicized")
+                                        waiting="expert_reviewed", target="publicized",
+                                        calendar=calendar)
             else:
                 found = self._batch_act(case_id, "reject", who, {"reason": "未入选"},
                                         waiting="expert_reviewed", target="rejected")
@@ -547,12 +553,13 @@ class Engine:
         }
 
     def _batch_act(self, case_id: int, trigger: str, who: Actor, payload: dict[str, Any], *,
-                   waiting: str, target: str) -> str | None:
+                   waiting: str, target: str, calendar: Any = None) -> str | None:
         """One case of a stored batch: ``None`` when it is in ``target`` now (moved by this
         call, or earlier by an interrupted run or a concurrent one), else the state another
         act left it in. Finding it moved already is no refusal: nothing is recorded."""
         try:
-            event, _ = self._fire(case_id, trigger, who, None, payload, view=False)
+            event, _ = self._fire(case_id, trigger, who, None, payload, view=False,
+                                  calendar=calendar)
         except TransitionRefused as refusal:
             if refusal.reasons == ["wrong state"] and refusal.state != waiting:
                 return None if refusal.state == target else str(refusal.state)
@@ -634,6 +641,7 @@ class Engine:
                         round_row.valid_from = start
                     if doc_no is not None:
                         round_row.recognition_doc_no = doc_no
+                calendar = calendar_from_session(session)  # one for the batch, as above
         except TransitionRefused as refusal:
             self._record_refusal(who, "recognize_round", refusal, round_year=year)
             raise
@@ -645,7 +653,8 @@ class Engine:
         for case_id in batch["cases"]:
             try:
                 found = self._batch_act(case_id, "recognize", who, {"valid_from": start},
-                                        waiting="publicized", target="recognized")
+                                        waiting="publicized", target="recognized",
+                                        calendar=calendar)
             except TransitionRefused as exc:
                 held[case_id] = exc.message
             else:
@@ -763,10 +772,11 @@ class Engine:
 
     def _fire(
         self, case_id: int, trigger: str, who: Actor, expected_version: int | None,
-        payload: dict[str, Any], view: bool = True,
+        payload: dict[str, Any], view: bool = True, calendar: Any = None,
     ) -> tuple[TransitionEvent, CaseView | None]:
         """The act in its own transaction; ``view=False`` for batches, which never read the
-        case back (reading it is a tenth of each act, issue 5, P5)."""
+        case back (reading it is a tenth of each act, issue 5, P5); ``calendar``: a batch's
+        working-day calendar, loaded once for all its acts."""
         now = self.clock.now()
         case_id = _case_id(case_id)
         try:
@@ -779,7 +789,8 @@ class Engine:
                     raise NotFound("case", case_id)
                 if expected_version is not None and case.version != expected_version:
                     raise ConcurrentModification(case_id, expected_version)
-                event = self._transition(session, case, trigger, who, payload, now)
+                event = self._transition(session, case, trigger, who, payload, now,
+                                         calendar=calendar)
                 # the case as this act leaves it, read in the act's own transaction: a second
                 # transaction just to read it back cost a quarter of each act (issue 5, P1)
                 return event, _case_view(session, case) if view else None
@@ -788,7 +799,7 @@ class Engine:
 
     def _transition(
         self, session: Session, case: Case, trigger: str, who: Actor, payload: dict[str, Any],
-        now: datetime,
+        now: datetime, *, calendar: Any = None,
     ) -> TransitionEvent:
         """The act itself, inside the caller's open write transaction.
 
@@ -825,7 +836,8 @@ class Engine:
         policy = self._policy_for(case.policy, case.policy_digest)
         act = Act(session=session, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now, policy=policy,
-                  calendar=self._calendar_loader(session))
+                  calendar=(self._calendar_loader(session) if calendar is None
+                            else lambda: calendar))
         for guard in rule.guards:
             GUARDS[guard](act)
         effect = EFFECTS.get(trigger)
@@ -907,7 +919,7 @@ class Engine:
             for row in session.execute(statement.execution_options(yield_per=500)):
                 yield _view(row, [], [], [])  # type: ignore[arg-type]  # a Row reads alike
 
-    def history(self, case_id: int) -> list[dict[str, Any]]:
+    def history(self, case_id: int) -> builtins.list[dict[str, Any]]:
         case_id = _case_id(case_id)
         with self.store.read() as session:
             if session.get(Case, case_id) is None:
@@ -933,7 +945,7 @@ class Engine:
                 raise NotFound("case", case_id)
             return check_case(case, self._policy_for(case.policy))
 
-    def refusals(self, *, case_id: int | None = None) -> list[dict[str, Any]]:
+    def refusals(self, *, case_id: int | None = None) -> builtins.list[dict[str, Any]]:
         statement = select(Refusal).order_by(Refusal.id)
         if case_id is not None:
             statement = statement.where(Refusal.case_id == case_id)
@@ -950,7 +962,7 @@ class Engine:
             return audit.verify(session)
 
     # ------------------------------------------------------------------ deadlines
-    def run_due(self, now: datetime | str | None = None) -> list[dict[str, Any]]:
+    def run_due(self, now: datetime | str | None = None) -> builtins.list[dict[str, Any]]:
         """Fire every deadline due at ``now`` (default: the clock's now), each exactly once.
 
         One transaction per deadline: the case row locked, the deadline claimed
@@ -965,7 +977,7 @@ class Engine:
 
         return sweep.run_due(self, now)
 
-    def pending(self, until: date | datetime | str | None = None) -> list[dict[str, Any]]:
+    def pending(self, until: date | datetime | str | None = None) -> builtins.list[dict[str, Any]]:
         """Pending deadlines due by ``until`` (a date counts to its 24:00; default: now).
 
         A dry view, in due order, each with the ``action`` a sweep would take now. Writes
@@ -989,7 +1001,8 @@ class Engine:
             raise InvalidInput("must be a whole number from 1 to 366", field="n")
         return self.calendar().add_workdays(day, n)  # type: ignore[no-any-return]
 
-    def import_calendar(self, content: bytes, filename: str, actor: Actor | str) -> list[int]:
+    def import_calendar(self, content: bytes, filename: str,
+                        actor: Actor | str) -> builtins.list[int]:
         from gdcluster.engine.calendar import parse_calendar_file
 
         who = self._actor(actor)

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import yaml
+
 from gdcluster.engine.errors import InvalidInput
 from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS
 

@@ -29,7 +29,8 @@ _BASE: dict[str, Any] = {
     "leading_industry_share": "0.81",
     "champion_enterprises": [{"name": "示例龙头科技股份有限公司", "kind": "little_giant"}],
     "quality_smes": [
-        {"name": f"示例专精特新企业{n}号有限公司", "kinds": ["specialized_new"]} for n in range(1, 9)
+        {"name": f"示例专精特新企业{n}号有限公司", "kinds": ["specialized_new"]}
+        for n in range(1, 9)
     ],
     "sme_rd_expense": {"2021": "3.10", "2022": "3.52", "2023": "4.05"},
     "invention_patents": {"2021": 620, "2022": 735, "2023": 880},
@@ -48,7 +49,7 @@ _BASE: dict[str, Any] = {
     "narrative": {"leading_industry": "主导产业特色鲜明，产业链上下游配套完整。"},
 }
 
-CLUSTERS = [
+CLUSTERS: list[tuple[str, str, str, str, dict[str, Any]]] = [
     # (key, name, unit, industry, changes to the base application)
     ("guzhen", "中山市古镇镇灯饰照明产业集群", "中山市古镇镇", "灯饰照明",
      {"output": {"2021": "152.3", "2022": "171.8", "2023": "196.4"}}),

@@ -76,7 +76,7 @@ class Case(SQLModel, table=True):
     updated_at: datetime
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - SQLAlchemy's declared_attr
+    def __mapper_args__(cls) -> dict[str, Any]:
         # The engine sets ``version`` itself, once per act (an act may flush several times);
         # SQLAlchemy still adds ``WHERE version = <loaded>`` to every UPDATE.
         return {

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from gdcluster.engine.errors import ConcurrentModification, InvalidInput, NotInitialized
+from gdcluster.engine.errors import ConcurrentModification, InvalidInput
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
 BUSY_TIMEOUT_MS = 30_000

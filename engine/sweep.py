@@ -38,6 +38,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
 from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import SHANGHAI, as_utc, end_of_day, local_date, parse_instant
@@ -49,8 +52,6 @@ from gdcluster.engine.errors import (
     SimulationOnly,
 )
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from gdcluster.engine.api import Engine, TransitionEvent

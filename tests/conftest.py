@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import Walker
 
 from gdcluster.engine import Engine
 from gdcluster.engine.clock import FakeClock
-from support import Walker
 
 DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("GDCLUSTER_TEST_PG")

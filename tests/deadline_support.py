@@ -12,10 +12,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from gdcluster.engine import Engine, audit, deadlines
 from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.models import AuditEntry, Case, Deadline, Round
-from sqlalchemy import func, select
 
 DATA = Path(__file__).parent / "data"
 PROVINCE = "province@王处长"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from gdcluster.engine import Engine
 from gdcluster.engine.clock import FakeClock
 
-
 COUNTY = "county:佛山市南海区@李四"
 CITY = "city:佛山市@张三"
 PROVINCE = "province@王处长"

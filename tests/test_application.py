@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gdcluster.engine.application import (
     FIELDS,
     load_application_file,

@@ -9,6 +9,9 @@ from typing import Any
 
 import chinese_calendar
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gdcluster.engine.calendar import (
     WorkCalendar,
     YearData,
@@ -16,8 +19,6 @@ from gdcluster.engine.calendar import (
     parse_calendar_file,
 )
 from gdcluster.engine.errors import CalendarGap, InvalidInput
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 FIXTURE_2027 = Path(__file__).parent / "data" / "calendar-2027.yaml"
 CAL = WorkCalendar()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+
 from gdcluster.cli import cli
 
 DATA = Path(__file__).parent / "data"

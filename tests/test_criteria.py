@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gdcluster.engine.application import load_application_file, validate_application
 from gdcluster.engine.criteria import CheckReport, evaluate
 from gdcluster.states.policy import Policy, load_policy

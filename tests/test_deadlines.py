@@ -24,11 +24,12 @@ from deadline_support import (
     recognized,
     rows,
 )
+from sqlalchemy import func, select, update
+
 from gdcluster.engine import CalendarGap, Engine, TransitionRefused, deadlines
 from gdcluster.engine.calendar import WorkCalendar, parse_calendar_file
 from gdcluster.engine.clock import FakeClock, end_of_day, start_of_day
 from gdcluster.engine.models import Case, Deadline, Refusal
-from sqlalchemy import func, select, update
 
 JUST_BEFORE = timedelta(microseconds=1)
 CALENDAR_2027 = "calendar-2027.yaml"

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
+from support import PROVINCE, Walker
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput
@@ -36,7 +37,6 @@ from gdcluster.notifications import (
     load_settings,
 )
 from gdcluster.notifications.settings import DeliveryPolicy
-from support import PROVINCE, Walker
 
 RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTER_NOW": None,
                         "GDCLUSTER_SETTINGS": None, "GDCLUSTER_DEBUG": None})

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from support import CITY, COUNTY, PROVINCE, Walker, full_scores
 from sqlalchemy import func, select, text
+from support import CITY, COUNTY, PROVINCE, Walker, full_scores
 
 from gdcluster.engine import (
     ConcurrentModification,
@@ -36,15 +36,18 @@ ALLOWED = [
     ("expert_reviewed", "publicize", PROVINCE, {"start": "2024-09-27"}, "publicized"),
     ("expert_reviewed", "reject", PROVINCE, {"reason": "未入选"}, "rejected"),
     ("publicized", "object", "public@王五",
-     {"name": "王五", "contact": "13800000000", "evidence": "产值数据与统计年鉴不符"}, "publicized"),
+     {"name": "王五", "contact": "13800000000", "evidence": "产值数据与统计年鉴不符"},
+     "publicized"),
     ("publicized", "reject", PROVINCE, {"reason": "现场考察发现问题"}, "rejected"),
     ("recognized", "report", COUNTY, {"year": 2024, "data": {"output": "130"}}, "recognized"),
     ("recognized", "report", CITY, {"year": 2024}, "recognized"),
     ("recognized", "change", COUNTY, {"kind": "management_body", "detail": "管理机构更名"},
      "recognized"),
-    ("recognized", "revoke", PROVINCE, {"reason_code": "18.5", "reason": "较大安全事故"}, "revoked"),
+    ("recognized", "revoke", PROVINCE, {"reason_code": "18.5", "reason": "较大安全事故"},
+     "revoked"),
     ("under_review", "renew", PROVINCE, {}, "renewed"),
-    ("under_review", "revoke", PROVINCE, {"reason_code": "18.1", "reason": "复核未通过"}, "revoked"),
+    ("under_review", "revoke", PROVINCE, {"reason_code": "18.1", "reason": "复核未通过"},
+     "revoked"),
     ("renewed", "revoke", PROVINCE, {"reason_code": "18.3", "reason": "未按时报送年度报告"},
      "revoked"),
 ]
@@ -77,9 +80,7 @@ WRONG_ACTOR = [
     ("publicized", "recognize", COUNTY, {}),
     ("recognized", "revoke", CITY, {"reason_code": "18.5", "reason": "x"}),
     ("recognized", "report", "county:佛山市禅城区", {"year": 2024}),
-    ("recognized", "revoke", "system", {"reason_code": "18.5", "reason": "x"}) and None,
 ]
-WRONG_ACTOR = [row for row in WRONG_ACTOR if row]
 
 
 def _payload(kind: object, walker: Walker) -> dict:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from support import PROVINCE, Walker
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused
@@ -35,7 +36,6 @@ from gdcluster.notifications import (
     list_notices,
     render_notice,
 )
-from support import PROVINCE, Walker
 
 DATA = Path(__file__).parent / "data"
 INJECTED = "<script>alert('x')</script>{{7*7}}家电产业集群"

@@ -18,9 +18,9 @@ def test_migrations_build_exactly_the_models(db_url: str) -> None:
     """`gdcluster init` (Alembic to head) yields the schema the models describe: autogenerate
     finds nothing to change, and the recorded revision is the head the code expects."""
     from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from alembic.config import Config
     from sqlmodel import SQLModel
 
     from gdcluster.engine import migrations

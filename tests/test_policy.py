@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+
 from gdcluster.states.policy import (
     DEFAULT_POLICY,
     INCIDENT_KINDS,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gdcluster.states import regions as regions_module
 from gdcluster.states.regions import (
     COUNTY_LEVEL_KINDS,

@@ -29,6 +29,8 @@ from deadline_support import (
     rows,
     states,
 )
+from sqlalchemy import event, select
+
 from gdcluster.engine import Engine, SimulationOnly, deadlines, sweep
 from gdcluster.engine.clock import FakeClock, end_of_day, start_of_day
 from gdcluster.engine.models import Deadline, Notice
@@ -38,7 +40,6 @@ from gdcluster.engine.scheduler import (
     DeadlineScheduler,
     make_scheduler,
 )
-from sqlalchemy import event, select
 
 SWEEP_AT = "2024-10-12T08:00"
 PROCESS_TIMEOUT = 240

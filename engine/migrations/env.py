@@ -10,7 +10,10 @@ connection = config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only via store.upgrade or the developer tool
     from sqlalchemy import create_engine
 
-    connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise SystemExit("set sqlalchemy.url (or run `gdcluster init`, which passes a connection)")
+    connection = create_engine(url).connect()
 
 context.configure(
     connection=connection,
