@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0003_round_batches"
+SCHEMA_REVISION = "0004_quota_index"
 
 
 class Meta(SQLModel, table=True):
@@ -52,6 +52,9 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_gd_case_round_state", "round_year", "state"),
         Index("ix_gd_case_city_state", "city", "state"),
+        # the city quota count of each recommendation reads only that city's recommended
+        # cases of the round, not every case of the round (issue 5, P1/P6)
+        Index("ix_gd_case_round_city", "round_year", "city", "recommended_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -112,3 +113,50 @@ def test_the_machine_never_binds_a_case(engine: Engine, walker: Walker) -> None:
     machine = load_workflow().machine()
     assert machine.models == []
     assert load_workflow().machine() is machine  # one per process
+
+
+@contextmanager
+def sqlite_steps(engine: Engine) -> Iterator[Callable[[], int]]:
+    """Count SQLite virtual-machine instructions run while the block runs: the rows a query
+    reads, not its statements — a count that does not depend on the machine either."""
+    steps = [0]
+
+    def step() -> int:
+        steps[0] += 1
+        return 0  # go on
+
+    def arm(connection: object, *_args: object) -> None:
+        connection.connection.driver_connection.set_progress_handler(  # type: ignore[attr-defined]
+            step, 1)
+
+    sa_engine = engine.store.engine
+    event.listen(sa_engine, "before_cursor_execute", arm)
+    try:
+        yield lambda: steps[0]
+    finally:
+        event.remove(sa_engine, "before_cursor_execute", arm)
+
+
+def test_a_recommendation_reads_only_its_citys_recommended_cases(
+    tmp_path: Path, clock: FakeClock, application: dict,
+) -> None:
+    """The city quota count of `recommend` reads the recommended cases of that city and
+    round through ``ix_gd_case_round_city``: ten times as many other cases of the same city
+    in the round (drafts) leave its work the same. Before that index it read every case of
+    the round, so a round's recommendations cost quadratic time in its size. SQLite only:
+    the measure is SQLite's instruction count (PostgreSQL's planner picks by statistics)."""
+    engine = Engine.init(f"sqlite:///{tmp_path}/quota.db", simulation=True, clock=clock)
+    try:
+        walker = walker_with_room(engine, clock, application)
+        city = "city:佛山市"
+        work = []
+        for fillers in (20, 200):
+            for index in range(fillers):
+                walker.create(name=f"草稿产业集群{fillers}-{index}")  # same city, not recommended
+            case_id = walker.to("city_reviewed")
+            with sqlite_steps(engine) as steps:
+                engine.fire(case_id, "recommend", city)
+            work.append(steps())
+        assert work[1] <= work[0] * 1.1, work
+    finally:
+        engine.close()

@@ -98,7 +98,7 @@ def measure(backend: str, cases: int, top: int) -> list[Figure]:
                f"{cases:,} cases in {batch:.1f} s incl. the publicity notice; Core baseline "
                f"{per['inline'] * 1000:.2f} ms/transition × {cases:,} = "
                f"{per['inline'] * cases:.1f} s", batch / (per["inline"] * cases), 1.5),
-        Figure("P5", "round publicize vs prepared Core × N", backend,
+        Figure("P5", "round publicize vs prepared Core × N (stricter reference)", backend,
                f"{cases:,} cases in {batch:.1f} s; prepared Core baseline "
                f"{per['prepared'] * 1000:.2f} ms/transition × {cases:,} = "
                f"{per['prepared'] * cases:.1f} s", batch / (per["prepared"] * cases), 1.5),
