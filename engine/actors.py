@@ -23,6 +23,20 @@ class Actor:
 
     @classmethod
     def parse(cls, text: str | None) -> Actor:
+        """The actor ``text`` names, or ``InvalidInput`` naming the field ``actor``. Parsed
+        actors are remembered (they are immutable, and the region table does not change):
+        the same few actors act again and again (issue 5, P1)."""
+        known = _PARSED.get(text) if isinstance(text, str) else None
+        if known is not None:
+            return known
+        actor = cls._parse(text)
+        if len(_PARSED) >= 1024:
+            _PARSED.clear()
+        _PARSED[text] = actor  # type: ignore[index]
+        return actor
+
+    @classmethod
+    def _parse(cls, text: str | None) -> Actor:
         if text is None or not text.strip():
             raise InvalidInput(
                 "say who is acting, e.g. --as 'city:佛山市@张三' (or set GDCLUSTER_ACTOR)",
@@ -64,6 +78,9 @@ class Actor:
     def __str__(self) -> str:
         text = self.kind if self.region is None else f"{self.kind}:{self.region}"
         return f"{text}@{self.person}" if self.person else text
+
+
+_PARSED: dict[str, Actor] = {}
 
 
 def _canonical_region(kind: str, name: str) -> str:
