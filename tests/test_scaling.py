@@ -67,6 +67,7 @@ def test_creating_twice_the_cases_costs_twice_the_statements(
         create_cases(walker, 10, 100)
     with statements(engine) as large:
         create_cases(walker, 20, 200)
+    print(f"filing 10 / 20 applications: {small()} / {large()} statements")
     assert small() > 0
     assert large() <= LINEAR * small(), (small(), large())
 
@@ -99,6 +100,7 @@ def test_publicizing_twice_the_cases_costs_twice_the_statements(
 
     small = publicize(expert_reviewed(size, 0))
     large = publicize(expert_reviewed(2 * size, 100))
+    print(f"round publicize over {size} / {2 * size} cases: {small} / {large} statements")
     assert large <= LINEAR * small, (small, large)
 
 
@@ -157,6 +159,7 @@ def test_a_recommendation_reads_only_its_citys_recommended_cases(
             with sqlite_steps(engine) as steps:
                 engine.fire(case_id, "recommend", city)
             work.append(steps())
+        print(f"recommend with 20 / 200 drafts of its city: {work[0]} / {work[1]} SQLite steps")
         assert work[1] <= work[0] * 1.1, work
     finally:
         engine.close()
