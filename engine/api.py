@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -31,12 +32,9 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.models import (
     SCHEMA_REVISION,
     AnnualReport,
-    AuditEntry,
-    CalendarYear,
     Case,
     Deadline,
     Objection,
-    Refusal,
     Round,
 )
 from gdcluster.engine.store import Store, connection_of, resolve_url, upgrade
@@ -263,6 +261,8 @@ class Engine:
         self, actor: Actor | str, trigger: str, error: EngineError, *,
         case_id: int | None = None, round_year: int | None = None,
     ) -> None:
+        from gdcluster.engine.records import Refusal
+
         try:
             with self.store.write() as session:
                 session.add(
@@ -858,10 +858,10 @@ class Engine:
         # bumped once, when the act's changes are made: bumped first, it dirtied the case
         # before the guards' reads, whose autoflush then wrote the row twice (issue 5, P1)
         case.version += 1
+        _write_case(session, case)  # first: settle's flush would write it through the ORM
         if workflow.state(case.state).final:
             deadlines.settle(session, now=now, result=f"case {case.state}",
                              status="cancelled", case_id=case.id)
-        _write_case(session, case)
         return self._record(
             session, actor=who, trigger=trigger, article=rule.article, at=now,
             case_id=case.id, round_year=case.round_year, from_state=from_state,
@@ -920,6 +920,8 @@ class Engine:
                 yield _view(row, [], [], [])  # type: ignore[arg-type]  # a Row reads alike
 
     def history(self, case_id: int) -> builtins.list[dict[str, Any]]:
+        from gdcluster.engine import records
+
         case_id = _case_id(case_id)
         with self.store.read() as session:
             if session.get(Case, case_id) is None:
@@ -930,8 +932,8 @@ class Engine:
                  "reason": row.reason, "article": row.article,
                  "payload": json.loads(row.payload)}
                 for row in session.scalars(
-                    select(AuditEntry).where(AuditEntry.case_id == case_id)
-                    .order_by(AuditEntry.seq)
+                    select(records.AuditEntry).where(records.AuditEntry.case_id == case_id)
+                    .order_by(records.AuditEntry.seq)
                 )
             ]
 
@@ -946,6 +948,8 @@ class Engine:
             return check_case(case, self._policy_for(case.policy))
 
     def refusals(self, *, case_id: int | None = None) -> builtins.list[dict[str, Any]]:
+        from gdcluster.engine.records import Refusal
+
         statement = select(Refusal).order_by(Refusal.id)
         if case_id is not None:
             statement = statement.where(Refusal.case_id == case_id)
@@ -1004,6 +1008,7 @@ class Engine:
     def import_calendar(self, content: bytes, filename: str,
                         actor: Actor | str) -> builtins.list[int]:
         from gdcluster.engine.calendar import parse_calendar_file
+        from gdcluster.engine.records import CalendarYear
 
         who = self._actor(actor)
         self._require(who, ("province", "system"), "calendar_import",
@@ -1042,7 +1047,7 @@ def calendar_from_session(session: Session) -> Any:
 
     rows = tuple(
         (row.year, row.source, tuple(row.holidays), tuple(row.workdays))
-        for row in session.execute(_CALENDAR_ROWS)
+        for row in session.execute(_calendar_rows())
     )
     calendar = _CALENDARS.get(rows)
     if calendar is None:
@@ -1062,9 +1067,14 @@ def calendar_from_session(session: Session) -> Any:
     return calendar
 
 
-_CALENDAR_ROWS = select(
-    CalendarYear.year, CalendarYear.source, CalendarYear.holidays, CalendarYear.workdays
-).order_by(CalendarYear.year)
+@cache
+def _calendar_rows() -> Any:
+    from gdcluster.engine.records import CalendarYear
+
+    return select(CalendarYear.year, CalendarYear.source, CalendarYear.holidays,
+                  CalendarYear.workdays).order_by(CalendarYear.year)
+
+
 _CALENDARS: dict[tuple[Any, ...], Any] = {}
 
 

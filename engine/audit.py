@@ -14,13 +14,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from gdcluster.engine.models import AuditEntry, AuditHead
 from gdcluster.engine.store import connection_of
 
 GENESIS = "0" * 64
@@ -57,20 +57,26 @@ def row_hash(entry: Any) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
-_HEAD_FOR_UPDATE = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
-_INSERT = insert(AuditEntry.__table__)  # type: ignore[attr-defined]
-_MOVE_HEAD = (
-    update(_HEAD).where(_HEAD.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-)
-#: Move the head only if it is still where this process last left it.
-_MOVE_KNOWN_HEAD = (
-    update(_HEAD)
-    .where(_HEAD.c.id == 1, _HEAD.c.seq == bindparam("old_seq"),
-           _HEAD.c.hash == bindparam("old_hash"))
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-)
+@cache
+def _statements() -> SimpleNamespace:
+    """The append's prepared statements, built on first use (the audit tables load then)."""
+    from gdcluster.engine.records import AuditEntry, AuditHead
+
+    head = AuditHead.__table__  # type: ignore[attr-defined]
+    return SimpleNamespace(
+        head_for_update=select(head.c.seq, head.c.hash).where(head.c.id == 1)
+        .with_for_update(),
+        insert=insert(AuditEntry.__table__),  # type: ignore[attr-defined]
+        move_head=update(head).where(head.c.id == 1)
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
+        # move the head only if it is still where this process last left it
+        move_known_head=update(head)
+        .where(head.c.id == 1, head.c.seq == bindparam("old_seq"),
+               head.c.hash == bindparam("old_hash"))
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
+    )
+
+
 #: Where each database's head was after this process's last append, by writer engine. Only a
 #: guess that saves reading the head: the move is conditional on it, and a stale guess (another
 #: process appended, a transaction rolled back, the head was tampered with) falls back to
@@ -110,6 +116,7 @@ def append(
     """
     session.flush()
     connection = connection_of(session)
+    sql = _statements()
     values: dict[str, Any] = {
         "case_id": case_id,
         "round_year": round_year,
@@ -127,14 +134,15 @@ def append(
     moved = False
     if known is not None:
         _link(values, *known)
-        moved = connection.execute(_MOVE_KNOWN_HEAD, {
+        moved = connection.execute(sql.move_known_head, {
             "old_seq": known[0], "old_hash": known[1], "new_seq": values["seq"],
             "new_hash": values["hash"]}).rowcount == 1
     if not moved:
-        head = connection.execute(_HEAD_FOR_UPDATE).one()
+        head = connection.execute(sql.head_for_update).one()
         _link(values, head.seq, head.hash)
-        connection.execute(_MOVE_HEAD, {"new_seq": values["seq"], "new_hash": values["hash"]})
-    connection.execute(_INSERT, values)
+        connection.execute(sql.move_head, {"new_seq": values["seq"],
+                                           "new_hash": values["hash"]})
+    connection.execute(sql.insert, values)
     _LAST_HEADS[writer] = (values["seq"], values["hash"])
     return Appended(values["seq"], values["hash"])
 
@@ -172,6 +180,8 @@ class VerifyReport:
 
 
 def verify(session: Session, *, batch: int = 2000) -> VerifyReport:
+    from gdcluster.engine.records import AuditEntry, AuditHead
+
     head = session.get(AuditHead, 1)
     previous_hash = GENESIS
     expected_seq = 1

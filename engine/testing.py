@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 from gdcluster.engine.api import Engine
 from gdcluster.engine.audit import GENESIS
 from gdcluster.engine.clock import Clock, FakeClock
-from gdcluster.engine.models import SCHEMA_REVISION, AuditHead, Meta
+from gdcluster.engine.models import SCHEMA_REVISION, AuditHead, Meta, load_all
 from gdcluster.engine.store import Store
 
 __all__ = ["FakeClock", "memory_engine", "prepare_schema"]
@@ -21,6 +21,7 @@ __all__ = ["FakeClock", "memory_engine", "prepare_schema"]
 def prepare_schema(store: Store, *, simulation: bool = True) -> None:
     """Create the tables straight from the models (fast; a test keeps them equal to the
     Alembic migrations) and mark the database as a simulation one."""
+    load_all()  # the tables of gdcluster.engine.records too
     SQLModel.metadata.create_all(store.engine)
     with store.write() as session:
         if session.get(AuditHead, 1) is None:

@@ -268,8 +268,13 @@ def _in_region_order(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
     if not ids:
         return []
+    from sqlalchemy.orm import defer
+
+    # a list names clusters: their applications (kilobytes of JSON each) stay unread — decoding
+    # them was a quarter of the 800-row publicity notice (issue 5, P5)
     rows = {case.id: case for case in session.scalars(
-        select(Case).where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
+        select(Case).options(defer(Case.application))  # type: ignore[arg-type]
+        .where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
     missing = [case_id for case_id in ids if case_id not in rows]
     if missing:
         raise NotFound("case", missing[0])

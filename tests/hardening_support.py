@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
 from gdcluster.engine import Engine
-from gdcluster.engine.models import AuditHead
+from gdcluster.engine.models import AuditHead, load_all
 
 DATA = Path(__file__).parent / "data"
 APPLICATION_FILE = DATA / "application-complete.json"
@@ -107,6 +107,7 @@ class Snapshot:
 
 
 def snapshot(engine: Engine) -> Snapshot:
+    load_all()  # count every table, those of gdcluster.engine.records included
     tables = sorted(SQLModel.metadata.tables.values(), key=lambda table: table.name)
     with engine.store.read() as session:
         counts = {table.name: int(session.scalar(select(func.count()).select_from(table)) or 0)

@@ -38,6 +38,11 @@ with open(report, "w", encoding="utf-8") as stream:
 
 def loaded_after(argv: list[str], tmp_path: Path, db: str | None = None) -> set[str]:
     """The top-level packages ``gdcluster ARGV`` imported, run in a fresh interpreter."""
+    return {name.split(".")[0] for name in modules_after(argv, tmp_path, db)}
+
+
+def modules_after(argv: list[str], tmp_path: Path, db: str | None = None) -> set[str]:
+    """Every module ``gdcluster ARGV`` imported, run in a fresh interpreter."""
     report = tmp_path / "modules.json"
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("GDCLUSTER_")}
@@ -47,7 +52,7 @@ def loaded_after(argv: list[str], tmp_path: Path, db: str | None = None) -> set[
                    check=True, stdout=subprocess.DEVNULL, timeout=120)
     result = json.loads(report.read_text(encoding="utf-8"))
     assert result["code"] in (0, None), result["code"]
-    return {name.split(".")[0] for name in result["modules"]}
+    return set(result["modules"])
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +100,19 @@ def test_reads_load_no_heavy_library(argv: list[str], database: tuple[str, int],
     loaded = loaded_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
     assert "sqlalchemy" in loaded  # it did read the database
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", [["case", "show", "{id}", "--json"],
+                                  ["case", "list", "--json", "--limit", "5"]],
+                         ids=["case-show-json", "case-list-json"])
+def test_reads_define_only_the_tables_they_read(argv: list[str], database: tuple[str, int],
+                                                tmp_path: Path) -> None:
+    """A read of cases defines the case tables only: not the audit, notice and delivery
+    tables of ``gdcluster.engine.records`` (half of the model classes' start-up), and it
+    attaches no notice service."""
+    url, case_id = database
+    modules = modules_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
+    assert "gdcluster.engine.models" in modules
+    assert "gdcluster.engine.records" not in modules
+    assert not {name for name in modules if name.startswith("gdcluster.notifications")}

@@ -24,7 +24,9 @@ def test_migrations_build_exactly_the_models(db_url: str) -> None:
     from sqlmodel import SQLModel
 
     from gdcluster.engine import migrations
+    from gdcluster.engine.models import load_all
 
+    load_all()
     engine = Engine.init(db_url)
     try:
         with engine.store.engine.connect() as connection:

@@ -3,7 +3,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import gdcluster.engine.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from gdcluster.engine.models import load_all
+
+load_all()  # every table on SQLModel.metadata, those of gdcluster.engine.records included
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,0 +1,146 @@
+"""The tables of the record (SQLModel): the audit chain and its head, refused attempts,
+expert scores, change filings, imported calendar years, notices and their deliveries.
+
+Defined apart from ``gdcluster.engine.models`` and loaded when first named there, so that a
+read that needs only cases and deadlines starts faster (issue 5, P3). Schema changes go
+through Alembic migrations, as for every table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only, hash-chained: ``hash = sha256(canonical JSON of the row incl. prev_hash)``."""
+
+    __tablename__ = "gd_audit"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    case_id: int | None = Field(default=None, index=True)
+    round_year: int | None = None
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    trigger: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    article: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last link; locked by every appender so the chain never forks."""
+
+    __tablename__ = "gd_audit_head"
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class Refusal(SQLModel, table=True):
+    """Refused attempts (permission, guard, state), for security review. Not part of the chain."""
+
+    __tablename__ = "gd_refusal"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    trigger: str = Field(max_length=32)
+    case_id: int | None = Field(default=None, index=True)
+    round_year: int | None = None
+    code: str = Field(max_length=32)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ExpertScore(SQLModel, table=True):
+    __tablename__ = "gd_expert_score"
+    __table_args__ = (UniqueConstraint("case_id", "expert"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="gd_case.id", index=True)
+    expert: str = Field(max_length=128)
+    scores: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    total: str = Field(max_length=32)
+    at: datetime
+
+
+class ChangeFiling(SQLModel, table=True):
+    __tablename__ = "gd_change_filing"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="gd_case.id", index=True)
+    kind: str = Field(max_length=32)
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    filed_at: datetime
+
+
+class CalendarYear(SQLModel, table=True):
+    """An imported year of the working-day calendar; overrides the built-in data for that year."""
+
+    __tablename__ = "gd_calendar_year"
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    imported_at: datetime
+
+
+class Notice(SQLModel, table=True):
+    """One official notice as issued, in one format (DESIGN §10).
+
+    Written by ``gdcluster.notifications`` inside the transaction of the act it announces
+    (``audit_seq``), so a notice exists exactly when its act does. ``body`` is the issued
+    document itself; ``sha256`` is over those bytes and over the outbox file at ``path``.
+    """
+
+    __tablename__ = "gd_notice"
+    __table_args__ = (
+        UniqueConstraint("audit_seq", "kind", "format", name="uq_gd_notice_act"),
+        Index("ix_gd_notice_round_kind", "round_year", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    format: str = Field(max_length=8)
+    case_id: int | None = Field(default=None, foreign_key="gd_case.id", index=True)
+    round_year: int | None = Field(default=None, foreign_key="gd_round.year")
+    audit_seq: int = Field(index=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    doc_no: str | None = Field(default=None, max_length=64)
+    template: str = Field(max_length=64)
+    template_version: str = Field(max_length=200)
+    sha256: str = Field(max_length=64)
+    size: int
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class Delivery(SQLModel, table=True):
+    """One delivery of a notice through one channel to one target, with its retries.
+
+    Rows are created with their notice (inside the act's transaction) and worked off after
+    the commit; the unique key makes each delivery recorded once, and the retry loop makes
+    it happen at least once.
+    """
+
+    __tablename__ = "gd_delivery"
+    __table_args__ = (
+        UniqueConstraint("notice_id", "channel", "target", name="uq_gd_delivery_target"),
+        Index("ix_gd_delivery_due", "status", "next_attempt_at"),
+    )
+    STATUSES: ClassVar[tuple[str, ...]] = ("pending", "sending", "sent", "failed")
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="gd_notice.id", index=True)
+    channel: str = Field(max_length=16)
+    target: str = Field(max_length=512)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    next_attempt_at: datetime | None = None
+    created_at: datetime
+    delivered_at: datetime | None = None
