@@ -691,3 +691,29 @@ def test_a_renewal_notice_can_list_chosen_cases(world: dict[str, Any]) -> None:
     with pytest.raises(NotFound):
         render_notice(engine, "renewal", case_ids=[ids["nanhai"], ids["changan"]],
                       settings=world["settings"])
+
+
+@pytest.mark.parametrize("text", ["佛山市南海区铝型材产业集群", "", "  前后有空格  ", "甲\t乙",
+                                  "一行\n二行", "回车\r换行", "<&>\"'", "长" * 10_000, " ", "\t"],
+                         ids=["plain", "empty", "padded", "tab", "newline", "cr", "xml",
+                              "long", "space", "only-tab"])
+def test_the_docx_list_writes_cells_as_python_docx_does(text: str) -> None:
+    """The .docx list fills copied rows directly (``word._fill``); each cell's XML is what
+    python-docx's own ``run.text = …`` writes, for plain, padded, tabbed, multi-line, markup
+    and 10,000-character texts."""
+    import copy as copy_module
+
+    from docx import Document
+    from lxml import etree
+
+    from gdcluster.notifications.word import _fill
+
+    table = Document().add_table(rows=1, cols=2)
+    for cell in table.rows[0].cells:
+        cell.paragraphs[0].add_run("")
+    template = table.rows[0]._tr
+    filled, reference = copy_module.deepcopy(template), copy_module.deepcopy(template)
+    _fill(filled, (text, "对照"))
+    for tc, value in zip(reference.tc_lst, (text, "对照"), strict=True):
+        tc.p_lst[0].r_lst[0].text = value
+    assert etree.tostring(filled) == etree.tostring(reference)
