@@ -26,6 +26,17 @@ LINEAR = 2.2
 
 
 @contextmanager
+def each_statement(engine: Engine, listener: Callable[..., None]) -> Iterator[None]:
+    """Call ``listener(connection, …)`` before each SQL statement the engine sends."""
+    sa_engine = engine.store.engine
+    event.listen(sa_engine, "before_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        event.remove(sa_engine, "before_cursor_execute", listener)
+
+
+@contextmanager
 def statements(engine: Engine) -> Iterator[Callable[[], int]]:
     """Count the SQL statements the engine sends while the block runs."""
     count = [0]
@@ -33,12 +44,8 @@ def statements(engine: Engine) -> Iterator[Callable[[], int]]:
     def seen(*_args: object) -> None:
         count[0] += 1
 
-    sa_engine = engine.store.engine
-    event.listen(sa_engine, "before_cursor_execute", seen)
-    try:
+    with each_statement(engine, seen):
         yield lambda: count[0]
-    finally:
-        event.remove(sa_engine, "before_cursor_execute", seen)
 
 
 def walker_with_room(engine: Engine, clock: FakeClock, application: dict) -> Walker:
@@ -131,12 +138,8 @@ def sqlite_steps(engine: Engine) -> Iterator[Callable[[], int]]:
         connection.connection.driver_connection.set_progress_handler(  # type: ignore[attr-defined]
             step, 1)
 
-    sa_engine = engine.store.engine
-    event.listen(sa_engine, "before_cursor_execute", arm)
-    try:
+    with each_statement(engine, arm):
         yield lambda: steps[0]
-    finally:
-        event.remove(sa_engine, "before_cursor_execute", arm)
 
 
 def test_a_recommendation_reads_only_its_citys_recommended_cases(
