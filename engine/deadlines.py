@@ -119,6 +119,7 @@ def schedule(
     or been settled stays as it is). Returns the key."""
     from gdcluster.engine.store import connection_of
 
+    session.flush()  # a pending ORM row with the same key goes in first, as before
     connection = connection_of(session)
     connection.execute(_UPSERTS[connection.dialect.name], {
         "case_id": case_id, "round_year": round_year, "kind": kind, "key": key,
