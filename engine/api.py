@@ -366,9 +366,7 @@ class Engine:
         from gdcluster.engine.acts import city_quota, recommended_count
 
         with self.store.read() as session:
-            round_row = session.get(Round, year)
-            if round_row is None:
-                raise NotFound("round", year)
+            round_row = _round(session, year)
             policy = self._policy_for(round_row.policy)
             by_state = dict(
                 session.execute(
@@ -450,9 +448,7 @@ class Engine:
         now = self.clock.now()
         try:
             with self.store.write() as session:
-                round_row = session.get(Round, year, with_for_update=True)
-                if round_row is None:
-                    raise NotFound("round", year)
+                round_row = _round(session, year, lock=True)
                 pick = round_row.publicity_pick
                 resumed = pick is not None and not pick.get("done")
                 if resumed:
@@ -620,9 +616,7 @@ class Engine:
         now = self.clock.now()
         try:
             with self.store.write() as session:
-                round_row = session.get(Round, year, with_for_update=True)
-                if round_row is None:
-                    raise NotFound("round", year)
+                round_row = _round(session, year, lock=True)
                 batch = round_row.recognition_batch
                 resumed = batch is not None and not batch.get("done")
                 if resumed:
@@ -725,9 +719,7 @@ class Engine:
         application = to_json(validate_application(dict(data)))
         now = self.clock.now()
         with self.store.write() as session:
-            round_row = session.get(Round, round_year)
-            if round_row is None:
-                raise NotFound("round", round_year)
+            round_row = _round(session, round_year)
             case = Case(
                 round_year=round_year, name=name, city=unit.city, county=unit.name,
                 industry=industry, state=rule.dest, version=1, policy=round_row.policy,
@@ -1235,6 +1227,14 @@ def _view(case: Case, deadline_rows: list[dict[str, Any]], objections: list[dict
 MAX_ID = 2**31 - 1
 #: The largest LIMIT/OFFSET both back-ends take (64-bit).
 MAX_ROWS = 2**63 - 1
+
+
+def _round(session: Session, year: int, *, lock: bool = False) -> Round:
+    """The round of ``year`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
+    round_row = session.get(Round, year, with_for_update=True if lock else None)
+    if round_row is None:
+        raise NotFound("round", year)
+    return round_row
 
 
 def _case_id(value: Any) -> int:

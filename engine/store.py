@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import event, select
@@ -90,6 +90,18 @@ def connection_of(session: Session) -> Any:
     return connection
 
 
+@contextmanager
+def _transaction(bind: SAEngine) -> Iterator[Session]:
+    """A session in one transaction on ``bind``; a lost lock race is exit 5, never exit 1."""
+    try:
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        if _is_lock_timeout(exc):
+            raise ConcurrentModification(None) from exc
+        raise
+
+
 class Store:
     """A database: sessions for reading and for writing (one transaction each)."""
 
@@ -99,28 +111,15 @@ class Store:
         self.dialect = self.engine.dialect.name
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
 
-    @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self) -> AbstractContextManager[Session]:
         """One read transaction; a database too busy to answer is ``ConcurrentModification``
         (exit 5, retry), as for writers: never an unexpected error."""
-        try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
-        except OperationalError as exc:
-            if _is_lock_timeout(exc):
-                raise ConcurrentModification(None) from exc
-            raise
+        return _transaction(self.engine)
 
-    @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One transaction; commits on normal exit, rolls back on any exception."""
-        try:
-            with Session(self._writer, expire_on_commit=False) as session, session.begin():
-                yield session
-        except OperationalError as exc:
-            if _is_lock_timeout(exc):
-                raise ConcurrentModification(None) from exc
-            raise
+    def write(self) -> AbstractContextManager[Session]:
+        """One transaction (``BEGIN IMMEDIATE`` on SQLite); commits on normal exit, rolls back
+        on any exception."""
+        return _transaction(self._writer)
 
     def schema_revision(self) -> str | None:
         from gdcluster.engine.models import Meta

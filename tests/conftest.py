@@ -7,46 +7,24 @@ PostgreSQL is a failure: the suite must not go green by skipping it.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_support import pg_url_or_skip, schema_url
 from support import Walker
 
 from gdcluster.engine import Engine
 from gdcluster.engine.clock import FakeClock
 
 DATA = Path(__file__).parent / "data"
-PG_URL = os.environ.get("GDCLUSTER_TEST_PG")
-
-
-def pg_url_or_skip() -> str:
-    if PG_URL:
-        return PG_URL
-    if os.environ.get("CI"):
-        pytest.fail("GDCLUSTER_TEST_PG is not set under CI: the PostgreSQL suite must run")
-    pytest.skip("GDCLUSTER_TEST_PG not set (PostgreSQL suite runs in CI via .ci/run)")
 
 
 @pytest.fixture
 def pg_schema_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for one test, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    base = pg_url_or_skip()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with schema_url(pg_url_or_skip()) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True, scope="session")

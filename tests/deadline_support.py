@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gdcluster.engine import Engine, audit, deadlines
 from gdcluster.engine.clock import as_utc, end_of_day
@@ -114,6 +114,16 @@ def recognized(engine: Engine, clock: Any, valid_from: date, *, count: int = 1) 
     clock.set(f"{valid_from.isoformat()}T09:00")
     for case_id in ids:
         engine.fire(case_id, "recognize", PROVINCE)
+    return ids
+
+
+def expert_reviewed(engine: Engine, count: int) -> list[int]:
+    """``count`` expert-reviewed cases, distinct scores rising with the id."""
+    ids = insert_cases(engine, count, state="expert_reviewed")
+    with engine.store.write() as session:
+        for index, case_id in enumerate(ids):
+            session.execute(update(Case).where(Case.id == case_id)
+                            .values(score=f"{50 + index * 0.1:.4f}"))
     return ids
 
 

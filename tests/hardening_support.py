@@ -8,7 +8,6 @@ The PostgreSQL rule is conftest's: skipped on a developer machine without
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_support import pg_url_or_skip, schema_url
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
@@ -28,38 +28,12 @@ APPLICATION_FILE = DATA / "application-complete.json"
 PROVINCE = "province@王处长"
 
 
-def pg_base_url() -> str:
-    url = os.environ.get("GDCLUSTER_TEST_PG")
-    if url:
-        return url
-    if os.environ.get("CI"):
-        pytest.fail("GDCLUSTER_TEST_PG is not set under CI: the PostgreSQL suite must run")
-    pytest.skip("GDCLUSTER_TEST_PG not set (PostgreSQL suite runs in CI via .ci/run)")
-
-
 @contextmanager
 def pg_schema(*, fast: bool = False) -> Iterator[str]:
-    """A fresh PostgreSQL schema, dropped afterwards; yields its URL.
-
-    ``fast``: the sessions commit with ``synchronous_commit=off``, which only a crash of the
-    server itself could tell apart (never one of these tests: a killed client still loses
-    nothing committed). It halves the time of tests that commit thousands of refusals.
-    """
-    from sqlalchemy import create_engine, text
-
-    base = pg_base_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    fast_option = "%20-csynchronous_commit%3Doff" if fast else ""
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}{fast_option}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """A fresh PostgreSQL schema, dropped afterwards; yields its URL (``fast``: see
+    ``pg_support.schema_url``)."""
+    with schema_url(pg_url_or_skip(), fast=fast) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

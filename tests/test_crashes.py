@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from deadline_support import audit_rows, insert_cases, publicized, states
+from deadline_support import audit_rows, expert_reviewed, insert_cases, publicized, states
 from hardening_support import backend, fresh_url, module_db_url, snapshot
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, deadlines
@@ -147,15 +147,6 @@ def case_facts(engine: Engine, ids: list[int]) -> dict[int, tuple[str, int, list
 
 
 # ---------------------------------------------------------------------------- publicize
-def expert_reviewed(engine: Engine, count: int) -> list[int]:
-    """``count`` expert-reviewed cases, distinct scores rising with the id."""
-    ids = insert_cases(engine, count, state="expert_reviewed")
-    with engine.store.write() as session:
-        for index, case_id in enumerate(ids):
-            session.execute(update(Case).where(Case.id == case_id)
-                            .values(score=f"{50 + index * 0.1:.4f}"))
-    return ids
-
 
 def check_publicity_consistent(engine: Engine, ids: list[int], best: set[int]) -> Counter[str]:
     """Each case is untouched (expert-reviewed, version 1, no act, no deadline) or moved once

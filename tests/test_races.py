@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 import race_support
-from deadline_support import audit_rows, insert_cases, publicized, states
+from deadline_support import audit_rows, expert_reviewed, insert_cases, publicized, states
 from hardening_support import backend, fresh_url, module_db_url
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from gdcluster.engine import Engine, deadlines
 from gdcluster.engine.clock import FakeClock, end_of_day
@@ -224,15 +224,6 @@ def test_eight_installed_gdcluster_processes_race(db: str, env: dict[str, str]) 
     finally:
         engine.close()
 
-
-def expert_reviewed(engine: Engine, count: int) -> list[int]:
-    """``count`` expert-reviewed cases with distinct scores (higher id, higher score)."""
-    ids = insert_cases(engine, count, state="expert_reviewed")
-    with engine.store.write() as session:
-        for index, case_id in enumerate(ids):
-            session.execute(update(Case).where(Case.id == case_id)
-                            .values(score=f"{60 + index * 0.25:.4f}"))
-    return ids
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,10 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 ROOT = TESTS.parent
 DATA = TESTS / "data"
-PG_ENV = "GDCLUSTER_TEST_PG"
+# the tests' PostgreSQL helpers (tests/pg_support.py), for scripts run from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pg_support import PG_ENV, schema_url  # noqa: E402
+
 JSON_ENV = "GDCLUSTER_BENCH_JSON"
 
 PROVINCE = "province@王处长"
@@ -113,21 +115,10 @@ def pg_base() -> str | None:
 @contextlib.contextmanager
 def pg_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema on ``GDCLUSTER_TEST_PG``, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
     base = pg_base()
     assert base is not None
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with schema_url(base, prefix="bench") as url:
+        yield url
 
 
 @contextlib.contextmanager
