@@ -69,6 +69,12 @@ class Globals:
             self._attached = True
         return self._engine
 
+    def ensure_same_database(self) -> None:
+        """Before reporting success: the database opened is still there (a SQLite file deleted
+        or replaced meanwhile took the command's acts with it: ``DatabaseReplaced``)."""
+        if self._engine is not None:
+            self._engine.store.ensure_same()
+
 
 class Failure(click.ClickException):
     """An error as the user sees it: a line on stderr, or ``{"error": …}`` with ``--json``."""
@@ -91,7 +97,11 @@ class RootGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            settings = ctx.find_object(Globals)
+            if settings is not None:
+                settings.ensure_same_database()
+            return result
         except (click.exceptions.Exit, click.exceptions.Abort, Failure):
             raise
         except click.ClickException as error:
@@ -164,7 +174,9 @@ def _write_json(data: Any, *, err: bool = False) -> None:
 
 
 def _output(data: Any, human: Callable[[], None]) -> None:
-    """``--json``: the data on stdout; otherwise the human rendering."""
+    """``--json``: the data on stdout; otherwise the human rendering. Nothing is reported
+    once the database the command worked on is gone (``DatabaseReplaced`` instead)."""
+    _settings().ensure_same_database()
     if _settings().as_json:
         _write_json(data)
     else:
@@ -391,7 +403,8 @@ def _ids(ids: Iterable[Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @click.option("--settings", "settings_file", metavar="FILE", envvar="GDCLUSTER_SETTINGS",
               help="Notice settings (TOML: outbox, contact, SMTP, webhooks) "
-                   "[env GDCLUSTER_SETTINGS; default ./gdcluster.toml if present]")
+                   "[env GDCLUSTER_SETTINGS; default /etc/gdcluster/gdcluster.toml if present; "
+                   "never the current folder]")
 @click.version_option(package_name="gdcluster", prog_name="gdcluster")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, actor: str | None, now: str | None,
@@ -1034,7 +1047,7 @@ def notice_group() -> None:
 
 
 def _notice_settings() -> Any:
-    """The settings file in force (--settings, GDCLUSTER_SETTINGS, ./gdcluster.toml)."""
+    """The settings file in force: --settings, GDCLUSTER_SETTINGS, the system file."""
     from gdcluster.notifications.settings import load_settings
 
     return load_settings(_settings().settings_file)

@@ -154,8 +154,9 @@ class Engine:
     def init(
         cls, url: str | None = None, *, simulation: bool = False, clock: Clock | None = None
     ) -> Engine:
-        """Create or upgrade the schema to head (Alembic), then open."""
-        store = Store(resolve_url(url))
+        """Create or upgrade the schema to head (Alembic), then open; the only way to create
+        a SQLite file (opening never does)."""
+        store = Store(resolve_url(url), create=True)
         try:
             upgrade(store, simulation=simulation)
         finally:

@@ -6,11 +6,14 @@
     ├── InvalidInput                 exit 2  bad input; ``field`` names the path
     ├── NotFound                     exit 2  unknown case, round, objection, ...
     ├── NotInitialized               exit 2  database has no schema: run ``gdcluster init``
+    ├── DatabaseUnavailable          exit 2  cannot open or use the database; says why
+    │   └── DatabaseReplaced         exit 2  the SQLite file was deleted or replaced meanwhile
     ├── TransitionRefused            exit 3  wrong state, failed guard, closed window, quota
     │   └── CalendarGap              exit 3  working days needed for a year with no data
     ├── PermissionDenied             exit 4  actor may not do this here
     │   └── SimulationOnly           exit 4  clock set on a real database
     └── ConcurrentModification       exit 5  lost an optimistic-locking race; retry
+        └── ConnectionLost           exit 5  the database connection dropped; retry
 
 Each error keeps its facts as attributes and writes its own message, so the CLI only formats
 ``code``, ``message`` and ``exit_code``.
@@ -64,6 +67,35 @@ class NotInitialized(EngineError):
         super().__init__(
             f"database {url} has no gdcluster schema (or an old one): run `gdcluster init`",
             url=url,
+        )
+
+
+class DatabaseUnavailable(EngineError):
+    """The database cannot be opened or used as asked: a missing file, a refused or
+    unreachable server, an unknown database, a read-only file for an act. The message names
+    the cause; ``url`` is the database's URL without its password."""
+
+    exit_code = 2
+    code = "database_unavailable"
+
+    def __init__(self, message: str, *, url: str | None = None, **facts: Any) -> None:
+        super().__init__(message, url=url, **facts)
+
+
+class DatabaseReplaced(DatabaseUnavailable):
+    """The SQLite file opened at the start is gone or is another file now: whatever was
+    written since went into a file nobody can open any more, so nothing more is done or
+    delivered, and the command fails."""
+
+    code = "database_replaced"
+
+    def __init__(self, path: str, *, deleted: bool) -> None:
+        what = "deleted" if deleted else "replaced by another file"
+        super().__init__(
+            f"the database file {path} was {what} while this command ran: acts written since "
+            f"are not in any database, so nothing more is done and no notice is delivered; "
+            f"restore the database and run the command again",
+            url=f"sqlite:///{path}", path=path, deleted=deleted,
         )
 
 
@@ -138,3 +170,21 @@ class ConcurrentModification(EngineError):
             "the database stayed locked by another writer; nothing was changed: retry"
         )
         super().__init__(message, case_id=case_id, expected_version=expected_version)
+
+
+class ConnectionLost(ConcurrentModification):
+    """The database connection dropped mid-transaction (the server restarted, an
+    administrator ended the session, the network failed). The transaction is rolled back by
+    the server, so nothing is half-written; running the command again is safe."""
+
+    code = "connection_lost"
+
+    def __init__(self, cause: str, *, committing: bool = False) -> None:
+        message = (
+            f"database connection lost while committing ({cause}): the act was done whole or "
+            f"not at all, never half; check it (e.g. `gdcluster case show`) and retry"
+            if committing else
+            f"database connection lost ({cause}); nothing was written: retry"
+        )
+        EngineError.__init__(self, message, case_id=None, expected_version=None, cause=cause,
+                             committing=committing)

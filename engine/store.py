@@ -5,27 +5,63 @@ read-then-write the same row under a deferred transaction (DESIGN §13: deferred
 26% of updates in a 4-process test). Readers stay deferred, so WAL readers never wait. The file is
 opened with ``journal_mode=WAL`` and ``synchronous=FULL``: a committed transition survives power
 loss, and a crash leaves either the whole transaction or none of it.
+
+Opening says what is wrong, as :class:`DatabaseUnavailable` (exit 2), before anything else:
+
+* a SQLite file is never created except by ``gdcluster init`` (``Store(url, create=True)``);
+  a missing file, a folder, an unreadable file or one that is not SQLite is named as such;
+* a file this user may read but not write (or whose folder it may not write) is opened
+  read-only (SQLite ``mode=ro``), so reading commands work and nothing is written; when no
+  ``-wal``/``-shm`` exists beside it (no connection has it open) it is opened ``immutable``, so
+  SQLite creates nothing in a folder that is not ours. Acts on it are refused up front;
+* a PostgreSQL server that refuses, does not answer (``connect_timeout``, default
+  :data:`CONNECT_TIMEOUT_S` s) or has no such database is reported with the driver's cause;
+* ``postgres://`` and ``postgresql://`` mean psycopg 3; any back-end but SQLite and PostgreSQL
+  is refused.
+
+Only a database that is there, reachable and without the gdcluster tables is
+``NotInitialized`` ("run ``gdcluster init``").
+
+The SQLite file's device and inode are recorded when it is opened. Every write transaction, and
+``notifications.delivery`` before each send, checks the path still names that file
+(:meth:`Store.ensure_same`): after ``rm gdcluster.db*`` the open connections would go on writing
+into the deleted file, and notices would announce acts that exist in no database.
+
+A PostgreSQL connection that drops mid-transaction is :class:`ConnectionLost` (exit 5): the
+server rolls the transaction back, so retrying is safe.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine import Engine as SAEngine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from gdcluster.engine.errors import ConcurrentModification, InvalidInput
+from gdcluster.engine.errors import (
+    ConcurrentModification,
+    ConnectionLost,
+    DatabaseReplaced,
+    DatabaseUnavailable,
+    InvalidInput,
+)
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
 BUSY_TIMEOUT_MS = 30_000
+#: Seconds a PostgreSQL connection attempt may take, unless the URL sets ``connect_timeout``.
+CONNECT_TIMEOUT_S = 10
 _IMMEDIATE = "gdcluster_immediate"
+#: PostgreSQL drivers gdcluster runs on: psycopg 3 (``psycopg2`` URLs are served by it too).
+_PG_DRIVERS = ("", "psycopg", "psycopg2")
 
 
 def resolve_url(url: str | None) -> str:
@@ -36,35 +72,117 @@ def resolve_url(url: str | None) -> str:
     return url
 
 
-def make_engine(url: str) -> SAEngine:
-    from sqlalchemy import create_engine
-
+def parse_url(url: str) -> URL:
+    """The SQLAlchemy URL gdcluster opens: SQLite, or PostgreSQL through psycopg 3."""
     try:
         parsed = make_url(url)
     except Exception as exc:
         raise InvalidInput(f"not a database URL: {url!r}", field="db") from exc
-    if parsed.get_backend_name() == "sqlite":
-        memory = parsed.database in (None, "", ":memory:")
-        kwargs: dict[str, Any] = {
-            "connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
-        }
-        if memory:
-            kwargs["poolclass"] = StaticPool
-        engine = create_engine(url, **kwargs)
-        _sqlite_setup(engine, memory=memory)
-        return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    backend, _, driver = parsed.drivername.partition("+")  # without loading any dialect
+    if backend in ("postgres", "postgresql") and driver in _PG_DRIVERS:
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return parsed
+    raise InvalidInput(
+        f"unsupported database URL scheme {parsed.drivername!r}: use a SQLite file "
+        f"(sqlite:///PATH, or just PATH) or PostgreSQL (postgresql://USER@HOST/DB)",
+        field="db",
+    )
 
 
-def _sqlite_setup(engine: SAEngine, *, memory: bool) -> None:
+def _safe(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _cause(exc: BaseException) -> str:
+    """The driver's own words, on one line."""
+    origin = getattr(exc, "orig", None) or exc
+    words = " ".join(str(origin).split())
+    return words if len(words) <= 400 else words[:400] + "…"
+
+
+def _access(path: str, mode: int) -> bool:
+    """Whether this process may access ``path`` so (effective ids where the OS knows them)."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def _sqlite_mode(path: str, *, create: bool) -> str:
+    """How to open the SQLite file at ``path`` (``rwc``, ``rw``, ``ro``, ``immutable``), or
+    :class:`DatabaseUnavailable` with the reason it cannot be."""
+    url = f"sqlite:///{path}"
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise DatabaseUnavailable(f"{path} is a folder, not a database file", url=url)
+    if not os.path.exists(path):
+        if not create:
+            raise DatabaseUnavailable(
+                f"no database file at {path}: `gdcluster init` creates one (or check --db and "
+                f"GDCLUSTER_DB)", url=url)
+        if not os.path.isdir(folder):
+            raise DatabaseUnavailable(
+                f"cannot create {path}: the folder {folder} does not exist", url=url)
+        if not _access(folder, os.W_OK | os.X_OK):
+            raise DatabaseUnavailable(
+                f"cannot create {path}: no permission to write in {folder}", url=url)
+        return "rwc"
+    if not _access(path, os.R_OK):
+        raise DatabaseUnavailable(f"cannot read {path}: permission denied", url=url)
+    if _access(path, os.W_OK) and _access(folder, os.W_OK | os.X_OK):
+        return "rw"
+    if create:
+        raise DatabaseUnavailable(
+            f"{path} is read-only for this user (the file or its folder): `gdcluster init` "
+            f"needs to write both", url=url)
+    # A live writer keeps -wal and -shm beside the file: read through them. Without them no
+    # connection has the file open and its content is whole: read it as it is, creating nothing.
+    if any(os.path.exists(path + suffix) for suffix in ("-wal", "-shm")):
+        return "ro"
+    return "immutable"
+
+
+def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
+    """An SQLAlchemy engine for ``url`` (nothing connected yet) and how it opens the database:
+    ``server``, ``memory``, or a SQLite file's ``rwc``, ``rw``, ``ro`` or ``immutable``."""
+    from sqlalchemy import create_engine
+
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args), "server"
+    if parsed.database in (None, "", ":memory:"):
+        engine = create_engine(parsed, poolclass=StaticPool, connect_args={
+            "timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        _sqlite_setup(engine, memory=True, read_only=False)
+        return engine, "memory"
+    path = os.path.abspath(parsed.database)
+    mode = _sqlite_mode(path, create=create)
+    target = f"file:{quote(path)}?" + ("mode=ro&immutable=1" if mode == "immutable"
+                                       else f"mode={mode}")
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(target, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
+
+    engine = create_engine(parsed.set(database=path), creator=connect)
+    _sqlite_setup(engine, memory=False, read_only=mode in READ_ONLY_MODES)
+    return engine, mode
+
+
+#: How a SQLite file is opened when this user may not write it (see ``_sqlite_mode``).
+READ_ONLY_MODES = ("ro", "immutable")
+
+
+def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE is ours to emit.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if not memory:
+        if not memory and not read_only:  # setting the journal mode writes the file header
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -92,24 +210,79 @@ def connection_of(session: Session) -> Any:
 
 @contextmanager
 def _transaction(bind: SAEngine) -> Iterator[Session]:
-    """A session in one transaction on ``bind``; a lost lock race is exit 5, never exit 1."""
+    """A session in one transaction on ``bind``; a lost lock race is exit 5, never exit 1,
+    and so is a connection that drops (the server rolls back what it had)."""
+    committing = False
     try:
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
-    except OperationalError as exc:
-        if _is_lock_timeout(exc):
+            committing = True  # the body is done: what fails now fails in the commit
+    except DBAPIError as exc:
+        if _is_connection_lost(exc, bind.dialect.name):
+            raise ConnectionLost(_cause(exc), committing=committing) from exc
+        if isinstance(exc, OperationalError) and _is_lock_timeout(exc):
             raise ConcurrentModification(None) from exc
+        if isinstance(exc, OperationalError) and "readonly database" in _cause(exc):
+            raise DatabaseUnavailable(
+                f"the database is read-only for this user ({_cause(exc)}): reading commands "
+                f"work; acts need write access to the file and its folder") from exc
         raise
 
 
 class Store:
-    """A database: sessions for reading and for writing (one transaction each)."""
+    """A database: sessions for reading and for writing (one transaction each).
 
-    def __init__(self, url: str) -> None:
+    Opening connects once, so an unreachable or missing database is reported here, with its
+    cause, as :class:`DatabaseUnavailable`; only ``create=True`` (``gdcluster init``) may
+    create a SQLite file.
+    """
+
+    def __init__(self, url: str, *, create: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine, self.mode = open_engine(url, create=create)
         self.dialect = self.engine.dialect.name
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
+        #: the SQLite file's absolute path (None on PostgreSQL and in memory)
+        self.path: str | None = (self.engine.url.database
+                                 if self.mode not in ("server", "memory") else None)
+        #: this user may read the SQLite file but not write it (or its folder): no acts
+        self.read_only = self.mode in READ_ONLY_MODES
+        self._identity: tuple[int, int] | None = None
+        try:
+            self._probe()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def _probe(self) -> None:
+        """Connect and read once; record what the SQLite file is (its device and inode)."""
+        where = _safe(self.engine.url)
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT count(*) FROM sqlite_master"
+                                        if self.dialect == "sqlite" else "SELECT 1"))
+        except DBAPIError as exc:
+            if self.path is not None:
+                raise DatabaseUnavailable(f"cannot open the SQLite database {self.path}: "
+                                          f"{_cause(exc)}", url=where) from exc
+            raise DatabaseUnavailable(f"cannot connect to the database {where}: {_cause(exc)}",
+                                      url=where) from exc
+        if self.path is not None:
+            found = os.stat(self.path)
+            self._identity = (found.st_dev, found.st_ino)
+
+    def ensure_same(self) -> None:
+        """Refuse (:class:`DatabaseReplaced`) when the SQLite file opened is no longer at its
+        path: deleted, or replaced by another file. PostgreSQL has nothing to check here: a
+        dropped connection fails the next statement (:class:`ConnectionLost`)."""
+        if self.path is None or self._identity is None:
+            return
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            raise DatabaseReplaced(self.path, deleted=True) from None
+        if (found.st_dev, found.st_ino) != self._identity:
+            raise DatabaseReplaced(self.path, deleted=False)
 
     def read(self) -> AbstractContextManager[Session]:
         """One read transaction; a database too busy to answer is ``ConcurrentModification``
@@ -118,10 +291,17 @@ class Store:
 
     def write(self) -> AbstractContextManager[Session]:
         """One transaction (``BEGIN IMMEDIATE`` on SQLite); commits on normal exit, rolls back
-        on any exception."""
+        on any exception. Refused up front on a read-only file, or when the SQLite file opened
+        is no longer there (:meth:`ensure_same`)."""
+        if self.read_only:
+            raise DatabaseUnavailable(
+                f"{self.path} is read-only for this user (the file or its folder): reading "
+                f"commands work; acts need write access to both", url=self.url)
+        self.ensure_same()
         return _transaction(self._writer)
 
     def schema_revision(self) -> str | None:
+        """The schema's revision; None when the gdcluster tables are not there."""
         from gdcluster.engine.models import Meta
 
         try:
@@ -129,9 +309,9 @@ class Store:
                 row = session.get(Meta, "schema_revision")
                 return row.value if row else None
         except (OperationalError, ProgrammingError) as exc:
-            if isinstance(exc, OperationalError) and _is_lock_timeout(exc):  # busy, not empty
-                raise ConcurrentModification(None) from exc
-            return None
+            if _is_missing_table(exc):
+                return None
+            raise
 
     def meta(self, key: str) -> str | None:
         from gdcluster.engine.models import Meta
@@ -142,6 +322,24 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _is_missing_table(exc: DBAPIError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) == "42P01":  # PostgreSQL undefined_table
+        return True
+    return "no such table" in _cause(exc)
+
+
+def _is_connection_lost(exc: DBAPIError, dialect: str) -> bool:
+    """The connection is gone (PostgreSQL): the server ended it (57P0x: an administrator,
+    a shutdown, a crash), the link failed (class 08), or no new connection could be made."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"):
+        return True
+    return (dialect != "sqlite" and isinstance(exc, OperationalError) and exc.statement is None
+            and not sqlstate)
 
 
 #: PostgreSQL's "try again" errors: serialization failure, deadlock, lock not available.

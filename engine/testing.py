@@ -34,6 +34,6 @@ def prepare_schema(store: Store, *, simulation: bool = True) -> None:
 
 def memory_engine(clock: Clock | None = None, url: str = "sqlite://") -> Engine:
     """A fresh simulation engine on an in-memory SQLite database (or ``url``)."""
-    store = Store(url)
+    store = Store(url, create=True)
     prepare_schema(store)
     return Engine(store, clock or FakeClock(), simulation=True)

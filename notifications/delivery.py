@@ -79,20 +79,28 @@ def deliver(
     *,
     audit_seq: int | None = None,
     retry_failed: bool = False,
-    now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> DeliveryReport:
     """Work off due deliveries (of one act's notices when ``audit_seq`` is given).
 
     Due: never tried, or failed and past its backoff, or stuck ``sending`` past its lease.
     ``retry_failed`` also takes failed deliveries before their backoff ends and those given up
-    after ``max_attempts`` (``gdcluster notice deliver --retry-failed``).
+    after ``max_attempts`` (``gdcluster notice deliver --retry-failed``). Times come from the
+    engine's clock, read again for each row: each row's lease (``lease`` long) counts from its
+    own claim, so a batch that runs longer than a lease never hands its later rows out already
+    expired to a second worker.
+
+    Before each send the database is checked to be the one opened (``Store.ensure_same``):
+    a notice is never delivered for an act that a deleted or replaced database file took with
+    it; :class:`~gdcluster.engine.errors.DatabaseReplaced` is raised instead.
     """
-    now = now or engine.clock.now()
     report = DeliveryReport()
-    for delivery_id in _due(engine, now=now, audit_seq=audit_seq, retry_failed=retry_failed):
-        work = _claim(engine, delivery_id, now=now, retry_failed=retry_failed)
+    for delivery_id in _due(engine, now=engine.clock.now(), audit_seq=audit_seq, retry_failed=retry_failed):
+        work = _claim(engine, delivery_id, now=engine.clock.now(), retry_failed=retry_failed,
+                      lease=lease)
         if work is None:
             continue  # another worker took it, or it is no longer due
+        engine.store.ensure_same()
         try:
             CHANNELS[work.channel](work, settings)
         except Exception as exc:  # recorded on the row; the act it announces stays committed
@@ -130,14 +138,14 @@ def _due(engine: Engine, *, now: datetime, audit_seq: int | None,
 
 
 def _claim(engine: Engine, delivery_id: int, *, now: datetime,
-           retry_failed: bool) -> _Work | None:
+           retry_failed: bool, lease: timedelta) -> _Work | None:
     with engine.store.write() as session:
         row = session.get(Delivery, delivery_id, with_for_update=True)
         if row is None or not _still_due(row, now, retry_failed):
             return None
         row.status = "sending"
         row.attempts += 1
-        row.next_attempt_at = now + LEASE
+        row.next_attempt_at = now + lease
         notice = session.get(Notice, row.notice_id)
         assert notice is not None
         bodies = {notice.format: notice.body}
@@ -305,12 +313,26 @@ def send_webhook(work: _Work, settings: Settings) -> None:
         headers["X-Gdcluster-Signature"] = f"sha256={digest}"
     request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=hook.timeout) as response:
+        with _OPENER.open(request, timeout=hook.timeout) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code} {exc.reason} from {hook.url}") from exc
+        location = exc.headers.get("Location") if 300 <= exc.code < 400 else None
+        where = f" (redirect to {location} not followed)" if location else ""
+        raise DeliveryError(f"HTTP {exc.code} {exc.reason} from {hook.url}{where}") from exc
     if not 200 <= status < 300:
         raise DeliveryError(f"HTTP {status} from {hook.url}")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook's answer is final: a 3xx is a failure, never followed. Following it would
+    let a receiver steer the signed notice to another (internal) address, and urllib turns a
+    redirected POST into a GET whose 2xx would count as delivered."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 CHANNELS: dict[str, Callable[[_Work, Settings], None]] = {

@@ -49,7 +49,7 @@ _ATTRIBUTE = "_gdcluster_notifier"
 class Notifier:
     """The notices machinery attached to one engine; :meth:`detach` removes it.
 
-    Settings given as a path (or None: ``$GDCLUSTER_SETTINGS`` / ``./gdcluster.toml``) are
+    Settings given as a path (or None: ``$GDCLUSTER_SETTINGS`` / the system file) are
     read when the first notice is due, so opening an engine to read never trips over them;
     an act that needs a notice fails (and is not done) while they are invalid.
     """
@@ -94,8 +94,8 @@ def attach(engine: Engine,
     """Issue and deliver notices for the acts of ``engine``.
 
     ``settings``: a :class:`Settings`, or the path of a settings file, or None for
-    ``$GDCLUSTER_SETTINGS`` / ``./gdcluster.toml`` / the defaults. Attaching again replaces
-    the earlier attachment, so no act is announced twice.
+    ``$GDCLUSTER_SETTINGS`` / ``/etc/gdcluster/gdcluster.toml`` / the defaults. Attaching again
+    replaces the earlier attachment, so no act is announced twice.
     """
     previous = getattr(engine, _ATTRIBUTE, None)
     if previous is not None:

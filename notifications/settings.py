@@ -1,7 +1,9 @@
 """Notice settings: who signs, whom to call, where the outbox is, how to deliver.
 
-Read from a TOML file: ``--settings PATH``, else ``GDCLUSTER_SETTINGS``, else ``./gdcluster.toml``
-when it exists, else the defaults (outbox ``./outbox``, no SMTP, no webhooks). Only the tables
+Read from a TOML file: ``--settings PATH``, else ``$GDCLUSTER_SETTINGS``, else
+``/etc/gdcluster/gdcluster.toml`` when it exists, else the defaults (outbox ``./outbox``, no SMTP,
+no webhooks). Never from the current folder: a ``gdcluster.toml`` left in a shared folder would
+otherwise send the notices of whoever runs gdcluster there to its author's webhook. Only the tables
 below belong to notices; other top-level tables are left to other parts of gdcluster. Inside
 these tables an unknown key is refused, so a typo never silently disables a channel. Relative
 paths are taken from the settings file's folder. Secrets are never written in the file: it names
@@ -74,7 +76,8 @@ __all__ = [
 
 FORMATS = ("txt", "html", "docx")
 DEFAULT_ISSUER = "广东省工业和信息化厅"
-DEFAULT_FILE = "gdcluster.toml"
+#: The settings file of the machine, read when neither --settings nor the environment names one.
+SYSTEM_FILE = Path("/etc/gdcluster/gdcluster.toml")
 ENVIRONMENT = "GDCLUSTER_SETTINGS"
 _EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -176,14 +179,14 @@ class Settings:
 
 
 def settings_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """The settings file in force: explicit, else $GDCLUSTER_SETTINGS, else ./gdcluster.toml."""
+    """The settings file in force: explicit, else $GDCLUSTER_SETTINGS, else the system file
+    when it exists (None: the defaults)."""
     if explicit:
         return Path(explicit)
     from_env = os.environ.get(ENVIRONMENT)
     if from_env:
         return Path(from_env)
-    default = Path(DEFAULT_FILE)
-    return default if default.is_file() else None
+    return SYSTEM_FILE if SYSTEM_FILE.is_file() else None
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:

@@ -538,7 +538,9 @@ def test_unexpected_error_exits_1_with_a_short_message(
 
 
 def test_uninitialized_database_says_run_init(tmp_path: Path) -> None:
-    """Any command on a database without the schema exits 2 and says to run gdcluster init."""
+    """Any command on a database without the schema (here an empty SQLite file) exits 2 and
+    says to run gdcluster init."""
+    (tmp_path / "empty.db").touch()
     result = gd(tmp_path / "empty.db", "case", "list")
     assert result.exit_code == 2
     assert "gdcluster init" in result.stderr

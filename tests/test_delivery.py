@@ -533,25 +533,6 @@ def test_a_wrong_setting_is_refused_with_its_path(tmp_path: Path, text: str, fie
     assert caught.value.field == field
 
 
-def test_settings_come_from_the_environment_or_the_working_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without --settings: $GDCLUSTER_SETTINGS, else ./gdcluster.toml, else the defaults
-    (outbox ./outbox)."""
-    monkeypatch.delenv("GDCLUSTER_SETTINGS", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert load_settings().outbox == Path("outbox") and load_settings().smtp is None
-    (tmp_path / "gdcluster.toml").write_text("[notices]\nissuer = '甲'\n", encoding="utf-8")
-    assert load_settings().issuer == "甲"
-    other = tmp_path / "other.toml"
-    other.write_text("[notices]\nissuer = '乙'\n", encoding="utf-8")
-    monkeypatch.setenv("GDCLUSTER_SETTINGS", str(other))
-    assert load_settings().issuer == "乙"
-    assert load_settings(tmp_path / "gdcluster.toml").issuer == "甲"
-    with pytest.raises(InvalidInput):
-        load_settings(tmp_path / "missing.toml")
-
-
 @pytest.fixture(autouse=True)
 def _no_stray_threads() -> Iterator[None]:
     """Servers are stopped by their tests; nothing keeps running after."""
@@ -559,3 +540,221 @@ def _no_stray_threads() -> Iterator[None]:
     yield
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive() and not t.daemon]
     assert not leftover, leftover
+
+
+# ---------------------------------------------------------------------------- leases, redirects
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Both back-ends: two workers sharing one database is about storage, not channels."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return str(request.getfixturevalue("pg_schema_url"))
+
+
+class SlowHookServer(HookServer):
+    """A receiver that takes ``delay`` seconds to answer each POST."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        import time
+
+        super().__init__(port, on_request=lambda: time.sleep(delay))
+
+
+def returned_notices(engine: Engine, clock: FakeClock, application: dict, count: int) -> None:
+    """``count`` 退回补正 notices: one case submitted and returned ``count`` times."""
+    walker = Walker(engine, clock, application)
+    case_id = walker.create()
+    for index in range(count):
+        engine.fire(case_id, "submit", "county:佛山市南海区")
+        engine.fire(case_id, "return", "city:佛山市@张三", reason=f"第{index + 1}次补正")
+
+
+def test_a_batch_longer_than_the_lease_never_posts_a_delivery_twice(
+    shared_db_url: str, clock: FakeClock, application: dict, tmp_path: Path
+) -> None:
+    """Each claim's lease counts from that claim (the clock read as the row is taken), not
+    from the start of the batch: worker A works through 14 webhook deliveries against a slow
+    receiver (0.3 s each, a 3 s lease); worker B starts once A has been at it for longer than
+    the lease. Each delivery is POSTed exactly once, and each ends sent."""
+    from collections import Counter
+
+    from gdcluster.engine.clock import SystemClock
+
+    count, delay, lease = 14, 0.3, timedelta(seconds=3)
+    port = free_port()
+    settings = Settings(outbox=tmp_path / "outbox", formats=("txt",),
+                        webhooks=(Webhook(url=f"http://127.0.0.1:{port}/hook", timeout=30),))
+    engine = Engine.init(shared_db_url, simulation=True, clock=clock)
+    attach(engine, settings)
+    returned_notices(engine, clock, application, count)  # nothing listens yet: all failed
+    webhook_ids = [row.id for row in deliveries(engine, "webhook")]
+    assert len(webhook_ids) == count
+    assert {row.status for row in deliveries(engine, "webhook")} == {"failed"}
+    engine.close()
+
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        own = Engine.open(shared_db_url, clock=SystemClock())  # the real clock: time passes
+        try:
+            deliver(own, settings, lease=lease)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            own.close()
+
+    with SlowHookServer(port, delay) as hook:
+        first = threading.Thread(target=worker)
+        first.start()
+        # B starts after A has worked longer than the lease (11 × 0.3 s > 3 s)
+        while len(hook.requests) < 11 and first.is_alive():
+            threading.Event().wait(0.02)
+        second = threading.Thread(target=worker)
+        second.start()
+        first.join()
+        second.join()
+    assert not errors, errors
+    posted = Counter(int(request["headers"]["X-Gdcluster-Delivery"]) for request in hook.requests)
+    assert posted == Counter({delivery_id: 1 for delivery_id in webhook_ids})
+    reader = Engine.open(shared_db_url, clock=clock)
+    try:
+        assert {row.status for row in deliveries(reader, "webhook")} == {"sent"}
+    finally:
+        reader.close()
+
+
+class RedirectServer:
+    """Answers every request with ``302 Found`` to ``location``, keeping each request."""
+
+    def __init__(self, port: int, location: str) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _redirect(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                outer.requests.append(self.command)
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PUT = _redirect
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RedirectServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class AnyRequestServer(HookServer):
+    """A receiver that records GETs as well as POSTs (where a followed redirect would land)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        handler = self.server.RequestHandlerClass
+        outer = self
+
+        def do_GET(request: Any) -> None:
+            outer.requests.append({"path": request.path, "headers": dict(request.headers),
+                                   "body": b"", "seen": None})
+            request.send_response(200)
+            request.end_headers()
+
+        handler.do_GET = do_GET  # type: ignore[attr-defined]
+
+
+def test_a_webhook_redirect_is_a_failure_and_is_never_followed(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path
+) -> None:
+    """A receiver answering 302 to another URL does not steer the notice there: the other URL
+    gets no request, the delivery is failed with the status (``HTTP 302``) and retried after
+    its backoff like any failure — and redirected again, so failed again."""
+    hook_port, internal_port = free_port(), free_port()
+    settings = Settings(outbox=tmp_path / "outbox", webhooks=(
+        Webhook(url=f"http://127.0.0.1:{hook_port}/hook", timeout=5),))
+    with RedirectServer(hook_port, f"http://127.0.0.1:{internal_port}/internal") as redirect, \
+            AnyRequestServer(internal_port) as internal:
+        attach(engine, settings)
+        revoke(engine, clock, recognized)
+        [row] = deliveries(engine, "webhook")
+        assert (row.status, row.attempts) == ("failed", 1)
+        assert "HTTP 302" in (row.last_error or ""), row.last_error
+        assert row.next_attempt_at == clock.now() + timedelta(seconds=60)
+        assert row.delivered_at is None
+        clock.advance(seconds=61)
+        report = deliver(engine, settings)
+        assert (report.sent, report.failed) == (0, 1)
+    assert internal.requests == []
+    assert redirect.requests == ["POST", "POST"]
+    [row] = deliveries(engine, "webhook")
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=120)
+
+
+# ---------------------------------------------------------------------------- settings location
+def test_a_settings_file_in_the_working_folder_is_ignored(
+    engine: Engine, clock: FakeClock, application: dict, tmp_path: Path, db_url: str,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``gdcluster.toml`` in the current folder (a shared folder, someone else's) is never
+    read: an act run there through the CLI without --settings or $GDCLUSTER_SETTINGS posts
+    nothing to the webhook it names and writes no delivery for it; the notice goes to the
+    defaults' outbox."""
+    port = free_port()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "gdcluster.toml").write_text(
+        f'[notices]\noutbox = "elsewhere"\n\n[[webhooks]]\nurl = "http://127.0.0.1:{port}/x"\n',
+        encoding="utf-8")
+    case_id = Walker(engine, clock, application).to("submitted")
+    monkeypatch.chdir(shared)
+    monkeypatch.delenv("GDCLUSTER_SETTINGS", raising=False)
+    assert load_settings().webhooks == () and load_settings().outbox == Path("outbox")
+    with HookServer(port) as hook:
+        result = RUNNER.invoke(cli, ["--db", db_url, "--as", "city:佛山市@张三", "--now",
+                                     "2024-03-02T09:00", "case", "review", str(case_id),
+                                     "--return", "--reason", "缺少证明材料"],
+                               catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert hook.requests == []
+    assert deliveries(engine, "webhook") == []
+    assert not (shared / "elsewhere").exists()
+    assert [row.status for row in deliveries(engine, "outbox")] == ["sent"] * 3
+    assert all(Path(row.target).parent == shared / "outbox"
+               for row in deliveries(engine, "outbox"))
+
+
+def test_settings_come_from_the_option_the_environment_or_the_system_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--settings, else $GDCLUSTER_SETTINGS, else /etc/gdcluster/gdcluster.toml when it
+    exists, else the defaults; never the current folder."""
+    from gdcluster.notifications import settings as settings_module
+
+    assert settings_module.SYSTEM_FILE == Path("/etc/gdcluster/gdcluster.toml")
+    system = tmp_path / "etc" / "gdcluster.toml"
+    monkeypatch.setattr(settings_module, "SYSTEM_FILE", system)
+    monkeypatch.delenv("GDCLUSTER_SETTINGS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gdcluster.toml").write_text("[notices]\nissuer = '本目录'\n", encoding="utf-8")
+    assert load_settings().issuer == "广东省工业和信息化厅"  # the defaults
+    system.parent.mkdir()
+    system.write_text("[notices]\nissuer = '系统'\n", encoding="utf-8")
+    assert load_settings().issuer == "系统"
+    other = tmp_path / "other.toml"
+    other.write_text("[notices]\nissuer = '环境'\n", encoding="utf-8")
+    monkeypatch.setenv("GDCLUSTER_SETTINGS", str(other))
+    assert load_settings().issuer == "环境"
+    assert load_settings(tmp_path / "gdcluster.toml").issuer == "本目录"

@@ -53,10 +53,17 @@ def test_init_is_idempotent_and_keeps_data(db_url: str) -> None:
         again.close()
 
 
-def test_uninitialized_database_is_refused(tmp_path: Path) -> None:
-    """Opening a database without the schema says to run `gdcluster init` (exit 2)."""
+def test_uninitialized_database_is_refused(db_url: str) -> None:
+    """Opening a database that is there and reachable but has no gdcluster schema (a SQLite
+    file holding another application's table; an empty PostgreSQL schema) says to run
+    `gdcluster init` (exit 2)."""
+    if db_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as other:
+            other.execute("CREATE TABLE other (x)")
     with pytest.raises(NotInitialized, match="gdcluster init") as caught:
-        Engine.open(f"sqlite:///{tmp_path / 'empty.db'}")
+        Engine.open(db_url)
     assert caught.value.exit_code == 2
 
 
