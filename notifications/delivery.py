@@ -95,7 +95,8 @@ def deliver(
     it; :class:`~gdcluster.engine.errors.DatabaseReplaced` is raised instead.
     """
     report = DeliveryReport()
-    for delivery_id in _due(engine, now=engine.clock.now(), audit_seq=audit_seq, retry_failed=retry_failed):
+    due = _due(engine, now=engine.clock.now(), audit_seq=audit_seq, retry_failed=retry_failed)
+    for delivery_id in due:
         work = _claim(engine, delivery_id, now=engine.clock.now(), retry_failed=retry_failed,
                       lease=lease)
         if work is None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine.api import Engine, TransitionEvent
 from gdcluster.engine.clock import local_date
-from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.errors import DatabaseReplaced, InvalidInput
 from gdcluster.engine.models import Delivery, Notice
 from gdcluster.notifications.context import (
     CASE_KINDS,
@@ -77,7 +77,11 @@ class Notifier:
             return
         from gdcluster.notifications.delivery import deliver
 
-        report = deliver(self.engine, self.settings, audit_seq=event.audit_seq)
+        try:
+            report = deliver(self.engine, self.settings, audit_seq=event.audit_seq)
+        except DatabaseReplaced as gone:  # the act went with the file: announce nothing
+            log.error("notices of audit row %s not delivered: %s", event.audit_seq, gone.message)
+            return
         for failure in report.failures:
             log.warning("delivery %s (%s → %s) failed: %s", failure["id"], failure["channel"],
                         failure["target"], failure["error"])

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from pg_support import schema_url
+from click.testing import CliRunner
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.orm import Session
 from support import PROVINCE, Walker, full_scores
@@ -50,11 +49,6 @@ def facts(engine: Engine, case_id: int) -> tuple[str, int, int]:
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
-@pytest.fixture
-def pg_url(pg_schema_url: str) -> str:
-    return pg_schema_url
-
-
 def terminate(admin: Any, pid: int) -> None:
     """End backend ``pid`` as an administrator would, and wait until it is gone."""
     with admin.begin() as connection:
@@ -64,14 +58,14 @@ def terminate(admin: Any, pid: int) -> None:
 
 @pytest.mark.parametrize("moment", ["mid-act", "at-commit"])
 def test_a_connection_dropped_mid_act_is_retryable_and_writes_nothing(
-    pg_url: str, clock: FakeClock, application: dict, moment: str
+    pg_schema_url: str, clock: FakeClock, application: dict, moment: str
 ) -> None:
     """The server ends the act's connection after the act has updated the case and appended
     its audit row: the act fails with exit 5 ("connection lost … retry"), the case, its
     version and the audit chain are as before, and the same act on the same engine then
     succeeds."""
     admin = create_engine(os.environ["GDCLUSTER_TEST_PG"])
-    engine = Engine.init(pg_url, simulation=True, clock=clock)
+    engine = Engine.init(pg_schema_url, simulation=True, clock=clock)
     try:
         case_id = Walker(engine, clock, application).create()
         before = facts(engine, case_id)
@@ -117,20 +111,20 @@ def test_a_connection_dropped_mid_act_is_retryable_and_writes_nothing(
 
 
 def test_the_gdcluster_program_exits_5_when_its_connection_is_dropped_mid_act(
-    pg_url: str, clock: FakeClock, application: dict, tmp_path: Path
+    pg_schema_url: str, clock: FakeClock, application: dict, tmp_path: Path
 ) -> None:
     """`gdcluster case submit 1`, a separate process, is stopped inside its act (the case row
     updated, the audit head awaited: the test holds it) and its connection ended by the
     server: exit 5 with "connection lost … retry", nothing written; run again, it succeeds."""
-    engine = Engine.init(pg_url, simulation=True, clock=clock)
+    engine = Engine.init(pg_schema_url, simulation=True, clock=clock)
     admin = create_engine(os.environ["GDCLUSTER_TEST_PG"])
-    holder = create_engine(pg_url)
+    holder = create_engine(pg_schema_url)
     try:
         case_id = Walker(engine, clock, application).create()
         before = facts(engine, case_id)
         name = f"gdcluster-victim-{uuid.uuid4().hex[:8]}"
         command = [sys.executable, "-c", "from gdcluster.cli import main; main()",
-                   "--db", f"{pg_url}&application_name={name}", "--as", COUNTY,
+                   "--db", f"{pg_schema_url}&application_name={name}", "--as", COUNTY,
                    "--now", "2024-03-02T09:00", "case", "submit", str(case_id)]
         environment = {**{key: value for key, value in os.environ.items()
                           if not key.startswith("GDCLUSTER_")},
@@ -187,12 +181,12 @@ def wait_for(probe: Callable[[], Any], *, seconds: float) -> Any:
 
 
 def test_a_lost_connection_never_reports_as_unexpected_through_the_scheduler(
-    pg_url: str, clock: FakeClock, application: dict
+    pg_schema_url: str, clock: FakeClock, application: dict
 ) -> None:
     """A sweep whose connection is ended mid deadline reports that deadline busy (retried at
     the next sweep), never as a refusal that would close it; the next sweep fires it."""
     admin = create_engine(os.environ["GDCLUSTER_TEST_PG"])
-    engine = Engine.init(pg_url, simulation=True, clock=clock)
+    engine = Engine.init(pg_schema_url, simulation=True, clock=clock)
     try:
         case_id = Walker(engine, clock, application).to("publicized")
         clock.set("2024-10-12T09:00")

@@ -743,7 +743,7 @@ def test_settings_come_from_the_option_the_environment_or_the_system_file(
     exists, else the defaults; never the current folder."""
     from gdcluster.notifications import settings as settings_module
 
-    assert settings_module.SYSTEM_FILE == Path("/etc/gdcluster/gdcluster.toml")
+    assert Path("/etc/gdcluster/gdcluster.toml") == settings_module.SYSTEM_FILE
     system = tmp_path / "etc" / "gdcluster.toml"
     monkeypatch.setattr(settings_module, "SYSTEM_FILE", system)
     monkeypatch.delenv("GDCLUSTER_SETTINGS", raising=False)
