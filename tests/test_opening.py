@@ -163,6 +163,14 @@ def check_reads_work_and_acts_are_refused(db: Path) -> None:
     assert "read-only" in act.stderr and str(db) in act.stderr
 
 
+def test_a_file_the_user_may_not_read_is_named(populated: Path) -> None:
+    """A file without read permission for this user: exit 2, "cannot read PATH"."""
+    populated.chmod(0o000)
+    result = as_reader(populated, "case", "list")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert f"cannot read {populated}: permission denied" in result.stderr
+
+
 @pytest.mark.parametrize("where", ["file", "folder"])
 def test_read_only_access_reads_and_never_writes(populated: Path, where: str) -> None:
     """An auditor who may read the file but not write it (or not its folder, so SQLite's
@@ -227,7 +235,8 @@ def server_url(base: str, **changes: Any) -> str:
     return url.render_as_string(hide_password=False)
 
 
-CAUSES = ["refused-port", "silent-host", "unroutable-address", "unknown-database"]
+CAUSES = ["refused-port", "silent-host", "unroutable-address", "unknown-host",
+          "unknown-database"]
 
 
 def cause_url(cause: str, base: str, port: int) -> tuple[str, list[str]]:
@@ -240,6 +249,8 @@ def cause_url(cause: str, base: str, port: int) -> tuple[str, list[str]]:
     if cause == "unroutable-address":  # a sandbox's proxy may answer instead: still named
         return (server_url(base, host="10.255.255.1", port=5432,
                            query={"connect_timeout": "2"}), ["10.255.255.1"])
+    if cause == "unknown-host":  # .invalid never resolves (RFC 2606)
+        return server_url(base, host="db.gdcluster.invalid"), ["db.gdcluster.invalid"]
     name = f"gdcluster_missing_{uuid.uuid4().hex[:8]}"
     return server_url(base, database=name), [f'database "{name}" does not exist']
 
