@@ -623,39 +623,24 @@ def test_a_batch_longer_than_the_lease_never_posts_a_delivery_twice(
         reader.close()
 
 
-class RedirectServer:
-    """Answers every request with ``302 Found`` to ``location``, keeping each request."""
+class RedirectServer(HookServer):
+    """Answers every request with ``302 Found`` to ``location``; ``methods`` lists them."""
 
     def __init__(self, port: int, location: str) -> None:
-        self.requests: list[str] = []
+        super().__init__(port)
+        self.methods: list[str] = []
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _redirect(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                outer.requests.append(self.command)
-                self.send_response(302)
-                self.send_header("Location", location)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+        def redirect(request: Any) -> None:
+            request.rfile.read(int(request.headers.get("Content-Length") or 0))
+            outer.methods.append(request.command)
+            request.send_response(302)
+            request.send_header("Location", location)
+            request.send_header("Content-Length", "0")
+            request.end_headers()
 
-            do_GET = do_POST = do_PUT = _redirect
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> RedirectServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        handler = self.server.RequestHandlerClass
+        handler.do_GET = handler.do_POST = redirect  # type: ignore[attr-defined]
 
 
 class AnyRequestServer(HookServer):
@@ -697,7 +682,7 @@ def test_a_webhook_redirect_is_a_failure_and_is_never_followed(
         report = deliver(engine, settings)
         assert (report.sent, report.failed) == (0, 1)
     assert internal.requests == []
-    assert redirect.requests == ["POST", "POST"]
+    assert redirect.methods == ["POST", "POST"]
     [row] = deliveries(engine, "webhook")
     assert (row.status, row.attempts) == ("failed", 2)
     assert row.next_attempt_at == clock.now() + timedelta(seconds=120)
