@@ -56,6 +56,7 @@ __all__ = [
     "RubricIndicator",
     "Threshold",
     "UnknownPolicyVersion",
+    "archived_versions",
     "load_policy",
     "load_policy_file",
     "parse_policy",
@@ -443,20 +444,23 @@ def _current_policy(name: str) -> Policy:
 
 @cache
 def _archived_policies(name: str) -> tuple[Policy, ...]:
-    """The archived versions of ``name``, by version; each file's name must state its content's
-    name and version, and an archived version must be older than the current one."""
-    current = _current_policy(name)
-    archive = _policy_folder().joinpath("archive")
+    return archived_versions(_policy_folder().joinpath("archive"), _current_policy(name))
+
+
+def archived_versions(archive: Any, current: Policy) -> tuple[Policy, ...]:
+    """The versions of ``current.name`` kept in the folder ``archive`` (a ``Path`` or package
+    resource), oldest first. Each file, ``<name>@<version>.toml``, must hold that name and
+    version, older than ``current``: a mislabelled file would judge a case by the wrong text."""
     found: list[Policy] = []
     if not archive.is_dir():
         return ()
     for entry in archive.iterdir():
         match = _ARCHIVED.fullmatch(entry.name)
-        if match is None or match[1] != name:
+        if match is None or match[1] != current.name:
             continue
         file = f"policies/archive/{entry.name}"
         policy = parse_policy(entry.read_bytes(), file)
-        if (policy.name, policy.version) != (name, int(match[2])):
+        if (policy.name, policy.version) != (current.name, int(match[2])):
             raise InvalidPolicy(file, "version", f"holds {policy.name} version {policy.version}")
         if policy.version >= current.version:
             raise InvalidPolicy(file, "version",

@@ -24,6 +24,7 @@ from gdcluster.states.policy import (
     Policy,
     Quota,
     UnknownPolicyVersion,
+    archived_versions,
     load_policy,
     load_policy_file,
     parse_policy,
@@ -647,3 +648,24 @@ def test_each_archived_file_holds_the_name_and_version_its_file_name_states() ->
         name, _, version = entry.name.removesuffix(".toml").partition("@")
         parsed = parse_policy(entry.read_bytes(), entry.name)
         assert (parsed.name, parsed.version) == (name, int(version))
+
+
+def test_a_mislabelled_or_newer_archive_file_is_refused(tmp_path: Path) -> None:
+    """An archived file whose content is another version, or not older than the current
+    file, is refused naming it; files of other policies are ignored."""
+    current = load_policy("guangdong-2023")
+    old_bytes = POLICIES.joinpath("archive", "guangdong-2023@1.toml").read_bytes()
+    (tmp_path / "national-2022@1.toml").write_bytes(b"not even toml")
+    (tmp_path / "guangdong-2023@1.toml").write_bytes(old_bytes)
+    assert [policy.version for policy in archived_versions(tmp_path, current)] == [1]
+    (tmp_path / "guangdong-2023@1.toml").unlink()
+    (tmp_path / "guangdong-2023@3.toml").write_bytes(old_bytes)
+    with pytest.raises(InvalidPolicy) as caught:
+        archived_versions(tmp_path, current)
+    assert caught.value.file == "policies/archive/guangdong-2023@3.toml"
+    assert "holds guangdong-2023 version 1" in str(caught.value)
+    (tmp_path / "guangdong-2023@3.toml").unlink()
+    (tmp_path / "guangdong-2023@2.toml").write_bytes(GUANGDONG_TEXT.encode("utf-8"))
+    with pytest.raises(InvalidPolicy) as caught:
+        archived_versions(tmp_path, current)
+    assert "not older than the current version 2" in str(caught.value)
