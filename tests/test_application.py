@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import path_text, put
 
 from gdcluster.engine.application import (
     FIELDS,
@@ -583,23 +584,7 @@ TEXT_PATHS = [
 ]
 
 
-def put(raw: Any, path: tuple[Any, ...], value: Any) -> Any:
-    raw = copy.deepcopy(raw)
-    target = raw
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    return raw
-
-
-def dotted(path: tuple[Any, ...]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-@pytest.mark.parametrize("path", TEXT_PATHS, ids=dotted)
+@pytest.mark.parametrize("path", TEXT_PATHS, ids=path_text)
 @pytest.mark.parametrize("character", ["\x00", "\x07", "\x1b", "\u202e", "\u2066", "\ufffe"],
                          ids=["NUL", "BEL", "ESC", "RLO", "LRI", "U+FFFE"])
 def test_control_and_bidi_characters_are_refused_in_every_text(path: tuple[Any, ...],
@@ -607,7 +592,7 @@ def test_control_and_bidi_characters_are_refused_in_every_text(path: tuple[Any, 
     """Control and bidirectional characters anywhere in an application's text are refused
     with the field's path (they were stored and printed raw)."""
     error = refused(put(RAW, path, f"示例{character}文字"))
-    assert error.field == dotted(path)
+    assert error.field == path_text(path)
     assert f"U+{ord(character):04X}" in str(error)
 
 

@@ -28,7 +28,7 @@ from hardening_support import APPLICATION_FILE, DATA, Snapshot, load_application
 from hardening_support import snapshot as take_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import COUNTY, PROVINCE, TIMES, Walker, full_scores
+from support import COUNTY, PROVINCE, TIMES, Walker, full_scores, path_text, put
 
 from gdcluster.cli import CASE_ID, DATE, YEAR, IdList, cli
 from gdcluster.engine import Actor, Engine, InvalidInput, NotFound
@@ -155,23 +155,6 @@ KINDS = {"amount": BAD_AMOUNT, "number": BAD_NUMBER, "area": st.one_of(BAD_AMOUN
                                                                             max_size=2)),
          "kinds": st.one_of(st.just([]), st.lists(BAD_CHOICE, min_size=1, max_size=2),
                             st.integers(), st.text(max_size=3))}
-
-
-def path_text(path: tuple[Any, ...]) -> str:
-    """``("champion_enterprises", 0, "name")`` → ``champion_enterprises[0].name``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def put(raw: Any, path: tuple[Any, ...], value: Any) -> Any:
-    raw = copy.deepcopy(raw)
-    target = raw
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    return raw
 
 
 def remove(raw: Any, path: tuple[Any, ...]) -> Any:
