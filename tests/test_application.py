@@ -313,8 +313,7 @@ REFUSALS = [
     pytest.param(
         {"development_plan": {"goals": "增长"}}, "development_plan.goals", id="plan-goals-not-list"
     ),
-    # legal review (issue 11): goals are objects with indicator, unit, baseline and target; a
-    # goal written as a sentence was accepted before
+    # goals are objects (indicator, unit, baseline, target, text), not sentences
     pytest.param(
         {"development_plan": {"goals": ["增长"]}},
         "development_plan.goals[0]",
@@ -486,7 +485,7 @@ def test_file_refusals_name_the_file(content: bytes, filename: str) -> None:
         pytest.param(b"employees: 012000\n", "a.yaml", "employees", id="yaml-octal-integer"),
         pytest.param(b"employees: 0x1F\n", "a.yaml", "employees", id="yaml-hex-integer"),
         pytest.param(b"employees: 1:30\n", "a.yaml", "employees", id="yaml-base-60-integer"),
-        # issue 15: exponent and underscore forms, which the README says are refused
+        # exponent and underscore forms, which the README says are refused
         pytest.param(b'{"area_km2": 4.78e1}', "a.json", "area_km2", id="json-exponent"),
         pytest.param(b'{"area_km2": 4.78e+1}', "a.json", "area_km2", id="json-exponent-plus"),
         pytest.param(b'{"output": {"2023": 1E2}}', "a.json", "output.2023",
@@ -496,7 +495,7 @@ def test_file_refusals_name_the_file(content: bytes, filename: str) -> None:
         pytest.param(b"area_km2: 4_7.8\n", "a.yaml", "area_km2", id="yaml-underscore-float"),
         pytest.param(b"output: {2_023: 5}\n", "a.yaml", "output.2_023",
                      id="yaml-underscore-year-key"),
-        # issue 15: date-shaped values that are no dates, wherever they stand
+        # date-shaped values that are no dates, wherever they stand
         pytest.param(b"area_km2: 2024-02-30\n", "a.yaml", "area_km2", id="yaml-30-february"),
         pytest.param(b"area_km2: 0000-01-01\n", "a.yaml", "area_km2", id="yaml-year-0"),
         pytest.param(b"area_km2: 2024-01-01T10:00:00+99:00\n", "a.yaml", "area_km2",

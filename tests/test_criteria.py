@@ -252,8 +252,7 @@ THRESHOLD_CASES = [
         "fail",
         id="output_growth-window-exactly-10%-fails-with-a-year-before-it",
     ),
-    # legal review (issue 11): "近三年" is the window 2021–2023, never a longer run of years;
-    # the earlier rule used every consecutive year and failed this series on 2020's 130
+    # "近三年" is 2021–2023 only: 2020's 130 is outside the window and cannot fail the growth
     pytest.param(
         {"output": years(130, 100, 121, "146.41")},
         "output_growth",
@@ -428,8 +427,8 @@ def test_growth_value_shows_the_rate_the_method_and_exact_equality() -> None:
 
 
 def test_growth_over_many_years_stays_exact() -> None:
-    """Ten years of exactly 10% growth: the window 2021–2023 is used (legal review, issue 11:
-    the earlier rule used all ten years) and its exactly-10% growth fails 高于10%."""
+    """Ten years of exactly 10% growth: only the window 2021–2023 is used, and its exactly-10%
+    growth fails 高于10%: no rounding sneaks in."""
     series = {str(2014 + index): Decimal(100) * Decimal("1.1") ** index for index in range(10)}
     report = judge({"output": series})
     item = report.item("output_growth")
@@ -591,8 +590,7 @@ def incident(year: int, kind: str, grade: str | None = None,
             [incident(2022, "data", "重大")], "fail", id="incidents-重大-data-incident-fails"
         ),
         pytest.param([incident(2022, "tax")], "fail", id="incidents-tax-evasion-fails"),
-        # legal review (issue 11): other violations count only when marked major; the earlier
-        # rule barred any violation ("incidents-illegal-act-fails")
+        # other violations and 其它重大问题 count only when marked major
         pytest.param(
             [incident(2022, "illegal", major=False)], "pass",
             id="incidents-minor-violation-passes",
@@ -698,8 +696,7 @@ def test_each_incident_is_explained_in_the_report() -> None:
         pytest.param(
             years("0.6", "0.5", "0.4", "0.41"), "fail", id="co2-rise-in-the-last-year-fails"
         ),
-        # legal review (issue 11): only 2021–2023 count; the earlier rule failed this series on
-        # the rise from 2020 to 2021 ("co2-uses-all-consecutive-years")
+        # only 2021–2023 count: the rise from 2020 to 2021 is outside the window
         pytest.param(
             years("0.4", "0.5", "0.49", "0.48"), "pass", id="co2-year-before-the-window-not-used"
         ),
@@ -803,8 +800,7 @@ def plan(period: str | None = "2024–2026", *goals: dict[str, Any]) -> dict[str
         pytest.param(plan("2023–2025"), (), "fail", id="governance-plan-starting-before"),
         pytest.param(plan("2026–2028"), (), "fail", id="governance-plan-starting-too-late"),
         pytest.param(plan(None), (), "fail", id="governance-plan-without-period"),
-        # legal review (issue 11): a goal must be measurable; the earlier rule passed any
-        # sentence ("governance-plan-with-one-goal-passes" with "产值翻番")
+        # a goal must be measurable: a sentence is not
         pytest.param(plan("2024–2026", goal(None, unit=None, baseline=None, target=None,
                                             text="产值翻番")),
                      (), "fail", id="governance-goal-as-a-sentence-fails"),
