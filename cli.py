@@ -861,16 +861,69 @@ def case_check(case_id: int) -> None:
     report = _settings().engine(acts=False).check(case_id).to_dict()
 
     def human() -> None:
+        _check_window(report)
         _table([["article", "item", "result", "value", "rule"]]
                + [[item["article"], item["item"], RESULT_LABELS.get(item["result"],
                                                                     item["result"]),
                    item["value"], item["rule"]] for item in report["items"]])
+        _check_incidents(report)
+        _check_plan(report)
         failed = sum(1 for item in report["items"] if item["result"] == "fail")
         method = f" (年均增速: {report['method']})" if report.get("method") else ""
         click.echo("passed: every automatic criterion is met" + method if report["passed"]
                    else f"FAILED: {failed} automatic criterion/criteria not met" + method)
 
     _output(report, human)
+
+
+SERIES_LABELS = {"output": "产值 output", "sme_rd_expense": "研发经费 sme_rd_expense",
+                 "invention_patents": "有效发明专利 invention_patents",
+                 "co2_intensity": "二氧化碳排放强度 co2_intensity"}
+
+
+def _check_window(report: dict[str, Any]) -> None:
+    """The "近三年" window and the years given that it leaves out."""
+    window = report["window"]
+    unused = report["years_not_used"]
+    not_used = "; ".join(f"{SERIES_LABELS.get(series, series)} "
+                         f"{', '.join(map(str, years))}" for series, years in unused.items())
+    click.echo(f"近三年: {window[0]}–{window[-1]} (the 3 years before the round year "
+               f"{report['round']}; growth, output and CO2 use only these); years not used: "
+               f"{not_used or 'none'}")
+
+
+def _check_incidents(report: dict[str, Any]) -> None:
+    """第十三条第（一）项: each declared incident, whether it counts and why."""
+    findings = report["incidents"]
+    click.echo(f"incidents (第十三条第（一）项, counted from {report['incidents_since']}): "
+               + ("none declared" if not findings else f"{len(findings)} declared"))
+    for finding in findings:
+        mark = [f"grade {finding['grade']}"] if finding["grade"] else []
+        if finding["major"] is not None:
+            mark.append(f"major: {'yes' if finding['major'] else 'no'}")
+        detail = f" ({', '.join(mark)})" if mark else ""
+        verdict = "COUNTS" if finding["counts"] else "does not count"
+        description = f" — {finding['description']}" if finding["description"] else ""
+        click.echo(f"  {finding['year']} {finding['kind']}{detail}: {verdict}: "
+                   f"{finding['reason']}{description}")
+
+
+def _check_plan(report: dict[str, Any]) -> None:
+    """第十三条第（九）项: the plan's period and which goals are measurable."""
+    plan = report["plan"]
+    if plan is None:
+        click.echo("plan (第十三条第（九）项): none given")
+        return
+    starts = " or ".join(map(str, plan["allowed_starts"]))
+    verdict = "ok" if plan["period_ok"] else "NOT met"
+    period = (f"period {plan['period']} (must start in {starts}): {verdict}" if plan["period"]
+              else f"no period (must start in {starts})")
+    click.echo(f"plan (第十三条第（九）项): {period}; {plan['measurable_goals']} of "
+               f"{len(plan['goals'])} goal(s) measurable (indicator, unit, baseline, target)")
+    for goal in plan["goals"]:
+        lacking = "" if goal["measurable"] else f" — lacks {'、'.join(goal['lacking'])}"
+        click.echo(f"  {'measurable' if goal['measurable'] else 'not measurable'}: "
+                   f"{goal['goal']}{lacking}")
 
 
 @case_group.command("list")

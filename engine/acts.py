@@ -556,14 +556,15 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
 
 
 def validated(application: Any) -> dict[str, Any]:
-    """``validate_application`` of a stored application, remembered by content. The answer
-    is shared: read it, never change it."""
-    from gdcluster.engine.application import validate_application
+    """A stored application read back (``read_stored_application``: shapes written by earlier
+    versions included, never raising), remembered by content. The answer is shared: read it,
+    never change it."""
+    from gdcluster.engine.application import read_stored_application
 
     key = _content_key(application)
     answer = _VALIDATED.get(key)
     if answer is None:
-        answer = validate_application(application)
+        answer = read_stored_application(application)
         _remember(_VALIDATED, key, answer)
     return answer
 

@@ -233,20 +233,21 @@ class Engine:
 
     @staticmethod
     def _policy_for(name: str, digest: str | None = None) -> Any:
-        from gdcluster.states.policy import InvalidPolicy, load_policy
+        """The policy ``name``; with ``digest``, the shipped version a case was filed under."""
+        from gdcluster.states.policy import InvalidPolicy, UnknownPolicyVersion, load_policy
 
         try:
-            policy = load_policy(name)
+            return load_policy(name, digest=digest)
+        except UnknownPolicyVersion as exc:
+            raise TransitionRefused(
+                f"the policy file {name!r} has changed since this case was submitted under it "
+                f"and the version it was submitted under is not shipped; in-flight cases are "
+                f"judged by the text they were submitted under ({exc.problem})",
+                policy=name,
+            ) from exc
         except (InvalidPolicy, FileNotFoundError, KeyError, LookupError) as exc:
             raise InvalidInput(f"unknown or invalid policy {name!r}: {exc}",
                                field="policy") from exc
-        if digest is not None and policy.digest != digest:
-            raise TransitionRefused(
-                f"the policy file {name!r} has changed since this case was submitted under it; "
-                f"in-flight cases are judged by the text they were submitted under",
-                policy=name,
-            )
-        return policy
 
     def _calendar_loader(self, session: Session) -> Callable[[], Any]:
         cache: list[Any] = []
@@ -368,7 +369,7 @@ class Engine:
 
         with self.store.read() as session:
             round_row = _round(session, year)
-            policy = self._policy_for(round_row.policy)
+            policy = self._policy_for(round_row.policy, round_row.policy_digest)
             by_state = dict(
                 session.execute(
                     select(Case.state, func.count()).where(Case.round_year == year)
@@ -497,7 +498,7 @@ class Engine:
     ) -> dict[str, Any]:
         """The publicity pick among the round's expert-reviewed cases, as it is stored."""
         year = round_row.year
-        policy = self._policy_for(round_row.policy)
+        policy = self._policy_for(round_row.policy, round_row.policy_digest)
         candidates = list(
             session.execute(
                 select(Case.id, Case.score, Case.name).where(
@@ -938,7 +939,7 @@ class Engine:
             case = session.get(Case, case_id)
             if case is None:
                 raise NotFound("case", case_id)
-            return check_case(case, self._policy_for(case.policy))
+            return check_case(case, self._policy_for(case.policy, case.policy_digest))
 
     def refusals(self, *, case_id: int | None = None) -> builtins.list[dict[str, Any]]:
         from gdcluster.engine.records import Refusal

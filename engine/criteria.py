@@ -8,8 +8,19 @@ are rounded for reading only.
 Boundaries follow 民法典第1259条 (以上/以下/不超过/不低于 include the number; 超过/高于/低于/不足
 exclude it); the policy file encodes that as the operator, and this module only applies it.
 
+"近三年" is exactly the ``policy.window_years`` (3) calendar years before the round year:
+round 2024 uses 2021, 2022 and 2023 for the output of each year, every growth rate, the CO2
+trend and the latest-year items. Other years in the application are listed as not used and
+never enter a computation, so an applicant cannot pick a flattering window.
+
+第十三条第（一）项 counts each declared incident by kind, grade and ``major`` as the policy says
+(``IncidentRule.assess``), from the window's first year on; the report explains every incident.
+第十三条第（九）项 needs a management body and a plan whose period starts in the round year or
+the next, with at least one measurable goal (indicator, unit, baseline and target).
+
 An item that cannot be judged because data are missing fails, with a value that starts
-"缺少数据"; qualitative items are reported as ``expert`` and never fail the check.
+"缺少数据"; qualitative items are reported as ``expert`` and never fail the check. Each item
+states the rule as the policy words it: ``text`` (the measures' words) where known.
 """
 
 from __future__ import annotations
@@ -18,15 +29,17 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from gdcluster.states.policy import Condition, Policy, Threshold
+from gdcluster.engine.application import YEAR_SERIES, measurable, period_years
+from gdcluster.states.policy import INCIDENT_LABELS, Condition, Policy, Threshold
 
-__all__ = ["CheckItem", "CheckReport", "evaluate"]
+__all__ = ["CheckItem", "CheckReport", "GoalFinding", "IncidentFinding", "PlanFinding", "evaluate"]
 
 Result = Literal["pass", "fail", "expert"]
 
@@ -37,16 +50,6 @@ _COMPARE: Final[Mapping[str, Callable[[Fraction, Fraction], bool]]] = {
     "le": operator.le,
 }
 _METHOD_NAMES: Final = {"compound": "复合", "mean": "算术平均"}
-_INCIDENT_NAMES: Final = {
-    "safety": "安全事故",
-    "quality": "质量事故",
-    "environment": "环境污染事故",
-    "cyber": "网络安全事件",
-    "data": "数据安全事件",
-    "tax": "偷税漏税",
-    "illegal": "违法违规行为",
-    "dishonesty": "严重失信行为",
-}
 _SERIES_NAMES: Final = {
     "output": ("产值", "亿元"),
     "sme_rd_expense": ("中小企业研发经费", "亿元"),
@@ -58,7 +61,11 @@ MISSING: Final = "缺少数据"
 
 @dataclass(frozen=True)
 class CheckItem:
-    """One line of the check: the rule as written, what was found, and the verdict."""
+    """One line of the check: the rule, what was found, and the verdict.
+
+    ``rule`` is the wording to show (the measures' words, else the policy's summary); ``text``
+    is the measures' words alone, the only part that may be quoted, or ``None``.
+    """
 
     id: str
     article: str
@@ -66,22 +73,85 @@ class CheckItem:
     rule: str
     value: str
     result: Result
+    text: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | None]:
         return {
             "id": self.id,
             "article": self.article,
             "item": self.item,
             "rule": self.rule,
+            "text": self.text,
             "value": self.value,
             "result": self.result,
         }
 
 
 @dataclass(frozen=True)
+class IncidentFinding:
+    """One declared incident and why it counts under 第十三条第（一）项 or not."""
+
+    year: int
+    kind: str
+    grade: str | None
+    major: bool | None
+    description: str
+    counts: bool
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}年{self.grade or ''}{INCIDENT_LABELS.get(self.kind, self.kind)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"year": self.year, "kind": self.kind, "grade": self.grade, "major": self.major,
+                "description": self.description, "counts": self.counts, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class GoalFinding:
+    """One plan goal: measurable (indicator, unit, baseline, target all given) or what it lacks."""
+
+    label: str
+    measurable: bool
+    lacking: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"goal": self.label, "measurable": self.measurable, "lacking": list(self.lacking)}
+
+
+@dataclass(frozen=True)
+class PlanFinding:
+    """The development plan against 第十三条第（九）项: its period and its goals."""
+
+    period: str | None
+    starts: tuple[int, int]
+    period_ok: bool
+    goals: tuple[GoalFinding, ...]
+
+    @property
+    def measurable_goals(self) -> int:
+        return sum(goal.measurable for goal in self.goals)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "allowed_starts": list(self.starts),
+                "period_ok": self.period_ok, "measurable_goals": self.measurable_goals,
+                "goals": [goal.to_dict() for goal in self.goals]}
+
+
+@dataclass(frozen=True)
 class CheckReport:
+    """Every item of the check, with the window it used and its findings on incidents and the
+    plan. ``unused_years`` lists, per series, the years given that lie outside the window."""
+
     items: tuple[CheckItem, ...]
     method: str
+    round_year: int
+    window: tuple[int, ...]
+    unused_years: Mapping[str, tuple[int, ...]] = field(hash=False)
+    incidents: tuple[IncidentFinding, ...]
+    incidents_since: int
+    plan: PlanFinding | None
 
     @property
     def passed(self) -> bool:
@@ -101,15 +171,23 @@ class CheckReport:
         return {
             "passed": self.passed,
             "method": self.method,
+            "round": self.round_year,
+            "window": list(self.window),
+            "years_not_used": {series: list(years)
+                               for series, years in self.unused_years.items()},
+            "incidents_since": self.incidents_since,
+            "incidents": [finding.to_dict() for finding in self.incidents],
+            "plan": self.plan.to_dict() if self.plan is not None else None,
             "items": [item.to_dict() for item in self.items],
         }
 
 
 def evaluate(app: Mapping[str, Any], policy: Policy, round_year: int) -> CheckReport:
-    """Judge a validated application (``validate_application``) for the round of ``round_year``.
+    """Judge a validated application (``validate_application``, or ``read_stored_application``
+    for stored data) for the round of ``round_year`` (a 复核: the 复核 round's year).
 
-    "近三年" are the ``policy.min_growth_years`` years before the round year; growth uses every
-    consecutive year supplied up to the year before the round.
+    "近三年" are exactly the ``policy.window_years`` years before ``round_year``; years outside
+    them never enter a computation.
     """
     check = _Check(app, policy, round_year)
     items = [
@@ -134,7 +212,21 @@ def evaluate(app: Mapping[str, Any], policy: Policy, round_year: int) -> CheckRe
         if condition.judge == "expert"
     ]
     items.sort(key=lambda item: _article_rank(item.article))  # stable: code order within one
-    return CheckReport(items=tuple(items), method=policy.growth_method)
+    unused = {
+        series: tuple(year for year in app.get(series, {}) if year not in check.years)
+        for series in YEAR_SERIES
+    }
+    return CheckReport(
+        items=tuple(items),
+        method=policy.growth_method,
+        round_year=round_year,
+        window=tuple(check.years),
+        unused_years=MappingProxyType({series: years for series, years in unused.items()
+                                       if years}),
+        incidents=tuple(check.incident_findings),
+        incidents_since=check.incidents_since,
+        plan=check.plan_finding,
+    )
 
 
 class _Check:
@@ -142,7 +234,10 @@ class _Check:
         self.app = app
         self.policy = policy
         self.round_year = round_year
-        self.years = range(round_year - policy.min_growth_years, round_year)
+        self.years = range(round_year - policy.window_years, round_year)
+        self.incidents_since = round_year - policy.incidents.lookback_years
+        self.incident_findings: list[IncidentFinding] = []
+        self.plan_finding: PlanFinding | None = None
 
     # -- 第十三条第（一）项 ------------------------------------------------------------------
 
@@ -151,18 +246,29 @@ class _Check:
         incidents = self.app.get("incidents")
         if incidents is None:
             return _item(condition, f"{MISSING}：近三年事故及违法失信情况（无则填空列表）", "fail")
-        since = self.round_year - self.policy.incidents.lookback_years
-        recent = [incident for incident in incidents if incident["year"] >= since]
-        barred = [
-            incident
-            for incident in recent
-            if self.policy.incidents.disqualifies(incident["kind"], incident.get("grade"))
-        ]
-        if barred:
-            return _item(condition, "；".join(_incident_text(i) for i in barred), "fail")
-        if recent:
-            listed = "；".join(_incident_text(i) for i in recent)
-            return _item(condition, f"{listed}（不属于否决情形）", "pass")
+        since = self.incidents_since
+        for incident in incidents:
+            if incident["year"] < since:
+                counts, reason = False, f"早于{since}年，不在近三年内，不计入"
+            else:
+                verdict = self.policy.incidents.assess(
+                    incident["kind"], incident.get("grade"), incident.get("major"))
+                counts = verdict.counts
+                reason = _INCIDENT_REASONS[verdict.basis].format(bar=verdict.bar)
+            self.incident_findings.append(IncidentFinding(
+                year=incident["year"], kind=incident["kind"], grade=incident.get("grade"),
+                major=incident.get("major"), description=incident.get("description") or "",
+                counts=counts, reason=reason))
+        findings = self.incident_findings
+        counting = [finding for finding in findings if finding.counts]
+        if counting:
+            listed = "；".join(f"{_incident_text(finding)}：{finding.reason}"
+                              for finding in counting)
+            return _item(condition, listed, "fail")
+        if findings:
+            listed = "；".join(f"{_incident_text(finding)}：{finding.reason}"
+                              for finding in findings)
+            return _item(condition, f"{listed}（均不属于否决情形）", "pass")
         return _item(condition, f"{since}年以来未申报事故及违法失信记录", "pass")
 
     # -- 第十三条第（二）项 ------------------------------------------------------------------
@@ -200,7 +306,7 @@ class _Check:
         missing = [year for year in self.years if year not in series]
         if missing:
             return _item(threshold, f"{MISSING}：{_years(missing)}{name}", "fail")
-        years = self._run(series)
+        years = list(self.years)
         values = [Fraction(series[year]) for year in years]
         span = f"{_METHOD_NAMES[self.policy.growth_method]}，{years[0]}–{years[-1]}年"
         # compound divides by the first year only; the mean, by every year but the last
@@ -225,15 +331,6 @@ class _Check:
         equal = f"，恰好等于{_limit(threshold)}" if exact else ""
         return _item(threshold, f"年均增速约{shown}%（{span}{equal}）", _result(passed))
 
-    def _run(self, series: Mapping[int, Any]) -> list[int]:
-        """The consecutive years supplied that end with the year before the round."""
-        year = self.round_year - 1
-        run: list[int] = []
-        while year in series:
-            run.append(year)
-            year -= 1
-        return run[::-1]
-
     # -- 第十三条第（三）项 ------------------------------------------------------------------
 
     def quality_enterprises(self) -> CheckItem:
@@ -241,7 +338,7 @@ class _Check:
         quality_rule = self.policy.threshold("quality_smes")
         champions = self.app.get("champion_enterprises")
         quality = self.app.get("quality_smes")
-        rule = f"{champions_rule.rule}，{quality_rule.rule}"
+        rule = f"{champions_rule.wording}，{quality_rule.wording}"
         counts: list[tuple[str, int | None, Threshold]] = [
             ("单项冠军/小巨人企业", _distinct(champions), champions_rule),
             ("专精特新/创新型/高新技术企业", _distinct(quality), quality_rule),
@@ -296,7 +393,7 @@ class _Check:
         missing = [year for year in self.years if year not in series]
         if missing:
             return _item(condition, f"{MISSING}：{_years(missing)}单位产值二氧化碳排放", "fail")
-        years = self._run(series)
+        years = list(self.years)
         shown = "、".join(f"{year}年{_plain(series[year])}" for year in years)
         rising = [
             (earlier, later)
@@ -339,18 +436,39 @@ class _Check:
     def governance(self) -> CheckItem:
         condition = self.policy.condition("governance")
         body = self.app.get("management_body") or {}
-        plan = self.app.get("development_plan") or {}
-        goals = plan.get("goals") or []
-        lacking = [
-            label
-            for label, present in (("运营管理机构", body.get("name")), ("发展规划目标", goals))
-            if not present
-        ]
+        plan = self.app.get("development_plan")
+        starts = (self.round_year, self.round_year + 1)
+        if plan is not None:
+            period = plan.get("period")
+            self.plan_finding = PlanFinding(
+                period=period,
+                starts=starts,
+                period_ok=period is not None and period_years(period)[0] in starts,
+                goals=tuple(_goal_finding(goal) for goal in plan.get("goals", [])),
+            )
+        lacking = [label for label, present in (("运营管理机构", body.get("name")),
+                                                ("发展规划", plan is not None)) if not present]
         if lacking:
             return _item(condition, f"{MISSING}：{'、'.join(lacking)}", "fail")
-        period = f"（{plan['period']}）" if plan.get("period") else ""
-        shown = f"运营管理机构：{body['name']}；发展规划{period}目标{len(goals)}项"
-        return _item(condition, shown, "pass")
+        finding = self.plan_finding
+        assert finding is not None
+        parts = [f"运营管理机构：{body['name']}"]
+        problems: list[str] = []
+        if finding.period is None:
+            problems.append("发展规划未注明规划期")
+        elif finding.period_ok:
+            parts.append(f"发展规划{finding.period}年，始于{period_years(finding.period)[0]}年"
+                         f"（申报年度或次年）")
+        else:
+            problems.append(f"发展规划{finding.period}年，未始于{starts[0]}年或{starts[1]}年")
+        if finding.measurable_goals:
+            parts.append(f"可量化目标{finding.measurable_goals}项（共{len(finding.goals)}项）")
+        else:
+            unmeasured = "；".join(f"“{goal.label}”缺少{'、'.join(goal.lacking)}"
+                                  for goal in finding.goals)
+            problems.append("无可量化目标（须有指标、单位、基期值和目标值）"
+                            + (f"：{unmeasured}" if unmeasured else ""))
+        return _item(condition, "；".join(parts + problems), "fail" if problems else "pass")
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,9 +476,33 @@ class _Check:
 
 
 def _item(rule: Threshold | Condition, value: str, result: Result) -> CheckItem:
-    return CheckItem(
-        id=rule.id, article=rule.article, item=rule.item, rule=rule.rule, value=value, result=result
-    )
+    return CheckItem(id=rule.id, article=rule.article, item=rule.item, rule=rule.wording,
+                     value=value, result=result, text=rule.text)
+
+
+#: Why an incident inside the window counts or not, by ``IncidentVerdict.basis``.
+_INCIDENT_REASONS: Final = {
+    "any": "一经查实即计入",
+    "grade_reached": "达到{bar}及以上，计入",
+    "grade_below": "未达{bar}及以上，不计入",
+    "grade_missing": "未注明等级，按计入处理，请补正",
+    "major": "标明为重大，计入",
+    "not_major": "未标明为重大（如一般行政处罚），不计入",
+    "major_unknown": "未注明是否重大（早期版本录入的数据），按计入处理，请补正",
+    "unknown_kind": "本政策版本未列此类情形，按计入处理",
+}
+_GOAL_PARTS: Final = (("indicator", "指标"), ("unit", "单位"), ("baseline", "基期值"),
+                      ("target", "目标值"))
+
+
+def _goal_finding(goal: Mapping[str, Any]) -> GoalFinding:
+    label = goal.get("indicator") or (goal.get("text") or "").strip()
+    lacking = tuple(name for part, name in _GOAL_PARTS if goal.get(part) is None)
+    if measurable(goal):
+        baseline, target = goal["baseline"], goal["target"]
+        label = (f"{goal['indicator']}（{goal['unit']}）：{baseline['year']}年"
+                 f"{_plain(baseline['value'])} → {target['year']}年{_plain(target['value'])}")
+    return GoalFinding(label=label, measurable=not lacking, lacking=lacking)
 
 
 def _holds(found: Decimal | int, threshold: Threshold) -> bool:
@@ -386,11 +528,9 @@ def _name_key(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name).split())
 
 
-def _incident_text(incident: Mapping[str, Any]) -> str:
-    grade = incident.get("grade") or ""
-    text = f"{incident['year']}年{grade}{_INCIDENT_NAMES.get(incident['kind'], incident['kind'])}"
-    description = (incident.get("description") or "").strip()
-    return f"{text}（{description}）" if description else text
+def _incident_text(finding: IncidentFinding) -> str:
+    description = finding.description.strip()
+    return f"{finding.label}（{description}）" if description else finding.label
 
 
 def _years(years: Sequence[int]) -> str:

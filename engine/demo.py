@@ -43,9 +43,17 @@ _BASE: dict[str, Any] = {
     "water_efficiency_above_benchmark": True,
     "incidents": [],
     "management_body": {"name": "集群发展促进中心", "established": "2020-03-18"},
-    "development_plan": {"period": "2024–2026",
-                         "goals": ["集群产值三年增长30%", "新增专精特新中小企业15家",
-                                   "工业互联网普及率达到28%"]},
+    "development_plan": {
+        "period": "2024–2026",
+        "goals": [
+            {"indicator": "集群产值", "unit": "亿元", "baseline": {"year": 2023, "value": "161.9"},
+             "target": {"year": 2026, "value": "210"}, "text": "集群产值三年增长30%"},
+            {"indicator": "专精特新中小企业", "unit": "家", "baseline": {"year": 2023, "value": 8},
+             "target": {"year": 2026, "value": 23}, "text": "新增专精特新中小企业15家"},
+            {"indicator": "工业互联网平台应用普及率", "unit": "%",
+             "baseline": {"year": 2023, "value": "19.6"}, "target": {"year": 2026, "value": "28"}},
+        ],
+    },
     "narrative": {"leading_industry": "主导产业特色鲜明，产业链上下游配套完整。"},
 }
 
@@ -214,7 +222,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     at("2025-03-20T10:00", "2024年度报告 annual reports (due 31 March)")
     for key in ("guzhen", "changan", "puning"):
         engine.fire(ids[key], "report", f"county:{units[key]}", year=2024,
-                    data={"output": "180.0", "summary": "主导产业保持增长"})
+                    data={"output": "180.0", "plan_execution": "主导产业保持增长",
+                          "goal_progress": [{"indicator": "集群产值", "actual": "180.0"}]})
     sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → revoked 18.3")
 
     at("2025-06-01T10:00", "重大变动报备 a major change filed")

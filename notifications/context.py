@@ -193,11 +193,11 @@ def _case(session: Session, case_id: int | None) -> Case:
     return row
 
 
-@cache
-def _policy(name: str) -> Any:
+def _policy(name: str, digest: str | None = None) -> Any:
+    """The policy version the round or case was filed under (the current file without one)."""
     from gdcluster.states.policy import load_policy
 
-    return load_policy(name)
+    return load_policy(name, digest=digest)
 
 
 def _book_title(title: str) -> str:
@@ -207,7 +207,7 @@ def _book_title(title: str) -> str:
 
 
 def _common(settings: Settings, round_row: Round, at_date: date) -> dict[str, Any]:
-    policy = _policy(round_row.policy)
+    policy = _policy(round_row.policy, round_row.policy_digest)
     notice = None
     if round_row.notice_title:
         title = _book_title(round_row.notice_title)
@@ -219,7 +219,7 @@ def _common(settings: Settings, round_row: Round, at_date: date) -> dict[str, An
         "date": at_date,
         "contact": settings.contact if settings.contact.given else None,
         "measures": {"title": _book_title(policy.title), "doc_no": policy.doc_no,
-                     "citation": f"{_book_title(policy.title)}（{policy.doc_no}）"},
+                     "citation": policy.citation},
         "application_notice": notice,
         "round": {"year": round_row.year, "policy": round_row.policy},
         "validity_years": int(policy.periods.validity_years),
@@ -314,7 +314,7 @@ def _one_range(clusters: list[dict[str, Any]]) -> tuple[date, date] | None:
 # ---------------------------------------------------------------------------- the kinds
 def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
     round_row = _round(session, event.round_year)
-    policy = _policy(round_row.policy)
+    policy = _policy(round_row.policy, round_row.policy_digest)
     payload = event.payload
     clusters = _in_region_order([_cluster(case) for case in
                                  _cases(session, [int(i) for i in payload.get("publicized", [])])])
@@ -340,7 +340,7 @@ def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> 
 
 def _recognition(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
     round_row = _round(session, event.round_year)
-    policy = _policy(round_row.policy)
+    policy = _policy(round_row.policy, round_row.policy_digest)
     payload = event.payload
     ids = [int(i) for i in payload.get("recognized", [])]
     acts = _acts(session, "recognize", ids, before=event.audit_seq)
@@ -417,7 +417,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
 def _revocation(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
     case = _case(session, event.case_id)
     round_row = _round(session, case.round_year)
-    policy = _policy(case.policy)
+    policy = _policy(case.policy, case.policy_digest)
     code = str(event.payload.get("reason_code", "")).strip()
     ground = policy.revocation(code)
     facts = (event.reason or "").strip()
@@ -429,7 +429,7 @@ def _revocation(session: Session, settings: Settings, event: TransitionEvent) ->
         title=f"关于撤销{case.name}广东省中小企业特色产业集群认定的通知",
         addressee=f"{case.city}中小企业主管部门",
         cluster=_cluster(case, valid_from=case.valid_from, valid_until=case.valid_until),
-        ground={"code": code, "article": ground.article, "reason": ground.reason},
+        ground={"code": code, "article": ground.article, "text": ground.text},
         facts=facts,
         effective=local_date(event.at),
         by_timer=event.actor == "system",
@@ -472,7 +472,7 @@ def _report_reminder(session: Session, settings: Settings,
                      event: TransitionEvent) -> dict[str, Any]:
     case = _case(session, event.case_id)
     round_row = _round(session, case.round_year)
-    policy = _policy(case.policy)
+    policy = _policy(case.policy, case.policy_digest)
     payload = event.payload
     month, day = policy.periods.report_due_month_day
     year = payload.get("year")
@@ -497,7 +497,7 @@ def _report_reminder(session: Session, settings: Settings,
         due=due,
         report_due=f"{month}月{day}日",
         recognition_doc_no=round_row.recognition_doc_no,
-        ground={"code": "18.3", "article": ground.article, "reason": ground.reason},
+        ground={"code": "18.3", "article": ground.article, "text": ground.text},
     )
     return context
 
@@ -508,7 +508,7 @@ def _expiry_reminder(session: Session, settings: Settings,
 
     case = _case(session, event.case_id)
     round_row = _round(session, case.round_year)
-    policy = _policy(case.policy)
+    policy = _policy(case.policy, case.policy_digest)
     valid_until = _date(event.payload.get("valid_until")) or case.valid_until
     if valid_until is None:
         raise InvalidInput("the case has no validity period", field="valid_until")
@@ -524,7 +524,7 @@ def _expiry_reminder(session: Session, settings: Settings,
         window={"start": review_window_opens(valid_until, months), "end": valid_until,
                 "months": months},
         renewed_from=valid_until + timedelta(days=1),
-        ground={"code": "18.1", "article": ground.article, "reason": ground.reason},
+        ground={"code": "18.1", "article": ground.article, "text": ground.text},
     )
     return context
 

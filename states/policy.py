@@ -6,6 +6,15 @@ not when a case happens to reach that rule. Numbers are ``Decimal`` read from st
 threshold such as 0.70 must mean exactly seven tenths. ``Policy.digest`` (SHA-256 of the file's
 bytes) lets a case record exactly which text judged it.
 
+Wording: every item and revocation ground carries ``text``, the measures' own words, which
+notices and reports may put in quotation marks, and optionally ``summary``, our paraphrase or
+note, which is never quoted. Files written before ``format = 2`` had only a paraphrase (``rule``,
+``reason``): it is read as the ``summary`` and their ``text`` is ``None``.
+
+Versions: a case records the name, version and digest of the file it was submitted under and is
+judged by that file to the end. A file that changes keeps its earlier bytes, unchanged, as
+``policies/archive/<name>@<version>.toml``; ``load_policy(name, digest=...)`` finds them.
+
 This module uses the standard library only and imports nothing from ``gdcluster.engine``.
 """
 
@@ -16,7 +25,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -27,12 +36,17 @@ from typing import Any, Final, Literal, NoReturn, cast
 __all__ = [
     "AUTO_CONDITION_IDS",
     "DEFAULT_POLICY",
+    "ESTABLISHED_KINDS",
+    "GRADED_KINDS",
     "INCIDENT_GRADES",
     "INCIDENT_KINDS",
+    "INCIDENT_LABELS",
+    "MAJOR_KINDS",
     "REVOCATION_CODES",
     "THRESHOLD_IDS",
     "Condition",
     "IncidentRule",
+    "IncidentVerdict",
     "InvalidPolicy",
     "Periods",
     "Policy",
@@ -41,9 +55,13 @@ __all__ = [
     "Rubric",
     "RubricIndicator",
     "Threshold",
+    "UnknownPolicyVersion",
+    "archived_versions",
     "load_policy",
     "load_policy_file",
+    "parse_policy",
     "policy_names",
+    "shipped_versions",
 ]
 
 DEFAULT_POLICY: Final = "guangdong-2023"
@@ -79,6 +97,13 @@ THRESHOLD_IDS: Final = frozenset(
 #: condition in a policy is qualitative and goes to the experts.
 AUTO_CONDITION_IDS: Final = frozenset({"incidents", "co2_intensity", "energy_water", "governance"})
 
+#: Incidents judged by their grade (第十三条第（一）项: 较大及以上事故, 重大及以上事件).
+GRADED_KINDS: Final = ("safety", "quality", "environment", "cyber", "data")
+#: Incidents that count whenever established: 偷税漏税; 严重失信 (on a 严重失信主体名单).
+ESTABLISHED_KINDS: Final = ("tax", "dishonesty")
+#: Incidents that count only when marked major: other 违法违规 (a minor administrative fine does
+#: not disqualify; 较大数额罚款, 责令停产停业, 吊销许可 do) and 其它重大问题.
+MAJOR_KINDS: Final = ("illegal", "other")
 #: Kinds of incident an application declares (第十三条第（一）项, 第十八条第（五）项).
 INCIDENT_KINDS: Final = (
     "safety",
@@ -89,10 +114,32 @@ INCIDENT_KINDS: Final = (
     "tax",
     "illegal",
     "dishonesty",
+    "other",
 )
+#: How each kind is named in check reports and notices.
+INCIDENT_LABELS: Final[Mapping[str, str]] = MappingProxyType({
+    "safety": "安全事故",
+    "quality": "质量事故",
+    "environment": "环境污染事故",
+    "cyber": "网络安全事件",
+    "data": "数据安全事件",
+    "tax": "偷税漏税",
+    "illegal": "违法违规行为",
+    "dishonesty": "严重失信行为",
+    "other": "其它重大问题",
+})
 #: Incident grades, mildest first (the national grading of accidents and incidents).
 INCIDENT_GRADES: Final = ("一般", "较大", "重大", "特别重大")
+#: Bars other than a grade: ``any`` counts whenever established, ``major`` only when marked major.
 ANY_GRADE: Final = "any"
+MAJOR_ONLY: Final = "major"
+_BARS_BY_CLASS: Final = (
+    (GRADED_KINDS, (*INCIDENT_GRADES, ANY_GRADE)),
+    (ESTABLISHED_KINDS, (ANY_GRADE,)),
+    (MAJOR_KINDS, (MAJOR_ONLY, ANY_GRADE)),
+)
+#: The file format this module writes about; files without ``format`` are format 1.
+FORMAT: Final = 2
 
 #: 第十八条 grounds; the engine refers to them by these codes.
 REVOCATION_CODES: Final = ("18.1", "18.2", "18.3", "18.4", "18.5")
@@ -109,6 +156,8 @@ PERIOD_KEYS: Final = (
 )
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_ARCHIVED = re.compile(r"([a-z0-9][a-z0-9-]*)@([1-9][0-9]*)\.toml")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 _DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _MONTH_DAY = re.compile(r"([0-9]{2})-([0-9]{2})")
 _SHARE_UNIT = "比例"
@@ -124,28 +173,65 @@ class InvalidPolicy(ValueError):
         self.problem = problem
 
 
+class UnknownPolicyVersion(InvalidPolicy):
+    """No shipped version of the policy has the digest a case recorded."""
+
+    def __init__(self, file: str, digest: str, known: str) -> None:
+        super().__init__(file, "digest", f"no shipped version has digest {digest!r}; {known}")
+        self.digest = digest
+
+
+class _Worded:
+    """The measures' words (``text``, quotable) and our paraphrase (``summary``, never quoted)."""
+
+    text: str | None
+    summary: str | None
+
+    @property
+    def wording(self) -> str:
+        """What to show a reader: the measures' words, else our summary (not a quotation)."""
+        return self.text or self.summary or ""
+
+
 @dataclass(frozen=True)
-class Threshold:
+class Threshold(_Worded):
     """One measurable criterion: ``found <operator> value`` (e.g. SME share gt 0.70)."""
 
     id: str
     article: str
     item: str
-    rule: str
+    text: str | None
+    summary: str | None
     operator: Operator
     value: Decimal
     unit: str
 
 
 @dataclass(frozen=True)
-class Condition:
+class Condition(_Worded):
     """A criterion without a number: judged by fixed code (``auto``) or by the experts."""
 
     id: str
     article: str
     item: str
-    rule: str
+    text: str | None
+    summary: str | None
     judge: Judge
+
+
+@dataclass(frozen=True)
+class IncidentVerdict:
+    """Whether one declared incident counts under 第十三条第（一）项, and on what basis.
+
+    ``basis``: ``any`` (counts whenever established), ``grade_reached`` / ``grade_below`` (its
+    grade against ``bar``), ``grade_missing``, ``major`` / ``not_major`` (marked or not),
+    ``major_unknown`` (not said: data stored before ``major`` existed), ``unknown_kind`` (a kind
+    this policy version does not name). Incomplete facts count against the cluster.
+    """
+
+    counts: bool
+    basis: str
+    bar: str
 
 
 @dataclass(frozen=True)
@@ -155,18 +241,27 @@ class IncidentRule:
     lookback_years: int
     disqualifying: Mapping[str, str] = field(hash=False)
 
-    def disqualifies(self, kind: str, grade: str | None) -> bool:
-        """True when an incident of this kind and grade bars recognition.
-
-        An unknown kind, or a graded kind without a grade, counts against the cluster: the
-        careful reading when the facts are incomplete.
-        """
-        bar = self.disqualifying.get(kind, ANY_GRADE)
+    def assess(self, kind: str, grade: str | None = None,
+               major: bool | None = None) -> IncidentVerdict:
+        """Whether an incident of this kind, grade and ``major`` mark counts."""
+        bar = self.disqualifying.get(kind)
+        if bar is None:
+            return IncidentVerdict(True, "unknown_kind", ANY_GRADE)
         if bar == ANY_GRADE:
-            return True
+            return IncidentVerdict(True, "any", bar)
+        if bar == MAJOR_ONLY:
+            if major is None:
+                return IncidentVerdict(True, "major_unknown", bar)
+            return IncidentVerdict(major, "major" if major else "not_major", bar)
         if grade not in INCIDENT_GRADES:
-            return True
-        return INCIDENT_GRADES.index(grade) >= INCIDENT_GRADES.index(bar)
+            return IncidentVerdict(True, "grade_missing", bar)
+        reached = INCIDENT_GRADES.index(grade) >= INCIDENT_GRADES.index(bar)
+        return IncidentVerdict(reached, "grade_reached" if reached else "grade_below", bar)
+
+    def disqualifies(self, kind: str, grade: str | None = None,
+                     major: bool | None = None) -> bool:
+        """True when such an incident bars recognition (``assess(...).counts``)."""
+        return self.assess(kind, grade, major).counts
 
 
 @dataclass(frozen=True)
@@ -221,20 +316,35 @@ class Quota:
 
 
 @dataclass(frozen=True)
-class Revocation:
+class Revocation(_Worded):
+    """A 第十八条 ground: its article, the article's words (``text``) and our ``summary``."""
+
     code: str
     article: str
-    reason: str
+    text: str | None
+    summary: str | None
 
 
 @dataclass(frozen=True)
 class Policy:
+    """One policy file, validated.
+
+    ``title`` names the measures (《…暂行办法》, used with an article: 依据《…》第十八条…);
+    ``citation`` cites them as issued (《…关于印发…的通知》（粤工信服务函〔2023〕4号）).
+    ``effective_from``/``effective_until`` are the measures' own validity (第二十条); files of
+    format 1 do not state it (``None``), and are then never in force.
+    """
+
     name: str
     version: int
+    format: int
     title: str
     doc_no: str
+    citation: str
+    effective_from: date | None
+    effective_until: date | None
     growth_method: GrowthMethod
-    min_growth_years: int
+    window_years: int
     thresholds: tuple[Threshold, ...]
     conditions: tuple[Condition, ...]
     incidents: IncidentRule
@@ -248,9 +358,15 @@ class Policy:
     file: str
 
     @property
-    def citation(self) -> str:
-        """The measures as cited in running text: 《…》（粤工信服务函〔2023〕4号）."""
-        return f"{self.title}（{self.doc_no}）"
+    def min_growth_years(self) -> int:
+        """The "近三年" window (``window_years``), under its earlier name."""
+        return self.window_years
+
+    def in_force(self, day: date) -> bool:
+        """True when ``day`` lies within the measures' validity, both ends included."""
+        if self.effective_from is None or self.effective_until is None:
+            return False
+        return self.effective_from <= day <= self.effective_until
 
     def threshold(self, threshold_id: str) -> Threshold:
         for threshold in self.thresholds:
@@ -275,7 +391,8 @@ class Policy:
             raise KeyError(f"unknown revocation code {code!r} (known: {known})") from None
 
     def revocation_reason(self, code: str) -> str:
-        return self.revocation(code).reason
+        """The ground as a reader should see it: the article's words, else our summary."""
+        return self.revocation(code).wording
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,9 +408,31 @@ def policy_names() -> list[str]:
     )
 
 
+def load_policy(name: str, digest: str | None = None) -> Policy:
+    """The shipped policy ``name``, validated; with ``digest``, the shipped version of it whose
+    bytes have that SHA-256 (the current file or one in ``policies/archive``).
+
+    ``UnknownPolicyVersion`` when no shipped version has the digest. Cached: shipped files
+    never change in place.
+    """
+    current = _current_policy(name)
+    if digest is None or digest == current.digest:
+        return current
+    for policy in _archived_policies(name):
+        if policy.digest == digest:
+            return policy
+    known = ", ".join(f"version {policy.version} {policy.digest[:12]}…"
+                      for policy in shipped_versions(name))
+    raise UnknownPolicyVersion(f"policies/{name}.toml", digest, f"shipped: {known}")
+
+
+def shipped_versions(name: str) -> list[Policy]:
+    """Every shipped version of ``name``, oldest first, the current file last."""
+    return [*_archived_policies(name), _current_policy(name)]
+
+
 @cache
-def load_policy(name: str) -> Policy:
-    """The shipped policy ``name``, validated (cached: policies are immutable files)."""
+def _current_policy(name: str) -> Policy:
     file = f"policies/{name}.toml"
     if not _NAME.fullmatch(name) or name not in policy_names():
         raise InvalidPolicy(file, "name", f"no such policy; known: {', '.join(policy_names())}")
@@ -301,6 +440,34 @@ def load_policy(name: str) -> Policy:
     if policy.name != name:
         raise InvalidPolicy(file, "name", f"{policy.name!r} differs from the file name {name!r}")
     return policy
+
+
+@cache
+def _archived_policies(name: str) -> tuple[Policy, ...]:
+    return archived_versions(_policy_folder().joinpath("archive"), _current_policy(name))
+
+
+def archived_versions(archive: Any, current: Policy) -> tuple[Policy, ...]:
+    """The versions of ``current.name`` kept in the folder ``archive`` (a ``Path`` or package
+    resource), oldest first. Each file, ``<name>@<version>.toml``, must hold that name and
+    version, older than ``current``: a mislabelled file would judge a case by the wrong text."""
+    found: list[Policy] = []
+    if not archive.is_dir():
+        return ()
+    for entry in archive.iterdir():
+        match = _ARCHIVED.fullmatch(entry.name)
+        if match is None or match[1] != current.name:
+            continue
+        file = f"policies/archive/{entry.name}"
+        policy = parse_policy(entry.read_bytes(), file)
+        if (policy.name, policy.version) != (current.name, int(match[2])):
+            raise InvalidPolicy(file, "version", f"holds {policy.name} version {policy.version}")
+        if policy.version >= current.version:
+            raise InvalidPolicy(file, "version",
+                                f"not older than the current version {current.version}")
+        found.append(policy)
+    found.sort(key=lambda policy: policy.version)
+    return tuple(found)
 
 
 def load_policy_file(path: str | Path) -> Policy:
@@ -320,24 +487,47 @@ def parse_policy(content: bytes, file: str) -> Policy:
     except tomllib.TOMLDecodeError as error:
         raise InvalidPolicy(file, "(file)", f"not valid TOML: {error}") from None
     top = _Table(data, "", file)
+    file_format = top.integer("format", minimum=2) if "format" in data else 1
+    if file_format > FORMAT:
+        top.fail("format", f"this gdcluster reads formats 1 to {FORMAT}, not {file_format}")
+    top.legacy = file_format == 1
     name = top.text("name")
     if not _NAME.fullmatch(name):
         raise InvalidPolicy(file, "name", "use lower-case letters, digits and hyphens")
     thresholds = _thresholds(top)
     conditions = _conditions(top)
-    incidents = _incidents(top.table("incidents"))
+    incidents = _incidents(top.table("incidents"), legacy=top.legacy)
     periods = _periods(top.table("periods"))
     rubric = _rubric(top.table("rubric"))
     default_quota, city_quotas, quota_source = _quotas(top.table("quotas"))
     revocations = _revocations(top.table("revocation"))
     growth_method = top.choice("growth_method", GROWTH_METHODS)
+    title = top.text("title")
+    doc_no = top.text("doc_no")
+    if top.legacy:
+        citation = f"{title}（{doc_no}）"
+        effective_from = effective_until = None
+        window_years = top.integer("min_growth_years", minimum=2)
+    else:
+        citation = top.text("citation")
+        if not (citation.startswith("《") and citation.endswith(f"》（{doc_no}）")):
+            top.fail("citation", f"cite the measures as 《…》（{doc_no}）, not {citation!r}")
+        effective_from = top.date("effective_from")
+        effective_until = top.date("effective_until")
+        if effective_until < effective_from:
+            top.fail("effective_until", f"{effective_until} is before {effective_from}")
+        window_years = top.integer("window_years", minimum=2)
     policy = Policy(
         name=name,
         version=top.integer("version", minimum=1),
-        title=top.text("title"),
-        doc_no=top.text("doc_no"),
+        format=file_format,
+        title=title,
+        doc_no=doc_no,
+        citation=citation,
+        effective_from=effective_from,
+        effective_until=effective_until,
         growth_method=cast(GrowthMethod, growth_method),
-        min_growth_years=top.integer("min_growth_years", minimum=2),
+        window_years=window_years,
         thresholds=thresholds,
         conditions=conditions,
         incidents=incidents,
@@ -370,12 +560,14 @@ def _thresholds(top: _Table) -> tuple[Threshold, ...]:
         value = row.decimal("value")
         if unit == _SHARE_UNIT and not 0 <= value <= 1:
             row.fail("value", f"a {_SHARE_UNIT} must lie between 0 and 1, not {value}")
+        text, summary = row.wording("rule")
         thresholds.append(
             Threshold(
                 id=threshold_id,
                 article=row.text("article"),
                 item=row.text("item"),
-                rule=row.text("rule"),
+                text=text,
+                summary=summary,
                 operator=cast(Operator, row.choice("operator", OPERATORS)),
                 value=value,
                 unit=unit,
@@ -399,12 +591,14 @@ def _conditions(top: _Table) -> tuple[Condition, ...]:
             row.fail("judge", f"no code judges {condition_id!r}; mark it 'expert'")
         if judge == "expert" and condition_id in AUTO_CONDITION_IDS:
             row.fail("judge", f"{condition_id!r} is judged automatically; mark it 'auto'")
+        text, summary = row.wording("rule")
         conditions.append(
             Condition(
                 id=condition_id,
                 article=row.text("article"),
                 item=row.text("item"),
-                rule=row.text("rule"),
+                text=text,
+                summary=summary,
                 judge=judge,
             )
         )
@@ -415,12 +609,15 @@ def _conditions(top: _Table) -> tuple[Condition, ...]:
     return tuple(conditions)
 
 
-def _incidents(table: _Table) -> IncidentRule:
+def _incidents(table: _Table, *, legacy: bool) -> IncidentRule:
     lookback_years = table.integer("lookback_years", minimum=1)
     bars = table.table("disqualifying")
     disqualifying: dict[str, str] = {}
-    for kind in INCIDENT_KINDS:
-        disqualifying[kind] = bars.choice(kind, (*INCIDENT_GRADES, ANY_GRADE))
+    for kinds, allowed in _BARS_BY_CLASS:
+        for kind in kinds:
+            if legacy and kind == "other" and not bars.has(kind):
+                continue  # format 1 had no 其它重大问题: such an incident counts (unknown kind)
+            disqualifying[kind] = bars.choice(kind, allowed)
     bars.finish()
     table.finish()
     return IncidentRule(lookback_years, MappingProxyType(disqualifying))
@@ -517,7 +714,8 @@ def _revocations(table: _Table) -> Mapping[str, Revocation]:
         if code not in REVOCATION_CODES:
             table.fail(code, f"unknown revocation code; known: {', '.join(REVOCATION_CODES)}")
         row = table.table(code)
-        revocations[code] = Revocation(code, row.text("article"), row.text("reason"))
+        text, summary = row.wording("reason")
+        revocations[code] = Revocation(code, row.text("article"), text, summary)
         row.finish()
     missing = set(REVOCATION_CODES) - set(revocations)
     if missing:
@@ -533,14 +731,36 @@ def _listed(names: Any) -> str:
 class _Table:
     """Typed reading of one TOML table, remembering which keys were read (others are unknown)."""
 
-    def __init__(self, data: Mapping[str, Any], path: str, file: str) -> None:
+    def __init__(self, data: Mapping[str, Any], path: str, file: str,
+                 legacy: bool = False) -> None:
         self._data = data
         self._path = path
         self._file = file
         self._read: set[str] = set()
+        self.legacy = legacy
 
     def names(self) -> Iterator[str]:
         return iter(list(self._data))
+
+    def has(self, key: str) -> bool:
+        return key in self._data
+
+    def wording(self, legacy_key: str) -> tuple[str | None, str | None]:
+        """(``text``, ``summary``): format 1 kept only a paraphrase under ``legacy_key``."""
+        if self.legacy:
+            return None, self.text(legacy_key)
+        text = self.text("text", required=False) or None
+        summary = self.text("summary", required=False) or None
+        if text is None and summary is None:
+            self.fail("text", "give the measures' words as `text` (or, where only a paraphrase "
+                              "is known, that paraphrase as `summary`)")
+        return text, summary
+
+    def date(self, key: str) -> date:
+        value = self._get(key, True)
+        if isinstance(value, datetime) or not isinstance(value, date):
+            self.fail(key, f"must be a TOML date like 2023-01-01, not {value!r}")
+        return value
 
     def fail(self, key: str, problem: str) -> NoReturn:
         where = ".".join(part for part in (self._path, _key(key)) if part) or "(top)"
@@ -605,7 +825,7 @@ class _Table:
         value = self._get(key, True)
         if not isinstance(value, dict):
             self.fail(key, "must be a table")
-        return _Table(value, self._child(key), self._file)
+        return _Table(value, self._child(key), self._file, self.legacy)
 
     def optional_table(self, key: str) -> _Table | None:
         return self.table(key) if key in self._data else None
@@ -615,7 +835,7 @@ class _Table:
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             self.fail(key, f"must be an array of tables ([[{key}]])")
         return [
-            _Table(item, f"{self._child(key)}[{index}]", self._file)
+            _Table(item, f"{self._child(key)}[{index}]", self._file, self.legacy)
             for index, item in enumerate(value)
         ]
 

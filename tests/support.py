@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 from gdcluster.engine import Engine
 from gdcluster.engine.clock import FakeClock
 
@@ -36,6 +39,24 @@ PATHS = {
     "rejected": ["submit", "reject_city"],
     "withdrawn": ["withdraw"],
 }
+
+
+def put(raw: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A deep copy of ``raw`` with the value at ``path`` (keys and list indexes) replaced."""
+    raw = copy.deepcopy(raw)
+    target = raw
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return raw
+
+
+def path_text(path: tuple[Any, ...]) -> str:
+    """``("champion_enterprises", 0, "name")`` → ``champion_enterprises[0].name``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 def full_scores(policy_name: str = "guangdong-2023", minus: int = 0) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The application file: exact reading of JSON and YAML, the schema, and completeness."""
+"""The application and annual-report files: exact reading of JSON and YAML, the schemas, the
+text rule, completeness, and reading back what earlier versions stored."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import path_text, put
 
 from gdcluster.engine.application import (
     FIELDS,
+    REPORT_FIELDS,
     load_application_file,
+    missing_for_report,
     missing_for_submission,
+    read_stored_application,
+    read_stored_report,
     to_json,
     validate_application,
+    validate_report,
 )
 from gdcluster.engine.errors import InvalidInput
 
@@ -306,10 +313,104 @@ REFUSALS = [
     pytest.param(
         {"development_plan": {"goals": "增长"}}, "development_plan.goals", id="plan-goals-not-list"
     ),
+    # goals are objects (indicator, unit, baseline, target, text), not sentences
     pytest.param(
-        {"development_plan": {"goals": ["增长", ""]}},
-        "development_plan.goals[1]",
-        id="plan-goal-empty",
+        {"development_plan": {"goals": ["增长"]}},
+        "development_plan.goals[0]",
+        id="plan-goal-as-a-sentence",
+    ),
+    pytest.param(
+        {"development_plan": "2024–2026年做大做强"}, "development_plan", id="plan-as-free-text"
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"unit": "亿元"}]}},
+        "development_plan.goals[0].indicator",
+        id="plan-goal-without-indicator-or-text",
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"indicator": "产值", "unit": " "}]}},
+        "development_plan.goals[0].unit",
+        id="plan-goal-blank-unit",
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"indicator": "产值", "baseline": {"year": 2023}}]}},
+        "development_plan.goals[0].baseline.value",
+        id="plan-goal-baseline-without-value",
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"indicator": "产值", "target": {"year": 2026,
+                                                                           "value": "1e3"}}]}},
+        "development_plan.goals[0].target.value",
+        id="plan-goal-target-exponent-text",
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"indicator": "产值", "baseline": {"year": 2026,
+                                                                           "value": 1},
+                                         "target": {"year": 2026, "value": 2}}]}},
+        "development_plan.goals[0].target.year",
+        id="plan-goal-target-not-after-baseline",
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"indicator": "产值", "baseline": {"year": 2023,
+                                                                           "value": "5.0"},
+                                         "target": {"year": 2026, "value": 5}}]}},
+        "development_plan.goals[0].target.value",
+        id="plan-goal-target-equals-baseline",
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"indicator": "集群产值"}, {"indicator": "集群 产值"}]}},
+        "development_plan.goals[1].indicator",
+        id="plan-goal-indicator-twice",
+    ),
+    pytest.param(
+        {"development_plan": {"goals": [{"indicator": "产值", "level": 1}]}},
+        "development_plan.goals[0].level",
+        id="plan-goal-unknown-field",
+    ),
+    pytest.param({"development_plan": {"period": "三年"}}, "development_plan.period",
+                 id="plan-period-not-years"),
+    pytest.param({"development_plan": {"period": "2024年至2026年"}}, "development_plan.period",
+                 id="plan-period-with-至"),
+    pytest.param({"development_plan": {"period": "2026–2024"}}, "development_plan.period",
+                 id="plan-period-backwards"),
+    pytest.param({"development_plan": {"period": 2024}}, "development_plan.period",
+                 id="plan-period-a-number"),
+    # incidents: grade for accidents and security events, major for other violations and
+    # 其它重大问题, neither for tax evasion and serious dishonesty
+    pytest.param(
+        {"incidents": [{"year": 2022, "kind": "illegal"}]},
+        "incidents[0].major",
+        id="incident-violation-without-major",
+    ),
+    pytest.param(
+        {"incidents": [{"year": 2022, "kind": "other"}]},
+        "incidents[0].major",
+        id="incident-other-problem-without-major",
+    ),
+    pytest.param(
+        {"incidents": [{"year": 2022, "kind": "illegal", "grade": "一般", "major": False}]},
+        "incidents[0].grade",
+        id="incident-violation-with-a-grade",
+    ),
+    pytest.param(
+        {"incidents": [{"year": 2022, "kind": "safety", "grade": "一般", "major": False}]},
+        "incidents[0].major",
+        id="incident-accident-marked-major",
+    ),
+    pytest.param(
+        {"incidents": [{"year": 2022, "kind": "tax", "major": False}]},
+        "incidents[0].major",
+        id="incident-tax-evasion-marked-not-major",
+    ),
+    pytest.param(
+        {"incidents": [{"year": 2022, "kind": "dishonesty", "grade": "一般"}]},
+        "incidents[0].grade",
+        id="incident-dishonesty-with-a-grade",
+    ),
+    pytest.param(
+        {"incidents": [{"year": 2022, "kind": "illegal", "major": "no"}]},
+        "incidents[0].major",
+        id="incident-major-not-boolean",
     ),
 ]
 
@@ -350,19 +451,10 @@ def test_validate_refuses_deep_nesting_passed_by_a_host() -> None:
 @pytest.mark.parametrize(
     ("content", "filename"),
     [
-        pytest.param(b'{"output": {"2023": NaN}}', "a.json", id="json-NaN"),
-        pytest.param(b'{"output": {"2023": Infinity}}', "a.json", id="json-Infinity"),
-        pytest.param(b'{"output": {"2023": -Infinity}}', "a.json", id="json-minus-Infinity"),
-        pytest.param(b"output: {2023: .nan}", "a.yaml", id="yaml-nan"),
-        pytest.param(b"output: {2023: .inf}", "a.yaml", id="yaml-inf"),
-        pytest.param(b"output: {2023: -.Inf}", "a.yaml", id="yaml-minus-inf"),
         pytest.param("area_km2: 四十".encode("gbk"), "a.yaml", id="not-utf8-gbk"),
         pytest.param(b'{"area_km2": "\xff"}', "a.json", id="not-utf8-bad-byte"),
         pytest.param(b'{"area_km2": 1, "area_km2": 2}', "a.json", id="json-duplicate-key"),
         pytest.param(b"area_km2: 1\narea_km2: 2\n", "a.yaml", id="yaml-duplicate-key"),
-        pytest.param(b"employees: 012000\n", "a.yaml", id="yaml-octal-looking-integer"),
-        pytest.param(b"employees: 0x1F\n", "a.yaml", id="yaml-hex-integer"),
-        pytest.param(b"employees: 1:30\n", "a.yaml", id="yaml-base-60-integer"),
         pytest.param(b"a: &x [1]\nb: *x\n", "a.yaml", id="yaml-alias"),
         pytest.param(b"[1, 2]", "a.json", id="json-top-level-list"),
         pytest.param(b"", "a.yaml", id="yaml-empty"),
@@ -376,8 +468,59 @@ def test_validate_refuses_deep_nesting_passed_by_a_host() -> None:
     ],
 )
 def test_file_refusals_name_the_file(content: bytes, filename: str) -> None:
-    """Unreadable files (bad encoding, NaN, nesting, duplicates, ambiguous YAML) are refused."""
+    """Unreadable files (bad encoding, nesting, duplicates, aliases) are refused as a whole."""
     assert refused_file(content, filename).field == filename
+
+
+@pytest.mark.parametrize(
+    ("content", "filename", "path"),
+    [
+        pytest.param(b'{"output": {"2023": NaN}}', "a.json", "output.2023", id="json-NaN"),
+        pytest.param(b'{"output": {"2023": Infinity}}', "a.json", "output.2023",
+                     id="json-Infinity"),
+        pytest.param(b'{"area_km2": -Infinity}', "a.json", "area_km2", id="json-minus-Infinity"),
+        pytest.param(b"output: {2023: .nan}", "a.yaml", "output.2023", id="yaml-nan"),
+        pytest.param(b"output: {2023: .inf}", "a.yaml", "output.2023", id="yaml-inf"),
+        pytest.param(b"output: {2023: -.Inf}", "a.yaml", "output.2023", id="yaml-minus-inf"),
+        pytest.param(b"employees: 012000\n", "a.yaml", "employees", id="yaml-octal-integer"),
+        pytest.param(b"employees: 0x1F\n", "a.yaml", "employees", id="yaml-hex-integer"),
+        pytest.param(b"employees: 1:30\n", "a.yaml", "employees", id="yaml-base-60-integer"),
+        # exponent and underscore forms, which the README says are refused
+        pytest.param(b'{"area_km2": 4.78e1}', "a.json", "area_km2", id="json-exponent"),
+        pytest.param(b'{"area_km2": 4.78e+1}', "a.json", "area_km2", id="json-exponent-plus"),
+        pytest.param(b'{"output": {"2023": 1E2}}', "a.json", "output.2023",
+                     id="json-capital-exponent"),
+        pytest.param(b"area_km2: 4.78e+1\n", "a.yaml", "area_km2", id="yaml-exponent"),
+        pytest.param(b"employees: 86_000\n", "a.yaml", "employees", id="yaml-underscore-int"),
+        pytest.param(b"area_km2: 4_7.8\n", "a.yaml", "area_km2", id="yaml-underscore-float"),
+        pytest.param(b"output: {2_023: 5}\n", "a.yaml", "output.2_023",
+                     id="yaml-underscore-year-key"),
+        # date-shaped values that are no dates, wherever they stand
+        pytest.param(b"area_km2: 2024-02-30\n", "a.yaml", "area_km2", id="yaml-30-february"),
+        pytest.param(b"area_km2: 0000-01-01\n", "a.yaml", "area_km2", id="yaml-year-0"),
+        pytest.param(b"area_km2: 2024-01-01T10:00:00+99:00\n", "a.yaml", "area_km2",
+                     id="yaml-offset-99-hours"),
+        pytest.param(b"management_body: {name: X, established: 2019-02-29}\n", "a.yaml",
+                     "management_body.established", id="yaml-bad-date-where-a-date-belongs"),
+        pytest.param(b"narrative: {green: 2024-02-30}\n", "a.yaml", "narrative.green",
+                     id="yaml-bad-date-in-text"),
+        pytest.param(b"colour: 2024-02-30\n", "a.yaml", "colour", id="yaml-bad-date-unknown-key"),
+        pytest.param(b"2024-02-30: 1\n", "a.yaml", "2024-02-30", id="yaml-bad-date-as-a-key"),
+        pytest.param(b"management_body: {name: X, boss: 0000-01-01}\n", "a.yaml",
+                     "management_body.boss", id="yaml-bad-date-nested-unknown-key"),
+        pytest.param(b"incidents: [{year: 2022, kind: tax, description: 2022-13-01}]\n",
+                     "a.yaml", "incidents[0].description", id="yaml-bad-date-in-a-list"),
+    ],
+)
+def test_tokens_the_reader_cannot_take_are_refused_at_their_field(content: bytes, filename: str,
+                                                                 path: str) -> None:
+    """Issue 15: NaN, exponents, underscores, 0x/base 60 and impossible dates were "unexpected
+    ValueError" (exit 1) or taken as numbers; the reader now keeps them in place and the
+    schema refuses them with the path of their field (InvalidInput, exit 2)."""
+    raw = load_application_file(content, filename)
+    error = refused(raw)
+    assert error.field == path and error.exit_code == 2
+    assert str(error).startswith(f"{path}: ")
 
 
 def test_file_larger_than_5_mb_is_refused() -> None:
@@ -410,10 +553,65 @@ def test_format_is_sniffed_without_a_known_suffix(content: bytes, expected: dict
     assert load_application_file(content, "-") == expected
 
 
-def test_yaml_underscored_numbers_are_plain_numbers() -> None:
-    """YAML 86_000 and 1_234.5 read as 86000 and Decimal("1234.5")."""
-    raw = load_application_file(b"employees: 86_000\narea_km2: 1_234.5\n", "a.yaml")
-    assert raw == {"employees": 86000, "area_km2": Decimal("1234.5")}
+def test_plain_yaml_dates_and_numbers_still_read() -> None:
+    """Real dates, plain integers, plain decimals and signed numbers are read as before."""
+    raw = load_application_file(
+        b"employees: 86000\narea_km2: 47.80\nmanagement_body: {name: X, established: 2019-06-18}"
+        b"\ndevelopment_plan: {goals: [{indicator: y, baseline: {year: 2023, value: -1.5},"
+        b" target: {year: 2026, value: +2}}]}\n", "a.yaml")
+    app = validate_application(raw)
+    assert app["employees"] == 86000 and str(app["area_km2"]) == "47.80"
+    assert app["management_body"]["established"] == "2019-06-18"
+    goal = app["development_plan"]["goals"][0]
+    assert goal["baseline"]["value"] == Decimal("-1.5") and goal["target"]["value"] == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The text rule (engine/text.py) in every text of the file (issue 15)
+
+
+TEXT_PATHS = [
+    ("management_body", "name"),
+    ("champion_enterprises", 0, "name"),
+    ("quality_smes", 3, "name"),
+    ("incidents", 0, "description"),
+    ("development_plan", "goals", 0, "indicator"),
+    ("development_plan", "goals", 1, "unit"),
+    ("development_plan", "goals", 0, "text"),
+    ("development_plan", "text"),
+    ("narrative", "green"),
+]
+
+
+@pytest.mark.parametrize("path", TEXT_PATHS, ids=path_text)
+@pytest.mark.parametrize("character", ["\x00", "\x07", "\x1b", "\u202e", "\u2066", "\ufffe"],
+                         ids=["NUL", "BEL", "ESC", "RLO", "LRI", "U+FFFE"])
+def test_control_and_bidi_characters_are_refused_in_every_text(path: tuple[Any, ...],
+                                                               character: str) -> None:
+    """Control and bidirectional characters anywhere in an application's text are refused
+    with the field's path (they were stored and printed raw)."""
+    error = refused(put(RAW, path, f"示例{character}文字"))
+    assert error.field == path_text(path)
+    assert f"U+{ord(character):04X}" in str(error)
+
+
+def test_line_breaks_are_refused_in_names_but_kept_in_descriptions() -> None:
+    """One-line fields refuse line breaks and zero-width characters; descriptions keep them."""
+    assert refused(put(RAW, ("management_body", "name"), "促进\n中心")).field == \
+        "management_body.name"
+    assert refused(put(RAW, ("champion_enterprises", 0, "name"), "星澜\u200b照明")).field == \
+        "champion_enterprises[0].name"
+    app = validate_application(put(RAW, ("incidents", 0, "description"), "第一行\n第二行\t完"))
+    assert app["incidents"][0]["description"] == "第一行\n第二行\t完"
+
+
+def test_a_refused_key_is_named_without_its_hidden_characters() -> None:
+    """An unknown key holding a bidi control is named with the character escaped, so the
+    message itself cannot reorder what a terminal shows."""
+    error = refused({"area\u202ekm": 1})
+    assert error.field == "area\\u202ekm" and "\u202e" not in str(error)
+    narrative = refused({"narrative": {"gr\u202eeen": "x"}})
+    assert narrative.field == "narrative.gr\\u202eeen"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,7 +674,7 @@ def test_missing_for_submission_of_an_empty_draft() -> None:
             id="plan-without-goals",
         ),
         pytest.param(
-            {"development_plan": {"goals": ["增长"]}},
+            {"development_plan": {"goals": [{"indicator": "产值"}]}},
             (),
             ["development_plan.period"],
             id="plan-without-period",
@@ -493,10 +691,10 @@ def test_missing_for_submission(
     assert missing_for_submission(validate_application(raw), 2024) == expected
 
 
-def test_missing_for_submission_follows_min_growth_years() -> None:
-    """A policy asking for four years needs the fourth year before the round too."""
+def test_missing_for_submission_follows_the_window() -> None:
+    """A policy whose window were four years would need the fourth year before the round."""
     app = validate_application(RAW)
-    assert missing_for_submission(app, 2024, min_growth_years=4) == [
+    assert missing_for_submission(app, 2024, window_years=4) == [
         "output.2020",
         "sme_rd_expense.2020",
         "invention_patents.2020",
@@ -536,3 +734,157 @@ def test_round_trip_keeps_tiny_and_trailing_zero_decimals() -> None:
 def test_every_field_is_exercised_by_the_complete_fixture() -> None:
     """The complete fixture uses every field of the schema, so its tests cover them all."""
     assert set(validate_application(RAW)) == set(FIELDS)
+
+
+def test_period_forms_are_normalized_to_the_en_dash() -> None:
+    """"2024-2026", "2024—2026" and "2024年–2026年" all read as "2024–2026"."""
+    for written in ("2024-2026", "2024—2026", "2024–2026", " 2024年 - 2026年 "):
+        plan = validate_application({"development_plan": {"period": written}})
+        assert plan["development_plan"]["period"] == "2024–2026", written
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored data of earlier versions (issue 11: acts and `case check` re-read them)
+
+LEGACY = {
+    "area_km2": "47.8",
+    "output": {"2021": "152.3", "2022": "171.8", "2023": "196.4"},
+    "incidents": [
+        {"year": 2022, "kind": "illegal", "description": "小额罚款"},
+        {"year": 2023, "kind": "tax", "grade": "一般"},
+        {"year": 2022, "kind": "safety", "grade": "一般"},
+    ],
+    "management_body": {"name": "促进\u202e中心"},
+    "development_plan": {"period": "2024–2026", "goals": ["集群产值突破260亿元", "做大做强"]},
+    "narrative": {"green": "节能\x07改造"},
+}
+
+
+def test_stored_legacy_application_reads_back_without_error() -> None:
+    """What earlier versions stored — plan goals as sentences, a violation without `major`, a
+    grade on tax evasion, a bidi character in a name — is read back, in today's shape, with
+    nothing raised; strict validation of the same data refuses it."""
+    with pytest.raises(InvalidInput):
+        validate_application(LEGACY)
+    app = read_stored_application(LEGACY)
+    assert app["development_plan"] == {
+        "period": "2024–2026",
+        "goals": [{"text": "集群产值突破260亿元"}, {"text": "做大做强"}],
+    }
+    assert app["incidents"] == [
+        {"year": 2022, "kind": "illegal", "description": "小额罚款"},
+        {"year": 2023, "kind": "tax"},
+        {"year": 2022, "kind": "safety", "grade": "一般"},
+    ]
+    assert app["management_body"]["name"] == "促进\\u202e中心"
+    assert app["narrative"]["green"] == "节能\\u0007改造"
+    assert app["output"][2023] == Decimal("196.4")
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        pytest.param("2015–2017年做大做强", {"text": "2015–2017年做大做强", "goals": []},
+                     id="plan-as-free-text"),
+        pytest.param({"period": "今后三年", "goals": ["做大做强"]},
+                     {"text": "规划期：今后三年", "goals": [{"text": "做大做强"}]},
+                     id="period-not-years-kept-as-text"),
+        pytest.param({"goals": []}, {"goals": []}, id="plan-without-goals"),
+    ],
+)
+def test_stored_legacy_plans(plan: Any, expected: dict[str, Any]) -> None:
+    """A legacy plan keeps every word: free text and unreadable periods go into its text."""
+    assert read_stored_application({"development_plan": plan})["development_plan"] == expected
+
+
+def test_stored_data_never_raise() -> None:
+    """A field that cannot be read in any known shape is left out; anything not a mapping
+    reads as an empty application."""
+    assert read_stored_application({"area_km2": "wide", "employees": 5, "x": 1}) == {
+        "employees": 5}
+    assert read_stored_application(["not", "a", "mapping"]) == {}
+    assert read_stored_application(None) == {}
+    assert read_stored_report("text") == {}
+
+
+def test_stored_new_application_reads_as_validated() -> None:
+    """Today's stored form reads back exactly as validate_application gives it."""
+    app = validate_application(RAW)
+    assert read_stored_application(to_json(app)) == app
+
+
+# ---------------------------------------------------------------------------------------------
+# The annual report (第十七条)
+
+REPORT = read("report-2024.json")
+PLAN = validate_application(RAW)["development_plan"]
+
+
+def refused_report(raw: Any, year: int = 2024, plan: Any = None) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        validate_report(raw, year, plan)
+    return caught.value
+
+
+def test_report_fixture_is_complete_and_covers_every_field() -> None:
+    """The shipped report has the key figures, each plan goal's progress and the four texts."""
+    report = validate_report(REPORT, 2024, PLAN)
+    assert set(report) == set(REPORT_FIELDS)
+    assert missing_for_report(report, PLAN) == []
+    assert report["goal_progress"][3] == {"indicator": "单位产值二氧化碳排放",
+                                          "actual": Decimal("0.358"), "note": "按统计部门初步核算"}
+    assert report["industrial_internet_rate"] == Decimal("0.248")
+    assert validate_report(to_json(report), 2024, PLAN) == report
+
+
+def test_missing_for_report_names_figures_texts_and_goals() -> None:
+    """An empty report lacks every key figure and text; with the plan, each goal's progress."""
+    missing = missing_for_report({}, PLAN)
+    assert missing[:3] == ["output", "enterprises", "smes"]
+    assert "improvements" in missing and "goal_progress[集群产值]" in missing
+    assert missing_for_report({}) == missing[:14]
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        pytest.param({"year": 2023}, "year", id="another-year"),
+        pytest.param({"smes": 1300}, "smes", id="more-smes-than-enterprises"),
+        pytest.param({"enterprises": "1280.5"}, "enterprises", id="enterprises-fraction"),
+        pytest.param({"quality_smes": -1}, "quality_smes", id="quality-smes-negative"),
+        pytest.param({"industrial_internet_rate": "124.8%"}, "industrial_internet_rate",
+                     id="rate-above-100%"),
+        pytest.param({"plan_execution": 5}, "plan_execution", id="text-not-text"),
+        pytest.param({"experience": "经验\u202e总结"}, "experience", id="bidi-in-a-text"),
+        pytest.param({"improvements": "措施\x00"}, "improvements", id="nul-in-a-text"),
+        pytest.param({"goal_progress": [{"indicator": "集群产值"}]}, "goal_progress[0].actual",
+                     id="progress-without-actual"),
+        pytest.param({"goal_progress": [{"indicator": "集群产值", "actual": 1},
+                                        {"indicator": "集群产值", "actual": 2}]},
+                     "goal_progress[1].indicator", id="progress-twice"),
+        pytest.param({"goal_progress": [{"indicator": "营业收入", "actual": 1}]},
+                     "goal_progress[0].indicator", id="progress-of-no-plan-goal"),
+        pytest.param({"goal_progress": [{"indicator": "集群产\x1b值", "actual": 1}]},
+                     "goal_progress[0].indicator", id="escape-in-an-indicator"),
+        pytest.param({"highlights": ["新增企业"]}, "highlights", id="old-highlights-field"),
+        pytest.param({"summary": "增长"}, "summary", id="old-summary-field"),
+        pytest.param({"sme_output_share": "79%"}, "sme_output_share", id="old-share-field"),
+    ],
+)
+def test_report_refusals_name_the_field(changes: dict[str, Any], path: str) -> None:
+    """Bad report data is refused naming the field; the old free-form fields are gone."""
+    error = refused_report({**REPORT, **changes}, plan=PLAN)
+    assert error.field == path and str(error).startswith(f"{path}: ")
+
+
+def test_stored_legacy_report_reads_back() -> None:
+    """A report stored by an earlier version (highlights, summary, shares) reads back with
+    those fields kept, and never raises."""
+    legacy = {"year": 2024, "output": "221.6", "sme_output_share": "0.79",
+              "highlights": ["新增专精特新中小企业3家"], "problems": "用地紧张",
+              "summary": "主导产业保持增长", "narrative": {"x": "说明"}}
+    report = read_stored_report(legacy)
+    assert report == {"year": 2024, "output": Decimal("221.6"), "problems": "用地紧张",
+                      "sme_output_share": Decimal("0.79"),
+                      "highlights": ["新增专精特新中小企业3家"],
+                      "summary": "主导产业保持增长", "narrative": {"x": "说明"}}

@@ -366,9 +366,40 @@ def test_walk_check(walk: dict[str, Any]) -> None:
     assert all({"article", "item", "rule", "value", "result"} <= set(item)
                for item in report["items"])
     assert {item["result"] for item in report["items"]} == {"pass", "expert"}
+    assert report["window"] == [2021, 2022, 2023] and report["years_not_used"] == {}
+    assert [row["counts"] for row in report["incidents"]] == [False, False]
+    assert report["plan"]["period_ok"] is True and report["plan"]["measurable_goals"] == 4
     text = ok(gd(walk["db"], "case", "check", 1)).stdout
     assert "通过 pass" in text and "专家评审" in text and "占地面积" in text
+    assert text.startswith("近三年: 2021–2023 (the 3 years before the round year 2024")
+    assert "years not used: none" in text.splitlines()[0]
+    assert ("  2023 illegal (major: no): does not count: 未标明为重大（如一般行政处罚），不计入"
+            " — 某灯具企业消防设施维护不到位，被处警告和小额罚款，已整改") in text
+    assert "  2022 safety (grade 一般): does not count: 未达较大及以上，不计入" in text
+    assert ("plan (第十三条第（九）项): period 2024–2026 (must start in 2024 or 2025): ok; "
+            "4 of 4 goal(s) measurable") in text
+    assert "  measurable: 集群产值（亿元）：2023年196.4 → 2026年260" in text
     assert text.rstrip().splitlines()[-1].startswith("passed")
+
+
+def test_check_lists_the_years_it_does_not_use(tmp_path: Path) -> None:
+    """`case check` on an application with years outside 近三年: they are named as not used,
+    and the verdicts are those of the window alone (issue 11)."""
+    db = tmp_path / "gd.db"
+    ok(gd(db, "init", "--simulation"))
+    ok(gd(db, "round", "open", 2024, actor=PROVINCE, now=T_OPEN))
+    data = json.loads(APPLICATION.read_text("utf-8"))
+    data["output"].update({"2018": "20", "2019": "30", "2024": "250"})
+    data["co2_intensity"]["2020"] = "0.3"
+    path = tmp_path / "application.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    case_id = create(db, "南海铝型材产业集群", "佛山市南海区", path)
+    text = ok(gd(db, "case", "check", case_id)).stdout
+    assert text.splitlines()[0].endswith(
+        "years not used: 产值 output 2018, 2019, 2024; 二氧化碳排放强度 co2_intensity 2020")
+    report = as_json(gd(db, "case", "check", case_id, "--json"))
+    assert report["passed"] is True
+    assert report["years_not_used"] == {"output": [2018, 2019, 2024], "co2_intensity": [2020]}
 
 
 def test_audit_verify_intact_then_tampered(walk: dict[str, Any], tmp_path: Path) -> None:

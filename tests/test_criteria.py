@@ -2,7 +2,10 @@
 
 Each case starts from the complete application of ``tests/data`` (which passes everything for
 round 2024), changes one field, and checks one item of the report. Boundaries follow 民法典第1259条
-through the policy's operators; arithmetic must be exact (no floats, no roots).
+through the policy's operators; arithmetic must be exact (no floats, no roots). "近三年" is the
+three calendar years before the round year and nothing else (DESIGN §4a); incidents count by
+kind, grade and ``major``; the plan needs a period starting in the round year or the next and a
+measurable goal.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gdcluster.engine.application import load_application_file, validate_application
 from gdcluster.engine.criteria import CheckReport, evaluate
@@ -148,10 +153,14 @@ def test_items_follow_the_order_of_the_article() -> None:
 
 
 def test_rules_are_quoted_from_the_policy() -> None:
-    """Each item states the Chinese rule it applied, as written in the policy file."""
+    """Each item states the Chinese rule it applied, as the policy file words it: the
+    measures' words (``text``), which is also the item's quotable ``text``."""
     report = evaluate(COMPLETE, GUANGDONG, ROUND)
     assert report.item("sme_share").rule == "中小企业产值占集群总产值比重高于70%"
-    assert report.item("patent_growth").rule == GUANGDONG.threshold("patent_growth").rule
+    assert report.item("patent_growth").rule == GUANGDONG.threshold("patent_growth").text
+    assert report.item("area").text == "集群占地面积不超过100平方公里"
+    assert report.item("incidents").text == GUANGDONG.condition("incidents").text
+    assert "其它重大问题" in report.item("incidents").rule
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,13 +250,14 @@ THRESHOLD_CASES = [
         {"output": years(100, 110, 121, "133.1")},
         "output_growth",
         "fail",
-        id="output_growth-4-years-exactly-10%-fails",
+        id="output_growth-window-exactly-10%-fails-with-a-year-before-it",
     ),
+    # "近三年" is 2021–2023 only: 2020's 130 is outside the window and cannot fail the growth
     pytest.param(
         {"output": years(130, 100, 121, "146.41")},
         "output_growth",
-        "fail",
-        id="output_growth-uses-all-consecutive-years",
+        "pass",
+        id="output_growth-uses-only-the-window",
     ),
     pytest.param(
         {"output": {"2019": 1000, "2021": 100, "2022": 121, "2023": "146.41"}},
@@ -417,11 +427,14 @@ def test_growth_value_shows_the_rate_the_method_and_exact_equality() -> None:
 
 
 def test_growth_over_many_years_stays_exact() -> None:
-    """Ten years of exactly 10% growth still fail 高于10%: no rounding sneaks in."""
+    """Ten years of exactly 10% growth: only the window 2021–2023 is used, and its exactly-10%
+    growth fails 高于10%: no rounding sneaks in."""
     series = {str(2014 + index): Decimal(100) * Decimal("1.1") ** index for index in range(10)}
-    item = judge({"output": series}).item("output_growth")
+    report = judge({"output": series})
+    item = report.item("output_growth")
     assert item.result == "fail"
-    assert "2014–2023年" in item.value
+    assert "2021–2023年" in item.value and "2014" not in item.value
+    assert report.unused_years["output"] == tuple(range(2014, 2021))
 
 
 @pytest.mark.parametrize(
@@ -539,10 +552,13 @@ def test_quality_enterprises_missing_lists_fail_but_one_list_suffices() -> None:
 # 13(1) incidents
 
 
-def incident(year: int, kind: str, grade: str | None = None) -> dict[str, Any]:
+def incident(year: int, kind: str, grade: str | None = None,
+             major: bool | None = None) -> dict[str, Any]:
     record: dict[str, Any] = {"year": year, "kind": kind, "description": "测试记录"}
     if grade is not None:
         record["grade"] = grade
+    if major is not None:
+        record["major"] = major
     return record
 
 
@@ -574,9 +590,26 @@ def incident(year: int, kind: str, grade: str | None = None) -> dict[str, Any]:
             [incident(2022, "data", "重大")], "fail", id="incidents-重大-data-incident-fails"
         ),
         pytest.param([incident(2022, "tax")], "fail", id="incidents-tax-evasion-fails"),
-        pytest.param([incident(2022, "illegal")], "fail", id="incidents-illegal-act-fails"),
+        # other violations and 其它重大问题 count only when marked major
+        pytest.param(
+            [incident(2022, "illegal", major=False)], "pass",
+            id="incidents-minor-violation-passes",
+        ),
+        pytest.param(
+            [incident(2022, "illegal", major=True)], "fail", id="incidents-major-violation-fails"
+        ),
+        pytest.param(
+            [incident(2023, "other", major=True)], "fail", id="incidents-其它重大问题-major-fails"
+        ),
+        pytest.param(
+            [incident(2023, "other", major=False)], "pass",
+            id="incidents-other-problem-not-major-passes",
+        ),
         pytest.param(
             [incident(2023, "dishonesty")], "fail", id="incidents-serious-dishonesty-fails"
+        ),
+        pytest.param(
+            [incident(2020, "tax")], "pass", id="incidents-tax-before-the-window-ignored"
         ),
         pytest.param(
             [incident(2020, "safety", "重大")], "pass", id="incidents-older-than-3-years-ignored"
@@ -595,7 +628,8 @@ def incident(year: int, kind: str, grade: str | None = None) -> dict[str, Any]:
     ],
 )
 def test_incidents(incidents: list[dict[str, Any]], expected: str) -> None:
-    """较大+ accidents, 重大+ cyber/data incidents, any tax/illegal/dishonesty record: barred."""
+    """较大+ accidents, 重大+ cyber/data incidents, established tax evasion or serious
+    dishonesty, and violations or other problems marked major bar; nothing before 2021 does."""
     report = judge({"incidents": incidents})
     assert report.item("incidents").result == expected, report.item("incidents").value
 
@@ -607,9 +641,45 @@ def test_incidents_not_declared_fails_as_missing() -> None:
 
 
 def test_failing_incident_is_described_in_the_value() -> None:
-    """The value names the year, grade and kind of the disqualifying incident."""
+    """The value names the year, grade and kind of the disqualifying incident, and why."""
     value = judge({"incidents": [incident(2022, "safety", "较大")]}).item("incidents").value
-    assert "2022年较大安全事故" in value
+    assert "2022年较大安全事故" in value and "达到较大及以上，计入" in value
+
+
+def test_one_small_fire_safety_fine_no_longer_disqualifies() -> None:
+    """Issue 11: one small fire-safety fine at one firm (违法违规, not major) used to bar the
+    whole cluster; it is listed, explained, and does not count. A 其它重大问题 marked major
+    does."""
+    fine = {"year": 2023, "kind": "illegal", "major": False,
+            "description": "某企业消防设施不合格，被处以5000元罚款"}
+    report = judge({"incidents": [fine]})
+    assert report.item("incidents").result == "pass"
+    (finding,) = report.incidents
+    assert finding.counts is False and "未标明为重大" in finding.reason
+    assert "消防设施" in report.item("incidents").value
+    other = {"year": 2022, "kind": "other", "major": True, "description": "集群核心企业被责令停产"}
+    barred = judge({"incidents": [fine, other]})
+    assert barred.item("incidents").result == "fail" and not barred.passed
+    assert [finding.counts for finding in barred.incidents] == [False, True]
+    assert "其它重大问题" in barred.item("incidents").value
+
+
+def test_each_incident_is_explained_in_the_report() -> None:
+    """Every declared incident appears with whether it counts and why, in the report and its
+    JSON: outside the window, below the grade, established, marked major or not."""
+    report = judge({"incidents": [
+        incident(2019, "environment", "重大"), incident(2022, "cyber", "较大"),
+        incident(2023, "tax"), incident(2021, "illegal", major=False)]})
+    reasons = [(finding.counts, finding.reason) for finding in report.incidents]
+    assert reasons == [
+        (False, "早于2021年，不在近三年内，不计入"),
+        (False, "未达重大及以上，不计入"),
+        (True, "一经查实即计入"),
+        (False, "未标明为重大（如一般行政处罚），不计入"),
+    ]
+    data = report.to_dict()
+    assert data["incidents_since"] == 2021
+    assert [row["counts"] for row in data["incidents"]] == [False, False, True, False]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -626,8 +696,9 @@ def test_failing_incident_is_described_in_the_value() -> None:
         pytest.param(
             years("0.6", "0.5", "0.4", "0.41"), "fail", id="co2-rise-in-the-last-year-fails"
         ),
+        # only 2021–2023 count: the rise from 2020 to 2021 is outside the window
         pytest.param(
-            years("0.4", "0.5", "0.49", "0.48"), "fail", id="co2-uses-all-consecutive-years"
+            years("0.4", "0.5", "0.49", "0.48"), "pass", id="co2-year-before-the-window-not-used"
         ),
         pytest.param({"2021": "0.5", "2023": "0.4"}, "fail", id="co2-missing-year-fails"),
     ],
@@ -696,6 +767,21 @@ def test_energy_intensive_without_benchmark_flag_fails_as_missing() -> None:
 # 13(9) governance
 
 
+def goal(indicator: str | None = "集群产值", *, unit: str | None = "亿元",
+         baseline: tuple[int, str] | None = (2023, "196.4"),
+         target: tuple[int, str] | None = (2026, "260"), text: str | None = None
+         ) -> dict[str, Any]:
+    parts: dict[str, Any] = {"indicator": indicator, "unit": unit, "text": text,
+                             "baseline": baseline and {"year": baseline[0], "value": baseline[1]},
+                             "target": target and {"year": target[0], "value": target[1]}}
+    return {key: value for key, value in parts.items() if value is not None}
+
+
+def plan(period: str | None = "2024–2026", *goals: dict[str, Any]) -> dict[str, Any]:
+    return {"development_plan": {**({"period": period} if period else {}),
+                                 "goals": list(goals) if goals else [goal()]}}
+
+
 @pytest.mark.parametrize(
     ("changes", "remove", "expected"),
     [
@@ -708,17 +794,52 @@ def test_energy_intensive_without_benchmark_flag_fails_as_missing() -> None:
             "fail",
             id="governance-plan-without-goals-fails",
         ),
-        pytest.param(
-            {"development_plan": {"goals": ["产值翻番"]}},
-            (),
-            "pass",
-            id="governance-plan-with-one-goal-passes",
-        ),
+        pytest.param(plan("2025–2027"), (), "pass", id="governance-plan-starting-next-year"),
+        pytest.param(plan("2024-2026"), (), "pass", id="governance-period-with-hyphen"),
+        pytest.param(plan("2024—2026"), (), "pass", id="governance-period-with-em-dash"),
+        pytest.param(plan("2023–2025"), (), "fail", id="governance-plan-starting-before"),
+        pytest.param(plan("2026–2028"), (), "fail", id="governance-plan-starting-too-late"),
+        pytest.param(plan(None), (), "fail", id="governance-plan-without-period"),
+        # a goal must be measurable: a sentence is not
+        pytest.param(plan("2024–2026", goal(None, unit=None, baseline=None, target=None,
+                                            text="产值翻番")),
+                     (), "fail", id="governance-goal-as-a-sentence-fails"),
+        pytest.param(plan("2024–2026", goal(unit=None)), (), "fail",
+                     id="governance-goal-without-unit-fails"),
+        pytest.param(plan("2024–2026", goal(baseline=None)), (), "fail",
+                     id="governance-goal-without-baseline-fails"),
+        pytest.param(plan("2024–2026", goal(target=None)), (), "fail",
+                     id="governance-goal-without-target-fails"),
+        pytest.param(plan("2024–2026", goal(None, unit=None, baseline=None, target=None,
+                                            text="做大做强"), goal("工业互联网普及率", unit="%")),
+                     (), "pass", id="governance-one-measurable-goal-among-others-passes"),
     ],
 )
 def test_governance(changes: dict[str, Any], remove: tuple[str, ...], expected: str) -> None:
-    """A management body and a plan with goals are required."""
+    """A management body, and a plan starting in the round year or the next with at least one
+    measurable goal (indicator, unit, baseline and target)."""
     assert judge(changes, remove=remove).item("governance").result == expected
+
+
+def test_a_2015_2017_plan_of_做大做强_fails() -> None:
+    """Issue 11: a "2015–2017" plan whose one goal is "做大做强" passed 13(九); it fails on
+    both counts, and the report says why."""
+    report = judge(plan("2015–2017", goal(None, unit=None, baseline=None, target=None,
+                                          text="做大做强")))
+    item = report.item("governance")
+    assert item.result == "fail" and not report.passed
+    assert "2015–2017年，未始于2024年或2025年" in item.value
+    assert "无可量化目标" in item.value and "“做大做强”缺少指标、单位、基期值、目标值" in item.value
+    assert report.plan is not None and report.plan.period_ok is False
+    assert report.plan.measurable_goals == 0
+    assert report.plan.goals[0].lacking == ("指标", "单位", "基期值", "目标值")
+
+
+def test_governance_value_lists_the_measurable_goals() -> None:
+    """The passing value names the body, the period and how many goals are measurable."""
+    value = judge().item("governance").value
+    assert value == ("运营管理机构：古镇灯饰产业集群发展促进中心；发展规划2024–2026年，"
+                     "始于2024年（申报年度或次年）；可量化目标4项（共4项）")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -730,3 +851,92 @@ def test_round_year_moves_the_three_years() -> None:
     report = judge(round_year=2025)
     assert report.item("output").result == "fail"
     assert report.item("output").value == "缺少数据：2024年产值"
+    assert report.window == (2022, 2023, 2024)
+    assert report.unused_years["output"] == (2021,)
+
+
+# ---------------------------------------------------------------------------------------------
+# "近三年": the three years before the round year, and nothing else (issue 11)
+
+
+def test_issue_example_earlier_years_cannot_rescue_growth() -> None:
+    """Round 2023, output 2020–2022 = 45/45.9/46.8 grows 1.98% a year and fails 高于10%;
+    adding 2018 = 20 and 2019 = 30 once made it pass (23.68%, "2018–2022年"). It still fails,
+    and the years are listed as not used."""
+    window = {"2020": "45", "2021": "45.9", "2022": "46.8"}
+    before = judge({"output": window}, round_year=2023).item("output_growth")
+    assert before.result == "fail" and "1.98%" in before.value and "2020–2022年" in before.value
+    report = judge({"output": {"2018": 20, "2019": 30, **window}}, round_year=2023)
+    after = report.item("output_growth")
+    assert after.result == "fail" and after.value == before.value
+    assert report.unused_years["output"] == (2018, 2019)
+    assert report.to_dict()["years_not_used"]["output"] == [2018, 2019]
+
+
+@pytest.mark.parametrize(
+    ("field", "item_id", "window", "earlier"),
+    [
+        pytest.param("sme_rd_expense", "rd_growth", ("1", "1.01", "1.02"), ("0.1", "0.2"),
+                     id="rd-growth"),
+        pytest.param("invention_patents", "patent_growth", (1000, 1010, 1020), (10, 20),
+                     id="patent-growth"),
+        pytest.param("co2_intensity", "co2_intensity", ("0.5", "0.51", "0.49"), ("0.9", "0.8"),
+                     id="co2-trend"),
+    ],
+)
+def test_earlier_years_cannot_rescue_any_trend(field: str, item_id: str, window: tuple[Any, ...],
+                                               earlier: tuple[Any, ...]) -> None:
+    """The same for R&D growth, patent growth and the CO2 trend: years before the window
+    that would flatter the series change nothing."""
+    series = dict(zip(("2020", "2021", "2022"), window, strict=True))
+    alone = judge({field: series}, round_year=2023).item(item_id)
+    flattered = judge({field: {"2018": earlier[0], "2019": earlier[1], **series}},
+                      round_year=2023).item(item_id)
+    assert alone.result == flattered.result == "fail"
+    assert alone.value == flattered.value
+
+
+def test_years_after_the_window_are_not_used_either() -> None:
+    """The round year itself and later years are outside "近三年" as well."""
+    report = judge({"output": {"2021": 100, "2022": 110, "2023": 121, "2024": 500}})
+    assert report.item("output_growth").result == "fail"
+    assert report.unused_years["output"] == (2024,)
+
+
+SERIES_FIELDS = ("output", "sme_rd_expense", "invention_patents", "co2_intensity")
+WINDOW_VALUE = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(1000), places=2,
+                           allow_nan=False, allow_infinity=False)
+ANY_VALUE = st.one_of(st.decimals(min_value=0, max_value=Decimal(10) ** 9, places=3,
+                                  allow_nan=False, allow_infinity=False),
+                      st.integers(min_value=0, max_value=10**9))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    round_year=st.integers(min_value=2010, max_value=2090),
+    window=st.fixed_dictionaries({field: st.lists(WINDOW_VALUE, min_size=3, max_size=3)
+                                  for field in SERIES_FIELDS}),
+    extra=st.dictionaries(
+        st.tuples(st.sampled_from(SERIES_FIELDS), st.integers(min_value=-15, max_value=10)),
+        ANY_VALUE, max_size=12),
+)
+def test_adding_other_years_never_changes_a_verdict(
+    round_year: int, window: dict[str, list[Decimal]], extra: dict[tuple[str, int], Any]
+) -> None:
+    """Property (issue 11): for any window data, adding any years outside the three years
+    before the round year, with any values, changes no item's result or value, nor passed."""
+    base = copy.deepcopy(COMPLETE)
+    for field, values in window.items():
+        if field == "invention_patents":
+            values = [int(value * 100) for value in values]
+        base[field] = {round_year - 3 + offset: value for offset, value in enumerate(values)}
+    padded = copy.deepcopy(base)
+    for (field, offset), value in extra.items():
+        year = round_year - 3 + offset if offset < 0 else round_year + offset
+        padded[field][year] = int(value) if field == "invention_patents" else value
+    plain = evaluate(validate_application(base), GUANGDONG, round_year)
+    more = evaluate(validate_application(padded), GUANGDONG, round_year)
+    assert [(item.id, item.result, item.value) for item in more.items] == [
+        (item.id, item.result, item.value) for item in plain.items]
+    assert more.passed == plain.passed
+    assert more.window == plain.window == tuple(range(round_year - 3, round_year))

@@ -79,7 +79,8 @@ def variant(monkeypatch: pytest.MonkeyPatch):
         built = policy_module.parse_policy(text.encode("utf-8"), f"policies/{name}.toml")
         real = policy_module.load_policy
         monkeypatch.setattr(policy_module, "load_policy",
-                            lambda wanted: built if wanted == name else real(wanted))
+                            lambda wanted, digest=None: built if wanted == name
+                            else real(wanted, digest=digest))
         return built
 
     return make

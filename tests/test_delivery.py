@@ -187,7 +187,7 @@ def test_smtp_mails_each_recipient_of_the_clusters_regions(
         assert message["Subject"] == TITLE
         assert message["To"] in (PROVINCE_MAIL, FOSHAN_MAIL, NANHAI_MAIL)
         text = message.get_body(("plain",)).get_content()
-        assert "第十八条第（二）项“申报材料弄虚作假，或发现存在违法违规行为”" in text
+        assert "第十八条第（二）项“发现虚假申报或存在违法违规行为”" in text
         assert "自2024年11月5日起生效" in text
         html = message.get_body(("html",)).get_content()
         assert '<h1 class="title">' in html

@@ -28,7 +28,7 @@ from hardening_support import APPLICATION_FILE, DATA, Snapshot, load_application
 from hardening_support import snapshot as take_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import COUNTY, PROVINCE, TIMES, Walker, full_scores
+from support import COUNTY, PROVINCE, TIMES, Walker, full_scores, path_text, put
 
 from gdcluster.cli import CASE_ID, DATE, YEAR, IdList, cli
 from gdcluster.engine import Actor, Engine, InvalidInput, NotFound
@@ -119,6 +119,7 @@ HUGE = st.one_of(st.integers(min_value=10**16, max_value=10**300),
                  st.sampled_from(["1" + "0" * 17, "9" * 400, "1e999999"]))
 TOO_PRECISE = st.sampled_from(["0." + "0" * 20 + "1", "1." + "3" * 25])
 BAD_AMOUNT = st.one_of(NOT_NUMBERS, NON_FINITE, NEGATIVE, HUGE, TOO_PRECISE)
+BAD_NUMBER = st.one_of(NOT_NUMBERS, NON_FINITE, HUGE, TOO_PRECISE)  # where negatives are fine
 BAD_SHARE = st.one_of(
     NOT_NUMBERS, NON_FINITE,
     st.decimals(min_value=Decimal("1.0001"), max_value=10**6, places=4).map(str),
@@ -141,8 +142,8 @@ BAD_CHOICE = st.one_of(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_大小", max
                        .filter(lambda text: text not in KNOWN_CHOICES), st.integers())
 UNKNOWN_KEY = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_营业额", min_size=1, max_size=12)
 
-KINDS = {"amount": BAD_AMOUNT, "area": st.one_of(BAD_AMOUNT, st.just(0)), "share": BAD_SHARE,
-         "count": BAD_COUNT, "employees": st.one_of(BAD_COUNT, st.just(0)),
+KINDS = {"amount": BAD_AMOUNT, "number": BAD_NUMBER, "area": st.one_of(BAD_AMOUNT, st.just(0)),
+         "share": BAD_SHARE, "count": BAD_COUNT, "employees": st.one_of(BAD_COUNT, st.just(0)),
          "boolean": BAD_BOOLEAN, "year": BAD_YEAR, "text": BAD_TEXT,
          "free_text": BAD_FREE_TEXT, "choice": BAD_CHOICE,
          "date_text": st.one_of(st.integers(max_value=1989), st.integers(min_value=2101),
@@ -154,23 +155,6 @@ KINDS = {"amount": BAD_AMOUNT, "area": st.one_of(BAD_AMOUNT, st.just(0)), "share
                                                                             max_size=2)),
          "kinds": st.one_of(st.just([]), st.lists(BAD_CHOICE, min_size=1, max_size=2),
                             st.integers(), st.text(max_size=3))}
-
-
-def path_text(path: tuple[Any, ...]) -> str:
-    """``("champion_enterprises", 0, "name")`` → ``champion_enterprises[0].name``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def put(raw: Any, path: tuple[Any, ...], value: Any) -> Any:
-    raw = copy.deepcopy(raw)
-    target = raw
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
-    return raw
 
 
 def remove(raw: Any, path: tuple[Any, ...]) -> Any:
@@ -233,16 +217,26 @@ APPLICATION_TARGETS = [
     (("quality_smes", 1, "kinds"), "kinds"), (("incidents", 0, "year"), "year"),
     (("incidents", 0, "kind"), "choice"), (("management_body", "name"), "text"),
     (("management_body", "established"), "date_text"), (("development_plan", "goals"), "list"),
-    (("development_plan", "goals", 0), "text"), (("narrative", "green"), "free_text"),
+    (("development_plan", "goals", 0), "mapping"), (("narrative", "green"), "free_text"),
+    (("development_plan", "goals", 0, "indicator"), "text"),
+    (("development_plan", "goals", 1, "unit"), "text"),
+    (("development_plan", "goals", 0, "baseline", "value"), "number"),
+    (("development_plan", "goals", 2, "target", "year"), "year"),
+    (("development_plan", "goals", 3, "text"), "free_text"),
+    (("development_plan", "period"), "text"), (("development_plan", "text"), "free_text"),
+    (("incidents", 1, "major"), "boolean"), (("incidents", 1, "description"), "free_text"),
     (("output",), "mapping"), (("incidents",), "list"), (("champion_enterprises", 0), "mapping"),
 ]
 APPLICATIONS = mutations(
     RAW_APPLICATION, APPLICATION_TARGETS,
     required=[("champion_enterprises", 0, "name"), ("champion_enterprises", 0, "kind"),
               ("quality_smes", 0, "kinds"), ("incidents", 0, "year"), ("incidents", 0, "kind"),
-              ("incidents", 0, "grade"), ("management_body", "name")],
+              ("incidents", 0, "grade"), ("incidents", 1, "major"), ("management_body", "name"),
+              ("development_plan", "goals", 0, "baseline", "year"),
+              ("development_plan", "goals", 1, "target", "value")],
     objects=[(), ("champion_enterprises", 0), ("incidents", 0), ("management_body",),
-             ("development_plan",)],
+             ("development_plan",), ("development_plan", "goals", 0),
+             ("development_plan", "goals", 1, "target")],
     year_maps=["output", "sme_rd_expense", "invention_patents", "co2_intensity"],
 )
 
@@ -270,14 +264,20 @@ def test_hostile_application_files_are_refused(stage: Stage, case: tuple[Any, st
 
 # ---------------------------------------------------------------------------- reports
 REPORT_TARGETS = [
-    (("year",), "year"), (("output",), "amount"), (("sme_output_share",), "share"),
-    (("leading_industry_share",), "share"), (("invention_patents",), "count"),
-    (("employees",), "employees"), (("highlights",), "list"), (("highlights", 0), "free_text"),
-    (("problems",), "free_text"),
+    (("year",), "year"), (("output",), "amount"), (("enterprises",), "count"),
+    (("smes",), "count"), (("quality_smes",), "count"), (("champion_enterprises",), "count"),
+    (("industrial_internet_rate",), "share"), (("co2_intensity",), "amount"),
+    (("sme_rd_expense",), "amount"), (("invention_patents",), "count"),
+    (("employees",), "employees"), (("goal_progress",), "list"),
+    (("goal_progress", 0), "mapping"), (("goal_progress", 0, "indicator"), "text"),
+    (("goal_progress", 1, "actual"), "number"), (("goal_progress", 3, "note"), "free_text"),
+    (("plan_execution",), "free_text"), (("experience",), "free_text"),
+    (("problems",), "free_text"), (("improvements",), "free_text"),
 ]
 REPORTS = st.one_of(
-    mutations(RAW_REPORT, REPORT_TARGETS, required=[], objects=[()], year_maps=[],
-              known=frozenset(REPORT_FIELDS)),
+    mutations(RAW_REPORT, REPORT_TARGETS,
+              required=[("goal_progress", 0, "indicator"), ("goal_progress", 2, "actual")],
+              objects=[(), ("goal_progress", 1)], year_maps=[], known=frozenset(REPORT_FIELDS)),
     st.sampled_from([2023, 2025, "2023"]).map(lambda year: (put(RAW_REPORT, ("year",), year),
                                                             "year")),
 )
@@ -743,13 +743,13 @@ def test_cli_file_options_refuse_hostile_files(stage: Stage, tmp_path: Path) -> 
     calendar = tmp_path / "c.yaml"
     calendar.write_bytes(CALENDAR_FILES["deep-yaml"][0])
     runs = [
-        (["--as", COUNTY, "case", "update", str(stage.drafted), "--data", str(nan)], "nan.json"),
+        (["--as", COUNTY, "case", "update", str(stage.drafted), "--data", str(nan)], "area_km2"),
         (["--as", COUNTY, "case", "update", str(stage.drafted), "--data", str(share)],
          "sme_output_share"),
         (["--as", PROVINCE, "case", "score", str(stage.recommended), "--expert", "专家9",
           "--scores", str(deep)], "deep.yaml"),
         (["--as", "city:佛山市", "case", "report", str(stage.recognized), "--year", "2024",
-          "--data", str(nan)], "nan.json"),
+          "--data", str(nan)], "area_km2"),
         (["--as", PROVINCE, "calendar", "import", str(calendar)], "c.yaml"),
     ]
     for argv, named in runs:
@@ -757,6 +757,140 @@ def test_cli_file_options_refuse_hostile_files(stage: Stage, tmp_path: Path) -> 
                                      *argv])
         assert result.exit_code == 2, (argv, result.output)
         assert named in result.stderr and result.stdout == ""
+    stage.unchanged()
+
+
+# ---------------------------------------------------------------------------- issue 15, 2/4/6
+#: (file content, file name, field it must name): impossible YAML dates anywhere (unknown keys
+#: included), exponent and underscore numbers. Each was "unexpected ValueError" (exit 1) or
+#: accepted.
+APPLICATION_TOKENS = [
+    (b"area_km2: 2024-02-30\n", "a.yaml", "area_km2"),
+    (b"area_km2: 0000-01-01\n", "a.yaml", "area_km2"),
+    (b"area_km2: 2024-01-01T10:00:00+99:00\n", "a.yaml", "area_km2"),
+    (b"colour: 2024-02-30\n", "a.yaml", "colour"),
+    (b"management_body: {name: X, boss: 2024-02-30}\n", "a.yaml", "management_body.boss"),
+    (b'{"area_km2": 4.78e1}', "a.json", "area_km2"),
+    (b'{"area_km2": 4.78e+1}', "a.json", "area_km2"),
+    (b"employees: 86_000\n", "a.yaml", "employees"),
+    (b"area_km2: 4_7.8\n", "a.yaml", "area_km2"),
+]
+REPORT_TOKENS = [
+    (b"year: 2024\noutput: 2024-02-30\n", "r.yaml", "output"),
+    (b"year: 2024\nremarks: 0000-01-01\n", "r.yaml", "remarks"),
+    (b"year: 2024\nplan_execution: 2024-01-01T00:00:00+99:00\n", "r.yaml", "plan_execution"),
+    (b'{"year": 2024, "output": 2.216e2}', "r.json", "output"),
+    (b"year: 2024\nemployees: 88_500\n", "r.yaml", "employees"),
+]
+
+
+def scores_with(key: str, written: str, fmt: str) -> bytes:
+    """A complete scores file with ``key`` written as the raw token ``written``."""
+    lines = [(name, str(points)) for name, points in full_scores().items() if name != key]
+    lines.append((key, written))
+    if fmt == "json":
+        return ("{" + ", ".join(f'"{name}": {value}' for name, value in lines) + "}").encode()
+    return "".join(f"{name}: {value}\n" for name, value in lines).encode()
+
+
+SCORE_TOKENS = [
+    (scores_with("digital", "2024-02-30", "yaml"), "s.yaml", "scores.digital"),
+    (scores_with("colour", "0000-01-01", "yaml"), "s.yaml", "scores.colour"),
+    (scores_with("digital", "1.2e1", "json"), "s.json", "scores.digital"),
+    (scores_with("digital", "1_2", "yaml"), "s.yaml", "scores.digital"),
+]
+#: control and bidirectional characters in the text of applications and reports
+TEXTS = ["\x00", "\x07", "\u202e"]
+APPLICATION_TEXT_PATHS = [("management_body", "name"), ("champion_enterprises", 0, "name"),
+                          ("quality_smes", 0, "name"), ("narrative", "green"),
+                          ("incidents", 0, "description"),
+                          ("development_plan", "goals", 0, "indicator"),
+                          ("development_plan", "goals", 1, "text")]
+REPORT_TEXT_PATHS = [("plan_execution",), ("experience",), ("problems",), ("improvements",),
+                     ("goal_progress", 0, "indicator"), ("goal_progress", 3, "note")]
+
+
+def text_cases() -> list[Any]:
+    cases = []
+    for character in TEXTS:
+        for path in APPLICATION_TEXT_PATHS:
+            content = json.dumps(put(RAW_APPLICATION, path, f"示例{character}名称"),
+                                 ensure_ascii=False).encode("utf-8")
+            cases.append(pytest.param("application", content, "a.json", path_text(path),
+                                      id=f"application-{path_text(path)}-U+{ord(character):04X}"))
+        for path in REPORT_TEXT_PATHS:
+            content = json.dumps(put(RAW_REPORT, path, f"示例{character}文字"),
+                                 ensure_ascii=False).encode("utf-8")
+            cases.append(pytest.param("report", content, "r.json", path_text(path),
+                                      id=f"report-{path_text(path)}-U+{ord(character):04X}"))
+    return cases
+
+
+FILE_CASES = [
+    *(pytest.param("application", *case, id=f"application-{case[2]}-{index}")
+      for index, case in enumerate(APPLICATION_TOKENS)),
+    *(pytest.param("report", *case, id=f"report-{case[2]}-{index}")
+      for index, case in enumerate(REPORT_TOKENS)),
+    *(pytest.param("scores", *case, id=f"scores-{case[2]}-{index}")
+      for index, case in enumerate(SCORE_TOKENS)),
+    *text_cases(),
+]
+
+
+def _file_it(stage: Stage, use: str, data: Any, *, create: bool = False) -> None:
+    if use == "application" and create:
+        stage.engine.create_case(round_year=2024, name="佛山市南海区五金产业集群",
+                                 county="佛山市南海区", industry="五金", data=data, actor=COUNTY)
+    elif use == "application":
+        stage.engine.fire(stage.drafted, "update", COUNTY, data=data)
+    elif use == "report":
+        stage.engine.fire(stage.recognized, "report", "city:佛山市", year=2024, data=data)
+    else:
+        stage.engine.fire(stage.recommended, "score", PROVINCE, expert="专家9", scores=data)
+
+
+@pytest.mark.parametrize(("use", "content", "name", "field"), FILE_CASES)
+def test_tokens_and_hidden_characters_are_refused_naming_the_field(
+        stage: Stage, use: str, content: bytes, name: str, field: str) -> None:
+    """Issue 15 (2, 4, 6) through the functions the CLI calls: the file reader, then the
+    engine. An impossible YAML date anywhere, an exponent or underscore number, or a control
+    or bidi character in any text of an application or report is InvalidInput (exit 2) naming
+    the field; nothing is written."""
+    for create in ((False, True) if use == "application" else (False,)):
+        with pytest.raises(InvalidInput) as caught:
+            _file_it(stage, use, load_application_file(content, name), create=create)
+        assert caught.value.field == field and caught.value.exit_code == 2
+    stage.unchanged()
+
+
+CLI_USES = {
+    "application": lambda stage, path: ["--as", COUNTY, "case", "update", str(stage.drafted),
+                                        "--data", path],
+    "create": lambda stage, path: ["--as", COUNTY, "case", "create", "--round", "2024",
+                                   "--name", "佛山市南海区五金产业集群", "--county", "佛山市南海区",
+                                   "--industry", "五金", "--data", path],
+    "report": lambda stage, path: ["--as", "city:佛山市", "case", "report",
+                                   str(stage.recognized), "--year", "2024", "--data", path],
+    "scores": lambda stage, path: ["--as", PROVINCE, "case", "score", str(stage.recommended),
+                                   "--expert", "专家9", "--scores", path],
+}
+
+
+@pytest.mark.parametrize(("use", "content", "name", "field"), FILE_CASES)
+def test_tokens_and_hidden_characters_through_the_cli(
+        stage: Stage, tmp_path: Path, use: str, content: bytes, name: str, field: str) -> None:
+    """The same files through `gdcluster case create/update --data`, `case report --data` and
+    `case score --scores`: exit 2 (never 1) with the field's path on stderr; nothing written,
+    and no refused character echoed."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    for command in (("application", "create") if use == "application" else (use,)):
+        argv = CLI_USES[command](stage, str(path))
+        result = RUNNER.invoke(cli, ["--db", stage.engine.url, "--now", "2025-03-20T10:00",
+                                     *argv])
+        assert result.exit_code == 2, (argv, result.output)
+        assert result.stderr.startswith(f"Error: {field}: "), result.stderr
+        assert not any(character in result.output for character in TEXTS)
     stage.unchanged()
 
 

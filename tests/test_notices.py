@@ -36,6 +36,7 @@ from gdcluster.notifications import (
     list_notices,
     render_notice,
 )
+from gdcluster.notifications.render import template_version
 
 DATA = Path(__file__).parent / "data"
 INJECTED = "<script>alert('x')</script>{{7*7}}家电产业集群"
@@ -267,7 +268,11 @@ def text_of(body: bytes, fmt: str) -> str:
     return "\n".join(lines)
 
 
-MEASURES = "《广东省促进中小企业特色产业集群发展暂行办法》（粤工信服务函〔2023〕4号）"
+#: The measures as issued (the 2024 名单通告's citation), and their title where an article is
+#: cited; grounds are quoted only in the words of the policy's `text`.
+MEASURES = ("《广东省工业和信息化厅关于印发广东省促进中小企业特色产业集群发展暂行办法的通知》"
+            "（粤工信服务函〔2023〕4号）")
+TITLE = "《广东省促进中小企业特色产业集群发展暂行办法》"
 REQUIRED = {
     "publicity": [
         "关于2024年广东省中小企业特色产业集群拟认定名单的公示",
@@ -316,7 +321,7 @@ REQUIRED = {
         "中山市中小企业主管部门：",
         "认定有效期为2024年7月10日至2027年7月9日",
         "经查，该集群存在以下情形：经核查，申报材料中2023年产值数据与统计部门数据不符。",
-        f"依据{MEASURES}第十八条第（二）项“申报材料弄虚作假，或发现存在违法违规行为”的规定，"
+        f"依据{TITLE}第十八条第（二）项“发现虚假申报或存在违法违规行为”的规定，"
         "决定撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定，自2025年3月3日起生效。",
         "2025年3月3日",
     ],
@@ -336,7 +341,7 @@ REQUIRED = {
         "佛山市南海区中小企业主管部门、佛山市南海区铝型材产业集群运营管理机构：",
         "应于每年3月31日前报送上一年度发展情况。",
         "2024年度发展情况的报送截止日期为2025年3月31日。",
-        "第十八条第（三）项“未按时报送年度发展情况，或拒不配合监测”",
+        "第十八条第（三）项“未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作”",
         "《广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告》"
         "（粤工信服务函〔2024〕88号）",
         "2025年3月1日",
@@ -347,7 +352,7 @@ REQUIRED = {
         "请于2027年1月9日至2027年7月9日期间，由集群所在县（市、区）中小企业主管部门提出复核申请，"
         "经地级以上市中小企业主管部门审核后报送我厅。",
         "复核通过的，认定有效期自2027年7月10日起延续三年。",
-        "第十八条第（一）项“认定有效期届满未申请复核，或复核未通过”",
+        "第十八条第（一）项“有效期满未申请复核或经复核未通过”",
         "2027年4月10日",
     ],
 }
@@ -378,7 +383,8 @@ def test_the_scheduler_reminders_and_timer_revocations_produce_notices(
                     if row["kind"] == "report_reminder" and row["format"] == "txt"}
     assert report_cases == {ids["nanhai"], ids["guzhen"], ids["shunde"]}
     text = notice(world, "timer_revocation", "txt").body.decode("utf-8")
-    assert "第十八条第（三）项“未按时报送年度发展情况，或拒不配合监测”" in text
+    assert ("第十八条第（三）项“未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作”"
+            in text)
     assert "未按时报送2024年度发展情况" in text
     assert engine.get(ids["shunde"]).state == "revoked"
 
@@ -509,7 +515,8 @@ def test_each_rendering_records_its_template_versions(world: dict[str, Any]) -> 
 
     for row in list_notices(world["engine"]):
         assert row["template"] == f"{row['kind']}.xml.j2"
-        assert f"{row['kind']}.xml.j2@1" in row["template_version"]
+        assert f"{row['kind']}.xml.j2@{template_version(row['template'])}" in \
+            row["template_version"]
         assert "_notice.xml.j2@1" in row["template_version"]
         layout = {"txt": "_layout.txt.j2@1", "html": "_layout.html.j2@1",
                   "docx": "word.py@1"}[row["format"]]

@@ -54,6 +54,8 @@ def test_wheel_carries_code_templates_policies_regions_and_migrations(
         "gdcluster/states/workflow.toml",
         "gdcluster/states/policies/guangdong-2023.toml",
         "gdcluster/states/policies/national-2022.toml",
+        "gdcluster/states/policies/archive/guangdong-2023@1.toml",
+        "gdcluster/states/policies/archive/national-2022@1.toml",
         "gdcluster/states/regions.json",
         "gdcluster/engine/migrations/env.py",
         "gdcluster/engine/migrations/script.py.mako",

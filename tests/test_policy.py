@@ -1,4 +1,5 @@
-"""Policies as data: the shipped files load, carry their articles, and bad files are refused."""
+"""Policies as data: the shipped files load, carry their articles and the measures' words,
+every shipped version stays loadable by its digest, and bad files are refused."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import hashlib
 import re
 import subprocess
 import sys
+from datetime import date, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from gdcluster.engine.calendar import WorkCalendar
 from gdcluster.states.policy import (
     DEFAULT_POLICY,
     INCIDENT_KINDS,
@@ -20,9 +23,13 @@ from gdcluster.states.policy import (
     InvalidPolicy,
     Policy,
     Quota,
+    UnknownPolicyVersion,
+    archived_versions,
     load_policy,
     load_policy_file,
+    parse_policy,
     policy_names,
+    shipped_versions,
 )
 
 POLICIES = resources.files("gdcluster.states").joinpath("policies")
@@ -44,8 +51,8 @@ def test_policy_loads_with_its_measures(policy: Policy) -> None:
     """Each policy names its measures by title and 发文字号, and has a positive version."""
     assert policy.title.startswith("《") and policy.title.endswith("》")
     assert re.fullmatch(r".+〔20\d\d〕[1-9]\d*号", policy.doc_no)
-    assert policy.version >= 1
-    assert policy.citation == f"{policy.title}（{policy.doc_no}）"
+    assert policy.version >= 1 and policy.format == 2
+    assert policy.citation.startswith("《") and policy.citation.endswith(f"》（{policy.doc_no}）")
 
 
 def test_measures_of_each_policy() -> None:
@@ -53,6 +60,8 @@ def test_measures_of_each_policy() -> None:
     guangdong, national = load_policy("guangdong-2023"), load_policy("national-2022")
     assert guangdong.title == "《广东省促进中小企业特色产业集群发展暂行办法》"
     assert guangdong.doc_no == "粤工信服务函〔2023〕4号"
+    assert guangdong.citation == ("《广东省工业和信息化厅关于印发广东省促进中小企业特色产业集群发展"
+                                  "暂行办法的通知》（粤工信服务函〔2023〕4号）")
     assert national.title == "《促进中小企业特色产业集群发展暂行办法》"
     assert national.doc_no == "工信部企业〔2022〕119号"
 
@@ -67,12 +76,40 @@ def test_rubric_weights_sum_to_100(policy: Policy) -> None:
 
 
 def test_every_rule_carries_its_article(policy: Policy) -> None:
-    """Every threshold, condition and revocation ground cites the article it comes from."""
+    """Every threshold, condition and revocation ground cites the article it comes from and
+    has wording: the measures' words (``text``) or, where only a paraphrase is known, a
+    ``summary``."""
     for rule in (*policy.thresholds, *policy.conditions):
-        assert rule.article.strip() and rule.rule.strip() and rule.item.strip(), rule
+        assert rule.article.strip() and rule.wording.strip() and rule.item.strip(), rule
     for code in REVOCATION_CODES:
         assert policy.revocation(code).article.strip()
         assert policy.revocation_reason(code).strip()
+
+
+def test_guangdong_carries_the_measures_words_everywhere() -> None:
+    """Every Guangdong item and 第十八条 ground has ``text``; the texts no longer add "一般",
+    drop "国家级" or "其它重大问题", and our counting note is a summary, not part of the words."""
+    guangdong = load_policy("guangdong-2023")
+    for rule in (*guangdong.thresholds, *guangdong.conditions,
+                 *guangdong.revocations.values()):
+        assert rule.text and rule.text.strip(), rule
+        assert "（每家企业只计一次）" not in rule.text
+    assert guangdong.threshold("area").text == "集群占地面积不超过100平方公里"
+    assert "国家级高新技术企业" in (guangdong.threshold("quality_smes").text or "")
+    assert "其它重大问题" in (guangdong.condition("incidents").text or "")
+    assert "其它重大问题" in (guangdong.revocation("18.5").text or "")
+    assert guangdong.revocation("18.3").text == (
+        "未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作")
+    assert "只计一次" in (guangdong.threshold("quality_smes").summary or "")
+
+
+def test_a_ground_known_only_by_paraphrase_has_no_text() -> None:
+    """The national grounds' words are not known: they carry only a summary, which is the
+    wording shown but never ``text`` (the only part notices put in quotation marks)."""
+    national = load_policy("national-2022")
+    for ground in national.revocations.values():
+        assert ground.text is None and ground.summary
+        assert national.revocation_reason(ground.code) == ground.summary
 
 
 def test_every_evaluated_threshold_is_present_once_with_decimal_values(policy: Policy) -> None:
@@ -136,9 +173,9 @@ def test_guangdong_periods() -> None:
 
 
 def test_growth_settings(policy: Policy) -> None:
-    """Growth is compound (国家统计局水平法) over at least the three years before the round."""
+    """Growth is compound (国家统计局水平法) over the three years before the round."""
     assert policy.growth_method == "compound"
-    assert policy.min_growth_years == 3
+    assert policy.window_years == policy.min_growth_years == 3
 
 
 def test_quotas_default_and_shenzhen() -> None:
@@ -162,23 +199,33 @@ def test_revocation_grounds_are_article_18() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "grade", "disqualifies"),
+    ("kind", "grade", "major", "disqualifies", "basis"),
     [
-        ("safety", "一般", False),
-        ("safety", "较大", True),
-        ("environment", "特别重大", True),
-        ("cyber", "较大", False),
-        ("data", "重大", True),
-        ("tax", None, True),
-        ("dishonesty", "一般", True),
-        ("safety", None, True),
+        ("safety", "一般", None, False, "grade_below"),
+        ("safety", "较大", None, True, "grade_reached"),
+        ("environment", "特别重大", None, True, "grade_reached"),
+        ("cyber", "较大", None, False, "grade_below"),
+        ("data", "重大", None, True, "grade_reached"),
+        ("tax", None, None, True, "any"),
+        ("dishonesty", None, None, True, "any"),
+        ("safety", None, None, True, "grade_missing"),
+        ("illegal", None, False, False, "not_major"),
+        ("illegal", None, True, True, "major"),
+        ("illegal", None, None, True, "major_unknown"),
+        ("other", None, True, True, "major"),
+        ("other", None, False, False, "not_major"),
+        ("unheard-of", None, None, True, "unknown_kind"),
     ],
     ids=lambda value: str(value),
 )
-def test_incident_bars(kind: str, grade: str | None, disqualifies: bool) -> None:
-    """较大+ accidents, 重大+ cyber/data incidents and any tax/illegal/dishonesty record bar."""
+def test_incident_bars(kind: str, grade: str | None, major: bool | None, disqualifies: bool,
+                       basis: str) -> None:
+    """较大+ accidents, 重大+ cyber/data incidents, established tax evasion and serious
+    dishonesty, and violations or other problems marked major bar; incomplete facts count."""
     rule = load_policy("guangdong-2023").incidents
-    assert rule.disqualifies(kind, grade) is disqualifies
+    verdict = rule.assess(kind, grade, major)
+    assert (verdict.counts, verdict.basis) == (disqualifies, basis)
+    assert rule.disqualifies(kind, grade, major) is disqualifies
     assert set(rule.disqualifying) == set(INCIDENT_KINDS)
 
 
@@ -240,9 +287,10 @@ def without_block(text: str, start: str) -> str:
 
 
 GOVERNANCE_JUDGE = (
-    'rule = "设有集群运营管理机构，制定集群三年发展规划并有明确发展目标"\njudge = "auto"'
+    'summary = "规划期始于申报年度或次年，至少一项可量化目标（指标、单位、基期值、目标值）"\n'
+    'judge = "auto"'
 )
-SUPPLY_JUDGE = 'rule = "产业链布局合理，上下游协作机制完善，关键环节配套能力较强"\njudge = "expert"'
+SUPPLY_JUDGE = 'text = "产业链布局合理，上下游协作机制完善，关键环节配套能力较强"\njudge = "expert"'
 SHENZHEN = '[quotas.cities."深圳市"]\nmin = 3'
 
 INVALID = [
@@ -377,8 +425,52 @@ INVALID = [
         'revocation."18.6"',
         id="unknown-revocation-code",
     ),
-    pytest.param("version = 1", "version = 0", "version", id="version-zero"),
-    pytest.param("version = 1", 'version = "1"', "version", id="version-text"),
+    pytest.param("version = 2", "version = 0", "version", id="version-zero"),
+    pytest.param("version = 2", 'version = "1"', "version", id="version-text"),
+    pytest.param("format = 2", "format = 3", "format", id="format-too-new"),
+    pytest.param(
+        'text = "集群占地面积不超过100平方公里"',
+        'text = "集群占地面积不超过100平方公里"\nrule = "一般不超过100平方公里"',
+        "thresholds[0].rule",
+        id="format-2-has-no-rule-key",
+    ),
+    pytest.param(
+        'text = "近三年产值均在40亿元以上"\n', "", "thresholds[1].text", id="no-text-nor-summary"
+    ),
+    pytest.param(
+        'text = "有效期满未申请复核或经复核未通过"\n', "", 'revocation."18.1".text',
+        id="ground-without-text-nor-summary",
+    ),
+    pytest.param(
+        "effective_until = 2025-12-31", "effective_until = 2022-12-31", "effective_until",
+        id="effective-until-before-from",
+    ),
+    pytest.param(
+        "effective_from = 2023-01-01", 'effective_from = "2023-01-01"', "effective_from",
+        id="effective-from-not-a-toml-date",
+    ),
+    pytest.param(
+        "effective_from = 2023-01-01", "effective_from = 2023-01-01T00:00:00",
+        "effective_from", id="effective-from-a-date-time",
+    ),
+    pytest.param(
+        "effective_from = 2023-01-01\n", "", "effective_from", id="effective-from-missing",
+    ),
+    pytest.param(
+        'citation = "《广东省工业和信息化厅关于印发', 'citation = "广东省工业和信息化厅关于印发',
+        "citation", id="citation-without-book-title-marks",
+    ),
+    pytest.param(
+        '（粤工信服务函〔2023〕4号）"', '"', "citation", id="citation-without-doc-no",
+    ),
+    pytest.param('illegal = "major"', 'illegal = "较大"', "incidents.disqualifying.illegal",
+                 id="a-violation-cannot-be-graded"),
+    pytest.param('safety = "较大"', 'safety = "major"', "incidents.disqualifying.safety",
+                 id="an-accident-is-not-marked-major"),
+    pytest.param('tax = "any"', 'tax = "major"', "incidents.disqualifying.tax",
+                 id="tax-evasion-counts-whenever-established"),
+    pytest.param('other = "major"\n', "", "incidents.disqualifying.other",
+                 id="其它重大问题-missing"),
     pytest.param(
         "report_roll_to_workday = false",
         'report_roll_to_workday = "no"',
@@ -444,3 +536,136 @@ def test_policy_file_must_be_utf8(tmp_path: Path) -> None:
     with pytest.raises(InvalidPolicy) as caught:
         load_policy_file(path)
     assert caught.value.field == "(file)"
+
+
+# ---------------------------------------------------------------------------------------------
+# The measures' own validity (第二十条) and the national publicity period
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "in_force"),
+    [
+        pytest.param("guangdong-2023", date(2022, 12, 31), False, id="gd-before-issue"),
+        pytest.param("guangdong-2023", date(2023, 1, 1), True, id="gd-first-day"),
+        pytest.param("guangdong-2023", date(2024, 3, 1), True, id="gd-2024-round"),
+        pytest.param("guangdong-2023", date(2025, 12, 31), True, id="gd-last-day"),
+        pytest.param("guangdong-2023", date(2026, 1, 1), False, id="gd-after-3-years"),
+        pytest.param("guangdong-2023", date(2029, 3, 1), False, id="gd-2029-round"),
+        pytest.param("national-2022", date(2022, 9, 12), False, id="national-before-issue"),
+        pytest.param("national-2022", date(2022, 9, 13), True, id="national-issue-day"),
+        pytest.param("national-2022", date(2025, 9, 12), True, id="national-last-day"),
+        pytest.param("national-2022", date(2025, 9, 13), False, id="national-after-3-years"),
+    ],
+)
+def test_in_force_follows_the_stated_dates(name: str, day: date, in_force: bool) -> None:
+    """Policy.in_force(day): effective_from ≤ day ≤ effective_until, both ends included."""
+    assert load_policy(name).in_force(day) is in_force
+
+
+def test_effective_dates_span_three_years() -> None:
+    """第二十条 (有效期3年): each file's end is the day before the third anniversary of its
+    start, and the unconfirmed dates are marked `# unverified:` in the file."""
+    for name in ("guangdong-2023", "national-2022"):
+        policy = load_policy(name)
+        assert policy.effective_from is not None and policy.effective_until is not None
+        start = policy.effective_from
+        third_anniversary = date(start.year + 3, start.month, start.day)
+        assert policy.effective_until == third_anniversary - timedelta(days=1)
+        text = POLICIES.joinpath(f"{name}.toml").read_text("utf-8")
+        before = text[:text.index("effective_from =")]
+        assert "# unverified:" in before[before.rindex("\n\n"):]
+
+
+def test_national_publicity_is_five_working_days_as_the_real_miit_one() -> None:
+    """The MIIT's 2022 公示 ran 2022-12-29 to 2023-01-05: five working days across 元旦."""
+    national = load_policy("national-2022")
+    assert national.periods.publicity_workdays == 5
+    assert WorkCalendar().add_workdays(date(2022, 12, 29), 5) == date(2023, 1, 5)
+    assert "2022年12月29日至2023年1月5日" in national.periods.sources["publicity_workdays"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Every shipped version stays loadable by its digest
+
+
+#: The digests of every policy file ever shipped, by name and version. A case records one of
+#: these; it must load for as long as such a case can exist.
+SHIPPED = {
+    ("guangdong-2023", 1): "6f3e01d78cd55ad30f33307ac18e199ed1d80357a7e96386b4231a742ce22369",
+    ("national-2022", 1): "72763f1a705617a645ba5ef18c32d78080071dab789b1587ce530fefdf6fb33c",
+}
+
+
+@pytest.mark.parametrize(("name", "version"), sorted(SHIPPED))
+def test_every_shipped_digest_loads(name: str, version: int) -> None:
+    """load_policy(name, digest) finds the archived bytes of an earlier version, unchanged."""
+    policy = load_policy(name, digest=SHIPPED[name, version])
+    assert (policy.name, policy.version) == (name, version)
+    assert policy.digest == SHIPPED[name, version]
+    assert policy.file == f"policies/archive/{name}@{version}.toml"
+    content = POLICIES.joinpath("archive", f"{name}@{version}.toml").read_bytes()
+    assert hashlib.sha256(content).hexdigest() == SHIPPED[name, version]
+
+
+def test_current_files_are_newer_than_every_archived_version(policy: Policy) -> None:
+    """The current file has its own digest and the highest version; shipped_versions lists
+    them oldest first, and the current file is what load_policy gives without a digest."""
+    versions = shipped_versions(policy.name)
+    assert versions[-1] is policy is load_policy(policy.name, digest=policy.digest)
+    assert [item.version for item in versions] == sorted({item.version for item in versions})
+    assert len({item.digest for item in versions}) == len(versions)
+    assert {(policy.name, item.version) for item in versions[:-1]} <= set(SHIPPED)
+
+
+def test_an_unknown_digest_is_refused_naming_the_shipped_versions() -> None:
+    """A digest no shipped version has is UnknownPolicyVersion (an InvalidPolicy)."""
+    with pytest.raises(UnknownPolicyVersion) as caught:
+        load_policy("guangdong-2023", digest="0" * 64)
+    assert caught.value.field == "digest" and "version 1 6f3e01d78cd5" in str(caught.value)
+    assert isinstance(caught.value, InvalidPolicy)
+
+
+def test_a_format_1_file_is_read_with_its_paraphrases_as_summaries() -> None:
+    """Version 1 had only paraphrases (`rule`, `reason`): they become summaries, never text;
+    it states no validity of the measures, so it is never in force; its incident bars are its
+    own (any violation counted then)."""
+    old = load_policy("guangdong-2023", digest=SHIPPED["guangdong-2023", 1])
+    assert old.format == 1 and old.effective_from is None and not old.in_force(date(2024, 3, 1))
+    assert old.threshold("area").text is None
+    assert old.threshold("area").summary == "集群占地面积一般不超过100平方公里"
+    assert old.revocation("18.3").text is None
+    assert old.citation == f"{old.title}（粤工信服务函〔2023〕4号）"
+    assert old.title == "《广东省促进中小企业特色产业集群发展暂行办法》"
+    assert old.incidents.assess("illegal", None, False).counts is True
+    assert old.incidents.assess("other", None, False).basis == "unknown_kind"
+    assert old.window_years == 3
+
+
+def test_each_archived_file_holds_the_name_and_version_its_file_name_states() -> None:
+    """A mislabelled archive would judge a case by the wrong text: every archived file's
+    content states the name and version of its file name."""
+    for entry in POLICIES.joinpath("archive").iterdir():
+        name, _, version = entry.name.removesuffix(".toml").partition("@")
+        parsed = parse_policy(entry.read_bytes(), entry.name)
+        assert (parsed.name, parsed.version) == (name, int(version))
+
+
+def test_a_mislabelled_or_newer_archive_file_is_refused(tmp_path: Path) -> None:
+    """An archived file whose content is another version, or not older than the current
+    file, is refused naming it; files of other policies are ignored."""
+    current = load_policy("guangdong-2023")
+    old_bytes = POLICIES.joinpath("archive", "guangdong-2023@1.toml").read_bytes()
+    (tmp_path / "national-2022@1.toml").write_bytes(b"not even toml")
+    (tmp_path / "guangdong-2023@1.toml").write_bytes(old_bytes)
+    assert [policy.version for policy in archived_versions(tmp_path, current)] == [1]
+    (tmp_path / "guangdong-2023@1.toml").unlink()
+    (tmp_path / "guangdong-2023@3.toml").write_bytes(old_bytes)
+    with pytest.raises(InvalidPolicy) as caught:
+        archived_versions(tmp_path, current)
+    assert caught.value.file == "policies/archive/guangdong-2023@3.toml"
+    assert "holds guangdong-2023 version 1" in str(caught.value)
+    (tmp_path / "guangdong-2023@3.toml").unlink()
+    (tmp_path / "guangdong-2023@2.toml").write_bytes(GUANGDONG_TEXT.encode("utf-8"))
+    with pytest.raises(InvalidPolicy) as caught:
+        archived_versions(tmp_path, current)
+    assert "not older than the current version 2" in str(caught.value)
