@@ -18,6 +18,7 @@ from gdcluster.engine.errors import (
     PermissionDenied,
     SimulationOnly,
     TransitionRefused,
+    WaitingFor,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "SystemClock",
     "TransitionEvent",
     "TransitionRefused",
+    "WaitingFor",
 ]
