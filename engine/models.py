@@ -140,10 +140,10 @@ class Deadline(SQLModel, table=True):
 
 
 #: Tables defined in ``gdcluster.engine.records``: the audit chain, refusals, expert scores,
-#: change filings, imported calendar years, notices, renderings and deliveries. They load when first named
-#: here (``from gdcluster.engine.models import AuditEntry`` works as before), so that a read
-#: such as `gdcluster case show` does not define eight tables it never touches — defining the
-#: SQLModel classes is most of that command's own start-up (issue 5, P3).
+#: change filings, imported calendar years, notices, renderings and deliveries. They load when
+#: first named here (``from gdcluster.engine.models import AuditEntry`` works as before), so
+#: that a read such as `gdcluster case show` does not define tables it never touches —
+#: defining the SQLModel classes is most of that command's own start-up (issue 5, P3).
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
                       "CalendarYear", "Notice", "Rendering", "Delivery"})
 

@@ -519,10 +519,15 @@ def test_the_documented_settings_file_loads(tmp_path: Path) -> None:
     ("[smtp]\nhost = 'h'\nfrom = 'not-an-address'\n", "smtp.from"),
     ("[[webhooks]]\nurl = 'ftp://x'\n", "webhooks[0].url"),
     ("[[webhooks]]\nurl = 'https://x'\nkinds = ['memo']\n", "webhooks[0].kinds"),
-    ("[notices]\nformats = ['pdf']\n", "notices.formats"),
+    ("[notices]\nformats = ['ps']\n", "notices.formats"),
     ("[delivery]\nmax_attempts = 0\n", "delivery.max_attempts"),
+    ("[notices.contact]\nfax = '020-1'\n", "notices.contact.fax"),
+    ("[notices.contact]\npostcode = '51003'\n", "notices.contact.postcode"),
+    ("[notices.fonts]\nbody = ['Noto\\\"; } body { color: red']\n", "notices.fonts.body"),
+    ("[notices.fonts]\nserif = ['SimSun']\n", "notices.fonts.serif"),
 ], ids=["unknown-key", "unknown-region", "bad-from", "bad-url", "bad-kind", "bad-format",
-        "zero-attempts"])
+        "zero-attempts", "unknown-contact-key", "bad-postcode", "css-in-font-name",
+        "unknown-font-role"])
 def test_a_wrong_setting_is_refused_with_its_path(tmp_path: Path, text: str, field: str) -> None:
     """A typo never silently disables a channel: the setting is refused as bad input (exit 2)
     with its path."""

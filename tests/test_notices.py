@@ -41,7 +41,9 @@ DATA = Path(__file__).parent / "data"
 INJECTED = "<script>alert('x')</script>{{7*7}}家电产业集群"
 APPLICATION_NOTICE = ("广东省工业和信息化厅关于组织开展2024年广东省中小企业特色产业集群"
                       "申报工作的通知")
-CONTACT = Contact(person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn")
+CONTACT = Contact(person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn",
+                  department="中小企业服务处", address="广州市越秀区东风中路305号",
+                  postcode="510031")
 RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTER_NOW": None,
                         "GDCLUSTER_SETTINGS": None, "GDCLUSTER_DEBUG": None})
 
@@ -268,42 +270,46 @@ def text_of(body: bytes, fmt: str) -> str:
 
 
 MEASURES = "《广东省促进中小企业特色产业集群发展暂行办法》（粤工信服务函〔2023〕4号）"
+ISSUED = ("《广东省工业和信息化厅关于印发广东省促进中小企业特色产业集群发展暂行办法的通知》"
+          "（粤工信服务函〔2023〕4号）")
 REQUIRED = {
     "publicity": [
         "关于2024年广东省中小企业特色产业集群拟认定名单的公示",
-        f"根据{MEASURES}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
-        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审、现场考察，",
+        f"根据{ISSUED}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
+        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审，",
         "拟认定3个集群为2024年广东省中小企业特色产业集群，现予以公示（名单见附件）。",
         "公示期为2024年9月27日至2024年10月11日（7个工作日）。",
         "个人提出异议的，须在异议材料上签署真实姓名",
         "单位提出异议的，须加盖本单位公章",
         "异议须提供必要的证明材料和联系方式",
         "不予受理",
-        "联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
+        "联系处室：广东省工业和信息化厅中小企业服务处；通讯地址：广州市越秀区东风中路305号；"
+        "邮政编码：510031；联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
         "附件：2024年广东省中小企业特色产业集群拟认定名单",
         "广东省工业和信息化厅",
         "2024年9月27日",
-        "序号", "地市", "县（市、区）/镇街", "集群名称", "主导产业",
+        "序号", "地市", "县（市、区）", "集群名称", "主导产业",
         "佛山市南海区铝型材产业集群", "南海区", "中山市古镇镇灯饰产业集群", "古镇镇", "灯饰照明",
     ],
     "recognition": [
         "广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告",
         "粤工信服务函〔2024〕88号",
-        f"根据{MEASURES}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
-        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审、现场考察和公示，",
-        "确定了3个2024年广东省中小企业特色产业集群（名单见附件，以下简称集群），现予以通告，"
+        f"根据{ISSUED}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
+        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审和公示，",
+        "确定了3个2024年度广东省中小企业特色产业集群（名单见附件，以下简称集群），现予以通告，"
         "并提出有关工作要求。",
-        "一、强化集群主体责任。", "二、加大培育支持力度。", "三、做好跟踪服务。",
-        "四、实行动态管理。", "五、明确认定有效期。",
-        "组织集群于每年3月31日前报送上一年度发展情况。",
-        "集群认定有效期为2024年7月10日至2027年7月9日。",
+        "一、集群要做大做强主导产业，", "二、各级中小企业主管部门要制定和实施本地区集群发展规划",
+        "三、各地级以上市中小企业主管部门要开展集群典型实践案例和优秀集群品牌宣传",
+        "于每年3月31日前报送至广东省工业和信息化厅。",
+        "四、广东省工业和信息化厅组织开展集群发展情况监督和考核，对已认定集群实行动态管理。",
+        "五、集群认定有效期为2024年7月10日至2027年7月9日。",
         "附件：2024年广东省中小企业特色产业集群名单",
         "2024年10月12日",
         "佛山市南海区铝型材产业集群", "家用电器",
     ],
     "renewal": [
         "广东省工业和信息化厅关于2024年认定的广东省中小企业特色产业集群复核结果的通告",
-        f"根据{MEASURES}",
+        f"根据{ISSUED}，经集群所在县（市、区）中小企业主管部门申请复核，我厅组织复核，",
         "1个广东省中小企业特色产业集群通过复核（名单见附件），现予以通告。",
         "通过复核的集群认定有效期延续三年，新的认定有效期为2027年7月10日至2030年7月9日。",
         "附件：通过复核的广东省中小企业特色产业集群名单",
@@ -313,12 +319,16 @@ REQUIRED = {
     ],
     "revocation": [
         "关于撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定的通知",
-        "中山市中小企业主管部门：",
+        "中山市工业和信息化局：",
         "认定有效期为2024年7月10日至2027年7月9日",
         "经查，该集群存在以下情形：经核查，申报材料中2023年产值数据与统计部门数据不符。",
         f"依据{MEASURES}第十八条第（二）项“申报材料弄虚作假，或发现存在违法违规行为”的规定，"
         "决定撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定，自2025年3月3日起生效。",
+        "如对本决定不服，可以自收到本决定之日起60日内依法向广东省人民政府申请行政复议，"
+        "或者在6个月内依法向人民法院提起行政诉讼。",
+        "联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
         "2025年3月3日",
+        "抄送：中山市古镇镇中小企业主管部门。",
     ],
     "return": [
         "关于东莞市长安镇五金模具产业集群申报材料退回补正的通知",
@@ -334,21 +344,25 @@ REQUIRED = {
     "report_reminder": [
         "关于报送佛山市南海区铝型材产业集群2024年度发展情况的提醒",
         "佛山市南海区中小企业主管部门、佛山市南海区铝型材产业集群运营管理机构：",
-        "应于每年3月31日前报送上一年度发展情况。",
+        "根据《广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告》"
+        "（粤工信服务函〔2024〕88号）的工作要求，广东省中小企业特色产业集群应于每年3月31日前"
+        "报送上一年度发展情况。",
         "2024年度发展情况的报送截止日期为2025年3月31日。",
-        "第十八条第（三）项“未按时报送年度发展情况，或拒不配合监测”",
-        "《广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告》"
-        "（粤工信服务函〔2024〕88号）",
+        "由所在县（市、区）或地级以上市中小企业主管部门于截止日期前报送我厅。",
+        "第十八条第（三）项“未按时报送年度发展情况，或拒不配合监测”的规定撤销该集群认定。",
         "2025年3月1日",
+        "抄送：佛山市工业和信息化局。",
     ],
     "expiry_reminder": [
         "关于佛山市南海区铝型材产业集群认定有效期即将届满的提醒",
         "认定有效期至2027年7月9日届满。",
-        "请于2027年1月9日至2027年7月9日期间，由集群所在县（市、区）中小企业主管部门提出复核申请，"
-        "经地级以上市中小企业主管部门审核后报送我厅。",
+        "请于2027年1月9日至2027年7月9日期间，由集群所在县（市、区）中小企业主管部门向我厅提出"
+        "复核申请。",
         "复核通过的，认定有效期自2027年7月10日起延续三年。",
-        "第十八条第（一）项“认定有效期届满未申请复核，或复核未通过”",
+        f"依据{MEASURES.split('（')[0]}第十八条第（一）项，“认定有效期届满未申请复核，或复核未通过”的，"
+        "撤销其认定。",
         "2027年4月10日",
+        "抄送：佛山市工业和信息化局。",
     ],
 }
 KINDS = list(REQUIRED)
@@ -441,7 +455,7 @@ def test_html_prints_on_a4_after_gbt_9704(world: dict[str, Any]) -> None:
         assert re.search(stack + r": [^;]*, serif;", html)
     assert re.search(r"--heiti: [^;]*\"黑体\"[^;]*, sans-serif;", html)
     assert "section.attachment { break-before: page; page-break-before: always; }" in html
-    assert '<span class="h1">一、强化集群主体责任。</span>' in html
+    assert '<p class="body">一、集群要做大做强主导产业，' in html  # plain, as the 通告 prints it
     assert re.search(r'<section class="attachment">\s*<p class="attachment-label">附件</p>', html)
     assert '<html lang="zh-CN">' in html and '<meta charset="utf-8">' in html
 
@@ -475,21 +489,20 @@ def test_docx_reopens_with_a4_page_setup_and_chinese_fonts(world: dict[str, Any]
     assert title.text == "广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告"
     assert title.runs[0].font.size == Pt(22)
     assert east_asian(title.runs[0]._r) == "方正小标宋简体"
-    heading = next(p for p in document.paragraphs if p.text.startswith("一、"))
-    assert heading.runs[0].text == "一、强化集群主体责任。"
-    assert east_asian(heading.runs[0]._r) == "黑体"
-    assert east_asian(heading.runs[1]._r) == "仿宋_GB2312"
+    requirement = next(p for p in document.paragraphs if p.text.startswith("一、"))
+    assert [east_asian(run._r) for run in requirement.runs] == ["仿宋_GB2312"]
     label = next(p for p in document.paragraphs if p.text == "附件")
     assert label.paragraph_format.page_break_before is True
     assert east_asian(label.runs[0]._r) == "黑体"
     table = document.tables[0]
     assert [cell.text for cell in table.rows[0].cells] == [
-        "序号", "地市", "县（市、区）/镇街", "集群名称", "主导产业"]
+        "序号", "地市", "县（市、区）", "集群名称", "主导产业"]
     assert len(table.rows) == 4
     footer = section.footer._element.xml
     assert 'w:instr="PAGE"' in footer and "— " in footer
     assert 'w:instr="PAGE"' in section.even_page_footer._element.xml
-    assert section.different_first_page_header_footer is True  # a 函: no number on page 1
+    # a 通告 with a 函 number is not a letter (信函格式): numbered from its first page
+    assert section.different_first_page_header_footer is False
     assert document.core_properties.title == title.text
 
 
@@ -509,14 +522,14 @@ def test_each_rendering_records_its_template_versions(world: dict[str, Any]) -> 
 
     for row in list_notices(world["engine"]):
         assert row["template"] == f"{row['kind']}.xml.j2"
-        assert f"{row['kind']}.xml.j2@1" in row["template_version"]
-        assert "_notice.xml.j2@1" in row["template_version"]
-        layout = {"txt": "_layout.txt.j2@1", "html": "_layout.html.j2@1",
-                  "docx": "word.py@1"}[row["format"]]
+        assert f"{row['kind']}.xml.j2@2" in row["template_version"]
+        assert "_notice.xml.j2@2" in row["template_version"]
+        layout = {"txt": "_layout.txt.j2@2", "html": "_layout.html.j2@2",
+                  "docx": "word.py@2"}[row["format"]]
         assert layout in row["template_version"]
     templates = [entry for entry in resources.files("gdcluster").joinpath("templates").iterdir()
                  if entry.name.endswith(".j2")]
-    assert len(templates) == 7 + 4
+    assert len(templates) == 7 + 6  # the kinds; skeleton, two layouts, contacts, remedies
     for entry in templates:
         assert re.match(r"\{# version: \d+ #\}\n", entry.read_text(encoding="utf-8")), entry.name
 
@@ -674,8 +687,9 @@ def test_one_strict_environment_loads_templates_from_the_package() -> None:
     with pytest.raises(UndefinedError, match="period"):
         env.get_template("publicity.xml.j2").render(
             title="t", doc_no=None, addressee=None, attachments=[], issuer="i",
-            date=date(2024, 9, 27), measures={"citation": "m"}, application_notice=None,
-            count=1, round={"year": 2024}, contact=None)
+            date=date(2024, 9, 27), measures={"issued_citation": "m"},
+            application_notice=None, count=1, round={"year": 2024}, contact=None,
+            steps=["申报推荐"])
 
 
 def test_a_renewal_notice_can_list_chosen_cases(world: dict[str, Any]) -> None:
