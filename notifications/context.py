@@ -466,7 +466,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
         clusters=clusters,
         validity={"start": validity[0], "end": validity[1]} if validity else None,
         attachments=[{"title": "通过复核的广东省中小企业特色产业集群名单",
-                      "table": _list_table(clusters, validity=True)}],
+                      "table": _list_table(clusters, validity=validity is None)}],
     )
     return context
 

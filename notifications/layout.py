@@ -28,8 +28,12 @@ LINE_EMS = 31.4
 PADDING_EMS = 0.8
 #: A column whose longest cell is at most this many characters is kept on one line.
 SHORT_EMS = 8.0
-#: What a wrapping column keeps at least, so that long names do not become a tower.
+#: What a wrapping column is given at least, so that long names do not become a tower …
 MIN_WRAPPING_EMS = 7.0
+#: … and at the very least, before a short column is made to wrap.
+LEAST_WRAPPING_EMS = 4.0
+#: A header up to this wide stays on one line (序号, 地市, 主导产业).
+HEADER_KEPT_EMS = 4.0
 
 
 def text_ems(text: str) -> float:
@@ -64,7 +68,11 @@ class Column:
 
 def table_columns(table: Any) -> list[Column]:
     """The columns of ``table`` (``headers``, ``rows``): short ones sized to their widest cell,
-    unbreakable; long ones wrapping in the remaining width."""
+    unbreakable; long ones wrapping in the remaining width.
+
+    Where the line is too narrow for all of that, in this order: a short column's header wider
+    than 4 characters takes two lines; the wrapping columns make do with less; and only then
+    does the widest short column wrap."""
     headers: Sequence[str] = table.headers
     rows: Sequence[Sequence[str]] = table.rows
     count = len(headers)
@@ -74,17 +82,21 @@ def table_columns(table: Any) -> list[Column]:
     if all(short):  # the widest column takes up the slack, so the table still spans the line
         short[max(range(count), key=lambda index: (body[index], -index))] = False
 
-    def width(index: int, header_lines: int) -> float:
-        header = math.ceil(head[index] / header_lines)
+    def width(index: int, fold_header: bool) -> float:
+        header = head[index]
+        if fold_header and header > HEADER_KEPT_EMS:
+            header = math.ceil(header / 2)
         return round(max(body[index], header) + PADDING_EMS, 1)
 
-    def room_left(widths: dict[int, float]) -> float:
-        wrapping = count - len(widths)
-        return LINE_EMS - sum(widths.values()) - MIN_WRAPPING_EMS * wrapping
+    def room_left(widths: dict[int, float], wrapping_ems: float) -> float:
+        return LINE_EMS - sum(widths.values()) - wrapping_ems * (count - len(widths))
 
-    widths = {index: width(index, 1) for index in range(count) if short[index]}
-    if room_left(widths) < 0:  # let headers wider than their cells take two lines
-        widths = {index: width(index, 2) for index in widths}
-    while widths and room_left(widths) < 0:  # still too wide: the widest short column wraps
+    widths: dict[int, float] = {}
+    for fold_header, wrapping_ems in ((False, MIN_WRAPPING_EMS), (True, MIN_WRAPPING_EMS),
+                                      (True, LEAST_WRAPPING_EMS)):
+        widths = {index: width(index, fold_header) for index in range(count) if short[index]}
+        if room_left(widths, wrapping_ems) >= 0:
+            break
+    while widths and room_left(widths, LEAST_WRAPPING_EMS) < 0:
         del widths[max(widths, key=lambda index: widths[index])]
     return [Column(widths.get(index), index not in widths) for index in range(count)]

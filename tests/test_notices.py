@@ -60,6 +60,7 @@ def db_url(tmp_path: Path) -> str:
     "工信部企业〔2022〕119号",
     "工信厅企业函〔2024〕122号",
     "粤工信服务〔2024〕10号",
+    "便函〔2024〕443号",  # the 2024 申报通知 was a 便函
 ])
 def test_doc_no_accepted(doc_no: str) -> None:
     """A 发文字号 in GB/T 9704 form (代字, full year in 〔〕, number without 第 or leading zero,
@@ -731,3 +732,179 @@ def test_the_docx_list_writes_cells_as_python_docx_does(text: str) -> None:
     for tc, value in zip(reference.tc_lst, (text, "对照"), strict=True):
         tc.p_lst[0].r_lst[0].text = value
     assert etree.tostring(filled) == etree.tostring(reference)
+
+
+# ---------------------------------------------------------------------------- the 厅's own form
+REAL_2024 = {
+    "title": "广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告",
+    "basis": "根据《广东省工业和信息化厅关于印发广东省促进中小企业特色产业集群发展暂行办法的通知》"
+             "（粤工信服务函〔2023〕4号）《广东省工业和信息化厅关于组织开展2024年度省级中小企业"
+             "特色产业集群申报工作的通知》（便函〔2024〕443号），经各地级以上市中小企业主管部门"
+             "组织申报推荐、资格初审、专家评审、现场考察和公示，确定了41个2024年度广东省中小企业"
+             "特色产业集群（名单见附件，以下简称集群），现予以通告，并提出有关工作要求。",
+    "requirements": [
+        "一、集群要做大做强主导产业，进一步畅通产业协作网络，增强集群创新活力和产业链关键环节配套"
+        "能力，着力培育优质中小企业，不断推进集群数字化升级和绿色低碳转型，持续深化开放合作，加快"
+        "提升集群治理和服务水平。",
+        "二、各级中小企业主管部门要制定和实施本地区集群发展规划和专项扶持政策，建立集群梯度培育"
+        "体系，加大资源投入和政策供给，支持集群不断提升创新、数字化、绿色化、开放合作和治理服务"
+        "能力，增强专业化配套水平。",
+        "三、各地级以上市中小企业主管部门要开展集群典型实践案例和优秀集群品牌宣传，加强集群发展"
+        "跟踪和评估，组织集群填报上一年度发展情况，于每年3月31日前报送至广东省工业和信息化厅。",
+        "四、广东省工业和信息化厅组织开展集群发展情况监督和考核，对已认定集群实行动态管理。",
+        "五、集群认定有效期为2024年7月10日至2027年7月9日。",
+    ],
+    "attachment": "2024年广东省中小企业特色产业集群名单",
+}
+
+
+@pytest.fixture(scope="module")
+def batch_2024(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The 2024 batch as the 厅 recognized it: 41 clusters, the 2024 申报通知 (a 便函), a
+    现场考察 recorded for the round, validity from 2024-07-10."""
+    from print_support import build_world
+
+    world = build_world(tmp_path_factory.mktemp("batch-2024"), 41, lifecycle=False,
+                        site_visit=True)
+    yield world
+    world.engine.close()
+
+
+def test_the_2024_list_notice_matches_the_real_one_item_by_item(batch_2024: Any) -> None:
+    """Side by side with the 厅's published 2024 通告: the same title, the basis sentence citing
+    the measures as issued (粤工信服务函〔2023〕4号) and the round's 申报通知 by its own title and
+    number (便函〔2024〕443号), the steps, "41个2024年度", the five requirements as plain numbered
+    paragraphs, the validity sentence, the attachment title, and no contact line."""
+    from print_support import document
+
+    doc = document(batch_2024, "recognition", {"round_year": 2024})
+    assert doc.title == REAL_2024["title"]
+    assert doc.addressee is None and doc.doc_no is None
+    paragraphs = [paragraph.text for paragraph in doc.body]
+    assert paragraphs[0] == REAL_2024["basis"]
+    assert paragraphs[1:] == REAL_2024["requirements"]
+    assert all(run.style is None for paragraph in doc.body for run in paragraph.runs)
+    assert [attachment.title for attachment in doc.attachments] == [REAL_2024["attachment"]]
+    assert doc.attachment_note == [f"附件：{REAL_2024['attachment']}"]
+    table = doc.attachments[0].table
+    assert table is not None and len(table.rows) == 41
+    assert table.headers == ("序号", "地市", "县（市、区）", "集群名称", "主导产业")
+    assert doc.issuer == "广东省工业和信息化厅"
+    text = render_notice(batch_2024.engine, "recognition", round_year=2024,
+                         settings=batch_2024.settings).text
+    assert "联系人" not in text and "联系电话" not in text
+
+
+def test_the_steps_name_a_site_visit_only_when_one_was_recorded(
+    world: dict[str, Any], batch_2024: Any
+) -> None:
+    """现场考察 is asserted only for a round with a recorded site visit (an audit row with trigger
+    site_visit before the act): the 2024 batch has one, the module's world has none."""
+    from print_support import document
+
+    for kind in ("publicity", "recognition"):
+        text = text_of(notice(world, kind, "txt").body, "txt")
+        assert "现场考察" not in text, kind
+        recorded = document(batch_2024, kind, {"round_year": 2024})
+        assert "专家评审、现场考察" in recorded.body[0].text, kind
+    assert "组织申报推荐、资格初审、专家评审、现场考察，拟认定41个集群" in document(
+        batch_2024, "publicity", {"round_year": 2024}).body[0].text
+
+
+def test_the_publicity_is_dated_its_issue_day_without_a_doc_no(batch_2024: Any) -> None:
+    """The 公示 is dated the day it was issued (2024-09-26, the day before its period starts)
+    and carries no 文号 unless one is given; given one, it prints it."""
+    from print_support import document
+
+    from gdcluster.notifications.context import NoticeSpec, build_context
+    from gdcluster.notifications.render import render
+
+    doc = document(batch_2024, "publicity", {"round_year": 2024})
+    assert doc.date == "2024年9月26日" and doc.doc_no is None
+    assert "公示期为2024年9月27日至2024年10月11日（7个工作日）" in doc.body[1].text
+    with batch_2024.engine.store.read() as session:
+        context = build_context(session, NoticeSpec("publicity", round_year=2024),
+                                batch_2024.settings)
+    context["doc_no"] = "粤工信服务函〔2024〕88号"
+    assert "粤工信服务函〔2024〕88号" in render("publicity", context, ["txt"])[0].text
+
+
+def test_letters_go_to_the_departments_by_their_names(world: dict[str, Any]) -> None:
+    """Case letters are addressed and copied to departments by name (states/departments.toml):
+    the 撤销 letter to the city's 中小企业主管部门 (深圳市: 深圳市中小企业服务局), copied to the
+    county's; reminders to the county's, copied to the city's; 退回补正 signed by the city's."""
+    from gdcluster.notifications.context import NoticeSpec, build_context
+    from gdcluster.notifications.render import environment, kind_template, parse_document
+
+    with world["engine"].store.read() as session:
+        spec = NoticeSpec("revocation", case_id=world["ids"]["guzhen"])
+        context = build_context(session, spec, world["settings"])
+        assert (context["addressee"], context["copies"]) == (
+            "中山市工业和信息化局", ["中山市古镇镇中小企业主管部门"])
+    from gdcluster.engine.models import Case
+
+    with world["engine"].store.write() as session:  # the same letter, had it been 深圳's
+        case = session.get(Case, world["ids"]["guzhen"])
+        assert case is not None
+        case.city, case.county = "深圳市", "深圳市南山区"
+        session.flush()
+        context = build_context(session, spec, world["settings"])
+        session.rollback()
+    doc = parse_document("revocation", environment().get_template(
+        kind_template("revocation")).render(**context))
+    assert doc.addressee == "深圳市中小企业服务局："
+    assert doc.copies == ("深圳市南山区中小企业主管部门",)
+    text = text_of(notice(world, "return", "txt").body, "txt")
+    assert "东莞市长安镇中小企业主管部门：" in text and "东莞市工业和信息化局" in text
+
+
+def test_no_notice_makes_claims_the_workflow_does_not_back(world: dict[str, Any]) -> None:
+    """Removed for good: 现场考察 without a record, "届满前应当申请复核" attributed to the measures,
+    a city step in 复核 the workflow does not have, and the report rule attributed to the
+    measures rather than the 通告 that states it."""
+    texts = {kind: text_of(notice(world, kind, "txt").body, "txt") for kind in KINDS}
+    assert not [kind for kind, text in texts.items() if "现场考察" in text]
+    assert "届满前应当申请复核" not in texts["expiry_reminder"]
+    assert "审核后报送我厅" not in texts["expiry_reminder"]
+    assert "审核推荐" not in texts["renewal"]
+    assert "根据《广东省促进中小企业特色产业集群发展暂行办法》" not in texts["report_reminder"]
+
+
+def test_headings_print_in_heiti_and_kaiti_in_docx() -> None:
+    """A template's 一、 (黑体) and （一） (楷体) run-in headings keep their fonts in .docx."""
+    import docx
+
+    from gdcluster.notifications import word
+    from gdcluster.notifications.render import parse_document
+
+    document = parse_document("memo", (
+        "<notice><title>标题</title><body><p><h1>一、总体要求。</h1>正文。</p>"
+        "<p><h2>（一）具体要求。</h2>正文。</p></body><signature>广东省工业和信息化厅</signature>"
+        '<date iso="2024-07-09">2024年7月9日</date></notice>'))
+    opened = docx.Document(io.BytesIO(word.build(document)))
+    fonts = {}
+    for paragraph in opened.paragraphs:
+        for run in paragraph.runs:
+            element = run._r.find(docx.oxml.ns.qn("w:rPr") + "/" + docx.oxml.ns.qn("w:rFonts"))
+            fonts[run.text] = element.get(docx.oxml.ns.qn("w:eastAsia"))
+    assert fonts["一、总体要求。"] == "黑体" and fonts["（一）具体要求。"] == "楷体_GB2312"
+    assert fonts["正文。"] == "仿宋_GB2312"
+
+
+def test_a_letter_with_a_han_number_is_in_letter_format(world: dict[str, Any]) -> None:
+    """信函格式 (no page number on page 1) is a letter's: addressed and numbered …函〔Y〕N号. A 通告
+    or 公示 with a 函 number is numbered from page 1, in .docx as in print."""
+    import docx
+
+    from gdcluster.notifications.context import NoticeSpec, build_context
+    from gdcluster.notifications.render import render
+
+    with world["engine"].store.read() as session:
+        context = build_context(session, NoticeSpec("revocation", case_id=world["ids"]["guzhen"]),
+                                world["settings"])
+    context["doc_no"] = "粤工信服务函〔2025〕7号"
+    letter, html = render("revocation", context, ["docx", "html"])
+    assert docx.Document(io.BytesIO(letter.body)).sections[0].different_first_page_header_footer
+    assert "@page :first" in html.text
+    listed = notice(world, "recognition", "html").body.decode("utf-8")
+    assert "粤工信服务函〔2024〕88号" in listed and "@page :first" not in listed
