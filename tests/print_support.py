@@ -173,7 +173,7 @@ def build_world(folder: Path, clusters: int, *, lifecycle: bool | None = None,
     engine.run_due()  # the 30-day report reminders
     world.cases["reminded"] = ids[0]
     clock.set("2025-03-03T10:00")
-    for key, case_id, reason in (("revoked_short", ids[1], "申报材料中2023年产值数据与统计部门数据不符"),
+    for key, case_id, reason in (("revoked_short", ids[1], "2023年产值数据与统计部门数据不符"),
                                  ("revoked_long", ids[2], LONG_REASON)):
         engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason=reason)
         world.cases[key] = case_id
