@@ -200,6 +200,25 @@ def test_smtp_mails_each_recipient_of_the_clusters_regions(
     assert {row.target for row in rows} == {PROVINCE_MAIL, FOSHAN_MAIL, NANHAI_MAIL}
 
 
+def test_smtp_attaches_the_pdf_where_it_is_issued(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path
+) -> None:
+    """With "pdf" among the formats, each message carries the issued PDF beside the .docx,
+    under the notice's title, byte for byte."""
+    port = free_port()
+    with SmtpServer(port) as server:
+        attach(engine, smtp_settings(tmp_path, port, formats=("txt", "html", "docx", "pdf")))
+        revoke(engine, clock, recognized)
+    pdf = stored(engine, "pdf")
+    assert len(server.messages()) == 3
+    for message in server.messages():
+        attached = {item.get_filename(): item for item in message.iter_attachments()}
+        assert sorted(attached) == [f"{TITLE}.docx", f"{TITLE}.pdf"]
+        body = attached[f"{TITLE}.pdf"].get_content()
+        assert attached[f"{TITLE}.pdf"].get_content_type() == "application/pdf"
+        assert hashlib.sha256(body).hexdigest() == pdf.sha256
+
+
 def test_smtp_without_its_password_fails_with_a_clear_error(
     engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch
@@ -457,9 +476,15 @@ formats = ["html", "docx"]
 issuer = "广东省工业和信息化厅"
 
 [notices.contact]
+department = "中小企业服务处"
+address = "广州市越秀区东风中路305号"
+postcode = "510031"
 person = "张三"
 phone = "020-83133333"
 email = "zxqyc@gdei.gov.cn"
+
+[notices.fonts]
+body = ["仿宋_GB2312", "Noto Serif CJK SC"]
 
 [notices.issuers]
 "佛山" = "佛山市工业和信息化局"
@@ -501,6 +526,12 @@ def test_the_documented_settings_file_loads(tmp_path: Path) -> None:
     assert settings.outbox == tmp_path / "conf" / "notices" / "out"
     assert settings.formats == ("txt", "html", "docx")
     assert settings.contact.person == "张三" and settings.issuer == "广东省工业和信息化厅"
+    assert (settings.contact.department, settings.contact.address, settings.contact.postcode) == (
+        "中小企业服务处", "广州市越秀区东风中路305号", "510031")
+    assert settings.contact.missing(("department", "person", "phone")) == []
+    assert settings.fonts.body == ("仿宋_GB2312", "Noto Serif CJK SC")
+    assert settings.fonts.title[0] == "FZXiaoBiaoSong-B05S"  # the default, not given
+    assert settings.city_issuer("深圳市") == "深圳市中小企业服务局"
     assert settings.city_issuer("佛山市") == "佛山市工业和信息化局"
     assert settings.city_issuer("中山市") == "中山市工业和信息化局"
     assert settings.smtp is not None and settings.smtp.starttls and settings.smtp.port == 587
