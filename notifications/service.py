@@ -52,6 +52,7 @@ __all__ = [
     "attach",
     "issue",
     "list_notices",
+    "ready",
     "record_rendering",
     "render_notice",
 ]
@@ -75,12 +76,20 @@ class Notifier:
         self._settings_file = None if isinstance(settings, Settings) else settings
         self._remove_hook = engine.on_transaction(self._on_transaction)
         self._remove_subscriber = engine.subscribe(self._after_commit)
+        self._remove_check = engine.before_batch(self._before_batch)
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self._settings_file)
         return self._settings
+
+    def _before_batch(self, trigger: str, year: int) -> None:
+        """A round batch issues its notice last, after its cases moved: what would refuse that
+        notice refuses the batch before anything is written."""
+        kind = TRIGGER_KINDS.get(trigger)
+        if kind is not None:
+            ready(kind, self.settings, simulation=self.engine.simulation, warn=False)
 
     def _on_transaction(self, session: Session, event: TransitionEvent) -> None:
         for spec in specs_for_event(event):
@@ -99,6 +108,7 @@ class Notifier:
     def detach(self) -> None:
         self._remove_hook()
         self._remove_subscriber()
+        self._remove_check()
         if getattr(self.engine, _ATTRIBUTE, None) is self:
             delattr(self.engine, _ATTRIBUTE)
 
@@ -126,10 +136,9 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
 
     Refused (``ContactMissing``) on a real database while the contact settings the notice
     prints are missing; ``simulation`` issues it anyway, with a warning."""
-    from gdcluster.notifications.contact import check_contact
     from gdcluster.notifications.render import render
 
-    check_contact(spec.kind, settings, simulation=simulation)
+    ready(spec.kind, settings, simulation=simulation)
     context = build_context(session, spec, settings, event=event)
     renderings = render(spec.kind, context, settings.formats)
     scope = f"case{spec.case_id}" if spec.case_id is not None else f"round{spec.round_year}"
@@ -160,6 +169,23 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
                                  created_at=event.at))
     session.flush()
     return notices
+
+
+def ready(kind: str, settings: Settings, *, simulation: bool, warn: bool = True) -> None:
+    """Refuse a ``kind`` notice that cannot be issued as the settings ask: its contact
+    details missing on a real database (a warning on a simulation one, unless ``warn`` is
+    false), or PDF asked for where it cannot be rendered."""
+    from gdcluster.notifications.contact import check_contact
+
+    if warn or not simulation:
+        check_contact(kind, settings, simulation=simulation)
+    if "pdf" in settings.formats:
+        from gdcluster.notifications import pdf
+        from gdcluster.notifications.errors import PdfUnavailable
+
+        problem = pdf.unavailable()
+        if problem is not None:
+            raise PdfUnavailable(problem)
 
 
 def _regions(context: dict[str, Any]) -> set[str]:

@@ -110,6 +110,38 @@ def test_a_real_database_refuses_a_notice_without_its_contact(
         engine.close()
 
 
+def test_a_round_batch_is_refused_before_any_case_moves(
+    db_url: str, application: dict, clock: FakeClock, tmp_path: Path
+) -> None:
+    """`round publicize` issues its 公示 last, after its cases moved: on a real database
+    without the 公示's contact it is refused before that — no case moves, no pick is stored,
+    the refusal is recorded."""
+    engine = Engine.init(db_url, simulation=True, clock=clock)
+    try:
+        case_id = Walker(engine, clock, application).to("expert_reviewed")
+    finally:
+        engine.close()
+    _declare_real(db_url)
+    engine = Engine.open(db_url)
+    try:
+        attach(engine, Settings(outbox=tmp_path / "out", contact=Contact(person="张三",
+                                                                          phone="020-1")))
+        before = _counts(engine)
+        with pytest.raises(ContactMissing) as caught:
+            engine.publicize_round(2024, PROVINCE, top=1)
+        assert caught.value.missing == ["department", "address", "postcode"]
+        assert _counts(engine) == before
+        assert engine.get(case_id).state == "expert_reviewed"
+        with engine.store.read() as session:
+            from gdcluster.engine.models import Round
+
+            round_row = session.get(Round, 2024)
+            assert round_row is not None and round_row.publicity_pick is None
+        assert [row["trigger"] for row in engine.refusals()][-1] == "publicize_round"
+    finally:
+        engine.close()
+
+
 def test_the_cli_refuses_on_a_real_database_and_warns_on_a_simulation(
     tmp_path: Path, application: dict
 ) -> None:
