@@ -83,15 +83,28 @@ class _Stderr:
 
 def _show_notice_warnings() -> None:
     """The notices' warnings (a notice issued on a simulation database without its contact
-    details) are shown on stderr, once per process however often the CLI runs."""
+    details) are shown on stderr — a line, or ``{"warning": {"code", "message"}}`` with
+    --json — once per process however often the CLI runs."""
     import logging
+
+    class Format(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            message = record.getMessage()
+            context = click.get_current_context(silent=True)
+            if context is not None and _as_json(context):
+                import json
+
+                code = getattr(record, "code", "warning")
+                return json.dumps({"warning": {"code": code, "message": message}},
+                                  ensure_ascii=False)
+            return f"Warning: {message}"
 
     logger = logging.getLogger("gdcluster.notifications")
     if any(getattr(handler, "_gdcluster_cli", False) for handler in logger.handlers):
         return
     handler = logging.StreamHandler(_Stderr())
     handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("Warning: %(message)s"))
+    handler.setFormatter(Format())
     handler._gdcluster_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
 

@@ -63,5 +63,5 @@ def check_contact(kind: str, settings: Settings, *, simulation: bool) -> list[st
         raise ContactMissing(kind, missing, source=settings.source)
     log.warning("the %s notice is issued without %s: set %s in [notices.contact] (a real "
                 "database refuses to issue it without them)", kind, ", ".join(missing),
-                "them" if len(missing) > 1 else "it")
+                "them" if len(missing) > 1 else "it", extra={"code": "contact_missing"})
     return missing

@@ -131,11 +131,12 @@ def attach(engine: Engine,
 
 # ---------------------------------------------------------------------------- issuing
 def issue(session: Session, spec: NoticeSpec, settings: Settings,
-          event: TransitionEvent, *, simulation: bool = False) -> list[Notice]:
+          event: TransitionEvent, *, simulation: bool) -> list[Notice]:
     """Render ``spec`` for ``event`` and add its notice and delivery rows to ``session``.
 
     Refused (``ContactMissing``) on a real database while the contact settings the notice
-    prints are missing; ``simulation`` issues it anyway, with a warning."""
+    prints are missing; on a simulation database (``simulation``: the engine's) it is issued
+    anyway, with a warning."""
     from gdcluster.notifications.render import render
 
     ready(spec.kind, settings, simulation=simulation)

@@ -146,10 +146,11 @@ def test_the_cli_refuses_on_a_real_database_and_warns_on_a_simulation(
     tmp_path: Path, application: dict
 ) -> None:
     """`case revoke` without contact settings: exit 3 naming the keys on a real database
-    (nothing done); exit 0 with a warning on stderr on a simulation database."""
-    real, simulated = tmp_path / "real.db", tmp_path / "sim.db"
+    (nothing done); exit 0 with a warning on stderr on a simulation database (a JSON object
+    with --json)."""
+    real, simulated, quiet = tmp_path / "real.db", tmp_path / "sim.db", tmp_path / "json.db"
     settings = _settings_file(tmp_path)
-    for path in (real, simulated):
+    for path in (real, simulated, quiet):
         _recognized(f"sqlite:///{path}", application)
     _declare_real(f"sqlite:///{real}")
     args = ["case", "revoke", "1", "--reason-code", "18.2", "--reason", "材料不实"]
@@ -164,6 +165,11 @@ def test_the_cli_refuses_on_a_real_database_and_warns_on_a_simulation(
                                "2025-03-03T10:00", "--settings", str(settings), *args])
     assert done.exit_code == 0, done.output
     assert ("Warning: the revocation notice is issued without person, phone" in done.stderr)
+    machine = RUNNER.invoke(cli, ["--db", str(quiet), "--as", "province", "--json", "--now",
+                                  "2025-03-03T10:00", "--settings", str(settings), *args])
+    assert machine.exit_code == 0, machine.output
+    warning = json.loads(machine.stderr)["warning"]
+    assert warning["code"] == "contact_missing" and "person, phone" in warning["message"]
 
 
 def test_a_deadline_waits_for_the_contact_settings_on_a_real_database(
