@@ -129,7 +129,7 @@ def test_a_round_batch_is_refused_before_any_case_moves(
         before = _counts(engine)
         with pytest.raises(ContactMissing) as caught:
             engine.publicize_round(2024, PROVINCE, top=1)
-        assert caught.value.missing == ["department", "address", "postcode"]
+        assert caught.value.missing == ["department", "address", "postcode", "email"]
         assert _counts(engine) == before
         assert engine.get(case_id).state == "expert_reviewed"
         with engine.store.read() as session:
