@@ -67,6 +67,7 @@ class Globals:
 
             attach(self._engine, self.settings_file)
             self._attached = True
+            _show_notice_warnings()
         return self._engine
 
     def ensure_same_database(self) -> None:
@@ -74,6 +75,44 @@ class Globals:
         or replaced meanwhile took the command's acts with it: ``DatabaseReplaced``)."""
         if self._engine is not None:
             self._engine.store.ensure_same()
+
+
+class _Stderr:
+    """``sys.stderr`` as it is when written to (click's test runner swaps it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _show_notice_warnings() -> None:
+    """The notices' warnings (a notice issued on a simulation database without its contact
+    details) are shown on stderr — a line, or ``{"warning": {"code", "message"}}`` with
+    --json — once per process however often the CLI runs."""
+    import logging
+
+    class Format(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            message = record.getMessage()
+            context = click.get_current_context(silent=True)
+            if context is not None and _as_json(context):
+                import json
+
+                code = getattr(record, "code", "warning")
+                return json.dumps({"warning": {"code": code, "message": message}},
+                                  ensure_ascii=False)
+            return f"Warning: {message}"
+
+    logger = logging.getLogger("gdcluster.notifications")
+    if any(getattr(handler, "_gdcluster_cli", False) for handler in logger.handlers):
+        return
+    handler = logging.StreamHandler(_Stderr())
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(Format())
+    handler._gdcluster_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
 
 
 class Failure(click.ClickException):
@@ -1117,7 +1156,8 @@ def _notice_target(case_id: int | None, round_year: int | None) -> None:
               help="Notices of this round (its round notices and its cases').")
 @json_option
 def notice_list(case_id: int | None, round_year: int | None) -> None:
-    """List the issued notices, one line per format, with their deliveries."""
+    """List the issued notices, one line per format, with their deliveries; renderings
+    recorded later (notice render --record) follow their notice as ID.rN."""
     from gdcluster.notifications.service import list_notices
 
     _notice_target(case_id, round_year)
@@ -1133,12 +1173,18 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
                 counts[item["status"]] = counts.get(item["status"], 0) + 1
             return ",".join(f"{status}:{count}" for status, count in sorted(counts.items()))
 
-        _table(
-            [str(row["id"]), _local(row["created_at"]), row["kind"], row["format"],
-             f"case {row['case_id']}" if row["case_id"] is not None
-             else f"round {row['round_year']}", row["sha256"][:12], deliveries(row), row["path"]]
-            for row in rows
-        )
+        def lines() -> Iterator[list[str]]:
+            for row in rows:
+                about = (f"case {row['case_id']}" if row["case_id"] is not None
+                         else f"round {row['round_year']}")
+                yield [str(row["id"]), _local(row["created_at"]), row["kind"], row["format"],
+                       about, row["sha256"][:12], deliveries(row), row["path"]]
+                for later in row["renderings"]:  # recorded later, beside the issued notice
+                    yield [f"{row['id']}.r{later['id']}", _local(later["created_at"]),
+                           later["kind"], later["format"], about, later["sha256"][:12],
+                           "re-rendered", later["path"]]
+
+        _table(lines())
 
     _output(rows, human)
 
@@ -1147,25 +1193,49 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
 @click.argument("kind", type=click.Choice(NOTICE_KINDS))
 @click.option("--case", "case_id", type=CASE_ID, metavar="ID", help="The case it is about.")
 @click.option("--round", "round_year", type=YEAR, metavar="YEAR", help="The round it is about.")
-@click.option("--format", "fmt", type=click.Choice(["txt", "html", "docx"]), default="txt",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["txt", "html", "docx", "pdf"]),
+              default="txt", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file instead of stdout (required for docx).")
+              help="Write to this file instead of stdout (required for docx and pdf).")
 @click.option("--fresh", is_flag=True,
               help="Render from the act and the current settings, even if it was issued.")
+@click.option("--record", is_flag=True,
+              help="Render the issued notice again (this format, today's templates and "
+                   "settings) and keep that rendering as its own record beside the issued one.")
 def notice_render(kind: str, case_id: int | None, round_year: int | None, fmt: str,
-                  output: str | None, fresh: bool) -> None:
-    """Print a notice: as issued when it was, else rendered from its act (nothing is stored)."""
-    from gdcluster.notifications.service import render_notice
+                  output: str | None, fresh: bool, record: bool) -> None:
+    """Print a notice: as issued when it was, else rendered from its act (nothing is stored).
+
+    With --record, an issued notice is rendered again and that rendering is stored, hashed and
+    written to the outbox as a record of its own, linked to the issued notice, which is never
+    changed."""
+    from gdcluster.notifications.service import record_rendering, render_notice
 
     _notice_target(case_id, round_year)
     if case_id is None and round_year is None:
         raise click.UsageError("give --case ID or --round YEAR")
-    if fmt == "docx" and output is None:
-        raise click.UsageError(".docx is binary: give -o FILE")
+    if fmt in ("docx", "pdf") and output is None:
+        raise click.UsageError(f".{fmt} is binary: give -o FILE")
+    if record and fresh:
+        raise click.UsageError("--record renders afresh already: give --record or --fresh")
     settings = _settings()
-    rendering = render_notice(settings.engine(), kind, case_id=case_id, round_year=round_year,
-                              fmt=fmt, settings=_notice_settings(), fresh=fresh)
+    if record:
+        recorded = record_rendering(settings.engine(), kind, case_id=case_id,
+                                    round_year=round_year, fmt=fmt,
+                                    settings=_notice_settings(), actor=settings.actor)
+        rendering = recorded.rendered
+        if recorded.row is None:
+            click.echo(f"the same as the issued notice {recorded.notice_id}: nothing new to "
+                       f"record", err=True)
+        else:
+            row = recorded.row
+            click.echo(f"{'recorded' if recorded.new else 'already recorded'}: rendering "
+                       f"{row['id']} of notice {row['notice_id']} (act {row['audit_seq']}), "
+                       f"{row['path']}  {row['sha256']}", err=True)
+    else:
+        rendering = render_notice(settings.engine(), kind, case_id=case_id,
+                                  round_year=round_year, fmt=fmt,
+                                  settings=_notice_settings(), fresh=fresh)
     if output is None:
         click.echo(rendering.body, nl=False)
         return

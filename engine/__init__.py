@@ -21,6 +21,7 @@ from gdcluster.engine.errors import (
     PermissionDenied,
     SimulationOnly,
     TransitionRefused,
+    WaitingFor,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "SystemClock",
     "TransitionEvent",
     "TransitionRefused",
+    "WaitingFor",
 ]

@@ -129,6 +129,7 @@ class Engine:
         self.simulation = simulation
         self._subscribers: list[Callable[[TransitionEvent], None]] = []
         self._transaction_hooks: list[Callable[[Session, TransitionEvent], None]] = []
+        self._batch_checks: list[Callable[[str, int], None]] = []
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -192,6 +193,24 @@ class Engine:
         """
         self._transaction_hooks.append(hook)
         return lambda: self._transaction_hooks.remove(hook)
+
+    def before_batch(self, check: Callable[[str, int], None]) -> Callable[[], None]:
+        """Run ``check(trigger, year)`` before a round batch (``publicize_round``,
+        ``recognize_round``) writes anything; returns a function that removes the check.
+
+        A batch's own act comes last, after its cases moved one transaction each: what would
+        refuse that act (the settings its notice needs) is checked here first, so that a
+        refusal leaves nothing written. A check refuses by raising ``TransitionRefused``."""
+        self._batch_checks.append(check)
+        return lambda: self._batch_checks.remove(check)
+
+    def _check_batch(self, who: Actor, trigger: str, year: int) -> None:
+        try:
+            for check in list(self._batch_checks):
+                check(trigger, year)
+        except TransitionRefused as refusal:
+            self._record_refusal(who, trigger, refusal, round_year=year)
+            raise
 
     def _record(
         self, session: Session, *, actor: Actor, trigger: str, article: str, at: datetime,
@@ -447,6 +466,7 @@ class Engine:
         start_day = as_date(start, "start")
         if doc_no is not None:
             validate_doc_no(doc_no)
+        self._check_batch(who, "publicize_round", year)
         now = self.clock.now()
         try:
             with self.store.write() as session:
@@ -615,6 +635,7 @@ class Engine:
         if doc_no is not None:
             validate_doc_no(doc_no)
         self._require(who, ("province",), "recognize", "recognize a round", round_year=year)
+        self._check_batch(who, "recognize_round", year)
         now = self.clock.now()
         try:
             with self.store.write() as session:

@@ -97,7 +97,10 @@ def run(out_dir: str | Path | None = None, echo: Callable[[str], None] = print) 
     from gdcluster.notifications import Contact, Settings, attach
 
     attach(engine, Settings(outbox=notices,
-                            contact=Contact("张三（示例）", "020-00000000", "demo@example.gov.cn")))
+                            contact=Contact(person="张三（示例）", phone="020-00000000",
+                                            email="demo@example.gov.cn",
+                                            department="中小企业服务处（示例）",
+                                            address="广州市越秀区示例路1号", postcode="510000")))
     names: dict[int, str] = {}
     engine.subscribe(lambda event: echo(narrate(event, names, clock)))
     try:
@@ -200,8 +203,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         engine.fire(case_id, "expert_review", PROVINCE)
 
     at("2024-09-27T10:00", "拟认定名单公示 publicity: 7 working days across 国庆")
-    result = engine.publicize_round(2024, PROVINCE, min_score="60", start="2024-09-27",
-                                    doc_no="粤工信服务函〔2024〕88号")
+    result = engine.publicize_round(2024, PROVINCE, min_score="60", start="2024-09-27")
     echo(f"   公示期 {result['publicity_start']} → {result['publicity_end']} (7个工作日)")
 
     at("2024-10-08T11:00", "实名异议 a real-name objection")

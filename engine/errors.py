@@ -9,7 +9,8 @@
     ├── DatabaseUnavailable          exit 2  cannot open or use the database; says why
     │   └── DatabaseReplaced         exit 2  the SQLite file was deleted or replaced meanwhile
     ├── TransitionRefused            exit 3  wrong state, failed guard, closed window, quota
-    │   └── CalendarGap              exit 3  working days needed for a year with no data
+    │   └── WaitingFor               exit 3  refused until data or settings are supplied
+    │       └── CalendarGap          exit 3  working days needed for a year with no data
     ├── PermissionDenied             exit 4  actor may not do this here
     │   └── SimulationOnly           exit 4  clock set on a real database
     └── ConcurrentModification       exit 5  lost an optimistic-locking race; retry
@@ -118,7 +119,15 @@ class TransitionRefused(EngineError):
         )
 
 
-class CalendarGap(TransitionRefused):
+class WaitingFor(TransitionRefused):
+    """Refused until something outside the workflow is supplied (a year of the working-day
+    calendar, the notices' contact settings): nothing is wrong with the case, so a deadline
+    refused this way stays pending and the next sweep tries again."""
+
+    code = "waiting"
+
+
+class CalendarGap(WaitingFor):
     code = "calendar_gap"
 
     def __init__(self, year: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0004_quota_index"
+SCHEMA_REVISION = "0005_renderings"
 
 
 class Meta(SQLModel, table=True):
@@ -140,12 +140,12 @@ class Deadline(SQLModel, table=True):
 
 
 #: Tables defined in ``gdcluster.engine.records``: the audit chain, refusals, expert scores,
-#: change filings, imported calendar years, notices and deliveries. They load when first named
-#: here (``from gdcluster.engine.models import AuditEntry`` works as before), so that a read
-#: such as `gdcluster case show` does not define eight tables it never touches — defining the
-#: SQLModel classes is most of that command's own start-up (issue 5, P3).
+#: change filings, imported calendar years, notices, renderings and deliveries. They load when
+#: first named here (``from gdcluster.engine.models import AuditEntry`` works as before), so
+#: that a read such as `gdcluster case show` does not define tables it never touches —
+#: defining the SQLModel classes is most of that command's own start-up (issue 5, P3).
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
-                      "CalendarYear", "Notice", "Delivery"})
+                      "CalendarYear", "Notice", "Rendering", "Delivery"})
 
 if TYPE_CHECKING:
     from gdcluster.engine.records import (  # noqa: F401  (named here, loaded on first use)
@@ -157,6 +157,7 @@ if TYPE_CHECKING:
         ExpertScore,
         Notice,
         Refusal,
+        Rendering,
     )
 
 

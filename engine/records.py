@@ -1,5 +1,6 @@
 """The tables of the record (SQLModel): the audit chain and its head, refused attempts,
-expert scores, change filings, imported calendar years, notices and their deliveries.
+expert scores, change filings, imported calendar years, notices, their later renderings and
+their deliveries.
 
 Defined apart from ``gdcluster.engine.models`` and loaded when first named there, so that a
 read that needs only cases and deadlines starts faster (issue 5, P3). Schema changes go
@@ -116,6 +117,38 @@ class Notice(SQLModel, table=True):
     size: int
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     path: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class Rendering(SQLModel, table=True):
+    """An issued notice rendered again later (another format, a newer template), kept beside it.
+
+    The issued ``Notice`` rows are never changed: a rendering made afterwards from the same act
+    (``audit_seq``) is its own row, linked to the issued notice (``notice_id``), with its own
+    bytes, hash, template versions and outbox path. The same bytes are recorded once.
+    """
+
+    __tablename__ = "gd_rendering"
+    __table_args__ = (
+        UniqueConstraint("audit_seq", "kind", "format", "sha256", name="uq_gd_rendering_body"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="gd_notice.id", index=True)
+    audit_seq: int = Field(index=True)
+    kind: str = Field(max_length=32)
+    format: str = Field(max_length=8)
+    case_id: int | None = Field(default=None, foreign_key="gd_case.id")
+    round_year: int | None = Field(default=None, foreign_key="gd_round.year")
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    doc_no: str | None = Field(default=None, max_length=64)
+    template: str = Field(max_length=64)
+    template_version: str = Field(max_length=200)
+    sha256: str = Field(max_length=64)
+    size: int
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime
 
 

@@ -25,8 +25,9 @@ round_*_close      the round's window closes: an audit row and an event
 
 A deadline on a case no longer in a state where it applies is closed with a result that says
 so. A transition the workflow refuses is closed as refused (and recorded with the refusals),
-except a missing working-day calendar (``CalendarGap``): that deadline stays pending, its result
-names the missing year, and the next sweep tries again — loud, never a guess.
+except one that waits for data or settings (``WaitingFor``: a missing working-day calendar year,
+missing notice settings): that deadline stays pending, its result names what is missing, and the
+next sweep tries again — loud, never a guess.
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import SHANGHAI, as_utc, end_of_day, local_date, parse_instant
 from gdcluster.engine.errors import (
-    CalendarGap,
     ConcurrentModification,
     EngineError,
     InvalidInput,
     SimulationOnly,
+    WaitingFor,
 )
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 
@@ -306,7 +307,7 @@ def _handle(
         else:
             claimed, plan_, event = _fire_round_deadline(engine, row, at)
             wrote_due = False
-    except CalendarGap as gap:
+    except WaitingFor as gap:
         return _leave_pending(engine, row, gap), False
     except (EngineError, KeyError) as error:  # refused: close it, never loop on it
         if isinstance(error, ConcurrentModification):
@@ -419,8 +420,9 @@ def _still_pending(engine: Engine, deadline_id: int) -> bool:
             == "pending"
 
 
-def _leave_pending(engine: Engine, row: Any, gap: CalendarGap) -> dict[str, Any]:
-    """The calendar lacks a year: keep the deadline pending, say why once, retry next sweep."""
+def _leave_pending(engine: Engine, row: Any, gap: WaitingFor) -> dict[str, Any]:
+    """Data or settings are missing: keep the deadline pending, say why once, retry next
+    sweep."""
     result = f"waiting: {gap.message}"
     with engine.store.write() as session:
         changed = session.execute(

@@ -8,10 +8,11 @@ with the act, delivered after it.
 
 Kinds: ``publicity`` and ``recognition`` (round), ``renewal`` (round or case), ``revocation``,
 ``return``, ``report_reminder``, ``expiry_reminder`` (case). Formats: ``txt``, ``html``,
-``docx``.
+``docx`` (the default settings), and ``pdf`` where WeasyPrint and Pango are installed.
 
 The names below load on first use: attaching to an engine imports neither Jinja nor
-python-docx; the first notice to render loads Jinja, the first .docx python-docx.
+python-docx; the first notice to render loads Jinja, the first .docx python-docx, the first
+PDF WeasyPrint.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "DEFAULT_FORMATS",
     "FORMATS",
     "KINDS",
     "TRIGGER_KINDS",
     "Contact",
+    "ContactMissing",
     "DeliveryPolicy",
     "DeliveryReport",
+    "Fonts",
     "NoticeSpec",
     "Notifier",
+    "PdfUnavailable",
+    "RecordedRendering",
     "Rendered",
     "Settings",
     "SmtpSettings",
@@ -37,12 +43,19 @@ __all__ = [
     "deliver",
     "list_notices",
     "load_settings",
+    "record_rendering",
     "render",
     "render_notice",
 ]
 
 _HOMES = {
+    "DEFAULT_FORMATS": "settings",
     "FORMATS": "settings",
+    "Fonts": "settings",
+    "ContactMissing": "errors",
+    "PdfUnavailable": "errors",
+    "RecordedRendering": "service",
+    "record_rendering": "service",
     "KINDS": "context",
     "TRIGGER_KINDS": "context",
     "NoticeSpec": "context",
@@ -66,12 +79,22 @@ _HOMES = {
 if TYPE_CHECKING:
     from gdcluster.notifications.context import KINDS, TRIGGER_KINDS, NoticeSpec
     from gdcluster.notifications.delivery import DeliveryReport, deliver
+    from gdcluster.notifications.errors import ContactMissing, PdfUnavailable
     from gdcluster.notifications.render import Rendered, cn_date, render
-    from gdcluster.notifications.service import Notifier, attach, list_notices, render_notice
+    from gdcluster.notifications.service import (
+        Notifier,
+        RecordedRendering,
+        attach,
+        list_notices,
+        record_rendering,
+        render_notice,
+    )
     from gdcluster.notifications.settings import (
+        DEFAULT_FORMATS,
         FORMATS,
         Contact,
         DeliveryPolicy,
+        Fonts,
         Settings,
         SmtpSettings,
         Webhook,

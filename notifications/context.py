@@ -4,6 +4,14 @@ A notice is built from an act (a ``TransitionEvent``: the live one inside the ac
 or one rebuilt from its audit row later), never from "whatever the case looks like now": the
 validity printed in a recognition list is the one that act set, even after a later renewal.
 Everything user-written (cluster names, reasons) stays data; the templates decide the wording.
+
+A notice asserts only what the database records: the steps a round went through (现场考察 only
+when an act recorded one for the round: trigger ``site_visit``), the departments by their names
+(``states/departments.toml``), the remedies of the law.
+
+A kind's context builder is ``builder(session, settings, event) -> dict``, registered in
+``_BUILDERS``; it starts from :func:`common_context`, which holds what every template may use
+(issuer, date, contact, fonts, the measures, the round's 申报通知, remedies, copies).
 """
 
 from __future__ import annotations
@@ -28,9 +36,11 @@ __all__ = [
     "CASE_KINDS",
     "KINDS",
     "ROUND_KINDS",
+    "SITE_VISIT_TRIGGER",
     "TRIGGER_KINDS",
     "NoticeSpec",
     "build_context",
+    "common_context",
     "event_from_audit",
     "latest_event",
     "specs_for_event",
@@ -65,6 +75,10 @@ for _trigger, _kind in TRIGGER_KINDS.items():
     KIND_TRIGGERS[_kind] = (*KIND_TRIGGERS.get(_kind, ()), _trigger)
 del _trigger, _kind
 ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
+#: The audit trigger of an act recording a 现场考察 (site visit) of a round's applicants.
+SITE_VISIT_TRIGGER = "site_visit"
+#: The steps of a round before its publicity, as the notices name them.
+ROUND_STEPS = ("申报推荐", "资格初审", "专家评审")
 CASE_KINDS = frozenset({"renewal", "revocation", "return", "report_reminder", "expiry_reminder"})
 
 #: Application fields (DESIGN §4) by their official names, for 退回补正 letters.
@@ -206,27 +220,68 @@ def _book_title(title: str) -> str:
     return title if title.startswith("《") and title.endswith("》") else f"《{title}》"
 
 
-def _common(settings: Settings, round_row: Round, at_date: date) -> dict[str, Any]:
+@cache
+def _departments() -> Any:
+    from gdcluster.states.departments import load_departments
+
+    return load_departments()
+
+
+def _cited(title: str, doc_no: str | None) -> str:
+    return f"{title}（{doc_no}）" if doc_no else title
+
+
+def common_context(settings: Settings, round_row: Round, at_date: date) -> dict[str, Any]:
+    """What every notice template may use; a kind's builder adds its own and overrides these
+    (``addressee``, ``copies``, ``doc_no``, ``attachments``, ``issuer`` …)."""
     policy = _policy(round_row.policy, round_row.policy_digest)
+    departments = _departments()
     notice = None
     if round_row.notice_title:
         title = _book_title(round_row.notice_title)
         notice = {"title": title, "doc_no": round_row.notice_doc_no,
-                  "citation": f"{title}（{round_row.notice_doc_no}）" if round_row.notice_doc_no
-                  else title}
+                  "citation": _cited(title, round_row.notice_doc_no)}
+    measures = _book_title(policy.title)
+    issued_as = departments.issued_title(policy.doc_no)
+    issued_as = _book_title(issued_as) if issued_as else measures
+    remedies = departments.remedies
     return {
         "issuer": settings.issuer,
         "date": at_date,
         "contact": settings.contact if settings.contact.given else None,
-        "measures": {"title": _book_title(policy.title), "doc_no": policy.doc_no,
-                     "citation": policy.citation},
+        "fonts": settings.fonts,
+        # ``citation`` for an article of the measures (第十八条…), ``issued_citation`` for the
+        # measures as a whole, by the 印发通知 they were issued with (as the 厅's 通告 cite them)
+        "measures": {"title": measures, "doc_no": policy.doc_no,
+                     "citation": _cited(measures, policy.doc_no),
+                     "issued_title": issued_as,
+                     "issued_citation": _cited(issued_as, policy.doc_no)},
         "application_notice": notice,
         "round": {"year": round_row.year, "policy": round_row.policy},
         "validity_years": int(policy.periods.validity_years),
+        "remedies": {"review_body": remedies.review_body, "review_days": remedies.review_days,
+                     "litigation_months": remedies.litigation_months},
         "doc_no": None,
         "addressee": None,
+        "copies": [],
         "attachments": [],
     }
+
+
+def _site_visit_recorded(session: Session, year: int, before: int | None) -> bool:
+    """Whether an act recorded a 现场考察 for round ``year`` (before audit row ``before``)."""
+    statement = select(AuditEntry.seq).where(AuditEntry.trigger == SITE_VISIT_TRIGGER,
+                                             AuditEntry.round_year == year)
+    if before is not None:
+        statement = statement.where(AuditEntry.seq < before)
+    return session.scalars(statement.limit(1)).first() is not None
+
+
+def _steps(session: Session, year: int, before: int | None) -> list[str]:
+    steps = list(ROUND_STEPS)
+    if _site_visit_recorded(session, year, before):
+        steps.append("现场考察")
+    return steps
 
 
 @cache
@@ -282,7 +337,7 @@ def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
 
 
 def _list_table(clusters: list[dict[str, Any]], *, validity: bool = False) -> dict[str, Any]:
-    headers = ["序号", "地市", "县（市、区）/镇街", "集群名称", "主导产业"]
+    headers = ["序号", "地市", "县（市、区）", "集群名称", "主导产业"]
     if validity:
         headers.append("认定有效期")
     rows = []
@@ -322,7 +377,7 @@ def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> 
     if start is None or end is None:
         raise InvalidInput("the publicize act records no publicity period", field="publicity")
     workdays = len(calendar_from_session(session).workdays_between(start, end))
-    context = _common(settings, round_row, local_date(event.at))
+    context = common_context(settings, round_row, local_date(event.at))
     year = round_row.year
     list_title = f"{year}年广东省中小企业特色产业集群拟认定名单"
     context.update(
@@ -333,6 +388,7 @@ def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> 
         clusters=clusters,
         period={"start": start, "end": end, "workdays": workdays,
                 "policy_workdays": int(policy.periods.publicity_workdays)},
+        steps=_steps(session, year, event.audit_seq),
         attachments=[{"title": list_title, "table": _list_table(clusters)}],
     )
     return context
@@ -353,7 +409,7 @@ def _recognition(session: Session, settings: Settings, event: TransitionEvent) -
     clusters = _in_region_order(clusters)
     validity = _one_range(clusters)
     month, day = policy.periods.report_due_month_day
-    context = _common(settings, round_row, local_date(event.at))
+    context = common_context(settings, round_row, local_date(event.at))
     year = round_row.year
     context.update(
         kind="recognition",
@@ -363,6 +419,7 @@ def _recognition(session: Session, settings: Settings, event: TransitionEvent) -
         clusters=clusters,
         validity={"start": validity[0], "end": validity[1]} if validity else None,
         report_due=f"{month}月{day}日",
+        steps=[*_steps(session, year, event.audit_seq), "公示"],
         attachments=[{"title": f"{year}年广东省中小企业特色产业集群名单",
                       "table": _list_table(clusters, validity=validity is None)}],
     )
@@ -398,7 +455,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
     clusters = _in_region_order(clusters)
     rounds = sorted({row["round"] for row in clusters})
     latest = max(row["at"] for row in clusters)
-    context = _common(settings, _round(session, rounds[-1]), local_date(latest))
+    context = common_context(settings, _round(session, rounds[-1]), local_date(latest))
     validity = _one_range(clusters)
     batch = f"{rounds[0]}年认定的" if len(rounds) == 1 else ""
     context.update(
@@ -409,7 +466,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
         clusters=clusters,
         validity={"start": validity[0], "end": validity[1]} if validity else None,
         attachments=[{"title": "通过复核的广东省中小企业特色产业集群名单",
-                      "table": _list_table(clusters, validity=True)}],
+                      "table": _list_table(clusters, validity=validity is None)}],
     )
     return context
 
@@ -423,11 +480,12 @@ def _revocation(session: Session, settings: Settings, event: TransitionEvent) ->
     facts = (event.reason or "").strip()
     if facts.startswith(code):
         facts = facts[len(code):].strip()
-    context = _common(settings, round_row, local_date(event.at))
+    context = common_context(settings, round_row, local_date(event.at))
     context.update(
         kind="revocation",
         title=f"关于撤销{case.name}广东省中小企业特色产业集群认定的通知",
-        addressee=f"{case.city}中小企业主管部门",
+        addressee=_departments().city(case.city),
+        copies=[_departments().unit(case.county)],
         cluster=_cluster(case, valid_from=case.valid_from, valid_until=case.valid_until),
         ground={"code": code, "article": ground.article, "text": ground.text},
         facts=facts,
@@ -441,12 +499,12 @@ def _return(session: Session, settings: Settings, event: TransitionEvent) -> dic
     case = _case(session, event.case_id)
     round_row = _round(session, case.round_year)
     fields = [_field_label(str(name)) for name in event.payload.get("fields", []) or []]
-    context = _common(settings, round_row, local_date(event.at))
+    context = common_context(settings, round_row, local_date(event.at))
     context.update(
         kind="return",
         title=f"关于{case.name}申报材料退回补正的通知",
         issuer=settings.city_issuer(case.city),
-        addressee=f"{case.county}中小企业主管部门",
+        addressee=_departments().unit(case.county),
         cluster=_cluster(case),
         reason=(event.reason or "").strip(),
         fields=fields,
@@ -487,16 +545,19 @@ def _report_reminder(session: Session, settings: Settings,
     if due is None:
         due = date(year + 1, month, day)
     ground = policy.revocation("18.3")
-    context = _common(settings, round_row, local_date(event.at))
+    context = common_context(settings, round_row, local_date(event.at))
+    listed = f"《{settings.issuer}关于公布{round_row.year}年广东省中小企业特色产业集群名单的通告》"
     context.update(
         kind="report_reminder",
         title=f"关于报送{case.name}{year}年度发展情况的提醒",
-        addressee=f"{case.county}中小企业主管部门、{case.name}运营管理机构",
+        addressee=f"{_departments().unit(case.county)}、{case.name}运营管理机构",
+        copies=[_departments().city(case.city)],
         cluster=_cluster(case),
         year=year,
         due=due,
         report_due=f"{month}月{day}日",
-        recognition_doc_no=round_row.recognition_doc_no,
+        recognition_notice=_cited(listed, round_row.recognition_doc_no),
+        missed_report_revokes=policy.periods.missed_report_action == "revoke",
         ground={"code": "18.3", "article": ground.article, "text": ground.text},
     )
     return context
@@ -514,11 +575,12 @@ def _expiry_reminder(session: Session, settings: Settings,
         raise InvalidInput("the case has no validity period", field="valid_until")
     months = int(policy.periods.review_window_months)
     ground = policy.revocation("18.1")
-    context = _common(settings, round_row, local_date(event.at))
+    context = common_context(settings, round_row, local_date(event.at))
     context.update(
         kind="expiry_reminder",
         title=f"关于{case.name}认定有效期即将届满的提醒",
-        addressee=f"{case.county}中小企业主管部门、{case.name}运营管理机构",
+        addressee=f"{_departments().unit(case.county)}、{case.name}运营管理机构",
+        copies=[_departments().city(case.city)],
         cluster=_cluster(case, valid_from=case.valid_from, valid_until=valid_until),
         valid_until=valid_until,
         window={"start": review_window_opens(valid_until, months), "end": valid_until,

@@ -1,7 +1,7 @@
 """Delivery channels and the retry loop.
 
 Channels: ``outbox`` (every rendering as a file; always), ``smtp`` (one e-mail per recipient:
-the text as body, the HTML as alternative, the .docx attached; stdlib ``smtplib``) and
+the text as body, the HTML as alternative, the .docx and the PDF attached; stdlib ``smtplib``) and
 ``webhook`` (an HTTP POST of a JSON event; stdlib ``urllib``; signed with HMAC-SHA256 when a
 secret is configured).
 
@@ -40,7 +40,7 @@ from gdcluster.engine.models import Delivery, Notice
 from gdcluster.notifications.render import MEDIA_TYPES
 from gdcluster.notifications.settings import Settings
 
-__all__ = ["CHANNELS", "DeliveryReport", "deliver"]
+__all__ = ["CHANNELS", "DeliveryReport", "deliver", "write_file"]
 
 #: How long a claimed delivery may take before another worker may take it up.
 LEASE = timedelta(minutes=10)
@@ -213,10 +213,14 @@ def _file(notice: Notice) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- channels
 def send_outbox(work: _Work, settings: Settings) -> None:
     """Write the rendering to its path (atomically); an identical file already there is fine."""
-    body = work.bodies[work.notice["format"]]
-    target = Path(work.target)
+    write_file(Path(work.target), work.bodies[work.notice["format"]], work.notice["sha256"])
+
+
+def write_file(target: Path, body: bytes, sha256: str) -> None:
+    """Write ``body`` to ``target`` atomically; an identical file already there is fine, a
+    different one is never overwritten (it may be an issued notice)."""
     if target.exists():
-        if hashlib.sha256(target.read_bytes()).hexdigest() == work.notice["sha256"]:
+        if hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
             return
         raise DeliveryError(f"{target} exists with other content; not overwriting an issued "
                             f"notice")
@@ -272,6 +276,9 @@ def send_smtp(work: _Work, settings: Settings) -> None:
             subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
             filename=attachment_name(notice["title"], ".docx"),
         )
+    if "pdf" in work.bodies:
+        message.add_attachment(work.bodies["pdf"], maintype="application", subtype="pdf",
+                               filename=attachment_name(notice["title"], ".pdf"))
     connect = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
     context = ssl.create_default_context()
     kwargs: dict[str, Any] = {"timeout": smtp.timeout}

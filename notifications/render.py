@@ -5,7 +5,8 @@ document vocabulary (title, 发文字号, addressee, paragraphs with 黑体/楷�
 with tables, signature, date). It is rendered with autoescaping, so whatever a user wrote (a
 cluster named ``{{7*7}}`` or ``<script>``) stays text and can never add structure; the result is
 parsed into a :class:`Document`, which is laid out as plain text (``_layout.txt.j2``), as HTML
-after GB/T 9704-2012 (``_layout.html.j2``, autoescaped) and as .docx (:mod:`.word`).
+after GB/T 9704-2012 (``_layout.html.j2``, autoescaped), as .docx (:mod:`.word`) and as PDF
+(that same HTML through WeasyPrint, :mod:`.pdf`, loaded only when a PDF is asked for).
 
 Every template starts with ``{# version: N #}``; a rendering records the versions of all the
 templates it used (``publicity.xml.j2@1 _layout.html.j2@1``).
@@ -26,6 +27,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.notifications.layout import font_stack, table_columns
+from gdcluster.notifications.settings import DEFAULT_FORMATS, FORMATS, Fonts
 
 __all__ = [
     "FORMATS",
@@ -38,12 +41,13 @@ __all__ = [
     "template_version",
 ]
 
-FORMATS = ("txt", "html", "docx")
 MEDIA_TYPES = {
     "txt": "text/plain; charset=utf-8",
     "html": "text/html; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
 }
+BINARY_FORMATS = frozenset({"docx", "pdf"})
 #: GB/T 9704: 28 characters to a line of the 156 mm text block.
 LINE_CHARS = 28
 Day = date  # the field ``Document.date`` (text) hides the type inside the class
@@ -98,8 +102,9 @@ class Document:
     issuer: str
     date: str
     attachments: tuple[Attachment, ...] = ()
-    letter: bool = False  # 信函格式 (a …函〔Y〕N号 number): no page number on the first page
+    letter: bool = False  # 信函格式 (a letter with a …函〔Y〕N号 number): first page unnumbered
     issued: Day | None = None
+    copies: tuple[str, ...] = ()  # 抄送机关, printed in the 版记 at the end
 
     @property
     def attachment_note(self) -> list[str]:
@@ -135,8 +140,8 @@ class Rendered:
 
     @property
     def text(self) -> str:
-        if self.format == "docx":
-            raise ValueError("a .docx rendering is binary")
+        if self.format in BINARY_FORMATS:
+            raise ValueError(f"a .{self.format} rendering is binary")
         return self.body.decode("utf-8")
 
 
@@ -224,6 +229,8 @@ def environment() -> Environment:
         text_title=text_title,
         text_table=text_table,
         text_signature=text_signature,
+        font_stack=font_stack,
+        table_columns=table_columns,
     )
     return env
 
@@ -273,8 +280,9 @@ def versions(*names: str) -> str:
 
 # ---------------------------------------------------------------------------- rendering
 def render(kind: str, context: Mapping[str, Any],
-           formats: Iterable[str] = FORMATS) -> list[Rendered]:
-    """Render one notice in each of ``formats`` (the wording is rendered once)."""
+           formats: Iterable[str] = DEFAULT_FORMATS) -> list[Rendered]:
+    """Render one notice in each of ``formats`` (the wording is rendered once; a PDF is made
+    from the HTML). ``context["fonts"]`` (:class:`Fonts`) names the font stacks of the HTML."""
     formats = list(formats)
     for name in formats:
         if name not in FORMATS:
@@ -286,6 +294,8 @@ def render(kind: str, context: Mapping[str, Any],
     except Exception as exc:  # TemplateNotFound
         raise InvalidInput(f"no template for notice kind {kind!r}", field="kind") from exc
     document = parse_document(kind, template.render(**context))
+    fonts = context.get("fonts") or Fonts()
+    html: str | None = None
     results = []
     for name in formats:
         if name == "docx":
@@ -293,6 +303,17 @@ def render(kind: str, context: Mapping[str, Any],
 
             body = word.build(document)
             version = f"{versions(source)} word.py@{word.VERSION}"
+        elif name == "pdf":
+            from gdcluster.notifications import pdf
+
+            html = html or _html(document, fonts)
+            body = pdf.build(html)
+            version = (f"{versions(source, '_layout.html.j2')} pdf.py@{pdf.VERSION} "
+                       f"{pdf.engine_version()}")
+        elif name == "html":
+            html = html or _html(document, fonts)
+            body = html.encode("utf-8")
+            version = versions(source, "_layout.html.j2")
         else:
             layout = f"_layout.{name}.j2"
             body = environment().get_template(layout).render(doc=document).encode("utf-8")
@@ -301,6 +322,10 @@ def render(kind: str, context: Mapping[str, Any],
                                 template_version=version, title=document.title,
                                 doc_no=document.doc_no))
     return results
+
+
+def _html(document: Document, fonts: Fonts) -> str:
+    return environment().get_template("_layout.html.j2").render(doc=document, fonts=fonts)
 
 
 def parse_document(kind: str, xml: str) -> Document:
@@ -337,17 +362,21 @@ def parse_document(kind: str, xml: str) -> Document:
             paragraphs=tuple(_paragraph(p) for p in element.findall("p")),
         ))
     doc_no = text_of("docno", required=False) or None
+    addressee = text_of("addressee", required=False) or None
     return Document(
         kind=kind,
         title=text_of("title") or "",
         doc_no=doc_no,
-        addressee=text_of("addressee", required=False) or None,
+        addressee=addressee,
         body=body,
         issuer=text_of("signature") or "",
         date=text_of("date") or "",
         attachments=tuple(attachments),
-        letter=bool(doc_no and "函" in doc_no),
+        # 信函格式 is a letter's form: a 函 number on a 公示 or 通告 (no addressee) does not
+        # make it one, and those are numbered from their first page
+        letter=bool(addressee and doc_no and "函" in doc_no),
         issued=date.fromisoformat(issued) if (issued := _attribute(root, "date", "iso")) else None,
+        copies=tuple(_clean("".join(unit.itertext())) for unit in root.findall("./copies/unit")),
     )
 
 

@@ -10,6 +10,10 @@
 * a subscriber (``Engine.subscribe``): after the commit it works off the act's deliveries
   (outbox file, e-mail, webhook). A failure there is recorded on the delivery row and retried
   with backoff; it never touches the committed act.
+
+A notice that prints contact details is refused on a real database while they are missing
+(:mod:`.contact`). An issued notice is never changed: :func:`record_rendering` renders it again
+(another format, newer templates) as a separate ``Rendering`` row linked to it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -24,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine.api import Engine, TransitionEvent
 from gdcluster.engine.clock import local_date
-from gdcluster.engine.errors import DatabaseReplaced, InvalidInput
-from gdcluster.engine.models import Delivery, Notice
+from gdcluster.engine.errors import DatabaseReplaced, InvalidInput, NotFound
+from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering
 from gdcluster.notifications.context import (
     CASE_KINDS,
     KINDS,
@@ -40,7 +46,16 @@ from gdcluster.notifications.settings import Settings, load_settings
 if TYPE_CHECKING:
     from gdcluster.notifications.render import Rendered
 
-__all__ = ["Notifier", "attach", "issue", "list_notices", "render_notice"]
+__all__ = [
+    "Notifier",
+    "RecordedRendering",
+    "attach",
+    "issue",
+    "list_notices",
+    "ready",
+    "record_rendering",
+    "render_notice",
+]
 
 log = logging.getLogger("gdcluster.notifications")
 _ATTRIBUTE = "_gdcluster_notifier"
@@ -61,6 +76,7 @@ class Notifier:
         self._settings_file = None if isinstance(settings, Settings) else settings
         self._remove_hook = engine.on_transaction(self._on_transaction)
         self._remove_subscriber = engine.subscribe(self._after_commit)
+        self._remove_check = engine.before_batch(self._before_batch)
 
     @property
     def settings(self) -> Settings:
@@ -68,9 +84,16 @@ class Notifier:
             self._settings = load_settings(self._settings_file)
         return self._settings
 
+    def _before_batch(self, trigger: str, year: int) -> None:
+        """A round batch issues its notice last, after its cases moved: what would refuse that
+        notice refuses the batch before anything is written."""
+        kind = TRIGGER_KINDS.get(trigger)
+        if kind is not None:
+            ready(kind, self.settings, simulation=self.engine.simulation, warn=False)
+
     def _on_transaction(self, session: Session, event: TransitionEvent) -> None:
         for spec in specs_for_event(event):
-            issue(session, spec, self.settings, event)
+            issue(session, spec, self.settings, event, simulation=self.engine.simulation)
 
     def _after_commit(self, event: TransitionEvent) -> None:
         if event.trigger not in TRIGGER_KINDS:
@@ -89,6 +112,7 @@ class Notifier:
     def detach(self) -> None:
         self._remove_hook()
         self._remove_subscriber()
+        self._remove_check()
         if getattr(self.engine, _ATTRIBUTE, None) is self:
             delattr(self.engine, _ATTRIBUTE)
 
@@ -111,10 +135,15 @@ def attach(engine: Engine,
 
 # ---------------------------------------------------------------------------- issuing
 def issue(session: Session, spec: NoticeSpec, settings: Settings,
-          event: TransitionEvent) -> list[Notice]:
-    """Render ``spec`` for ``event`` and add its notice and delivery rows to ``session``."""
+          event: TransitionEvent, *, simulation: bool) -> list[Notice]:
+    """Render ``spec`` for ``event`` and add its notice and delivery rows to ``session``.
+
+    Refused (``ContactMissing``) on a real database while the contact settings the notice
+    prints are missing; on a simulation database (``simulation``: the engine's) it is issued
+    anyway, with a warning."""
     from gdcluster.notifications.render import render
 
+    ready(spec.kind, settings, simulation=simulation)
     context = build_context(session, spec, settings, event=event)
     renderings = render(spec.kind, context, settings.formats)
     scope = f"case{spec.case_id}" if spec.case_id is not None else f"round{spec.round_year}"
@@ -147,6 +176,23 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
     return notices
 
 
+def ready(kind: str, settings: Settings, *, simulation: bool, warn: bool = True) -> None:
+    """Refuse a ``kind`` notice that cannot be issued as the settings ask: its contact
+    details missing on a real database (a warning on a simulation one, unless ``warn`` is
+    false), or PDF asked for where it cannot be rendered."""
+    from gdcluster.notifications.contact import check_contact
+
+    if warn or not simulation:
+        check_contact(kind, settings, simulation=simulation)
+    if "pdf" in settings.formats:
+        from gdcluster.notifications import pdf
+        from gdcluster.notifications.errors import PdfUnavailable
+
+        problem = pdf.unavailable()
+        if problem is not None:
+            raise PdfUnavailable(problem)
+
+
 def _regions(context: dict[str, Any]) -> set[str]:
     clusters = context.get("clusters") or [context["cluster"]]
     return {row["city"] for row in clusters} | {row["county"] for row in clusters}
@@ -167,7 +213,8 @@ def recipients(settings: Settings, regions: Iterable[str]) -> list[str]:
 # ---------------------------------------------------------------------------- reading
 def list_notices(engine: Engine, *, case_id: int | None = None,
                  round_year: int | None = None) -> list[dict[str, Any]]:
-    """Stored notices (without bodies), oldest first, each with its deliveries."""
+    """Stored notices (without bodies), oldest first, each with its deliveries and the
+    renderings recorded of it later."""
     statement = select(Notice).order_by(Notice.id)
     if case_id is not None:
         statement = statement.where(Notice.case_id == case_id)
@@ -178,21 +225,29 @@ def list_notices(engine: Engine, *, case_id: int | None = None,
             statement.options(_without_body()))]
         ids = [row["id"] for row in rows]
         deliveries: dict[int, list[dict[str, Any]]] = {}
+        renderings: dict[int, list[dict[str, Any]]] = {}
         if ids:
             for delivery in session.scalars(
                 select(Delivery).where(Delivery.notice_id.in_(ids))  # type: ignore[attr-defined]
                 .order_by(Delivery.id)
             ):
                 deliveries.setdefault(delivery.notice_id, []).append(delivery_dict(delivery))
+            for rendering in session.scalars(
+                select(Rendering).where(Rendering.notice_id.in_(ids))  # type: ignore[attr-defined]
+                .options(_without_body(Rendering)).order_by(Rendering.id)
+            ):
+                renderings.setdefault(rendering.notice_id, []).append(
+                    rendering_dict(rendering))
     for row in rows:
         row["deliveries"] = deliveries.get(row["id"], [])
+        row["renderings"] = renderings.get(row["id"], [])
     return rows
 
 
-def _without_body() -> Any:
+def _without_body(table: Any = Notice) -> Any:
     from sqlalchemy.orm import defer
 
-    return defer(Notice.body)  # type: ignore[arg-type]
+    return defer(table.body)
 
 
 def _notice_dict(row: Notice) -> dict[str, Any]:
@@ -202,6 +257,17 @@ def _notice_dict(row: Notice) -> dict[str, Any]:
         "doc_no": row.doc_no, "template": row.template,
         "template_version": row.template_version, "sha256": row.sha256, "size": row.size,
         "path": row.path, "created_at": row.created_at.isoformat(),
+    }
+
+
+def rendering_dict(row: Rendering) -> dict[str, Any]:
+    return {
+        "id": row.id, "notice_id": row.notice_id, "audit_seq": row.audit_seq,
+        "kind": row.kind, "format": row.format, "case_id": row.case_id,
+        "round_year": row.round_year, "title": row.title, "doc_no": row.doc_no,
+        "template": row.template, "template_version": row.template_version,
+        "sha256": row.sha256, "size": row.size, "path": row.path, "actor": row.actor,
+        "created_at": row.created_at.isoformat(),
     }
 
 
@@ -217,6 +283,26 @@ def delivery_dict(row: Delivery) -> dict[str, Any]:
     }
 
 
+def _kind_and_format(kind: str, fmt: str) -> None:
+    from gdcluster.notifications.render import FORMATS
+
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown notice kind {kind!r}; use {', '.join(KINDS)}",
+                           field="kind")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r}; use {', '.join(FORMATS)}", field="format")
+
+
+def _target(kind: str, fmt: str, case_id: int | None, round_year: int | None) -> None:
+    _kind_and_format(kind, fmt)
+    if (case_id is None) == (round_year is None):
+        raise InvalidInput("give exactly one of --case and --round", field="case")
+    if case_id is not None and kind not in CASE_KINDS:
+        raise InvalidInput(f"a {kind} notice is about a round: use --round", field="case")
+    if round_year is not None and kind not in ROUND_KINDS:
+        raise InvalidInput(f"a {kind} notice is about a case: use --case", field="round")
+
+
 def render_notice(
     engine: Engine,
     kind: str,
@@ -230,19 +316,17 @@ def render_notice(
 ) -> Rendered:
     """A notice about a case or a round, in one format.
 
-    The issued one (the stored bytes) when there is one and ``fresh`` is false; otherwise
-    rendered now from the act that called for it (its audit row) and the current settings,
-    without storing anything. A renewal notice for a round lists every renewal of that round;
-    ``case_ids`` makes one renewal notice of the given cases' renewals.
+    The issued one (the stored bytes) when there is one and ``fresh`` is false — or, for a
+    format it was not issued in, the latest rendering of it recorded later
+    (:func:`record_rendering`); otherwise rendered now from the act that called for it (its
+    audit row) and the current settings, without storing anything. A renewal notice for a round
+    lists every renewal of that round; ``case_ids`` makes one renewal notice of the given cases'
+    renewals.
     """
-    from gdcluster.notifications.render import FORMATS, Rendered, render
+    from gdcluster.notifications.render import render
 
-    if kind not in KINDS:
-        raise InvalidInput(f"unknown notice kind {kind!r}; use {', '.join(KINDS)}",
-                           field="kind")
-    if fmt not in FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r}; use {', '.join(FORMATS)}", field="format")
     if case_ids is not None:
+        _kind_and_format(kind, fmt)
         if kind != "renewal" or case_id is not None or round_year is not None:
             raise InvalidInput("a list of cases makes a renewal notice only", field="case")
         ids = tuple(int(item) for item in case_ids)
@@ -252,31 +336,130 @@ def render_notice(
             context = build_context(session, NoticeSpec(kind, case_ids=ids),
                                     settings or load_settings())
         return render(kind, context, [fmt])[0]
-    if (case_id is None) == (round_year is None):
-        raise InvalidInput("give exactly one of --case and --round", field="case")
-    if case_id is not None and kind not in CASE_KINDS:
-        raise InvalidInput(f"a {kind} notice is about a round: use --round", field="case")
-    if round_year is not None and kind not in ROUND_KINDS:
-        raise InvalidInput(f"a {kind} notice is about a case: use --case", field="round")
+    _target(kind, fmt, case_id, round_year)
     with engine.store.read() as session:
         if not fresh and not (kind == "renewal" and round_year is not None):
             stored = _stored(session, kind, fmt, case_id=case_id, round_year=round_year)
             if stored is not None:
-                return Rendered(kind=kind, format=fmt, body=stored.body,
-                                template=stored.template,
-                                template_version=stored.template_version, title=stored.title,
-                                doc_no=stored.doc_no)
+                return _rendered(stored)
         spec = NoticeSpec(kind, case_id=case_id, round_year=round_year)
         context = build_context(session, spec, settings or load_settings())
     return render(kind, context, [fmt])[0]
 
 
-def _stored(session: Session, kind: str, fmt: str, *, case_id: int | None,
-            round_year: int | None) -> Notice | None:
-    statement = select(Notice).where(Notice.kind == kind, Notice.format == fmt)
+def _rendered(row: Notice | Rendering) -> Rendered:
+    from gdcluster.notifications.render import Rendered
+
+    return Rendered(kind=row.kind, format=row.format, body=row.body, template=row.template,
+                    template_version=row.template_version, title=row.title, doc_no=row.doc_no)
+
+
+def _issued(session: Session, kind: str, *, case_id: int | None,
+            round_year: int | None) -> list[Notice]:
+    """The notice rows (one per format) of the latest act that issued a ``kind`` notice about
+    this case or round, oldest first (txt first)."""
+    statement = select(Notice.audit_seq).where(Notice.kind == kind)
     if case_id is not None:
         statement = statement.where(Notice.case_id == case_id)
     else:
         statement = statement.where(Notice.round_year == round_year,
                                     Notice.case_id.is_(None))  # type: ignore[union-attr]
-    return session.scalars(statement.order_by(Notice.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    seq = session.scalars(statement.order_by(Notice.audit_seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    if seq is None:
+        return []
+    return list(session.scalars(select(Notice).where(Notice.audit_seq == seq,
+                                                     Notice.kind == kind)
+                                .order_by(Notice.id)))
+
+
+def _stored(session: Session, kind: str, fmt: str, *, case_id: int | None,
+            round_year: int | None) -> Notice | Rendering | None:
+    """The issued notice in ``fmt``, else the latest rendering of it recorded in ``fmt``."""
+    issued = _issued(session, kind, case_id=case_id, round_year=round_year)
+    if not issued:
+        return None
+    same = next((row for row in issued if row.format == fmt), None)
+    if same is not None:
+        return same
+    return session.scalars(
+        select(Rendering).where(Rendering.audit_seq == issued[0].audit_seq,
+                                Rendering.kind == kind, Rendering.format == fmt)
+        .order_by(Rendering.id.desc()).limit(1)  # type: ignore[union-attr]
+    ).first()
+
+
+@dataclass(frozen=True)
+class RecordedRendering:
+    """What :func:`record_rendering` made: the bytes, and the row that records them (None when
+    they are the issued notice's own bytes: nothing new to record)."""
+
+    rendered: Rendered
+    notice_id: int
+    row: dict[str, Any] | None
+    new: bool
+
+
+def record_rendering(
+    engine: Engine,
+    kind: str,
+    *,
+    case_id: int | None = None,
+    round_year: int | None = None,
+    fmt: str,
+    settings: Settings | None = None,
+    actor: str | None = None,
+) -> RecordedRendering:
+    """Render an issued notice again — in another format, or with the templates and settings
+    now in force — and keep that rendering as its own row, linked to the issued notice and its
+    act, hashed and written to the outbox. The issued notice is never changed.
+
+    The same bytes are recorded once (asking again returns the recorded row); bytes equal to
+    the issued notice's in that format are not recorded at all. Refused like an act on a real
+    database while the contact settings the notice prints are missing.
+    """
+    from gdcluster.notifications.contact import check_contact
+    from gdcluster.notifications.context import event_from_audit
+    from gdcluster.notifications.delivery import write_file
+    from gdcluster.notifications.render import render
+
+    _target(kind, fmt, case_id, round_year)
+    if kind == "renewal" and round_year is not None:
+        raise InvalidInput("a round's renewal notice is composed from several acts and was never "
+                           "issued as one: re-render a case's (--case ID)", field="round")
+    settings = settings or load_settings()
+    check_contact(kind, settings, simulation=engine.simulation)
+    with engine.store.write() as session:
+        issued = _issued(session, kind, case_id=case_id, round_year=round_year)
+        if not issued:
+            about = f"case {case_id}" if case_id is not None else f"round {round_year}"
+            raise NotFound(f"issued {kind} notice (nothing to render again) of", about)
+        act = session.get(AuditEntry, issued[0].audit_seq)
+        assert act is not None
+        event = event_from_audit(act)
+        spec = NoticeSpec(kind, case_id=case_id, round_year=round_year,
+                          case_ids=(case_id,) if kind == "renewal" and case_id else ())
+        rendering = render(kind, build_context(session, spec, settings, event=event), [fmt])[0]
+        same = next((row for row in issued if row.format == fmt), None)
+        if same is not None and same.sha256 == rendering.sha256:
+            return RecordedRendering(rendering, same.id or 0, None, False)
+        linked = same or issued[0]
+        row = session.scalars(select(Rendering).where(
+            Rendering.audit_seq == linked.audit_seq, Rendering.kind == kind,
+            Rendering.format == fmt, Rendering.sha256 == rendering.sha256)).first()
+        new = row is None
+        if row is None:
+            name = f"{Path(linked.path).stem}_r{rendering.sha256[:12]}.{fmt}"
+            row = Rendering(
+                notice_id=linked.id, audit_seq=linked.audit_seq, kind=kind, format=fmt,
+                case_id=linked.case_id, round_year=linked.round_year, title=rendering.title,
+                doc_no=rendering.doc_no, template=rendering.template,
+                template_version=rendering.template_version, sha256=rendering.sha256,
+                size=len(rendering.body), body=rendering.body,
+                path=str(settings.outbox.absolute() / name), actor=actor,
+                created_at=engine.clock.now(),
+            )
+            session.add(row)
+            session.flush()
+        recorded = rendering_dict(row)
+    write_file(Path(recorded["path"]), rendering.body, rendering.sha256)
+    return RecordedRendering(rendering, int(recorded["notice_id"]), recorded, new)

@@ -13,13 +13,24 @@ the environment variables that hold them.
 
     [notices]
     outbox = "outbox"                       # folder for every rendered notice
-    formats = ["txt", "html", "docx"]       # rendered for each act; txt is always included
+    formats = ["txt", "html", "docx"]       # rendered for each act; txt is always included;
+                                            # add "pdf" where WeasyPrint and Pango are installed
     issuer = "广东省工业和信息化厅"           # signs province notices
 
-    [notices.contact]                       # printed in the publicity notice and the letters
+    [notices.contact]                       # printed in the 公示 and the case letters; on a real
+    department = "中小企业服务处"            # (non-simulation) database a notice that prints
+    address = "广州市越秀区东风中路305号"     # one of these is refused while it is missing
+    postcode = "510031"
     person = "张三"
     phone = "020-83133333"
     email = "zxqyc@gdei.gov.cn"
+
+    [notices.fonts]                         # CSS font families for HTML and PDF, tried in order
+    body = ["FangSong_GB2312", "仿宋", "FandolFang", "Noto Serif CJK SC"]    # 3号仿宋
+    title = ["方正小标宋简体", "Noto Serif CJK SC"]                         # 2号小标宋
+    h1 = ["黑体", "Noto Sans CJK SC"]                                     # 一、 headings
+    h2 = ["楷体_GB2312", "FandolKai", "Noto Serif CJK SC"]                # （一） headings
+    page = ["宋体", "Noto Serif CJK SC"]                                  # page numbers
 
     [notices.issuers]                       # who signs a city's 退回补正 letters
                                             # (default: 〈city〉工业和信息化局)
@@ -55,7 +66,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -63,10 +74,13 @@ from typing import Any
 from gdcluster.engine.errors import InvalidInput
 
 __all__ = [
+    "CONTACT_KEYS",
+    "DEFAULT_FORMATS",
     "DEFAULT_ISSUER",
     "FORMATS",
     "Contact",
     "DeliveryPolicy",
+    "Fonts",
     "Settings",
     "SmtpSettings",
     "Webhook",
@@ -74,26 +88,80 @@ __all__ = [
     "settings_path",
 ]
 
-FORMATS = ("txt", "html", "docx")
+#: Every format a notice can be rendered in; the default settings render all but PDF, which
+#: needs WeasyPrint and the Pango library (``pip install 'gdcluster[pdf]'``).
+FORMATS = ("txt", "html", "docx", "pdf")
+DEFAULT_FORMATS = ("txt", "html", "docx")
 DEFAULT_ISSUER = "广东省工业和信息化厅"
 #: The settings file of the machine, read when neither --settings nor the environment names one.
 SYSTEM_FILE = Path("/etc/gdcluster/gdcluster.toml")
 ENVIRONMENT = "GDCLUSTER_SETTINGS"
 _EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_POSTCODE = re.compile(r"[0-9]{6}")
+#: A font family name as CSS can quote it: no quotes, escapes or CSS/HTML syntax.
+_FONT_NAME = re.compile(r"[^\"'\\;{}<>,]+")
 #: Settings are a page of TOML; a file far larger is a mistake (or an attack on the parser).
 MAX_FILE_BYTES = 256 * 1024
 
 
+#: The contact settings, in the order a notice prints them.
+CONTACT_KEYS = ("department", "address", "postcode", "person", "phone", "email")
+
+
 @dataclass(frozen=True)
 class Contact:
+    """Whom the public and the departments write to or call ([notices.contact])."""
+
     person: str | None = None
     phone: str | None = None
     email: str | None = None
+    department: str | None = None  # 处室, e.g. 中小企业服务处
+    address: str | None = None  # postal address
+    postcode: str | None = None
 
     @property
     def given(self) -> bool:
-        return any((self.person, self.phone, self.email))
+        return any(getattr(self, key) for key in CONTACT_KEYS)
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """Those of ``keys`` that are not set, in :data:`CONTACT_KEYS` order."""
+        wanted = set(keys)
+        return [key for key in CONTACT_KEYS if key in wanted and not getattr(self, key)]
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """CSS font families of the HTML and PDF layouts, tried in order; a generic family
+    (serif, sans-serif) is always the last resort. The official fonts come first, then the
+    common Windows and macOS ones, then free families (Fandol, Noto CJK) that Linux has."""
+
+    body: tuple[str, ...] = (
+        "FangSong_GB2312", "仿宋_GB2312", "FangSong", "仿宋", "STFangsong", "华文仿宋",
+        "FandolFang", "Noto Serif CJK SC", "Source Han Serif SC", "Songti SC")
+    title: tuple[str, ...] = (
+        "FZXiaoBiaoSong-B05S", "方正小标宋简体", "方正小标宋_GBK", "STZhongsong", "华文中宋",
+        "FandolSong", "Noto Serif CJK SC", "Source Han Serif SC", "SimSun", "宋体")
+    h1: tuple[str, ...] = (
+        "SimHei", "黑体", "STHeiti", "Heiti SC", "FandolHei", "Noto Sans CJK SC",
+        "Source Han Sans SC", "Microsoft YaHei")
+    h2: tuple[str, ...] = (
+        "KaiTi_GB2312", "楷体_GB2312", "KaiTi", "楷体", "STKaiti", "华文楷体", "Kaiti SC",
+        "FandolKai", "AR PL UKai CN", "LXGW WenKai", "Noto Serif CJK SC")
+    page: tuple[str, ...] = (
+        "SimSun", "宋体", "STSong", "华文宋体", "Songti SC", "FandolSong", "Noto Serif CJK SC",
+        "Source Han Serif SC")
+
+    def __post_init__(self) -> None:
+        for role in ("body", "title", "h1", "h2", "page"):
+            names = tuple(getattr(self, role))
+            if not names:
+                raise InvalidInput("name at least one font family", field=f"notices.fonts.{role}")
+            for name in names:
+                if not _FONT_NAME.fullmatch(name) or name != name.strip():
+                    raise InvalidInput(f"not a font family name: {name!r}",
+                                       field=f"notices.fonts.{role}")
+            object.__setattr__(self, role, names)
 
 
 @dataclass(frozen=True)
@@ -153,9 +221,10 @@ class Settings:
     """Everything notices need besides the database; build one directly in library use."""
 
     outbox: Path = Path("outbox")
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     issuer: str = DEFAULT_ISSUER
     contact: Contact = Contact()
+    fonts: Fonts = Fonts()
     city_issuers: Mapping[str, str] = field(default_factory=dict)
     smtp: SmtpSettings | None = None
     webhooks: tuple[Webhook, ...] = ()
@@ -172,7 +241,11 @@ class Settings:
         object.__setattr__(self, "outbox", Path(self.outbox))
 
     def city_issuer(self, city: str) -> str:
-        return self.city_issuers.get(city) or f"{city}工业和信息化局"
+        """Who signs a city's letters: the settings' [notices.issuers], else the city's
+        中小企业主管部门 (``states/departments.toml``)."""
+        from gdcluster.states.departments import load_departments
+
+        return self.city_issuers.get(city) or load_departments().city(city)
 
     def with_outbox(self, folder: str | os.PathLike[str]) -> Settings:
         return replace(self, outbox=Path(folder))
@@ -221,8 +294,17 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
         person=contact_table.text("person"),
         phone=contact_table.text("phone"),
         email=contact_table.email("email"),
+        department=contact_table.text("department"),
+        address=contact_table.text("address"),
+        postcode=contact_table.text("postcode"),
     )
+    if contact.postcode is not None and not _POSTCODE.fullmatch(contact.postcode):
+        contact_table.fail("postcode", f"a postcode has 6 digits, not {contact.postcode!r}")
     contact_table.finish()
+    fonts_table = notices.table("fonts")
+    fonts = Fonts(**{role: tuple(names) for role in ("body", "title", "h1", "h2", "page")
+                     if (names := fonts_table.text_list(role)) is not None})
+    fonts_table.finish()
     issuers_table = notices.table("issuers")
     city_issuers = {
         _city(name, f"notices.issuers.{name}"): issuers_table.text(name) or ""
@@ -294,9 +376,10 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
     delivery_table.finish()
     return Settings(
         outbox=outbox,
-        formats=tuple(formats) if formats is not None else FORMATS,
+        formats=tuple(formats) if formats is not None else DEFAULT_FORMATS,
         issuer=issuer,
         contact=contact,
+        fonts=fonts,
         city_issuers=city_issuers,
         smtp=smtp,
         webhooks=tuple(webhooks),

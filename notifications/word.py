@@ -31,7 +31,7 @@ from gdcluster.notifications.render import Document, Paragraph, Table, display_w
 
 __all__ = ["FONTS", "VERSION", "build"]
 
-VERSION = "1"
+VERSION = "2"
 
 FONTS = {
     "body": "仿宋_GB2312",
@@ -86,6 +86,11 @@ def build(document: Document) -> bytes:
             _body(word, item)
         if attachment.table is not None:
             _table(word, attachment.table)
+    if document.copies:  # 版记: 抄送机关 in 4号, one character in (GB/T 9704 7.4.2)
+        copies = _paragraph(word, f"抄送：{'，'.join(document.copies)}。", indent=False,
+                            size=TABLE_SIZE)
+        copies.paragraph_format.left_indent = CHAR
+        copies.paragraph_format.space_before = LINE
 
     buffer = io.BytesIO()
     word.save(buffer)
@@ -288,7 +293,7 @@ def _signature(word: Any, document: Document) -> None:
 
 
 #: Relative column widths by header; the table spans the 156 mm text block.
-COLUMN_WEIGHTS = {"序号": 1.0, "地市": 1.6, "县（市、区）/镇街": 2.1, "集群名称": 4.3,
+COLUMN_WEIGHTS = {"序号": 1.0, "地市": 1.6, "县（市、区）": 2.1, "集群名称": 4.3,
                   "主导产业": 2.1, "认定有效期": 3.4}
 
 

@@ -30,10 +30,14 @@ def pg_schema_url() -> Iterator[str]:
 @pytest.fixture(autouse=True, scope="session")
 def _notices_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Acts run through the CLI issue notices into ./outbox (DESIGN §10); during the tests they
-    go to a temporary folder instead (a test may still choose its own settings)."""
+    go to a temporary folder instead, with the contact details a configured office has (a test
+    may still choose its own settings)."""
     folder = tmp_path_factory.mktemp("notice-settings")
     path = folder / "gdcluster.toml"
-    path.write_text(f'[notices]\noutbox = "{(folder / "outbox").as_posix()}"\n',
+    path.write_text(f'[notices]\noutbox = "{(folder / "outbox").as_posix()}"\n'
+                    '[notices.contact]\ndepartment = "中小企业服务处"\n'
+                    'address = "广州市越秀区东风中路305号"\npostcode = "510031"\n'
+                    'person = "张三"\nphone = "020-83133333"\nemail = "zxqyc@gdei.gov.cn"\n',
                     encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GDCLUSTER_SETTINGS", str(path))

@@ -338,7 +338,8 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
     try:
         loaded = load_settings(settings)
         engine.on_transaction(lambda session, event: [
-            issue(session, spec, loaded, event) for spec in specs_for_event(event)])
+            issue(session, spec, loaded, event, simulation=engine.simulation)
+            for spec in specs_for_event(event)])
         ids = insert_cases(engine, 40, state="recognized",
                            validity=(date(2024, 10, 12), date(2027, 10, 11)))
         for case_id in ids:

@@ -200,6 +200,25 @@ def test_smtp_mails_each_recipient_of_the_clusters_regions(
     assert {row.target for row in rows} == {PROVINCE_MAIL, FOSHAN_MAIL, NANHAI_MAIL}
 
 
+def test_smtp_attaches_the_pdf_where_it_is_issued(
+    engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path
+) -> None:
+    """With "pdf" among the formats, each message carries the issued PDF beside the .docx,
+    under the notice's title, byte for byte."""
+    port = free_port()
+    with SmtpServer(port) as server:
+        attach(engine, smtp_settings(tmp_path, port, formats=("txt", "html", "docx", "pdf")))
+        revoke(engine, clock, recognized)
+    pdf = stored(engine, "pdf")
+    assert len(server.messages()) == 3
+    for message in server.messages():
+        attached = {item.get_filename(): item for item in message.iter_attachments()}
+        assert sorted(attached) == [f"{TITLE}.docx", f"{TITLE}.pdf"]
+        body = attached[f"{TITLE}.pdf"].get_content()
+        assert attached[f"{TITLE}.pdf"].get_content_type() == "application/pdf"
+        assert hashlib.sha256(body).hexdigest() == pdf.sha256
+
+
 def test_smtp_without_its_password_fails_with_a_clear_error(
     engine: Engine, clock: FakeClock, recognized: int, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch
@@ -457,9 +476,15 @@ formats = ["html", "docx"]
 issuer = "广东省工业和信息化厅"
 
 [notices.contact]
+department = "中小企业服务处"
+address = "广州市越秀区东风中路305号"
+postcode = "510031"
 person = "张三"
 phone = "020-83133333"
 email = "zxqyc@gdei.gov.cn"
+
+[notices.fonts]
+body = ["仿宋_GB2312", "Noto Serif CJK SC"]
 
 [notices.issuers]
 "佛山" = "佛山市工业和信息化局"
@@ -501,6 +526,12 @@ def test_the_documented_settings_file_loads(tmp_path: Path) -> None:
     assert settings.outbox == tmp_path / "conf" / "notices" / "out"
     assert settings.formats == ("txt", "html", "docx")
     assert settings.contact.person == "张三" and settings.issuer == "广东省工业和信息化厅"
+    assert (settings.contact.department, settings.contact.address, settings.contact.postcode) == (
+        "中小企业服务处", "广州市越秀区东风中路305号", "510031")
+    assert settings.contact.missing(("department", "person", "phone")) == []
+    assert settings.fonts.body == ("仿宋_GB2312", "Noto Serif CJK SC")
+    assert settings.fonts.title[0] == "FZXiaoBiaoSong-B05S"  # the default, not given
+    assert settings.city_issuer("深圳市") == "深圳市中小企业服务局"
     assert settings.city_issuer("佛山市") == "佛山市工业和信息化局"
     assert settings.city_issuer("中山市") == "中山市工业和信息化局"
     assert settings.smtp is not None and settings.smtp.starttls and settings.smtp.port == 587
@@ -519,10 +550,15 @@ def test_the_documented_settings_file_loads(tmp_path: Path) -> None:
     ("[smtp]\nhost = 'h'\nfrom = 'not-an-address'\n", "smtp.from"),
     ("[[webhooks]]\nurl = 'ftp://x'\n", "webhooks[0].url"),
     ("[[webhooks]]\nurl = 'https://x'\nkinds = ['memo']\n", "webhooks[0].kinds"),
-    ("[notices]\nformats = ['pdf']\n", "notices.formats"),
+    ("[notices]\nformats = ['ps']\n", "notices.formats"),
     ("[delivery]\nmax_attempts = 0\n", "delivery.max_attempts"),
+    ("[notices.contact]\nfax = '020-1'\n", "notices.contact.fax"),
+    ("[notices.contact]\npostcode = '51003'\n", "notices.contact.postcode"),
+    ("[notices.fonts]\nbody = ['Noto\\\"; } body { color: red']\n", "notices.fonts.body"),
+    ("[notices.fonts]\nserif = ['SimSun']\n", "notices.fonts.serif"),
 ], ids=["unknown-key", "unknown-region", "bad-from", "bad-url", "bad-kind", "bad-format",
-        "zero-attempts"])
+        "zero-attempts", "unknown-contact-key", "bad-postcode", "css-in-font-name",
+        "unknown-font-role"])
 def test_a_wrong_setting_is_refused_with_its_path(tmp_path: Path, text: str, field: str) -> None:
     """A typo never silently disables a channel: the setting is refused as bad input (exit 2)
     with its path."""

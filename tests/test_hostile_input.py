@@ -449,7 +449,7 @@ SETTINGS = st.one_of(
                                 "notices.contact.person")),
     BAD_EMAIL.map(lambda v: (put(RAW_SETTINGS, ("notices", "contact", "email"), v),
                              "notices.contact.email")),
-    st.one_of(st.just(["pdf"]), st.just("txt"), st.lists(st.integers(), min_size=1,
+    st.one_of(st.just(["ps"]), st.just("txt"), st.lists(st.integers(), min_size=1,
                                                           max_size=2)).map(
         lambda v: (put(RAW_SETTINGS, ("notices", "formats"), v), "notices.formats")),
     st.sampled_from(["火星市", "佛山县", "Foshan"]).map(

@@ -42,7 +42,9 @@ DATA = Path(__file__).parent / "data"
 INJECTED = "<script>alert('x')</script>{{7*7}}家电产业集群"
 APPLICATION_NOTICE = ("广东省工业和信息化厅关于组织开展2024年广东省中小企业特色产业集群"
                       "申报工作的通知")
-CONTACT = Contact(person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn")
+CONTACT = Contact(person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn",
+                  department="中小企业服务处", address="广州市越秀区东风中路305号",
+                  postcode="510031")
 RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTER_NOW": None,
                         "GDCLUSTER_SETTINGS": None, "GDCLUSTER_DEBUG": None})
 
@@ -59,6 +61,7 @@ def db_url(tmp_path: Path) -> str:
     "工信部企业〔2022〕119号",
     "工信厅企业函〔2024〕122号",
     "粤工信服务〔2024〕10号",
+    "便函〔2024〕443号",  # the 2024 申报通知 was a 便函
 ])
 def test_doc_no_accepted(doc_no: str) -> None:
     """A 发文字号 in GB/T 9704 form (代字, full year in 〔〕, number without 第 or leading zero,
@@ -268,47 +271,47 @@ def text_of(body: bytes, fmt: str) -> str:
     return "\n".join(lines)
 
 
-#: The measures as issued (the 2024 名单通告's citation), and their title where an article is
-#: cited; grounds are quoted only in the words of the policy's `text`.
-MEASURES = ("《广东省工业和信息化厅关于印发广东省促进中小企业特色产业集群发展暂行办法的通知》"
-            "（粤工信服务函〔2023〕4号）")
+ISSUED = ("《广东省工业和信息化厅关于印发广东省促进中小企业特色产业集群发展暂行办法的通知》"
+          "（粤工信服务函〔2023〕4号）")
 TITLE = "《广东省促进中小企业特色产业集群发展暂行办法》"
 REQUIRED = {
     "publicity": [
         "关于2024年广东省中小企业特色产业集群拟认定名单的公示",
-        f"根据{MEASURES}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
-        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审、现场考察，",
+        f"根据{ISSUED}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
+        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审，",
         "拟认定3个集群为2024年广东省中小企业特色产业集群，现予以公示（名单见附件）。",
         "公示期为2024年9月27日至2024年10月11日（7个工作日）。",
         "个人提出异议的，须在异议材料上签署真实姓名",
         "单位提出异议的，须加盖本单位公章",
         "异议须提供必要的证明材料和联系方式",
         "不予受理",
-        "联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
+        "联系处室：广东省工业和信息化厅中小企业服务处；通讯地址：广州市越秀区东风中路305号；"
+        "邮政编码：510031；联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
         "附件：2024年广东省中小企业特色产业集群拟认定名单",
         "广东省工业和信息化厅",
         "2024年9月27日",
-        "序号", "地市", "县（市、区）/镇街", "集群名称", "主导产业",
+        "序号", "地市", "县（市、区）", "集群名称", "主导产业",
         "佛山市南海区铝型材产业集群", "南海区", "中山市古镇镇灯饰产业集群", "古镇镇", "灯饰照明",
     ],
     "recognition": [
         "广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告",
         "粤工信服务函〔2024〕88号",
-        f"根据{MEASURES}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
-        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审、现场考察和公示，",
-        "确定了3个2024年广东省中小企业特色产业集群（名单见附件，以下简称集群），现予以通告，"
+        f"根据{ISSUED}《{APPLICATION_NOTICE}》（粤工信服务函〔2024〕12号）",
+        "经各地级以上市中小企业主管部门组织申报推荐、资格初审、专家评审和公示，",
+        "确定了3个2024年度广东省中小企业特色产业集群（名单见附件，以下简称集群），现予以通告，"
         "并提出有关工作要求。",
-        "一、强化集群主体责任。", "二、加大培育支持力度。", "三、做好跟踪服务。",
-        "四、实行动态管理。", "五、明确认定有效期。",
-        "组织集群于每年3月31日前报送上一年度发展情况。",
-        "集群认定有效期为2024年7月10日至2027年7月9日。",
+        "一、集群要做大做强主导产业，", "二、各级中小企业主管部门要制定和实施本地区集群发展规划",
+        "三、各地级以上市中小企业主管部门要开展集群典型实践案例和优秀集群品牌宣传",
+        "于每年3月31日前报送至广东省工业和信息化厅。",
+        "四、广东省工业和信息化厅组织开展集群发展情况监督和考核，对已认定集群实行动态管理。",
+        "五、集群认定有效期为2024年7月10日至2027年7月9日。",
         "附件：2024年广东省中小企业特色产业集群名单",
         "2024年10月12日",
         "佛山市南海区铝型材产业集群", "家用电器",
     ],
     "renewal": [
         "广东省工业和信息化厅关于2024年认定的广东省中小企业特色产业集群复核结果的通告",
-        f"根据{MEASURES}",
+        f"根据{ISSUED}，经集群所在县（市、区）中小企业主管部门申请复核，我厅组织复核，",
         "1个广东省中小企业特色产业集群通过复核（名单见附件），现予以通告。",
         "通过复核的集群认定有效期延续三年，新的认定有效期为2027年7月10日至2030年7月9日。",
         "附件：通过复核的广东省中小企业特色产业集群名单",
@@ -318,12 +321,16 @@ REQUIRED = {
     ],
     "revocation": [
         "关于撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定的通知",
-        "中山市中小企业主管部门：",
+        "中山市工业和信息化局：",
         "认定有效期为2024年7月10日至2027年7月9日",
         "经查，该集群存在以下情形：经核查，申报材料中2023年产值数据与统计部门数据不符。",
         f"依据{TITLE}第十八条第（二）项“发现虚假申报或存在违法违规行为”的规定，"
         "决定撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定，自2025年3月3日起生效。",
+        "如对本决定不服，可以自收到本决定之日起60日内依法向广东省人民政府申请行政复议，"
+        "或者在6个月内依法向人民法院提起行政诉讼。",
+        "联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
         "2025年3月3日",
+        "抄送：中山市古镇镇中小企业主管部门。",
     ],
     "return": [
         "关于东莞市长安镇五金模具产业集群申报材料退回补正的通知",
@@ -339,21 +346,25 @@ REQUIRED = {
     "report_reminder": [
         "关于报送佛山市南海区铝型材产业集群2024年度发展情况的提醒",
         "佛山市南海区中小企业主管部门、佛山市南海区铝型材产业集群运营管理机构：",
-        "应于每年3月31日前报送上一年度发展情况。",
+        "根据《广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告》"
+        "（粤工信服务函〔2024〕88号）的工作要求，广东省中小企业特色产业集群应于每年3月31日前"
+        "报送上一年度发展情况。",
         "2024年度发展情况的报送截止日期为2025年3月31日。",
-        "第十八条第（三）项“未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作”",
-        "《广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告》"
-        "（粤工信服务函〔2024〕88号）",
+        "由所在县（市、区）或地级以上市中小企业主管部门于截止日期前报送我厅。",
+        "第十八条第（三）项“未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作”的规定撤销该集群认定。",
         "2025年3月1日",
+        "抄送：佛山市工业和信息化局。",
     ],
     "expiry_reminder": [
         "关于佛山市南海区铝型材产业集群认定有效期即将届满的提醒",
         "认定有效期至2027年7月9日届满。",
-        "请于2027年1月9日至2027年7月9日期间，由集群所在县（市、区）中小企业主管部门提出复核申请，"
-        "经地级以上市中小企业主管部门审核后报送我厅。",
+        "请于2027年1月9日至2027年7月9日期间，由集群所在县（市、区）中小企业主管部门向我厅提出"
+        "复核申请。",
         "复核通过的，认定有效期自2027年7月10日起延续三年。",
-        "第十八条第（一）项“有效期满未申请复核或经复核未通过”",
+        f"依据{TITLE}第十八条第（一）项，“有效期满未申请复核或经复核未通过”的，"
+        "撤销其认定。",
         "2027年4月10日",
+        "抄送：佛山市工业和信息化局。",
     ],
 }
 KINDS = list(REQUIRED)
@@ -447,7 +458,7 @@ def test_html_prints_on_a4_after_gbt_9704(world: dict[str, Any]) -> None:
         assert re.search(stack + r": [^;]*, serif;", html)
     assert re.search(r"--heiti: [^;]*\"黑体\"[^;]*, sans-serif;", html)
     assert "section.attachment { break-before: page; page-break-before: always; }" in html
-    assert '<span class="h1">一、强化集群主体责任。</span>' in html
+    assert '<p class="body">一、集群要做大做强主导产业，' in html  # plain, as the 通告 prints it
     assert re.search(r'<section class="attachment">\s*<p class="attachment-label">附件</p>', html)
     assert '<html lang="zh-CN">' in html and '<meta charset="utf-8">' in html
 
@@ -481,21 +492,20 @@ def test_docx_reopens_with_a4_page_setup_and_chinese_fonts(world: dict[str, Any]
     assert title.text == "广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告"
     assert title.runs[0].font.size == Pt(22)
     assert east_asian(title.runs[0]._r) == "方正小标宋简体"
-    heading = next(p for p in document.paragraphs if p.text.startswith("一、"))
-    assert heading.runs[0].text == "一、强化集群主体责任。"
-    assert east_asian(heading.runs[0]._r) == "黑体"
-    assert east_asian(heading.runs[1]._r) == "仿宋_GB2312"
+    requirement = next(p for p in document.paragraphs if p.text.startswith("一、"))
+    assert [east_asian(run._r) for run in requirement.runs] == ["仿宋_GB2312"]
     label = next(p for p in document.paragraphs if p.text == "附件")
     assert label.paragraph_format.page_break_before is True
     assert east_asian(label.runs[0]._r) == "黑体"
     table = document.tables[0]
     assert [cell.text for cell in table.rows[0].cells] == [
-        "序号", "地市", "县（市、区）/镇街", "集群名称", "主导产业"]
+        "序号", "地市", "县（市、区）", "集群名称", "主导产业"]
     assert len(table.rows) == 4
     footer = section.footer._element.xml
     assert 'w:instr="PAGE"' in footer and "— " in footer
     assert 'w:instr="PAGE"' in section.even_page_footer._element.xml
-    assert section.different_first_page_header_footer is True  # a 函: no number on page 1
+    # a 通告 with a 函 number is not a letter (信函格式): numbered from its first page
+    assert section.different_first_page_header_footer is False
     assert document.core_properties.title == title.text
 
 
@@ -517,13 +527,13 @@ def test_each_rendering_records_its_template_versions(world: dict[str, Any]) -> 
         assert row["template"] == f"{row['kind']}.xml.j2"
         assert f"{row['kind']}.xml.j2@{template_version(row['template'])}" in \
             row["template_version"]
-        assert "_notice.xml.j2@1" in row["template_version"]
-        layout = {"txt": "_layout.txt.j2@1", "html": "_layout.html.j2@1",
-                  "docx": "word.py@1"}[row["format"]]
+        assert "_notice.xml.j2@2" in row["template_version"]
+        layout = {"txt": "_layout.txt.j2@2", "html": "_layout.html.j2@2",
+                  "docx": "word.py@2"}[row["format"]]
         assert layout in row["template_version"]
     templates = [entry for entry in resources.files("gdcluster").joinpath("templates").iterdir()
                  if entry.name.endswith(".j2")]
-    assert len(templates) == 7 + 4
+    assert len(templates) == 7 + 6  # the kinds; skeleton, two layouts, contacts, remedies
     for entry in templates:
         assert re.match(r"\{# version: \d+ #\}\n", entry.read_text(encoding="utf-8")), entry.name
 
@@ -681,8 +691,9 @@ def test_one_strict_environment_loads_templates_from_the_package() -> None:
     with pytest.raises(UndefinedError, match="period"):
         env.get_template("publicity.xml.j2").render(
             title="t", doc_no=None, addressee=None, attachments=[], issuer="i",
-            date=date(2024, 9, 27), measures={"citation": "m"}, application_notice=None,
-            count=1, round={"year": 2024}, contact=None)
+            date=date(2024, 9, 27), measures={"issued_citation": "m"},
+            application_notice=None, count=1, round={"year": 2024}, contact=None,
+            steps=["申报推荐"])
 
 
 def test_a_renewal_notice_can_list_chosen_cases(world: dict[str, Any]) -> None:
@@ -724,3 +735,179 @@ def test_the_docx_list_writes_cells_as_python_docx_does(text: str) -> None:
     for tc, value in zip(reference.tc_lst, (text, "对照"), strict=True):
         tc.p_lst[0].r_lst[0].text = value
     assert etree.tostring(filled) == etree.tostring(reference)
+
+
+# ---------------------------------------------------------------------------- the 厅's own form
+REAL_2024 = {
+    "title": "广东省工业和信息化厅关于公布2024年广东省中小企业特色产业集群名单的通告",
+    "basis": "根据《广东省工业和信息化厅关于印发广东省促进中小企业特色产业集群发展暂行办法的通知》"
+             "（粤工信服务函〔2023〕4号）《广东省工业和信息化厅关于组织开展2024年度省级中小企业"
+             "特色产业集群申报工作的通知》（便函〔2024〕443号），经各地级以上市中小企业主管部门"
+             "组织申报推荐、资格初审、专家评审、现场考察和公示，确定了41个2024年度广东省中小企业"
+             "特色产业集群（名单见附件，以下简称集群），现予以通告，并提出有关工作要求。",
+    "requirements": [
+        "一、集群要做大做强主导产业，进一步畅通产业协作网络，增强集群创新活力和产业链关键环节配套"
+        "能力，着力培育优质中小企业，不断推进集群数字化升级和绿色低碳转型，持续深化开放合作，加快"
+        "提升集群治理和服务水平。",
+        "二、各级中小企业主管部门要制定和实施本地区集群发展规划和专项扶持政策，建立集群梯度培育"
+        "体系，加大资源投入和政策供给，支持集群不断提升创新、数字化、绿色化、开放合作和治理服务"
+        "能力，增强专业化配套水平。",
+        "三、各地级以上市中小企业主管部门要开展集群典型实践案例和优秀集群品牌宣传，加强集群发展"
+        "跟踪和评估，组织集群填报上一年度发展情况，于每年3月31日前报送至广东省工业和信息化厅。",
+        "四、广东省工业和信息化厅组织开展集群发展情况监督和考核，对已认定集群实行动态管理。",
+        "五、集群认定有效期为2024年7月10日至2027年7月9日。",
+    ],
+    "attachment": "2024年广东省中小企业特色产业集群名单",
+}
+
+
+@pytest.fixture(scope="module")
+def batch_2024(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The 2024 batch as the 厅 recognized it: 41 clusters, the 2024 申报通知 (a 便函), a
+    现场考察 recorded for the round, validity from 2024-07-10."""
+    from print_support import build_world
+
+    world = build_world(tmp_path_factory.mktemp("batch-2024"), 41, lifecycle=False,
+                        site_visit=True)
+    yield world
+    world.engine.close()
+
+
+def test_the_2024_list_notice_matches_the_real_one_item_by_item(batch_2024: Any) -> None:
+    """Side by side with the 厅's published 2024 通告: the same title, the basis sentence citing
+    the measures as issued (粤工信服务函〔2023〕4号) and the round's 申报通知 by its own title and
+    number (便函〔2024〕443号), the steps, "41个2024年度", the five requirements as plain numbered
+    paragraphs, the validity sentence, the attachment title, and no contact line."""
+    from print_support import document
+
+    doc = document(batch_2024, "recognition", {"round_year": 2024})
+    assert doc.title == REAL_2024["title"]
+    assert doc.addressee is None and doc.doc_no is None
+    paragraphs = [paragraph.text for paragraph in doc.body]
+    assert paragraphs[0] == REAL_2024["basis"]
+    assert paragraphs[1:] == REAL_2024["requirements"]
+    assert all(run.style is None for paragraph in doc.body for run in paragraph.runs)
+    assert [attachment.title for attachment in doc.attachments] == [REAL_2024["attachment"]]
+    assert doc.attachment_note == [f"附件：{REAL_2024['attachment']}"]
+    table = doc.attachments[0].table
+    assert table is not None and len(table.rows) == 41
+    assert table.headers == ("序号", "地市", "县（市、区）", "集群名称", "主导产业")
+    assert doc.issuer == "广东省工业和信息化厅"
+    text = render_notice(batch_2024.engine, "recognition", round_year=2024,
+                         settings=batch_2024.settings).text
+    assert "联系人" not in text and "联系电话" not in text
+
+
+def test_the_steps_name_a_site_visit_only_when_one_was_recorded(
+    world: dict[str, Any], batch_2024: Any
+) -> None:
+    """现场考察 is asserted only for a round with a recorded site visit (an audit row with trigger
+    site_visit before the act): the 2024 batch has one, the module's world has none."""
+    from print_support import document
+
+    for kind in ("publicity", "recognition"):
+        text = text_of(notice(world, kind, "txt").body, "txt")
+        assert "现场考察" not in text, kind
+        recorded = document(batch_2024, kind, {"round_year": 2024})
+        assert "专家评审、现场考察" in recorded.body[0].text, kind
+    assert "组织申报推荐、资格初审、专家评审、现场考察，拟认定41个集群" in document(
+        batch_2024, "publicity", {"round_year": 2024}).body[0].text
+
+
+def test_the_publicity_is_dated_its_issue_day_without_a_doc_no(batch_2024: Any) -> None:
+    """The 公示 is dated the day it was issued (2024-09-26, the day before its period starts)
+    and carries no 文号 unless one is given; given one, it prints it."""
+    from print_support import document
+
+    from gdcluster.notifications.context import NoticeSpec, build_context
+    from gdcluster.notifications.render import render
+
+    doc = document(batch_2024, "publicity", {"round_year": 2024})
+    assert doc.date == "2024年9月26日" and doc.doc_no is None
+    assert "公示期为2024年9月27日至2024年10月11日（7个工作日）" in doc.body[1].text
+    with batch_2024.engine.store.read() as session:
+        context = build_context(session, NoticeSpec("publicity", round_year=2024),
+                                batch_2024.settings)
+    context["doc_no"] = "粤工信服务函〔2024〕88号"
+    assert "粤工信服务函〔2024〕88号" in render("publicity", context, ["txt"])[0].text
+
+
+def test_letters_go_to_the_departments_by_their_names(world: dict[str, Any]) -> None:
+    """Case letters are addressed and copied to departments by name (states/departments.toml):
+    the 撤销 letter to the city's 中小企业主管部门 (深圳市: 深圳市中小企业服务局), copied to the
+    county's; reminders to the county's, copied to the city's; 退回补正 signed by the city's."""
+    from gdcluster.notifications.context import NoticeSpec, build_context
+    from gdcluster.notifications.render import environment, kind_template, parse_document
+
+    with world["engine"].store.read() as session:
+        spec = NoticeSpec("revocation", case_id=world["ids"]["guzhen"])
+        context = build_context(session, spec, world["settings"])
+        assert (context["addressee"], context["copies"]) == (
+            "中山市工业和信息化局", ["中山市古镇镇中小企业主管部门"])
+    from gdcluster.engine.models import Case
+
+    with world["engine"].store.write() as session:  # the same letter, had it been 深圳's
+        case = session.get(Case, world["ids"]["guzhen"])
+        assert case is not None
+        case.city, case.county = "深圳市", "深圳市南山区"
+        session.flush()
+        context = build_context(session, spec, world["settings"])
+        session.rollback()
+    doc = parse_document("revocation", environment().get_template(
+        kind_template("revocation")).render(**context))
+    assert doc.addressee == "深圳市中小企业服务局："
+    assert doc.copies == ("深圳市南山区中小企业主管部门",)
+    text = text_of(notice(world, "return", "txt").body, "txt")
+    assert "东莞市长安镇中小企业主管部门：" in text and "东莞市工业和信息化局" in text
+
+
+def test_no_notice_makes_claims_the_workflow_does_not_back(world: dict[str, Any]) -> None:
+    """Removed for good: 现场考察 without a record, "届满前应当申请复核" attributed to the measures,
+    a city step in 复核 the workflow does not have, and the report rule attributed to the
+    measures rather than the 通告 that states it."""
+    texts = {kind: text_of(notice(world, kind, "txt").body, "txt") for kind in KINDS}
+    assert not [kind for kind, text in texts.items() if "现场考察" in text]
+    assert "届满前应当申请复核" not in texts["expiry_reminder"]
+    assert "审核后报送我厅" not in texts["expiry_reminder"]
+    assert "审核推荐" not in texts["renewal"]
+    assert "根据《广东省促进中小企业特色产业集群发展暂行办法》" not in texts["report_reminder"]
+
+
+def test_headings_print_in_heiti_and_kaiti_in_docx() -> None:
+    """A template's 一、 (黑体) and （一） (楷体) run-in headings keep their fonts in .docx."""
+    import docx
+
+    from gdcluster.notifications import word
+    from gdcluster.notifications.render import parse_document
+
+    document = parse_document("memo", (
+        "<notice><title>标题</title><body><p><h1>一、总体要求。</h1>正文。</p>"
+        "<p><h2>（一）具体要求。</h2>正文。</p></body><signature>广东省工业和信息化厅</signature>"
+        '<date iso="2024-07-09">2024年7月9日</date></notice>'))
+    opened = docx.Document(io.BytesIO(word.build(document)))
+    fonts = {}
+    for paragraph in opened.paragraphs:
+        for run in paragraph.runs:
+            element = run._r.find(docx.oxml.ns.qn("w:rPr") + "/" + docx.oxml.ns.qn("w:rFonts"))
+            fonts[run.text] = element.get(docx.oxml.ns.qn("w:eastAsia"))
+    assert fonts["一、总体要求。"] == "黑体" and fonts["（一）具体要求。"] == "楷体_GB2312"
+    assert fonts["正文。"] == "仿宋_GB2312"
+
+
+def test_a_letter_with_a_han_number_is_in_letter_format(world: dict[str, Any]) -> None:
+    """信函格式 (no page number on page 1) is a letter's: addressed and numbered …函〔Y〕N号. A 通告
+    or 公示 with a 函 number is numbered from page 1, in .docx as in print."""
+    import docx
+
+    from gdcluster.notifications.context import NoticeSpec, build_context
+    from gdcluster.notifications.render import render
+
+    with world["engine"].store.read() as session:
+        context = build_context(session, NoticeSpec("revocation", case_id=world["ids"]["guzhen"]),
+                                world["settings"])
+    context["doc_no"] = "粤工信服务函〔2025〕7号"
+    letter, html = render("revocation", context, ["docx", "html"])
+    assert docx.Document(io.BytesIO(letter.body)).sections[0].different_first_page_header_footer
+    assert "@page :first" in html.text
+    listed = notice(world, "recognition", "html").body.decode("utf-8")
+    assert "粤工信服务函〔2024〕88号" in listed and "@page :first" not in listed
