@@ -19,7 +19,6 @@ import errno
 import itertools
 import os
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
@@ -217,18 +216,44 @@ class IsoDate(click.ParamType):
 
         if isinstance(value, date):
             return value
+        from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR, is_iso_date
+
         text = str(value).strip()
         try:
-            import re
-
-            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            if not is_iso_date(text):
                 raise ValueError(text)
             day = date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date in ISO form YYYY-MM-DD", param, ctx)
-        if not 2000 <= day.year <= 2100:
-            self.fail(f"{value!r} is outside the years 2000–2100", param, ctx)
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            self.fail(f"{value!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}", param, ctx)
         return day
+
+
+class EngineRange(click.IntRange):
+    """A whole number inside bounds the engine defines (``gdcluster.engine.parse``), read when
+    first needed, so that ``gdcluster --help`` loads nothing of the engine."""
+
+    min_open = max_open = clamp = False
+
+    def __init__(self, lower: str | int, upper: str) -> None:  # bounds by name, read lazily
+        self._bounds = (lower, upper)
+
+    def _bound(self, index: int) -> int:
+        bound = self._bounds[index]
+        if isinstance(bound, int):
+            return bound
+        from gdcluster.engine import parse
+
+        return int(getattr(parse, bound))
+
+    @property  # type: ignore[override]
+    def min(self) -> int:
+        return self._bound(0)
+
+    @property  # type: ignore[override]
+    def max(self) -> int:
+        return self._bound(1)
 
 
 class Quota(click.ParamType):
@@ -259,6 +284,8 @@ class IdList(click.ParamType):
                 ) -> list[int]:
         if isinstance(value, list):
             return value
+        from gdcluster.engine.parse import MAX_ID
+
         ids: list[int] = []
         for part in str(value).split(","):
             if not part.strip():
@@ -267,9 +294,8 @@ class IdList(click.ParamType):
                 number = int(part)
             except ValueError:
                 self.fail(f"{part.strip()!r} is not a case id", param, ctx)
-            if not 1 <= number <= 2**31 - 1:
-                self.fail(f"{number} is not a case id (ids run from 1 to 2147483647)", param,
-                          ctx)
+            if not 1 <= number <= MAX_ID:
+                self.fail(f"{number} is not a case id (ids run from 1 to {MAX_ID})", param, ctx)
             ids.append(number)
         if not ids:
             self.fail("name at least one case id", param, ctx)
@@ -277,8 +303,8 @@ class IdList(click.ParamType):
 
 
 DATE = IsoDate()
-CASE_ID = click.IntRange(min=1, max=2**31 - 1)  # the largest id a database stores
-YEAR = click.IntRange(2000, 2100)
+CASE_ID = EngineRange(1, "MAX_ID")  # the largest id a database stores
+YEAR = EngineRange("FIRST_YEAR", "LAST_YEAR")
 INPUT_FILE = click.File("rb")
 
 
@@ -298,22 +324,22 @@ def _file_name(stream: IO[bytes]) -> str:
 # Human formatting helpers
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _pad(text: Any, width: int) -> str:
+    from gdcluster.engine.text import display_width
+
     text = "" if text is None else str(text)
-    return text + " " * max(0, width - _width(text))
+    return text + " " * max(0, width - display_width(text))
 
 
 def _table(rows: Iterable[Iterable[Any]]) -> None:
     """Columns aligned for a terminal (CJK characters count double); the last one runs free."""
+    from gdcluster.engine.text import display_width
+
     text = [["" if cell is None else str(cell) for cell in row] for row in rows]
     if not text:
         return
     columns = max(len(row) for row in text)
-    widths = [max((_width(row[i]) for row in text if i < len(row)), default=0)
+    widths = [max((display_width(row[i]) for row in text if i < len(row)), default=0)
               for i in range(columns)]
     for row in text:
         cells = [_pad(cell, widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
@@ -719,7 +745,7 @@ def case_object(case_id: int, expected_version: int | None, name: str, contact: 
     """File a real-name objection during publicity (anyone; acts as public@NAME by default)."""
     actor = _settings().actor
     if actor is None:  # acting as public@NAME: a bad --name is reported as --name, not --as
-        from gdcluster.engine.acts import PERSON_LIMIT, clean_text
+        from gdcluster.engine.parse import PERSON_LIMIT, clean_text
 
         clean_text(name, "name", limit=PERSON_LIMIT, one_line=True)
         actor = f"public@{name}"

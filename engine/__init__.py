@@ -3,22 +3,16 @@
     from gdcluster.engine import Engine, Actor
     engine = Engine.open("sqlite:///gdcluster.db")
     engine.fire(case_id, "submit", Actor.parse("county:佛山市南海区@李四"))
+
+Everything a host system needs is named in ``__all__``; the rest of the package is the engine's
+own. The names load on first use, so that importing a light module of the package
+(``gdcluster.engine.parse``, whose bounds the CLI reads at start-up) loads no database layer.
 """
 
-from gdcluster.engine.actors import Actor
-from gdcluster.engine.api import CaseView, Engine, TransitionEvent
-from gdcluster.engine.clock import Clock, FakeClock, SystemClock
-from gdcluster.engine.errors import (
-    CalendarGap,
-    ConcurrentModification,
-    EngineError,
-    InvalidInput,
-    NotFound,
-    NotInitialized,
-    PermissionDenied,
-    SimulationOnly,
-    TransitionRefused,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "Actor",
@@ -38,3 +32,51 @@ __all__ = [
     "TransitionEvent",
     "TransitionRefused",
 ]
+
+_HOMES = {
+    "Actor": "actors",
+    "CalendarGap": "errors",
+    "CaseView": "api",
+    "Clock": "clock",
+    "ConcurrentModification": "errors",
+    "Engine": "api",
+    "EngineError": "errors",
+    "FakeClock": "clock",
+    "InvalidInput": "errors",
+    "NotFound": "errors",
+    "NotInitialized": "errors",
+    "PermissionDenied": "errors",
+    "SimulationOnly": "errors",
+    "SystemClock": "clock",
+    "TransitionEvent": "api",
+    "TransitionRefused": "errors",
+}
+
+if TYPE_CHECKING:
+    from gdcluster.engine.actors import Actor
+    from gdcluster.engine.api import CaseView, Engine, TransitionEvent
+    from gdcluster.engine.clock import Clock, FakeClock, SystemClock
+    from gdcluster.engine.errors import (
+        CalendarGap,
+        ConcurrentModification,
+        EngineError,
+        InvalidInput,
+        NotFound,
+        NotInitialized,
+        PermissionDenied,
+        SimulationOnly,
+        TransitionRefused,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,17 +31,17 @@ from gdcluster.engine.models import (
     Objection,
     Round,
 )
+from gdcluster.engine.parse import (
+    MAX_ID,
+    PERSON_LIMIT,
+    as_date,
+    as_year,
+    clean_text,
+    exact_number,
+)
 
 CHANGE_KINDS = ("leading_industry", "spatial_scope", "management_body")
-#: The years any date or year given to the engine must lie in (as_date, as_year).
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SCORE_PLACES = Decimal("0.0001")
-#: The longest cluster or industry name the engine stores: issue 6 §6 wants
-#: 10,000-character names stored exactly and rendered whole.
-NAME_LIMIT = 10_000
-#: An objector's name, which becomes the actor ``public@NAME`` (actors hold 200 characters).
-PERSON_LIMIT = 200
 
 
 @dataclass
@@ -93,46 +92,6 @@ class Act:
 
     def day(self, name: str) -> date | None:
         return as_date(self.payload.get(name), name)
-
-
-# ---------------------------------------------------------------------------- input helpers
-def clean_text(value: Any, name: str, *, required: bool = True, limit: int = 20_000,
-               one_line: bool = False) -> str | None:
-    """Text as given, or ``InvalidInput``: the rule of ``gdcluster.engine.text`` (names are
-    one line; reasons may hold line breaks; no control or bidirectional characters)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput("is required", field=name)
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"must be text, not {type(value).__name__}", field=name)
-    if len(value) > limit:
-        raise InvalidInput(f"is longer than {limit} characters", field=name)
-    if "\x00" in value:
-        raise InvalidInput("contains a NUL character", field=name)
-    from gdcluster.engine.text import check_text
-
-    return check_text(value, name, one_line=one_line)
-
-
-def as_date(value: Any, name: str) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        raise InvalidInput("must be a date, not a date-time", field=name)
-    if isinstance(value, str):
-        try:
-            if not _ISO_DATE.fullmatch(value.strip()):
-                raise ValueError(value)
-            value = date.fromisoformat(value.strip())
-        except ValueError as exc:
-            raise InvalidInput(f"not an ISO date (YYYY-MM-DD): {value!r}", field=name) from exc
-    if isinstance(value, date):
-        if not FIRST_YEAR <= value.year <= LAST_YEAR:
-            raise InvalidInput(f"{value} is outside the years {FIRST_YEAR}–{LAST_YEAR}",
-                               field=name)
-        return value
-    raise InvalidInput(f"must be a date, not {type(value).__name__}", field=name)
 
 
 def digest(value: Any) -> str:
@@ -574,8 +533,6 @@ def find_objection(act: Act) -> Objection:
         objection_id = int(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"not an objection id: {raw!r}", field="objection") from exc
-    from gdcluster.engine.api import MAX_ID
-
     objection = (act.session.get(Objection, objection_id) if 1 <= objection_id <= MAX_ID
                  else None)
     if objection is None or objection.case_id != act.case.id:
@@ -583,18 +540,6 @@ def find_objection(act: Act) -> Objection:
 
         raise NotFound(f"objection of case {act.case.id}", objection_id)
     return objection
-
-
-def as_year(value: Any, name: str = "year") -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        year = value
-    elif isinstance(value, str) and re.fullmatch(r"[0-9]{4}", value.strip()):
-        year = int(value.strip())
-    else:
-        raise InvalidInput(f"not a year: {value!r}", field=name)
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=name)
-    return year
 
 
 def jsonable(value: Any) -> Any:
@@ -627,9 +572,7 @@ def validate_scores(raw: Any, policy: Any) -> dict[str, Decimal]:
                                field=f"scores.{key}")
         # the application's reader: plain decimal digits only ("1e1", "0x10", "１０", "NaN"
         # and "1_0" are refused, where Decimal() would take them)
-        from gdcluster.engine.application import _number
-
-        points = _number(value, f"scores.{key}")
+        points = exact_number(value, f"scores.{key}")
         if not points.is_finite() or not Decimal(0) <= points <= Decimal(indicator.weight):
             raise InvalidInput(f"must be between 0 and {indicator.weight}",
                                field=f"scores.{key}")

@@ -37,6 +37,15 @@ from gdcluster.engine.models import (
     Objection,
     Round,
 )
+from gdcluster.engine.parse import (
+    MAX_ROWS,
+    as_case_id,
+    as_year,
+    name_text,
+    publicity_choice,
+    validate_doc_no,
+    validate_quotas,
+)
 from gdcluster.engine.store import Store, connection_of, resolve_url, upgrade
 
 log = logging.getLogger("gdcluster")
@@ -308,8 +317,8 @@ class Engine:
         notice_doc_no: str | None = None,
     ) -> dict[str, Any]:
         from gdcluster.engine import deadlines
-        from gdcluster.engine.acts import as_date, as_year
         from gdcluster.engine.clock import end_of_day
+        from gdcluster.engine.parse import as_date, as_year
         from gdcluster.states.policy import DEFAULT_POLICY
 
         who = self._actor(actor)
@@ -323,10 +332,7 @@ class Engine:
                                field="recommend_by")
         quota_table = validate_quotas(quotas) if quotas else None
         if notice_title is not None:
-            from gdcluster.engine.acts import clean_text
-
-            notice_title = _one_line(clean_text(notice_title, "notice_title", limit=500),
-                                     "notice_title")
+            notice_title = name_text(notice_title, "notice_title", limit=500)
         if notice_doc_no is not None:
             validate_doc_no(notice_doc_no)
         now = self.clock.now()
@@ -435,13 +441,13 @@ class Engine:
         audit row (and its notice) is written once, by whoever finishes the pick. Once a pick
         is finished, a new run picks among the cases expert-reviewed since.
         """
-        from gdcluster.engine.acts import as_date, as_year
+        from gdcluster.engine.parse import as_date, as_year
 
         who = self._actor(actor)
         year = as_year(year)
         self._require(who, ("province",), "publicize_round", f"publicize round {year}",
                       round_year=year)
-        choice = _publicity_choice(top, min_score, select_ids)
+        choice = publicity_choice(top, min_score, select_ids)
         start_day = as_date(start, "start")
         if doc_no is not None:
             validate_doc_no(doc_no)
@@ -605,7 +611,7 @@ class Engine:
         ``doc_no`` is refused until then, so one batch never carries two validity starts; the
         round act (and its notice) is written once, by whoever finishes the batch.
         """
-        from gdcluster.engine.acts import as_date, as_year
+        from gdcluster.engine.parse import as_date, as_year
 
         who = self._actor(actor)
         year = as_year(year)
@@ -696,14 +702,14 @@ class Engine:
         data: Mapping[str, Any],
         actor: Actor | str,
     ) -> int:
-        from gdcluster.engine.acts import NAME_LIMIT, as_year, clean_text, digest
+        from gdcluster.engine.acts import digest
         from gdcluster.engine.application import to_json, validate_application
         from gdcluster.states.regions import UnknownRegion, load_regions
 
         who = self._actor(actor)
         round_year = as_year(round_year, "round")
-        name = _one_line(clean_text(name, "name", limit=NAME_LIMIT), "name")
-        industry = _one_line(clean_text(industry, "industry", limit=NAME_LIMIT), "industry")
+        name = name_text(name, "name")
+        industry = name_text(industry, "industry")
         try:
             unit = load_regions().unit(county)
         except UnknownRegion as exc:
@@ -770,7 +776,7 @@ class Engine:
         case back (reading it is a tenth of each act, issue 5, P5); ``calendar``: a batch's
         working-day calendar, loaded once for all its acts."""
         now = self.clock.now()
-        case_id = _case_id(case_id)
+        case_id = as_case_id(case_id)
         try:
             with self.store.write() as session:
                 # the case with its round, one statement: the round's windows and quotas are
@@ -862,7 +868,7 @@ class Engine:
 
     # ------------------------------------------------------------------ reading
     def get(self, case_id: int) -> CaseView:
-        case_id = _case_id(case_id)
+        case_id = as_case_id(case_id)
         with self.store.read() as session:
             case = session.get(Case, case_id)
             if case is None:
@@ -914,7 +920,7 @@ class Engine:
     def history(self, case_id: int) -> builtins.list[dict[str, Any]]:
         from gdcluster.engine import records
 
-        case_id = _case_id(case_id)
+        case_id = as_case_id(case_id)
         with self.store.read() as session:
             if session.get(Case, case_id) is None:
                 raise NotFound("case", case_id)
@@ -932,7 +938,7 @@ class Engine:
     def check(self, case_id: int) -> Any:
         from gdcluster.engine.acts import check_case
 
-        case_id = _case_id(case_id)
+        case_id = as_case_id(case_id)
         with self.store.read() as session:
             case = session.get(Case, case_id)
             if case is None:
@@ -989,7 +995,7 @@ class Engine:
             return calendar_from_session(session)
 
     def workdays(self, start: date | str, n: int) -> date:
-        from gdcluster.engine.acts import as_date
+        from gdcluster.engine.parse import as_date
 
         day = as_date(start, "start")
         assert day is not None
@@ -1222,54 +1228,12 @@ def _view(case: Case, deadline_rows: list[dict[str, Any]], objections: list[dict
     )
 
 
-#: The largest row id any back-end stores (PostgreSQL ``integer``); larger ids name no row,
-#: and sending them would overflow the driver's integer types.
-MAX_ID = 2**31 - 1
-#: The largest LIMIT/OFFSET both back-ends take (64-bit).
-MAX_ROWS = 2**63 - 1
-
-
 def _round(session: Session, year: int, *, lock: bool = False) -> Round:
     """The round of ``year`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
     round_row = session.get(Round, year, with_for_update=True if lock else None)
     if round_row is None:
         raise NotFound("round", year)
     return round_row
-
-
-def _case_id(value: Any) -> int:
-    """A case id as the database can look it up: ``NotFound`` for any other number."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise NotFound("case", value)
-    return value
-
-
-def _publicity_choice(top: Any, min_score: Any, select_ids: Any) -> dict[str, Any]:
-    """``{"top": N}``, ``{"min_score": "S"}`` or ``{"select": [ids]}``, normalized so that the
-    same choice written twice compares equal (a rerun must make the same choice)."""
-    if sum(value is not None for value in (top, min_score, select_ids)) != 1:
-        raise InvalidInput("give exactly one of --top, --min-score, --select", field="select")
-    if top is not None:
-        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-            raise InvalidInput("must be a whole number of at least 1", field="top")
-        return {"top": top}
-    if min_score is not None:
-        from gdcluster.engine.application import _number
-
-        threshold = _number(min_score, "min_score")  # plain decimal text: no NaN, no 1e3
-        return {"min_score": format(threshold.normalize(), "f")}
-    ids: set[int] = set()
-    for item in select_ids:
-        try:
-            number = int(str(item).strip())
-        except ValueError:
-            raise InvalidInput(f"not a case id: {item!r}", field="select") from None
-        if not 1 <= number <= MAX_ID:
-            raise InvalidInput(f"not a case id: {item!r}", field="select")
-        ids.add(number)
-    if not ids:
-        raise InvalidInput("name at least one case", field="select")
-    return {"select": sorted(ids)}
 
 
 def _choice_text(choice: dict[str, Any]) -> str:
@@ -1311,46 +1275,3 @@ def _check_same_batch(kind: str, year: int, stored: dict[str, Any],
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _one_line(value: str | None, name: str) -> str:
-    """A name: one line, no control, invisible or bidirectional characters (engine/text.py)."""
-    from gdcluster.engine.text import check_text
-
-    assert value is not None
-    return check_text(value, name, one_line=True).strip()
-
-
-def validate_quotas(quotas: Mapping[str, Any]) -> dict[str, list[int]]:
-    from gdcluster.states.regions import UnknownRegion, load_regions
-
-    table: dict[str, list[int]] = {}
-    for city, pair in quotas.items():
-        try:
-            name = "*" if city == "*" else load_regions().city(city).name
-        except UnknownRegion as exc:
-            raise InvalidInput(str(exc), field=f"quotas.{city}") from exc
-        try:
-            low, high = (int(x) for x in pair)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput("give min and max as whole numbers", field=f"quotas.{city}") from exc
-        if not 0 <= low <= high <= 100:
-            raise InvalidInput("need 0 <= min <= max <= 100", field=f"quotas.{city}")
-        table[name] = [low, high]
-    return table
-
-
-def validate_doc_no(text: str) -> str:
-    """发文字号 like 粤工信服务函〔2023〕4号: full year in 〔〕, no 第, no leading zero."""
-    import re
-
-    # [0-9], not \d: \d also matches full-width and other Unicode digits (２０２４).
-    if not isinstance(text, str) or not re.fullmatch(
-        r"[\u4e00-\u9fff]{1,20}〔(?:19|20)[0-9]{2}〕[1-9][0-9]{0,4}号", text
-    ):
-        raise InvalidInput(
-            f"not a 发文字号 in GB/T 9704 form (e.g. 粤工信服务函〔2023〕4号: full year in 〔〕, "
-            f"no 第, no leading zero): {text!r}",
-            field="doc_no",
-        )
-    return text

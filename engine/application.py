@@ -22,6 +22,7 @@ from typing import Any, Final
 import yaml
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.parse import FIRST_DATA_YEAR, LAST_YEAR, describe, exact_number
 from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
 
 MAX_FILE_BYTES: Final = 5 * 1024 * 1024
 MAX_DEPTH: Final = 20
-FIRST_YEAR: Final = 1990
-LAST_YEAR: Final = 2100
 
 #: National-level enterprises of 第十三条第（三）项: 单项冠军, 专精特新"小巨人".
 CHAMPION_KINDS: Final = ("single_champion", "little_giant")
@@ -47,11 +46,8 @@ QUALITY_KINDS: Final = ("specialized_new", "innovative", "high_tech")
 #: Incident kinds that carry an accident/incident grade; the others are disqualifying as such.
 GRADED_KINDS: Final = ("safety", "quality", "environment", "cyber", "data")
 
-_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _YEAR_TEXT = re.compile(r"[0-9]{4}")
 _PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
-_LARGEST_EXPONENT = 15  # no amount in 亿元 comes near 10^15
-_SMALLEST_EXPONENT = -20  # more decimal places than that is noise, and Fractions would balloon
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,35 +217,8 @@ def _depth(value: Any) -> int:
 # Values
 
 
-def _number(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool):
-        raise InvalidInput(f"expected a number, not {str(value).lower()}", field=path)
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, float):
-        number = Decimal(repr(value))  # the shortest text that reads back as this float
-    elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.strip()):
-        number = Decimal(value.strip())
-    elif isinstance(value, str):
-        raise InvalidInput(f"{value!r} is not a number (write e.g. 45.2)", field=path)
-    else:
-        raise InvalidInput(f"expected a number, not {_kind(value)}", field=path)
-    if not number.is_finite():
-        raise InvalidInput(f"{number} is not a number; write a finite value", field=path)
-    if number and number.adjusted() > _LARGEST_EXPONENT:
-        raise InvalidInput(f"{number} is implausibly large", field=path)
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < _SMALLEST_EXPONENT:
-        raise InvalidInput(
-            f"{number} has more than {-_SMALLEST_EXPONENT} decimal places", field=path
-        )
-    return number
-
-
 def _amount(value: Any, path: str) -> Decimal:
-    number = _number(value, path)
+    number = exact_number(value, path)
     if number < 0:
         raise InvalidInput(f"must not be negative, not {number}", field=path)
     return number
@@ -265,9 +234,9 @@ def _area(value: Any, path: str) -> Decimal:
 def _share(value: Any, path: str) -> Decimal:
     """A share in 0–1, from 0.78, "0.78" or "78%" (a bare 78 is refused rather than guessed)."""
     if isinstance(value, str) and value.strip().endswith(("%", "％")):
-        share = _number(value.strip()[:-1], path).scaleb(-2)
+        share = exact_number(value.strip()[:-1], path).scaleb(-2)
     else:
-        share = _number(value, path)
+        share = exact_number(value, path)
     if not 0 <= share <= 1:
         raise InvalidInput(
             f'a share must lie between 0 and 1 (or be written like "78%"), not {value}',
@@ -277,7 +246,7 @@ def _share(value: Any, path: str) -> Decimal:
 
 
 def _whole(value: Any, path: str, *, minimum: int) -> int:
-    number = _number(value, path)
+    number = exact_number(value, path)
     if number != number.to_integral_value():
         raise InvalidInput(f"expected a whole number, not {number}", field=path)
     if number < minimum:
@@ -295,19 +264,19 @@ def _employees(value: Any, path: str) -> int:
 
 def _boolean(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidInput(f"expected true or false, not {_kind(value)}", field=path)
+        raise InvalidInput(f"expected true or false, not {describe(value)}", field=path)
     return value
 
 
 def _text(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"expected non-empty text, not {_kind(value)}", field=path)
+        raise InvalidInput(f"expected non-empty text, not {describe(value)}", field=path)
     return value.strip()
 
 
 def _free_text(value: Any, path: str) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"expected text, not {_kind(value)}", field=path)
+        raise InvalidInput(f"expected text, not {describe(value)}", field=path)
     return value
 
 
@@ -335,8 +304,8 @@ def _year(value: Any, path: str) -> int:
         year = int(value.strip())
     else:
         raise InvalidInput(f"a year must be a whole number like 2023, not {value!r}", field=path)
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=path)
+    if not FIRST_DATA_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput(f"year {year} is outside {FIRST_DATA_YEAR}–{LAST_YEAR}", field=path)
     return year
 
 
@@ -344,7 +313,7 @@ def _year_map(parse: Callable[[Any, str], Any]) -> Callable[[Any, str], dict[int
     def parse_map(value: Any, path: str) -> dict[int, Any]:
         if not isinstance(value, Mapping):
             raise InvalidInput(
-                f"expected a mapping of year to value, not {_kind(value)}", field=path
+                f"expected a mapping of year to value, not {describe(value)}", field=path
             )
         result: dict[int, Any] = {}
         for key, item in value.items():
@@ -361,7 +330,7 @@ def _year_map(parse: Callable[[Any, str], Any]) -> Callable[[Any, str], dict[int
 def _list_of(parse: Callable[[Any, str], Any]) -> Callable[[Any, str], list[Any]]:
     def parse_list(value: Any, path: str) -> list[Any]:
         if not isinstance(value, list | tuple):
-            raise InvalidInput(f"expected a list, not {_kind(value)}", field=path)
+            raise InvalidInput(f"expected a list, not {describe(value)}", field=path)
         return [parse(item, f"{path}[{index}]") for index, item in enumerate(value)]
 
     return parse_list
@@ -373,7 +342,7 @@ Field = tuple[Callable[[Any, str], Any], bool]  # (parser, required inside its o
 def _object(fields: Mapping[str, Field]) -> Callable[[Any, str], dict[str, Any]]:
     def parse_object(value: Any, path: str) -> dict[str, Any]:
         if not isinstance(value, Mapping):
-            raise InvalidInput(f"expected a mapping, not {_kind(value)}", field=path)
+            raise InvalidInput(f"expected a mapping, not {describe(value)}", field=path)
         for key in value:
             if key not in fields:
                 raise InvalidInput(
@@ -418,7 +387,7 @@ def _incident(value: Any, path: str) -> dict[str, Any]:
 def _narrative(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise InvalidInput(
-            f"expected a mapping of dimension to text, not {_kind(value)}", field=path
+            f"expected a mapping of dimension to text, not {describe(value)}", field=path
         )
     result: dict[str, str] = {}
     for key, text in value.items():
@@ -480,7 +449,7 @@ def validate_report(raw: Any, year: int) -> dict[str, Any]:
     than the one reported on is refused with ``InvalidInput`` naming the field's path.
     """
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"expected a mapping of fields, not {_kind(raw)}", field="data")
+        raise InvalidInput(f"expected a mapping of fields, not {describe(raw)}", field="data")
     if _depth(raw) > MAX_DEPTH:
         raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field="data")
     for key in raw:
@@ -501,7 +470,8 @@ def validate_application(raw: Mapping[str, Any]) -> dict[str, Any]:
     must be right, or ``InvalidInput`` names its path.
     """
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"expected a mapping of fields, not {_kind(raw)}", field="(application)")
+        raise InvalidInput(f"expected a mapping of fields, not {describe(raw)}",
+                           field="(application)")
     if _depth(raw) > MAX_DEPTH:
         raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field="(application)")
     for key in raw:
@@ -561,17 +531,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
     return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, str):
-        return f"text {value!r}"
-    return f"{type(value).__name__} {value!r}"

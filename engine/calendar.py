@@ -55,19 +55,15 @@ from typing import Any
 
 import yaml
 
-from .errors import CalendarGap, InvalidInput
+from gdcluster.engine.errors import CalendarGap, InvalidInput
+from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR
 
 __all__ = [
-    "YEAR_MAX",
-    "YEAR_MIN",
     "WorkCalendar",
     "YearData",
     "builtin_years",
     "parse_calendar_file",
 ]
-
-YEAR_MIN = 2000
-YEAR_MAX = 2100
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _YEAR_KEY = re.compile(r"\d{4}")
@@ -388,8 +384,8 @@ def _year_key(key: object, label: str) -> int:
         year = int(key)
     else:
         raise InvalidInput("expected a year such as 2027", field=label)
-    if not YEAR_MIN <= year <= YEAR_MAX:
-        raise InvalidInput(f"year {year} is outside {YEAR_MIN}–{YEAR_MAX}", field=label)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=label)
     return year
 
 

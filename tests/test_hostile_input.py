@@ -32,8 +32,8 @@ from support import COUNTY, PROVINCE, TIMES, Walker, full_scores
 
 from gdcluster.cli import CASE_ID, DATE, YEAR, IdList, cli
 from gdcluster.engine import Actor, Engine, InvalidInput, NotFound
-from gdcluster.engine.acts import as_date, as_year
-from gdcluster.engine.api import _publicity_choice, validate_doc_no
+from gdcluster.engine.parse import as_date, as_year
+from gdcluster.engine.parse import publicity_choice, validate_doc_no
 from gdcluster.engine.application import (
     CHAMPION_KINDS,
     QUALITY_KINDS,
@@ -662,11 +662,11 @@ ARGUMENTS = {
                                        lambda: as_year(value)]),
     "id": (BAD_IDS, lambda value: [lambda: _click(CASE_ID, value)]),
     "select": (BAD_IDS.map(str), lambda value: [lambda: _click(IdList(), value),
-                                                lambda: _publicity_choice(None, None, [value])]),
+                                                lambda: publicity_choice(None, None, [value])]),
     "actor": (BAD_ACTORS, lambda value: [lambda: Actor.parse(value)]),
     "doc-no": (BAD_DOC_NOS, lambda value: [lambda: validate_doc_no(value)]),
     "now": (BAD_INSTANTS, lambda value: [lambda: parse_instant(value)]),
-    "min-score": (BAD_SCORES, lambda value: [lambda: _publicity_choice(None, value, None)]),
+    "min-score": (BAD_SCORES, lambda value: [lambda: publicity_choice(None, value, None)]),
 }
 
 
