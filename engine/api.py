@@ -50,9 +50,6 @@ from gdcluster.engine.store import Store, connection_of, resolve_url, upgrade
 
 log = logging.getLogger("gdcluster")
 
-TERMINAL_CASE_DEADLINE_RESULT = "case closed"
-
-
 @dataclass(frozen=True)
 class TransitionEvent:
     """Published to subscribers after the act's transaction has committed."""

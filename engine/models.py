@@ -7,7 +7,7 @@ Amounts and scores are exact decimals kept as strings, never floats.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import declared_attr
@@ -125,7 +125,6 @@ class Deadline(SQLModel, table=True):
         Index("ix_gd_deadline_due", "status", "due_at"),
         UniqueConstraint("key", name="uq_gd_deadline_key"),
     )
-    STATUSES: ClassVar[tuple[str, ...]] = ("pending", "fired", "done", "cancelled")
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="gd_case.id", index=True)

@@ -54,7 +54,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -170,9 +170,6 @@ class Settings:
 
     def city_issuer(self, city: str) -> str:
         return self.city_issuers.get(city) or f"{city}工业和信息化局"
-
-    def with_outbox(self, folder: str | os.PathLike[str]) -> Settings:
-        return replace(self, outbox=Path(folder))
 
 
 def settings_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:

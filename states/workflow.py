@@ -46,10 +46,6 @@ class Rule:
     def dest_from(self, source: str) -> str:
         return source if self.dest == SAME else self.dest
 
-    @property
-    def changes_state(self) -> bool:
-        return self.dest != SAME
-
 
 @dataclass(frozen=True)
 class Workflow:

@@ -32,8 +32,6 @@ from support import COUNTY, PROVINCE, TIMES, Walker, full_scores
 
 from gdcluster.cli import CASE_ID, DATE, YEAR, IdList, cli
 from gdcluster.engine import Actor, Engine, InvalidInput, NotFound
-from gdcluster.engine.parse import as_date, as_year
-from gdcluster.engine.parse import publicity_choice, validate_doc_no
 from gdcluster.engine.application import (
     CHAMPION_KINDS,
     QUALITY_KINDS,
@@ -41,6 +39,7 @@ from gdcluster.engine.application import (
     load_application_file,
 )
 from gdcluster.engine.clock import FakeClock, parse_instant
+from gdcluster.engine.parse import as_date, as_year, publicity_choice, validate_doc_no
 from gdcluster.notifications.service import attach
 from gdcluster.notifications.settings import load_settings
 from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS

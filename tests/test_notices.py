@@ -24,10 +24,10 @@ from support import PROVINCE, Walker
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused
-from gdcluster.engine.parse import validate_doc_no
 from gdcluster.engine.application import load_application_file
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.models import Delivery, Notice
+from gdcluster.engine.parse import validate_doc_no
 from gdcluster.notifications import (
     Contact,
     Settings,
