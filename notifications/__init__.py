@@ -43,8 +43,8 @@ __all__ = [
 
 _HOMES = {
     "FORMATS": "settings",
-    "KINDS": "context",
-    "TRIGGER_KINDS": "context",
+    "KINDS": "kinds",
+    "TRIGGER_KINDS": "kinds",
     "NoticeSpec": "context",
     "DeliveryReport": "delivery",
     "deliver": "delivery",
@@ -64,8 +64,9 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
-    from gdcluster.notifications.context import KINDS, TRIGGER_KINDS, NoticeSpec
+    from gdcluster.notifications.context import NoticeSpec
     from gdcluster.notifications.delivery import DeliveryReport, deliver
+    from gdcluster.notifications.kinds import KINDS, TRIGGER_KINDS
     from gdcluster.notifications.render import Rendered, cn_date, render
     from gdcluster.notifications.service import Notifier, attach, list_notices, render_notice
     from gdcluster.notifications.settings import (

@@ -22,50 +22,16 @@ from gdcluster.engine.api import TransitionEvent, calendar_from_session
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AuditEntry, Case, Round
+from gdcluster.notifications.kinds import KIND_TRIGGERS, KINDS, TRIGGER_KINDS
 from gdcluster.notifications.settings import Settings
 
 __all__ = [
-    "CASE_KINDS",
-    "KINDS",
-    "ROUND_KINDS",
-    "TRIGGER_KINDS",
     "NoticeSpec",
     "build_context",
     "event_from_audit",
     "latest_event",
     "specs_for_event",
 ]
-
-KINDS = (
-    "publicity",
-    "recognition",
-    "renewal",
-    "revocation",
-    "return",
-    "report_reminder",
-    "expiry_reminder",
-)
-#: Which act produces which notice. Reminders are recorded by the scheduler when a reminder
-#: deadline fires (``engine/sweep.py``): trigger ``report_reminder`` with payload ``{year,
-#: report_due}`` and ``expiry_reminder`` with ``{valid_until}``; the names first agreed,
-#: ``remind_report`` (``{year, due}``) and ``remind_expiry``, are accepted as well.
-TRIGGER_KINDS = {
-    "publicize_round": "publicity",
-    "recognize_round": "recognition",
-    "renew": "renewal",
-    "revoke": "revocation",
-    "return": "return",
-    "report_reminder": "report_reminder",
-    "remind_report": "report_reminder",
-    "expiry_reminder": "expiry_reminder",
-    "remind_expiry": "expiry_reminder",
-}
-KIND_TRIGGERS: dict[str, tuple[str, ...]] = {}
-for _trigger, _kind in TRIGGER_KINDS.items():
-    KIND_TRIGGERS[_kind] = (*KIND_TRIGGERS.get(_kind, ()), _trigger)
-del _trigger, _kind
-ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
-CASE_KINDS = frozenset({"renewal", "revocation", "return", "report_reminder", "expiry_reminder"})
 
 #: Application fields (DESIGN §4) by their official names, for 退回补正 letters.
 FIELD_LABELS = {

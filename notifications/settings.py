@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.notifications.kinds import KINDS
 
 __all__ = [
     "DEFAULT_ISSUER",
@@ -265,8 +266,6 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
             table.fail("url", f"not an http(s) URL: {url!r}")
         kinds = table.text_list("kinds")
         if kinds is not None:
-            from gdcluster.notifications.context import KINDS
-
             for kind in kinds:
                 if kind not in KINDS:
                     table.fail("kinds", f"unknown notice kind {kind!r}; use {', '.join(KINDS)}")

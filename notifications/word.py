@@ -27,7 +27,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Emu, Mm, Pt
 
-from gdcluster.notifications.render import Document, Paragraph, Table, display_width
+from gdcluster.engine.text import display_width
+from gdcluster.notifications.document import Document, Paragraph, Table
 
 __all__ = ["FONTS", "VERSION", "build"]
 
