@@ -509,10 +509,10 @@ def round_open(year: int, policy: str | None, apply_by: date | None, recommend_b
     )
 
     def human() -> None:
-        click.echo(f"round {year} open under {summary['policy']} "
-                   f"(version {summary['policy_version']}); applications until "
-                   f"{summary['apply_by'] or '—'}, recommendations until "
-                   f"{summary['recommend_by'] or '—'}")
+        click.echo(f"round {year} open under {summary.policy} "
+                   f"(version {summary.policy_version}); applications until "
+                   f"{summary.apply_by or '—'}, recommendations until "
+                   f"{summary.recommend_by or '—'}")
 
     _output(summary, human)
 
@@ -525,28 +525,27 @@ def round_show(year: int) -> None:
     summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
-        click.echo(f"round {year} — policy {summary['policy']} (version "
-                   f"{summary['policy_version']})")
+        click.echo(f"round {year} — policy {summary.policy} (version "
+                   f"{summary.policy_version})")
         _table([
-            ["  applications until", summary["apply_by"] or "—"],
-            ["  recommendations until", summary["recommend_by"] or "—"],
-            ["  notice", " ".join(filter(None, [summary.get("notice_doc_no"),
-                                                 summary.get("notice_title")])) or "—"],
-            ["  valid from", summary.get("valid_from") or "—"],
+            ["  applications until", summary.apply_by or "—"],
+            ["  recommendations until", summary.recommend_by or "—"],
+            ["  notice", " ".join(filter(None, [summary.notice_doc_no,
+                                                 summary.notice_title])) or "—"],
+            ["  valid from", summary.valid_from or "—"],
         ])
-        rubric = summary["rubric"]
-        click.echo(f"rubric (at least {summary['min_experts']} experts):")
-        _table([["  " + item["id"], item["name"], f"{item['weight']} points"] for item in rubric])
-        counts = summary["counts"]
-        click.echo(f"cases: {counts['total']}")
+        click.echo(f"rubric (at least {summary.min_experts} experts):")
+        _table([["  " + item.id, item.name, f"{item.weight} points"] for item in summary.rubric])
+        counts = summary.counts
+        click.echo(f"cases: {counts.total}")
         _table([["  " + state, _state_label(state), count]
-                for state, count in sorted(counts["by_state"].items())])
-        if counts["by_city"]:
+                for state, count in sorted(counts.by_state.items())])
+        if counts.by_city:
             click.echo("by city:")
             _table([["  " + city, ", ".join(f"{state} {count}"
                                             for state, count in sorted(states.items()))]
-                    for city, states in sorted(counts["by_city"].items())])
-        below = summary["cities_below_minimum"]
+                    for city, states in sorted(counts.by_city.items())])
+        below = summary.cities_below_minimum
         click.echo(f"cities below their minimum quota: {', '.join(below) if below else 'none'}")
 
     _output(summary, human)
@@ -573,9 +572,9 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
         )
 
     def human() -> None:
-        click.echo(f"publicized: {_ids(result['publicized'])}")
-        click.echo(f"rejected (未入选): {_ids(result['rejected'])}")
-        click.echo(f"publicity: {result['publicity_start']} – {result['publicity_end']}")
+        click.echo(f"publicized: {_ids(result.publicized)}")
+        click.echo(f"rejected (未入选): {_ids(result.rejected)}")
+        click.echo(f"publicity: {result.publicity_start} – {result.publicity_end}")
 
     _output(result, human)
 
@@ -595,8 +594,8 @@ def round_recognize(year: int, valid_from: date | None, doc_no: str | None) -> N
                                         doc_no=doc_no, progress=progress)
 
     def human() -> None:
-        click.echo(f"recognized: {_ids(result['recognized'])}")
-        for case_id, why in result["held"].items():
+        click.echo(f"recognized: {_ids(result.recognized)}")
+        for case_id, why in result.held.items():
             click.echo(f"held: case {case_id}: {why}")
 
     _output(result, human)
@@ -604,7 +603,7 @@ def round_recognize(year: int, valid_from: date | None, doc_no: str | None) -> N
 
 def _count_in_state(engine: Any, year: int, state: str) -> int:
     """How many cases a batch will touch, for the progress bar only."""
-    return int(engine.round_summary(year)["counts"]["by_state"].get(state, 0))
+    return int(engine.round_summary(year).counts.by_state.get(state, 0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -897,8 +896,9 @@ def case_check(case_id: int) -> None:
 def case_list(state: str | None, city: str | None, round_year: int | None, limit: int | None,
               offset: int) -> None:
     """Cases in id order, streamed."""
-    views = _settings().engine(acts=False).list(state=state, city=city, round_year=round_year,
-                                      limit=limit, offset=offset)
+    views = _settings().engine(acts=False).list_cases(state=state, city=city,
+                                                      round_year=round_year, limit=limit,
+                                                      offset=offset)
     first = next(views, None)  # raises bad filters before anything is printed
     if _settings().as_json:
         if first is None:
@@ -1016,15 +1016,15 @@ def scheduler_run(once: bool) -> None:
     DeadlineScheduler(settings.engine()).run()
 
 
-def _handled_lines(handled: list[dict[str, Any]]) -> None:
+def _handled_lines(handled: list[Any]) -> None:
     if not handled:
         click.echo("nothing due", err=True)
     for item in handled:
-        where = (f"case {item['case_id']}" if item["case_id"] is not None
-                 else f"round {item['round_year']}")
-        due = _local(item["due_at"], deadline=True)
-        click.echo(f"{item['id']:>6}  {due}  {_pad(item['kind'], 21)}  "
-                   f"{_pad(where, 12)}  {item['result']}")
+        where = (f"case {item.case_id}" if item.case_id is not None
+                 else f"round {item.round_year}")
+        due = _local(item.due_at, deadline=True)
+        click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
+                   f"{_pad(where, 12)}  {item.result}")
 
 
 @scheduler_group.command("pending")
@@ -1038,9 +1038,9 @@ def scheduler_pending(until: date | None) -> None:
         if not rows:
             click.echo("no deadline due", err=True)
         _table(
-            [str(row["id"]), _local(row["due_at"], deadline=True), row["kind"],
-             f"case {row['case_id']}" if row["case_id"] is not None
-             else f"round {row['round_year']}", row["action"]]
+            [str(row.id), _local(row.due_at, deadline=True), row.kind,
+             f"case {row.case_id}" if row.case_id is not None
+             else f"round {row.round_year}", row.action]
             for row in rows
         )
 

@@ -20,13 +20,19 @@ __all__ = [
     "CaseView",
     "Clock",
     "ConcurrentModification",
+    "DeadlineOutcome",
     "Engine",
     "EngineError",
     "FakeClock",
     "InvalidInput",
     "NotFound",
     "NotInitialized",
+    "PendingDeadline",
     "PermissionDenied",
+    "PublicityResult",
+    "Reason",
+    "RecognitionResult",
+    "RoundSummary",
     "SimulationOnly",
     "SystemClock",
     "TransitionEvent",
@@ -36,25 +42,31 @@ __all__ = [
 _HOMES = {
     "Actor": "actors",
     "CalendarGap": "errors",
-    "CaseView": "api",
+    "CaseView": "views",
     "Clock": "clock",
     "ConcurrentModification": "errors",
+    "DeadlineOutcome": "sweep",
     "Engine": "api",
     "EngineError": "errors",
     "FakeClock": "clock",
     "InvalidInput": "errors",
     "NotFound": "errors",
     "NotInitialized": "errors",
+    "PendingDeadline": "sweep",
     "PermissionDenied": "errors",
+    "PublicityResult": "rounds",
+    "Reason": "errors",
+    "RecognitionResult": "rounds",
+    "RoundSummary": "views",
     "SimulationOnly": "errors",
     "SystemClock": "clock",
-    "TransitionEvent": "api",
+    "TransitionEvent": "kernel",
     "TransitionRefused": "errors",
 }
 
 if TYPE_CHECKING:
     from gdcluster.engine.actors import Actor
-    from gdcluster.engine.api import CaseView, Engine, TransitionEvent
+    from gdcluster.engine.api import Engine
     from gdcluster.engine.clock import Clock, FakeClock, SystemClock
     from gdcluster.engine.errors import (
         CalendarGap,
@@ -64,9 +76,14 @@ if TYPE_CHECKING:
         NotFound,
         NotInitialized,
         PermissionDenied,
+        Reason,
         SimulationOnly,
         TransitionRefused,
     )
+    from gdcluster.engine.kernel import TransitionEvent
+    from gdcluster.engine.rounds import PublicityResult, RecognitionResult
+    from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
+    from gdcluster.engine.views import CaseView, RoundSummary
 
 
 def __getattr__(name: str) -> Any:

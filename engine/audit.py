@@ -30,6 +30,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def digest(value: Any) -> str:
+    """SHA-256 of ``value``'s canonical JSON: what an audit row records of a stored document
+    (an application, an annual report) instead of the document itself."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
 def _instant(value: datetime) -> str:
     if value.tzinfo is None:  # SQLite hands back naive UTC
         value = value.replace(tzinfo=UTC)

@@ -14,6 +14,7 @@ An item that cannot be judged because data are missing fails, with a value that 
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 import unicodedata
@@ -22,11 +23,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from gdcluster.states.policy import Condition, Policy, Threshold
 
-__all__ = ["CheckItem", "CheckReport", "evaluate"]
+if TYPE_CHECKING:
+    from gdcluster.engine.models import Case
+
+__all__ = ["CheckItem", "CheckReport", "check_case", "evaluate", "validated"]
 
 Result = Literal["pass", "fail", "expert"]
 
@@ -135,6 +139,48 @@ def evaluate(app: Mapping[str, Any], policy: Policy, round_year: int) -> CheckRe
     ]
     items.sort(key=lambda item: _article_rank(item.article))  # stable: code order within one
     return CheckReport(items=tuple(items), method=policy.growth_method)
+
+
+def check_case(case: Case, policy: Policy) -> CheckReport:
+    """The criteria report of the case's application under ``policy`` for its round."""
+    key = (_content_key(case.application), policy.name, policy.digest, case.round_year)
+    report = _CHECKED.get(key)
+    if report is None:
+        report = evaluate(validated(case.application), policy, case.round_year)
+        _remember(_CHECKED, key, report)
+    return report
+
+
+def validated(application: Any) -> dict[str, Any]:
+    """``validate_application`` of a stored application, remembered by content. The answer
+    is shared: read it, never change it."""
+    from gdcluster.engine.application import validate_application
+
+    key = _content_key(application)
+    answer = _VALIDATED.get(key)
+    if answer is None:
+        answer = validate_application(application)
+        _remember(_VALIDATED, key, answer)
+    return answer
+
+
+# Validating an application and judging it are pure functions of its content (and of the
+# policy and round): `submit`, `review` and `recommend` of one application reuse one answer.
+# Keyed by the content itself, never by case id or version, so an answer cannot outlive what
+# it judged.
+_CACHE_SIZE = 256
+_VALIDATED: dict[str, dict[str, Any]] = {}
+_CHECKED: dict[tuple[str, str, str, int], CheckReport] = {}
+
+
+def _content_key(application: Any) -> str:
+    return json.dumps(application, ensure_ascii=False, sort_keys=True, default=repr)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_SIZE:
+        del cache[next(iter(cache))]  # oldest first
+    cache[key] = value
 
 
 class _Check:
@@ -426,7 +472,7 @@ def _compound_rate(ratio: Fraction, intervals: int) -> str:
 
     Integer arithmetic: the root's ten-thousandths are the integer k-th root of
     ``ratio × 10^(4k)``, the half-way case an exact comparison. The same digits as ``Decimal``
-    powers at 34 places, fifty times faster: those were a tenth of every 资格初审 act (issue 5).
+    powers at 34 places, fifty times faster: every 资格初审 computes it.
     """
     if not ratio:
         return "-100.00"

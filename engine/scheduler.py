@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from gdcluster.engine import sweep
 from gdcluster.engine.clock import SHANGHAI
+from gdcluster.engine.sweep import DeadlineOutcome
 
 if TYPE_CHECKING:
     from gdcluster.engine.api import Engine
@@ -74,14 +75,14 @@ class DeadlineScheduler:
         self._armed_for: datetime | None = None
 
     # ------------------------------------------------------------------ jobs
-    def sweep(self) -> list[dict[str, Any]]:
+    def sweep(self) -> list[DeadlineOutcome]:
         """One sweep, then re-arm the wake-up; what every job runs. Never raises."""
         with self._sweeping:
-            handled: list[dict[str, Any]] = []
+            handled: list[DeadlineOutcome] = []
             if self.stopping.is_set():
                 return handled
             try:
-                handled = sweep.run_due(self.engine, stop=self.stopping)
+                handled = sweep.run_due(self.engine.kernel, stop=self.stopping)
             except Exception:  # the database went away, say: the next minute retries
                 log.exception("sweep failed; retrying at the next wake-up")
             try:

@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine.api import TransitionEvent, calendar_from_session
+from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Case, Round
+from gdcluster.engine.views import load_case, load_round
 from gdcluster.notifications.kinds import KIND_TRIGGERS, KINDS, TRIGGER_KINDS
 from gdcluster.notifications.settings import Settings
 
@@ -145,20 +147,6 @@ def build_context(
     return builder(session, settings, event)
 
 
-def _round(session: Session, year: int | None) -> Round:
-    row = session.get(Round, year) if year is not None else None
-    if row is None:
-        raise NotFound("round", year)
-    return row
-
-
-def _case(session: Session, case_id: int | None) -> Case:
-    row = session.get(Case, case_id) if case_id is not None else None
-    if row is None:
-        raise NotFound("case", case_id)
-    return row
-
-
 @cache
 def _policy(name: str) -> Any:
     from gdcluster.states.policy import load_policy
@@ -279,7 +267,7 @@ def _one_range(clusters: list[dict[str, Any]]) -> tuple[date, date] | None:
 
 # ---------------------------------------------------------------------------- the kinds
 def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    round_row = _round(session, event.round_year)
+    round_row = load_round(session, event.round_year)
     policy = _policy(round_row.policy)
     payload = event.payload
     clusters = _in_region_order([_cluster(case) for case in
@@ -305,7 +293,7 @@ def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> 
 
 
 def _recognition(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    round_row = _round(session, event.round_year)
+    round_row = load_round(session, event.round_year)
     policy = _policy(round_row.policy)
     payload = event.payload
     ids = [int(i) for i in payload.get("recognized", [])]
@@ -342,7 +330,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
     elif spec.case_id is not None:
         ids = [spec.case_id]
     else:
-        year = _round(session, spec.round_year).year
+        year = load_round(session, spec.round_year).year
         ids = list(session.scalars(
             select(AuditEntry.case_id).where(AuditEntry.trigger == "renew",
                                              AuditEntry.round_year == year)
@@ -364,7 +352,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
     clusters = _in_region_order(clusters)
     rounds = sorted({row["round"] for row in clusters})
     latest = max(row["at"] for row in clusters)
-    context = _common(settings, _round(session, rounds[-1]), local_date(latest))
+    context = _common(settings, load_round(session, rounds[-1]), local_date(latest))
     validity = _one_range(clusters)
     batch = f"{rounds[0]}年认定的" if len(rounds) == 1 else ""
     context.update(
@@ -381,8 +369,8 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
 
 
 def _revocation(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
     policy = _policy(case.policy)
     code = str(event.payload.get("reason_code", "")).strip()
     ground = policy.revocation(code)
@@ -404,8 +392,8 @@ def _revocation(session: Session, settings: Settings, event: TransitionEvent) ->
 
 
 def _return(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
     fields = [_field_label(str(name)) for name in event.payload.get("fields", []) or []]
     context = _common(settings, round_row, local_date(event.at))
     context.update(
@@ -436,8 +424,8 @@ def _field_label(path: str) -> str:
 
 def _report_reminder(session: Session, settings: Settings,
                      event: TransitionEvent) -> dict[str, Any]:
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
     policy = _policy(case.policy)
     payload = event.payload
     month, day = policy.periods.report_due_month_day
@@ -472,8 +460,8 @@ def _expiry_reminder(session: Session, settings: Settings,
                      event: TransitionEvent) -> dict[str, Any]:
     from gdcluster.engine.deadlines import review_window_opens
 
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
     policy = _policy(case.policy)
     valid_until = _date(event.payload.get("valid_until")) or case.valid_until
     if valid_until is None:

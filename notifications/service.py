@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine.api import Engine, TransitionEvent
+from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import Delivery, Notice
 from gdcluster.notifications.context import NoticeSpec, build_context, specs_for_event
 from gdcluster.notifications.kinds import CASE_KINDS, KINDS, ROUND_KINDS, TRIGGER_KINDS

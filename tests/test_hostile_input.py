@@ -695,7 +695,7 @@ def test_ids_no_database_stores_are_not_found(stage: Stage, value: int) -> None:
             call()
     for name in ("offset", "limit"):
         with pytest.raises(InvalidInput, match=name):
-            list(stage.engine.list(**{name: 2**63 if value > 0 else -1}))
+            list(stage.engine.list_cases(**{name: 2**63 if value > 0 else -1}))
     stage.unchanged()
 
 

@@ -181,7 +181,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     clock.set("2025-03-01T09:00")  # the 30-day report reminders fire
     handled = engine.run_due()
-    reminded = [item for item in handled if item["outcome"] == "reminded"]
+    reminded = [item for item in handled if item.outcome == "reminded"]
     with engine.store.read() as session:
         acts["report_reminder"] = int(session.scalar(
             select(Notice.audit_seq).where(Notice.kind == "report_reminder",
