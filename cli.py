@@ -54,7 +54,7 @@ class Globals:
 
     def engine(self, *, acts: bool = True) -> Any:
         """The engine; ``acts=False`` for commands that only read, which skip attaching the
-        notice service (a fifth of `case show`'s start-up, issue 5, P3)."""
+        notice service (it would load the notice settings and modules for nothing)."""
         if self._engine is None:
             from gdcluster.engine.api import Engine
 

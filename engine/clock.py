@@ -54,6 +54,14 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
 
 
+def local_text(value: datetime) -> str:
+    """Asia/Shanghai wall time; a deadline at midnight reads as 24:00 of the day before."""
+    local = as_utc(value).astimezone(SHANGHAI)
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return f"{(local - timedelta(days=1)).date().isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def parse_instant(text: str) -> datetime:
     """ISO date or date-time; without an offset it is Asia/Shanghai wall time."""
     text = text.strip()

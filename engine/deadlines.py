@@ -89,7 +89,7 @@ def _upserts() -> dict[str, Any]:
     """``INSERT … ON CONFLICT (key) DO UPDATE SET due_at … WHERE status = 'pending'``, for
     each back-end: a new deadline is added, a pending one with the same key is moved, a
     settled one is left alone — one statement instead of a lookup, an ORM object and its
-    flush, which were a fifth of each publicity act (issue 5, P5)."""
+    flush."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     table = Deadline.__table__  # type: ignore[attr-defined]
@@ -144,7 +144,7 @@ def settle(
 
     shape = (case_id is not None, round_year is not None, kinds is not None)
     statement = _SETTLES.get(shape)
-    if statement is None:  # built once per shape, with bind parameters (issue 5, P5)
+    if statement is None:  # built once per shape, with bind parameters
         table = Deadline.__table__.c  # type: ignore[attr-defined]
         statement = update(Deadline.__table__).where(  # type: ignore[attr-defined]
             table.status == "pending")

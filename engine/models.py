@@ -53,7 +53,7 @@ class Case(SQLModel, table=True):
         Index("ix_gd_case_round_state", "round_year", "state"),
         Index("ix_gd_case_city_state", "city", "state"),
         # the city quota count of each recommendation reads only that city's recommended
-        # cases of the round, not every case of the round (issue 5, P1/P6)
+        # cases of the round, not every case of the round
         Index("ix_gd_case_round_city", "round_year", "city", "recommended_at"),
     )
 
@@ -142,7 +142,7 @@ class Deadline(SQLModel, table=True):
 #: change filings, imported calendar years, notices and deliveries. They load when first named
 #: here (``from gdcluster.engine.models import AuditEntry`` works as before), so that a read
 #: such as `gdcluster case show` does not define eight tables it never touches — defining the
-#: SQLModel classes is most of that command's own start-up (issue 5, P3).
+#: SQLModel classes is most of that command's own start-up.
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
                       "CalendarYear", "Notice", "Delivery"})
 

@@ -37,7 +37,7 @@ def _recommended_count_statement() -> Any:
 
 
 #: Built once with bind parameters and run on the session's connection: every recommendation
-#: runs it, and building it through the ORM each time cost more than running it.
+#: runs it, and building it through the ORM each time would cost more than running it.
 _RECOMMENDED_COUNT = _recommended_count_statement()
 
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gdcluster.engine import sweep
-from gdcluster.engine.clock import SHANGHAI
+from gdcluster.engine.clock import SHANGHAI, local_text
 from gdcluster.engine.sweep import DeadlineOutcome
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class DeadlineScheduler:
             name="sweep at the next due deadline", replace_existing=True,
         )
         if due != self._armed_for:
-            log.info("next wake-up at %s", sweep.local_text(due))
+            log.info("next wake-up at %s", local_text(due))
             self._armed_for = due
         return due
 

@@ -79,8 +79,8 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool) -> None:
 
 def connection_of(session: Session) -> Any:
     """The session's connection in its current transaction, looked up once per transaction:
-    ``Session.connection()`` walks the transaction state each time, a few percent of an act
-    that asks four times (issue 5, P1)."""
+    ``Session.connection()`` walks the transaction state each time, and an act asks several
+    times."""
     transaction = session.get_transaction()
     cached = session.info.get("gdcluster.connection")
     if cached is not None and cached[0] is transaction:

@@ -11,20 +11,8 @@ The claim and the transition it causes commit together or not at all, so several
 processes fire each deadline once, and a crash mid-sweep loses nothing: what was not committed
 is still pending for the next sweep.
 
-What a due deadline does depends on the case as it is now (DESIGN §3, §9):
-
-=================  =======================================================================
-publicity_end      ``recognize`` by ``system``; held while an objection is open (dismissing
-                   the last one after the window re-arms it, see ``deadlines``)
-report_due         ``revoke`` 18.3, or ``flag`` when the policy says so
-validity_end       ``revoke`` 18.1; an ``under_review`` case waits for the decision
-report_reminder,   a reminder: an audit row and an event for the notices, no state change
-expiry_reminder
-round_*_close      the round's window closes: an audit row and an event
-=================  =======================================================================
-
-A deadline on a case no longer in a state where it applies is closed with a result that says
-so. A transition the workflow refuses is closed as refused (and recorded with the refusals),
+What a due deadline does is decided by ``engine/timers.py`` from the case as it is now. A
+transition the workflow refuses is closed as refused (and recorded with the refusals),
 except a missing working-day calendar (``CalendarGap``): that deadline stays pending, its result
 names the missing year, and the next sweep tries again — loud, never a guess.
 """
@@ -34,16 +22,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines
-from gdcluster.engine.actors import Actor
-from gdcluster.engine.clock import SHANGHAI, as_utc, end_of_day, local_date, parse_instant
+from gdcluster.engine.clock import SHANGHAI, as_utc, end_of_day, local_text, parse_instant
 from gdcluster.engine.errors import (
     CalendarGap,
     ConcurrentModification,
@@ -51,8 +38,24 @@ from gdcluster.engine.errors import (
     InvalidInput,
     SimulationOnly,
 )
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
-from gdcluster.engine.policies import policy_for
+from gdcluster.engine.models import Case, Deadline
+from gdcluster.engine.timers import (
+    BUSY,
+    CLOSED,
+    ERROR,
+    NOT_APPLICABLE,
+    RECOGNIZED,
+    REFUSED,
+    REMINDED,
+    REMINDER_ARTICLES,
+    ROUND_ARTICLES,
+    SYSTEM,
+    WAITING,
+    Plan,
+    not_applicable,
+    plan,
+    predict,
+)
 
 if TYPE_CHECKING:
     from gdcluster.engine.kernel import Kernel, Transaction
@@ -61,34 +64,6 @@ log = logging.getLogger("gdcluster.scheduler")
 
 #: Rows read per query; each is then handled in its own transaction.
 BATCH = 200
-
-#: States in which a recognized cluster owes annual reports.
-VALID_STATES = ("recognized", "renewed", "under_review")
-
-SYSTEM = Actor.system()
-
-# outcomes, as returned by ``run_due`` and logged
-RECOGNIZED = "recognized"
-REVOKED = "revoked"
-FLAGGED = "flagged"
-REMINDED = "reminded"
-CLOSED = "closed"
-HELD = "held"
-NOT_APPLICABLE = "not_applicable"
-REFUSED = "refused"
-WAITING = "waiting"
-BUSY = "busy"
-ERROR = "error"
-
-_REMINDER_ARTICLES = {
-    deadlines.REPORT_REMINDER: "《暂行办法》动态管理：年度报告（提醒）",
-    deadlines.EXPIRY_REMINDER: "《暂行办法》动态管理：复核（有效期届满提醒）",
-}
-_ROUND_ARTICLES = {
-    deadlines.ROUND_APPLY_CLOSE: "《暂行办法》认定程序：申报（截止）",
-    deadlines.ROUND_RECOMMEND_CLOSE: "《暂行办法》认定程序：推荐（截止）",
-}
-
 
 @dataclass(frozen=True)
 class DeadlineOutcome:
@@ -132,16 +107,6 @@ class PendingDeadline:
                 "round_year": self.round_year, "due_at": self.due_at, "action": self.action}
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a due deadline will do to its case now: a trigger, a record, or nothing."""
-
-    outcome: str
-    result: str
-    trigger: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
 # ---------------------------------------------------------------------------- reading
 def due_rows(
     session: Session, now: datetime, *, after: tuple[datetime, int] | None = None,
@@ -176,96 +141,6 @@ def next_due(session: Session, after: datetime) -> datetime | None:
         )
     )
     return as_utc(value) if value is not None else None
-
-
-def deadline_day(due_at: datetime) -> date:
-    """The calendar day a deadline falls on: 24:00 of a day belongs to that day."""
-    return local_date(as_utc(due_at) - timedelta(microseconds=1))
-
-
-def key_year(key: str) -> int | None:
-    """The report year in ``case:12:report:2024[:reminder-30d]``."""
-    parts = key.split(":")
-    if len(parts) >= 4 and parts[2] == "report" and parts[3].isdigit():
-        return int(parts[3])
-    return None
-
-
-def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
-    """Decide what ``row`` does to ``case`` as it stands at ``now``. Reads only.
-
-    A reminder found only after the deadline it announces has passed (the scheduler was down)
-    is closed as too late rather than sent beside the consequence.
-    """
-    kind, state = row.kind, case.state
-    if kind == deadlines.PUBLICITY_END:
-        if state != "publicized":
-            return _not_applicable(f"case is {state}, no longer in publicity")
-        open_ids = list(session.scalars(
-            select(Objection.id).where(Objection.case_id == case.id, Objection.status == "open")
-            .order_by(Objection.id)
-        ))
-        if open_ids:
-            listed = ", ".join(map(str, open_ids))
-            return Plan(HELD, f"held: objection(s) {listed} open; recognition waits for the "
-                              f"province's decision (dismissing the last one re-arms it)")
-        round_row = session.get(Round, case.round_year)
-        start = (round_row.valid_from if round_row is not None else None) \
-            or local_date(row.due_at)
-        return Plan(RECOGNIZED, "recognized by system at the end of publicity", "recognize",
-                    {"valid_from": start})
-    if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
-        year = key_year(row.key)
-        if state not in VALID_STATES:
-            return _not_applicable(f"case is {state}; no annual report is owed")
-        if year is not None and session.scalar(
-            select(AnnualReport.id).where(AnnualReport.case_id == case.id,
-                                          AnnualReport.year == year)
-        ) is not None:
-            return _not_applicable(f"the report for {year} is filed")
-        due = deadline_day(row.due_at) if kind == deadlines.REPORT_DUE else None
-        if kind == deadlines.REPORT_REMINDER:
-            report_due = session.scalar(select(Deadline.due_at).where(
-                Deadline.key == deadlines.case_key(case.id, "report", year)))
-            if report_due is not None and as_utc(report_due) <= now:
-                return _not_applicable(f"too late: the report for {year} was due "
-                                       f"{local_text(report_due)}")
-            return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
-                        {"year": year, "report_due": deadline_day(report_due).isoformat()
-                         if report_due is not None else None})
-        reason = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
-        policy = policy_for(case.policy, case.policy_digest)
-        if policy.periods.missed_report_action == "flag":
-            return Plan(FLAGGED, f"flagged: report for {year} missed (policy: flag)", "flag",
-                        {"reason": reason})
-        return Plan(REVOKED, f"revoked 18.3: report for {year} missed", "revoke",
-                    {"reason_code": "18.3", "reason": reason})
-    if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
-        if kind == deadlines.VALIDITY_END and state == "under_review":
-            return Plan(HELD, "held: 复核 applied for; the case waits for the province's "
-                              "decision (renew or revoke)")
-        if state not in ("recognized", "renewed"):
-            return _not_applicable(f"case is {state}")
-        until = case.valid_until
-        if until is None or row.key != deadlines.case_key(case.id, kind, until.isoformat()):
-            return _not_applicable(f"validity now ends {until}")
-        if kind == deadlines.EXPIRY_REMINDER:
-            if end_of_day(until) <= now:
-                return _not_applicable(f"too late: validity ended {until}")
-            return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
-                        {"valid_until": until.isoformat()})
-        reason = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
-        return Plan(REVOKED, "revoked 18.1: validity ended without 复核", "revoke",
-                    {"reason_code": "18.1", "reason": reason})
-    return _not_applicable(f"unknown deadline kind {kind!r}")
-
-
-def _not_applicable(why: str) -> Plan:
-    return Plan(NOT_APPLICABLE, f"not applicable: {why}")
-
-
-def _cn_date(day: date | None) -> str:
-    return f"{day.year}年{day.month}月{day.day}日" if day else "?"
 
 
 # ---------------------------------------------------------------------------- the sweep
@@ -387,7 +262,7 @@ def _fire_case_deadline(
         if not _claim(session, row.id, at):                            # 2. the deadline
             return False, Plan(NOT_APPLICABLE, ""), False
         if case is None:
-            decided = _not_applicable(f"case {row.case_id} does not exist")
+            decided = not_applicable(f"case {row.case_id} does not exist")
         else:
             decided = plan(session, row, case, at)
         wrote_due = False
@@ -413,7 +288,7 @@ def _fire_case_deadline(
 def _remind(transaction: Transaction, row: Any, case: Case, decided: Plan, at: datetime) -> None:
     """A reminder is an act without a state change: its audit row (and so its notice)."""
     transaction.record(
-        actor=SYSTEM, trigger=row.kind, article=_REMINDER_ARTICLES[row.kind], at=at,
+        actor=SYSTEM, trigger=row.kind, article=REMINDER_ARTICLES[row.kind], at=at,
         case_id=case.id, round_year=case.round_year, from_state=case.state,
         to_state=case.state, payload={**decided.payload, "due_at": _iso_local(row.due_at)},
     )
@@ -425,8 +300,8 @@ def _fire_round_deadline(kernel: Kernel, row: Any, at: datetime) -> tuple[bool, 
         if not _claim(session, row.id, at):
             return False, Plan(NOT_APPLICABLE, "")
         year = row.round_year
-        if row.kind not in _ROUND_ARTICLES or year is None:
-            decided = _not_applicable(f"unknown round deadline kind {row.kind!r}")
+        if row.kind not in ROUND_ARTICLES or year is None:
+            decided = not_applicable(f"unknown round deadline kind {row.kind!r}")
             _set_result(session, row.id, decided.result)
             return True, decided
         counts = dict(session.execute(
@@ -435,7 +310,7 @@ def _fire_round_deadline(kernel: Kernel, row: Any, at: datetime) -> tuple[bool, 
         what = "applications" if row.kind == deadlines.ROUND_APPLY_CLOSE else "recommendations"
         decided = Plan(CLOSED, f"round {year} closed for {what}")
         transaction.record(
-            actor=SYSTEM, trigger=row.kind, article=_ROUND_ARTICLES[row.kind], at=at,
+            actor=SYSTEM, trigger=row.kind, article=ROUND_ARTICLES[row.kind], at=at,
             round_year=year,
             payload={"closes": what, "due_at": _iso_local(row.due_at), "cases_by_state": counts},
         )
@@ -516,14 +391,6 @@ def _log(outcome: DeadlineOutcome) -> None:
             local_text(outcome.due_at), outcome.outcome, outcome.result)
 
 
-def local_text(value: datetime) -> str:
-    """Asia/Shanghai wall time; a deadline at midnight reads as 24:00 of the day before."""
-    local = as_utc(value).astimezone(SHANGHAI)
-    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
-        return f"{(local - timedelta(days=1)).date().isoformat()} 24:00"
-    return local.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _iso_local(value: datetime) -> str:
     return as_utc(value).astimezone(SHANGHAI).isoformat()
 
@@ -563,26 +430,9 @@ def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[
                 listed.append(PendingDeadline(
                     id=row.id, kind=row.kind, key=row.key, case_id=row.case_id,
                     round_year=row.round_year, due_at=as_utc(row.due_at),
-                    action=_predict(session, row, now),
+                    action=predict(session, row, now),
                 ))
             if len(rows) < BATCH:
                 break
             after = (rows[-1].due_at, rows[-1].id)
     return listed
-
-
-def _predict(session: Session, row: Any, now: datetime) -> str:
-    if row.case_id is None:
-        return f"close the round's {row.kind.removeprefix('round_').removesuffix('_close')} window"
-    case = session.get(Case, row.case_id)
-    if case is None:
-        return "not applicable: no such case"
-    try:
-        decided = plan(session, row, case, max(now, as_utc(row.due_at)))
-    except EngineError as error:
-        return f"refused: {error.message}"
-    if decided.trigger == "revoke":
-        return f"revoke {decided.payload['reason_code']}"
-    if decided.trigger is not None:
-        return decided.trigger
-    return "remind" if decided.outcome == REMINDED else decided.result

@@ -224,8 +224,8 @@ def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
         return []
     from sqlalchemy.orm import defer
 
-    # a list names clusters: their applications (kilobytes of JSON each) stay unread — decoding
-    # them was a quarter of the 800-row publicity notice (issue 5, P5)
+    # a list names clusters: their applications (kilobytes of JSON each) stay unread, as
+    # decoding them would cost more than the rest of the notice
     rows = {case.id: case for case in session.scalars(
         select(Case).options(defer(Case.application))  # type: ignore[arg-type]
         .where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
