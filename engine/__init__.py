@@ -11,8 +11,9 @@ own. The names load on first use, so that importing a light module of the packag
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gdcluster import lazy_exports
 
 __all__ = [
     "Actor",
@@ -85,15 +86,4 @@ if TYPE_CHECKING:
     from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
     from gdcluster.engine.views import CaseView, RoundSummary
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

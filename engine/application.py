@@ -22,7 +22,13 @@ from typing import Any, Final
 import yaml
 
 from gdcluster.engine.errors import InvalidInput
-from gdcluster.engine.parse import FIRST_DATA_YEAR, LAST_YEAR, describe, exact_number
+from gdcluster.engine.parse import (
+    FIRST_DATA_YEAR,
+    describe,
+    exact_number,
+    year_number,
+    year_within,
+)
 from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS
 
 __all__ = [
@@ -46,7 +52,6 @@ QUALITY_KINDS: Final = ("specialized_new", "innovative", "high_tech")
 #: Incident kinds that carry an accident/incident grade; the others are disqualifying as such.
 GRADED_KINDS: Final = ("safety", "quality", "environment", "cyber", "data")
 
-_YEAR_TEXT = re.compile(r"[0-9]{4}")
 _PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 
 
@@ -298,15 +303,10 @@ def _choice(allowed: tuple[str, ...]) -> Callable[[Any, str], str]:
 
 
 def _year(value: Any, path: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        year = value
-    elif isinstance(value, str) and _YEAR_TEXT.fullmatch(value.strip()):
-        year = int(value.strip())
-    else:
+    year = year_number(value)
+    if year is None:
         raise InvalidInput(f"a year must be a whole number like 2023, not {value!r}", field=path)
-    if not FIRST_DATA_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput(f"year {year} is outside {FIRST_DATA_YEAR}–{LAST_YEAR}", field=path)
-    return year
+    return year_within(year, path, FIRST_DATA_YEAR)
 
 
 def _year_map(parse: Callable[[Any, str], Any]) -> Callable[[Any, str], dict[int, Any]]:

@@ -8,6 +8,8 @@ facts, which a bare ``False`` could not.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from gdcluster.engine import deadlines
@@ -25,13 +27,7 @@ GUARDS = Registry("guard")
 
 @GUARDS.register("round_accepting_applications")
 def round_accepting_applications(act: Act) -> None:
-    deadline = act.round().apply_by
-    if deadline is not None and act.now >= end_of_day(deadline):
-        raise act.refuse(
-            f"round {act.case.round_year} closed for applications at the end of {deadline}",
-            Reason.APPLICATION_DEADLINE_PASSED,
-            deadline=deadline,
-        )
+    _window_open(act, act.round().apply_by, "applications", Reason.APPLICATION_DEADLINE_PASSED)
 
 
 @GUARDS.register("application_complete")
@@ -65,11 +61,15 @@ def criteria_pass(act: Act) -> None:
 
 @GUARDS.register("round_accepting_recommendations")
 def round_accepting_recommendations(act: Act) -> None:
-    deadline = act.round().recommend_by
+    _window_open(act, act.round().recommend_by, "recommendations",
+                 Reason.RECOMMENDATION_DEADLINE_PASSED)
+
+
+def _window_open(act: Act, deadline: date | None, what: str, reason: Reason) -> None:
+    """A round's window closes at 24:00 of its deadline (none set: it stays open)."""
     if deadline is not None and act.now >= end_of_day(deadline):
         raise act.refuse(
-            f"round {act.case.round_year} closed for recommendations at the end of {deadline}",
-            Reason.RECOMMENDATION_DEADLINE_PASSED,
+            f"round {act.case.round_year} closed for {what} at the end of {deadline}", reason,
             deadline=deadline,
         )
 

@@ -38,6 +38,8 @@ __all__ = [
     "row_count",
     "validate_doc_no",
     "validate_quotas",
+    "year_number",
+    "year_within",
 ]
 
 #: The years any date, year or instant given to the engine must lie in: outside them no legal
@@ -176,14 +178,25 @@ def as_date(value: Any, name: str) -> date | None:
 
 def as_year(value: Any, name: str = "year") -> int:
     """A year as a whole number or four digits, inside the engine's years."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        year = value
-    elif isinstance(value, str) and _YEAR_TEXT.fullmatch(value.strip()):
-        year = int(value.strip())
-    else:
+    year = year_number(value)
+    if year is None:
         raise InvalidInput(f"not a year: {value!r}", field=name)
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=name)
+    return year_within(year, name)
+
+
+def year_number(value: Any) -> int | None:
+    """``value`` as a year's number (a whole number, or four ASCII digits), else ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _YEAR_TEXT.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
+
+
+def year_within(year: int, name: str, first: int = FIRST_YEAR) -> int:
+    """``year`` when it lies from ``first`` to ``LAST_YEAR``, else ``InvalidInput``."""
+    if not first <= year <= LAST_YEAR:
+        raise InvalidInput(f"year {year} is outside {first}–{LAST_YEAR}", field=name)
     return year
 
 

@@ -168,27 +168,16 @@ def publicize_round(
     if doc_no is not None:
         validate_doc_no(doc_no)
     now = kernel.clock.now()
-    try:
-        with kernel.store.write() as session:
-            round_row = load_round(session, year, lock=True)
-            pick = round_row.publicity_pick
-            resumed = pick is not None and not pick.get("done")
-            if resumed:
-                assert pick is not None
-                _check_same_batch("publicize", year, pick, choice,
-                                  start=iso(start_day), doc_no=doc_no)
-            else:
-                pick = _pick(session, round_row, choice, start_day or local_date(now), doc_no,
-                             who, now, batch=(pick or {}).get("batch", 0) + 1)
-                round_row.publicity_pick = pick
-                if doc_no is not None:
-                    round_row.publicity_doc_no = doc_no
-            # one calendar for the whole batch, the one the pick's period was counted with
-            calendar = calendar_from_session(session)
-    except TransitionRefused as refusal:
-        kernel.record_refusal(who, "publicize_round", refusal, round_year=year)
-        raise
-    assert pick is not None
+
+    def new_pick(session: Session, round_row: Round, number: int) -> dict[str, Any]:
+        pick = _pick(session, round_row, choice, start_day or local_date(now), doc_no, who,
+                     now, batch=number)
+        if doc_no is not None:
+            round_row.publicity_doc_no = doc_no
+        return pick
+
+    pick, resumed, calendar = _stored_batch(
+        kernel, who, year, "publicize", new_pick, choice, start=iso(start_day), doc_no=doc_no)
     chosen = set(pick["publicize"])
     elsewhere: dict[str, str] = {}
     for case_id in pick["ranked"]:
@@ -286,33 +275,21 @@ def recognize_round(
         validate_doc_no(doc_no)
     kernel.require(who, ("province",), "recognize", "recognize a round", round_year=year)
     now = kernel.clock.now()
-    try:
-        with kernel.store.write() as session:
-            round_row = load_round(session, year, lock=True)
-            batch = round_row.recognition_batch
-            resumed = batch is not None and not batch.get("done")
-            if resumed:
-                assert batch is not None
-                _check_same_batch("recognize", year, batch, None, valid_from=iso(start),
-                                  doc_no=doc_no)
-            else:
-                ids = list(session.scalars(
-                    select(Case.id).where(Case.round_year == year,
-                                          Case.state == "publicized").order_by(Case.id)
-                ))
-                batch = {"batch": (batch or {}).get("batch", 0) + 1, "by": str(who),
-                         "at": now.isoformat(), "valid_from": iso(start),
-                         "doc_no": doc_no, "cases": ids, "done": False}
-                round_row.recognition_batch = batch
-                if start is not None:
-                    round_row.valid_from = start
-                if doc_no is not None:
-                    round_row.recognition_doc_no = doc_no
-            calendar = calendar_from_session(session)  # one for the whole batch
-    except TransitionRefused as refusal:
-        kernel.record_refusal(who, "recognize_round", refusal, round_year=year)
-        raise
-    assert batch is not None
+
+    def new_batch(session: Session, round_row: Round, number: int) -> dict[str, Any]:
+        ids = list(session.scalars(
+            select(Case.id).where(Case.round_year == year, Case.state == "publicized")
+            .order_by(Case.id)
+        ))
+        if start is not None:
+            round_row.valid_from = start
+        if doc_no is not None:
+            round_row.recognition_doc_no = doc_no
+        return {"batch": number, "by": str(who), "at": now.isoformat(),
+                "valid_from": iso(start), "doc_no": doc_no, "cases": ids, "done": False}
+
+    batch, resumed, calendar = _stored_batch(
+        kernel, who, year, "recognize", new_batch, None, valid_from=iso(start), doc_no=doc_no)
     start = as_date(batch["valid_from"], "valid_from")
     recognized: list[int] = []
     held: dict[int, str] = {}
@@ -352,6 +329,39 @@ def recognize_round(
 
 
 # ---------------------------------------------------------------------------- batch plumbing
+#: Where each kind of batch is stored on the round, and the round act that finishes it.
+_BATCHES = {"publicize": ("publicity_pick", "publicize_round"),
+            "recognize": ("recognition_batch", "recognize_round")}
+
+
+def _stored_batch(
+    kernel: Kernel, who: Actor, year: int, kind: str,
+    start_new: Callable[[Session, Round, int], dict[str, Any]], choice: dict[str, Any] | None,
+    **given: str | None,
+) -> tuple[dict[str, Any], bool, WorkCalendar]:
+    """The round's unfinished batch of ``kind`` — refused when this run's arguments differ —
+    or a new one (``start_new``), stored on the round before any case moves; whether it was
+    resumed; and the working-day calendar for the whole batch. A refusal is recorded as the
+    round act's."""
+    column, trigger = _BATCHES[kind]
+    try:
+        with kernel.store.write() as session:
+            round_row = load_round(session, year, lock=True)
+            stored = getattr(round_row, column)
+            resumed = stored is not None and not stored.get("done")
+            if resumed:
+                _check_same_batch(kind, year, stored, choice, **given)
+            else:
+                stored = start_new(session, round_row, (stored or {}).get("batch", 0) + 1)
+                setattr(round_row, column, stored)
+            # one calendar for the whole batch (the one a pick's period was counted with)
+            calendar = calendar_from_session(session)
+    except TransitionRefused as refusal:
+        kernel.record_refusal(who, trigger, refusal, round_year=year)
+        raise
+    return stored, resumed, calendar
+
+
 def batch_act(kernel: Kernel, case_id: int, trigger: str, who: Actor, payload: dict[str, Any],
               *, waiting: str, target: str, calendar: WorkCalendar | None = None) -> str | None:
     """One case of a stored batch, through the act kernel: ``None`` when it is in ``target``

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 from gdcluster.engine.parse import as_case_id, row_count
 from gdcluster.engine.store import Store, connection_of
+
+Row = TypeVar("Row", Case, Round)
 
 __all__ = [
     "CaseCounts",
@@ -96,20 +98,20 @@ class CaseView:
 # ---------------------------------------------------------------------------- rows or NotFound
 def load_case(session: Session, case_id: int | None, *, lock: bool = False) -> Case:
     """The case ``case_id`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
-    case = (session.get(Case, case_id, with_for_update=True if lock else None)
-            if case_id is not None else None)
-    if case is None:
-        raise NotFound("case", case_id)
-    return case
+    return _load(session, Case, "case", case_id, lock)
 
 
 def load_round(session: Session, year: int | None, *, lock: bool = False) -> Round:
     """The round of ``year`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
-    round_row = (session.get(Round, year, with_for_update=True if lock else None)
-                 if year is not None else None)
-    if round_row is None:
-        raise NotFound("round", year)
-    return round_row
+    return _load(session, Round, "round", year, lock)
+
+
+def _load(session: Session, model: type[Row], what: str, key: int | None, lock: bool) -> Row:
+    row = session.get(model, key, with_for_update=True if lock else None) \
+        if key is not None else None
+    if row is None:
+        raise NotFound(what, key)
+    return row
 
 
 # ---------------------------------------------------------------------------- one case

@@ -16,8 +16,9 @@ python-docx; the first notice to render loads Jinja, the first .docx python-docx
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gdcluster import lazy_exports
 
 __all__ = [
     "FORMATS",
@@ -79,15 +80,4 @@ if TYPE_CHECKING:
         load_settings,
     )
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
