@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import views
+from gdcluster.engine import audit, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import Clock, SystemClock
 from gdcluster.engine.errors import InvalidInput, NotInitialized, SimulationOnly
@@ -34,7 +34,6 @@ from gdcluster.engine.views import CaseView, RoundSummary
 from gdcluster.states.workflow import load_workflow
 
 if TYPE_CHECKING:
-    from gdcluster.engine.audit import VerifyReport
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.criteria import CheckReport
     from gdcluster.engine.rounds import PublicityResult, RecognitionResult
@@ -285,10 +284,8 @@ class Engine:
         """The refused attempts (who tried what, when, and why), oldest first."""
         return views.refusals(self.store, case_id=case_id)
 
-    def verify_audit(self) -> VerifyReport:
+    def verify_audit(self) -> audit.VerifyReport:
         """Recompute the hash chain; the report names the first row that does not fit."""
-        from gdcluster.engine import audit
-
         with self.store.read() as session:
             return audit.verify(session)
 

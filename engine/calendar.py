@@ -59,6 +59,7 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine.errors import CalendarGap, InvalidInput
 from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR
+from gdcluster.engine.text import check_text
 
 __all__ = [
     "WorkCalendar",
@@ -409,8 +410,6 @@ def _year_data(year: int, label: str, body: object, name: str) -> YearData:
     if not isinstance(source, str) or not source.strip():
         raise InvalidInput("expected a non-empty string", field=f"{label}.source")
     if "source" in body:
-        from gdcluster.engine.text import check_text
-
         check_text(source, f"{label}.source", one_line=True)
 
     if "holidays" not in body:

@@ -36,6 +36,7 @@ from gdcluster.engine.parse import (
 )
 from gdcluster.engine.policies import policy_for
 from gdcluster.engine.views import iso, load_round
+from gdcluster.states.policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
@@ -105,8 +106,6 @@ def open_round(
     notice_doc_no: str | None = None,
 ) -> None:
     """Open round ``year`` (province): its policy, deadlines, quotas and 申报通知."""
-    from gdcluster.states.policy import DEFAULT_POLICY
-
     year = as_year(year)
     kernel.require(who, ("province",), "open_round", "open a round", round_year=year)
     chosen = policy_for(policy or DEFAULT_POLICY)

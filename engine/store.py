@@ -21,7 +21,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from gdcluster.engine.errors import ConcurrentModification, InvalidInput
+from gdcluster.engine.errors import ConcurrentModification, InvalidInput, PermissionDenied
+from gdcluster.engine.models import SCHEMA_REVISION, Meta
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -122,8 +123,6 @@ class Store:
         return _transaction(self._writer)
 
     def schema_revision(self) -> str | None:
-        from gdcluster.engine.models import Meta
-
         try:
             with self.read() as session:
                 row = session.get(Meta, "schema_revision")
@@ -134,8 +133,6 @@ class Store:
             return None
 
     def meta(self, key: str) -> str | None:
-        from gdcluster.engine.models import Meta
-
         with self.read() as session:
             value = session.scalar(select(Meta.value).where(Meta.key == key))
             return value
@@ -165,7 +162,6 @@ def upgrade(store: Store, *, simulation: bool = False) -> str:
     from alembic.config import Config
 
     from gdcluster.engine import migrations
-    from gdcluster.engine.models import SCHEMA_REVISION, Meta
 
     config = Config()
     config.set_main_option("script_location", os.path.dirname(migrations.__file__))
@@ -177,8 +173,6 @@ def upgrade(store: Store, *, simulation: bool = False) -> str:
         if existing is None:
             session.add(Meta(key="simulation", value="true" if simulation else "false"))
         elif simulation and existing.value != "true":
-            from gdcluster.engine.errors import PermissionDenied
-
             raise PermissionDenied(
                 "this database holds real acts; it cannot be turned into a simulation database",
                 actor=None,
