@@ -71,7 +71,11 @@ class Engine:
         if not simulation and not isinstance(clock, SystemClock):
             store.dispose()
             raise SimulationOnly(store.url)
-        return cls(store, clock, simulation=simulation)
+        try:
+            return cls(store, clock, simulation=simulation)
+        except BaseException:  # the workflow did not bind (InvalidDefinition)
+            store.dispose()
+            raise
 
     @classmethod
     def init(

@@ -7,6 +7,8 @@ scheduler only wakes up to fire rows that are due; it never holds state of its o
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import cache
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -91,24 +93,18 @@ def round_key(year: int, *parts: object) -> str:
     return ":".join(["round", str(year), *map(str, parts)])
 
 
-def _upserts() -> dict[str, Any]:
-    """``INSERT … ON CONFLICT (key) DO UPDATE SET due_at … WHERE status = 'pending'``, for
-    each back-end: a new deadline is added, a pending one with the same key is moved, a
+@cache
+def _upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET due_at … WHERE status = 'pending'`` for the
+    back-end ``dialect``: a new deadline is added, a pending one with the same key is moved, a
     settled one is left alone — one statement instead of a lookup, an ORM object and its
-    flush."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
+    flush. Built on first use, so that only the back-end in use is loaded."""
+    insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
     table = Deadline.__table__  # type: ignore[attr-defined]
-    made = {}
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
-        statement = dialect.insert(table)
-        made[name] = statement.on_conflict_do_update(
-            index_elements=[table.c.key], set_={"due_at": statement.excluded.due_at},
-            where=table.c.status == "pending")
-    return made
-
-
-_UPSERTS = _upserts()
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.key], set_={"due_at": statement.excluded.due_at},
+        where=table.c.status == "pending")
 
 
 def schedule(
@@ -125,7 +121,7 @@ def schedule(
     or been settled stays as it is). Returns the key."""
     session.flush()  # a pending ORM row with the same key goes in first, as before
     connection = connection_of(session)
-    connection.execute(_UPSERTS[connection.dialect.name], {
+    connection.execute(_upsert(connection.dialect.name), {
         "case_id": case_id, "round_year": round_year, "kind": kind, "key": key,
         "due_at": due_at, "status": "pending", "created_at": now, "fired_at": None,
         "result": None})

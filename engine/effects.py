@@ -5,6 +5,9 @@ its transition on the one ``transitions`` Machine (``engine/lifecycle.py``): aft
 passed, before the case's state moves. An effect may still refuse (an expert who already
 scored, a report already filed) or reject its input; the act's transaction then leaves nothing.
 It fills ``act.reason`` and ``act.audit``, which the audit row records.
+
+The engine binds the effects when it opens, reads included, so what only an effect's body
+needs (the application schema, the scoring, the records) is imported when it first runs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from gdcluster.engine.clock import end_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.models import AnnualReport, Objection
 from gdcluster.engine.parse import PERSON_LIMIT, as_year
-from gdcluster.engine.scoring import final_score, validate_scores
 
 __all__ = ["CHANGE_KINDS", "EFFECTS"]
 
@@ -69,6 +71,7 @@ def recommend(act: Act) -> None:
 @EFFECTS.register("score")
 def score(act: Act) -> None:
     from gdcluster.engine.records import ExpertScore
+    from gdcluster.engine.scoring import validate_scores
 
     expert = act.text("expert", limit=128, one_line=True)
     assert expert is not None
@@ -96,6 +99,7 @@ def score(act: Act) -> None:
 @EFFECTS.register("expert_review")
 def expert_review(act: Act) -> None:
     from gdcluster.engine.records import ExpertScore
+    from gdcluster.engine.scoring import final_score
 
     totals = [
         Decimal(row)

@@ -4,6 +4,9 @@ Each is registered under the name workflow.toml gives it and becomes a condition
 ``transitions`` Machine (``engine/lifecycle.py``). A guard passes by returning and refuses by
 raising ``act.refuse(message, Reason..., **facts)``: the refusal says what failed and keeps the
 facts, which a bare ``False`` could not.
+
+The engine binds the guards when it opens, reads included, so what only a guard's body needs
+(the criteria, the quota count, the records) is imported when the guard first runs.
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ from sqlalchemy import func, select
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act, Registry
 from gdcluster.engine.clock import end_of_day, start_of_day
-from gdcluster.engine.criteria import check_case, validated
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.models import Objection
-from gdcluster.engine.quotas import city_quota, recommended_count
 
 __all__ = ["GUARDS"]
 
@@ -33,6 +34,7 @@ def round_accepting_applications(act: Act) -> None:
 @GUARDS.register("application_complete")
 def application_complete(act: Act) -> None:
     from gdcluster.engine.application import missing_for_submission
+    from gdcluster.engine.criteria import validated
 
     application = validated(act.case.application)
     missing = missing_for_submission(
@@ -47,6 +49,8 @@ def application_complete(act: Act) -> None:
 
 @GUARDS.register("criteria_pass")
 def criteria_pass(act: Act) -> None:
+    from gdcluster.engine.criteria import check_case
+
     report = check_case(act.case, act.policy)
     failed = [item for item in report.items if item.result == "fail"]
     if failed:
@@ -76,6 +80,8 @@ def _window_open(act: Act, deadline: date | None, what: str, reason: Reason) -> 
 
 @GUARDS.register("city_quota")
 def city_quota_left(act: Act) -> None:
+    from gdcluster.engine.quotas import city_quota, recommended_count
+
     round_row = act.round(lock=True)  # serializes recommendations of one round
     quota = city_quota(round_row, act.policy, act.case.city)
     used = recommended_count(act.session, act.case.round_year, act.case.city)

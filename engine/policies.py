@@ -4,18 +4,23 @@ text other than the one it was submitted under."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
-from gdcluster.states import policy as policy_files
-from gdcluster.states.policy import InvalidPolicy, Policy
+
+if TYPE_CHECKING:
+    from gdcluster.states.policy import Policy
 
 __all__ = ["policy_for"]
 
 
 def policy_for(name: str, digest: str | None = None) -> Policy:
     """The policy ``name``; with ``digest``, refused when its text has changed since."""
+    from gdcluster.states import policy as policy_files  # read when first needed, not at open
+
     try:
         policy = policy_files.load_policy(name)
-    except (InvalidPolicy, FileNotFoundError, KeyError, LookupError) as exc:
+    except (policy_files.InvalidPolicy, FileNotFoundError, KeyError, LookupError) as exc:
         raise InvalidInput(f"unknown or invalid policy {name!r}: {exc}", field="policy") from exc
     if digest is not None and policy.digest != digest:
         raise TransitionRefused(

@@ -30,7 +30,14 @@ from sqlalchemy import select
 from support import PATHS, TIMES, Walker, full_scores, rule_for
 
 from gdcluster.cli import cli
-from gdcluster.engine import Actor, Engine, EngineError, PermissionDenied, TransitionRefused
+from gdcluster.engine import (
+    Actor,
+    Engine,
+    EngineError,
+    PermissionDenied,
+    Reason,
+    TransitionRefused,
+)
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.models import AuditHead, Case, Refusal, Round
 from gdcluster.states.workflow import load_workflow
@@ -191,7 +198,7 @@ def test_refused_where_the_table_refuses(world: World, state: str, trigger: str,
             assert isinstance(error, PermissionDenied)
             assert str(Actor.parse(actor)) in error.message, error.message
         else:
-            assert isinstance(error, TransitionRefused) and error.reasons == ["wrong state"]
+            assert isinstance(error, TransitionRefused) and error.reasons == [Reason.WRONG_STATE]
         assert trigger in error.message, error.message
         wanted.append((str(Actor.parse(actor)), trigger, case_id, error.code))
         world.refused += 1
