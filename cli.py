@@ -19,7 +19,6 @@ import errno
 import itertools
 import os
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
@@ -55,7 +54,7 @@ class Globals:
 
     def engine(self, *, acts: bool = True) -> Any:
         """The engine; ``acts=False`` for commands that only read, which skip attaching the
-        notice service (a fifth of `case show`'s start-up, issue 5, P3)."""
+        notice service (it would load the notice settings and modules for nothing)."""
         if self._engine is None:
             from gdcluster.engine.api import Engine
 
@@ -268,18 +267,44 @@ class IsoDate(click.ParamType):
 
         if isinstance(value, date):
             return value
+        from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR, is_iso_date
+
         text = str(value).strip()
         try:
-            import re
-
-            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            if not is_iso_date(text):
                 raise ValueError(text)
             day = date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date in ISO form YYYY-MM-DD", param, ctx)
-        if not 2000 <= day.year <= 2100:
-            self.fail(f"{value!r} is outside the years 2000–2100", param, ctx)
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            self.fail(f"{value!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}", param, ctx)
         return day
+
+
+class EngineRange(click.IntRange):
+    """A whole number inside bounds the engine defines (``gdcluster.engine.parse``), read when
+    first needed, so that ``gdcluster --help`` loads nothing of the engine."""
+
+    min_open = max_open = clamp = False
+
+    def __init__(self, lower: str | int, upper: str) -> None:  # bounds by name, read lazily
+        self._bounds = (lower, upper)
+
+    def _bound(self, index: int) -> int:
+        bound = self._bounds[index]
+        if isinstance(bound, int):
+            return bound
+        from gdcluster.engine import parse
+
+        return int(getattr(parse, bound))
+
+    @property  # type: ignore[override]
+    def min(self) -> int:
+        return self._bound(0)
+
+    @property  # type: ignore[override]
+    def max(self) -> int:
+        return self._bound(1)
 
 
 class Quota(click.ParamType):
@@ -310,6 +335,8 @@ class IdList(click.ParamType):
                 ) -> list[int]:
         if isinstance(value, list):
             return value
+        from gdcluster.engine.parse import MAX_ID
+
         ids: list[int] = []
         for part in str(value).split(","):
             if not part.strip():
@@ -318,9 +345,8 @@ class IdList(click.ParamType):
                 number = int(part)
             except ValueError:
                 self.fail(f"{part.strip()!r} is not a case id", param, ctx)
-            if not 1 <= number <= 2**31 - 1:
-                self.fail(f"{number} is not a case id (ids run from 1 to 2147483647)", param,
-                          ctx)
+            if not 1 <= number <= MAX_ID:
+                self.fail(f"{number} is not a case id (ids run from 1 to {MAX_ID})", param, ctx)
             ids.append(number)
         if not ids:
             self.fail("name at least one case id", param, ctx)
@@ -328,8 +354,8 @@ class IdList(click.ParamType):
 
 
 DATE = IsoDate()
-CASE_ID = click.IntRange(min=1, max=2**31 - 1)  # the largest id a database stores
-YEAR = click.IntRange(2000, 2100)
+CASE_ID = EngineRange(1, "MAX_ID")  # the largest id a database stores
+YEAR = EngineRange("FIRST_YEAR", "LAST_YEAR")
 INPUT_FILE = click.File("rb")
 
 
@@ -349,22 +375,22 @@ def _file_name(stream: IO[bytes]) -> str:
 # Human formatting helpers
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _pad(text: Any, width: int) -> str:
+    from gdcluster.engine.text import display_width
+
     text = "" if text is None else str(text)
-    return text + " " * max(0, width - _width(text))
+    return text + " " * max(0, width - display_width(text))
 
 
 def _table(rows: Iterable[Iterable[Any]]) -> None:
     """Columns aligned for a terminal (CJK characters count double); the last one runs free."""
+    from gdcluster.engine.text import display_width
+
     text = [["" if cell is None else str(cell) for cell in row] for row in rows]
     if not text:
         return
     columns = max(len(row) for row in text)
-    widths = [max((_width(row[i]) for row in text if i < len(row)), default=0)
+    widths = [max((display_width(row[i]) for row in text if i < len(row)), default=0)
               for i in range(columns)]
     for row in text:
         cells = [_pad(cell, widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
@@ -535,10 +561,10 @@ def round_open(year: int, policy: str | None, apply_by: date | None, recommend_b
     )
 
     def human() -> None:
-        click.echo(f"round {year} open under {summary['policy']} "
-                   f"(version {summary['policy_version']}); applications until "
-                   f"{summary['apply_by'] or '—'}, recommendations until "
-                   f"{summary['recommend_by'] or '—'}")
+        click.echo(f"round {year} open under {summary.policy} "
+                   f"(version {summary.policy_version}); applications until "
+                   f"{summary.apply_by or '—'}, recommendations until "
+                   f"{summary.recommend_by or '—'}")
 
     _output(summary, human)
 
@@ -551,28 +577,27 @@ def round_show(year: int) -> None:
     summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
-        click.echo(f"round {year} — policy {summary['policy']} (version "
-                   f"{summary['policy_version']})")
+        click.echo(f"round {year} — policy {summary.policy} (version "
+                   f"{summary.policy_version})")
         _table([
-            ["  applications until", summary["apply_by"] or "—"],
-            ["  recommendations until", summary["recommend_by"] or "—"],
-            ["  notice", " ".join(filter(None, [summary.get("notice_doc_no"),
-                                                 summary.get("notice_title")])) or "—"],
-            ["  valid from", summary.get("valid_from") or "—"],
+            ["  applications until", summary.apply_by or "—"],
+            ["  recommendations until", summary.recommend_by or "—"],
+            ["  notice", " ".join(filter(None, [summary.notice_doc_no,
+                                                 summary.notice_title])) or "—"],
+            ["  valid from", summary.valid_from or "—"],
         ])
-        rubric = summary["rubric"]
-        click.echo(f"rubric (at least {summary['min_experts']} experts):")
-        _table([["  " + item["id"], item["name"], f"{item['weight']} points"] for item in rubric])
-        counts = summary["counts"]
-        click.echo(f"cases: {counts['total']}")
+        click.echo(f"rubric (at least {summary.min_experts} experts):")
+        _table([["  " + item.id, item.name, f"{item.weight} points"] for item in summary.rubric])
+        counts = summary.counts
+        click.echo(f"cases: {counts.total}")
         _table([["  " + state, _state_label(state), count]
-                for state, count in sorted(counts["by_state"].items())])
-        if counts["by_city"]:
+                for state, count in sorted(counts.by_state.items())])
+        if counts.by_city:
             click.echo("by city:")
             _table([["  " + city, ", ".join(f"{state} {count}"
                                             for state, count in sorted(states.items()))]
-                    for city, states in sorted(counts["by_city"].items())])
-        below = summary["cities_below_minimum"]
+                    for city, states in sorted(counts.by_city.items())])
+        below = summary.cities_below_minimum
         click.echo(f"cities below their minimum quota: {', '.join(below) if below else 'none'}")
 
     _output(summary, human)
@@ -599,9 +624,9 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
         )
 
     def human() -> None:
-        click.echo(f"publicized: {_ids(result['publicized'])}")
-        click.echo(f"rejected (未入选): {_ids(result['rejected'])}")
-        click.echo(f"publicity: {result['publicity_start']} – {result['publicity_end']}")
+        click.echo(f"publicized: {_ids(result.publicized)}")
+        click.echo(f"rejected (未入选): {_ids(result.rejected)}")
+        click.echo(f"publicity: {result.publicity_start} – {result.publicity_end}")
 
     _output(result, human)
 
@@ -621,8 +646,8 @@ def round_recognize(year: int, valid_from: date | None, doc_no: str | None) -> N
                                         doc_no=doc_no, progress=progress)
 
     def human() -> None:
-        click.echo(f"recognized: {_ids(result['recognized'])}")
-        for case_id, why in result["held"].items():
+        click.echo(f"recognized: {_ids(result.recognized)}")
+        for case_id, why in result.held.items():
             click.echo(f"held: case {case_id}: {why}")
 
     _output(result, human)
@@ -630,7 +655,7 @@ def round_recognize(year: int, valid_from: date | None, doc_no: str | None) -> N
 
 def _count_in_state(engine: Any, year: int, state: str) -> int:
     """How many cases a batch will touch, for the progress bar only."""
-    return int(engine.round_summary(year)["counts"]["by_state"].get(state, 0))
+    return int(engine.round_summary(year).counts.by_state.get(state, 0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,7 +796,7 @@ def case_object(case_id: int, expected_version: int | None, name: str, contact: 
     """File a real-name objection during publicity (anyone; acts as public@NAME by default)."""
     actor = _settings().actor
     if actor is None:  # acting as public@NAME: a bad --name is reported as --name, not --as
-        from gdcluster.engine.acts import PERSON_LIMIT, clean_text
+        from gdcluster.engine.parse import PERSON_LIMIT, clean_text
 
         clean_text(name, "name", limit=PERSON_LIMIT, one_line=True)
         actor = f"public@{name}"
@@ -976,8 +1001,9 @@ def _check_plan(report: dict[str, Any]) -> None:
 def case_list(state: str | None, city: str | None, round_year: int | None, limit: int | None,
               offset: int) -> None:
     """Cases in id order, streamed."""
-    views = _settings().engine(acts=False).list(state=state, city=city, round_year=round_year,
-                                      limit=limit, offset=offset)
+    views = _settings().engine(acts=False).list_cases(state=state, city=city,
+                                                      round_year=round_year, limit=limit,
+                                                      offset=offset)
     first = next(views, None)  # raises bad filters before anything is printed
     if _settings().as_json:
         if first is None:
@@ -1095,15 +1121,15 @@ def scheduler_run(once: bool) -> None:
     DeadlineScheduler(settings.engine()).run()
 
 
-def _handled_lines(handled: list[dict[str, Any]]) -> None:
+def _handled_lines(handled: list[Any]) -> None:
     if not handled:
         click.echo("nothing due", err=True)
     for item in handled:
-        where = (f"case {item['case_id']}" if item["case_id"] is not None
-                 else f"round {item['round_year']}")
-        due = _local(item["due_at"], deadline=True)
-        click.echo(f"{item['id']:>6}  {due}  {_pad(item['kind'], 21)}  "
-                   f"{_pad(where, 12)}  {item['result']}")
+        where = (f"case {item.case_id}" if item.case_id is not None
+                 else f"round {item.round_year}")
+        due = _local(item.due_at, deadline=True)
+        click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
+                   f"{_pad(where, 12)}  {item.result}")
 
 
 @scheduler_group.command("pending")
@@ -1117,9 +1143,9 @@ def scheduler_pending(until: date | None) -> None:
         if not rows:
             click.echo("no deadline due", err=True)
         _table(
-            [str(row["id"]), _local(row["due_at"], deadline=True), row["kind"],
-             f"case {row['case_id']}" if row["case_id"] is not None
-             else f"round {row['round_year']}", row["action"]]
+            [str(row.id), _local(row.due_at, deadline=True), row.kind,
+             f"case {row.case_id}" if row.case_id is not None
+             else f"round {row.round_year}", row.action]
             for row in rows
         )
 

@@ -3,26 +3,17 @@
     from gdcluster.engine import Engine, Actor
     engine = Engine.open("sqlite:///gdcluster.db")
     engine.fire(case_id, "submit", Actor.parse("county:佛山市南海区@李四"))
+
+Everything a host system needs is named in ``__all__``; the rest of the package is the engine's
+own. The names load on first use, so that importing a light module of the package
+(``gdcluster.engine.parse``, whose bounds the CLI reads at start-up) loads no database layer.
 """
 
-from gdcluster.engine.actors import Actor
-from gdcluster.engine.api import CaseView, Engine, TransitionEvent
-from gdcluster.engine.clock import Clock, FakeClock, SystemClock
-from gdcluster.engine.errors import (
-    CalendarGap,
-    ConcurrentModification,
-    ConnectionLost,
-    DatabaseReplaced,
-    DatabaseUnavailable,
-    EngineError,
-    InvalidInput,
-    NotFound,
-    NotInitialized,
-    PermissionDenied,
-    SimulationOnly,
-    TransitionRefused,
-    WaitingFor,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gdcluster import lazy_exports
 
 __all__ = [
     "Actor",
@@ -33,16 +24,78 @@ __all__ = [
     "ConnectionLost",
     "DatabaseReplaced",
     "DatabaseUnavailable",
+    "DeadlineOutcome",
     "Engine",
     "EngineError",
     "FakeClock",
     "InvalidInput",
     "NotFound",
     "NotInitialized",
+    "PendingDeadline",
     "PermissionDenied",
+    "PublicityResult",
+    "Reason",
+    "RecognitionResult",
+    "RoundSummary",
     "SimulationOnly",
     "SystemClock",
     "TransitionEvent",
     "TransitionRefused",
     "WaitingFor",
 ]
+
+_HOMES = {
+    "Actor": "actors",
+    "CalendarGap": "errors",
+    "CaseView": "views",
+    "Clock": "clock",
+    "ConcurrentModification": "errors",
+    "ConnectionLost": "errors",
+    "DatabaseReplaced": "errors",
+    "DatabaseUnavailable": "errors",
+    "DeadlineOutcome": "sweep",
+    "Engine": "api",
+    "EngineError": "errors",
+    "FakeClock": "clock",
+    "InvalidInput": "errors",
+    "NotFound": "errors",
+    "NotInitialized": "errors",
+    "PendingDeadline": "sweep",
+    "PermissionDenied": "errors",
+    "PublicityResult": "rounds",
+    "Reason": "errors",
+    "RecognitionResult": "rounds",
+    "RoundSummary": "views",
+    "SimulationOnly": "errors",
+    "SystemClock": "clock",
+    "TransitionEvent": "kernel",
+    "TransitionRefused": "errors",
+    "WaitingFor": "errors",
+}
+
+if TYPE_CHECKING:
+    from gdcluster.engine.actors import Actor
+    from gdcluster.engine.api import Engine
+    from gdcluster.engine.clock import Clock, FakeClock, SystemClock
+    from gdcluster.engine.errors import (
+        CalendarGap,
+        ConcurrentModification,
+        ConnectionLost,
+        DatabaseReplaced,
+        DatabaseUnavailable,
+        EngineError,
+        InvalidInput,
+        NotFound,
+        NotInitialized,
+        PermissionDenied,
+        Reason,
+        SimulationOnly,
+        TransitionRefused,
+        WaitingFor,
+    )
+    from gdcluster.engine.kernel import TransitionEvent
+    from gdcluster.engine.rounds import PublicityResult, RecognitionResult
+    from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
+    from gdcluster.engine.views import CaseView, RoundSummary
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

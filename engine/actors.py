@@ -24,8 +24,8 @@ class Actor:
     @classmethod
     def parse(cls, text: str | None) -> Actor:
         """The actor ``text`` names, or ``InvalidInput`` naming the field ``actor``. Parsed
-        actors are remembered (they are immutable, and the region table does not change):
-        the same few actors act again and again (issue 5, P1)."""
+        actors are remembered: they are immutable, the region table does not change, and the
+        same few actors act again and again."""
         known = _PARSED.get(text) if isinstance(text, str) else None
         if known is not None:
             return known
@@ -66,6 +66,11 @@ class Actor:
         if region_name is not None:
             region_name = _canonical_region(kind, region_name)
         return cls(kind=kind, region=region_name, person=person_name)
+
+    @classmethod
+    def of(cls, value: Actor | str | None) -> Actor:
+        """``value`` itself when it is an ``Actor``, else the actor its text names."""
+        return value if isinstance(value, Actor) else cls.parse(value)
 
     @classmethod
     def province(cls, person: str | None = None) -> Actor:

@@ -1,13 +1,8 @@
-"""The application file (申报材料 data) and the annual report: reading JSON or YAML exactly, and
-their schemas.
+"""The application file (申报材料 data) and the annual report: their schemas.
 
-Numbers are read as ``Decimal`` from their written text, never through ``float``: a share written
-``0.7`` must be exactly seven tenths when 第十三条 compares it with 70%. Amounts are in 亿元, shares
-lie in 0–1 (or are written like ``"78%"``), and any number may be written as a string. Only plain
-decimals are numbers: exponents (``4.78e1``), underscores (``86_000``), ``0x``/``0b``/base 60,
-NaN and Infinity are refused, as are impossible YAML dates (``2024-02-30``, ``0000-01-01``, an
-offset of ``+99:00``). The reader keeps such a token in place and the schema refuses it with
-the path of its field, so the message always says where.
+Files are read by ``engine/datafile.py`` (exact numbers, refused tokens kept in place) and each
+value is parsed by ``engine/values.py``; here the fields are put together. Amounts are in 亿元,
+shares lie in 0–1 (or are written like ``"78%"``), and any number may be written as a string.
 
 ``validate_application`` accepts drafts (fields may be missing) but nothing wrong: a wrong type,
 a negative amount, a share outside 0–1, a bad year, an unknown field or text with control or
@@ -29,18 +24,23 @@ left out, so the criteria report it as missing rather than the act failing.
 
 from __future__ import annotations
 
-import json
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from typing import Any, Final
 
-import yaml
-
+from gdcluster.engine import values
+from gdcluster.engine.datafile import (
+    MAX_DEPTH,
+    RefusedToken,
+    depth,
+    load_application_file,
+    refuse_token,
+)
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.parse import describe
 from gdcluster.engine.text import check_text
+from gdcluster.engine.values import Parse, goal_key, measurable, parse_period, period_years
 from gdcluster.states.policy import (
     ESTABLISHED_KINDS,
     GRADED_KINDS,
@@ -65,6 +65,7 @@ __all__ = [
     "missing_for_report",
     "missing_for_submission",
     "parse_period",
+    "period_years",
     "read_goal_results",
     "read_stored_application",
     "read_stored_report",
@@ -73,396 +74,10 @@ __all__ = [
     "validate_report",
 ]
 
-MAX_FILE_BYTES: Final = 5 * 1024 * 1024
-MAX_DEPTH: Final = 20
-FIRST_YEAR: Final = 1990
-LAST_YEAR: Final = 2100
-
 #: National-level enterprises of 第十三条第（三）项: 单项冠军, 专精特新"小巨人".
 CHAMPION_KINDS: Final = ("single_champion", "little_giant")
 #: Provincial-level kinds: 专精特新中小企业, 创新型中小企业, 高新技术企业.
 QUALITY_KINDS: Final = ("specialized_new", "innovative", "high_tech")
-
-_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
-_YEAR_TEXT = re.compile(r"[0-9]{4}")
-_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_PERIOD = re.compile(r"\s*([0-9]{4})\s*年?\s*[-–—]\s*([0-9]{4})\s*年?\s*")
-_LARGEST_EXPONENT = 15  # no amount in 亿元 comes near 10^15
-_SMALLEST_EXPONENT = -20  # more decimal places than that is noise, and Fractions would balloon
-
-
-# --------------------------------------------------------------------------------------------
-# Reading the file
-
-
-class RefusedToken:
-    """A value the reader could not take as written (``4.78e1``, ``86_000``, ``2024-02-30``).
-
-    It stays where it stood, so the schema refuses it with the path of its field; it is never
-    a valid value of any field.
-    """
-
-    __slots__ = ("problem", "text")
-
-    def __init__(self, text: str, problem: str) -> None:
-        self.text = text
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        return repr(self.text)
-
-
-def load_application_file(content: bytes, filename: str) -> dict[str, Any]:
-    """Parse an application, report or scores file (JSON, or YAML for ``.yaml``/``.yml``)
-    without losing digits.
-
-    Returns the raw mapping; pass it to ``validate_application`` (or the report's and scores'
-    validators). A name with neither suffix is read as JSON when it starts with ``{`` and as
-    YAML otherwise (e.g. standard input).
-    """
-    if len(content) > MAX_FILE_BYTES:
-        raise InvalidInput(
-            f"the file has {len(content)} bytes; the limit is {MAX_FILE_BYTES} (5 MB)",
-            field=filename,
-        )
-    try:
-        text = content.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as error:
-        raise InvalidInput(
-            f"not UTF-8 text (bad byte at offset {error.start}); save the file as UTF-8",
-            field=filename,
-        ) from None
-    lower = filename.lower()
-    as_yaml = lower.endswith((".yaml", ".yml")) or (
-        not lower.endswith(".json") and not text.lstrip().startswith("{")
-    )
-    try:
-        data = _read_yaml(text, filename) if as_yaml else _read_json(text, filename)
-    except RecursionError:
-        raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field=filename) from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the file must hold one mapping of fields at its top", field=filename)
-    if _depth(data) > MAX_DEPTH:
-        raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field=filename)
-    return data
-
-
-_EXPONENT = "exponent form is not accepted; write the digits out (47.8, not 4.78e1)"
-_UNDERSCORE = "digits grouped with _ are not accepted; write them plainly (86000)"
-_NOT_FINITE = "not a number; write a finite value"
-
-
-def _json_float(text: str) -> Decimal | RefusedToken:
-    if "e" in text or "E" in text:
-        return RefusedToken(text, _EXPONENT)
-    return Decimal(text)
-
-
-def _read_json(text: str, filename: str) -> Any:
-    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise InvalidInput(f"key {key!r} appears twice in one object", field=filename)
-            result[key] = value
-        return result
-
-    try:
-        return json.loads(
-            text,
-            parse_float=_json_float,
-            parse_constant=lambda name: RefusedToken(name, _NOT_FINITE),
-            object_pairs_hook=unique_keys,
-        )
-    except json.JSONDecodeError as error:
-        raise InvalidInput(
-            f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
-            field=filename,
-        ) from None
-    except ValueError:  # an integer of more digits than Python converts
-        raise InvalidInput("a number has implausibly many digits", field=filename) from None
-
-
-class _YamlRefusal(Exception):
-    def __init__(self, problem: str, mark: Any) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.line = mark.line + 1 if mark is not None else None
-
-
-class _ExactLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader with exact numbers, no aliases, no duplicate keys and bounded nesting."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._open_containers = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise _YamlRefusal(
-                "anchors and aliases (*name) are not accepted", self.peek_event().start_mark
-            )
-        opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
-        if opening:
-            self._open_containers += 1
-            if self._open_containers > MAX_DEPTH:
-                raise _YamlRefusal(
-                    f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
-                )
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            if opening:
-                self._open_containers -= 1
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        self.flatten_mapping(node)
-        seen: list[Any] = []
-        for key_node, _value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise _YamlRefusal(f"key {key!r} appears twice in one mapping", key_node.start_mark)
-            seen.append(key)
-        return super().construct_mapping(node, deep)
-
-
-def _construct_float(loader: _ExactLoader, node: Any) -> Decimal | RefusedToken:
-    text = str(loader.construct_scalar(node))
-    if text.lower().lstrip("+-") in (".inf", ".nan"):
-        return RefusedToken(text, _NOT_FINITE)
-    if "_" in text:
-        return RefusedToken(text, _UNDERSCORE)
-    if ":" in text:
-        return RefusedToken(text, "base-60 numbers are not accepted")
-    if "e" in text.lower():
-        return RefusedToken(text, _EXPONENT)
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return RefusedToken(text, "not a number")
-
-
-def _construct_int(loader: _ExactLoader, node: Any) -> int | RefusedToken:
-    text = str(loader.construct_scalar(node))
-    if "_" in text:
-        return RefusedToken(text, _UNDERSCORE)
-    if not _PLAIN_INT.fullmatch(text):
-        return RefusedToken(
-            text, "write whole numbers in plain decimal (no leading 0, 0x, 0b or ':'); quote it "
-                  "if it is text")
-    return int(text)
-
-
-def _construct_timestamp(loader: _ExactLoader, node: Any) -> date | datetime | RefusedToken:
-    try:
-        value: date | datetime = yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except (ValueError, OverflowError):
-        return RefusedToken(str(loader.construct_scalar(node)), "not a real date or time")
-    return value
-
-
-_ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_ExactLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_ExactLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-
-
-def _read_yaml(text: str, filename: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_ExactLoader)
-    except _YamlRefusal as refusal:
-        raise InvalidInput(f"{refusal.problem} (line {refusal.line})", field=filename) from None
-    except yaml.YAMLError as error:
-        raise InvalidInput(f"not valid YAML: {error}", field=filename) from None
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of containers (a flat mapping is 1), without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        if level > MAX_DEPTH:
-            break
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-# --------------------------------------------------------------------------------------------
-# Values
-
-
-Parse = Callable[[Any, str], Any]
-
-
-def _refuse_token(value: Any, path: str) -> None:
-    if isinstance(value, RefusedToken):
-        raise InvalidInput(f"{value.text!r}: {value.problem}", field=path)
-
-
-def _number(value: Any, path: str) -> Decimal:
-    _refuse_token(value, path)
-    if isinstance(value, bool):
-        raise InvalidInput(f"expected a number, not {str(value).lower()}", field=path)
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, float):
-        number = Decimal(repr(value))  # the shortest text that reads back as this float
-    elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.strip()):
-        number = Decimal(value.strip())
-    elif isinstance(value, str):
-        raise InvalidInput(f"{value!r} is not a number (write e.g. 45.2)", field=path)
-    else:
-        raise InvalidInput(f"expected a number, not {_kind(value)}", field=path)
-    if not number.is_finite():
-        raise InvalidInput(f"{number} is not a number; write a finite value", field=path)
-    if number and number.adjusted() > _LARGEST_EXPONENT:
-        raise InvalidInput(f"{number} is implausibly large", field=path)
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < _SMALLEST_EXPONENT:
-        raise InvalidInput(
-            f"{number} has more than {-_SMALLEST_EXPONENT} decimal places", field=path
-        )
-    return number
-
-
-def _amount(value: Any, path: str) -> Decimal:
-    number = _number(value, path)
-    if number < 0:
-        raise InvalidInput(f"must not be negative, not {number}", field=path)
-    return number
-
-
-def _area(value: Any, path: str) -> Decimal:
-    number = _amount(value, path)
-    if number == 0:
-        raise InvalidInput("an area must be above 0", field=path)
-    return number
-
-
-def _share(value: Any, path: str) -> Decimal:
-    """A share in 0–1, from 0.78, "0.78" or "78%" (a bare 78 is refused rather than guessed)."""
-    if isinstance(value, str) and value.strip().endswith(("%", "％")):
-        share = _number(value.strip()[:-1], path).scaleb(-2)
-    else:
-        share = _number(value, path)
-    if not 0 <= share <= 1:
-        raise InvalidInput(
-            f'a share must lie between 0 and 1 (or be written like "78%"), not {value}',
-            field=path,
-        )
-    return share
-
-
-def _whole(value: Any, path: str, *, minimum: int) -> int:
-    number = _number(value, path)
-    if number != number.to_integral_value():
-        raise InvalidInput(f"expected a whole number, not {number}", field=path)
-    if number < minimum:
-        raise InvalidInput(f"must be at least {minimum}, not {number}", field=path)
-    return int(number)
-
-
-def _count(value: Any, path: str) -> int:
-    return _whole(value, path, minimum=0)
-
-
-def _employees(value: Any, path: str) -> int:
-    return _whole(value, path, minimum=1)
-
-
-def _boolean(value: Any, path: str) -> bool:
-    _refuse_token(value, path)
-    if not isinstance(value, bool):
-        raise InvalidInput(f"expected true or false, not {_kind(value)}", field=path)
-    return value
-
-
-def _choice(allowed: tuple[str, ...]) -> Parse:
-    def parse(value: Any, path: str) -> str:
-        _refuse_token(value, path)
-        if not isinstance(value, str) or value not in allowed:
-            raise InvalidInput(f"{value!r} is not one of {', '.join(allowed)}", field=path)
-        return value
-
-    return parse
-
-
-def _year(value: Any, path: str) -> int:
-    _refuse_token(value, path)
-    if isinstance(value, int) and not isinstance(value, bool):
-        year = value
-    elif isinstance(value, str) and _YEAR_TEXT.fullmatch(value.strip()):
-        year = int(value.strip())
-    else:
-        raise InvalidInput(f"a year must be a whole number like 2023, not {value!r}", field=path)
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=path)
-    return year
-
-
-def _segment(key: Any) -> str:
-    """A key as it appears in a field path, so an error message never carries a character the
-    text rule refuses (it is written as a \\uXXXX escape instead)."""
-    return _escaped(str(key), one_line=True)
-
-
-def _escaped(text: str, *, one_line: bool) -> str:
-    """``text`` with each character the text rule refuses written as a \\uXXXX escape."""
-    try:
-        return check_text(text, "text", one_line=one_line)
-    except InvalidInput:
-        return "".join(character if _allowed(character, one_line)
-                       else f"\\u{ord(character):04x}" for character in text)
-
-
-def _allowed(character: str, one_line: bool) -> bool:
-    try:
-        check_text(character, "text", one_line=one_line)
-    except InvalidInput:
-        return False
-    return True
-
-
-def parse_period(value: Any, path: str = "development_plan.period") -> str:
-    """A plan period "2024–2026" (also written 2024-2026, 2024—2026, 2024年–2026年), normalized
-    to the en-dash form; the end may not precede the start."""
-    _refuse_token(value, path)
-    match = _PERIOD.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise InvalidInput(f"write the plan period as years like \"2024–2026\", not {value!r}",
-                           field=path)
-    start, end = (_year(int(match[index]), path) for index in (1, 2))
-    if end < start:
-        raise InvalidInput(f"the period ends ({end}) before it starts ({start})", field=path)
-    return f"{start}–{end}"
-
-
-def period_years(period: str) -> tuple[int, int]:
-    """(first year, last year) of a normalized period."""
-    start, _, end = period.partition("–")
-    return int(start), int(end)
-
-
-def goal_key(indicator: str) -> str:
-    """How goal indicators are matched: width-folded, spaces removed, case-folded."""
-    return "".join(unicodedata.normalize("NFKC", indicator).split()).casefold()
-
-
-def measurable(goal: Mapping[str, Any]) -> bool:
-    """A plan goal is measurable when it names its indicator, unit, baseline and target."""
-    return all(goal.get(part) is not None for part in ("indicator", "unit", "baseline", "target"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,39 +85,10 @@ def measurable(goal: Mapping[str, Any]) -> bool:
 
 
 def _kinds_of_quality(value: Any, path: str) -> list[str]:
-    kinds = _list_of(_choice(QUALITY_KINDS))(value, path)
+    kinds = values.list_of(values.choice(QUALITY_KINDS))(value, path)
     if not kinds:
         raise InvalidInput(f"give at least one of {', '.join(QUALITY_KINDS)}", field=path)
     return list(dict.fromkeys(kinds))
-
-
-def _list_of(parse: Parse) -> Callable[[Any, str], list[Any]]:
-    def parse_list(value: Any, path: str) -> list[Any]:
-        _refuse_token(value, path)
-        if not isinstance(value, list | tuple):
-            raise InvalidInput(f"expected a list, not {_kind(value)}", field=path)
-        return [parse(item, f"{path}[{index}]") for index, item in enumerate(value)]
-
-    return parse_list
-
-
-def _year_map(parse: Parse) -> Callable[[Any, str], dict[int, Any]]:
-    def parse_map(value: Any, path: str) -> dict[int, Any]:
-        _refuse_token(value, path)
-        if not isinstance(value, Mapping):
-            raise InvalidInput(
-                f"expected a mapping of year to value, not {_kind(value)}", field=path
-            )
-        result: dict[int, Any] = {}
-        for key, item in value.items():
-            year = _year(key, f"{path}.{_segment(key)}")
-            if year in result:
-                raise InvalidInput(f"year {year} is given twice", field=f"{path}.{year}")
-            if item is not None:  # an unfilled year of a draft
-                result[year] = parse(item, f"{path}.{year}")
-        return dict(sorted(result.items()))
-
-    return parse_map
 
 
 Field = tuple[Parse, bool]  # (parser, required inside its object)
@@ -516,26 +102,27 @@ class _Schema:
     def __init__(self, *, stored: bool) -> None:
         self.stored = stored
         self.fields: dict[str, Parse] = {
-            "area_km2": _area,
-            "output": _year_map(_amount),
-            "sme_output_share": _share,
-            "leading_industry_share": _share,
-            "champion_enterprises": _list_of(
-                self.object({"name": (self.text, True), "kind": (_choice(CHAMPION_KINDS), True)})
+            "area_km2": values.area,
+            "output": values.year_map(values.amount),
+            "sme_output_share": values.share,
+            "leading_industry_share": values.share,
+            "champion_enterprises": values.list_of(
+                self.object({"name": (self.text, True),
+                             "kind": (values.choice(CHAMPION_KINDS), True)})
             ),
-            "quality_smes": _list_of(
+            "quality_smes": values.list_of(
                 self.object({"name": (self.text, True), "kinds": (_kinds_of_quality, True)})
             ),
-            "sme_rd_expense": _year_map(_amount),
-            "invention_patents": _year_map(_count),
-            "employees": _employees,
-            "industrial_internet_rate": _share,
-            "co2_intensity": _year_map(_amount),
-            "energy_intensive": _boolean,
-            "energy_efficiency_above_benchmark": _boolean,
-            "water_intensive": _boolean,
-            "water_efficiency_above_benchmark": _boolean,
-            "incidents": _list_of(self.incident),
+            "sme_rd_expense": values.year_map(values.amount),
+            "invention_patents": values.year_map(values.count),
+            "employees": values.employees,
+            "industrial_internet_rate": values.share,
+            "co2_intensity": values.year_map(values.amount),
+            "energy_intensive": values.boolean,
+            "energy_efficiency_above_benchmark": values.boolean,
+            "water_intensive": values.boolean,
+            "water_efficiency_above_benchmark": values.boolean,
+            "incidents": values.list_of(self.incident),
             "management_body": self.object(
                 {"name": (self.text, True), "established": (self.date_text, False)}
             ),
@@ -543,17 +130,17 @@ class _Schema:
             "narrative": self.narrative,
         }
         self.report_fields: dict[str, Parse] = {
-            "year": _year,
-            "output": _amount,
-            "enterprises": _count,
-            "smes": _count,
-            "employees": _employees,
-            "sme_rd_expense": _amount,
-            "invention_patents": _count,
-            "quality_smes": _count,
-            "champion_enterprises": _count,
-            "industrial_internet_rate": _share,
-            "co2_intensity": _amount,
+            "year": values.year,
+            "output": values.amount,
+            "enterprises": values.count,
+            "smes": values.count,
+            "employees": values.employees,
+            "sme_rd_expense": values.amount,
+            "invention_patents": values.count,
+            "quality_smes": values.count,
+            "champion_enterprises": values.count,
+            "industrial_internet_rate": values.share,
+            "co2_intensity": values.amount,
             "goal_progress": self.indicator_list("actual"),
             "plan_execution": self.free_text,
             "experience": self.free_text,
@@ -561,9 +148,9 @@ class _Schema:
             "improvements": self.free_text,
         }
         self.legacy_report_fields: dict[str, Parse] = {
-            "sme_output_share": _share,
-            "leading_industry_share": _share,
-            "highlights": _list_of(self.free_text),
+            "sme_output_share": values.share,
+            "leading_industry_share": values.share,
+            "highlights": values.list_of(self.free_text),
             "summary": self.free_text,
             "narrative": self.narrative,
         }
@@ -572,40 +159,40 @@ class _Schema:
 
     def _checked(self, value: str, path: str, *, one_line: bool) -> str:
         if self.stored:
-            return _escaped(value, one_line=one_line)
+            return values.escaped(value, one_line=one_line)
         return check_text(value, path, one_line=one_line)
 
     def text(self, value: Any, path: str) -> str:
         """One-line text that is not blank (names, indicators, units)."""
-        _refuse_token(value, path)
+        refuse_token(value, path)
         if not isinstance(value, str) or not value.strip():
-            raise InvalidInput(f"expected non-empty text, not {_kind(value)}", field=path)
+            raise InvalidInput(f"expected non-empty text, not {describe(value)}", field=path)
         return self._checked(value.strip(), path, one_line=True)
 
     def free_text(self, value: Any, path: str) -> str:
         """Text that may hold line breaks (descriptions, narratives, report texts)."""
-        _refuse_token(value, path)
+        refuse_token(value, path)
         if not isinstance(value, str):
-            raise InvalidInput(f"expected text, not {_kind(value)}", field=path)
+            raise InvalidInput(f"expected text, not {describe(value)}", field=path)
         return self._checked(value, path, one_line=False)
 
     def date_text(self, value: Any, path: str) -> str:
-        _refuse_token(value, path)
+        refuse_token(value, path)
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, int) and not isinstance(value, bool):
-            return str(_year(value, path))
+            return str(values.year(value, path))
         return self.text(value, path)
 
     def narrative(self, value: Any, path: str) -> dict[str, str]:
-        _refuse_token(value, path)
+        refuse_token(value, path)
         if not isinstance(value, Mapping):
             raise InvalidInput(
-                f"expected a mapping of dimension to text, not {_kind(value)}", field=path
+                f"expected a mapping of dimension to text, not {describe(value)}", field=path
             )
         result: dict[str, str] = {}
         for key, text in value.items():
-            where = f"{path}.{_segment(key)}"
+            where = f"{path}.{values.segment(key)}"
             if not isinstance(key, str) or not key.strip():
                 raise InvalidInput("dimension names must be text", field=where)
             result[self._checked(key, where, one_line=True)] = self.free_text(text, where)
@@ -615,14 +202,14 @@ class _Schema:
 
     def object(self, fields: Mapping[str, Field]) -> Callable[[Any, str], dict[str, Any]]:
         def parse_object(value: Any, path: str) -> dict[str, Any]:
-            _refuse_token(value, path)
+            refuse_token(value, path)
             if not isinstance(value, Mapping):
-                raise InvalidInput(f"expected a mapping, not {_kind(value)}", field=path)
+                raise InvalidInput(f"expected a mapping, not {describe(value)}", field=path)
             if not self.stored:
                 for key in value:
                     if key not in fields:
                         raise InvalidInput(f"unknown field; known: {', '.join(fields)}",
-                                           field=f"{path}.{_segment(key)}")
+                                           field=f"{path}.{values.segment(key)}")
             result: dict[str, Any] = {}
             for key, (parse, required) in fields.items():
                 if value.get(key) is None:
@@ -637,10 +224,10 @@ class _Schema:
     def incident(self, value: Any, path: str) -> dict[str, Any]:
         incident = self.object(
             {
-                "year": (_year, True),
-                "kind": (_choice(INCIDENT_KINDS), True),
-                "grade": (_choice(INCIDENT_GRADES), False),
-                "major": (_boolean, False),
+                "year": (values.year, True),
+                "kind": (values.choice(INCIDENT_KINDS), True),
+                "grade": (values.choice(INCIDENT_GRADES), False),
+                "major": (values.boolean, False),
                 "description": (self.free_text, False),
             }
         )(value, path)
@@ -660,7 +247,8 @@ class _Schema:
         return incident
 
     def point(self, value: Any, path: str) -> dict[str, Any]:
-        return self.object({"year": (_year, True), "value": (_number, True)})(value, path)
+        point = self.object({"year": (values.year, True), "value": (values.number, True)})
+        return point(value, path)
 
     def goal(self, value: Any, path: str) -> dict[str, Any]:
         goal = self.object(
@@ -693,7 +281,7 @@ class _Schema:
         plan = self.object(
             {
                 "period": (parse_period, False),
-                "goals": (_list_of(self.goal), False),
+                "goals": (values.list_of(self.goal), False),
                 "text": (self.free_text, False),
             }
         )(value, path)
@@ -702,11 +290,11 @@ class _Schema:
 
     def indicator_list(self, value_name: str) -> Callable[[Any, str], list[dict[str, Any]]]:
         """[{indicator, <value_name>, note}], each indicator once (report and 复核 results)."""
-        entry = self.object({"indicator": (self.text, True), value_name: (_number, True),
+        entry = self.object({"indicator": (self.text, True), value_name: (values.number, True),
                              "note": (self.free_text, False)})
 
         def parse(value: Any, path: str) -> list[dict[str, Any]]:
-            entries = _list_of(entry)(value, path)
+            entries = values.list_of(entry)(value, path)
             _unique_indicators(entries, path)
             return entries
 
@@ -716,14 +304,14 @@ class _Schema:
 
     def document(self, raw: Any, fields: Mapping[str, Parse], where: str) -> dict[str, Any]:
         if not isinstance(raw, Mapping):
-            raise InvalidInput(f"expected a mapping of fields, not {_kind(raw)}", field=where)
-        if _depth(raw) > MAX_DEPTH:
+            raise InvalidInput(f"expected a mapping of fields, not {describe(raw)}", field=where)
+        if depth(raw) > MAX_DEPTH:
             raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field=where)
         if not self.stored:
             for key in raw:
                 if key not in fields:
                     raise InvalidInput(f"unknown field; known: {', '.join(fields)}",
-                                       field=_segment(key))
+                                       field=values.segment(key))
         result: dict[str, Any] = {}
         for key, parse in fields.items():
             if raw.get(key) is None:
@@ -819,7 +407,7 @@ def read_stored_application(stored: Any) -> dict[str, Any]:
     ``{"text": …, "goals": []}``, an incident without ``major`` has none (and counts, as
     incomplete facts do), text the text rule refuses is shown with ``\\uXXXX`` escapes, and a
     field that cannot be read at all is left out (the criteria then report it missing)."""
-    if not isinstance(stored, Mapping) or _depth(stored) > MAX_DEPTH:
+    if not isinstance(stored, Mapping) or depth(stored) > MAX_DEPTH:
         return {}
     return _STORED.document(stored, _STORED.fields, "(application)")
 
@@ -850,7 +438,7 @@ def read_stored_report(stored: Any) -> dict[str, Any]:
     """An annual report as stored by this or an earlier version (which held
     ``sme_output_share``, ``leading_industry_share``, ``highlights``, ``summary`` and
     ``narrative``: kept under those names); never raises."""
-    if not isinstance(stored, Mapping) or _depth(stored) > MAX_DEPTH:
+    if not isinstance(stored, Mapping) or depth(stored) > MAX_DEPTH:
         return {}
     return _STORED.document(stored, {**_STORED.report_fields, **LEGACY_REPORT_FIELDS}, "data")
 
@@ -946,19 +534,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
     return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, RefusedToken):
-        return f"{value.text!r} ({value.problem})"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, str):
-        return f"text {value!r}"
-    return f"{type(value).__name__} {value!r}"

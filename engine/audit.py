@@ -30,6 +30,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def digest(value: Any) -> str:
+    """SHA-256 of ``value``'s canonical JSON: what an audit row records of a stored document
+    (an application, an annual report) instead of the document itself."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
 def _instant(value: datetime) -> str:
     if value.tzinfo is None:  # SQLite hands back naive UTC
         value = value.replace(tzinfo=UTC)
@@ -108,8 +114,8 @@ def append(
 ) -> Appended:
     """Lock and move the head, insert the next row: SQL statements, no ORM objects.
 
-    Building an ``AuditEntry`` and flushing it through the unit of work cost a quarter of each
-    act (issue 5, P1); the rows written are the same. Pending ORM changes (the case row, any
+    The rows are those an ``AuditEntry`` flushed through the unit of work would write, without
+    its machinery, which every act would pay for. Pending ORM changes (the case row, any
     deadline rows) are flushed first, so locks are still taken case, deadlines, then head.
     The head is moved by a conditional ``UPDATE`` from where this process last left it; only
     when it has moved since is it read (``SELECT … FOR UPDATE``) and moved again.

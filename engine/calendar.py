@@ -54,20 +54,21 @@ from pathlib import PurePath
 from typing import Any
 
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from .errors import CalendarGap, InvalidInput
+from gdcluster.engine.errors import CalendarGap, InvalidInput
+from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR
+from gdcluster.engine.text import check_text
 
 __all__ = [
-    "YEAR_MAX",
-    "YEAR_MIN",
     "WorkCalendar",
     "YearData",
     "builtin_years",
+    "calendar_from_session",
+    "import_years",
     "parse_calendar_file",
 ]
-
-YEAR_MIN = 2000
-YEAR_MAX = 2100
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _YEAR_KEY = re.compile(r"\d{4}")
@@ -158,8 +159,8 @@ def builtin_years() -> dict[int, YearData]:
 @lru_cache(maxsize=64)
 def _working_days(data: YearData) -> tuple[tuple[date, ...], frozenset[date]]:
     """A year's working days, in order and as a set, shared by every calendar built on equal
-    data: each act builds its calendar afresh, and walking a year's 365 days cost ~1 ms a
-    publicity act (issue 5, P5)."""
+    data: a calendar is built for every act that counts working days, and walking a year's
+    365 days each time would cost more than the act."""
     days = data.working_days()
     return days, frozenset(days)
 
@@ -388,8 +389,8 @@ def _year_key(key: object, label: str) -> int:
         year = int(key)
     else:
         raise InvalidInput("expected a year such as 2027", field=label)
-    if not YEAR_MIN <= year <= YEAR_MAX:
-        raise InvalidInput(f"year {year} is outside {YEAR_MIN}–{YEAR_MAX}", field=label)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=label)
     return year
 
 
@@ -409,8 +410,6 @@ def _year_data(year: int, label: str, body: object, name: str) -> YearData:
     if not isinstance(source, str) or not source.strip():
         raise InvalidInput("expected a non-empty string", field=f"{label}.source")
     if "source" in body:
-        from gdcluster.engine.text import check_text
-
         check_text(source, f"{label}.source", one_line=True)
 
     if "holidays" not in body:
@@ -488,3 +487,60 @@ def _date(value: object, year: int, field: str) -> date:
     if day.year != year:
         raise InvalidInput(f"{day} is not in {year}", field=field)
     return day
+
+
+# ---------------------------------------------------------------------------- the calendar in force
+def calendar_from_session(session: Session) -> WorkCalendar:
+    """The working-day calendar in force: the built-in years and the imported overrides.
+
+    Built once per distinct set of override rows and shared: a calendar never changes once
+    built, and every act that counts working days asks for it.
+    """
+    rows = tuple(
+        (row.year, row.source, tuple(row.holidays), tuple(row.workdays))
+        for row in session.execute(_calendar_rows())
+    )
+    calendar = _CALENDARS.get(rows)
+    if calendar is None:
+        overrides = {
+            year: YearData(
+                year=year,
+                holidays=frozenset(date.fromisoformat(day) for day in holidays),
+                workdays=frozenset(date.fromisoformat(day) for day in workdays),
+                source=source,
+            )
+            for year, source, holidays, workdays in rows
+        }
+        calendar = WorkCalendar(overrides)
+        if len(_CALENDARS) >= 8:
+            _CALENDARS.clear()
+        _CALENDARS[rows] = calendar
+    return calendar
+
+
+@cache
+def _calendar_rows() -> Any:
+    from gdcluster.engine.records import CalendarYear
+
+    return select(CalendarYear.year, CalendarYear.source, CalendarYear.holidays,
+                  CalendarYear.workdays).order_by(CalendarYear.year)
+
+
+_CALENDARS: dict[tuple[Any, ...], WorkCalendar] = {}
+
+
+def import_years(session: Session, years: Mapping[int, YearData], now: datetime) -> None:
+    """Store imported years in ``session``; an imported year replaces an earlier import of it
+    (and the built-in data of it, in every calendar built afterwards)."""
+    from gdcluster.engine.records import CalendarYear
+
+    for year, data in sorted(years.items()):
+        row = session.get(CalendarYear, year)
+        holidays = sorted(day.isoformat() for day in data.holidays)
+        workdays = sorted(day.isoformat() for day in data.workdays)
+        if row is None:
+            session.add(CalendarYear(year=year, source=data.source, holidays=holidays,
+                                     workdays=workdays, imported_at=now))
+        else:
+            row.source, row.holidays, row.workdays = data.source, holidays, workdays
+            row.imported_at = now

@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR, is_iso_date
+
 SHANGHAI: tzinfo = ZoneInfo("Asia/Shanghai")
 
 
@@ -51,25 +54,29 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
 
 
+def local_text(value: datetime) -> str:
+    """Asia/Shanghai wall time; a deadline at midnight reads as 24:00 of the day before."""
+    local = as_utc(value).astimezone(SHANGHAI)
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return f"{(local - timedelta(days=1)).date().isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def parse_instant(text: str) -> datetime:
     """ISO date or date-time; without an offset it is Asia/Shanghai wall time."""
-    from gdcluster.engine.errors import InvalidInput
-
     text = text.strip()
     try:
         if len(text) == 10:
-            import re
-
-            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            if not is_iso_date(text):
                 raise ValueError(text)
             moment = datetime.combine(date.fromisoformat(text), time(0))
         else:
             moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInput(f"not an ISO date or date-time: {text!r}", field="now") from exc
-    # the engine's years; outside them, UTC conversion of year 1 or 9999 overflows
-    if not 2000 <= moment.year <= 2100:
-        raise InvalidInput(f"{text!r} is outside the years 2000–2100", field="now")
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidInput(f"{text!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}",
+                           field="now")
     return as_utc(moment)
 
 

@@ -25,23 +25,46 @@ states the rule as the policy words it: ``text`` (the measures' words) where kno
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
-from gdcluster.engine.application import YEAR_SERIES, measurable, period_years
-from gdcluster.states.policy import INCIDENT_LABELS, Condition, Policy, Threshold
+from gdcluster.engine.application import (
+    YEAR_SERIES,
+    measurable,
+    period_years,
+    read_stored_application,
+)
+from gdcluster.engine.findings import (
+    CheckItem,
+    CheckReport,
+    GoalFinding,
+    IncidentFinding,
+    PlanFinding,
+    Result,
+)
+from gdcluster.states.policy import Condition, Policy, Threshold
 
-__all__ = ["CheckItem", "CheckReport", "GoalFinding", "IncidentFinding", "PlanFinding", "evaluate"]
+if TYPE_CHECKING:
+    from gdcluster.engine.models import Case
 
-Result = Literal["pass", "fail", "expert"]
+__all__ = [
+    "CheckItem",
+    "CheckReport",
+    "GoalFinding",
+    "IncidentFinding",
+    "PlanFinding",
+    "check_case",
+    "evaluate",
+    "validated",
+]
 
 _COMPARE: Final[Mapping[str, Callable[[Fraction, Fraction], bool]]] = {
     "gt": operator.gt,
@@ -57,129 +80,6 @@ _SERIES_NAMES: Final = {
     "co2_intensity": ("单位产值二氧化碳排放", ""),
 }
 MISSING: Final = "缺少数据"
-
-
-@dataclass(frozen=True)
-class CheckItem:
-    """One line of the check: the rule, what was found, and the verdict.
-
-    ``rule`` is the wording to show (the measures' words, else the policy's summary); ``text``
-    is the measures' words alone, the only part that may be quoted, or ``None``.
-    """
-
-    id: str
-    article: str
-    item: str
-    rule: str
-    value: str
-    result: Result
-    text: str | None = None
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {
-            "id": self.id,
-            "article": self.article,
-            "item": self.item,
-            "rule": self.rule,
-            "text": self.text,
-            "value": self.value,
-            "result": self.result,
-        }
-
-
-@dataclass(frozen=True)
-class IncidentFinding:
-    """One declared incident and why it counts under 第十三条第（一）项 or not."""
-
-    year: int
-    kind: str
-    grade: str | None
-    major: bool | None
-    description: str
-    counts: bool
-    reason: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.year}年{self.grade or ''}{INCIDENT_LABELS.get(self.kind, self.kind)}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"year": self.year, "kind": self.kind, "grade": self.grade, "major": self.major,
-                "description": self.description, "counts": self.counts, "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class GoalFinding:
-    """One plan goal: measurable (indicator, unit, baseline, target all given) or what it lacks."""
-
-    label: str
-    measurable: bool
-    lacking: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"goal": self.label, "measurable": self.measurable, "lacking": list(self.lacking)}
-
-
-@dataclass(frozen=True)
-class PlanFinding:
-    """The development plan against 第十三条第（九）项: its period and its goals."""
-
-    period: str | None
-    starts: tuple[int, int]
-    period_ok: bool
-    goals: tuple[GoalFinding, ...]
-
-    @property
-    def measurable_goals(self) -> int:
-        return sum(goal.measurable for goal in self.goals)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"period": self.period, "allowed_starts": list(self.starts),
-                "period_ok": self.period_ok, "measurable_goals": self.measurable_goals,
-                "goals": [goal.to_dict() for goal in self.goals]}
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """Every item of the check, with the window it used and its findings on incidents and the
-    plan. ``unused_years`` lists, per series, the years given that lie outside the window."""
-
-    items: tuple[CheckItem, ...]
-    method: str
-    round_year: int
-    window: tuple[int, ...]
-    unused_years: Mapping[str, tuple[int, ...]] = field(hash=False)
-    incidents: tuple[IncidentFinding, ...]
-    incidents_since: int
-    plan: PlanFinding | None
-
-    @property
-    def passed(self) -> bool:
-        """True exactly when no automatic item fails (expert items never fail the check)."""
-        return not self.failures()
-
-    def failures(self) -> list[CheckItem]:
-        return [item for item in self.items if item.result == "fail"]
-
-    def item(self, item_id: str) -> CheckItem:
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        raise KeyError(f"no check item {item_id!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "method": self.method,
-            "round": self.round_year,
-            "window": list(self.window),
-            "years_not_used": {series: list(years)
-                               for series, years in self.unused_years.items()},
-            "incidents_since": self.incidents_since,
-            "incidents": [finding.to_dict() for finding in self.incidents],
-            "plan": self.plan.to_dict() if self.plan is not None else None,
-            "items": [item.to_dict() for item in self.items],
-        }
 
 
 def evaluate(app: Mapping[str, Any], policy: Policy, round_year: int) -> CheckReport:
@@ -227,6 +127,47 @@ def evaluate(app: Mapping[str, Any], policy: Policy, round_year: int) -> CheckRe
         incidents_since=check.incidents_since,
         plan=check.plan_finding,
     )
+
+
+def check_case(case: Case, policy: Policy) -> CheckReport:
+    """The criteria report of the case's application under ``policy`` for its round."""
+    key = (_content_key(case.application), policy.name, policy.digest, case.round_year)
+    report = _CHECKED.get(key)
+    if report is None:
+        report = evaluate(validated(case.application), policy, case.round_year)
+        _remember(_CHECKED, key, report)
+    return report
+
+
+def validated(application: Any) -> dict[str, Any]:
+    """A stored application read back (``read_stored_application``: shapes written by earlier
+    versions included, never raising), remembered by content. The answer is shared: read it,
+    never change it."""
+    key = _content_key(application)
+    answer = _VALIDATED.get(key)
+    if answer is None:
+        answer = read_stored_application(application)
+        _remember(_VALIDATED, key, answer)
+    return answer
+
+
+# Validating an application and judging it are pure functions of its content (and of the
+# policy and round): `submit`, `review` and `recommend` of one application reuse one answer.
+# Keyed by the content itself, never by case id or version, so an answer cannot outlive what
+# it judged.
+_CACHE_SIZE = 256
+_VALIDATED: dict[str, dict[str, Any]] = {}
+_CHECKED: dict[tuple[str, str, str, int], CheckReport] = {}
+
+
+def _content_key(application: Any) -> str:
+    return json.dumps(application, ensure_ascii=False, sort_keys=True, default=repr)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_SIZE:
+        del cache[next(iter(cache))]  # oldest first
+    cache[key] = value
 
 
 class _Check:
@@ -566,7 +507,7 @@ def _compound_rate(ratio: Fraction, intervals: int) -> str:
 
     Integer arithmetic: the root's ten-thousandths are the integer k-th root of
     ``ratio × 10^(4k)``, the half-way case an exact comparison. The same digits as ``Decimal``
-    powers at 34 places, fifty times faster: those were a tenth of every 资格初审 act (issue 5).
+    powers at 34 places, fifty times faster: every 资格初审 computes it.
     """
     if not ratio:
         return "-100.00"

@@ -7,13 +7,20 @@ scheduler only wakes up to fire rows that are due; it never holds state of its o
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from gdcluster.engine.clock import end_of_day, start_of_day
-from gdcluster.engine.models import Deadline
+from gdcluster.engine.models import Deadline, Objection
+from gdcluster.engine.store import connection_of
+
+if TYPE_CHECKING:
+    from gdcluster.engine.calendar import WorkCalendar
+    from gdcluster.states.policy import Periods
 
 # kinds
 PUBLICITY_END = "publicity_end"
@@ -54,7 +61,8 @@ def report_years(valid_from: date, valid_until: date) -> range:
     return range(valid_from.year, valid_until.year + 1)
 
 
-def report_due_day(year: int, month_day: str, roll_to_workday: bool, calendar: Any) -> date:
+def report_due_day(year: int, month_day: str, roll_to_workday: bool,
+                   calendar: WorkCalendar) -> date:
     """The report for ``year`` is due on ``month_day`` of the next year (default 03-31)."""
     month, day = (int(part) for part in month_day.split("-"))
     due = date(year + 1, month, day)
@@ -85,24 +93,18 @@ def round_key(year: int, *parts: object) -> str:
     return ":".join(["round", str(year), *map(str, parts)])
 
 
-def _upserts() -> dict[str, Any]:
-    """``INSERT … ON CONFLICT (key) DO UPDATE SET due_at … WHERE status = 'pending'``, for
-    each back-end: a new deadline is added, a pending one with the same key is moved, a
+@cache
+def _upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET due_at … WHERE status = 'pending'`` for the
+    back-end ``dialect``: a new deadline is added, a pending one with the same key is moved, a
     settled one is left alone — one statement instead of a lookup, an ORM object and its
-    flush, which were a fifth of each publicity act (issue 5, P5)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
+    flush. Built on first use, so that only the back-end in use is loaded."""
+    insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
     table = Deadline.__table__  # type: ignore[attr-defined]
-    made = {}
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
-        statement = dialect.insert(table)
-        made[name] = statement.on_conflict_do_update(
-            index_elements=[table.c.key], set_={"due_at": statement.excluded.due_at},
-            where=table.c.status == "pending")
-    return made
-
-
-_UPSERTS = _upserts()
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.key], set_={"due_at": statement.excluded.due_at},
+        where=table.c.status == "pending")
 
 
 def schedule(
@@ -117,11 +119,9 @@ def schedule(
 ) -> str:
     """Add a pending deadline, or move the pending one with the same key (one that has fired
     or been settled stays as it is). Returns the key."""
-    from gdcluster.engine.store import connection_of
-
     session.flush()  # a pending ORM row with the same key goes in first, as before
     connection = connection_of(session)
-    connection.execute(_UPSERTS[connection.dialect.name], {
+    connection.execute(_upsert(connection.dialect.name), {
         "case_id": case_id, "round_year": round_year, "kind": kind, "key": key,
         "due_at": due_at, "status": "pending", "created_at": now, "fired_at": None,
         "result": None})
@@ -140,11 +140,9 @@ def settle(
     key_prefix: str | None = None,
 ) -> int:
     """Close pending deadlines (``done`` when satisfied, ``cancelled`` when moot)."""
-    from gdcluster.engine.store import connection_of
-
     shape = (case_id is not None, round_year is not None, kinds is not None)
     statement = _SETTLES.get(shape)
-    if statement is None:  # built once per shape, with bind parameters (issue 5, P5)
+    if statement is None:  # built once per shape, with bind parameters
         table = Deadline.__table__.c  # type: ignore[attr-defined]
         statement = update(Deadline.__table__).where(  # type: ignore[attr-defined]
             table.status == "pending")
@@ -170,8 +168,8 @@ _SETTLES: dict[tuple[bool, bool, bool], Any] = {}
 
 
 def schedule_validity(
-    session: Session, *, case_id: int, valid_from: date, valid_until: date, periods: Any,
-    calendar: Any, now: datetime,
+    session: Session, *, case_id: int, valid_from: date, valid_until: date, periods: Periods,
+    calendar: WorkCalendar, now: datetime,
 ) -> None:
     """Deadlines that follow from a validity period: expiry, its reminder, annual reports.
 
@@ -218,10 +216,6 @@ def rearm_publicity_end(
     (engine/sweep.py); with no objection left open, recognition is due at once and the next
     sweep fires it. Before the window's end nothing is needed: the original row still waits.
     """
-    from sqlalchemy import func
-
-    from gdcluster.engine.models import Objection
-
     if case.publicity_end is None or now < end_of_day(case.publicity_end):
         return None
     still_open = session.scalar(

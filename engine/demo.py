@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gdcluster.engine.api import Engine, TransitionEvent
+from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import SHANGHAI, FakeClock
 from gdcluster.engine.errors import EngineError
+from gdcluster.engine.kernel import TransitionEvent
 
 PROVINCE = "province@省工信厅王处长"
 
@@ -136,7 +137,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     def sweep(moment: str, title: str) -> None:
         at(moment, title)
         handled = engine.run_due()
-        fired = [row for row in handled if row.get("outcome")]
+        fired = [row for row in handled if row.outcome]
         echo(f"   scheduler sweep handled {len(fired)} due deadline(s)")
 
     at("2024-03-01T09:00", "省工信厅启动2024年度申报 round opens")
@@ -204,7 +205,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
 
     at("2024-09-27T10:00", "拟认定名单公示 publicity: 7 working days across 国庆")
     result = engine.publicize_round(2024, PROVINCE, min_score="60", start="2024-09-27")
-    echo(f"   公示期 {result['publicity_start']} → {result['publicity_end']} (7个工作日)")
+    echo(f"   公示期 {result.publicity_start} → {result.publicity_end} (7个工作日)")
 
     at("2024-10-08T11:00", "实名异议 a real-name objection")
     shunde = ids["shunde"]
@@ -218,7 +219,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
 
     at("2024-10-15T10:00", "名单通告 the province publishes the list of recognized clusters")
     listed = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号")
-    echo(f"   通告 lists {len(listed['recognized'])} clusters")
+    echo(f"   通告 lists {len(listed.recognized)} clusters")
 
     sweep("2025-03-02T09:00", "年报提醒 report reminders, 30 days before 31 March")
     at("2025-03-20T10:00", "2024年度报告 annual reports (due 31 March)")

@@ -23,6 +23,7 @@ Each error keeps its facts as attributes and writes its own message, so the CLI 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 
@@ -98,6 +99,26 @@ class DatabaseReplaced(DatabaseUnavailable):
             f"restore the database and run the command again",
             url=f"sqlite:///{path}", path=path, deleted=deleted,
         )
+class Reason(StrEnum):
+    """Why the workflow refused an act, as ``TransitionRefused.reasons`` lists it: compare with
+    these, never with text. (A guard may add facts of its own, such as the missing fields of an
+    application or the criteria not met, as further reasons.)"""
+
+    WRONG_STATE = "wrong state"
+    APPLICATION_DEADLINE_PASSED = "application deadline passed"
+    RECOMMENDATION_DEADLINE_PASSED = "recommendation deadline passed"
+    CITY_QUOTA_REACHED = "city quota reached"
+    NOT_ENOUGH_EXPERTS = "not enough experts"
+    OUTSIDE_PUBLICITY = "outside the publicity period"
+    OBJECTION_NOT_OPEN = "objection not open"
+    PUBLICITY_NOT_OVER = "publicity period not over"
+    OPEN_OBJECTION = "open objection"
+    NO_VALIDITY = "no validity"
+    OUTSIDE_REVIEW_WINDOW = "outside the 复核 window"
+    ALREADY_SCORED = "already scored"
+    YEAR_NOT_COVERED = "year not covered"
+    YEAR_NOT_BEGUN = "year not begun"
+    ALREADY_FILED = "already filed"
 
 
 class TransitionRefused(EngineError):

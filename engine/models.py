@@ -7,7 +7,7 @@ Amounts and scores are exact decimals kept as strings, never floats.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import declared_attr
@@ -53,7 +53,7 @@ class Case(SQLModel, table=True):
         Index("ix_gd_case_round_state", "round_year", "state"),
         Index("ix_gd_case_city_state", "city", "state"),
         # the city quota count of each recommendation reads only that city's recommended
-        # cases of the round, not every case of the round (issue 5, P1/P6)
+        # cases of the round, not every case of the round
         Index("ix_gd_case_round_city", "round_year", "city", "recommended_at"),
     )
 
@@ -125,7 +125,6 @@ class Deadline(SQLModel, table=True):
         Index("ix_gd_deadline_due", "status", "due_at"),
         UniqueConstraint("key", name="uq_gd_deadline_key"),
     )
-    STATUSES: ClassVar[tuple[str, ...]] = ("pending", "fired", "done", "cancelled")
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="gd_case.id", index=True)
@@ -143,7 +142,7 @@ class Deadline(SQLModel, table=True):
 #: change filings, imported calendar years, notices, renderings and deliveries. They load when
 #: first named here (``from gdcluster.engine.models import AuditEntry`` works as before), so
 #: that a read such as `gdcluster case show` does not define tables it never touches —
-#: defining the SQLModel classes is most of that command's own start-up (issue 5, P3).
+#: defining the SQLModel classes is most of that command's own start-up.
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
                       "CalendarYear", "Notice", "Rendering", "Delivery"})
 

@@ -3,8 +3,8 @@ expert scores, change filings, imported calendar years, notices, their later ren
 their deliveries.
 
 Defined apart from ``gdcluster.engine.models`` and loaded when first named there, so that a
-read that needs only cases and deadlines starts faster (issue 5, P3). Schema changes go
-through Alembic migrations, as for every table.
+read that needs only cases and deadlines does not define them. Schema changes go through
+Alembic migrations, as for every table.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gdcluster.engine import sweep
-from gdcluster.engine.clock import SHANGHAI
+from gdcluster.engine.clock import SHANGHAI, local_text
+from gdcluster.engine.sweep import DeadlineOutcome
 
 if TYPE_CHECKING:
     from gdcluster.engine.api import Engine
@@ -74,14 +75,14 @@ class DeadlineScheduler:
         self._armed_for: datetime | None = None
 
     # ------------------------------------------------------------------ jobs
-    def sweep(self) -> list[dict[str, Any]]:
+    def sweep(self) -> list[DeadlineOutcome]:
         """One sweep, then re-arm the wake-up; what every job runs. Never raises."""
         with self._sweeping:
-            handled: list[dict[str, Any]] = []
+            handled: list[DeadlineOutcome] = []
             if self.stopping.is_set():
                 return handled
             try:
-                handled = sweep.run_due(self.engine, stop=self.stopping)
+                handled = sweep.run_due(self.engine.kernel, stop=self.stopping)
             except Exception:  # the database went away, say: the next minute retries
                 log.exception("sweep failed; retrying at the next wake-up")
             try:
@@ -112,7 +113,7 @@ class DeadlineScheduler:
             name="sweep at the next due deadline", replace_existing=True,
         )
         if due != self._armed_for:
-            log.info("next wake-up at %s", sweep.local_text(due))
+            log.info("next wake-up at %s", local_text(due))
             self._armed_for = due
         return due
 

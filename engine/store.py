@@ -53,7 +53,9 @@ from gdcluster.engine.errors import (
     DatabaseReplaced,
     DatabaseUnavailable,
     InvalidInput,
+    PermissionDenied,
 )
+from gdcluster.engine.models import SCHEMA_REVISION, Meta
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -197,8 +199,8 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
 
 def connection_of(session: Session) -> Any:
     """The session's connection in its current transaction, looked up once per transaction:
-    ``Session.connection()`` walks the transaction state each time, a few percent of an act
-    that asks four times (issue 5, P1)."""
+    ``Session.connection()`` walks the transaction state each time, and an act asks several
+    times."""
     transaction = session.get_transaction()
     cached = session.info.get("gdcluster.connection")
     if cached is not None and cached[0] is transaction:
@@ -302,8 +304,6 @@ class Store:
 
     def schema_revision(self) -> str | None:
         """The schema's revision; None when the gdcluster tables are not there."""
-        from gdcluster.engine.models import Meta
-
         try:
             with self.read() as session:
                 row = session.get(Meta, "schema_revision")
@@ -314,8 +314,6 @@ class Store:
             raise
 
     def meta(self, key: str) -> str | None:
-        from gdcluster.engine.models import Meta
-
         with self.read() as session:
             value = session.scalar(select(Meta.value).where(Meta.key == key))
             return value
@@ -363,7 +361,6 @@ def upgrade(store: Store, *, simulation: bool = False) -> str:
     from alembic.config import Config
 
     from gdcluster.engine import migrations
-    from gdcluster.engine.models import SCHEMA_REVISION, Meta
 
     config = Config()
     config.set_main_option("script_location", os.path.dirname(migrations.__file__))
@@ -375,8 +372,6 @@ def upgrade(store: Store, *, simulation: bool = False) -> str:
         if existing is None:
             session.add(Meta(key="simulation", value="true" if simulation else "false"))
         elif simulation and existing.value != "true":
-            from gdcluster.engine.errors import PermissionDenied
-
             raise PermissionDenied(
                 "this database holds real acts; it cannot be turned into a simulation database",
                 actor=None,

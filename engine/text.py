@@ -23,7 +23,7 @@ import unicodedata
 
 from gdcluster.engine.errors import InvalidInput
 
-__all__ = ["BIDI_CONTROLS", "check_text"]
+__all__ = ["BIDI_CONTROLS", "check_text", "display_width"]
 
 #: Characters that change the display order of the text around them.
 BIDI_CONTROLS = frozenset(
@@ -57,3 +57,8 @@ def check_text(value: str, field: str, *, one_line: bool) -> str:
                 field=field,
             )
     return value
+
+
+def display_width(text: str) -> int:
+    """Columns a string takes in a monospaced terminal: wide (CJK) characters count 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -17,8 +17,9 @@ PDF WeasyPrint.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gdcluster import lazy_exports
 
 __all__ = [
     "DEFAULT_FORMATS",
@@ -56,8 +57,8 @@ _HOMES = {
     "PdfUnavailable": "errors",
     "RecordedRendering": "service",
     "record_rendering": "service",
-    "KINDS": "context",
-    "TRIGGER_KINDS": "context",
+    "KINDS": "kinds",
+    "TRIGGER_KINDS": "kinds",
     "NoticeSpec": "context",
     "DeliveryReport": "delivery",
     "deliver": "delivery",
@@ -77,9 +78,10 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
-    from gdcluster.notifications.context import KINDS, TRIGGER_KINDS, NoticeSpec
+    from gdcluster.notifications.context import NoticeSpec
     from gdcluster.notifications.delivery import DeliveryReport, deliver
     from gdcluster.notifications.errors import ContactMissing, PdfUnavailable
+    from gdcluster.notifications.kinds import KINDS, TRIGGER_KINDS
     from gdcluster.notifications.render import Rendered, cn_date, render
     from gdcluster.notifications.service import (
         Notifier,
@@ -101,15 +103,4 @@ if TYPE_CHECKING:
         load_settings,
     )
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -26,18 +26,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine.api import TransitionEvent, calendar_from_session
+from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Case, Round
+from gdcluster.engine.policies import policy_for
+from gdcluster.engine.views import load_case, load_round
+from gdcluster.notifications.kinds import KIND_TRIGGERS, KINDS, TRIGGER_KINDS
 from gdcluster.notifications.settings import Settings
 
 __all__ = [
-    "CASE_KINDS",
-    "KINDS",
-    "ROUND_KINDS",
     "SITE_VISIT_TRIGGER",
-    "TRIGGER_KINDS",
     "NoticeSpec",
     "build_context",
     "common_context",
@@ -46,40 +46,10 @@ __all__ = [
     "specs_for_event",
 ]
 
-KINDS = (
-    "publicity",
-    "recognition",
-    "renewal",
-    "revocation",
-    "return",
-    "report_reminder",
-    "expiry_reminder",
-)
-#: Which act produces which notice. Reminders are recorded by the scheduler when a reminder
-#: deadline fires (``engine/sweep.py``): trigger ``report_reminder`` with payload ``{year,
-#: report_due}`` and ``expiry_reminder`` with ``{valid_until}``; the names first agreed,
-#: ``remind_report`` (``{year, due}``) and ``remind_expiry``, are accepted as well.
-TRIGGER_KINDS = {
-    "publicize_round": "publicity",
-    "recognize_round": "recognition",
-    "renew": "renewal",
-    "revoke": "revocation",
-    "return": "return",
-    "report_reminder": "report_reminder",
-    "remind_report": "report_reminder",
-    "expiry_reminder": "expiry_reminder",
-    "remind_expiry": "expiry_reminder",
-}
-KIND_TRIGGERS: dict[str, tuple[str, ...]] = {}
-for _trigger, _kind in TRIGGER_KINDS.items():
-    KIND_TRIGGERS[_kind] = (*KIND_TRIGGERS.get(_kind, ()), _trigger)
-del _trigger, _kind
-ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
 #: The audit trigger of an act recording a 现场考察 (site visit) of a round's applicants.
 SITE_VISIT_TRIGGER = "site_visit"
 #: The steps of a round before its publicity, as the notices name them.
 ROUND_STEPS = ("申报推荐", "资格初审", "专家评审")
-CASE_KINDS = frozenset({"renewal", "revocation", "return", "report_reminder", "expiry_reminder"})
 
 #: Application fields (DESIGN §4) by their official names, for 退回补正 letters.
 FIELD_LABELS = {
@@ -193,27 +163,6 @@ def build_context(
     return builder(session, settings, event)
 
 
-def _round(session: Session, year: int | None) -> Round:
-    row = session.get(Round, year) if year is not None else None
-    if row is None:
-        raise NotFound("round", year)
-    return row
-
-
-def _case(session: Session, case_id: int | None) -> Case:
-    row = session.get(Case, case_id) if case_id is not None else None
-    if row is None:
-        raise NotFound("case", case_id)
-    return row
-
-
-def _policy(name: str, digest: str | None = None) -> Any:
-    """The policy version the round or case was filed under (the current file without one)."""
-    from gdcluster.states.policy import load_policy
-
-    return load_policy(name, digest=digest)
-
-
 def _book_title(title: str) -> str:
     """A document title in 书名号, whether or not it was given with them."""
     title = title.strip()
@@ -234,7 +183,7 @@ def _cited(title: str, doc_no: str | None) -> str:
 def common_context(settings: Settings, round_row: Round, at_date: date) -> dict[str, Any]:
     """What every notice template may use; a kind's builder adds its own and overrides these
     (``addressee``, ``copies``, ``doc_no``, ``attachments``, ``issuer`` …)."""
-    policy = _policy(round_row.policy, round_row.policy_digest)
+    policy = policy_for(round_row.policy, round_row.policy_digest)
     departments = _departments()
     notice = None
     if round_row.notice_title:
@@ -325,8 +274,8 @@ def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
         return []
     from sqlalchemy.orm import defer
 
-    # a list names clusters: their applications (kilobytes of JSON each) stay unread — decoding
-    # them was a quarter of the 800-row publicity notice (issue 5, P5)
+    # a list names clusters: their applications (kilobytes of JSON each) stay unread, as
+    # decoding them would cost more than the rest of the notice
     rows = {case.id: case for case in session.scalars(
         select(Case).options(defer(Case.application))  # type: ignore[arg-type]
         .where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
@@ -368,8 +317,8 @@ def _one_range(clusters: list[dict[str, Any]]) -> tuple[date, date] | None:
 
 # ---------------------------------------------------------------------------- the kinds
 def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    round_row = _round(session, event.round_year)
-    policy = _policy(round_row.policy, round_row.policy_digest)
+    round_row = load_round(session, event.round_year)
+    policy = policy_for(round_row.policy, round_row.policy_digest)
     payload = event.payload
     clusters = _in_region_order([_cluster(case) for case in
                                  _cases(session, [int(i) for i in payload.get("publicized", [])])])
@@ -395,8 +344,8 @@ def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> 
 
 
 def _recognition(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    round_row = _round(session, event.round_year)
-    policy = _policy(round_row.policy, round_row.policy_digest)
+    round_row = load_round(session, event.round_year)
+    policy = policy_for(round_row.policy, round_row.policy_digest)
     payload = event.payload
     ids = [int(i) for i in payload.get("recognized", [])]
     acts = _acts(session, "recognize", ids, before=event.audit_seq)
@@ -433,7 +382,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
     elif spec.case_id is not None:
         ids = [spec.case_id]
     else:
-        year = _round(session, spec.round_year).year
+        year = load_round(session, spec.round_year).year
         ids = list(session.scalars(
             select(AuditEntry.case_id).where(AuditEntry.trigger == "renew",
                                              AuditEntry.round_year == year)
@@ -455,7 +404,7 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
     clusters = _in_region_order(clusters)
     rounds = sorted({row["round"] for row in clusters})
     latest = max(row["at"] for row in clusters)
-    context = common_context(settings, _round(session, rounds[-1]), local_date(latest))
+    context = common_context(settings, load_round(session, rounds[-1]), local_date(latest))
     validity = _one_range(clusters)
     batch = f"{rounds[0]}年认定的" if len(rounds) == 1 else ""
     context.update(
@@ -472,9 +421,9 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
 
 
 def _revocation(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
-    policy = _policy(case.policy, case.policy_digest)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
+    policy = policy_for(case.policy, case.policy_digest)
     code = str(event.payload.get("reason_code", "")).strip()
     ground = policy.revocation(code)
     facts = (event.reason or "").strip()
@@ -496,8 +445,8 @@ def _revocation(session: Session, settings: Settings, event: TransitionEvent) ->
 
 
 def _return(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
     fields = [_field_label(str(name)) for name in event.payload.get("fields", []) or []]
     context = common_context(settings, round_row, local_date(event.at))
     context.update(
@@ -528,9 +477,9 @@ def _field_label(path: str) -> str:
 
 def _report_reminder(session: Session, settings: Settings,
                      event: TransitionEvent) -> dict[str, Any]:
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
-    policy = _policy(case.policy, case.policy_digest)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
+    policy = policy_for(case.policy, case.policy_digest)
     payload = event.payload
     month, day = policy.periods.report_due_month_day
     year = payload.get("year")
@@ -567,9 +516,9 @@ def _expiry_reminder(session: Session, settings: Settings,
                      event: TransitionEvent) -> dict[str, Any]:
     from gdcluster.engine.deadlines import review_window_opens
 
-    case = _case(session, event.case_id)
-    round_row = _round(session, case.round_year)
-    policy = _policy(case.policy, case.policy_digest)
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
+    policy = policy_for(case.policy, case.policy_digest)
     valid_until = _date(event.payload.get("valid_until")) or case.valid_until
     if valid_until is None:
         raise InvalidInput("the case has no validity period", field="valid_until")

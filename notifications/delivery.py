@@ -243,7 +243,7 @@ FILE_NAME_BYTES = 255
 
 def attachment_name(title: str, suffix: str) -> str:
     """The title as a file name the recipient can save: whole where it fits in 255 bytes of
-    UTF-8, else cut with an ellipsis (a 10,000-character cluster name, issue 6 §6)."""
+    UTF-8, else cut with an ellipsis (a cluster name may run to 10,000 characters)."""
     if len((title + suffix).encode("utf-8")) <= FILE_NAME_BYTES:
         return title + suffix
     room = FILE_NAME_BYTES - len(("…" + suffix).encode("utf-8"))

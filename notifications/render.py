@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,13 +26,14 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.text import display_width
+from gdcluster.notifications.document import Attachment, Document, Paragraph, Run, Table
 from gdcluster.notifications.layout import font_stack, table_columns
 from gdcluster.notifications.settings import DEFAULT_FORMATS, FORMATS, Fonts
 
 __all__ = [
     "FORMATS",
     "MEDIA_TYPES",
-    "Document",
     "Rendered",
     "cn_date",
     "environment",
@@ -50,72 +50,8 @@ MEDIA_TYPES = {
 BINARY_FORMATS = frozenset({"docx", "pdf"})
 #: GB/T 9704: 28 characters to a line of the 156 mm text block.
 LINE_CHARS = 28
-Day = date  # the field ``Document.date`` (text) hides the type inside the class
 _VERSION = re.compile(r"\{#\s*version:\s*([0-9A-Za-z.\-]+)\s*#\}")
 _CN_DIGITS = "〇一二三四五六七八九"
-
-
-# ---------------------------------------------------------------------------- the document
-@dataclass(frozen=True)
-class Run:
-    text: str
-    style: str | None = None  # None (仿宋), "h1" (黑体), "h2" (楷体)
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    runs: tuple[Run, ...]
-    indent: bool = True
-
-    @property
-    def text(self) -> str:
-        return "".join(run.text for run in self.runs)
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-
-@dataclass(frozen=True)
-class Attachment:
-    number: int | None  # None when the notice has a single attachment ("附件")
-    title: str
-    table: Table | None = None
-    paragraphs: tuple[Paragraph, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return "附件" if self.number is None else f"附件{self.number}"
-
-
-@dataclass(frozen=True)
-class Document:
-    """A notice laid out by GB/T 9704 elements, independent of the output format."""
-
-    kind: str
-    title: str
-    doc_no: str | None
-    addressee: str | None
-    body: tuple[Paragraph, ...]
-    issuer: str
-    date: str
-    attachments: tuple[Attachment, ...] = ()
-    letter: bool = False  # 信函格式 (a letter with a …函〔Y〕N号 number): first page unnumbered
-    issued: Day | None = None
-    copies: tuple[str, ...] = ()  # 抄送机关, printed in the 版记 at the end
-
-    @property
-    def attachment_note(self) -> list[str]:
-        """"附件：" lines; no punctuation after the names (GB/T 9704 7.3.4)."""
-        if not self.attachments:
-            return []
-        if len(self.attachments) == 1:
-            return [f"附件：{self.attachments[0].title}"]
-        lines = [f"附件：1.{self.attachments[0].title}"]
-        lines += [f"　　　{a.number}.{a.title}" for a in self.attachments[1:]]
-        return lines
 
 
 @dataclass(frozen=True)
@@ -163,11 +99,6 @@ def cn_number(value: int) -> str:
     tens, ones = divmod(number, 10)
     text = ("" if tens == 0 else ("十" if tens == 1 else _CN_DIGITS[tens] + "十"))
     return text + (_CN_DIGITS[ones] if ones else "")
-
-
-def display_width(text: str) -> int:
-    """Columns a string takes in a monospaced terminal: wide (CJK) characters count 2."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _pad(text: str, width: int) -> str:

@@ -3,7 +3,7 @@
 ``attach(engine, settings)`` registers two things on an :class:`~gdcluster.engine.Engine`:
 
 * a transaction hook (``Engine.on_transaction``): for an act that calls for a notice (see
-  :data:`~gdcluster.notifications.context.TRIGGER_KINDS`) it renders the notice in each
+  :data:`~gdcluster.notifications.kinds.TRIGGER_KINDS`) it renders the notice in each
   configured format and writes the ``Notice`` rows and their pending ``Delivery`` rows in the
   act's own transaction. The notice exists exactly when the act does; an act that fails leaves
   neither.
@@ -28,19 +28,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine.api import Engine, TransitionEvent
+from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import DatabaseReplaced, InvalidInput, NotFound
+from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering
-from gdcluster.notifications.context import (
-    CASE_KINDS,
-    KINDS,
-    ROUND_KINDS,
-    TRIGGER_KINDS,
-    NoticeSpec,
-    build_context,
-    specs_for_event,
-)
+from gdcluster.notifications.context import NoticeSpec, build_context, specs_for_event
+from gdcluster.notifications.kinds import CASE_KINDS, KINDS, ROUND_KINDS, TRIGGER_KINDS
 from gdcluster.notifications.settings import Settings, load_settings
 
 if TYPE_CHECKING:

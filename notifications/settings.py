@@ -67,11 +67,12 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.notifications.kinds import KINDS
 
 __all__ = [
     "CONTACT_KEYS",
@@ -247,9 +248,6 @@ class Settings:
 
         return self.city_issuers.get(city) or load_departments().city(city)
 
-    def with_outbox(self, folder: str | os.PathLike[str]) -> Settings:
-        return replace(self, outbox=Path(folder))
-
 
 def settings_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The settings file in force: explicit, else $GDCLUSTER_SETTINGS, else the system file
@@ -353,8 +351,6 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
             table.fail("url", f"not an http(s) URL: {url!r}")
         kinds = table.text_list("kinds")
         if kinds is not None:
-            from gdcluster.notifications.context import KINDS
-
             for kind in kinds:
                 if kind not in KINDS:
                     table.fail("kinds", f"unknown notice kind {kind!r}; use {', '.join(KINDS)}")

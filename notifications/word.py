@@ -27,7 +27,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Emu, Mm, Pt
 
-from gdcluster.notifications.render import Document, Paragraph, Table, display_width
+from gdcluster.engine.text import display_width
+from gdcluster.notifications.document import Document, Paragraph, Table
 
 __all__ = ["FONTS", "VERSION", "build"]
 
@@ -312,8 +313,8 @@ def _table(word: Any, table: Table) -> None:
         _cell(cell, text, FONTS["h1"])
     if table.rows:
         # Format one empty row through python-docx, then copy its XML for every row and set
-        # the texts: the same document, but formatting (and sizing) each cell through
-        # python-docx cost ~4 ms a row, seconds for a round's list (issue 5, P5).
+        # the texts: the same document, without formatting (and sizing) each cell through
+        # python-docx, which takes milliseconds a row and seconds for a round's list.
         first = grid.add_row()
         for cell, width in zip(first.cells, widths, strict=True):
             _cell(cell, "", FONTS["body"])
@@ -336,7 +337,7 @@ def _fill(tr: Any, texts: tuple[str, ...]) -> None:
 
     The copied runs are empty, so for text without tabs or line breaks what ``run.text =``
     writes is one ``<w:t>``: added directly, without python-docx's character-by-character
-    translation, which was a tenth of an 800-row publicity notice (issue 5, P5)."""
+    translation, which costs more than the rest of a long list's table."""
     for tc, text in zip(tr.tc_lst, texts, strict=True):
         run = tc.p_lst[0].r_lst[0]
         if text and _TAB_OR_BREAK.search(text) is None:

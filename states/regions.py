@@ -107,10 +107,6 @@ class Unit:
     kind: str
     """One of :data:`UNIT_KINDS`."""
 
-    @property
-    def is_county_level(self) -> bool:
-        return self.kind in COUNTY_LEVEL_KINDS
-
     def __str__(self) -> str:
         return self.name
 

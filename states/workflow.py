@@ -1,8 +1,10 @@
-"""The lifecycle as data: ``workflow.toml`` loaded, validated, and built into a Machine.
+"""The lifecycle as data: ``workflow.toml`` loaded and validated.
 
 The definition is validated when loaded (``InvalidDefinition``): the initial state exists, every
 state is reachable from it, final states have no exits, every trigger names known states and
-actors. A refusal at run time is a different thing and belongs to the engine.
+actors. The engine binds the guard and effect names to its functions and builds the one
+``transitions`` Machine from this table (``gdcluster.engine.lifecycle``); a refusal at run time
+is a different thing and belongs to the engine.
 """
 
 from __future__ import annotations
@@ -40,15 +42,12 @@ class Rule:
     actors: tuple[str, ...]
     article: str
     guards: tuple[str, ...] = ()
+    effect: str | None = None
     requires: tuple[str, ...] = ()
     when: str | None = None
 
     def dest_from(self, source: str) -> str:
         return source if self.dest == SAME else self.dest
-
-    @property
-    def changes_state(self) -> bool:
-        return self.dest != SAME
 
 
 @dataclass(frozen=True)
@@ -73,39 +72,10 @@ class Workflow:
     def triggers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(rule.trigger for rule in self.rules))
 
-    def rules_for(self, trigger: str) -> tuple[Rule, ...]:
-        return tuple(rule for rule in self.rules if rule.trigger == trigger)
-
-    def rule(self, trigger: str, state: str | None, when: str | None = None) -> Rule | None:
-        """The row that applies to ``trigger`` fired in ``state`` (``None`` = creation)."""
-        for rule in self.rules:
-            if rule.trigger != trigger:
-                continue
-            if state is None and rule.sources:
-                continue
-            if state is not None and state not in rule.sources:
-                continue
-            if rule.when is not None and rule.when != when:
-                continue
-            return rule
-        return None
-
-    def allowed_from(self, state: str) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(r.trigger for r in self.rules if state in r.sources))
-
     def edges(self) -> Iterator[tuple[str, str, Rule]]:
         for rule in self.rules:
             for source in rule.sources:
                 yield source, rule.dest_from(source), rule
-
-    # ------------------------------------------------------------------ machine
-    def machine(self) -> Any:
-        """One ``transitions.Machine`` for the process (model=None, no auto transitions).
-
-        Cases are not bound to it: the engine fires ``machine.events[t].trigger(holder)`` on a
-        plain state holder, so 10,000 cases cost nothing to "add" (DESIGN §13).
-        """
-        return _machine(self)
 
     # ------------------------------------------------------------------ export
     def to_mermaid(self) -> str:
@@ -132,47 +102,6 @@ class Workflow:
         return "\n".join(lines) + "\n"
 
 
-def _machine(workflow: Workflow) -> Any:
-    cached = _MACHINES.get(id(workflow))
-    if cached is not None:
-        return cached
-    from transitions import Machine
-
-    transitions: list[dict[str, Any]] = []
-    for rule in workflow.rules:
-        for source in rule.sources:
-            spec: dict[str, Any] = {
-                "trigger": rule.trigger,
-                "source": source,
-                "dest": rule.dest_from(source),
-            }
-            if rule.when is not None:
-                spec["conditions"] = [_when(rule.when)]
-            transitions.append(spec)
-    machine = Machine(
-        model=None,
-        states=list(workflow.state_names),
-        initial=workflow.initial,
-        transitions=transitions,
-        auto_transitions=False,
-        send_event=True,
-        ignore_invalid_triggers=False,
-    )
-    _MACHINES[id(workflow)] = machine
-    return machine
-
-
-_MACHINES: dict[int, Any] = {}
-
-
-def _when(value: str) -> Any:
-    def condition(event: Any) -> bool:
-        return bool(event.kwargs.get("when") == value)
-
-    condition.__name__ = f"when_{value}"
-    return condition
-
-
 # ---------------------------------------------------------------------------- loading
 def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workflow:
     def fail(message: str) -> InvalidDefinition:
@@ -192,6 +121,7 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
                 actors=tuple(t["actors"]),
                 article=t["article"],
                 guards=tuple(t.get("guards", ())),
+                effect=t.get("effect"),
                 requires=tuple(t.get("requires", ())),
                 when=t.get("when"),
             )
@@ -215,6 +145,9 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
         where = f"trigger {rule.trigger!r}"
         if not rule.article.strip():
             raise fail(f"{where} cites no article")
+        named = (*rule.guards, *((rule.effect,) if rule.effect is not None else ()))
+        if not all(isinstance(name, str) and name.strip() for name in named):
+            raise fail(f"{where} names a guard or effect that is not a name: {named}")
         if not rule.actors or set(rule.actors) - ACTOR_KINDS:
             raise fail(f"{where} has unknown actors {sorted(set(rule.actors) - ACTOR_KINDS)}")
         if rule.dest != SAME and rule.dest not in known:

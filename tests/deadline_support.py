@@ -164,7 +164,7 @@ def import_2027(engine: Engine) -> None:
 
 
 def outcomes(handled: Iterable[dict[str, Any]]) -> list[tuple[str, Any, str]]:
-    return [(item["kind"], item["case_id"], item["outcome"]) for item in handled]
+    return [(item.kind, item.case_id, item.outcome) for item in handled]
 
 
 def states(engine: Engine, ids: Sequence[int]) -> dict[int, str]:

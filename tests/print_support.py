@@ -89,11 +89,11 @@ def _application() -> dict[str, Any]:
 
 
 def _units(count: int) -> list[str]:
-    from gdcluster.states.regions import load_regions
+    from gdcluster.states.regions import COUNTY_LEVEL_KINDS, load_regions
 
     units: list[str] = []
     for city in load_regions():
-        picked = [unit.name for unit in city.units if unit.is_county_level][:3]
+        picked = [unit.name for unit in city.units if unit.kind in COUNTY_LEVEL_KINDS][:3]
         if len(picked) < 3:  # 东莞市, 中山市: 镇 and 街道
             picked = [unit.name for unit in city.units][:3]
         units += picked

@@ -7,10 +7,20 @@ from typing import Any
 
 from gdcluster.engine import Engine
 from gdcluster.engine.clock import FakeClock
+from gdcluster.states.workflow import Rule, Workflow
 
 COUNTY = "county:佛山市南海区@李四"
 CITY = "city:佛山市@张三"
 PROVINCE = "province@王处长"
+
+def rule_for(workflow: Workflow, trigger: str, state: str, when: str | None = None) -> Rule | None:
+    """The row ``trigger`` fired in ``state`` (said ``when``) should take, read off the table
+    by the tests themselves: an oracle independent of the engine's Machine."""
+    for rule in workflow.rules:
+        if rule.trigger == trigger and state in rule.sources and rule.when in (None, when):
+            return rule
+    return None
+
 
 #: the clock for each stage of one case's life in round 2024 (Asia/Shanghai wall time)
 TIMES = {

@@ -215,8 +215,8 @@ def test_a_publicize_killed_mid_batch_resumes_its_stored_pick(db: str, tmp_path:
         assert again.exit_code == 3  # finished: nothing left to publicize
 
         handled = engine.run_due("2024-10-12T09:00")
-        assert Counter(item["outcome"] for item in handled) == {"recognized": 100}
-        assert sorted(item["case_id"] for item in handled) == sorted(best)
+        assert Counter(item.outcome for item in handled) == {"recognized": 100}
+        assert sorted(item.case_id for item in handled) == sorted(best)
         assert engine.run_due("2024-10-12T09:00") == []
         intact(engine)
     finally:
@@ -383,20 +383,21 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
         engine.close()
 
 
-def test_an_interrupted_recognize_batch_keeps_its_validity_start(db: str) -> None:
+def test_an_interrupted_recognize_batch_keeps_its_validity_start(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """`round recognize --valid-from 2024-11-01` cut short after 8 of 20 cases (here by an
     exception, as a crash would): the batch stays stored and unfinished, a rerun with another
     --valid-from is refused naming it, and the rerun without one finishes it with the stored
     start — no case gets a second validity start — and writes the round act once, listing
     every recognized case of the round (the 名单通告's list)."""
-    from gdcluster.engine import TransitionRefused
+    from gdcluster.engine import TransitionRefused, rounds
 
     clock = FakeClock("2024-10-14T10:00")
     engine = Engine.init(db, simulation=True, clock=clock)
     try:
         ids = publicized(engine, 20, end=date(2024, 10, 11))
         moved = 0
-        original = engine._batch_act
+        original = rounds.batch_act
 
         def interrupted(*args: Any, **kwargs: Any) -> Any:
             nonlocal moved
@@ -405,17 +406,17 @@ def test_an_interrupted_recognize_batch_keeps_its_validity_start(db: str) -> Non
             moved += 1
             return original(*args, **kwargs)
 
-        engine._batch_act = interrupted  # type: ignore[method-assign]
-        with pytest.raises(KeyboardInterrupt):
-            engine.recognize_round(2024, PROVINCE, valid_from="2024-11-01")
-        del engine._batch_act
+        with monkeypatch.context() as patch:
+            patch.setattr(rounds, "batch_act", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                engine.recognize_round(2024, PROVINCE, valid_from="2024-11-01")
         assert list(states(engine, ids).values()).count("recognized") == 8
         with pytest.raises(TransitionRefused, match="--valid-from 2024-11-01") as caught:
             engine.recognize_round(2024, PROVINCE, valid_from="2024-12-01")
         assert caught.value.exit_code == 3
         result = engine.recognize_round(2024, PROVINCE)
-        assert result["resumed"] is True and result["recognized"] == ids
-        assert result["newly_recognized"] == ids  # the batch's, before and after the cut
+        assert result.resumed is True and result.recognized == ids
+        assert result.newly_recognized == ids  # the batch's, before and after the cut
         assert {engine.get(case_id).valid_from for case_id in ids} == {date(2024, 11, 1)}
         acts = [row for row in audit_rows(engine) if row.trigger == "recognize_round"]
         assert len(acts) == 1 and json.loads(acts[0].payload)["recognized"] == ids

@@ -28,8 +28,7 @@ from support import PROVINCE, Walker, full_scores
 from test_delivery import HookServer, free_port
 
 from gdcluster.cli import cli
-from gdcluster.engine import Engine
-from gdcluster.engine.api import TransitionEvent
+from gdcluster.engine import Engine, TransitionEvent
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.models import Case
 from gdcluster.engine.records import AuditEntry
@@ -197,12 +196,12 @@ def test_a_lost_connection_never_reports_as_unexpected_through_the_scheduler(
                 session.execute(text("SELECT 1"))
 
         remove = engine.on_transaction(drop)
-        [outcome] = [row for row in engine.run_due() if row["case_id"] == case_id]
+        [outcome] = [row for row in engine.run_due() if row.case_id == case_id]
         remove()
-        assert outcome["outcome"] == "busy", outcome
+        assert outcome.outcome == "busy", outcome
         assert engine.get(case_id).state == "publicized"
-        [again] = [row for row in engine.run_due() if row["case_id"] == case_id]
-        assert again["outcome"] == "recognized"
+        [again] = [row for row in engine.run_due() if row.case_id == case_id]
+        assert again.outcome == "recognized"
         assert engine.verify_audit().ok
     finally:
         engine.close()

@@ -253,7 +253,7 @@ def test_system_recognition_uses_the_rounds_stated_start(engine: Engine,
     objection = view.objections[0]["id"]
     clock.set("2024-10-14T10:00")
     result = engine.recognize_round(2024, PROVINCE, valid_from="2024-11-01")
-    assert result["recognized"] == [free] and list(result["held"]) == [str(held)]
+    assert result.recognized == [free] and list(result.held) == [str(held)]
     engine.fire(held, "resolve", PROVINCE, objection=objection, when="dismiss", reason="不成立")
     assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, held, "recognized")]
     assert (engine.get(held).valid_from, engine.get(held).valid_until) == (
@@ -281,7 +281,7 @@ def test_open_objection_holds_recognition_until_the_province_dismisses_it(
     assert engine.pending() == []  # one objection still open: nothing re-armed
     clock.set("2024-10-18T15:00")
     engine.fire(case_id, "resolve", PROVINCE, objection=second, when="dismiss", reason="不成立")
-    assert [row["action"] for row in engine.pending()] == ["recognize"]
+    assert [row.action for row in engine.pending()] == ["recognize"]
     assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id, "recognized")]
     view = engine.get(case_id)
     assert (view.state, view.valid_from) == ("recognized", date(2024, 10, 18))
@@ -426,7 +426,7 @@ def test_a_reminder_found_after_its_deadline_is_too_late(engine: Engine,
         (deadlines.REPORT_REMINDER, case_id, "not_applicable"),
         (deadlines.REPORT_DUE, case_id, "revoked"),
     ]
-    assert "too late" in got[0]["result"]
+    assert "too late" in got[0].result
 
 
 def test_roll_to_workday_switch_moves_the_report_deadline(
@@ -527,7 +527,7 @@ def test_renewal_before_the_end_cancels_the_old_validity_deadlines(
              if row.key.endswith("2026-07-09")]
     assert old.status == "cancelled"
     clock.set(end_of_day(date(2026, 7, 9)))
-    assert [item for item in engine.run_due() if item["kind"] == deadlines.VALIDITY_END] == []
+    assert [item for item in engine.run_due() if item.kind == deadlines.VALIDITY_END] == []
     assert engine.get(case_id).state == "renewed"
 
 
@@ -578,7 +578,7 @@ def test_deadline_on_a_case_where_it_no_longer_applies_is_closed(
     clock.set(due + timedelta(days=1))
     got = sim.run_due()
     assert outcomes(got) == [(kind, case_id, "not_applicable")]
-    assert why in got[0]["result"]
+    assert why in got[0].result
     [row] = rows(sim, case_id)
     assert row.status == "fired" and row.result.startswith("not applicable")
     assert len(sim.history(case_id)) == history
@@ -594,10 +594,10 @@ def test_round_deadlines_close_applications_and_recommendations(engine: Engine,
     engine.open_round(2025, PROVINCE, apply_by="2025-05-30", recommend_by="2025-06-30")
     before, at_due = at_edges(clock, engine, end_of_day(date(2025, 5, 30)))
     assert before == []
-    assert [(item["kind"], item["round_year"], item["outcome"]) for item in at_due] == [
+    assert [(item.kind, item.round_year, item.outcome) for item in at_due] == [
         (deadlines.ROUND_APPLY_CLOSE, 2025, "closed")]
     clock.set(end_of_day(date(2025, 6, 30)))
-    assert [item["kind"] for item in engine.run_due()] == [deadlines.ROUND_RECOMMEND_CLOSE]
+    assert [item.kind for item in engine.run_due()] == [deadlines.ROUND_RECOMMEND_CLOSE]
     triggers = [row.trigger for row in audit_rows(engine) if row.round_year == 2025]
     assert triggers == ["open_round", "round_apply_close", "round_recommend_close"]
 
@@ -635,7 +635,7 @@ def test_timer_recognition_waits_loudly_for_a_missing_calendar_year(
     clock.set("2023-07-05T00:00")
     got = engine.run_due()
     assert outcomes(got) == [(deadlines.PUBLICITY_END, case_id, "waiting")]
-    assert "no working-day calendar data for 2027" in got[0]["result"]
+    assert "no working-day calendar data for 2027" in got[0].result
     clock.set("2023-07-05T00:01")
     assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id, "waiting")]
     [row] = rows(engine, case_id)
@@ -662,7 +662,7 @@ def test_deadline_refused_by_the_workflow_is_closed_not_retried(
     clock.set("2024-10-12T00:00")
     got = engine.run_due()
     assert outcomes(got) == [(deadlines.PUBLICITY_END, case_id, "refused")]
-    assert "publicity period runs until 24:00 of 2024-10-18" in got[0]["result"]
+    assert "publicity period runs until 24:00 of 2024-10-18" in got[0].result
     [row] = rows(engine, case_id)
     assert row.status == "fired"
     assert engine.refusals(case_id=case_id)[-1]["actor"] == "system"
@@ -676,10 +676,10 @@ def test_pending_is_a_dry_view(engine: Engine, clock: FakeClock) -> None:
     audit_before = len(audit_rows(engine))
     assert engine.pending() == []
     listed = engine.pending(date(2024, 3, 31))
-    assert [(item["kind"], item["action"]) for item in listed] == [
+    assert [(item.kind, item.action) for item in listed] == [
         (deadlines.REPORT_REMINDER, "remind"), (deadlines.REPORT_REMINDER, "remind"),
         (deadlines.REPORT_DUE, "revoke 18.3")]
-    assert all(item["case_id"] == case_id for item in listed)
+    assert all(item.case_id == case_id for item in listed)
     assert engine.pending("2024-03-31T23:59") == listed[:2]
     assert len(audit_rows(engine)) == audit_before
     assert {row.status for row in rows(engine, case_id)} == {"pending", "done"}
@@ -707,10 +707,10 @@ def test_deadline_rows_commit_or_vanish_with_their_act(engine: Engine, clock: Fa
     assert [(row.kind, row.status) for row in rows(engine, by_hand)] == [
         (deadlines.PUBLICITY_END, "pending")]
     got = engine.run_due()
-    assert {(item["case_id"], item["outcome"]) for item in got} == {
+    assert {(item.case_id, item.outcome) for item in got} == {
         (by_hand, "error"), (by_timer, "error")}
     assert [(row.kind, row.status) for row in rows(engine, by_timer)] == [
         (deadlines.PUBLICITY_END, "pending")]
     remove()
-    assert {item["outcome"] for item in engine.run_due()} == {"recognized"}
+    assert {item.outcome for item in engine.run_due()} == {"recognized"}
     assert {engine.get(by_hand).state, engine.get(by_timer).state} == {"recognized"}

@@ -254,9 +254,9 @@ def test_city_quota_is_enforced(walker: Walker) -> None:
     with pytest.raises(TransitionRefused, match="maximum is 5"):
         walker.engine.fire(ids[5], "recommend", CITY)
     summary = walker.engine.round_summary(2024)
-    foshan = next(q for q in summary["quotas"] if q["city"] == "佛山市")
-    assert (foshan["recommended"], foshan["max"]) == (5, 5)
-    assert "广州市" in summary["cities_below_minimum"]
+    foshan = next(q for q in summary.quotas if q.city == "佛山市")
+    assert (foshan.recommended, foshan.max) == (5, 5)
+    assert "广州市" in summary.cities_below_minimum
 
 
 def test_expert_review_needs_enough_experts_and_trims(walker: Walker) -> None:
@@ -299,8 +299,8 @@ def test_round_publicize_refuses_a_straddling_tie(walker: Walker) -> None:
     assert len(caught.value.tied) == 3
     assert all(engine.get(i).state == "expert_reviewed" for i in ids)
     result = engine.publicize_round(2024, PROVINCE, select_ids=[ids[0]], start="2024-09-27")
-    assert result["publicized"] == [ids[0]]
-    assert sorted(result["rejected"]) == sorted(ids[1:])
+    assert result.publicized == [ids[0]]
+    assert sorted(result.rejected) == sorted(ids[1:])
     assert engine.history(ids[1])[-1]["reason"] == "未入选"
 
 

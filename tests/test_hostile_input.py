@@ -32,8 +32,6 @@ from support import COUNTY, PROVINCE, TIMES, Walker, full_scores, path_text, put
 
 from gdcluster.cli import CASE_ID, DATE, YEAR, IdList, cli
 from gdcluster.engine import Actor, Engine, InvalidInput, NotFound
-from gdcluster.engine.acts import as_date, as_year
-from gdcluster.engine.api import _publicity_choice, validate_doc_no
 from gdcluster.engine.application import (
     CHAMPION_KINDS,
     QUALITY_KINDS,
@@ -41,6 +39,7 @@ from gdcluster.engine.application import (
     load_application_file,
 )
 from gdcluster.engine.clock import FakeClock, parse_instant
+from gdcluster.engine.parse import as_date, as_year, publicity_choice, validate_doc_no
 from gdcluster.notifications.service import attach
 from gdcluster.notifications.settings import load_settings
 from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS
@@ -662,11 +661,11 @@ ARGUMENTS = {
                                        lambda: as_year(value)]),
     "id": (BAD_IDS, lambda value: [lambda: _click(CASE_ID, value)]),
     "select": (BAD_IDS.map(str), lambda value: [lambda: _click(IdList(), value),
-                                                lambda: _publicity_choice(None, None, [value])]),
+                                                lambda: publicity_choice(None, None, [value])]),
     "actor": (BAD_ACTORS, lambda value: [lambda: Actor.parse(value)]),
     "doc-no": (BAD_DOC_NOS, lambda value: [lambda: validate_doc_no(value)]),
     "now": (BAD_INSTANTS, lambda value: [lambda: parse_instant(value)]),
-    "min-score": (BAD_SCORES, lambda value: [lambda: _publicity_choice(None, value, None)]),
+    "min-score": (BAD_SCORES, lambda value: [lambda: publicity_choice(None, value, None)]),
 }
 
 
@@ -696,7 +695,7 @@ def test_ids_no_database_stores_are_not_found(stage: Stage, value: int) -> None:
             call()
     for name in ("offset", "limit"):
         with pytest.raises(InvalidInput, match=name):
-            list(stage.engine.list(**{name: 2**63 if value > 0 else -1}))
+            list(stage.engine.list_cases(**{name: 2**63 if value > 0 else -1}))
     stage.unchanged()
 
 

@@ -103,7 +103,7 @@ def test_hostile_names_and_reasons_are_stored_exactly(issued: Issued, key: str) 
     assert history[0]["payload"]["name"] == NAMES[key]
     assert history[-1]["trigger"] == "return"
     assert history[-1]["reason"] == issued.reasons[case_id]
-    assert [view.name for view in issued.engine.list() if view.id == case_id] == [NAMES[key]]
+    assert [view.name for view in issued.engine.list_cases() if view.id == case_id] == [NAMES[key]]
 
 
 @pytest.mark.parametrize("fmt", ["txt", "docx"])

@@ -184,8 +184,8 @@ def test_a_deadline_waits_for_the_contact_settings_on_a_real_database(
     try:
         attach(engine, Settings(outbox=tmp_path / "out"))
         handled = engine.run_due()
-        waiting = [row for row in handled if row["outcome"] == "waiting"]
-        assert waiting and all("notices.contact" in row["result"] for row in waiting)
+        waiting = [row for row in handled if row.outcome == "waiting"]
+        assert waiting and all("notices.contact" in row.result for row in waiting)
         assert engine.get(case_id).state == "recognized"
         assert _counts(engine)[0] == 0
         attach(engine, Settings(outbox=tmp_path / "out", contact=FULL))

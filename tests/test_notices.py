@@ -24,10 +24,10 @@ from support import PROVINCE, Walker
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused
-from gdcluster.engine.api import validate_doc_no
 from gdcluster.engine.application import load_application_file
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.models import Delivery, Notice
+from gdcluster.engine.parse import validate_doc_no
 from gdcluster.notifications import (
     Contact,
     Settings,
@@ -185,7 +185,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     clock.set("2025-03-01T09:00")  # the 30-day report reminders fire
     handled = engine.run_due()
-    reminded = [item for item in handled if item["outcome"] == "reminded"]
+    reminded = [item for item in handled if item.outcome == "reminded"]
     with engine.store.read() as session:
         acts["report_reminder"] = int(session.scalar(
             select(Notice.audit_seq).where(Notice.kind == "report_reminder",

@@ -27,10 +27,17 @@ from hardening_support import (
     snapshot,
 )
 from sqlalchemy import select
-from support import PATHS, TIMES, Walker, full_scores
+from support import PATHS, TIMES, Walker, full_scores, rule_for
 
 from gdcluster.cli import cli
-from gdcluster.engine import Actor, Engine, EngineError, PermissionDenied, TransitionRefused
+from gdcluster.engine import (
+    Actor,
+    Engine,
+    EngineError,
+    PermissionDenied,
+    Reason,
+    TransitionRefused,
+)
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.models import AuditHead, Case, Refusal, Round
 from gdcluster.states.workflow import load_workflow
@@ -65,7 +72,7 @@ def label(trigger: str, when: str | None) -> str:
 
 def expected(state: str, trigger: str, when: str | None, who: str) -> int:
     """0 allowed, 3 wrong state, 4 permission denied: read off the workflow table."""
-    rule = WORKFLOW.rule(trigger, state, when)
+    rule = rule_for(WORKFLOW, trigger, state, when)
     if rule is None:
         return 3
     kind = Actor.parse(ACTORS[who]).kind
@@ -191,7 +198,7 @@ def test_refused_where_the_table_refuses(world: World, state: str, trigger: str,
             assert isinstance(error, PermissionDenied)
             assert str(Actor.parse(actor)) in error.message, error.message
         else:
-            assert isinstance(error, TransitionRefused) and error.reasons == ["wrong state"]
+            assert isinstance(error, TransitionRefused) and error.reasons == [Reason.WRONG_STATE]
         assert trigger in error.message, error.message
         wanted.append((str(Actor.parse(actor)), trigger, case_id, error.code))
         world.refused += 1
@@ -365,7 +372,7 @@ def test_allowed_where_the_table_allows(fresh_world: tuple[Engine, FakeClock, Wa
     before = engine.get(case_id)
     refusals = len(engine.refusals())
     view = engine.fire(case_id, trigger, ACTORS[who], **data)
-    rule = WORKFLOW.rule(trigger, state, when)
+    rule = rule_for(WORKFLOW, trigger, state, when)
     assert rule is not None
     assert view.state == rule.dest_from(state)
     assert view.version == before.version + 1

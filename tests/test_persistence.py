@@ -47,7 +47,7 @@ def test_init_is_idempotent_and_keeps_data(db_url: str) -> None:
     engine.close()
     again = Engine.init(db_url, simulation=True, clock=FakeClock())
     try:
-        assert again.round_summary(2024)["year"] == 2024
+        assert again.round_summary(2024).year == 2024
         assert again.verify_audit().rows == 1
     finally:
         again.close()

@@ -102,7 +102,7 @@ def test_publicizing_twice_the_cases_costs_twice_the_statements(
         with statements(engine) as count:
             result = engine.publicize_round(2024, PROVINCE, select_ids=ids[::2],
                                             start="2024-09-27")
-        assert sorted(result["publicized"] + result["rejected"]) == sorted(ids)
+        assert sorted(result.publicized + result.rejected) == sorted(ids)
         return count()
 
     small = publicize(expert_reviewed(size, 0))
@@ -113,15 +113,16 @@ def test_publicizing_twice_the_cases_costs_twice_the_statements(
 
 def test_the_machine_never_binds_a_case(engine: Engine, walker: Walker) -> None:
     """After many acts on many cases the one Machine still has no model (DESIGN §13)."""
+    from gdcluster.engine.lifecycle import Lifecycle
     from gdcluster.states.workflow import load_workflow
 
     for county in COUNTIES[:4]:
         walker.to("recognized", county=county, name=f"{county}测试产业集群")
     walker.to("rejected")
     walker.to("withdrawn")
-    machine = load_workflow().machine()
+    machine = Lifecycle.of(load_workflow()).machine
     assert machine.models == []
-    assert load_workflow().machine() is machine  # one per process
+    assert engine.kernel.lifecycle.machine is machine  # one per process
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from deadline_support import (
 )
 from sqlalchemy import event, select
 
-from gdcluster.engine import Engine, SimulationOnly, deadlines, sweep
+from gdcluster.engine import DeadlineOutcome, Engine, SimulationOnly, deadlines, sweep
 from gdcluster.engine.clock import FakeClock, end_of_day, start_of_day
 from gdcluster.engine.models import Deadline, Notice
 from gdcluster.engine.scheduler import (
@@ -166,7 +166,7 @@ def test_sweep_cost_follows_what_is_due(engine: Engine, clock: FakeClock,
         handled = engine.run_due()
     finally:
         event.remove(engine.store.engine, "before_cursor_execute", watch)
-    assert sorted(item["case_id"] for item in handled) == due
+    assert sorted(item.case_id for item in handled) == due
     assert sum(read) == 5
     assert case_queries and all("gd_case.id = " in query for query in case_queries)
 
@@ -291,13 +291,13 @@ def test_catch_up_at_start_then_a_wake_up_at_each_due_time(
                            deadline=(deadlines.EXPIRY_REMINDER, start_of_day(date(2026, 11, 2))))
     clock.set("2024-10-20T09:00")  # the scheduler was down at 24:00 of 10-11
     handled = waker.sweep()
-    assert [(item["case_id"], item["outcome"]) for item in handled] == [
+    assert [(item.case_id, item.outcome) for item in handled] == [
         (late[0], "recognized"), (late[1], "recognized")]
     wake = waker.scheduler.get_job(WAKE_JOB)
     first_reminder = start_of_day(date(2025, 3, 1))
     assert wake.next_run_time == first_reminder
     clock.set(first_reminder)
-    assert {item["outcome"] for item in wake.func()} == {"reminded"}
+    assert {item.outcome for item in wake.func()} == {"reminded"}
     assert waker.scheduler.get_job(WAKE_JOB).next_run_time == start_of_day(date(2025, 3, 24))
     with engine.store.write() as session:  # only the expiry reminder stays pending
         session.execute(Deadline.__table__.update()
@@ -306,7 +306,7 @@ def test_catch_up_at_start_then_a_wake_up_at_each_due_time(
     waker.sweep()
     assert waker.scheduler.get_job(WAKE_JOB).next_run_time == start_of_day(date(2026, 11, 2))
     clock.set("2026-11-02T00:00")
-    assert [item["case_id"] for item in waker.scheduler.get_job(WAKE_JOB).func()] == [later]
+    assert [item.case_id for item in waker.scheduler.get_job(WAKE_JOB).func()] == [later]
     assert waker.scheduler.get_job(WAKE_JOB) is None
 
 
@@ -334,7 +334,7 @@ def test_stop_ends_a_sweep_between_deadlines(waker: DeadlineScheduler, engine: E
     publicized(engine, 3)
     clock.set(SWEEP_AT)
     stop = waker.stopping
-    handled = sweep.run_due(engine, stop=stop, on_handled=lambda _item: stop.set())
+    handled = sweep.run_due(engine.kernel, stop=stop, on_handled=lambda _item: stop.set())
     assert len(handled) == 1
     assert len(engine.pending()) == 2
     assert waker.sweep() == []
@@ -472,7 +472,7 @@ def test_catch_up_after_a_long_downtime_keeps_due_order(engine: Engine,
     handled in the same sweep, reminders (too late) before the missed report."""
     [case_id] = publicized(engine, 1, end=date(2024, 10, 11))
     clock.set("2025-04-02T09:00")
-    got = [(item["kind"], item["outcome"]) for item in engine.run_due()]
+    got = [(item.kind, item.outcome) for item in engine.run_due()]
     assert got == [
         (deadlines.PUBLICITY_END, "recognized"),
         (deadlines.REPORT_REMINDER, "not_applicable"),
@@ -488,7 +488,7 @@ def test_concurrent_sweeps_in_threads_do_not_double_fire(engine: Engine, db_url:
     process boundary, is what makes firing exactly once)."""
     ids = seed_due(engine, 40)
     engines = [Engine.open(db_url, clock=FakeClock(SWEEP_AT)) for _ in range(2)]
-    results: list[list[dict]] = [[], []]
+    results: list[list[DeadlineOutcome]] = [[], []]
     try:
         threads = [threading.Thread(target=lambda i=i: results[i].extend(engines[i].run_due()))
                    for i in range(2)]
@@ -499,4 +499,4 @@ def test_concurrent_sweeps_in_threads_do_not_double_fire(engine: Engine, db_url:
     finally:
         for other in engines:
             other.close()
-    check_exactly_once(engine, ids, [item["id"] for result in results for item in result])
+    check_exactly_once(engine, ids, [item.id for result in results for item in result])

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from support import COUNTY, PROVINCE, full_scores
+from support import COUNTY, PROVINCE, full_scores, rule_for
 
 from gdcluster.engine import EngineError
 from gdcluster.engine.clock import FakeClock
@@ -89,7 +89,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert (now.state, now.version) == (before.state, before.version)
             assert self.engine.verify_audit().head_hash == head
             return
-        rule_used = WORKFLOW.rule(trigger, before.state, payload.get("when"))
+        rule_used = rule_for(WORKFLOW, trigger, before.state, payload.get("when"))
         assert rule_used is not None, f"{trigger} succeeded from {before.state}"
         assert after.state == rule_used.dest_from(before.state)
         assert after.version == before.version + 1
@@ -98,7 +98,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def states_are_in_the_table(self) -> None:
-        for case in self.engine.list():
+        for case in self.engine.list_cases():
             assert case.state in WORKFLOW.state_names
             assert case.version == self.versions[case.id]
 

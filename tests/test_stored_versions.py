@@ -101,7 +101,7 @@ def test_a_case_filed_under_the_old_policy_file_keeps_being_judged_by_it(
         engine.fire(old, "review", CITY)
     assert caught.value.failed == ["incidents"]
     assert engine.get(old).policy_version == 1
-    assert engine.round_summary(2024)["policy_version"] == 1
+    assert engine.round_summary(2024).policy_version == 1
 
 
 def test_a_case_whose_policy_version_is_not_shipped_is_refused(

@@ -1,4 +1,5 @@
-"""The workflow definition: validated at load, exported as diagrams, one Machine."""
+"""The workflow definition: validated at load, bound to the engine's guards and effects,
+exported as diagrams, one Machine."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from importlib import resources
 
 import pytest
 
+from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.states.workflow import InvalidDefinition, load_workflow, parse_workflow
 
 
@@ -67,30 +69,64 @@ def test_invalid_definitions_are_refused_at_load(mutation, message: str) -> None
         parse_workflow(data)
 
 
-def test_one_machine_fires_on_plain_holders() -> None:
-    """The single Machine moves any holder without binding it, and refuses wrong states."""
+def test_one_machine_for_the_process_binds_no_case() -> None:
+    """The lifecycle's single Machine is shared, binds no model, knows each row's destination,
+    and refuses a trigger from a state it does not leave before any check runs."""
     from transitions import MachineError
 
-    machine = load_workflow().machine()
-    assert machine is load_workflow().machine()
+    machine = Lifecycle.of(load_workflow()).machine
+    assert machine is Lifecycle.of(load_workflow()).machine
 
     class Holder:
-        state = "drafted"
+        state = "submitted"
 
-    holder = Holder()
-    assert machine.events["submit"].trigger(holder)
-    assert holder.state == "submitted"
+    [submit] = machine.events["submit"].transitions["drafted"]
+    assert (submit.dest, submit.rule.trigger) == ("submitted", "submit")
     with pytest.raises(MachineError):
-        machine.events["recognize"].trigger(holder)
+        machine.events["recognize"].trigger(Holder())
     assert machine.models == []
 
 
 def test_resolve_goes_by_outcome() -> None:
-    """An upheld objection rejects the case; a dismissed one leaves it in publicity."""
-    workflow = load_workflow()
-    assert workflow.rule("resolve", "publicized", "uphold").dest == "rejected"
-    assert workflow.rule("resolve", "publicized", "dismiss").dest_from("publicized") == "publicized"
-    assert workflow.rule("resolve", "publicized", None) is None
+    """An upheld objection rejects the case; a dismissed one leaves it in publicity; the
+    Machine has no way to resolve without saying which."""
+    rows = Lifecycle.of(load_workflow()).machine.events["resolve"].transitions["publicized"]
+    assert {row.rule.when: row.dest for row in rows} == {"dismiss": "publicized",
+                                                         "uphold": "rejected"}
+
+
+@pytest.mark.parametrize(
+    ("line", "misspelt"),
+    [('guards = ["enough_experts"]', 'guards = ["enough_expert"]'),
+     ('effect = "publicize"', 'effect = "publicise"')],
+    ids=["guard", "effect"],
+)
+def test_an_unknown_guard_or_effect_fails_when_the_workflow_is_bound(
+        line: str, misspelt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guard or effect workflow.toml names but the engine does not have is refused when the
+    workflow is bound — when an engine is built on it — naming it; never later, as an act."""
+    from gdcluster.engine import api
+    from gdcluster.engine.testing import memory_engine
+
+    text = resources.files("gdcluster.states").joinpath("workflow.toml").read_text("utf-8")
+    assert text.count(line) == 1
+    workflow = parse_workflow(tomllib.loads(text.replace(line, misspelt)))
+    name = misspelt.split('"')[1]
+    with pytest.raises(InvalidDefinition, match=f"names the (guard|effect) '{name}'"):
+        Lifecycle(workflow)
+    monkeypatch.setattr(api, "load_workflow", lambda: workflow)
+    with pytest.raises(InvalidDefinition, match=name):
+        memory_engine()
+
+
+def test_every_guard_and_effect_is_named_in_the_table() -> None:
+    """No registered guard or effect is left unused by workflow.toml (a row lost in an edit)."""
+    from gdcluster.engine.effects import EFFECTS
+    from gdcluster.engine.guards import GUARDS
+
+    rules = load_workflow().rules
+    assert GUARDS.names == {name for rule in rules for name in rule.guards}
+    assert EFFECTS.names == {rule.effect for rule in rules if rule.effect is not None}
 
 
 def test_mermaid_and_dot_exports_list_every_edge() -> None:

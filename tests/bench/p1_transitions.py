@@ -207,7 +207,7 @@ def measure(backend: str, cases: int, block: int) -> list[Figure]:
                     took, count = timed(functools.partial(run, chunk))
                     spent[name] += took
                     fired[name] += count
-            states = {view.state for view in engine.list(round_year=YEAR)}  # type: ignore[attr-defined]
+            states = {view.state for view in engine.list_cases(round_year=YEAR)}  # type: ignore[attr-defined]
             assert states == {"recommended"}, states
             report = engine.verify_audit()  # type: ignore[attr-defined]
             assert report.ok, report.message()

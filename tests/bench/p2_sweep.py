@@ -87,7 +87,7 @@ def sweep(engine: object, group: int) -> tuple[float, int]:
             engine.run_due, sweep_at(group)))  # type: ignore[attr-defined]
     finally:
         event.remove(sa_engine, "before_cursor_execute", count)
-    outcomes = [item["outcome"] for item in handled]
+    outcomes = [item.outcome for item in handled]
     assert outcomes == ["revoked"] * DUE, outcomes
     return took, statements[0]
 

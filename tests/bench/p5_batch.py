@@ -82,8 +82,8 @@ def measure(backend: str, cases: int, top: int) -> list[Figure]:
             result = engine.publicize_round(YEAR, PROVINCE, top=top, start="2024-09-27",
                                             doc_no="粤工信服务函〔2024〕88号", progress=tick)
             batch = time.perf_counter() - start - sum(baseline_seconds.values())
-            assert len(result["publicized"]) == top
-            assert len(result["rejected"]) == cases - top
+            assert len(result.publicized) == top
+            assert len(result.rejected) == cases - top
             notices = notice_formats(engine)
             assert notices >= {"txt"}, notices
         finally:

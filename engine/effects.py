@@ -1,0 +1,278 @@
+"""The effects of the workflow table: what an act does to the case and its rows.
+
+Each is registered under the name workflow.toml gives it and runs as the ``before`` callback of
+its transition on the one ``transitions`` Machine (``engine/lifecycle.py``): after every guard
+passed, before the case's state moves. An effect may still refuse (an expert who already
+scored, a report already filed) or reject its input; the act's transaction then leaves nothing.
+It fills ``act.reason`` and ``act.audit``, which the audit row records.
+
+The engine binds the effects when it opens, reads included, so what only an effect's body
+needs (the application schema, the scoring, the records) is imported when it first runs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from gdcluster.engine import deadlines
+from gdcluster.engine.acts import Act, Registry
+from gdcluster.engine.audit import digest
+from gdcluster.engine.clock import end_of_day
+from gdcluster.engine.errors import InvalidInput, Reason
+from gdcluster.engine.models import AnnualReport, Objection
+from gdcluster.engine.parse import PERSON_LIMIT, as_year
+
+__all__ = ["CHANGE_KINDS", "EFFECTS"]
+
+EFFECTS = Registry("effect")
+
+#: What a 重大变动报备 may report (第十八条第（四）项).
+CHANGE_KINDS = ("leading_industry", "spatial_scope", "management_body")
+
+
+@EFFECTS.register("update")
+def update(act: Act) -> None:
+    from gdcluster.engine.application import to_json, validate_application
+
+    data = act.payload.get("data")
+    if not isinstance(data, dict):
+        raise InvalidInput("the application must be a mapping of fields", field="data")
+    stored = to_json(validate_application(data))
+    act.case.application = stored
+    act.audit["application_sha256"] = digest(stored)
+
+
+@EFFECTS.register("return")
+def return_for_correction(act: Act) -> None:
+    act.reason = act.text("reason")
+    fields = act.payload.get("fields")
+    if fields:
+        act.audit["fields"] = [str(item) for item in fields]
+    resubmit_by = act.day("resubmit_by")
+    if resubmit_by:
+        act.audit["resubmit_by"] = resubmit_by.isoformat()
+
+
+@EFFECTS.register("review")
+def review(act: Act) -> None:
+    note = act.text("spot_check", required=False)
+    if note:
+        act.audit["spot_check"] = note
+
+
+@EFFECTS.register("recommend")
+def recommend(act: Act) -> None:
+    act.case.recommended_at = act.now
+
+
+@EFFECTS.register("score")
+def score(act: Act) -> None:
+    from gdcluster.engine.records import ExpertScore
+    from gdcluster.engine.scoring import validate_scores
+
+    expert = act.text("expert", limit=128, one_line=True)
+    assert expert is not None
+    scores = validate_scores(act.payload.get("scores"), act.policy)
+    exists = act.session.scalar(
+        select(ExpertScore.id).where(
+            ExpertScore.case_id == act.case.id, ExpertScore.expert == expert
+        )
+    )
+    if exists is not None:
+        raise act.refuse(f"expert {expert} has already scored this case", Reason.ALREADY_SCORED)
+    total = sum(scores.values(), Decimal(0))
+    act.session.add(
+        ExpertScore(
+            case_id=act.case.id,
+            expert=expert,
+            scores={key: str(value) for key, value in scores.items()},
+            total=str(total),
+            at=act.now,
+        )
+    )
+    act.audit.update(expert=expert, total=str(total))
+
+
+@EFFECTS.register("expert_review")
+def expert_review(act: Act) -> None:
+    from gdcluster.engine.records import ExpertScore
+    from gdcluster.engine.scoring import final_score
+
+    totals = [
+        Decimal(row)
+        for row in act.session.scalars(
+            select(ExpertScore.total).where(ExpertScore.case_id == act.case.id)
+        )
+    ]
+    result = final_score(totals, int(act.policy.rubric.trim_from))
+    act.case.score = str(result)
+    act.audit.update(score=str(result), experts=len(totals))
+
+
+@EFFECTS.register("publicize")
+def publicize(act: Act) -> None:
+    start = act.day("start") or act.today
+    workdays = int(act.policy.periods.publicity_workdays)
+    calendar = act.calendar()
+    first = calendar.next_workday(start, inclusive=True)
+    end = calendar.add_workdays(start, workdays)
+    # the deadline before the case's dates: scheduling flushes, and a case changed by then
+    # would be written by that flush and again with the act
+    deadlines.schedule(
+        act.session,
+        kind=deadlines.PUBLICITY_END,
+        key=deadlines.case_key(act.case.id, deadlines.PUBLICITY_END),
+        due_at=end_of_day(end),
+        now=act.now,
+        case_id=act.case.id,
+    )
+    act.case.publicity_start = first
+    act.case.publicity_end = end
+    act.audit.update(publicity_start=first.isoformat(), publicity_end=end.isoformat(),
+                     workdays=workdays)
+
+
+@EFFECTS.register("object")
+def object_to(act: Act) -> None:
+    name = act.text("name", limit=PERSON_LIMIT, one_line=True)
+    contact = act.text("contact", limit=500, one_line=True)
+    evidence = act.text("evidence")
+    unit = act.text("unit", required=False, limit=500, one_line=True)
+    objection = Objection(
+        case_id=act.case.id,
+        name=name or "",
+        contact=contact or "",
+        unit=unit,
+        evidence=evidence or "",
+        filed_at=act.now,
+    )
+    act.session.add(objection)
+    act.session.flush()
+    act.audit.update(objection=objection.id, name=name, unit=unit)
+
+
+@EFFECTS.register("resolve")
+def resolve(act: Act) -> None:
+    objection = act.objection()
+    act.reason = act.text("reason")
+    outcome = act.payload["when"]
+    objection.status = "upheld" if outcome == "uphold" else "dismissed"
+    objection.resolved_at = act.now
+    objection.resolution = act.reason
+    act.audit.update(objection=objection.id, outcome=objection.status)
+    if objection.status == "dismissed":
+        assert objection.id is not None
+        rearmed = deadlines.rearm_publicity_end(act.session, act.case,
+                                                objection_id=objection.id, now=act.now)
+        if rearmed is not None:
+            act.audit["recognition_due"] = act.now.isoformat()
+
+
+@EFFECTS.register("recognize")
+def recognize(act: Act) -> None:
+    given = act.day("valid_from")
+    valid_from = given or act.round().valid_from or act.today
+    years = int(act.policy.periods.validity_years)
+    valid_until = deadlines.validity_until(valid_from, years)
+    act.case.valid_from = valid_from
+    act.case.valid_until = valid_until
+    deadlines.settle(
+        act.session, now=act.now, result=f"recognized by {act.actor}", case_id=act.case.id,
+        kinds=(deadlines.PUBLICITY_END,),
+    )
+    deadlines.schedule_validity(
+        act.session, case_id=act.case.id, valid_from=valid_from, valid_until=valid_until,
+        periods=act.policy.periods, calendar=act.calendar(), now=act.now,
+    )
+    act.audit.update(valid_from=valid_from.isoformat(), valid_until=valid_until.isoformat())
+
+
+@EFFECTS.register("report")
+def report(act: Act) -> None:
+    year = as_year(act.payload.get("year"))
+    if act.case.valid_from is None or act.case.valid_until is None:
+        raise act.refuse("the case has no validity period", Reason.NO_VALIDITY)
+    due_years = deadlines.report_years(act.case.valid_from, act.case.valid_until)
+    if year not in due_years:
+        raise act.refuse(
+            f"no annual report is due for {year}: the cluster is valid "
+            f"{act.case.valid_from} to {act.case.valid_until}",
+            Reason.YEAR_NOT_COVERED,
+        )
+    if year > act.today.year:
+        raise act.refuse(f"the report for {year} cannot be filed before {year} begins",
+                         Reason.YEAR_NOT_BEGUN)
+    already = act.session.scalar(
+        select(AnnualReport.id).where(AnnualReport.case_id == act.case.id,
+                                      AnnualReport.year == year)
+    )
+    if already is not None:
+        raise act.refuse(f"the report for {year} was already filed", Reason.ALREADY_FILED)
+    data = act.payload.get("data") or {}
+    if not isinstance(data, dict):
+        raise InvalidInput("the report must be a mapping of fields", field="data")
+    from gdcluster.engine.application import to_json, validate_report
+
+    data = to_json(validate_report(data, year))
+    act.session.add(AnnualReport(case_id=act.case.id, year=year, data=data,
+                                 filed_at=act.now))
+    deadlines.settle(
+        act.session, now=act.now, result=f"report filed by {act.actor}",
+        key_prefix=deadlines.case_key(act.case.id, "report", year),
+    )
+    act.audit.update(year=year, report_sha256=digest(data))
+
+
+@EFFECTS.register("change")
+def change(act: Act) -> None:
+    from gdcluster.engine.records import ChangeFiling
+
+    kind = act.text("kind", limit=32)
+    if kind not in CHANGE_KINDS:
+        raise InvalidInput(f"must be one of {', '.join(CHANGE_KINDS)}", field="kind")
+    detail = act.text("detail")
+    act.session.add(ChangeFiling(case_id=act.case.id, kind=kind, detail=detail or "",
+                                 filed_at=act.now))
+    act.audit.update(kind=kind, detail=detail)
+
+
+@EFFECTS.register("renew")
+def renew(act: Act) -> None:
+    old_until = act.case.valid_until
+    assert old_until is not None
+    new_from = date.fromordinal(old_until.toordinal() + 1)
+    new_until = deadlines.validity_until(new_from, int(act.policy.periods.validity_years))
+    act.case.valid_from = new_from
+    act.case.valid_until = new_until
+    deadlines.settle(
+        act.session, now=act.now, result=f"renewed by {act.actor}", status="cancelled",
+        case_id=act.case.id, kinds=(deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER),
+    )
+    deadlines.schedule_validity(
+        act.session, case_id=act.case.id, valid_from=new_from, valid_until=new_until,
+        periods=act.policy.periods, calendar=act.calendar(), now=act.now,
+    )
+    act.audit.update(valid_from=new_from.isoformat(), valid_until=new_until.isoformat(),
+                     previous_valid_until=old_until.isoformat())
+
+
+@EFFECTS.register("revoke")
+def revoke(act: Act) -> None:
+    code = str(act.payload["reason_code"]).strip()
+    text = act.text("reason")
+    act.reason = f"{code} {text}"
+    act.audit.update(reason_code=code, ground=act.policy.revocation_reason(code))
+
+
+@EFFECTS.register("reason")
+def record_reason(act: Act) -> None:
+    """The act's reason, required (reject, flag)."""
+    act.reason = act.text("reason")
+
+
+@EFFECTS.register("withdraw")
+def withdraw(act: Act) -> None:
+    act.reason = act.text("reason", required=False)

@@ -1,0 +1,186 @@
+"""The guards of the workflow table: checks an act must pass before the case moves.
+
+Each is registered under the name workflow.toml gives it and becomes a condition of the one
+``transitions`` Machine (``engine/lifecycle.py``). A guard passes by returning and refuses by
+raising ``act.refuse(message, Reason..., **facts)``: the refusal says what failed and keeps the
+facts, which a bare ``False`` could not.
+
+The engine binds the guards when it opens, reads included, so what only a guard's body needs
+(the criteria, the quota count, the records) is imported when the guard first runs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from gdcluster.engine import deadlines
+from gdcluster.engine.acts import Act, Registry
+from gdcluster.engine.clock import end_of_day, start_of_day
+from gdcluster.engine.errors import InvalidInput, Reason
+from gdcluster.engine.models import Objection
+
+__all__ = ["GUARDS"]
+
+GUARDS = Registry("guard")
+
+
+@GUARDS.register("round_accepting_applications")
+def round_accepting_applications(act: Act) -> None:
+    _window_open(act, act.round().apply_by, "applications", Reason.APPLICATION_DEADLINE_PASSED)
+
+
+@GUARDS.register("application_complete")
+def application_complete(act: Act) -> None:
+    from gdcluster.engine.application import missing_for_submission
+    from gdcluster.engine.criteria import validated
+
+    application = validated(act.case.application)
+    missing = missing_for_submission(
+        application, act.case.round_year, act.policy.min_growth_years
+    )
+    if missing:
+        raise act.refuse(
+            "the application is incomplete; missing: " + ", ".join(missing), *missing,
+            missing=missing,
+        )
+
+
+@GUARDS.register("criteria_pass")
+def criteria_pass(act: Act) -> None:
+    from gdcluster.engine.criteria import check_case
+
+    report = check_case(act.case, act.policy)
+    failed = [item for item in report.items if item.result == "fail"]
+    if failed:
+        lines = [f"{item.article} {item.item}: {item.rule}（{item.value}）" for item in failed]
+        raise act.refuse(
+            "资格初审 refused: automatic criteria not met — " + "; ".join(lines),
+            *lines,
+            failed=[item.id for item in failed],
+        )
+    act.audit["criteria"] = "all automatic items pass"
+
+
+@GUARDS.register("round_accepting_recommendations")
+def round_accepting_recommendations(act: Act) -> None:
+    _window_open(act, act.round().recommend_by, "recommendations",
+                 Reason.RECOMMENDATION_DEADLINE_PASSED)
+
+
+def _window_open(act: Act, deadline: date | None, what: str, reason: Reason) -> None:
+    """A round's window closes at 24:00 of its deadline (none set: it stays open)."""
+    if deadline is not None and act.now >= end_of_day(deadline):
+        raise act.refuse(
+            f"round {act.case.round_year} closed for {what} at the end of {deadline}", reason,
+            deadline=deadline,
+        )
+
+
+@GUARDS.register("city_quota")
+def city_quota_left(act: Act) -> None:
+    from gdcluster.engine.quotas import city_quota, recommended_count
+
+    round_row = act.round(lock=True)  # serializes recommendations of one round
+    quota = city_quota(round_row, act.policy, act.case.city)
+    used = recommended_count(act.session, act.case.round_year, act.case.city)
+    if used >= quota[1]:
+        raise act.refuse(
+            f"{act.case.city} has already recommended {used} clusters in round "
+            f"{act.case.round_year}; its maximum is {quota[1]}",
+            Reason.CITY_QUOTA_REACHED,
+            quota_max=quota[1],
+            used=used,
+        )
+
+
+@GUARDS.register("enough_experts")
+def enough_experts(act: Act) -> None:
+    from gdcluster.engine.records import ExpertScore
+
+    count = act.session.scalar(
+        select(func.count()).select_from(ExpertScore).where(ExpertScore.case_id == act.case.id)
+    )
+    needed = int(act.policy.rubric.min_experts)
+    if (count or 0) < needed:
+        raise act.refuse(
+            f"{count} expert(s) scored this case; the rubric needs at least {needed}",
+            Reason.NOT_ENOUGH_EXPERTS,
+            experts=count,
+            needed=needed,
+        )
+
+
+@GUARDS.register("publicity_open")
+def publicity_open(act: Act) -> None:
+    start, end = act.case.publicity_start, act.case.publicity_end
+    if start is None or end is None or not (start_of_day(start) <= act.now < end_of_day(end)):
+        raise act.refuse(
+            f"objections are accepted only during the publicity period ({start} to {end})",
+            Reason.OUTSIDE_PUBLICITY,
+        )
+
+
+@GUARDS.register("objection_open")
+def objection_open(act: Act) -> None:
+    objection = act.objection()
+    if objection.status != "open":
+        raise act.refuse(
+            f"objection {objection.id} is already {objection.status}", Reason.OBJECTION_NOT_OPEN
+        )
+
+
+@GUARDS.register("publicity_over")
+def publicity_over(act: Act) -> None:
+    end = act.case.publicity_end
+    if end is None or act.now < end_of_day(end):
+        raise act.refuse(
+            f"the publicity period runs until 24:00 of {end}; recognition waits until it is over",
+            Reason.PUBLICITY_NOT_OVER,
+            publicity_end=end,
+        )
+
+
+@GUARDS.register("no_open_objection")
+def no_open_objection(act: Act) -> None:
+    open_ids = list(
+        act.session.scalars(
+            select(Objection.id).where(
+                Objection.case_id == act.case.id, Objection.status == "open"
+            )
+        )
+    )
+    if open_ids:
+        raise act.refuse(
+            f"objection(s) {', '.join(map(str, open_ids))} are still open; resolve them first",
+            Reason.OPEN_OBJECTION,
+            objections=open_ids,
+        )
+
+
+@GUARDS.register("review_window")
+def review_window(act: Act) -> None:
+    until = act.case.valid_until
+    if until is None:
+        raise act.refuse("the case has no validity period", Reason.NO_VALIDITY)
+    months = int(act.policy.periods.review_window_months)
+    opens = deadlines.review_window_opens(until, months)
+    if not (opens <= act.today <= until):
+        raise act.refuse(
+            f"复核 may be applied for from {opens} to {until} ({months} months before the end "
+            f"of validity); today is {act.today}",
+            Reason.OUTSIDE_REVIEW_WINDOW,
+            window=(opens, until),
+        )
+
+
+@GUARDS.register("revocation_code")
+def revocation_code(act: Act) -> None:
+    code = str(act.payload.get("reason_code", "")).strip()
+    known = list(act.policy.revocations)
+    if code not in known:
+        raise InvalidInput(
+            f"unknown revocation reason code {code!r}; use one of {', '.join(known)}",
+            field="reason_code",
+        )

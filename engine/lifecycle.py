@@ -1,0 +1,208 @@
+"""The lifecycle: the workflow table bound to the engine's guards and effects, and the one
+``transitions`` Machine built from it — the one authority on which transition a trigger takes.
+
+Each row of ``states/workflow.toml`` becomes one transition per source state. Its conditions, in
+this order, are: the row's ``when`` (``resolve`` as ``uphold`` or ``dismiss``), who may fire it
+(``actors``), the payload it ``requires``, the case's policy still being the text the case was
+submitted under, then the row's ``guards``; its ``before`` callback is the row's ``effect``.
+A condition refuses by raising, with its facts (``PermissionDenied``, ``InvalidInput``,
+``TransitionRefused``), except ``when``, which answers ``False`` so that the Machine goes on to
+the row's sibling. So when :meth:`Lifecycle.take` returns, the Machine has chosen the row, the
+checks have passed, the effect has run and the case's state has moved; the row it took is the
+one the audit row cites.
+
+Binding (``Lifecycle.of``) resolves every guard and effect name of the table and fails at once,
+naming what it cannot resolve (``InvalidDefinition``); the engine binds when it opens. The
+Machine itself is built from the bound rows when the first act needs it: it can no longer fail
+on a name then, and a read (``gdcluster case show``) never pays for importing ``transitions``.
+One Machine serves the whole process, with no model bound to it: it fires on the act itself,
+whose ``state`` is its case's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gdcluster.engine.acts import Act, Check
+from gdcluster.engine.effects import EFFECTS
+from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
+from gdcluster.engine.guards import GUARDS
+from gdcluster.engine.policies import policy_for
+from gdcluster.states.workflow import InvalidDefinition, Rule, Workflow
+
+if TYPE_CHECKING:
+    from transitions import Machine
+
+__all__ = ["Lifecycle"]
+
+
+class Lifecycle:
+    """A workflow whose every name is resolved; its Machine; the row a trigger takes."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        creations = [rule for rule in workflow.rules if not rule.sources]
+        if len(creations) != 1:
+            raise InvalidDefinition("workflow.toml: exactly one row creates a case "
+                                    f"(no sources), not {len(creations)}")
+        #: The row that creates a case (``create``): no Machine transition, no source state.
+        self.creation = creations[0]
+        #: The triggers a case can be sent (every row with a source state).
+        self.triggers = frozenset(rule.trigger for rule in workflow.rules if rule.sources)
+        self.finals = frozenset(state.name for state in workflow.states if state.final)
+        self._bound = [(rule, *_resolve(rule)) for rule in workflow.rules if rule.sources]
+        self._machine: Machine | None = None
+        self._building = threading.Lock()
+
+    @classmethod
+    def of(cls, workflow: Workflow) -> Lifecycle:
+        """The process's one lifecycle of ``workflow``, bound on first asking; keyed by the
+        workflow's content, so an equal table shares it and another table never does."""
+        lifecycle = _LIFECYCLES.get(workflow)
+        if lifecycle is None:
+            lifecycle = _LIFECYCLES.setdefault(workflow, cls(workflow))
+        return lifecycle
+
+    @property
+    def machine(self) -> Machine:
+        """The one Machine (built on first use, then shared by every act of the process)."""
+        machine = self._machine
+        if machine is None:
+            with self._building:
+                if self._machine is None:
+                    self._machine = self._build()
+                machine = self._machine
+        return machine
+
+    def take(self, act: Act) -> Rule:
+        """Fire ``act.trigger`` on ``act``: the row the Machine took, its checks passed, its
+        effect run and the case moved — or the refusal of whichever check said no."""
+        from transitions import MachineError
+
+        machine = self.machine
+        state, trigger = act.state, act.trigger
+        try:
+            moved = machine.events[trigger].trigger(act)
+        except MachineError:  # no row of this trigger leaves this state
+            allowed = ", ".join(machine.get_triggers(state)) or "none (final)"
+            raise TransitionRefused(
+                f"case {act.case.id} is {state}: {trigger} is not allowed "
+                f"(allowed now: {allowed})",
+                case_id=act.case.id, trigger=trigger, state=state, reasons=[Reason.WRONG_STATE],
+            ) from None
+        if not moved:  # only a row's `when` answers no: the caller did not say which way
+            rows: list[Any] = machine.events[trigger].transitions[state]
+            ways = " or ".join(transition.rule.when for transition in rows)
+            raise InvalidInput(f"say which: {ways} (not {act.payload.get('when')!r})",
+                               field="when")
+        return act.rule
+
+    def _build(self) -> Machine:
+        from transitions import Machine, Transition
+
+        class RuleTransition(Transition):  # type: ignore[misc]
+            """A transition that knows the row of the table it comes from."""
+
+            def __init__(self, *args: Any, rule: Rule, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.rule = rule
+
+        class RuleMachine(Machine):  # type: ignore[misc]
+            transition_cls = RuleTransition
+
+        machine = RuleMachine(
+            model=None, states=list(self.workflow.state_names), initial=self.workflow.initial,
+            auto_transitions=False, send_event=True, ignore_invalid_triggers=False,
+            before_state_change=[_taken],
+        )
+        for rule, guards, effect in self._bound:
+            conditions: list[Any] = [_said(rule.when)] if rule.when is not None else []
+            conditions.append(_admit)
+            conditions.extend(_condition(guard) for guard in guards)
+            for source in rule.sources:
+                machine.add_transition(
+                    rule.trigger, source, rule.dest_from(source), conditions=conditions,
+                    before=[_callback(effect)] if effect is not None else None, rule=rule,
+                )
+        return machine
+
+
+_LIFECYCLES: dict[Workflow, Lifecycle] = {}
+
+
+def _resolve(rule: Rule) -> tuple[tuple[Check, ...], Check | None]:
+    where = f"trigger {rule.trigger!r}" + (f" ({rule.when})" if rule.when else "")
+    guards = tuple(GUARDS.resolve(name, where) for name in rule.guards)
+    effect = EFFECTS.resolve(rule.effect, where) if rule.effect is not None else None
+    return guards, effect
+
+
+# ---------------------------------------------------------------------------- conditions
+def _said(way: str) -> Callable[[Any], bool]:
+    def said(event: Any) -> bool:
+        return bool(event.model.payload.get("when") == way)
+
+    said.__name__ = f"when_{way}"
+    return said
+
+
+def _admit(event: Any) -> bool:
+    """Who, what and under which policy: the row's actors, its required payload, and the
+    policy version the case was submitted under (its digest; refused when not shipped)."""
+    act: Act = event.model
+    rule: Rule = event.transition.rule
+    _authorize(rule, act)
+    for name in rule.requires:
+        value = act.payload.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise InvalidInput("is required", field=name)
+    act.policy = policy_for(act.case.policy, act.case.policy_digest)
+    return True
+
+
+def _condition(guard: Check) -> Callable[[Any], bool]:
+    def condition(event: Any) -> bool:
+        guard(event.model)
+        return True
+
+    condition.__name__ = guard.__name__
+    return condition
+
+
+def _callback(effect: Check) -> Callable[[Any], None]:
+    def callback(event: Any) -> None:
+        effect(event.model)
+
+    callback.__name__ = effect.__name__
+    return callback
+
+
+def _taken(event: Any) -> None:
+    event.model.rule = event.transition.rule
+
+
+def _authorize(rule: Rule, act: Act) -> None:
+    """``PermissionDenied`` unless the row lets ``act.actor`` fire it on this case: a city acts
+    only on its own counties' cases, a county only on its own cases, anyone but the scheduler
+    may raise a real-name objection."""
+    who, case = act.actor, act.case
+    allowed = set(rule.actors)
+    if "anyone" in allowed and who.kind != "system":
+        return
+    ok = who.kind in allowed and (
+        who.kind in ("province", "system")
+        or (who.kind == "city" and who.region == case.city)
+        or (who.kind == "county" and who.region == case.county)
+    )
+    if not ok:
+        kinds = " or ".join(
+            f"{kind}:{case.city}" if kind == "city" else
+            f"county:{case.county}" if kind == "county" else kind
+            for kind in rule.actors
+        )
+        raise PermissionDenied(
+            f"{who} may not {rule.trigger} case {case.id} ({case.county}); only {kinds} may",
+            actor=str(who), trigger=rule.trigger, case_id=case.id,
+        )

@@ -1,0 +1,185 @@
+"""The legal timers: what a due deadline does to its case, decided from the case as it is now
+(DESIGN §3, §9). Reads only; ``engine/sweep.py`` claims the deadline and acts on the decision
+through the act kernel.
+
+=================  =======================================================================
+publicity_end      ``recognize`` by ``system``; held while an objection is open (dismissing
+                   the last one after the window re-arms it, see ``deadlines``)
+report_due         ``revoke`` 18.3, or ``flag`` when the policy says so
+validity_end       ``revoke`` 18.1; an ``under_review`` case waits for the decision
+report_reminder,   a reminder: an audit row and an event for the notices, no state change
+expiry_reminder
+round_*_close      the round's window closes: an audit row and an event
+=================  =======================================================================
+
+A deadline on a case no longer in a state where it applies is closed with a result that says
+so. A new timer is a deadline kind scheduled by the act that starts the period, a branch of
+:func:`plan` naming the trigger it fires (a row of workflow.toml that ``system`` may fire), and
+its article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gdcluster.engine import deadlines
+from gdcluster.engine.actors import Actor
+from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
+from gdcluster.engine.errors import EngineError
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
+from gdcluster.engine.policies import policy_for
+
+__all__ = ["Plan", "not_applicable", "plan", "predict"]
+
+#: Who the timers act as.
+SYSTEM = Actor.system()
+
+#: States in which a recognized cluster owes annual reports.
+VALID_STATES = ("recognized", "renewed", "under_review")
+
+# what a deadline comes to, as a sweep reports it (``DeadlineOutcome.outcome``) and logs it
+RECOGNIZED = "recognized"
+REVOKED = "revoked"
+FLAGGED = "flagged"
+REMINDED = "reminded"
+CLOSED = "closed"
+HELD = "held"
+NOT_APPLICABLE = "not_applicable"
+REFUSED = "refused"
+WAITING = "waiting"
+BUSY = "busy"
+ERROR = "error"
+
+#: What a timer's own acts cite.
+REMINDER_ARTICLES = {
+    deadlines.REPORT_REMINDER: "《暂行办法》动态管理：年度报告（提醒）",
+    deadlines.EXPIRY_REMINDER: "《暂行办法》动态管理：复核（有效期届满提醒）",
+}
+ROUND_ARTICLES = {
+    deadlines.ROUND_APPLY_CLOSE: "《暂行办法》认定程序：申报（截止）",
+    deadlines.ROUND_RECOMMEND_CLOSE: "《暂行办法》认定程序：推荐（截止）",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a due deadline will do to its case now: a trigger, a record, or nothing."""
+
+    outcome: str
+    result: str
+    trigger: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def deadline_day(due_at: datetime) -> date:
+    """The calendar day a deadline falls on: 24:00 of a day belongs to that day."""
+    return local_date(as_utc(due_at) - timedelta(microseconds=1))
+
+
+def key_year(key: str) -> int | None:
+    """The report year in ``case:12:report:2024[:reminder-30d]``."""
+    parts = key.split(":")
+    if len(parts) >= 4 and parts[2] == "report" and parts[3].isdigit():
+        return int(parts[3])
+    return None
+
+
+def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
+    """Decide what ``row`` does to ``case`` as it stands at ``now``. Reads only.
+
+    A reminder found only after the deadline it announces has passed (the scheduler was down)
+    is closed as too late rather than sent beside the consequence.
+    """
+    kind, state = row.kind, case.state
+    if kind == deadlines.PUBLICITY_END:
+        if state != "publicized":
+            return not_applicable(f"case is {state}, no longer in publicity")
+        open_ids = list(session.scalars(
+            select(Objection.id).where(Objection.case_id == case.id, Objection.status == "open")
+            .order_by(Objection.id)
+        ))
+        if open_ids:
+            listed = ", ".join(map(str, open_ids))
+            return Plan(HELD, f"held: objection(s) {listed} open; recognition waits for the "
+                              f"province's decision (dismissing the last one re-arms it)")
+        round_row = session.get(Round, case.round_year)
+        start = (round_row.valid_from if round_row is not None else None) \
+            or local_date(row.due_at)
+        return Plan(RECOGNIZED, "recognized by system at the end of publicity", "recognize",
+                    {"valid_from": start})
+    if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
+        year = key_year(row.key)
+        if state not in VALID_STATES:
+            return not_applicable(f"case is {state}; no annual report is owed")
+        if year is not None and session.scalar(
+            select(AnnualReport.id).where(AnnualReport.case_id == case.id,
+                                          AnnualReport.year == year)
+        ) is not None:
+            return not_applicable(f"the report for {year} is filed")
+        due = deadline_day(row.due_at) if kind == deadlines.REPORT_DUE else None
+        if kind == deadlines.REPORT_REMINDER:
+            report_due = session.scalar(select(Deadline.due_at).where(
+                Deadline.key == deadlines.case_key(case.id, "report", year)))
+            if report_due is not None and as_utc(report_due) <= now:
+                return not_applicable(f"too late: the report for {year} was due "
+                                       f"{local_text(report_due)}")
+            return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
+                        {"year": year, "report_due": deadline_day(report_due).isoformat()
+                         if report_due is not None else None})
+        reason = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
+        policy = policy_for(case.policy, case.policy_digest)
+        if policy.periods.missed_report_action == "flag":
+            return Plan(FLAGGED, f"flagged: report for {year} missed (policy: flag)", "flag",
+                        {"reason": reason})
+        return Plan(REVOKED, f"revoked 18.3: report for {year} missed", "revoke",
+                    {"reason_code": "18.3", "reason": reason})
+    if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
+        if kind == deadlines.VALIDITY_END and state == "under_review":
+            return Plan(HELD, "held: 复核 applied for; the case waits for the province's "
+                              "decision (renew or revoke)")
+        if state not in ("recognized", "renewed"):
+            return not_applicable(f"case is {state}")
+        until = case.valid_until
+        if until is None or row.key != deadlines.case_key(case.id, kind, until.isoformat()):
+            return not_applicable(f"validity now ends {until}")
+        if kind == deadlines.EXPIRY_REMINDER:
+            if end_of_day(until) <= now:
+                return not_applicable(f"too late: validity ended {until}")
+            return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
+                        {"valid_until": until.isoformat()})
+        reason = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
+        return Plan(REVOKED, "revoked 18.1: validity ended without 复核", "revoke",
+                    {"reason_code": "18.1", "reason": reason})
+    return not_applicable(f"unknown deadline kind {kind!r}")
+
+
+def not_applicable(why: str) -> Plan:
+    """Nothing to do: the case is no longer where the deadline applies, and why."""
+    return Plan(NOT_APPLICABLE, f"not applicable: {why}")
+
+
+def _cn_date(day: date | None) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if day else "?"
+
+
+def predict(session: Session, row: Any, now: datetime) -> str:
+    """What a sweep at ``now`` would do with ``row``, in a word or two (``scheduler pending``)."""
+    if row.case_id is None:
+        return f"close the round's {row.kind.removeprefix('round_').removesuffix('_close')} window"
+    case = session.get(Case, row.case_id)
+    if case is None:
+        return "not applicable: no such case"
+    try:
+        decided = plan(session, row, case, max(now, as_utc(row.due_at)))
+    except EngineError as error:
+        return f"refused: {error.message}"
+    if decided.trigger == "revoke":
+        return f"revoke {decided.payload['reason_code']}"
+    if decided.trigger is not None:
+        return decided.trigger
+    return "remind" if decided.outcome == REMINDED else decided.result

@@ -1,0 +1,423 @@
+"""Read models: a case as callers see it (``CaseView``), lists, histories, a round's summary.
+
+Reads never take write locks and never load the state machine. A case with its deadlines,
+objections and reports is read by one prepared statement (``case_view``), which the act kernel
+also uses to hand back the case as its act left it, inside the act's own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
+from gdcluster.engine.parse import as_case_id, row_count
+from gdcluster.engine.store import Store, connection_of
+
+Row = TypeVar("Row", Case, Round)
+
+__all__ = [
+    "CaseCounts",
+    "CaseView",
+    "QuotaUse",
+    "RoundSummary",
+    "RubricLine",
+    "case_view",
+    "history",
+    "list_cases",
+    "load_case",
+    "load_round",
+    "read_case",
+    "refusals",
+    "round_summary",
+]
+
+
+def iso(value: Any) -> Any:
+    """Dates and instants as ISO text, anything else as it is."""
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as its last act left it, with its deadlines, objections and reported years."""
+
+    id: int
+    round: int
+    name: str
+    city: str
+    county: str
+    industry: str
+    state: str
+    version: int
+    policy: str
+    policy_version: int
+    score: str | None
+    publicity_start: date | None
+    publicity_end: date | None
+    valid_from: date | None
+    valid_until: date | None
+    created_at: datetime
+    updated_at: datetime
+    deadlines: list[dict[str, Any]] = field(default_factory=list)
+    objections: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "round": self.round,
+            "name": self.name,
+            "city": self.city,
+            "county": self.county,
+            "industry": self.industry,
+            "state": self.state,
+            "version": self.version,
+            "policy": self.policy,
+            "policy_version": self.policy_version,
+            "score": self.score,
+            "publicity_start": iso(self.publicity_start),
+            "publicity_end": iso(self.publicity_end),
+            "valid_from": iso(self.valid_from),
+            "valid_until": iso(self.valid_until),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
+            "objections": [{k: iso(v) for k, v in row.items()} for row in self.objections],
+            "reports": list(self.reports),
+        }
+
+
+# ---------------------------------------------------------------------------- rows or NotFound
+def load_case(session: Session, case_id: int | None, *, lock: bool = False) -> Case:
+    """The case ``case_id`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
+    return _load(session, Case, "case", case_id, lock)
+
+
+def load_round(session: Session, year: int | None, *, lock: bool = False) -> Round:
+    """The round of ``year`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
+    return _load(session, Round, "round", year, lock)
+
+
+def _load(session: Session, model: type[Row], what: str, key: int | None, lock: bool) -> Row:
+    row = session.get(model, key, with_for_update=True if lock else None) \
+        if key is not None else None
+    if row is None:
+        raise NotFound(what, key)
+    return row
+
+
+# ---------------------------------------------------------------------------- one case
+def read_case(store: Store, case_id: int) -> CaseView:
+    """The case ``case_id`` as it stands, in a read transaction of its own."""
+    case_id = as_case_id(case_id)
+    with store.read() as session:
+        return case_view(session, load_case(session, case_id))
+
+
+def case_view(session: Session, case: Case) -> CaseView:
+    """One case with its deadlines, objections and reports, read in ``session``.
+
+    One prepared Core statement on the session's connection (after a flush), not ORM queries:
+    every act reads its case back this way, so it is the cheapest read there is.
+    """
+    session.flush()
+    deadline_rows: list[tuple[Any, ...]] = []
+    objections: list[dict[str, Any]] = []
+    reports: list[int] = []
+    for row in connection_of(session).execute(_CASE_PARTS, {"case_id": case.id}):
+        if row.part == _DEADLINE_PART:
+            deadline_rows.append(((row.at, row.number), {
+                "kind": row.text1, "key": row.text2, "due_at": row.at, "status": row.text3,
+                "result": row.text4}))
+        elif row.part == _OBJECTION_PART:
+            objections.append({"id": row.number, "name": row.text1, "unit": row.text2,
+                               "status": row.text3, "filed_at": row.at,
+                               "evidence": row.text4, "resolution": row.text5})
+        else:
+            reports.append(row.number)
+    deadline_rows.sort(key=lambda item: item[0])
+    objections.sort(key=lambda item: item["id"])
+    reports.sort()
+    return _view(case, [item[1] for item in deadline_rows], objections, reports)
+
+
+_DEADLINE_PART, _OBJECTION_PART, _REPORT_PART = 1, 2, 3
+
+
+def _case_parts() -> Any:
+    """A case's deadlines, objections and annual reports as one ``UNION ALL``, in columns of
+    one shape: part, a number (deadline id, objection id, report year), a time (due, filed)
+    and up to five texts."""
+    from sqlalchemy import Integer, Text, literal_column, null, type_coerce, union_all
+
+    deadline = Deadline.__table__.c  # type: ignore[attr-defined]
+    objection = Objection.__table__.c  # type: ignore[attr-defined]
+    report = AnnualReport.__table__.c  # type: ignore[attr-defined]
+    case_id: Any = bindparam("case_id")
+
+    def shape(part: int, number: Any, at: Any, *texts: Any) -> list[Any]:
+        texts = texts + (null(),) * (5 - len(texts))
+        # type_coerce, not CAST: the columns already agree on both back-ends, and SQLite's
+        # CAST(… AS DATETIME) would turn a stored time into a number
+        return [literal_column(str(part), Integer).label("part"),
+                type_coerce(number, Integer).label("number"),
+                type_coerce(at, deadline.due_at.type).label("at"),  # aware UTC, both
+                *(type_coerce(text, Text).label(f"text{index}")
+                  for index, text in enumerate(texts, start=1))]
+
+    return union_all(
+        select(*shape(_DEADLINE_PART, deadline.id, deadline.due_at, deadline.kind,
+                      deadline.key, deadline.status, deadline.result))
+        .where(deadline.case_id == case_id),
+        select(*shape(_OBJECTION_PART, objection.id, objection.filed_at, objection.name,
+                      objection.unit, objection.status, objection.evidence,
+                      objection.resolution))
+        .where(objection.case_id == case_id),
+        select(*shape(_REPORT_PART, report.year, null()))
+        .where(report.case_id == case_id),
+    )
+
+
+_CASE_PARTS = _case_parts()
+
+
+#: What ``_view`` reads of a case (everything but the application).
+_LISTED = tuple(
+    getattr(Case, name) for name in (
+        "id", "round_year", "name", "city", "county", "industry", "state", "version", "policy",
+        "policy_version", "score", "publicity_start", "publicity_end", "valid_from",
+        "valid_until", "created_at", "updated_at",
+    )
+)
+
+
+def _view(case: Any, deadline_rows: list[dict[str, Any]], objections: list[dict[str, Any]],
+          reports: list[int]) -> CaseView:
+    """``case``: a ``Case``, or a row of ``_LISTED`` columns, which reads alike."""
+    assert case.id is not None
+    return CaseView(
+        id=case.id, round=case.round_year, name=case.name, city=case.city, county=case.county,
+        industry=case.industry, state=case.state, version=case.version, policy=case.policy,
+        policy_version=case.policy_version, score=case.score,
+        publicity_start=case.publicity_start, publicity_end=case.publicity_end,
+        valid_from=case.valid_from, valid_until=case.valid_until, created_at=case.created_at,
+        updated_at=case.updated_at, deadlines=deadline_rows, objections=objections,
+        reports=reports,
+    )
+
+
+# ---------------------------------------------------------------------------- many cases
+def list_cases(
+    store: Store, *, state: str | None = None, city: str | None = None,
+    round_year: int | None = None, limit: int | None = None, offset: int = 0,
+) -> Iterator[CaseView]:
+    """Cases in id order, streamed, without their deadlines, objections and reports.
+
+    The listed columns are selected as plain rows: no application JSON to decode and no ORM
+    objects to build, which a list of ten thousand cases would spend most of its time on.
+    """
+    statement = select(*_LISTED).order_by(Case.id)
+    if state is not None:
+        from gdcluster.states.workflow import load_workflow, normalize_state
+
+        state = normalize_state(state)
+        if state not in load_workflow().state_names:
+            raise InvalidInput(f"unknown state {state!r}", field="state")
+        statement = statement.where(Case.state == state)
+    if city is not None:
+        from gdcluster.states.regions import UnknownRegion, load_regions
+
+        try:
+            city = load_regions().city(city).name
+        except UnknownRegion as exc:
+            raise InvalidInput(str(exc), field="city") from exc
+        statement = statement.where(Case.city == city)
+    if round_year is not None:
+        statement = statement.where(Case.round_year == round_year)
+    offset, limit = row_count(offset, "offset") or 0, row_count(limit, "limit")
+    if offset:
+        statement = statement.offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    with store.read() as session:
+        for row in session.execute(statement.execution_options(yield_per=500)):
+            yield _view(row, [], [], [])
+
+
+def history(store: Store, case_id: int) -> list[dict[str, Any]]:
+    """The audit rows of one case, oldest first."""
+    from gdcluster.engine.records import AuditEntry
+
+    case_id = as_case_id(case_id)
+    with store.read() as session:
+        load_case(session, case_id)
+        return [
+            {"seq": row.seq, "trigger": row.trigger, "from_state": row.from_state,
+             "to_state": row.to_state, "actor": row.actor, "at": row.at.isoformat(),
+             "reason": row.reason, "article": row.article,
+             "payload": json.loads(row.payload)}
+            for row in session.scalars(
+                select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)
+            )
+        ]
+
+
+def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]]:
+    """The refused attempts, oldest first (of one case, when given)."""
+    from gdcluster.engine.records import Refusal
+
+    statement = select(Refusal).order_by(Refusal.id)
+    if case_id is not None:
+        statement = statement.where(Refusal.case_id == case_id)
+    with store.read() as session:
+        return [
+            {"at": row.at.isoformat(), "actor": row.actor, "trigger": row.trigger,
+             "case_id": row.case_id, "round_year": row.round_year, "code": row.code,
+             "message": row.message}
+            for row in session.scalars(statement)
+        ]
+
+
+# ---------------------------------------------------------------------------- a round
+@dataclass(frozen=True)
+class RubricLine:
+    """One indicator of the round's expert rubric."""
+
+    id: str
+    name: str
+    weight: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "weight": self.weight}
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    """The round's cases by state, by city and state, and in all."""
+
+    by_state: dict[str, int]
+    by_city: dict[str, dict[str, int]]
+    total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"by_state": self.by_state, "by_city": self.by_city, "total": self.total}
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """A city's recommendation quota in the round, and how much of it is used."""
+
+    city: str
+    min: int
+    max: int
+    recommended: int
+
+    @property
+    def below_minimum(self) -> bool:
+        return self.recommended < self.min
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"city": self.city, "min": self.min, "max": self.max,
+                "recommended": self.recommended, "below_minimum": self.below_minimum}
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """A round: its deadlines, documents, stored batches, rubric, cases and quotas."""
+
+    year: int
+    policy: str
+    policy_version: int
+    apply_by: str | None
+    recommend_by: str | None
+    notice_title: str | None
+    notice_doc_no: str | None
+    publicity_doc_no: str | None
+    recognition_doc_no: str | None
+    valid_from: str | None
+    #: The last publicize / recognize batch as stored (resumed after a crash).
+    publicity_pick: dict[str, Any] | None
+    recognition_batch: dict[str, Any] | None
+    rubric: list[RubricLine]
+    min_experts: int
+    counts: CaseCounts
+    quotas: list[QuotaUse]
+
+    @property
+    def cities_below_minimum(self) -> list[str]:
+        return [quota.city for quota in self.quotas if quota.below_minimum]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "year": self.year,
+            "policy": self.policy,
+            "policy_version": self.policy_version,
+            "apply_by": self.apply_by,
+            "recommend_by": self.recommend_by,
+            "notice_title": self.notice_title,
+            "notice_doc_no": self.notice_doc_no,
+            "publicity_doc_no": self.publicity_doc_no,
+            "recognition_doc_no": self.recognition_doc_no,
+            "valid_from": self.valid_from,
+            "publicity_pick": self.publicity_pick,
+            "recognition_batch": self.recognition_batch,
+            "rubric": [line.to_dict() for line in self.rubric],
+            "min_experts": self.min_experts,
+            "counts": self.counts.to_dict(),
+            "quotas": [quota.to_dict() for quota in self.quotas],
+            "cities_below_minimum": self.cities_below_minimum,
+        }
+
+
+def round_summary(store: Store, year: int) -> RoundSummary:
+    """Round ``year`` as it stands: what ``gdcluster round show`` prints."""
+    from gdcluster.engine.policies import policy_for
+    from gdcluster.engine.quotas import city_quota, recommended_count
+    from gdcluster.states.regions import load_regions
+
+    with store.read() as session:
+        round_row = load_round(session, year)
+        policy = policy_for(round_row.policy, round_row.policy_digest)
+        by_state = dict(
+            session.execute(
+                select(Case.state, func.count()).where(Case.round_year == year)
+                .group_by(Case.state)
+            ).all()
+        )
+        by_city: dict[str, dict[str, int]] = {}
+        for city, state, count in session.execute(
+            select(Case.city, Case.state, func.count()).where(Case.round_year == year)
+            .group_by(Case.city, Case.state)
+        ):
+            by_city.setdefault(city, {})[state] = count
+        quotas = []
+        for city in load_regions().cities:
+            low, high = city_quota(round_row, policy, city)
+            quotas.append(QuotaUse(city, low, high, recommended_count(session, year, city)))
+        return RoundSummary(
+            year=year,
+            policy=round_row.policy,
+            policy_version=round_row.policy_version,
+            apply_by=iso(round_row.apply_by),
+            recommend_by=iso(round_row.recommend_by),
+            notice_title=round_row.notice_title,
+            notice_doc_no=round_row.notice_doc_no,
+            publicity_doc_no=round_row.publicity_doc_no,
+            recognition_doc_no=round_row.recognition_doc_no,
+            valid_from=iso(round_row.valid_from),
+            publicity_pick=round_row.publicity_pick,
+            recognition_batch=round_row.recognition_batch,
+            rubric=[RubricLine(item.id, item.name, int(item.weight))
+                    for item in policy.rubric.indicators],
+            min_experts=int(policy.rubric.min_experts),
+            counts=CaseCounts(by_state, by_city, sum(by_state.values())),
+            quotas=quotas,
+        )
