@@ -30,12 +30,8 @@ from gdcluster.engine.application import load_application_file
 from gdcluster.engine.clock import FakeClock
 from gdcluster.notifications import Contact, Settings, attach
 from gdcluster.notifications.context import NoticeSpec, build_context
-from gdcluster.notifications.render import (
-    Document,
-    environment,
-    kind_template,
-    parse_document,
-)
+from gdcluster.notifications.document import Document
+from gdcluster.notifications.render import environment, kind_template, parse_document
 
 DATA = Path(__file__).parent / "data"
 CHROMIUM = "/usr/bin/chromium"

@@ -32,7 +32,7 @@ from print_support import (
 )
 
 from gdcluster.notifications import KINDS, render_notice
-from gdcluster.notifications.render import Document
+from gdcluster.notifications.document import Document
 
 ROOT = Path(__file__).resolve().parent.parent
 README_PNG = Path(__file__).parent / "print" / "publicity-page1.png"
