@@ -29,6 +29,7 @@ Targets (issue 16): engine ≥ 1.0 × peer on FULL, NORMAL and PostgreSQL; ≥ 0
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import inspect
 import json
@@ -38,17 +39,17 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402 - beside this file, found via sys.path
+from _common import (
     NOT_BUILT,
     OPEN_AT,
     YEAR,
     Figure,
-    SQLCounter,
     Spent,
+    SQLCounter,
     backends,
     counting,
     create_cases_api,
@@ -274,7 +275,8 @@ class StdlibActs:
     """stdlib ``sqlite3``, constant SQL, a dict for the transition table."""
 
     label = "stdlib sqlite3"
-    MOVES = {(trigger, source): dest for trigger, source, dest in STEPS}
+    MOVES: ClassVar[dict[tuple[str, str], str]] = {
+        (trigger, source): dest for trigger, source, dest in STEPS}
 
     def __init__(self, url: str, synchronous: str = "FULL") -> None:
         self.url = url
@@ -412,7 +414,7 @@ def race(contenders: dict[str, Any], cases: list[Case], block: int, warm: int) -
         chunk = cases[first:first + block]
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            spent, acts = measured(lambda name=name: contenders[name].run(chunk))
+            spent, acts = measured(functools.partial(contenders[name].run, chunk))
             results[name].spent.add(spent)
             results[name].acts += acts
     return results

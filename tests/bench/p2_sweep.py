@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402 - beside this file, found via sys.path
+from _common import (
     BulkSeeder,
     Figure,
     analyze,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402 - beside this file, found via sys.path
+from _common import (
     OPEN_AT,
     BulkSeeder,
     Figure,
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     used = {name: median(values) for name, values in cpu.items()}
     note("wall medians of " + f"{args.runs}: " + ", ".join(
         f"{name} {wall[name] * 1000:.0f} ms" for name in commands)
-        + f"; CPU medians: " + ", ".join(f"{name} {used[name] * 1000:.0f} ms" for name in commands))
+        + "; CPU medians: " + ", ".join(f"{name} {used[name] * 1000:.0f} ms" for name in commands))
     floor = (f"`python -c \"import sqlmodel, click\"` {wall['floor'] * 1000:.0f} ms "
              f"(CPU {used['floor'] * 1000:.0f} ms)")
     figures = [

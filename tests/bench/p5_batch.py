@@ -14,6 +14,7 @@ batch's time), so both see the same load. Target (issue 5): ≤ 1.5 × the yards
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402 - beside this file, found via sys.path
+from _common import (
     OPEN_AT,
     PROVINCE,
     YEAR,
@@ -41,7 +42,7 @@ from _common import (  # noqa: E402 - beside this file, found via sys.path
     scratch,
     utc,
 )
-from p1_acts import STEPS, PeerActs, actor  # noqa: E402
+from p1_acts import STEPS, PeerActs, actor
 
 PUBLICIZE_AT = "2024-09-27T10:00"
 
@@ -75,8 +76,7 @@ def peer_steps(url: str, count: int) -> tuple[PeerActs, Iterator[Any]]:
     def steps() -> Iterator[Any]:
         for case_id, city, unit in cases:
             for trigger, _source, _dest in STEPS:
-                yield lambda case_id=case_id, trigger=trigger, who=actor(trigger, city, unit): \
-                    peer.act(case_id, trigger, who)
+                yield functools.partial(peer.act, case_id, trigger, actor(trigger, city, unit))
 
     return peer, steps()
 

@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402 - beside this file, found via sys.path
+from _common import (
     HERE,
     OPEN_AT,
     PROVINCE,
