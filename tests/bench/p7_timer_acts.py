@@ -330,9 +330,12 @@ def latest_recorded() -> tuple[Path, dict[str, Any]] | None:
 
 
 def git_commit(source: Path) -> str | None:
+    """The last commit that changed the code measured (not the benchmarks or the docs)."""
     try:
-        return subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(source), "log", "-1", "--format=%H", "--", "engine", "states",
+             "notifications", "templates", "cli.py", "__init__.py"],
+            check=True, capture_output=True, text=True).stdout.strip() or None
     except (OSError, subprocess.CalledProcessError):
         return None
 
