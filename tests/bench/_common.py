@@ -199,6 +199,15 @@ def sqlite_path(url: str) -> str:
     return url.removeprefix("sqlite:///")
 
 
+def seeded_sqlite(folder: Path, name: str, seed: Callable[[str], Any]) -> tuple[str, float,
+                                                                             float]:
+    """A SQLite file ``name`` in ``folder`` filled by ``seed(url)``: (url, seconds, MiB)."""
+    url = f"sqlite:///{folder / (name + '.db')}"
+    seconds, _ = timed(lambda: seed(url))
+    size = sum(path.stat().st_size for path in folder.glob(f"{name}.db*")) / 2**20
+    return url, seconds, size
+
+
 def fake_clock(at: str = OPEN_AT) -> Any:
     from gdcluster.engine.clock import FakeClock
 
@@ -589,6 +598,23 @@ def PEAK():
 """
 
 
+#: Runs the gdcluster command given after the report file's name, then writes to that file
+#: its exit code, its peak RSS (KiB) and the modules it loaded.
+CLI_DRIVER = PEAK_SOURCE + """
+import json, sys
+report, argv = sys.argv[1], sys.argv[2:]
+from gdcluster.cli import main
+try:
+    main(argv)
+    code = 0
+except SystemExit as exit:
+    code = exit.code
+sys.stdout.flush()
+with open(report, "w", encoding="utf-8") as stream:
+    json.dump({"code": code, "peak_kib": PEAK(), "modules": sorted(sys.modules)}, stream)
+"""
+
+
 def peak_kib() -> int:
     scope: dict[str, Any] = {}
     exec(PEAK_SOURCE, scope)
@@ -603,13 +629,3 @@ def bench_environment(**extra: str) -> dict[str, str]:
     env.update(extra)
     return env
 
-
-__all__ = [
-    "APPLY_BY", "DATA", "HERE", "INFO", "MET", "MISSED", "NOT_BUILT", "OPEN_AT", "PROVINCE",
-    "RECOMMEND_BY", "ROOT", "YEAR", "BulkSeeder", "Figure", "SQLCounter", "Spent", "analyze",
-    "application_data", "backends", "bench_environment", "counting", "create_cases_api",
-    "database", "day", "emit", "fake_clock", "init_engine", "list_cases", "machine",
-    "machine_text", "measured", "median", "note", "open_engine", "open_round", "peak_kib",
-    "pg_base", "quick_args", "sa_engine_of", "scratch", "sqlite_path", "stored_application",
-    "timed", "timedelta", "units", "utc",
-]

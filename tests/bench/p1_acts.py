@@ -97,20 +97,37 @@ def clock_now() -> datetime:
     return fake_clock(OPEN_AT).now()  # type: ignore[no-any-return]
 
 
+def payload_texts() -> dict[str, str]:
+    """The audit payloads as stored: canonical JSON (sorted keys, compact)."""
+    return {name: json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            for name, value in PAYLOADS.items()}
+
+
 # ---------------------------------------------------------------------------- the contenders
-class EngineActs:
+class Contender:
+    """Does one act (``act``) in its own transaction; ``run`` does the three acts of each
+    case of a block, in order."""
+
+    def act(self, case_id: int, trigger: str, who: str) -> Any:
+        raise NotImplementedError
+
+    def run(self, cases: list[Case]) -> int:
+        act = self.act
+        for case_id, city, unit in cases:
+            for trigger, _source, _dest in STEPS:
+                act(case_id, trigger, actor(trigger, city, unit))
+        return 3 * len(cases)
+
+
+class EngineActs(Contender):
     label = "engine"
 
     def __init__(self, url: str, engine: Any = None) -> None:
         self.url = url
         self.engine = engine or open_engine(url, fake_clock(OPEN_AT))
 
-    def run(self, cases: list[Case]) -> int:
-        fire = self.engine.fire
-        for case_id, city, unit in cases:
-            for trigger, _source, _dest in STEPS:
-                fire(case_id, trigger, actor(trigger, city, unit))
-        return 3 * len(cases)
+    def act(self, case_id: int, trigger: str, who: str) -> Any:
+        return self.engine.fire(case_id, trigger, who)
 
     def counter(self) -> Any:
         return counting(self.engine)
@@ -168,7 +185,7 @@ def sqlite_sa_engine(url: str, synchronous: str) -> Any:
     return sa
 
 
-class PeerActs:
+class PeerActs(Contender):
     """python-statemachine (one machine, reused) + prepared SQLAlchemy Core statements."""
 
     label = "python-statemachine + prepared Core"
@@ -200,9 +217,7 @@ class PeerActs:
         self.move_head = update(head).where(head.c.id == 1).values(
             seq=bindparam("new_seq"), hash=bindparam("new_hash"))
         self.articles = articles()
-        self.payloads = {name: json.dumps(value, ensure_ascii=False, sort_keys=True,
-                                          separators=(",", ":"))
-                         for name, value in PAYLOADS.items()}
+        self.payloads = payload_texts()
         self.holder = _Holder()
         self.machine = case_machine()(model=self.holder, state_field="state")
 
@@ -226,13 +241,6 @@ class PeerActs:
             row["hash"] = chain_hash(row, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
             connection.execute(self.insert_audit, row)
             connection.execute(self.move_head, {"new_seq": row["seq"], "new_hash": row["hash"]})
-
-    def run(self, cases: list[Case]) -> int:
-        act = self.act
-        for case_id, city, unit in cases:
-            for trigger, _source, _dest in STEPS:
-                act(case_id, trigger, actor(trigger, city, unit))
-        return 3 * len(cases)
 
     def counter(self) -> Any:
         return SQLCounter(self.sa)
@@ -274,7 +282,7 @@ class _TraceCounter:
         self.connection.set_trace_callback(None)
 
 
-class StdlibActs:
+class StdlibActs(Contender):
     """stdlib ``sqlite3``, constant SQL, a dict for the transition table."""
 
     label = "stdlib sqlite3"
@@ -289,9 +297,7 @@ class StdlibActs:
                        "busy_timeout=30000", "foreign_keys=ON"):
             self.db.execute(f"PRAGMA {pragma}")
         self.articles = articles()
-        self.payloads = {name: json.dumps(value, ensure_ascii=False, sort_keys=True,
-                                          separators=(",", ":"))
-                         for name, value in PAYLOADS.items()}
+        self.payloads = payload_texts()
 
     def act(self, case_id: int, trigger: str, who: str) -> None:
         db = self.db
@@ -335,13 +341,6 @@ class StdlibActs:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-
-    def run(self, cases: list[Case]) -> int:
-        act = self.act
-        for case_id, city, unit in cases:
-            for trigger, _source, _dest in STEPS:
-                act(case_id, trigger, actor(trigger, city, unit))
-        return 3 * len(cases)
 
     def counter(self) -> Any:
         return _TraceCounter(self.db)

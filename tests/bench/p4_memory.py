@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    CLI_DRIVER,
     PEAK_SOURCE,
     PROVINCE,
     BulkSeeder,
@@ -41,22 +42,9 @@ from _common import (
     note,
     quick_args,
     scratch,
+    seeded_sqlite,
     timed,
 )
-
-#: Runs a gdcluster command, then writes its peak RSS and loaded modules to a report file.
-DRIVER = """
-import json, sys
-report, argv = sys.argv[1], sys.argv[2:]
-from gdcluster.cli import main
-try:
-    main(argv)
-    code = 0
-except SystemExit as exit:
-    code = exit.code
-with open(report, "w", encoding="utf-8") as stream:
-    json.dump({"code": code, "peak_kib": PEAK(), "modules": sorted(sys.modules)}, stream)
-"""
 
 #: Imports the given modules, then reports its own peak RSS the same way.
 IDLE = """
@@ -71,7 +59,6 @@ with open(report, "w", encoding="utf-8") as stream:
     json.dump({"code": 0, "peak_kib": PEAK(), "modules": sorted(sys.modules)}, stream)
 """
 
-DRIVER = PEAK_SOURCE + DRIVER
 IDLE = PEAK_SOURCE + IDLE
 
 DUE = 10
@@ -114,7 +101,7 @@ def run_scheduler(folder: Path, url: str) -> dict[str, object]:
     """``scheduler run`` until its first sweep has revoked ``DUE`` cases, then SIGTERM."""
     report = folder / "scheduler.json"
     process = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(report), "scheduler", "run"],
+        [sys.executable, "-c", CLI_DRIVER, str(report), "scheduler", "run"],
         env=environment(url), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )
@@ -152,7 +139,7 @@ def run_scheduler(folder: Path, url: str) -> dict[str, object]:
 
 def run_command(folder: Path, url: str, name: str, argv: list[str]) -> dict[str, object]:
     report = folder / f"{name}.json"
-    subprocess.run([sys.executable, "-c", DRIVER, str(report), *argv], env=environment(url),
+    subprocess.run([sys.executable, "-c", CLI_DRIVER, str(report), *argv], env=environment(url),
                    cwd=folder, check=True, stdout=subprocess.DEVNULL, timeout=600)
     return json.loads(report.read_text(encoding="utf-8"))
 
@@ -177,9 +164,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         args.cases = 2000
     figures = []
     with scratch("p4") as folder:
-        url = f"sqlite:///{folder / 'p4.db'}"
-        seconds, _ = timed(lambda: seed(url, args.cases))
-        size = sum(path.stat().st_size for path in folder.glob("p4.db*")) / 2**20
+        url, seconds, size = seeded_sqlite(folder, "p4", lambda url: seed(url, args.cases))
         note(f"seeded {args.cases:,} recognized cases, {args.cases * 14:,} deadlines "
              f"({size:,.0f} MiB) in {seconds:.0f} s")
         runs = {

@@ -42,6 +42,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    CLI_DRIVER,
+    PEAK_SOURCE,
     BulkSeeder,
     Figure,
     analyze,
@@ -58,8 +60,8 @@ from _common import (
     quick_args,
     sa_engine_of,
     scratch,
+    seeded_sqlite,
     sqlite_path,
-    timed,
 )
 
 UNTIL = "2030-12-31"
@@ -252,22 +254,6 @@ with open(sys.argv[2], "w", encoding="utf-8") as stream:
     json.dump({"peak_kib": PEAK()}, stream)
 """
 
-#: Runs the gdcluster command, then writes its peak RSS.
-CLI_DRIVER = """
-import json, sys
-report, argv = sys.argv[1], sys.argv[2:]
-from gdcluster.cli import main
-try:
-    main(argv)
-    code = 0
-except SystemExit as exit:
-    code = exit.code
-sys.stdout.flush()
-with open(report, "w", encoding="utf-8") as stream:
-    json.dump({"code": code, "peak_kib": PEAK()}, stream)
-"""
-
-
 def work_list_count(url: str) -> dict[str, Any]:
     """``case list`` through the API: reads of the application column (SQLite's authorizer
     on every connection the engine checks out) and bytes read from the database files, beside
@@ -359,10 +345,8 @@ def whole_process(folder: Path, name: str, command: list[str], output: Path) -> 
 
 
 def list_commands(folder: Path, url: str) -> dict[str, list[str]]:
-    from _common import PEAK_SOURCE
-
     return {
-        "list-engine": [sys.executable, "-c", PEAK_SOURCE + CLI_DRIVER,
+        "list-engine": [sys.executable, "-c", CLI_DRIVER,
                         str(folder / "list-engine.json"), "--db", url, "case", "list",
                         "--json"],
         "list-stdlib": [sys.executable, "-c", PEAK_SOURCE + LIST_STDLIB, sqlite_path(url),
@@ -403,9 +387,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         args.cases, args.runs = 2000, 1
     figures = []
     with scratch("p8") as folder:
-        url = f"sqlite:///{folder / 'reads.db'}"
-        seconds, _ = timed(lambda: seed(url, args.cases))
-        size = sum(path.stat().st_size for path in folder.glob("reads.db*")) / 2**20
+        url, seconds, size = seeded_sqlite(folder, "reads", lambda url: seed(url, args.cases))
         note(f"seeded {args.cases:,} recognized cases, one pending deadline and one audit row "
              f"each ({size:,.0f} MiB) in {seconds:.0f} s")
         commands = list_commands(folder, url)
