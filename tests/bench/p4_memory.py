@@ -14,7 +14,7 @@ in /proc: ``ru_maxrss`` would carry the parent's peak across ``exec``) and the m
 loaded. The yardstick is an idle process that imports
 exactly those modules and nothing else. Target: peak ≤ 1.3 × idle, for each command.
 
-    python tests/bench/p4_memory.py [--cases 100000]
+    python tests/bench/p4_memory.py [--cases 100000] [--quick]
 """
 
 from __future__ import annotations
@@ -32,21 +32,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PROVINCE, Figure, Seeder, emit, note, scratch, timed
-
-#: Runs a gdcluster command, then writes its peak RSS and loaded modules to a report file.
-DRIVER = """
-import json, sys
-report, argv = sys.argv[1], sys.argv[2:]
-from gdcluster.cli import main
-try:
-    main(argv)
-    code = 0
-except SystemExit as exit:
-    code = exit.code
-with open(report, "w", encoding="utf-8") as stream:
-    json.dump({"code": code, "peak_kib": PEAK(), "modules": sorted(sys.modules)}, stream)
-"""
+from _common import (
+    CLI_DRIVER,
+    PEAK_SOURCE,
+    PROVINCE,
+    BulkSeeder,
+    Figure,
+    emit,
+    note,
+    quick_args,
+    scratch,
+    seeded_sqlite,
+    settings_file,
+    timed,
+)
 
 #: Imports the given modules, then reports its own peak RSS the same way.
 IDLE = """
@@ -61,17 +60,7 @@ with open(report, "w", encoding="utf-8") as stream:
     json.dump({"code": 0, "peak_kib": PEAK(), "modules": sorted(sys.modules)}, stream)
 """
 
-#: The process's peak resident set (KiB) since its exec.
-PEAK = """
-def PEAK():
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
-"""
-DRIVER = PEAK + DRIVER
-IDLE = PEAK + IDLE
+IDLE = PEAK_SOURCE + IDLE
 
 DUE = 10
 
@@ -88,12 +77,12 @@ def seed(url: str, cases: int) -> None:
         engine.open_round(year, PROVINCE)
         engine.open_round(year - 3, PROVINCE)
         expired_from = _years_before(today, 3)  # valid until yesterday
-        with Seeder(engine) as seeder:
-            seeder.recognized(DUE, valid_from=expired_from, round_year=year - 3,
-                              done_before=datetime.now(UTC))
-            seeder.recognized(cases, valid_from=today - timedelta(days=1), round_year=year)
     finally:
         engine.close()
+    with BulkSeeder(url) as seeder:
+        seeder.recognized(DUE, valid_from=expired_from, round_year=year - 3,
+                          done_before=datetime.now(UTC))
+        seeder.recognized(cases, valid_from=today - timedelta(days=1), round_year=year)
 
 
 def _years_before(day: date, years: int) -> date:
@@ -103,9 +92,10 @@ def _years_before(day: date, years: int) -> date:
         return date(day.year - years, 3, 1)
 
 
-def environment(url: str) -> dict[str, str]:
+def environment(url: str, folder: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GDCLUSTER_")}
     env["GDCLUSTER_DB"] = url
+    env["GDCLUSTER_SETTINGS"] = str(settings_file(folder))
     return env
 
 
@@ -113,8 +103,8 @@ def run_scheduler(folder: Path, url: str) -> dict[str, object]:
     """``scheduler run`` until its first sweep has revoked ``DUE`` cases, then SIGTERM."""
     report = folder / "scheduler.json"
     process = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(report), "scheduler", "run"],
-        env=environment(url), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-c", CLI_DRIVER, str(report), "scheduler", "run"],
+        env=environment(url, folder), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )
     revoked = threading.Event()
@@ -151,8 +141,9 @@ def run_scheduler(folder: Path, url: str) -> dict[str, object]:
 
 def run_command(folder: Path, url: str, name: str, argv: list[str]) -> dict[str, object]:
     report = folder / f"{name}.json"
-    subprocess.run([sys.executable, "-c", DRIVER, str(report), *argv], env=environment(url),
-                   cwd=folder, check=True, stdout=subprocess.DEVNULL, timeout=600)
+    subprocess.run([sys.executable, "-c", CLI_DRIVER, str(report), *argv],
+                   env=environment(url, folder), cwd=folder, check=True,
+                   stdout=subprocess.DEVNULL, timeout=600)
     return json.loads(report.read_text(encoding="utf-8"))
 
 
@@ -170,12 +161,13 @@ def idle_with(folder: Path, name: str, modules: list[str]) -> int:
 def main(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
+    quick_args(parser)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.cases = 2000
     figures = []
     with scratch("p4") as folder:
-        url = f"sqlite:///{folder / 'p4.db'}"
-        seconds, _ = timed(lambda: seed(url, args.cases))
-        size = sum(path.stat().st_size for path in folder.glob("p4.db*")) / 2**20
+        url, seconds, size = seeded_sqlite(folder, "p4", lambda url: seed(url, args.cases))
         note(f"seeded {args.cases:,} recognized cases, {args.cases * 14:,} deadlines "
              f"({size:,.0f} MiB) in {seconds:.0f} s")
         runs = {
@@ -191,8 +183,9 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                  f"{len(result['modules'])} modules {idle / 1024:.0f} MiB ({took:.0f} s)")  # type: ignore[arg-type]
             figure = Figure(
                 "P4", f"memory: {label}", "sqlite",
-                f"peak RSS {peak / 1024:.0f} MiB on {args.cases:,} cases vs idle process with "
-                f"the same imports {idle / 1024:.0f} MiB", peak / idle, 1.3, "at_most")
+                f"peak RSS {peak / 1024:.0f} MiB on {args.cases:,} cases",
+                f"idle process with the same imports {idle / 1024:.0f} MiB", peak / idle, 1.3,
+                "at_most")
             emit(figure)
             figures.append(figure)
     return figures
