@@ -6,7 +6,7 @@
 """
 
 from gdcluster.engine.actors import Actor
-from gdcluster.engine.api import CaseView, Engine, TransitionEvent
+from gdcluster.engine.api import CaseView, Engine, ScoreRow, TransitionEvent
 from gdcluster.engine.clock import Clock, FakeClock, SystemClock
 from gdcluster.engine.errors import (
     CalendarGap,
@@ -39,6 +39,7 @@ __all__ = [
     "NotFound",
     "NotInitialized",
     "PermissionDenied",
+    "ScoreRow",
     "SimulationOnly",
     "SystemClock",
     "TransitionEvent",

@@ -111,6 +111,21 @@ class CaseView:
         }
 
 
+@dataclass(frozen=True)
+class ScoreRow:
+    """One expert's scores of a case: points per rubric indicator id, their total, when."""
+
+    expert: str
+    points: dict[str, Decimal]
+    total: Decimal
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expert": self.expert, "points": {key: str(value) for key, value in
+                                                  self.points.items()},
+                "total": str(self.total), "at": self.at.isoformat()}
+
+
 class _Holder:
     """The plain state holder the one Machine fires on (no per-case binding)."""
 
@@ -929,6 +944,35 @@ class Engine:
                     select(records.AuditEntry).where(records.AuditEntry.case_id == case_id)
                     .order_by(records.AuditEntry.seq)
                 )
+            ]
+
+    def application(self, case_id: int) -> dict[str, Any]:
+        """The case's application data, normalized as ``validate_application`` returns them
+        (data stored by earlier versions read as ``read_stored_application`` reads them)."""
+        from gdcluster.engine.application import read_stored_application
+
+        case_id = _case_id(case_id)
+        with self.store.read() as session:
+            stored = session.scalar(select(Case.application).where(Case.id == case_id))
+            if stored is None:
+                raise NotFound("case", case_id)
+            return read_stored_application(stored)
+
+    def scores(self, case_id: int) -> builtins.list[ScoreRow]:
+        """Each expert's scores of the case, in the order they were recorded."""
+        from gdcluster.engine.records import ExpertScore
+
+        case_id = _case_id(case_id)
+        with self.store.read() as session:
+            if session.scalar(select(Case.id).where(Case.id == case_id)) is None:
+                raise NotFound("case", case_id)
+            return [
+                ScoreRow(expert=row.expert,
+                         points={key: Decimal(str(value)) for key, value in row.scores.items()},
+                         total=Decimal(row.total), at=row.at)
+                for row in session.scalars(select(ExpertScore)
+                                           .where(ExpertScore.case_id == case_id)
+                                           .order_by(ExpertScore.id))
             ]
 
     def check(self, case_id: int) -> Any:
