@@ -318,7 +318,7 @@ def _write_output(data: bytes, output: str | None) -> None:
     """``data`` to the file ``output`` (whole or not at all: written beside it, then moved into
     place), or to stdout when ``output`` is None or ``-``."""
     if output is None or output == "-":
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)
         return
     from pathlib import Path
 

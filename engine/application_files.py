@@ -123,17 +123,24 @@ def merge_header(file: ApplicationFile, **given: Any) -> ApplicationFile:
     places = dict(file.places)
     for key, attribute in _HEADER_KEYS.items():
         ours, theirs = given.get(key), getattr(file.header, attribute)
-        place = file.places.get(key, f"{CASE_BLOCK}.{key}")
         if ours is not None and theirs is not None and not _same(key, ours, theirs):
             raise InvalidInput(f"{ours!r} was given for {_HEADER_WORDS[key]}, but the file says "
-                               f"{theirs!r}", field=place)
+                               f"{theirs!r}", field=_place(file, key))
         if ours is None and theirs is None:
             raise InvalidInput(f"{_HEADER_WORDS[key]} is missing: neither given nor named in "
-                               "the file", field=place if file.places else key)
+                               "the file", field=_place(file, key))
         if ours is not None:
             places.pop(key, None)  # a refusal of a given value names the option, not the file
         merged[attribute] = ours if ours is not None else theirs
     return replace(file, header=CaseHeader(**merged), places=places)
+
+
+def _place(file: ApplicationFile, key: str) -> str:
+    """Where the file names ``key``: ``基本信息!B4 (name)``, or ``case.name`` in JSON."""
+    place = file.places.get(key)
+    if place is None:
+        return f"{CASE_BLOCK}.{key}" if file.places else key
+    return place if place.startswith(f"{CASE_BLOCK}.") else f"{place} ({key})"
 
 
 def _same(key: str, first: Any, second: Any) -> bool:
@@ -181,7 +188,7 @@ def update_from_file(engine: Any, case_id: int, file: ApplicationFile, actor: An
         said = getattr(file.header, attribute)
         if said is not None and not _same(key, said, actual[key]):
             raise InvalidInput(f"the file is for {said!r}, but case {view.id} has "
-                               f"{actual[key]!r}", field=file.places.get(key, key))
+                               f"{actual[key]!r}", field=_place(file, key))
     try:
         return engine.fire(case_id, "update", actor, expected_version=expected_version,
                            data=file.data)
