@@ -322,14 +322,17 @@ def _write_output(data: bytes, output: str | None) -> None:
         return
     from pathlib import Path
 
+    from gdcluster.engine.errors import InvalidInput
+
     target = Path(output)
     partial = target.with_name(f".{target.name}.partial")
     try:
         partial.write_bytes(data)
         os.replace(partial, target)
-    except OSError:
+    except OSError as error:
         partial.unlink(missing_ok=True)
-        raise
+        raise InvalidInput(f"cannot write {output}: {error.strerror or error}",
+                           field="output") from None
 
 
 def _report_file(output: str, fmt: str, rows: int | None, text: str) -> None:

@@ -488,3 +488,13 @@ def test_text_that_looks_like_a_formula_is_written_as_text_and_read_back_exactly
     assert file.data["management_body"]["name"] == HOSTILE[0]
     assert file.data["narrative"]["green"] == HOSTILE[5]
     assert file.data["incidents"][0]["description"] == HOSTILE[4]
+
+
+def test_the_sample_workbook_is_the_complete_application() -> None:
+    """tests/data/application-complete.xlsx (the filled 申报表 the README files) reads as
+    application-complete.json for 中山市古镇镇灯饰照明产业集群 in round 2024: a layout change
+    that leaves it behind fails here."""
+    path = DATA / "application-complete.xlsx"
+    file = read_application_workbook(path.read_bytes(), path.name)
+    assert file.header == CaseHeader(2024, "中山市古镇镇灯饰照明产业集群", "中山市古镇镇", "灯饰照明")
+    assert file.data == canonical(complete())
