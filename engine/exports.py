@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from gdcluster.engine.workbook import FORMULA_TRIGGERS, put
+from gdcluster.engine.workbook import FORMULA_TRIGGERS, BookWriter, put
 
 __all__ = [
     "CASE_COLUMNS",
@@ -125,46 +125,12 @@ def cases_csv(views: Iterable[Any], progress: Progress = None) -> bytes:
 # Workbooks
 
 
-class _Book:
-    def __init__(self) -> None:
-        from openpyxl import Workbook
-        from openpyxl.styles import Font, PatternFill
-
-        self.book = Workbook()
-        self.bold = Font(bold=True)
-        self.title_font = Font(bold=True, size=14)
-        self.fill = PatternFill("solid", fgColor="DDEBF7")
-        self.fresh = True
-
-    def sheet(self, name: str, widths: Sequence[int]) -> Any:
-        from openpyxl.utils import get_column_letter
-
-        if self.fresh:
-            sheet = self.book.active
-            sheet.title = name
-            self.fresh = False
-        else:
-            sheet = self.book.create_sheet(name)
-        for index, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
-        return sheet
-
-    def title(self, sheet: Any, text: str) -> None:
-        put(sheet.cell(row=1, column=1), text)
-        sheet.cell(row=1, column=1).font = self.title_font
-
+class _Book(BookWriter):
     def row(self, sheet: Any, row: int, values: Sequence[Any], *, header: bool = False) -> None:
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column)
-            put(cell, value)
-            if header:
-                cell.font = self.bold
-                cell.fill = self.fill
-
-    def save(self) -> bytes:
-        output = io.BytesIO()
-        self.book.save(output)
-        return output.getvalue()
+        if header:
+            self.header(sheet, row, values)
+        else:
+            super().row(sheet, row, values)
 
 
 def cases_xlsx(views: Iterable[Any], progress: Progress = None) -> bytes:

@@ -46,7 +46,7 @@ import io
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -64,6 +64,7 @@ __all__ = [
     "FORMULA_TRIGGERS",
     "SHEETS",
     "ApplicationFile",
+    "BookWriter",
     "CaseHeader",
     "application_workbook",
     "excel_number",
@@ -336,11 +337,8 @@ def application_workbook(data: Mapping[str, Any], *, round_year: int, policy: Po
     """The 申报表 for ``round_year``: blank when ``data`` is empty (the template), else the
     application (as ``validate_application`` or ``read_stored_application`` give it) in the
     cells the reader reads, so that it can be edited and read back."""
-    from openpyxl import Workbook
-
     header = header or CaseHeader(round_year=round_year)
-    book = Workbook()
-    writer = _Writer(book, policy, round_year)
+    writer = _Writer(policy, round_year)
     writer.guide()
     writer.basic(header)
     writer.figures(data)
@@ -348,9 +346,7 @@ def application_workbook(data: Mapping[str, Any], *, round_year: int, policy: Po
     writer.incidents(data)
     writer.governance(data)
     writer.narrative(data)
-    output = io.BytesIO()
-    book.save(output)
-    return output.getvalue()
+    return writer.save()
 
 
 def _bool_text(value: Any) -> str | None:
@@ -361,28 +357,29 @@ def _declared(items: Any) -> str | None:
     return None if items is None else (HAVE if items else NONE)
 
 
-class _Writer:
-    def __init__(self, book: Any, policy: Policy, round_year: int) -> None:
+class BookWriter:
+    """A new workbook written sheet by sheet: named sheets with column widths, a bold title in
+    A1, header rows, rows of values (each through ``put``)."""
+
+    def __init__(self) -> None:
+        from openpyxl import Workbook
         from openpyxl.styles import Alignment, Font, PatternFill
 
-        self.book = book
-        self.policy = policy
-        self.round_year = round_year
-        self.window = window(round_year, policy)
+        self.book = Workbook()
+        self._fresh = True  # the sheet openpyxl starts with is still unnamed
         self.title_font = Font(bold=True, size=14)
         self.bold = Font(bold=True)
         self.header_fill = PatternFill("solid", fgColor="DDEBF7")
         self.input_fill = PatternFill("solid", fgColor="FFF9E5")
         self.wrap = Alignment(wrap_text=True, vertical="top")
 
-    # -- helpers ------------------------------------------------------------------------------
-
     def sheet(self, name: str, widths: Sequence[int]) -> Any:
         from openpyxl.utils import get_column_letter
 
-        if self.book.worksheets and self.book.worksheets[0].title == "Sheet":
-            sheet = self.book.worksheets[0]
+        if self._fresh:
+            sheet = self.book.active
             sheet.title = name
+            self._fresh = False
         else:
             sheet = self.book.create_sheet(name)
         for index, width in enumerate(widths, start=1):
@@ -404,6 +401,25 @@ class _Writer:
             cell.fill = self.header_fill
             if comments and column in comments:
                 cell.comment = Comment(comments[column], "gdcluster", width=320, height=160)
+
+    def row(self, sheet: Any, row: int, values: Sequence[Any]) -> None:
+        for column, value in enumerate(values, start=1):
+            put(sheet.cell(row=row, column=column), value)
+
+    def save(self) -> bytes:
+        output = io.BytesIO()
+        self.book.save(output)
+        return output.getvalue()
+
+
+class _Writer(BookWriter):
+    def __init__(self, policy: Policy, round_year: int) -> None:
+        super().__init__()
+        self.policy = policy
+        self.round_year = round_year
+        self.window = window(round_year, policy)
+
+    # -- helpers ------------------------------------------------------------------------------
 
     def note(self, *cites: str, hint: str = "") -> str:
         """The note of a field: the articles and words of the policy items it serves."""
@@ -942,14 +958,9 @@ class _Reader:
         sheet.used.add((1, 1))
         declared = [self.declaration(sheet, 2 + index, line)
                     for index, line in enumerate(ENTERPRISE_DECLARATIONS)]
-        _expect_header(sheet, ENTERPRISE_HEADER_ROW, ENTERPRISE_COLUMNS)
-        first = ENTERPRISE_HEADER_ROW + 1
-        sheet.table = (first, len(ENTERPRISE_COLUMNS))
         champions: list[dict[str, Any]] = []
         quality: list[dict[str, Any]] = []
-        for row in range(first, sheet.last_row() + 1):
-            if _row_blank(sheet, row, 2, len(ENTERPRISE_COLUMNS)):
-                continue
+        for row in _table_rows(sheet, ENTERPRISE_HEADER_ROW, ENTERPRISE_COLUMNS):
             champion_path = f"champion_enterprises[{len(champions)}]"
             quality_path = f"quality_smes[{len(quality)}]"
             name = self.value(sheet, row, 2, "text", f"{champion_path}.name")
@@ -996,15 +1007,10 @@ class _Reader:
         sheet = _Sheet(self.book, INCIDENTS)
         sheet.used.add((1, 1))
         declaration, where = self.declaration(sheet, 2, INCIDENT_DECLARATION)
-        _expect_header(sheet, INCIDENT_HEADER_ROW, INCIDENT_COLUMNS)
-        first = INCIDENT_HEADER_ROW + 1
-        sheet.table = (first, len(INCIDENT_COLUMNS))
         entries: list[dict[str, Any]] = []
         kinds = {**_choices(INCIDENT_LABELS), **{kind: kind for kind in INCIDENT_KINDS}}
         grades = {grade: grade for grade in INCIDENT_GRADES}
-        for row in range(first, sheet.last_row() + 1):
-            if _row_blank(sheet, row, 2, len(INCIDENT_COLUMNS)):
-                continue
+        for row in _table_rows(sheet, INCIDENT_HEADER_ROW, INCIDENT_COLUMNS):
             path = f"incidents[{len(entries)}]"
             self.places[path] = sheet.where(row, 3)
             entry: dict[str, Any] = {}
@@ -1034,13 +1040,8 @@ class _Reader:
             self.places.setdefault(part, sheet.where(row, 2))
             if value is not _BLANK:
                 parts[part][key] = value
-        _expect_header(sheet, GOAL_HEADER_ROW, GOAL_COLUMNS)
-        first = GOAL_HEADER_ROW + 1
-        sheet.table = (first, len(GOAL_COLUMNS))
         goals: list[dict[str, Any]] = []
-        for row in range(first, sheet.last_row() + 1):
-            if _row_blank(sheet, row, 2, len(GOAL_COLUMNS)):
-                continue
+        for row in _table_rows(sheet, GOAL_HEADER_ROW, GOAL_COLUMNS):
             path = f"development_plan.goals[{len(goals)}]"
             self.places[path] = sheet.where(row, 2)
             goal: dict[str, Any] = {}
@@ -1096,6 +1097,17 @@ class _Reader:
         if texts:
             self.raw["narrative"] = texts
         sheet.check_nothing_else()
+
+
+def _table_rows(sheet: _Sheet, header_row: int, columns: Sequence[str]) -> Iterator[int]:
+    """The rows of the list under ``header_row`` that hold anything in their data columns;
+    the list's area may hold values down to the end of the sheet."""
+    _expect_header(sheet, header_row, columns)
+    first = header_row + 1
+    sheet.table = (first, len(columns))
+    for row in range(first, sheet.last_row() + 1):
+        if not _row_blank(sheet, row, 2, len(columns)):
+            yield row
 
 
 def _expect_header(sheet: _Sheet, row: int, labels: Sequence[str]) -> None:

@@ -359,19 +359,28 @@ def test_a_bad_cell_is_refused_with_its_sheet_cell_and_field(change: Any, messag
     assert refusal(saved(book)).startswith(message)
 
 
-def _patched(content: bytes, sheet_index: int, old: str, new: str) -> bytes:
-    """``content`` with one text of a worksheet's XML replaced (what another program wrote)."""
+def _rezipped(content: bytes, part: str, old: str, new: str,
+              added: dict[str, str] | None = None) -> bytes:
+    """``content`` with one text of one part replaced and ``added`` parts written in: what
+    another program might have written."""
     source = zipfile.ZipFile(io.BytesIO(content))
     output = io.BytesIO()
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             data = source.read(item.filename)
-            if item.filename == f"xl/worksheets/sheet{sheet_index}.xml":
+            if item.filename == part:
                 text = data.decode("utf-8")
                 assert old in text
                 data = text.replace(old, new, 1).encode("utf-8")
             target.writestr(item, data)
+        for name, text in (added or {}).items():
+            assert name not in source.namelist()
+            target.writestr(name, text)
     return output.getvalue()
+
+
+def _patched(content: bytes, sheet_index: int, old: str, new: str) -> bytes:
+    return _rezipped(content, f"xl/worksheets/sheet{sheet_index}.xml", old, new)
 
 
 def test_a_double_that_is_not_a_typed_decimal_is_refused() -> None:
@@ -428,18 +437,10 @@ def test_an_entity_expansion_bomb_is_refused() -> None:
             'uniqueCount="1"><si><t>&e9;</t></si></sst>')
     override = ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
                 'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
-    source = zipfile.ZipFile(io.BytesIO(saved(template())))
-    assert "xl/sharedStrings.xml" not in source.namelist()
-    output = io.BytesIO()
-    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "[Content_Types].xml":
-                data = data.replace(b"</Types>", override.encode() + b"</Types>")
-            target.writestr(item, data)
-        target.writestr("xl/sharedStrings.xml", bomb)
+    bombed = _rezipped(saved(template()), "[Content_Types].xml", "</Types>",
+                       override + "</Types>", added={"xl/sharedStrings.xml": bomb})
     with pytest.raises(InvalidInput, match=r"cannot be read as an \.xlsx workbook.*amplification"):
-        read_application_workbook(output.getvalue(), "bomb.xlsx")
+        read_application_workbook(bombed, "bomb.xlsx")
 
 
 # --------------------------------------------------------------------------------------------
@@ -496,5 +497,6 @@ def test_the_sample_workbook_is_the_complete_application() -> None:
     that leaves it behind fails here."""
     path = DATA / "application-complete.xlsx"
     file = read_application_workbook(path.read_bytes(), path.name)
-    assert file.header == CaseHeader(2024, "中山市古镇镇灯饰照明产业集群", "中山市古镇镇", "灯饰照明")
+    assert file.header == CaseHeader(2024, "中山市古镇镇灯饰照明产业集群", "中山市古镇镇",
+                                     "灯饰照明")
     assert file.data == canonical(complete())
