@@ -371,6 +371,46 @@ def _file_name(stream: IO[bytes]) -> str:
     return name if isinstance(name, str) else "-"
 
 
+def _application_file(stream: IO[bytes]) -> Any:
+    """An application file: a 申报表 workbook (.xlsx), JSON or YAML, validated, with the case it
+    names (``gdcluster.engine.application_files``)."""
+    from gdcluster.engine.application_files import read_application_file
+
+    return read_application_file(stream.read(), _file_name(stream))
+
+
+def _write_output(data: bytes, output: str | None) -> None:
+    """``data`` to the file ``output`` (whole or not at all: written beside it, then moved into
+    place), or to stdout when ``output`` is None or ``-``."""
+    if output is None or output == "-":
+        click.echo(data, nl=False)
+        return
+    from pathlib import Path
+
+    from gdcluster.engine.errors import InvalidInput
+
+    target = Path(output)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {output}: {error.strerror or error}",
+                           field="output") from None
+
+
+def _report_file(output: str, fmt: str, rows: int | None, text: str) -> None:
+    """After writing a file: ``--json`` gets {output, format, rows}; people get ``text`` on
+    stderr (stdout stays free for pipes)."""
+    data = {"output": output, "format": fmt, "rows": rows}
+    if _settings().as_json:
+        _output(data, lambda: None)
+    else:
+        _settings().ensure_same_database()
+        click.echo(text, err=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Human formatting helpers
 
@@ -569,11 +609,31 @@ def round_open(year: int, policy: str | None, apply_by: date | None, recommend_b
     _output(summary, human)
 
 
+ROUND_EXPORT_TEXT = {
+    "needs_output": "--format xlsx writes a workbook: give -o FILE",
+    "city_needs_xlsx": "--city selects the cases of the workbook: use it with --format xlsx",
+    "progress": "round {year}: exporting",
+    "written": "wrote round {year} ({rows} cases: 推荐汇总表, 地市名额, 专家评分) to {output}",
+}
+
+
 @round_group.command("show")
 @click.argument("year", type=YEAR)
+@click.option("--format", "fmt", type=click.Choice(["text", "xlsx"]), default="text",
+              show_default=True,
+              help="xlsx: a workbook with the 推荐汇总表 by city, the quotas and every expert's "
+                   "scores (with -o).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="The file to write (with --format xlsx).")
+@click.option("--city", metavar="C", help="With --format xlsx: only this city's cases.")
 @json_option
-def round_show(year: int) -> None:
+def round_show(year: int, fmt: str, output: str | None, city: str | None) -> None:
     """Round YEAR: deadlines, rubric, cases by state and city, cities below their minimum."""
+    if fmt == "xlsx":
+        _round_export(year, output, city)
+        return
+    if city is not None:
+        raise click.UsageError(ROUND_EXPORT_TEXT["city_needs_xlsx"])
     summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
@@ -653,6 +713,28 @@ def round_recognize(year: int, valid_from: date | None, doc_no: str | None) -> N
     _output(result, human)
 
 
+def _round_export(year: int, output: str | None, city: str | None) -> None:
+    from gdcluster.engine.exports import export_round, round_case_count
+
+    text = ROUND_EXPORT_TEXT
+    if output is None or output == "-":
+        raise click.UsageError(text["needs_output"])
+    engine = _settings().engine(acts=False)
+    with _progress(text["progress"].format(year=year),
+                   lambda: round_case_count(engine, year, city)) as progress:
+        counted: list[int] = []
+
+        def step(count: int) -> None:
+            counted.append(count)
+            if progress is not None:
+                progress(count)
+
+        data = export_round(engine, year, city=city, progress=step)
+    _write_output(data, output)
+    _report_file(output, "xlsx", sum(counted),
+                 text["written"].format(year=year, rows=sum(counted), output=output))
+
+
 def _count_in_state(engine: Any, year: int, state: str) -> int:
     """How many cases a batch will touch, for the progress bar only."""
     return int(engine.round_summary(year).counts.by_state.get(state, 0))
@@ -713,31 +795,138 @@ def _simple_act(trigger: str, help_text: str, *, reason: bool = False) -> None:
 
 
 @case_group.command("create")
-@click.option("--round", "round_year", type=YEAR, required=True, help="Round year.")
-@click.option("--name", required=True, metavar="N", help="Cluster name.")
-@click.option("--county", required=True, metavar="UNIT", help="County-level unit applying.")
-@click.option("--industry", required=True, metavar="I", help="Leading industry.")
+@click.option("--round", "round_year", type=YEAR,
+              help="Round year (else the file's: 基本信息 or the JSON case block).")
+@click.option("--name", metavar="N", help="Cluster name (else the file's).")
+@click.option("--county", metavar="UNIT", help="County-level unit applying (else the file's).")
+@click.option("--industry", metavar="I", help="Leading industry (else the file's).")
 @click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
-              help="Application data, JSON or YAML ('-' for stdin).")
+              help="Application data: a 申报表 workbook (.xlsx; see `template application`), "
+                   "JSON or YAML ('-' for stdin).")
 @json_option
-def case_create(round_year: int, name: str, county: str, industry: str,
-                data_file: IO[bytes]) -> None:
-    """File a new application (county); prints the new case id."""
+def case_create(round_year: int | None, name: str | None, county: str | None,
+                industry: str | None, data_file: IO[bytes]) -> None:
+    """File a new application (county); prints the new case id.
+
+    A workbook's 基本信息 sheet (or a JSON/YAML file's case block) names the round, cluster,
+    unit and industry; options given as well must agree with it.
+    """
+    from gdcluster.engine.application_files import create_from_file, merge_header
+
     settings = _settings()
-    data = _read_mapping(data_file)
-    case_id = settings.engine().create_case(round_year=round_year, name=name, county=county,
-                                            industry=industry, data=data, actor=settings.actor)
+    file = merge_header(_application_file(data_file), round=round_year, name=name,
+                        county=county, industry=industry)
+    case_id = create_from_file(settings.engine(), file, settings.actor)
     _output({"id": case_id}, lambda: click.echo(case_id))
 
 
 @case_group.command("update")
 @case_id_argument
 @click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
-              help="The whole application data, JSON or YAML ('-' for stdin).")
+              help="The whole application data: a 申报表 workbook (.xlsx), JSON or YAML "
+                   "('-' for stdin).")
 @act_options
 def case_update(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
     """Replace a draft's application data (county)."""
-    _fire(case_id, "update", expected_version, data=_read_mapping(data_file))
+    from gdcluster.engine.application_files import update_from_file
+
+    settings = _settings()
+    view = update_from_file(settings.engine(), case_id, _application_file(data_file),
+                            settings.actor, expected_version=expected_version)
+
+    def human() -> None:
+        click.echo(f"case {view.id} {view.name}: update → {_state(view.state)} "
+                   f"(version {view.version})")
+
+    _output(view.to_dict(), human)
+
+
+IMPORT_TEXT = {
+    "progress": "importing",
+    "status": {"created": "created", "exists": "exists", "failed": "FAILED",
+               "skipped": "skipped"},
+    "case": "case {id}",
+    "summary": "{created} created, {exists} already filed, {failed} failed, {skipped} skipped",
+    "nothing": "no application file found",
+}
+
+
+@case_group.command("import")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...",
+                type=click.Path(exists=False))
+@json_option
+def case_import(paths: tuple[str, ...]) -> None:
+    """File many applications: 申报表 workbooks, or JSON/YAML files with a case block.
+
+    Each PATH is a file or a folder (its .xlsx, .json, .yaml and .yml files, by name). Each
+    file is its own act: a bad one is reported with the sheet and cell (or field) of its first
+    error and writes nothing, and the others are filed. A file matching a case already filed
+    (same round, unit and name) is reported, not filed again. Exit 0 when no file failed, else
+    the exit code of the first that did (2 for bad input).
+    """
+    from gdcluster.engine.application_files import (
+        import_applications,
+        import_exit_code,
+        import_sources,
+    )
+
+    text = IMPORT_TEXT
+    settings = _settings()
+    engine = settings.engine()
+    with _progress(text["progress"], lambda: len(import_sources(paths))) as progress:
+        outcomes = import_applications(engine, paths, settings.actor, progress=progress)
+    code = import_exit_code(outcomes)
+    if not outcomes:
+        code = 2
+    counts = {status: sum(1 for outcome in outcomes if outcome.status == status)
+              for status in text["status"]}
+
+    def human() -> None:
+        if not outcomes:
+            click.echo(text["nothing"], err=True)
+            return
+        _table([outcome.file, text["status"][outcome.status],
+                text["case"].format(id=outcome.case_id) if outcome.case_id is not None
+                else "", outcome.message or ""] for outcome in outcomes)
+        click.echo(text["summary"].format(**counts))
+
+    _output({"exit_code": code, "counts": counts,
+             "files": [outcome.to_dict() for outcome in outcomes]}, human)
+    if code:
+        click.get_current_context().exit(code)
+
+
+EXPORT_TEXT = {
+    "binary": "--format xlsx writes a workbook: give -o FILE",
+    "json_needs_output": "--json prints a report of the file written: give -o FILE",
+    "written": "wrote case {id} ({fmt}) to {output}",
+}
+
+
+@case_group.command("export")
+@case_id_argument
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml", "xlsx"]), default="json",
+              show_default=True,
+              help="xlsx: the 申报表 layout, to edit and import again.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (default: stdout; required for xlsx).")
+@json_option
+def case_export(case_id: int, fmt: str, output: str | None) -> None:
+    """Write a case's application out, with its case block (round, name, county, industry)."""
+    from gdcluster.engine.application_files import export_case
+
+    text = EXPORT_TEXT
+    to_stdout = output is None or output == "-"
+    if fmt == "xlsx" and to_stdout:
+        raise click.UsageError(text["binary"])
+    if _settings().as_json and to_stdout and fmt != "json":
+        raise click.UsageError(text["json_needs_output"])
+    data = export_case(_settings().engine(acts=False), case_id, fmt)
+    _write_output(data, output)
+    if not to_stdout:
+        assert output is not None
+        _report_file(output, fmt, None, text["written"].format(id=case_id, fmt=fmt,
+                                                               output=output))
 
 
 _simple_act("submit", "Submit a draft (county); the round must accept applications.")
@@ -997,13 +1186,21 @@ def _check_plan(report: dict[str, Any]) -> None:
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N",
               help="Skip the first N cases.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "xlsx"]), default="text",
+              show_default=True,
+              help="csv or xlsx: a spreadsheet with Chinese headers (xlsx needs -o).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="The file to write (with --format csv or xlsx; csv defaults to stdout).")
 @json_option
 def case_list(state: str | None, city: str | None, round_year: int | None, limit: int | None,
-              offset: int) -> None:
+              offset: int, fmt: str, output: str | None) -> None:
     """Cases in id order, streamed."""
     views = _settings().engine(acts=False).list_cases(state=state, city=city,
                                                       round_year=round_year, limit=limit,
                                                       offset=offset)
+    if fmt != "text":
+        _list_export(views, fmt, output)
+        return
     first = next(views, None)  # raises bad filters before anything is printed
     if _settings().as_json:
         if first is None:
@@ -1022,9 +1219,85 @@ def case_list(state: str | None, city: str | None, round_year: int | None, limit
                    f"{_pad(_unit(item.city, item.county), 20)}  {item.name}")
 
 
+LIST_EXPORT_TEXT = {
+    "binary": "--format xlsx writes a workbook: give -o FILE",
+    "json_needs_output": "--json prints a report of the file written: give -o FILE",
+    "progress": "exporting",
+    "written": "wrote {rows} cases to {output}",
+}
+
+
+def _list_export(views: Iterator[Any], fmt: str, output: str | None) -> None:
+    from gdcluster.engine.exports import export_cases
+
+    text = LIST_EXPORT_TEXT
+    to_stdout = output is None or output == "-"
+    if fmt == "xlsx" and to_stdout:
+        raise click.UsageError(text["binary"])
+    if _settings().as_json and to_stdout:
+        raise click.UsageError(text["json_needs_output"])
+    cases = list(views)  # the filters are checked, and the rows read, before anything is written
+    with _progress(text["progress"], lambda: len(cases)) as progress:
+        data = export_cases(cases, fmt, progress)
+    _write_output(data, output)
+    if not to_stdout:
+        assert output is not None
+        _report_file(output, fmt, len(cases), text["written"].format(rows=len(cases),
+                                                                     output=output))
+
+
 def _indent(view: Any) -> bytes:
     text = _json_text(view.to_dict())
     return "\n".join("  " + line for line in text.splitlines()).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# template
+
+
+@cli.group("template")
+def template_group() -> None:
+    """Blank forms to fill in: the 申报表 workbook."""
+
+
+TEMPLATE_TEXT = {
+    "written": "wrote the 申报表 of round {round} (近三年 {first}–{last}, policy {policy}) to "
+               "{output}",
+}
+
+
+@template_group.command("application")
+@click.option("--round", "round_year", type=YEAR,
+              help="The round it is for (default: the current year, by the clock).")
+@click.option("--policy", metavar="P", help="Policy file name (default: guangdong-2023).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The workbook to write, e.g. 申报表.xlsx.")
+@json_option
+def template_application(round_year: int | None, policy: str | None, output: str) -> None:
+    """Write a blank 申报表 workbook: a sheet per part, the round's 近三年 as columns, units,
+    drop-down lists, and a note per field citing its article of 第十三条.
+
+    Fill it in and file it with `case create --data FILE.xlsx` or `case import FOLDER`.
+    """
+    from gdcluster.engine.application_files import policy_named, template
+    from gdcluster.engine.workbook import window
+
+    if round_year is None:
+        from gdcluster.engine.clock import SystemClock, local_date
+
+        clock = _settings().clock() or SystemClock()
+        round_year = local_date(clock.now()).year
+    chosen = policy_named(policy)
+    data = template(round_year, chosen.name)
+    _write_output(data, output)
+    years = window(round_year, chosen)
+    report = {"output": output, "round": round_year, "window": years, "policy": chosen.name}
+    text = TEMPLATE_TEXT["written"].format(round=round_year, first=years[0], last=years[-1],
+                                           policy=chosen.name, output=output)
+    if _settings().as_json:
+        _write_json(report)
+    else:
+        click.echo(text, err=True)
 
 
 # ---------------------------------------------------------------------------------------------

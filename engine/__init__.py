@@ -37,6 +37,7 @@ __all__ = [
     "Reason",
     "RecognitionResult",
     "RoundSummary",
+    "ScoreRow",
     "SimulationOnly",
     "SystemClock",
     "TransitionEvent",
@@ -66,6 +67,7 @@ _HOMES = {
     "Reason": "errors",
     "RecognitionResult": "rounds",
     "RoundSummary": "views",
+    "ScoreRow": "views",
     "SimulationOnly": "errors",
     "SystemClock": "clock",
     "TransitionEvent": "kernel",
@@ -96,6 +98,6 @@ if TYPE_CHECKING:
     from gdcluster.engine.kernel import TransitionEvent
     from gdcluster.engine.rounds import PublicityResult, RecognitionResult
     from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
-    from gdcluster.engine.views import CaseView, RoundSummary
+    from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES)

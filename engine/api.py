@@ -30,7 +30,7 @@ from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import SCHEMA_REVISION
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text
 from gdcluster.engine.store import Store, resolve_url, upgrade
-from gdcluster.engine.views import CaseView, RoundSummary
+from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 from gdcluster.states.workflow import load_workflow
 
 if TYPE_CHECKING:
@@ -284,6 +284,15 @@ class Engine:
         """The audit rows of a case, oldest first: trigger, states, actor, time, reason,
         article and payload."""
         return views.history(self.store, case_id)
+
+    def application(self, case_id: int) -> dict[str, Any]:
+        """The case's application data, normalized as ``validate_application`` returns them
+        (data stored by earlier versions read leniently, never refused)."""
+        return views.application(self.store, case_id)
+
+    def scores(self, case_id: int) -> list[ScoreRow]:
+        """Each expert's scores of the case, in the order they were recorded."""
+        return views.scores(self.store, case_id)
 
     def check(self, case_id: int) -> CheckReport:
         """第十三条 item by item for the case's application under its policy."""

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, select
@@ -29,6 +30,8 @@ __all__ = [
     "QuotaUse",
     "RoundSummary",
     "RubricLine",
+    "ScoreRow",
+    "application",
     "case_view",
     "history",
     "list_cases",
@@ -37,6 +40,7 @@ __all__ = [
     "read_case",
     "refusals",
     "round_summary",
+    "scores",
 ]
 
 
@@ -283,6 +287,50 @@ def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]
              "case_id": row.case_id, "round_year": row.round_year, "code": row.code,
              "message": row.message}
             for row in session.scalars(statement)
+        ]
+
+
+def application(store: Store, case_id: int) -> dict[str, Any]:
+    """The case's application as ``validate_application`` returns it; data stored by earlier
+    versions are read as ``read_stored_application`` reads them."""
+    from gdcluster.engine.application import read_stored_application
+
+    case_id = as_case_id(case_id)
+    with store.read() as session:
+        stored = session.scalar(select(Case.application).where(Case.id == case_id))
+        if stored is None:
+            raise NotFound("case", case_id)
+        return read_stored_application(stored)
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One expert's scores of a case: points per rubric indicator id, their total, when."""
+
+    expert: str
+    points: dict[str, Decimal]
+    total: Decimal
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expert": self.expert,
+                "points": {key: str(value) for key, value in self.points.items()},
+                "total": str(self.total), "at": self.at.isoformat()}
+
+
+def scores(store: Store, case_id: int) -> list[ScoreRow]:
+    """Each expert's scores of the case, in the order they were recorded."""
+    from gdcluster.engine.records import ExpertScore
+
+    case_id = as_case_id(case_id)
+    with store.read() as session:
+        load_case(session, case_id)
+        return [
+            ScoreRow(expert=row.expert,
+                     points={key: Decimal(str(value)) for key, value in row.scores.items()},
+                     total=Decimal(row.total), at=row.at)
+            for row in session.scalars(select(ExpertScore).where(ExpertScore.case_id == case_id)
+                                       .order_by(ExpertScore.id))
         ]
 
 

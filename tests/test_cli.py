@@ -799,6 +799,8 @@ CONTRACT = {
     "case score", "case object", "case resolve", "case report", "case change", "case revoke",
     "case reject", "case show", "case history", "case check", "case list",
     "calendar workdays", "calendar import", "audit verify",
+    # issue 14: Excel in and out
+    "case import", "case export", "template application",
 }
 
 

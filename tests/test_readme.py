@@ -63,3 +63,21 @@ def test_embedding_example_runs_as_printed(tmp_path: Path) -> None:
     assert lines[0] == "True"
     assert lines[1] == "3 submitted"
     assert lines[2].startswith("submitted ['open_round', 'create', 'submit']")
+
+
+def test_excel_example_runs_as_printed(tmp_path: Path) -> None:
+    """The Excel block: the template, the import of a folder and the three exports succeed
+    from a fresh directory, and the 推荐汇总表 names the imported cluster."""
+    from openpyxl import load_workbook
+
+    workdir = _workdir(tmp_path)
+    script = "set -euo pipefail\n" + _block("excel")
+    result = subprocess.run(["bash", "-c", script], cwd=workdir, env=_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "1 created, 0 already filed, 0 failed, 0 skipped" in result.stdout
+    summary = load_workbook(workdir / "2024年推荐汇总表.xlsx")["推荐汇总表"]
+    assert summary["D3"].value == "中山市古镇镇灯饰照明产业集群"
+    assert load_workbook(workdir / "申报表.xlsx")["指标数据"]["C2"].value == "2021年"
+    assert (workdir / "古镇灯饰-导出.xlsx").exists()
+    assert (workdir / "案件列表.csv").read_bytes().startswith(b"\xef\xbb\xbf")
