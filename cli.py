@@ -645,6 +645,7 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
             ["  notice", " ".join(filter(None, [summary.notice_doc_no,
                                                  summary.notice_title])) or "—"],
             ["  valid from", summary.valid_from or "—"],
+            ["  closed", _local(summary.closed_at) if summary.closed_at else "—"],
         ])
         click.echo(f"rubric (at least {summary.min_experts} experts):")
         _table([["  " + item.id, item.name, f"{item.weight} points"] for item in summary.rubric])
@@ -668,12 +669,14 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="The N best-scored cases.")
 @click.option("--min-score", metavar="S", help="Every case scoring at least S.")
 @click.option("--select", "select_ids", type=IdList(), help="Exactly these case ids.")
-@click.option("--start", type=DATE, help="First day of publicity (default: today).")
+@click.option("--start", type=DATE,
+              help="First day of publicity (default: today; never before today).")
 @click.option("--doc-no", metavar="NO", help="发文字号 of the 公示 notice.")
 @json_option
 def round_publicize(year: int, top: int | None, min_score: str | None,
                     select_ids: list[int] | None, start: date | None, doc_no: str | None) -> None:
-    """Publicize the chosen expert-reviewed cases of YEAR; the others are rejected (未入选)."""
+    """Publicize the chosen expert-reviewed cases of YEAR; the others are 未入选 (not
+    publicized)."""
     settings = _settings()
     engine = settings.engine()
     with _progress(f"round {year}: publicizing",
@@ -685,7 +688,7 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
 
     def human() -> None:
         click.echo(f"publicized: {_ids(result.publicized)}")
-        click.echo(f"rejected (未入选): {_ids(result.rejected)}")
+        click.echo(f"not selected (未入选): {_ids(result.not_selected)}")
         click.echo(f"publicity: {result.publicity_start} – {result.publicity_end}")
 
     _output(result, human)
@@ -693,24 +696,89 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
 
 @round_group.command("recognize")
 @click.argument("year", type=YEAR)
-@click.option("--valid-from", type=DATE, help="Start of validity (default: the recognition day).")
-@click.option("--doc-no", metavar="NO", help="发文字号 of the 认定 notice.")
+@click.option("--doc-no", required=True, metavar="NO",
+              help="发文字号 of the 名单通告, e.g. 粤工信服务函〔2024〕95号.")
+@click.option("--doc-date", type=DATE,
+              help="Its 成文日期 (default: today; after the close of publicity, not after "
+                   "today).")
+@click.option("--valid-from", type=DATE,
+              help="Start of validity, if later than the 成文日期 (default: the 成文日期).")
 @json_option
-def round_recognize(year: int, valid_from: date | None, doc_no: str | None) -> None:
-    """Recognize every publicized case of YEAR whose publicity is over without open objection."""
+def round_recognize(year: int, doc_no: str, doc_date: date | None,
+                    valid_from: date | None) -> None:
+    """Publish the 名单通告 of YEAR: close each publicity whose window has ended, recognize
+    the cases whose publicity has closed, then close the round's leftovers (province).
+
+    Run again when more publicity has closed since: a supplementary 通告, with its own
+    --doc-no, lists those cases only; with nobody to recognize, nothing is written.
+    """
     settings = _settings()
     engine = settings.engine()
     with _progress(f"round {year}: recognizing",
-                   lambda: _count_in_state(engine, year, "publicized")) as progress:
-        result = engine.recognize_round(year, settings.actor, valid_from=valid_from,
-                                        doc_no=doc_no, progress=progress)
+                   lambda: _count_in_state(engine, year, "publicity_closed")) as progress:
+        result = engine.recognize_round(year, settings.actor, doc_no=doc_no, doc_date=doc_date,
+                                        valid_from=valid_from, progress=progress)
 
     def human() -> None:
-        click.echo(f"recognized: {_ids(result.recognized)}")
+        if result.publicity_closed:
+            click.echo(f"publicity closed: {_ids(result.publicity_closed)}")
+        if result.recognized:
+            kind = "supplementary 通告" if result.supplementary else "名单通告"
+            click.echo(f"recognized: {_ids(result.recognized)} ({kind} {result.doc_no} of "
+                       f"{result.doc_date}; valid {result.valid_from} – {result.valid_until})")
+        else:
+            click.echo("nobody to recognize: nothing written", err=True)
         for case_id, why in result.held.items():
             click.echo(f"held: case {case_id}: {why}")
+        if result.closed is not None:
+            _closed_lines(result.closed)
+        elif result.not_closed:
+            click.echo(f"round not closed: {result.not_closed}")
 
     _output(result, human)
+
+
+def _closed_lines(closed: Any) -> None:
+    for kind, ids in closed.closed.items():
+        if ids:
+            click.echo(f"not selected (未入选, {kind}): {_ids(ids)}")
+    if closed.closed_round:
+        click.echo(f"round {closed.year} closed")
+
+
+@round_group.command("close")
+@click.argument("year", type=YEAR)
+@json_option
+def round_close(year: int) -> None:
+    """Close round YEAR: its cases left before publicity become 未入选 (province).
+
+    `round recognize` runs it too. Refused while a window of the round still runs.
+    """
+    settings = _settings()
+    engine = settings.engine()
+    with _progress(f"round {year}: closing", lambda: 0) as progress:
+        result = engine.close_round(year, settings.actor, progress=progress)
+
+    def human() -> None:
+        _closed_lines(result)
+        if not result.closed_round and not any(result.closed.values()):
+            click.echo(f"round {year} was closed on {_local(result.closed_at)}: nothing to do",
+                       err=True)
+
+    _output(result, human)
+
+
+@round_group.command("site-visit")
+@click.argument("year", type=YEAR)
+@click.option("--date", "day", type=DATE, required=True, help="The day of the 现场考察.")
+@click.option("--note", required=True, metavar="T", help="Who visited what.")
+@json_option
+def round_site_visit(year: int, day: date, note: str) -> None:
+    """Record a 现场考察 of YEAR's applicants (province); later notices name the step."""
+    settings = _settings()
+    payload = settings.engine().record_site_visit(year, settings.actor, day=day, note=note)
+    _output(payload, lambda: click.echo(f"现场考察 of round {year} on {payload['date']} "
+                                        f"recorded"))
 
 
 def _round_export(year: int, output: str | None, city: str | None) -> None:
@@ -933,7 +1001,18 @@ _simple_act("submit", "Submit a draft (county); the round must accept applicatio
 _simple_act("withdraw", "Withdraw an application before expert review (county).", reason=True)
 _simple_act("recommend", "Recommend a reviewed case to the province (city), within quota.")
 _simple_act("expert_review", "Close expert scoring and compute the final score (province).")
-_simple_act("recognize", "Recognize a case after its publicity (province).")
+_simple_act("close_publicity", "Close a case's publicity after its window, with no objection "
+                               "open (province; the scheduler does it at 24:00).")
+_simple_act("reopen", "Reopen a rejected or 未入选 case to the state it came from, while its "
+                      "round runs (province; 自我纠错).", reason=True)
+
+
+@case_group.command("recognize", hidden=True)
+@case_id_argument
+@act_options
+def case_recognize(case_id: int, expected_version: int | None) -> None:
+    """Refused: a case is recognized by the 名单通告 only (`round recognize`)."""
+    _fire(case_id, "recognize", expected_version)
 _simple_act("apply_review", "Apply for 复核 within the window before validity ends (county).")
 _simple_act("renew", "Pass the 复核: validity extended by the policy's period (province).")
 
@@ -945,9 +1024,13 @@ _simple_act("renew", "Pass the 复核: validity extended by the policy's period 
 @click.option("--reject", "rejected", is_flag=True, help="初审不通过: reject.")
 @click.option("--reason", metavar="T", help="Why (needed with --return and --reject).")
 @click.option("--spot-check", metavar="T", help="Note of the 实地抽查 (with --pass).")
+@click.option("--due", type=DATE,
+              help="With --return: the correction deadline (default: the policy's working "
+                   "days; never after the round's recommendation deadline).")
 @act_options
 def case_review(case_id: int, expected_version: int | None, passed: bool, returned: bool,
-                rejected: bool, reason: str | None, spot_check: str | None) -> None:
+                rejected: bool, reason: str | None, spot_check: str | None,
+                due: date | None) -> None:
     """资格初审 of a submitted case (city): --pass, --return or --reject."""
     chosen = [flag for flag, on in (("--pass", passed), ("--return", returned),
                                     ("--reject", rejected)) if on]
@@ -955,10 +1038,15 @@ def case_review(case_id: int, expected_version: int | None, passed: bool, return
         raise click.UsageError("give exactly one of --pass, --return, --reject")
     if not passed and not (reason or "").strip():
         raise click.UsageError(f"{chosen[0]} needs --reason")
+    if due is not None and not returned:
+        raise click.UsageError("--due is the correction deadline of --return")
     if passed:
         _fire(case_id, "review", expected_version, spot_check=spot_check)
+    elif returned:
+        _fire(case_id, "return", expected_version, reason=reason, due=due,
+              note=lambda view: f"correction deadline: {view.correction_due} (24:00)")
     else:
-        _fire(case_id, "return" if returned else "reject", expected_version, reason=reason)
+        _fire(case_id, "reject", expected_version, reason=reason)
 
 
 @case_group.command("score")
@@ -1074,6 +1162,9 @@ def case_show(case_id: int) -> None:
             ["  score", view.score or "—"],
             ["  publicity", _span(view.publicity_start, view.publicity_end)],
             ["  validity", _span(view.valid_from, view.valid_until)],
+            *([["  correction due", f"{view.correction_due} 24:00"]]
+              if view.correction_due else []),
+            *([["  came from", _state(view.previous_state)]] if view.previous_state else []),
             ["  reports", _ids(view.reports) if view.reports else "—"],
         ])
         if view.deadlines:
@@ -1301,6 +1392,45 @@ def template_application(round_year: int | None, policy: str | None, output: str
 
 
 # ---------------------------------------------------------------------------------------------
+# policy
+
+
+@cli.group("policy")
+def policy_group() -> None:
+    """Policies (states/policies): their own validity (第二十条) and its extensions."""
+
+
+@policy_group.command("list")
+@json_option
+def policy_list() -> None:
+    """Each policy: version, effective dates with any extension, in force today?"""
+    rows = _settings().engine(acts=False).policies()
+
+    def human() -> None:
+        _table([["name", "version", "effective", "extended", "in force today"]] + [
+            [row.name, row.version, _span(row.effective_from, row.effective_until),
+             f"{row.extended_until} ({row.extension_source})" if row.extended_until else "—",
+             "yes" if row.in_force else "no"] for row in rows])
+
+    _output(rows, human)
+
+
+@policy_group.command("extend")
+@click.argument("name", metavar="NAME")
+@click.option("--until", type=DATE, required=True, help="The new last day in force.")
+@click.option("--source", required=True, metavar="NO",
+              help="发文字号 of the document extending it, e.g. 粤工信服务函〔2025〕9号.")
+@json_option
+def policy_extend(name: str, until: date, source: str) -> None:
+    """Extend policy NAME's own validity to UNTIL (province; an audited act)."""
+    settings = _settings()
+    payload = settings.engine().extend_policy(name, settings.actor, until=until, source=source)
+    _output(payload, lambda: click.echo(
+        f"policy {name} in force until {payload['until']} ({payload['source']}; was "
+        f"{payload['previous_until']})"))
+
+
+# ---------------------------------------------------------------------------------------------
 # calendar
 
 
@@ -1429,7 +1559,8 @@ def scheduler_pending(until: date | None) -> None:
 # notice
 
 NOTICE_KINDS = ("publicity", "recognition", "renewal", "revocation", "return",
-                "report_reminder", "expiry_reminder")
+                "correction_reminder", "not_selected", "rejection", "report_reminder",
+                "expiry_reminder")
 
 
 @cli.group("notice")

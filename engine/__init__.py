@@ -20,6 +20,7 @@ __all__ = [
     "CalendarGap",
     "CaseView",
     "Clock",
+    "ClockBehind",
     "ConcurrentModification",
     "ConnectionLost",
     "DatabaseReplaced",
@@ -50,6 +51,7 @@ _HOMES = {
     "CalendarGap": "errors",
     "CaseView": "views",
     "Clock": "clock",
+    "ClockBehind": "errors",
     "ConcurrentModification": "errors",
     "ConnectionLost": "errors",
     "DatabaseReplaced": "errors",
@@ -65,7 +67,7 @@ _HOMES = {
     "PermissionDenied": "errors",
     "PublicityResult": "rounds",
     "Reason": "errors",
-    "RecognitionResult": "rounds",
+    "RecognitionResult": "recognition",
     "RoundSummary": "views",
     "ScoreRow": "views",
     "SimulationOnly": "errors",
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
     from gdcluster.engine.clock import Clock, FakeClock, SystemClock
     from gdcluster.engine.errors import (
         CalendarGap,
+        ClockBehind,
         ConcurrentModification,
         ConnectionLost,
         DatabaseReplaced,
@@ -96,7 +99,8 @@ if TYPE_CHECKING:
         WaitingFor,
     )
     from gdcluster.engine.kernel import TransitionEvent
-    from gdcluster.engine.rounds import PublicityResult, RecognitionResult
+    from gdcluster.engine.recognition import RecognitionResult
+    from gdcluster.engine.rounds import PublicityResult
     from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
     from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 

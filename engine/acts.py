@@ -10,9 +10,15 @@ gives it::
     @GUARDS.register("city_quota")
     def city_quota(act: Act) -> None: ...
 
-A new trigger is a row in workflow.toml plus, where it needs them, a registered guard or
-effect: the lifecycle resolves every name when the engine opens and refuses an unknown one
-then (``InvalidDefinition``), never when the act fires.
+    @EFFECTS.register("return", reads=("reason", "fields", "due"))
+    def return_for_correction(act: Act) -> None: ...
+
+``reads`` names the payload keys the function reads. A new trigger is a row in workflow.toml
+plus, where it needs them, a registered guard or effect: the lifecycle resolves every name when
+the engine opens and refuses an unknown one then (``InvalidDefinition``), never when the act
+fires; it also refuses a row whose payload keys (``requires``, ``accepts``) are not exactly
+what its guards and effect read, so that a key the row declares is never ignored and a key an
+effect reads is never unreachable.
 """
 
 from __future__ import annotations
@@ -122,17 +128,24 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._functions: dict[str, Check] = {}
+        self._reads: dict[str, frozenset[str]] = {}
 
-    def register(self, name: str) -> Callable[[Check], Check]:
-        """Decorator: register the function under ``name``; a name is registered once."""
+    def register(self, name: str, *, reads: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+        """Decorator: register the function under ``name``, reading the payload keys
+        ``reads``; a name is registered once."""
 
         def add(function: Check) -> Check:
             if name in self._functions:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._functions[name] = function
+            self._reads[name] = frozenset(reads)
             return function
 
         return add
+
+    def reads(self, name: str) -> frozenset[str]:
+        """The payload keys the function registered as ``name`` reads."""
+        return self._reads.get(name, frozenset())
 
     def resolve(self, name: str, where: str) -> Check:
         """The function registered as ``name``, or ``InvalidDefinition`` naming it."""

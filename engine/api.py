@@ -4,6 +4,8 @@ Each method parses what it is given and hands it to the part that does the work:
 
     acts on a case        engine/kernel.py     (Kernel.act: one act, one transaction)
     round acts, batches   engine/rounds.py     (through the kernel, one case at a time)
+    recognition           engine/recognition.py (the 名单通告's batch)
+    policies in force     engine/policies.py   (第二十条, extensions)
     reads                 engine/views.py      (CaseView, lists, histories, round summaries)
     deadlines             engine/sweep.py      (through the kernel's transition)
     input                 engine/parse.py      (text, dates, years, ids and their bounds)
@@ -24,7 +26,13 @@ from sqlalchemy.orm import Session
 from gdcluster.engine import audit, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import Clock, SystemClock
-from gdcluster.engine.errors import InvalidInput, NotInitialized, SimulationOnly
+from gdcluster.engine.errors import (
+    InvalidInput,
+    NotInitialized,
+    Reason,
+    SimulationOnly,
+    TransitionRefused,
+)
 from gdcluster.engine.kernel import Kernel, TransitionEvent
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import SCHEMA_REVISION
@@ -36,7 +44,9 @@ from gdcluster.states.workflow import load_workflow
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.criteria import CheckReport
-    from gdcluster.engine.rounds import PublicityResult, RecognitionResult
+    from gdcluster.engine.policies import PolicyStatus
+    from gdcluster.engine.recognition import RecognitionResult
+    from gdcluster.engine.rounds import CloseResult, PublicityResult
     from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
 
 __all__ = ["Engine"]
@@ -177,7 +187,8 @@ class Engine:
         progress: Callable[[int], None] | None = None,
     ) -> PublicityResult:
         """Publicize the chosen expert-reviewed cases of round ``year`` (the ``top`` N, those
-        scoring at least ``min_score``, or ``select_ids``) and reject the others (未入选).
+        scoring at least ``min_score``, or ``select_ids``) from ``start`` (default: today;
+        never before it), and close the others (未入选, reason ``not_publicized``).
 
         The pick is stored on the round before any case moves, and each case moves in a
         transaction of its own: a run cut short is finished by running it again with the same
@@ -195,19 +206,69 @@ class Engine:
         year: int,
         actor: Actor | str,
         *,
+        doc_no: str | None,
+        doc_date: date | str | None = None,
         valid_from: date | str | None = None,
-        doc_no: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> RecognitionResult:
-        """Recognize the publicized cases of round ``year`` whose publicity is over without an
-        open objection (the others are held), and issue the 名单通告 listing every recognized
-        case of the round. Stored and resumable like :meth:`publicize_round`; one batch never
-        carries two validity starts.
+        """Recognize round ``year``'s cases whose publicity has closed, with the 名单通告
+        ``doc_no`` signed on ``doc_date`` (default: today; after the close of every listed
+        case's publicity, never after today); validity from ``doc_date`` or a later
+        ``valid_from``. First closes the publicity whose window has ended; last, closes the
+        round's leftovers where no window still runs. Nobody to recognize: nothing written.
+        Stored and resumable like :meth:`publicize_round`; one 通告, one validity.
         """
+        from gdcluster.engine import recognition
+
+        return recognition.recognize_round(self.kernel, year, Actor.of(actor), doc_no=doc_no,
+                                           doc_date=doc_date, valid_from=valid_from,
+                                           progress=progress)
+
+    def close_round(self, year: int, actor: Actor | str, *,
+                    progress: Callable[[int], None] | None = None) -> CloseResult:
+        """Close round ``year`` (province): its cases left before publicity become 未入选
+        (reason ``not_submitted``, ``not_recommended`` or ``not_publicized``), then nothing of
+        the round is filed, submitted or reopened. Refused while a window of the round runs."""
         from gdcluster.engine import rounds
 
-        return rounds.recognize_round(self.kernel, year, Actor.of(actor),
-                                      valid_from=valid_from, doc_no=doc_no, progress=progress)
+        return rounds.close_round(self.kernel, year, Actor.of(actor), progress=progress)
+
+    def record_site_visit(self, year: int, actor: Actor | str, *, day: date | str,
+                          note: str) -> dict[str, Any]:
+        """Record a 现场考察 of round ``year`` on ``day`` (province); the round's later notices
+        name the step."""
+        from gdcluster.engine import rounds
+
+        return rounds.record_site_visit(self.kernel, year, Actor.of(actor), day=day, note=note)
+
+    # ------------------------------------------------------------------ policies
+    def policies(self) -> list[PolicyStatus]:
+        """Every shipped policy: version, its own validity with extensions, in force today."""
+        from gdcluster.engine.clock import local_date
+        from gdcluster.engine.policies import policy_statuses
+
+        with self.store.read() as session:
+            return policy_statuses(session, local_date(self.clock.now()))
+
+    def extend_policy(self, name: str, actor: Actor | str, *, until: date | str,
+                      source: str) -> dict[str, Any]:
+        """Extend policy ``name``'s own validity to ``until`` (province), under the document
+        ``source`` (its 发文字号): an audited act. Returns what its audit row records."""
+        from gdcluster.engine.parse import validate_doc_no
+        from gdcluster.engine.policies import extend_policy
+
+        who = Actor.of(actor)
+        self.kernel.require(who, ("province",), "policy_extend", "extend a policy")
+        day = as_date(until, "until")
+        if day is None:
+            raise InvalidInput("is required", field="until")
+        source = validate_doc_no(source)
+        now = self.clock.now()
+        with self.kernel.transaction() as transaction:
+            payload = extend_policy(transaction.session, name, day, source, str(who), now)
+            transaction.record(actor=who, trigger="policy_extend", at=now, payload=payload,
+                               article="第二十条（有效期）")
+        return payload
 
     # ------------------------------------------------------------------ cases
     def create_case(
@@ -255,8 +316,22 @@ class Engine:
         """
         who = Actor.of(actor)
         trigger = trigger.strip().replace("-", "_")
-        if trigger not in self.kernel.lifecycle.triggers:
+        lifecycle = self.kernel.lifecycle
+        if trigger not in lifecycle.triggers:
             raise InvalidInput(f"unknown trigger {trigger!r}", field="trigger")
+        known = lifecycle.payload_keys(trigger)
+        unknown = sorted(set(payload) - known)
+        if unknown:
+            raise InvalidInput(f"{trigger} does not take {unknown[0]!r}; it takes "
+                               f"{', '.join(sorted(known)) or 'nothing'}", field=unknown[0])
+        command = lifecycle.round_only.get(trigger)
+        if command is not None:
+            refusal = TransitionRefused(
+                f"{trigger} is not done on one case: `gdcluster {command}` does it for the "
+                f"round's cases together, with its notice",
+                case_id=case_id, trigger=trigger, reasons=[Reason.ROUND_ACT_ONLY])
+            self.kernel.record_refusal(who, trigger, refusal, case_id=as_case_id(case_id))
+            raise refusal
         view = self.kernel.act(case_id, trigger, who, payload, expected_version=expected_version)
         assert view is not None
         return view
@@ -320,7 +395,7 @@ class Engine:
         One transaction per deadline: the case row locked, the deadline claimed
         (``pending → fired`` where still pending), the transition and its audit row — so
         several processes may sweep one database at once. Returns what this call did with each
-        deadline it handled (``outcome``: ``recognized``, ``revoked``, ``flagged``,
+        deadline it handled (``outcome``: ``publicity_closed``, ``revoked``, ``flagged``,
         ``reminded``, ``closed``, ``held``, ``not_applicable``, ``refused``, ``waiting``…, and
         ``result``). ``now`` may be given on a simulation database only (``SimulationOnly``
         otherwise).

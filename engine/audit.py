@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from gdcluster.engine.clock import local_text
+from gdcluster.engine.errors import ClockBehind
 from gdcluster.engine.store import connection_of
 
 GENESIS = "0" * 64
@@ -73,6 +75,8 @@ def _statements() -> SimpleNamespace:
         head_for_update=select(head.c.seq, head.c.hash).where(head.c.id == 1)
         .with_for_update(),
         insert=insert(AuditEntry.__table__),  # type: ignore[attr-defined]
+        row_time=select(AuditEntry.__table__.c.at)  # type: ignore[attr-defined]
+        .where(AuditEntry.__table__.c.seq == bindparam("seq")),  # type: ignore[attr-defined]
         move_head=update(head).where(head.c.id == 1)
         .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
         # move the head only if it is still where this process last left it
@@ -83,11 +87,11 @@ def _statements() -> SimpleNamespace:
     )
 
 
-#: Where each database's head was after this process's last append, by writer engine. Only a
-#: guess that saves reading the head: the move is conditional on it, and a stale guess (another
-#: process appended, a transaction rolled back, the head was tampered with) falls back to
-#: reading the head under its lock.
-_LAST_HEADS: dict[int, tuple[int, str]] = {}
+#: Where each database's head was after this process's last append (seq, hash, time), by writer
+#: engine. Only a guess that saves reading the head: the move is conditional on it, and a stale
+#: guess (another process appended, a transaction rolled back, the head was tampered with) falls
+#: back to reading the head, and the time of its row, under the head's lock.
+_LAST_HEADS: dict[int, tuple[int, str, datetime]] = {}
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,9 @@ def append(
     deadline rows) are flushed first, so locks are still taken case, deadlines, then head.
     The head is moved by a conditional ``UPDATE`` from where this process last left it; only
     when it has moved since is it read (``SELECT … FOR UPDATE``) and moved again.
+
+    Time only moves forward: a row dated before the row it follows is refused
+    (``ClockBehind``), on every database, whoever appends — the one place every act passes.
     """
     session.flush()
     connection = connection_of(session)
@@ -138,19 +145,29 @@ def append(
     writer = id(connection.engine)
     known = _LAST_HEADS.get(writer)
     moved = False
-    if known is not None:
-        _link(values, *known)
+    # the guess is tried only when this row would not go back before it: a row the guess
+    # follows is this process's own last row, whose time it knows
+    if known is not None and values["at"] >= known[2]:
+        _link(values, known[0], known[1])
         moved = connection.execute(sql.move_known_head, {
             "old_seq": known[0], "old_hash": known[1], "new_seq": values["seq"],
             "new_hash": values["hash"]}).rowcount == 1
     if not moved:
         head = connection.execute(sql.head_for_update).one()
+        if head.seq:
+            last_at = connection.execute(sql.row_time, {"seq": head.seq}).scalar()
+            if last_at is not None and values["at"] < _utc(last_at):
+                raise ClockBehind(local_text(values["at"]), local_text(last_at), head.seq)
         _link(values, head.seq, head.hash)
         connection.execute(sql.move_head, {"new_seq": values["seq"],
                                            "new_hash": values["hash"]})
     connection.execute(sql.insert, values)
-    _LAST_HEADS[writer] = (values["seq"], values["hash"])
+    _LAST_HEADS[writer] = (values["seq"], values["hash"], values["at"])
     return Appended(values["seq"], values["hash"])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _link(values: dict[str, Any], head_seq: int, head_hash: str) -> None:

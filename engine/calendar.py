@@ -239,6 +239,22 @@ class WorkCalendar:
             i = 0
         return days[i + remaining]
 
+    def workdays_before(self, day: date, n: int) -> date:
+        """The ``n``-th working day before ``day`` (``day`` itself not counted). ``n >= 1``."""
+        _check_date(day)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidInput(
+                f"number of working days must be an integer >= 1, not {n!r}", field="n"
+            )
+        year = day.year
+        days = self._working(year)
+        i = bisect_left(days, day) - n  # the index of the answer within ``days``
+        while i < 0:
+            year -= 1
+            days = self._working(year)
+            i += len(days)
+        return days[i]
+
     def workdays_between(self, first: date, last: date) -> list[date]:
         """The working days in ``[first, last]``, both inclusive (empty if ``first > last``)."""
         _check_date(first)

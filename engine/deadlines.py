@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 # kinds
 PUBLICITY_END = "publicity_end"
+CORRECTION_DUE = "correction_due"
+CORRECTION_REMINDER = "correction_reminder"
 REPORT_DUE = "report_due"
 REPORT_REMINDER = "report_reminder"
 VALIDITY_END = "validity_end"
@@ -33,6 +35,8 @@ ROUND_RECOMMEND_CLOSE = "round_recommend_close"
 
 KINDS = (
     PUBLICITY_END,
+    CORRECTION_DUE,
+    CORRECTION_REMINDER,
     REPORT_DUE,
     REPORT_REMINDER,
     VALIDITY_END,
@@ -207,14 +211,57 @@ def schedule_validity(
             row.due_at = due_at
 
 
+def correction_days(today: date, *, due: date | None, workdays: int, reminder_workdays: int,
+                    recommend_by: date | None, calendar: WorkCalendar
+                    ) -> tuple[date, bool, date | None]:
+    """The 退回补正 deadline of a return made on ``today``, whether it was clamped to the
+    round's recommendation deadline, and the day of its reminder (``None``: too close to send
+    one).
+
+    ``due`` as given, or ``workdays`` working days counted from the day after ``today`` (民法典
+    第二百零一条: the day of the act is not counted); a default past ``recommend_by`` is
+    clamped to it (a case returned later could not be recommended in the round anyway). The
+    reminder falls ``reminder_workdays`` working days before the deadline, and only after
+    ``today``. Checking ``due`` against ``today`` and ``recommend_by`` is the caller's.
+    """
+    clamped = False
+    if due is None:
+        due = calendar.add_workdays(today + timedelta(days=1), workdays)
+        if recommend_by is not None and due > recommend_by:
+            due, clamped = recommend_by, True
+    reminder = calendar.workdays_before(due, reminder_workdays) if reminder_workdays else None
+    if reminder is not None and reminder <= today:
+        reminder = None
+    return due, clamped, reminder
+
+
+def schedule_correction(session: Session, *, case_id: int, due: date, reminder: date | None,
+                        now: datetime) -> str:
+    """The rows of a 退回补正: the deadline (24:00 of ``due``) and its reminder (00:00 of
+    ``reminder``), keyed by the return's number so that a second return has rows of its own.
+    Returns the deadline's key."""
+    number = 1 + int(session.scalar(
+        select(func.count()).select_from(Deadline)
+        .where(Deadline.case_id == case_id, Deadline.kind == CORRECTION_DUE)) or 0)
+    key = schedule(session, kind=CORRECTION_DUE, key=case_key(case_id, "correction", number),
+                   due_at=end_of_day(due), now=now, case_id=case_id)
+    if reminder is not None:
+        schedule(session, kind=CORRECTION_REMINDER,
+                 key=case_key(case_id, "correction", number, "reminder"),
+                 due_at=start_of_day(reminder), now=now, case_id=case_id)
+    return key
+
+
 def rearm_publicity_end(
     session: Session, case: Any, *, objection_id: int, now: datetime
 ) -> str | None:
-    """Re-arm recognition when the last open objection is dismissed after the window closed.
+    """Re-arm the close of publicity when the last open objection is dismissed after the
+    window closed.
 
     The publicity deadline that fell due while an objection was open was closed as ``held``
-    (engine/sweep.py); with no objection left open, recognition is due at once and the next
-    sweep fires it. Before the window's end nothing is needed: the original row still waits.
+    (engine/sweep.py); with no objection left open, ``close_publicity`` is due at once and the
+    next sweep fires it. Before the window's end nothing is needed: the original row still
+    waits.
     """
     if case.publicity_end is None or now < end_of_day(case.publicity_end):
         return None

@@ -23,17 +23,36 @@ from gdcluster.engine.audit import digest
 from gdcluster.engine.clock import end_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.models import AnnualReport, Objection
-from gdcluster.engine.parse import PERSON_LIMIT, as_year
+from gdcluster.engine.parse import PERSON_LIMIT, as_year, validate_doc_no
 
-__all__ = ["CHANGE_KINDS", "EFFECTS"]
+__all__ = ["CHANGE_KINDS", "CLOSE_REASONS", "CLOSE_REASON_BY_STATE", "EFFECTS",
+           "NOT_PUBLICIZED", "NOT_RECOMMENDED", "NOT_SUBMITTED"]
 
 EFFECTS = Registry("effect")
 
 #: What a 重大变动报备 may report (第十八条第（四）项).
 CHANGE_KINDS = ("leading_industry", "spatial_scope", "management_body")
 
+#: Why a round leaves a case 未入选 (``close``): never submitted; submitted but not
+#: recommended by its city; recommended but not put on the publicity list.
+NOT_SUBMITTED, NOT_RECOMMENDED, NOT_PUBLICIZED = "not_submitted", "not_recommended", \
+    "not_publicized"
+CLOSE_REASONS = {
+    NOT_SUBMITTED: "未在申报期限内提交申报",
+    NOT_RECOMMENDED: "未获地级以上市中小企业主管部门推荐",
+    NOT_PUBLICIZED: "未列入拟认定名单",
+}
+#: The reason kind of each state a round leaves behind (the sources of ``close``).
+CLOSE_REASON_BY_STATE = {
+    "drafted": NOT_SUBMITTED,
+    "submitted": NOT_RECOMMENDED,
+    "city_reviewed": NOT_RECOMMENDED,
+    "recommended": NOT_PUBLICIZED,
+    "expert_reviewed": NOT_PUBLICIZED,
+}
 
-@EFFECTS.register("update")
+
+@EFFECTS.register("update", reads=("data",))
 def update(act: Act) -> None:
     from gdcluster.engine.application import to_json, validate_application
 
@@ -45,18 +64,60 @@ def update(act: Act) -> None:
     act.audit["application_sha256"] = digest(stored)
 
 
-@EFFECTS.register("return")
+@EFFECTS.register("submit")
+def submit(act: Act) -> None:
+    """A resubmission satisfies the 退回补正 deadline and its reminder."""
+    if act.case.correction_due is not None:
+        deadlines.settle(act.session, now=act.now, result=f"resubmitted by {act.actor}",
+                         case_id=act.case.id,
+                         kinds=(deadlines.CORRECTION_DUE, deadlines.CORRECTION_REMINDER))
+
+
+@EFFECTS.register("return", reads=("reason", "fields", "due"))
 def return_for_correction(act: Act) -> None:
+    """退回补正: the reason, the fields to correct, and the correction deadline — ``due``, or
+    the policy's working days from the act's day, never before it and never after the round's
+    recommendation deadline. Until its 24:00 the county may submit again, after the round's
+    application deadline too; a reminder comes before it."""
     act.reason = act.text("reason")
     fields = act.payload.get("fields")
     if fields:
+        if not isinstance(fields, list | tuple):
+            raise InvalidInput("must be a list of field paths", field="fields")
         act.audit["fields"] = [str(item) for item in fields]
-    resubmit_by = act.day("resubmit_by")
-    if resubmit_by:
-        act.audit["resubmit_by"] = resubmit_by.isoformat()
+    given = act.day("due")
+    today = act.today
+    recommend_by = act.round().recommend_by
+    if given is not None and given < today:
+        raise InvalidInput(f"{given} is before the day of the return ({today}): a correction "
+                           f"deadline is never in the past", field="due")
+    if recommend_by is not None and recommend_by < today:
+        raise act.refuse(
+            f"the round's recommendations closed at the end of {recommend_by}: a corrected "
+            f"application could no longer be recommended, so it is not returned (reject it, or "
+            f"leave it to `round close`)", Reason.RECOMMENDATION_DEADLINE_PASSED,
+            deadline=recommend_by)
+    if given is not None and recommend_by is not None and given > recommend_by:
+        raise InvalidInput(f"{given} is after the round's recommendation deadline "
+                           f"{recommend_by}: give a day up to it", field="due")
+    periods = act.policy.periods
+    due, clamped, reminder = deadlines.correction_days(
+        today, due=given, workdays=int(periods.correction_workdays),
+        reminder_workdays=int(periods.correction_reminder_days), recommend_by=recommend_by,
+        calendar=act.calendar())
+    deadlines.schedule_correction(act.session, case_id=act.case.id, due=due, reminder=reminder,
+                                  now=act.now)
+    act.case.correction_due = due
+    act.audit["correction_due"] = due.isoformat()
+    if given is None:
+        act.audit["correction_workdays"] = int(periods.correction_workdays)
+    if clamped:
+        act.audit["clamped_to_recommend_by"] = recommend_by.isoformat() if recommend_by else None
+    if reminder is not None:
+        act.audit["reminder"] = reminder.isoformat()
 
 
-@EFFECTS.register("review")
+@EFFECTS.register("review", reads=("spot_check",))
 def review(act: Act) -> None:
     note = act.text("spot_check", required=False)
     if note:
@@ -68,7 +129,7 @@ def recommend(act: Act) -> None:
     act.case.recommended_at = act.now
 
 
-@EFFECTS.register("score")
+@EFFECTS.register("score", reads=("expert", "scores"))
 def score(act: Act) -> None:
     from gdcluster.engine.records import ExpertScore
     from gdcluster.engine.scoring import validate_scores
@@ -112,9 +173,12 @@ def expert_review(act: Act) -> None:
     act.audit.update(score=str(result), experts=len(totals))
 
 
-@EFFECTS.register("publicize")
+@EFFECTS.register("publicize", reads=("start",))
 def publicize(act: Act) -> None:
     start = act.day("start") or act.today
+    if start < act.today:
+        raise InvalidInput(f"{start} is before the day of the act ({act.today}): publicity "
+                           f"never starts in the past", field="start")
     workdays = int(act.policy.periods.publicity_workdays)
     calendar = act.calendar()
     first = calendar.next_workday(start, inclusive=True)
@@ -135,7 +199,7 @@ def publicize(act: Act) -> None:
                      workdays=workdays)
 
 
-@EFFECTS.register("object")
+@EFFECTS.register("object", reads=("name", "contact", "evidence", "unit"))
 def object_to(act: Act) -> None:
     name = act.text("name", limit=PERSON_LIMIT, one_line=True)
     contact = act.text("contact", limit=500, one_line=True)
@@ -154,7 +218,7 @@ def object_to(act: Act) -> None:
     act.audit.update(objection=objection.id, name=name, unit=unit)
 
 
-@EFFECTS.register("resolve")
+@EFFECTS.register("resolve", reads=("objection", "reason", "when"))
 def resolve(act: Act) -> None:
     objection = act.objection()
     act.reason = act.text("reason")
@@ -168,29 +232,49 @@ def resolve(act: Act) -> None:
         rearmed = deadlines.rearm_publicity_end(act.session, act.case,
                                                 objection_id=objection.id, now=act.now)
         if rearmed is not None:
-            act.audit["recognition_due"] = act.now.isoformat()
+            act.audit["close_publicity_due"] = act.now.isoformat()
 
 
-@EFFECTS.register("recognize")
+@EFFECTS.register("close_publicity")
+def close_publicity(act: Act) -> None:
+    """The window is over with no objection open: the case awaits the 名单通告."""
+    deadlines.settle(
+        act.session, now=act.now, result=f"publicity closed by {act.actor}",
+        case_id=act.case.id, kinds=(deadlines.PUBLICITY_END,),
+    )
+    end = act.case.publicity_end
+    act.audit["publicity_end"] = end.isoformat() if end else None
+
+
+@EFFECTS.register("recognize", reads=("valid_from", "doc_no", "doc_date", "batch"))
 def recognize(act: Act) -> None:
-    given = act.day("valid_from")
-    valid_from = given or act.round().valid_from or act.today
+    """Recognition with the 名单通告 (``round recognize``): validity from the 通告's
+    ``valid_from`` (its 成文日期 or later), one validity per 通告."""
+    valid_from = act.day("valid_from")
+    doc_date = act.day("doc_date")
+    assert valid_from is not None and doc_date is not None  # required by the row
+    doc_no = validate_doc_no(str(act.payload["doc_no"]))
+    end = act.case.publicity_end
+    if end is not None and doc_date <= end:
+        raise InvalidInput(f"the 通告's 成文日期 {doc_date} is not after the close of this "
+                           f"case's publicity ({end})", field="doc_date")
+    if valid_from < doc_date:
+        raise InvalidInput(f"validity cannot start ({valid_from}) before the 通告's 成文日期 "
+                           f"{doc_date}", field="valid_from")
     years = int(act.policy.periods.validity_years)
     valid_until = deadlines.validity_until(valid_from, years)
     act.case.valid_from = valid_from
     act.case.valid_until = valid_until
-    deadlines.settle(
-        act.session, now=act.now, result=f"recognized by {act.actor}", case_id=act.case.id,
-        kinds=(deadlines.PUBLICITY_END,),
-    )
     deadlines.schedule_validity(
         act.session, case_id=act.case.id, valid_from=valid_from, valid_until=valid_until,
         periods=act.policy.periods, calendar=act.calendar(), now=act.now,
     )
-    act.audit.update(valid_from=valid_from.isoformat(), valid_until=valid_until.isoformat())
+    act.audit.update(valid_from=valid_from.isoformat(), valid_until=valid_until.isoformat(),
+                     doc_no=doc_no, doc_date=doc_date.isoformat(),
+                     batch=int(act.payload["batch"]))
 
 
-@EFFECTS.register("report")
+@EFFECTS.register("report", reads=("year", "data"))
 def report(act: Act) -> None:
     year = as_year(act.payload.get("year"))
     if act.case.valid_from is None or act.case.valid_until is None:
@@ -226,7 +310,7 @@ def report(act: Act) -> None:
     act.audit.update(year=year, report_sha256=digest(data))
 
 
-@EFFECTS.register("change")
+@EFFECTS.register("change", reads=("kind", "detail"))
 def change(act: Act) -> None:
     from gdcluster.engine.records import ChangeFiling
 
@@ -259,7 +343,7 @@ def renew(act: Act) -> None:
                      previous_valid_until=old_until.isoformat())
 
 
-@EFFECTS.register("revoke")
+@EFFECTS.register("revoke", reads=("reason_code", "reason"))
 def revoke(act: Act) -> None:
     code = str(act.payload["reason_code"]).strip()
     text = act.text("reason")
@@ -267,12 +351,38 @@ def revoke(act: Act) -> None:
     act.audit.update(reason_code=code, ground=act.policy.revocation_reason(code))
 
 
-@EFFECTS.register("reason")
+@EFFECTS.register("reason", reads=("reason",))
 def record_reason(act: Act) -> None:
     """The act's reason, required (reject, flag)."""
     act.reason = act.text("reason")
 
 
-@EFFECTS.register("withdraw")
+@EFFECTS.register("withdraw", reads=("reason",))
 def withdraw(act: Act) -> None:
     act.reason = act.text("reason", required=False)
+
+
+@EFFECTS.register("close")
+def close(act: Act) -> None:
+    """未入选: the round closes a case it left behind, saying why — the reason kind follows
+    from the state the case was left in (``CLOSE_REASON_BY_STATE``)."""
+    kind = CLOSE_REASON_BY_STATE[act.state]
+    act.reason = CLOSE_REASONS[kind]
+    act.audit["reason_kind"] = kind
+
+
+@EFFECTS.register("reopen", reads=("reason",))
+def reopen(act: Act) -> None:
+    """Back to the state the case came from (自我纠错), while its round runs. A case back in
+    publicity has its window's end armed again (due at once when it has passed)."""
+    act.reason = act.text("reason")
+    returned_to = act.case.previous_state
+    act.audit["returned_to"] = returned_to
+    end = act.case.publicity_end
+    if returned_to == "publicized" and end is not None:
+        assert act.case.id is not None
+        deadlines.schedule(
+            act.session, kind=deadlines.PUBLICITY_END,
+            key=deadlines.case_key(act.case.id, deadlines.PUBLICITY_END,
+                                   f"reopened-{act.now.strftime('%Y%m%dT%H%M%S%f')}"),
+            due_at=max(end_of_day(end), act.now), now=act.now, case_id=act.case.id)

@@ -10,7 +10,8 @@
     │   └── DatabaseReplaced         exit 2  the SQLite file was deleted or replaced meanwhile
     ├── TransitionRefused            exit 3  wrong state, failed guard, closed window, quota
     │   └── WaitingFor               exit 3  refused until data or settings are supplied
-    │       └── CalendarGap          exit 3  working days needed for a year with no data
+    │       ├── CalendarGap          exit 3  working days needed for a year with no data
+    │       └── ClockBehind          exit 3  the act is dated before the last audit row
     ├── PermissionDenied             exit 4  actor may not do this here
     │   └── SimulationOnly           exit 4  clock set on a real database
     └── ConcurrentModification       exit 5  lost an optimistic-locking race; retry
@@ -119,6 +120,10 @@ class Reason(StrEnum):
     YEAR_NOT_COVERED = "year not covered"
     YEAR_NOT_BEGUN = "year not begun"
     ALREADY_FILED = "already filed"
+    SUBMISSION_WINDOW_CLOSED = "submission window closed"
+    ROUND_CLOSED = "round closed"
+    ROUND_ACT_ONLY = "round act only"
+    NO_PREVIOUS_STATE = "no previous state recorded"
 
 
 class TransitionRefused(EngineError):
@@ -157,6 +162,22 @@ class CalendarGap(WaitingFor):
             f"load the State Council's {year} holiday arrangement with "
             f"`gdcluster calendar import FILE` (see README, 'Working-day calendar')",
             year=year,
+        )
+
+
+class ClockBehind(WaitingFor):
+    """Time only moves forward: an act dated before the last row of the audit trail is refused
+    on every database. On a simulation database the clock was set back (``--now``); with the
+    system clock another act was recorded meanwhile with a later time, and the act can be tried
+    again. A deadline refused this way stays pending for the next sweep."""
+
+    code = "clock_behind"
+
+    def __init__(self, at: str, last_at: str, last_seq: int) -> None:
+        super().__init__(
+            f"time only moves forward: this act is dated {at}, before the last act of the audit "
+            f"trail (row {last_seq}, {last_at}); act at {last_at} or later",
+            at=at, last_at=last_at, last_seq=last_seq,
         )
 
 

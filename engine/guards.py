@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act, Registry
-from gdcluster.engine.clock import end_of_day, start_of_day
+from gdcluster.engine.clock import end_of_day, local_date, start_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.models import Objection
 
@@ -26,9 +26,43 @@ __all__ = ["GUARDS"]
 GUARDS = Registry("guard")
 
 
-@GUARDS.register("round_accepting_applications")
-def round_accepting_applications(act: Act) -> None:
-    _window_open(act, act.round().apply_by, "applications", Reason.APPLICATION_DEADLINE_PASSED)
+@GUARDS.register("submission_window")
+def submission_window(act: Act) -> None:
+    """The round accepts applications until 24:00 of its deadline; a case returned for
+    correction (退回补正) may be submitted again until 24:00 of its own correction deadline,
+    after the round's too. Nothing is filed once the round is closed."""
+    round_row = act.round()
+    if round_row.closed_at is not None:
+        raise act.refuse(f"round {act.case.round_year} is closed: nothing more is submitted",
+                         Reason.ROUND_CLOSED)
+    correction = act.case.correction_due
+    if correction is not None and act.now < end_of_day(correction):
+        return
+    deadline = round_row.apply_by
+    if deadline is not None and act.now >= end_of_day(deadline):
+        if correction is not None:
+            raise act.refuse(
+                f"round {act.case.round_year} closed for applications at the end of {deadline}, "
+                f"and this case's correction deadline ended at 24:00 of {correction}",
+                Reason.SUBMISSION_WINDOW_CLOSED, Reason.APPLICATION_DEADLINE_PASSED,
+                deadline=deadline, correction_due=correction,
+            )
+        raise act.refuse(
+            f"round {act.case.round_year} closed for applications at the end of {deadline}",
+            Reason.APPLICATION_DEADLINE_PASSED, deadline=deadline,
+        )
+
+
+@GUARDS.register("round_running")
+def round_running(act: Act) -> None:
+    """A closed application is reopened only while its round is running: before ``round
+    close`` (run by ``round recognize`` too) has closed it."""
+    closed = act.round().closed_at
+    if closed is not None:
+        raise act.refuse(
+            f"round {act.case.round_year} was closed on {local_date(closed)}: its cases are "
+            f"no longer reopened", Reason.ROUND_CLOSED, closed_at=closed,
+        )
 
 
 @GUARDS.register("application_complete")
@@ -122,7 +156,7 @@ def publicity_open(act: Act) -> None:
         )
 
 
-@GUARDS.register("objection_open")
+@GUARDS.register("objection_open", reads=("objection",))
 def objection_open(act: Act) -> None:
     objection = act.objection()
     if objection.status != "open":
@@ -136,7 +170,7 @@ def publicity_over(act: Act) -> None:
     end = act.case.publicity_end
     if end is None or act.now < end_of_day(end):
         raise act.refuse(
-            f"the publicity period runs until 24:00 of {end}; recognition waits until it is over",
+            f"the publicity period runs until 24:00 of {end}; it closes only then",
             Reason.PUBLICITY_NOT_OVER,
             publicity_end=end,
         )
@@ -175,7 +209,7 @@ def review_window(act: Act) -> None:
         )
 
 
-@GUARDS.register("revocation_code")
+@GUARDS.register("revocation_code", reads=("reason_code",))
 def revocation_code(act: Act) -> None:
     code = str(act.payload.get("reason_code", "")).strip()
     known = list(act.policy.revocations)

@@ -33,12 +33,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from gdcluster.engine import audit, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
-from gdcluster.engine.clock import Clock
+from gdcluster.engine.clock import Clock, SystemClock
 from gdcluster.engine.errors import (
+    ClockBehind,
     ConcurrentModification,
     EngineError,
     NotFound,
     PermissionDenied,
+    Reason,
     TransitionRefused,
 )
 from gdcluster.engine.lifecycle import Lifecycle
@@ -46,6 +48,7 @@ from gdcluster.engine.models import Case, Round
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, connection_of
 from gdcluster.engine.views import CaseView, case_view, load_round
+from gdcluster.states.workflow import PREVIOUS, Rule
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
@@ -54,6 +57,10 @@ if TYPE_CHECKING:
 __all__ = ["Kernel", "Transaction", "TransitionEvent"]
 
 log = logging.getLogger("gdcluster")
+
+#: How often an act on the system clock is done again when another act was recorded with a
+#: later time after it read the clock (time only moves forward in the audit trail).
+_CLOCK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -174,8 +181,25 @@ class Kernel:
         (``TransitionRefused``, ``PermissionDenied``) is recorded with the refused attempts
         unless ``record_refusal`` is false (a batch decides for itself).
         """
-        now = self.clock.now()
         case_id = as_case_id(case_id)
+        for attempt in range(_CLOCK_RETRIES + 1):
+            try:
+                return self._act(case_id, trigger, who, payload,
+                                 expected_version=expected_version, view=view,
+                                 calendar=calendar, record_refusal=record_refusal)
+            except ClockBehind:
+                # with the system clock, another act was recorded after this one read the
+                # time: the act is done again, at a fresh time; a set clock is refused
+                if not isinstance(self.clock, SystemClock) or attempt == _CLOCK_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _act(
+        self, case_id: int, trigger: str, who: Actor, payload: dict[str, Any], *,
+        expected_version: int | None, view: bool, calendar: WorkCalendar | None,
+        record_refusal: bool,
+    ) -> CaseView | None:
+        now = self.clock.now()
         try:
             try:
                 with self.transaction() as transaction:
@@ -192,7 +216,8 @@ class Kernel:
             except StaleDataError as exc:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
-            if record_refusal:
+            if record_refusal and not (isinstance(error, ClockBehind)
+                                       and isinstance(self.clock, SystemClock)):
                 self.record_refusal(who, trigger, error, case_id=case_id)
             raise
 
@@ -202,8 +227,10 @@ class Kernel:
     ) -> TransitionEvent:
         """The act itself, inside ``transaction``, on a case the caller has locked first.
 
-        The Machine decides the row and moves the case; then the case is written, a final
-        state settles the case's pending deadlines, and the audit row is recorded.
+        The Machine decides the row and moves the case; a state that remembers records the
+        state the case came from, and a row back to that state clears it; then the case is
+        written, a final or closed state settles the case's pending deadlines, and the audit
+        row is recorded.
         """
         act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
@@ -211,12 +238,17 @@ class Kernel:
                   else lambda: calendar)
         from_state = case.state
         rule = self.lifecycle.take(act)
+        if case.state != from_state:
+            if case.state in self.lifecycle.remembering:
+                case.previous_state = from_state
+            elif rule.dest == PREVIOUS:
+                case.previous_state = None
         case.updated_at = now
         # bumped once, after the act's changes: bumped first, it would dirty the case before
         # the guards' reads, whose autoflush would then write the row a second time
         case.version += 1
         _write_case(transaction.session, case)  # before settle, whose flush would write it too
-        if case.state in self.lifecycle.finals:
+        if case.state in self.lifecycle.ends and case.state != from_state:
             deadlines.settle(transaction.session, now=now, result=f"case {case.state}",
                              status="cancelled", case_id=case.id)
         return transaction.record(
@@ -240,25 +272,19 @@ class Kernel:
             self.record_refusal(who, rule.trigger, error, round_year=round_year)
             raise error
         application = to_json(validate_application(dict(data)))
-        now = self.clock.now()
-        with self.transaction() as transaction:
-            round_row = load_round(transaction.session, round_year)
-            case = Case(
-                round_year=round_year, name=name, city=unit.city, county=unit.name,
-                industry=industry, state=rule.dest, version=1, policy=round_row.policy,
-                policy_version=round_row.policy_version, policy_digest=round_row.policy_digest,
-                application=application, created_at=now, updated_at=now,
-            )
-            transaction.session.add(case)
-            transaction.session.flush()
-            assert case.id is not None
-            transaction.record(
-                actor=who, trigger=rule.trigger, article=rule.article, at=now, case_id=case.id,
-                round_year=round_year, from_state=None, to_state=rule.dest,
-                payload={"name": name, "county": unit.name, "industry": industry,
-                         "application_sha256": audit.digest(application)},
-            )
-            return case.id
+        for attempt in range(_CLOCK_RETRIES + 1):
+            try:
+                with self.transaction() as transaction:
+                    return _file(transaction, rule, round_year=round_year, name=name,
+                                 unit=unit, industry=industry, application=application,
+                                 who=who, now=self.clock.now())
+            except TransitionRefused as refusal:
+                if (isinstance(refusal, ClockBehind) and isinstance(self.clock, SystemClock)
+                        and attempt < _CLOCK_RETRIES):
+                    continue  # another act was recorded meanwhile: file at a fresh time
+                self.record_refusal(who, rule.trigger, refusal, round_year=round_year)
+                raise
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ refusals
     def require(self, who: Actor, kinds: tuple[str, ...], trigger: str, what: str, *,
@@ -301,6 +327,33 @@ class Kernel:
             return loaded[0]
 
         return load
+
+
+def _file(transaction: Transaction, rule: Rule, *, round_year: int, name: str, unit: Unit,
+          industry: str, application: dict[str, Any], who: Actor, now: datetime) -> int:
+    """The new case and its audit row, in ``transaction``; refused once the round is
+    closed."""
+    round_row = load_round(transaction.session, round_year)
+    if round_row.closed_at is not None:
+        raise TransitionRefused(
+            f"round {round_year} is closed: no application is filed in it any more",
+            trigger=rule.trigger, round_year=round_year, reasons=[Reason.ROUND_CLOSED])
+    case = Case(
+        round_year=round_year, name=name, city=unit.city, county=unit.name,
+        industry=industry, state=rule.dest, version=1, policy=round_row.policy,
+        policy_version=round_row.policy_version, policy_digest=round_row.policy_digest,
+        application=application, created_at=now, updated_at=now,
+    )
+    transaction.session.add(case)
+    transaction.session.flush()
+    assert case.id is not None
+    transaction.record(
+        actor=who, trigger=rule.trigger, article=rule.article, at=now, case_id=case.id,
+        round_year=round_year, from_state=None, to_state=rule.dest,
+        payload={"name": name, "county": unit.name, "industry": industry,
+                 "application_sha256": audit.digest(application)},
+    )
+    return case.id
 
 
 def _case_with_round() -> Any:

@@ -1,18 +1,22 @@
 """The lifecycle: the workflow table bound to the engine's guards and effects, and the one
 ``transitions`` Machine built from it — the one authority on which transition a trigger takes.
 
-Each row of ``states/workflow.toml`` becomes one transition per source state. Its conditions, in
-this order, are: the row's ``when`` (``resolve`` as ``uphold`` or ``dismiss``), who may fire it
-(``actors``), the payload it ``requires``, the case's policy still being the text the case was
-submitted under, then the row's ``guards``; its ``before`` callback is the row's ``effect``.
-A condition refuses by raising, with its facts (``PermissionDenied``, ``InvalidInput``,
-``TransitionRefused``), except ``when``, which answers ``False`` so that the Machine goes on to
-the row's sibling. So when :meth:`Lifecycle.take` returns, the Machine has chosen the row, the
-checks have passed, the effect has run and the case's state has moved; the row it took is the
-one the audit row cites.
+Each row of ``states/workflow.toml`` becomes one transition per source state — a row back to
+the state the case came from (dest ``"<previous>"``) one per state it may have come from. Its
+conditions, in this order, are: for such a row, that the case came from that state
+(``gd_case.previous_state``); the row's ``when`` (``resolve`` as ``uphold`` or ``dismiss``); who
+may fire it (``actors``); the payload it ``requires`` and nothing it does not take; the case's
+policy still being the text the case was submitted under; then the row's ``guards``. Its
+``before`` callback is the row's ``effect``. A condition refuses by raising, with its facts
+(``PermissionDenied``, ``InvalidInput``, ``TransitionRefused``), except ``when`` and the previous
+state, which answer ``False`` so that the Machine goes on to the row's sibling. So when
+:meth:`Lifecycle.take` returns, the Machine has chosen the row, the checks have passed, the
+effect has run and the case's state has moved; the row it took is the one the audit row
+cites.
 
 Binding (``Lifecycle.of``) resolves every guard and effect name of the table and fails at once,
-naming what it cannot resolve (``InvalidDefinition``); the engine binds when it opens. The
+naming what it cannot resolve (``InvalidDefinition``), as it does for a row whose payload keys
+differ from what its guards and effect read; the engine binds when it opens. The
 Machine itself is built from the bound rows when the first act needs it: it can no longer fail
 on a name then, and a read (``gdcluster case show``) never pays for importing ``transitions``.
 One Machine serves the whole process, with no model bound to it: it fires on the act itself,
@@ -30,7 +34,7 @@ from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
 from gdcluster.engine.guards import GUARDS
 from gdcluster.engine.policies import policy_for
-from gdcluster.states.workflow import InvalidDefinition, Rule, Workflow
+from gdcluster.states.workflow import PREVIOUS, InvalidDefinition, Rule, Workflow
 
 if TYPE_CHECKING:
     from transitions import Machine
@@ -52,6 +56,13 @@ class Lifecycle:
         #: The triggers a case can be sent (every row with a source state).
         self.triggers = frozenset(rule.trigger for rule in workflow.rules if rule.sources)
         self.finals = frozenset(state.name for state in workflow.states if state.final)
+        #: States that end a case (final or closed): entering one cancels its deadlines.
+        self.ends = self.finals | workflow.closed_states
+        #: States whose entry records the state the case came from.
+        self.remembering = frozenset(state.name for state in workflow.states if state.remembers)
+        #: Triggers only a round command fires (trigger -> the command).
+        self.round_only = {rule.trigger: rule.fired_by for rule in workflow.rules
+                           if rule.fired_by is not None}
         self._bound = [(rule, *_resolve(rule)) for rule in workflow.rules if rule.sources]
         self._machine: Machine | None = None
         self._building = threading.Lock()
@@ -92,12 +103,26 @@ class Lifecycle:
                 f"(allowed now: {allowed})",
                 case_id=act.case.id, trigger=trigger, state=state, reasons=[Reason.WRONG_STATE],
             ) from None
-        if not moved:  # only a row's `when` answers no: the caller did not say which way
+        if not moved:  # a row's `when`, or the state the case came from, answered no
             rows: list[Any] = machine.events[trigger].transitions[state]
+            if any(transition.rule.dest == PREVIOUS for transition in rows):
+                came = act.case.previous_state
+                raise TransitionRefused(
+                    f"case {act.case.id} is {state}, and the state it came from is not "
+                    f"recorded{f' ({came})' if came else ''}: it cannot {trigger} (a case "
+                    f"closed before this was recorded stays as it is)",
+                    case_id=act.case.id, trigger=trigger, state=state,
+                    reasons=[Reason.NO_PREVIOUS_STATE],
+                )
             ways = " or ".join(transition.rule.when for transition in rows)
             raise InvalidInput(f"say which: {ways} (not {act.payload.get('when')!r})",
                                field="when")
         return act.rule
+
+    def payload_keys(self, trigger: str) -> frozenset[str]:
+        """Every payload key some row of ``trigger`` takes."""
+        return frozenset().union(*(rule.payload_keys for rule in self.workflow.rules
+                                   if rule.trigger == trigger))
 
     def _build(self) -> Machine:
         from transitions import Machine, Transition
@@ -121,10 +146,19 @@ class Lifecycle:
             conditions: list[Any] = [_said(rule.when)] if rule.when is not None else []
             conditions.append(_admit)
             conditions.extend(_condition(guard) for guard in guards)
+            before: Any = [_callback(effect)] if effect is not None else None
             for source in rule.sources:
+                if rule.dest == PREVIOUS:
+                    for dest in self.workflow.previous_states(source):
+                        machine.add_transition(
+                            rule.trigger, source, dest, conditions=[_came_from(dest),
+                                                                    *conditions],
+                            before=before, rule=rule,
+                        )
+                    continue
                 machine.add_transition(
                     rule.trigger, source, rule.dest_from(source), conditions=conditions,
-                    before=[_callback(effect)] if effect is not None else None, rule=rule,
+                    before=before, rule=rule,
                 )
         return machine
 
@@ -136,6 +170,17 @@ def _resolve(rule: Rule) -> tuple[tuple[Check, ...], Check | None]:
     where = f"trigger {rule.trigger!r}" + (f" ({rule.when})" if rule.when else "")
     guards = tuple(GUARDS.resolve(name, where) for name in rule.guards)
     effect = EFFECTS.resolve(rule.effect, where) if rule.effect is not None else None
+    read = frozenset().union(*(GUARDS.reads(name) for name in rule.guards),
+                             EFFECTS.reads(rule.effect) if rule.effect is not None else ())
+    if rule.when is not None:
+        read |= {"when"}
+    unread, undeclared = rule.payload_keys - read, read - rule.payload_keys
+    if unread or undeclared:
+        raise InvalidDefinition(
+            f"workflow.toml: {where} "
+            + (f"takes {sorted(unread)}, which no guard or effect of it reads" if unread else
+               f"does not take {sorted(undeclared)}, which its guards or effect read")
+            + " (requires/accepts must be what they read)")
     return guards, effect
 
 
@@ -148,12 +193,26 @@ def _said(way: str) -> Callable[[Any], bool]:
     return said
 
 
+def _came_from(state: str) -> Callable[[Any], bool]:
+    def came_from(event: Any) -> bool:
+        return bool(event.model.case.previous_state == state)
+
+    came_from.__name__ = f"came_from_{state}"
+    return came_from
+
+
 def _admit(event: Any) -> bool:
-    """Who, what and under which policy: the row's actors, its required payload, and the
-    policy version the case was submitted under (its digest; refused when not shipped)."""
+    """Who, what and under which policy: the row's actors, its payload (what it requires, and
+    nothing it does not take), and the policy version the case was submitted under (its
+    digest; refused when not shipped)."""
     act: Act = event.model
     rule: Rule = event.transition.rule
     _authorize(rule, act)
+    unknown = sorted(set(act.payload) - rule.payload_keys)
+    if unknown:
+        raise InvalidInput(
+            f"{rule.trigger} does not take {unknown[0]!r}; it takes "
+            f"{', '.join(sorted(rule.payload_keys)) or 'nothing'}", field=unknown[0])
     for name in rule.requires:
         value = act.payload.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):

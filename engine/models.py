@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0005_renderings"
+SCHEMA_REVISION = "0006_lifecycle_recognition"
 
 
 class Meta(SQLModel, table=True):
@@ -38,12 +38,16 @@ class Round(SQLModel, table=True):
     recognition_doc_no: str | None = Field(default=None, max_length=64)
     valid_from: date | None = None
     opened_at: datetime
+    #: When ``round close`` closed the round's leftovers: no application is filed, submitted or
+    #: reopened after it.
+    closed_at: datetime | None = None
     version: int = Field(default=1)
     #: The publicity pick of ``round publicize`` (its arguments, the ids to publicize and to
     #: reject, the period), stored before the first case moves, so that a run interrupted by a
     #: crash is finished with the same pick instead of a new one among the remaining cases.
     publicity_pick: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    #: Likewise for ``round recognize``: the cases of the batch, its validity start and doc no.
+    #: Likewise for ``round recognize``: the cases of the batch, its 通告's 文号 and 成文日期,
+    #: its validity start.
     recognition_batch: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
@@ -75,6 +79,12 @@ class Case(SQLModel, table=True):
     publicity_end: date | None = None
     valid_from: date | None = None
     valid_until: date | None = None
+    #: The state the case came from into a state that remembers it (rejected, not_selected);
+    #: a row back to "<previous>" reads it, never guesses.
+    previous_state: str | None = Field(default=None, max_length=32)
+    #: The 退回补正 deadline: the county may resubmit until its 24:00, after the round's own
+    #: application deadline too.
+    correction_due: date | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -139,12 +149,13 @@ class Deadline(SQLModel, table=True):
 
 
 #: Tables defined in ``gdcluster.engine.records``: the audit chain, refusals, expert scores,
-#: change filings, imported calendar years, notices, renderings and deliveries. They load when
+#: change filings, imported calendar years, policy extensions, notices, renderings and
+#: deliveries. They load when
 #: first named here (``from gdcluster.engine.models import AuditEntry`` works as before), so
 #: that a read such as `gdcluster case show` does not define tables it never touches —
 #: defining the SQLModel classes is most of that command's own start-up.
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
-                      "CalendarYear", "Notice", "Rendering", "Delivery"})
+                      "CalendarYear", "Notice", "Rendering", "Delivery", "PolicyExtension"})
 
 if TYPE_CHECKING:
     from gdcluster.engine.records import (  # noqa: F401  (named here, loaded on first use)
@@ -155,6 +166,7 @@ if TYPE_CHECKING:
         Delivery,
         ExpertScore,
         Notice,
+        PolicyExtension,
         Refusal,
         Rendering,
     )

@@ -1,6 +1,6 @@
 """The tables of the record (SQLModel): the audit chain and its head, refused attempts,
-expert scores, change filings, imported calendar years, notices, their later renderings and
-their deliveries.
+expert scores, change filings, imported calendar years, policy extensions, notices, their later
+renderings and their deliveries.
 
 Defined apart from ``gdcluster.engine.models`` and loaded when first named there, so that a
 read that needs only cases and deadlines does not define them. Schema changes go through
@@ -9,7 +9,7 @@ Alembic migrations, as for every table.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
@@ -87,6 +87,20 @@ class CalendarYear(SQLModel, table=True):
     holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))
     workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
     imported_at: datetime
+
+
+class PolicyExtension(SQLModel, table=True):
+    """An extension of a policy's own validity (第二十条), recorded by an audited province act
+    with the 文号 of the document that extends it. A policy is in force up to the latest
+    ``until`` recorded for it (or its file's ``effective_until``, whichever is later)."""
+
+    __tablename__ = "gd_policy_extension"
+    id: int | None = Field(default=None, primary_key=True)
+    policy: str = Field(max_length=64, index=True)
+    until: date
+    source: str = Field(max_length=64)
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime
 
 
 class Notice(SQLModel, table=True):

@@ -1,5 +1,7 @@
-"""Round acts: opening a round, and the two batches that move many of its cases at once —
-publicity (公示, ``round publicize``) and recognition (名单通告, ``round recognize``).
+"""Round acts: opening a round, publicity (公示, ``round publicize``) and the round's closing
+(``round close``: its leftovers 未入选), a 现场考察 recorded for the round, and the plumbing of
+the batches that move many cases at once (recognition, ``round recognize``, is in
+``engine/recognition.py`` and uses the same plumbing).
 
 A batch is stored on the round before its first case moves (``publicity_pick``,
 ``recognition_batch``); each case then moves in a transaction of its own through the act kernel,
@@ -16,42 +18,50 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import end_of_day, local_date
+from gdcluster.engine.effects import CLOSE_REASON_BY_STATE, CLOSE_REASONS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
-from gdcluster.engine.kernel import Kernel
+from gdcluster.engine.kernel import Kernel, Transaction
 from gdcluster.engine.models import Case, Round
 from gdcluster.engine.parse import (
     as_date,
     as_year,
+    clean_text,
     name_text,
     publicity_choice,
     validate_doc_no,
     validate_quotas,
 )
-from gdcluster.engine.policies import policy_for
+from gdcluster.engine.policies import effective_until, in_force, policy_for
 from gdcluster.engine.views import iso, load_round
 from gdcluster.states.policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
+    from gdcluster.states.policy import Policy
 
-__all__ = ["PublicityResult", "RecognitionResult", "batch_act", "open_round",
-           "publicize_round", "recognize_round"]
+__all__ = ["CLOSABLE", "CloseResult", "PublicityResult", "batch_act", "close_round",
+           "finish_batch", "open_round", "publicize_round", "record_site_visit",
+           "stored_batch"]
+
+#: The states ``round close`` leaves 未入选 (the sources of the ``close`` row).
+CLOSABLE = ("drafted", "submitted", "city_reviewed", "recommended", "expert_reviewed")
 
 
 @dataclass(frozen=True)
 class PublicityResult:
-    """What ``round publicize`` did: the cases publicized and rejected (未入选), the period."""
+    """What ``round publicize`` did: the cases publicized, those not picked (未入选, reason
+    ``not_publicized``), the period."""
 
     year: int
     publicized: list[int]
-    rejected: list[int]
+    not_selected: list[int]
     publicity_start: str
     publicity_end: str
     doc_no: str | None
@@ -64,34 +74,8 @@ class PublicityResult:
     def act_payload(self) -> dict[str, Any]:
         """What the round's audit row (and its 公示 notice) records."""
         return {"year": self.year, "publicized": list(self.publicized),
-                "rejected": list(self.rejected), "publicity_start": self.publicity_start,
+                "not_selected": list(self.not_selected), "publicity_start": self.publicity_start,
                 "publicity_end": self.publicity_end, "doc_no": self.doc_no}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.act_payload(), "batch": self.batch, "resumed": self.resumed,
-                "elsewhere": self.elsewhere}
-
-
-@dataclass(frozen=True)
-class RecognitionResult:
-    """What ``round recognize`` did: every recognized case of the round (the 名单通告's list),
-    those of this batch, and those held (id → why)."""
-
-    year: int
-    recognized: list[int]
-    newly_recognized: list[int]
-    held: dict[str, str]
-    valid_from: str | None
-    doc_no: str | None
-    batch: int
-    resumed: bool
-    elsewhere: dict[str, str]
-
-    def act_payload(self) -> dict[str, Any]:
-        """What the round's audit row (and its 名单通告) records."""
-        return {"year": self.year, "recognized": self.recognized,
-                "newly_recognized": self.newly_recognized, "held": self.held,
-                "valid_from": self.valid_from, "doc_no": self.doc_no}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.act_payload(), "batch": self.batch, "resumed": self.resumed,
@@ -105,7 +89,9 @@ def open_round(
     quotas: Mapping[str, tuple[int, int]] | None = None, notice_title: str | None = None,
     notice_doc_no: str | None = None,
 ) -> None:
-    """Open round ``year`` (province): its policy, deadlines, quotas and 申报通知."""
+    """Open round ``year`` (province): its policy, deadlines, quotas and 申报通知. The policy
+    must be in force on the day (第二十条: its own validity, extensions included); a refusal
+    is recorded with the refused attempts."""
     year = as_year(year)
     kernel.require(who, ("province",), "open_round", "open a round", round_year=year)
     chosen = policy_for(policy or DEFAULT_POLICY)
@@ -120,29 +106,50 @@ def open_round(
     if notice_doc_no is not None:
         validate_doc_no(notice_doc_no)
     now = kernel.clock.now()
-    with kernel.transaction() as transaction:
-        session = transaction.session
-        if session.get(Round, year) is not None:
-            raise TransitionRefused(f"round {year} is already open", round_year=year)
-        session.add(Round(
-            year=year, policy=chosen.name, policy_version=chosen.version,
-            policy_digest=chosen.digest, apply_by=apply_day, recommend_by=recommend_day,
-            quotas=quota_table, notice_title=notice_title, notice_doc_no=notice_doc_no,
-            opened_at=now,
-        ))
-        session.flush()
-        for day, kind in ((apply_day, deadlines.ROUND_APPLY_CLOSE),
-                          (recommend_day, deadlines.ROUND_RECOMMEND_CLOSE)):
-            if day is not None:
-                deadlines.schedule(session, kind=kind, key=deadlines.round_key(year, kind),
-                                   due_at=end_of_day(day), now=now, round_year=year)
-        transaction.record(
-            actor=who, trigger="open_round", article="《暂行办法》认定程序：组织申报", at=now,
-            round_year=year,
-            payload={"policy": chosen.name, "policy_version": chosen.version,
-                     "apply_by": iso(apply_day), "recommend_by": iso(recommend_day),
-                     "quotas": quota_table},
-        )
+    try:
+        with kernel.transaction() as transaction:
+            _open(transaction, year, who, chosen, now, apply_day, recommend_day, quota_table,
+                  notice_title, notice_doc_no)
+    except TransitionRefused as refusal:
+        kernel.record_refusal(who, "open_round", refusal, round_year=year)
+        raise
+
+
+def _open(transaction: Transaction, year: int, who: Actor, chosen: Policy, now: datetime,
+          apply_day: date | None, recommend_day: date | None,
+          quota_table: dict[str, list[int]] | None, notice_title: str | None,
+          notice_doc_no: str | None) -> None:
+    session = transaction.session
+    if session.get(Round, year) is not None:
+        raise TransitionRefused(f"round {year} is already open", round_year=year)
+    today = local_date(now)
+    until = effective_until(session, chosen)
+    if not in_force(chosen, until, today):
+        raise TransitionRefused(
+            f"policy {chosen.name} is not in force on {today}: its measures are valid "
+            f"from {chosen.effective_from} to {until} (第二十条); extend it with `gdcluster "
+            f"policy extend {chosen.name} --until DATE --source 文号` (province), or open the "
+            f"round under a policy in force", round_year=year, policy=chosen.name,
+            effective_from=chosen.effective_from, effective_until=until)
+    session.add(Round(
+        year=year, policy=chosen.name, policy_version=chosen.version,
+        policy_digest=chosen.digest, apply_by=apply_day, recommend_by=recommend_day,
+        quotas=quota_table, notice_title=notice_title, notice_doc_no=notice_doc_no,
+        opened_at=now,
+    ))
+    session.flush()
+    for day, kind in ((apply_day, deadlines.ROUND_APPLY_CLOSE),
+                      (recommend_day, deadlines.ROUND_RECOMMEND_CLOSE)):
+        if day is not None:
+            deadlines.schedule(session, kind=kind, key=deadlines.round_key(year, kind),
+                               due_at=end_of_day(day), now=now, round_year=year)
+    transaction.record(
+        actor=who, trigger="open_round", article="《暂行办法》认定程序：组织申报", at=now,
+        round_year=year,
+        payload={"policy": chosen.name, "policy_version": chosen.version,
+                 "apply_by": iso(apply_day), "recommend_by": iso(recommend_day),
+                 "quotas": quota_table},
+    )
 
 
 # ---------------------------------------------------------------------------- publicity
@@ -152,12 +159,14 @@ def publicize_round(
     start: date | str | None = None, doc_no: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> PublicityResult:
-    """Pick the cases for publicity; publicize them and reject the others (未入选).
+    """Pick the cases for publicity; publicize them and close the others (未入选, reason
+    ``not_publicized``).
 
-    The pick is computed once, checked for a tie straddling the cut, and stored on the round
-    in the transaction that makes it, before any case moves. Several processes may run the
-    same pick at once; each case moves once. Once a pick is finished, a new run picks among
-    the cases expert-reviewed since.
+    The period starts on ``start`` (default: the day of the act, which is the notice's date),
+    never before it. The pick is computed once, checked for a tie straddling the cut, and
+    stored on the round in the transaction that makes it, before any case moves. Several
+    processes may run the same pick at once; each case moves once. Once a pick is finished, a
+    new run picks among the cases expert-reviewed since.
     """
     year = as_year(year)
     kernel.require(who, ("province",), "publicize_round", f"publicize round {year}",
@@ -166,8 +175,11 @@ def publicize_round(
     start_day = as_date(start, "start")
     if doc_no is not None:
         validate_doc_no(doc_no)
-    kernel.check_batch(who, "publicize_round", year)
     now = kernel.clock.now()
+    if start_day is not None and start_day < local_date(now):
+        raise InvalidInput(f"{start_day} is before today ({local_date(now)}), the day the 公示 "
+                           f"is issued: publicity never starts in the past", field="start")
+    kernel.check_batch(who, "publicize_round", year)
 
     def new_pick(session: Session, round_row: Round, number: int) -> dict[str, Any]:
         pick = _pick(session, round_row, choice, start_day or local_date(now), doc_no, who,
@@ -176,8 +188,9 @@ def publicize_round(
             round_row.publicity_doc_no = doc_no
         return pick
 
-    pick, resumed, calendar = _stored_batch(
+    pick, resumed, calendar = stored_batch(
         kernel, who, year, "publicize", new_pick, choice, start=iso(start_day), doc_no=doc_no)
+    assert pick is not None  # a pick always names its cases (or the pick refused)
     chosen = set(pick["publicize"])
     elsewhere: dict[str, str] = {}
     for case_id in pick["ranked"]:
@@ -186,19 +199,20 @@ def publicize_round(
                               {"start": date.fromisoformat(pick["start"])},
                               waiting="expert_reviewed", target="publicized", calendar=calendar)
         else:
-            found = batch_act(kernel, case_id, "reject", who, {"reason": "未入选"},
-                              waiting="expert_reviewed", target="rejected")
+            found = batch_act(kernel, case_id, "close", who, {},
+                              waiting="expert_reviewed", target="not_selected")
         if found is not None:
             elsewhere[str(case_id)] = found
         if progress:
             progress(1)
     result = PublicityResult(
-        year=year, publicized=list(pick["publicize"]), rejected=list(pick["reject"]),
+        year=year, publicized=list(pick["publicize"]),
+        not_selected=list(pick.get("not_selected", pick.get("reject", []))),
         publicity_start=pick["publicity_start"], publicity_end=pick["publicity_end"],
         doc_no=pick["doc_no"], batch=pick["batch"], resumed=resumed, elsewhere=elsewhere,
     )
-    _finish_batch(kernel, year, "publicity_pick", pick["batch"], who, "publicize_round",
-                  "《暂行办法》认定程序：公示", result.act_payload())
+    finish_batch(kernel, year, "publicity_pick", pick["batch"], who, "publicize_round",
+                 "《暂行办法》认定程序：公示", result.act_payload())
     return result
 
 
@@ -253,80 +267,124 @@ def _pick(
         "publicity_end": end_day.isoformat(),
         "ranked": [row.id for row in ranked],
         "publicize": [row.id for row in ranked if row.id in picked_ids],
-        "reject": [row.id for row in ranked if row.id not in picked_ids],
+        "not_selected": [row.id for row in ranked if row.id not in picked_ids],
         "done": False,
     }
 
 
-# ---------------------------------------------------------------------------- recognition
-def recognize_round(
-    kernel: Kernel, year: int, who: Actor, *, valid_from: date | str | None = None,
-    doc_no: str | None = None, progress: Callable[[int], None] | None = None,
-) -> RecognitionResult:
-    """Recognize the round's publicized cases whose publicity is over without an open
-    objection (the others are held and stay publicized), and issue the 名单通告: it lists
-    every recognized case of the round, including those the scheduler recognized at the end
-    of publicity. A stored batch never carries two validity starts: a different
-    ``valid_from`` or ``doc_no`` is refused until it is finished.
-    """
+# ---------------------------------------------------------------------------- closing
+@dataclass(frozen=True)
+class CloseResult:
+    """What ``round close`` did: the leftovers it closed (未入选) by reason kind, whether this
+    run recorded the round's closing, and the cases another act moved meanwhile."""
+
+    year: int
+    closed: dict[str, list[int]]
+    closed_round: bool
+    closed_at: str | None
+    elsewhere: dict[str, str]
+
+    def act_payload(self) -> dict[str, Any]:
+        """What the round's audit row records."""
+        return {"year": self.year, "closed": {kind: list(ids) for kind, ids
+                                              in self.closed.items()}}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.act_payload(), "closed_round": self.closed_round,
+                "closed_at": self.closed_at, "elsewhere": self.elsewhere}
+
+
+def closing_blocked(session: Session, round_row: Round, now: datetime) -> str | None:
+    """Why round ``round_row`` cannot be closed at ``now`` (``None``: it can): a window of the
+    round, or a 退回补正 deadline of one of its cases, still runs."""
+    for deadline, what in ((round_row.apply_by, "applications"),
+                           (round_row.recommend_by, "recommendations")):
+        if deadline is not None and now < end_of_day(deadline):
+            return f"round {round_row.year} is open for {what} until 24:00 of {deadline}"
+    correction = session.scalar(
+        select(func.max(Case.correction_due)).where(Case.round_year == round_row.year,
+                                                    Case.state == "drafted"))
+    if correction is not None and now < end_of_day(correction):
+        return (f"a case of round {round_row.year} returned for correction may be submitted "
+                f"again until 24:00 of {correction}")
+    return None
+
+
+def close_round(kernel: Kernel, year: int, who: Actor, *,
+                progress: Callable[[int], None] | None = None) -> CloseResult:
+    """Close round ``year`` (province): every case left before publicity (``CLOSABLE``)
+    becomes 未入选 with its reason kind, one act each (a 未入选告知 to each county whose case
+    was submitted), then the round's own act, once, after which nothing of the round is
+    filed, submitted or reopened. Refused while a window of the round still runs. Run again,
+    it finishes what a crash left; a round closed already with nothing left writes nothing."""
     year = as_year(year)
-    start = as_date(valid_from, "valid_from")
-    if doc_no is not None:
-        validate_doc_no(doc_no)
-    kernel.require(who, ("province",), "recognize", "recognize a round", round_year=year)
-    kernel.check_batch(who, "recognize_round", year)
+    kernel.require(who, ("province",), "close_round", f"close round {year}", round_year=year)
     now = kernel.clock.now()
-
-    def new_batch(session: Session, round_row: Round, number: int) -> dict[str, Any]:
-        ids = list(session.scalars(
-            select(Case.id).where(Case.round_year == year, Case.state == "publicized")
-            .order_by(Case.id)
-        ))
-        if start is not None:
-            round_row.valid_from = start
-        if doc_no is not None:
-            round_row.recognition_doc_no = doc_no
-        return {"batch": number, "by": str(who), "at": now.isoformat(),
-                "valid_from": iso(start), "doc_no": doc_no, "cases": ids, "done": False}
-
-    batch, resumed, calendar = _stored_batch(
-        kernel, who, year, "recognize", new_batch, None, valid_from=iso(start), doc_no=doc_no)
-    start = as_date(batch["valid_from"], "valid_from")
-    recognized: list[int] = []
-    held: dict[int, str] = {}
+    with kernel.store.read() as session:
+        round_row = load_round(session, year)
+        already = round_row.closed_at
+        blocked = closing_blocked(session, round_row, now) if already is None else None
+        leftovers = list(session.execute(
+            select(Case.id, Case.state).where(Case.round_year == year,
+                                              Case.state.in_(CLOSABLE)).order_by(Case.id)))
+    if blocked is not None:
+        refusal = TransitionRefused(f"{blocked}: it is closed after that", round_year=year,
+                                    reasons=[Reason.ROUND_CLOSED])
+        kernel.record_refusal(who, "close_round", refusal, round_year=year)
+        raise refusal
+    closed: dict[str, list[int]] = {kind: [] for kind in CLOSE_REASONS}
     elsewhere: dict[str, str] = {}
-    for case_id in batch["cases"]:
-        try:
-            found = batch_act(kernel, case_id, "recognize", who, {"valid_from": start},
-                              waiting="publicized", target="recognized", calendar=calendar)
-        except TransitionRefused as exc:
-            held[case_id] = exc.message
+    if already is not None and not leftovers:
+        return CloseResult(year, closed, False, iso(already), elsewhere)
+    kernel.check_batch(who, "close_round", year)
+    for case_id, state in leftovers:
+        found = batch_act(kernel, case_id, "close", who, {}, waiting=state,
+                          target="not_selected")
+        if found is None:
+            closed[CLOSE_REASON_BY_STATE[state]].append(case_id)
         else:
-            if found is None:
-                recognized.append(case_id)
-            else:
-                elsewhere[str(case_id)] = found
+            elsewhere[str(case_id)] = found
         if progress:
             progress(1)
-    with kernel.store.read() as session:
-        # the 名单通告 names every cluster of the round now recognized, including those the
-        # scheduler recognized at the end of publicity before the province published it
-        listed = list(session.scalars(
-            select(Case.id).where(Case.round_year == year, Case.state == "recognized")
-            .order_by(Case.id)
-        ))
-    result = RecognitionResult(
-        year=year, recognized=listed, newly_recognized=recognized,
-        held={str(key): value for key, value in held.items()},
-        valid_from=batch["valid_from"], doc_no=batch["doc_no"], batch=batch["batch"],
-        resumed=resumed, elsewhere=elsewhere,
-    )
-    if listed:
-        _finish_batch(kernel, year, "recognition_batch", batch["batch"], who, "recognize_round",
-                      "《暂行办法》认定程序：认定", result.act_payload())
-    else:  # a batch that recognized nothing is done without an act to record
-        _finish_batch(kernel, year, "recognition_batch", batch["batch"], who, None, None, None)
-    return result
+    with kernel.transaction() as transaction:
+        round_row = load_round(transaction.session, year, lock=True)
+        recorded = round_row.closed_at is None
+        if recorded:
+            at = kernel.clock.now()
+            round_row.closed_at = at
+            transaction.record(actor=who, trigger="close_round", at=at, round_year=year,
+                               article="《暂行办法》认定程序：评审与认定",
+                               payload=CloseResult(year, closed, True, None, {}).act_payload())
+        closed_at = round_row.closed_at
+    return CloseResult(year, closed, recorded, iso(closed_at), elsewhere)
+
+
+# ---------------------------------------------------------------------------- 现场考察
+def record_site_visit(kernel: Kernel, year: int, who: Actor, *, day: date | str,
+                      note: str) -> dict[str, Any]:
+    """Record a 现场考察 of round ``year``'s applicants (province): its day (not after today,
+    not before the round opened) and a note. The round's later notices name the step."""
+    year = as_year(year)
+    kernel.require(who, ("province",), "site_visit", f"record a 现场考察 of round {year}",
+                   round_year=year)
+    visited = as_date(day, "date")
+    if visited is None:
+        raise InvalidInput("is required", field="date")
+    text = clean_text(note, "note")
+    now = kernel.clock.now()
+    if visited > local_date(now):
+        raise InvalidInput(f"{visited} is after today ({local_date(now)}): a 现场考察 is "
+                           f"recorded once it has taken place", field="date")
+    payload = {"year": year, "date": visited.isoformat(), "note": text}
+    with kernel.transaction() as transaction:
+        round_row = load_round(transaction.session, year)
+        opened = local_date(round_row.opened_at)
+        if visited < opened:
+            raise InvalidInput(f"{visited} is before round {year} was opened ({opened})",
+                               field="date")
+        transaction.record(actor=who, trigger="site_visit", at=now, round_year=year,
+                           article="《暂行办法》认定程序：现场考察", payload=payload)
+    return payload
 
 
 # ---------------------------------------------------------------------------- batch plumbing
@@ -335,26 +393,34 @@ _BATCHES = {"publicize": ("publicity_pick", "publicize_round"),
             "recognize": ("recognition_batch", "recognize_round")}
 
 
-def _stored_batch(
+def stored_batch(
     kernel: Kernel, who: Actor, year: int, kind: str,
-    start_new: Callable[[Session, Round, int], dict[str, Any]], choice: dict[str, Any] | None,
+    start_new: Callable[[Session, Round, int], dict[str, Any] | None],
+    choice: dict[str, Any] | None, *, resumable: Callable[[dict[str, Any]], bool] | None = None,
     **given: str | None,
-) -> tuple[dict[str, Any], bool, WorkCalendar]:
+) -> tuple[dict[str, Any] | None, bool, WorkCalendar]:
     """The round's unfinished batch of ``kind`` — refused when this run's arguments differ —
-    or a new one (``start_new``), stored on the round before any case moves; whether it was
-    resumed; and the working-day calendar for the whole batch. A refusal is recorded as the
-    round act's."""
+    or a new one (``start_new``; ``None`` when there is nothing to do, and nothing is
+    stored), stored on the round before any case moves; whether it was resumed; and the
+    working-day calendar for the whole batch. ``resumable`` tells an unfinished stored batch
+    that can be finished from one left by an earlier version, which is set aside. A refusal
+    is recorded as the round act's."""
     column, trigger = _BATCHES[kind]
     try:
         with kernel.store.write() as session:
             round_row = load_round(session, year, lock=True)
             stored = getattr(round_row, column)
             resumed = stored is not None and not stored.get("done")
+            if resumed and resumable is not None and not resumable(stored):
+                setattr(round_row, column, {**stored, "done": True, "superseded": True})
+                resumed = False
             if resumed:
                 _check_same_batch(kind, year, stored, choice, **given)
             else:
-                stored = start_new(session, round_row, (stored or {}).get("batch", 0) + 1)
-                setattr(round_row, column, stored)
+                number = (stored or {}).get("batch", 0) + 1
+                stored = start_new(session, round_row, number)
+                if stored is not None:
+                    setattr(round_row, column, stored)
             # one calendar for the whole batch (the one a pick's period was counted with)
             calendar = calendar_from_session(session)
     except TransitionRefused as refusal:
@@ -383,9 +449,9 @@ def batch_act(kernel: Kernel, case_id: int, trigger: str, who: Actor, payload: d
     return None
 
 
-def _finish_batch(kernel: Kernel, year: int, column: str, batch: int, who: Actor,
-                  trigger: str | None, article: str | None,
-                  payload: dict[str, Any] | None) -> bool:
+def finish_batch(kernel: Kernel, year: int, column: str, batch: int, who: Actor,
+                 trigger: str | None, article: str | None,
+                 payload: dict[str, Any] | None) -> bool:
     """Mark the stored batch done and record the round's act (``trigger``), once: a
     concurrent run that finishes the same batch later writes nothing."""
     with kernel.transaction() as transaction:
@@ -425,11 +491,10 @@ def _check_same_batch(kind: str, year: int, stored: dict[str, Any],
         what = (f"{_choice_text(stored['choice'])} --start {stored['start']}"
                 + (f" --doc-no {stored['doc_no']}" if stored.get("doc_no") else "")
                 + f": publicize {', '.join(map(str, stored['publicize'])) or 'none'}; "
-                f"reject {len(stored['reject'])} other(s)")
+                f"{len(stored.get('not_selected', stored.get('reject', [])))} other(s) 未入选")
     else:
-        what = ((f"--valid-from {stored['valid_from']}" if stored.get("valid_from")
-                 else "no --valid-from")
-                + (f" --doc-no {stored['doc_no']}" if stored.get("doc_no") else "")
+        what = (f"--doc-no {stored['doc_no']} --doc-date {stored['doc_date']} "
+                f"--valid-from {stored['valid_from']}"
                 + f": cases {', '.join(map(str, stored['cases'])) or 'none'}")
     raise TransitionRefused(
         f"round {year} has an unfinished {kind} batch {stored['batch']}, stored {stored['at']} "

@@ -45,7 +45,6 @@ from gdcluster.engine.timers import (
     CLOSED,
     ERROR,
     NOT_APPLICABLE,
-    RECOGNIZED,
     REFUSED,
     REMINDED,
     REMINDER_ARTICLES,
@@ -75,7 +74,7 @@ class DeadlineOutcome:
     case_id: int | None
     round_year: int | None
     due_at: datetime
-    #: ``recognized``, ``revoked``, ``flagged``, ``reminded``, ``closed``, ``held``,
+    #: ``publicity_closed``, ``revoked``, ``flagged``, ``reminded``, ``closed``, ``held``,
     #: ``not_applicable``, ``refused``, ``waiting``, ``busy`` or ``error``.
     outcome: str
     result: str
@@ -155,9 +154,9 @@ def run_due(
 ) -> list[DeadlineOutcome]:
     """Handle every deadline due at ``now`` (default: the kernel clock's now), in due order.
 
-    Runs to a fixed point: when an act writes deadlines that are already due (recognition
-    after a long downtime schedules reports that have passed), the sweep starts again from the
-    earliest due row, so they are handled in the same sweep and in due order. Rows left
+    Runs to a fixed point: when an act writes deadlines that are already due (a closed
+    objection re-arming the end of publicity, say), the sweep starts again from the earliest
+    due row, so they are handled in the same sweep and in due order. Rows left
     pending (waiting for a calendar, a locked database) are not retried within one sweep.
 
     Returns what this process did with each deadline it handled (those another process
@@ -271,9 +270,6 @@ def _fire_case_deadline(
             assert case is not None
             kernel.transition(transaction, case, decided.trigger, SYSTEM,
                               dict(decided.payload), at)
-            if decided.outcome == RECOGNIZED:
-                decided = Plan(decided.outcome, f"{decided.result}; valid {case.valid_from} to "
-                               f"{case.valid_until}", decided.trigger, decided.payload)
             wrote_due = session.scalar(
                 select(Deadline.id).where(Deadline.case_id == case.id,
                                           Deadline.status == "pending",

@@ -3,8 +3,13 @@
 through the act kernel.
 
 =================  =======================================================================
-publicity_end      ``recognize`` by ``system``; held while an objection is open (dismissing
-                   the last one after the window re-arms it, see ``deadlines``)
+publicity_end      ``close_publicity`` by ``system``; held while an objection is open
+                   (dismissing the last one after the window re-arms it, see ``deadlines``).
+                   Recognition is never a timer's: it comes with the 名单通告
+                   (``round recognize``)
+correction_due     the 退回补正 window closes: the result is recorded, no act
+correction_         a reminder of the correction deadline (notice ``correction_reminder``)
+reminder
 report_due         ``revoke`` 18.3, or ``flag`` when the policy says so
 validity_end       ``revoke`` 18.1; an ``under_review`` case waits for the decision
 report_reminder,   a reminder: an audit row and an event for the notices, no state change
@@ -31,7 +36,7 @@ from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
 
 __all__ = ["Plan", "not_applicable", "plan", "predict"]
@@ -43,7 +48,7 @@ SYSTEM = Actor.system()
 VALID_STATES = ("recognized", "renewed", "under_review")
 
 # what a deadline comes to, as a sweep reports it (``DeadlineOutcome.outcome``) and logs it
-RECOGNIZED = "recognized"
+PUBLICITY_CLOSED = "publicity_closed"
 REVOKED = "revoked"
 FLAGGED = "flagged"
 REMINDED = "reminded"
@@ -57,6 +62,7 @@ ERROR = "error"
 
 #: What a timer's own acts cite.
 REMINDER_ARTICLES = {
+    deadlines.CORRECTION_REMINDER: "《暂行办法》认定程序：资格初审（退回补正提醒）",
     deadlines.REPORT_REMINDER: "《暂行办法》动态管理：年度报告（提醒）",
     deadlines.EXPIRY_REMINDER: "《暂行办法》动态管理：复核（有效期届满提醒）",
 }
@@ -105,13 +111,23 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
         ))
         if open_ids:
             listed = ", ".join(map(str, open_ids))
-            return Plan(HELD, f"held: objection(s) {listed} open; recognition waits for the "
-                              f"province's decision (dismissing the last one re-arms it)")
-        round_row = session.get(Round, case.round_year)
-        start = (round_row.valid_from if round_row is not None else None) \
-            or local_date(row.due_at)
-        return Plan(RECOGNIZED, "recognized by system at the end of publicity", "recognize",
-                    {"valid_from": start})
+            return Plan(HELD, f"held: objection(s) {listed} open; the publicity closes once "
+                              f"the province has decided (dismissing the last one re-arms it)")
+        return Plan(PUBLICITY_CLOSED, "publicity closed by system at the end of its window; "
+                                      "recognition follows with the 名单通告", "close_publicity")
+    if kind in (deadlines.CORRECTION_DUE, deadlines.CORRECTION_REMINDER):
+        # the rows of one return are settled by the resubmission that answers it, so the
+        # pending ones are always those of the case's current correction deadline
+        due = case.correction_due
+        if state != "drafted" or due is None:
+            return not_applicable(f"case is {state}: resubmitted or closed")
+        if kind == deadlines.CORRECTION_DUE:
+            return Plan(CLOSED, f"correction window closed at 24:00 of {due}: the case can no "
+                                f"longer be submitted; `round close` closes it")
+        if end_of_day(due) <= now:
+            return not_applicable(f"too late: the correction deadline ended {due}")
+        return Plan(REMINDED, f"reminder sent: correction deadline {due}", None,
+                    {"correction_due": due.isoformat()})
     if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
         year = key_year(row.key)
         if state not in VALID_STATES:

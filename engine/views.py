@@ -73,6 +73,10 @@ class CaseView:
     deadlines: list[dict[str, Any]] = field(default_factory=list)
     objections: list[dict[str, Any]] = field(default_factory=list)
     reports: list[int] = field(default_factory=list)
+    #: The state the case came from into a closed state (rejected, not_selected).
+    previous_state: str | None = None
+    #: The 退回补正 deadline, once the case has been returned.
+    correction_due: date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +95,8 @@ class CaseView:
             "publicity_end": iso(self.publicity_end),
             "valid_from": iso(self.valid_from),
             "valid_until": iso(self.valid_until),
+            "previous_state": self.previous_state,
+            "correction_due": iso(self.correction_due),
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
@@ -198,7 +204,7 @@ _LISTED = tuple(
     getattr(Case, name) for name in (
         "id", "round_year", "name", "city", "county", "industry", "state", "version", "policy",
         "policy_version", "score", "publicity_start", "publicity_end", "valid_from",
-        "valid_until", "created_at", "updated_at",
+        "valid_until", "created_at", "updated_at", "previous_state", "correction_due",
     )
 )
 
@@ -214,7 +220,7 @@ def _view(case: Any, deadline_rows: list[dict[str, Any]], objections: list[dict[
         publicity_start=case.publicity_start, publicity_end=case.publicity_end,
         valid_from=case.valid_from, valid_until=case.valid_until, created_at=case.created_at,
         updated_at=case.updated_at, deadlines=deadline_rows, objections=objections,
-        reports=reports,
+        reports=reports, previous_state=case.previous_state, correction_due=case.correction_due,
     )
 
 
@@ -391,6 +397,8 @@ class RoundSummary:
     publicity_doc_no: str | None
     recognition_doc_no: str | None
     valid_from: str | None
+    #: When ``round close`` closed the round (its leftovers 未入选), if it has.
+    closed_at: str | None
     #: The last publicize / recognize batch as stored (resumed after a crash).
     publicity_pick: dict[str, Any] | None
     recognition_batch: dict[str, Any] | None
@@ -415,6 +423,7 @@ class RoundSummary:
             "publicity_doc_no": self.publicity_doc_no,
             "recognition_doc_no": self.recognition_doc_no,
             "valid_from": self.valid_from,
+            "closed_at": self.closed_at,
             "publicity_pick": self.publicity_pick,
             "recognition_batch": self.recognition_batch,
             "rubric": [line.to_dict() for line in self.rubric],
@@ -461,6 +470,7 @@ def round_summary(store: Store, year: int) -> RoundSummary:
             publicity_doc_no=round_row.publicity_doc_no,
             recognition_doc_no=round_row.recognition_doc_no,
             valid_from=iso(round_row.valid_from),
+            closed_at=iso(round_row.closed_at),
             publicity_pick=round_row.publicity_pick,
             recognition_batch=round_row.recognition_batch,
             rubric=[RubricLine(item.id, item.name, int(item.weight))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import local_date
+from gdcluster.engine.effects import NOT_PUBLICIZED, NOT_RECOMMENDED, NOT_SUBMITTED
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Case, Round
@@ -89,6 +90,10 @@ def specs_for_event(event: TransitionEvent) -> list[NoticeSpec]:
     kind = TRIGGER_KINDS.get(event.trigger)
     if kind is None:
         return []
+    if kind == "not_selected" and event.payload.get("reason_kind") == NOT_SUBMITTED:
+        return []  # never submitted: nobody was told it was under review
+    if kind == "rejection" and event.to_state != "rejected":
+        return []  # an objection dismissed
     if kind in ("publicity", "recognition"):
         return [NoticeSpec(kind, round_year=event.round_year)]
     if kind == "renewal":
@@ -114,6 +119,8 @@ def latest_event(
     triggers = KIND_TRIGGERS[kind]
     trigger = triggers[0]
     statement = select(AuditEntry).where(AuditEntry.trigger.in_(triggers))  # type: ignore[attr-defined]
+    if kind == "rejection":
+        statement = statement.where(AuditEntry.to_state == "rejected")
     if case_id is not None:
         statement = statement.where(AuditEntry.case_id == case_id)
     else:
@@ -344,32 +351,44 @@ def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> 
 
 
 def _recognition(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """The 名单通告 (or a supplementary one) of a ``recognize_round`` act: dated its 成文日期,
+    listing the clusters it recognized, with its one validity. An act recorded before
+    recognition came with the 通告 lists with each case's own recognition act."""
     round_row = load_round(session, event.round_year)
     policy = policy_for(round_row.policy, round_row.policy_digest)
     payload = event.payload
     ids = [int(i) for i in payload.get("recognized", [])]
-    acts = _acts(session, "recognize", ids, before=event.audit_seq)
+    stated = (_date(payload.get("valid_from")), _date(payload.get("valid_until")))
+    acts = {} if stated[1] is not None else _acts(session, "recognize", ids,
+                                                  before=event.audit_seq)
     clusters = []
     for case in _cases(session, ids):
         act = acts.get(case.id)  # type: ignore[arg-type]
-        valid_from = _date(act.payload.get("valid_from")) if act else case.valid_from
-        valid_until = _date(act.payload.get("valid_until")) if act else case.valid_until
+        if stated[1] is not None:
+            valid_from, valid_until = stated
+        else:
+            valid_from = _date(act.payload.get("valid_from")) if act else case.valid_from
+            valid_until = _date(act.payload.get("valid_until")) if act else case.valid_until
         clusters.append(_cluster(case, valid_from=valid_from, valid_until=valid_until))
     clusters = _in_region_order(clusters)
     validity = _one_range(clusters)
     month, day = policy.periods.report_due_month_day
-    context = common_context(settings, round_row, local_date(event.at))
+    signed = _date(payload.get("doc_date")) or local_date(event.at)
+    context = common_context(settings, round_row, signed)
     year = round_row.year
+    supplementary = bool(payload.get("supplementary"))
+    listed = f"{year}年广东省中小企业特色产业集群{'补充名单' if supplementary else '名单'}"
     context.update(
         kind="recognition",
-        title=f"{settings.issuer}关于公布{year}年广东省中小企业特色产业集群名单的通告",
+        title=f"{settings.issuer}关于公布{listed}的通告",
         doc_no=payload.get("doc_no") or round_row.recognition_doc_no,
         count=len(clusters),
         clusters=clusters,
+        supplementary=supplementary,
         validity={"start": validity[0], "end": validity[1]} if validity else None,
         report_due=f"{month}月{day}日",
         steps=[*_steps(session, year, event.audit_seq), "公示"],
-        attachments=[{"title": f"{year}年广东省中小企业特色产业集群名单",
+        attachments=[{"title": listed,
                       "table": _list_table(clusters, validity=validity is None)}],
     )
     return context
@@ -445,6 +464,9 @@ def _revocation(session: Session, settings: Settings, event: TransitionEvent) ->
 
 
 def _return(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """退回补正, from the city's department to the county's: what to correct, and the
+    correction deadline the act set (a return recorded before deadlines were set names the
+    round's application deadline, or its own ``resubmit_by``)."""
     case = load_case(session, event.case_id)
     round_row = load_round(session, case.round_year)
     fields = [_field_label(str(name)) for name in event.payload.get("fields", []) or []]
@@ -457,8 +479,91 @@ def _return(session: Session, settings: Settings, event: TransitionEvent) -> dic
         cluster=_cluster(case),
         reason=(event.reason or "").strip(),
         fields=fields,
+        correction_due=_date(event.payload.get("correction_due")),
         resubmit_by=_date(event.payload.get("resubmit_by")),
         apply_by=round_row.apply_by,
+    )
+    return context
+
+
+def _correction_reminder(session: Session, settings: Settings,
+                         event: TransitionEvent) -> dict[str, Any]:
+    """补正提醒, from the city that returned the application: its deadline is near."""
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
+    due = _date(event.payload.get("correction_due")) or case.correction_due
+    if due is None:
+        raise InvalidInput("a correction reminder needs the correction deadline",
+                           field="correction_due")
+    returned = _acts(session, "return", [case.id], before=event.audit_seq)  # type: ignore[list-item]
+    context = common_context(settings, round_row, local_date(event.at))
+    context.update(
+        kind="correction_reminder",
+        title=f"关于{case.name}申报材料补正截止日期的提醒",
+        issuer=settings.city_issuer(case.city),
+        addressee=_departments().unit(case.county),
+        cluster=_cluster(case),
+        returned_on=local_date(returned[case.id].at) if case.id in returned else None,  # type: ignore[index]
+        correction_due=due,
+    )
+    return context
+
+
+def _not_selected(session: Session, settings: Settings,
+                  event: TransitionEvent) -> dict[str, Any]:
+    """未入选告知, from the province to the county's department, copied to the city's."""
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
+    kind = event.payload.get("reason_kind")
+    if kind not in (NOT_RECOMMENDED, NOT_PUBLICIZED):
+        raise InvalidInput(f"no 未入选告知 is issued for a case closed as {kind!r}",
+                           field="reason_kind")
+    context = common_context(settings, round_row, local_date(event.at))
+    context.update(
+        kind="not_selected",
+        title=f"关于{case.name}未入选{round_row.year}年广东省中小企业特色产业集群的告知",
+        addressee=_departments().unit(case.county),
+        copies=[_departments().city(case.city)],
+        cluster=_cluster(case),
+        reason_kind=kind,
+        city_department=_departments().city(case.city),
+    )
+    return context
+
+
+#: The step that ended an application, by the state it was rejected from.
+_REJECTED_AT = {
+    "submitted": "经资格初审",
+    "city_reviewed": "经资格初审",
+    "recommended": "经专家评审",
+    "expert_reviewed": "经专家评审",
+    "publicized": "公示期间有单位或个人提出实名异议，经核查，异议成立",
+    "publicity_closed": "经审核",
+}
+
+
+def _rejection(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """不予认定通知: from the city (资格初审) or the province, to the county's department
+    (the province's copied to the city's), with the step, the reason and the remedies — a
+    city's decision is reviewed by the city's people's government, the province's as the
+    departments' data say."""
+    case = load_case(session, event.case_id)
+    round_row = load_round(session, case.round_year)
+    by_city = str(event.actor).startswith("city:")
+    context = common_context(settings, round_row, local_date(event.at))
+    remedies = dict(context["remedies"])
+    if by_city:
+        remedies["review_body"] = f"{case.city}人民政府"
+    context.update(
+        kind="rejection",
+        title=f"关于{case.name}不予认定为广东省中小企业特色产业集群的通知",
+        issuer=settings.city_issuer(case.city) if by_city else settings.issuer,
+        addressee=_departments().unit(case.county),
+        copies=[] if by_city else [_departments().city(case.city)],
+        cluster=_cluster(case),
+        step=_REJECTED_AT.get(str(event.from_state), "经审核"),
+        reason=(event.reason or "").strip(),
+        remedies=remedies,
     )
     return context
 
@@ -545,6 +650,9 @@ _BUILDERS = {
     "recognition": _recognition,
     "revocation": _revocation,
     "return": _return,
+    "correction_reminder": _correction_reminder,
+    "not_selected": _not_selected,
+    "rejection": _rejection,
     "report_reminder": _report_reminder,
     "expiry_reminder": _expiry_reminder,
 }

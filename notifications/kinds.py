@@ -3,7 +3,8 @@ context builder and the notice service."""
 
 from __future__ import annotations
 
-__all__ = ["CASE_KINDS", "KINDS", "KIND_TRIGGERS", "ROUND_KINDS", "TRIGGER_KINDS"]
+__all__ = ["BATCH_KINDS", "CASE_KINDS", "KINDS", "KIND_TRIGGERS", "ROUND_KINDS",
+           "TRIGGER_KINDS"]
 
 KINDS = (
     "publicity",
@@ -11,19 +12,28 @@ KINDS = (
     "renewal",
     "revocation",
     "return",
+    "correction_reminder",
+    "not_selected",
+    "rejection",
     "report_reminder",
     "expiry_reminder",
 )
 #: Which act produces which notice. Reminders are recorded by the scheduler when a reminder
 #: deadline fires (``engine/sweep.py``): trigger ``report_reminder`` with payload ``{year,
-#: report_due}`` and ``expiry_reminder`` with ``{valid_until}``; the names first agreed,
-#: ``remind_report`` (``{year, due}``) and ``remind_expiry``, are accepted as well.
+#: report_due}``, ``expiry_reminder`` with ``{valid_until}`` and ``correction_reminder`` with
+#: ``{correction_due}``; the names first agreed, ``remind_report`` (``{year, due}``) and
+#: ``remind_expiry``, are accepted as well. ``close`` calls for a 未入选告知 only for a case
+#: that was submitted, ``resolve`` for a 不予认定通知 only when it upholds the objection.
 TRIGGER_KINDS = {
     "publicize_round": "publicity",
     "recognize_round": "recognition",
     "renew": "renewal",
     "revoke": "revocation",
     "return": "return",
+    "correction_reminder": "correction_reminder",
+    "close": "not_selected",
+    "reject": "rejection",
+    "resolve": "rejection",
     "report_reminder": "report_reminder",
     "remind_report": "report_reminder",
     "expiry_reminder": "expiry_reminder",
@@ -33,5 +43,13 @@ KIND_TRIGGERS: dict[str, tuple[str, ...]] = {}
 for _trigger, _kind in TRIGGER_KINDS.items():
     KIND_TRIGGERS[_kind] = (*KIND_TRIGGERS.get(_kind, ()), _trigger)
 del _trigger, _kind
+#: The notices each round command's acts may issue (its own and its cases'): a batch checks
+#: that it can issue every one of them before it moves its first case.
+BATCH_KINDS: dict[str, tuple[str, ...]] = {
+    "publicize_round": ("publicity", "not_selected"),
+    "recognize_round": ("recognition", "not_selected"),
+    "close_round": ("not_selected",),
+}
 ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
-CASE_KINDS = frozenset({"renewal", "revocation", "return", "report_reminder", "expiry_reminder"})
+CASE_KINDS = frozenset({"renewal", "revocation", "return", "correction_reminder", "not_selected",
+                        "rejection", "report_reminder", "expiry_reminder"})

@@ -34,7 +34,13 @@ from gdcluster.engine.errors import DatabaseReplaced, InvalidInput, NotFound
 from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering
 from gdcluster.notifications.context import NoticeSpec, build_context, specs_for_event
-from gdcluster.notifications.kinds import CASE_KINDS, KINDS, ROUND_KINDS, TRIGGER_KINDS
+from gdcluster.notifications.kinds import (
+    BATCH_KINDS,
+    CASE_KINDS,
+    KINDS,
+    ROUND_KINDS,
+    TRIGGER_KINDS,
+)
 from gdcluster.notifications.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -81,8 +87,7 @@ class Notifier:
     def _before_batch(self, trigger: str, year: int) -> None:
         """A round batch issues its notice last, after its cases moved: what would refuse that
         notice refuses the batch before anything is written."""
-        kind = TRIGGER_KINDS.get(trigger)
-        if kind is not None:
+        for kind in BATCH_KINDS.get(trigger, ()):
             ready(kind, self.settings, simulation=self.engine.simulation, warn=False)
 
     def _on_transaction(self, session: Session, event: TransitionEvent) -> None:

@@ -153,6 +153,8 @@ PERIOD_KEYS: Final = (
     "missed_report_action",
     "review_window_months",
     "expiry_reminder_days",
+    "correction_workdays",
+    "correction_reminder_days",
 )
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -277,6 +279,11 @@ class Periods:
     review_window_months: int
     expiry_reminder_days: int
     sources: Mapping[str, str] = field(hash=False)
+    #: 退回补正: the correction deadline's working days (counted from the day after the
+    #: return) when the city gives none, and the working days before it that the reminder
+    #: comes (0: none). Optional in a file; files that do not state them take these.
+    correction_workdays: int = 5
+    correction_reminder_days: int = 2
 
     @property
     def report_due_month_day(self) -> tuple[int, int]:
@@ -659,7 +666,13 @@ def _periods(table: _Table) -> Periods:
         review_window_months=review_window_months,
         expiry_reminder_days=table.integer("expiry_reminder_days", minimum=0),
         sources=MappingProxyType(sources),
+        correction_workdays=table.optional_integer("correction_workdays", 5, minimum=1),
+        correction_reminder_days=table.optional_integer("correction_reminder_days", 2,
+                                                        minimum=0),
     )
+    if periods.correction_reminder_days >= periods.correction_workdays:
+        table.fail("correction_reminder_days", "the reminder must come after the return: "
+                                               "fewer working days than correction_workdays")
     table.finish()
     return periods
 
@@ -800,6 +813,9 @@ class _Table:
         if value < minimum:
             self.fail(key, f"must be at least {minimum}, not {value}")
         return cast(int, value)
+
+    def optional_integer(self, key: str, default: int, *, minimum: int) -> int:
+        return self.integer(key, minimum=minimum) if key in self._data else default
 
     def integer_list(self, key: str, *, minimum: int) -> list[int]:
         value = self._get(key, True)

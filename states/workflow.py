@@ -1,10 +1,12 @@
 """The lifecycle as data: ``workflow.toml`` loaded and validated.
 
 The definition is validated when loaded (``InvalidDefinition``): the initial state exists, every
-state is reachable from it, final states have no exits, every trigger names known states and
-actors. The engine binds the guard and effect names to its functions and builds the one
-``transitions`` Machine from this table (``gdcluster.engine.lifecycle``); a refusal at run time
-is a different thing and belongs to the engine.
+state is reachable from it, final states have no exits, a closed state's only exits are
+corrections, a row back to the state a case came from (dest ``"<previous>"``) leaves only states
+that remember it, every trigger names known states and actors, and no payload key is both
+required and optional. The engine binds the guard and effect names to its functions and
+builds the one ``transitions`` Machine from this table (``gdcluster.engine.lifecycle``); a
+refusal at run time is a different thing and belongs to the engine.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 ACTOR_KINDS = frozenset({"province", "city", "county", "system", "anyone"})
 SAME = "="
+#: A row's dest meaning "the state the case came from" (``gd_case.previous_state``).
+PREVIOUS = "<previous>"
 
 
 class InvalidDefinition(ValueError):
@@ -26,9 +30,16 @@ class InvalidDefinition(ValueError):
 
 @dataclass(frozen=True)
 class State:
+    """A state. ``final``: no exit at all. ``closed``: ends the case like a final state (its
+    pending deadlines are cancelled on entry) but keeps a correction exit. ``remembers``:
+    entering it records the state the case came from, which a ``"<previous>"`` row returns
+    to."""
+
     name: str
     label: str
     final: bool = False
+    closed: bool = False
+    remembers: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,10 +55,29 @@ class Rule:
     guards: tuple[str, ...] = ()
     effect: str | None = None
     requires: tuple[str, ...] = ()
+    #: Payload keys the act may also be given; any key outside ``requires``, ``accepts`` (and
+    #: ``when`` where the row has one) is refused.
+    accepts: tuple[str, ...] = ()
     when: str | None = None
+    #: The round command that fires this row for a whole batch (``round recognize``); such a
+    #: row is never fired on one case alone.
+    fired_by: str | None = None
+    #: A correction: the only kind of row that may leave a closed state.
+    correction: bool = False
 
     def dest_from(self, source: str) -> str:
         return source if self.dest == SAME else self.dest
+
+    @property
+    def who(self) -> str:
+        """Who fires the row, as the diagrams label it (``province via round recognize``)."""
+        who = ", ".join(self.actors)
+        return f"{who} via {self.fired_by}" if self.fired_by else who
+
+    @property
+    def payload_keys(self) -> frozenset[str]:
+        """Every payload key the row takes."""
+        return frozenset((*self.requires, *self.accepts, *(("when",) if self.when else ())))
 
 
 @dataclass(frozen=True)
@@ -73,18 +103,33 @@ class Workflow:
         return tuple(dict.fromkeys(rule.trigger for rule in self.rules))
 
     def edges(self) -> Iterator[tuple[str, str, Rule]]:
+        """(source, dest, row) for every move; a ``"<previous>"`` row once per state the case
+        may have come from."""
         for rule in self.rules:
             for source in rule.sources:
-                yield source, rule.dest_from(source), rule
+                if rule.dest == PREVIOUS:
+                    for dest in self.previous_states(source):
+                        yield source, dest, rule
+                else:
+                    yield source, rule.dest_from(source), rule
+
+    def previous_states(self, state: str) -> tuple[str, ...]:
+        """The states a case may have come from into ``state`` (by a row that is not itself a
+        return to the previous state), in the order of the states."""
+        came = {source for rule in self.rules if rule.dest == state for source in rule.sources}
+        return tuple(name for name in self.state_names if name in came and name != state)
+
+    @property
+    def closed_states(self) -> frozenset[str]:
+        return frozenset(state.name for state in self.states if state.closed)
 
     # ------------------------------------------------------------------ export
     def to_mermaid(self) -> str:
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
         for source, dest, rule in self.edges():
-            who = ", ".join(rule.actors)
-            lines.append(f"    {source} --> {dest}: {rule.trigger} ({who})")
+            lines.append(f"    {source} --> {dest}: {rule.trigger} ({rule.who})")
         for state in self.states:
-            if state.final:
+            if state.final or state.closed:
                 lines.append(f"    {state.name} --> [*]")
         return "\n".join(lines) + "\n"
 
@@ -92,12 +137,11 @@ class Workflow:
         lines = ["digraph gdcluster {", "    rankdir=LR;", '    node [shape=box, style=rounded];']
         lines.append('    "__start__" [shape=point];')
         for state in self.states:
-            shape = ", peripheries=2" if state.final else ""
+            shape = ", peripheries=2" if state.final or state.closed else ""
             lines.append(f'    "{state.name}" [label="{state.name}\\n{state.label}"{shape}];')
         lines.append(f'    "__start__" -> "{self.initial}";')
         for source, dest, rule in self.edges():
-            who = ", ".join(rule.actors)
-            lines.append(f'    "{source}" -> "{dest}" [label="{rule.trigger}\\n({who})"];')
+            lines.append(f'    "{source}" -> "{dest}" [label="{rule.trigger}\\n({rule.who})"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -109,7 +153,8 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
 
     try:
         states = tuple(
-            State(name=s["name"], label=s["label"], final=bool(s.get("final", False)))
+            State(name=s["name"], label=s["label"], final=bool(s.get("final", False)),
+                  closed=bool(s.get("closed", False)), remembers=bool(s.get("remembers", False)))
             for s in data["states"]
         )
         rules = tuple(
@@ -123,7 +168,10 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
                 guards=tuple(t.get("guards", ())),
                 effect=t.get("effect"),
                 requires=tuple(t.get("requires", ())),
+                accepts=tuple(t.get("accepts", ())),
                 when=t.get("when"),
+                fired_by=t.get("fired_by"),
+                correction=bool(t.get("correction", False)),
             )
             for t in data["transitions"]
         )
@@ -140,17 +188,27 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
     if initial not in known:
         raise fail(f"initial state {initial!r} is not a state")
     finals = {s.name for s in states if s.final}
+    closed = {s.name for s in states if s.closed}
+    remembering = {s.name for s in states if s.remembers}
+    for state in states:
+        if state.final and state.closed:
+            raise fail(f"state {state.name!r} is both final and closed")
     seen: set[tuple[str, str | None, str | None]] = set()
     for rule in rules:
         where = f"trigger {rule.trigger!r}"
         if not rule.article.strip():
             raise fail(f"{where} cites no article")
+        both = sorted(set(rule.requires) & set(rule.accepts))
+        if both:
+            raise fail(f"{where} both requires and accepts {both[0]!r}")
+        if rule.fired_by is not None and not rule.fired_by.strip():
+            raise fail(f"{where} is fired_by an empty command")
         named = (*rule.guards, *((rule.effect,) if rule.effect is not None else ()))
         if not all(isinstance(name, str) and name.strip() for name in named):
             raise fail(f"{where} names a guard or effect that is not a name: {named}")
         if not rule.actors or set(rule.actors) - ACTOR_KINDS:
             raise fail(f"{where} has unknown actors {sorted(set(rule.actors) - ACTOR_KINDS)}")
-        if rule.dest != SAME and rule.dest not in known:
+        if rule.dest not in (SAME, PREVIOUS) and rule.dest not in known:
             raise fail(f"{where} goes to unknown state {rule.dest!r}")
         if not rule.sources and rule.dest == SAME:
             raise fail(f"{where} creates a case but names no state to create it in")
@@ -159,24 +217,29 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
                 raise fail(f"{where} starts from unknown state {source!r}")
             if source in finals:
                 raise fail(f"{where} leaves final state {source!r}")
+            if source in closed and not rule.correction:
+                raise fail(f"{where} leaves closed state {source!r} but is not a correction")
+            if rule.dest == PREVIOUS and source not in remembering:
+                raise fail(f"{where} returns to the previous state from {source!r}, which "
+                           f"does not remember it (remembers = true)")
             key = (rule.trigger, source, rule.when)
             if key in seen:
                 raise fail(f"{where} is defined twice from {source!r}")
             seen.add(key)
+    workflow = Workflow(initial=initial, states=states, rules=rules)
     reachable = {initial}
     frontier = [initial]
+    edges = list(workflow.edges())
     while frontier:
         current = frontier.pop()
-        for rule in rules:
-            if current in rule.sources:
-                dest = rule.dest_from(current)
-                if dest not in reachable:
-                    reachable.add(dest)
-                    frontier.append(dest)
+        for source, dest, _rule in edges:
+            if source == current and dest not in reachable:
+                reachable.add(dest)
+                frontier.append(dest)
     unreachable = known - reachable
     if unreachable:
         raise fail(f"states not reachable from {initial!r}: {sorted(unreachable)}")
-    return Workflow(initial=initial, states=states, rules=rules)
+    return workflow
 
 
 @cache

@@ -38,17 +38,23 @@ PATHS = {
     "recommended": ["submit", "review", "recommend"],
     "expert_reviewed": ["submit", "review", "recommend", "scores", "expert_review"],
     "publicized": ["submit", "review", "recommend", "scores", "expert_review", "publicize"],
+    "publicity_closed": ["submit", "review", "recommend", "scores", "expert_review",
+                         "publicize", "close_publicity"],
     "recognized": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
-                   "recognize"],
+                   "close_publicity", "recognize"],
     "under_review": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
-                     "recognize", "apply_review"],
+                     "close_publicity", "recognize", "apply_review"],
     "renewed": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
-                "recognize", "apply_review", "renew"],
+                "close_publicity", "recognize", "apply_review", "renew"],
     "revoked": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
-                "recognize", "revoke"],
+                "close_publicity", "recognize", "revoke"],
     "rejected": ["submit", "reject_city"],
+    "not_selected": ["submit", "review", "recommend", "scores", "expert_review", "close"],
     "withdrawn": ["withdraw"],
 }
+
+#: The 文号 of the 名单通告s the walker's recognitions stand for.
+DOC_NO = "粤工信服务函〔2024〕95号"
 
 
 def put(raw: Any, path: tuple[Any, ...], value: Any) -> Any:
@@ -76,8 +82,26 @@ def full_scores(policy_name: str = "guangdong-2023", minus: int = 0) -> dict[str
             for item in load_policy(policy_name).rubric.indicators}
 
 
+def at_least(clock: FakeClock, moment: str) -> None:
+    """Move ``clock`` to ``moment``, or leave it where it is when it is there already: time
+    only moves forward in the audit trail."""
+    from gdcluster.engine.clock import parse_instant
+
+    if parse_instant(moment) > clock.now():
+        clock.set(moment)
+
+
 class Walker:
-    """Drives cases of round 2024 to any state through the engine, moving the fake clock."""
+    """Drives cases of round 2024 to any state through the engine, moving the fake clock.
+
+    Time only moves forward (the engine refuses an act dated before the last one): each step
+    happens at its usual moment of round 2024 (``TIMES``) or, when the clock is past it already
+    because an earlier case went further, at the clock's now. So the walker's round has no
+    application or recommendation deadline, a publicity starts on the day of the act, and a
+    case's 复核 waits for its own window. Recognition is the 名单通告's act, done here through
+    the act kernel one case at a time (``round recognize`` would close the round's other
+    cases); ``close`` (未入选) likewise.
+    """
 
     def __init__(self, engine: Engine, clock: FakeClock, application: dict) -> None:
         self.engine, self.clock, self.application = engine, clock, application
@@ -85,24 +109,28 @@ class Walker:
 
     def open_round(self) -> None:
         if not self._round_open:
-            self.clock.set(TIMES["open"])
-            self.engine.open_round(2024, PROVINCE, apply_by="2024-05-31",
-                                   recommend_by="2024-06-30")
+            at_least(self.clock, TIMES["open"])
+            self.engine.open_round(2024, PROVINCE)
             self._round_open = True
 
     def create(self, name: str = "佛山市南海区铝型材产业集群", county: str = "佛山市南海区") -> int:
         self.open_round()
-        self.clock.set(TIMES["open"])
+        at_least(self.clock, TIMES["open"])
         return self.engine.create_case(round_year=2024, name=name, county=county,
                                        industry="铝型材", data=self.application,
                                        actor=f"county:{county}")
 
     def step(self, case_id: int, step: str) -> None:
+        from datetime import timedelta
+
+        from gdcluster.engine.actors import Actor
+        from gdcluster.engine.clock import local_date
+
         engine, clock = self.engine, self.clock
         county = f"county:{engine.get(case_id).county}"
         city = f"city:{engine.get(case_id).city}"
         if step in ("submit", "review", "recommend", "withdraw"):
-            clock.set(TIMES["open"])
+            at_least(clock, TIMES["open"])
             engine.fire(case_id, step, county if step in ("submit", "withdraw") else city)
         elif step == "reject_city":
             engine.fire(case_id, "reject", city, reason="材料不实")
@@ -113,13 +141,25 @@ class Walker:
         elif step == "expert_review":
             engine.fire(case_id, "expert_review", PROVINCE)
         elif step == "publicize":
-            clock.set(TIMES["publicize"])
-            engine.fire(case_id, "publicize", PROVINCE, start="2024-09-27")
+            at_least(clock, TIMES["publicize"])
+            engine.fire(case_id, "publicize", PROVINCE, start=local_date(clock.now()))
+        elif step == "close_publicity":
+            end = engine.get(case_id).publicity_end
+            assert end is not None
+            at_least(clock, f"{(end + timedelta(days=1)).isoformat()}T09:00")
+            engine.fire(case_id, "close_publicity", PROVINCE)
         elif step == "recognize":
-            clock.set(TIMES["after_publicity"])
-            engine.fire(case_id, "recognize", PROVINCE)
+            today = local_date(clock.now())
+            engine.kernel.act(case_id, "recognize", Actor.parse(PROVINCE),
+                              {"valid_from": today, "doc_no": DOC_NO, "doc_date": today,
+                               "batch": 1})
+        elif step == "close":
+            engine.kernel.act(case_id, "close", Actor.parse(PROVINCE), {})
         elif step == "apply_review":
-            clock.set(TIMES["review_window"])
+            until = engine.get(case_id).valid_until
+            assert until is not None
+            at_least(clock, TIMES["review_window"])
+            at_least(clock, f"{(until - timedelta(days=150)).isoformat()}T09:00")
             engine.fire(case_id, "apply_review", county)
         elif step == "renew":
             engine.fire(case_id, "renew", PROVINCE)

@@ -34,11 +34,13 @@ ALLOWED = [
     ("recommended", "reject", PROVINCE, {"reason": "评审未通过"}, "rejected"),
     ("recommended", "withdraw", COUNTY, {}, "withdrawn"),
     ("expert_reviewed", "publicize", PROVINCE, {"start": "2024-09-27"}, "publicized"),
-    ("expert_reviewed", "reject", PROVINCE, {"reason": "未入选"}, "rejected"),
+    ("expert_reviewed", "reject", PROVINCE, {"reason": "评审未通过"}, "rejected"),
     ("publicized", "object", "public@王五",
      {"name": "王五", "contact": "13800000000", "evidence": "产值数据与统计年鉴不符"},
      "publicized"),
-    ("publicized", "reject", PROVINCE, {"reason": "现场考察发现问题"}, "rejected"),
+    ("publicity_closed", "reject", PROVINCE, {"reason": "现场考察发现问题"}, "rejected"),
+    ("rejected", "reopen", PROVINCE, {"reason": "初审认定有误，恢复办理"}, "submitted"),
+    ("not_selected", "reopen", PROVINCE, {"reason": "评分录入有误"}, "expert_reviewed"),
     ("recognized", "report", COUNTY, {"year": 2024, "data": {"output": "130"}}, "recognized"),
     ("recognized", "report", CITY, {"year": 2024}, "recognized"),
     ("recognized", "change", COUNTY, {"kind": "management_body", "detail": "管理机构更名"},
@@ -55,11 +57,15 @@ ALLOWED = [
 # acts the table does not allow in that state (exit 3)
 WRONG_STATE = [
     ("drafted", "review", CITY, {}),
-    ("drafted", "recognize", PROVINCE, {}),
+    ("drafted", "close_publicity", PROVINCE, {}),
     ("submitted", "submit", COUNTY, {}),
     ("city_reviewed", "publicize", PROVINCE, {}),
-    ("recommended", "recognize", PROVINCE, {}),
+    ("recommended", "close_publicity", PROVINCE, {}),
     ("publicized", "withdraw", COUNTY, {}),
+    ("publicized", "reject", PROVINCE, {"reason": "公示期间不经异议程序不予认定"}),
+    ("publicity_closed", "withdraw", COUNTY, {}),
+    ("not_selected", "submit", COUNTY, {}),
+    ("rejected", "review", CITY, {}),
     ("recognized", "submit", COUNTY, {}),
     ("recognized", "renew", PROVINCE, {}),
     ("revoked", "renew", PROVINCE, {}),
@@ -77,7 +83,9 @@ WRONG_ACTOR = [
     ("city_reviewed", "recommend", "city:东莞市", {}),
     ("recommended", "score", CITY, "score"),
     ("expert_reviewed", "publicize", CITY, {"start": "2024-09-27"}),
-    ("publicized", "recognize", COUNTY, {}),
+    ("publicized", "close_publicity", COUNTY, {}),
+    ("rejected", "reopen", CITY, {"reason": "x"}),
+    ("not_selected", "reopen", COUNTY, {"reason": "x"}),
     ("recognized", "revoke", CITY, {"reason_code": "18.5", "reason": "x"}),
     ("recognized", "report", "county:佛山市禅城区", {"year": 2024}),
 ]
@@ -200,41 +208,52 @@ def test_unknown_case_and_trigger(engine: Engine) -> None:
         engine.fire(1, "teleport", COUNTY)
 
 
-def test_publicity_over_a_holiday_and_recognition_after_24h(walker: Walker) -> None:
-    """Publicity from 2024-09-27 runs 7 working days over 国庆 to 2024-10-11; recognition is
-    refused before 24:00 of that day and allowed after."""
+def test_publicity_over_a_holiday_closes_after_24h(walker: Walker) -> None:
+    """Publicity from 2024-09-27 runs 7 working days over 国庆 to 2024-10-11; its close is
+    refused before 24:00 of that day and allowed after; recognition of one case alone is
+    refused (it comes with the 名单通告), and the 通告 dates validity from its 成文日期."""
     engine, clock = walker.engine, walker.clock
     case_id = walker.to("publicized")
     view = engine.get(case_id)
     assert (view.publicity_start, view.publicity_end) == (date(2024, 9, 27), date(2024, 10, 11))
     clock.set("2024-10-11T23:59:59")
     with pytest.raises(TransitionRefused, match="publicity"):
-        engine.fire(case_id, "recognize", PROVINCE)
+        engine.fire(case_id, "close_publicity", PROVINCE)
     clock.set("2024-10-12T00:00:00")
-    view = engine.fire(case_id, "recognize", PROVINCE)
-    assert (view.valid_from, view.valid_until) == (date(2024, 10, 12), date(2027, 10, 11))
+    assert engine.fire(case_id, "close_publicity", PROVINCE).state == "publicity_closed"
+    with pytest.raises(TransitionRefused, match="round recognize") as caught:
+        engine.fire(case_id, "recognize", PROVINCE)
+    assert caught.value.exit_code == 3 and "round act only" in caught.value.reasons
+    assert engine.refusals(case_id=case_id)[-1]["trigger"] == "recognize"
+    clock.set("2024-10-15T10:00")
+    result = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号",
+                                    doc_date="2024-10-14")
+    assert result.recognized == [case_id]
+    view = engine.get(case_id)
+    assert (view.state, view.valid_from, view.valid_until) == (
+        "recognized", date(2024, 10, 14), date(2027, 10, 13))
 
 
-def test_open_objection_holds_recognition(walker: Walker) -> None:
-    """An open objection holds recognition; dismissing it releases, upholding rejects."""
+def test_open_objection_holds_the_close_of_publicity(walker: Walker) -> None:
+    """An open objection holds the close of publicity; dismissing it releases, upholding
+    rejects."""
     engine, clock = walker.engine, walker.clock
     case_id = walker.to("publicized")
+    other = walker.to("publicized", name="另一集群")
     clock.set("2024-10-08T10:00")
     view = engine.fire(case_id, "object", "public@王五", name="王五", contact="138",
                        evidence="证据")
     objection = view.objections[0]["id"]
-    clock.set("2024-10-12T10:00")
-    with pytest.raises(TransitionRefused, match="objection"):
-        engine.fire(case_id, "recognize", PROVINCE)
-    engine.fire(case_id, "resolve", PROVINCE, objection=objection, when="dismiss",
-                reason="经核实不成立")
-    assert engine.fire(case_id, "recognize", PROVINCE).state == "recognized"
-    other = walker.to("publicized", name="另一集群")
-    clock.set("2024-10-08T10:00")
     view = engine.fire(other, "object", "public@赵六", name="赵六", contact="139", evidence="e")
     view = engine.fire(other, "resolve", PROVINCE, objection=view.objections[0]["id"],
                        when="uphold", reason="异议成立")
-    assert view.state == "rejected"
+    assert (view.state, view.previous_state) == ("rejected", "publicized")
+    clock.set("2024-10-12T10:00")
+    with pytest.raises(TransitionRefused, match="objection"):
+        engine.fire(case_id, "close_publicity", PROVINCE)
+    engine.fire(case_id, "resolve", PROVINCE, objection=objection, when="dismiss",
+                reason="经核实不成立")
+    assert engine.fire(case_id, "close_publicity", PROVINCE).state == "publicity_closed"
 
 
 def test_objection_outside_the_window_is_refused(walker: Walker) -> None:
@@ -300,8 +319,10 @@ def test_round_publicize_refuses_a_straddling_tie(walker: Walker) -> None:
     assert all(engine.get(i).state == "expert_reviewed" for i in ids)
     result = engine.publicize_round(2024, PROVINCE, select_ids=[ids[0]], start="2024-09-27")
     assert result.publicized == [ids[0]]
-    assert sorted(result.rejected) == sorted(ids[1:])
-    assert engine.history(ids[1])[-1]["reason"] == "未入选"
+    assert sorted(result.not_selected) == sorted(ids[1:])
+    last = engine.history(ids[1])[-1]
+    assert (last["trigger"], last["to_state"], last["reason"], last["payload"]) == (
+        "close", "not_selected", "未列入拟认定名单", {"reason_kind": "not_publicized"})
 
 
 def test_stale_version_raises_concurrent_modification(walker: Walker) -> None:

@@ -23,14 +23,35 @@ def test_shipped_definition_is_valid_and_complete() -> None:
     assert workflow.initial == "drafted"
     assert set(workflow.state_names) == {
         "drafted", "submitted", "city_reviewed", "recommended", "expert_reviewed", "publicized",
-        "recognized", "under_review", "renewed", "revoked", "rejected", "withdrawn",
+        "publicity_closed", "recognized", "under_review", "renewed", "revoked", "rejected",
+        "not_selected", "withdrawn",
     }
-    assert {s.name for s in workflow.states if s.final} == {"revoked", "rejected", "withdrawn"}
+    assert {s.name for s in workflow.states if s.final} == {"revoked", "withdrawn"}
+    assert workflow.closed_states == {"rejected", "not_selected"}
+    assert {s.name for s in workflow.states if s.remembers} == {"rejected", "not_selected"}
+    assert workflow.state("publicity_closed").label == "公示期满"
+    assert workflow.state("not_selected").label == "未入选"
     assert set(workflow.triggers) >= {
         "create", "update", "submit", "return", "review", "recommend", "score", "expert_review",
-        "publicize", "object", "resolve", "recognize", "report", "change", "apply_review",
-        "renew", "revoke", "reject", "withdraw",
+        "publicize", "object", "resolve", "close_publicity", "recognize", "report", "change",
+        "apply_review", "renew", "revoke", "reject", "withdraw", "close", "reopen",
     }
+
+
+def test_recognition_comes_only_with_the_published_list() -> None:
+    """`recognize` leaves only publicity_closed, only the province fires it, and only as the
+    round command `round recognize` (never the scheduler, never one case alone); the end of
+    publicity is `close_publicity`, which the scheduler may fire."""
+    workflow = load_workflow()
+    [recognize] = [rule for rule in workflow.rules if rule.trigger == "recognize"]
+    assert (recognize.sources, recognize.dest, recognize.actors, recognize.fired_by) == (
+        ("publicity_closed",), "recognized", ("province",), "round recognize")
+    assert set(recognize.requires) == {"valid_from", "doc_no", "doc_date", "batch"}
+    [closing] = [rule for rule in workflow.rules if rule.trigger == "close_publicity"]
+    assert (closing.sources, closing.dest, set(closing.actors)) == (
+        ("publicized",), "publicity_closed", {"province", "system"})
+    assert not any("system" in rule.actors and rule.dest == "recognized"
+                   for rule in workflow.rules)
 
 
 def test_every_rule_cites_an_article() -> None:
@@ -57,9 +78,22 @@ def test_every_rule_cites_an_article() -> None:
              "actors": ["province"], "article": " "}), "cites no article"),
         (lambda d: d["transitions"].append(dict(d["transitions"][2])), "defined twice"),
         (lambda d: d["states"][0].pop("label"), "missing key"),
+        (lambda d: d["transitions"].append(
+            {"trigger": "revive", "label": "x", "sources": ["not_selected"], "dest": "drafted",
+             "actors": ["province"], "article": "x"}), "not a correction"),
+        (lambda d: d["transitions"].append(
+            {"trigger": "undo", "label": "x", "sources": ["recognized"], "dest": "<previous>",
+             "actors": ["province"], "article": "x", "correction": True}),
+         "does not remember it"),
+        (lambda d: d["transitions"].append(
+            {"trigger": "jump", "label": "x", "sources": ["drafted"], "dest": "submitted",
+             "actors": ["province"], "article": "x", "requires": ["reason"],
+             "accepts": ["reason"]}), "both requires and accepts"),
+        (lambda d: d["states"][-1].update(closed=True), "both final and closed"),
     ],
     ids=["bad-initial", "unreachable-state", "exit-from-final", "unknown-dest", "unknown-actor",
-         "no-article", "duplicate-rule", "missing-key"],
+         "no-article", "duplicate-rule", "missing-key", "exit-from-closed",
+         "previous-without-memory", "key-required-and-optional", "final-and-closed"],
 )
 def test_invalid_definitions_are_refused_at_load(mutation, message: str) -> None:
     """A definition that contradicts itself never loads."""
@@ -85,6 +119,43 @@ def test_one_machine_for_the_process_binds_no_case() -> None:
     with pytest.raises(MachineError):
         machine.events["recognize"].trigger(Holder())
     assert machine.models == []
+
+
+def test_a_return_to_the_previous_state_is_one_transition_per_state_it_may_have_come_from(
+) -> None:
+    """`reopen` (dest "<previous>") becomes, from each closed state, one transition to each
+    state a case can enter it from, each conditioned on the recorded previous state."""
+    workflow = load_workflow()
+    machine = Lifecycle.of(workflow).machine
+    for closed in ("rejected", "not_selected"):
+        rows = machine.events["reopen"].transitions[closed]
+        assert [row.dest for row in rows] == list(workflow.previous_states(closed))
+        assert all(row.conditions[0].func.__name__ == f"came_from_{row.dest}" for row in rows)
+    assert workflow.previous_states("not_selected") == (
+        "drafted", "submitted", "city_reviewed", "recommended", "expert_reviewed")
+    assert workflow.previous_states("rejected") == (
+        "submitted", "city_reviewed", "recommended", "expert_reviewed", "publicized",
+        "publicity_closed")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [('requires = ["reason"]\naccepts = ["fields", "due"]',
+      'requires = ["reason"]\naccepts = ["fields", "due", "deadline"]',
+      r"takes \['deadline'\], which no guard or effect of it reads"),
+     ('requires = ["reason"]\naccepts = ["fields", "due"]', 'requires = ["reason"]\n'
+      'accepts = ["fields"]', r"does not take \['due'\], which its guards or effect read")],
+    ids=["declared-but-unread", "read-but-undeclared"],
+)
+def test_a_rows_payload_keys_are_what_its_guards_and_effect_read(old: str, new: str,
+                                                                 message: str) -> None:
+    """Binding refuses a row that declares a payload key nobody reads (it would be accepted
+    and ignored) or lacks one its effect reads (it could never be given)."""
+    text = resources.files("gdcluster.states").joinpath("workflow.toml").read_text("utf-8")
+    assert text.count(old) == 1
+    workflow = parse_workflow(tomllib.loads(text.replace(old, new)))
+    with pytest.raises(InvalidDefinition, match=message):
+        Lifecycle(workflow)
 
 
 def test_resolve_goes_by_outcome() -> None:
