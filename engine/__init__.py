@@ -21,6 +21,7 @@ __all__ = [
     "CaseView",
     "Clock",
     "ClockBehind",
+    "CloseResult",
     "ConcurrentModification",
     "ConnectionLost",
     "DatabaseReplaced",
@@ -34,6 +35,7 @@ __all__ = [
     "NotInitialized",
     "PendingDeadline",
     "PermissionDenied",
+    "PolicyStatus",
     "PublicityResult",
     "Reason",
     "RecognitionResult",
@@ -52,6 +54,7 @@ _HOMES = {
     "CaseView": "views",
     "Clock": "clock",
     "ClockBehind": "errors",
+    "CloseResult": "rounds",
     "ConcurrentModification": "errors",
     "ConnectionLost": "errors",
     "DatabaseReplaced": "errors",
@@ -65,6 +68,7 @@ _HOMES = {
     "NotInitialized": "errors",
     "PendingDeadline": "sweep",
     "PermissionDenied": "errors",
+    "PolicyStatus": "policies",
     "PublicityResult": "rounds",
     "Reason": "errors",
     "RecognitionResult": "recognition",
@@ -99,8 +103,9 @@ if TYPE_CHECKING:
         WaitingFor,
     )
     from gdcluster.engine.kernel import TransitionEvent
+    from gdcluster.engine.policies import PolicyStatus
     from gdcluster.engine.recognition import RecognitionResult
-    from gdcluster.engine.rounds import PublicityResult
+    from gdcluster.engine.rounds import CloseResult, PublicityResult
     from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
     from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 

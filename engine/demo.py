@@ -1,11 +1,14 @@
 """`gdcluster demo`: one round's whole life on a fresh simulation database, narrated.
 
-Five example clusters (示例数据: enterprise names and figures are invented) in five cities walk
-through application, a return for correction, 资格初审 with a criterion failing on the wrong
-side of 70%, recommendation, expert scoring, publicity over the 国庆 holiday, a real-name
-objection, recognition by the scheduler's sweep, annual reports, a 重大变动 filing, a missed
-report revoked by the sweep, a revocation by the province, a 复核 and renewal, and an expiry
-revoked by the sweep. The narration is the engine's own event stream.
+Six example clusters (示例数据: enterprise names and figures are invented) in six cities walk
+through application, a return for correction (退回补正) after the application deadline with
+its correction deadline and reminder, 资格初审 with a criterion failing on the wrong side of
+70% (不予认定), recommendation, a 现场考察, expert scoring, publicity over the 国庆 holiday, a
+real-name objection, the close of publicity by the scheduler's sweep, recognition with the
+名单通告 (its 文号 and 成文日期), the round closed with a case not recommended (未入选), annual
+reports, a 重大变动 filing, a missed report revoked by the sweep, a revocation by the
+province, a 复核 and renewal, and an expiry revoked by the sweep. The narration is the
+engine's own event stream.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ CLUSTERS: list[tuple[str, str, str, str, dict[str, Any]]] = [
       "invention_patents": {"2021": 410, "2022": 472}}),  # 2023 missing: returned for 补正
     ("chenghai", "汕头市澄海区玩具创意产业集群", "汕头市澄海区", "玩具创意",
      {"sme_output_share": "70%"}),  # exactly 70%: 高于70% fails
+    ("pengjiang", "江门市蓬江区摩托车及零部件产业集群", "江门市蓬江区", "摩托车及零部件",
+     {"output": {"2021": "76.5", "2022": "85.9", "2023": "97.2"}}),  # passes, not recommended
 ]
 
 
@@ -163,23 +168,22 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
             echo(f"   ✗ {names[case_id]}: submit refused (exit {error.exit_code}): "
                  f"{error.message}")
 
-    at("2024-05-12T09:00", "普宁补齐数据后再次提交, 揭阳市退回补正 (return for correction)")
+    at("2024-05-12T09:00", "普宁补齐数据后提交 completed and submitted")
     puning = ids["puning"]
     engine.fire(puning, "update", f"county:{units['puning']}",
                 data=application({**CLUSTERS[3][4],
                                   "invention_patents": {"2021": 410, "2022": 472, "2023": 40}}))
     engine.fire(puning, "submit", f"county:{units['puning']}")
-    engine.fire(puning, "return", f"city:{cities['puning']}@市工信局陈科长",
-                reason="2023年发明专利数据与知识产权部门统计口径不一致，请核实后补正",
-                fields=["invention_patents.2023"], resubmit_by="2024-05-31")
-    at("2024-05-20T15:00", "普宁补正后重新提交 resubmitted")
-    engine.fire(puning, "update", f"county:{units['puning']}",
-                data=application({**CLUSTERS[3][4],
-                                  "invention_patents": {"2021": 410, "2022": 472, "2023": 551}}))
-    engine.fire(puning, "submit", f"county:{units['puning']}")
 
-    at("2024-06-05T10:00", "地市资格初审 city review (第十三条), with 实地抽查")
+    at("2024-06-05T10:00", "地市资格初审 city review (第十三条), with 实地抽查; 揭阳市退回补正")
+    returned = engine.fire(puning, "return", f"city:{cities['puning']}@市工信局陈科长",
+                           reason="2023年发明专利数据与知识产权部门统计口径不一致，请核实后补正",
+                           fields=["invention_patents.2023"])
+    echo(f"   补正截止 correction deadline {returned.correction_due} 24:00 (5 working days, "
+         f"after the round's application deadline 2024-05-31)")
     for key, case_id in ids.items():
+        if key == "puning":
+            continue
         city = f"city:{cities[key]}@市工信局"
         try:
             engine.fire(case_id, "review", city, spot_check="实地抽查集群内3家企业，数据属实")
@@ -190,10 +194,23 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
             engine.fire(case_id, "reject", city,
                         reason="中小企业产值占比为70%，未达到“高于70%”的条件（第十三条第（二）项）")
 
-    at("2024-06-20T10:00", "地市推荐 recommendations (quota 2–5 per city)")
+    sweep("2024-06-11T09:00", "补正提醒 the correction reminder, 2 working days before")
+    at("2024-06-12T15:00", "普宁补正后重新提交 resubmitted before its correction deadline")
+    engine.fire(puning, "update", f"county:{units['puning']}",
+                data=application({**CLUSTERS[3][4],
+                                  "invention_patents": {"2021": 410, "2022": 472, "2023": 551}}))
+    engine.fire(puning, "submit", f"county:{units['puning']}")
+    engine.fire(puning, "review", f"city:{cities['puning']}@市工信局",
+                spot_check="补正材料经核实")
+
+    at("2024-06-20T10:00", "地市推荐 recommendations (quota 2–5 per city; 江门市 recommends none)")
     for key, case_id in ids.items():
-        if engine.get(case_id).state == "city_reviewed":
+        if key != "pengjiang" and engine.get(case_id).state == "city_reviewed":
             engine.fire(case_id, "recommend", f"city:{cities[key]}@市工信局")
+
+    at("2024-08-01T10:00", "现场考察 site visits recorded for the round")
+    engine.record_site_visit(2024, PROVINCE, day="2024-07-30",
+                             note="省专家组赴推荐集群开展现场考察（示例）")
 
     at("2024-08-20T14:00", "省级专家评审 expert review (5 experts, highest and lowest dropped)")
     for offset, case_id in enumerate(i for i in ids.values()
@@ -215,11 +232,17 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     engine.fire(shunde, "resolve", PROVINCE, objection=view.objections[-1]["id"],
                 when="dismiss", reason="经核查统计部门数据，产值口径符合要求，异议不成立")
 
-    sweep("2024-10-12T00:05", "公示期满 publicity over: the scheduler recognizes")
+    sweep("2024-10-12T00:05", "公示期满 publicity over: the scheduler closes it")
 
-    at("2024-10-15T10:00", "名单通告 the province publishes the list of recognized clusters")
-    listed = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号")
-    echo(f"   通告 lists {len(listed.recognized)} clusters")
+    at("2024-10-15T10:00", "名单通告 the province publishes the list: recognition, round closed")
+    listed = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号",
+                                    doc_date="2024-10-14")
+    echo(f"   通告 {listed.doc_no} of {listed.doc_date} recognizes {len(listed.recognized)} "
+         f"clusters, valid {listed.valid_from} → {listed.valid_until}")
+    if listed.closed is not None:
+        for kind, closed in listed.closed.closed.items():
+            if closed:
+                echo(f"   未入选 ({kind}): {', '.join(names[i] for i in closed)}")
 
     sweep("2025-03-02T09:00", "年报提醒 report reminders, 30 days before 31 March")
     at("2025-03-20T10:00", "2024年度报告 annual reports (due 31 March)")
@@ -246,11 +269,11 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
 
     at("2027-06-01T10:00", "申请复核 applying for 复核 within 6 months of expiry")
     engine.fire(puning, "apply_review", f"county:{units['puning']}")
-    sweep("2027-07-14T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
+    sweep("2027-07-16T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
     at("2027-09-20T10:00", "复核通过 renewal: validity extended contiguously by 3 years")
     engine.fire(puning, "renew", PROVINCE)
 
-    sweep("2027-10-12T00:05", "有效期届满 validity over: no 复核 → revoked 18.1")
+    sweep("2027-10-14T00:05", "有效期届满 validity over: no 复核 → revoked 18.1")
     echo("")
     echo("结果 outcome:")
     for case_id, name in names.items():

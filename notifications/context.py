@@ -564,6 +564,7 @@ def _rejection(session: Session, settings: Settings, event: TransitionEvent) -> 
         step=_REJECTED_AT.get(str(event.from_state), "经审核"),
         reason=(event.reason or "").strip(),
         remedies=remedies,
+        by_city=by_city,
     )
     return context
 

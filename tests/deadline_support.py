@@ -32,6 +32,16 @@ def open_round(engine: Engine, year: int = 2024, **options: Any) -> None:
     engine.open_round(year, PROVINCE, **options)
 
 
+#: guangdong-2023 is in force until 2025-12-31 (第二十条; its file). Rounds opened later need
+#: an extension recorded first, as a real province would (the 文号 is the test's own).
+EXTENSION_SOURCE = "粤工信服务函〔2025〕88号"
+
+
+def keep_in_force(engine: Engine, until: str = "2028-12-31") -> None:
+    """Extend guangdong-2023 (an audited province act, dated by the engine's clock)."""
+    engine.extend_policy("guangdong-2023", PROVINCE, until=until, source=EXTENSION_SOURCE)
+
+
 def insert_cases(
     engine: Engine,
     count: int,
@@ -43,6 +53,7 @@ def insert_cases(
     deadline: tuple[str, datetime] | None = None,
     county: str = "佛山市南海区",
     city: str = "佛山市",
+    correction_due: date | None = None,
 ) -> list[int]:
     """``count`` cases in ``state``, optionally each with one pending deadline ``(kind, due)``.
 
@@ -64,7 +75,7 @@ def insert_cases(
                 publicity_end=publicity[1] if publicity else None,
                 valid_from=validity[0] if validity else None,
                 valid_until=validity[1] if validity else None,
-                created_at=now, updated_at=now,
+                correction_due=correction_due, created_at=now, updated_at=now,
             )
             for index in range(count)
         ]
@@ -89,6 +100,10 @@ def _key(case_id: int, kind: str, due: datetime, validity: tuple[date, date] | N
         return deadlines.case_key(case_id, kind)
     if kind == deadlines.REPORT_DUE:
         return deadlines.case_key(case_id, "report", as_utc(due).year - 1)
+    if kind == deadlines.CORRECTION_DUE:
+        return deadlines.case_key(case_id, "correction", 1)
+    if kind == deadlines.CORRECTION_REMINDER:
+        return deadlines.case_key(case_id, "correction", 1, "reminder")
     if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER) and validity is not None:
         return deadlines.case_key(case_id, kind, validity[1].isoformat())
     return deadlines.case_key(case_id, kind, as_utc(due).isoformat())
@@ -102,18 +117,24 @@ def publicized(engine: Engine, count: int = 1, *, end: date = date(2024, 10, 11)
                         deadline=(deadlines.PUBLICITY_END, end_of_day(end)))
 
 
+#: 名单通告 numbers handed out by :func:`recognized`, one per call (each call is a 通告).
+_NOTICES = iter(range(1, 10_000))
+
+
 def recognized(engine: Engine, clock: Any, valid_from: date, *, count: int = 1) -> list[int]:
-    """Cases recognized by the province on ``valid_from`` (publicity ended the day before),
-    through the engine, so every validity deadline is scheduled by the code under test. The
-    clock is left at 09:00 of ``valid_from``."""
+    """Cases recognized on ``valid_from`` by a 名单通告 of that date (publicity ended the day
+    before), through ``round recognize``, so every validity deadline is scheduled by the code
+    under test. The clock is set to 09:00 of ``valid_from`` first and left there (no act may
+    be recorded later already: time only moves forward)."""
     from datetime import timedelta
 
     end = valid_from - timedelta(days=1)
-    ids = publicized(engine, count, start=end - timedelta(days=14), end=end,
-                     round_year=valid_from.year)
     clock.set(f"{valid_from.isoformat()}T09:00")
-    for case_id in ids:
-        engine.fire(case_id, "recognize", PROVINCE)
+    ids = insert_cases(engine, count, state="publicity_closed", round_year=valid_from.year,
+                       publicity=(end - timedelta(days=14), end))
+    result = engine.recognize_round(valid_from.year, PROVINCE,
+                                    doc_no=f"粤工信服务函〔{valid_from.year}〕{next(_NOTICES)}号")
+    assert result.recognized == ids, result
     return ids
 
 

@@ -174,3 +174,18 @@ class Walker:
             self.step(case_id, step)
         assert self.engine.get(case_id).state == state
         return case_id
+
+    def to_many(self, states: list[str]) -> list[int]:
+        """A case in each of ``states`` (one per entry), walked in lockstep: every case takes
+        its k-th step before any takes its (k+1)-th, so the clock moves forward once for all
+        of them (walked one after the other, each case's 复核 would push the next one's
+        publicity years later)."""
+        ids = [self.create(name=f"佛山市南海区铝型材产业集群{index + 1}")
+               for index in range(len(states))]
+        for step in range(max((len(PATHS[state]) for state in states), default=0)):
+            for case_id, state in zip(ids, states, strict=True):
+                if step < len(PATHS[state]):
+                    self.step(case_id, PATHS[state][step])
+        for case_id, state in zip(ids, states, strict=True):
+            assert self.engine.get(case_id).state == state
+        return ids

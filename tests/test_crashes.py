@@ -1,5 +1,6 @@
 """Issue 6 §2, crashes, on SQLite and PostgreSQL: a process SIGKILLed in the middle of a
-500-case `round publicize`, of a sweep of 500 due deadlines, and of a notice delivery batch.
+500-case `round publicize`, of a sweep of 500 due deadlines, of a notice delivery batch, and
+of `round recognize` at each of its steps.
 
 After a restart no case is half-changed (state, version, audit rows, deadlines and notice
 records agree), every deadline fires exactly once, every notice is delivered at least once and
@@ -150,7 +151,7 @@ def case_facts(engine: Engine, ids: list[int]) -> dict[int, tuple[str, int, list
 
 def check_publicity_consistent(engine: Engine, ids: list[int], best: set[int]) -> Counter[str]:
     """Each case is untouched (expert-reviewed, version 1, no act, no deadline) or moved once
-    as the stored pick says: publicized with its publicity deadline, or rejected without."""
+    as the stored pick says: publicized with its publicity deadline, or 未入选 without."""
     outcome: Counter[str] = Counter()
     for case_id, (state, version, acts, due) in case_facts(engine, ids).items():
         if state == "expert_reviewed":
@@ -160,7 +161,7 @@ def check_publicity_consistent(engine: Engine, ids: list[int], best: set[int]) -
             assert (version, acts, due) == (2, ["publicize"], ["publicity_end:pending"]), case_id
         else:
             assert case_id not in best
-            assert (state, version, acts, due) == ("rejected", 2, ["reject"], []), case_id
+            assert (state, version, acts, due) == ("not_selected", 2, ["close"], []), case_id
         outcome[state] += 1
     return outcome
 
@@ -169,12 +170,12 @@ def check_publicity_consistent(engine: Engine, ids: list[int], best: set[int]) -
 def test_a_publicize_killed_mid_batch_resumes_its_stored_pick(db: str, tmp_path: Path,
                                                               settings_file: Path) -> None:
     """`round publicize 2024 --top 100` over 500 cases, SIGKILLed inside the transaction of
-    its 150th case (the 100 best are publicized first, then the others rejected): 149 cases
+    its 150th case (the 100 best are publicized first, then the others 未入选): 149 cases
     moved (each once, with its deadline), the 150th rolled back, 351 untouched, no round act
     and no publicity notice yet. A rerun with another choice is refused (exit 3) naming the
     stored pick and writes nothing; the same command finishes that pick — the 100 best of
     the original 500, not of the 351 left — with one round act and one notice; the timer then
-    recognizes each publicized case exactly once."""
+    closes each publicity exactly once."""
     engine = Engine.init(db, simulation=True, clock=FakeClock("2024-03-01T09:00"))
     try:
         ids = expert_reviewed(engine, 500)
@@ -182,7 +183,7 @@ def test_a_publicize_killed_mid_batch_resumes_its_stored_pick(db: str, tmp_path:
         argv = ["--db", db, "--as", PROVINCE, "--now", "2024-09-27T10:00", "round",
                 "publicize", "2024", "--top", "100", "--start", "2024-09-27", "--doc-no",
                 "粤工信服务函〔2024〕88号"]
-        killed(argv, 150, "inside", "publicize,reject", settings_file, tmp_path)
+        killed(argv, 150, "inside", "publicize,close", settings_file, tmp_path)
         intact(engine)
         outcome = check_publicity_consistent(engine, ids, best)
         assert outcome["expert_reviewed"] == 500 - 149
@@ -204,7 +205,7 @@ def test_a_publicize_killed_mid_batch_resumes_its_stored_pick(db: str, tmp_path:
         result = json.loads(finished.stdout)
         assert result["resumed"] is True and set(result["publicized"]) == best
         assert check_publicity_consistent(engine, ids, best) == Counter(
-            {"publicized": 100, "rejected": 400})
+            {"publicized": 100, "not_selected": 400})
         rows = audit_rows(engine)
         assert [row.trigger for row in rows].count("publicize_round") == 1
         with engine.store.read() as session:
@@ -215,7 +216,7 @@ def test_a_publicize_killed_mid_batch_resumes_its_stored_pick(db: str, tmp_path:
         assert again.exit_code == 3  # finished: nothing left to publicize
 
         handled = engine.run_due("2024-10-12T09:00")
-        assert Counter(item.outcome for item in handled) == {"recognized": 100}
+        assert Counter(item.outcome for item in handled) == {"publicity_closed": 100}
         assert sorted(item.case_id for item in handled) == sorted(best)
         assert engine.run_due("2024-10-12T09:00") == []
         intact(engine)
@@ -230,8 +231,8 @@ SWEEP_AT = "2024-10-12T08:00"
 @pytest.mark.slow
 def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
                                                    settings_file: Path) -> None:
-    """`scheduler run --once` over 500 due deadlines (250 recognitions, 250 revocations for a
-    missed report, due first), SIGKILLed right after committing its 200th act (a revocation)
+    """`scheduler run --once` over 500 due deadlines (250 ends of publicity, 250 revocations for
+    a missed report, due first), SIGKILLed right after committing its 200th act (a revocation)
     — before that act's notice was delivered. Every deadline is fired or pending, never
     half: a fired one has exactly its act and (for a revocation) its notice. The restarted
     sweep fires the rest, each once; `notice deliver` then delivers every notice, and each
@@ -244,7 +245,7 @@ def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
             deadline=(deadlines.REPORT_DUE, end_of_day(date(2024, 3, 31))))
         ids = recognizing + revoking
         argv = ["--db", db, "--now", SWEEP_AT, "scheduler", "run", "--once"]
-        killed(argv, 200, "after", "recognize,revoke", settings_file, tmp_path)
+        killed(argv, 200, "after", "close_publicity,revoke", settings_file, tmp_path)
         intact(engine)
 
         def check(fired_expected: int | None) -> None:
@@ -260,10 +261,10 @@ def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
                 assert len(fired) == fired_expected
             for case_id in ids:
                 state, version, acts, _due = facts[case_id]
-                moved = [act for act in acts if act in ("recognize", "revoke")]
+                moved = [act for act in acts if act in ("close_publicity", "revoke")]
                 if seeded[case_id] == "fired":
                     assert version == 2 and len(moved) == 1, case_id
-                    assert state == ("recognized" if case_id in recognizing else "revoked")
+                    assert state == ("publicity_closed" if case_id in recognizing else "revoked")
                     assert notices[case_id] == (1 if case_id in revoking else 0)
                 else:
                     assert seeded[case_id] == "pending" and (version, moved) == (1, [])
@@ -385,43 +386,108 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
 
 def test_an_interrupted_recognize_batch_keeps_its_validity_start(
         db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`round recognize --valid-from 2024-11-01` cut short after 8 of 20 cases (here by an
-    exception, as a crash would): the batch stays stored and unfinished, a rerun with another
-    --valid-from is refused naming it, and the rerun without one finishes it with the stored
-    start — no case gets a second validity start — and writes the round act once, listing
-    every recognized case of the round (the 名单通告's list)."""
+    """`round recognize --doc-no … --valid-from 2024-11-01` cut short after 8 of 20 cases
+    (here by an exception, as a crash would): the batch stays stored and unfinished, a rerun
+    with another --valid-from or --doc-no is refused naming it, and the rerun with the same
+    文号 finishes it with the stored 成文日期 and start — no case gets a second validity — and
+    writes the round act once, listing the 20 cases (the 名单通告's list)."""
     from gdcluster.engine import TransitionRefused, rounds
 
     clock = FakeClock("2024-10-14T10:00")
     engine = Engine.init(db, simulation=True, clock=clock)
+    doc_no = "粤工信服务函〔2024〕95号"
     try:
-        ids = publicized(engine, 20, end=date(2024, 10, 11))
+        ids = insert_cases(engine, 20, state="publicity_closed",
+                           publicity=(date(2024, 9, 27), date(2024, 10, 11)))
         moved = 0
         original = rounds.batch_act
 
         def interrupted(*args: Any, **kwargs: Any) -> Any:
             nonlocal moved
-            if moved == 8:
+            if args[2] == "recognize" and moved == 8:
                 raise KeyboardInterrupt  # the operator's Ctrl-C, or the machine going down
-            moved += 1
+            moved += args[2] == "recognize"
             return original(*args, **kwargs)
 
         with monkeypatch.context() as patch:
             patch.setattr(rounds, "batch_act", interrupted)
             with pytest.raises(KeyboardInterrupt):
-                engine.recognize_round(2024, PROVINCE, valid_from="2024-11-01")
+                engine.recognize_round(2024, PROVINCE, doc_no=doc_no, doc_date="2024-10-12",
+                                       valid_from="2024-11-01")
         assert list(states(engine, ids).values()).count("recognized") == 8
+        clock.set("2024-10-15T09:00")
         with pytest.raises(TransitionRefused, match="--valid-from 2024-11-01") as caught:
-            engine.recognize_round(2024, PROVINCE, valid_from="2024-12-01")
+            engine.recognize_round(2024, PROVINCE, doc_no=doc_no, valid_from="2024-12-01")
         assert caught.value.exit_code == 3
-        result = engine.recognize_round(2024, PROVINCE)
+        with pytest.raises(TransitionRefused, match=r"--doc-no 粤工信服务函〔2024〕95号"):
+            engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕96号")
+        result = engine.recognize_round(2024, PROVINCE, doc_no=doc_no)
         assert result.resumed is True and result.recognized == ids
-        assert result.newly_recognized == ids  # the batch's, before and after the cut
+        assert (result.doc_date, result.valid_from) == ("2024-10-12", "2024-11-01")
         assert {engine.get(case_id).valid_from for case_id in ids} == {date(2024, 11, 1)}
         acts = [row for row in audit_rows(engine) if row.trigger == "recognize_round"]
         assert len(acts) == 1 and json.loads(acts[0].payload)["recognized"] == ids
         assert Counter(row.case_id for row in audit_rows(engine)
                        if row.trigger == "recognize") == Counter(dict.fromkeys(ids, 1))
+        intact(engine)
+    finally:
+        engine.close()
+
+
+#: Where `round recognize` is killed: inside or right after the transaction of the N-th act of
+#: these triggers — a case's publicity closed, a case recognized, the round's act (its 名单通告),
+#: a leftover closed, the round's closing.
+RECOGNIZE_KILLS = [
+    ("inside", "close_publicity", 3), ("after", "close_publicity", 6),
+    ("inside", "recognize", 1), ("after", "recognize", 10), ("inside", "recognize", 24),
+    ("inside", "recognize_round", 1), ("after", "recognize_round", 1),
+    ("inside", "close", 2), ("after", "close_round", 1),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "trigger", "kill_at"), RECOGNIZE_KILLS,
+                         ids=[f"{mode}-{trigger}-{at}" for mode, trigger, at in RECOGNIZE_KILLS])
+def test_a_recognize_killed_at_any_step_issues_one_notice(
+        db: str, tmp_path: Path, settings_file: Path, mode: str, trigger: str,
+        kill_at: int) -> None:
+    """`round recognize` SIGKILLed at any step — while it closes publicity, recognizes the
+    cases, records its 通告, closes the round — then run again with the same arguments: every
+    case is recognized once with the one validity, each leftover closed once, and there is
+    exactly one 名单通告 and one act of each round step; a third run writes nothing."""
+    engine = Engine.init(db, simulation=True, clock=FakeClock("2024-10-13T09:00"))
+    try:
+        closed = insert_cases(engine, 16, state="publicity_closed",
+                              publicity=(date(2024, 9, 27), date(2024, 10, 11)))
+        ending = publicized(engine, 8, end=date(2024, 10, 11))
+        leftovers = insert_cases(engine, 4, state="submitted")
+        argv = ["--db", db, "--as", PROVINCE, "--now", "2024-10-15T10:00", "round",
+                "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕95号", "--doc-date",
+                "2024-10-14"]
+        killed(argv, kill_at, mode, trigger, settings_file, tmp_path)
+        intact(engine)
+        again = gd(settings_file, *argv)
+        assert again.exit_code == 0, again.output
+        listed = closed + ending
+        assert states(engine, listed) == dict.fromkeys(listed, "recognized")
+        assert states(engine, leftovers) == dict.fromkeys(leftovers, "not_selected")
+        rows = audit_rows(engine)
+        for name, cases in (("recognize", listed), ("close_publicity", ending),
+                            ("close", leftovers)):
+            assert Counter(row.case_id for row in rows if row.trigger == name) == \
+                Counter(dict.fromkeys(cases, 1)), name
+        triggers = [row.trigger for row in rows]
+        assert (triggers.count("recognize_round"), triggers.count("close_round")) == (1, 1)
+        assert {(engine.get(case_id).valid_from, engine.get(case_id).valid_until)
+                for case_id in listed} == {(date(2024, 10, 14), date(2027, 10, 13))}
+        with engine.store.read() as session:
+            notices = Counter(session.scalars(select(Notice.kind).where(
+                Notice.round_year == 2024, Notice.case_id.is_(None))))
+        assert notices == {"recognition": 1}
+        before = snapshot(engine)
+        third = gd(settings_file, *argv)
+        assert third.exit_code == 0, third.output
+        assert snapshot(engine) == before
         intact(engine)
     finally:
         engine.close()

@@ -17,6 +17,7 @@ from deadline_support import (
     audit_rows,
     import_2027,
     insert_cases,
+    keep_in_force,
     open_round,
     outcomes,
     pending_due,
@@ -204,68 +205,79 @@ def test_publicize_schedules_the_end_at_24h_of_the_seventh_working_day(
 ) -> None:
     """The publicity deadline row is written with the act, due at 24:00 of the 7th working
     day counted from the start (DESIGN §3's vectors)."""
-    [case_id] = insert_cases(sim, 1, state="expert_reviewed", round_year=start.year)
     clock.set(f"{start.isoformat()}T10:00")
+    if start.year > 2025:
+        keep_in_force(sim)
+    [case_id] = insert_cases(sim, 1, state="expert_reviewed", round_year=start.year)
     view = sim.fire(case_id, "publicize", PROVINCE, start=start)
     assert view.publicity_end == end
     assert pending_due(sim, case_id, deadlines.PUBLICITY_END) == [end_of_day(end)]
 
 
-def test_publicity_end_recognizes_after_24h_of_the_last_working_day(
+def test_publicity_end_closes_the_publicity_at_24h_of_the_last_working_day(
     engine: Engine, clock: FakeClock
 ) -> None:
-    """At 23:59:59.999999 of the last day nothing fires; at 24:00 the system recognizes the
-    case, valid from the next day, and the deadline is marked fired with its result."""
+    """At 23:59:59.999999 of the last day nothing fires; at 24:00 the system closes the
+    publicity (公示期满) and the deadline is marked fired with its result. The timer never
+    recognizes: the case waits for the 名单通告, however often and however late it sweeps."""
     [case_id] = publicized(engine, end=date(2024, 10, 11))
     before, at_due = at_edges(clock, engine, end_of_day(date(2024, 10, 11)))
     assert before == []
-    assert outcomes(at_due) == [(deadlines.PUBLICITY_END, case_id, "recognized")]
+    assert outcomes(at_due) == [(deadlines.PUBLICITY_END, case_id, "publicity_closed")]
     view = engine.get(case_id)
-    assert (view.state, view.valid_from, view.valid_until) == (
-        "recognized", date(2024, 10, 12), date(2027, 10, 11))
+    assert (view.state, view.valid_from, view.valid_until) == ("publicity_closed", None, None)
     last = engine.history(case_id)[-1]
-    assert (last["trigger"], last["actor"]) == ("recognize", "system")
+    assert (last["trigger"], last["actor"], last["payload"]) == (
+        "close_publicity", "system", {"publicity_end": "2024-10-11"})
     [row] = rows(engine, case_id, kind=deadlines.PUBLICITY_END)
     assert (row.status, row.fired_at) == ("fired", clock.now())
-    assert row.result.startswith("recognized by system")
+    assert row.result.startswith("publicity closed by system")
+    clock.set("2025-10-12T00:00")
     assert engine.run_due() == []
+    assert engine.get(case_id).state == "publicity_closed"
+    assert "recognize" not in [row["trigger"] for row in engine.history(case_id)]
 
 
-def test_recognition_after_downtime_dates_validity_from_the_deadline(
+def test_a_case_held_by_an_objection_is_recognized_by_a_supplementary_notice(
     engine: Engine, clock: FakeClock
 ) -> None:
-    """A publicity end swept late (no scheduler ran for a week) still starts validity on the
-    day after the window, not on the day the sweep happened."""
-    [case_id] = publicized(engine, end=date(2024, 10, 11))
-    clock.set("2024-10-19T08:00")
-    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id, "recognized")]
-    assert engine.get(case_id).valid_from == date(2024, 10, 12)
-
-
-def test_system_recognition_uses_the_rounds_stated_start(engine: Engine,
-                                                         clock: FakeClock) -> None:
-    """When the province has stated the round's validity start (round recognize
-    --valid-from), a later recognition by the timer uses it too."""
+    """The 名单通告 recognizes the cases whose publicity has closed; one held by an open
+    objection stays in publicity. Once the objection is dismissed, the sweep closes its
+    publicity, and the next `round recognize` is a supplementary 通告 with a 文号 of its own
+    (the first one's is refused) and its own validity."""
     [held, free] = publicized(engine, 2, end=date(2024, 10, 11))
     clock.set("2024-10-09T10:00")
     view = engine.fire(held, "object", "public@赵六", name="赵六", contact="13800000000",
                        evidence="产值数据存疑")
     objection = view.objections[0]["id"]
     clock.set("2024-10-14T10:00")
-    result = engine.recognize_round(2024, PROVINCE, valid_from="2024-11-01")
-    assert result.recognized == [free] and list(result.held) == [str(held)]
+    result = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号",
+                                    valid_from="2024-11-01")
+    assert (result.recognized, result.publicity_closed) == ([free], [free])
+    assert list(result.held) == [str(held)] and "objection" in result.held[str(held)]
+    assert (result.supplementary, result.valid_from, result.valid_until) == (
+        False, "2024-11-01", "2027-10-31")
+    clock.set("2024-10-21T10:00")
     engine.fire(held, "resolve", PROVINCE, objection=objection, when="dismiss", reason="不成立")
-    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, held, "recognized")]
+    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, held, "publicity_closed")]
+    with pytest.raises(TransitionRefused, match="supplementary"):
+        engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号")
+    assert engine.get(held).state == "publicity_closed"
+    result = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕101号")
+    assert (result.recognized, result.supplementary, result.doc_date) == (
+        [held], True, "2024-10-21")
     assert (engine.get(held).valid_from, engine.get(held).valid_until) == (
+        date(2024, 10, 21), date(2027, 10, 20))
+    assert (engine.get(free).valid_from, engine.get(free).valid_until) == (
         date(2024, 11, 1), date(2027, 10, 31))
 
 
-def test_open_objection_holds_recognition_until_the_province_dismisses_it(
+def test_open_objection_holds_the_close_until_the_province_dismisses_it(
     engine: Engine, clock: FakeClock
 ) -> None:
-    """An open objection at 24:00 holds recognition: the deadline closes as held, later sweeps
-    leave it alone; dismissing the last open objection re-arms it, and the next sweep
-    recognizes the case from the dismissal day."""
+    """An open objection at 24:00 holds the close of publicity: the deadline closes as held,
+    later sweeps leave it alone; dismissing the last open objection re-arms it, and the next
+    sweep closes the publicity."""
     [case_id] = publicized(engine, end=date(2024, 10, 11))
     clock.set("2024-10-09T10:00")
     first = engine.fire(case_id, "object", "public@赵六", name="赵六", contact="138",
@@ -280,11 +292,14 @@ def test_open_objection_holds_recognition_until_the_province_dismisses_it(
     engine.fire(case_id, "resolve", PROVINCE, objection=first, when="dismiss", reason="不成立")
     assert engine.pending() == []  # one objection still open: nothing re-armed
     clock.set("2024-10-18T15:00")
-    engine.fire(case_id, "resolve", PROVINCE, objection=second, when="dismiss", reason="不成立")
-    assert [row.action for row in engine.pending()] == ["recognize"]
-    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id, "recognized")]
-    view = engine.get(case_id)
-    assert (view.state, view.valid_from) == ("recognized", date(2024, 10, 18))
+    view = engine.fire(case_id, "resolve", PROVINCE, objection=second, when="dismiss",
+                       reason="不成立")
+    assert view.deadlines[-1]["due_at"] == clock.now()  # due at once
+    assert engine.history(case_id)[-1]["payload"]["close_publicity_due"]
+    assert [row.action for row in engine.pending()] == ["close_publicity"]
+    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id,
+                                           "publicity_closed")]
+    assert engine.get(case_id).state == "publicity_closed"
     held, rearmed = rows(engine, case_id, kind=deadlines.PUBLICITY_END)
     assert held.result.startswith("held: objection(s)") and rearmed.status == "fired"
 
@@ -318,7 +333,8 @@ def test_objection_dismissed_inside_the_window_needs_no_rearming(
     engine.fire(case_id, "resolve", PROVINCE, objection=objection, when="dismiss", reason="否")
     assert len(rows(engine, case_id)) == 1
     clock.set(end_of_day(date(2024, 10, 11)))
-    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id, "recognized")]
+    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id,
+                                           "publicity_closed")]
 
 
 # ---------------------------------------------------------------------------- annual reports
@@ -369,6 +385,7 @@ def test_missed_report_is_flagged_when_the_policy_says_flag(
     """Under a policy whose missed_report_action is "flag", the timer fires the flag trigger
     instead: an audit record under 18.3, the case stays recognized."""
     variant("test-flag", missed_report_action="flag")
+    clock.set("2023-07-10T09:00")
     open_round(engine, 2023, policy="test-flag")
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     assert engine.get(case_id).policy == "test-flag"
@@ -435,6 +452,7 @@ def test_roll_to_workday_switch_moves_the_report_deadline(
     """With the policy's roll switch on, the 2023 report (31 March 2024 is a Sunday) is due at
     24:00 of Monday 1 April; recognizing needs the 2027 calendar for the 2026 report."""
     variant("test-roll", report_roll_to_workday=True)
+    clock.set("2023-07-10T09:00")
     open_round(engine, 2023, policy="test-roll")
     import_2027(engine)
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
@@ -535,7 +553,7 @@ def test_revocation_cancels_every_pending_deadline(engine: Engine, clock: FakeCl
     """A revoked case owes nothing more: its pending deadlines are cancelled in the act."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason="申报材料弄虚作假")
-    assert {row.status for row in rows(engine, case_id)} == {"done", "cancelled"}
+    assert {row.status for row in rows(engine, case_id)} == {"cancelled"}
     clock.set("2030-01-01T00:00")
     assert engine.run_due() == []
 
@@ -609,8 +627,9 @@ def test_publicizing_into_a_year_without_calendar_data_is_refused(
     """Publicity starting 2026-12-24 needs working days of 2027: without data the act is
     refused with the CalendarGap message, nothing changes; with the year imported it runs to
     2027-01-06 by that calendar."""
-    [case_id] = insert_cases(engine, 1, state="expert_reviewed", round_year=2026)
     clock.set("2026-12-24T10:00")
+    keep_in_force(engine)
+    [case_id] = insert_cases(engine, 1, state="expert_reviewed", round_year=2026)
     with pytest.raises(CalendarGap, match="no working-day calendar data for 2027") as caught:
         engine.fire(case_id, "publicize", PROVINCE)
     assert "gdcluster calendar import" in caught.value.message
@@ -621,32 +640,31 @@ def test_publicizing_into_a_year_without_calendar_data_is_refused(
     assert view.publicity_end == date(2027, 1, 6)
 
 
-def test_timer_recognition_waits_loudly_for_a_missing_calendar_year(
+def test_recognition_waits_loudly_for_a_missing_calendar_year(
     engine: Engine, clock: FakeClock, variant
 ) -> None:
     """With the roll switch on, recognizing a case valid into 2026 needs the 2027 calendar
-    (the 2026 report's due day). The sweep does not guess: the deadline stays pending with the
-    CalendarGap message as its result, one refusal is recorded however often it retries, and
-    the sweep after the year is imported recognizes the case."""
+    (the 2026 report's due day). `round recognize` does not guess: it is refused with the
+    CalendarGap message, nobody is recognized and no 通告 issued; the same command after the
+    year is imported recognizes the case, with the stored 文号 and 成文日期."""
     variant("test-roll", report_roll_to_workday=True)
+    clock.set("2023-07-05T09:00")
     open_round(engine, 2023, policy="test-roll")
-    [case_id] = publicized(engine, start=date(2023, 6, 26), end=date(2023, 7, 4),
-                           round_year=2023)
-    clock.set("2023-07-05T00:00")
-    got = engine.run_due()
-    assert outcomes(got) == [(deadlines.PUBLICITY_END, case_id, "waiting")]
-    assert "no working-day calendar data for 2027" in got[0].result
-    clock.set("2023-07-05T00:01")
-    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id, "waiting")]
-    [row] = rows(engine, case_id)
-    assert row.status == "pending" and "2027" in row.result
+    [case_id] = insert_cases(engine, 1, state="publicity_closed", round_year=2023,
+                             publicity=(date(2023, 6, 26), date(2023, 7, 4)))
+    with pytest.raises(CalendarGap, match="no working-day calendar data for 2027"):
+        engine.recognize_round(2023, PROVINCE, doc_no="粤工信服务函〔2023〕30号")
+    assert engine.get(case_id).state == "publicity_closed"
+    assert "recognize_round" not in [row.trigger for row in audit_rows(engine)]
     with engine.store.read() as session:
         refusals = session.scalar(select(func.count()).select_from(Refusal)
                                   .where(Refusal.case_id == case_id))
     assert refusals == 1
-    assert engine.get(case_id).state == "publicized"
     import_2027(engine)
-    assert outcomes(engine.run_due()) == [(deadlines.PUBLICITY_END, case_id, "recognized")]
+    clock.set("2023-07-06T09:00")
+    result = engine.recognize_round(2023, PROVINCE, doc_no="粤工信服务函〔2023〕30号")
+    assert (result.recognized, result.resumed, result.doc_date) == ([case_id], True,
+                                                                    "2023-07-05")
     assert engine.get(case_id).valid_from == date(2023, 7, 5)
 
 
@@ -682,7 +700,7 @@ def test_pending_is_a_dry_view(engine: Engine, clock: FakeClock) -> None:
     assert all(item.case_id == case_id for item in listed)
     assert engine.pending("2024-03-31T23:59") == listed[:2]
     assert len(audit_rows(engine)) == audit_before
-    assert {row.status for row in rows(engine, case_id)} == {"pending", "done"}
+    assert {row.status for row in rows(engine, case_id)} == {"pending"}
     with engine.store.read() as session:
         assert session.scalar(select(func.count()).select_from(Deadline)
                               .where(Deadline.fired_at.is_not(None),
@@ -691,19 +709,19 @@ def test_pending_is_a_dry_view(engine: Engine, clock: FakeClock) -> None:
 
 def test_deadline_rows_commit_or_vanish_with_their_act(engine: Engine, clock: FakeClock) -> None:
     """The deadlines an act writes or settles are in the act's transaction: when the act fails
-    after its effects ran (a transaction hook raises), no validity deadline remains and the
-    publicity deadline is still pending — by hand and from a sweep, whose claim rolls back
-    too, so the next sweep fires the deadline."""
+    after its effects ran (a transaction hook raises), the publicity deadline it settled is
+    still pending — by hand and from a sweep, whose claim rolls back too, so the next sweep
+    fires the deadline."""
     [by_hand, by_timer] = publicized(engine, 2, end=date(2024, 10, 11))
 
     def fail(_session, event) -> None:
-        if event.trigger == "recognize":
+        if event.trigger == "close_publicity":
             raise RuntimeError("notice store unavailable")
 
     remove = engine.on_transaction(fail)
     clock.set("2024-10-12T09:00")
     with pytest.raises(RuntimeError):
-        engine.fire(by_hand, "recognize", PROVINCE)
+        engine.fire(by_hand, "close_publicity", PROVINCE)
     assert [(row.kind, row.status) for row in rows(engine, by_hand)] == [
         (deadlines.PUBLICITY_END, "pending")]
     got = engine.run_due()
@@ -712,5 +730,5 @@ def test_deadline_rows_commit_or_vanish_with_their_act(engine: Engine, clock: Fa
     assert [(row.kind, row.status) for row in rows(engine, by_timer)] == [
         (deadlines.PUBLICITY_END, "pending")]
     remove()
-    assert {item.outcome for item in engine.run_due()} == {"recognized"}
-    assert {engine.get(by_hand).state, engine.get(by_timer).state} == {"recognized"}
+    assert {item.outcome for item in engine.run_due()} == {"publicity_closed"}
+    assert {engine.get(by_hand).state, engine.get(by_timer).state} == {"publicity_closed"}

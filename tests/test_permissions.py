@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from hardening_support import (
     snapshot,
 )
 from sqlalchemy import select
-from support import PATHS, TIMES, Walker, full_scores, rule_for
+from support import PATHS, TIMES, Walker, at_least, full_scores, rule_for
 
 from gdcluster.cli import cli
 from gdcluster.engine import (
@@ -38,9 +39,9 @@ from gdcluster.engine import (
     Reason,
     TransitionRefused,
 )
-from gdcluster.engine.clock import FakeClock
+from gdcluster.engine.clock import FakeClock, local_date
 from gdcluster.engine.models import AuditHead, Case, Refusal, Round
-from gdcluster.states.workflow import load_workflow
+from gdcluster.states.workflow import PREVIOUS, load_workflow
 
 __all__ = ["module_db_url"]  # the shared-database fixture, imported for pytest
 
@@ -70,10 +71,16 @@ def label(trigger: str, when: str | None) -> str:
     return f"{trigger}-{when}" if when else trigger
 
 
+#: Triggers a round command fires for a batch (`round recognize`, `round close`): refused on
+#: one case, whoever asks and whatever the state (exit 3).
+ROUND_ONLY = {rule.trigger for rule in WORKFLOW.rules if rule.fired_by}
+
+
 def expected(state: str, trigger: str, when: str | None, who: str) -> int:
-    """0 allowed, 3 wrong state, 4 permission denied: read off the workflow table."""
+    """0 allowed, 3 wrong state (or a round command's trigger), 4 permission denied: read off
+    the workflow table."""
     rule = rule_for(WORKFLOW, trigger, state, when)
-    if rule is None:
+    if rule is None or trigger in ROUND_ONLY:
         return 3
     kind = Actor.parse(ACTORS[who]).kind
     if "anyone" in rule.actors and kind != "system":
@@ -99,6 +106,7 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "review": {"spot_check": "实地抽查2家企业"},
         "score": {"expert": "专家9", "scores": full_scores()},
         "publicize": {"start": "2024-09-27"},
+        "reopen": {"reason": "初审有误，恢复办理"},
         "object": {"name": "王五", "contact": "13800000000", "evidence": "产值数据与年鉴不符"},
         "resolve": {"objection": objection, "when": when, "reason": "经核查"},
         "report": {"year": 2024, "data": {"output": "130"}},
@@ -123,12 +131,13 @@ class World:
 
 
 def open_round(engine: Engine, clock: FakeClock) -> Walker:
-    """Round 2024 with room for every recommendation the tests make (quota 0–100)."""
+    """Round 2024 with room for every recommendation the tests make (quota 0–100), and, as
+    the walker's own, no application or recommendation deadline (time only moves forward, so
+    later cases are filed later)."""
     application = load_application()
     walker = Walker(engine, clock, application)
     clock.set(TIMES["open"])
-    engine.open_round(2024, PROVINCE, apply_by="2024-05-31", recommend_by="2024-06-30",
-                      quotas={"*": (0, 100)})
+    engine.open_round(2024, PROVINCE, quotas={"*": (0, 100)})
     walker._round_open = True
     return walker
 
@@ -139,23 +148,52 @@ def world(module_db_url: str) -> Iterator[World]:
     engine = Engine.init(module_db_url, simulation=True, clock=clock)
     try:
         walker = open_round(engine, clock)
-        cases = {state: walker.to(state) for state in STATES}
+        cases = dict(zip(STATES, walker.to_many(STATES), strict=True))
         yield World(engine, clock, walker, cases, walker.application, snapshot(engine))
     finally:
         engine.close()
 
 
-@pytest.fixture(scope="module")
-def fresh_world(module_db_url: str, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[tuple[Engine, FakeClock, Walker]]:
-    """A second database of the same back-end, for the allowed acts' fresh cases."""
-    with fresh_url(backend(module_db_url), tmp_path_factory.mktemp("fresh")) as url:
-        clock = FakeClock(TIMES["open"])
-        engine = Engine.init(url, simulation=True, clock=clock)
-        try:
-            yield engine, clock, open_round(engine, clock)
-        finally:
+class FreshCases:
+    """For the allowed acts: a database of the module's back-end per starting state, holding
+    one fresh case for each allowed row from that state, walked there in lockstep. Time only
+    moves forward, so each state gets a database (and clock) of its own: the acts from one
+    state move the clock as their guards need (into a publicity window, past it, into a 复核
+    window) without stranding the cases of another."""
+
+    def __init__(self, backend_name: str, folder: Any) -> None:
+        self.backend_name, self.folder = backend_name, folder
+        self.worlds: dict[str, tuple[Engine, Walker, list[int]]] = {}
+        self._urls: list[Any] = []
+
+    def take(self, state: str) -> tuple[Engine, Walker, int]:
+        if state not in self.worlds:
+            context = fresh_url(self.backend_name, self.folder)
+            url = context.__enter__()
+            self._urls.append(context)
+            clock = FakeClock(TIMES["open"])
+            engine = Engine.init(url, simulation=True, clock=clock)
+            walker = open_round(engine, clock)
+            wanted = [row for row in ALLOWED if row[0] == state]
+            self.worlds[state] = (engine, walker, walker.to_many([state] * len(wanted)))
+        engine, walker, pool = self.worlds[state]
+        return engine, walker, pool.pop(0)
+
+    def close(self) -> None:
+        for engine, _walker, _pool in self.worlds.values():
             engine.close()
+        for context in self._urls:
+            context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def fresh_cases(module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[FreshCases]:
+    cases = FreshCases(backend(module_db_url), tmp_path_factory.mktemp("fresh"))
+    try:
+        yield cases
+    finally:
+        cases.close()
 
 
 def observe(engine: Engine, case_id: int, after: int = 0) -> tuple[Any, Any, list[Any]]:
@@ -197,6 +235,9 @@ def test_refused_where_the_table_refuses(world: World, state: str, trigger: str,
         if code == 4:
             assert isinstance(error, PermissionDenied)
             assert str(Actor.parse(actor)) in error.message, error.message
+        elif trigger in ROUND_ONLY:
+            assert isinstance(error, TransitionRefused)
+            assert error.reasons == [Reason.ROUND_ACT_ONLY]
         else:
             assert isinstance(error, TransitionRefused) and error.reasons == [Reason.WRONG_STATE]
         assert trigger in error.message, error.message
@@ -235,8 +276,13 @@ ROUND_ACTS = {
     "open_round": lambda engine, actor: engine.open_round(2031, actor),
     "publicize_round": lambda engine, actor: engine.publicize_round(
         2024, actor, top=1, doc_no="粤工信服务函〔2024〕88号"),
-    "recognize": lambda engine, actor: engine.recognize_round(2024, actor,
-                                                              valid_from="2024-11-01"),
+    "recognize": lambda engine, actor: engine.recognize_round(
+        2024, actor, doc_no="粤工信服务函〔2024〕95号", valid_from="2024-11-01"),
+    "close_round": lambda engine, actor: engine.close_round(2024, actor),
+    "site_visit": lambda engine, actor: engine.record_site_visit(2024, actor,
+                                                                 day="2024-03-01", note="考察"),
+    "policy_extend": lambda engine, actor: engine.extend_policy(
+        "guangdong-2023", actor, until="2028-12-31", source="粤工信服务函〔2025〕88号"),
     "calendar_import": lambda engine, actor: engine.import_calendar(
         (DATA / "calendar-2027.yaml").read_bytes(), "calendar-2027.yaml", actor),
 }
@@ -244,9 +290,10 @@ ROUND_ACTS = {
 
 @pytest.mark.parametrize("act", list(ROUND_ACTS))
 def test_round_acts_only_by_the_province(world: World, act: str) -> None:
-    """Opening, publicizing and recognizing a round (and importing the calendar, which the
-    scheduler may also do) are the province's: anyone else is refused with exit 4 before
-    anything is written — not even the 发文字号 or the validity start — and recorded."""
+    """Opening, publicizing, recognizing and closing a round, recording its 现场考察, extending a
+    policy (and importing the calendar, which the scheduler may also do) are the province's:
+    anyone else is refused with exit 4 before anything is written — not even the 发文字号 or
+    the validity start — and recorded."""
     engine = world.engine
     for who, actor in ACTORS.items():
         if who == "province" or (act == "calendar_import" and who == "system"):
@@ -287,7 +334,7 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "revoke": ["revoke", str(case_id), "--reason-code", "18.5", *reason],
         "reject": ["reject", str(case_id), *reason],
     }
-    if trigger in ("publicize", "flag"):
+    if trigger in ("publicize", "flag", "close"):
         return None
     return ["case", *commands.get(trigger, [trigger.replace("_", "-"), str(case_id)])]
 
@@ -332,49 +379,50 @@ def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | 
     """Set the clock and the facts the trigger's guards need; returns the payload."""
     engine, clock = walker.engine, walker.clock
     objection = 1
+    view = engine.get(case_id)
+    data: dict[str, Any] = {}
     if trigger == "expert_review":
         walker.step(case_id, "scores")
     elif trigger in ("object", "resolve"):
-        clock.set("2024-10-08T11:00")
+        at_least(clock, f"{view.publicity_start}T11:00")
         if trigger == "resolve":
             view = engine.fire(case_id, "object", "public@刘某", name="刘某",
                                contact="13900000000", evidence="质疑产值口径")
             objection = view.objections[-1]["id"]
-    elif trigger == "recognize":
-        clock.set(TIMES["after_publicity"])
-    elif trigger == "report":  # a year the validity covers, once it is over
-        clock.set({"recognized": "2025-03-20T10:00", "under_review": "2027-07-01T10:00",
-                   "renewed": "2028-03-20T10:00"}[state])
+    elif trigger == "close_publicity":
+        at_least(clock, f"{view.publicity_end + timedelta(days=1)}T09:00")
+    elif trigger == "report":  # a year the validity covers, once it has begun
+        assert view.valid_from is not None
+        at_least(clock, f"{view.valid_from}T10:00")
+        data["year"] = view.valid_from.year
     elif trigger == "apply_review":
-        clock.set(TIMES["review_window"] if state == "recognized" else "2030-06-01T09:00")
+        assert view.valid_until is not None
+        at_least(clock, f"{view.valid_until - timedelta(days=150)}T09:00")
     elif trigger in ("submit", "recommend"):
-        clock.set(TIMES["open"])
+        at_least(clock, TIMES["open"])
     elif trigger == "publicize":
-        clock.set(TIMES["publicize"])
-    data = payload(trigger, when, walker.application, objection)
-    if trigger == "report" and state == "renewed":
-        data["year"] = 2027
-    return data
+        at_least(clock, TIMES["publicize"])
+        data["start"] = local_date(clock.now())
+    return {**payload(trigger, when, walker.application, objection), **data}
 
 
 @pytest.mark.parametrize(("state", "trigger", "when", "who"), ALLOWED,
                          ids=[f"{s}-{label(t, w)}-{who}" for s, t, w, who in ALLOWED])
-def test_allowed_where_the_table_allows(fresh_world: tuple[Engine, FakeClock, Walker],
-                                        state: str, trigger: str, when: str | None,
-                                        who: str) -> None:
+def test_allowed_where_the_table_allows(fresh_cases: FreshCases, state: str, trigger: str,
+                                        when: str | None, who: str) -> None:
     """Each actor the table allows (own county, own city, the province, the scheduler, and
     anyone for a real-name objection) succeeds on a fresh case: the case reaches the table's
     destination, its version rises by one, one audit row records who did what, and no
     refusal is recorded."""
-    engine, _clock, walker = fresh_world
-    case_id = walker.to(state)
+    engine, walker, case_id = fresh_cases.take(state)
     data = prepare(walker, case_id, state, trigger, when)
     before = engine.get(case_id)
     refusals = len(engine.refusals())
     view = engine.fire(case_id, trigger, ACTORS[who], **data)
     rule = rule_for(WORKFLOW, trigger, state, when)
     assert rule is not None
-    assert view.state == rule.dest_from(state)
+    assert view.state == (before.previous_state if rule.dest == PREVIOUS
+                          else rule.dest_from(state))
     assert view.version == before.version + 1
     last = engine.history(case_id)[-1]
     assert (last["trigger"], last["actor"], last["from_state"], last["to_state"]) == (
@@ -391,7 +439,8 @@ def test_the_matrix_covers_the_whole_table() -> None:
         "province", "system", "public", "city", "county"}
     for trigger, when in TRIGGERS:
         codes = {expected(state, trigger, when, who) for state in STATES for who in ACTORS}
-        assert codes == {0, 3, 4}, (trigger, when, codes)
+        assert codes == ({3} if trigger in ROUND_ONLY else {0, 3, 4}), (trigger, when, codes)
+    assert ROUND_ONLY == {"recognize", "close"}
     assert set(PATHS) == set(STATES)
 
 

@@ -1,6 +1,7 @@
 """Issue 6 §1, races, on SQLite and PostgreSQL: eight OS processes, released together at a
 barrier, fire the same trigger on the same 100 cases — through the ``Engine`` API and through
-the CLI — and eight run `round publicize` and `scheduler run --once` together.
+the CLI — eight run `round publicize` and `scheduler run --once` together, and eight run the
+same `round recognize` at once.
 
 Each case moves exactly once; every other attempt exits 5 (concurrent modification) or 3 (no
 longer allowed), never 1 (SQLite's "database is locked" included); audit rows equal the
@@ -28,7 +29,7 @@ from typing import Any
 import pytest
 import race_support
 from deadline_support import audit_rows, expert_reviewed, insert_cases, publicized, states
-from hardening_support import backend, fresh_url, module_db_url
+from hardening_support import backend, fresh_url, module_db_url, snapshot
 from sqlalchemy import func, select
 
 from gdcluster.engine import Engine, deadlines
@@ -100,9 +101,10 @@ def check_one_success_each(outcomes: list[list[list[Any]]], ids: list[int]) -> C
     return codes
 
 
-def check_recognized_once(engine: Engine, ids: list[int], codes: Counter[int]) -> None:
-    """State, version, audit, deadlines and refusal records agree with one success per case."""
-    assert states(engine, ids) == dict.fromkeys(ids, "recognized")
+def check_closed_once(engine: Engine, ids: list[int], codes: Counter[int]) -> None:
+    """State, version, audit, deadlines and refusal records agree with one success per case:
+    each publicity closed once (公示期满), its deadline settled, nothing recognized."""
+    assert states(engine, ids) == dict.fromkeys(ids, "publicity_closed")
     with engine.store.read() as session:
         versions = dict(session.execute(select(Case.id, Case.version)
                                         .where(Case.id.in_(ids))).all())
@@ -110,16 +112,15 @@ def check_recognized_once(engine: Engine, ids: list[int], codes: Counter[int]) -
             select(Deadline.case_id, Deadline.kind, Deadline.status)
             .where(Deadline.case_id.in_(ids))).all())
         refused = session.scalar(select(func.count()).select_from(Refusal)
-                                 .where(Refusal.trigger == "recognize"))
+                                 .where(Refusal.trigger == "close_publicity"))
     assert versions == dict.fromkeys(ids, 2)  # inserted at 1: one step each
-    acts = Counter(row.case_id for row in audit_rows(engine) if row.trigger == "recognize")
+    acts = Counter(row.case_id for row in audit_rows(engine)
+                   if row.trigger == "close_publicity")
     assert acts == Counter(dict.fromkeys(ids, 1))
     ended = [row for row in deadline_rows if row.kind == deadlines.PUBLICITY_END]
     assert sorted(row.case_id for row in ended) == sorted(ids)
     assert {row.status for row in ended} == {"done"}
-    validity = Counter(row.case_id for row in deadline_rows
-                       if row.kind == deadlines.VALIDITY_END)
-    assert validity == Counter(dict.fromkeys(ids, 1))
+    assert [row for row in deadline_rows if row.kind != deadlines.PUBLICITY_END] == []
     assert refused == codes[3]  # each refused attempt recorded; each lost race (5) is not
     report = engine.verify_audit()
     assert report.ok, report.message()
@@ -128,17 +129,18 @@ def check_recognized_once(engine: Engine, ids: list[int], codes: Counter[int]) -
 @pytest.mark.slow
 def test_eight_processes_fire_the_same_trigger_through_the_engine(db: str,
                                                                   tmp_path: Path) -> None:
-    """Eight processes recognize the same 100 publicized cases through `Engine.fire`, each
-    trying every case: one success per case, the rest exit 3 (already recognized) or 5."""
+    """Eight processes close the publicity of the same 100 cases through `Engine.fire`, each
+    trying every case: one success per case, the rest exit 3 (already closed) or 5."""
     engine = engine_at(db)
     try:
         ids = publicized(engine, CASES, end=date(2024, 10, 11))
         outcomes = race_support.race(
-            [(race_support.fire_cases, (db, AFTER_PUBLICITY, "recognize", PROVINCE, {}, order))
+            [(race_support.fire_cases, (db, AFTER_PUBLICITY, "close_publicity", PROVINCE, {},
+                                        order))
              for order in orders(ids)], tmp_path)
         codes = check_one_success_each(outcomes, ids)
         assert codes[0] == CASES and codes[3] + codes[5] == CASES * (PROCESSES - 1)
-        check_recognized_once(engine, ids, codes)
+        check_closed_once(engine, ids, codes)
     finally:
         engine.close()
 
@@ -147,19 +149,20 @@ def test_eight_processes_fire_the_same_trigger_through_the_engine(db: str,
 def test_eight_processes_fire_the_same_trigger_through_the_cli(db: str, tmp_path: Path,
                                                                env: dict[str, str]) -> None:
     """The same race through the command line: eight processes run `gdcluster case
-    recognize ID` (the console script's `main`, one run per attempt) over the 100 cases, four
-    processes on each case. Exit codes are the CLI's: one 0 per case, the others 3 or 5 — a
-    locked SQLite file included, never 1."""
+    close-publicity ID` (the console script's `main`, one run per attempt) over the 100 cases,
+    four processes on each case. Exit codes are the CLI's: one 0 per case, the others 3 or 5 —
+    a locked SQLite file included, never 1."""
     engine = engine_at(db)
     try:
         ids = publicized(engine, CASES, end=date(2024, 10, 11))
-        prefix = ["--db", db, "--as", PROVINCE, "--now", AFTER_PUBLICITY, "case", "recognize"]
+        prefix = ["--db", db, "--as", PROVINCE, "--now", AFTER_PUBLICITY, "case",
+                  "close-publicity"]
         outcomes = race_support.race(
             [(race_support.cli_cases, (prefix, [], order, env))
              for order in shared_halves(ids)],
             tmp_path)
         codes = check_one_success_each(outcomes, ids)
-        check_recognized_once(engine, ids, codes)
+        check_closed_once(engine, ids, codes)
     finally:
         engine.close()
 
@@ -188,12 +191,13 @@ def start_all(argvs: list[list[str]], env: dict[str, str]) -> list[tuple[int, st
 def test_eight_installed_gdcluster_processes_race(db: str, env: dict[str, str]) -> None:
     """The race with the installed `gdcluster` program itself — eight separately started
     interpreters, nothing shared but the database: for each of three cases, eight `gdcluster
-    case recognize ID` at once, then four `round publicize` and four `scheduler run --once`
-    at once. One success per case, the rest 3 or 5, never 1; records agree."""
+    case close-publicity ID` at once, then four `round publicize` and four `scheduler run
+    --once` at once. One success per case, the rest 3 or 5, never 1; records agree."""
     engine = engine_at(db)
     try:
         ids = publicized(engine, 3, end=date(2024, 10, 11))
-        prefix = ["--db", db, "--as", PROVINCE, "--now", AFTER_PUBLICITY, "case", "recognize"]
+        prefix = ["--db", db, "--as", PROVINCE, "--now", AFTER_PUBLICITY, "case",
+                  "close-publicity"]
         outcomes: list[list[list[Any]]] = [[] for _ in range(PROCESSES)]
         for case_id in ids:
             ended = start_all([[*prefix, str(case_id)]] * PROCESSES, env)
@@ -201,10 +205,11 @@ def test_eight_installed_gdcluster_processes_race(db: str, env: dict[str, str]) 
                 worker.append([case_id, code, stderr.strip()[:500]])
         codes = check_one_success_each(outcomes, ids)
         print(f"installed gdcluster race: exit codes {dict(codes)}")
-        check_recognized_once(engine, ids, codes)
+        check_closed_once(engine, ids, codes)
 
+        engine.clock.set(AFTER_PUBLICITY)  # type: ignore[attr-defined]
         candidates = expert_reviewed(engine, 20)
-        base = ["--db", db, "--now", "2024-10-12T08:00", "--json"]
+        base = ["--db", db, "--now", AFTER_PUBLICITY, "--json"]
         publicize = [*base, "--as", PROVINCE, "round", "publicize", "2024", "--top", "10"]
         ended = start_all([publicize if index % 2 == 0 else [*base, "scheduler", "run",
                                                               "--once"]
@@ -217,7 +222,7 @@ def test_eight_installed_gdcluster_processes_race(db: str, env: dict[str, str]) 
         assert sorted(case_id for case_id, state in found.items()
                       if state == "publicized") == candidates[-10:]
         moved = Counter(row.case_id for row in audit_rows(engine)
-                        if row.trigger in ("publicize", "reject"))
+                        if row.trigger in ("publicize", "close"))
         assert moved == Counter(dict.fromkeys(candidates, 1))
         report = engine.verify_audit()
         assert report.ok, report.message()
@@ -227,11 +232,70 @@ def test_eight_installed_gdcluster_processes_race(db: str, env: dict[str, str]) 
 
 
 @pytest.mark.slow
+def test_eight_reruns_of_round_recognize_at_once_issue_one_notice(db: str, tmp_path: Path,
+                                                                  env: dict[str, str]) -> None:
+    """Eight `round recognize 2024 --doc-no … --doc-date 2024-10-14` at once (a double click,
+    a cron job and a colleague): over 40 cases whose publicity has closed, 20 whose window has
+    ended (the command closes them first), one held by an open objection and 10 left before
+    publicity. Every run exits 0 or 5, never 1; each publicity is closed once, each case
+    recognized once with the one validity, each leftover closed once (未入选); one
+    `recognize_round` act, one 名单通告, one `close_round` act; and a ninth run afterwards
+    writes nothing at all."""
+    engine = engine_at(db, "2024-10-09T09:00")
+    try:
+        closed = insert_cases(engine, 40, state="publicity_closed",
+                              publicity=(date(2024, 9, 27), date(2024, 10, 11)))
+        ending = publicized(engine, 20, end=date(2024, 10, 11))
+        [held] = publicized(engine, 1, end=date(2024, 10, 11))
+        leftovers = insert_cases(engine, 10, state="city_reviewed")
+        engine.fire(held, "object", "public@赵六", name="赵六", contact="13800000000",
+                    evidence="产值数据存疑")
+        listed = closed + ending
+        argv = ["--db", db, "--as", PROVINCE, "--now", "2024-10-15T10:00", "--json", "round",
+                "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕95号", "--doc-date",
+                "2024-10-14"]
+        outcomes = race_support.race([(race_support.cli_once, (argv, env))
+                                      for _ in range(PROCESSES)], tmp_path)
+        codes = [worker[0][1] for worker in outcomes]
+        assert set(codes) <= {0, 5} and 0 in codes, outcomes
+        assert states(engine, listed) == dict.fromkeys(listed, "recognized")
+        assert states(engine, leftovers) == dict.fromkeys(leftovers, "not_selected")
+        assert engine.get(held).state == "publicized"
+        rows = audit_rows(engine)
+        assert Counter(row.case_id for row in rows if row.trigger == "close_publicity") == \
+            Counter(dict.fromkeys(ending, 1))
+        assert Counter(row.case_id for row in rows if row.trigger == "recognize") == \
+            Counter(dict.fromkeys(listed, 1))
+        assert Counter(row.case_id for row in rows if row.trigger == "close") == \
+            Counter(dict.fromkeys(leftovers, 1))
+        [act] = [row for row in rows if row.trigger == "recognize_round"]
+        assert sorted(json.loads(act.payload)["recognized"]) == sorted(listed)
+        assert [row.trigger for row in rows].count("close_round") == 1
+        assert {(engine.get(case_id).valid_from, engine.get(case_id).valid_until)
+                for case_id in listed} == {(date(2024, 10, 14), date(2027, 10, 13))}
+        with engine.store.read() as session:
+            notices = list(session.scalars(select(Notice.doc_no).where(
+                Notice.kind == "recognition")))
+        assert notices == ["粤工信服务函〔2024〕95号"]
+        before = snapshot(engine)
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            again = race_support.run_cli(argv)
+        assert again[0] == 0 and json.loads(again[1])["recognized"] == [], again
+        assert snapshot(engine) == before
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
 def test_round_publicize_and_scheduler_runs_race_together(db: str, tmp_path: Path,
                                                           env: dict[str, str]) -> None:
     """Four `round publicize 2024 --top 50` and four `scheduler run --once` processes at once,
     over 100 expert-reviewed cases and 100 due deadlines: the pick is stored once and applied
-    once (the 50 best publicized, 50 rejected, one act each, one round act, one publicity
+    once (the 50 best publicized, 50 未入选, one act each, one round act, one publicity
     notice; every finished run reports that pick; a run that began after it was finished
     exits 3), every deadline fires once, no process exits 1, and the chain verifies."""
     now = "2024-10-12T08:00"
@@ -266,10 +330,10 @@ def test_round_publicize_and_scheduler_runs_race_together(db: str, tmp_path: Pat
 
         found = states(engine, candidates)
         assert {case_id for case_id, state in found.items() if state == "publicized"} == set(best)
-        assert {case_id for case_id, state in found.items() if state == "rejected"} == (
+        assert {case_id for case_id, state in found.items() if state == "not_selected"} == (
             set(candidates) - set(best))
         rows = audit_rows(engine)
-        moved = Counter(row.case_id for row in rows if row.trigger in ("publicize", "reject"))
+        moved = Counter(row.case_id for row in rows if row.trigger in ("publicize", "close"))
         assert moved == Counter(dict.fromkeys(candidates, 1))
         assert [row.trigger for row in rows].count("publicize_round") == 1
         with engine.store.read() as session:
@@ -287,9 +351,9 @@ def test_round_publicize_and_scheduler_runs_race_together(db: str, tmp_path: Pat
                    for item in json.loads(stdout)]
         assert len(handled) == len(set(handled)) == CASES
         system = Counter(row.case_id for row in rows if row.actor == "system"
-                         and row.trigger in ("recognize", "revoke"))
+                         and row.trigger in ("close_publicity", "revoke"))
         assert system == Counter(dict.fromkeys(recognizing + revoking, 1))
-        assert states(engine, recognizing) == dict.fromkeys(recognizing, "recognized")
+        assert states(engine, recognizing) == dict.fromkeys(recognizing, "publicity_closed")
         assert states(engine, revoking) == dict.fromkeys(revoking, "revoked")
         report = engine.verify_audit()
         assert report.ok, report.message()
@@ -329,14 +393,15 @@ def test_a_lock_held_too_long_is_exit_5_never_1(db: str, monkeypatch: pytest.Mon
             racer = Engine.open(url, clock=FakeClock(AFTER_PUBLICITY))
             try:
                 with pytest.raises(ConcurrentModification) as caught:
-                    racer.fire(case_id, "recognize", PROVINCE)
+                    racer.fire(case_id, "close_publicity", PROVINCE)
                 assert caught.value.exit_code == 5
             finally:
                 racer.close()
             runner = CliRunner(env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
                                     "GDCLUSTER_ACTOR": None})
             result = runner.invoke(cli, ["--db", url, "--as", PROVINCE, "--now",
-                                         AFTER_PUBLICITY, "case", "recognize", str(case_id)])
+                                         AFTER_PUBLICITY, "case", "close-publicity",
+                                         str(case_id)])
             assert result.exit_code == 5, result.output
             assert "locked" in result.stderr and "Traceback" not in result.stderr
             shown = runner.invoke(cli, ["--db", url, "case", "show", str(case_id)])
@@ -346,7 +411,7 @@ def test_a_lock_held_too_long_is_exit_5_never_1(db: str, monkeypatch: pytest.Mon
             holder.close()
         assert engine.get(case_id).version == 1 and engine.refusals() == []
         engine.clock.set(AFTER_PUBLICITY)  # type: ignore[attr-defined]
-        view = engine.fire(case_id, "recognize", PROVINCE)
-        assert (view.state, view.version) == ("recognized", 2)
+        view = engine.fire(case_id, "close_publicity", PROVINCE)
+        assert (view.state, view.version) == ("publicity_closed", 2)
     finally:
         engine.close()

@@ -33,7 +33,7 @@ from sqlalchemy import event, select
 
 from gdcluster.engine import DeadlineOutcome, Engine, SimulationOnly, deadlines, sweep
 from gdcluster.engine.clock import FakeClock, end_of_day, start_of_day
-from gdcluster.engine.models import Deadline, Notice
+from gdcluster.engine.models import Case, Deadline, Notice
 from gdcluster.engine.scheduler import (
     RESYNC_JOB,
     WAKE_JOB,
@@ -65,38 +65,65 @@ def clean_env(folder: Path) -> dict[str, str]:
     return env
 
 
-def seed_due(engine: Engine, count: int) -> list[int]:
-    """``count`` cases with one due deadline each at SWEEP_AT: half at the end of publicity
-    (→ recognize), half with the 2023 report missed (→ revoke 18.3)."""
-    recognizing = publicized(engine, count // 2, end=date(2024, 10, 11))
+#: What each seeded deadline comes to, by kind: (the sweep's outcome, the system's act, the
+#: case's state after it, the notice it issues).
+EXPECTED = {
+    deadlines.PUBLICITY_END: ("publicity_closed", "close_publicity", "publicity_closed", None),
+    deadlines.CORRECTION_REMINDER: ("reminded", "correction_reminder", "drafted",
+                                    "correction_reminder"),
+    deadlines.REPORT_DUE: ("revoked", "revoke", "revoked", "revocation"),
+}
+
+
+def seed_due(engine: Engine, count: int) -> dict[str, list[int]]:
+    """``count`` cases with one due deadline each at SWEEP_AT, by kind: a third at the end of
+    publicity (→ close_publicity), a third with a 退回补正 deadline two days away (→ its
+    reminder), the rest with the 2023 report missed (→ revoke 18.3)."""
+    third = count // 3
+    closing = publicized(engine, third, end=date(2024, 10, 11))
+    reminding = insert_cases(
+        engine, third, state="drafted", correction_due=date(2024, 10, 14),
+        deadline=(deadlines.CORRECTION_REMINDER, start_of_day(date(2024, 10, 10))))
     revoking = insert_cases(
-        engine, count - count // 2, state="recognized",
+        engine, count - 2 * third, state="recognized",
         validity=(date(2023, 7, 10), date(2026, 7, 9)),
         deadline=(deadlines.REPORT_DUE, end_of_day(date(2024, 3, 31))))
-    return recognizing + revoking
+    return {deadlines.PUBLICITY_END: closing, deadlines.CORRECTION_REMINDER: reminding,
+            deadlines.REPORT_DUE: revoking}
 
 
-def check_exactly_once(engine: Engine, ids: list[int], handled_ids: list[int]) -> None:
-    """Every seeded deadline fired once, every case moved once by the system, chain intact."""
+def outcomes_of(seeded: dict[str, list[int]]) -> set[str]:
+    return {EXPECTED[kind][0] for kind in seeded}
+
+
+def check_exactly_once(engine: Engine, seeded: dict[str, list[int]],
+                       handled_ids: list[int]) -> None:
+    """Every seeded deadline fired once, every case acted on once by the system (and its
+    notice issued once), chain intact."""
+    ids = [case_id for group in seeded.values() for case_id in group]
     with engine.store.read() as session:
-        seeded = dict(session.execute(
+        fired = dict(session.execute(
             select(Deadline.id, Deadline.status).where(Deadline.case_id.in_(ids),
-                                                       Deadline.kind.in_((
-                                                           deadlines.PUBLICITY_END,
-                                                           deadlines.REPORT_DUE)),
+                                                       Deadline.kind.in_(tuple(EXPECTED)),
                                                        Deadline.due_at <= end_of_day(
                                                            date(2024, 10, 11)))
         ).all())
-    assert len(seeded) == len(ids)
-    assert set(seeded.values()) == {"fired"}
+        notices = Counter((row.kind, row.case_id) for row in session.execute(
+            select(Notice.kind, Notice.case_id).where(Notice.case_id.in_(ids),
+                                                      Notice.format == "txt")))
+    assert len(fired) == len(ids)
+    assert set(fired.values()) == {"fired"}
     duplicates = [item for item, seen in Counter(handled_ids).items() if seen > 1]
     assert duplicates == []
-    assert sorted(handled_ids) == sorted(seeded)
-    moved = Counter(row.case_id for row in audit_rows(engine, actor="system")
-                    if row.trigger in ("recognize", "revoke"))
-    assert set(moved) == set(ids) and set(moved.values()) == {1}
-    assert Counter(states(engine, ids).values()) == {"recognized": len(ids) // 2,
-                                                     "revoked": len(ids) - len(ids) // 2}
+    assert sorted(handled_ids) == sorted(fired)
+    acts = Counter((row.trigger, row.case_id) for row in audit_rows(engine, actor="system"))
+    found = states(engine, ids)
+    for kind, group in seeded.items():
+        _outcome, trigger, state, notice = EXPECTED[kind]
+        assert {acts[(trigger, case_id)] for case_id in group} == {1}, kind
+        assert {found[case_id] for case_id in group} == {state}, kind
+        if notice is not None:
+            assert {notices[(notice, case_id)] for case_id in group} == {1}, kind
     assert engine.pending(SWEEP_AT) == []
     report = engine.verify_audit()
     assert report.ok, report.message()
@@ -176,9 +203,11 @@ def test_sweep_cost_follows_what_is_due(engine: Engine, clock: FakeClock,
 def test_four_scheduler_processes_fire_each_deadline_once(engine: Engine, db_url: str,
                                                         tmp_path: Path) -> None:
     """Four `gdcluster scheduler run --once` processes sweep the same 500 due deadlines at
-    once: each deadline is fired by exactly one of them, each case moves once, and the audit
-    chain verifies — on SQLite (BEGIN IMMEDIATE) and PostgreSQL (row locks + claim)."""
-    ids = seed_due(engine, 500)
+    once — ends of publicity, 退回补正 reminders and missed reports: each deadline is fired by
+    exactly one of them (each publicity closed once, each reminder sent once, each case revoked
+    once, each notice issued once), and the audit chain verifies — on SQLite (BEGIN
+    IMMEDIATE) and PostgreSQL (row locks + claim)."""
+    seeded = seed_due(engine, 500)
     command = [*gdcluster_command(), "--db", db_url, "--now", SWEEP_AT, "--json",
                "scheduler", "run", "--once"]
     env = clean_env(tmp_path)
@@ -189,13 +218,9 @@ def test_four_scheduler_processes_fire_each_deadline_once(engine: Engine, db_url
         out, err = process.communicate(timeout=PROCESS_TIMEOUT)
         assert process.returncode == 0, err.decode()
         items = json.loads(out)
-        assert {item["outcome"] for item in items} <= {"recognized", "revoked"}
+        assert {item["outcome"] for item in items} <= outcomes_of(seeded)
         handled += [item["id"] for item in items]
-    check_exactly_once(engine, ids, handled)
-    with engine.store.read() as session:  # the notice is part of the act: once as well
-        notices = Counter(session.scalars(select(Notice.case_id).where(
-            Notice.kind == "revocation")))
-    assert set(notices.values()) == {1} and len(notices) == 250
+    check_exactly_once(engine, seeded, handled)
 
 
 KILLER = """
@@ -222,8 +247,9 @@ def test_a_sweeper_killed_mid_transaction_loses_nothing(engine: Engine, db_url: 
                                                        tmp_path: Path) -> None:
     """A sweeping process SIGKILLed inside its 60th transaction leaves exactly 59 deadlines
     fired (the 60th rolled back with its transition); a restarted scheduler fires the rest,
-    each once, and the audit chain verifies."""
-    ids = seed_due(engine, 200)
+    each once — ends of publicity, reminders and revocations alike — and the audit chain
+    verifies."""
+    seeded = seed_due(engine, 200)
     audit_before = count_audit(engine)
     env = clean_env(tmp_path)
     killed = subprocess.run([sys.executable, "-c", KILLER, db_url, SWEEP_AT, "60"],
@@ -239,10 +265,10 @@ def test_a_sweeper_killed_mid_transaction_loses_nothing(engine: Engine, db_url: 
          "--once"], capture_output=True, env=env, cwd=tmp_path, timeout=PROCESS_TIMEOUT)
     assert restarted.returncode == 0, restarted.stderr.decode()
     items = json.loads(restarted.stdout)
-    assert {item["outcome"] for item in items} <= {"recognized", "revoked"}, items
+    assert {item["outcome"] for item in items} <= outcomes_of(seeded), items
     rest = [item["id"] for item in items]
     assert len(rest) == 200 - 59
-    check_exactly_once(engine, ids, fired + rest)
+    check_exactly_once(engine, seeded, fired + rest)
 
 
 # ---------------------------------------------------------------------------- the waker
@@ -289,22 +315,18 @@ def test_catch_up_at_start_then_a_wake_up_at_each_due_time(
     [later] = insert_cases(engine, 1, state="recognized",
                            validity=(date(2024, 2, 1), date(2027, 1, 31)),
                            deadline=(deadlines.EXPIRY_REMINDER, start_of_day(date(2026, 11, 2))))
+    [reminded] = insert_cases(engine, 1, state="drafted", correction_due=date(2024, 10, 25),
+                              deadline=(deadlines.CORRECTION_REMINDER,
+                                        start_of_day(date(2024, 10, 23))))
     clock.set("2024-10-20T09:00")  # the scheduler was down at 24:00 of 10-11
     handled = waker.sweep()
     assert [(item.case_id, item.outcome) for item in handled] == [
-        (late[0], "recognized"), (late[1], "recognized")]
+        (late[0], "publicity_closed"), (late[1], "publicity_closed")]
     wake = waker.scheduler.get_job(WAKE_JOB)
-    first_reminder = start_of_day(date(2025, 3, 1))
+    first_reminder = start_of_day(date(2024, 10, 23))
     assert wake.next_run_time == first_reminder
     clock.set(first_reminder)
-    assert {item.outcome for item in wake.func()} == {"reminded"}
-    assert waker.scheduler.get_job(WAKE_JOB).next_run_time == start_of_day(date(2025, 3, 24))
-    with engine.store.write() as session:  # only the expiry reminder stays pending
-        session.execute(Deadline.__table__.update()
-                        .where(Deadline.case_id != later, Deadline.status == "pending")
-                        .values(status="cancelled"))
-    waker.sweep()
-    assert waker.scheduler.get_job(WAKE_JOB).next_run_time == start_of_day(date(2026, 11, 2))
+    assert [(item.case_id, item.outcome) for item in wake.func()] == [(reminded, "reminded")]
     clock.set("2026-11-02T00:00")
     assert [item.case_id for item in waker.scheduler.get_job(WAKE_JOB).func()] == [later]
     assert waker.scheduler.get_job(WAKE_JOB) is None
@@ -416,14 +438,14 @@ def test_pending_command_lists_without_writing(engine: Engine, db_url: str) -> N
     assert result.exit_code == 0, result.output
     [item] = json.loads(result.stdout)
     assert (item["case_id"], item["kind"], item["action"]) == (
-        case_id, deadlines.PUBLICITY_END, "recognize")
+        case_id, deadlines.PUBLICITY_END, "close_publicity")
     early = invoke("--db", db_url, "--now", "2024-10-11T23:00", "scheduler", "pending", "--json")
     assert json.loads(early.stdout) == []
     wider = invoke("--db", db_url, "--now", "2024-10-11T23:00", "scheduler", "pending",
                    "--until", "2024-10-11", "--json")
     assert [row["id"] for row in json.loads(wider.stdout)] == [item["id"]]
     human = invoke("--db", db_url, "--now", SWEEP_AT, "scheduler", "pending")
-    assert "2024-10-11 24:00" in human.stdout and "recognize" in human.stdout
+    assert "2024-10-11 24:00" in human.stdout and "close_publicity" in human.stdout
     assert count_audit(engine) == audit_before
     assert {row.status for row in rows(engine, case_id)} == {"pending"}
 
@@ -435,8 +457,8 @@ def test_run_once_command_sweeps_at_the_given_now(engine: Engine, db_url: str) -
     result = invoke("--db", db_url, "--now", SWEEP_AT, "scheduler", "run", "--once")
     assert result.exit_code == 0, result.output
     assert "publicity_end" in result.stdout and f"case {case_id}" in result.stdout
-    assert "recognized by system" in result.stdout
-    assert engine.get(case_id).state == "recognized"
+    assert "publicity closed by system" in result.stdout
+    assert engine.get(case_id).state == "publicity_closed"
     again = invoke("--db", db_url, "--now", SWEEP_AT, "--json", "scheduler", "run", "--once")
     assert json.loads(again.stdout) == []
 
@@ -467,26 +489,31 @@ def test_run_due_at_a_given_instant_only_on_simulation_databases(tmp_path: Path)
 
 def test_catch_up_after_a_long_downtime_keeps_due_order(engine: Engine,
                                                         clock: FakeClock) -> None:
-    """One sweep after half a year of downtime reaches a fixed point in due order: the
-    recognition it fires writes report deadlines that have already passed, and those are
-    handled in the same sweep, reminders (too late) before the missed report."""
-    [case_id] = publicized(engine, 1, end=date(2024, 10, 11))
+    """One sweep after half a year of downtime handles what fell due in due order: a 退回补正
+    reminder found after its deadline is closed as too late, not sent, and the publicity whose
+    window ended meanwhile is closed (recognition still waits for the 名单通告)."""
+    [case_id, returned] = publicized(engine, 2, end=date(2024, 10, 11))
+    with engine.store.write() as session:  # the second was returned for correction instead
+        session.execute(Deadline.__table__.update().where(Deadline.case_id == returned)
+                        .values(kind=deadlines.CORRECTION_REMINDER, due_at=start_of_day(
+                            date(2024, 10, 1)), key=deadlines.case_key(
+                                returned, "correction", 1, "reminder")))
+        session.execute(Case.__table__.update().where(Case.id == returned).values(
+            state="drafted", correction_due=date(2024, 10, 8)))
     clock.set("2025-04-02T09:00")
-    got = [(item.kind, item.outcome) for item in engine.run_due()]
+    got = [(item.kind, item.case_id, item.outcome) for item in engine.run_due()]
     assert got == [
-        (deadlines.PUBLICITY_END, "recognized"),
-        (deadlines.REPORT_REMINDER, "not_applicable"),
-        (deadlines.REPORT_REMINDER, "not_applicable"),
-        (deadlines.REPORT_DUE, "revoked"),
+        (deadlines.CORRECTION_REMINDER, returned, "not_applicable"),
+        (deadlines.PUBLICITY_END, case_id, "publicity_closed"),
     ]
-    assert engine.get(case_id).state == "revoked"
+    assert engine.get(case_id).state == "publicity_closed"
     assert engine.pending() == []
 
 
 def test_concurrent_sweeps_in_threads_do_not_double_fire(engine: Engine, db_url: str) -> None:
     """Two engines in one process sweeping the same rows from two threads (the claim, not the
     process boundary, is what makes firing exactly once)."""
-    ids = seed_due(engine, 40)
+    seeded = seed_due(engine, 40)
     engines = [Engine.open(db_url, clock=FakeClock(SWEEP_AT)) for _ in range(2)]
     results: list[list[DeadlineOutcome]] = [[], []]
     try:
@@ -499,4 +526,4 @@ def test_concurrent_sweeps_in_threads_do_not_double_fire(engine: Engine, db_url:
     finally:
         for other in engines:
             other.close()
-    check_exactly_once(engine, ids, [item.id for result in results for item in result])
+    check_exactly_once(engine, seeded, [item.id for result in results for item in result])
