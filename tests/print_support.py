@@ -55,13 +55,19 @@ PRINT_CASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     "publicity": {"1-cluster": ("short", {"round_year": 2024}),
                   "60-clusters": ("long", {"round_year": 2024})},
     "recognition": {"1-cluster": ("short", {"round_year": 2024}),
-                    "60-clusters": ("long", {"round_year": 2024})},
+                    "60-clusters": ("long", {"round_year": 2024}),
+                    "supplementary": ("supplement", {"round_year": 2024})},
     "renewal": {"1-cluster": ("long", {"case_id": "renewed"}),
                 "58-clusters": ("long", {"round_year": 2024})},
     "revocation": {"short-reason": ("long", {"case_id": "revoked_short"}),
                    "10000-char-reason": ("long", {"case_id": "revoked_long"})},
     "return": {"short-reason": ("long", {"case_id": "returned_short"}),
                "10000-char-reason": ("long", {"case_id": "returned_long"})},
+    "correction_reminder": {"reminder": ("long", {"case_id": "returned_short"})},
+    "not_selected": {"not-recommended": ("long", {"case_id": "not_recommended"}),
+                     "not-publicized": ("long", {"case_id": "not_publicized"})},
+    "rejection": {"city-short-reason": ("long", {"case_id": "rejected_city"}),
+                  "province-10000-char-reason": ("long", {"case_id": "rejected_province"})},
     "report_reminder": {"reminder": ("long", {"case_id": "reminded"})},
     "expiry_reminder": {"reminder": ("long", {"case_id": "renewed"})},
 }
@@ -104,22 +110,17 @@ def _name(unit: str, index: int) -> str:
     return f"{unit}{industry}产业集群"
 
 
-def record_site_visit(engine: Engine, year: int) -> None:
-    """An audit row recording a 现场考察 of the round, as the act that records one will write
-    it (trigger ``site_visit``, the round's year)."""
-    from gdcluster.engine import audit
-
-    with engine.store.write() as session:
-        audit.append(session, actor=PROVINCE, trigger="site_visit", article="现场考察",
-                     at=engine.clock.now(), round_year=year, payload={})
-
-
 def build_world(folder: Path, clusters: int, *, lifecycle: bool | None = None,
-                site_visit: bool = False) -> World:
-    """Round 2024 lived through with ``clusters`` clusters to their 名单通告; with
-    ``lifecycle`` (the default for more than one cluster) also reports, revocations (one short,
-    one 10,000-character reason), 退回补正 of two more applications, reminders, 复核 and
-    renewals of the rest. ``site_visit`` records a 现场考察 before the publicity."""
+                site_visit: bool = False, supplementary: bool = False) -> World:
+    """Round 2024 lived through with ``clusters`` clusters to their 名单通告 of 2024-07-10
+    (valid 2024-07-10 to 2027-07-09, as the real 2024 batch), publicized 2024-06-20 to
+    2024-06-28 (the 公示 issued the day before). With ``lifecycle`` (the default for more than
+    one cluster) also 退回补正 of two more applications and their correction reminders, 不予认定
+    by the city and by the province (a 10,000-character reason), 未入选 (not recommended, not
+    publicized), reports, revocations (one short, one 10,000-character reason), reminders, 复核
+    and renewals. With ``supplementary``, one more cluster is held by an objection and
+    recognized later by a supplementary 通告. ``site_visit`` records a 现场考察 before the
+    publicity. Time only moves forward."""
     lifecycle = clusters > 1 if lifecycle is None else lifecycle
     clock = FakeClock("2024-03-01T09:00")
     engine = Engine.init(f"sqlite:///{folder / 'print.db'}", simulation=True, clock=clock)
@@ -130,41 +131,87 @@ def build_world(folder: Path, clusters: int, *, lifecycle: bool | None = None,
     engine.open_round(2024, PROVINCE, apply_by="2024-05-31", recommend_by="2024-06-30",
                       notice_title="广东省工业和信息化厅关于组织开展2024年度省级中小企业特色产业"
                                    "集群申报工作的通知", notice_doc_no="便函〔2024〕443号")
+    extra = (2 if lifecycle else 0) + (1 if supplementary else 0)
     ids = []
-    for index, unit in enumerate(_units(clusters)):
+    for index, unit in enumerate(_units(clusters + extra)):
         ids.append(engine.create_case(round_year=2024, name=_name(unit, index), county=unit,
                                       industry=INDUSTRIES[index % len(INDUSTRIES)],
                                       data=application, actor=f"county:{unit}"))
-    for case_id in ids:
+    for index, case_id in enumerate(ids):
         view = engine.get(case_id)
         engine.fire(case_id, "submit", f"county:{view.county}")
         engine.fire(case_id, "review", f"city:{view.city}")
         engine.fire(case_id, "recommend", f"city:{view.city}")
-        for expert in range(3):
+        for expert in range(3):  # the extra ones score lower: off the --top list
             engine.fire(case_id, "score", PROVINCE, expert=f"专家{expert + 1}",
-                        scores=full_scores(minus=expert))
+                        scores=full_scores(minus=expert + (index >= clusters)))
         engine.fire(case_id, "expert_review", PROVINCE)
     if lifecycle:
-        for key, reason, unit in (("returned_short", "2023年产值缺少统计部门证明材料",
-                                   "佛山市三水区"),
-                                  ("returned_long", LONG_REASON, "中山市古镇镇")):
-            case_id = engine.create_case(round_year=2024, name=f"{unit}灯饰照明产业集群",
-                                         county=unit, industry="灯饰照明", data=application,
-                                         actor=f"county:{unit}")
-            city = engine.get(case_id).city
-            engine.fire(case_id, "submit", f"county:{unit}")
-            engine.fire(case_id, "return", f"city:{city}", reason=reason,
-                        fields=["output.2023", "development_plan"], resubmit_by="2024-04-15")
-            world.cases[key] = case_id
+        _before_publicity(engine, clock, world, application)
     if site_visit:
-        clock.set("2024-08-01T10:00")
-        record_site_visit(engine, 2024)
-    clock.set("2024-09-26T10:00")  # issued the day before the period starts
-    engine.publicize_round(2024, PROVINCE, top=clusters, start="2024-09-27")
-    clock.set("2024-10-12T09:00")
-    engine.recognize_round(2024, PROVINCE, valid_from="2024-07-10")
-    if not lifecycle:
-        return world
+        clock.set("2024-06-10T10:00")
+        engine.record_site_visit(2024, PROVINCE, day="2024-06-07",
+                                 note="省专家组赴推荐集群开展现场考察")
+    # publicized: the clusters, the one the province rejects after its publicity, the one held
+    listed = (ids[:clusters] + (ids[clusters:clusters + 1] if lifecycle else [])
+              + (ids[-1:] if supplementary else []))
+    clock.set("2024-06-19T10:00")  # issued the day before the period starts
+    engine.publicize_round(2024, PROVINCE, select_ids=listed, start="2024-06-20")
+    if lifecycle:
+        world.cases["not_publicized"] = ids[clusters + 1]
+    if supplementary:  # the last one is held by an objection
+        clock.set("2024-06-24T10:00")
+        objection = engine.fire(ids[-1], "object", "public@刘某", name="刘某",
+                                contact="13900000000", evidence="质疑产值口径").objections[0]["id"]
+    if lifecycle:
+        rejected = ids[clusters]
+        clock.set("2024-07-01T10:00")
+        engine.run_due()  # the publicity closes
+        engine.fire(rejected, "reject", PROVINCE, reason=LONG_REASON)
+        world.cases["rejected_province"] = rejected
+    clock.set("2024-07-12T10:00")  # the 通告, signed on 10 July, entered two days later
+    engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号",
+                           doc_date="2024-07-10")
+    if supplementary:
+        clock.set("2024-07-15T10:00")
+        engine.fire(ids[-1], "resolve", PROVINCE, objection=objection, when="dismiss",
+                    reason="经核查，异议不成立")
+        engine.run_due()
+        clock.set("2024-07-22T10:00")
+        engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕101号")
+    if lifecycle:
+        _after_recognition(engine, clock, world, ids[:clusters])
+    return world
+
+
+def _before_publicity(engine: Engine, clock: FakeClock, world: World,
+                      application: dict[str, Any]) -> None:
+    """Two 退回补正 (their correction reminders fire two working days before 2024-04-15), a
+    city's 不予认定, and a case its city never recommends (closed 未入选 with the round)."""
+    for key, reason, unit in (("returned_short", "2023年产值缺少统计部门证明材料", "佛山市三水区"),
+                              ("returned_long", LONG_REASON, "中山市古镇镇"),
+                              ("rejected_city", "中小企业产值占比为70%，未达到“高于70%”的条件",
+                               "江门市蓬江区"),
+                              ("not_recommended", "", "肇庆市端州区")):
+        case_id = engine.create_case(round_year=2024, name=f"{unit}灯饰照明产业集群",
+                                     county=unit, industry="灯饰照明", data=application,
+                                     actor=f"county:{unit}")
+        city = engine.get(case_id).city
+        engine.fire(case_id, "submit", f"county:{unit}")
+        if key.startswith("returned"):
+            engine.fire(case_id, "return", f"city:{city}", reason=reason,
+                        fields=["output.2023", "development_plan"], due="2024-04-15")
+        elif key == "rejected_city":
+            engine.fire(case_id, "reject", f"city:{city}", reason=reason)
+        else:
+            engine.fire(case_id, "review", f"city:{city}")
+        world.cases[key] = case_id
+    clock.set("2024-04-11T09:00")
+    engine.run_due()
+
+
+def _after_recognition(engine: Engine, clock: FakeClock, world: World, ids: list[int]) -> None:
+    """Report reminders, two revocations, reports, expiry reminders, 复核 and renewals."""
     clock.set("2025-03-01T09:00")
     engine.run_due()  # the 30-day report reminders
     world.cases["reminded"] = ids[0]
@@ -189,7 +236,6 @@ def build_world(folder: Path, clusters: int, *, lifecycle: bool | None = None,
     for case_id in kept:
         engine.fire(case_id, "renew", PROVINCE)
     world.cases["renewed"] = kept[-1]
-    return world
 
 
 def document(world: World, kind: str, target: dict[str, Any]) -> Document:

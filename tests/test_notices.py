@@ -135,7 +135,8 @@ def test_cn_date_has_no_zero_padding(value: Any, text: str) -> None:
 # ---------------------------------------------------------------------------- the world
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Round 2024 lived through to its renewals, with notices attached from the start."""
+    """Round 2024 lived through to its renewals, with notices attached from the start; time
+    only moves forward."""
     folder = tmp_path_factory.mktemp("notices")
     clock = FakeClock("2024-03-01T09:00")
     url = f"sqlite:///{folder / 'gd.db'}"
@@ -150,7 +151,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     walker._round_open = True
 
     def create(name: str, county: str, industry: str) -> int:
-        clock.set("2024-03-01T09:00")
         return engine.create_case(round_year=2024, name=name, county=county, industry=industry,
                                   data=application, actor=f"county:{county}")
 
@@ -159,62 +159,71 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "guzhen": create("中山市古镇镇灯饰产业集群", "中山市古镇镇", "灯饰照明"),
         "shunde": create(INJECTED, "佛山市顺德区", "家用电器"),
         "changan": create("东莞市长安镇五金模具产业集群", "东莞市长安镇", "五金模具"),
+        "chenghai": create("汕头市澄海区玩具创意产业集群", "汕头市澄海区", "玩具创意"),
+        "pengjiang": create("江门市蓬江区摩托车产业集群", "江门市蓬江区", "摩托车及零部件"),
     }
     for key in ("nanhai", "guzhen", "shunde"):
         for step in ("submit", "review", "recommend", "scores", "expert_review"):
             walker.step(ids[key], step)
     acts: dict[str, int] = {}
 
-    def last_act() -> int:
+    def act_of(kind: str, case: str | None = None) -> int:
         with engine.store.read() as session:
-            return int(session.scalar(select(func.max(Notice.audit_seq))) or 0)
+            statement = select(func.max(Notice.audit_seq)).where(Notice.kind == kind)
+            if case is not None:
+                statement = statement.where(Notice.case_id == ids[case])
+            return int(session.scalar(statement) or 0)
 
     walker.step(ids["changan"], "submit")
     engine.fire(ids["changan"], "return", "city:东莞市@李科长",
                 reason="2023年产值缺少统计部门证明材料<b>{{7*7}}</b>",
-                fields=["output.2023", "development_plan"], resubmit_by="2024-04-15")
-    acts["return"] = last_act()
+                fields=["output.2023", "development_plan"], due="2024-04-15")
+    acts["return"] = act_of("return")
+    walker.step(ids["chenghai"], "submit")
+    engine.fire(ids["chenghai"], "reject", "city:汕头市@黄科长",
+                reason="中小企业产值占比为70%，未达到“高于70%”的条件（第十三条第（二）项）")
+    acts["rejection"] = act_of("rejection")
+    walker.step(ids["pengjiang"], "submit")
+    walker.step(ids["pengjiang"], "review")  # never recommended: 未入选 when the round closes
+
+    clock.set("2024-04-11T09:00")  # the correction reminder, two working days before
+    engine.run_due()
+    acts["correction_reminder"] = act_of("correction_reminder")
 
     clock.set("2024-09-27T10:00")
     engine.publicize_round(2024, PROVINCE, top=3, start="2024-09-27")
-    acts["publicity"] = last_act()
+    acts["publicity"] = act_of("publicity")
     clock.set("2024-10-12T09:00")
-    engine.recognize_round(2024, PROVINCE, valid_from="2024-07-10",
-                           doc_no="粤工信服务函〔2024〕88号")
-    acts["recognition"] = last_act()
+    engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕88号",
+                           doc_date="2024-10-12")
+    acts["recognition"] = act_of("recognition")
+    acts["not_selected"] = act_of("not_selected")
 
     clock.set("2025-03-01T09:00")  # the 30-day report reminders fire
     handled = engine.run_due()
     reminded = [item for item in handled if item.outcome == "reminded"]
-    with engine.store.read() as session:
-        acts["report_reminder"] = int(session.scalar(
-            select(Notice.audit_seq).where(Notice.kind == "report_reminder",
-                                           Notice.case_id == ids["nanhai"])))
+    acts["report_reminder"] = act_of("report_reminder", "nanhai")
 
     clock.set("2025-03-03T10:00")
     engine.fire(ids["guzhen"], "revoke", PROVINCE, reason_code="18.2",
                 reason="经核查，申报材料中2023年产值数据与统计部门数据不符")
-    acts["revocation"] = last_act()
+    acts["revocation"] = act_of("revocation")
 
     for year, when in ((2024, "2025-03-10T09:00"), (2025, "2026-02-02T09:00"),
                        (2026, "2027-02-01T09:00")):
         clock.set(when)
         engine.fire(ids["nanhai"], "report", "county:佛山市南海区", year=year,
                     data={"output": "210.5"})
-    clock.set("2027-04-10T09:00")  # expiry reminder for 南海; 顺德 revoked by the timer (18.3)
+    clock.set("2027-07-14T09:00")  # expiry reminder for 南海; 顺德 revoked by the timer (18.3)
     swept = engine.run_due()
-    with engine.store.read() as session:
-        acts["expiry_reminder"] = int(session.scalar(
-            select(Notice.audit_seq).where(Notice.kind == "expiry_reminder")))
-        acts["timer_revocation"] = int(session.scalar(
-            select(Notice.audit_seq).where(Notice.kind == "revocation",
-                                           Notice.case_id == ids["shunde"])))
+    acts["expiry_reminder"] = act_of("expiry_reminder")
+    acts["timer_revocation"] = act_of("revocation", "shunde")
 
-    clock.set("2027-06-01T09:00")
+    clock.set("2027-07-20T09:00")
     engine.fire(ids["nanhai"], "apply_review", "county:佛山市南海区")
-    clock.set("2027-06-15T10:00")
+    clock.set("2027-08-02T10:00")
     engine.fire(ids["nanhai"], "renew", PROVINCE)
-    acts["renewal"] = last_act()
+    acts["renewal"] = act_of("renewal")
 
     yield {"engine": engine, "clock": clock, "ids": ids, "acts": acts, "url": url,
            "settings": settings, "folder": folder, "reminded": reminded, "swept": swept}
@@ -304,7 +313,7 @@ REQUIRED = {
         "三、各地级以上市中小企业主管部门要开展集群典型实践案例和优秀集群品牌宣传",
         "于每年3月31日前报送至广东省工业和信息化厅。",
         "四、广东省工业和信息化厅组织开展集群发展情况监督和考核，对已认定集群实行动态管理。",
-        "五、集群认定有效期为2024年7月10日至2027年7月9日。",
+        "五、集群认定有效期为2024年10月12日至2027年10月11日。",
         "附件：2024年广东省中小企业特色产业集群名单",
         "2024年10月12日",
         "佛山市南海区铝型材产业集群", "家用电器",
@@ -313,16 +322,16 @@ REQUIRED = {
         "广东省工业和信息化厅关于2024年认定的广东省中小企业特色产业集群复核结果的通告",
         f"根据{ISSUED}，经集群所在县（市、区）中小企业主管部门申请复核，我厅组织复核，",
         "1个广东省中小企业特色产业集群通过复核（名单见附件），现予以通告。",
-        "通过复核的集群认定有效期延续三年，新的认定有效期为2027年7月10日至2030年7月9日。",
+        "通过复核的集群认定有效期延续三年，新的认定有效期为2027年10月12日至2030年10月11日。",
         "附件：通过复核的广东省中小企业特色产业集群名单",
-        "2027年7月10日至2030年7月9日",
+        "2027年10月12日至2030年10月11日",
         "佛山市南海区铝型材产业集群",
-        "2027年6月15日",
+        "2027年8月2日",
     ],
     "revocation": [
         "关于撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定的通知",
         "中山市工业和信息化局：",
-        "认定有效期为2024年7月10日至2027年7月9日",
+        "认定有效期为2024年10月12日至2027年10月11日",
         "经查，该集群存在以下情形：经核查，申报材料中2023年产值数据与统计部门数据不符。",
         f"依据{TITLE}第十八条第（二）项“发现虚假申报或存在违法违规行为”的规定，"
         "决定撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定，自2025年3月3日起生效。",
@@ -339,8 +348,39 @@ REQUIRED = {
         "退回原因：2023年产值缺少统计部门证明材料<b>{{7*7}}</b>。",
         "（1）集群产值（2023年）；",
         "（2）集群三年发展规划。",
-        "请于2024年4月15日前补正后重新提交。",
+        "补正截止日期为2024年4月15日（当日24时止）。请于截止日期前补正后重新提交；"
+        "逾期未重新提交的，本年度申报不再受理。",
         "东莞市工业和信息化局",
+        "2024年3月1日",
+    ],
+    "correction_reminder": [
+        "关于东莞市长安镇五金模具产业集群申报材料补正截止日期的提醒",
+        "东莞市长安镇中小企业主管部门：",
+        "你单位报送的2024年广东省中小企业特色产业集群申报材料（东莞市长安镇五金模具产业集群，"
+        "编号：4）已于2024年3月1日退回补正，补正截止日期为2024年4月15日（当日24时止），"
+        "目前尚未重新提交。",
+        "东莞市工业和信息化局",
+        "2024年4月11日",
+    ],
+    "not_selected": [
+        "关于江门市蓬江区摩托车产业集群未入选2024年广东省中小企业特色产业集群的告知",
+        "江门市蓬江区中小企业主管部门：",
+        "（江门市蓬江区摩托车产业集群，编号：6），未获江门市工业和信息化局推荐，"
+        "未入选2024年广东省中小企业特色产业集群。",
+        "联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
+        "广东省工业和信息化厅",
+        "2024年10月12日",
+        "抄送：江门市工业和信息化局。",
+    ],
+    "rejection": [
+        "关于汕头市澄海区玩具创意产业集群不予认定为广东省中小企业特色产业集群的通知",
+        "汕头市澄海区中小企业主管部门：",
+        "（汕头市澄海区玩具创意产业集群，编号：5），经资格初审，存在以下情形：中小企业产值占比为"
+        "70%，未达到“高于70%”的条件（第十三条第（二）项）。",
+        "决定对汕头市澄海区玩具创意产业集群不予认定为2024年广东省中小企业特色产业集群。",
+        "如对本决定不服，可以自收到本决定之日起60日内依法向汕头市人民政府申请行政复议，"
+        "或者在6个月内依法向人民法院提起行政诉讼。",
+        "汕头市工业和信息化局",
         "2024年3月1日",
     ],
     "report_reminder": [
@@ -357,13 +397,13 @@ REQUIRED = {
     ],
     "expiry_reminder": [
         "关于佛山市南海区铝型材产业集群认定有效期即将届满的提醒",
-        "认定有效期至2027年7月9日届满。",
-        "请于2027年1月9日至2027年7月9日期间，由集群所在县（市、区）中小企业主管部门向我厅提出"
+        "认定有效期至2027年10月11日届满。",
+        "请于2027年4月11日至2027年10月11日期间，由集群所在县（市、区）中小企业主管部门向我厅提出"
         "复核申请。",
-        "复核通过的，认定有效期自2027年7月10日起延续三年。",
+        "复核通过的，认定有效期自2027年10月12日起延续三年。",
         f"依据{TITLE}第十八条第（一）项，“有效期满未申请复核或经复核未通过”的，"
         "撤销其认定。",
-        "2027年4月10日",
+        "2027年7月14日",
         "抄送：佛山市工业和信息化局。",
     ],
 }
@@ -533,7 +573,7 @@ def test_each_rendering_records_its_template_versions(world: dict[str, Any]) -> 
         assert layout in row["template_version"]
     templates = [entry for entry in resources.files("gdcluster").joinpath("templates").iterdir()
                  if entry.name.endswith(".j2")]
-    assert len(templates) == 7 + 6  # the kinds; skeleton, two layouts, contacts, remedies
+    assert len(templates) == 10 + 6  # the kinds; skeleton, two layouts, contacts, remedies
     for entry in templates:
         assert re.match(r"\{# version: \d+ #\}\n", entry.read_text(encoding="utf-8")), entry.name
 
@@ -644,7 +684,7 @@ def test_cli_notice_render_renewal_for_a_round_lists_its_renewals(
     monkeypatch.chdir(tmp_path)
     result = gd(world, "notice", "render", "renewal", "--round", "2024")
     assert result.exit_code == 0, result.output
-    assert "新的认定有效期为2027年7月10日至2030年7月9日" in result.output
+    assert "新的认定有效期为2027年10月12日至2030年10月11日" in result.output
     assert "佛山市南海区铝型材产业集群" in result.output
 
 
@@ -705,7 +745,7 @@ def test_a_renewal_notice_can_list_chosen_cases(world: dict[str, Any]) -> None:
     text = render_notice(engine, "renewal", case_ids=[ids["nanhai"]],
                          settings=world["settings"]).text
     assert "1个广东省中小企业特色产业集群通过复核" in text
-    assert "2027年7月10日至2030年7月9日" in text
+    assert "2027年10月12日至2030年10月11日" in text
     with pytest.raises(NotFound):
         render_notice(engine, "renewal", case_ids=[ids["nanhai"], ids["changan"]],
                       settings=world["settings"])
@@ -777,12 +817,15 @@ def test_the_2024_list_notice_matches_the_real_one_item_by_item(batch_2024: Any)
     """Side by side with the 厅's published 2024 通告: the same title, the basis sentence citing
     the measures as issued (粤工信服务函〔2023〕4号) and the round's 申报通知 by its own title and
     number (便函〔2024〕443号), the steps, "41个2024年度", the five requirements as plain numbered
-    paragraphs, the validity sentence, the attachment title, and no contact line."""
+    paragraphs, the validity sentence, the attachment title, and no contact line. (The reposts
+    show no 文号; ours carries the one `round recognize --doc-no` was given, and is dated the
+    成文日期 `--doc-date` 2024-07-10, two days before it was entered.)"""
     from print_support import document
 
     doc = document(batch_2024, "recognition", {"round_year": 2024})
     assert doc.title == REAL_2024["title"]
-    assert doc.addressee is None and doc.doc_no is None
+    assert doc.addressee is None and doc.doc_no == "粤工信服务函〔2024〕95号"
+    assert doc.date == "2024年7月10日"
     paragraphs = [paragraph.text for paragraph in doc.body]
     assert paragraphs[0] == REAL_2024["basis"]
     assert paragraphs[1:] == REAL_2024["requirements"]
@@ -815,7 +858,7 @@ def test_the_steps_name_a_site_visit_only_when_one_was_recorded(
 
 
 def test_the_publicity_is_dated_its_issue_day_without_a_doc_no(batch_2024: Any) -> None:
-    """The 公示 is dated the day it was issued (2024-09-26, the day before its period starts)
+    """The 公示 is dated the day it was issued (2024-06-19, the day before its period starts)
     and carries no 文号 unless one is given; given one, it prints it."""
     from print_support import document
 
@@ -823,8 +866,8 @@ def test_the_publicity_is_dated_its_issue_day_without_a_doc_no(batch_2024: Any) 
     from gdcluster.notifications.render import render
 
     doc = document(batch_2024, "publicity", {"round_year": 2024})
-    assert doc.date == "2024年9月26日" and doc.doc_no is None
-    assert "公示期为2024年9月27日至2024年10月11日（7个工作日）" in doc.body[1].text
+    assert doc.date == "2024年6月19日" and doc.doc_no is None
+    assert "公示期为2024年6月20日至2024年6月28日（7个工作日）" in doc.body[1].text
     with batch_2024.engine.store.read() as session:
         context = build_context(session, NoticeSpec("publicity", round_year=2024),
                                 batch_2024.settings)

@@ -41,8 +41,9 @@ ENGINES = ("chromium", "weasyprint")
 
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, World]]:
-    built = {name: build_world(tmp_path_factory.mktemp(f"print-{name}"), clusters)
-             for name, clusters in (("long", 60), ("short", 1))}
+    built = {name: build_world(tmp_path_factory.mktemp(f"print-{name}"), clusters,
+                               supplementary=name == "supplement")
+             for name, clusters in (("long", 60), ("short", 1), ("supplement", 1))}
     yield built
     for world in built.values():
         world.engine.close()

@@ -245,10 +245,14 @@ def test_an_altered_chain_head_is_found(restored: Chain, field: str) -> None:
 # ---------------------------------------------------------------------------- the clock
 @contextmanager
 def a_real_database(kind: str, folder: Path) -> Iterator[str]:
-    """A real (not simulation) database with a round and a case in it."""
+    """A real (not simulation) database with a round and a case in it. Its clock is the
+    system's, and guangdong-2023 (in force to 2025-12-31 by its file) is extended first, as
+    the province would do on a real server today (README, Policies in force)."""
     with fresh_url(kind, folder) as url:
         engine = Engine.init(url)
         try:
+            engine.extend_policy("guangdong-2023", PROVINCE, until="2100-12-31",
+                                 source="粤工信服务函〔2025〕88号")
             engine.open_round(2024, PROVINCE)
             engine.create_case(round_year=2024, name="佛山市南海区铝型材产业集群",
                                county="佛山市南海区", industry="铝型材", data=load_application(),
@@ -275,13 +279,20 @@ def own_real_db(module_db_url: str, tmp_path: Path) -> Iterator[str]:
 NOW = "2024-03-01T09:00"
 COMMANDS = [
     ["init"], ["round", "open", "2025"], ["round", "show", "2024"],
-    ["round", "publicize", "2024", "--top", "1"], ["round", "recognize", "2024"],
+    ["round", "publicize", "2024", "--top", "1"],
+    ["round", "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕95号"],
+    ["round", "close", "2024"], ["round", "site-visit", "2024", "--date", "2024-03-01",
+                                 "--note", "考察"],
+    ["policy", "list"], ["policy", "extend", "guangdong-2023", "--until", "2099-12-31",
+                         "--source", "粤工信服务函〔2025〕89号"],
     ["case", "create", "--round", "2024", "--name", "南海五金产业集群", "--county", "佛山市南海区",
      "--industry", "五金", "--data", str(APPLICATION_FILE)],
     ["case", "update", "1", "--data", str(APPLICATION_FILE)], ["case", "submit", "1"],
     ["case", "withdraw", "1"], ["case", "review", "1", "--pass"], ["case", "recommend", "1"],
     ["case", "score", "1", "--expert", "专家1", "--scores", str(DATA / "scores-expert1.json")],
-    ["case", "expert-review", "1"], ["case", "recognize", "1"], ["case", "apply-review", "1"],
+    ["case", "expert-review", "1"], ["case", "close-publicity", "1"],
+    ["case", "recognize", "1"], ["case", "reopen", "1", "--reason", "纠错"],
+    ["case", "apply-review", "1"],
     ["case", "renew", "1"], ["case", "object", "1", "--name", "王五", "--contact", "138",
                              "--evidence", "存疑"],
     ["case", "resolve", "1", "1", "--dismiss", "--reason", "不成立"],
