@@ -85,10 +85,10 @@ def create(db: Path, name: str, county: str, data: Path = APPLICATION) -> int:
     return int(result.stdout)
 
 
-def score_all(db: Path, case_id: int) -> None:
+def score_all(db: Path, case_id: int, now: str = T_SCORE) -> None:
     for number, path in enumerate(SCORES, start=1):
         ok(gd(db, "case", "score", case_id, "--expert", f"专家{number}", "--scores", path,
-              actor=PROVINCE, now=T_SCORE))
+              actor=PROVINCE, now=now))
 
 
 def copy_db(source: Path, target_dir: Path) -> Path:
@@ -101,7 +101,8 @@ def copy_db(source: Path, target_dir: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# A small database shared by the error, list and batch tests (copied for each test):
+# A small database shared by the error, list and batch tests (copied for each test), every act
+# at T_OPEN (time only moves forward: a test's own acts are at T_OPEN or later):
 #   1 南海 drafted   2 南海 submitted   3 顺德 submitted, fails 第十三条
 #   4 天河, 5 越秀 expert_reviewed with equal scores   6 海珠 recommended, not scored
 
@@ -140,8 +141,8 @@ def build_base(folder: Path) -> Path:
             actor = f"county:{county}" if trigger == "submit" else GUANGZHOU
             ok(gd(db, "case", trigger, expected, *args, actor=actor, now=T_OPEN))
     for case_id in (4, 5):
-        score_all(db, case_id)
-        ok(gd(db, "case", "expert-review", case_id, actor=PROVINCE, now=T_SCORE))
+        score_all(db, case_id, T_OPEN)
+        ok(gd(db, "case", "expert-review", case_id, actor=PROVINCE, now=T_OPEN))
     return db
 
 
@@ -168,11 +169,13 @@ def to_city_reviewed(label: str, case_id: int, county: str, name: str) -> list[t
     ]
 
 
-def recommend_and_score(label: str, case_id: int) -> list[tuple]:
-    steps: list[tuple] = [
-        (f"{label}-recommend->recommended", FOSHAN, T_RECOMMEND, ["case", "recommend", case_id],
-         case_id, "recommended"),
-    ]
+def recommend(label: str, case_id: int) -> list[tuple]:
+    return [(f"{label}-recommend->recommended", FOSHAN, T_RECOMMEND,
+             ["case", "recommend", case_id], case_id, "recommended")]
+
+
+def score(label: str, case_id: int) -> list[tuple]:
+    steps: list[tuple] = []
     for number, path in enumerate(SCORES, start=1):
         steps.append((f"{label}-score-expert{number}->recommended", PROVINCE, T_SCORE,
                       ["case", "score", case_id, "--expert", f"专家{number}", "--scores", path],
@@ -196,7 +199,8 @@ WALK: list[tuple] = [
      1, "drafted"),
     ("A-submit->submitted", NANHAI, T_OPEN, ["case", "submit", "1"], 1, "submitted"),
     ("A-review-return->drafted", FOSHAN, T_OPEN,
-     ["case", "review", "1", "--return", "--reason", "缺少2023年产值证明"], 1, "drafted"),
+     ["case", "review", "1", "--return", "--reason", "缺少2023年产值证明", "--due",
+      "2024-03-15"], 1, "drafted"),
     ("A-resubmit->submitted", NANHAI, T_OPEN, ["case", "submit", "1"], 1, "submitted"),
     ("A-review-pass->city_reviewed", FOSHAN, T_OPEN, ["case", "review", "1", "--pass"], 1,
      "city_reviewed"),
@@ -216,9 +220,14 @@ WALK: list[tuple] = [
       "--county", "佛山市顺德区",
       "--industry", "机器人", "--data", APPLICATION], 6, "drafted"),
     ("G-withdraw->withdrawn", SHUNDE, T_OPEN, ["case", "withdraw", "6"], 6, "withdrawn"),
-    *recommend_and_score("A", 1),
-    *recommend_and_score("B", 2),
-    *recommend_and_score("C", 3),
+    *recommend("A", 1), *recommend("B", 2), *recommend("C", 3),
+    ("H-create->drafted", NANHAI, T_RECOMMEND,
+     ["case", "create", "--round", "2024", "--name", "南海五金产业集群", "--county", "佛山市南海区",
+      "--industry", "五金", "--data", APPLICATION], 7, "drafted"),
+    *score("A", 1), *score("B", 2), *score("C", 3),
+    ("round-site-visit", PROVINCE, "2024-08-01T10:00",
+     ["round", "site-visit", "2024", "--date", "2024-07-30", "--note", "省专家组现场考察"],
+     None, None),
     ("round-publicize->publicized", PROVINCE, T_PUBLICIZE,
      ["round", "publicize", "2024", "--min-score", "80", "--start", "2024-09-27",
       "--doc-no", "粤工信服务函〔2024〕5号"], 1, "publicized"),
@@ -230,14 +239,19 @@ WALK: list[tuple] = [
       "--evidence", "有企业近三年发生较大安全事故", "--unit", "某铝材企业"], 3, "publicized"),
     ("B-resolve-uphold->rejected", PROVINCE, "2024-10-08T09:00",
      ["case", "resolve", "2", "1", "--uphold", "--reason", "经核查产值数据不实"], 2, "rejected"),
-    ("round-recognize->recognized", PROVINCE, "2024-10-12T09:00",
-     ["round", "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕9号"], 1, "recognized"),
+    ("round-recognize->recognized", PROVINCE, "2024-10-14T09:00",
+     ["round", "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕9号", "--doc-date",
+      "2024-10-12"], 1, "recognized"),
     ("C-held-by-open-objection->publicized", None, None, ["case", "show", "3"], 3, "publicized"),
-    ("C-resolve-dismiss->publicized", PROVINCE, "2024-10-12T10:00",
+    ("H-closed-with-the-round->not_selected", None, None, ["case", "show", "7"], 7,
+     "not_selected"),
+    ("C-resolve-dismiss->publicized", PROVINCE, "2024-10-14T10:00",
      ["case", "resolve", "3", "2", "--dismiss", "--reason", "经核查为一般事故，异议不成立"], 3,
      "publicized"),
-    ("C-recognize->recognized", PROVINCE, "2024-10-12T10:30", ["case", "recognize", "3"], 3,
-     "recognized"),
+    ("C-close-publicity->publicity_closed", PROVINCE, "2024-10-14T10:30",
+     ["case", "close-publicity", "3"], 3, "publicity_closed"),
+    ("round-recognize-supplementary->recognized", PROVINCE, "2024-10-15T09:00",
+     ["round", "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕10号"], 3, "recognized"),
     ("A-report->recognized", NANHAI, "2025-02-01T09:00",
      ["case", "report", "1", "--year", "2024", "--data", REPORT], 1, "recognized"),
     ("A-change->recognized", NANHAI, "2025-02-01T10:00",
@@ -290,8 +304,17 @@ def test_walk_acts_report_what_they_did(walk: dict[str, Any]) -> None:
     assert "2024-09-27 – 2024-10-11" in publicize
     assert "objection 1 filed" in walk["steps"]["B-object-as-public->publicized"][0].stdout
     recognize = walk["steps"]["round-recognize->recognized"][0].stdout
-    assert "recognized: 1" in recognize
+    assert "publicity closed: 1" in recognize
+    assert ("recognized: 1 (名单通告 粤工信服务函〔2024〕9号 of 2024-10-12; valid 2024-10-12 – "
+            "2027-10-11)") in recognize
     assert "held: case 3" in recognize and "objection" in recognize
+    assert "not selected (未入选, not_submitted): 7" in recognize
+    assert "round 2024 closed" in recognize
+    later = walk["steps"]["round-recognize-supplementary->recognized"][0].stdout
+    assert ("recognized: 3 (supplementary 通告 粤工信服务函〔2024〕10号 of 2024-10-15; valid "
+            "2024-10-15 – 2027-10-14)") in later
+    returned = walk["steps"]["A-review-return->drafted"][0].stdout
+    assert "correction deadline: 2024-03-15 (24:00)" in returned
 
 
 def test_walk_show_json_has_the_contract_fields(walk: dict[str, Any]) -> None:
@@ -319,9 +342,10 @@ def test_walk_history_json_is_the_audit_trail(walk: dict[str, Any]) -> None:
     rows = as_json(gd(walk["db"], "case", "history", 1, "--json"))
     assert [row["trigger"] for row in rows] == [
         "create", "update", "submit", "return", "submit", "review", "recommend", "score",
-        "score", "score", "expert_review", "publicize", "recognize", "report", "change",
-        "apply_review", "renew", "revoke",
+        "score", "score", "expert_review", "publicize", "close_publicity", "recognize",
+        "report", "change", "apply_review", "renew", "revoke",
     ]
+    assert rows[3]["payload"]["correction_due"] == "2024-03-15"
     assert all({"trigger", "from_state", "to_state", "actor", "at", "reason"} <= set(row)
                for row in rows)
     assert rows[3]["reason"] == "缺少2023年产值证明"
@@ -350,7 +374,8 @@ def test_walk_round_show(walk: dict[str, Any]) -> None:
         assert set(json.loads(path.read_text("utf-8"))) == rubric_ids
     assert sum(item["weight"] for item in summary["rubric"]) == 100
     assert summary["counts"]["by_state"] == {"revoked": 1, "recognized": 1, "rejected": 3,
-                                             "withdrawn": 1}
+                                             "withdrawn": 1, "not_selected": 1}
+    assert summary["closed_at"] is not None
     assert summary["counts"]["by_city"]["佛山市"]["rejected"] == 3
     assert "广州市" in summary["cities_below_minimum"]
     assert "佛山市" not in summary["cities_below_minimum"]  # quota 1:3, three recommended
@@ -455,7 +480,37 @@ ERRORS = [
     ("unknown-state-filter", None, None, ["case", "list", "--state", "approved"], 2,
      ["approved"]),
     ("unknown-city-filter", None, None, ["case", "list", "--city", "火星市"], 2, ["火星市"]),
-    ("wrong-state", PROVINCE, T_OPEN, ["case", "recognize", "1"], 3, ["drafted", "recognize"]),
+    ("wrong-state", PROVINCE, T_OPEN, ["case", "close-publicity", "1"], 3,
+     ["drafted", "close_publicity"]),
+    ("recognize-one-case", PROVINCE, T_PUBLICIZE, ["case", "recognize", "4"], 3,
+     ["round recognize"]),
+    ("publicity-starts-in-the-past", PROVINCE, T_PUBLICIZE,
+     ["round", "publicize", "2024", "--select", "4", "--start", "2024-09-01"], 2,
+     ["start", "2024-09-01", "in the past"]),
+    ("recognize-needs-a-doc-no", PROVINCE, T_PUBLICIZE, ["round", "recognize", "2024"], 2,
+     ["--doc-no"]),
+    ("valid-from-2000", PROVINCE, T_PUBLICIZE,
+     ["round", "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕9号", "--valid-from",
+      "2000-01-01"], 2, ["valid_from", "2000-01-01"]),
+    ("doc-date-after-today", PROVINCE, T_PUBLICIZE,
+     ["round", "recognize", "2024", "--doc-no", "粤工信服务函〔2024〕9号", "--doc-date",
+      "2024-10-30"], 2, ["doc_date", "after today"]),
+    ("correction-due-in-the-past", FOSHAN, T_OPEN,
+     ["case", "review", "2", "--return", "--reason", "补正", "--due", "2024-02-01"], 2,
+     ["due", "never in the past"]),
+    ("correction-due-after-recommend-by", FOSHAN, T_OPEN,
+     ["case", "review", "2", "--return", "--reason", "补正", "--due", "2024-07-01"], 2,
+     ["due", "2024-06-30"]),
+    ("due-without-return", FOSHAN, T_OPEN,
+     ["case", "review", "2", "--pass", "--due", "2024-03-15"], 2, ["--due"]),
+    ("time-goes-back", NANHAI, "2024-02-01T09:00", ["case", "submit", "1"], 3,
+     ["time only moves forward", "2024-03-01 09:00"]),
+    ("policy-not-in-force", PROVINCE, "2029-03-01T09:00", ["round", "open", "2029"], 3,
+     ["not in force", "2025-12-31", "policy extend"]),
+    ("round-close-while-open", PROVINCE, T_OPEN, ["round", "close", "2024"], 3,
+     ["open for applications until 24:00 of 2024-05-31"]),
+    ("reopen-without-previous", PROVINCE, T_OPEN, ["case", "reopen", "1", "--reason", "x"], 3,
+     ["drafted", "reopen"]),
     ("criteria-fail", FOSHAN, T_OPEN, ["case", "review", "3", "--pass"], 3,
      ["资格初审", "占地面积", "中小企业产值占比"]),
     ("application-deadline-passed", NANHAI, "2024-06-01T09:00", ["case", "submit", "1"], 3,
@@ -793,9 +848,11 @@ def test_demo_is_wired_lazily(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 CONTRACT = {
     "init", "demo", "graph",
-    "round open", "round show", "round publicize", "round recognize",
+    "round open", "round show", "round publicize", "round recognize", "round close",
+    "round site-visit", "policy list", "policy extend",
     "case create", "case update", "case submit", "case withdraw", "case recommend",
-    "case expert-review", "case recognize", "case apply-review", "case renew", "case review",
+    "case expert-review", "case recognize", "case close-publicity", "case reopen",
+    "case apply-review", "case renew", "case review",
     "case score", "case object", "case resolve", "case report", "case change", "case revoke",
     "case reject", "case show", "case history", "case check", "case list",
     "calendar workdays", "calendar import", "audit verify",
