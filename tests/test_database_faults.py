@@ -191,7 +191,7 @@ def test_a_lost_connection_never_reports_as_unexpected_through_the_scheduler(
         clock.set("2024-10-12T09:00")
 
         def drop(session: Any, event: TransitionEvent) -> None:
-            if event.trigger == "recognize":
+            if event.trigger == "close_publicity":
                 terminate(admin, session.execute(text("SELECT pg_backend_pid()")).scalar())
                 session.execute(text("SELECT 1"))
 
@@ -201,7 +201,7 @@ def test_a_lost_connection_never_reports_as_unexpected_through_the_scheduler(
         assert outcome.outcome == "busy", outcome
         assert engine.get(case_id).state == "publicized"
         [again] = [row for row in engine.run_due() if row.case_id == case_id]
-        assert again.outcome == "recognized"
+        assert again.outcome == "publicity_closed"
         assert engine.verify_audit().ok
     finally:
         engine.close()
@@ -276,7 +276,7 @@ def test_round_publicize_stops_when_its_database_files_are_removed(
     removed: list[str] = []
 
     def remove(event: TransitionEvent) -> None:
-        if event.trigger in (trigger, "reject") and not removed:
+        if event.trigger in (trigger, "close") and not removed:
             remove_database(round_ready, replace_with=backup if how == "replaced" else None)
             removed.append(event.trigger)
 

@@ -81,3 +81,16 @@ def test_excel_example_runs_as_printed(tmp_path: Path) -> None:
     assert load_workbook(workdir / "申报表.xlsx")["指标数据"]["C2"].value == "2021年"
     assert (workdir / "古镇灯饰-导出.xlsx").exists()
     assert (workdir / "案件列表.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_the_state_diagram_is_what_gdcluster_graph_prints() -> None:
+    """The README's Mermaid diagram is the current lifecycle: exactly `gdcluster graph`'s
+    output, made from states/workflow.toml (so publicity_closed, close_publicity, the
+    round-only recognize and close, and reopen to the state a case came from are in it)."""
+    from gdcluster.states.workflow import load_workflow
+
+    match = re.search(r"```mermaid\n(.*?)```", README, re.S)
+    assert match, "README has no mermaid block"
+    assert match.group(1) == load_workflow().to_mermaid()
+    assert "publicity_closed --> recognized: recognize (province via round recognize)" in \
+        match.group(1)

@@ -49,10 +49,10 @@ def statements(engine: Engine) -> Iterator[Callable[[], int]]:
 
 
 def walker_with_room(engine: Engine, clock: FakeClock, application: dict) -> Walker:
-    """A Walker whose round lets every city recommend up to 100 cases."""
+    """A Walker whose round lets every city recommend up to 100 cases (and, as the walker's
+    own, has no deadline: time only moves forward, and later batches are filed later)."""
     clock.set(TIMES["open"])
-    engine.open_round(2024, PROVINCE, apply_by="2024-05-31", recommend_by="2024-06-30",
-                      quotas={"*": (0, 100)})
+    engine.open_round(2024, PROVINCE, quotas={"*": (0, 100)})
     walker = Walker(engine, clock, application)
     walker._round_open = True
     return walker
@@ -85,8 +85,8 @@ def test_publicizing_twice_the_cases_costs_twice_the_statements(
 ) -> None:
     """``round publicize`` over 2N expert-reviewed cases sends at most ~2× the statements of N.
 
-    Half are picked, half rejected (未入选), so both acts are in the count. The second batch is
-    reviewed after the first is publicized, so each call sees only its own batch.
+    Half are picked, half 未入选 (not publicized), so both acts are in the count. The second
+    batch is reviewed after the first is publicized, so each call sees only its own batch.
     """
     walker = walker_with_room(engine, clock, application)
 
@@ -102,7 +102,7 @@ def test_publicizing_twice_the_cases_costs_twice_the_statements(
         with statements(engine) as count:
             result = engine.publicize_round(2024, PROVINCE, select_ids=ids[::2],
                                             start="2024-09-27")
-        assert sorted(result.publicized + result.rejected) == sorted(ids)
+        assert sorted(result.publicized + result.not_selected) == sorted(ids)
         return count()
 
     small = publicize(expert_reviewed(size, 0))
