@@ -110,3 +110,92 @@ def test_default_database_is_a_file_in_the_working_directory(
     assert resolve_url("x/y.db") == "sqlite:///x/y.db"
     monkeypatch.setenv("GDCLUSTER_DB", "postgresql+psycopg://u@h/d")
     assert resolve_url(None) == "postgresql+psycopg://u@h/d"
+
+
+def test_a_database_of_the_previous_version_upgrades_and_nothing_changes_silently(
+        db_url: str) -> None:
+    """A database at the previous head (0005) holding a recognized case, a case in publicity
+    with its pending deadline, a case rejected as 未入选 by the earlier version, and an
+    unfinished recognition batch of that version, upgraded by `gdcluster init`: the recognized
+    case keeps its dates, the rejected one stays as it was (no previous state is guessed, so it
+    cannot be reopened), the publicity deadline firing after the upgrade closes the publicity
+    (and recognizes nobody), the old batch is set aside, and the next `round recognize` issues
+    the 通告. The chain verifies throughout."""
+    from datetime import date
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.orm import Session
+
+    from gdcluster.engine import Reason, TransitionRefused, audit, migrations
+    from gdcluster.engine.clock import end_of_day, parse_instant
+    from gdcluster.engine.store import Store, resolve_url
+    from gdcluster.states.policy import load_policy
+
+    store = Store(resolve_url(db_url), create=True)
+    try:
+        config = Config()
+        config.set_main_option("script_location", os.path.dirname(migrations.__file__))
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005_renderings")
+        policy = load_policy("guangdong-2023")
+        at = parse_instant("2024-10-11T09:00")
+        with store.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
+                "('schema_revision', '0005_renderings')"))
+            connection.execute(text(
+                "INSERT INTO gd_round (year, policy, policy_version, policy_digest, opened_at, "
+                "version, recognition_batch) VALUES (2024, :name, :version, :digest, :at, 1, "
+                ":batch)"), {"name": policy.name, "version": policy.version,
+                             "digest": policy.digest, "at": at,
+                             "batch": '{"batch": 1, "by": "province", "at": "x", '
+                                      '"valid_from": null, "doc_no": null, "cases": [], '
+                                      '"done": false}'})
+            for case_id, state, dates in (
+                    (1, "recognized", ("2024-09-13", "2024-09-26", "2024-09-27", "2027-09-26")),
+                    (2, "publicized", ("2024-09-27", "2024-10-11", None, None)),
+                    (3, "rejected", (None, None, None, None))):
+                connection.execute(text(
+                    "INSERT INTO gd_case (id, round_year, name, city, county, industry, state, "
+                    "version, policy, policy_version, policy_digest, application, "
+                    "publicity_start, publicity_end, valid_from, valid_until, created_at, "
+                    "updated_at) VALUES (:id, 2024, :name, '佛山市', '佛山市南海区', '铝型材', "
+                    ":state, 3, :policy, :version, :digest, '{}', :ps, :pe, :vf, :vu, :at, "
+                    ":at)"), {"id": case_id, "name": f"升级前的集群{case_id}", "state": state,
+                              "policy": policy.name, "version": policy.version,
+                              "digest": policy.digest, "ps": dates[0], "pe": dates[1],
+                              "vf": dates[2], "vu": dates[3], "at": at})
+            connection.execute(text(
+                "INSERT INTO gd_deadline (case_id, kind, key, due_at, status, created_at) "
+                "VALUES (2, 'publicity_end', 'case:2:publicity_end', :due, 'pending', :at)"),
+                {"due": end_of_day(date(2024, 10, 11)), "at": at})
+        with Session(store.engine) as session, session.begin():
+            audit.append(session, actor="province", trigger="seed", article="升级前的记录",
+                         at=at, round_year=2024, payload={"cases": [1, 2, 3]})
+    finally:
+        store.dispose()
+
+    engine = Engine.init(db_url, simulation=True, clock=FakeClock("2024-10-12T09:00"))
+    try:
+        recognized = engine.get(1)
+        assert (recognized.state, recognized.valid_from, recognized.valid_until,
+                recognized.version) == ("recognized", date(2024, 9, 27), date(2027, 9, 26), 3)
+        rejected = engine.get(3)
+        assert (rejected.state, rejected.previous_state, rejected.version) == (
+            "rejected", None, 3)
+        with pytest.raises(TransitionRefused) as caught:
+            engine.fire(3, "reopen", "province", reason="纠错")
+        assert caught.value.reasons == [Reason.NO_PREVIOUS_STATE]
+        assert [(item.case_id, item.outcome) for item in engine.run_due()] == [
+            (2, "publicity_closed")]
+        assert (engine.get(2).state, engine.get(2).valid_from) == ("publicity_closed", None)
+        result = engine.recognize_round(2024, "province", doc_no="粤工信服务函〔2024〕95号")
+        assert (result.recognized, result.valid_from) == ([2], "2024-10-12")
+        assert engine.round_summary(2024).recognition_batch["doc_date"] == "2024-10-12"
+        assert engine.get(1).valid_from == date(2024, 9, 27)  # still its own dates
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+    finally:
+        engine.close()
