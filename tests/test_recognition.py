@@ -552,3 +552,31 @@ def test_a_rejection_notice_carries_the_remedies(noticed: Engine, clock: FakeClo
     rendered = render_notice(engine, "rejection", case_id=province_case, fresh=True,
                              settings=Settings(outbox="x", contact=CONTACT))
     assert rendered.text == texts[province_case]
+
+
+def test_the_demo_walks_the_new_flow(tmp_path: Path) -> None:
+    """`gdcluster demo` shows the new flow: a 退回补正 after the application deadline with its
+    correction deadline and reminder, answered in time; the publicity closed by the scheduler;
+    recognition by the 名单通告 with its 文号 and a 成文日期 after the publicity; the round closed
+    with a case not recommended 未入选; nothing recognized by the system."""
+    from gdcluster.engine.demo import run
+
+    lines: list[str] = []
+    db_path = run(tmp_path / "demo", lines.append)
+    text = "\n".join(lines)
+    assert "补正截止 correction deadline 2024-06-13 24:00" in text
+    assert "correction_reminder 揭阳市普宁市纺织服装产业集群" in text
+    assert "close_publicity 佛山市顺德区智能家电产业集群 publicized → publicity_closed  [system]" \
+        in text
+    assert ("通告 粤工信服务函〔2024〕95号 of 2024-10-14 recognizes 4 clusters, valid 2024-10-14 "
+            "→ 2027-10-13") in text
+    assert "未入选 (not_recommended): 江门市蓬江区摩托车及零部件产业集群" in text
+    assert "现场考察" in text and "audit chain intact" in text
+    engine = Engine.open(f"sqlite:///{db_path}")
+    try:
+        system = [row["trigger"] for case in engine.list_cases()
+                  for row in engine.history(case.id) if row["actor"] == "system"]
+        assert "recognize" not in system and "close_publicity" in system
+        assert {case.state for case in engine.list_cases()} >= {"not_selected", "rejected"}
+    finally:
+        engine.close()
