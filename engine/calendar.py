@@ -224,10 +224,7 @@ class WorkCalendar:
         A start on a non-working day begins on the next working day. ``n >= 1``.
         """
         _check_date(start)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InvalidInput(
-                f"number of working days must be an integer >= 1, not {n!r}", field="n"
-            )
+        _check_count(n)
         year = start.year
         days = self._working(year)
         i = bisect_left(days, start)
@@ -242,10 +239,7 @@ class WorkCalendar:
     def workdays_before(self, day: date, n: int) -> date:
         """The ``n``-th working day before ``day`` (``day`` itself not counted). ``n >= 1``."""
         _check_date(day)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InvalidInput(
-                f"number of working days must be an integer >= 1, not {n!r}", field="n"
-            )
+        _check_count(n)
         year = day.year
         days = self._working(year)
         i = bisect_left(days, day) - n  # the index of the answer within ``days``
@@ -266,6 +260,12 @@ class WorkCalendar:
             days = self._working(year)
             out.extend(days[bisect_left(days, first) : bisect_right(days, last)])
         return out
+
+
+def _check_count(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidInput(f"number of working days must be an integer >= 1, not {n!r}",
+                           field="n")
 
 
 def _check_date(day: date) -> None:
