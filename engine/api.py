@@ -312,7 +312,10 @@ class Engine:
 
         Returns the case as the act left it. ``expected_version`` refuses the act
         (``ConcurrentModification``) when the case has moved on meanwhile. A refusal
-        (``TransitionRefused``, ``PermissionDenied``) is kept in the refused attempts.
+        (``TransitionRefused``, ``PermissionDenied``) is kept in the refused attempts. A
+        payload key the trigger does not take is bad input (``InvalidInput`` naming it and the
+        keys it takes: its rows' ``requires`` and ``accepts``); a trigger only a round command
+        fires (``recognize``, ``close``) is refused here.
         """
         who = Actor.of(actor)
         trigger = trigger.strip().replace("-", "_")
