@@ -963,14 +963,20 @@ def case_review(case_id: int, expected_version: int | None, passed: bool, return
 
 @case_group.command("score")
 @case_id_argument
-@click.option("--expert", required=True, metavar="NAME", help="The expert's name.")
+@click.option("--expert", required=True, metavar="NAME",
+              help="The expert's name (spaces around it and full-width forms do not count).")
 @click.option("--scores", "scores_file", type=INPUT_FILE, required=True, metavar="FILE",
               help="JSON or YAML mapping rubric id → points.")
+@click.option("--replace", is_flag=True,
+              help="Correct the scores this expert recorded before (until expert-review); "
+                   "the old ones stay in the audit trail.")
 @act_options
 def case_score(case_id: int, expected_version: int | None, expert: str,
-               scores_file: IO[bytes]) -> None:
-    """Record one expert's rubric scores (province)."""
-    _fire(case_id, "score", expected_version, expert=expert, scores=_read_mapping(scores_file))
+               scores_file: IO[bytes], replace: bool) -> None:
+    """Record one expert's rubric scores, or correct them with --replace (province)."""
+    extra = {"replace": True} if replace else {}
+    _fire(case_id, "score", expected_version, expert=expert, scores=_read_mapping(scores_file),
+          **extra)
 
 
 @case_group.command("object")
