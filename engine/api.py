@@ -254,9 +254,7 @@ class Engine:
         (``TransitionRefused``, ``PermissionDenied``) is kept in the refused attempts.
         """
         who = Actor.of(actor)
-        trigger = trigger.strip().replace("-", "_")
-        if trigger not in self.kernel.lifecycle.triggers:
-            raise InvalidInput(f"unknown trigger {trigger!r}", field="trigger")
+        trigger = views.trigger_code(trigger, among=self.kernel.lifecycle.triggers)
         view = self.kernel.act(case_id, trigger, who, payload, expected_version=expected_version)
         assert view is not None
         return view
@@ -272,13 +270,28 @@ class Engine:
         state: str | None = None,
         city: str | None = None,
         round_year: int | None = None,
+        county: str | None = None,
+        industry: str | None = None,
+        name: str | None = None,
+        due_before: date | str | None = None,
+        valid_until_before: date | str | None = None,
+        valid_until_after: date | str | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> Iterator[CaseView]:
-        """Cases in id order, streamed (no full load), optionally one page of them; filters
-        are checked when the first case is asked for."""
+        """Cases in id order, streamed (no full load), optionally one page of them.
+
+        Every filter given must hold: ``state`` (code, hyphen form or Chinese label),
+        ``city``, ``round_year``, ``county``, ``industry`` (exactly), ``name`` (a part of it),
+        ``due_before`` (a pending deadline due by 24:00 of that day), ``valid_until_before``
+        and ``valid_until_after`` (validity ending on or before / on or after that day).
+        Filters are checked (``InvalidInput``) when the first case is asked for.
+        """
         return views.list_cases(self.store, state=state, city=city, round_year=round_year,
-                                limit=limit, offset=offset)
+                                county=county, industry=industry, name=name,
+                                due_before=due_before, valid_until_before=valid_until_before,
+                                valid_until_after=valid_until_after, limit=limit,
+                                offset=offset)
 
     def history(self, case_id: int) -> list[dict[str, Any]]:
         """The audit rows of a case, oldest first: trigger, states, actor, time, reason,
