@@ -1371,7 +1371,9 @@ def audit_group() -> None:
 @json_option
 def audit_verify() -> None:
     """Recompute the chain; exit 3 and name the first bad row if it was tampered with."""
-    report = _settings().engine(acts=False).verify_audit()
+    engine = _settings().engine(acts=False)
+    with _progress("verifying the audit chain", engine.audit_length) as progress:
+        report = engine.verify_audit(progress=progress)
     if _settings().as_json:
         _write_json(report.to_dict())
     else:

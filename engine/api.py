@@ -321,10 +321,18 @@ class Engine:
         """The refused attempts (who tried what, when, and why), oldest first."""
         return views.refusals(self.store, case_id=case_id)
 
-    def verify_audit(self) -> audit.VerifyReport:
-        """Recompute the hash chain; the report names the first row that does not fit."""
+    def verify_audit(self, *, progress: Callable[[int], None] | None = None
+                     ) -> audit.VerifyReport:
+        """Recompute the hash chain; the report names the first row that does not fit.
+        ``progress(n)`` is told of the rows checked as the check goes (``audit_length`` rows
+        in an intact chain)."""
         with self.store.read() as session:
-            return audit.verify(session)
+            return audit.verify(session, progress=progress)
+
+    def audit_length(self) -> int:
+        """How many rows the audit chain's head records (a progress bar's size)."""
+        with self.store.read() as session:
+            return audit.chain_length(session)
 
     # ------------------------------------------------------------------ deadlines
     def run_due(self, now: datetime | str | None = None) -> list[DeadlineOutcome]:
