@@ -42,9 +42,6 @@ class UnknownName(LookupError):
             message = f"unknown {kind} {given!r}; valid {kind}s: {listed}"
         super().__init__(message)
 
-    def __str__(self) -> str:
-        return str(self.args[0])
-
 
 @dataclass(frozen=True)
 class State:
