@@ -715,7 +715,8 @@ def round_recognize(year: int, doc_no: str, doc_date: date | None,
     settings = _settings()
     engine = settings.engine()
     with _progress(f"round {year}: recognizing",
-                   lambda: _count_in_state(engine, year, "publicity_closed")) as progress:
+                   lambda: _count_in_state(engine, year, "publicized")
+                   + _count_in_state(engine, year, "publicity_closed")) as progress:
         result = engine.recognize_round(year, settings.actor, doc_no=doc_no, doc_date=doc_date,
                                         valid_from=valid_from, progress=progress)
 
@@ -1051,14 +1052,20 @@ def case_review(case_id: int, expected_version: int | None, passed: bool, return
 
 @case_group.command("score")
 @case_id_argument
-@click.option("--expert", required=True, metavar="NAME", help="The expert's name.")
+@click.option("--expert", required=True, metavar="NAME",
+              help="The expert's name (spaces around it and full-width forms do not count).")
 @click.option("--scores", "scores_file", type=INPUT_FILE, required=True, metavar="FILE",
               help="JSON or YAML mapping rubric id → points.")
+@click.option("--replace", is_flag=True,
+              help="Correct the scores this expert recorded before (until expert-review); "
+                   "the old ones stay in the audit trail.")
 @act_options
 def case_score(case_id: int, expected_version: int | None, expert: str,
-               scores_file: IO[bytes]) -> None:
-    """Record one expert's rubric scores (province)."""
-    _fire(case_id, "score", expected_version, expert=expert, scores=_read_mapping(scores_file))
+               scores_file: IO[bytes], replace: bool) -> None:
+    """Record one expert's rubric scores, or correct them with --replace (province)."""
+    extra = {"replace": True} if replace else {}
+    _fire(case_id, "score", expected_version, expert=expert, scores=_read_mapping(scores_file),
+          **extra)
 
 
 @case_group.command("object")
@@ -1271,9 +1278,19 @@ def _check_plan(report: dict[str, Any]) -> None:
 
 
 @case_group.command("list")
-@click.option("--state", metavar="S", help="e.g. city-reviewed or city_reviewed.")
+@click.option("--state", metavar="S",
+              help="e.g. city_reviewed, city-reviewed or 已通过资格初审.")
 @click.option("--city", metavar="C", help="e.g. 佛山市.")
 @click.option("--round", "round_year", type=YEAR, help="Round year.")
+@click.option("--county", metavar="UNIT", help="e.g. 佛山市南海区 or 南海区.")
+@click.option("--industry", metavar="I", help="Leading industry, exactly.")
+@click.option("--name", metavar="TEXT", help="Cluster names containing TEXT.")
+@click.option("--due-before", type=DATE, metavar="D",
+              help="A pending deadline due by 24:00 of D (overdue ones included).")
+@click.option("--valid-until-before", type=DATE, metavar="D",
+              help="Validity ending on or before D.")
+@click.option("--valid-until-after", type=DATE, metavar="D",
+              help="Validity ending on or after D.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N",
               help="Skip the first N cases.")
@@ -1283,12 +1300,9 @@ def _check_plan(report: dict[str, Any]) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="The file to write (with --format csv or xlsx; csv defaults to stdout).")
 @json_option
-def case_list(state: str | None, city: str | None, round_year: int | None, limit: int | None,
-              offset: int, fmt: str, output: str | None) -> None:
-    """Cases in id order, streamed."""
-    views = _settings().engine(acts=False).list_cases(state=state, city=city,
-                                                      round_year=round_year, limit=limit,
-                                                      offset=offset)
+def case_list(fmt: str, output: str | None, **filters: Any) -> None:
+    """Cases in id order, streamed; every filter given must hold."""
+    views = _settings().engine(acts=False).list_cases(**filters)
     if fmt != "text":
         _list_export(views, fmt, output)
         return
@@ -1305,9 +1319,23 @@ def case_list(state: str | None, city: str | None, round_year: int | None, limit
     if first is None:
         click.echo("no cases", err=True)
         return
+    state_width, unit_width = _list_widths()
     for item in itertools.chain([first], views):
-        click.echo(f"{item.id:>6}  {_pad(_state(item.state), 28)}  {item.round}  "
-                   f"{_pad(_unit(item.city, item.county), 20)}  {item.name}")
+        click.echo(f"{item.id:>6}  {_pad(_state(item.state), state_width)}  {item.round}  "
+                   f"{_pad(_unit(item.city, item.county), unit_width)}  {item.name}")
+
+
+def _list_widths() -> tuple[int, int]:
+    """The display widths of `case list`'s state and unit columns: the widest state of the
+    workflow and the widest unit of the region table, so that a streamed list lines up
+    without being read whole first."""
+    from gdcluster.engine.text import display_width
+    from gdcluster.states.regions import load_regions
+    from gdcluster.states.workflow import load_workflow
+
+    states = max(display_width(_state(name)) for name in load_workflow().state_names)
+    units = max(display_width(_unit(unit.city, unit.name)) for unit in load_regions().units)
+    return states, units
 
 
 LIST_EXPORT_TEXT = {
@@ -1474,7 +1502,9 @@ def audit_group() -> None:
 @json_option
 def audit_verify() -> None:
     """Recompute the chain; exit 3 and name the first bad row if it was tampered with."""
-    report = _settings().engine(acts=False).verify_audit()
+    engine = _settings().engine(acts=False)
+    with _progress("verifying the audit chain", engine.audit_length) as progress:
+        report = engine.verify_audit(progress=progress)
     if _settings().as_json:
         _write_json(report.to_dict())
     else:

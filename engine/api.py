@@ -318,10 +318,8 @@ class Engine:
         fires (``recognize``, ``close``) is refused here.
         """
         who = Actor.of(actor)
-        trigger = trigger.strip().replace("-", "_")
         lifecycle = self.kernel.lifecycle
-        if trigger not in lifecycle.triggers:
-            raise InvalidInput(f"unknown trigger {trigger!r}", field="trigger")
+        trigger = views.trigger_code(trigger, among=lifecycle.triggers)
         known = lifecycle.payload_keys(trigger)
         unknown = sorted(set(payload) - known)
         if unknown:
@@ -350,13 +348,28 @@ class Engine:
         state: str | None = None,
         city: str | None = None,
         round_year: int | None = None,
+        county: str | None = None,
+        industry: str | None = None,
+        name: str | None = None,
+        due_before: date | str | None = None,
+        valid_until_before: date | str | None = None,
+        valid_until_after: date | str | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> Iterator[CaseView]:
-        """Cases in id order, streamed (no full load), optionally one page of them; filters
-        are checked when the first case is asked for."""
+        """Cases in id order, streamed (no full load), optionally one page of them.
+
+        Every filter given must hold: ``state`` (code, hyphen form or Chinese label),
+        ``city``, ``round_year``, ``county``, ``industry`` (exactly), ``name`` (a part of it),
+        ``due_before`` (a pending deadline due by 24:00 of that day), ``valid_until_before``
+        and ``valid_until_after`` (validity ending on or before / on or after that day).
+        Filters are checked (``InvalidInput``) when the first case is asked for.
+        """
         return views.list_cases(self.store, state=state, city=city, round_year=round_year,
-                                limit=limit, offset=offset)
+                                county=county, industry=industry, name=name,
+                                due_before=due_before, valid_until_before=valid_until_before,
+                                valid_until_after=valid_until_after, limit=limit,
+                                offset=offset)
 
     def history(self, case_id: int) -> list[dict[str, Any]]:
         """The audit rows of a case, oldest first: trigger, states, actor, time, reason,
@@ -386,10 +399,18 @@ class Engine:
         """The refused attempts (who tried what, when, and why), oldest first."""
         return views.refusals(self.store, case_id=case_id)
 
-    def verify_audit(self) -> audit.VerifyReport:
-        """Recompute the hash chain; the report names the first row that does not fit."""
+    def verify_audit(self, *, progress: Callable[[int], None] | None = None
+                     ) -> audit.VerifyReport:
+        """Recompute the hash chain; the report names the first row that does not fit.
+        ``progress(n)`` is told of the rows checked as the check goes (``audit_length`` rows
+        in an intact chain)."""
         with self.store.read() as session:
-            return audit.verify(session)
+            return audit.verify(session, progress=progress)
+
+    def audit_length(self) -> int:
+        """How many rows the audit chain's head records (a progress bar's size)."""
+        with self.store.read() as session:
+            return audit.chain_length(session)
 
     # ------------------------------------------------------------------ deadlines
     def run_due(self, now: datetime | str | None = None) -> list[DeadlineOutcome]:

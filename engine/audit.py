@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -202,7 +203,18 @@ class VerifyReport:
         return f"audit chain BROKEN at row {self.first_bad_seq}: {self.problem}"
 
 
-def verify(session: Session, *, batch: int = 2000) -> VerifyReport:
+def chain_length(session: Session) -> int:
+    """How many rows the chain head records (0 for an empty chain): the size of a check."""
+    from gdcluster.engine.records import AuditHead
+
+    head = session.get(AuditHead, 1)
+    return head.seq if head is not None else 0
+
+
+def verify(session: Session, *, batch: int = 2000,
+           progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Recompute the chain row by row; the report names the first row that does not fit.
+    ``progress(n)`` is told of every ``batch`` rows checked, and of the rest at the end."""
     from gdcluster.engine.records import AuditEntry, AuditHead
 
     head = session.get(AuditHead, 1)
@@ -213,6 +225,8 @@ def verify(session: Session, *, batch: int = 2000) -> VerifyReport:
     with session.scalars(query) as entries:  # closes the server-side cursor on early return
         for entry in entries:
             rows += 1
+            if progress is not None and rows % batch == 0:
+                progress(batch)
             if entry.seq != expected_seq:
                 problem = (
                     f"row {expected_seq} is missing (next row found is {entry.seq})"
@@ -233,6 +247,8 @@ def verify(session: Session, *, batch: int = 2000) -> VerifyReport:
             previous_hash = entry.hash
             expected_seq += 1
             session.expunge(entry)
+    if progress is not None and rows % batch:
+        progress(rows % batch)
     last_seq = expected_seq - 1
     if head is None:
         return VerifyReport(False, rows, None, "the chain head record is missing")

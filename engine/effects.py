@@ -129,22 +129,47 @@ def recommend(act: Act) -> None:
     act.case.recommended_at = act.now
 
 
-@EFFECTS.register("score", reads=("expert", "scores"))
+@EFFECTS.register("score", reads=("expert", "scores", "replace"))
 def score(act: Act) -> None:
+    """One expert's scores; with ``replace`` the correction of scores that expert recorded
+    before, whose old points and total the audit row keeps (``replaced``)."""
     from gdcluster.engine.records import ExpertScore
-    from gdcluster.engine.scoring import validate_scores
+    from gdcluster.engine.scoring import by_expert, expert_name, validate_scores
 
-    expert = act.text("expert", limit=128, one_line=True)
-    assert expert is not None
+    expert = expert_name(act.payload.get("expert"))
+    replace = act.payload.get("replace", False)
+    if not isinstance(replace, bool):
+        raise InvalidInput("must be true or false", field="replace")
     scores = validate_scores(act.payload.get("scores"), act.policy)
-    exists = act.session.scalar(
-        select(ExpertScore.id).where(
-            ExpertScore.case_id == act.case.id, ExpertScore.expert == expert
+    stored = by_expert(
+        act.session.scalars(select(ExpertScore).where(ExpertScore.case_id == act.case.id)
+                            .order_by(ExpertScore.id)),
+        lambda row: row.expert,
+    ).get(expert, [])
+    if stored and not replace:
+        raise act.refuse(
+            f"expert {expert} has already scored this case (total {stored[-1].total}); to "
+            f"correct these scores, score again with --replace",
+            Reason.ALREADY_SCORED,
         )
-    )
-    if exists is not None:
-        raise act.refuse(f"expert {expert} has already scored this case", Reason.ALREADY_SCORED)
+    if replace and not stored:
+        raise act.refuse(
+            f"expert {expert} has not scored this case, so there are no scores to replace; "
+            f"without --replace the scores are recorded as a new expert's",
+            Reason.NOT_SCORED,
+        )
     total = sum(scores.values(), Decimal(0))
+    if stored:
+        # every stored spelling of this expert (names stored before they were normalized may
+        # be several) gives way to the one corrected row; the audit row keeps each of them
+        old = [{"expert": row.expert, "scores": dict(row.scores), "total": row.total,
+                "at": row.at.isoformat()} for row in stored]
+        for row in stored:
+            act.session.delete(row)
+        act.session.flush()  # before the new row takes the (case, expert) key
+        act.audit["replaced"] = old[-1]
+        if len(old) > 1:
+            act.audit["also_replaced"] = old[:-1]
     act.session.add(
         ExpertScore(
             case_id=act.case.id,
@@ -160,14 +185,26 @@ def score(act: Act) -> None:
 @EFFECTS.register("expert_review")
 def expert_review(act: Act) -> None:
     from gdcluster.engine.records import ExpertScore
-    from gdcluster.engine.scoring import final_score
+    from gdcluster.engine.scoring import by_expert, final_score
 
-    totals = [
-        Decimal(row)
-        for row in act.session.scalars(
-            select(ExpertScore.total).where(ExpertScore.case_id == act.case.id)
+    experts = by_expert(
+        act.session.execute(select(ExpertScore.expert, ExpertScore.total)
+                            .where(ExpertScore.case_id == act.case.id)
+                            .order_by(ExpertScore.id)),
+        lambda row: row.expert,
+    )
+    twice = {name: rows for name, rows in experts.items() if len(rows) > 1}
+    if twice:
+        spelled = "; ".join(f"{name} ({', '.join(repr(row.expert) for row in rows)})"
+                            for name, rows in twice.items())
+        raise act.refuse(
+            f"one expert's scores are stored more than once under spellings of one name: "
+            f"{spelled}; keep the scores that stand with `case score {act.case.id} --expert "
+            f"NAME --scores FILE --replace`",
+            Reason.EXPERT_SCORED_TWICE,
+            experts=sorted(twice),
         )
-    ]
+    totals = [Decimal(rows[0].total) for rows in experts.values()]
     result = final_score(totals, int(act.policy.rubric.trim_from))
     act.case.score = str(result)
     act.audit.update(score=str(result), experts=len(totals))

@@ -117,6 +117,8 @@ class Reason(StrEnum):
     NO_VALIDITY = "no validity"
     OUTSIDE_REVIEW_WINDOW = "outside the 复核 window"
     ALREADY_SCORED = "already scored"
+    NOT_SCORED = "not scored"
+    EXPERT_SCORED_TWICE = "expert scored twice"
     YEAR_NOT_COVERED = "year not covered"
     YEAR_NOT_BEGUN = "year not begun"
     ALREADY_FILED = "already filed"

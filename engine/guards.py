@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act, Registry
@@ -132,12 +132,13 @@ def city_quota_left(act: Act) -> None:
 @GUARDS.register("enough_experts")
 def enough_experts(act: Act) -> None:
     from gdcluster.engine.records import ExpertScore
+    from gdcluster.engine.scoring import expert_key
 
-    count = act.session.scalar(
-        select(func.count()).select_from(ExpertScore).where(ExpertScore.case_id == act.case.id)
-    )
+    # distinct people: a name stored in two spellings ("王专家", "王专家 ") is one expert
+    count = len({expert_key(name) for name in act.session.scalars(
+        select(ExpertScore.expert).where(ExpertScore.case_id == act.case.id))})
     needed = int(act.policy.rubric.min_experts)
-    if (count or 0) < needed:
+    if count < needed:
         raise act.refuse(
             f"{count} expert(s) scored this case; the rubric needs at least {needed}",
             Reason.NOT_ENOUGH_EXPERTS,

@@ -1,21 +1,65 @@
-"""Expert review (专家评审): one expert's rubric scores read exactly, and the final score."""
+"""Expert review (专家评审): who scored, one expert's rubric scores read exactly, and the final
+score.
+
+An expert is one person however the name was typed: "王专家", "王专家 " and "王专家　" (a
+full-width space) are one expert. Names are stored in their normal form (``expert_name``), and
+names stored before that rule are brought to it when experts are counted (``expert_key``), so
+that one person never passes for several.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gdcluster.engine.errors import InvalidInput
-from gdcluster.engine.parse import exact_number
+from gdcluster.engine.parse import clean_text, exact_number
+from gdcluster.engine.text import check_text
 
 if TYPE_CHECKING:
     from gdcluster.states.policy import Policy
 
-__all__ = ["SCORE_PLACES", "final_score", "validate_scores"]
+__all__ = ["EXPERT_LIMIT", "SCORE_PLACES", "by_expert", "expert_key", "expert_name",
+           "final_score", "validate_scores"]
 
 #: Final scores are stored to four decimals; ranking uses the stored value.
 SCORE_PLACES = Decimal("0.0001")
+#: The longest expert name stored (the column's length).
+EXPERT_LIMIT = 128
+
+Scored = TypeVar("Scored")
+
+
+def expert_key(name: str) -> str:
+    """The normal form of an expert's name: NFKC (full-width letters, digits and the
+    ideographic space U+3000 become their plain forms), trimmed of whitespace at both ends."""
+    return unicodedata.normalize("NFKC", name).strip()
+
+
+def expert_name(value: Any, field: str = "expert") -> str:
+    """An expert's name as given to an act, in its normal form (``expert_key``), or
+    ``InvalidInput``: one line of text, not blank, at most ``EXPERT_LIMIT`` characters."""
+    text = clean_text(value, field, limit=4 * EXPERT_LIMIT, one_line=True)
+    assert text is not None
+    name = check_text(expert_key(text), field, one_line=True)
+    if not name:
+        raise InvalidInput("is required", field=field)
+    if len(name) > EXPERT_LIMIT:
+        raise InvalidInput(f"is longer than {EXPERT_LIMIT} characters", field=field)
+    return name
+
+
+def by_expert(rows: Iterable[Scored], name_of: Callable[[Scored], str]
+              ) -> dict[str, list[Scored]]:
+    """Stored score rows grouped by the normal form of their expert's name, in the order
+    given; ``name_of(row)`` is the name as stored."""
+    groups: dict[str, list[Scored]] = {}
+    for row in rows:
+        groups.setdefault(expert_key(name_of(row)), []).append(row)
+    return groups
 
 
 def validate_scores(raw: Any, policy: Policy) -> dict[str, Decimal]:

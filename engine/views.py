@@ -8,18 +8,20 @@ also uses to hand back the case as its act left it, inside the act's own transac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Text, bindparam, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
-from gdcluster.engine.parse import as_case_id, row_count
+from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.store import Store, connection_of
 
 Row = TypeVar("Row", Case, Round)
@@ -41,6 +43,8 @@ __all__ = [
     "refusals",
     "round_summary",
     "scores",
+    "state_code",
+    "trigger_code",
 ]
 
 
@@ -227,31 +231,29 @@ def _view(case: Any, deadline_rows: list[dict[str, Any]], objections: list[dict[
 # ---------------------------------------------------------------------------- many cases
 def list_cases(
     store: Store, *, state: str | None = None, city: str | None = None,
-    round_year: int | None = None, limit: int | None = None, offset: int = 0,
+    round_year: int | None = None, county: str | None = None, industry: str | None = None,
+    name: str | None = None, due_before: date | str | None = None,
+    valid_until_before: date | str | None = None, valid_until_after: date | str | None = None,
+    limit: int | None = None, offset: int = 0,
 ) -> Iterator[CaseView]:
     """Cases in id order, streamed, without their deadlines, objections and reports.
+
+    Filters (all must hold): ``state`` (code, hyphen form or Chinese label), ``city``,
+    ``round_year``, ``county`` (a unit, short names as ``Engine.create_case`` takes them),
+    ``industry`` (exactly), ``name`` (a part of the name; ASCII letters in any case),
+    ``due_before`` (a pending deadline of the case is due by 24:00 of that day),
+    ``valid_until_before`` / ``valid_until_after`` (the validity ends on or before / on or
+    after that day). They are checked when the first case is asked for, and applied by the
+    one statement that reads the rows.
 
     The listed columns are selected as plain rows: no application JSON to decode and no ORM
     objects to build, which a list of ten thousand cases would spend most of its time on.
     """
-    statement = select(*_LISTED).order_by(Case.id)
-    if state is not None:
-        from gdcluster.states.workflow import load_workflow, normalize_state
-
-        state = normalize_state(state)
-        if state not in load_workflow().state_names:
-            raise InvalidInput(f"unknown state {state!r}", field="state")
-        statement = statement.where(Case.state == state)
-    if city is not None:
-        from gdcluster.states.regions import UnknownRegion, load_regions
-
-        try:
-            city = load_regions().city(city).name
-        except UnknownRegion as exc:
-            raise InvalidInput(str(exc), field="city") from exc
-        statement = statement.where(Case.city == city)
-    if round_year is not None:
-        statement = statement.where(Case.round_year == round_year)
+    statement = select(*_LISTED).where(*_case_filters(
+        state=state, city=city, round_year=round_year, county=county, industry=industry,
+        name=name, due_before=due_before, valid_until_before=valid_until_before,
+        valid_until_after=valid_until_after,
+    )).order_by(Case.id)
     offset, limit = row_count(offset, "offset") or 0, row_count(limit, "limit")
     if offset:
         statement = statement.offset(offset)
@@ -260,6 +262,110 @@ def list_cases(
     with store.read() as session:
         for row in session.execute(statement.execution_options(yield_per=500)):
             yield _view(row, [], [], [])
+
+
+def _case_filters(
+    *, state: str | None, city: str | None, round_year: int | None, county: str | None,
+    industry: str | None, name: str | None, due_before: date | str | None,
+    valid_until_before: date | str | None, valid_until_after: date | str | None,
+) -> list[Any]:
+    """The WHERE clauses of ``list_cases``, each value checked (``InvalidInput``)."""
+    from gdcluster.engine.clock import end_of_day
+    from gdcluster.states.regions import UnknownRegion, load_regions
+
+    clauses: list[Any] = []
+    if state is not None:
+        clauses.append(Case.state == state_code(state))
+    if city is not None:
+        try:
+            city = load_regions().city(_text(city, "city")).name
+        except UnknownRegion as exc:
+            raise InvalidInput(str(exc), field="city") from exc
+        clauses.append(Case.city == city)
+    if round_year is not None:
+        clauses.append(Case.round_year == as_year(round_year, "round"))
+    if county is not None:
+        try:
+            unit = load_regions().unit(_text(county, "county"), city=city)
+        except UnknownRegion as exc:
+            raise InvalidInput(str(exc), field="county") from exc
+        clauses.append(Case.county == unit.name)
+    if industry is not None:
+        clauses.append(Case.industry == name_text(industry, "industry"))
+    if name is not None:
+        part = _ascii_lower(name_text(name, "name"))
+        clauses.append(_AsciiLower(Case.name).contains(part, autoescape=True))
+    day = as_date(due_before, "due_before")
+    if day is not None:
+        clauses.append(select(Deadline.id).where(
+            Deadline.case_id == Case.id, Deadline.status == "pending",
+            Deadline.due_at <= end_of_day(day),
+        ).exists())
+    until_before = as_date(valid_until_before, "valid_until_before")
+    until_after = as_date(valid_until_after, "valid_until_after")
+    if until_before is not None and until_after is not None and until_after > until_before:
+        raise InvalidInput(f"{until_after} is later than valid_until_before {until_before}: "
+                           f"no validity ends in that span", field="valid_until_after")
+    if until_before is not None:
+        clauses.append(Case.valid_until <= until_before)
+    if until_after is not None:
+        clauses.append(Case.valid_until >= until_after)
+    return clauses
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"must be text, not {type(value).__name__}", field=field)
+    return value
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+class _AsciiLower(FunctionElement[str]):
+    """A text with its ASCII letters in lower case and every other character as it is, alike
+    on both back-ends: SQLite's ``lower`` folds ASCII only, PostgreSQL's folds by locale, so
+    there ``translate`` folds exactly A–Z."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(_AsciiLower)
+def _ascii_lower_sqlite(element: _AsciiLower, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_AsciiLower, "postgresql")
+def _ascii_lower_postgresql(element: _AsciiLower, compiler: Any, **kw: Any) -> str:
+    return (f"translate({compiler.process(element.clauses, **kw)}, "
+            f"'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')")
+
+
+def state_code(text: Any) -> str:
+    """The state a caller names by code, hyphen form or Chinese label, or ``InvalidInput``
+    listing the valid ones."""
+    from gdcluster.states.workflow import UnknownName, load_workflow
+
+    try:
+        return load_workflow().state_named(_text(text, "state"))
+    except UnknownName as exc:
+        raise InvalidInput(str(exc), field="state") from exc
+
+
+def trigger_code(text: Any, *, among: Collection[str] | None = None) -> str:
+    """The trigger a caller names by code, hyphen form or the Chinese label of one of its
+    rows (only ``among`` these when given), or ``InvalidInput`` listing the valid ones."""
+    from gdcluster.states.workflow import UnknownName, load_workflow
+
+    try:
+        return load_workflow().trigger_named(_text(text, "trigger"), among)
+    except UnknownName as exc:
+        raise InvalidInput(str(exc), field="trigger") from exc
 
 
 def history(store: Store, case_id: int) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ refusal at run time is a different thing and belongs to the engine.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -26,6 +27,24 @@ PREVIOUS = "<previous>"
 
 class InvalidDefinition(ValueError):
     """The workflow file contradicts itself; raised at load, never at run time."""
+
+
+class UnknownName(LookupError):
+    """A state or trigger named in none of its forms (code, hyphen form, Chinese label); the
+    message lists the valid ones, code and label."""
+
+    def __init__(self, kind: str, given: str, choices: Collection[tuple[str, str]],
+                 ambiguous: Collection[str] = ()) -> None:
+        self.kind, self.given = kind, given
+        self.choices = tuple(choices)
+        self.ambiguous = tuple(ambiguous)
+        listed = ", ".join(f"{code}（{label}）" if label else code for code, label in self.choices)
+        if self.ambiguous:
+            message = (f"{kind} {given!r} is the label of several {kind}s: "
+                       f"{', '.join(self.ambiguous)}; name one by its code")
+        else:
+            message = f"unknown {kind} {given!r}; valid {kind}s: {listed}"
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,21 @@ class Workflow:
     @property
     def triggers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(rule.trigger for rule in self.rules))
+
+    def state_named(self, text: str) -> str:
+        """The state ``text`` names: its code (``city_reviewed``), hyphen form
+        (``city-reviewed``) or Chinese label (``已通过资格初审``); else ``UnknownName``."""
+        return _named("state", text, [(state.name, state.label) for state in self.states])
+
+    def trigger_named(self, text: str, among: Collection[str] | None = None) -> str:
+        """The trigger ``text`` names, as code, hyphen form or the label of one of its rows
+        (``退回补正``), only ``among`` these triggers when given; else ``UnknownName``."""
+        labels: dict[str, list[str]] = {}
+        for rule in self.rules:
+            if among is None or rule.trigger in among:
+                labels.setdefault(rule.trigger, []).append(rule.label)
+        return _named("trigger", text, [(trigger, label) for trigger, names in labels.items()
+                                        for label in dict.fromkeys(names)])
 
     def edges(self) -> Iterator[tuple[str, str, Rule]]:
         """(source, dest, row) for every move; a ``"<previous>"`` row once per state the case
@@ -248,6 +282,19 @@ def load_workflow() -> Workflow:
     return parse_workflow(tomllib.loads(text))
 
 
-def normalize_state(name: str) -> str:
-    """The CLI accepts ``city-reviewed`` and ``city_reviewed``."""
-    return name.strip().replace("-", "_")
+def _named(kind: str, text: str, forms: list[tuple[str, str]]) -> str:
+    """The code among ``forms`` (code, label pairs; a code may have several labels) that
+    ``text`` names: compared after NFKC and trimming, codes without regard to case or to
+    hyphens for underscores."""
+    given = unicodedata.normalize("NFKC", text).strip()
+    first_label: dict[str, str] = {}
+    for code, label in forms:
+        first_label.setdefault(code, label)
+    code = given.lower().replace("-", "_")
+    if code in first_label:
+        return code
+    matches = list(dict.fromkeys(
+        code for code, label in forms if unicodedata.normalize("NFKC", label) == given))
+    if len(matches) == 1:
+        return matches[0]
+    raise UnknownName(kind, text, list(first_label.items()), ambiguous=matches)

@@ -10,10 +10,6 @@ import copy
 import csv
 import io
 import json
-import os
-import pty
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 from support import PROVINCE, Walker
+from terminal_support import run_gdcluster
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine
@@ -440,37 +437,6 @@ def test_template_command_writes_the_rounds_workbook_without_a_database(
 # Progress on a terminal only
 
 
-def _run(args: list[str], tmp_path: Path, *, terminal: bool) -> tuple[int, bytes, bytes]:
-    """Run the installed ``gdcluster`` with stderr on a real pseudo-terminal (or a pipe);
-    returns exit code, stdout and what reached stderr."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GDCLUSTER_")
-           or key == "GDCLUSTER_SETTINGS"}
-    env["TERM"] = "xterm"
-    program = str(Path(sys.executable).parent / "gdcluster")
-    if not terminal:
-        done = subprocess.run([program, *args], cwd=tmp_path, env=env, capture_output=True,
-                              stdin=subprocess.DEVNULL, timeout=120, check=False)
-        return done.returncode, done.stdout, done.stderr
-    master, slave = pty.openpty()
-    process = subprocess.Popen([program, *args], cwd=tmp_path, env=env,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the program closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    assert process.stdout is not None
-    stdout = process.stdout.read()
-    process.stdout.close()
-    return process.wait(timeout=120), stdout, seen
-
-
 @pytest.fixture
 def three_workbooks(tmp_path: Path) -> list[str]:
     db = f"sqlite:///{tmp_path / 'gdcluster.db'}"
@@ -487,13 +453,13 @@ def test_import_and_export_show_progress_on_a_terminal(three_workbooks: list[str
                                                        tmp_path: Path) -> None:
     """On a terminal, stderr shows the progress bar of the import (3 of 3 files) and of the
     export; stdout keeps the report."""
-    code, stdout, terminal = _run([*three_workbooks, "case", "import", "in"], tmp_path,
-                                  terminal=True)
+    code, stdout, terminal = run_gdcluster([*three_workbooks, "case", "import", "in"],
+                                           tmp_path, terminal=True)
     assert code == 0, stdout + terminal
     assert b"importing" in terminal and b"100%" in terminal
     assert b"3 created, 0 already filed, 0 failed, 0 skipped" in stdout
-    code, _, terminal = _run([*three_workbooks, "case", "list", "--format", "xlsx", "-o",
-                              "out.xlsx"], tmp_path, terminal=True)
+    code, _, terminal = run_gdcluster([*three_workbooks, "case", "list", "--format", "xlsx",
+                                       "-o", "out.xlsx"], tmp_path, terminal=True)
     assert code == 0 and b"exporting" in terminal and b"100%" in terminal
     assert load_workbook(tmp_path / "out.xlsx").active.max_row == 4
 
@@ -504,8 +470,8 @@ def test_no_progress_under_json_or_on_a_pipe(three_workbooks: list[str], tmp_pat
     """--json on a terminal: stderr stays empty and stdout is the JSON report; on a pipe the
     human report comes without any progress line."""
     flags = ["--json"] if where.startswith("json") else []
-    code, stdout, stderr = _run([*three_workbooks, *flags, "case", "import", "in"], tmp_path,
-                                terminal=where != "pipe")
+    code, stdout, stderr = run_gdcluster([*three_workbooks, *flags, "case", "import", "in"],
+                                         tmp_path, terminal=where != "pipe")
     assert code == 0
     assert b"importing" not in stderr and b"%" not in stderr
     if flags:
