@@ -1371,6 +1371,81 @@ def _indent(view: Any) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------
+# todo
+
+
+TODO_TEXT = {
+    "acts": "待我办理（{count}）",
+    "objections": "待处理异议（{count}）",
+    "deadlines": "{within}天内到期的期限（{count}，已逾期在前）",
+    "awaiting": "期限已过、待作出决定（{count}）",
+    "overdue": "已逾期",
+    "objection": "异议 {id}",
+    "nothing": "{actor}：没有待办事项",
+    "round": "{year}年度批次",
+}
+
+
+def _todo_command(line: Any) -> str:
+    """The command that does a waiting act: the case's own, else its round's batch."""
+    if line.command:
+        return f"gdcluster {line.command}"
+    for trigger in line.triggers:
+        name = trigger.replace("_", "-")
+        if name in case_group.commands:
+            return f"gdcluster case {name} {line.case_id}"
+        if name in round_group.commands:
+            return f"gdcluster round {name} {line.round}"
+    return ""
+
+
+@cli.command("todo")
+@click.option("--within", type=click.IntRange(min=0, max=3660), default=30, show_default=True,
+              metavar="N", help="Deadlines due in the next N days (overdue ones always).")
+@click.option("--city", metavar="C", help="Only this city's cases (province).")
+@click.option("--county", metavar="UNIT", help="Only this unit's cases (province, city).")
+@json_option
+def todo(within: int, city: str | None, county: str | None) -> None:
+    """What waits for me (--as): cases awaiting my act, objections, deadlines, decisions."""
+    settings = _settings()
+    listing = settings.engine(acts=False).todo(settings.actor, within=within, city=city,
+                                               county=county)
+    text = TODO_TEXT
+
+    def case_cells(line: Any) -> list[str]:
+        if line.case_id is None:
+            return ["", text["round"].format(year=line.round)]
+        return [f"  {line.case_id}", f"{line.name}（{_unit(line.city, line.county)}）"]
+
+    def human() -> None:
+        sections = [listing.acts, listing.objections, listing.deadlines, listing.awaiting]
+        if not any(sections):
+            click.echo(text["nothing"].format(actor=listing.actor))
+            return
+        if listing.acts:
+            click.echo(text["acts"].format(count=len(listing.acts)))
+            _table([*case_cells(line), _state_label(line.state), line.what,
+                    _todo_command(line)] for line in listing.acts)
+        if listing.objections:
+            click.echo(text["objections"].format(count=len(listing.objections)))
+            _table([*case_cells(line), text["objection"].format(id=line.objection),
+                    _local(line.due_at), f"gdcluster {line.command}"]
+                   for line in listing.objections)
+        if listing.deadlines:
+            click.echo(text["deadlines"].format(within=listing.within,
+                                                count=len(listing.deadlines)))
+            _table([*case_cells(line), _local(line.due_at, deadline=True),
+                    text["overdue"] if line.overdue else "", line.what]
+                   for line in listing.deadlines)
+        if listing.awaiting:
+            click.echo(text["awaiting"].format(count=len(listing.awaiting)))
+            _table([*case_cells(line), _local(line.due_at, deadline=True), line.what]
+                   for line in listing.awaiting)
+
+    _output(listing.to_dict(), human)
+
+
+# ---------------------------------------------------------------------------------------------
 # template
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from gdcluster.engine.recognition import RecognitionResult
     from gdcluster.engine.rounds import CloseResult, PublicityResult
     from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
+    from gdcluster.engine.todo import TodoList
 
 __all__ = ["Engine"]
 
@@ -398,6 +399,16 @@ class Engine:
     def refusals(self, *, case_id: int | None = None) -> list[dict[str, Any]]:
         """The refused attempts (who tried what, when, and why), oldest first."""
         return views.refusals(self.store, case_id=case_id)
+
+    def todo(self, actor: Actor | str, *, within: int = 30, city: str | None = None,
+             county: str | None = None) -> TodoList:
+        """What waits for ``actor`` now: cases waiting for an act of its role, objections to
+        resolve, deadlines due within ``within`` days (overdue first), decisions awaited after
+        a deadline passed; ``city``/``county`` narrow the province's (or a city's) list."""
+        from gdcluster.engine.todo import todo
+
+        return todo(self.store, actor, self.clock.now(), within=within, city=city,
+                    county=county)
 
     def verify_audit(self, *, progress: Callable[[int], None] | None = None
                      ) -> audit.VerifyReport:

@@ -157,6 +157,9 @@ def check_reads_work_and_acts_are_refused(db: Path) -> None:
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     assert "佛山市南海区铝型材产业集群" in as_reader(db, "case", "show", "1").stdout
     assert "submitted" in as_reader(db, "case", "history", "1").stdout
+    todo = as_reader(db, "--as", "city:佛山市@张三", "--json", "todo")
+    assert todo.returncode == 0, todo.stderr
+    assert [line["case_id"] for line in json.loads(todo.stdout)["acts"]] == [1]
     act = as_reader(db, "--as", "city:佛山市@张三", "--now", "2024-03-02T09:00", "case", "review",
                     "1", "--pass")
     assert act.returncode == 2, (act.stdout, act.stderr)
