@@ -1152,12 +1152,58 @@ def case_reject(case_id: int, expected_version: int | None, reason: str) -> None
     _fire(case_id, "reject", expected_version, reason=reason)
 
 
+SHOW_TEXT = {
+    "figures": "申报数据（近三年 {window}）:",
+    "criteria": "第十三条: {verdict}（通过 {pass} 项，不通过 {fail} 项，专家评审 {expert} 项）",
+    "passed": "自动核验条件均满足",
+    "failed": "有条件不满足",
+    "failed_item": "  不满足 {article} {item}: {value}（{rule}）",
+    "scores": "专家评分（{count} 位）:",
+    "total": "合计 {total}",
+    "notices": "已发通知:",
+    "attachments": "附件:",
+}
+
+#: The application's key figures as `case show` prints them: field, label, how to show it
+#: (series: the 近三年 values; share: a percentage; count: how many entries; else as is).
+KEY_FIGURES = (
+    ("output", "集群产值（亿元）", "series"),
+    ("sme_output_share", "中小企业产值占比", "share"),
+    ("leading_industry_share", "主导产业产值占比", "share"),
+    ("champion_enterprises", "龙头企业（家）", "count"),
+    ("quality_smes", "优质中小企业（家）", "count"),
+    ("sme_rd_expense", "中小企业研发经费（亿元）", "series"),
+    ("invention_patents", "有效发明专利（件）", "series"),
+    ("employees", "从业人员（人）", "value"),
+    ("industrial_internet_rate", "工业互联网普及率", "share"),
+    ("co2_intensity", "二氧化碳排放强度", "series"),
+)
+
+
+def _figure(value: Any, how: str, window: list[int]) -> str:
+    from decimal import Decimal
+
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if how == "series" and isinstance(value, dict):
+        return " / ".join(f"{year}: {value[year]}" for year in window if year in value) \
+            or "—"
+    if how == "share" and isinstance(value, Decimal):
+        return f"{(value * 100).normalize():f}%"
+    if how == "count" and isinstance(value, list):
+        return str(len(value))
+    return str(value)
+
+
 @case_group.command("show")
 @case_id_argument
 @json_option
 def case_show(case_id: int) -> None:
-    """One case: state, dates, deadlines, objections, reports."""
-    view = _settings().engine(acts=False).get(case_id)
+    """One case: state, dates, key figures, 第十三条 in short, expert scores, deadlines,
+    objections, notices, attachments (--json: all of it, the application whole)."""
+    file = _settings().engine(acts=False).case_file(case_id)
+    view = file.case
+    text = SHOW_TEXT
 
     def human() -> None:
         click.echo(f"case {view.id}  {view.name}")
@@ -1174,6 +1220,22 @@ def case_show(case_id: int) -> None:
             *([["  came from", _state(view.previous_state)]] if view.previous_state else []),
             ["  reports", _ids(view.reports) if view.reports else "—"],
         ])
+        criteria = file.criteria
+        window = [int(year) for year in criteria["window"]]
+        click.echo(text["figures"].format(
+            window=f"{window[0]}–{window[-1]}" if window else "—"))
+        _table([["  " + label, _figure(file.application.get(key), how, window)]
+                for key, label, how in KEY_FIGURES])
+        click.echo(text["criteria"].format(
+            verdict=text["passed"] if criteria["passed"] else text["failed"],
+            **criteria["counts"]))
+        for item in criteria["failed"]:
+            click.echo(text["failed_item"].format(**item))
+        if file.scores:
+            click.echo(text["scores"].format(count=len(file.scores)))
+            _table([["  " + row.expert,
+                     " ".join(f"{key} {value}" for key, value in row.points.items()),
+                     text["total"].format(total=row.total)] for row in file.scores])
         if view.deadlines:
             click.echo("deadlines:")
             _table([["  " + row["kind"], _local(row["due_at"], deadline=True), row["status"]]
@@ -1182,8 +1244,29 @@ def case_show(case_id: int) -> None:
             click.echo("objections:")
             _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",
                      _local(row.get("filed_at"))] for row in view.objections])
+        if file.notices:
+            click.echo(text["notices"])
+            issued: dict[tuple[Any, ...], list[str]] = {}  # one line per notice, all formats
+            for row in file.notices:
+                issued.setdefault((_local(row["created_at"]), row["kind"], row["doc_no"] or "",
+                                   row["title"]), []).append(row["format"])
+            _table([["  " + when, kind, ",".join(formats), doc_no, title]
+                    for (when, kind, doc_no, title), formats in issued.items()])
+        if file.attachments:
+            click.echo(text["attachments"])
+            _table([["  " + row["sha256"][:12], row["kind"], _size(row["size"]),
+                     row["name"], row.get("note") or ""] for row in file.attachments])
 
-    _output(view.to_dict(), human)
+    _output(file.to_dict(), human)
+
+
+def _size(size: int) -> str:
+    """A file size as people read it (KB/MB, 1024-based)."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
 
 
 @case_group.command("history")

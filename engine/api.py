@@ -44,6 +44,7 @@ from gdcluster.states.workflow import load_workflow
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.criteria import CheckReport
+    from gdcluster.engine.dossier import CaseFile
     from gdcluster.engine.policies import PolicyStatus
     from gdcluster.engine.recognition import RecognitionResult
     from gdcluster.engine.rounds import CloseResult, PublicityResult
@@ -342,6 +343,13 @@ class Engine:
     def get(self, case_id: int) -> CaseView:
         """The case ``case_id`` with its deadlines, objections and reports."""
         return views.read_case(self.store, case_id)
+
+    def case_file(self, case_id: int) -> CaseFile:
+        """The case with its application, 第十三条 summary, each expert's scores, the notices
+        issued and its attachments, read together (what ``case show`` prints)."""
+        from gdcluster.engine.dossier import read_case_file
+
+        return read_case_file(self.store, case_id)
 
     def list_cases(
         self,
