@@ -998,6 +998,87 @@ def case_export(case_id: int, fmt: str, output: str | None) -> None:
                                                                output=output))
 
 
+ATTACH_TEXT = {
+    "attached": "case {id}: attached {name} ({kind}, {size}) sha256 {sha256}",
+    "none": "case {id}: no attachment",
+    "written": "wrote {name} ({size}, sha256 {sha256} verified) to {output}",
+    "too_large": "{path} is {size:,} bytes; the limit is {limit:,} bytes",
+    "unreadable": "cannot read {path}: {error}",
+}
+
+
+@case_group.command("attach")
+@case_id_argument
+@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--kind", required=True, metavar="KIND",
+              help="证明材料, 陈述申辩, 异议证据, 复核材料 or 其他.")
+@click.option("--note", metavar="T", help="What the file shows.")
+@act_options
+def case_attach(case_id: int, file: str, kind: str, note: str | None,
+                expected_version: int | None) -> None:
+    """Attach a file (pdf, jpg, png, docx, xlsx, ofd; by content) to a case on its own act.
+
+    The county, its city or the province, in any state a case can still move from; the
+    file's SHA-256 is written into the act's audit row."""
+    from pathlib import Path
+
+    from gdcluster.engine.errors import InvalidInput
+    from gdcluster.states.attachments import load_attachment_rules
+
+    text = ATTACH_TEXT
+    path = Path(file)
+    limit = load_attachment_rules().max_size
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InvalidInput(text["too_large"].format(path=file, size=size, limit=limit),
+                               field="file")
+        content = path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(text["unreadable"].format(path=file,
+                                                     error=error.strerror or error),
+                           field="file") from None
+    settings = _settings()
+    row = settings.engine().attach(case_id, settings.actor, content, name=path.name, kind=kind,
+                                   note=note, expected_version=expected_version)
+    _output(row, lambda: click.echo(text["attached"].format(
+        id=case_id, name=row["name"], kind=row["kind"], size=_size(row["size"]),
+        sha256=row["sha256"])))
+
+
+@case_group.command("attachments")
+@case_id_argument
+@json_option
+def case_attachments(case_id: int) -> None:
+    """A case's attachments: hash, kind, size, type, name, who attached them and when."""
+    rows = _settings().engine(acts=False).attachments(case_id)
+
+    def human() -> None:
+        if not rows:
+            click.echo(ATTACH_TEXT["none"].format(id=case_id))
+        _table([row["sha256"][:12], row["kind"], _size(row["size"]), row["media_type"],
+                row["name"], row["actor"], _local(row["attached_at"]), row["note"] or ""]
+               for row in rows)
+
+    _output(rows, human)
+
+
+@case_group.command("attachment")
+@case_id_argument
+@click.argument("sha256", metavar="SHA256")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The file to write ('-' for stdout).")
+@json_option
+def case_attachment(case_id: int, sha256: str, output: str) -> None:
+    """Write one attachment out (SHA256: its hash, or its first 8+ hex digits), after checking
+    its bytes against the hash."""
+    row, content = _settings().engine(acts=False).attachment(case_id, sha256)
+    _write_output(content, output)
+    if output != "-":
+        _report_file(output, row["media_type"], None, ATTACH_TEXT["written"].format(
+            name=row["name"], size=_size(row["size"]), sha256=row["sha256"], output=output))
+
+
 _simple_act("submit", "Submit a draft (county); the round must accept applications.")
 _simple_act("withdraw", "Withdraw an application before expert review (county).", reason=True)
 _simple_act("recommend", "Recommend a reviewed case to the province (city), within quota.")

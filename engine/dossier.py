@@ -59,6 +59,7 @@ def read_case_file(store: Store, case_id: int) -> CaseFile:
     from decimal import Decimal
 
     from gdcluster.engine.application import read_stored_application
+    from gdcluster.engine.attachments import attachments_of
     from gdcluster.engine.criteria import check_case
     from gdcluster.engine.policies import policy_for
     from gdcluster.engine.records import ExpertScore, Notice
@@ -81,4 +82,5 @@ def read_case_file(store: Store, case_id: int) -> CaseFile:
                    notice.created_at, notice.sha256, notice.path)
             .where(notice.case_id == case_id).order_by(notice.id))]
         return CaseFile(case=view, application=read_stored_application(case.application),
-                        criteria=criteria_summary(report), scores=scores, notices=notices)
+                        criteria=criteria_summary(report), scores=scores, notices=notices,
+                        attachments=attachments_of(session, case_id))

@@ -33,7 +33,8 @@ RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTE
                         "GDCLUSTER_DEBUG": None})
 COUNTY = "county:佛山市南海区@李四"
 #: the reading commands an auditor with read access runs
-READS = [("audit", "verify"), ("case", "show", "1"), ("case", "list"), ("case", "history", "1")]
+READS = [("audit", "verify"), ("case", "show", "1"), ("case", "list"), ("case", "history", "1"),
+         ("case", "attachments", "1")]
 
 
 def gd(db: Any, *args: str, json_output: bool = False) -> Result:

@@ -114,6 +114,7 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "flag": {"reason": "未按时报送年度报告"},
         "revoke": {"reason_code": "18.5", "reason": "较大安全事故"},
         "reject": {"reason": "不符合条件"},
+        "attach": {"content": b"%PDF-1.4 proof", "name": "证明.pdf", "kind": "证明材料"},
     }.get(trigger, {})
 
 
@@ -333,6 +334,7 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "change": ["change", str(case_id), "--kind", "management_body", "--detail", "更名"],
         "revoke": ["revoke", str(case_id), "--reason-code", "18.5", *reason],
         "reject": ["reject", str(case_id), *reason],
+        "attach": ["attach", str(case_id), str(DATA / "proof.pdf"), "--kind", "证明材料"],
     }
     if trigger in ("publicize", "flag", "close"):
         return None

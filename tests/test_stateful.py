@@ -38,6 +38,7 @@ PAYLOADS = {
     "revoke": {"reason_code": "18.2", "reason": "虚假申报"},
     "flag": {"reason": "逾期"},
     "reopen": {"reason": "纠错"},
+    "attach": {"content": b"%PDF-1.4 proof", "name": "证明.pdf", "kind": "证明材料"},
 }
 
 
