@@ -1234,15 +1234,15 @@ def case_reject(case_id: int, expected_version: int | None, reason: str) -> None
 
 
 SHOW_TEXT = {
-    "figures": "申报数据（近三年 {window}）:",
-    "criteria": "第十三条: {verdict}（通过 {pass} 项，不通过 {fail} 项，专家评审 {expert} 项）",
-    "passed": "自动核验条件均满足",
-    "failed": "有条件不满足",
-    "failed_item": "  不满足 {article} {item}: {value}（{rule}）",
-    "scores": "专家评分（{count} 位）:",
-    "total": "合计 {total}",
-    "notices": "已发通知:",
-    "attachments": "附件:",
+    "figures": "application (近三年 {window}):",
+    "criteria": "第十三条: {verdict} (pass {pass}, fail {fail}, expert {expert})",
+    "passed": "every automatic criterion is met",
+    "failed": "FAILED",
+    "failed_item": "  not met: {article} {item}: {value} ({rule})",
+    "scores": "expert scores ({count}):",
+    "total": "total {total}",
+    "notices": "notices issued:",
+    "attachments": "attachments:",
 }
 
 #: The application's key figures as `case show` prints them: field, label, how to show it
@@ -1539,14 +1539,14 @@ def _indent(view: Any) -> bytes:
 
 
 TODO_TEXT = {
-    "acts": "待我办理（{count}）",
-    "objections": "待处理异议（{count}）",
-    "deadlines": "{within}天内到期的期限（{count}，已逾期在前）",
-    "awaiting": "期限已过、待作出决定（{count}）",
-    "overdue": "已逾期",
-    "objection": "异议 {id}",
-    "nothing": "{actor}：没有待办事项",
-    "round": "{year}年度批次",
+    "acts": "waiting for my act ({count}):",
+    "objections": "objections to resolve ({count}):",
+    "deadlines": "deadlines due within {within} days ({count}, overdue first):",
+    "awaiting": "deadlines passed, a decision awaited ({count}):",
+    "overdue": "OVERDUE",
+    "objection": "objection {id}",
+    "nothing": "nothing waits for {actor}",
+    "round": "round {year}",
 }
 
 

@@ -59,18 +59,19 @@ class DeadlineTodo:
     after: tuple[str, ...] = ()
 
 
-#: Deadline kinds → to-do text. Reminders and the timer's own deadlines (publicity end,
-#: validity end is the county's) are not work for anyone and are left out.
+#: Deadline kinds → to-do text. Reminders and the timer's own deadlines (the publicity end)
+#: are nobody's work and are left out. hearing_end and report_grace are the 拟撤销 procedure's
+#: kinds, review_apply_due and round_review_check_close those of 复核 rounds.
 DEADLINE_TODOS: tuple[DeadlineTodo, ...] = (
     DeadlineTodo("correction_due", ("county", "city"), "退回补正：补正后重新提交申报"),
     DeadlineTodo("report_due", ("county", "city"), "报送集群年度培育情况信息表"),
-    DeadlineTodo("report_grace_end", ("county", "city", "province"),
-                 "催报宽限期：补报年度培育情况信息表"),
+    DeadlineTodo("report_grace", ("county", "city"), "催报宽限期：补报年度培育情况信息表"),
     DeadlineTodo("validity_end", ("county", "city"), "有效期届满：申请复核"),
-    DeadlineTodo("review_apply_close", ("county", "city"), "复核申报截止"),
+    DeadlineTodo("review_apply_due", ("county", "city"), "复核申报截止"),
     DeadlineTodo("round_apply_close", ("county",), "申报截止"),
     DeadlineTodo("round_recommend_close", ("city",), "推荐截止"),
-    DeadlineTodo("hearing_due", ("province",), "陈述申辩期已满：作出撤销或维持认定决定",
+    DeadlineTodo("round_review_check_close", ("city",), "复核初审截止"),
+    DeadlineTodo("hearing_end", ("province",), "陈述申辩期已满：作出撤销或维持认定决定",
                  after=("revocation_proposed",)),
 )
 
@@ -138,8 +139,10 @@ def waiting_rules(workflow: Workflow, role: str) -> dict[str, list[Rule]]:
 
 
 def todo(store: Store, actor: Actor | str, now: datetime, *, within: int = 30,
-         city: str | None = None, county: str | None = None) -> TodoList:
-    """What waits for ``actor`` at ``now``: see the module doc."""
+         city: str | None = None, county: str | None = None,
+         table: tuple[DeadlineTodo, ...] = DEADLINE_TODOS) -> TodoList:
+    """What waits for ``actor`` at ``now``: see the module doc. ``table``: the deadline kinds
+    shown (``DEADLINE_TODOS``)."""
     who = Actor.of(actor)
     if who.kind not in ROLES:
         raise InvalidInput(f"a to-do list is for province, city or county actors, not "
@@ -153,8 +156,8 @@ def todo(store: Store, actor: Actor | str, now: datetime, *, within: int = 30,
     with store.read() as session:
         acts = list(_acts(session, who, scope))
         objections = list(_objections(session, scope)) if who.kind == "province" else []
-        pending = list(_deadlines(session, who, scope, now, horizon))
-        awaiting = list(_awaiting(session, who, scope, now))
+        pending = list(_deadlines(session, who, scope, now, horizon, table))
+        awaiting = list(_awaiting(session, who, scope, now, table))
     return TodoList(actor=str(who), now=now, within=days, acts=acts, objections=objections,
                     deadlines=pending, awaiting=awaiting)
 
@@ -219,8 +222,8 @@ def _deadline_columns() -> tuple[Any, ...]:
 
 
 def _deadlines(session: Any, who: Actor, scope: list[Any], now: datetime,
-               horizon: datetime) -> Iterator[Todo]:
-    texts = {entry.kind: entry for entry in DEADLINE_TODOS
+               horizon: datetime, table: tuple[DeadlineTodo, ...]) -> Iterator[Todo]:
+    texts = {entry.kind: entry for entry in table
              if who.kind in entry.roles and not entry.after}
     if not texts:
         return
@@ -235,8 +238,9 @@ def _deadlines(session: Any, who: Actor, scope: list[Any], now: datetime,
         yield _deadline_line("deadlines", row, texts[row.kind].text, now)
 
 
-def _awaiting(session: Any, who: Actor, scope: list[Any], now: datetime) -> Iterator[Todo]:
-    entries = [entry for entry in DEADLINE_TODOS if who.kind in entry.roles and entry.after]
+def _awaiting(session: Any, who: Actor, scope: list[Any], now: datetime,
+              table: tuple[DeadlineTodo, ...]) -> Iterator[Todo]:
+    entries = [entry for entry in table if who.kind in entry.roles and entry.after]
     if not entries:
         return
     statement = (select(*_deadline_columns())

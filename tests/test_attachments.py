@@ -175,7 +175,8 @@ def test_cli_attach_list_show_and_export(db_url: str, engine: Engine, walker: Wa
     assert [(row["sha256"], row["name"], row["actor"]) for row in listed] == [
         (sha, "proof.pdf", NANHAI.split("@")[0] + "@李四")]
     assert "content" not in listed[0]
-    assert sha[:12] in gd("case", "show", case_id) and "附件" in gd("case", "show", case_id)
+    shown = gd("case", "show", case_id)
+    assert "attachments:" in shown and sha[:12] in shown and "产值证明" in shown
     target = tmp_path / "back.pdf"
     gd("case", "attachment", case_id, sha[:12], "-o", str(target))
     assert target.read_bytes() == PDF

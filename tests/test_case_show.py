@@ -31,10 +31,10 @@ def test_show_prints_figures_criteria_and_each_experts_points(
     text = show(db_url, "case", "show", str(case_id))
     assert "集群产值（亿元）" in text and "2021: 152.3 / 2022: 171.8 / 2023: 196.4" in text
     assert "中小企业产值占比" in text and "78%" in text
-    assert "第十三条: 自动核验条件均满足" in text
+    assert "第十三条: every automatic criterion is met (pass 14, fail 0, expert 4)" in text
     for expert, total in (("专家1", "100"), ("专家2", "94"), ("专家3", "88")):
         line = next(line for line in text.splitlines() if line.strip().startswith(expert))
-        assert "leading_industry" in line and line.rstrip().endswith(f"合计 {total}")
+        assert "leading_industry" in line and line.rstrip().endswith(f"total {total}")
     assert len(text.splitlines()) <= 40
 
 
@@ -64,5 +64,5 @@ def test_show_json_has_the_application_criteria_scores_and_notices(
     assert all(len(row["sha256"]) == 64 for row in data["notices"])
     assert data["correction_due"] is not None
     text = show(db_url, "case", "show", str(returned))
-    assert "已发通知" in text and "txt,html,docx" in text
+    assert "notices issued:" in text and "txt,html,docx" in text
     assert text.count("退回补正的通知") == 1  # one line per notice, its formats together

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from gdcluster.cli import cli
 from gdcluster.engine import Engine
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.errors import InvalidInput
-from gdcluster.engine.todo import DEADLINE_TODOS, waiting_rules
+from gdcluster.engine.store import Store
+from gdcluster.engine.todo import DEADLINE_TODOS, DeadlineTodo, todo, waiting_rules
 from gdcluster.states.workflow import parse_workflow
 
 WORKFLOW_TOML = Path(__file__).parent.parent / "states" / "workflow.toml"
@@ -96,6 +98,36 @@ def test_deadlines_due_within_n_days_overdue_first(engine: Engine, walker: Walke
     assert [(line.case_id, line.overdue) for line in overdue] == [(ids["returned"], True)]
 
 
+def test_a_passed_deadline_awaits_a_decision_while_its_case_stays(engine: Engine,
+                                                                   walker: Walker,
+                                                                   clock: FakeClock) -> None:
+    """A table row with ``after`` states (as the hearing's end is: 拟撤销 awaiting the
+    province's decision) lists a case once its deadline has passed and while the case is
+    still in one of those states — here a publicity whose end has passed, not yet closed —
+    and never before, nor for other roles."""
+    ids = build(engine, walker, clock)
+    table = (DeadlineTodo("publicity_end", ("province",), "公示期满：关闭公示",
+                          after=("publicized",)),)
+    store: Store = engine.store
+    end = engine.get(ids["publicized"]).publicity_end
+    assert end is not None
+    during = todo(store, PROVINCE, clock.now(), table=table)
+    assert during.awaiting == [] and during.deadlines == []
+    clock.set(f"{end.isoformat()}T23:59:59")
+    assert todo(store, PROVINCE, clock.now(), table=table).awaiting == []
+    clock.set(f"{(end + timedelta(days=1)).isoformat()}T09:00")
+    after = todo(store, PROVINCE, clock.now(), table=table).awaiting
+    assert [(line.case_id, line.kind, line.overdue) for line in after] == [
+        (ids["publicized"], "publicity_end", True)]
+    assert todo(store, CITY, clock.now(), table=table).awaiting == []
+    engine.fire(ids["publicized"], "resolve", PROVINCE, objection=1, when="dismiss",
+                reason="经核查，异议不成立")
+    if engine.get(ids["publicized"]).state == "publicized":  # dismissing may close it
+        engine.fire(ids["publicized"], "close_publicity", PROVINCE)
+    assert engine.get(ids["publicized"]).state == "publicity_closed"
+    assert todo(store, PROVINCE, clock.now(), table=table).awaiting == []
+
+
 def test_states_added_to_the_workflow_show_up_without_a_change() -> None:
     """A state another part of the workflow adds (拟撤销 with its decision rows) is waiting for
     the province as soon as the table has it; acts shared with the timer, acts that leave the
@@ -158,6 +190,6 @@ def test_cli_todo_prints_sections_and_json(db_url: str, engine: Engine, walker: 
         (ids["reviewed"], "expert_reviewed")]
     result = RUNNER.invoke(cli, ["--db", db_url, "--as", "county:广州市越秀区", "--now", now,
                                  "todo"])
-    assert result.exit_code == 0 and "没有待办事项" in result.stdout
+    assert result.exit_code == 0 and "nothing waits for county:广州市越秀区" in result.stdout
     result = RUNNER.invoke(cli, ["--db", db_url, "--as", PROVINCE, "todo", "--city", "火星市"])
     assert result.exit_code == 2 and "火星市" in result.stderr
