@@ -1243,7 +1243,11 @@ SHOW_TEXT = {
     "total": "total {total}",
     "notices": "notices issued:",
     "attachments": "attachments:",
+    "more_deadlines": "  … {count} more (reminders, later years, past ones: --json lists all)",
 }
+
+#: How many pending deadlines `case show` prints (the next ones).
+SHOW_DEADLINES = 4
 
 #: The application's key figures as `case show` prints them: field, label, how to show it
 #: (series: the 近三年 values; share: a percentage; count: how many entries; else as is).
@@ -1318,9 +1322,14 @@ def case_show(case_id: int) -> None:
                      " ".join(f"{key} {value}" for key, value in row.points.items()),
                      text["total"].format(total=row.total)] for row in file.scores])
         if view.deadlines:
+            # one screen: the next pending deadlines that ask for something, not reminders
+            shown = [row for row in view.deadlines if row["status"] == "pending"
+                     and not row["kind"].endswith("_reminder")][:SHOW_DEADLINES]
             click.echo("deadlines:")
             _table([["  " + row["kind"], _local(row["due_at"], deadline=True), row["status"]]
-                    for row in view.deadlines])
+                    for row in shown])
+            if len(view.deadlines) > len(shown):
+                click.echo(text["more_deadlines"].format(count=len(view.deadlines) - len(shown)))
         if view.objections:
             click.echo("objections:")
             _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",

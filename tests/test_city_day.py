@@ -16,12 +16,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
+from workbook_support import workbook
 
 from gdcluster.cli import cli
-from gdcluster.engine.application import load_application_file, validate_application
-from gdcluster.engine.application_files import application_document
-from gdcluster.engine.workbook import CaseHeader
-from gdcluster.states.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
 PROVINCE = "province@王处长"
@@ -29,20 +26,6 @@ NANHAI = "county:佛山市南海区@李四"
 FOSHAN = "city:佛山市@张三"
 RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTER_NOW": None,
                         "GDCLUSTER_DEBUG": None})
-
-
-def workbook(path: Path, name: str, cells: dict[str, Any] | None = None) -> None:
-    """A filled 申报表 of round 2024 for ``name`` in 南海区; ``cells`` then typed in."""
-    source = DATA / "application-complete.json"
-    data = validate_application(load_application_file(source.read_bytes(), source.name))
-    header = CaseHeader(2024, name, "佛山市南海区", "铝型材")
-    path.write_bytes(application_document(header, data, "xlsx", load_policy("guangdong-2023")))
-    if cells:
-        book = load_workbook(path)
-        for address, value in cells.items():
-            sheet, _, cell = address.partition("!")
-            book[sheet][cell] = value
-        book.save(path)
 
 
 @pytest.fixture
