@@ -14,6 +14,7 @@ import hashlib
 import io
 import zipfile
 from datetime import datetime
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import select, update
@@ -89,13 +90,21 @@ def store_attachment(session: Session, *, case_id: int, content: Any, name: str,
                            f"content, not its name", field="file")
     sha256 = hashlib.sha256(content).hexdigest()
     if session.get(AttachmentBlob, sha256) is None:
-        session.add(AttachmentBlob(sha256=sha256, content=content))
+        _insert_blob(session, sha256, content)
     session.add(Attachment(case_id=case_id, sha256=sha256, size=len(content),
                            media_type=media_type, name=name, kind=kind, note=note, actor=actor,
                            attached_at=now))
     session.flush()
     return {"sha256": sha256, "size": len(content), "media_type": media_type, "name": name,
             "kind": kind, "note": note}
+
+
+def _insert_blob(session: Session, sha256: str, content: bytes) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: two acts attaching the same bytes at once (on
+    PostgreSQL) both succeed, and the bytes are kept once."""
+    insert = import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}").insert
+    session.execute(insert(AttachmentBlob).values(sha256=sha256, content=content)
+                    .on_conflict_do_nothing(index_elements=["sha256"]))
 
 
 def link_audit_row(session: Session, case_id: int | None, seq: int) -> None:

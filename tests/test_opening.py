@@ -60,7 +60,8 @@ def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("args", [
     ("case", "show", "1"), ("case", "list"), ("case", "history", "1"), ("audit", "verify"),
     ("scheduler", "pending"), ("notice", "list"), ("round", "show", "2024"),
-    ("--as", COUNTY, "case", "submit", "1"),
+    ("--as", COUNTY, "case", "submit", "1"), ("--as", "province", "todo"),
+    ("case", "attachments", "1"), ("case", "attachment", "1", "4c79ca82", "-o", "x.pdf"),
 ], ids=lambda args: "-".join(arg for arg in args if not arg.startswith(("--", "county"))))
 def test_a_missing_file_is_named_and_never_created(tmp_path: Path, args: tuple[str, ...]) -> None:
     """No command but `init` creates a database: a missing file is named (exit 2), stays
