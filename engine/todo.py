@@ -172,15 +172,17 @@ def _scope(who: Actor, city: str | None, county: str | None) -> list[Any]:
     elif who.kind == "county":
         clauses.append(Case.county == who.region)
     regions = load_regions()
-    try:
-        if city is not None:
+    if city is not None:
+        try:
             city = regions.city(city).name
-            clauses.append(Case.city == city)
-        if county is not None:
+        except UnknownRegion as exc:
+            raise InvalidInput(str(exc), field="city") from exc
+        clauses.append(Case.city == city)
+    if county is not None:
+        try:
             clauses.append(Case.county == regions.unit(county, city=city).name)
-    except UnknownRegion as exc:
-        raise InvalidInput(str(exc), field="county" if city is None or county else "city") \
-            from exc
+        except UnknownRegion as exc:
+            raise InvalidInput(str(exc), field="county") from exc
     return clauses
 
 
