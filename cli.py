@@ -1536,6 +1536,7 @@ def scheduler_run(once: bool) -> None:
     if once:
         handled = settings.engine().run_due()
         _output(handled, lambda: _handled_lines(handled))
+        _sweep_failures(handled)
         return
     if settings.now is not None:
         from gdcluster.engine.errors import InvalidInput
@@ -1552,6 +1553,19 @@ def scheduler_run(once: bool) -> None:
     for noisy in ("apscheduler", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     DeadlineScheduler(settings.engine()).run()
+
+
+def _sweep_failures(handled: list[Any]) -> None:
+    """Exit 5 (retry) when a deadline of the sweep ended in error or was left busy: they stay
+    pending, and cron must see that the sweep did not finish its work (DESIGN §9)."""
+    failed = [item for item in handled if item.failed]
+    if failed:
+        ids = ", ".join(str(item.id) for item in failed[:20]) + (", …" if len(failed) > 20
+                                                                   else "")
+        raise Failure(5, "sweep_incomplete",
+                      f"{len(failed)} of {len(handled)} deadlines ended in error or were left "
+                      f"busy (ids {ids}); they stay pending: run the sweep again",
+                      as_json=_settings().as_json)
 
 
 def _handled_lines(handled: list[Any]) -> None:

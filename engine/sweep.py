@@ -84,6 +84,13 @@ class DeadlineOutcome:
         """The deadline is still pending: a later sweep tries it again."""
         return self.outcome in (WAITING, BUSY, ERROR)
 
+    @property
+    def failed(self) -> bool:
+        """The sweep could not handle the deadline (an error, a database too busy): it stays
+        pending, and ``scheduler run --once`` exits 5 so that cron sees it. A deadline that
+        waits for data (a calendar year, settings) is not a failure of the sweep."""
+        return self.outcome in (BUSY, ERROR)
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "case_id": self.case_id,
                 "round_year": self.round_year, "due_at": self.due_at, "outcome": self.outcome,
@@ -360,14 +367,15 @@ def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome
     return _report(row, WAITING, result)
 
 
-def _close_refused(kernel: Kernel, row: Any, at: datetime, error: Exception) -> DeadlineOutcome:
+def _close_refused(kernel: Kernel, row: Any, at: datetime,
+                   error: Exception) -> DeadlineOutcome | None:
     message = error.message if isinstance(error, EngineError) else str(error)
     result = f"refused: {message}"
     with kernel.store.write() as session:
         if row.case_id is not None:
             session.get(Case, row.case_id, with_for_update=True)
-        if not _claim(session, row.id, at):
-            return _report(row, BUSY, "claimed by another process meanwhile")
+        if not _claim(session, row.id, at):  # another process handled it: not ours to list
+            return None
         _set_result(session, row.id, result)
     if isinstance(error, EngineError):
         kernel.record_refusal(SYSTEM, row.kind, error, case_id=row.case_id,

@@ -529,3 +529,58 @@ def test_concurrent_sweeps_in_threads_do_not_double_fire(engine: Engine, db_url:
         for other in engines:
             other.close()
     check_exactly_once(engine, seeded, [item.id for result in results for item in result])
+
+
+def test_run_once_exits_5_when_a_deadline_is_left_busy(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holds what the sweep needs past the timeout (SQLite: a write transaction
+    on the file; PostgreSQL: the case row locked, ``lock_timeout``): `scheduler run --once`
+    lists the deadline as busy, exits 5 naming it, and leaves it pending; once the lock is gone
+    the next run fires it and exits 0."""
+    from gdcluster.engine import store as store_module
+
+    [case_id] = publicized(engine, 1, end=date(2024, 10, 11))
+    [deadline_id] = [row.id for row in rows(engine, case_id)]
+    if db_url.startswith("sqlite"):
+        import sqlite3
+
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+        url = db_url
+        holder: object = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    else:
+        import psycopg
+
+        url = db_url + "%20-clock_timeout%3D200"
+        holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"))
+        holder.execute("SELECT id FROM gd_case WHERE id = %s FOR UPDATE",  # type: ignore[attr-defined]
+                       (case_id,))
+    try:
+        stuck = invoke("--db", url, "--now", SWEEP_AT, "--json", "scheduler", "run", "--once")
+    finally:
+        holder.rollback()  # type: ignore[attr-defined]
+        holder.close()  # type: ignore[attr-defined]
+    assert stuck.exit_code == 5, stuck.output
+    [item] = json.loads(stuck.stdout)
+    assert (item["id"], item["outcome"]) == (deadline_id, "busy")
+    error = json.loads(stuck.stderr)["error"]
+    assert error["code"] == "sweep_incomplete" and str(deadline_id) in error["message"]
+    assert {row.status for row in rows(engine, case_id)} == {"pending"}
+    done = invoke("--db", url, "--now", SWEEP_AT, "scheduler", "run", "--once")
+    assert done.exit_code == 0, done.output
+    assert engine.get(case_id).state == "publicity_closed"
+
+
+def test_run_once_exits_0_when_deadlines_only_wait_or_are_refused(engine: Engine,
+                                                                  db_url: str) -> None:
+    """A sweep that handled everything it could — here a deadline closed as not applicable —
+    exits 0: only errors and busy deadlines make it 5."""
+    [case_id] = publicized(engine, 1, end=date(2024, 10, 11))
+    with engine.store.write() as session:  # the case left publicity by hand: nothing to close
+        session.execute(Case.__table__.update().where(Case.id == case_id)
+                        .values(state="publicity_closed"))
+    result = invoke("--db", db_url, "--now", SWEEP_AT, "--json", "scheduler", "run", "--once")
+    assert result.exit_code == 0, result.output
+    [item] = json.loads(result.stdout)
+    assert item["outcome"] == "not_applicable"
