@@ -30,7 +30,6 @@ from gdcluster.engine.errors import (
     InvalidInput,
     NotInitialized,
     Reason,
-    SimulationOnly,
     TransitionRefused,
 )
 from gdcluster.engine.kernel import Kernel, TransitionEvent
@@ -57,19 +56,33 @@ class Engine:
 
     def __init__(self, store: Store, clock: Clock, *, simulation: bool) -> None:
         self.store = store
-        self.clock = clock
-        self.simulation = simulation
-        #: The act kernel: the seam the round batches and the deadline sweep act through.
-        self.kernel = Kernel(store, clock, simulation=simulation,
-                             lifecycle=Lifecycle.of(load_workflow()))
+        self._kernel = Kernel(store, clock, simulation=simulation,
+                              lifecycle=Lifecycle.of(load_workflow()))
+
+    @property
+    def kernel(self) -> Kernel:
+        """The act kernel: the seam the round batches and the deadline sweep act through."""
+        return self._kernel
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the engine was opened with; fixed for its life (no backdating by
+        swapping it)."""
+        return self._kernel.clock
+
+    @property
+    def simulation(self) -> bool:
+        """Whether the database is a simulation one (its clock may be set)."""
+        return self._kernel.simulation
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None) -> Engine:
         """Open an initialized database (``gdcluster init`` first; see :meth:`init`).
 
-        A clock other than the system clock is accepted only by a simulation database, so
-        nobody can backdate an act on a real one.
+        A clock other than exactly the system clock (a subclass neither) is accepted only by
+        a simulation database, so nobody can backdate an act on a real one
+        (``SimulationOnly``); the clock cannot be swapped after opening.
         """
         store = Store(resolve_url(url))
         revision = store.schema_revision()
@@ -77,13 +90,9 @@ class Engine:
             store.dispose()
             raise NotInitialized(store.url)
         simulation = store.meta("simulation") == "true"
-        clock = clock or SystemClock()
-        if not simulation and not isinstance(clock, SystemClock):
-            store.dispose()
-            raise SimulationOnly(store.url)
         try:
-            return cls(store, clock, simulation=simulation)
-        except BaseException:  # the workflow did not bind (InvalidDefinition)
+            return cls(store, clock or SystemClock(), simulation=simulation)
+        except BaseException:  # a set clock on a real database, or the workflow did not bind
             store.dispose()
             raise
 

@@ -23,6 +23,12 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+def is_system_clock(clock: object) -> bool:
+    """Exactly the system clock: the only clock a real database accepts. A subclass could
+    answer any time it likes, so it is not one."""
+    return type(clock) is SystemClock
+
+
 class FixedClock:
     """A clock that always answers the same instant (the CLI's ``--now``)."""
 

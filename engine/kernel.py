@@ -33,7 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from gdcluster.engine import audit, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
-from gdcluster.engine.clock import Clock, SystemClock
+from gdcluster.engine.clock import Clock, is_system_clock
 from gdcluster.engine.errors import (
     ClockBehind,
     ConcurrentModification,
@@ -41,6 +41,7 @@ from gdcluster.engine.errors import (
     NotFound,
     PermissionDenied,
     Reason,
+    SimulationOnly,
     TransitionRefused,
 )
 from gdcluster.engine.lifecycle import Lifecycle
@@ -115,13 +116,27 @@ class Kernel:
 
     def __init__(self, store: Store, clock: Clock, *, simulation: bool,
                  lifecycle: Lifecycle) -> None:
+        # only the system clock dates acts on a real database, whoever builds the kernel
+        real = not simulation or store.meta("simulation") != "true"
+        if real and not is_system_clock(clock):
+            raise SimulationOnly(store.url)
         self.store = store
-        self.clock = clock
-        self.simulation = simulation
+        self._clock = clock
+        self._simulation = not real
         self.lifecycle = lifecycle
         self._subscribers: list[Callable[[TransitionEvent], None]] = []
         self._hooks: list[Callable[[Session, TransitionEvent], None]] = []
         self._batch_checks: list[Callable[[str, int], None]] = []
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every act is dated by: set at opening, never swapped."""
+        return self._clock
+
+    @property
+    def simulation(self) -> bool:
+        """A simulation database: its clock may be set."""
+        return self._simulation
 
     # ------------------------------------------------------------------ listeners
     def subscribe(self, callback: Callable[[TransitionEvent], None]) -> Callable[[], None]:
@@ -190,7 +205,7 @@ class Kernel:
             except ClockBehind:
                 # with the system clock, another act was recorded after this one read the
                 # time: the act is done again, at a fresh time; a set clock is refused
-                if not isinstance(self.clock, SystemClock) or attempt == _CLOCK_RETRIES:
+                if not is_system_clock(self.clock) or attempt == _CLOCK_RETRIES:
                     raise
         raise AssertionError("unreachable")
 
@@ -217,7 +232,7 @@ class Kernel:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
             if record_refusal and not (isinstance(error, ClockBehind)
-                                       and isinstance(self.clock, SystemClock)):
+                                       and is_system_clock(self.clock)):
                 self.record_refusal(who, trigger, error, case_id=case_id)
             raise
 
@@ -279,7 +294,7 @@ class Kernel:
                                  unit=unit, industry=industry, application=application,
                                  who=who, now=self.clock.now())
             except TransitionRefused as refusal:
-                if (isinstance(refusal, ClockBehind) and isinstance(self.clock, SystemClock)
+                if (isinstance(refusal, ClockBehind) and is_system_clock(self.clock)
                         and attempt < _CLOCK_RETRIES):
                     continue  # another act was recorded meanwhile: file at a fresh time
                 self.record_refusal(who, rule.trigger, refusal, round_year=round_year)
