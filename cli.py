@@ -189,8 +189,10 @@ def _json_default(value: Any) -> Any:
     from decimal import Decimal
     from pathlib import PurePath
 
-    if isinstance(value, date):  # datetime too
-        return value.isoformat()
+    from gdcluster.engine.clock import in_shanghai
+
+    if isinstance(value, date):  # datetime too: instants in Asia/Shanghai, +08:00
+        return in_shanghai(value)
     if isinstance(value, Decimal | PurePath):
         return str(value)
     if isinstance(value, set | frozenset | tuple):

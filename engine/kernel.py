@@ -33,7 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from gdcluster.engine import audit, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
-from gdcluster.engine.clock import Clock, is_system_clock
+from gdcluster.engine.clock import SHANGHAI, Clock, as_utc, in_shanghai, is_system_clock
 from gdcluster.engine.errors import (
     ClockBehind,
     ConcurrentModification,
@@ -78,6 +78,12 @@ class TransitionEvent:
     reason: str | None
     payload: dict[str, Any]
     audit_seq: int
+
+    def __post_init__(self) -> None:
+        # what listeners hear is in Asia/Shanghai (DESIGN §3): ``at`` an aware datetime at
+        # +08:00 (the same instant), the payload's instants ISO text at +08:00
+        object.__setattr__(self, "at", as_utc(self.at).astimezone(SHANGHAI))
+        object.__setattr__(self, "payload", in_shanghai(self.payload))
 
 
 class Transaction:

@@ -31,7 +31,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines
-from gdcluster.engine.clock import SHANGHAI, as_utc, end_of_day, local_text, parse_instant
+from gdcluster.engine.clock import as_utc, end_of_day, in_shanghai, local_text, parse_instant
 from gdcluster.engine.errors import (
     ConcurrentModification,
     EngineError,
@@ -398,7 +398,7 @@ def _log(outcome: DeadlineOutcome) -> None:
 
 
 def _iso_local(value: datetime) -> str:
-    return as_utc(value).astimezone(SHANGHAI).isoformat()
+    return str(in_shanghai(value))
 
 
 def _instant(value: datetime | str) -> datetime:
