@@ -44,13 +44,16 @@ class Globals:
         self.settings_file = settings_file
         self._engine: Any = None
         self._attached = False
+        #: ``--now`` starts a clock that runs (the foreground scheduler) instead of a fixed one
+        self.running_clock = False
 
     def clock(self) -> Any:
         if self.now is None:
             return None
-        from gdcluster.engine.clock import FixedClock, parse_instant
+        from gdcluster.engine.clock import FixedClock, RunningClock, parse_instant
 
-        return FixedClock(parse_instant(self.now))
+        start = parse_instant(self.now)
+        return RunningClock(start) if self.running_clock else FixedClock(start)
 
     def engine(self, *, acts: bool = True) -> Any:
         """The engine; ``acts=False`` for commands that only read, which skip attaching the
@@ -1532,7 +1535,9 @@ def scheduler_run(once: bool) -> None:
     """Fire due deadlines: catch up at start, then at each due time and every minute.
 
     Runs in the foreground until SIGTERM or SIGINT; several may run against one PostgreSQL
-    database, each deadline still fires once. With --once, one sweep and exit.
+    database, each deadline still fires once. With --once, one sweep and exit (5 when a
+    deadline ended in error or was left busy). A real database runs on the system clock; a
+    simulation database needs --now, from which its time runs on.
     """
     settings = _settings()
     if once:
@@ -1540,11 +1545,15 @@ def scheduler_run(once: bool) -> None:
         _output(handled, lambda: _handled_lines(handled))
         _sweep_failures(handled)
         return
-    if settings.now is not None:
+    settings.running_clock = True  # a simulation's time runs on from --now
+    engine = settings.engine()
+    if engine.simulation and settings.now is None:
         from gdcluster.engine.errors import InvalidInput
 
-        raise InvalidInput("a running scheduler follows the system clock; use --now with --once",
-                           field="now")
+        raise InvalidInput(
+            "on a simulation database the scheduler takes its time from --now (or "
+            "GDCLUSTER_NOW), never from the wall clock: say when its time starts, e.g. "
+            "--now 2024-10-12T08:00", field="now")
     import logging
 
     from gdcluster.engine.scheduler import DeadlineScheduler, log_formatter
@@ -1554,7 +1563,7 @@ def scheduler_run(once: bool) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("apscheduler", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    DeadlineScheduler(settings.engine()).run()
+    DeadlineScheduler(engine).run()
 
 
 def _sweep_failures(handled: list[Any]) -> None:

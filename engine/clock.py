@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time as time_
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -38,6 +39,29 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self._instant
+
+
+class RunningClock:
+    """A simulation's clock that runs: it reads ``start`` when made and moves forward with the
+    time that passes (a monotonic count, never the wall clock's date). The foreground scheduler
+    of a simulation database runs on it: its time comes from ``--now``."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = as_utc(start)
+        self._origin = time_.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time_.monotonic() - self._origin)
+
+    def wall_time(self, instant: datetime) -> datetime:
+        """When the system clock will say it is ``instant`` of this clock (a waker such as
+        APScheduler counts in system time)."""
+        return SystemClock().now() + (as_utc(instant) - self.now())
+
+
+def wall_time(clock: Clock, instant: datetime) -> datetime:
+    """``instant`` of ``clock`` in system time: itself, except for a :class:`RunningClock`."""
+    return clock.wall_time(instant) if isinstance(clock, RunningClock) else instant
 
 
 def as_utc(value: datetime) -> datetime:
