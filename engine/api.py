@@ -324,7 +324,9 @@ class Engine:
         (``TransitionRefused``, ``PermissionDenied``) is kept in the refused attempts. A
         payload key the trigger does not take is bad input (``InvalidInput`` naming it and the
         keys it takes: its rows' ``requires`` and ``accepts``); a trigger only a round command
-        fires (``recognize``, ``close``) is refused here.
+        fires (``recognize``, ``close``) is refused here. ``system`` is the scheduler's: it
+        acts only for a due deadline the sweep holds, never through this method
+        (``PermissionDenied``).
         """
         who = Actor.of(actor)
         lifecycle = self.kernel.lifecycle

@@ -45,7 +45,7 @@ from gdcluster.engine.errors import (
     TransitionRefused,
 )
 from gdcluster.engine.lifecycle import Lifecycle
-from gdcluster.engine.models import Case, Round
+from gdcluster.engine.models import Case, Deadline, Round
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, connection_of
 from gdcluster.engine.views import CaseView, case_view, load_round
@@ -94,6 +94,24 @@ class Transaction:
         self.session = session
         self.events: list[TransitionEvent] = []
         self._hooks = hooks
+        #: cases on which this transaction holds a due deadline: only there may ``system`` act
+        self._timer_cases: set[int] = set()
+
+    def claim_deadline(self, deadline_id: int, at: datetime) -> bool:
+        """``pending → fired`` for a deadline due at ``at``, conditionally: exactly one process
+        wins. Winning is the one capability to act as ``system`` on the deadline's case in this
+        transaction (DESIGN §8a): the timers act only on a due deadline they hold, and no
+        caller gets the scheduler's authority by naming it."""
+        won = connection_of(self.session).execute(
+            update(Deadline)
+            .where(Deadline.id == deadline_id, Deadline.status == "pending",
+                   Deadline.due_at <= at)
+            .values(status="fired", fired_at=at)
+            .returning(Deadline.case_id)
+        ).first()
+        if won is not None and won[0] is not None:
+            self._timer_cases.add(won[0])
+        return won is not None
 
     def record(
         self, *, actor: Actor, trigger: str, article: str, at: datetime,
@@ -253,6 +271,10 @@ class Kernel:
         written, a final or closed state settles the case's pending deadlines, and the audit
         row is recorded.
         """
+        if who.kind == "system" and case.id not in transaction._timer_cases:
+            raise PermissionDenied(
+                f"system acts only for a due deadline the scheduler holds; {trigger} on case "
+                f"{case.id} is not one", actor=str(who), trigger=trigger)
         act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction.session) if calendar is None

@@ -266,7 +266,7 @@ def _fire_case_deadline(
         case = session.get(Case, row.case_id, with_for_update=lock)  # 1. the case row
         if case is None and not wait:
             return False, None, False
-        if not _claim(session, row.id, at):                            # 2. the deadline
+        if not transaction.claim_deadline(row.id, at):                 # 2. the deadline
             return False, Plan(NOT_APPLICABLE, ""), False
         if case is None:
             decided = not_applicable(f"case {row.case_id} does not exist")
