@@ -38,7 +38,8 @@ class Globals:
     def __init__(self, db: str | None, actor: str | None, now: str | None, as_json: bool,
                  settings_file: str | None = None) -> None:
         self.db = db
-        self.actor = actor
+        self.requested_actor = actor
+        self._authorized: set[str] = set()
         self.now = now
         self.as_json = as_json
         self.settings_file = settings_file
@@ -46,6 +47,24 @@ class Globals:
         self._attached = False
         #: ``--now`` starts a clock that runs (the foreground scheduler) instead of a fixed one
         self.running_clock = False
+
+    @property
+    def actor(self) -> str | None:
+        """``--as``, once the OS user running the command may act as it (DESIGN §8a)."""
+        return self.acting_as(self.requested_actor)
+
+    def acting_as(self, actor: str | None) -> str | None:
+        """``actor``, checked against what this OS user is granted (``engine/grants.py``):
+        ``system`` is refused, and on a real database so is an actor no grant covers."""
+        if actor is None or actor in self._authorized:
+            return actor
+        from gdcluster.notifications.settings import read_settings_file, settings_path
+
+        path = settings_path(self.settings_file)
+        table = read_settings_file(path).get("actors") if path is not None else None
+        self.engine(acts=False).authorize(_os_user(), actor, table)
+        self._authorized.add(actor)
+        return actor
 
     def clock(self) -> Any:
         if self.now is None:
@@ -77,6 +96,19 @@ class Globals:
         or replaced meanwhile took the command's acts with it: ``DatabaseReplaced``)."""
         if self._engine is not None:
             self._engine.store.ensure_same()
+
+
+def _os_user() -> str:
+    """The OS user running this process, by its effective user id (not $USER, which anyone
+    sets)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no passwd entry (a container's bare uid), or Windows
+        import getpass
+
+        return getpass.getuser()
 
 
 class _Stderr:
@@ -543,11 +575,22 @@ def init(simulation: bool) -> None:
     settings = _settings()
     engine = Engine.init(settings.db, simulation=simulation, clock=settings.clock())
     try:
-        data = {"db": engine.url, "simulation": engine.simulation}
+        data: dict[str, Any] = {"db": engine.url, "simulation": engine.simulation}
+        if not engine.simulation:  # the first init's runner is the province (DESIGN §8a)
+            granted = engine.grant_actor(_os_user(), "province", "province", first=True)
+            if granted:
+                data["granted"] = granted
     finally:
         engine.close()
     kind = "simulation database" if data["simulation"] else "database"
-    _output(data, lambda: click.echo(f"initialized {kind} {data['db']}"))
+
+    def human() -> None:
+        click.echo(f"initialized {kind} {data['db']}")
+        if "granted" in data:
+            click.echo(f"OS user {data['granted']['os_user']} may act as province "
+                       f"(gdcluster actors grant|revoke|list)")
+
+    _output(data, human)
 
 
 @cli.command()
@@ -840,8 +883,9 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
           **payload: Any) -> Any:
     """Fire ``trigger`` and report the case's new state (``note`` adds a line for people)."""
     settings = _settings()
-    view = settings.engine().fire(case_id, trigger, actor or settings.actor,
-                                  expected_version=expected_version, **payload)
+    who = settings.acting_as(actor or settings.requested_actor)
+    view = settings.engine().fire(case_id, trigger, who, expected_version=expected_version,
+                                  **payload)
 
     def human() -> None:
         click.echo(f"case {view.id} {view.name}: {trigger.replace('_', '-')} → "
@@ -1083,7 +1127,7 @@ def case_score(case_id: int, expected_version: int | None, expert: str,
 def case_object(case_id: int, expected_version: int | None, name: str, contact: str,
                 evidence: str, unit: str | None) -> None:
     """File a real-name objection during publicity (anyone; acts as public@NAME by default)."""
-    actor = _settings().actor
+    actor = _settings().requested_actor
     if actor is None:  # acting as public@NAME: a bad --name is reported as --name, not --as
         from gdcluster.engine.parse import PERSON_LIMIT, clean_text
 
@@ -1492,6 +1536,57 @@ def calendar_import(file: IO[bytes]) -> None:
     years = settings.engine().import_calendar(file.read(), _file_name(file), settings.actor)
     _output({"years": years}, lambda: click.echo(f"imported working-day calendar for "
                                                  f"{', '.join(map(str, years))}"))
+
+
+# ---------------------------------------------------------------------------------------------
+# actors: which OS user may act as whom (DESIGN §8a)
+
+
+@cli.group("actors")
+def actors_group() -> None:
+    """Which actors each OS user may act as on a real database (province; each change audited)."""
+
+
+@actors_group.command("grant")
+@click.argument("os_user")
+@click.argument("actor")
+@json_option
+def actors_grant(os_user: str, actor: str) -> None:
+    """Let OS_USER act as ACTOR (e.g. 'city:佛山市@张三', 'city:佛山市', 'county:*')."""
+    _change_grant("grant_actor", os_user, actor, "may act as")
+
+
+@actors_group.command("revoke")
+@click.argument("os_user")
+@click.argument("actor")
+@json_option
+def actors_revoke(os_user: str, actor: str) -> None:
+    """Take back OS_USER's grant of ACTOR, as it was granted."""
+    _change_grant("revoke_actor", os_user, actor, "may no longer act as")
+
+
+def _change_grant(method: str, os_user: str, actor: str, says: str) -> None:
+    settings = _settings()
+    engine = settings.engine(acts=False)
+    payload = getattr(engine, method)(os_user, actor, settings.actor)
+    _output(payload, lambda: click.echo(f"OS user {payload['os_user']} {says} "
+                                        f"{payload['actor']}"))
+
+
+@actors_group.command("list")
+@json_option
+def actors_list() -> None:
+    """The grants in the database (those of the settings' [actors] table are in that file)."""
+    settings = _settings()
+    rows = settings.engine(acts=False).actor_grants(settings.actor)
+
+    def human() -> None:
+        if not rows:
+            click.echo("no actor granted in the database: nobody is bound by it", err=True)
+        _table([row["os_user"], row["actor"], row["granted_by"], _local(row["granted_at"]),
+                f"audit {row['audit_seq']}"] for row in rows)
+
+    _output(rows, human)
 
 
 # ---------------------------------------------------------------------------------------------

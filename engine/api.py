@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import audit, views
@@ -29,6 +30,7 @@ from gdcluster.engine.clock import Clock, SystemClock
 from gdcluster.engine.errors import (
     InvalidInput,
     NotInitialized,
+    PermissionDenied,
     Reason,
     TransitionRefused,
 )
@@ -249,6 +251,73 @@ class Engine:
         from gdcluster.engine import rounds
 
         return rounds.record_site_visit(self.kernel, year, Actor.of(actor), day=day, note=note)
+
+    # ------------------------------------------------------------------ who may act (§8a)
+    def authorize(self, os_user: str, actor: Actor | str, settings: Any = None) -> Actor:
+        """The actor ``os_user`` names, if that OS user may act as it (``engine/grants.py``:
+        ``settings`` is the settings file's ``[actors]`` table as TOML reads it, and the
+        database holds its grants); else ``PermissionDenied``, recorded with the refused
+        attempts. ``system`` is refused on every database; simulation databases skip
+        the rest. The CLI asks this before every act; a host system answers for its own users.
+        """
+        from gdcluster.engine import grants
+
+        who = Actor.of(actor)
+        try:
+            if who.kind == "system" or not self.simulation:
+                with self.store.read() as session:
+                    grants.check_actor(session, grants.os_user_name(os_user), who,
+                                       grants.settings_grants(settings))
+        except PermissionDenied as error:
+            self.kernel.record_refusal(who, "act_as", error)
+            raise
+        return who
+
+    def grant_actor(self, os_user: str, actor: str, by: Actor | str, *,
+                    first: bool = False) -> dict[str, Any]:
+        """Let ``os_user`` act as the actors ``actor`` (a pattern) names: a province act,
+        audited; returns what its audit row records. ``first``: only when the database holds
+        no grant yet (``init`` granting its runner ``province``) — otherwise nothing is
+        written and ``{}`` returned."""
+        from gdcluster.engine import grants
+        from gdcluster.engine.records import ActorGrant
+
+        who = Actor.of(by)
+        self.kernel.require(who, ("province",), "actor_grant", "grant actors")
+        user, pattern = grants.os_user_name(os_user), grants.Pattern.parse(actor)
+        now = self.clock.now()
+        with self.kernel.transaction() as transaction:
+            session = transaction.session
+            if first and session.scalar(select(ActorGrant.id).limit(1)) is not None:
+                return {}
+            payload = {"os_user": user, "actor": str(pattern)}
+            event = transaction.record(actor=who, trigger="actor_grant", at=now,
+                                       article=grants.ARTICLE, payload=payload)
+            grants.grant(session, user, pattern, by=str(who), at=now, audit_seq=event.audit_seq)
+        return payload
+
+    def revoke_actor(self, os_user: str, actor: str, by: Actor | str) -> dict[str, Any]:
+        """Take back a grant (``NotFound`` when there is none): a province act, audited."""
+        from gdcluster.engine import grants
+
+        who = Actor.of(by)
+        self.kernel.require(who, ("province",), "actor_revoke", "revoke actors")
+        user, pattern = grants.os_user_name(os_user), grants.Pattern.parse(actor)
+        now = self.clock.now()
+        with self.kernel.transaction() as transaction:
+            grants.revoke(transaction.session, user, pattern)
+            payload = {"os_user": user, "actor": str(pattern)}
+            transaction.record(actor=who, trigger="actor_revoke", at=now,
+                               article=grants.ARTICLE, payload=payload)
+        return payload
+
+    def actor_grants(self, by: Actor | str) -> list[dict[str, Any]]:
+        """Every grant in the database (province only; reading writes nothing)."""
+        from gdcluster.engine import grants
+
+        self.kernel.require(Actor.of(by), ("province",), "actor_list", "list actor grants")
+        with self.store.read() as session:
+            return grants.grants(session)
 
     # ------------------------------------------------------------------ policies
     def policies(self) -> list[PolicyStatus]:

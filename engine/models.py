@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0006_lifecycle_recognition"
+SCHEMA_REVISION = "0007_actor_grants"
 
 
 class Meta(SQLModel, table=True):
@@ -155,10 +155,12 @@ class Deadline(SQLModel, table=True):
 #: that a read such as `gdcluster case show` does not define tables it never touches —
 #: defining the SQLModel classes is most of that command's own start-up.
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
-                      "CalendarYear", "Notice", "Rendering", "Delivery", "PolicyExtension"})
+                      "CalendarYear", "Notice", "Rendering", "Delivery", "PolicyExtension",
+                      "ActorGrant"})
 
 if TYPE_CHECKING:
     from gdcluster.engine.records import (  # noqa: F401  (named here, loaded on first use)
+        ActorGrant,
         AuditEntry,
         AuditHead,
         CalendarYear,

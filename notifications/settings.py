@@ -86,6 +86,7 @@ __all__ = [
     "SmtpSettings",
     "Webhook",
     "load_settings",
+    "read_settings_file",
     "settings_path",
 ]
 
@@ -265,6 +266,13 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     chosen = settings_path(path)
     if chosen is None:
         return Settings()
+    data = read_settings_file(chosen)
+    return parse_settings(data, base=chosen.resolve().parent, source=str(chosen))
+
+
+def read_settings_file(chosen: Path) -> dict[str, Any]:
+    """The settings file's TOML as it is (every table, the notices' and the others', such as
+    ``[actors]``), or ``InvalidInput`` naming ``settings``."""
     try:
         content = chosen.read_bytes()
         if len(content) > MAX_FILE_BYTES:
@@ -278,7 +286,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     except RecursionError:
         raise InvalidInput(f"{chosen}: nested too deeply to be settings",
                            field="settings") from None
-    return parse_settings(data, base=chosen.resolve().parent, source=str(chosen))
+    return data
 
 
 def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = None) -> Settings:
