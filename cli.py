@@ -60,9 +60,10 @@ class Globals:
             return actor
         from gdcluster.notifications.settings import read_settings_file, settings_path
 
-        path = settings_path(self.settings_file)
+        engine = self.engine(acts=False)
+        path = None if engine.simulation else settings_path(self.settings_file)
         table = read_settings_file(path).get("actors") if path is not None else None
-        self.engine(acts=False).authorize(_os_user(), actor, table)
+        engine.authorize(_os_user(), actor, table)
         self._authorized.add(actor)
         return actor
 

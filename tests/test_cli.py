@@ -858,6 +858,8 @@ CONTRACT = {
     "calendar workdays", "calendar import", "audit verify",
     # issue 14: Excel in and out
     "case import", "case export", "template application",
+    # issue 15.10: which OS user may act as whom (DESIGN §8a)
+    "actors grant", "actors revoke", "actors list",
 }
 
 
