@@ -53,9 +53,10 @@ class Globals:
         """``--as``, once the OS user running the command may act as it (DESIGN §8a)."""
         return self.acting_as(self.requested_actor)
 
-    def acting_as(self, actor: str | None) -> str | None:
+    def acting_as(self, actor: str | None, trigger: str | None = None) -> str | None:
         """``actor``, checked against what this OS user is granted (``engine/grants.py``):
-        ``system`` is refused, and on a real database so is an actor no grant covers."""
+        ``system`` is refused, and on a real database so is an actor no grant covers; a
+        refusal names ``trigger`` (default: the command)."""
         if actor is None or actor in self._authorized:
             return actor
         from gdcluster.notifications.settings import read_settings_file, settings_path
@@ -63,7 +64,8 @@ class Globals:
         engine = self.engine(acts=False)
         path = None if engine.simulation else settings_path(self.settings_file)
         table = read_settings_file(path).get("actors") if path is not None else None
-        engine.authorize(_os_user(), actor, table)
+        command = trigger or click.get_current_context().info_name or "act"
+        engine.authorize(_os_user(), actor, table, trigger=command.replace("-", "_"))
         self._authorized.add(actor)
         return actor
 
@@ -884,7 +886,7 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
           **payload: Any) -> Any:
     """Fire ``trigger`` and report the case's new state (``note`` adds a line for people)."""
     settings = _settings()
-    who = settings.acting_as(actor or settings.requested_actor)
+    who = settings.acting_as(actor or settings.requested_actor, trigger)
     view = settings.engine().fire(case_id, trigger, who, expected_version=expected_version,
                                   **payload)
 

@@ -253,12 +253,14 @@ class Engine:
         return rounds.record_site_visit(self.kernel, year, Actor.of(actor), day=day, note=note)
 
     # ------------------------------------------------------------------ who may act (§8a)
-    def authorize(self, os_user: str, actor: Actor | str, settings: Any = None) -> Actor:
+    def authorize(self, os_user: str, actor: Actor | str, settings: Any = None, *,
+                  trigger: str = "act_as") -> Actor:
         """The actor ``os_user`` names, if that OS user may act as it (``engine/grants.py``:
         ``settings`` is the settings file's ``[actors]`` table as TOML reads it, and the
         database holds its grants); else ``PermissionDenied``, recorded with the refused
-        attempts. ``system`` is refused on every database; simulation databases skip
-        the rest. The CLI asks this before every act; a host system answers for its own users.
+        attempts under ``trigger`` (what the user tried). ``system`` is refused on every
+        database; simulation databases skip the rest. The CLI asks this before every act; a
+        host system answers for its own users.
         """
         from gdcluster.engine import grants
 
@@ -267,9 +269,9 @@ class Engine:
             if who.kind == "system" or not self.simulation:
                 with self.store.read() as session:
                     grants.check_actor(session, grants.os_user_name(os_user), who,
-                                       grants.settings_grants(settings))
+                                       grants.settings_grants(settings), trigger)
         except PermissionDenied as error:
-            self.kernel.record_refusal(who, "act_as", error)
+            self.kernel.record_refusal(who, trigger, error)
             raise
         return who
 

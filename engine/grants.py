@@ -150,12 +150,12 @@ def revoke(session: Session, os_user: str, pattern: Pattern) -> None:
 
 
 def check_actor(session: Session, os_user: str, actor: Actor,
-                settings: Mapping[str, tuple[Pattern, ...]]) -> None:
-    """Refuse (``PermissionDenied``) an actor the OS user may not act as: see the module's
-    docstring for the rule. Not for simulation databases, which skip it."""
+                settings: Mapping[str, tuple[Pattern, ...]], trigger: str) -> None:
+    """Refuse (``PermissionDenied``, naming ``trigger``) an actor the OS user may not act as:
+    see the module's docstring for the rule. Not for simulation databases, which skip it."""
     if actor.kind == "system":
-        raise PermissionDenied("system is reserved for the scheduler process; no command acts "
-                               "as system", actor=str(actor))
+        raise PermissionDenied(f"system is reserved for the scheduler process; no command acts "
+                               f"as system ({trigger})", actor=str(actor), trigger=trigger)
     from gdcluster.engine.records import ActorGrant
 
     stored = [Pattern.parse(row) for row in session.scalars(
@@ -168,8 +168,8 @@ def check_actor(session: Session, os_user: str, actor: Actor,
             return  # no grant anywhere yet: nobody is bound
         raise PermissionDenied(
             f"OS user {os_user} has no actor granted on this database, so it may not act as "
-            f"{actor}: the province grants actors (`gdcluster actors grant {os_user} ACTOR`)",
-            actor=str(actor), os_user=os_user)
+            f"{actor} ({trigger}): the province grants actors (`gdcluster actors grant "
+            f"{os_user} ACTOR`)", actor=str(actor), trigger=trigger, os_user=os_user)
     names = ", ".join(dict.fromkeys(str(pattern) for pattern in allowed))
-    raise PermissionDenied(f"OS user {os_user} may not act as {actor}; it may act as {names}",
-                           actor=str(actor), os_user=os_user)
+    raise PermissionDenied(f"OS user {os_user} may not act as {actor} ({trigger}); it may act "
+                           f"as {names}", actor=str(actor), trigger=trigger, os_user=os_user)

@@ -4,7 +4,8 @@ Read from a TOML file: ``--settings PATH``, else ``$GDCLUSTER_SETTINGS``, else
 ``/etc/gdcluster/gdcluster.toml`` when it exists, else the defaults (outbox ``./outbox``, no SMTP,
 no webhooks). Never from the current folder: a ``gdcluster.toml`` left in a shared folder would
 otherwise send the notices of whoever runs gdcluster there to its author's webhook. Only the tables
-below belong to notices; other top-level tables are left to other parts of gdcluster. Inside
+below belong to notices; other top-level tables are left to other parts of gdcluster (``[actors]``,
+which OS user may act as whom: ``engine/grants.py``). Inside
 these tables an unknown key is refused, so a typo never silently disables a channel. Relative
 paths are taken from the settings file's folder. Secrets are never written in the file: it names
 the environment variables that hold them.

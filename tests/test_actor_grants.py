@@ -129,9 +129,9 @@ def test_a_bound_os_user_acts_only_as_granted(db_url: str) -> None:
     assert gd(db_url, "init").exit_code == 0
     refused = gd(db_url, "round", "open", "2030", actor="city:佛山市@张三")
     assert refused.exit_code == 4, refused.output
-    assert f"OS user {ME} may not act as city:佛山市@张三; it may act as province" \
+    assert f"OS user {ME} may not act as city:佛山市@张三 (open); it may act as province" \
         in refused.stderr
-    assert refusal_rows(db_url)[-1] == ("city:佛山市@张三", "act_as", "permission_denied")
+    assert refusal_rows(db_url)[-1] == ("city:佛山市@张三", "open", "permission_denied")
     granted = gd(db_url, "actors", "grant", ME, "city:佛山市", actor="province")
     assert granted.exit_code == 0, granted.output
     passed = gd(db_url, "round", "open", "2030", actor="city:佛山市@张三")
@@ -157,7 +157,7 @@ def test_the_settings_actors_table_binds_os_users(tmp_path: Path) -> None:
     mine = actors_file(tmp_path, f'"{ME}" = ["city:佛山市@张三"]')
     refused = gd(db, "round", "open", "2030", actor="province", settings=mine)
     assert refused.exit_code == 4
-    assert f"OS user {ME} may not act as province; it may act as city:佛山市@张三" \
+    assert f"OS user {ME} may not act as province (open); it may act as city:佛山市@张三" \
         in refused.stderr
     city = gd(db, "round", "open", "2030", actor="city:佛山市@张三", settings=mine)
     assert city.exit_code == 4 and "only the province" in city.stderr
