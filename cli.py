@@ -38,19 +38,44 @@ class Globals:
     def __init__(self, db: str | None, actor: str | None, now: str | None, as_json: bool,
                  settings_file: str | None = None) -> None:
         self.db = db
-        self.actor = actor
+        self.requested_actor = actor
+        self._authorized: set[str] = set()
         self.now = now
         self.as_json = as_json
         self.settings_file = settings_file
         self._engine: Any = None
         self._attached = False
+        #: ``--now`` starts a clock that runs (the foreground scheduler) instead of a fixed one
+        self.running_clock = False
+
+    @property
+    def actor(self) -> str | None:
+        """``--as``, once the OS user running the command may act as it (DESIGN §8a)."""
+        return self.acting_as(self.requested_actor)
+
+    def acting_as(self, actor: str | None, trigger: str | None = None) -> str | None:
+        """``actor``, checked against what this OS user is granted (``engine/grants.py``):
+        ``system`` is refused, and on a real database so is an actor no grant covers; a
+        refusal names ``trigger`` (default: the command)."""
+        if actor is None or actor in self._authorized:
+            return actor
+        from gdcluster.notifications.settings import read_settings_file, settings_path
+
+        engine = self.engine(acts=False)
+        path = None if engine.simulation else settings_path(self.settings_file)
+        table = read_settings_file(path).get("actors") if path is not None else None
+        command = trigger or click.get_current_context().info_name or "act"
+        engine.authorize(_os_user(), actor, table, trigger=command.replace("-", "_"))
+        self._authorized.add(actor)
+        return actor
 
     def clock(self) -> Any:
         if self.now is None:
             return None
-        from gdcluster.engine.clock import FixedClock, parse_instant
+        from gdcluster.engine.clock import FixedClock, RunningClock, parse_instant
 
-        return FixedClock(parse_instant(self.now))
+        start = parse_instant(self.now)
+        return RunningClock(start) if self.running_clock else FixedClock(start)
 
     def engine(self, *, acts: bool = True) -> Any:
         """The engine; ``acts=False`` for commands that only read, which skip attaching the
@@ -74,6 +99,19 @@ class Globals:
         or replaced meanwhile took the command's acts with it: ``DatabaseReplaced``)."""
         if self._engine is not None:
             self._engine.store.ensure_same()
+
+
+def _os_user() -> str:
+    """The OS user running this process, by its effective user id (not $USER, which anyone
+    sets)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no passwd entry (a container's bare uid), or Windows
+        import getpass
+
+        return getpass.getuser()
 
 
 class _Stderr:
@@ -189,8 +227,10 @@ def _json_default(value: Any) -> Any:
     from decimal import Decimal
     from pathlib import PurePath
 
-    if isinstance(value, date):  # datetime too
-        return value.isoformat()
+    from gdcluster.engine.clock import in_shanghai
+
+    if isinstance(value, date):  # datetime too: instants in Asia/Shanghai, +08:00
+        return in_shanghai(value)
     if isinstance(value, Decimal | PurePath):
         return str(value)
     if isinstance(value, set | frozenset | tuple):
@@ -538,11 +578,22 @@ def init(simulation: bool) -> None:
     settings = _settings()
     engine = Engine.init(settings.db, simulation=simulation, clock=settings.clock())
     try:
-        data = {"db": engine.url, "simulation": engine.simulation}
+        data: dict[str, Any] = {"db": engine.url, "simulation": engine.simulation}
+        if not engine.simulation:  # the first init's runner is the province (DESIGN §8a)
+            granted = engine.grant_actor(_os_user(), "province", "province", first=True)
+            if granted:
+                data["granted"] = granted
     finally:
         engine.close()
     kind = "simulation database" if data["simulation"] else "database"
-    _output(data, lambda: click.echo(f"initialized {kind} {data['db']}"))
+
+    def human() -> None:
+        click.echo(f"initialized {kind} {data['db']}")
+        if "granted" in data:
+            click.echo(f"OS user {data['granted']['os_user']} may act as province "
+                       f"(gdcluster actors grant|revoke|list)")
+
+    _output(data, human)
 
 
 @cli.command()
@@ -835,8 +886,9 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
           **payload: Any) -> Any:
     """Fire ``trigger`` and report the case's new state (``note`` adds a line for people)."""
     settings = _settings()
-    view = settings.engine().fire(case_id, trigger, actor or settings.actor,
-                                  expected_version=expected_version, **payload)
+    who = settings.acting_as(actor or settings.requested_actor, trigger)
+    view = settings.engine().fire(case_id, trigger, who, expected_version=expected_version,
+                                  **payload)
 
     def human() -> None:
         click.echo(f"case {view.id} {view.name}: {trigger.replace('_', '-')} → "
@@ -1159,7 +1211,7 @@ def case_score(case_id: int, expected_version: int | None, expert: str,
 def case_object(case_id: int, expected_version: int | None, name: str, contact: str,
                 evidence: str, unit: str | None) -> None:
     """File a real-name objection during publicity (anyone; acts as public@NAME by default)."""
-    actor = _settings().actor
+    actor = _settings().requested_actor
     if actor is None:  # acting as public@NAME: a bad --name is reported as --name, not --as
         from gdcluster.engine.parse import PERSON_LIMIT, clean_text
 
@@ -1738,6 +1790,57 @@ def calendar_import(file: IO[bytes]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# actors: which OS user may act as whom (DESIGN §8a)
+
+
+@cli.group("actors")
+def actors_group() -> None:
+    """Which actors each OS user may act as on a real database (province; each change audited)."""
+
+
+@actors_group.command("grant")
+@click.argument("os_user")
+@click.argument("actor")
+@json_option
+def actors_grant(os_user: str, actor: str) -> None:
+    """Let OS_USER act as ACTOR (e.g. 'city:佛山市@张三', 'city:佛山市', 'county:*')."""
+    _change_grant("grant_actor", os_user, actor, "may act as")
+
+
+@actors_group.command("revoke")
+@click.argument("os_user")
+@click.argument("actor")
+@json_option
+def actors_revoke(os_user: str, actor: str) -> None:
+    """Take back OS_USER's grant of ACTOR, as it was granted."""
+    _change_grant("revoke_actor", os_user, actor, "may no longer act as")
+
+
+def _change_grant(method: str, os_user: str, actor: str, says: str) -> None:
+    settings = _settings()
+    engine = settings.engine(acts=False)
+    payload = getattr(engine, method)(os_user, actor, settings.actor)
+    _output(payload, lambda: click.echo(f"OS user {payload['os_user']} {says} "
+                                        f"{payload['actor']}"))
+
+
+@actors_group.command("list")
+@json_option
+def actors_list() -> None:
+    """The grants in the database (those of the settings' [actors] table are in that file)."""
+    settings = _settings()
+    rows = settings.engine(acts=False).actor_grants(settings.actor)
+
+    def human() -> None:
+        if not rows:
+            click.echo("no actor granted in the database: nobody is bound by it", err=True)
+        _table([row["os_user"], row["actor"], row["granted_by"], _local(row["granted_at"]),
+                f"audit {row['audit_seq']}"] for row in rows)
+
+    _output(rows, human)
+
+
+# ---------------------------------------------------------------------------------------------
 # audit
 
 
@@ -1778,18 +1881,25 @@ def scheduler_run(once: bool) -> None:
     """Fire due deadlines: catch up at start, then at each due time and every minute.
 
     Runs in the foreground until SIGTERM or SIGINT; several may run against one PostgreSQL
-    database, each deadline still fires once. With --once, one sweep and exit.
+    database, each deadline still fires once. With --once, one sweep and exit (5 when a
+    deadline ended in error or was left busy). A real database runs on the system clock; a
+    simulation database needs --now, from which its time runs on.
     """
     settings = _settings()
     if once:
         handled = settings.engine().run_due()
         _output(handled, lambda: _handled_lines(handled))
+        _sweep_failures(handled)
         return
-    if settings.now is not None:
+    settings.running_clock = True  # a simulation's time runs on from --now
+    engine = settings.engine()
+    if engine.simulation and settings.now is None:
         from gdcluster.engine.errors import InvalidInput
 
-        raise InvalidInput("a running scheduler follows the system clock; use --now with --once",
-                           field="now")
+        raise InvalidInput(
+            "on a simulation database the scheduler takes its time from --now (or "
+            "GDCLUSTER_NOW), never from the wall clock: say when its time starts, e.g. "
+            "--now 2024-10-12T08:00", field="now")
     import logging
 
     from gdcluster.engine.scheduler import DeadlineScheduler, log_formatter
@@ -1799,7 +1909,20 @@ def scheduler_run(once: bool) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("apscheduler", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    DeadlineScheduler(settings.engine()).run()
+    DeadlineScheduler(engine).run()
+
+
+def _sweep_failures(handled: list[Any]) -> None:
+    """Exit 5 (retry) when a deadline of the sweep ended in error or was left busy: they stay
+    pending, and cron must see that the sweep did not finish its work (DESIGN §9)."""
+    failed = [item for item in handled if item.failed]
+    if failed:
+        ids = ", ".join(str(item.id) for item in failed[:20]) + (", …" if len(failed) > 20
+                                                                   else "")
+        raise Failure(5, "sweep_incomplete",
+                      f"{len(failed)} of {len(handled)} deadlines ended in error or were left "
+                      f"busy (ids {ids}); they stay pending: run the sweep again",
+                      as_json=_settings().as_json)
 
 
 def _handled_lines(handled: list[Any]) -> None:

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import audit, views
@@ -29,8 +30,8 @@ from gdcluster.engine.clock import Clock, SystemClock
 from gdcluster.engine.errors import (
     InvalidInput,
     NotInitialized,
+    PermissionDenied,
     Reason,
-    SimulationOnly,
     TransitionRefused,
 )
 from gdcluster.engine.kernel import Kernel, TransitionEvent
@@ -59,20 +60,34 @@ class Engine:
 
     def __init__(self, store: Store, clock: Clock, *, simulation: bool) -> None:
         self.store = store
-        self.clock = clock
-        self.simulation = simulation
-        #: The act kernel: the seam the round batches and the deadline sweep act through.
-        self.kernel = Kernel(store, clock, simulation=simulation,
-                             lifecycle=Lifecycle.of(load_workflow()))
-        self.kernel.on_transaction(_link_attachments)
+        self._kernel = Kernel(store, clock, simulation=simulation,
+                              lifecycle=Lifecycle.of(load_workflow()))
+        self._kernel.on_transaction(_link_attachments)
+
+    @property
+    def kernel(self) -> Kernel:
+        """The act kernel: the seam the round batches and the deadline sweep act through."""
+        return self._kernel
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the engine was opened with; fixed for its life (no backdating by
+        swapping it)."""
+        return self._kernel.clock
+
+    @property
+    def simulation(self) -> bool:
+        """Whether the database is a simulation one (its clock may be set)."""
+        return self._kernel.simulation
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None) -> Engine:
         """Open an initialized database (``gdcluster init`` first; see :meth:`init`).
 
-        A clock other than the system clock is accepted only by a simulation database, so
-        nobody can backdate an act on a real one.
+        A clock other than exactly the system clock (a subclass neither) is accepted only by
+        a simulation database, so nobody can backdate an act on a real one
+        (``SimulationOnly``); the clock cannot be swapped after opening.
         """
         store = Store(resolve_url(url))
         revision = store.schema_revision()
@@ -80,13 +95,9 @@ class Engine:
             store.dispose()
             raise NotInitialized(store.url)
         simulation = store.meta("simulation") == "true"
-        clock = clock or SystemClock()
-        if not simulation and not isinstance(clock, SystemClock):
-            store.dispose()
-            raise SimulationOnly(store.url)
         try:
-            return cls(store, clock, simulation=simulation)
-        except BaseException:  # the workflow did not bind (InvalidDefinition)
+            return cls(store, clock or SystemClock(), simulation=simulation)
+        except BaseException:  # a set clock on a real database, or the workflow did not bind
             store.dispose()
             raise
 
@@ -244,6 +255,75 @@ class Engine:
 
         return rounds.record_site_visit(self.kernel, year, Actor.of(actor), day=day, note=note)
 
+    # ------------------------------------------------------------------ who may act (§8a)
+    def authorize(self, os_user: str, actor: Actor | str, settings: Any = None, *,
+                  trigger: str = "act_as") -> Actor:
+        """The actor ``os_user`` names, if that OS user may act as it (``engine/grants.py``:
+        ``settings`` is the settings file's ``[actors]`` table as TOML reads it, and the
+        database holds its grants); else ``PermissionDenied``, recorded with the refused
+        attempts under ``trigger`` (what the user tried). ``system`` is refused on every
+        database; simulation databases skip the rest. The CLI asks this before every act; a
+        host system answers for its own users.
+        """
+        from gdcluster.engine import grants
+
+        who = Actor.of(actor)
+        try:
+            if who.kind == "system" or not self.simulation:
+                with self.store.read() as session:
+                    grants.check_actor(session, grants.os_user_name(os_user), who,
+                                       grants.settings_grants(settings), trigger)
+        except PermissionDenied as error:
+            self.kernel.record_refusal(who, trigger, error)
+            raise
+        return who
+
+    def grant_actor(self, os_user: str, actor: str, by: Actor | str, *,
+                    first: bool = False) -> dict[str, Any]:
+        """Let ``os_user`` act as the actors ``actor`` (a pattern) names: a province act,
+        audited; returns what its audit row records. ``first``: only when the database holds
+        no grant yet (``init`` granting its runner ``province``) — otherwise nothing is
+        written and ``{}`` returned."""
+        from gdcluster.engine import grants
+        from gdcluster.engine.records import ActorGrant
+
+        who = Actor.of(by)
+        self.kernel.require(who, ("province",), "actor_grant", "grant actors")
+        user, pattern = grants.os_user_name(os_user), grants.Pattern.parse(actor)
+        now = self.clock.now()
+        with self.kernel.transaction() as transaction:
+            session = transaction.session
+            if first and session.scalar(select(ActorGrant.id).limit(1)) is not None:
+                return {}
+            payload = {"os_user": user, "actor": str(pattern)}
+            event = transaction.record(actor=who, trigger="actor_grant", at=now,
+                                       article=grants.ARTICLE, payload=payload)
+            grants.grant(session, user, pattern, by=str(who), at=now, audit_seq=event.audit_seq)
+        return payload
+
+    def revoke_actor(self, os_user: str, actor: str, by: Actor | str) -> dict[str, Any]:
+        """Take back a grant (``NotFound`` when there is none): a province act, audited."""
+        from gdcluster.engine import grants
+
+        who = Actor.of(by)
+        self.kernel.require(who, ("province",), "actor_revoke", "revoke actors")
+        user, pattern = grants.os_user_name(os_user), grants.Pattern.parse(actor)
+        now = self.clock.now()
+        with self.kernel.transaction() as transaction:
+            grants.revoke(transaction.session, user, pattern)
+            payload = {"os_user": user, "actor": str(pattern)}
+            transaction.record(actor=who, trigger="actor_revoke", at=now,
+                               article=grants.ARTICLE, payload=payload)
+        return payload
+
+    def actor_grants(self, by: Actor | str) -> list[dict[str, Any]]:
+        """Every grant in the database (province only; reading writes nothing)."""
+        from gdcluster.engine import grants
+
+        self.kernel.require(Actor.of(by), ("province",), "actor_list", "list actor grants")
+        with self.store.read() as session:
+            return grants.grants(session)
+
     # ------------------------------------------------------------------ policies
     def policies(self) -> list[PolicyStatus]:
         """Every shipped policy: version, its own validity with extensions, in force today."""
@@ -318,7 +398,9 @@ class Engine:
         (``TransitionRefused``, ``PermissionDenied``) is kept in the refused attempts. A
         payload key the trigger does not take is bad input (``InvalidInput`` naming it and the
         keys it takes: its rows' ``requires`` and ``accepts``); a trigger only a round command
-        fires (``recognize``, ``close``) is refused here.
+        fires (``recognize``, ``close``) is refused here. ``system`` is the scheduler's: it
+        acts only for a due deadline the sweep holds, never through this method
+        (``PermissionDenied``).
         """
         who = Actor.of(actor)
         lifecycle = self.kernel.lifecycle

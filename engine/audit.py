@@ -203,6 +203,15 @@ class VerifyReport:
         return f"audit chain BROKEN at row {self.first_bad_seq}: {self.problem}"
 
 
+def _time_went_back(entry: Any, previous_at: datetime | None) -> str | None:
+    """Time only moves forward (DESIGN §3): a row dated before the row it follows was not
+    appended by the engine, whatever its hash says."""
+    if previous_at is None or _utc(entry.at) >= previous_at:
+        return None
+    return (f"it is dated {local_text(_utc(entry.at))}, before row {entry.seq - 1} "
+            f"({local_text(previous_at)}): time went backwards in the chain")
+
+
 def chain_length(session: Session) -> int:
     """How many rows the chain head records (0 for an empty chain): the size of a check."""
     from gdcluster.engine.records import AuditHead
@@ -219,6 +228,7 @@ def verify(session: Session, *, batch: int = 2000,
 
     head = session.get(AuditHead, 1)
     previous_hash = GENESIS
+    previous_at: datetime | None = None
     expected_seq = 1
     rows = 0
     query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
@@ -244,7 +254,10 @@ def verify(session: Session, *, batch: int = 2000,
                     False, rows, entry.seq,
                     "its content does not match its hash (the row was altered)",
                 )
-            previous_hash = entry.hash
+            backwards = _time_went_back(entry, previous_at)
+            if backwards is not None:
+                return VerifyReport(False, rows, entry.seq, backwards)
+            previous_hash, previous_at = entry.hash, _utc(entry.at)
             expected_seq += 1
             session.expunge(entry)
     if progress is not None and rows % batch:

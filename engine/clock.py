@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import time as time_
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gdcluster.engine.errors import InvalidInput
@@ -23,6 +25,12 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+def is_system_clock(clock: object) -> bool:
+    """Exactly the system clock: the only clock a real database accepts. A subclass could
+    answer any time it likes, so it is not one."""
+    return type(clock) is SystemClock
+
+
 class FixedClock:
     """A clock that always answers the same instant (the CLI's ``--now``)."""
 
@@ -31,6 +39,29 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self._instant
+
+
+class RunningClock:
+    """A simulation's clock that runs: it reads ``start`` when made and moves forward with the
+    time that passes (a monotonic count, never the wall clock's date). The foreground scheduler
+    of a simulation database runs on it: its time comes from ``--now``."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = as_utc(start)
+        self._origin = time_.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time_.monotonic() - self._origin)
+
+    def wall_time(self, instant: datetime) -> datetime:
+        """When the system clock will say it is ``instant`` of this clock (a waker such as
+        APScheduler counts in system time)."""
+        return SystemClock().now() + (as_utc(instant) - self.now())
+
+
+def wall_time(clock: Clock, instant: datetime) -> datetime:
+    """``instant`` of ``clock`` in system time: itself, except for a :class:`RunningClock`."""
+    return clock.wall_time(instant) if isinstance(clock, RunningClock) else instant
 
 
 def as_utc(value: datetime) -> datetime:
@@ -60,6 +91,31 @@ def local_text(value: datetime) -> str:
     if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
         return f"{(local - timedelta(days=1)).date().isoformat()} 24:00"
     return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+#: An ISO 8601 instant with its offset (``…+00:00``, ``…Z``), as the engine writes one into a
+#: payload: what :func:`in_shanghai` rewrites. Dates and free text never match.
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
+
+
+def in_shanghai(value: Any) -> Any:
+    """``value`` as it leaves gdcluster (``--json``, events, webhooks): every instant as ISO
+    8601 text in Asia/Shanghai with ``+08:00`` — a datetime, or an instant already written as
+    ISO text with another offset, inside dicts and lists too; dates and anything else as they
+    are. Stored times stay UTC (DESIGN §3): this is for output only."""
+    if isinstance(value, datetime):
+        return as_utc(value).astimezone(SHANGHAI).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        if len(value) < 32 and _ISO_INSTANT.fullmatch(value):
+            return as_utc(datetime.fromisoformat(value)).astimezone(SHANGHAI).isoformat()
+        return value
+    if isinstance(value, dict):
+        return {key: in_shanghai(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [in_shanghai(item) for item in value]
+    return value
 
 
 def parse_instant(text: str) -> datetime:

@@ -33,7 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from gdcluster.engine import audit, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
-from gdcluster.engine.clock import Clock, SystemClock
+from gdcluster.engine.clock import SHANGHAI, Clock, as_utc, in_shanghai, is_system_clock
 from gdcluster.engine.errors import (
     ClockBehind,
     ConcurrentModification,
@@ -41,10 +41,11 @@ from gdcluster.engine.errors import (
     NotFound,
     PermissionDenied,
     Reason,
+    SimulationOnly,
     TransitionRefused,
 )
 from gdcluster.engine.lifecycle import Lifecycle
-from gdcluster.engine.models import Case, Round
+from gdcluster.engine.models import Case, Deadline, Round
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, connection_of
 from gdcluster.engine.views import CaseView, case_view, load_round
@@ -78,6 +79,12 @@ class TransitionEvent:
     payload: dict[str, Any]
     audit_seq: int
 
+    def __post_init__(self) -> None:
+        # what listeners hear is in Asia/Shanghai (DESIGN §3): ``at`` an aware datetime at
+        # +08:00 (the same instant), the payload's instants ISO text at +08:00
+        object.__setattr__(self, "at", as_utc(self.at).astimezone(SHANGHAI))
+        object.__setattr__(self, "payload", in_shanghai(self.payload))
+
 
 class Transaction:
     """An open write transaction of the kernel. What it records is published once it commits."""
@@ -87,6 +94,24 @@ class Transaction:
         self.session = session
         self.events: list[TransitionEvent] = []
         self._hooks = hooks
+        #: cases on which this transaction holds a due deadline: only there may ``system`` act
+        self._timer_cases: set[int] = set()
+
+    def claim_deadline(self, deadline_id: int, at: datetime) -> bool:
+        """``pending → fired`` for a deadline due at ``at``, conditionally: exactly one process
+        wins. Winning is the one capability to act as ``system`` on the deadline's case in this
+        transaction (DESIGN §8a): the timers act only on a due deadline they hold, and no
+        caller gets the scheduler's authority by naming it."""
+        won = connection_of(self.session).execute(
+            update(Deadline)
+            .where(Deadline.id == deadline_id, Deadline.status == "pending",
+                   Deadline.due_at <= at)
+            .values(status="fired", fired_at=at)
+            .returning(Deadline.case_id)
+        ).first()
+        if won is not None and won[0] is not None:
+            self._timer_cases.add(won[0])
+        return won is not None
 
     def record(
         self, *, actor: Actor, trigger: str, article: str, at: datetime,
@@ -115,13 +140,27 @@ class Kernel:
 
     def __init__(self, store: Store, clock: Clock, *, simulation: bool,
                  lifecycle: Lifecycle) -> None:
+        # only the system clock dates acts on a real database, whoever builds the kernel
+        real = not simulation or store.meta("simulation") != "true"
+        if real and not is_system_clock(clock):
+            raise SimulationOnly(store.url)
         self.store = store
-        self.clock = clock
-        self.simulation = simulation
+        self._clock = clock
+        self._simulation = not real
         self.lifecycle = lifecycle
         self._subscribers: list[Callable[[TransitionEvent], None]] = []
         self._hooks: list[Callable[[Session, TransitionEvent], None]] = []
         self._batch_checks: list[Callable[[str, int], None]] = []
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every act is dated by: set at opening, never swapped."""
+        return self._clock
+
+    @property
+    def simulation(self) -> bool:
+        """A simulation database: its clock may be set."""
+        return self._simulation
 
     # ------------------------------------------------------------------ listeners
     def subscribe(self, callback: Callable[[TransitionEvent], None]) -> Callable[[], None]:
@@ -190,7 +229,7 @@ class Kernel:
             except ClockBehind:
                 # with the system clock, another act was recorded after this one read the
                 # time: the act is done again, at a fresh time; a set clock is refused
-                if not isinstance(self.clock, SystemClock) or attempt == _CLOCK_RETRIES:
+                if not is_system_clock(self.clock) or attempt == _CLOCK_RETRIES:
                     raise
         raise AssertionError("unreachable")
 
@@ -217,7 +256,7 @@ class Kernel:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
             if record_refusal and not (isinstance(error, ClockBehind)
-                                       and isinstance(self.clock, SystemClock)):
+                                       and is_system_clock(self.clock)):
                 self.record_refusal(who, trigger, error, case_id=case_id)
             raise
 
@@ -232,6 +271,10 @@ class Kernel:
         written, a final or closed state settles the case's pending deadlines, and the audit
         row is recorded.
         """
+        if who.kind == "system" and case.id not in transaction._timer_cases:
+            raise PermissionDenied(
+                f"system acts only for a due deadline the scheduler holds; {trigger} on case "
+                f"{case.id} is not one", actor=str(who), trigger=trigger)
         act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction.session) if calendar is None
@@ -279,7 +322,7 @@ class Kernel:
                                  unit=unit, industry=industry, application=application,
                                  who=who, now=self.clock.now())
             except TransitionRefused as refusal:
-                if (isinstance(refusal, ClockBehind) and isinstance(self.clock, SystemClock)
+                if (isinstance(refusal, ClockBehind) and is_system_clock(self.clock)
                         and attempt < _CLOCK_RETRIES):
                     continue  # another act was recorded meanwhile: file at a fresh time
                 self.record_refusal(who, rule.trigger, refusal, round_year=round_year)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0007_attachments"
+SCHEMA_REVISION = "0008_actor_grants"
 
 
 class Meta(SQLModel, table=True):
@@ -156,10 +156,11 @@ class Deadline(SQLModel, table=True):
 #: defining the SQLModel classes is most of that command's own start-up.
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
                       "CalendarYear", "Notice", "Rendering", "Delivery", "PolicyExtension",
-                      "Attachment", "AttachmentBlob"})
+                      "Attachment", "AttachmentBlob", "ActorGrant"})
 
 if TYPE_CHECKING:
     from gdcluster.engine.records import (  # noqa: F401  (named here, loaded on first use)
+        ActorGrant,
         Attachment,
         AttachmentBlob,
         AuditEntry,

@@ -103,6 +103,21 @@ class PolicyExtension(SQLModel, table=True):
     at: datetime
 
 
+class ActorGrant(SQLModel, table=True):
+    """An OS user's grant to act as an actor (DESIGN §8a), written and removed only by an
+    audited province act (``actors grant`` / ``actors revoke``). ``actor`` is a pattern:
+    ``city:佛山市@张三``, ``city:佛山市`` (any person), ``county:*`` (any county), ``province``."""
+
+    __tablename__ = "gd_actor_grant"
+    __table_args__ = (UniqueConstraint("os_user", "actor", name="uq_gd_actor_grant"),)
+    id: int | None = Field(default=None, primary_key=True)
+    os_user: str = Field(max_length=64, index=True)
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    granted_by: str = Field(sa_column=Column(Text, nullable=False))
+    granted_at: datetime
+    audit_seq: int
+
+
 class Notice(SQLModel, table=True):
     """One official notice as issued, in one format (DESIGN §10).
 

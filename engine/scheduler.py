@@ -9,6 +9,10 @@ both derived from the rows at every sweep:
     an interval job every minute, which sweeps and re-arms, so rows written by other processes
     (a new publicity period, a renewal, another scheduler's work) are seen within a minute.
 
+On a simulation database the engine's clock is a ``RunningClock`` started at ``--now``: the
+sweeps read it, and the wake-up is armed at the system time when that clock will reach the
+due time.
+
 A catch-up sweep runs at start: whatever fell due while no scheduler ran fires then.
 ``misfire_grace_time=None`` (a late wake-up still runs: APScheduler's 1 s default would drop it),
 ``coalesce=True`` and ``max_instances=1``; one worker thread, so two sweeps never overlap in a
@@ -28,7 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gdcluster.engine import sweep
-from gdcluster.engine.clock import SHANGHAI, local_text
+from gdcluster.engine.clock import SHANGHAI, local_text, wall_time
 from gdcluster.engine.sweep import DeadlineOutcome
 
 if TYPE_CHECKING:
@@ -109,7 +113,8 @@ class DeadlineScheduler:
                 self._armed_for = None
             return None
         self.scheduler.add_job(
-            self.sweep, "date", run_date=due.astimezone(SHANGHAI), id=WAKE_JOB,
+            self.sweep, "date", run_date=wall_time(self.engine.clock, due).astimezone(SHANGHAI),
+            id=WAKE_JOB,
             name="sweep at the next due deadline", replace_existing=True,
         )
         if due != self._armed_for:
@@ -133,6 +138,9 @@ class DeadlineScheduler:
         try:
             log.info("scheduler starting on %s (Asia/Shanghai; catch-up sweep first)",
                      _safe_url(self.engine.url))
+            if self.engine.simulation:
+                log.info("simulation database: the time runs from %s (--now), never the "
+                         "wall clock's", local_text(self.engine.clock.now()))
             self.sweep()
             if self.stopping.is_set():
                 return

@@ -31,7 +31,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines
-from gdcluster.engine.clock import SHANGHAI, as_utc, end_of_day, local_text, parse_instant
+from gdcluster.engine.clock import as_utc, end_of_day, in_shanghai, local_text, parse_instant
 from gdcluster.engine.errors import (
     ConcurrentModification,
     EngineError,
@@ -83,6 +83,13 @@ class DeadlineOutcome:
     def left_pending(self) -> bool:
         """The deadline is still pending: a later sweep tries it again."""
         return self.outcome in (WAITING, BUSY, ERROR)
+
+    @property
+    def failed(self) -> bool:
+        """The sweep could not handle the deadline (an error, a database too busy): it stays
+        pending, and ``scheduler run --once`` exits 5 so that cron sees it. A deadline that
+        waits for data (a calendar year, settings) is not a failure of the sweep."""
+        return self.outcome in (BUSY, ERROR)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "case_id": self.case_id,
@@ -259,7 +266,7 @@ def _fire_case_deadline(
         case = session.get(Case, row.case_id, with_for_update=lock)  # 1. the case row
         if case is None and not wait:
             return False, None, False
-        if not _claim(session, row.id, at):                            # 2. the deadline
+        if not transaction.claim_deadline(row.id, at):                 # 2. the deadline
             return False, Plan(NOT_APPLICABLE, ""), False
         if case is None:
             decided = not_applicable(f"case {row.case_id} does not exist")
@@ -360,14 +367,15 @@ def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome
     return _report(row, WAITING, result)
 
 
-def _close_refused(kernel: Kernel, row: Any, at: datetime, error: Exception) -> DeadlineOutcome:
+def _close_refused(kernel: Kernel, row: Any, at: datetime,
+                   error: Exception) -> DeadlineOutcome | None:
     message = error.message if isinstance(error, EngineError) else str(error)
     result = f"refused: {message}"
     with kernel.store.write() as session:
         if row.case_id is not None:
             session.get(Case, row.case_id, with_for_update=True)
-        if not _claim(session, row.id, at):
-            return _report(row, BUSY, "claimed by another process meanwhile")
+        if not _claim(session, row.id, at):  # another process handled it: not ours to list
+            return None
         _set_result(session, row.id, result)
     if isinstance(error, EngineError):
         kernel.record_refusal(SYSTEM, row.kind, error, case_id=row.case_id,
@@ -390,7 +398,7 @@ def _log(outcome: DeadlineOutcome) -> None:
 
 
 def _iso_local(value: datetime) -> str:
-    return as_utc(value).astimezone(SHANGHAI).isoformat()
+    return str(in_shanghai(value))
 
 
 def _instant(value: datetime | str) -> datetime:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
@@ -49,8 +50,9 @@ __all__ = [
 
 
 def iso(value: Any) -> Any:
-    """Dates and instants as ISO text, anything else as it is."""
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    """Dates and instants as ISO text (instants in Asia/Shanghai, ``+08:00``), anything else
+    as it is: see :func:`~gdcluster.engine.clock.in_shanghai`."""
+    return in_shanghai(value)
 
 
 @dataclass(frozen=True)
@@ -377,9 +379,9 @@ def history(store: Store, case_id: int) -> list[dict[str, Any]]:
         load_case(session, case_id)
         return [
             {"seq": row.seq, "trigger": row.trigger, "from_state": row.from_state,
-             "to_state": row.to_state, "actor": row.actor, "at": row.at.isoformat(),
+             "to_state": row.to_state, "actor": row.actor, "at": in_shanghai(row.at),
              "reason": row.reason, "article": row.article,
-             "payload": json.loads(row.payload)}
+             "payload": in_shanghai(json.loads(row.payload))}
             for row in session.scalars(
                 select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)
             )
@@ -395,7 +397,7 @@ def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]
         statement = statement.where(Refusal.case_id == case_id)
     with store.read() as session:
         return [
-            {"at": row.at.isoformat(), "actor": row.actor, "trigger": row.trigger,
+            {"at": in_shanghai(row.at), "actor": row.actor, "trigger": row.trigger,
              "case_id": row.case_id, "round_year": row.round_year, "code": row.code,
              "message": row.message}
             for row in session.scalars(statement)
@@ -427,7 +429,7 @@ class ScoreRow:
     def to_dict(self) -> dict[str, Any]:
         return {"expert": self.expert,
                 "points": {key: str(value) for key, value in self.points.items()},
-                "total": str(self.total), "at": self.at.isoformat()}
+                "total": str(self.total), "at": in_shanghai(self.at)}
 
 
 def scores(store: Store, case_id: int) -> list[ScoreRow]:
@@ -530,8 +532,8 @@ class RoundSummary:
             "recognition_doc_no": self.recognition_doc_no,
             "valid_from": self.valid_from,
             "closed_at": self.closed_at,
-            "publicity_pick": self.publicity_pick,
-            "recognition_batch": self.recognition_batch,
+            "publicity_pick": in_shanghai(self.publicity_pick),
+            "recognition_batch": in_shanghai(self.recognition_batch),
             "rubric": [line.to_dict() for line in self.rubric],
             "min_experts": self.min_experts,
             "counts": self.counts.to_dict(),

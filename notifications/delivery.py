@@ -36,6 +36,7 @@ from sqlalchemy import and_, or_, select
 
 from gdcluster import __version__
 from gdcluster.engine.api import Engine
+from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.models import Delivery, Notice
 from gdcluster.notifications.render import MEDIA_TYPES
 from gdcluster.notifications.settings import Settings
@@ -166,7 +167,7 @@ def _claim(engine: Engine, delivery_id: int, *, now: datetime,
                     "case_id": notice.case_id, "round_year": notice.round_year,
                     "audit_seq": notice.audit_seq, "sha256": notice.sha256,
                     "path": notice.path, "template_version": notice.template_version,
-                    "issued_at": notice.created_at.isoformat()},
+                    "issued_at": in_shanghai(notice.created_at)},
             bodies=bodies, files=files,
         )
 

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine.api import Engine
-from gdcluster.engine.clock import local_date
+from gdcluster.engine.clock import in_shanghai, local_date
 from gdcluster.engine.errors import DatabaseReplaced, InvalidInput, NotFound
 from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering
@@ -255,7 +255,7 @@ def _notice_dict(row: Notice) -> dict[str, Any]:
         "round_year": row.round_year, "audit_seq": row.audit_seq, "title": row.title,
         "doc_no": row.doc_no, "template": row.template,
         "template_version": row.template_version, "sha256": row.sha256, "size": row.size,
-        "path": row.path, "created_at": row.created_at.isoformat(),
+        "path": row.path, "created_at": in_shanghai(row.created_at),
     }
 
 
@@ -266,13 +266,12 @@ def rendering_dict(row: Rendering) -> dict[str, Any]:
         "round_year": row.round_year, "title": row.title, "doc_no": row.doc_no,
         "template": row.template, "template_version": row.template_version,
         "sha256": row.sha256, "size": row.size, "path": row.path, "actor": row.actor,
-        "created_at": row.created_at.isoformat(),
+        "created_at": in_shanghai(row.created_at),
     }
 
 
 def delivery_dict(row: Delivery) -> dict[str, Any]:
-    def iso(value: Any) -> Any:
-        return value.isoformat() if value is not None else None
+    iso = in_shanghai
 
     return {
         "id": row.id, "notice_id": row.notice_id, "channel": row.channel,

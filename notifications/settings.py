@@ -4,7 +4,8 @@ Read from a TOML file: ``--settings PATH``, else ``$GDCLUSTER_SETTINGS``, else
 ``/etc/gdcluster/gdcluster.toml`` when it exists, else the defaults (outbox ``./outbox``, no SMTP,
 no webhooks). Never from the current folder: a ``gdcluster.toml`` left in a shared folder would
 otherwise send the notices of whoever runs gdcluster there to its author's webhook. Only the tables
-below belong to notices; other top-level tables are left to other parts of gdcluster. Inside
+below belong to notices; other top-level tables are left to other parts of gdcluster (``[actors]``,
+which OS user may act as whom: ``engine/grants.py``). Inside
 these tables an unknown key is refused, so a typo never silently disables a channel. Relative
 paths are taken from the settings file's folder. Secrets are never written in the file: it names
 the environment variables that hold them.
@@ -86,6 +87,7 @@ __all__ = [
     "SmtpSettings",
     "Webhook",
     "load_settings",
+    "read_settings_file",
     "settings_path",
 ]
 
@@ -265,6 +267,13 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     chosen = settings_path(path)
     if chosen is None:
         return Settings()
+    data = read_settings_file(chosen)
+    return parse_settings(data, base=chosen.resolve().parent, source=str(chosen))
+
+
+def read_settings_file(chosen: Path) -> dict[str, Any]:
+    """The settings file's TOML as it is (every table, the notices' and the others', such as
+    ``[actors]``), or ``InvalidInput`` naming ``settings``."""
     try:
         content = chosen.read_bytes()
         if len(content) > MAX_FILE_BYTES:
@@ -278,7 +287,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     except RecursionError:
         raise InvalidInput(f"{chosen}: nested too deeply to be settings",
                            field="settings") from None
-    return parse_settings(data, base=chosen.resolve().parent, source=str(chosen))
+    return data
 
 
 def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = None) -> Settings:

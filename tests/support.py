@@ -189,3 +189,23 @@ class Walker:
         for case_id, state in zip(ids, states, strict=True):
             assert self.engine.get(case_id).state == state
         return ids
+
+
+def store_at_revision(url: str, revision: str) -> Any:
+    """A ``Store`` on ``url`` whose schema Alembic has brought to ``revision`` only (a database
+    an earlier version made); the caller disposes of it."""
+    import os
+
+    from alembic import command
+    from alembic.config import Config
+
+    from gdcluster.engine import migrations
+    from gdcluster.engine.store import Store, resolve_url
+
+    store = Store(resolve_url(url), create=True)
+    config = Config()
+    config.set_main_option("script_location", os.path.dirname(migrations.__file__))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return store

@@ -351,7 +351,7 @@ def test_walk_history_json_is_the_audit_trail(walk: dict[str, Any]) -> None:
     assert rows[3]["reason"] == "缺少2023年产值证明"
     assert rows[3]["actor"] == FOSHAN
     assert (rows[-1]["from_state"], rows[-1]["to_state"]) == ("renewed", "revoked")
-    assert rows[0]["at"].startswith("2024-03-01T01:00:00")  # 09:00 Asia/Shanghai, stored UTC
+    assert rows[0]["at"] == "2024-03-01T09:00:00+08:00"  # Asia/Shanghai (stored UTC)
     objector = as_json(gd(walk["db"], "case", "history", 2, "--json"))
     assert "public@王五" in [row["actor"] for row in objector]  # object without --as
 
@@ -814,7 +814,7 @@ def test_environment_variables_stand_in_for_options(db: Path) -> None:
     ok(gd(None, "case", "submit", 1, env=env))
     history = as_json(gd(db, "case", "history", 1, "--json"))
     assert history[-1]["actor"] == NANHAI
-    assert history[-1]["at"].startswith("2024-03-01T01:00:00")
+    assert history[-1]["at"] == "2024-03-01T09:00:00+08:00"
 
 
 def test_scores_file_may_be_yaml(db: Path, tmp_path: Path) -> None:
@@ -860,6 +860,8 @@ CONTRACT = {
     "case import", "case export", "template application",
     # issue 14: the administrators' day
     "todo", "case attach", "case attachments", "case attachment",
+    # issue 15.10: which OS user may act as whom (DESIGN §8a)
+    "actors grant", "actors revoke", "actors list",
 }
 
 
@@ -930,3 +932,51 @@ def test_entry_point_help_loads_no_engine() -> None:
     loaded = {module.split(".")[0] for module in modules}
     assert not loaded & {"sqlalchemy", "sqlmodel", "yaml", "transitions"}
     assert {module for module in modules if module.startswith("gdcluster.")} == {"gdcluster.cli"}
+
+
+#: An ISO 8601 date-time anywhere in a text (a date alone is not an instant).
+INSTANT = __import__("re").compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}[0-9:.]*(Z|[+-]\d{2}:\d{2})?")
+
+
+def instants(value: Any) -> list[str]:
+    """Every ISO date-time found in the strings of a JSON value."""
+    if isinstance(value, dict):
+        return [found for item in value.values() for found in instants(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in instants(item)]
+    if isinstance(value, str):
+        return [match.group(0) for match in INSTANT.finditer(value)]
+    return []
+
+
+JSON_COMMANDS = [
+    ["case", "show", "1"], ["case", "show", "3"], ["case", "history", "1"],
+    ["case", "history", "2"], ["case", "list"], ["round", "show", "2024"],
+    ["notice", "list", "--case", "1"], ["notice", "list", "--round", "2024"],
+    ["scheduler", "pending", "--until", "2031-12-31"],
+]
+
+
+@pytest.mark.parametrize("argv", JSON_COMMANDS, ids=[" ".join(argv) for argv in JSON_COMMANDS])
+def test_json_times_are_asia_shanghai(walk: dict[str, Any], argv: list[str]) -> None:
+    """Issue 15.17: every time in --json output is ISO 8601 in Asia/Shanghai with +08:00 —
+    the case's own times, deadlines, audit rows and the instants inside their payloads,
+    stored batches, notices — never UTC or a naive time."""
+    found = instants(as_json(gd(walk["db"], "--json", *argv, now="2031-12-31T09:00")))
+    assert found, f"{argv}: no time in the output"
+    assert all(text.endswith("+08:00") for text in found), found
+
+
+def test_sweep_json_times_are_asia_shanghai(db: Path) -> None:
+    """`scheduler run --once --json` gives each deadline's due time at +08:00 (24:00 of the
+    last publicity day is the next day's 00:00+08:00), and the stored row keeps UTC."""
+    ok(gd(db, "round", "publicize", 2024, "--top", "2", "--start", "2024-09-27",
+          actor=PROVINCE, now=T_PUBLICIZE))
+    swept = as_json(gd(db, "--json", "scheduler", "run", "--once", now="2024-10-12T09:00"))
+    assert {item["due_at"] for item in swept if item["kind"] == "publicity_end"} == {
+        "2024-10-12T00:00:00+08:00"}
+    assert all(item["due_at"].endswith("+08:00") for item in swept)
+    with sqlite3.connect(db) as connection:
+        stored = {row[0] for row in connection.execute(
+            "SELECT due_at FROM gd_deadline WHERE kind = 'publicity_end'")}
+    assert stored == {"2024-10-11 16:00:00.000000"}

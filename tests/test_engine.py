@@ -3,7 +3,8 @@ jurisdiction, one transaction per act, optimistic locking, the audit chain."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -387,3 +388,28 @@ def test_refused_attempts_are_not_in_the_chain(walker: Walker) -> None:
     with engine.store.read() as session:
         assert session.scalar(select(func.count()).select_from(Refusal)) == 1
     assert [h["trigger"] for h in engine.history(case_id)] == ["create"]
+
+
+def test_events_are_given_in_asia_shanghai_and_the_audit_keeps_utc(
+        engine: Engine, walker: Walker) -> None:
+    """Issue 15.17: a subscriber hears each act at +08:00 (the same instant), and the instants
+    in its payload (a replaced expert score's time) are ISO text at +08:00; the audit row, as
+    stored, keeps UTC."""
+    import json as json_
+
+    case_id = walker.to("recommended")
+    walker.step(case_id, "scores")
+    heard: list[Any] = []
+    engine.subscribe(heard.append)
+    engine.fire(case_id, "score", PROVINCE, expert="专家1", scores=full_scores(minus=2),
+                replace=True)
+    [event] = heard
+    assert event.at.utcoffset() == timedelta(hours=8)
+    assert event.at == engine.clock.now()
+    replaced_at = event.payload["replaced"]["at"]
+    assert replaced_at.endswith("+08:00") and replaced_at.startswith("2024-")
+    with engine.store.read() as session:
+        stored = session.get(AuditEntry, event.audit_seq)
+        assert stored is not None
+        assert json_.loads(stored.payload)["replaced"]["at"].endswith("+00:00")
+        assert stored.at.utcoffset() == timedelta(0)

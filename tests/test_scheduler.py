@@ -25,7 +25,6 @@ from deadline_support import (
     audit_rows,
     count_audit,
     insert_cases,
-    keep_in_force,
     publicized,
     rows,
     states,
@@ -367,22 +366,26 @@ def test_stop_ends_a_sweep_between_deadlines(waker: DeadlineScheduler, engine: E
 def test_real_scheduler_process_wakes_at_the_due_time_and_stops_on_sigterm(
     tmp_path: Path,
 ) -> None:
-    """`gdcluster scheduler run` on a simulation database (system clock): the deadline that
-    fell due while it was down fires in the start-up sweep; one due a few seconds after start
-    fires when the wake-up job comes due (logged as armed first); SIGTERM then stops it with
-    exit status 0."""
+    """`gdcluster scheduler run --now T` on a simulation database: its time starts at T and
+    runs on (issue 15.15: never the wall clock). The deadline that fell due before T fires in
+    the start-up sweep, dated T; one due a few seconds after T fires when the wake-up job comes
+    due (logged as armed first); one due later than T — though long past by the wall clock —
+    stays pending; SIGTERM then stops it with exit status 0."""
     url = f"sqlite:///{tmp_path / 'waker.db'}"
-    engine = Engine.init(url, simulation=True)
+    engine = Engine.init(url, simulation=True, clock=FakeClock("2024-03-01T09:00"))
     try:
-        keep_in_force(engine)  # the system clock's today is past guangdong-2023's own end
-        now = datetime.now(UTC)
+        start = datetime(2025, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai
         [overdue] = insert_cases(engine, 1, state="recognized",
                                  validity=(date(2023, 7, 10), date(2026, 7, 9)),
-                                 deadline=(deadlines.REPORT_DUE, now - timedelta(days=1)))
+                                 deadline=(deadlines.REPORT_DUE, start - timedelta(days=1)))
         [soon] = insert_cases(engine, 1, state="recognized",
                               validity=(date(2024, 7, 10), date(2027, 7, 9)),
-                              deadline=(deadlines.REPORT_DUE, now + timedelta(seconds=4)))
-        process = subprocess.Popen([*gdcluster_command(), "--db", url, "scheduler", "run"],
+                              deadline=(deadlines.REPORT_DUE, start + timedelta(seconds=4)))
+        [later] = insert_cases(engine, 1, state="recognized",
+                               validity=(date(2024, 7, 10), date(2027, 7, 9)),
+                               deadline=(deadlines.REPORT_DUE, start + timedelta(days=30)))
+        process = subprocess.Popen([*gdcluster_command(), "--db", url, "--now",
+                                    start.isoformat(), "scheduler", "run"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    env=clean_env(tmp_path), cwd=tmp_path, text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -415,9 +418,15 @@ def test_real_scheduler_process_wakes_at_the_due_time_and_stops_on_sigterm(
         armed = next(i for i, line in enumerate(log) if "next wake-up at" in line)
         fired = next(i for i, line in enumerate(log) if f"case {soon} due" in line)
         assert armed < fired
-        assert states(engine, [overdue, soon]) == {overdue: "revoked", soon: "revoked"}
+        assert states(engine, [overdue, soon, later]) == {
+            overdue: "revoked", soon: "revoked", later: "recognized"}
         [row] = rows(engine, soon, kind=deadlines.REPORT_DUE)
         assert row.status == "fired" and row.fired_at >= row.due_at
+        assert row.fired_at < start + timedelta(minutes=10)  # the simulation's time, not today
+        [first] = rows(engine, overdue, kind=deadlines.REPORT_DUE)
+        assert start <= first.fired_at < start + timedelta(minutes=10)
+        assert [row.status for row in rows(engine, later, kind=deadlines.REPORT_DUE)] == [
+            "pending"]
         assert engine.verify_audit().ok
     finally:
         engine.close()
@@ -466,16 +475,30 @@ def test_run_once_command_sweeps_at_the_given_now(engine: Engine, db_url: str) -
 
 
 def test_clock_rules_of_the_commands(tmp_path: Path) -> None:
-    """A real database refuses --now for a sweep (exit 4), and a long-running scheduler
-    refuses a frozen clock (exit 2): it follows the system clock."""
+    """A real database refuses --now for a sweep and for the running scheduler (exit 4);
+    the running scheduler on a simulation database refuses to start without --now (exit 2,
+    naming it, writing nothing): it never follows the wall clock there."""
     real = f"sqlite:///{tmp_path / 'real.db'}"
     Engine.init(real).close()
     refused = invoke("--db", real, "--now", SWEEP_AT, "scheduler", "run", "--once")
     assert refused.exit_code == 4
+    running = invoke("--db", real, "--now", SWEEP_AT, "scheduler", "run")
+    assert running.exit_code == 4 and "simulation" in running.output
     simulation = f"sqlite:///{tmp_path / 'sim.db'}"
-    Engine.init(simulation, simulation=True).close()
-    frozen = invoke("--db", simulation, "--now", SWEEP_AT, "scheduler", "run")
-    assert frozen.exit_code == 2 and "--once" in frozen.output
+    engine = Engine.init(simulation, simulation=True, clock=FakeClock("2024-03-01T09:00"))
+    try:
+        [case_id] = publicized(engine, 1, end=date(2024, 10, 11))  # due long ago, wall-wise
+        audit_before = count_audit(engine)
+        # a process, with a timeout: a scheduler that wrongly starts would never return
+        unset = subprocess.run([*gdcluster_command(), "--db", simulation, "scheduler", "run"],
+                               capture_output=True, text=True, env=clean_env(tmp_path),
+                               cwd=tmp_path, timeout=PROCESS_TIMEOUT)
+        assert unset.returncode == 2, unset.stderr
+        assert "--now" in unset.stderr and "wall clock" in unset.stderr
+        assert engine.get(case_id).state == "publicized"
+        assert count_audit(engine) == audit_before
+    finally:
+        engine.close()
 
 
 def test_run_due_at_a_given_instant_only_on_simulation_databases(tmp_path: Path) -> None:
@@ -529,3 +552,58 @@ def test_concurrent_sweeps_in_threads_do_not_double_fire(engine: Engine, db_url:
         for other in engines:
             other.close()
     check_exactly_once(engine, seeded, [item.id for result in results for item in result])
+
+
+def test_run_once_exits_5_when_a_deadline_is_left_busy(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holds what the sweep needs past the timeout (SQLite: a write transaction
+    on the file; PostgreSQL: the case row locked, ``lock_timeout``): `scheduler run --once`
+    lists the deadline as busy, exits 5 naming it, and leaves it pending; once the lock is gone
+    the next run fires it and exits 0."""
+    from gdcluster.engine import store as store_module
+
+    [case_id] = publicized(engine, 1, end=date(2024, 10, 11))
+    [deadline_id] = [row.id for row in rows(engine, case_id)]
+    if db_url.startswith("sqlite"):
+        import sqlite3
+
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+        url = db_url
+        holder: object = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    else:
+        import psycopg
+
+        url = db_url + "%20-clock_timeout%3D200"
+        holder = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"))
+        holder.execute("SELECT id FROM gd_case WHERE id = %s FOR UPDATE",  # type: ignore[attr-defined]
+                       (case_id,))
+    try:
+        stuck = invoke("--db", url, "--now", SWEEP_AT, "--json", "scheduler", "run", "--once")
+    finally:
+        holder.rollback()  # type: ignore[attr-defined]
+        holder.close()  # type: ignore[attr-defined]
+    assert stuck.exit_code == 5, stuck.output
+    [item] = json.loads(stuck.stdout)
+    assert (item["id"], item["outcome"]) == (deadline_id, "busy")
+    error = json.loads(stuck.stderr)["error"]
+    assert error["code"] == "sweep_incomplete" and str(deadline_id) in error["message"]
+    assert {row.status for row in rows(engine, case_id)} == {"pending"}
+    done = invoke("--db", url, "--now", SWEEP_AT, "scheduler", "run", "--once")
+    assert done.exit_code == 0, done.output
+    assert engine.get(case_id).state == "publicity_closed"
+
+
+def test_run_once_exits_0_when_deadlines_only_wait_or_are_refused(engine: Engine,
+                                                                  db_url: str) -> None:
+    """A sweep that handled everything it could — here a deadline closed as not applicable —
+    exits 0: only errors and busy deadlines make it 5."""
+    [case_id] = publicized(engine, 1, end=date(2024, 10, 11))
+    with engine.store.write() as session:  # the case left publicity by hand: nothing to close
+        session.execute(Case.__table__.update().where(Case.id == case_id)
+                        .values(state="publicity_closed"))
+    result = invoke("--db", db_url, "--now", SWEEP_AT, "--json", "scheduler", "run", "--once")
+    assert result.exit_code == 0, result.output
+    [item] = json.loads(result.stdout)
+    assert item["outcome"] == "not_applicable"

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,9 +36,10 @@ from support import TIMES, Walker
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, SimulationOnly
 from gdcluster.engine.audit import row_hash
-from gdcluster.engine.clock import FakeClock
+from gdcluster.engine.clock import FakeClock, FixedClock, SystemClock
 from gdcluster.engine.errors import PermissionDenied
 from gdcluster.engine.models import AuditEntry, AuditHead, Meta
+from gdcluster.engine.store import Store
 
 __all__ = ["module_db_url"]
 
@@ -368,3 +369,69 @@ def test_no_command_turns_a_real_database_into_a_simulation(own_real_db: str) ->
     finally:
         engine.close()
     assert RUNNER.invoke(cli, ["--db", real_db, "--now", NOW, "case", "list"]).exit_code == 4
+
+
+# ---------------------------------------------------------------------------- issue 15.11
+class LateClock(SystemClock):
+    """A subclass of the system clock that answers an hour early: a backdating device."""
+
+    def now(self) -> datetime:
+        return super().now() - timedelta(hours=1)
+
+
+@pytest.mark.parametrize("make", [LateClock, lambda: FixedClock(datetime(2024, 3, 1, tzinfo=UTC)),
+                                  lambda: FakeClock(NOW)],
+                         ids=["subclass-of-system-clock", "fixed", "fake"])
+def test_only_exactly_the_system_clock_opens_a_real_database(real_db: str, make: Any) -> None:
+    """Engine.open on a real database refuses any clock but exactly the system clock — a
+    subclass of SystemClock too — and so does building the engine by hand around its store;
+    the system clock is accepted."""
+    with pytest.raises(SimulationOnly):
+        Engine.open(real_db, clock=make())
+    store = Store(real_db)
+    try:
+        with pytest.raises(SimulationOnly):
+            Engine(store, make(), simulation=True)  # a real database claimed as a simulation
+    finally:
+        store.dispose()
+    Engine.open(real_db, clock=SystemClock()).close()
+
+
+def test_the_clock_cannot_be_swapped_after_opening(real_db: str) -> None:
+    """An engine's clock (and its kernel's, and whether it is a simulation) is fixed when it
+    opens: assigning another is an error, and the engine keeps the system clock."""
+    engine = Engine.open(real_db)
+    try:
+        for target in (engine, engine.kernel):
+            with pytest.raises(AttributeError):
+                target.clock = FakeClock(NOW)  # type: ignore[misc]
+            with pytest.raises(AttributeError):
+                target.simulation = True  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            engine.kernel = None  # type: ignore[misc]
+        assert type(engine.clock) is SystemClock and not engine.simulation
+    finally:
+        engine.close()
+
+
+def test_a_row_dated_before_the_row_it_follows_is_found(restored: Chain) -> None:
+    """A row whose time is earlier than the previous row's fails `audit verify`, which names
+    it — even when the attacker recomputed its hash, every later link and the head."""
+    seq = restored.target
+    earlier = restored.rows[seq - 2]["at"] - timedelta(days=1)
+    rewritten = [dict(row) for row in restored.rows]
+    rewritten[seq - 1]["at"] = earlier
+    for index in range(seq - 1, len(rewritten)):
+        row = rewritten[index]
+        row["prev_hash"] = rewritten[index - 1]["hash"]
+        row["hash"] = row_hash(SimpleNamespace(**row))
+
+    def statements(connection: Any) -> None:
+        connection.execute(delete(AUDIT).where(AUDIT.c.seq >= seq))
+        connection.execute(insert(AUDIT), rewritten[seq - 1:])
+        connection.execute(update(HEAD).values(hash=rewritten[-1]["hash"]))
+    apply(restored, statements)
+    check_detected(restored, seq, "backwards")
+    assert "time went backwards" in restored.engine.verify_audit().message()
+    text = RUNNER.invoke(cli, ["--db", restored.engine.url, "audit", "verify"])
+    assert text.exit_code == 3 and f"row {seq}" in text.stderr, text.output
