@@ -27,6 +27,7 @@ from gdcluster.engine import audit, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import Clock, SystemClock
 from gdcluster.engine.errors import (
+    EngineError,
     InvalidInput,
     NotInitialized,
     Reason,
@@ -36,7 +37,7 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.kernel import Kernel, TransitionEvent
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import SCHEMA_REVISION
-from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text
+from gdcluster.engine.parse import as_case_id, as_date
 from gdcluster.engine.store import Store, resolve_url, upgrade
 from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 from gdcluster.states.workflow import load_workflow
@@ -286,18 +287,35 @@ class Engine:
         Only the county-level unit itself may file (``county:<unit>``); ``data`` is the
         application (``engine.application``), which may be incomplete in a draft.
         """
-        from gdcluster.states.regions import UnknownRegion, load_regions
+        from gdcluster.engine import filing
 
-        who = Actor.of(actor)
-        round_year = as_year(round_year, "round")
-        name = name_text(name, "name")
-        industry = name_text(industry, "industry")
+        case = filing.new_case(self.kernel, round_year=round_year, name=name, county=county,
+                               industry=industry, data=data, actor=actor)
         try:
-            unit = load_regions().unit(county)
-        except UnknownRegion as exc:
-            raise InvalidInput(str(exc), field="county") from exc
-        return self.kernel.create_case(round_year=round_year, name=name, unit=unit,
-                                       industry=industry, data=data, who=who)
+            return filing.write_cases(self.kernel, [case])[0]
+        except TransitionRefused as refusal:
+            self.kernel.record_refusal(case.who, self.kernel.lifecycle.creation.trigger,
+                                       refusal, round_year=case.round_year)
+            raise
+
+    def create_cases(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        chunk: int = 1000,
+        on_refusal: Callable[[int, EngineError], None] | None = None,
+    ) -> list[int | None]:
+        """File many applications: each of ``rows`` holds :meth:`create_case`'s keyword
+        arguments and gets its checks; ``chunk`` cases per transaction, one audit row each.
+        Returns the new ids in the order of ``rows``.
+
+        Without ``on_refusal`` the first refused row raises its error: its chunk writes
+        nothing, the chunks before it stay filed. With it, ``on_refusal(index, error)`` hears
+        of each refused row (its id is ``None``) and the others are filed.
+        """
+        from gdcluster.engine import filing
+
+        return filing.create_cases(self.kernel, rows, chunk=chunk, on_refusal=on_refusal)
 
     def fire(
         self,
