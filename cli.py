@@ -1555,14 +1555,15 @@ def scheduler_run(once: bool) -> None:
 
 
 def _handled_lines(handled: list[Any]) -> None:
-    if not handled:
-        click.echo("nothing due", err=True)
+    from gdcluster.engine.sweep import summary
+
     for item in handled:
         where = (f"case {item.case_id}" if item.case_id is not None
                  else f"round {item.round_year}")
         due = _local(item.due_at, deadline=True)
         click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
                    f"{_pad(where, 12)}  {item.result}")
+    click.echo(summary(handled), err=True)
 
 
 @scheduler_group.command("pending")
