@@ -58,7 +58,7 @@ class Globals:
         if self._engine is None:
             from gdcluster.engine.api import Engine
 
-            self._engine = Engine.open(self.db, clock=self.clock())
+            self._engine = Engine.open(self.db, clock=self.clock(), acts=acts)
             click.get_current_context().find_root().call_on_close(self._engine.close)
         if acts and not self._attached:
             # acts issue their notices (DESIGN §10); loads neither Jinja nor the settings yet

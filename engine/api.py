@@ -34,17 +34,15 @@ from gdcluster.engine.errors import (
     SimulationOnly,
     TransitionRefused,
 )
-from gdcluster.engine.kernel import Kernel, TransitionEvent
-from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import SCHEMA_REVISION
 from gdcluster.engine.parse import as_case_id, as_date
 from gdcluster.engine.store import Store, resolve_url, upgrade
 from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
-from gdcluster.states.workflow import load_workflow
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.criteria import CheckReport
+    from gdcluster.engine.kernel import Kernel, TransitionEvent
     from gdcluster.engine.policies import PolicyStatus
     from gdcluster.engine.recognition import RecognitionResult
     from gdcluster.engine.rounds import CloseResult, PublicityResult
@@ -56,21 +54,38 @@ __all__ = ["Engine"]
 class Engine:
     """Open with :meth:`open`; every act is one transaction; errors are ``EngineError``."""
 
-    def __init__(self, store: Store, clock: Clock, *, simulation: bool) -> None:
+    def __init__(self, store: Store, clock: Clock, *, simulation: bool,
+                 acts: bool = True) -> None:
         self.store = store
         self.clock = clock
         self.simulation = simulation
-        #: The act kernel: the seam the round batches and the deadline sweep act through.
-        self.kernel = Kernel(store, clock, simulation=simulation,
-                             lifecycle=Lifecycle.of(load_workflow()))
+        self._kernel: Kernel | None = None
+        if acts:  # the workflow is bound now: a definition that does not bind stops it here
+            self._kernel = self.kernel
+
+    @property
+    def kernel(self) -> Kernel:
+        """The act kernel: the seam the round batches and the deadline sweep act through.
+        Built with the engine, or — for an engine opened to read (``acts=False``) — when first
+        needed, so that a read loads neither the workflow nor the act machinery."""
+        if self._kernel is None:
+            from gdcluster.engine.kernel import Kernel
+            from gdcluster.engine.lifecycle import Lifecycle
+            from gdcluster.states.workflow import load_workflow
+
+            self._kernel = Kernel(self.store, self.clock, simulation=self.simulation,
+                                  lifecycle=Lifecycle.of(load_workflow()))
+        return self._kernel
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, url: str | None = None, *, clock: Clock | None = None) -> Engine:
+    def open(cls, url: str | None = None, *, clock: Clock | None = None,
+             acts: bool = True) -> Engine:
         """Open an initialized database (``gdcluster init`` first; see :meth:`init`).
 
         A clock other than the system clock is accepted only by a simulation database, so
-        nobody can backdate an act on a real one.
+        nobody can backdate an act on a real one. ``acts=False``: opened to read — the
+        workflow is bound when the first act needs it, not now (the CLI's reading commands).
         """
         store = Store(resolve_url(url))
         revision = store.schema_revision()
@@ -83,7 +98,7 @@ class Engine:
             store.dispose()
             raise SimulationOnly(store.url)
         try:
-            return cls(store, clock, simulation=simulation)
+            return cls(store, clock, simulation=simulation, acts=acts)
         except BaseException:  # the workflow did not bind (InvalidDefinition)
             store.dispose()
             raise

@@ -116,3 +116,31 @@ def test_reads_define_only_the_tables_they_read(argv: list[str], database: tuple
     assert "gdcluster.engine.models" in modules
     assert "gdcluster.engine.records" not in modules
     assert not {name for name in modules if name.startswith("gdcluster.notifications")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", [["case", "show", "{id}"], ["case", "list", "--json"]],
+                         ids=["case-show", "case-list-json"])
+def test_reads_load_no_act_machinery(argv: list[str], database: tuple[str, int],
+                                     tmp_path: Path) -> None:
+    """A read opens the engine without binding the workflow (``Engine.open(acts=False)``):
+    the act kernel, the lifecycle, the guards, effects and deadline rules stay unloaded."""
+    url, case_id = database
+    modules = modules_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
+    acting = {"gdcluster.engine.kernel", "gdcluster.engine.lifecycle", "gdcluster.engine.acts",
+              "gdcluster.engine.guards", "gdcluster.engine.effects",
+              "gdcluster.engine.deadlines", "gdcluster.engine.policies"}
+    assert "gdcluster.engine.views" in modules
+    assert not modules & acting, sorted(modules & acting)
+
+
+def test_an_engine_opened_to_read_binds_the_workflow_at_its_first_act(
+        database: tuple[str, int]) -> None:
+    url, case_id = database
+    engine = Engine.open(url, clock=FakeClock("2030-01-01T09:00:00"), acts=False)
+    try:
+        assert engine.get(case_id).state == "recognized"
+        assert engine._kernel is None  # noqa: SLF001 - what this test is about
+        assert engine.kernel.lifecycle.triggers  # built when first needed
+    finally:
+        engine.close()
