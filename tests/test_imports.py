@@ -144,3 +144,18 @@ def test_an_engine_opened_to_read_binds_the_workflow_at_its_first_act(
         assert engine.kernel.lifecycle.triggers  # built when first needed
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Path) -> None:
+    """``case submit`` (an act with no notice) loads the act kernel and the state machine, but
+    no difflib (region suggestions, when a name is not found) and none of the heavy libraries.
+    (PyYAML still comes with ``engine.datafile``, which the application's validation
+    imports.)"""
+    url, case_id = database
+    modules = modules_after(["--now", "2025-06-01T09:00", "--as", "county:佛山市顺德区",
+                             "case", "submit", str(case_id + 1)], tmp_path, db=url)
+    assert "gdcluster.engine.kernel" in modules and "transitions" in modules
+    unused = {"difflib", "openpyxl", "weasyprint", *HEAVY} - {"transitions"}
+    loaded = {name.split(".")[0] for name in modules}
+    assert not loaded & unused, sorted(loaded & unused)
