@@ -423,7 +423,8 @@ _DEADLINE = Deadline.__table__.c  # type: ignore[attr-defined]
 #: Every column of the case but its application and the row's own times: nothing a timer
 #: decides reads them.
 _CASE_COLUMNS = tuple(column for column in Case.__table__.c  # type: ignore[attr-defined]
-                      if column.name not in ("application", "created_at", "updated_at"))
+                      if column.name not in ("application", "created_at", "updated_at",
+                                             "recommended_at"))
 #: Where each case column is in a row of the preview's query (after the deadline's six).
 _CASE_PLACES = {column.name: 6 + place for place, column in enumerate(_CASE_COLUMNS)}
 
