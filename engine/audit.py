@@ -197,7 +197,7 @@ def append_many(session: Session, rows: list[dict[str, Any]]) -> list[Appended]:
         written.append(values)
     connection.execute(sql.move_head, {"new_seq": seq, "new_hash": last_hash})
     connection.execute(sql.insert, written)
-    _LAST_HEADS[id(connection.engine)] = (seq, last_hash, last_at)
+    _LAST_HEADS[id(connection.engine)] = (seq, last_hash, written[-1]["at"])
     return [Appended(values["seq"], values["hash"]) for values in written]
 
 

@@ -140,7 +140,7 @@ def test_an_engine_opened_to_read_binds_the_workflow_at_its_first_act(
     engine = Engine.open(url, clock=FakeClock("2030-01-01T09:00:00"), acts=False)
     try:
         assert engine.get(case_id).state == "recognized"
-        assert engine._kernel is None  # noqa: SLF001 - what this test is about
+        assert engine._kernel is None  # what this test is about
         assert engine.kernel.lifecycle.triggers  # built when first needed
     finally:
         engine.close()
