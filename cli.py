@@ -83,7 +83,7 @@ class Globals:
         if self._engine is None:
             from gdcluster.engine.api import Engine
 
-            self._engine = Engine.open(self.db, clock=self.clock())
+            self._engine = Engine.open(self.db, clock=self.clock(), acts=acts)
             click.get_current_context().find_root().call_on_close(self._engine.close)
         if acts and not self._attached:
             # acts issue their notices (DESIGN §10); loads neither Jinja nor the settings yet
@@ -1926,14 +1926,15 @@ def _sweep_failures(handled: list[Any]) -> None:
 
 
 def _handled_lines(handled: list[Any]) -> None:
-    if not handled:
-        click.echo("nothing due", err=True)
+    from gdcluster.engine.sweep import summary
+
     for item in handled:
         where = (f"case {item.case_id}" if item.case_id is not None
                  else f"round {item.round_year}")
         due = _local(item.due_at, deadline=True)
         click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
                    f"{_pad(where, 12)}  {item.result}")
+    click.echo(summary(handled), err=True)
 
 
 @scheduler_group.command("pending")

@@ -26,26 +26,26 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine import audit, views
 from gdcluster.engine.actors import Actor
-from gdcluster.engine.clock import Clock, SystemClock
+from gdcluster.engine.clock import Clock, SystemClock, is_system_clock
 from gdcluster.engine.errors import (
+    EngineError,
     InvalidInput,
     NotInitialized,
     PermissionDenied,
     Reason,
+    SimulationOnly,
     TransitionRefused,
 )
-from gdcluster.engine.kernel import Kernel, TransitionEvent
-from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import SCHEMA_REVISION
-from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text
+from gdcluster.engine.parse import as_case_id, as_date
 from gdcluster.engine.store import Store, resolve_url, upgrade
 from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
-from gdcluster.states.workflow import load_workflow
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.criteria import CheckReport
     from gdcluster.engine.dossier import CaseFile
+    from gdcluster.engine.kernel import Kernel, TransitionEvent
     from gdcluster.engine.policies import PolicyStatus
     from gdcluster.engine.recognition import RecognitionResult
     from gdcluster.engine.rounds import CloseResult, PublicityResult
@@ -58,36 +58,54 @@ __all__ = ["Engine"]
 class Engine:
     """Open with :meth:`open`; every act is one transaction; errors are ``EngineError``."""
 
-    def __init__(self, store: Store, clock: Clock, *, simulation: bool) -> None:
+    def __init__(self, store: Store, clock: Clock, *, simulation: bool,
+                 acts: bool = True) -> None:
         self.store = store
-        self._kernel = Kernel(store, clock, simulation=simulation,
-                              lifecycle=Lifecycle.of(load_workflow()))
-        self._kernel.on_transaction(_link_attachments)
+        self._clock = clock
+        self._simulation = simulation
+        self._kernel: Kernel | None = None
+        if acts:  # the workflow is bound now: a definition that does not bind stops it here
+            self._kernel = self.kernel
+        elif not is_system_clock(clock) and not (
+                simulation and store.meta("simulation") == "true"):
+            raise SimulationOnly(store.url)  # a reading engine is held to the same clock rule
 
     @property
     def kernel(self) -> Kernel:
-        """The act kernel: the seam the round batches and the deadline sweep act through."""
+        """The act kernel: the seam the round batches and the deadline sweep act through.
+        Built with the engine, or — for an engine opened to read (``acts=False``) — when first
+        needed, so that a read loads neither the workflow nor the act machinery."""
+        if self._kernel is None:
+            from gdcluster.engine.kernel import Kernel
+            from gdcluster.engine.lifecycle import Lifecycle
+            from gdcluster.states.workflow import load_workflow
+
+            self._kernel = Kernel(self.store, self._clock, simulation=self._simulation,
+                                  lifecycle=Lifecycle.of(load_workflow()))
+            self._kernel.on_transaction(_link_attachments)
         return self._kernel
 
     @property
     def clock(self) -> Clock:
         """The clock the engine was opened with; fixed for its life (no backdating by
         swapping it)."""
-        return self._kernel.clock
+        return self._clock
 
     @property
     def simulation(self) -> bool:
         """Whether the database is a simulation one (its clock may be set)."""
-        return self._kernel.simulation
+        return self._simulation if self._kernel is None else self._kernel.simulation
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, url: str | None = None, *, clock: Clock | None = None) -> Engine:
+    def open(cls, url: str | None = None, *, clock: Clock | None = None,
+             acts: bool = True) -> Engine:
         """Open an initialized database (``gdcluster init`` first; see :meth:`init`).
 
         A clock other than exactly the system clock (a subclass neither) is accepted only by
         a simulation database, so nobody can backdate an act on a real one
-        (``SimulationOnly``); the clock cannot be swapped after opening.
+        (``SimulationOnly``); the clock cannot be swapped after opening. ``acts=False``: opened
+        to read — the workflow is bound when the first act needs it, not now (the CLI's reads).
         """
         store = Store(resolve_url(url))
         revision = store.schema_revision()
@@ -96,7 +114,7 @@ class Engine:
             raise NotInitialized(store.url)
         simulation = store.meta("simulation") == "true"
         try:
-            return cls(store, clock or SystemClock(), simulation=simulation)
+            return cls(store, clock or SystemClock(), simulation=simulation, acts=acts)
         except BaseException:  # a set clock on a real database, or the workflow did not bind
             store.dispose()
             raise
@@ -369,18 +387,35 @@ class Engine:
         Only the county-level unit itself may file (``county:<unit>``); ``data`` is the
         application (``engine.application``), which may be incomplete in a draft.
         """
-        from gdcluster.states.regions import UnknownRegion, load_regions
+        from gdcluster.engine import filing
 
-        who = Actor.of(actor)
-        round_year = as_year(round_year, "round")
-        name = name_text(name, "name")
-        industry = name_text(industry, "industry")
+        case = filing.new_case(self.kernel, round_year=round_year, name=name, county=county,
+                               industry=industry, data=data, actor=actor)
         try:
-            unit = load_regions().unit(county)
-        except UnknownRegion as exc:
-            raise InvalidInput(str(exc), field="county") from exc
-        return self.kernel.create_case(round_year=round_year, name=name, unit=unit,
-                                       industry=industry, data=data, who=who)
+            return filing.write_cases(self.kernel, [case])[0]
+        except TransitionRefused as refusal:
+            self.kernel.record_refusal(case.who, self.kernel.lifecycle.creation.trigger,
+                                       refusal, round_year=case.round_year)
+            raise
+
+    def create_cases(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        chunk: int = 1000,
+        on_refusal: Callable[[int, EngineError], None] | None = None,
+    ) -> list[int | None]:
+        """File many applications: each of ``rows`` holds :meth:`create_case`'s keyword
+        arguments and gets its checks; ``chunk`` cases per transaction, one audit row each.
+        Returns the new ids in the order of ``rows``.
+
+        Without ``on_refusal`` the first refused row raises its error: its chunk writes
+        nothing, the chunks before it stay filed. With it, ``on_refusal(index, error)`` hears
+        of each refused row (its id is ``None``) and the others are filed.
+        """
+        from gdcluster.engine import filing
+
+        return filing.create_cases(self.kernel, rows, chunk=chunk, on_refusal=on_refusal)
 
     def fire(
         self,

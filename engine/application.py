@@ -527,6 +527,11 @@ def to_json(app: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or value is None:  # most leaves: no ABC checks
+        return value
+    if kind is dict:
+        return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, Mapping):

@@ -249,18 +249,21 @@ def import_sources(paths: Sequence[str | Path]) -> list[tuple[Path, str | None]]
 
 def import_applications(engine: Any, paths: Sequence[str | Path], actor: Any,
                         progress: Callable[[int], None] | None = None) -> list[ImportOutcome]:
-    """File every application under ``paths`` (see ``import_sources``), each in its own act;
-    ``progress(1)`` after each file."""
-    outcomes: list[ImportOutcome] = []
-    filed = _Filed(engine)
+    """File every application under ``paths`` (see ``import_sources``), each its own case
+    with its own audit row, through ``Engine.create_cases`` in chunks of ``IMPORT_CHUNK``
+    files (one transaction each); ``progress(1)`` after each file is read."""
+    outcomes: list[ImportOutcome | None] = []
+    batch = _Batch(engine, actor, outcomes)
     for path, skip in import_sources(paths):
         if skip is not None:
             outcomes.append(ImportOutcome(str(path), "skipped", message=skip))
         else:
-            outcomes.append(_import_one(engine, path, actor, filed))
+            outcomes.append(_import_one(path, batch))
         if progress is not None:
             progress(1)
-    return outcomes
+    batch.flush()
+    assert all(outcome is not None for outcome in outcomes)
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def import_exit_code(outcomes: Sequence[ImportOutcome]) -> int:
@@ -268,7 +271,8 @@ def import_exit_code(outcomes: Sequence[ImportOutcome]) -> int:
     return next((outcome.exit_code for outcome in outcomes if outcome.failed), 0)
 
 
-def _import_one(engine: Any, path: Path, actor: Any, filed: _Filed) -> ImportOutcome:
+def _import_one(path: Path, batch: _Batch) -> ImportOutcome | None:
+    """The file's outcome, or ``None`` while it waits in the batch to be filed."""
     name = str(path)
     try:
         if path.suffix.lower() not in IMPORT_SUFFIXES:
@@ -280,20 +284,81 @@ def _import_one(engine: Any, path: Path, actor: Any, filed: _Filed) -> ImportOut
                                "{round, name, county, industry} beside the application's "
                                "fields", field=CASE_BLOCK)
         file = merge_header(file)
-        existing = filed.find(file.header)
+        if batch.waiting(file.header):
+            batch.flush()  # the same case twice in one import: the first is filed first
+        existing = batch.filed.find(file.header)
         if existing is not None:
             return ImportOutcome(name, "exists", case_id=existing,
                                  message=f"already filed as case {existing}; `case update "
                                          f"{existing} --data FILE` replaces its data")
-        case_id = create_from_file(engine, file, actor)
-        filed.add(file.header, case_id)
-        return ImportOutcome(name, "created", case_id=case_id)
+        batch.add(name, file)
+        return None
     except EngineError as error:
-        return ImportOutcome(name, "failed", exit_code=error.exit_code, code=error.code,
-                             message=error.message)
+        return _failed(name, error)
     except Exception as error:  # one file's surprise must not stop the others
         return ImportOutcome(name, "failed", exit_code=1, code="unexpected",
                              message=f"unexpected {type(error).__name__}: {error}")
+
+
+def _failed(name: str, error: EngineError) -> ImportOutcome:
+    return ImportOutcome(name, "failed", exit_code=error.exit_code, code=error.code,
+                         message=error.message)
+
+
+#: Files filed per transaction by ``case import``.
+IMPORT_CHUNK: Final = 500
+
+
+class _Batch:
+    """The files read and waiting to be filed, each with the place of its outcome."""
+
+    def __init__(self, engine: Any, actor: Any, outcomes: list[ImportOutcome | None]) -> None:
+        self.engine, self.actor, self.outcomes = engine, actor, outcomes
+        self.filed = _Filed(engine)
+        self.files: list[tuple[int, str, ApplicationFile]] = []
+        self.keys: set[tuple[int, str, str]] = set()
+
+    @staticmethod
+    def _key(header: CaseHeader) -> tuple[int, str, str]:
+        assert header.round_year is not None and header.county and header.name
+        return header.round_year, _unit(header.county), header.name.strip()
+
+    def waiting(self, header: CaseHeader) -> bool:
+        return self._key(header) in self.keys
+
+    def add(self, name: str, file: ApplicationFile) -> None:
+        self.files.append((len(self.outcomes), name, file))
+        self.keys.add(self._key(file.header))
+        if len(self.files) >= IMPORT_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """File the waiting files; each gets its outcome (a refusal names its file's cell)."""
+        files, self.files, self.keys = self.files, [], set()
+        if not files:
+            return
+
+        def refused(index: int, error: EngineError) -> None:
+            place, name, file = files[index]
+            if isinstance(error, InvalidInput):
+                error = file.locate(error)
+            self.outcomes[place] = _failed(name, error)
+
+        try:  # one chunk, one transaction: all of its files are filed, or none
+            ids = self.engine.create_cases(
+                ({"round_year": file.header.round_year, "name": file.header.name,
+                  "county": file.header.county, "industry": file.header.industry,
+                  "data": file.data, "actor": self.actor} for _, _, file in files),
+                chunk=IMPORT_CHUNK, on_refusal=refused)
+        except EngineError as error:
+            for place, name, _ in files:
+                if self.outcomes[place] is None:
+                    self.outcomes[place] = _failed(name, error)
+            return
+        for (place, name, file), case_id in zip(files, ids, strict=True):
+            if case_id is not None:
+                self.filed.add(file.header, case_id)
+                self.outcomes[place] = ImportOutcome(name, "created", case_id=case_id)
 
 
 def _read(path: Path) -> bytes:

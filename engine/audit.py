@@ -167,6 +167,40 @@ def append(
     return Appended(values["seq"], values["hash"])
 
 
+def append_many(session: Session, rows: list[dict[str, Any]]) -> list[Appended]:
+    """Append several rows, in order, as :func:`append` would one after the other: the head
+    locked and read once, the rows linked in memory, inserted by one multi-row statement, the
+    head moved once. Each of ``rows`` has :func:`append`'s keyword arguments (``actor``,
+    ``trigger``, ``article``, ``at``, and the optional ones); the same ``ClockBehind``."""
+    if not rows:
+        return []
+    session.flush()
+    connection = connection_of(session)
+    sql = _statements()
+    head = connection.execute(sql.head_for_update).one()
+    seq, last_hash = head.seq, head.hash
+    last_at = connection.execute(sql.row_time, {"seq": seq}).scalar() if seq else None
+    last_at = _utc(last_at) if last_at is not None else None
+    written: list[dict[str, Any]] = []
+    for row in rows:
+        values: dict[str, Any] = {
+            "case_id": row.get("case_id"), "round_year": row.get("round_year"),
+            "actor": row["actor"], "trigger": row["trigger"],
+            "from_state": row.get("from_state"), "to_state": row.get("to_state"),
+            "reason": row.get("reason"), "payload": canonical_json(row.get("payload") or {}),
+            "article": row["article"], "at": row["at"].astimezone(UTC),
+        }
+        if last_at is not None and values["at"] < last_at:
+            raise ClockBehind(local_text(values["at"]), local_text(last_at), seq)
+        _link(values, seq, last_hash)
+        seq, last_hash, last_at = values["seq"], values["hash"], values["at"]
+        written.append(values)
+    connection.execute(sql.move_head, {"new_seq": seq, "new_hash": last_hash})
+    connection.execute(sql.insert, written)
+    _LAST_HEADS[id(connection.engine)] = (seq, last_hash, written[-1]["at"])
+    return [Appended(values["seq"], values["hash"]) for values in written]
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

@@ -227,7 +227,10 @@ def depth(value: Any) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, Mapping):
+        kind = type(item)
+        if kind is str or kind is int:  # most leaves: no ABC checks
+            continue
+        if kind is dict or isinstance(item, Mapping):
             children: Any = item.values()
         elif isinstance(item, list | tuple):
             children = item

@@ -196,19 +196,46 @@ def schedule_validity(
             wanted.append((REPORT_REMINDER,
                            case_key(case_id, "report", year, f"reminder-{int(offset)}d"),
                            start_of_day(due - timedelta(days=int(offset)))))
-    existing = {
-        row.key: row
-        for row in session.scalars(
-            select(Deadline).where(Deadline.key.in_([key for _, key, _ in wanted]))
-        )
-    }
-    for kind, key, due_at in wanted:
-        row = existing.get(key)
-        if row is None:
-            session.add(Deadline(case_id=case_id, kind=kind, key=key, due_at=due_at,
-                                 status="pending", created_at=now))
-        elif row.status == "pending":
-            row.due_at = due_at
+    schedule_many(session, wanted, now=now, case_id=case_id)
+
+
+def schedule_many(session: Session, wanted: list[tuple[str, str, datetime]], *,
+                  now: datetime, case_id: int | None = None,
+                  round_year: int | None = None) -> None:
+    """:func:`schedule` for each ``(kind, key, due_at)`` of ``wanted``, as one multi-row
+    ``INSERT … ON CONFLICT (key) DO UPDATE … WHERE status = 'pending'`` (prepared once per
+    number of rows): new rows added, pending ones moved, settled ones left as they are."""
+    if not wanted:
+        return
+    session.flush()  # a pending ORM row with one of the keys goes in first, as before
+    connection = connection_of(session)
+    values: dict[str, Any] = {}
+    for index, (kind, key, due_at) in enumerate(wanted):
+        values.update({f"case_id_{index}": case_id, f"round_year_{index}": round_year,
+                       f"kind_{index}": kind, f"key_{index}": key, f"due_at_{index}": due_at,
+                       f"created_at_{index}": now})
+    connection.execute(_upsert_rows(connection.dialect.name, len(wanted)), values)
+
+
+#: The columns :func:`schedule_many` writes (status ``pending``; fired_at and result empty).
+_ROW_COLUMNS = ("case_id", "round_year", "kind", "key", "due_at", "created_at")
+
+
+@cache
+def _upsert_rows(dialect: str, count: int) -> Any:
+    """:func:`_upsert`'s statement for ``count`` rows at once, with numbered bind parameters."""
+    from sqlalchemy import literal
+
+    insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
+    table = Deadline.__table__  # type: ignore[attr-defined]
+    statement = insert(table).values([
+        {**{column: bindparam(f"{column}_{index}", type_=table.c[column].type)
+            for column in _ROW_COLUMNS},
+         "status": literal("pending"), "fired_at": None, "result": None}
+        for index in range(count)])
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.key], set_={"due_at": statement.excluded.due_at},
+        where=table.c.status == "pending")
 
 
 def correction_days(today: date, *, due: date | None, workdays: int, reminder_workdays: int,

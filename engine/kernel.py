@@ -20,7 +20,7 @@ calendar imported, a reminder sent) use :meth:`Kernel.transaction` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,12 +48,11 @@ from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import Case, Deadline, Round
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, connection_of
-from gdcluster.engine.views import CaseView, case_view, load_round
-from gdcluster.states.workflow import PREVIOUS, Rule
+from gdcluster.engine.views import CaseView, case_view
+from gdcluster.states.workflow import PREVIOUS
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
-    from gdcluster.states.regions import Unit
 
 __all__ = ["Kernel", "Transaction", "TransitionEvent"]
 
@@ -133,6 +132,24 @@ class Transaction:
             hook(self.session, event)
         self.events.append(event)
         return event
+
+    def record_many(self, rows: list[dict[str, Any]]) -> list[TransitionEvent]:
+        """:meth:`record` for several acts of one transaction (a batch of new cases), in
+        order: their audit rows appended by one statement (``audit.append_many``), then the
+        hooks for each act. Each of ``rows`` has :meth:`record`'s keyword arguments."""
+        entries = audit.append_many(self.session, [
+            {**row, "actor": str(row["actor"])} for row in rows])
+        events = []
+        for row, entry in zip(rows, entries, strict=True):
+            event = TransitionEvent(
+                row.get("case_id"), row.get("round_year"), row["trigger"],
+                row.get("from_state"), row.get("to_state"), str(row["actor"]), row["at"],
+                row.get("reason"), dict(row.get("payload") or {}), entry.seq)
+            for hook in list(self._hooks):
+                hook(self.session, event)
+            events.append(event)
+        self.events.extend(events)
+        return events
 
 
 class Kernel:
@@ -300,35 +317,6 @@ class Kernel:
             reason=act.reason, payload=act.audit,
         )
 
-    def create_case(self, *, round_year: int, name: str, unit: Unit, industry: str,
-                    data: Mapping[str, Any], who: Actor) -> int:
-        """File a new case in the workflow's initial state: only the county-level unit itself
-        may, and only with an application that validates (drafts may be incomplete)."""
-        from gdcluster.engine.application import to_json, validate_application
-
-        rule = self.lifecycle.creation
-        if who.kind not in rule.actors or who.region != unit.name:
-            error = PermissionDenied(
-                f"{who} may not file an application for {unit.name}; only county:{unit.name} may",
-                actor=str(who), trigger=rule.trigger,
-            )
-            self.record_refusal(who, rule.trigger, error, round_year=round_year)
-            raise error
-        application = to_json(validate_application(dict(data)))
-        for attempt in range(_CLOCK_RETRIES + 1):
-            try:
-                with self.transaction() as transaction:
-                    return _file(transaction, rule, round_year=round_year, name=name,
-                                 unit=unit, industry=industry, application=application,
-                                 who=who, now=self.clock.now())
-            except TransitionRefused as refusal:
-                if (isinstance(refusal, ClockBehind) and is_system_clock(self.clock)
-                        and attempt < _CLOCK_RETRIES):
-                    continue  # another act was recorded meanwhile: file at a fresh time
-                self.record_refusal(who, rule.trigger, refusal, round_year=round_year)
-                raise
-        raise AssertionError("unreachable")
-
     # ------------------------------------------------------------------ refusals
     def require(self, who: Actor, kinds: tuple[str, ...], trigger: str, what: str, *,
                 round_year: int | None = None) -> None:
@@ -370,33 +358,6 @@ class Kernel:
             return loaded[0]
 
         return load
-
-
-def _file(transaction: Transaction, rule: Rule, *, round_year: int, name: str, unit: Unit,
-          industry: str, application: dict[str, Any], who: Actor, now: datetime) -> int:
-    """The new case and its audit row, in ``transaction``; refused once the round is
-    closed."""
-    round_row = load_round(transaction.session, round_year)
-    if round_row.closed_at is not None:
-        raise TransitionRefused(
-            f"round {round_year} is closed: no application is filed in it any more",
-            trigger=rule.trigger, round_year=round_year, reasons=[Reason.ROUND_CLOSED])
-    case = Case(
-        round_year=round_year, name=name, city=unit.city, county=unit.name,
-        industry=industry, state=rule.dest, version=1, policy=round_row.policy,
-        policy_version=round_row.policy_version, policy_digest=round_row.policy_digest,
-        application=application, created_at=now, updated_at=now,
-    )
-    transaction.session.add(case)
-    transaction.session.flush()
-    assert case.id is not None
-    transaction.record(
-        actor=who, trigger=rule.trigger, article=rule.article, at=now, case_id=case.id,
-        round_year=round_year, from_state=None, to_state=rule.dest,
-        payload={"name": name, "county": unit.name, "industry": industry,
-                 "application_sha256": audit.digest(application)},
-    )
-    return case.id
 
 
 def _case_with_round() -> Any:

@@ -87,6 +87,8 @@ class DeadlineScheduler:
                 return handled
             try:
                 handled = sweep.run_due(self.engine.kernel, stop=self.stopping)
+                if handled:
+                    log.info("sweep: %s", sweep.summary(handled))
             except Exception:  # the database went away, say: the next minute retries
                 log.exception("sweep failed; retrying at the next wake-up")
             try:

@@ -35,7 +35,10 @@ _NOT_XML = frozenset("\ufffe\uffff")
 
 def check_text(value: str, field: str, *, one_line: bool) -> str:
     """``value`` unchanged, or ``InvalidInput`` naming ``field`` and the first bad character."""
-    if value.isascii() and value.isprintable():  # the common case, checked in C
+    # The common case, checked in C: printable text has no character of the categories Cc,
+    # Cf (the bidirectional controls among them), Cs, Cn (U+FFFE, U+FFFF), Zl or Zp — nothing
+    # either kind of field refuses. Chinese text is printable too.
+    if value.isprintable():
         return value
     for position, character in enumerate(value, start=1):
         category = unicodedata.category(character)

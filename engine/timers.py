@@ -39,7 +39,7 @@ from gdcluster.engine.errors import EngineError
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
 
-__all__ = ["Plan", "not_applicable", "plan", "predict"]
+__all__ = ["Plan", "Reads", "describe", "not_applicable", "plan", "predict", "too_late"]
 
 #: Who the timers act as.
 SYSTEM = Actor.system()
@@ -55,6 +55,9 @@ REMINDED = "reminded"
 CLOSED = "closed"
 HELD = "held"
 NOT_APPLICABLE = "not_applicable"
+#: A reminder found only after what it announces has passed (the scheduler was down): closed,
+#: not sent.
+TOO_LATE = "too_late"
 REFUSED = "refused"
 WAITING = "waiting"
 BUSY = "busy"
@@ -95,20 +98,45 @@ def key_year(key: str) -> int | None:
     return None
 
 
-def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
-    """Decide what ``row`` does to ``case`` as it stands at ``now``. Reads only.
+class Reads:
+    """What :func:`plan` reads beyond the case and the deadline, one query each. ``scheduler
+    pending`` answers the same questions from rows it read for a whole batch at once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def open_objections(self, case_id: int) -> list[int]:
+        """The ids of the case's open objections, in order."""
+        return list(self.session.scalars(
+            select(Objection.id).where(Objection.case_id == case_id, Objection.status == "open")
+            .order_by(Objection.id)))
+
+    def report_filed(self, case_id: int, year: int) -> bool:
+        """Whether the case's annual report for ``year`` is filed."""
+        return self.session.scalar(
+            select(AnnualReport.id).where(AnnualReport.case_id == case_id,
+                                          AnnualReport.year == year)) is not None
+
+    def report_due(self, case_id: int, year: int | None) -> datetime | None:
+        """When the case's annual report for ``year`` is due (its deadline row), if known."""
+        return self.session.scalar(select(Deadline.due_at).where(
+            Deadline.key == deadlines.case_key(case_id, "report", year)))
+
+
+def plan(session: Session, row: Any, case: Case, now: datetime,
+         reads: Reads | None = None) -> Plan:
+    """Decide what ``row`` does to ``case`` as it stands at ``now``. Reads only (through
+    ``reads``, default: one query each in ``session``).
 
     A reminder found only after the deadline it announces has passed (the scheduler was down)
     is closed as too late rather than sent beside the consequence.
     """
+    reads = reads if reads is not None else Reads(session)
     kind, state = row.kind, case.state
     if kind == deadlines.PUBLICITY_END:
         if state != "publicized":
             return not_applicable(f"case is {state}, no longer in publicity")
-        open_ids = list(session.scalars(
-            select(Objection.id).where(Objection.case_id == case.id, Objection.status == "open")
-            .order_by(Objection.id)
-        ))
+        open_ids = reads.open_objections(case.id)
         if open_ids:
             listed = ", ".join(map(str, open_ids))
             return Plan(HELD, f"held: objection(s) {listed} open; the publicity closes once "
@@ -125,25 +153,20 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
             return Plan(CLOSED, f"correction window closed at 24:00 of {due}: the case can no "
                                 f"longer be submitted; `round close` closes it")
         if end_of_day(due) <= now:
-            return not_applicable(f"too late: the correction deadline ended {due}")
+            return too_late(f"the correction deadline ended {due}")
         return Plan(REMINDED, f"reminder sent: correction deadline {due}", None,
                     {"correction_due": due.isoformat()})
     if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
         year = key_year(row.key)
         if state not in VALID_STATES:
             return not_applicable(f"case is {state}; no annual report is owed")
-        if year is not None and session.scalar(
-            select(AnnualReport.id).where(AnnualReport.case_id == case.id,
-                                          AnnualReport.year == year)
-        ) is not None:
+        if year is not None and reads.report_filed(case.id, year):
             return not_applicable(f"the report for {year} is filed")
         due = deadline_day(row.due_at) if kind == deadlines.REPORT_DUE else None
         if kind == deadlines.REPORT_REMINDER:
-            report_due = session.scalar(select(Deadline.due_at).where(
-                Deadline.key == deadlines.case_key(case.id, "report", year)))
+            report_due = reads.report_due(case.id, year)
             if report_due is not None and as_utc(report_due) <= now:
-                return not_applicable(f"too late: the report for {year} was due "
-                                       f"{local_text(report_due)}")
+                return too_late(f"the report for {year} was due {local_text(report_due)}")
             return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
                         {"year": year, "report_due": deadline_day(report_due).isoformat()
                          if report_due is not None else None})
@@ -165,7 +188,7 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
             return not_applicable(f"validity now ends {until}")
         if kind == deadlines.EXPIRY_REMINDER:
             if end_of_day(until) <= now:
-                return not_applicable(f"too late: validity ended {until}")
+                return too_late(f"validity ended {until}")
             return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
                         {"valid_until": until.isoformat()})
         reason = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
@@ -177,6 +200,11 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
 def not_applicable(why: str) -> Plan:
     """Nothing to do: the case is no longer where the deadline applies, and why."""
     return Plan(NOT_APPLICABLE, f"not applicable: {why}")
+
+
+def too_late(why: str) -> Plan:
+    """A reminder not sent because what it announces has passed, and what that was."""
+    return Plan(TOO_LATE, f"too late: {why}")
 
 
 def _cn_date(day: date | None) -> str:
@@ -194,6 +222,11 @@ def predict(session: Session, row: Any, now: datetime) -> str:
         decided = plan(session, row, case, max(now, as_utc(row.due_at)))
     except EngineError as error:
         return f"refused: {error.message}"
+    return describe(decided)
+
+
+def describe(decided: Plan) -> str:
+    """A plan in a word or two, as ``scheduler pending`` lists it."""
     if decided.trigger == "revoke":
         return f"revoke {decided.payload['reason_code']}"
     if decided.trigger is not None:

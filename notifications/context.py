@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.effects import NOT_PUBLICIZED, NOT_RECOMMENDED, NOT_SUBMITTED
 from gdcluster.engine.errors import InvalidInput, NotFound
@@ -332,6 +331,8 @@ def _publicity(session: Session, settings: Settings, event: TransitionEvent) -> 
     start, end = _date(payload.get("publicity_start")), _date(payload.get("publicity_end"))
     if start is None or end is None:
         raise InvalidInput("the publicize act records no publicity period", field="publicity")
+    from gdcluster.engine.calendar import calendar_from_session  # and PyYAML: when counted
+
     workdays = len(calendar_from_session(session).workdays_between(start, end))
     context = common_context(settings, round_row, local_date(event.at))
     year = round_row.year

@@ -5,10 +5,13 @@ the text as body, the HTML as alternative, the .docx and the PDF attached; stdli
 ``webhook`` (an HTTP POST of a JSON event; stdlib ``urllib``; signed with HMAC-SHA256 when a
 secret is configured).
 
-Each ``Delivery`` row is worked in three short transactions of its own, never inside an act's:
-claim it (``pending``/``failed`` → ``sending``, one more attempt, a lease), send, then record the
-outcome (``sent``, or ``failed`` with the error and the time of the next attempt, doubling each
-time up to the cap, until ``max_attempts``). A row left ``sending`` by a crash is taken up again
+Deliveries are worked in short transactions of their own, never inside an act's: claim
+(``pending``/``failed`` → ``sending``, one more attempt, a lease), send, then record the
+outcome. An act's outbox files are claimed in one transaction and their outcomes recorded in
+one more; each e-mail or webhook row (a network channel, which may be slow) is claimed and
+recorded on its own, its lease counting from its own claim. The outcome is ``sent``, or
+``failed`` with the error and the time of the next attempt, doubling each time up to the cap,
+until ``max_attempts``. A row left ``sending`` by a crash is taken up again
 when its lease runs out, so every delivery happens at least once; receivers get the delivery id
 (``X-Gdcluster-Delivery``, ``Message-ID``) to drop the rare duplicate.
 """
@@ -43,6 +46,8 @@ from gdcluster.notifications.settings import Settings
 
 __all__ = ["CHANNELS", "DeliveryReport", "deliver", "write_file"]
 
+#: Channels that write on this machine: claimed and recorded together (``deliver``).
+LOCAL_CHANNELS = frozenset({"outbox"})
 #: How long a claimed delivery may take before another worker may take it up.
 LEASE = timedelta(minutes=10)
 ERROR_LIMIT = 2000
@@ -97,28 +102,43 @@ def deliver(
     """
     report = DeliveryReport()
     due = _due(engine, now=engine.clock.now(), audit_seq=audit_seq, retry_failed=retry_failed)
-    for delivery_id in due:
-        work = _claim(engine, delivery_id, now=engine.clock.now(), retry_failed=retry_failed,
-                      lease=lease)
-        if work is None:
-            continue  # another worker took it, or it is no longer due
-        engine.store.ensure_same()
-        try:
-            CHANNELS[work.channel](work, settings)
-        except Exception as exc:  # recorded on the row; the act it announces stays committed
-            error = f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
-            _finish(engine, delivery_id, settings, now=engine.clock.now(), error=error)
-            report.failed += 1
-            report.failures.append({"id": delivery_id, "channel": work.channel,
-                                    "target": work.target, "error": error})
-        else:
-            _finish(engine, delivery_id, settings, now=engine.clock.now(), error=None)
-            report.sent += 1
+    # the outbox files (local, quick): claimed together, written, their outcomes recorded
+    # together — two transactions for all of them; a network channel's row (e-mail, webhook)
+    # is claimed and recorded on its own, so its lease counts from its own claim
+    local = [delivery_id for delivery_id, channel in due if channel in LOCAL_CHANNELS]
+    if local:
+        works = _claim(engine, local, now=engine.clock.now(), retry_failed=retry_failed,
+                       lease=lease)
+        _finish(engine, [_send(engine, work, settings, report) for work in works], settings,
+                now=engine.clock.now())
+    for delivery_id, channel in due:
+        if channel in LOCAL_CHANNELS:
+            continue
+        works = _claim(engine, [delivery_id], now=engine.clock.now(),
+                       retry_failed=retry_failed, lease=lease)
+        _finish(engine, [_send(engine, work, settings, report) for work in works], settings,
+                now=engine.clock.now())
     return report
 
 
+def _send(engine: Engine, work: _Work, settings: Settings,
+          report: DeliveryReport) -> tuple[int, str | None]:
+    """Send one claimed delivery: (its id, the error or None), counted in ``report``."""
+    engine.store.ensure_same()
+    try:
+        CHANNELS[work.channel](work, settings)
+    except Exception as exc:  # recorded on the row; the act it announces stays committed
+        error = f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+        report.failed += 1
+        report.failures.append({"id": work.delivery_id, "channel": work.channel,
+                                "target": work.target, "error": error})
+        return work.delivery_id, error
+    report.sent += 1
+    return work.delivery_id, None
+
+
 def _due(engine: Engine, *, now: datetime, audit_seq: int | None,
-         retry_failed: bool) -> list[int]:
+         retry_failed: bool) -> list[tuple[int, str]]:
     expired = and_(Delivery.status == "sending", Delivery.next_attempt_at <= now)  # type: ignore[operator]
     if retry_failed:
         condition = or_(Delivery.status.in_(("pending", "failed")), expired)  # type: ignore[attr-defined]
@@ -130,46 +150,56 @@ def _due(engine: Engine, *, now: datetime, audit_seq: int | None,
             and_(Delivery.status == "failed", Delivery.next_attempt_at <= now),  # type: ignore[operator]
             expired,
         )
-    statement = select(Delivery.id).where(condition).order_by(Delivery.id)
+    statement = select(Delivery.id, Delivery.channel).where(condition).order_by(Delivery.id)
     if audit_seq is not None:
         statement = statement.join(Notice, Notice.id == Delivery.notice_id).where(
             Notice.audit_seq == audit_seq
         )
     with engine.store.read() as session:
-        return [int(value) for value in session.scalars(statement)]
+        return [(int(value), str(channel)) for value, channel in session.execute(statement)]
 
 
-def _claim(engine: Engine, delivery_id: int, *, now: datetime,
-           retry_failed: bool, lease: timedelta) -> _Work | None:
+def _claim(engine: Engine, delivery_ids: list[int], *, now: datetime,
+           retry_failed: bool, lease: timedelta) -> list[_Work]:
+    """Claim the deliveries still due among ``delivery_ids``, in one transaction; those another
+    worker took, or no longer due, are left out."""
     with engine.store.write() as session:
-        row = session.get(Delivery, delivery_id, with_for_update=True)
-        if row is None or not _still_due(row, now, retry_failed):
-            return None
-        row.status = "sending"
-        row.attempts += 1
-        row.next_attempt_at = now + lease
-        notice = session.get(Notice, row.notice_id)
-        assert notice is not None
-        bodies = {notice.format: notice.body}
-        files = [_file(notice)]
-        if row.channel != "outbox":
-            for sibling in session.scalars(
-                select(Notice).where(Notice.audit_seq == notice.audit_seq,
-                                     Notice.kind == notice.kind, Notice.id != notice.id)
-                .order_by(Notice.id)
-            ):
-                bodies[sibling.format] = sibling.body
-                files.append(_file(sibling))
-        return _Work(
-            delivery_id=delivery_id, channel=row.channel, target=row.target,
-            notice={"id": notice.id, "kind": notice.kind, "format": notice.format,
-                    "title": notice.title, "doc_no": notice.doc_no,
-                    "case_id": notice.case_id, "round_year": notice.round_year,
-                    "audit_seq": notice.audit_seq, "sha256": notice.sha256,
-                    "path": notice.path, "template_version": notice.template_version,
-                    "issued_at": in_shanghai(notice.created_at)},
-            bodies=bodies, files=files,
-        )
+        taken = (_take(session, delivery_id, now=now, retry_failed=retry_failed, lease=lease)
+                 for delivery_id in delivery_ids)
+        return [work for work in taken if work is not None]
+
+
+def _take(session: Any, delivery_id: int, *, now: datetime, retry_failed: bool,
+          lease: timedelta) -> _Work | None:
+    """Claim one delivery in ``session``: ``sending``, one more attempt, its lease."""
+    row = session.get(Delivery, delivery_id, with_for_update=True)
+    if row is None or not _still_due(row, now, retry_failed):
+        return None
+    row.status = "sending"
+    row.attempts += 1
+    row.next_attempt_at = now + lease
+    notice = session.get(Notice, row.notice_id)
+    assert notice is not None
+    bodies = {notice.format: notice.body}
+    files = [_file(notice)]
+    if row.channel != "outbox":
+        for sibling in session.scalars(
+            select(Notice).where(Notice.audit_seq == notice.audit_seq,
+                                 Notice.kind == notice.kind, Notice.id != notice.id)
+            .order_by(Notice.id)
+        ):
+            bodies[sibling.format] = sibling.body
+            files.append(_file(sibling))
+    return _Work(
+        delivery_id=delivery_id, channel=row.channel, target=row.target,
+        notice={"id": notice.id, "kind": notice.kind, "format": notice.format,
+                "title": notice.title, "doc_no": notice.doc_no,
+                "case_id": notice.case_id, "round_year": notice.round_year,
+                "audit_seq": notice.audit_seq, "sha256": notice.sha256,
+                "path": notice.path, "template_version": notice.template_version,
+                "issued_at": in_shanghai(notice.created_at)},
+        bodies=bodies, files=files,
+    )
 
 
 def _still_due(row: Delivery, now: datetime, retry_failed: bool) -> bool:
@@ -189,21 +219,25 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _finish(engine: Engine, delivery_id: int, settings: Settings, *, now: datetime,
-            error: str | None) -> None:
+def _finish(engine: Engine, outcomes: list[tuple[int, str | None]], settings: Settings, *,
+            now: datetime) -> None:
+    """Record each ``(delivery id, error or None)`` on its row, in one transaction."""
+    if not outcomes:
+        return
     with engine.store.write() as session:
-        row = session.get(Delivery, delivery_id, with_for_update=True)
-        assert row is not None
-        if error is None:
-            row.status, row.delivered_at = "sent", now
-            row.last_error, row.next_attempt_at = None, None
-            return
-        row.status, row.last_error = "failed", error
-        policy = settings.delivery
-        row.next_attempt_at = (
-            now + timedelta(seconds=policy.backoff(row.attempts))
-            if row.attempts < policy.max_attempts else None  # given up: retry by hand
-        )
+        for delivery_id, error in outcomes:
+            row = session.get(Delivery, delivery_id, with_for_update=True)
+            assert row is not None
+            if error is None:
+                row.status, row.delivered_at = "sent", now
+                row.last_error, row.next_attempt_at = None, None
+                continue
+            row.status, row.last_error = "failed", error
+            policy = settings.delivery
+            row.next_attempt_at = (
+                now + timedelta(seconds=policy.backoff(row.attempts))
+                if row.attempts < policy.max_attempts else None  # given up: retry by hand
+            )
 
 
 def _file(notice: Notice) -> dict[str, Any]:

@@ -15,7 +15,6 @@ other way round.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import unicodedata
@@ -440,7 +439,7 @@ class RegionTable:
         else:
             keys = self._unit_keys
         suggestions: list[str] = []
-        for match in difflib.get_close_matches(key, list(keys), _SUGGESTIONS, _SUGGESTION_CUTOFF):
+        for match in _close_matches(key, list(keys), _SUGGESTIONS, _SUGGESTION_CUTOFF):
             for unit in self._candidates(match):
                 if unit.name not in suggestions and (scope is None or unit.city == scope.name):
                     suggestions.append(unit.name)
@@ -449,7 +448,7 @@ class RegionTable:
     @staticmethod
     def _close(key: str, keys: Mapping[str, City]) -> list[str]:
         names: list[str] = []
-        for match in difflib.get_close_matches(key, list(keys), _SUGGESTIONS, _SUGGESTION_CUTOFF):
+        for match in _close_matches(key, list(keys), _SUGGESTIONS, _SUGGESTION_CUTOFF):
             if keys[match].name not in names:
                 names.append(keys[match].name)
         return names
@@ -537,3 +536,11 @@ def load_regions() -> RegionTable:
     """The region table shipped with the package, read once per process."""
     text = resources.files("gdcluster.states").joinpath("regions.json").read_text(encoding="utf-8")
     return RegionTable.from_json(json.loads(text))
+
+
+def _close_matches(key: str, keys: list[str], count: int, cutoff: float) -> list[str]:
+    """``difflib.get_close_matches``, imported when a name is not found (never on the way of
+    a name that is)."""
+    import difflib
+
+    return difflib.get_close_matches(key, keys, count, cutoff)

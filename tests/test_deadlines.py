@@ -439,8 +439,8 @@ def test_a_reminder_found_after_its_deadline_is_too_late(engine: Engine,
     clock.set("2024-04-03T09:00")
     got = engine.run_due()
     assert outcomes(got) == [
-        (deadlines.REPORT_REMINDER, case_id, "not_applicable"),
-        (deadlines.REPORT_REMINDER, case_id, "not_applicable"),
+        (deadlines.REPORT_REMINDER, case_id, "too_late"),
+        (deadlines.REPORT_REMINDER, case_id, "too_late"),
         (deadlines.REPORT_DUE, case_id, "revoked"),
     ]
     assert "too late" in got[0].result

@@ -117,3 +117,46 @@ def test_reads_define_only_the_tables_they_read(argv: list[str], database: tuple
     assert "gdcluster.engine.models" in modules
     assert ("gdcluster.engine.records" in modules) == (argv[1] == "show")
     assert not {name for name in modules if name.startswith("gdcluster.notifications")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", [["case", "show", "{id}"], ["case", "list", "--json"]],
+                         ids=["case-show", "case-list-json"])
+def test_reads_load_no_act_machinery(argv: list[str], database: tuple[str, int],
+                                     tmp_path: Path) -> None:
+    """A read opens the engine without binding the workflow (``Engine.open(acts=False)``):
+    the act kernel, the lifecycle, the guards, effects and deadline rules stay unloaded."""
+    url, case_id = database
+    modules = modules_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
+    acting = {"gdcluster.engine.kernel", "gdcluster.engine.lifecycle", "gdcluster.engine.acts",
+              "gdcluster.engine.guards", "gdcluster.engine.effects",
+              "gdcluster.engine.deadlines", "gdcluster.engine.policies"}
+    assert "gdcluster.engine.views" in modules
+    assert not modules & acting, sorted(modules & acting)
+
+
+def test_an_engine_opened_to_read_binds_the_workflow_at_its_first_act(
+        database: tuple[str, int]) -> None:
+    url, case_id = database
+    engine = Engine.open(url, clock=FakeClock("2030-01-01T09:00:00"), acts=False)
+    try:
+        assert engine.get(case_id).state == "recognized"
+        assert engine._kernel is None  # what this test is about
+        assert engine.kernel.lifecycle.triggers  # built when first needed
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Path) -> None:
+    """``case submit`` (an act with no notice) loads the act kernel and the state machine, but
+    no difflib (region suggestions, when a name is not found) and none of the heavy libraries.
+    (PyYAML still comes with ``engine.datafile``, which the application's validation
+    imports.)"""
+    url, case_id = database
+    modules = modules_after(["--now", "2025-06-01T09:00", "--as", "county:佛山市顺德区",
+                             "case", "submit", str(case_id + 1)], tmp_path, db=url)
+    assert "gdcluster.engine.kernel" in modules and "transitions" in modules
+    unused = {"difflib", "openpyxl", "weasyprint", *HEAVY} - {"transitions"}
+    loaded = {name.split(".")[0] for name in modules}
+    assert not loaded & unused, sorted(loaded & unused)

@@ -528,7 +528,7 @@ def test_catch_up_after_a_long_downtime_keeps_due_order(engine: Engine,
     clock.set("2025-04-02T09:00")
     got = [(item.kind, item.case_id, item.outcome) for item in engine.run_due()]
     assert got == [
-        (deadlines.CORRECTION_REMINDER, returned, "not_applicable"),
+        (deadlines.CORRECTION_REMINDER, returned, "too_late"),
         (deadlines.PUBLICITY_END, case_id, "publicity_closed"),
     ]
     assert engine.get(case_id).state == "publicity_closed"

@@ -236,12 +236,14 @@ first = True
 out.write(b"[\n")
 for row in db.execute("SELECT id, round_year, name, city, county, industry, state, version, "
                       "policy, policy_version, score, publicity_start, publicity_end, "
-                      "valid_from, valid_until, created_at, updated_at FROM gd_case ORDER BY id"):
+                      "valid_from, valid_until, previous_state, correction_due, created_at, "
+                      "updated_at FROM gd_case ORDER BY id"):
     item = {"id": row[0], "round": row[1], "name": row[2], "city": row[3], "county": row[4],
             "industry": row[5], "state": row[6], "version": row[7], "policy": row[8],
             "policy_version": row[9], "score": row[10], "publicity_start": row[11],
             "publicity_end": row[12], "valid_from": row[13], "valid_until": row[14],
-            "created_at": instant(row[15]), "updated_at": instant(row[16]),
+            "previous_state": row[15], "correction_due": row[16],
+            "created_at": instant(row[17]), "updated_at": instant(row[18]),
             "deadlines": [], "objections": [], "reports": []}
     text = json.dumps(item, ensure_ascii=False, indent=2)
     if not first:

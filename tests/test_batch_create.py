@@ -1,0 +1,166 @@
+"""``Engine.create_cases`` (issue 16 point 5): the batch path files exactly the rows the
+``create_case`` loop files — the cases and one audit row per case, compared column by column
+apart from times and hashes — with the same checks, chunk by chunk; and ``case import`` of
+many files goes through it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from pg_support import pg_url_or_skip, schema_url
+from sqlalchemy import create_engine, text
+
+from gdcluster.cli import cli
+from gdcluster.engine import Engine, InvalidInput, PermissionDenied, TransitionRefused
+from gdcluster.engine.clock import FakeClock
+
+PROVINCE = "province@王处长"
+UNITS = ("佛山市南海区", "广州市天河区", "深圳市南山区")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two empty databases of one back-end."""
+    if request.param == "sqlite":
+        yield (f"sqlite:///{tmp_path / 'loop.db'}", f"sqlite:///{tmp_path / 'batch.db'}")
+        return
+    base = pg_url_or_skip()
+    with schema_url(base) as first, schema_url(base) as second:
+        yield first, second
+
+
+def opened(url: str) -> Engine:
+    engine = Engine.init(url, simulation=True, clock=FakeClock("2024-03-01T09:00:00"))
+    engine.open_round(2024, PROVINCE)
+    return engine
+
+
+def rows(application: dict, count: int) -> list[dict[str, Any]]:
+    made = []
+    for index in range(count):
+        unit = UNITS[index % len(UNITS)]
+        data = dict(application) if index % 4 else {}  # drafts may be incomplete
+        made.append({"round_year": 2024, "name": f"批量测试产业集群{index}", "county": unit,
+                     "industry": "铝型材" if index % 2 else "电子信息", "data": data,
+                     "actor": f"county:{unit}"})
+    return made
+
+
+def content(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """The cases and audit rows, all columns but times and hashes; the head's length."""
+    database = create_engine(url)
+    try:
+        with database.connect() as connection:
+            cases = [tuple(row) for row in connection.execute(text(
+                "SELECT id, round_year, name, city, county, industry, state, version, policy, "
+                "policy_version, policy_digest, application, score, recommended_at, "
+                "publicity_start, publicity_end, valid_from, valid_until, previous_state, "
+                "correction_due FROM gd_case ORDER BY id"))]
+            audit = [tuple(row) for row in connection.execute(text(
+                "SELECT seq, case_id, round_year, actor, trigger, from_state, to_state, reason, "
+                "payload, article FROM gd_audit ORDER BY seq"))]
+            head = connection.execute(text("SELECT seq FROM gd_audit_head")).scalar_one()
+    finally:
+        database.dispose()
+    return cases, audit, head
+
+
+def test_the_batch_files_the_rows_the_loop_files(two_urls: tuple[str, str],
+                                                 application: dict) -> None:
+    given = rows(application, 23)
+    loop, batch = (opened(url) for url in two_urls)
+    try:
+        loop_ids = [loop.create_case(**row) for row in given]
+        batch_ids = batch.create_cases(given, chunk=10)  # chunks of 10, 10 and 3
+        assert batch_ids == loop_ids
+        assert batch.verify_audit().ok and loop.verify_audit().ok
+    finally:
+        loop.close()
+        batch.close()
+    loop_cases, loop_audit, loop_head = content(two_urls[0])
+    batch_cases, batch_audit, batch_head = content(two_urls[1])
+    assert len(batch_cases) == 23 and len(batch_audit) == 1 + 23  # the round's act first
+    assert batch_cases == loop_cases
+    assert batch_audit == loop_audit
+    assert batch_head == loop_head == 24
+
+
+def test_a_refused_row_stops_the_batch_at_its_chunk(engine: Engine, application: dict) -> None:
+    engine.open_round(2024, PROVINCE)
+    given = rows(application, 7)
+    given[5] = {**given[5], "county": "不存在的县"}
+    with pytest.raises(InvalidInput, match="county"):
+        engine.create_cases(given, chunk=3)
+    assert [view.name for view in engine.list_cases()] == [row["name"] for row in given[:3]]
+    assert engine.verify_audit().ok
+
+
+def test_on_refusal_hears_each_refused_row_and_the_others_are_filed(
+        engine: Engine, application: dict) -> None:
+    engine.open_round(2024, PROVINCE)
+    given = rows(application, 6)
+    given[1] = {**given[1], "actor": "county:深圳市南山区"}  # not the unit of the row
+    given[4] = {**given[4], "data": {"area_km2": "not a number"}}
+    refused: list[tuple[int, type]] = []
+    ids = engine.create_cases(given, chunk=4,
+                              on_refusal=lambda index, error: refused.append(
+                                  (index, type(error))))
+    assert refused == [(1, PermissionDenied), (4, InvalidInput)]
+    assert ids[1] is None and ids[4] is None
+    assert [view.id for view in engine.list_cases()] == [i for i in ids if i is not None]
+    assert [row["trigger"] for row in engine.refusals()] == ["create"]  # as create_case records
+    assert engine.verify_audit().ok
+
+
+def test_a_closed_round_refuses_the_batch_and_records_it(engine: Engine, clock: FakeClock,
+                                                        application: dict) -> None:
+    engine.open_round(2024, PROVINCE)
+    engine.close_round(2024, PROVINCE)
+    with pytest.raises(TransitionRefused, match="closed"):
+        engine.create_cases(rows(application, 3))
+    assert list(engine.list_cases()) == []
+    assert [row["trigger"] for row in engine.refusals()] == ["create"]
+
+
+def test_case_import_of_many_files_files_them_in_chunks(tmp_path: Path, application: dict,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'import.db'}"
+    opened(url).close()
+    folder = tmp_path / "files"
+    folder.mkdir()
+    from gdcluster.engine.application import to_json
+
+    given = rows(to_json(application), 5)
+    for index, row in enumerate(given):
+        document = {"case": {"round": 2024, "name": row["name"], "county": row["county"],
+                             "industry": row["industry"]}, **row["data"]}
+        (folder / f"{index:02}.json").write_text(json.dumps(document, ensure_ascii=False),
+                                                  encoding="utf-8")
+    (folder / "05.json").write_text('{"case": {"round": 2024, "name": "坏文件", '
+                                    '"county": "不存在的县", "industry": "x"}}',
+                                    encoding="utf-8")
+    monkeypatch.setenv("GDCLUSTER_DB", url)
+    monkeypatch.setenv("GDCLUSTER_NOW", "2024-03-02T09:00")
+    seen: list[int] = []
+    original = Engine.create_cases
+
+    def spy(self: Engine, batch: Any, **options: Any) -> list[int | None]:
+        batch = list(batch)
+        seen.append(len(batch))
+        return original(self, batch, **options)
+
+    monkeypatch.setattr(Engine, "create_cases", spy)
+    outcome = CliRunner().invoke(cli, ["--as", "county:佛山市南海区", "case", "import",
+                                        str(folder), "--json"])
+    report = json.loads(outcome.output)
+    assert outcome.exit_code == 4, outcome.output  # the first failed file: not its unit
+    assert report["counts"] == {"created": 2, "exists": 0, "failed": 4, "skipped": 0}
+    statuses = [item["status"] for item in report["files"]]
+    # the unit's own files are filed; the other units' files and the bad one are refused
+    assert statuses == ["created", "failed", "failed", "created", "failed", "failed"]
+    assert seen == [6]  # one batch: every file read, refused by its checks or filed

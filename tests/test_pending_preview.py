@@ -1,0 +1,103 @@
+"""``scheduler pending`` as a sweep would fire (issue 15 item 16, issue 16 point 4), and the
+sweep's summary naming every outcome.
+
+* The preview goes in due order with each case as the rows before it would leave it: a row
+  that ends the case (a revocation) is its last — the deadlines it would cancel are not listed.
+* It is one streamed query with a few look-ups per batch of rows, whatever the number of rows,
+  and never reads the application column.
+* A sweep after downtime reports a reminder it closed unsent as ``too_late`` — in its outcomes,
+  its summary line and the ``scheduler run --once`` output — not as "not applicable".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from click.testing import CliRunner
+from deadline_support import deadlines, recognized
+from sqlalchemy import event
+
+from gdcluster.engine import Engine
+from gdcluster.engine.clock import FakeClock
+
+
+@contextmanager
+def sql_seen(engine: Engine) -> Iterator[list[str]]:
+    """The SQL text of each statement the engine sends while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine.store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.store.engine, "before_cursor_execute", record)
+
+
+def test_the_preview_stops_at_the_row_that_ends_the_case(engine: Engine,
+                                                        clock: FakeClock) -> None:
+    """Validity 2023-07-10 … 2026-07-09: the 2023 report missed on 2024-03-31 revokes (18.3);
+    a sweep would then cancel the case's later deadlines, so none of them is listed."""
+    [case_id] = recognized(engine, clock, date(2023, 7, 10))
+    listed = [(row.kind, row.action) for row in engine.pending("2030-12-31")
+              if row.case_id == case_id]
+    assert listed == [
+        (deadlines.REPORT_REMINDER, "remind"),
+        (deadlines.REPORT_REMINDER, "remind"),
+        (deadlines.REPORT_DUE, "revoke 18.3"),
+    ]
+    # and so it goes: the sweep at that time revokes, and leaves nothing of the case pending
+    clock.set("2030-12-31T23:00")
+    assert [item.outcome for item in engine.run_due() if item.case_id == case_id][-1] \
+        == "revoked"
+    assert engine.pending("2030-12-31") == []
+
+
+def test_the_preview_reads_in_one_pass_without_the_application(engine: Engine,
+                                                              clock: FakeClock) -> None:
+    """Twice the cases, the same statements: no query per row (the look-ups a plan needs are
+    read per batch of rows), and no statement names the application column."""
+    counts = []
+    for count in (3, 6):
+        recognized(engine, clock, date(2023 + count // 3, 7, 10), count=count)
+        with sql_seen(engine) as seen:
+            rows = engine.pending("2027-12-31")
+        assert len(rows) > count
+        assert not [text for text in seen if "application" in text]
+        counts.append(len(seen))
+    assert counts[0] == counts[1] <= 6, counts
+
+
+def test_a_sweep_after_downtime_reports_reminders_too_late(engine: Engine, db_url: str,
+                                                          clock: FakeClock) -> None:
+    [case_id] = recognized(engine, clock, date(2023, 7, 10))
+    engine.close()
+    result = CliRunner().invoke(
+        __import__("gdcluster.cli", fromlist=["cli"]).cli,
+        ["--db", db_url, "--now", "2024-04-03T09:00", "scheduler", "run", "--once"],
+        catch_exceptions=False, env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
+                                     "GDCLUSTER_ACTOR": None})
+    assert result.exit_code == 0, result.output
+    assert "3 deadlines handled: 2 too late, 1 revoked" in result.stderr
+    assert result.stdout.count("too late: the report for 2023 was due") == 2
+    assert f"case {case_id}" in result.stdout
+
+
+def test_the_summary_names_each_outcome_once_with_its_count() -> None:
+    from datetime import UTC, datetime
+
+    from gdcluster.engine.sweep import DeadlineOutcome, summary
+
+    def made(outcome: str) -> DeadlineOutcome:
+        return DeadlineOutcome(1, "report_reminder", 1, None, datetime(2024, 1, 1, tzinfo=UTC),
+                               outcome, "")
+
+    assert summary([]) == "nothing due"
+    assert summary([made("too_late")]) == "1 deadline handled: 1 too late"
+    assert summary([made("reminded"), made("too_late"), made("reminded"),
+                    made("not_applicable")]) == (
+        "4 deadlines handled: 2 reminded, 1 too late, 1 not applicable")

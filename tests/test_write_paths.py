@@ -1,0 +1,124 @@
+"""How the write paths talk to the database (issue 16 point 3), counted, never timed:
+
+* ``round recognize`` writes each case's validity deadlines (expiry, its reminder, each annual
+  report and its reminders) as one multi-row statement, with no read of them first; the rows
+  are those the per-row path wrote (every key, kind and due time, checked against the date
+  rules);
+* a timer act with its notice commits at most three write transactions (SQLAlchemy's commit
+  events, counted).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from deadline_support import PROVINCE, publicized, recognized
+from sqlalchemy import event, select
+
+from gdcluster.engine import Engine, deadlines
+from gdcluster.engine.clock import FakeClock, end_of_day, start_of_day
+from gdcluster.engine.models import Deadline
+from gdcluster.notifications import Contact, Settings, attach
+
+
+@contextmanager
+def deadline_statements(engine: Engine) -> Iterator[Counter[str]]:
+    """The statements on ``gd_deadline`` the engine sends while the block runs, by verb."""
+    seen: Counter[str] = Counter()
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        words = statement.split()
+        if "gd_deadline" in statement and words:
+            seen[words[0].upper()] += 1
+
+    event.listen(engine.store.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.store.engine, "before_cursor_execute", count)
+
+
+def test_recognition_writes_each_cases_deadlines_in_one_statement(
+        engine: Engine, clock: FakeClock) -> None:
+    ids = publicized(engine, 3, end=date(2024, 10, 11))
+    clock.set("2024-10-14T10:00")
+    with deadline_statements(engine) as seen:
+        result = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号")
+    assert sorted(result.recognized) == ids
+    # per case: the publicity deadline closed (UPDATE) and one INSERT … ON CONFLICT of its
+    # validity deadlines; no SELECT of them one by one
+    assert seen["INSERT"] == len(ids)
+    assert seen["SELECT"] <= 2  # the round's own reads (batch bookkeeping), not per case
+    with engine.store.read() as session:
+        rows = session.execute(select(Deadline.key, Deadline.kind, Deadline.due_at,
+                                      Deadline.status).where(Deadline.case_id == ids[0],
+                                                             Deadline.kind != "publicity_end")
+                               ).all()
+    valid_until = date(2027, 10, 13)
+    expected = {
+        (f"case:{ids[0]}:validity_end:{valid_until}", "validity_end",
+         end_of_day(valid_until)),
+        (f"case:{ids[0]}:expiry_reminder:{valid_until}", "expiry_reminder",
+         start_of_day(date(2027, 7, 15))),
+    }
+    found = {(key, kind, due_at) for key, kind, due_at, status in rows}
+    assert expected <= found
+    assert {status for *_, status in rows} == {"pending"}
+    reports = sorted(key for key, kind, *_ in rows if kind == deadlines.REPORT_DUE)
+    assert reports == [f"case:{ids[0]}:report:{year}" for year in range(2024, 2028)]
+    assert engine.verify_audit().ok
+
+
+@contextmanager
+def write_commits(engine: Engine) -> Iterator[list[int]]:
+    """``[n]``: the commits of transactions that wrote (an INSERT, UPDATE or DELETE) while the
+    block runs, seen by SQLAlchemy's event listeners on the engine's connections."""
+    dirty: set[int] = set()
+    counted = [0]
+
+    def executed(connection: Any, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            dirty.add(id(connection.connection))
+
+    def committed(connection: Any) -> None:
+        if id(connection.connection) in dirty:
+            dirty.discard(id(connection.connection))
+            counted[0] += 1
+
+    listeners = {"before_cursor_execute": executed, "commit": committed,
+                 "rollback": lambda connection: dirty.discard(id(connection.connection))}
+    for name, listener in listeners.items():
+        event.listen(engine.store.engine, name, listener)
+    try:
+        yield counted
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine.store.engine, name, listener)
+
+
+def test_a_timer_act_with_its_notice_takes_at_most_three_write_transactions(
+        engine: Engine, clock: FakeClock, tmp_path: Path) -> None:
+    """A reminder and a revocation fired by the sweep, each with its notice in txt, HTML and
+    .docx written to the outbox: the act with its notice records, the outbox deliveries
+    claimed, their outcomes recorded — three write transactions, not one per delivery."""
+    settings = Settings(outbox=tmp_path / "outbox", contact=Contact(
+        person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn",
+        department="中小企业服务处", address="广州市越秀区东风中路305号", postcode="510031"))
+    [case_id] = recognized(engine, clock, date(2023, 7, 10))
+    attach(engine, settings)
+    for moment, outcome in (("2024-03-01T09:00", "reminded"), ("2024-04-03T09:00", "revoked")):
+        clock.set(moment)
+        with write_commits(engine) as writes:
+            handled = engine.run_due()
+        fired = [item for item in handled if item.outcome == outcome]
+        assert [item.case_id for item in fired] == [case_id]
+        unsent = len(handled) - len(fired)  # a reminder found too late: one transaction
+        assert writes[0] - unsent <= 3 * len(fired), (moment, writes[0], handled)
+    files = sorted(path.suffix for path in (tmp_path / "outbox").rglob("*.*"))
+    assert files == [".docx", ".docx", ".html", ".html", ".txt", ".txt"]
+    assert engine.verify_audit().ok
