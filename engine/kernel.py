@@ -34,6 +34,7 @@ from gdcluster.engine import audit, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
 from gdcluster.engine.clock import Clock, SystemClock
+from gdcluster.engine.coverage import case_snapshot, seal
 from gdcluster.engine.errors import (
     ClockBehind,
     ConcurrentModification,
@@ -77,6 +78,9 @@ class TransitionEvent:
     reason: str | None
     payload: dict[str, Any]
     audit_seq: int
+    #: The hash of the row before the act's (row ``audit_seq - 1``): the chain as the act found
+    #: it, which the act's notices print as their anchor.
+    prev_hash: str | None = None
 
 
 class Transaction:
@@ -87,27 +91,38 @@ class Transaction:
         self.session = session
         self.events: list[TransitionEvent] = []
         self._hooks = hooks
+        self._last: audit.Appended | None = None
 
     def record(
         self, *, actor: Actor, trigger: str, article: str, at: datetime,
         case_id: int | None = None, round_year: int | None = None,
         from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
-        payload: dict[str, Any] | None = None,
+        payload: dict[str, Any] | None = None, case: Case | None = None,
     ) -> TransitionEvent:
         """Append the act's audit row and run the transaction hooks (inside the transaction:
-        a hook that raises aborts the act)."""
+        a hook that raises aborts the act). ``case``: the case as the act left it, which the
+        row records (``audit verify`` replays cases from these)."""
         payload = payload or {}
         entry = audit.append(
             self.session, actor=str(actor), trigger=trigger, article=article, at=at,
             case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
             reason=reason, payload=payload,
+            attest={"case": case_snapshot(case)} if case is not None else None,
         )
+        self._last = entry
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
-                                at, reason, dict(payload), entry.seq)
+                                at, reason, dict(payload), entry.seq, entry.prev_hash)
         for hook in list(self._hooks):
             hook(self.session, event)
         self.events.append(event)
         return event
+
+    def seal(self) -> None:
+        """Before the commit: the transaction's last audit row vouches for the records not yet
+        vouched for (its notices and deadline outcomes, and refusals, renderings and closings
+        made outside an act since): ``gdcluster.engine.coverage``."""
+        if self._last is not None:
+            self._last = seal(connection_of(self.session), self._last)
 
 
 class Kernel:
@@ -158,6 +173,7 @@ class Kernel:
         with self.store.write() as session:
             transaction = Transaction(session, self._hooks)
             yield transaction
+            transaction.seal()
         self._emit(transaction.events)
 
     def _emit(self, events: Iterable[TransitionEvent]) -> None:
@@ -254,7 +270,7 @@ class Kernel:
         return transaction.record(
             actor=who, trigger=trigger, article=rule.article, at=now, case_id=case.id,
             round_year=case.round_year, from_state=from_state, to_state=case.state,
-            reason=act.reason, payload=act.audit,
+            reason=act.reason, payload=act.audit, case=case,
         )
 
     def create_case(self, *, round_year: int, name: str, unit: Unit, industry: str,
@@ -351,7 +367,7 @@ def _file(transaction: Transaction, rule: Rule, *, round_year: int, name: str, u
         actor=who, trigger=rule.trigger, article=rule.article, at=now, case_id=case.id,
         round_year=round_year, from_state=None, to_state=rule.dest,
         payload={"name": name, "county": unit.name, "industry": industry,
-                 "application_sha256": audit.digest(application)},
+                 "application_sha256": audit.digest(application)}, case=case,
     )
     return case.id
 

@@ -189,3 +189,27 @@ class Walker:
         for case_id, state in zip(ids, states, strict=True):
             assert self.engine.get(case_id).state == state
         return ids
+
+
+def database_made_at(db_url: str, revision: str) -> Any:
+    """A new simulation database with the schema of an earlier ``revision`` (as that version's
+    `gdcluster init --simulation` made it): its ``Store``, which the caller disposes of."""
+    import os
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from gdcluster.engine import migrations
+    from gdcluster.engine.store import Store, resolve_url
+
+    store = Store(resolve_url(db_url), create=True)
+    config = Config()
+    config.set_main_option("script_location", os.path.dirname(migrations.__file__))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.execute(text(
+            "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
+            "('schema_revision', :revision)"), {"revision": revision})
+    return store

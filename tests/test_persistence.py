@@ -123,28 +123,18 @@ def test_a_database_of_the_previous_version_upgrades_and_nothing_changes_silentl
     the 通告. The chain verifies throughout."""
     from datetime import date
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy.orm import Session
+    from support import database_made_at
 
-    from gdcluster.engine import Reason, TransitionRefused, audit, migrations
+    from gdcluster.engine import Reason, TransitionRefused, audit
     from gdcluster.engine.clock import end_of_day, parse_instant
-    from gdcluster.engine.store import Store, resolve_url
     from gdcluster.states.policy import load_policy
 
-    store = Store(resolve_url(db_url), create=True)
+    store = database_made_at(db_url, "0005_renderings")
     try:
-        config = Config()
-        config.set_main_option("script_location", os.path.dirname(migrations.__file__))
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0005_renderings")
         policy = load_policy("guangdong-2023")
         at = parse_instant("2024-10-11T09:00")
         with store.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
-                "('schema_revision', '0005_renderings')"))
             connection.execute(text(
                 "INSERT INTO gd_round (year, policy, policy_version, policy_digest, opened_at, "
                 "version, recognition_batch) VALUES (2024, :name, :version, :digest, :at, 1, "
