@@ -23,7 +23,7 @@ from gdcluster.engine.clock import SHANGHAI, as_utc
 from gdcluster.engine.errors import ConcurrentModification, InvalidInput
 from gdcluster.notifications.delivery import no_redirects
 
-__all__ = ["AnchorNotSent", "anchor", "head_record", "short_anchor"]
+__all__ = ["AnchorNotSent", "anchor", "head_record"]
 
 #: How long the webhook may take to answer.
 TIMEOUT = 20.0
@@ -49,13 +49,6 @@ def head_record(engine: Engine) -> dict[str, Any]:
         seq, hash_ = (head.seq, head.hash) if head is not None else (0, "0" * 64)
     at = as_utc(engine.clock.now()).astimezone(SHANGHAI).isoformat(timespec="seconds")
     return {"at": at, "seq": seq, "hash": hash_}
-
-
-def short_anchor(seq: int | None, hash_: str | None) -> str | None:
-    """How a printed notice names its anchor: ``链 N·<first 16 hex digits>``."""
-    if seq is None or hash_ is None:
-        return None
-    return f"存证链 {seq}·{hash_[:16]}"
 
 
 def anchor(engine: Engine, target: str) -> dict[str, Any]:
