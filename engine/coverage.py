@@ -30,7 +30,7 @@ from sqlalchemy import Connection, func, select, update
 
 from gdcluster.engine.audit import canonical_json, row_hash
 
-__all__ = ["COVERED", "Covered", "baseline", "case_snapshot", "group", "seal"]
+__all__ = ["COVERED", "Covered", "Group", "baseline", "case_snapshot", "group", "seal"]
 
 #: Deadline statuses that are an outcome (a pending deadline is not vouched for yet).
 CLOSED_STATUSES = ("fired", "done", "cancelled")
@@ -87,10 +87,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class Group:
+    """``[count, sha256]`` over records (each the values of its ``columns``, in id order),
+    hashed as they come: the SHA-256 of the canonical JSON of their list, without the list."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._hash = hashlib.sha256(b"[")
+
+    def add(self, row: Sequence[Any]) -> None:
+        """One more record."""
+        if self.count:
+            self._hash.update(b",")
+        self._hash.update(canonical_json([_plain(value) for value in row]).encode("utf-8"))
+        self.count += 1
+
+    def value(self) -> list[Any]:
+        """``[count, sha256]``, as an audit row's ``attest`` records it."""
+        final = self._hash.copy()
+        final.update(b"]")
+        return [self.count, final.hexdigest()]
+
+
 def group(rows: Iterable[Sequence[Any]]) -> list[Any]:
     """``[count, sha256]`` over records (each the values of its ``columns``, in id order)."""
-    items = [[_plain(value) for value in row] for row in rows]
-    return [len(items), hashlib.sha256(canonical_json(items).encode("utf-8")).hexdigest()]
+    digest = Group()
+    for row in rows:
+        digest.add(row)
+    return digest.value()
 
 
 def case_snapshot(case: Any) -> list[Any]:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import audit
-from gdcluster.engine.coverage import COVERED, Covered, case_snapshot, group
+from gdcluster.engine.coverage import COVERED, Covered, Group, case_snapshot
 from gdcluster.engine.errors import InvalidInput
 
 __all__ = [
@@ -153,7 +153,8 @@ class Coverage:
         width = len(covered.columns)
         current: int | None = None
         attest_text: str | None = None
-        items: list[tuple[Any, ...]] = []
+        items = Group()
+        ids: list[Any] = []  # the first few, to name them
         for row in rows:
             seq, text, values = row[0], row[1], tuple(row[2:2 + width])
             if seq is None:
@@ -165,24 +166,26 @@ class Coverage:
                     return seq, (f"{covered.model.lower()} {values[0]}: its body does not "
                                  f"match its hash (the stored document was changed)")
             if seq != current:
-                problem = self._group(covered, current, attest_text, items)
+                problem = self._group(covered, current, attest_text, items, ids)
                 if problem is not None:
                     return problem
-                current, attest_text, items = seq, text, []
-            items.append(values)
-        return self._group(covered, current, attest_text, items)
+                current, attest_text, items, ids = seq, text, Group(), []
+            items.add(values)
+            if len(ids) < 5:
+                ids.append(values[0])
+        return self._group(covered, current, attest_text, items, ids)
 
-    def _group(self, covered: Covered, seq: int | None, text: str | None,
-               items: list[tuple[Any, ...]]) -> tuple[int | None, str] | None:
+    def _group(self, covered: Covered, seq: int | None, text: str | None, items: Group,
+               ids: list[Any]) -> tuple[int | None, str] | None:
         if seq is None:
             return None
         attest = json.loads(text) if text else {}
         recorded = attest.get(covered.name)
-        counted = group(items)
+        counted = items.value()
         if recorded != counted:
-            ids = ", ".join(str(item[0]) for item in items[:5])
+            named = ", ".join(str(item) for item in ids)
             return seq, (f"the {covered.label} it vouches for do not match it (now "
-                         f"{counted[0]}, ids {ids}; the row says "
+                         f"{counted[0]}, ids {named}; the row says "
                          f"{recorded[0] if recorded else 0}): one was changed, added or removed")
         self.found[covered.name] += counted[0]
         return None
