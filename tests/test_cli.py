@@ -858,6 +858,8 @@ CONTRACT = {
     "calendar workdays", "calendar import", "audit verify",
     # issue 14: Excel in and out
     "case import", "case export", "template application",
+    # issue 15 §13: the audit chain's head recorded outside
+    "audit anchor",
 }
 
 
