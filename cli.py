@@ -1850,18 +1850,40 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--anchors", "anchors", type=click.Path(dir_okay=False),
+              help="A file of heads recorded by `audit anchor --to FILE`: every anchored row "
+                   "must still be there, unchanged.")
 @json_option
-def audit_verify() -> None:
-    """Recompute the chain; exit 3 and name the first bad row if it was tampered with."""
+def audit_verify(anchors: str | None) -> None:
+    """Recompute the chain, replay every case from it and check the notices, renderings,
+    refusals and deadline outcomes it vouches for; exit 3 and name the first bad row (or
+    case, or record) if anything was tampered with."""
     engine = _settings().engine(acts=False)
     with _progress("verifying the audit chain", engine.audit_length) as progress:
-        report = engine.verify_audit(progress=progress)
+        report = engine.verify_audit(progress=progress, anchors=anchors)
     if _settings().as_json:
         _write_json(report.to_dict())
     else:
         click.echo(report.message(), err=not report.ok)
     if not report.ok:
         click.get_current_context().exit(3)
+
+
+@audit_group.command("anchor")
+@click.option("--to", "target", required=True, metavar="FILE|URL",
+              help="Append the head as a JSON line to FILE, or POST it to an http(s) URL.")
+@json_option
+def audit_anchor(target: str) -> None:
+    """Record the chain's head (time +08:00, row, hash) outside the database, so that
+    `audit verify --anchors` can later prove no row up to it was changed or cut off."""
+    from gdcluster.notifications.anchors import anchor
+
+    record = anchor(_settings().engine(acts=False), target)
+    if _settings().as_json:
+        _write_json(record)
+    else:
+        click.echo(f"anchored row {record['seq']} ({record['hash'][:16]}…) at {record['at']} "
+                   f"to {target}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ the engine does not have stops it there (``InvalidDefinition``), never later, as
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -570,13 +571,18 @@ class Engine:
         return todo(self.store, actor, self.clock.now(), within=within, city=city,
                     county=county)
 
-    def verify_audit(self, *, progress: Callable[[int], None] | None = None
-                     ) -> audit.VerifyReport:
-        """Recompute the hash chain; the report names the first row that does not fit.
-        ``progress(n)`` is told of the rows checked as the check goes (``audit_length`` rows
-        in an intact chain)."""
+    def verify_audit(self, *, progress: Callable[[int], None] | None = None,
+                     anchors: str | os.PathLike[str] | None = None) -> audit.VerifyReport:
+        """Recompute the hash chain, replay every case from it and recompute the records it
+        vouches for; the report names the first row (or case, or record) that does not fit.
+        ``anchors``: a file of heads recorded outside (``audit anchor``), each of which the
+        chain must still reach and match. ``progress(n)`` is told of the rows checked as the
+        check goes (``audit_length`` rows in an intact chain)."""
+        from gdcluster.engine import verification
+
+        found = verification.read_anchors(anchors) if anchors is not None else None
         with self.store.read() as session:
-            return audit.verify(session, progress=progress)
+            return verification.verify(session, anchors=found, progress=progress)
 
     def audit_length(self) -> int:
         """How many rows the audit chain's head records (a progress bar's size)."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -61,6 +61,9 @@ def row_hash(entry: Any) -> str:
             "article": entry.article,
             "at": _instant(entry.at),
             "prev_hash": entry.prev_hash,
+            # what else the row vouches for (gdcluster.engine.coverage); rows without it hash
+            # as they always did
+            **({"attest": entry.attest} if getattr(entry, "attest", None) is not None else {}),
         }
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
@@ -95,12 +98,18 @@ def _statements() -> SimpleNamespace:
 _LAST_HEADS: dict[int, tuple[int, str, datetime]] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Appended:
-    """What :func:`append` wrote: the new row's place in the chain."""
+    """What :func:`append` wrote: the new row's place in the chain (and the row itself)."""
 
     seq: int
     hash: str
+    values: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def prev_hash(self) -> str:
+        """The hash of the row before: the head as this row found it."""
+        return str(self.values.get("prev_hash", GENESIS))
 
 
 def append(
@@ -116,6 +125,7 @@ def append(
     to_state: str | None = None,
     reason: str | None = None,
     payload: dict[str, Any] | None = None,
+    attest: dict[str, Any] | None = None,
 ) -> Appended:
     """Lock and move the head, insert the next row: SQL statements, no ORM objects.
 
@@ -143,6 +153,8 @@ def append(
         "article": article,
         "at": at.astimezone(UTC),
     }
+    if attest:  # absent, not null: a row without it is written as before the column
+        values["attest"] = canonical_json(attest)
     writer = id(connection.engine)
     known = _LAST_HEADS.get(writer)
     moved = False
@@ -164,7 +176,30 @@ def append(
                                            "new_hash": values["hash"]})
     connection.execute(sql.insert, values)
     _LAST_HEADS[writer] = (values["seq"], values["hash"], values["at"])
-    return Appended(values["seq"], values["hash"])
+    return Appended(values["seq"], values["hash"], values)
+
+
+def amend(connection: Any, last: Appended, attest: dict[str, Any]) -> Appended:
+    """Add ``attest`` to the row ``last`` just appended (still the head, still locked by this
+    transaction): its new hash, written to the row and the head."""
+    from gdcluster.engine.records import AuditEntry, AuditHead
+
+    values = dict(last.values)
+    merged = json.loads(values["attest"]) if values.get("attest") else {}
+    merged.update(attest)
+    values["attest"] = canonical_json(merged)
+    values["hash"] = row_hash(SimpleNamespace(**values))
+    rows = AuditEntry.__table__  # type: ignore[attr-defined]
+    head = AuditHead.__table__  # type: ignore[attr-defined]
+    connection.execute(update(rows).where(rows.c.seq == last.seq)
+                       .values(attest=values["attest"], hash=values["hash"]))
+    moved = connection.execute(update(head).where(head.c.id == 1, head.c.seq == last.seq)
+                               .values(hash=values["hash"])).rowcount
+    if moved != 1:
+        raise RuntimeError(f"audit row {last.seq} is no longer the head of the chain")
+    writer = id(connection.engine)
+    _LAST_HEADS[writer] = (last.seq, values["hash"], values["at"])
+    return Appended(last.seq, values["hash"], values)
 
 
 def append_many(session: Session, rows: list[dict[str, Any]]) -> list[Appended]:
@@ -189,6 +224,8 @@ def append_many(session: Session, rows: list[dict[str, Any]]) -> list[Appended]:
             "from_state": row.get("from_state"), "to_state": row.get("to_state"),
             "reason": row.get("reason"), "payload": canonical_json(row.get("payload") or {}),
             "article": row["article"], "at": row["at"].astimezone(UTC),
+            # every row of one statement has the column; a row without it hashes as before
+            "attest": canonical_json(row["attest"]) if row.get("attest") else None,
         }
         if last_at is not None and values["at"] < last_at:
             raise ClockBehind(local_text(values["at"]), local_text(last_at), seq)
@@ -198,7 +235,7 @@ def append_many(session: Session, rows: list[dict[str, Any]]) -> list[Appended]:
     connection.execute(sql.move_head, {"new_seq": seq, "new_hash": last_hash})
     connection.execute(sql.insert, written)
     _LAST_HEADS[id(connection.engine)] = (seq, last_hash, written[-1]["at"])
-    return [Appended(values["seq"], values["hash"]) for values in written]
+    return [Appended(values["seq"], values["hash"], values) for values in written]
 
 
 def _utc(value: datetime) -> datetime:
@@ -220,6 +257,9 @@ class VerifyReport:
     problem: str | None = None
     head_seq: int = 0
     head_hash: str = GENESIS
+    #: What the checks beyond the hashes looked at (cases replayed, records vouched for,
+    #: anchors matched, records not vouched for yet), by name.
+    checked: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -229,11 +269,14 @@ class VerifyReport:
             "problem": self.problem,
             "head_seq": self.head_seq,
             "head_hash": self.head_hash,
+            "checked": dict(self.checked),
         }
 
     def message(self) -> str:
         if self.ok:
             return f"audit chain intact: {self.rows} rows, head {self.head_hash[:16]}…"
+        if self.first_bad_seq is None:
+            return f"audit chain BROKEN: {self.problem}"
         return f"audit chain BROKEN at row {self.first_bad_seq}: {self.problem}"
 
 
@@ -246,6 +289,20 @@ def _time_went_back(entry: Any, previous_at: datetime | None) -> str | None:
             f"({local_text(previous_at)}): time went backwards in the chain")
 
 
+class RowCheck(Protocol):
+    """A check run on every row of the chain's one pass (after its hash and link are found
+    right), then once at the end: the seam that ``gdcluster.engine.verification`` fills."""
+
+    def row(self, entry: Any, attest: dict[str, Any] | None) -> str | None:
+        """The problem with this row (it is named as the first bad one), or None."""
+
+    def finish(self, session: Session) -> tuple[int | None, str] | None:
+        """After the last row: the first bad row (or None) and the problem, or None."""
+
+    def counts(self) -> dict[str, int]:
+        """What the check looked at, for the report."""
+
+
 def chain_length(session: Session) -> int:
     """How many rows the chain head records (0 for an empty chain): the size of a check."""
     from gdcluster.engine.records import AuditHead
@@ -255,9 +312,12 @@ def chain_length(session: Session) -> int:
 
 
 def verify(session: Session, *, batch: int = 2000,
-           progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Recompute the chain row by row; the report names the first row that does not fit.
-    ``progress(n)`` is told of every ``batch`` rows checked, and of the rest at the end."""
+           progress: Callable[[int], None] | None = None,
+           checks: Sequence[RowCheck] = ()) -> VerifyReport:
+    """Recompute the chain row by row, in one streamed pass; the report names the first row
+    that does not fit. ``progress(n)`` is told of every ``batch`` rows checked, and of the rest
+    at the end. ``checks`` look at each row as it passes, then finish (in order) once the
+    chain itself is found intact."""
     from gdcluster.engine.records import AuditEntry, AuditHead
 
     head = session.get(AuditHead, 1)
@@ -291,6 +351,12 @@ def verify(session: Session, *, batch: int = 2000,
             backwards = _time_went_back(entry, previous_at)
             if backwards is not None:
                 return VerifyReport(False, rows, entry.seq, backwards)
+            if checks:
+                attest = json.loads(entry.attest) if entry.attest else None
+                for check in checks:
+                    found = check.row(entry, attest)
+                    if found is not None:
+                        return VerifyReport(False, rows, entry.seq, found)
             previous_hash, previous_at = entry.hash, _utc(entry.at)
             expected_seq += 1
             session.expunge(entry)
@@ -317,4 +383,11 @@ def verify(session: Session, *, batch: int = 2000,
             "its hash is not the one the chain head recorded (the last row was replaced, "
             "or the head was altered)",
         )
-    return VerifyReport(True, rows, head_seq=head.seq, head_hash=head.hash)
+    checked: dict[str, int] = {}
+    for check in checks:
+        finished = check.finish(session)
+        checked.update(check.counts())
+        if finished is not None:
+            return VerifyReport(False, rows, finished[0], finished[1], head_seq=head.seq,
+                                head_hash=head.hash, checked=checked)
+    return VerifyReport(True, rows, head_seq=head.seq, head_hash=head.hash, checked=checked)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
@@ -124,6 +125,8 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
         {"actor": case.who, "trigger": rule.trigger, "article": rule.article, "at": now,
          "case_id": case_id, "round_year": case.round_year, "from_state": None,
          "to_state": rule.dest,
+         "case": SimpleNamespace(state=rule.dest, version=1, valid_from=None, valid_until=None,
+                                 previous_state=None),
          "payload": {"name": case.name, "county": case.unit.name, "industry": case.industry,
                      "application_sha256": audit.digest(case.application)}}
         for case, case_id in zip(cases, ids, strict=True)]

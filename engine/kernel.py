@@ -34,6 +34,7 @@ from gdcluster.engine import audit, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
 from gdcluster.engine.clock import SHANGHAI, Clock, as_utc, in_shanghai, is_system_clock
+from gdcluster.engine.coverage import case_snapshot, seal
 from gdcluster.engine.errors import (
     ClockBehind,
     ConcurrentModification,
@@ -77,6 +78,9 @@ class TransitionEvent:
     reason: str | None
     payload: dict[str, Any]
     audit_seq: int
+    #: The hash of the row before the act's (row ``audit_seq - 1``): the chain as the act found
+    #: it, which the act's notices print as their anchor.
+    prev_hash: str | None = None
 
     def __post_init__(self) -> None:
         # what listeners hear is in Asia/Shanghai (DESIGN §3): ``at`` an aware datetime at
@@ -93,6 +97,7 @@ class Transaction:
         self.session = session
         self.events: list[TransitionEvent] = []
         self._hooks = hooks
+        self._last: audit.Appended | None = None
         #: cases on which this transaction holds a due deadline: only there may ``system`` act
         self._timer_cases: set[int] = set()
 
@@ -116,18 +121,21 @@ class Transaction:
         self, *, actor: Actor, trigger: str, article: str, at: datetime,
         case_id: int | None = None, round_year: int | None = None,
         from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
-        payload: dict[str, Any] | None = None,
+        payload: dict[str, Any] | None = None, case: Case | None = None,
     ) -> TransitionEvent:
         """Append the act's audit row and run the transaction hooks (inside the transaction:
-        a hook that raises aborts the act)."""
+        a hook that raises aborts the act). ``case``: the case as the act left it, which the
+        row records (``audit verify`` replays cases from these)."""
         payload = payload or {}
         entry = audit.append(
             self.session, actor=str(actor), trigger=trigger, article=article, at=at,
             case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
             reason=reason, payload=payload,
+            attest={"case": case_snapshot(case)} if case is not None else None,
         )
+        self._last = entry
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
-                                at, reason, dict(payload), entry.seq)
+                                at, reason, dict(payload), entry.seq, entry.prev_hash)
         for hook in list(self._hooks):
             hook(self.session, event)
         self.events.append(event)
@@ -138,18 +146,32 @@ class Transaction:
         order: their audit rows appended by one statement (``audit.append_many``), then the
         hooks for each act. Each of ``rows`` has :meth:`record`'s keyword arguments."""
         entries = audit.append_many(self.session, [
-            {**row, "actor": str(row["actor"])} for row in rows])
+            {**{key: value for key, value in row.items() if key != "case"},
+             "actor": str(row["actor"]),
+             "attest": {"case": case_snapshot(row["case"])} if row.get("case") is not None
+             else None}
+            for row in rows])
+        if entries:
+            self._last = entries[-1]
         events = []
         for row, entry in zip(rows, entries, strict=True):
             event = TransitionEvent(
                 row.get("case_id"), row.get("round_year"), row["trigger"],
                 row.get("from_state"), row.get("to_state"), str(row["actor"]), row["at"],
-                row.get("reason"), dict(row.get("payload") or {}), entry.seq)
+                row.get("reason"), dict(row.get("payload") or {}), entry.seq,
+                entry.prev_hash)
             for hook in list(self._hooks):
                 hook(self.session, event)
             events.append(event)
         self.events.extend(events)
         return events
+
+    def seal(self) -> None:
+        """Before the commit: the transaction's last audit row vouches for the records not yet
+        vouched for (its notices and deadline outcomes, and refusals, renderings and closings
+        made outside an act since): ``gdcluster.engine.coverage``."""
+        if self._last is not None:
+            self._last = seal(connection_of(self.session), self._last)
 
 
 class Kernel:
@@ -214,6 +236,7 @@ class Kernel:
         with self.store.write() as session:
             transaction = Transaction(session, self._hooks)
             yield transaction
+            transaction.seal()
         self._emit(transaction.events)
 
     def _emit(self, events: Iterable[TransitionEvent]) -> None:
@@ -314,7 +337,7 @@ class Kernel:
         return transaction.record(
             actor=who, trigger=trigger, article=rule.article, at=now, case_id=case.id,
             round_year=case.round_year, from_state=from_state, to_state=case.state,
-            reason=act.reason, payload=act.audit,
+            reason=act.reason, payload=act.audit, case=case,
         )
 
     # ------------------------------------------------------------------ refusals

@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0008_actor_grants"
+SCHEMA_REVISION = "0009_chain_coverage"
 
 
 class Meta(SQLModel, table=True):
@@ -133,6 +133,7 @@ class Deadline(SQLModel, table=True):
     __tablename__ = "gd_deadline"
     __table_args__ = (
         Index("ix_gd_deadline_due", "status", "due_at"),
+        Index("ix_gd_deadline_attest", "attest_seq", "status"),
         UniqueConstraint("key", name="uq_gd_deadline_key"),
     )
 
@@ -146,6 +147,8 @@ class Deadline(SQLModel, table=True):
     created_at: datetime
     fired_at: datetime | None = None
     result: str | None = Field(default=None, sa_column=Column(Text))
+    #: The audit row that vouches for the deadline's outcome (set once it is closed).
+    attest_seq: int | None = None
 
 
 #: Tables defined in ``gdcluster.engine.records``: the audit chain, refusals, expert scores,

@@ -33,6 +33,10 @@ class AuditEntry(SQLModel, table=True):
     at: datetime
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    #: What else the row vouches for (canonical JSON, hashed with the row when set): the case
+    #: as the act left it, and the digests of the records its transaction made — notices,
+    #: later renderings, refusals, deadline outcomes (``gdcluster.engine.coverage``).
+    attest: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class AuditHead(SQLModel, table=True):
@@ -45,7 +49,8 @@ class AuditHead(SQLModel, table=True):
 
 
 class Refusal(SQLModel, table=True):
-    """Refused attempts (permission, guard, state), for security review. Not part of the chain."""
+    """Refused attempts (permission, guard, state), for security review. Vouched for by the next
+    audit row appended (``attest_seq``)."""
 
     __tablename__ = "gd_refusal"
     id: int | None = Field(default=None, primary_key=True)
@@ -56,6 +61,7 @@ class Refusal(SQLModel, table=True):
     round_year: int | None = None
     code: str = Field(max_length=32)
     message: str = Field(sa_column=Column(Text, nullable=False))
+    attest_seq: int | None = Field(default=None, index=True)
 
 
 class ExpertScore(SQLModel, table=True):
@@ -147,6 +153,11 @@ class Notice(SQLModel, table=True):
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     path: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
+    #: The audit chain as the act found it (its last row's ``seq`` and ``hash``), also printed
+    #: in the notice's footer: every copy handed out anchors the chain up to there.
+    anchor_seq: int | None = None
+    anchor_hash: str | None = Field(default=None, max_length=64)
+    attest_seq: int | None = Field(default=None, index=True)
 
 
 class Rendering(SQLModel, table=True):
@@ -179,6 +190,7 @@ class Rendering(SQLModel, table=True):
     path: str = Field(sa_column=Column(Text, nullable=False))
     actor: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime
+    attest_seq: int | None = Field(default=None, index=True)
 
 
 class Delivery(SQLModel, table=True):

@@ -304,6 +304,7 @@ def _remind(transaction: Transaction, row: Any, case: Case, decided: Plan, at: d
         actor=SYSTEM, trigger=row.kind, article=REMINDER_ARTICLES[row.kind], at=at,
         case_id=case.id, round_year=case.round_year, from_state=case.state,
         to_state=case.state, payload={**decided.payload, "due_at": _iso_local(row.due_at)},
+        case=case,
     )
 
 

@@ -108,6 +108,7 @@ def event_from_audit(entry: AuditEntry) -> TransitionEvent:
         case_id=entry.case_id, round_year=entry.round_year, trigger=entry.trigger,
         from_state=entry.from_state, to_state=entry.to_state, actor=entry.actor, at=entry.at,
         reason=entry.reason, payload=json.loads(entry.payload), audit_seq=entry.seq,
+        prev_hash=entry.prev_hash,
     )
 
 
@@ -166,7 +167,18 @@ def build_context(
         event = latest_event(session, spec.kind, case_id=spec.case_id,
                              round_year=spec.round_year if spec.case_id is None else None)
     builder = _BUILDERS[spec.kind]
-    return builder(session, settings, event)
+    context = builder(session, settings, event)
+    context.setdefault("anchor", anchor_text(event))
+    return context
+
+
+def anchor_text(event: TransitionEvent) -> str | None:
+    """The short form of the chain as ``event``'s act found it, printed in a notice's footer:
+    the row before the act's and the first 16 hex digits of its hash (``gdcluster audit verify
+    --anchors`` checks the full hash kept in the notice's record)."""
+    if event.prev_hash is None:
+        return None
+    return f"存证 {event.audit_seq - 1}·{event.prev_hash[:16]}"
 
 
 def _book_title(title: str) -> str:

@@ -44,7 +44,7 @@ from gdcluster.engine.models import Delivery, Notice
 from gdcluster.notifications.render import MEDIA_TYPES
 from gdcluster.notifications.settings import Settings
 
-__all__ = ["CHANNELS", "DeliveryReport", "deliver", "write_file"]
+__all__ = ["CHANNELS", "DeliveryReport", "deliver", "no_redirects", "write_file"]
 
 #: Channels that write on this machine: claimed and recorded together (``deliver``).
 LOCAL_CHANNELS = frozenset({"outbox"})
@@ -376,6 +376,11 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def no_redirects() -> urllib.request.OpenerDirector:
+    """The opener of every outgoing POST (webhooks, anchors): a 3xx is final, never followed."""
+    return _OPENER
 
 
 CHANNELS: dict[str, Callable[[_Work, Settings], None]] = {

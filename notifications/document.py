@@ -61,6 +61,9 @@ class Document:
     letter: bool = False  # 信函格式 (a letter with a …函〔Y〕N号 number): first page unnumbered
     issued: Day | None = None
     copies: tuple[str, ...] = ()  # 抄送机关, printed in the 版记 at the end
+    #: The audit chain as the act found it, short form ("存证 12·<16 hex>"), printed small in
+    #: the footer of every page of the HTML, PDF and .docx (None: not tied to an act).
+    anchor: str | None = None
 
     @property
     def attachment_note(self) -> list[str]:

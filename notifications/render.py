@@ -18,7 +18,7 @@ import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -220,11 +220,7 @@ def render(kind: str, context: Mapping[str, Any],
             raise InvalidInput(f"unknown format {name!r}; use {', '.join(FORMATS)}",
                                field="format")
     source = kind_template(kind)
-    try:
-        template = environment().get_template(source)
-    except Exception as exc:  # TemplateNotFound
-        raise InvalidInput(f"no template for notice kind {kind!r}", field="kind") from exc
-    document = parse_document(kind, template.render(**context))
+    document = compose(kind, context)
     fonts = context.get("fonts") or Fonts()
     html: str | None = None
     results = []
@@ -253,6 +249,19 @@ def render(kind: str, context: Mapping[str, Any],
                                 template_version=version, title=document.title,
                                 doc_no=document.doc_no))
     return results
+
+
+def compose(kind: str, context: Mapping[str, Any]) -> Document:
+    """The notice as the layouts see it: its template rendered with ``context`` and parsed,
+    with the audit chain anchor of its act (``context["anchor"]``) for the printed footer."""
+    try:
+        template = environment().get_template(kind_template(kind))
+    except Exception as exc:  # TemplateNotFound
+        raise InvalidInput(f"no template for notice kind {kind!r}", field="kind") from exc
+    document = parse_document(kind, template.render(**context))
+    if context.get("anchor"):
+        document = replace(document, anchor=str(context["anchor"]))
+    return document
 
 
 def _html(document: Document, fonts: Fonts) -> str:

@@ -157,6 +157,7 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
             template_version=rendering.template_version, sha256=rendering.sha256,
             size=len(rendering.body), body=rendering.body,
             path=str(outbox / f"{stem}.{rendering.format}"), created_at=event.at,
+            anchor_seq=event.audit_seq - 1, anchor_hash=event.prev_hash,
         )
         session.add(notice)
         session.flush()

@@ -32,7 +32,7 @@ from gdcluster.notifications.document import Document, Paragraph, Table
 
 __all__ = ["FONTS", "VERSION", "build"]
 
-VERSION = "2"
+VERSION = "3"
 
 FONTS = {
     "body": "仿宋_GB2312",
@@ -53,6 +53,8 @@ def build(document: Document) -> bytes:
     word = new_document(io.BytesIO(_base()))
     word.sections[0].different_first_page_header_footer = document.letter
     _properties(word, document)
+    if document.anchor:
+        _anchor(word.sections[0], document.anchor, letter=document.letter)
 
     _title(word, document.title)
     if document.doc_no:
@@ -222,13 +224,25 @@ def _set_font(rpr: Any, name: str) -> None:
         fonts.attrib.pop(qn(key), None)
 
 
+def _anchor(section: Any, text: str, *, letter: bool) -> None:
+    """The audit chain anchor, small and centred under the page number, on every page."""
+    footers = [section.footer, section.even_page_footer]
+    if letter:  # its own first-page footer, otherwise empty
+        footers.append(section.first_page_footer)
+    for footer in footers:
+        paragraph = footer.add_paragraph()
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        run = paragraph.add_run(text)
+        run.font.size = Pt(8)
+
+
 def _properties(word: Any, document: Document) -> None:
     properties = word.core_properties
     properties.title = _property(document.title)
     properties.subject = _property(document.kind)
     properties.author = _property(document.issuer)
     properties.last_modified_by = _property(document.issuer)
-    properties.comments = ""
+    properties.comments = document.anchor or ""
     properties.keywords = _property(document.doc_no or "")
     properties.language = "zh-CN"
     properties.revision = 1

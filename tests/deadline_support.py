@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from gdcluster.engine import Engine, audit, deadlines
 from gdcluster.engine.clock import as_utc, end_of_day
+from gdcluster.engine.coverage import case_snapshot
 from gdcluster.engine.models import AuditEntry, Case, Deadline, Round
 
 DATA = Path(__file__).parent / "data"
@@ -89,9 +90,12 @@ def insert_cases(
                          due_at=as_utc(due), status="pending", created_at=now)
                 for case_id in ids
             )
+        # the seed row vouches for the cases it made, as an upgrade's row does for the cases
+        # it found (``audit verify`` replays every case from the chain)
         audit.append(session, actor="system", trigger="seed", article="test seed", at=now,
                      round_year=round_year,
-                     payload={"cases": [ids[0], ids[-1]] if ids else [], "state": state})
+                     payload={"cases": [ids[0], ids[-1]] if ids else [], "state": state},
+                     attest={"cases": [[case.id, *case_snapshot(case)] for case in cases]})
     return ids
 
 

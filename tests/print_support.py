@@ -31,7 +31,7 @@ from gdcluster.engine.clock import FakeClock
 from gdcluster.notifications import Contact, Settings, attach
 from gdcluster.notifications.context import NoticeSpec, build_context
 from gdcluster.notifications.document import Document
-from gdcluster.notifications.render import environment, kind_template, parse_document
+from gdcluster.notifications.render import compose
 
 DATA = Path(__file__).parent / "data"
 CHROMIUM = "/usr/bin/chromium"
@@ -243,7 +243,7 @@ def document(world: World, kind: str, target: dict[str, Any]) -> Document:
     spec = NoticeSpec(kind, **target)
     with world.engine.store.read() as session:
         context = build_context(session, spec, world.settings)
-    return parse_document(kind, environment().get_template(kind_template(kind)).render(**context))
+    return compose(kind, context)
 
 
 # ---------------------------------------------------------------------------- printing
@@ -335,20 +335,25 @@ def page_problems(pages: list[Page], doc: Document) -> Iterator[str]:
 
 
 def _number_problems(pages: list[Page], doc: Document) -> Iterator[str]:
-    """Every page carries "— N —" under the text block, odd pages right and even left; nothing
-    else is printed in the margins (no browser header or footer)."""
+    """Every page carries "— N —" under the text block, odd pages right and even left, and the
+    act's audit chain anchor in the middle (issue 15 §13); nothing else is printed in the
+    margins (no browser header or footer)."""
+    anchor = _squeeze(doc.anchor or "")
     for page in pages:
         top, bottom = 37 * MM, page.height - 35 * MM  # the text block (glyph boxes differ
-        margin = [word for word in page.words  # between engines: their middles are compared)
-                  if not top < (word.y0 + word.y1) / 2 < bottom]
-        number = "".join(word.text for word in sorted(margin, key=lambda item: item.x0))
+        margin = sorted((word for word in page.words  # between engines: their middles are
+                         if not top < (word.y0 + word.y1) / 2 < bottom),  # compared)
+                        key=lambda item: item.x0)
+        number = "".join(word.text for word in margin)
         unnumbered = doc.letter and page.number == 1
         expected = "" if unnumbered else f"—{page.number}—"
-        if _squeeze(number) != expected:
+        # read left to right: the anchor before an odd page's number, after an even page's
+        if _squeeze(number) not in (expected + anchor, anchor + expected):
             yield f"page {page.number}: margins hold {number!r}, not {expected!r}"
             continue
         if unnumbered:
             continue
+        margin = _without_anchor(margin, anchor)
         left = min(word.x0 for word in margin)
         right = max(word.x1 for word in margin)
         centre = page.width / 2
@@ -356,6 +361,17 @@ def _number_problems(pages: list[Page], doc: Document) -> Iterator[str]:
             yield f"page {page.number}: odd, but its number is not on the right"
         if not page.number % 2 and right > centre:
             yield f"page {page.number}: even, but its number is not on the left"
+
+
+def _without_anchor(words: list[Any], anchor: str) -> list[Any]:
+    """The page number's words: the margin's (left to right) without the anchor's, which
+    read as its first words (odd pages) or its last (even pages)."""
+    for cut in range(len(words) + 1):
+        if _squeeze("".join(word.text for word in words[:cut])) == anchor:
+            return words[cut:]
+        if _squeeze("".join(word.text for word in words[len(words) - cut:])) == anchor:
+            return words[:len(words) - cut]
+    return words
 
 
 def _signature_problems(pages: list[Page], doc: Document) -> Iterator[str]:

@@ -209,3 +209,16 @@ def store_at_revision(url: str, revision: str) -> Any:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     return store
+
+
+def database_made_at(db_url: str, revision: str) -> Any:
+    """A new simulation database with the schema of an earlier ``revision`` (as that version's
+    `gdcluster init --simulation` made it): its ``Store``, which the caller disposes of."""
+    from sqlalchemy import text
+
+    store = store_at_revision(db_url, revision)
+    with store.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
+            "('schema_revision', :revision)"), {"revision": revision})
+    return store

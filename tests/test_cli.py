@@ -862,6 +862,8 @@ CONTRACT = {
     "todo", "case attach", "case attachments", "case attachment",
     # issue 15.10: which OS user may act as whom (DESIGN §8a)
     "actors grant", "actors revoke", "actors list",
+    # issue 15 §13: the audit chain's head recorded outside
+    "audit anchor",
 }
 
 

@@ -568,8 +568,8 @@ def test_each_rendering_records_its_template_versions(world: dict[str, Any]) -> 
         assert f"{row['kind']}.xml.j2@{template_version(row['template'])}" in \
             row["template_version"]
         assert "_notice.xml.j2@2" in row["template_version"]
-        layout = {"txt": "_layout.txt.j2@2", "html": "_layout.html.j2@2",
-                  "docx": "word.py@2"}[row["format"]]
+        layout = {"txt": "_layout.txt.j2@2", "html": "_layout.html.j2@3",
+                  "docx": "word.py@3"}[row["format"]]
         assert layout in row["template_version"]
     templates = [entry for entry in resources.files("gdcluster").joinpath("templates").iterdir()
                  if entry.name.endswith(".j2")]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from support import store_at_revision
 
 from gdcluster.engine import Engine, NotInitialized, SimulationOnly
 from gdcluster.engine.clock import FakeClock, SystemClock
@@ -125,19 +124,17 @@ def test_a_database_of_the_previous_version_upgrades_and_nothing_changes_silentl
     from datetime import date
 
     from sqlalchemy.orm import Session
+    from support import database_made_at
 
     from gdcluster.engine import Reason, TransitionRefused, audit
     from gdcluster.engine.clock import end_of_day, parse_instant
     from gdcluster.states.policy import load_policy
 
-    store = store_at_revision(db_url, "0005_renderings")
+    store = database_made_at(db_url, "0005_renderings")
     try:
         policy = load_policy("guangdong-2023")
         at = parse_instant("2024-10-11T09:00")
         with store.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
-                "('schema_revision', '0005_renderings')"))
             connection.execute(text(
                 "INSERT INTO gd_round (year, policy, policy_version, policy_digest, opened_at, "
                 "version, recognition_batch) VALUES (2024, :name, :version, :digest, :at, 1, "

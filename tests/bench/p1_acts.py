@@ -239,7 +239,8 @@ class PeerActs(Contender):
             row = {"seq": head.seq + 1, "case_id": case_id, "round_year": YEAR, "actor": who,
                    "trigger": trigger, "from_state": source, "to_state": dest,
                    "reason": None, "payload": self.payloads[trigger],
-                   "article": self.articles[trigger], "at": now, "prev_hash": head.hash}
+                   "article": self.articles[trigger], "at": now, "prev_hash": head.hash,
+                   "attest": case_attest(dest, current.version + 1)}
             row["hash"] = chain_hash(row, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
             connection.execute(self.insert_audit, row)
             connection.execute(self.move_head, {"new_seq": row["seq"], "new_hash": row["hash"]})
@@ -249,6 +250,13 @@ class PeerActs(Contender):
 
     def close(self) -> None:
         self.sa.dispose()
+
+
+def case_attest(state: str, version: int) -> str:
+    """What the engine's row records of the case it left (``attest``, hashed with the row):
+    its state and version; no validity or previous state in these steps."""
+    return json.dumps({"case": [state, version, None, None, None]}, ensure_ascii=False,
+                      sort_keys=True, separators=(",", ":"))
 
 
 def chain_hash(row: dict[str, Any], at_text: str) -> str:
@@ -329,14 +337,14 @@ class StdlibActs(Contender):
             row = {"seq": seq + 1, "case_id": case_id, "round_year": YEAR, "actor": who,
                    "trigger": trigger, "from_state": source, "to_state": dest, "reason": None,
                    "payload": self.payloads[trigger], "article": self.articles[trigger],
-                   "prev_hash": previous}
+                   "prev_hash": previous, "attest": case_attest(dest, version + 1)}
             digest = chain_hash(row, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
             db.execute(
                 "INSERT INTO gd_audit (seq, case_id, round_year, actor, trigger, from_state, "
-                "to_state, reason, payload, article, at, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "to_state, reason, payload, article, at, prev_hash, hash, attest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq + 1, case_id, YEAR, who, trigger, source, dest, None, row["payload"],
-                 row["article"], stored, previous, digest))
+                 row["article"], stored, previous, digest, row["attest"]))
             db.execute("UPDATE gd_audit_head SET seq = ?, hash = ? WHERE id = 1",
                        (seq + 1, digest))
             db.execute("COMMIT")

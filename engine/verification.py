@@ -1,0 +1,304 @@
+"""``audit verify``: the chain's hashes, then what the chain vouches for (issue 15 §12, §13).
+
+One streamed pass over the audit rows in ``seq`` order (``audit.verify``) runs the row checks
+of :func:`row_checks` on every row, then each check finishes once the chain itself is intact:
+
+* :class:`CaseReplay` replays every case from its rows (the state, version, validity and
+  previous state each act left, ``attest.case``) and compares the result with ``gd_case``;
+* :class:`Coverage` recomputes the groups of notices (with their bodies' hashes), renderings,
+  refusals and deadline outcomes each row vouches for, and counts that none went missing;
+* :class:`Anchors` (``--anchors FILE``) compares the rows at the anchored positions with the
+  hashes recorded outside.
+
+Other checks (time never going back, …) are added to :data:`ROW_CHECKS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gdcluster.engine import audit
+from gdcluster.engine.coverage import COVERED, Covered, Group, case_snapshot
+from gdcluster.engine.errors import InvalidInput
+
+__all__ = [
+    "ROW_CHECKS",
+    "Anchor",
+    "Anchors",
+    "CaseReplay",
+    "Coverage",
+    "read_anchors",
+    "row_checks",
+    "verify",
+]
+
+_FIELDS = ("state", "version", "valid_from", "valid_until", "previous_state")
+
+
+class CaseReplay:
+    """Every case as its audit rows leave it, compared with ``gd_case`` at the end.
+
+    Keeps one small tuple per case (never the rows): the case's fields after its last row,
+    and that row's ``seq``. A row from before the coverage (no ``attest.case``) gives the
+    state only, until the upgrade's row (``attest.cases``) gives everything."""
+
+    def __init__(self) -> None:
+        self.cases: dict[int, tuple[tuple[Any, ...], int, bool]] = {}
+        self.compared = 0
+
+    def row(self, entry: Any, attest: dict[str, Any] | None) -> str | None:
+        if attest is not None and "cases" in attest:
+            for item in attest["cases"]:
+                self.cases[int(item[0])] = (tuple(item[1:]), entry.seq, True)
+        if entry.case_id is None:
+            return None
+        known = self.cases.get(entry.case_id)
+        if known is not None and entry.from_state != known[0][0]:
+            return (f"case {entry.case_id}: this row moves it from {entry.from_state!r}, but "
+                    f"the rows before leave it {known[0][0]!r} (row {known[1]})")
+        snapshot = attest.get("case") if attest is not None else None
+        if snapshot is not None:
+            self.cases[entry.case_id] = (tuple(snapshot), entry.seq, True)
+        else:
+            self.cases[entry.case_id] = ((entry.to_state,), entry.seq, False)
+        return None
+
+    def finish(self, session: Session) -> tuple[int | None, str] | None:
+        from gdcluster.engine.models import Case
+
+        statement = select(Case.id, Case.state, Case.version, Case.valid_from,  # type: ignore[call-overload]
+                           Case.valid_until, Case.previous_state).order_by(Case.id)
+        with session.execute(statement.execution_options(yield_per=2000)) as rows:
+            return self._compare(rows)
+
+    def _compare(self, rows: Iterable[Any]) -> tuple[int | None, str] | None:
+        for row in rows:
+            known = self.cases.pop(row.id, None)
+            if known is None:
+                return None, (f"case {row.id} is in gd_case but no audit row records it "
+                              f"(added behind the engine's back)")
+            self.compared += 1
+            expected, seq, full = known
+            actual = case_snapshot(row)
+            for index, name in enumerate(_FIELDS if full else _FIELDS[:1]):
+                if actual[index] != expected[index]:
+                    return seq, (f"case {row.id}: {name} is {actual[index]!r} in gd_case, but "
+                                 f"its audit rows leave it {expected[index]!r} (last row {seq})")
+        if self.cases:
+            case_id, (_, seq, _) = min(self.cases.items())
+            return seq, f"case {case_id} has audit rows but is missing from gd_case"
+        return None
+
+    def counts(self) -> dict[str, int]:
+        return {"cases": self.compared}
+
+
+class Coverage:
+    """The records each row vouches for (``attest.<kind>``: count and hash), recomputed from
+    their tables: one streamed query per kind, in the order of the rows vouching."""
+
+    def __init__(self) -> None:
+        self.expected = {covered.name: 0 for covered in COVERED}
+        self.found = {covered.name: 0 for covered in COVERED}
+        self.pending = {covered.name: 0 for covered in COVERED}
+
+    def row(self, entry: Any, attest: dict[str, Any] | None) -> str | None:
+        if attest is not None:
+            for covered in COVERED:
+                if covered.name in attest:
+                    self.expected[covered.name] += int(attest[covered.name][0])
+        return None
+
+    def finish(self, session: Session) -> tuple[int | None, str] | None:
+        for covered in COVERED:
+            found = self._kind(session, covered)
+            if found is not None:
+                return found
+        return None
+
+    def _kind(self, session: Session, covered: Covered) -> tuple[int | None, str] | None:
+        from gdcluster.engine.models import AuditEntry
+
+        table = covered.table
+        columns = [table.c[name] for name in covered.columns]
+        if covered.body:
+            columns.append(table.c.body)
+        statement = (select(table.c.attest_seq, AuditEntry.attest, *columns)  # type: ignore[call-overload]
+                     .outerjoin(AuditEntry, AuditEntry.seq == table.c.attest_seq))
+        chosen = covered.selectable()
+        if chosen is not None:
+            statement = statement.where(chosen)
+        statement = statement.order_by(table.c.attest_seq, table.c.id)
+        with session.execute(statement.execution_options(yield_per=500)) as rows:
+            found = self._groups(covered, rows)
+        if found is not None:
+            return found
+        if self.found[covered.name] != self.expected[covered.name]:
+            missing = self.expected[covered.name] - self.found[covered.name]
+            return self._missing(session, covered), (
+                f"{missing} {covered.label} vouched for by the chain are missing from "
+                f"{table.name}")
+        return None
+
+    def _groups(self, covered: Covered, rows: Iterable[Any]) -> tuple[int | None, str] | None:
+        """Each group of records (by the row vouching for them) against that row."""
+        width = len(covered.columns)
+        current: int | None = None
+        attest_text: str | None = None
+        items = Group()
+        ids: list[Any] = []  # the first few, to name them
+        for row in rows:
+            seq, text, values = row[0], row[1], tuple(row[2:2 + width])
+            if seq is None:
+                self.pending[covered.name] += 1
+                continue
+            if covered.body:
+                body = row[2 + width]
+                if hashlib.sha256(body).hexdigest() != row._mapping["sha256"]:
+                    return seq, (f"{covered.model.lower()} {values[0]}: its body does not "
+                                 f"match its hash (the stored document was changed)")
+            if seq != current:
+                problem = self._group(covered, current, attest_text, items, ids)
+                if problem is not None:
+                    return problem
+                current, attest_text, items, ids = seq, text, Group(), []
+            items.add(values)
+            if len(ids) < 5:
+                ids.append(values[0])
+        return self._group(covered, current, attest_text, items, ids)
+
+    def _group(self, covered: Covered, seq: int | None, text: str | None, items: Group,
+               ids: list[Any]) -> tuple[int | None, str] | None:
+        if seq is None:
+            return None
+        attest = json.loads(text) if text else {}
+        recorded = attest.get(covered.name)
+        counted = items.value()
+        if recorded != counted:
+            named = ", ".join(str(item) for item in ids)
+            return seq, (f"the {covered.label} it vouches for do not match it (now "
+                         f"{counted[0]}, ids {named}; the row says "
+                         f"{recorded[0] if recorded else 0}): one was changed, added or removed")
+        self.found[covered.name] += counted[0]
+        return None
+
+    @staticmethod
+    def _missing(session: Session, covered: Covered) -> int | None:
+        """The first row whose vouched-for records are all gone (a failure path only)."""
+        from sqlalchemy import exists
+
+        from gdcluster.engine.models import AuditEntry
+
+        table = covered.table
+        statement = (select(AuditEntry.seq).where(
+            AuditEntry.attest.contains(f'"{covered.name}":'),  # type: ignore[union-attr]
+            ~exists().where(table.c.attest_seq == AuditEntry.seq))
+            .order_by(AuditEntry.seq).limit(1))
+        return session.scalar(statement)
+
+    def counts(self) -> dict[str, int]:
+        counts = {covered.name + "s": self.found[covered.name] for covered in COVERED}
+        counts.update({f"{name}s_not_yet_vouched_for": count
+                       for name, count in self.pending.items()})
+        return counts
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A head recorded outside (``audit anchor``): when, the position, the hash."""
+
+    line: int
+    at: str
+    seq: int
+    hash: str
+
+    def name(self) -> str:
+        return f"anchor of {self.at} (line {self.line}: row {self.seq}, {self.hash[:16]}…)"
+
+
+def read_anchors(path: str | Path) -> list[Anchor]:
+    """The anchors of a file ``audit anchor --to FILE`` appended to (JSON lines)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the anchors file {path}: {exc.strerror}",
+                           field="anchors") from exc
+    anchors = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            anchor = Anchor(number, str(record["at"]), int(record["seq"]), str(record["hash"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"line {number} of {path} is not an anchor "
+                               f"(JSON with at, seq, hash)", field="anchors") from exc
+        if anchor.seq < 0 or len(anchor.hash) != 64:
+            raise InvalidInput(f"line {number} of {path}: seq must be ≥ 0 and hash 64 hex "
+                               f"digits", field="anchors")
+        anchors.append(anchor)
+    return anchors
+
+
+class Anchors:
+    """The rows at anchored positions must still hash as recorded outside, and the chain must
+    reach every anchor."""
+
+    def __init__(self, anchors: Iterable[Anchor]) -> None:
+        self.by_seq: dict[int, list[Anchor]] = {}
+        for anchor in anchors:
+            self.by_seq.setdefault(anchor.seq, []).append(anchor)
+        self.matched = 0
+        self.last_seq = 0
+
+    def row(self, entry: Any, attest: dict[str, Any] | None) -> str | None:
+        self.last_seq = entry.seq
+        for anchor in self.by_seq.pop(entry.seq, ()):
+            if anchor.hash != entry.hash:
+                return (f"it differs from the {anchor.name()}: the chain was rewritten up to "
+                        f"here")
+            self.matched += 1
+        return None
+
+    def finish(self, session: Session) -> tuple[int | None, str] | None:
+        genesis = self.by_seq.pop(0, [])
+        for anchor in genesis:  # an anchor of the empty chain
+            if anchor.hash != audit.GENESIS:
+                return None, f"the {anchor.name()} is not the empty chain's"
+            self.matched += 1
+        if self.by_seq:
+            anchor = self.by_seq[min(self.by_seq)][0]
+            return self.last_seq + 1, (
+                f"the chain ends at row {self.last_seq}, before the {anchor.name()}: rows "
+                f"were cut off the end")
+        return None
+
+    def counts(self) -> dict[str, int]:
+        return {"anchors": self.matched}
+
+
+#: The checks every ``audit verify`` runs, as factories (a check keeps state for one pass).
+ROW_CHECKS: list[Callable[[], audit.RowCheck]] = [CaseReplay, Coverage]
+
+
+def row_checks(anchors: Iterable[Anchor] | None = None) -> list[audit.RowCheck]:
+    """Fresh checks for one pass: :data:`ROW_CHECKS`, then the anchors if given."""
+    checks: list[audit.RowCheck] = [make() for make in ROW_CHECKS]
+    if anchors is not None:
+        checks.append(Anchors(anchors))
+    return checks
+
+
+def verify(session: Session, *, anchors: Iterable[Anchor] | None = None,
+           progress: Callable[[int], None] | None = None) -> audit.VerifyReport:
+    """The chain's hashes and links, then everything :data:`ROW_CHECKS` (and ``anchors``)
+    check, in one pass over the rows."""
+    return audit.verify(session, progress=progress, checks=row_checks(anchors))
