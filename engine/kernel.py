@@ -41,7 +41,6 @@ from gdcluster.engine.errors import (
     EngineError,
     NotFound,
     PermissionDenied,
-    Reason,
     SimulationOnly,
     TransitionRefused,
 )

@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines, timers
 from gdcluster.engine.clock import (
-    SHANGHAI,
     as_utc,
     end_of_day,
     in_shanghai,

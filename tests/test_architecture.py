@@ -201,9 +201,12 @@ def test_the_engine_exports_exactly_its_all() -> None:
 
 
 def test_every_public_engine_method_has_a_docstring() -> None:
-    """The facade documents each of its public methods and properties."""
+    """The facade documents each of its public methods and properties (those it inherits from
+    its housekeeping part too)."""
+    members = {name: member for cls in reversed(Engine.__mro__) if cls is not object
+               for name, member in vars(cls).items()}
     undocumented = [
-        name for name, member in vars(Engine).items()
+        name for name, member in members.items()
         if not name.startswith("_")
         and (callable(member) or isinstance(member, property | classmethod))
         and not inspect.getdoc(getattr(Engine, name))
