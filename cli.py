@@ -25,6 +25,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from gdcluster.engine.i18n import N_
+from gdcluster.engine.i18n import gettext as _
+
 if TYPE_CHECKING:  # json, datetime, decimal and pathlib load when a command needs them
     from datetime import date
 
@@ -114,6 +117,104 @@ def _show_notice_warnings() -> None:
     logger.addHandler(handler)
 
 
+class TranslatedFormatter(click.HelpFormatter):
+    """click's help layout with its headings in the current language."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+
+    def section(self, name: str) -> Any:
+        return super().section(_(name))
+
+
+class TranslatedContext(click.Context):
+    formatter_class = TranslatedFormatter
+
+
+@contextmanager
+def _translated_help(items: Iterable[Any]) -> Iterator[None]:
+    """Each item's ``help`` in the current language while the help is written: the
+    decorators keep the English msgids, so the catalog (``engine/locale``) can be checked
+    against the commands."""
+    swapped = [(item, item.help) for item in items if getattr(item, "help", None)]
+    try:
+        for item, text in swapped:
+            item.help = _(inspect_help(text))
+        yield
+    finally:
+        for item, text in swapped:
+            item.help = text
+
+
+def inspect_help(text: str) -> str:
+    """The msgid of a help text: as click shows it (dedented, stripped)."""
+    import inspect
+
+    return inspect.cleandoc(text)
+
+
+def _bracket_notes(text: str) -> str:
+    """click's own notes after an option's help ("[default: …]", "[required]") translated."""
+    head, bracket, notes = text.rpartition("  [")
+    if not bracket or not notes.endswith("]"):
+        return text
+    parts = []
+    for note in notes[:-1].split("; "):
+        key, colon, value = note.partition(": ")
+        parts.append(f"{_(key)}: {value}" if colon else _(note))
+    return f"{head}  [{'; '.join(parts)}]"
+
+
+class TranslatedCommand(click.Command):
+    """A command whose help, options' help and short help are shown in the current language.
+    Every command of the tree is one (``RootGroup.command_class``): new commands need nothing
+    but English help and a catalog entry (``tests/catalog.py`` lists the missing ones)."""
+
+    context_class = TranslatedContext
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with _translated_help([self]):
+            super().format_help_text(ctx, formatter)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        options = []
+        with _translated_help(self.get_params(ctx)):
+            for param in self.get_params(ctx):
+                record = param.get_help_record(ctx)
+                if record is not None and not isinstance(param, click.Argument):
+                    options.append((record[0], _bracket_notes(record[1])))
+        if options:
+            with formatter.section("Options"):
+                formatter.write_dl(options)
+        if isinstance(self, click.Group):
+            self.format_commands(ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help:
+            return _(inspect_help(self.short_help))
+        if not self.help:
+            return ""
+        english = inspect_help(self.help)
+        text = _(english)
+        if text == english:
+            return super().get_short_help_str(limit)
+        first = text.split("\n\n")[0].replace("\n", "")
+        end = first.find("。")
+        return first[:end] if end >= 0 else first
+
+
+class TranslatedGroup(TranslatedCommand, click.Group):
+    """A command group shown in the current language; its commands and groups are too."""
+
+    command_class = TranslatedCommand
+    group_class = type
+
+
+#: click's own words in the help, translated by the classes above
+CLICK_WORDS = (N_("Options"), N_("Commands"), N_("default"), N_("required"),
+               N_("Show this message and exit."), N_("Show the version and exit."))
+
+
 class Failure(click.ClickException):
     """An error as the user sees it: a line on stderr, or ``{"error": …}`` with ``--json``."""
 
@@ -127,11 +228,13 @@ class Failure(click.ClickException):
         if self.as_json:
             _write_json({"error": {"code": self.code, "message": self.message}}, err=True)
         else:
-            click.echo(f"Error: {self.message}", err=True)
+            click.echo(_("Error: {message}").format(message=self.message), err=True)
 
 
-class RootGroup(click.Group):
+class RootGroup(TranslatedGroup):
     """The root command: turns every error into its exit code and message, click-style."""
+
+    group_class = TranslatedGroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -164,13 +267,18 @@ def _failure(ctx: click.Context, error: Exception) -> Failure:
 
         traceback.print_exception(error, file=sys.stderr)
     if isinstance(error, EngineError):
-        return Failure(error.exit_code, error.code, error.message, as_json=_as_json(ctx))
+        message = error.message if _as_json(ctx) else error.localized()
+        return Failure(error.exit_code, error.code, message, as_json=_as_json(ctx))
     text = " ".join(str(error).split())
     if len(text) > 300:
         text = text[:300] + "…"
-    hint = "" if debug else " (set GDCLUSTER_DEBUG=1 for the traceback)"
-    return Failure(1, "unexpected", f"unexpected {type(error).__name__}: {text}{hint}",
-                   as_json=_as_json(ctx))
+    if _as_json(ctx):
+        hint = "" if debug else " (set GDCLUSTER_DEBUG=1 for the traceback)"
+        return Failure(1, "unexpected", f"unexpected {type(error).__name__}: {text}{hint}",
+                       as_json=True)
+    hint = "" if debug else _(" (set GDCLUSTER_DEBUG=1 for the traceback)")
+    return Failure(1, "unexpected", _("unexpected {kind}: {text}").format(
+        kind=type(error).__name__, text=text) + hint, as_json=False)
 
 
 def _as_json(ctx: click.Context) -> bool:
@@ -415,6 +523,14 @@ def _report_file(output: str, fmt: str, rows: int | None, text: str) -> None:
 # Human formatting helpers
 
 
+class Texts(dict[str, Any]):
+    """A command's texts: English msgids (marked ``N_``), read in the current language."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        return _(value) if isinstance(value, str) else Texts(value)
+
+
 def _pad(text: Any, width: int) -> str:
     from gdcluster.engine.text import display_width
 
@@ -489,7 +605,7 @@ def _span(start: Any, end: Any) -> str:
 
 def _ids(ids: Iterable[Any]) -> str:
     text = ", ".join(str(item) for item in ids)
-    return text or "none"
+    return text or _("none")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,8 +657,9 @@ def init(simulation: bool) -> None:
         data = {"db": engine.url, "simulation": engine.simulation}
     finally:
         engine.close()
-    kind = "simulation database" if data["simulation"] else "database"
-    _output(data, lambda: click.echo(f"initialized {kind} {data['db']}"))
+    text = (_("initialized simulation database {db}") if data["simulation"]
+            else _("initialized database {db}"))
+    _output(data, lambda: click.echo(text.format(db=data["db"])))
 
 
 @cli.command()
@@ -601,20 +718,20 @@ def round_open(year: int, policy: str | None, apply_by: date | None, recommend_b
     )
 
     def human() -> None:
-        click.echo(f"round {year} open under {summary.policy} "
-                   f"(version {summary.policy_version}); applications until "
-                   f"{summary.apply_by or '—'}, recommendations until "
-                   f"{summary.recommend_by or '—'}")
+        click.echo(_("round {year} open under {policy} (version {version}); applications "
+                     "until {apply_by}, recommendations until {recommend_by}").format(
+            year=year, policy=summary.policy, version=summary.policy_version,
+            apply_by=summary.apply_by or "—", recommend_by=summary.recommend_by or "—"))
 
     _output(summary, human)
 
 
-ROUND_EXPORT_TEXT = {
-    "needs_output": "--format xlsx writes a workbook: give -o FILE",
-    "city_needs_xlsx": "--city selects the cases of the workbook: use it with --format xlsx",
-    "progress": "round {year}: exporting",
-    "written": "wrote round {year} ({rows} cases: 推荐汇总表, 地市名额, 专家评分) to {output}",
-}
+ROUND_EXPORT_TEXT = Texts({
+    "needs_output": N_("--format xlsx writes a workbook: give -o FILE"),
+    "city_needs_xlsx": N_("--city selects the cases of the workbook: use it with --format xlsx"),
+    "progress": N_("round {year}: exporting"),
+    "written": N_("wrote round {year} ({rows} cases: 推荐汇总表, 地市名额, 专家评分) to {output}"),
+})
 
 
 @round_group.command("show")
@@ -637,29 +754,31 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
     summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
-        click.echo(f"round {year} — policy {summary.policy} (version "
-                   f"{summary.policy_version})")
+        click.echo(_("round {year} — policy {policy} (version {version})").format(
+            year=year, policy=summary.policy, version=summary.policy_version))
         _table([
-            ["  applications until", summary.apply_by or "—"],
-            ["  recommendations until", summary.recommend_by or "—"],
-            ["  notice", " ".join(filter(None, [summary.notice_doc_no,
-                                                 summary.notice_title])) or "—"],
-            ["  valid from", summary.valid_from or "—"],
-            ["  closed", _local(summary.closed_at) if summary.closed_at else "—"],
+            ["  " + _("applications until"), summary.apply_by or "—"],
+            ["  " + _("recommendations until"), summary.recommend_by or "—"],
+            ["  " + _("notice"), " ".join(filter(None, [summary.notice_doc_no,
+                                                         summary.notice_title])) or "—"],
+            ["  " + _("valid from"), summary.valid_from or "—"],
+            ["  " + _("closed"), _local(summary.closed_at) if summary.closed_at else "—"],
         ])
-        click.echo(f"rubric (at least {summary.min_experts} experts):")
-        _table([["  " + item.id, item.name, f"{item.weight} points"] for item in summary.rubric])
+        click.echo(_("rubric (at least {count} experts):").format(count=summary.min_experts))
+        _table([["  " + item.id, item.name, _("{weight} points").format(weight=item.weight)]
+                for item in summary.rubric])
         counts = summary.counts
-        click.echo(f"cases: {counts.total}")
+        click.echo(_("cases: {count}").format(count=counts.total))
         _table([["  " + state, _state_label(state), count]
                 for state, count in sorted(counts.by_state.items())])
         if counts.by_city:
-            click.echo("by city:")
+            click.echo(_("by city:"))
             _table([["  " + city, ", ".join(f"{state} {count}"
                                             for state, count in sorted(states.items()))]
                     for city, states in sorted(counts.by_city.items())])
         below = summary.cities_below_minimum
-        click.echo(f"cities below their minimum quota: {', '.join(below) if below else 'none'}")
+        click.echo(_("cities below their minimum quota: {cities}").format(
+            cities=", ".join(below) if below else _("none")))
 
     _output(summary, human)
 
@@ -687,9 +806,10 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
         )
 
     def human() -> None:
-        click.echo(f"publicized: {_ids(result.publicized)}")
-        click.echo(f"not selected (未入选): {_ids(result.not_selected)}")
-        click.echo(f"publicity: {result.publicity_start} – {result.publicity_end}")
+        click.echo(_("publicized: {ids}").format(ids=_ids(result.publicized)))
+        click.echo(_("not selected (未入选): {ids}").format(ids=_ids(result.not_selected)))
+        click.echo(_("publicity: {start} – {end}").format(start=result.publicity_start,
+                                                           end=result.publicity_end))
 
     _output(result, human)
 
@@ -839,8 +959,9 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
                                   expected_version=expected_version, **payload)
 
     def human() -> None:
-        click.echo(f"case {view.id} {view.name}: {trigger.replace('_', '-')} → "
-                   f"{_state(view.state)} (version {view.version})")
+        click.echo(_("case {id} {name}: {trigger} → {state} (version {version})").format(
+            id=view.id, name=view.name, trigger=trigger.replace("_", "-"),
+            state=_state(view.state), version=view.version))
         if note is not None:
             click.echo(note(view))
 
@@ -904,20 +1025,21 @@ def case_update(case_id: int, expected_version: int | None, data_file: IO[bytes]
                             settings.actor, expected_version=expected_version)
 
     def human() -> None:
-        click.echo(f"case {view.id} {view.name}: update → {_state(view.state)} "
-                   f"(version {view.version})")
+        click.echo(_("case {id} {name}: {trigger} → {state} (version {version})").format(
+            id=view.id, name=view.name, trigger="update", state=_state(view.state),
+            version=view.version))
 
     _output(view.to_dict(), human)
 
 
-IMPORT_TEXT = {
-    "progress": "importing",
-    "status": {"created": "created", "exists": "exists", "failed": "FAILED",
-               "skipped": "skipped"},
-    "case": "case {id}",
-    "summary": "{created} created, {exists} already filed, {failed} failed, {skipped} skipped",
-    "nothing": "no application file found",
-}
+IMPORT_TEXT = Texts({
+    "progress": N_("importing"),
+    "status": {"created": N_("created"), "exists": N_("exists"), "failed": N_("FAILED"),
+               "skipped": N_("skipped")},
+    "case": N_("case {id}"),
+    "summary": N_("{created} created, {exists} already filed, {failed} failed, {skipped} skipped"),
+    "nothing": N_("no application file found"),
+})
 
 
 @case_group.command("import")
@@ -965,11 +1087,11 @@ def case_import(paths: tuple[str, ...]) -> None:
         click.get_current_context().exit(code)
 
 
-EXPORT_TEXT = {
-    "binary": "--format xlsx writes a workbook: give -o FILE",
-    "json_needs_output": "--json prints a report of the file written: give -o FILE",
-    "written": "wrote case {id} ({fmt}) to {output}",
-}
+EXPORT_TEXT = Texts({
+    "binary": N_("--format xlsx writes a workbook: give -o FILE"),
+    "json_needs_output": N_("--json prints a report of the file written: give -o FILE"),
+    "written": N_("wrote case {id} ({fmt}) to {output}"),
+})
 
 
 @case_group.command("export")
@@ -1160,26 +1282,29 @@ def case_show(case_id: int) -> None:
     view = _settings().engine(acts=False).get(case_id)
 
     def human() -> None:
-        click.echo(f"case {view.id}  {view.name}")
+        click.echo(_("case {id}  {name}").format(id=view.id, name=view.name))
         _table([
-            ["  state", f"{_state(view.state)}  version {view.version}"],
-            ["  round", f"{view.round}  policy {view.policy} (version {view.policy_version})"],
-            ["  unit", _unit(view.city, view.county)],
-            ["  industry", view.industry],
-            ["  score", view.score or "—"],
-            ["  publicity", _span(view.publicity_start, view.publicity_end)],
-            ["  validity", _span(view.valid_from, view.valid_until)],
-            *([["  correction due", f"{view.correction_due} 24:00"]]
+            ["  " + _("state"), _("{state}  version {version}").format(
+                state=_state(view.state), version=view.version)],
+            ["  " + _("round"), _("{round}  policy {policy} (version {version})").format(
+                round=view.round, policy=view.policy, version=view.policy_version)],
+            ["  " + _("unit"), _unit(view.city, view.county)],
+            ["  " + _("industry"), view.industry],
+            ["  " + _("score"), view.score or "—"],
+            ["  " + _("publicity"), _span(view.publicity_start, view.publicity_end)],
+            ["  " + _("validity"), _span(view.valid_from, view.valid_until)],
+            *([["  " + _("correction due"), f"{view.correction_due} 24:00"]]
               if view.correction_due else []),
-            *([["  came from", _state(view.previous_state)]] if view.previous_state else []),
-            ["  reports", _ids(view.reports) if view.reports else "—"],
+            *([["  " + _("came from"), _state(view.previous_state)]]
+              if view.previous_state else []),
+            ["  " + _("reports"), _ids(view.reports) if view.reports else "—"],
         ])
         if view.deadlines:
-            click.echo("deadlines:")
+            click.echo(_("deadlines:"))
             _table([["  " + row["kind"], _local(row["due_at"], deadline=True), row["status"]]
                     for row in view.deadlines])
         if view.objections:
-            click.echo("objections:")
+            click.echo(_("objections:"))
             _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",
                      _local(row.get("filed_at"))] for row in view.objections])
 
@@ -1213,7 +1338,7 @@ def case_check(case_id: int) -> None:
 
     def human() -> None:
         _check_window(report)
-        _table([["article", "item", "result", "value", "rule"]]
+        _table([[_("article"), _("item"), _("result"), _("value"), _("rule")]]
                + [[item["article"], item["item"], RESULT_LABELS.get(item["result"],
                                                                     item["result"]),
                    item["value"], item["rule"]] for item in report["items"]])
@@ -1317,7 +1442,7 @@ def case_list(fmt: str, output: str | None, **filters: Any) -> None:
         click.echo(b"\n]\n", nl=False)
         return
     if first is None:
-        click.echo("no cases", err=True)
+        click.echo(_("no cases"), err=True)
         return
     state_width, unit_width = _list_widths()
     for item in itertools.chain([first], views):
@@ -1338,12 +1463,12 @@ def _list_widths() -> tuple[int, int]:
     return states, units
 
 
-LIST_EXPORT_TEXT = {
-    "binary": "--format xlsx writes a workbook: give -o FILE",
-    "json_needs_output": "--json prints a report of the file written: give -o FILE",
-    "progress": "exporting",
-    "written": "wrote {rows} cases to {output}",
-}
+LIST_EXPORT_TEXT = Texts({
+    "binary": N_("--format xlsx writes a workbook: give -o FILE"),
+    "json_needs_output": N_("--json prints a report of the file written: give -o FILE"),
+    "progress": N_("exporting"),
+    "written": N_("wrote {rows} cases to {output}"),
+})
 
 
 def _list_export(views: Iterator[Any], fmt: str, output: str | None) -> None:
@@ -1379,10 +1504,10 @@ def template_group() -> None:
     """Blank forms to fill in: the 申报表 workbook."""
 
 
-TEMPLATE_TEXT = {
-    "written": "wrote the 申报表 of round {round} (近三年 {first}–{last}, policy {policy}) to "
-               "{output}",
-}
+TEMPLATE_TEXT = Texts({
+    "written": N_("wrote the 申报表 of round {round} (近三年 {first}–{last}, policy {policy}) to "
+               "{output}"),
+})
 
 
 @template_group.command("application")
@@ -1435,10 +1560,11 @@ def policy_list() -> None:
     rows = _settings().engine(acts=False).policies()
 
     def human() -> None:
-        _table([["name", "version", "effective", "extended", "in force today"]] + [
+        _table([[_("name"), _("version"), _("effective"), _("extended"),
+                 _("in force today")]] + [
             [row.name, row.version, _span(row.effective_from, row.effective_until),
              f"{row.extended_until} ({row.extension_source})" if row.extended_until else "—",
-             "yes" if row.in_force else "no"] for row in rows])
+             _("yes") if row.in_force else _("no")] for row in rows])
 
     _output(rows, human)
 
@@ -1485,8 +1611,8 @@ def calendar_import(file: IO[bytes]) -> None:
     """Load a year's holiday arrangement (YAML or TOML; see README) (province)."""
     settings = _settings()
     years = settings.engine().import_calendar(file.read(), _file_name(file), settings.actor)
-    _output({"years": years}, lambda: click.echo(f"imported working-day calendar for "
-                                                 f"{', '.join(map(str, years))}"))
+    _output({"years": years}, lambda: click.echo(_("imported working-day calendar for {years}")
+                                                 .format(years=", ".join(map(str, years)))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1556,10 +1682,10 @@ def scheduler_run(once: bool) -> None:
 
 def _handled_lines(handled: list[Any]) -> None:
     if not handled:
-        click.echo("nothing due", err=True)
+        click.echo(_("nothing due"), err=True)
     for item in handled:
-        where = (f"case {item.case_id}" if item.case_id is not None
-                 else f"round {item.round_year}")
+        where = (_("case {id}").format(id=item.case_id) if item.case_id is not None
+                 else _("round {year}").format(year=item.round_year))
         due = _local(item.due_at, deadline=True)
         click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
                    f"{_pad(where, 12)}  {item.result}")
@@ -1574,11 +1700,11 @@ def scheduler_pending(until: date | None) -> None:
 
     def human() -> None:
         if not rows:
-            click.echo("no deadline due", err=True)
+            click.echo(_("no deadline due"), err=True)
         _table(
             [str(row.id), _local(row.due_at, deadline=True), row.kind,
-             f"case {row.case_id}" if row.case_id is not None
-             else f"round {row.round_year}", row.action]
+             _("case {id}").format(id=row.case_id) if row.case_id is not None
+             else _("round {year}").format(year=row.round_year), row.action]
             for row in rows
         )
 
@@ -1625,7 +1751,7 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
 
     def human() -> None:
         if not rows:
-            click.echo("no notice", err=True)
+            click.echo(_("no notice"), err=True)
 
         def deliveries(row: dict[str, Any]) -> str:
             counts: dict[str, int] = {}
@@ -1718,7 +1844,8 @@ def notice_deliver(retry_failed: bool) -> None:
     report = deliver(settings.engine(), _notice_settings(), retry_failed=retry_failed)
 
     def human() -> None:
-        click.echo(f"sent: {report.sent}  failed: {report.failed}")
+        click.echo(_("sent: {sent}  failed: {failed}").format(sent=report.sent,
+                                                               failed=report.failed))
         for failure in report.failures:
             click.echo(f"delivery {failure['id']} ({failure['channel']} → {failure['target']}): "
                        f"{failure['error']}", err=True)
