@@ -170,3 +170,32 @@ def test_state_labels_count_double_width() -> None:
     from gdcluster.engine.text import display_width
 
     assert display_width("city_reviewed（已通过资格初审）") == 13 + 2 * 9
+
+
+@pytest.mark.usefixtures("chinese")
+def test_the_demo_narrates_in_chinese_and_keeps_one_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --out the demo writes to one fixed folder of the temporary directory, emptied
+    at each run; it names the cluster of each act (the new case too, never "None") and each
+    expert's points, in Chinese."""
+    import tempfile
+
+    from gdcluster.engine import demo
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = tmp_path / "gdcluster-demo"
+    folder.mkdir()
+    (folder / "left-over.txt").write_text("from an earlier run")
+    lines: list[str] = []
+    db_path = demo.run(None, lines.append)
+    assert db_path == folder / "demo.db" and db_path.exists()
+    assert not (folder / "left-over.txt").exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["gdcluster-demo"]
+    text = "\n".join(lines)
+    assert "None" not in text
+    assert ("create         中山市古镇镇灯饰照明产业集群 → 草稿  [county:中山市古镇镇@经办人]"
+            in text)
+    assert "score          中山市古镇镇灯饰照明产业集群 专家1：94 分" in text
+    assert "== 2024-03-01  省工信厅启动2024年度申报" in text
+    assert "补正截止 2024-06-13 24:00（5个工作日" in text
+    assert f"数据库：{db_path}" in text
