@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from gdcluster.engine.i18n import N_
+from gdcluster.engine.i18n import N_, Message, language, localize
 from gdcluster.engine.i18n import gettext as _
 
 if TYPE_CHECKING:  # json, datetime, decimal and pathlib load when a command needs them
@@ -105,7 +105,7 @@ def _show_notice_warnings() -> None:
                 code = getattr(record, "code", "warning")
                 return json.dumps({"warning": {"code": code, "message": message}},
                                   ensure_ascii=False)
-            return f"Warning: {message}"
+            return _("Warning: {message}").format(message=message)
 
     logger = logging.getLogger("gdcluster.notifications")
     if any(getattr(handler, "_gdcluster_cli", False) for handler in logger.handlers):
@@ -121,10 +121,51 @@ class TranslatedFormatter(click.HelpFormatter):
     """click's help layout with its headings in the current language."""
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
-        super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+        if prefix is None:
+            prefix = _("Usage:")
+            prefix += "" if prefix.endswith("：") else " "
+        super().write_usage(prog, args, prefix)
 
     def section(self, name: str) -> Any:
         return super().section(_(name))
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        """click's definition list, with Chinese text wrapped by display width (click wraps
+        at spaces, which Chinese does not have)."""
+        rows = list(rows)
+        if language() == "en" or all(second.isascii() for _first, second in rows):
+            super().write_dl(rows, col_max, col_spacing)
+            return
+        first_col = min(max((_width(first) for first, _second in rows), default=0),
+                        col_max) + col_spacing
+        indent = " " * (first_col + self.current_indent)
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if _width(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - _width(first)))
+            else:
+                self.write("\n" + indent)
+            lines = _wrap(second, max(self.width - first_col - 2, 10)) or [""]
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(indent + line + "\n")
+
+    def write_text(self, text: str) -> None:
+        if language() == "en" or text.isascii():
+            super().write_text(text)
+            return
+        indent = " " * self.current_indent
+        for number, paragraph in enumerate(text.split("\n\n")):
+            if number:
+                self.write("\n")
+            for line in _wrap(paragraph, max(self.width - self.current_indent, 11)):
+                self.write(indent + line + "\n")
+
+    def write_heading(self, heading: str) -> None:
+        if heading.isascii():
+            super().write_heading(heading)
+        else:  # 选项：, with the full-width colon of Chinese text
+            self.write(f"{'':>{self.current_indent}}{heading}：\n")
 
 
 class TranslatedContext(click.Context):
@@ -200,7 +241,45 @@ class TranslatedCommand(click.Command):
             return super().get_short_help_str(limit)
         first = text.split("\n\n")[0].replace("\n", "")
         end = first.find("。")
-        return first[:end] if end >= 0 else first
+        return _clip(first[:end] if end >= 0 else first, limit)
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: wide (CJK) characters count 2."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1
+               for character in text)
+
+
+#: punctuation that never starts a line of Chinese text (it may overhang the width instead)
+_NO_LINE_START = frozenset("。，、；：？！）」』》")
+
+
+def _wrap(text: str, limit: int) -> list[str]:
+    """``text`` in lines of at most ``limit`` columns: broken between words, and between any
+    two Chinese characters (Chinese has no spaces)."""
+    import re
+
+    lines: list[str] = []
+    line = ""
+    for token in re.findall(r"\s+|[^\s\u2e80-\uffff]+|.", " ".join(text.split())):
+        if line and _width(line + token.rstrip()) > limit and token not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line = "" if token.isspace() else token
+        else:
+            line += token
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` terminal columns (wide characters count 2), with "…"."""
+    for end in range(len(text)):
+        if _width(text[:end + 1]) > limit:
+            return text[:max(end - 1, 0)] + "…"
+    return text
 
 
 class TranslatedGroup(TranslatedCommand, click.Group):
@@ -383,9 +462,11 @@ class IsoDate(click.ParamType):
                 raise ValueError(text)
             day = date.fromisoformat(text)
         except ValueError:
-            self.fail(f"{value!r} is not a date in ISO form YYYY-MM-DD", param, ctx)
+            self.fail(_("{value!r} is not a date in ISO form YYYY-MM-DD").format(value=value),
+                      param, ctx)
         if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            self.fail(f"{value!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}", param, ctx)
+            self.fail(_("{value!r} is outside the years {first}–{last}").format(
+                value=value, first=FIRST_YEAR, last=LAST_YEAR), param, ctx)
         return day
 
 
@@ -423,14 +504,15 @@ class Quota(click.ParamType):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> tuple[str, tuple[int, int]]:
-        city, _, bounds = str(value).partition("=")
-        low, _, high = bounds.partition(":")
+        city, _equals, bounds = str(value).partition("=")
+        low, _colon, high = bounds.partition(":")
         try:
             pair = (int(low), int(high))
         except ValueError:
-            self.fail(f"{value!r} is not CITY=MIN:MAX (e.g. 深圳市=3:5)", param, ctx)
+            self.fail(_("{value!r} is not CITY=MIN:MAX (e.g. 深圳市=3:5)").format(value=value),
+                      param, ctx)
         if not city.strip():
-            self.fail(f"{value!r} names no city", param, ctx)
+            self.fail(_("{value!r} names no city").format(value=value), param, ctx)
         return city.strip(), pair
 
 
@@ -452,12 +534,14 @@ class IdList(click.ParamType):
             try:
                 number = int(part)
             except ValueError:
-                self.fail(f"{part.strip()!r} is not a case id", param, ctx)
+                self.fail(_("{value!r} is not a case id").format(value=part.strip()), param,
+                          ctx)
             if not 1 <= number <= MAX_ID:
-                self.fail(f"{number} is not a case id (ids run from 1 to {MAX_ID})", param, ctx)
+                self.fail(_("{number} is not a case id (ids run from 1 to {last})").format(
+                    number=number, last=MAX_ID), param, ctx)
             ids.append(number)
         if not ids:
-            self.fail("name at least one case id", param, ctx)
+            self.fail(_("name at least one case id"), param, ctx)
         return ids
 
 
@@ -504,8 +588,8 @@ def _write_output(data: bytes, output: str | None) -> None:
         os.replace(partial, target)
     except OSError as error:
         partial.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {output}: {error.strerror or error}",
-                           field="output") from None
+        raise InvalidInput(Message("cannot write {output}: {cause}", output=output,
+                                   cause=error.strerror or error), field="output") from None
 
 
 def _report_file(output: str, fmt: str, rows: int | None, text: str) -> None:
@@ -798,7 +882,7 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
     publicized)."""
     settings = _settings()
     engine = settings.engine()
-    with _progress(f"round {year}: publicizing",
+    with _progress(_("round {year}: publicizing").format(year=year),
                    lambda: _count_in_state(engine, year, "expert_reviewed")) as progress:
         result = engine.publicize_round(
             year, settings.actor, top=top, min_score=min_score, select_ids=select_ids,
@@ -834,7 +918,7 @@ def round_recognize(year: int, doc_no: str, doc_date: date | None,
     """
     settings = _settings()
     engine = settings.engine()
-    with _progress(f"round {year}: recognizing",
+    with _progress(_("round {year}: recognizing").format(year=year),
                    lambda: _count_in_state(engine, year, "publicized")
                    + _count_in_state(engine, year, "publicity_closed")) as progress:
         result = engine.recognize_round(year, settings.actor, doc_no=doc_no, doc_date=doc_date,
@@ -842,19 +926,21 @@ def round_recognize(year: int, doc_no: str, doc_date: date | None,
 
     def human() -> None:
         if result.publicity_closed:
-            click.echo(f"publicity closed: {_ids(result.publicity_closed)}")
+            click.echo(_("publicity closed: {ids}").format(ids=_ids(result.publicity_closed)))
         if result.recognized:
-            kind = "supplementary 通告" if result.supplementary else "名单通告"
-            click.echo(f"recognized: {_ids(result.recognized)} ({kind} {result.doc_no} of "
-                       f"{result.doc_date}; valid {result.valid_from} – {result.valid_until})")
+            kind = _("supplementary 通告") if result.supplementary else _("名单通告")
+            click.echo(_("recognized: {ids} ({kind} {doc_no} of {doc_date}; valid {start} – "
+                         "{end})").format(ids=_ids(result.recognized), kind=kind,
+                                          doc_no=result.doc_no, doc_date=result.doc_date,
+                                          start=result.valid_from, end=result.valid_until))
         else:
-            click.echo("nobody to recognize: nothing written", err=True)
+            click.echo(_("nobody to recognize: nothing written"), err=True)
         for case_id, why in result.held.items():
-            click.echo(f"held: case {case_id}: {why}")
+            click.echo(_("held: case {id}: {why}").format(id=case_id, why=localize(why)))
         if result.closed is not None:
             _closed_lines(result.closed)
         elif result.not_closed:
-            click.echo(f"round not closed: {result.not_closed}")
+            click.echo(_("round not closed: {why}").format(why=localize(result.not_closed)))
 
     _output(result, human)
 
@@ -862,9 +948,9 @@ def round_recognize(year: int, doc_no: str, doc_date: date | None,
 def _closed_lines(closed: Any) -> None:
     for kind, ids in closed.closed.items():
         if ids:
-            click.echo(f"not selected (未入选, {kind}): {_ids(ids)}")
+            click.echo(_("not selected (未入选, {kind}): {ids}").format(kind=kind, ids=_ids(ids)))
     if closed.closed_round:
-        click.echo(f"round {closed.year} closed")
+        click.echo(_("round {year} closed").format(year=closed.year))
 
 
 @round_group.command("close")
@@ -877,13 +963,14 @@ def round_close(year: int) -> None:
     """
     settings = _settings()
     engine = settings.engine()
-    with _progress(f"round {year}: closing", lambda: 0) as progress:
+    with _progress(_("round {year}: closing").format(year=year), lambda: 0) as progress:
         result = engine.close_round(year, settings.actor, progress=progress)
 
     def human() -> None:
         _closed_lines(result)
         if not result.closed_round and not any(result.closed.values()):
-            click.echo(f"round {year} was closed on {_local(result.closed_at)}: nothing to do",
+            click.echo(_("round {year} was closed on {at}: nothing to do").format(
+                year=year, at=_local(result.closed_at)),
                        err=True)
 
     _output(result, human)
@@ -898,8 +985,8 @@ def round_site_visit(year: int, day: date, note: str) -> None:
     """Record a 现场考察 of YEAR's applicants (province); later notices name the step."""
     settings = _settings()
     payload = settings.engine().record_site_visit(year, settings.actor, day=day, note=note)
-    _output(payload, lambda: click.echo(f"现场考察 of round {year} on {payload['date']} "
-                                        f"recorded"))
+    _output(payload, lambda: click.echo(_("现场考察 of round {year} on {date} recorded").format(
+        year=year, date=payload["date"])))
 
 
 def _round_export(year: int, output: str | None, city: str | None) -> None:
@@ -1158,16 +1245,17 @@ def case_review(case_id: int, expected_version: int | None, passed: bool, return
     chosen = [flag for flag, on in (("--pass", passed), ("--return", returned),
                                     ("--reject", rejected)) if on]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --pass, --return, --reject")
+        raise click.UsageError(_("give exactly one of --pass, --return, --reject"))
     if not passed and not (reason or "").strip():
-        raise click.UsageError(f"{chosen[0]} needs --reason")
+        raise click.UsageError(_("{flag} needs --reason").format(flag=chosen[0]))
     if due is not None and not returned:
-        raise click.UsageError("--due is the correction deadline of --return")
+        raise click.UsageError(_("--due is the correction deadline of --return"))
     if passed:
         _fire(case_id, "review", expected_version, spot_check=spot_check)
     elif returned:
         _fire(case_id, "return", expected_version, reason=reason, due=due,
-              note=lambda view: f"correction deadline: {view.correction_due} (24:00)")
+              note=lambda view: _("correction deadline: {due} (24:00)").format(
+                  due=view.correction_due))
     else:
         _fire(case_id, "reject", expected_version, reason=reason)
 
@@ -1212,7 +1300,8 @@ def case_object(case_id: int, expected_version: int | None, name: str, contact: 
 
 def _objection_filed(view: Any) -> str:
     newest = max(row["id"] for row in view.objections)
-    return f"objection {newest} filed (gdcluster case resolve {view.id} {newest} …)"
+    return _("objection {number} filed (gdcluster case resolve {id} {number} …)").format(
+        number=newest, id=view.id)
 
 
 @case_group.command("resolve")
@@ -1226,7 +1315,7 @@ def case_resolve(case_id: int, expected_version: int | None, objection: int, uph
                  dismiss: bool, reason: str) -> None:
     """Decide objection OBJECTION of case ID (province)."""
     if uphold == dismiss:
-        raise click.UsageError("give exactly one of --uphold, --dismiss")
+        raise click.UsageError(_("give exactly one of --uphold, --dismiss"))
     _fire(case_id, "resolve", expected_version, objection=objection,
           when="uphold" if uphold else "dismiss", reason=reason)
 
@@ -1326,7 +1415,7 @@ def case_history(case_id: int) -> None:
     _output(rows, human)
 
 
-RESULT_LABELS = {"pass": "通过 pass", "fail": "不通过 FAIL", "expert": "专家评审"}
+RESULT_LABELS = {"pass": N_("通过 pass"), "fail": N_("不通过 FAIL"), "expert": N_("专家评审")}
 
 
 @case_group.command("check")
@@ -1339,46 +1428,50 @@ def case_check(case_id: int) -> None:
     def human() -> None:
         _check_window(report)
         _table([[_("article"), _("item"), _("result"), _("value"), _("rule")]]
-               + [[item["article"], item["item"], RESULT_LABELS.get(item["result"],
-                                                                    item["result"]),
+               + [[item["article"], item["item"], _(RESULT_LABELS.get(item["result"],
+                                                                      item["result"])),
                    item["value"], item["rule"]] for item in report["items"]])
         _check_incidents(report)
         _check_plan(report)
         failed = sum(1 for item in report["items"] if item["result"] == "fail")
         method = f" (年均增速: {report['method']})" if report.get("method") else ""
-        click.echo("passed: every automatic criterion is met" + method if report["passed"]
-                   else f"FAILED: {failed} automatic criterion/criteria not met" + method)
+        click.echo(_("passed: every automatic criterion is met") + method if report["passed"]
+                   else _("FAILED: {count} automatic criterion/criteria not met").format(
+                       count=failed) + method)
 
     _output(report, human)
 
 
-SERIES_LABELS = {"output": "产值 output", "sme_rd_expense": "研发经费 sme_rd_expense",
-                 "invention_patents": "有效发明专利 invention_patents",
-                 "co2_intensity": "二氧化碳排放强度 co2_intensity"}
+SERIES_LABELS = {"output": N_("产值 output"), "sme_rd_expense": N_("研发经费 sme_rd_expense"),
+                 "invention_patents": N_("有效发明专利 invention_patents"),
+                 "co2_intensity": N_("二氧化碳排放强度 co2_intensity")}
 
 
 def _check_window(report: dict[str, Any]) -> None:
     """The "近三年" window and the years given that it leaves out."""
     window = report["window"]
     unused = report["years_not_used"]
-    not_used = "; ".join(f"{SERIES_LABELS.get(series, series)} "
+    not_used = "; ".join(f"{_(SERIES_LABELS.get(series, series))} "
                          f"{', '.join(map(str, years))}" for series, years in unused.items())
-    click.echo(f"近三年: {window[0]}–{window[-1]} (the 3 years before the round year "
-               f"{report['round']}; growth, output and CO2 use only these); years not used: "
-               f"{not_used or 'none'}")
+    click.echo(_("近三年: {first}–{last} (the 3 years before the round year {round}; growth, "
+                 "output and CO2 use only these); years not used: {unused}").format(
+        first=window[0], last=window[-1], round=report["round"], unused=not_used or _("none")))
 
 
 def _check_incidents(report: dict[str, Any]) -> None:
     """第十三条第（一）项: each declared incident, whether it counts and why."""
     findings = report["incidents"]
-    click.echo(f"incidents (第十三条第（一）项, counted from {report['incidents_since']}): "
-               + ("none declared" if not findings else f"{len(findings)} declared"))
+    click.echo(_("incidents (第十三条第（一）项, counted from {since}): {declared}").format(
+        since=report["incidents_since"],
+        declared=_("none declared") if not findings
+        else _("{count} declared").format(count=len(findings))))
     for finding in findings:
-        mark = [f"grade {finding['grade']}"] if finding["grade"] else []
+        mark = [_("grade {grade}").format(grade=finding["grade"])] if finding["grade"] else []
         if finding["major"] is not None:
-            mark.append(f"major: {'yes' if finding['major'] else 'no'}")
+            mark.append(_("major: {answer}").format(
+                answer=_("yes") if finding["major"] else _("no")))
         detail = f" ({', '.join(mark)})" if mark else ""
-        verdict = "COUNTS" if finding["counts"] else "does not count"
+        verdict = _("COUNTS") if finding["counts"] else _("does not count")
         description = f" — {finding['description']}" if finding["description"] else ""
         click.echo(f"  {finding['year']} {finding['kind']}{detail}: {verdict}: "
                    f"{finding['reason']}{description}")
@@ -1388,17 +1481,20 @@ def _check_plan(report: dict[str, Any]) -> None:
     """第十三条第（九）项: the plan's period and which goals are measurable."""
     plan = report["plan"]
     if plan is None:
-        click.echo("plan (第十三条第（九）项): none given")
+        click.echo(_("plan (第十三条第（九）项): none given"))
         return
-    starts = " or ".join(map(str, plan["allowed_starts"]))
-    verdict = "ok" if plan["period_ok"] else "NOT met"
-    period = (f"period {plan['period']} (must start in {starts}): {verdict}" if plan["period"]
-              else f"no period (must start in {starts})")
-    click.echo(f"plan (第十三条第（九）项): {period}; {plan['measurable_goals']} of "
-               f"{len(plan['goals'])} goal(s) measurable (indicator, unit, baseline, target)")
+    starts = _(" or ").join(map(str, plan["allowed_starts"]))
+    verdict = _("ok") if plan["period_ok"] else _("NOT met")
+    period = (_("period {period} (must start in {starts}): {verdict}").format(
+        period=plan["period"], starts=starts, verdict=verdict) if plan["period"]
+        else _("no period (must start in {starts})").format(starts=starts))
+    click.echo(_("plan (第十三条第（九）项): {period}; {measurable} of {count} goal(s) measurable "
+                 "(indicator, unit, baseline, target)").format(
+        period=period, measurable=plan["measurable_goals"], count=len(plan["goals"])))
     for goal in plan["goals"]:
-        lacking = "" if goal["measurable"] else f" — lacks {'、'.join(goal['lacking'])}"
-        click.echo(f"  {'measurable' if goal['measurable'] else 'not measurable'}: "
+        lacking = "" if goal["measurable"] else _(" — lacks {fields}").format(
+            fields="、".join(goal["lacking"]))
+        click.echo(f"  {_('measurable') if goal['measurable'] else _('not measurable')}: "
                    f"{goal['goal']}{lacking}")
 
 
@@ -1629,12 +1725,12 @@ def audit_group() -> None:
 def audit_verify() -> None:
     """Recompute the chain; exit 3 and name the first bad row if it was tampered with."""
     engine = _settings().engine(acts=False)
-    with _progress("verifying the audit chain", engine.audit_length) as progress:
+    with _progress(_("verifying the audit chain"), engine.audit_length) as progress:
         report = engine.verify_audit(progress=progress)
     if _settings().as_json:
         _write_json(report.to_dict())
     else:
-        click.echo(report.message(), err=not report.ok)
+        click.echo(localize(report.message()), err=not report.ok)
     if not report.ok:
         click.get_current_context().exit(3)
 
@@ -1666,8 +1762,8 @@ def scheduler_run(once: bool) -> None:
     if settings.now is not None:
         from gdcluster.engine.errors import InvalidInput
 
-        raise InvalidInput("a running scheduler follows the system clock; use --now with --once",
-                           field="now")
+        raise InvalidInput(Message("a running scheduler follows the system clock; use --now "
+                                   "with --once"), field="now")
     import logging
 
     from gdcluster.engine.scheduler import DeadlineScheduler, log_formatter
@@ -1733,7 +1829,7 @@ def _notice_settings() -> Any:
 
 def _notice_target(case_id: int | None, round_year: int | None) -> None:
     if case_id is not None and round_year is not None:
-        raise click.UsageError("give --case or --round, not both")
+        raise click.UsageError(_("give --case or --round, not both"))
 
 
 @notice_group.command("list")
@@ -1799,11 +1895,11 @@ def notice_render(kind: str, case_id: int | None, round_year: int | None, fmt: s
 
     _notice_target(case_id, round_year)
     if case_id is None and round_year is None:
-        raise click.UsageError("give --case ID or --round YEAR")
+        raise click.UsageError(_("give --case ID or --round YEAR"))
     if fmt in ("docx", "pdf") and output is None:
-        raise click.UsageError(f".{fmt} is binary: give -o FILE")
+        raise click.UsageError(_(".{fmt} is binary: give -o FILE").format(fmt=fmt))
     if record and fresh:
-        raise click.UsageError("--record renders afresh already: give --record or --fresh")
+        raise click.UsageError(_("--record renders afresh already: give --record or --fresh"))
     settings = _settings()
     if record:
         recorded = record_rendering(settings.engine(), kind, case_id=case_id,
@@ -1811,13 +1907,15 @@ def notice_render(kind: str, case_id: int | None, round_year: int | None, fmt: s
                                     settings=_notice_settings(), actor=settings.actor)
         rendering = recorded.rendered
         if recorded.row is None:
-            click.echo(f"the same as the issued notice {recorded.notice_id}: nothing new to "
-                       f"record", err=True)
+            click.echo(_("the same as the issued notice {id}: nothing new to record").format(
+                id=recorded.notice_id), err=True)
         else:
             row = recorded.row
-            click.echo(f"{'recorded' if recorded.new else 'already recorded'}: rendering "
-                       f"{row['id']} of notice {row['notice_id']} (act {row['audit_seq']}), "
-                       f"{row['path']}  {row['sha256']}", err=True)
+            click.echo(_("{done}: rendering {id} of notice {notice} (act {act}), {path}  "
+                         "{sha256}").format(
+                done=_("recorded") if recorded.new else _("already recorded"), id=row["id"],
+                notice=row["notice_id"], act=row["audit_seq"], path=row["path"],
+                sha256=row["sha256"]), err=True)
     else:
         rendering = render_notice(settings.engine(), kind, case_id=case_id,
                                   round_year=round_year, fmt=fmt,
@@ -1847,7 +1945,8 @@ def notice_deliver(retry_failed: bool) -> None:
         click.echo(_("sent: {sent}  failed: {failed}").format(sent=report.sent,
                                                                failed=report.failed))
         for failure in report.failures:
-            click.echo(f"delivery {failure['id']} ({failure['channel']} → {failure['target']}): "
-                       f"{failure['error']}", err=True)
+            click.echo(_("delivery {id} ({channel} → {target}): {error}").format(
+                id=failure["id"], channel=failure["channel"], target=failure["target"],
+                error=failure["error"]), err=True)
 
     _output(report.to_dict(), human)

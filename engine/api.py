@@ -33,6 +33,7 @@ from gdcluster.engine.errors import (
     SimulationOnly,
     TransitionRefused,
 )
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel, TransitionEvent
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import SCHEMA_REVISION
@@ -258,7 +259,8 @@ class Engine:
         from gdcluster.engine.policies import extend_policy
 
         who = Actor.of(actor)
-        self.kernel.require(who, ("province",), "policy_extend", "extend a policy")
+        self.kernel.require(who, ("province",), "policy_extend",
+                            Message("extend a policy"))
         day = as_date(until, "until")
         if day is None:
             raise InvalidInput("is required", field="until")
@@ -462,7 +464,7 @@ class Engine:
 
         who = Actor.of(actor)
         self.kernel.require(who, ("province", "system"), "calendar_import",
-                            "change the working-day calendar")
+                            Message("change the working-day calendar"))
         years = parse_calendar_file(content, filename)
         now = self.clock.now()
         with self.kernel.transaction() as transaction:

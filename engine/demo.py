@@ -24,7 +24,7 @@ from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import SHANGHAI, FakeClock
 from gdcluster.engine.errors import EngineError
 from gdcluster.engine.i18n import gettext as _
-from gdcluster.engine.i18n import language
+from gdcluster.engine.i18n import language, localize
 from gdcluster.engine.kernel import TransitionEvent
 
 PROVINCE = "province@省工信厅王处长"
@@ -124,7 +124,7 @@ def run(out_dir: str | Path | None = None, echo: Callable[[str], None] = print) 
         _story(engine, clock, names, echo)
         report = engine.verify_audit()
         echo("")
-        echo(_("audit verify: {result}").format(result=report.message()))
+        echo(_("audit verify: {result}").format(result=localize(report.message())))
     finally:
         engine.close()
     written = sorted(path for path in notices.rglob("*") if path.is_file()) if notices.exists() \
@@ -169,7 +169,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
                                      data=application(changes), actor=f"county:{unit}@经办人")
         ids[key] = case_id
         names[case_id] = name
-    units = {key: unit for key, _, unit, _, _ in CLUSTERS}
+    units = {key: unit for key, _name, unit, _industry, _changes in CLUSTERS}
     cities = {key: engine.get(case_id).city for key, case_id in ids.items()}
 
     at("2024-05-10T09:30", _("提交申报 submissions"))

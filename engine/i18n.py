@@ -73,8 +73,10 @@ class Message(str):
         return (str, (str(self),))
 
     def localized(self) -> str:
-        """The message in the current language."""
-        return gettext(self.template).format(**self.values)
+        """The message in the current language (with the values that are messages too)."""
+        values = {key: value.localized() if isinstance(value, Message) else value
+                  for key, value in self.values.items()}
+        return gettext(self.template).format(**values)
 
 
 def localize(text: str) -> str:

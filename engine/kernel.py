@@ -43,6 +43,7 @@ from gdcluster.engine.errors import (
     Reason,
     TransitionRefused,
 )
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import Case, Round
 from gdcluster.engine.parse import as_case_id
@@ -266,7 +267,8 @@ class Kernel:
         rule = self.lifecycle.creation
         if who.kind not in rule.actors or who.region != unit.name:
             error = PermissionDenied(
-                f"{who} may not file an application for {unit.name}; only county:{unit.name} may",
+                Message("{who} may not file an application for {unit}; only county:{unit} may",
+                        who=who, unit=unit.name),
                 actor=str(who), trigger=rule.trigger,
             )
             self.record_refusal(who, rule.trigger, error, round_year=round_year)
@@ -294,7 +296,8 @@ class Kernel:
         if who.kind in kinds:
             return
         error = PermissionDenied(
-            f"{who} may not {what}; only the {' or '.join(kinds)} does", actor=str(who),
+            Message("{who} may not {what}; only the {kinds} does", who=who, what=what,
+                    kinds=" or ".join(kinds)), actor=str(who),
             trigger=trigger,
         )
         self.record_refusal(who, trigger, error, round_year=round_year)
@@ -336,7 +339,8 @@ def _file(transaction: Transaction, rule: Rule, *, round_year: int, name: str, u
     round_row = load_round(transaction.session, round_year)
     if round_row.closed_at is not None:
         raise TransitionRefused(
-            f"round {round_year} is closed: no application is filed in it any more",
+            Message("round {year} is closed: no application is filed in it any more",
+                    year=round_year),
             trigger=rule.trigger, round_year=round_year, reasons=[Reason.ROUND_CLOSED])
     case = Case(
         round_year=round_year, name=name, city=unit.city, county=unit.name,

@@ -199,3 +199,57 @@ def test_the_demo_narrates_in_chinese_and_keeps_one_folder(
     assert "== 2024-03-01  省工信厅启动2024年度申报" in text
     assert "补正截止 2024-06-13 24:00（5个工作日" in text
     assert f"数据库：{db_path}" in text
+
+
+def test_a_message_is_its_english_text_and_translates_later(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``Message`` goes wherever text goes (equal to the English, JSON, pickled to another
+    process as plain text) and is shown in Chinese through ``localize``."""
+    import pickle
+
+    from gdcluster.engine.i18n import Message, localize
+
+    message = Message("not a year: {value!r}", value="20x4")
+    assert message == "not a year: '20x4'"
+    assert json.dumps({"message": message}) == '{"message": "not a year: \'20x4\'"}'
+    copied = pickle.loads(pickle.dumps(message))
+    assert copied == message and type(copied) is str
+    assert localize(message) == "not a year: '20x4'"
+    monkeypatch.setenv("GDCLUSTER_LANG", "zh_CN")
+    assert localize(message) == "不是年份：'20x4'"
+    nested = Message("{who} may not {what}; only the {kinds} does", who="city:佛山市",
+                     what=Message("open a round"), kinds="province")
+    assert localize(nested) == "city:佛山市 不能开启年度批次；只有 province 可以"
+
+
+@pytest.mark.usefixtures("chinese")
+def test_refusals_and_bad_input_are_chinese_on_the_command_line(database: str) -> None:
+    """A permission refusal (exit 4), a bad date (exit 2) and an unknown state listing the
+    valid ones (exit 2): Chinese for people, the same English in --json."""
+    result = gd("--db", database, "--as", "city:佛山市", "round", "open", "2024")
+    assert result.exit_code == 4
+    assert result.stderr == "错误：city:佛山市 不能开启年度批次；只有 province 可以\n"
+    result = gd("--db", database, "--as", "city:佛山市", "--json", "round", "open", "2024")
+    assert json.loads(result.stderr)["error"]["message"] == \
+        "city:佛山市 may not open a round; only the province does"
+    result = gd("--db", database, "case", "list", "--state", "已认定了")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("错误：state: 未知状态 '已认定了'；有效状态：drafted（草稿）")
+    result = gd("--db", database, "case", "list", "--due-before", "2024-13-01")
+    assert result.exit_code == 2
+    assert "'2024-13-01' 不是 ISO 格式的日期（YYYY-MM-DD）" in result.stderr
+
+
+@pytest.mark.usefixtures("chinese")
+@pytest.mark.parametrize("command", [["--help"], ["case", "--help"], ["case", "import", "--help"],
+                                     ["case", "list", "--help"], ["round", "open", "--help"]])
+def test_chinese_help_wraps_by_display_width(command: list[str]) -> None:
+    """Chinese has no spaces for click to wrap at: the help is wrapped (and the commands' short
+    help clipped) by display width, so it fits an 80-column terminal."""
+    from gdcluster.engine.text import display_width
+
+    result = RUNNER.invoke(cli, command, terminal_width=80)
+    assert result.exit_code == 0
+    widest = max(display_width(line) for line in result.output.splitlines())
+    assert widest <= 80 + 2  # a closing punctuation mark may overhang
+    assert "：" in result.output
