@@ -1784,7 +1784,7 @@ def _handled_lines(handled: list[Any]) -> None:
                  else _("round {year}").format(year=item.round_year))
         due = _local(item.due_at, deadline=True)
         click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
-                   f"{_pad(where, 12)}  {item.result}")
+                   f"{_pad(where, 12)}  {localize(item.result)}")
 
 
 @scheduler_group.command("pending")
@@ -1800,7 +1800,7 @@ def scheduler_pending(until: date | None) -> None:
         _table(
             [str(row.id), _local(row.due_at, deadline=True), row.kind,
              _("case {id}").format(id=row.case_id) if row.case_id is not None
-             else _("round {year}").format(year=row.round_year), row.action]
+             else _("round {year}").format(year=row.round_year), localize(row.action)]
             for row in rows
         )
 

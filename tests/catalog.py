@@ -1,7 +1,12 @@
 """The message catalog kept in step with the code (``engine/locale/zh_CN.po``).
 
-    .venv/bin/python tests/catalog.py            # update the catalog, list what is untranslated
-    .venv/bin/python tests/catalog.py --check    # the same without writing (exit 1 if not clean)
+    .venv/bin/python tests/catalog.py > todo.tsv   # update the catalog, list the untranslated
+    .venv/bin/python tests/catalog.py --check      # the same without writing (exit 1 if any)
+    .venv/bin/python tests/catalog.py --fill todo.tsv   # add translations written after the tabs
+
+Each untranslated msgid is printed as one line ``msgid<TAB>`` (line breaks written ``\\n``):
+write the Chinese after the tab and ``--fill`` puts it into the catalog (or edit the PO file
+with any PO editor). A translation keeps every ``{placeholder}`` and ``%s`` of its msgid.
 
 The msgids are (1) the string literals of every ``_()``, ``gettext()``, ``ngettext()``,
 ``N_()`` and ``Message()`` call in the package, extracted by Babel, and (2) every help text
@@ -111,12 +116,28 @@ def write(catalog: Catalog) -> None:
                  include_lineno=False)
 
 
+def fill(catalog: Catalog, path: Path) -> int:
+    """Put the translations of a ``msgid<TAB>msgstr`` file into ``catalog``; how many."""
+    filled = 0
+    for line in path.read_text("utf-8").splitlines():
+        msgid, tab, msgstr = line.partition("\t")
+        msgid, msgstr = (text.replace("\\n", "\n") for text in (msgid, msgstr.strip()))
+        if tab and msgstr and catalog.get(msgid) is not None:
+            catalog[msgid].string = msgstr
+            filled += 1
+    return filled
+
+
 def main(argv: list[str]) -> int:
     catalog, missing = updated_catalog()
+    if "--fill" in argv:
+        print(f"{fill(catalog, Path(argv[argv.index('--fill') + 1]))} translations added",
+              file=sys.stderr)
+        missing = [msgid for msgid in missing if not catalog[msgid].string]
     if "--check" not in argv:
         write(catalog)
     for msgid in missing:
-        print(msgid.replace("\n", "\\n"))
+        print(msgid.replace("\n", "\\n") + "\t")
     print(f"{len(missing)} untranslated of {len(catalog)}", file=sys.stderr)
     return 1 if missing else 0
 
