@@ -36,7 +36,6 @@ from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
-from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
 
@@ -105,90 +104,79 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
     kind, state = row.kind, case.state
     if kind == deadlines.PUBLICITY_END:
         if state != "publicized":
-            return not_applicable(Message("case is {state}, no longer in publicity",
-                                          state=state))
+            return not_applicable(f"case is {state}, no longer in publicity")
         open_ids = list(session.scalars(
             select(Objection.id).where(Objection.case_id == case.id, Objection.status == "open")
             .order_by(Objection.id)
         ))
         if open_ids:
             listed = ", ".join(map(str, open_ids))
-            return Plan(HELD, Message("held: objection(s) {listed} open; the publicity closes "
-                                      "once the province has decided (dismissing the last one "
-                                      "re-arms it)", listed=listed))
-        return Plan(PUBLICITY_CLOSED, Message("publicity closed by system at the end of its "
-                                              "window; recognition follows with the 名单通告"),
-                    "close_publicity")
+            return Plan(HELD, f"held: objection(s) {listed} open; the publicity closes once "
+                              f"the province has decided (dismissing the last one re-arms it)")
+        return Plan(PUBLICITY_CLOSED, "publicity closed by system at the end of its window; "
+                                      "recognition follows with the 名单通告", "close_publicity")
     if kind in (deadlines.CORRECTION_DUE, deadlines.CORRECTION_REMINDER):
         # the rows of one return are settled by the resubmission that answers it, so the
         # pending ones are always those of the case's current correction deadline
         due = case.correction_due
         if state != "drafted" or due is None:
-            return not_applicable(Message("case is {state}: resubmitted or closed",
-                                          state=state))
+            return not_applicable(f"case is {state}: resubmitted or closed")
         if kind == deadlines.CORRECTION_DUE:
-            return Plan(CLOSED, Message("correction window closed at 24:00 of {due}: the case "
-                                        "can no longer be submitted; `round close` closes it",
-                                        due=due))
+            return Plan(CLOSED, f"correction window closed at 24:00 of {due}: the case can no "
+                                f"longer be submitted; `round close` closes it")
         if end_of_day(due) <= now:
-            return not_applicable(Message("too late: the correction deadline ended {due}",
-                                          due=due))
-        return Plan(REMINDED, Message("reminder sent: correction deadline {due}", due=due), None,
+            return not_applicable(f"too late: the correction deadline ended {due}")
+        return Plan(REMINDED, f"reminder sent: correction deadline {due}", None,
                     {"correction_due": due.isoformat()})
     if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
         year = key_year(row.key)
         if state not in VALID_STATES:
-            return not_applicable(Message("case is {state}; no annual report is owed",
-                                          state=state))
+            return not_applicable(f"case is {state}; no annual report is owed")
         if year is not None and session.scalar(
             select(AnnualReport.id).where(AnnualReport.case_id == case.id,
                                           AnnualReport.year == year)
         ) is not None:
-            return not_applicable(Message("the report for {year} is filed", year=year))
+            return not_applicable(f"the report for {year} is filed")
         due = deadline_day(row.due_at) if kind == deadlines.REPORT_DUE else None
         if kind == deadlines.REPORT_REMINDER:
             report_due = session.scalar(select(Deadline.due_at).where(
                 Deadline.key == deadlines.case_key(case.id, "report", year)))
             if report_due is not None and as_utc(report_due) <= now:
-                return not_applicable(Message("too late: the report for {year} was due {due}",
-                                              year=year, due=local_text(report_due)))
-            return Plan(REMINDED, Message("reminder sent: annual report for {year}", year=year),
-                        None,
+                return not_applicable(f"too late: the report for {year} was due "
+                                       f"{local_text(report_due)}")
+            return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
                         {"year": year, "report_due": deadline_day(report_due).isoformat()
                          if report_due is not None else None})
         reason = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
         policy = policy_for(case.policy, case.policy_digest)
         if policy.periods.missed_report_action == "flag":
-            return Plan(FLAGGED, Message("flagged: report for {year} missed (policy: flag)",
-                                         year=year), "flag", {"reason": reason})
-        return Plan(REVOKED, Message("revoked 18.3: report for {year} missed", year=year),
-                    "revoke",
+            return Plan(FLAGGED, f"flagged: report for {year} missed (policy: flag)", "flag",
+                        {"reason": reason})
+        return Plan(REVOKED, f"revoked 18.3: report for {year} missed", "revoke",
                     {"reason_code": "18.3", "reason": reason})
     if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
         if kind == deadlines.VALIDITY_END and state == "under_review":
-            return Plan(HELD, Message("held: 复核 applied for; the case waits for the "
-                                      "province's decision (renew or revoke)"))
+            return Plan(HELD, "held: 复核 applied for; the case waits for the province's "
+                              "decision (renew or revoke)")
         if state not in ("recognized", "renewed"):
-            return not_applicable(Message("case is {state}", state=state))
+            return not_applicable(f"case is {state}")
         until = case.valid_until
         if until is None or row.key != deadlines.case_key(case.id, kind, until.isoformat()):
-            return not_applicable(Message("validity now ends {until}", until=until))
+            return not_applicable(f"validity now ends {until}")
         if kind == deadlines.EXPIRY_REMINDER:
             if end_of_day(until) <= now:
-                return not_applicable(Message("too late: validity ended {until}",
-                                              until=until))
-            return Plan(REMINDED, Message("reminder sent: validity ends {until}", until=until),
-                        None,
+                return not_applicable(f"too late: validity ended {until}")
+            return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
                         {"valid_until": until.isoformat()})
         reason = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
-        return Plan(REVOKED, Message("revoked 18.1: validity ended without 复核"), "revoke",
+        return Plan(REVOKED, "revoked 18.1: validity ended without 复核", "revoke",
                     {"reason_code": "18.1", "reason": reason})
-    return not_applicable(Message("unknown deadline kind {kind!r}", kind=kind))
+    return not_applicable(f"unknown deadline kind {kind!r}")
 
 
 def not_applicable(why: str) -> Plan:
     """Nothing to do: the case is no longer where the deadline applies, and why."""
-    return Plan(NOT_APPLICABLE, Message("not applicable: {why}", why=why))
+    return Plan(NOT_APPLICABLE, f"not applicable: {why}")
 
 
 def _cn_date(day: date | None) -> str:
@@ -198,15 +186,14 @@ def _cn_date(day: date | None) -> str:
 def predict(session: Session, row: Any, now: datetime) -> str:
     """What a sweep at ``now`` would do with ``row``, in a word or two (``scheduler pending``)."""
     if row.case_id is None:
-        return Message("close the round's {window} window",
-                       window=row.kind.removeprefix("round_").removesuffix("_close"))
+        return f"close the round's {row.kind.removeprefix('round_').removesuffix('_close')} window"
     case = session.get(Case, row.case_id)
     if case is None:
-        return Message("not applicable: no such case")
+        return "not applicable: no such case"
     try:
         decided = plan(session, row, case, max(now, as_utc(row.due_at)))
     except EngineError as error:
-        return Message("refused: {message}", message=error.message)
+        return f"refused: {error.message}"
     if decided.trigger == "revoke":
         return f"revoke {decided.payload['reason_code']}"
     if decided.trigger is not None:

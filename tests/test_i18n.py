@@ -255,24 +255,6 @@ def test_chinese_help_wraps_by_display_width(command: list[str]) -> None:
     assert "：" in result.output
 
 
-@pytest.mark.usefixtures("chinese")
-def test_scheduler_pending_says_what_a_sweep_would_do_in_chinese(database: str) -> None:
-    """The action column of ``scheduler pending`` (and the results of a sweep) are messages
-    too: Chinese for people, English in --json."""
-    engine = Engine.open(database, clock=FakeClock("2024-03-01T09:00:00"))
-    try:
-        engine.open_round(2024, "province", apply_by="2024-05-31")
-    finally:
-        engine.close()
-    result = gd("--db", database, "--now", "2024-03-01T09:00", "scheduler", "pending",
-                "--until", "2024-06-30")
-    assert result.exit_code == 0, result.output
-    assert "2024 年度批次  关闭批次的 apply 窗口" in result.stdout
-    result = gd("--db", database, "--now", "2024-03-01T09:00", "scheduler", "pending",
-                "--until", "2024-06-30", "--json")
-    assert json.loads(result.stdout)[0]["action"] == "close the round's apply window"
-
-
 def test_the_catalog_tool_fills_translations_from_its_own_listing(tmp_path: Path) -> None:
     """What ``tests/catalog.py`` prints for an untranslated msgid (``msgid<TAB>``), completed
     after the tab, is what ``--fill`` reads back, line breaks included."""
