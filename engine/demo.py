@@ -149,7 +149,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     def at(moment: str, title: str) -> None:
         clock.set(moment)
         echo("")
-        echo(f"== {moment[:10]}  {title}")
+        echo(f"== {moment[:10]}  {_(title)}")  # the titles are msgids (tests/catalog.py)
 
     def sweep(moment: str, title: str) -> None:
         at(moment, title)
@@ -157,12 +157,12 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         fired = [row for row in handled if row.outcome]
         echo("   " + _("scheduler sweep handled {count} due deadline(s)").format(count=len(fired)))
 
-    at("2024-03-01T09:00", _("省工信厅启动2024年度申报 round opens"))
+    at("2024-03-01T09:00", "省工信厅启动2024年度申报 round opens")
     engine.open_round(2024, PROVINCE, apply_by="2024-05-31", recommend_by="2024-06-30",
                       notice_title="关于组织开展2024年广东省中小企业特色产业集群申报工作的通知（示例）",
                       notice_doc_no="粤工信服务函〔2024〕12号")
 
-    at("2024-04-15T10:00", _("各县（市、区）、镇街填报 applications drafted"))
+    at("2024-04-15T10:00", "各县（市、区）、镇街填报 applications drafted")
     ids: dict[str, int] = {}
     for key, name, unit, industry, changes in CLUSTERS:
         case_id = engine.create_case(round_year=2024, name=name, county=unit, industry=industry,
@@ -172,7 +172,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     units = {key: unit for key, _name, unit, _industry, _changes in CLUSTERS}
     cities = {key: engine.get(case_id).city for key, case_id in ids.items()}
 
-    at("2024-05-10T09:30", _("提交申报 submissions"))
+    at("2024-05-10T09:30", "提交申报 submissions")
     for key, case_id in ids.items():
         try:
             engine.fire(case_id, "submit", f"county:{units[key]}")
@@ -180,14 +180,14 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
             echo("   ✗ " + _("{name}: submit refused (exit {code}): {message}").format(
                 name=names[case_id], code=error.exit_code, message=error.localized()))
 
-    at("2024-05-12T09:00", _("普宁补齐数据后提交 completed and submitted"))
+    at("2024-05-12T09:00", "普宁补齐数据后提交 completed and submitted")
     puning = ids["puning"]
     engine.fire(puning, "update", f"county:{units['puning']}",
                 data=application({**CLUSTERS[3][4],
                                   "invention_patents": {"2021": 410, "2022": 472, "2023": 40}}))
     engine.fire(puning, "submit", f"county:{units['puning']}")
 
-    at("2024-06-05T10:00", _("地市资格初审 city review (第十三条), with 实地抽查; 揭阳市退回补正"))
+    at("2024-06-05T10:00", "地市资格初审 city review (第十三条), with 实地抽查; 揭阳市退回补正")
     returned = engine.fire(puning, "return", f"city:{cities['puning']}@市工信局陈科长",
                            reason="2023年发明专利数据与知识产权部门统计口径不一致，请核实后补正",
                            fields=["invention_patents.2023"])
@@ -207,8 +207,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
             engine.fire(case_id, "reject", city,
                         reason="中小企业产值占比为70%，未达到“高于70%”的条件（第十三条第（二）项）")
 
-    sweep("2024-06-11T09:00", _("补正提醒 the correction reminder, 2 working days before"))
-    at("2024-06-12T15:00", _("普宁补正后重新提交 resubmitted before its correction deadline"))
+    sweep("2024-06-11T09:00", "补正提醒 the correction reminder, 2 working days before")
+    at("2024-06-12T15:00", "普宁补正后重新提交 resubmitted before its correction deadline")
     engine.fire(puning, "update", f"county:{units['puning']}",
                 data=application({**CLUSTERS[3][4],
                                   "invention_patents": {"2021": 410, "2022": 472, "2023": 551}}))
@@ -216,17 +216,16 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     engine.fire(puning, "review", f"city:{cities['puning']}@市工信局",
                 spot_check="补正材料经核实")
 
-    at("2024-06-20T10:00",
-       _("地市推荐 recommendations (quota 2–5 per city; 江门市 recommends none)"))
+    at("2024-06-20T10:00", "地市推荐 recommendations (quota 2–5 per city; 江门市 recommends none)")
     for key, case_id in ids.items():
         if key != "pengjiang" and engine.get(case_id).state == "city_reviewed":
             engine.fire(case_id, "recommend", f"city:{cities[key]}@市工信局")
 
-    at("2024-08-01T10:00", _("现场考察 site visits recorded for the round"))
+    at("2024-08-01T10:00", "现场考察 site visits recorded for the round")
     engine.record_site_visit(2024, PROVINCE, day="2024-07-30",
                              note="省专家组赴推荐集群开展现场考察（示例）")
 
-    at("2024-08-20T14:00", _("省级专家评审 expert review (5 experts, highest and lowest dropped)"))
+    at("2024-08-20T14:00", "省级专家评审 expert review (5 experts, highest and lowest dropped)")
     for offset, case_id in enumerate(i for i in ids.values()
                                      if engine.get(i).state == "recommended"):
         for expert in range(5):
@@ -234,22 +233,22 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
                         scores=scores(rubric, offset + expert))
         engine.fire(case_id, "expert_review", PROVINCE)
 
-    at("2024-09-27T10:00", _("拟认定名单公示 publicity: 7 working days across 国庆"))
+    at("2024-09-27T10:00", "拟认定名单公示 publicity: 7 working days across 国庆")
     result = engine.publicize_round(2024, PROVINCE, min_score="60", start="2024-09-27")
     echo("   " + _("publicity {start} → {end} (7 working days)").format(
         start=result.publicity_start, end=result.publicity_end))
 
-    at("2024-10-08T11:00", _("实名异议 a real-name objection"))
+    at("2024-10-08T11:00", "实名异议 a real-name objection")
     shunde = ids["shunde"]
     view = engine.fire(shunde, "object", "public@刘某", name="刘某", contact="139****1234",
                        evidence="质疑2023年产值含非主导产业产值，附统计报表复印件")
-    at("2024-10-10T16:00", _("异议核查 objection examined and dismissed"))
+    at("2024-10-10T16:00", "异议核查 objection examined and dismissed")
     engine.fire(shunde, "resolve", PROVINCE, objection=view.objections[-1]["id"],
                 when="dismiss", reason="经核查统计部门数据，产值口径符合要求，异议不成立")
 
-    sweep("2024-10-12T00:05", _("公示期满 publicity over: the scheduler closes it"))
+    sweep("2024-10-12T00:05", "公示期满 publicity over: the scheduler closes it")
 
-    at("2024-10-15T10:00", _("名单通告 the province publishes the list: recognition, round closed"))
+    at("2024-10-15T10:00", "名单通告 the province publishes the list: recognition, round closed")
     listed = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号",
                                     doc_date="2024-10-14")
     echo("   " + _("通告 {doc_no} of {doc_date} recognizes {count} clusters, valid {start} → "
@@ -262,15 +261,15 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
                 echo("   " + _("未入选 ({kind}): {names}").format(
                     kind=kind, names="、".join(names[i] for i in closed)))
 
-    sweep("2025-03-02T09:00", _("年报提醒 report reminders, 30 days before 31 March"))
-    at("2025-03-20T10:00", _("2024年度报告 annual reports (due 31 March)"))
+    sweep("2025-03-02T09:00", "年报提醒 report reminders, 30 days before 31 March")
+    at("2025-03-20T10:00", "2024年度报告 annual reports (due 31 March)")
     for key in ("guzhen", "changan", "puning"):
         engine.fire(ids[key], "report", f"county:{units[key]}", year=2024,
                     data={"output": "180.0", "plan_execution": "主导产业保持增长",
                           "goal_progress": [{"indicator": "集群产值", "actual": "180.0"}]})
-    sweep("2025-04-01T00:05", _("年报期限届满 report deadline: missing report → revoked 18.3"))
+    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → revoked 18.3")
 
-    at("2025-06-01T10:00", _("重大变动报备 a major change filed"))
+    at("2025-06-01T10:00", "重大变动报备 a major change filed")
     engine.fire(ids["changan"], "change", f"county:{units['changan']}", kind="management_body",
                 detail="集群管理机构由镇经济发展局调整为长安镇产业集群发展服务中心")
 
@@ -281,17 +280,17 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
                 engine.fire(ids[key], "report", f"county:{units[key]}", year=year,
                             data={"output": "190.0"})
         if year == 2025:
-            at("2026-09-01T10:00", _("撤销 revocation by the province (第十八条第（五）项)"))
+            at("2026-09-01T10:00", "撤销 revocation by the province (第十八条第（五）项)")
             engine.fire(ids["changan"], "revoke", PROVINCE, reason_code="18.5",
                         reason="集群内企业发生较大生产安全事故（示例）")
 
-    at("2027-06-01T10:00", _("申请复核 applying for 复核 within 6 months of expiry"))
+    at("2027-06-01T10:00", "申请复核 applying for 复核 within 6 months of expiry")
     engine.fire(puning, "apply_review", f"county:{units['puning']}")
-    sweep("2027-07-16T09:00", _("复核提醒 expiry reminders, 90 days before validity ends"))
-    at("2027-09-20T10:00", _("复核通过 renewal: validity extended contiguously by 3 years"))
+    sweep("2027-07-16T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
+    at("2027-09-20T10:00", "复核通过 renewal: validity extended contiguously by 3 years")
     engine.fire(puning, "renew", PROVINCE)
 
-    sweep("2027-10-14T00:05", _("有效期届满 validity over: no 复核 → revoked 18.1"))
+    sweep("2027-10-14T00:05", "有效期届满 validity over: no 复核 → revoked 18.1")
     echo("")
     echo(_("outcome:"))
     for case_id, name in names.items():

@@ -9,9 +9,10 @@ write the Chinese after the tab and ``--fill`` puts it into the catalog (or edit
 with any PO editor). A translation keeps every ``{placeholder}`` and ``%s`` of its msgid.
 
 The msgids are (1) the string literals of every ``_()``, ``gettext()``, ``ngettext()``,
-``N_()`` and ``Message()`` call in the package, extracted by Babel, and (2) every help text
-of the click tree (commands, groups, options, including click's own ``--help``/``--version``),
-read by walking the tree, so commands added by decorators need no markers. Updating keeps each
+``N_()`` and ``Message()`` call in the package (and the demo's step titles), extracted by
+Babel, and (2) every help text of the click tree (commands, groups, options, including click's
+own ``--help``/``--version``), read by walking the tree, so commands added by decorators need
+no markers. Updating keeps each
 translation whose msgid is still used, adds the new msgids untranslated and drops the stale
 ones; the untranslated msgids are printed one per line (``tests/test_i18n.py`` fails while any is).
 """
@@ -29,6 +30,8 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Message": None}
+#: the demo's steps translate their titles themselves: ``at(moment, title)``, ``sweep(…)``
+STEP_KEYWORDS = {"engine/demo.py": {"at": (2,), "sweep": (2,)}}
 SKIP = {".venv", "tests", "migrations", "build", "__pycache__"}
 
 
@@ -44,11 +47,13 @@ def code_messages() -> dict[str, list[tuple[str, int]]]:
     """msgid → where the code uses it (file, line), from the ``_()``-style calls."""
     found: dict[str, list[tuple[str, int]]] = {}
     for path in source_files():
+        name = path.relative_to(ROOT).as_posix()
+        keywords = {**KEYWORDS, **STEP_KEYWORDS.get(name, {})}
         for line, message, _comments, _context in extract_from_file(
-                "python", str(path), keywords=KEYWORDS, comment_tags=()):
+                "python", str(path), keywords=keywords, comment_tags=()):
             msgid = message[0] if isinstance(message, tuple) else message
             if msgid:
-                found.setdefault(msgid, []).append((str(path.relative_to(ROOT)), line))
+                found.setdefault(msgid, []).append((name, line))
     return found
 
 
