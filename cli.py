@@ -1762,8 +1762,8 @@ def scheduler_run(once: bool) -> None:
     if settings.now is not None:
         from gdcluster.engine.errors import InvalidInput
 
-        raise InvalidInput(Message("a running scheduler follows the system clock; use --now "
-                                   "with --once"), field="now")
+        raise InvalidInput("a running scheduler follows the system clock; use --now with --once",
+                           field="now")
     import logging
 
     from gdcluster.engine.scheduler import DeadlineScheduler, log_formatter

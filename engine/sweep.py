@@ -39,7 +39,6 @@ from gdcluster.engine.errors import (
     SimulationOnly,
     WaitingFor,
 )
-from gdcluster.engine.i18n import Message
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.timers import (
@@ -238,13 +237,11 @@ def _handle(
         return _leave_pending(kernel, row, gap), False
     except (EngineError, KeyError) as error:  # refused: close it, never loop on it
         if isinstance(error, ConcurrentModification):
-            return _report(row, BUSY, Message("busy: the database was locked; retried next "
-                                              "sweep")), False
+            return _report(row, BUSY, "busy: the database was locked; retried next sweep"), False
         return _close_refused(kernel, row, at, error), False
     except Exception as error:  # a bug or an outage: leave it pending, say so loudly
         log.exception(_("deadline %s (%s) failed; it stays pending"), row.id, row.kind)
-        return _report(row, ERROR, Message("error: {kind}: {error}",
-                                           kind=type(error).__name__, error=error)), False
+        return _report(row, ERROR, f"error: {type(error).__name__}: {error}"), False
     if not claimed:
         return None, False
     return _report(row, plan_.outcome, plan_.result), wrote_due
@@ -347,7 +344,7 @@ def _still_pending(kernel: Kernel, deadline_id: int) -> bool:
 def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome:
     """Data or settings are missing: keep the deadline pending, say why once, retry next
     sweep."""
-    result = Message("waiting: {message}", message=gap.message)
+    result = f"waiting: {gap.message}"
     with kernel.store.write() as session:
         changed = session.execute(
             update(Deadline)
@@ -366,12 +363,12 @@ def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome
 
 def _close_refused(kernel: Kernel, row: Any, at: datetime, error: Exception) -> DeadlineOutcome:
     message = error.message if isinstance(error, EngineError) else str(error)
-    result = Message("refused: {message}", message=message)
+    result = f"refused: {message}"
     with kernel.store.write() as session:
         if row.case_id is not None:
             session.get(Case, row.case_id, with_for_update=True)
         if not _claim(session, row.id, at):
-            return _report(row, BUSY, Message("claimed by another process meanwhile"))
+            return _report(row, BUSY, "claimed by another process meanwhile")
         _set_result(session, row.id, result)
     if isinstance(error, EngineError):
         kernel.record_refusal(SYSTEM, row.kind, error, case_id=row.case_id,

@@ -19,16 +19,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from gdcluster.engine import parse
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
-from gdcluster.engine.parse import (
-    as_case_id,
-    as_date,
-    as_year,
-    name_text,
-    row_count,
-    unknown_name,
-)
+from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.store import Store, connection_of
 
 Row = TypeVar("Row", Case, Round)
@@ -361,7 +355,7 @@ def state_code(text: Any) -> str:
     try:
         return load_workflow().state_named(_text(text, "state"))
     except UnknownName as exc:
-        raise InvalidInput(unknown_name(exc), field="state") from exc
+        raise InvalidInput(parse.unknown_name(exc), field="state") from exc
 
 
 def trigger_code(text: Any, *, among: Collection[str] | None = None) -> str:
@@ -372,8 +366,7 @@ def trigger_code(text: Any, *, among: Collection[str] | None = None) -> str:
     try:
         return load_workflow().trigger_named(_text(text, "trigger"), among)
     except UnknownName as exc:
-        raise InvalidInput(unknown_name(exc), field="trigger") from exc
-
+        raise InvalidInput(parse.unknown_name(exc), field="trigger") from exc
 
 
 def history(store: Store, case_id: int) -> list[dict[str, Any]]:
