@@ -10,17 +10,22 @@ with any PO editor). A translation keeps every ``{placeholder}`` and ``%s`` of i
 
 The msgids are (1) the string literals of every ``_()``, ``gettext()``, ``ngettext()``,
 ``N_()`` and ``Message()`` call in the package (and the demo's step titles), extracted by
-Babel, and (2) every help text of the click tree (commands, groups, options, including click's
-own ``--help``/``--version``), read by walking the tree, so commands added by decorators need
-no markers. Updating keeps each
-translation whose msgid is still used, adds the new msgids untranslated and drops the stale
-ones; the untranslated msgids are printed one per line (``tests/test_i18n.py`` fails while any is).
+Babel, (2) the constant messages errors are raised with (``InvalidInput("…")``: looked up
+whole when shown; an f-string message needs ``i18n.Message``), and (3) every help text of
+the click tree (commands, groups, options, including click's own ``--help``/``--version``),
+read by walking the tree, so commands added by decorators need no markers. Updating keeps
+each translation whose msgid is still used, adds the new msgids untranslated and drops the
+stale ones; the untranslated msgids are printed one per line (``tests/test_i18n.py`` fails
+while any is).
 """
 
 from __future__ import annotations
 
+import ast
+import io
 import sys
 from collections.abc import Iterator
+from contextlib import redirect_stderr
 from pathlib import Path
 
 import click
@@ -30,6 +35,9 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Message": None}
+#: an error raised with a constant message (no f-string) is looked up whole when shown
+ERRORS = {"InvalidInput", "TransitionRefused", "PermissionDenied", "WaitingFor",
+          "DatabaseUnavailable", "EngineError"}
 #: the demo's steps translate their titles themselves: ``at(moment, title)``, ``sweep(…)``
 STEP_KEYWORDS = {"engine/demo.py": {"at": (2,), "sweep": (2,)}}
 SKIP = {".venv", "tests", "migrations", "build", "__pycache__"}
@@ -49,11 +57,27 @@ def code_messages() -> dict[str, list[tuple[str, int]]]:
     for path in source_files():
         name = path.relative_to(ROOT).as_posix()
         keywords = {**KEYWORDS, **STEP_KEYWORDS.get(name, {})}
-        for line, message, _comments, _context in extract_from_file(
-                "python", str(path), keywords=keywords, comment_tags=()):
+        with redirect_stderr(io.StringIO()):  # Babel's note on each f-string it skips
+            extracted = list(extract_from_file("python", str(path), keywords=keywords,
+                                               comment_tags=()))
+        for line, message, _comments, _context in extracted:
             msgid = message[0] if isinstance(message, tuple) else message
             if msgid:
                 found.setdefault(msgid, []).append((name, line))
+    return found
+
+
+def error_messages() -> dict[str, list[tuple[str, int]]]:
+    """msgid → where an error of the engine is raised with it as its constant message."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for path in source_files():
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (isinstance(node, ast.Call) and node.args
+                    and getattr(node.func, "id", getattr(node.func, "attr", None)) in ERRORS
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str) and node.args[0].value):
+                found.setdefault(node.args[0].value, []).append(
+                    (path.relative_to(ROOT).as_posix(), node.lineno))
     return found
 
 
@@ -81,7 +105,7 @@ def help_messages() -> dict[str, list[tuple[str, int]]]:
 def messages() -> dict[str, list[tuple[str, int]]]:
     """Every msgid the code and the help use."""
     found = code_messages()
-    for msgid, places in help_messages().items():
+    for msgid, places in [*error_messages().items(), *help_messages().items()]:
         found.setdefault(msgid, []).extend(places)
     return found
 

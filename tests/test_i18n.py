@@ -269,3 +269,15 @@ def test_the_catalog_tool_fills_translations_from_its_own_listing(tmp_path: Path
     assert catalog_tool.fill(table, listing) == 1
     assert table["Open round YEAR.\n\nThen more."].string == "开启年度批次。\n\n然后更多。"
     assert not table["round {year}"].string
+
+
+@pytest.mark.usefixtures("chinese")
+def test_a_constant_error_message_is_looked_up_whole(database: str, tmp_path: Path) -> None:
+    """An error raised with a constant English message (no ``Message``) is in the catalog
+    too (tests/catalog.py reads the raise sites) and shown in Chinese."""
+    scores = tmp_path / "scores.yaml"
+    scores.write_text("- 1\n- 2\n", "utf-8")
+    result = gd("--db", database, "--as", "province", "case", "score", "1", "--expert", "甲",
+                "--scores", scores)
+    assert result.exit_code == 2
+    assert result.stderr == f"错误：{scores}: 文件顶层必须是一个字段映射\n"
