@@ -281,3 +281,17 @@ def test_a_constant_error_message_is_looked_up_whole(database: str, tmp_path: Pa
                 "--scores", scores)
     assert result.exit_code == 2
     assert result.stderr == f"错误：{scores}: 文件顶层必须是一个字段映射\n"
+
+
+@pytest.mark.usefixtures("chinese")
+def test_a_workbook_cell_error_keeps_its_place_and_reads_chinese() -> None:
+    """An application error moved to its sheet!cell (``relocate``) keeps its message's template,
+    so the 申报表's cell errors read Chinese too."""
+    from gdcluster.engine.i18n import Message
+    from gdcluster.engine.workbook import relocate
+
+    error = InvalidInput(Message("{value!r}: write {answers}", value="也许",
+                                 answers=Message("是 or 否")), field="energy_intensive")
+    moved = relocate(error, {"energy_intensive": "指标数据!C14"})
+    assert moved.message == "指标数据!C14 (energy_intensive): '也许': write 是 or 否"
+    assert moved.localized() == "指标数据!C14 (energy_intensive): '也许'：请填写 是 或 否"
