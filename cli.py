@@ -25,6 +25,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from gdcluster.engine.i18n import N_, Message, language, localize
+from gdcluster.engine.i18n import gettext as _
+
 if TYPE_CHECKING:  # json, datetime, decimal and pathlib load when a command needs them
     from datetime import date
 
@@ -140,7 +143,7 @@ def _show_notice_warnings() -> None:
                 code = getattr(record, "code", "warning")
                 return json.dumps({"warning": {"code": code, "message": message}},
                                   ensure_ascii=False)
-            return f"Warning: {message}"
+            return _("Warning: {message}").format(message=message)
 
     logger = logging.getLogger("gdcluster.notifications")
     if any(getattr(handler, "_gdcluster_cli", False) for handler in logger.handlers):
@@ -150,6 +153,183 @@ def _show_notice_warnings() -> None:
     handler.setFormatter(Format())
     handler._gdcluster_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
+
+
+class TranslatedFormatter(click.HelpFormatter):
+    """click's help layout with its headings in the current language."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        if prefix is None:
+            prefix = _("Usage:")
+            prefix += "" if prefix.endswith("：") else " "
+        super().write_usage(prog, args, prefix)
+
+    def section(self, name: str) -> Any:
+        return super().section(_(name))
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        """click's definition list, with Chinese text wrapped by display width (click wraps
+        at spaces, which Chinese does not have)."""
+        rows = list(rows)
+        if language() == "en" or all(second.isascii() for _first, second in rows):
+            super().write_dl(rows, col_max, col_spacing)
+            return
+        first_col = min(max((_width(first) for first, _second in rows), default=0),
+                        col_max) + col_spacing
+        indent = " " * (first_col + self.current_indent)
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if _width(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - _width(first)))
+            else:
+                self.write("\n" + indent)
+            lines = _wrap(second, max(self.width - first_col - 2, 10)) or [""]
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(indent + line + "\n")
+
+    def write_text(self, text: str) -> None:
+        if language() == "en" or text.isascii():
+            super().write_text(text)
+            return
+        indent = " " * self.current_indent
+        for number, paragraph in enumerate(text.split("\n\n")):
+            if number:
+                self.write("\n")
+            for line in _wrap(paragraph, max(self.width - self.current_indent, 11)):
+                self.write(indent + line + "\n")
+
+    def write_heading(self, heading: str) -> None:
+        if heading.isascii():
+            super().write_heading(heading)
+        else:  # 选项：, with the full-width colon of Chinese text
+            self.write(f"{'':>{self.current_indent}}{heading}：\n")
+
+
+class TranslatedContext(click.Context):
+    formatter_class = TranslatedFormatter
+
+
+@contextmanager
+def _translated_help(items: Iterable[Any]) -> Iterator[None]:
+    """Each item's ``help`` in the current language while the help is written: the
+    decorators keep the English msgids, so the catalog (``engine/locale``) can be checked
+    against the commands."""
+    swapped = [(item, item.help) for item in items if getattr(item, "help", None)]
+    try:
+        for item, text in swapped:
+            item.help = _(inspect_help(text))
+        yield
+    finally:
+        for item, text in swapped:
+            item.help = text
+
+
+def inspect_help(text: str) -> str:
+    """The msgid of a help text: as click shows it (dedented, stripped)."""
+    import inspect
+
+    return inspect.cleandoc(text)
+
+
+def _bracket_notes(text: str) -> str:
+    """click's own notes after an option's help ("[default: …]", "[required]") translated."""
+    head, bracket, notes = text.rpartition("  [")
+    if not bracket or not notes.endswith("]"):
+        return text
+    parts = []
+    for note in notes[:-1].split("; "):
+        key, colon, value = note.partition(": ")
+        parts.append(f"{_(key)}: {value}" if colon else _(note))
+    return f"{head}  [{'; '.join(parts)}]"
+
+
+class TranslatedCommand(click.Command):
+    """A command whose help, options' help and short help are shown in the current language.
+    Every command of the tree is one (``RootGroup.command_class``): new commands need nothing
+    but English help and a catalog entry (``tests/catalog.py`` lists the missing ones)."""
+
+    context_class = TranslatedContext
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with _translated_help([self]):
+            super().format_help_text(ctx, formatter)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        options = []
+        with _translated_help(self.get_params(ctx)):
+            for param in self.get_params(ctx):
+                record = param.get_help_record(ctx)
+                if record is not None and not isinstance(param, click.Argument):
+                    options.append((record[0], _bracket_notes(record[1])))
+        if options:
+            with formatter.section("Options"):
+                formatter.write_dl(options)
+        if isinstance(self, click.Group):
+            self.format_commands(ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help:
+            return _(inspect_help(self.short_help))
+        if not self.help:
+            return ""
+        english = inspect_help(self.help)
+        text = _(english)
+        if text == english:
+            return super().get_short_help_str(limit)
+        first = text.split("\n\n")[0].replace("\n", "")
+        end = first.find("。")
+        return _clip(first[:end] if end >= 0 else first, limit)
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: wide (CJK) characters count 2."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1
+               for character in text)
+
+
+#: punctuation that never starts a line of Chinese text (it may overhang the width instead)
+_NO_LINE_START = frozenset("。，、；：？！）」』》")
+
+
+def _wrap(text: str, limit: int) -> list[str]:
+    """``text`` in lines of at most ``limit`` columns: broken between words, and between any
+    two Chinese characters (Chinese has no spaces)."""
+    import re
+
+    lines: list[str] = []
+    line = ""
+    for token in re.findall(r"\s+|[^\s\u2e80-\uffff]+|.", " ".join(text.split())):
+        if line and _width(line + token.rstrip()) > limit and token not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line = "" if token.isspace() else token
+        else:
+            line += token
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` terminal columns (wide characters count 2), with "…"."""
+    for end in range(len(text)):
+        if _width(text[:end + 1]) > limit:
+            return text[:max(end - 1, 0)] + "…"
+    return text
+
+
+class TranslatedGroup(TranslatedCommand, click.Group):
+    """A command group shown in the current language; its commands and groups are too."""
+
+    command_class = TranslatedCommand
+    group_class = type
+
+
+#: click's own words in the help, translated by the classes above
+CLICK_WORDS = (N_("Options"), N_("Commands"), N_("default"), N_("required"),
+               N_("Show this message and exit."), N_("Show the version and exit."))
 
 
 class Failure(click.ClickException):
@@ -165,11 +345,13 @@ class Failure(click.ClickException):
         if self.as_json:
             _write_json({"error": {"code": self.code, "message": self.message}}, err=True)
         else:
-            click.echo(f"Error: {self.message}", err=True)
+            click.echo(_("Error: {message}").format(message=self.message), err=True)
 
 
-class RootGroup(click.Group):
+class RootGroup(TranslatedGroup):
     """The root command: turns every error into its exit code and message, click-style."""
+
+    group_class = TranslatedGroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -202,13 +384,18 @@ def _failure(ctx: click.Context, error: Exception) -> Failure:
 
         traceback.print_exception(error, file=sys.stderr)
     if isinstance(error, EngineError):
-        return Failure(error.exit_code, error.code, error.message, as_json=_as_json(ctx))
+        message = error.message if _as_json(ctx) else error.localized()
+        return Failure(error.exit_code, error.code, message, as_json=_as_json(ctx))
     text = " ".join(str(error).split())
     if len(text) > 300:
         text = text[:300] + "…"
-    hint = "" if debug else " (set GDCLUSTER_DEBUG=1 for the traceback)"
-    return Failure(1, "unexpected", f"unexpected {type(error).__name__}: {text}{hint}",
-                   as_json=_as_json(ctx))
+    if _as_json(ctx):
+        hint = "" if debug else " (set GDCLUSTER_DEBUG=1 for the traceback)"
+        return Failure(1, "unexpected", f"unexpected {type(error).__name__}: {text}{hint}",
+                       as_json=True)
+    hint = "" if debug else _(" (set GDCLUSTER_DEBUG=1 for the traceback)")
+    return Failure(1, "unexpected", _("unexpected {kind}: {text}").format(
+        kind=type(error).__name__, text=text) + hint, as_json=False)
 
 
 def _as_json(ctx: click.Context) -> bool:
@@ -315,9 +502,11 @@ class IsoDate(click.ParamType):
                 raise ValueError(text)
             day = date.fromisoformat(text)
         except ValueError:
-            self.fail(f"{value!r} is not a date in ISO form YYYY-MM-DD", param, ctx)
+            self.fail(_("{value!r} is not a date in ISO form YYYY-MM-DD").format(value=value),
+                      param, ctx)
         if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            self.fail(f"{value!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}", param, ctx)
+            self.fail(_("{value!r} is outside the years {first}–{last}").format(
+                value=value, first=FIRST_YEAR, last=LAST_YEAR), param, ctx)
         return day
 
 
@@ -355,14 +544,15 @@ class Quota(click.ParamType):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> tuple[str, tuple[int, int]]:
-        city, _, bounds = str(value).partition("=")
-        low, _, high = bounds.partition(":")
+        city, _equals, bounds = str(value).partition("=")
+        low, _colon, high = bounds.partition(":")
         try:
             pair = (int(low), int(high))
         except ValueError:
-            self.fail(f"{value!r} is not CITY=MIN:MAX (e.g. 深圳市=3:5)", param, ctx)
+            self.fail(_("{value!r} is not CITY=MIN:MAX (e.g. 深圳市=3:5)").format(value=value),
+                      param, ctx)
         if not city.strip():
-            self.fail(f"{value!r} names no city", param, ctx)
+            self.fail(_("{value!r} names no city").format(value=value), param, ctx)
         return city.strip(), pair
 
 
@@ -384,12 +574,14 @@ class IdList(click.ParamType):
             try:
                 number = int(part)
             except ValueError:
-                self.fail(f"{part.strip()!r} is not a case id", param, ctx)
+                self.fail(_("{value!r} is not a case id").format(value=part.strip()), param,
+                          ctx)
             if not 1 <= number <= MAX_ID:
-                self.fail(f"{number} is not a case id (ids run from 1 to {MAX_ID})", param, ctx)
+                self.fail(_("{number} is not a case id (ids run from 1 to {last})").format(
+                    number=number, last=MAX_ID), param, ctx)
             ids.append(number)
         if not ids:
-            self.fail("name at least one case id", param, ctx)
+            self.fail(_("name at least one case id"), param, ctx)
         return ids
 
 
@@ -436,8 +628,8 @@ def _write_output(data: bytes, output: str | None) -> None:
         os.replace(partial, target)
     except OSError as error:
         partial.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {output}: {error.strerror or error}",
-                           field="output") from None
+        raise InvalidInput(Message("cannot write {output}: {cause}", output=output,
+                                   cause=error.strerror or error), field="output") from None
 
 
 def _report_file(output: str, fmt: str, rows: int | None, text: str) -> None:
@@ -453,6 +645,14 @@ def _report_file(output: str, fmt: str, rows: int | None, text: str) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Human formatting helpers
+
+
+class Texts(dict[str, Any]):
+    """A command's texts: English msgids (marked ``N_``), read in the current language."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        return _(value) if isinstance(value, str) else Texts(value)
 
 
 def _pad(text: Any, width: int) -> str:
@@ -529,7 +729,7 @@ def _span(start: Any, end: Any) -> str:
 
 def _ids(ids: Iterable[Any]) -> str:
     text = ", ".join(str(item) for item in ids)
-    return text or "none"
+    return text or _("none")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,13 +785,14 @@ def init(simulation: bool) -> None:
                 data["granted"] = granted
     finally:
         engine.close()
-    kind = "simulation database" if data["simulation"] else "database"
+    text = (_("initialized simulation database {db}") if data["simulation"]
+            else _("initialized database {db}"))
 
     def human() -> None:
-        click.echo(f"initialized {kind} {data['db']}")
+        click.echo(text.format(db=data["db"]))
         if "granted" in data:
-            click.echo(f"OS user {data['granted']['os_user']} may act as province "
-                       f"(gdcluster actors grant|revoke|list)")
+            click.echo(_("OS user {user} may act as province (gdcluster actors grant|revoke|list)")
+                       .format(user=data["granted"]["os_user"]))
 
     _output(data, human)
 
@@ -652,20 +853,20 @@ def round_open(year: int, policy: str | None, apply_by: date | None, recommend_b
     )
 
     def human() -> None:
-        click.echo(f"round {year} open under {summary.policy} "
-                   f"(version {summary.policy_version}); applications until "
-                   f"{summary.apply_by or '—'}, recommendations until "
-                   f"{summary.recommend_by or '—'}")
+        click.echo(_("round {year} open under {policy} (version {version}); applications "
+                     "until {apply_by}, recommendations until {recommend_by}").format(
+            year=year, policy=summary.policy, version=summary.policy_version,
+            apply_by=summary.apply_by or "—", recommend_by=summary.recommend_by or "—"))
 
     _output(summary, human)
 
 
-ROUND_EXPORT_TEXT = {
-    "needs_output": "--format xlsx writes a workbook: give -o FILE",
-    "city_needs_xlsx": "--city selects the cases of the workbook: use it with --format xlsx",
-    "progress": "round {year}: exporting",
-    "written": "wrote round {year} ({rows} cases: 推荐汇总表, 地市名额, 专家评分) to {output}",
-}
+ROUND_EXPORT_TEXT = Texts({
+    "needs_output": N_("--format xlsx writes a workbook: give -o FILE"),
+    "city_needs_xlsx": N_("--city selects the cases of the workbook: use it with --format xlsx"),
+    "progress": N_("round {year}: exporting"),
+    "written": N_("wrote round {year} ({rows} cases: 推荐汇总表, 地市名额, 专家评分) to {output}"),
+})
 
 
 @round_group.command("show")
@@ -688,29 +889,31 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
     summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
-        click.echo(f"round {year} — policy {summary.policy} (version "
-                   f"{summary.policy_version})")
+        click.echo(_("round {year} — policy {policy} (version {version})").format(
+            year=year, policy=summary.policy, version=summary.policy_version))
         _table([
-            ["  applications until", summary.apply_by or "—"],
-            ["  recommendations until", summary.recommend_by or "—"],
-            ["  notice", " ".join(filter(None, [summary.notice_doc_no,
-                                                 summary.notice_title])) or "—"],
-            ["  valid from", summary.valid_from or "—"],
-            ["  closed", _local(summary.closed_at) if summary.closed_at else "—"],
+            ["  " + _("applications until"), summary.apply_by or "—"],
+            ["  " + _("recommendations until"), summary.recommend_by or "—"],
+            ["  " + _("notice"), " ".join(filter(None, [summary.notice_doc_no,
+                                                         summary.notice_title])) or "—"],
+            ["  " + _("valid from"), summary.valid_from or "—"],
+            ["  " + _("closed"), _local(summary.closed_at) if summary.closed_at else "—"],
         ])
-        click.echo(f"rubric (at least {summary.min_experts} experts):")
-        _table([["  " + item.id, item.name, f"{item.weight} points"] for item in summary.rubric])
+        click.echo(_("rubric (at least {count} experts):").format(count=summary.min_experts))
+        _table([["  " + item.id, item.name, _("{weight} points").format(weight=item.weight)]
+                for item in summary.rubric])
         counts = summary.counts
-        click.echo(f"cases: {counts.total}")
+        click.echo(_("cases: {count}").format(count=counts.total))
         _table([["  " + state, _state_label(state), count]
                 for state, count in sorted(counts.by_state.items())])
         if counts.by_city:
-            click.echo("by city:")
+            click.echo(_("by city:"))
             _table([["  " + city, ", ".join(f"{state} {count}"
                                             for state, count in sorted(states.items()))]
                     for city, states in sorted(counts.by_city.items())])
         below = summary.cities_below_minimum
-        click.echo(f"cities below their minimum quota: {', '.join(below) if below else 'none'}")
+        click.echo(_("cities below their minimum quota: {cities}").format(
+            cities=", ".join(below) if below else _("none")))
 
     _output(summary, human)
 
@@ -730,7 +933,7 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
     publicized)."""
     settings = _settings()
     engine = settings.engine()
-    with _progress(f"round {year}: publicizing",
+    with _progress(_("round {year}: publicizing").format(year=year),
                    lambda: _count_in_state(engine, year, "expert_reviewed")) as progress:
         result = engine.publicize_round(
             year, settings.actor, top=top, min_score=min_score, select_ids=select_ids,
@@ -738,9 +941,10 @@ def round_publicize(year: int, top: int | None, min_score: str | None,
         )
 
     def human() -> None:
-        click.echo(f"publicized: {_ids(result.publicized)}")
-        click.echo(f"not selected (未入选): {_ids(result.not_selected)}")
-        click.echo(f"publicity: {result.publicity_start} – {result.publicity_end}")
+        click.echo(_("publicized: {ids}").format(ids=_ids(result.publicized)))
+        click.echo(_("not selected (未入选): {ids}").format(ids=_ids(result.not_selected)))
+        click.echo(_("publicity: {start} – {end}").format(start=result.publicity_start,
+                                                           end=result.publicity_end))
 
     _output(result, human)
 
@@ -765,7 +969,7 @@ def round_recognize(year: int, doc_no: str, doc_date: date | None,
     """
     settings = _settings()
     engine = settings.engine()
-    with _progress(f"round {year}: recognizing",
+    with _progress(_("round {year}: recognizing").format(year=year),
                    lambda: _count_in_state(engine, year, "publicized")
                    + _count_in_state(engine, year, "publicity_closed")) as progress:
         result = engine.recognize_round(year, settings.actor, doc_no=doc_no, doc_date=doc_date,
@@ -773,19 +977,21 @@ def round_recognize(year: int, doc_no: str, doc_date: date | None,
 
     def human() -> None:
         if result.publicity_closed:
-            click.echo(f"publicity closed: {_ids(result.publicity_closed)}")
+            click.echo(_("publicity closed: {ids}").format(ids=_ids(result.publicity_closed)))
         if result.recognized:
-            kind = "supplementary 通告" if result.supplementary else "名单通告"
-            click.echo(f"recognized: {_ids(result.recognized)} ({kind} {result.doc_no} of "
-                       f"{result.doc_date}; valid {result.valid_from} – {result.valid_until})")
+            kind = _("supplementary 通告") if result.supplementary else _("名单通告")
+            click.echo(_("recognized: {ids} ({kind} {doc_no} of {doc_date}; valid {start} – "
+                         "{end})").format(ids=_ids(result.recognized), kind=kind,
+                                          doc_no=result.doc_no, doc_date=result.doc_date,
+                                          start=result.valid_from, end=result.valid_until))
         else:
-            click.echo("nobody to recognize: nothing written", err=True)
+            click.echo(_("nobody to recognize: nothing written"), err=True)
         for case_id, why in result.held.items():
-            click.echo(f"held: case {case_id}: {why}")
+            click.echo(_("held: case {id}: {why}").format(id=case_id, why=localize(why)))
         if result.closed is not None:
             _closed_lines(result.closed)
         elif result.not_closed:
-            click.echo(f"round not closed: {result.not_closed}")
+            click.echo(_("round not closed: {why}").format(why=localize(result.not_closed)))
 
     _output(result, human)
 
@@ -793,9 +999,9 @@ def round_recognize(year: int, doc_no: str, doc_date: date | None,
 def _closed_lines(closed: Any) -> None:
     for kind, ids in closed.closed.items():
         if ids:
-            click.echo(f"not selected (未入选, {kind}): {_ids(ids)}")
+            click.echo(_("not selected (未入选, {kind}): {ids}").format(kind=kind, ids=_ids(ids)))
     if closed.closed_round:
-        click.echo(f"round {closed.year} closed")
+        click.echo(_("round {year} closed").format(year=closed.year))
 
 
 @round_group.command("close")
@@ -808,13 +1014,14 @@ def round_close(year: int) -> None:
     """
     settings = _settings()
     engine = settings.engine()
-    with _progress(f"round {year}: closing", lambda: 0) as progress:
+    with _progress(_("round {year}: closing").format(year=year), lambda: 0) as progress:
         result = engine.close_round(year, settings.actor, progress=progress)
 
     def human() -> None:
         _closed_lines(result)
         if not result.closed_round and not any(result.closed.values()):
-            click.echo(f"round {year} was closed on {_local(result.closed_at)}: nothing to do",
+            click.echo(_("round {year} was closed on {at}: nothing to do").format(
+                year=year, at=_local(result.closed_at)),
                        err=True)
 
     _output(result, human)
@@ -829,8 +1036,8 @@ def round_site_visit(year: int, day: date, note: str) -> None:
     """Record a 现场考察 of YEAR's applicants (province); later notices name the step."""
     settings = _settings()
     payload = settings.engine().record_site_visit(year, settings.actor, day=day, note=note)
-    _output(payload, lambda: click.echo(f"现场考察 of round {year} on {payload['date']} "
-                                        f"recorded"))
+    _output(payload, lambda: click.echo(_("现场考察 of round {year} on {date} recorded").format(
+        year=year, date=payload["date"])))
 
 
 def _round_export(year: int, output: str | None, city: str | None) -> None:
@@ -891,8 +1098,9 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
                                   **payload)
 
     def human() -> None:
-        click.echo(f"case {view.id} {view.name}: {trigger.replace('_', '-')} → "
-                   f"{_state(view.state)} (version {view.version})")
+        click.echo(_("case {id} {name}: {trigger} → {state} (version {version})").format(
+            id=view.id, name=view.name, trigger=trigger.replace("_", "-"),
+            state=_state(view.state), version=view.version))
         if note is not None:
             click.echo(note(view))
 
@@ -956,20 +1164,21 @@ def case_update(case_id: int, expected_version: int | None, data_file: IO[bytes]
                             settings.actor, expected_version=expected_version)
 
     def human() -> None:
-        click.echo(f"case {view.id} {view.name}: update → {_state(view.state)} "
-                   f"(version {view.version})")
+        click.echo(_("case {id} {name}: {trigger} → {state} (version {version})").format(
+            id=view.id, name=view.name, trigger="update", state=_state(view.state),
+            version=view.version))
 
     _output(view.to_dict(), human)
 
 
-IMPORT_TEXT = {
-    "progress": "importing",
-    "status": {"created": "created", "exists": "exists", "failed": "FAILED",
-               "skipped": "skipped"},
-    "case": "case {id}",
-    "summary": "{created} created, {exists} already filed, {failed} failed, {skipped} skipped",
-    "nothing": "no application file found",
-}
+IMPORT_TEXT = Texts({
+    "progress": N_("importing"),
+    "status": {"created": N_("created"), "exists": N_("exists"), "failed": N_("FAILED"),
+               "skipped": N_("skipped")},
+    "case": N_("case {id}"),
+    "summary": N_("{created} created, {exists} already filed, {failed} failed, {skipped} skipped"),
+    "nothing": N_("no application file found"),
+})
 
 
 @case_group.command("import")
@@ -1017,11 +1226,11 @@ def case_import(paths: tuple[str, ...]) -> None:
         click.get_current_context().exit(code)
 
 
-EXPORT_TEXT = {
-    "binary": "--format xlsx writes a workbook: give -o FILE",
-    "json_needs_output": "--json prints a report of the file written: give -o FILE",
-    "written": "wrote case {id} ({fmt}) to {output}",
-}
+EXPORT_TEXT = Texts({
+    "binary": N_("--format xlsx writes a workbook: give -o FILE"),
+    "json_needs_output": N_("--json prints a report of the file written: give -o FILE"),
+    "written": N_("wrote case {id} ({fmt}) to {output}"),
+})
 
 
 @case_group.command("export")
@@ -1169,16 +1378,17 @@ def case_review(case_id: int, expected_version: int | None, passed: bool, return
     chosen = [flag for flag, on in (("--pass", passed), ("--return", returned),
                                     ("--reject", rejected)) if on]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --pass, --return, --reject")
+        raise click.UsageError(_("give exactly one of --pass, --return, --reject"))
     if not passed and not (reason or "").strip():
-        raise click.UsageError(f"{chosen[0]} needs --reason")
+        raise click.UsageError(_("{flag} needs --reason").format(flag=chosen[0]))
     if due is not None and not returned:
-        raise click.UsageError("--due is the correction deadline of --return")
+        raise click.UsageError(_("--due is the correction deadline of --return"))
     if passed:
         _fire(case_id, "review", expected_version, spot_check=spot_check)
     elif returned:
         _fire(case_id, "return", expected_version, reason=reason, due=due,
-              note=lambda view: f"correction deadline: {view.correction_due} (24:00)")
+              note=lambda view: _("correction deadline: {due} (24:00)").format(
+                  due=view.correction_due))
     else:
         _fire(case_id, "reject", expected_version, reason=reason)
 
@@ -1223,7 +1433,8 @@ def case_object(case_id: int, expected_version: int | None, name: str, contact: 
 
 def _objection_filed(view: Any) -> str:
     newest = max(row["id"] for row in view.objections)
-    return f"objection {newest} filed (gdcluster case resolve {view.id} {newest} …)"
+    return _("objection {number} filed (gdcluster case resolve {id} {number} …)").format(
+        number=newest, id=view.id)
 
 
 @case_group.command("resolve")
@@ -1237,7 +1448,7 @@ def case_resolve(case_id: int, expected_version: int | None, objection: int, uph
                  dismiss: bool, reason: str) -> None:
     """Decide objection OBJECTION of case ID (province)."""
     if uphold == dismiss:
-        raise click.UsageError("give exactly one of --uphold, --dismiss")
+        raise click.UsageError(_("give exactly one of --uphold, --dismiss"))
     _fire(case_id, "resolve", expected_version, objection=objection,
           when="uphold" if uphold else "dismiss", reason=reason)
 
@@ -1343,19 +1554,22 @@ def case_show(case_id: int) -> None:
     text = SHOW_TEXT
 
     def human() -> None:
-        click.echo(f"case {view.id}  {view.name}")
+        click.echo(_("case {id}  {name}").format(id=view.id, name=view.name))
         _table([
-            ["  state", f"{_state(view.state)}  version {view.version}"],
-            ["  round", f"{view.round}  policy {view.policy} (version {view.policy_version})"],
-            ["  unit", _unit(view.city, view.county)],
-            ["  industry", view.industry],
-            ["  score", view.score or "—"],
-            ["  publicity", _span(view.publicity_start, view.publicity_end)],
-            ["  validity", _span(view.valid_from, view.valid_until)],
-            *([["  correction due", f"{view.correction_due} 24:00"]]
+            ["  " + _("state"), _("{state}  version {version}").format(
+                state=_state(view.state), version=view.version)],
+            ["  " + _("round"), _("{round}  policy {policy} (version {version})").format(
+                round=view.round, policy=view.policy, version=view.policy_version)],
+            ["  " + _("unit"), _unit(view.city, view.county)],
+            ["  " + _("industry"), view.industry],
+            ["  " + _("score"), view.score or "—"],
+            ["  " + _("publicity"), _span(view.publicity_start, view.publicity_end)],
+            ["  " + _("validity"), _span(view.valid_from, view.valid_until)],
+            *([["  " + _("correction due"), f"{view.correction_due} 24:00"]]
               if view.correction_due else []),
-            *([["  came from", _state(view.previous_state)]] if view.previous_state else []),
-            ["  reports", _ids(view.reports) if view.reports else "—"],
+            *([["  " + _("came from"), _state(view.previous_state)]]
+              if view.previous_state else []),
+            ["  " + _("reports"), _ids(view.reports) if view.reports else "—"],
         ])
         criteria = file.criteria
         window = [int(year) for year in criteria["window"]]
@@ -1377,13 +1591,13 @@ def case_show(case_id: int) -> None:
             # one screen: the next pending deadlines that ask for something, not reminders
             shown = [row for row in view.deadlines if row["status"] == "pending"
                      and not row["kind"].endswith("_reminder")][:SHOW_DEADLINES]
-            click.echo("deadlines:")
+            click.echo(_("deadlines:"))
             _table([["  " + row["kind"], _local(row["due_at"], deadline=True), row["status"]]
                     for row in shown])
             if len(view.deadlines) > len(shown):
                 click.echo(text["more_deadlines"].format(count=len(view.deadlines) - len(shown)))
         if view.objections:
-            click.echo("objections:")
+            click.echo(_("objections:"))
             _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",
                      _local(row.get("filed_at"))] for row in view.objections])
         if file.notices:
@@ -1426,7 +1640,7 @@ def case_history(case_id: int) -> None:
     _output(rows, human)
 
 
-RESULT_LABELS = {"pass": "通过 pass", "fail": "不通过 FAIL", "expert": "专家评审"}
+RESULT_LABELS = {"pass": N_("通过 pass"), "fail": N_("不通过 FAIL"), "expert": N_("专家评审")}
 
 
 @case_group.command("check")
@@ -1438,47 +1652,51 @@ def case_check(case_id: int) -> None:
 
     def human() -> None:
         _check_window(report)
-        _table([["article", "item", "result", "value", "rule"]]
-               + [[item["article"], item["item"], RESULT_LABELS.get(item["result"],
-                                                                    item["result"]),
+        _table([[_("article"), _("item"), _("result"), _("value"), _("rule")]]
+               + [[item["article"], item["item"], _(RESULT_LABELS.get(item["result"],
+                                                                      item["result"])),
                    item["value"], item["rule"]] for item in report["items"]])
         _check_incidents(report)
         _check_plan(report)
         failed = sum(1 for item in report["items"] if item["result"] == "fail")
         method = f" (年均增速: {report['method']})" if report.get("method") else ""
-        click.echo("passed: every automatic criterion is met" + method if report["passed"]
-                   else f"FAILED: {failed} automatic criterion/criteria not met" + method)
+        click.echo(_("passed: every automatic criterion is met") + method if report["passed"]
+                   else _("FAILED: {count} automatic criterion/criteria not met").format(
+                       count=failed) + method)
 
     _output(report, human)
 
 
-SERIES_LABELS = {"output": "产值 output", "sme_rd_expense": "研发经费 sme_rd_expense",
-                 "invention_patents": "有效发明专利 invention_patents",
-                 "co2_intensity": "二氧化碳排放强度 co2_intensity"}
+SERIES_LABELS = {"output": N_("产值 output"), "sme_rd_expense": N_("研发经费 sme_rd_expense"),
+                 "invention_patents": N_("有效发明专利 invention_patents"),
+                 "co2_intensity": N_("二氧化碳排放强度 co2_intensity")}
 
 
 def _check_window(report: dict[str, Any]) -> None:
     """The "近三年" window and the years given that it leaves out."""
     window = report["window"]
     unused = report["years_not_used"]
-    not_used = "; ".join(f"{SERIES_LABELS.get(series, series)} "
+    not_used = "; ".join(f"{_(SERIES_LABELS.get(series, series))} "
                          f"{', '.join(map(str, years))}" for series, years in unused.items())
-    click.echo(f"近三年: {window[0]}–{window[-1]} (the 3 years before the round year "
-               f"{report['round']}; growth, output and CO2 use only these); years not used: "
-               f"{not_used or 'none'}")
+    click.echo(_("近三年: {first}–{last} (the 3 years before the round year {round}; growth, "
+                 "output and CO2 use only these); years not used: {unused}").format(
+        first=window[0], last=window[-1], round=report["round"], unused=not_used or _("none")))
 
 
 def _check_incidents(report: dict[str, Any]) -> None:
     """第十三条第（一）项: each declared incident, whether it counts and why."""
     findings = report["incidents"]
-    click.echo(f"incidents (第十三条第（一）项, counted from {report['incidents_since']}): "
-               + ("none declared" if not findings else f"{len(findings)} declared"))
+    click.echo(_("incidents (第十三条第（一）项, counted from {since}): {declared}").format(
+        since=report["incidents_since"],
+        declared=_("none declared") if not findings
+        else _("{count} declared").format(count=len(findings))))
     for finding in findings:
-        mark = [f"grade {finding['grade']}"] if finding["grade"] else []
+        mark = [_("grade {grade}").format(grade=finding["grade"])] if finding["grade"] else []
         if finding["major"] is not None:
-            mark.append(f"major: {'yes' if finding['major'] else 'no'}")
+            mark.append(_("major: {answer}").format(
+                answer=_("yes") if finding["major"] else _("no")))
         detail = f" ({', '.join(mark)})" if mark else ""
-        verdict = "COUNTS" if finding["counts"] else "does not count"
+        verdict = _("COUNTS") if finding["counts"] else _("does not count")
         description = f" — {finding['description']}" if finding["description"] else ""
         click.echo(f"  {finding['year']} {finding['kind']}{detail}: {verdict}: "
                    f"{finding['reason']}{description}")
@@ -1488,17 +1706,20 @@ def _check_plan(report: dict[str, Any]) -> None:
     """第十三条第（九）项: the plan's period and which goals are measurable."""
     plan = report["plan"]
     if plan is None:
-        click.echo("plan (第十三条第（九）项): none given")
+        click.echo(_("plan (第十三条第（九）项): none given"))
         return
-    starts = " or ".join(map(str, plan["allowed_starts"]))
-    verdict = "ok" if plan["period_ok"] else "NOT met"
-    period = (f"period {plan['period']} (must start in {starts}): {verdict}" if plan["period"]
-              else f"no period (must start in {starts})")
-    click.echo(f"plan (第十三条第（九）项): {period}; {plan['measurable_goals']} of "
-               f"{len(plan['goals'])} goal(s) measurable (indicator, unit, baseline, target)")
+    starts = _(" or ").join(map(str, plan["allowed_starts"]))
+    verdict = _("ok") if plan["period_ok"] else _("NOT met")
+    period = (_("period {period} (must start in {starts}): {verdict}").format(
+        period=plan["period"], starts=starts, verdict=verdict) if plan["period"]
+        else _("no period (must start in {starts})").format(starts=starts))
+    click.echo(_("plan (第十三条第（九）项): {period}; {measurable} of {count} goal(s) measurable "
+                 "(indicator, unit, baseline, target)").format(
+        period=period, measurable=plan["measurable_goals"], count=len(plan["goals"])))
     for goal in plan["goals"]:
-        lacking = "" if goal["measurable"] else f" — lacks {'、'.join(goal['lacking'])}"
-        click.echo(f"  {'measurable' if goal['measurable'] else 'not measurable'}: "
+        lacking = "" if goal["measurable"] else _(" — lacks {fields}").format(
+            fields="、".join(goal["lacking"]))
+        click.echo(f"  {_('measurable') if goal['measurable'] else _('not measurable')}: "
                    f"{goal['goal']}{lacking}")
 
 
@@ -1542,7 +1763,7 @@ def case_list(fmt: str, output: str | None, **filters: Any) -> None:
         click.echo(b"\n]\n", nl=False)
         return
     if first is None:
-        click.echo("no cases", err=True)
+        click.echo(_("no cases"), err=True)
         return
     state_width, unit_width = _list_widths()
     for item in itertools.chain([first], views):
@@ -1563,12 +1784,12 @@ def _list_widths() -> tuple[int, int]:
     return states, units
 
 
-LIST_EXPORT_TEXT = {
-    "binary": "--format xlsx writes a workbook: give -o FILE",
-    "json_needs_output": "--json prints a report of the file written: give -o FILE",
-    "progress": "exporting",
-    "written": "wrote {rows} cases to {output}",
-}
+LIST_EXPORT_TEXT = Texts({
+    "binary": N_("--format xlsx writes a workbook: give -o FILE"),
+    "json_needs_output": N_("--json prints a report of the file written: give -o FILE"),
+    "progress": N_("exporting"),
+    "written": N_("wrote {rows} cases to {output}"),
+})
 
 
 def _list_export(views: Iterator[Any], fmt: str, output: str | None) -> None:
@@ -1679,10 +1900,10 @@ def template_group() -> None:
     """Blank forms to fill in: the 申报表 workbook."""
 
 
-TEMPLATE_TEXT = {
-    "written": "wrote the 申报表 of round {round} (近三年 {first}–{last}, policy {policy}) to "
-               "{output}",
-}
+TEMPLATE_TEXT = Texts({
+    "written": N_("wrote the 申报表 of round {round} (近三年 {first}–{last}, policy {policy}) to "
+               "{output}"),
+})
 
 
 @template_group.command("application")
@@ -1735,10 +1956,11 @@ def policy_list() -> None:
     rows = _settings().engine(acts=False).policies()
 
     def human() -> None:
-        _table([["name", "version", "effective", "extended", "in force today"]] + [
+        _table([[_("name"), _("version"), _("effective"), _("extended"),
+                 _("in force today")]] + [
             [row.name, row.version, _span(row.effective_from, row.effective_until),
              f"{row.extended_until} ({row.extension_source})" if row.extended_until else "—",
-             "yes" if row.in_force else "no"] for row in rows])
+             _("yes") if row.in_force else _("no")] for row in rows])
 
     _output(rows, human)
 
@@ -1785,8 +2007,8 @@ def calendar_import(file: IO[bytes]) -> None:
     """Load a year's holiday arrangement (YAML or TOML; see README) (province)."""
     settings = _settings()
     years = settings.engine().import_calendar(file.read(), _file_name(file), settings.actor)
-    _output({"years": years}, lambda: click.echo(f"imported working-day calendar for "
-                                                 f"{', '.join(map(str, years))}"))
+    _output({"years": years}, lambda: click.echo(_("imported working-day calendar for {years}")
+                                                 .format(years=", ".join(map(str, years)))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1859,12 +2081,12 @@ def audit_verify(anchors: str | None) -> None:
     refusals and deadline outcomes it vouches for; exit 3 and name the first bad row (or
     case, or record) if anything was tampered with."""
     engine = _settings().engine(acts=False)
-    with _progress("verifying the audit chain", engine.audit_length) as progress:
+    with _progress(_("verifying the audit chain"), engine.audit_length) as progress:
         report = engine.verify_audit(progress=progress, anchors=anchors)
     if _settings().as_json:
         _write_json(report.to_dict())
     else:
-        click.echo(report.message(), err=not report.ok)
+        click.echo(localize(report.message()), err=not report.ok)
     if not report.ok:
         click.get_current_context().exit(3)
 
@@ -1951,11 +2173,11 @@ def _handled_lines(handled: list[Any]) -> None:
     from gdcluster.engine.sweep import summary
 
     for item in handled:
-        where = (f"case {item.case_id}" if item.case_id is not None
-                 else f"round {item.round_year}")
+        where = (_("case {id}").format(id=item.case_id) if item.case_id is not None
+                 else _("round {year}").format(year=item.round_year))
         due = _local(item.due_at, deadline=True)
         click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
-                   f"{_pad(where, 12)}  {item.result}")
+                   f"{_pad(where, 12)}  {localize(item.result)}")
     click.echo(summary(handled), err=True)
 
 
@@ -1968,11 +2190,11 @@ def scheduler_pending(until: date | None) -> None:
 
     def human() -> None:
         if not rows:
-            click.echo("no deadline due", err=True)
+            click.echo(_("no deadline due"), err=True)
         _table(
             [str(row.id), _local(row.due_at, deadline=True), row.kind,
-             f"case {row.case_id}" if row.case_id is not None
-             else f"round {row.round_year}", row.action]
+             _("case {id}").format(id=row.case_id) if row.case_id is not None
+             else _("round {year}").format(year=row.round_year), localize(row.action)]
             for row in rows
         )
 
@@ -2001,7 +2223,7 @@ def _notice_settings() -> Any:
 
 def _notice_target(case_id: int | None, round_year: int | None) -> None:
     if case_id is not None and round_year is not None:
-        raise click.UsageError("give --case or --round, not both")
+        raise click.UsageError(_("give --case or --round, not both"))
 
 
 @notice_group.command("list")
@@ -2019,7 +2241,7 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
 
     def human() -> None:
         if not rows:
-            click.echo("no notice", err=True)
+            click.echo(_("no notice"), err=True)
 
         def deliveries(row: dict[str, Any]) -> str:
             counts: dict[str, int] = {}
@@ -2067,11 +2289,11 @@ def notice_render(kind: str, case_id: int | None, round_year: int | None, fmt: s
 
     _notice_target(case_id, round_year)
     if case_id is None and round_year is None:
-        raise click.UsageError("give --case ID or --round YEAR")
+        raise click.UsageError(_("give --case ID or --round YEAR"))
     if fmt in ("docx", "pdf") and output is None:
-        raise click.UsageError(f".{fmt} is binary: give -o FILE")
+        raise click.UsageError(_(".{fmt} is binary: give -o FILE").format(fmt=fmt))
     if record and fresh:
-        raise click.UsageError("--record renders afresh already: give --record or --fresh")
+        raise click.UsageError(_("--record renders afresh already: give --record or --fresh"))
     settings = _settings()
     if record:
         recorded = record_rendering(settings.engine(), kind, case_id=case_id,
@@ -2079,13 +2301,15 @@ def notice_render(kind: str, case_id: int | None, round_year: int | None, fmt: s
                                     settings=_notice_settings(), actor=settings.actor)
         rendering = recorded.rendered
         if recorded.row is None:
-            click.echo(f"the same as the issued notice {recorded.notice_id}: nothing new to "
-                       f"record", err=True)
+            click.echo(_("the same as the issued notice {id}: nothing new to record").format(
+                id=recorded.notice_id), err=True)
         else:
             row = recorded.row
-            click.echo(f"{'recorded' if recorded.new else 'already recorded'}: rendering "
-                       f"{row['id']} of notice {row['notice_id']} (act {row['audit_seq']}), "
-                       f"{row['path']}  {row['sha256']}", err=True)
+            click.echo(_("{done}: rendering {id} of notice {notice} (act {act}), {path}  "
+                         "{sha256}").format(
+                done=_("recorded") if recorded.new else _("already recorded"), id=row["id"],
+                notice=row["notice_id"], act=row["audit_seq"], path=row["path"],
+                sha256=row["sha256"]), err=True)
     else:
         rendering = render_notice(settings.engine(), kind, case_id=case_id,
                                   round_year=round_year, fmt=fmt,
@@ -2112,9 +2336,11 @@ def notice_deliver(retry_failed: bool) -> None:
     report = deliver(settings.engine(), _notice_settings(), retry_failed=retry_failed)
 
     def human() -> None:
-        click.echo(f"sent: {report.sent}  failed: {report.failed}")
+        click.echo(_("sent: {sent}  failed: {failed}").format(sent=report.sent,
+                                                               failed=report.failed))
         for failure in report.failures:
-            click.echo(f"delivery {failure['id']} ({failure['channel']} → {failure['target']}): "
-                       f"{failure['error']}", err=True)
+            click.echo(_("delivery {id} ({channel} → {target}): {error}").format(
+                id=failure["id"], channel=failure["channel"], target=failure["target"],
+                error=failure["error"]), err=True)
 
     _output(report.to_dict(), human)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, PermissionDenied
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.parse import as_date
 
 if TYPE_CHECKING:
@@ -127,7 +128,8 @@ class Administration:
         from gdcluster.engine.policies import extend_policy
 
         who = Actor.of(actor)
-        self.kernel.require(who, ("province",), "policy_extend", "extend a policy")
+        self.kernel.require(who, ("province",), "policy_extend",
+                            Message("extend a policy"))
         day = as_date(until, "until")
         if day is None:
             raise InvalidInput("is required", field="until")
@@ -163,7 +165,7 @@ class Administration:
 
         who = Actor.of(actor)
         self.kernel.require(who, ("province", "system"), "calendar_import",
-                            "change the working-day calendar")
+                            Message("change the working-day calendar"))
         years = parse_calendar_file(content, filename)
         now = self.clock.now()
         with self.kernel.transaction() as transaction:

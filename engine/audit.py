@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine.clock import local_text
 from gdcluster.engine.errors import ClockBehind
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.store import connection_of
 
 GENESIS = "0" * 64
@@ -272,12 +273,15 @@ class VerifyReport:
             "checked": dict(self.checked),
         }
 
-    def message(self) -> str:
+    def message(self) -> Message:
+        """The verdict in English (``localize()`` shows it in the reader's language)."""
         if self.ok:
-            return f"audit chain intact: {self.rows} rows, head {self.head_hash[:16]}…"
+            return Message("audit chain intact: {rows} rows, head {head}…", rows=self.rows,
+                           head=self.head_hash[:16])
         if self.first_bad_seq is None:
-            return f"audit chain BROKEN: {self.problem}"
-        return f"audit chain BROKEN at row {self.first_bad_seq}: {self.problem}"
+            return Message("audit chain BROKEN: {problem}", problem=self.problem)
+        return Message("audit chain BROKEN at row {seq}: {problem}", seq=self.first_bad_seq,
+                       problem=self.problem)
 
 
 def _time_went_back(entry: Any, previous_at: datetime | None) -> str | None:

@@ -14,6 +14,7 @@ engine's own event stream.
 from __future__ import annotations
 
 import copy
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import SHANGHAI, FakeClock
 from gdcluster.engine.errors import EngineError
+from gdcluster.engine.i18n import gettext as _
+from gdcluster.engine.i18n import language, localize
 from gdcluster.engine.kernel import TransitionEvent
 
 PROVINCE = "province@省工信厅王处长"
@@ -90,9 +93,17 @@ def scores(policy_rubric: Any, minus: int) -> dict[str, int]:
             for index, item in enumerate(policy_rubric.indicators)}
 
 
+def default_folder() -> Path:
+    """Where the demo writes without ``--out``: one fixed folder in the system's temporary
+    directory, emptied at each run, so runs leave no folders behind."""
+    return Path(tempfile.gettempdir()) / "gdcluster-demo"
+
+
 def run(out_dir: str | Path | None = None, echo: Callable[[str], None] = print) -> Path:
-    """Run the demo; returns the path of its database."""
-    out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="gdcluster-demo-"))
+    """Run the demo; returns the path of its database (kept, to look at afterwards)."""
+    out = Path(out_dir) if out_dir else default_folder()
+    if not out_dir:
+        shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "demo.db"
     for stale in out.glob("demo.db*"):
@@ -113,18 +124,19 @@ def run(out_dir: str | Path | None = None, echo: Callable[[str], None] = print) 
         _story(engine, clock, names, echo)
         report = engine.verify_audit()
         echo("")
-        echo(f"审计链校验 audit verify: {report.message()}")
+        echo(_("audit verify: {result}").format(result=localize(report.message())))
     finally:
         engine.close()
     written = sorted(path for path in notices.rglob("*") if path.is_file()) if notices.exists() \
         else []
     if written:
         echo("")
-        echo(f"公文 notices ({len(written)} files, txt/html/docx) in {notices}:")
+        echo(_("notices ({count} files, txt/html/docx) in {folder}:").format(
+            count=len(written), folder=notices))
         for path in written:
             echo(f"   {path}")
-    echo(f"数据库 database: {db_path}")
-    echo(f"try:  gdcluster --db {db_path} case list")
+    echo(_("database: {path}").format(path=db_path))
+    echo(_("try:  gdcluster --db {path} case list").format(path=db_path))
     return db_path
 
 
@@ -137,13 +149,13 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     def at(moment: str, title: str) -> None:
         clock.set(moment)
         echo("")
-        echo(f"== {moment[:10]}  {title}")
+        echo(f"== {moment[:10]}  {_(title)}")  # the titles are msgids (tests/catalog.py)
 
     def sweep(moment: str, title: str) -> None:
         at(moment, title)
         handled = engine.run_due()
         fired = [row for row in handled if row.outcome]
-        echo(f"   scheduler sweep handled {len(fired)} due deadline(s)")
+        echo("   " + _("scheduler sweep handled {count} due deadline(s)").format(count=len(fired)))
 
     at("2024-03-01T09:00", "省工信厅启动2024年度申报 round opens")
     engine.open_round(2024, PROVINCE, apply_by="2024-05-31", recommend_by="2024-06-30",
@@ -157,7 +169,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
                                      data=application(changes), actor=f"county:{unit}@经办人")
         ids[key] = case_id
         names[case_id] = name
-    units = {key: unit for key, _, unit, _, _ in CLUSTERS}
+    units = {key: unit for key, _name, unit, _industry, _changes in CLUSTERS}
     cities = {key: engine.get(case_id).city for key, case_id in ids.items()}
 
     at("2024-05-10T09:30", "提交申报 submissions")
@@ -165,8 +177,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         try:
             engine.fire(case_id, "submit", f"county:{units[key]}")
         except EngineError as error:  # 普宁 lacks its 2023 patent figure
-            echo(f"   ✗ {names[case_id]}: submit refused (exit {error.exit_code}): "
-                 f"{error.message}")
+            echo("   ✗ " + _("{name}: submit refused (exit {code}): {message}").format(
+                name=names[case_id], code=error.exit_code, message=error.localized()))
 
     at("2024-05-12T09:00", "普宁补齐数据后提交 completed and submitted")
     puning = ids["puning"]
@@ -179,8 +191,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     returned = engine.fire(puning, "return", f"city:{cities['puning']}@市工信局陈科长",
                            reason="2023年发明专利数据与知识产权部门统计口径不一致，请核实后补正",
                            fields=["invention_patents.2023"])
-    echo(f"   补正截止 correction deadline {returned.correction_due} 24:00 (5 working days, "
-         f"after the round's application deadline 2024-05-31)")
+    echo("   " + _("correction deadline {due} 24:00 (5 working days, after the round's "
+                  "application deadline 2024-05-31)").format(due=returned.correction_due))
     for key, case_id in ids.items():
         if key == "puning":
             continue
@@ -188,7 +200,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         try:
             engine.fire(case_id, "review", city, spot_check="实地抽查集群内3家企业，数据属实")
         except EngineError as error:
-            echo(f"   ✗ {names[case_id]}: review --pass refused (exit {error.exit_code})")
+            echo("   ✗ " + _("{name}: review --pass refused (exit {code})").format(
+                name=names[case_id], code=error.exit_code))
             for reason in getattr(error, "reasons", [])[:3]:
                 echo(f"     {reason}")
             engine.fire(case_id, "reject", city,
@@ -222,7 +235,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
 
     at("2024-09-27T10:00", "拟认定名单公示 publicity: 7 working days across 国庆")
     result = engine.publicize_round(2024, PROVINCE, min_score="60", start="2024-09-27")
-    echo(f"   公示期 {result.publicity_start} → {result.publicity_end} (7个工作日)")
+    echo("   " + _("publicity {start} → {end} (7 working days)").format(
+        start=result.publicity_start, end=result.publicity_end))
 
     at("2024-10-08T11:00", "实名异议 a real-name objection")
     shunde = ids["shunde"]
@@ -237,12 +251,15 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     at("2024-10-15T10:00", "名单通告 the province publishes the list: recognition, round closed")
     listed = engine.recognize_round(2024, PROVINCE, doc_no="粤工信服务函〔2024〕95号",
                                     doc_date="2024-10-14")
-    echo(f"   通告 {listed.doc_no} of {listed.doc_date} recognizes {len(listed.recognized)} "
-         f"clusters, valid {listed.valid_from} → {listed.valid_until}")
+    echo("   " + _("通告 {doc_no} of {doc_date} recognizes {count} clusters, valid {start} → "
+                  "{end}").format(doc_no=listed.doc_no, doc_date=listed.doc_date,
+                                  count=len(listed.recognized), start=listed.valid_from,
+                                  end=listed.valid_until))
     if listed.closed is not None:
         for kind, closed in listed.closed.closed.items():
             if closed:
-                echo(f"   未入选 ({kind}): {', '.join(names[i] for i in closed)}")
+                echo("   " + _("未入选 ({kind}): {names}").format(
+                    kind=kind, names="、".join(names[i] for i in closed)))
 
     sweep("2025-03-02T09:00", "年报提醒 report reminders, 30 days before 31 March")
     at("2025-03-20T10:00", "2024年度报告 annual reports (due 31 March)")
@@ -257,7 +274,7 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
                 detail="集群管理机构由镇经济发展局调整为长安镇产业集群发展服务中心")
 
     for year in (2025, 2026):
-        at(f"{year + 1}-03-15T10:00", f"{year}年度报告 annual reports")
+        at(f"{year + 1}-03-15T10:00", _("{year}年度报告 annual reports").format(year=year))
         for key in ("guzhen", "changan", "puning"):
             if engine.get(ids[key]).state in ("recognized", "renewed", "under_review"):
                 engine.fire(ids[key], "report", f"county:{units[key]}", year=year,
@@ -275,20 +292,46 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
 
     sweep("2027-10-14T00:05", "有效期届满 validity over: no 复核 → revoked 18.1")
     echo("")
-    echo("结果 outcome:")
+    echo(_("outcome:"))
     for case_id, name in names.items():
         view = engine.get(case_id)
-        valid = f" valid {view.valid_from} → {view.valid_until}" if view.valid_from else ""
-        echo(f"   #{case_id} {name}: {view.state}{valid}")
+        valid = _(" valid {start} → {end}").format(start=view.valid_from,
+                                                   end=view.valid_until) if view.valid_from \
+            else ""
+        echo(f"   #{case_id} {name}: {_state(view.state)}{valid}")
+
+
+def _state(state: str | None) -> str:
+    """A state as people read it: its code in English, its label in Chinese."""
+    if state is None or language() == "en":
+        return str(state)
+    from gdcluster.states.workflow import load_workflow
+
+    try:
+        return load_workflow().state(state).label
+    except KeyError:
+        return state
 
 
 def narrate(event: TransitionEvent, names: dict[int, str], clock: FakeClock) -> str:
+    """One line per act: when, the trigger's code, the cluster (or round), the move, who."""
     when = event.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     who = event.actor
-    subject = names.get(event.case_id or 0, f"round {event.round_year}")
-    move = (f"{event.from_state} → {event.to_state}" if event.from_state != event.to_state
-            else f"({event.to_state})")
+    if event.case_id is not None:
+        subject = names.get(event.case_id) or str(event.payload.get("name") or
+                                                  _("case {id}").format(id=event.case_id))
+    else:
+        subject = _("round {year}").format(year=event.round_year)
     if event.from_state is None and event.to_state is None:
         move = ""
+    elif event.from_state is None:
+        move = f"→ {_state(event.to_state)}"
+    elif event.from_state != event.to_state:
+        move = f"{_state(event.from_state)} → {_state(event.to_state)}"
+    else:
+        move = f"({_state(event.to_state)})"
+    if event.trigger == "score":
+        move = _("{expert}: {points} points").format(expert=event.payload.get("expert"),
+                                                     points=event.payload.get("total"))
     reason = f" — {event.reason}" if event.reason else ""
     return f"   {when}  {event.trigger:<14} {subject} {move}  [{who}]{reason}"

@@ -18,7 +18,11 @@
         └── ConnectionLost           exit 5  the database connection dropped; retry
 
 Each error keeps its facts as attributes and writes its own message, so the CLI only formats
-``code``, ``message`` and ``exit_code``.
+``code``, ``message`` and ``exit_code``. ``message`` is English (``--json`` and logs carry it);
+``localized()`` is the same message in the language people read (``GDCLUSTER_LANG``, Chinese by
+default), from the message catalog: an error whose class writes its message keeps the English
+template as a msgid, a message raised as an ``i18n.Message`` keeps its own, and any other
+message is looked up whole.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
+
+from gdcluster.engine.i18n import N_, gettext, localize
 
 
 class EngineError(Exception):
@@ -41,8 +47,17 @@ class EngineError(Exception):
         for key, value in facts.items():
             setattr(self, key, value)
 
+    #: the English template ``message`` was made from, when the class writes its own message
+    template: str | None = None
+
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message}
+
+    def localized(self) -> str:
+        """The message in the current language, for people (``message`` stays English)."""
+        if self.template is not None:
+            return gettext(self.template).format(**self.facts)
+        return localize(self.message)
 
 
 class InvalidInput(EngineError):
@@ -52,14 +67,27 @@ class InvalidInput(EngineError):
     def __init__(self, message: str, *, field: str | None = None, **facts: Any) -> None:
         text = f"{field}: {message}" if field else message
         super().__init__(text, field=field, **facts)
+        self.detail = message
+
+    def localized(self) -> str:
+        detail = localize(self.detail)
+        field = self.facts.get("field")
+        return f"{field}: {detail}" if field else detail
 
 
 class NotFound(EngineError):
     exit_code = 2
     code = "not_found"
 
+    #: the things looked up by name (``what``), for the catalog
+    THINGS = (N_("case"), N_("round"), N_("objection"), N_("policy"), N_("notice"))
+
     def __init__(self, what: str, key: Any) -> None:
         super().__init__(f"{what} {key!s} not found", what=what, key=key)
+
+    def localized(self) -> str:
+        return gettext("{what} {key} not found").format(what=gettext(self.facts["what"]),
+                                                       key=self.facts["key"])
 
 
 class NotInitialized(EngineError):
@@ -67,10 +95,10 @@ class NotInitialized(EngineError):
     code = "not_initialized"
 
     def __init__(self, url: str) -> None:
-        super().__init__(
-            f"database {url} has no gdcluster schema (or an old one): run `gdcluster init`",
-            url=url,
-        )
+        template = N_("database {url} has no gdcluster schema (or an old one): run "
+                      "`gdcluster init`")
+        super().__init__(template.format(url=url), url=url)
+        self.template = template
 
 
 class DatabaseUnavailable(EngineError):
@@ -93,13 +121,15 @@ class DatabaseReplaced(DatabaseUnavailable):
     code = "database_replaced"
 
     def __init__(self, path: str, *, deleted: bool) -> None:
-        what = "deleted" if deleted else "replaced by another file"
-        super().__init__(
-            f"the database file {path} was {what} while this command ran: acts written since "
-            f"are not in any database, so nothing more is done and no notice is delivered; "
-            f"restore the database and run the command again",
-            url=f"sqlite:///{path}", path=path, deleted=deleted,
-        )
+        self.template = (
+            N_("the database file {path} was deleted while this command ran: acts written since "
+               "are not in any database, so nothing more is done and no notice is delivered; "
+               "restore the database and run the command again") if deleted else
+            N_("the database file {path} was replaced by another file while this command ran: "
+               "acts written since are not in any database, so nothing more is done and no "
+               "notice is delivered; restore the database and run the command again"))
+        super().__init__(self.template.format(path=path), url=f"sqlite:///{path}", path=path,
+                         deleted=deleted)
 class Reason(StrEnum):
     """Why the workflow refused an act, as ``TransitionRefused.reasons`` lists it: compare with
     these, never with text. (A guard may add facts of its own, such as the missing fields of an
@@ -159,12 +189,12 @@ class CalendarGap(WaitingFor):
     code = "calendar_gap"
 
     def __init__(self, year: int) -> None:
-        super().__init__(
-            f"no working-day calendar data for {year}: the built-in data cover 2004–2026; "
-            f"load the State Council's {year} holiday arrangement with "
-            f"`gdcluster calendar import FILE` (see README, 'Working-day calendar')",
-            year=year,
-        )
+        template = N_("no working-day calendar data for {year}: the built-in data cover "
+                      "2004–2026; load the State Council's {year} holiday arrangement with "
+                      "`gdcluster calendar import FILE` (see README, 'Working-day "
+                      "calendar')")
+        super().__init__(template.format(year=year), year=year)
+        self.template = template
 
 
 class ClockBehind(WaitingFor):
@@ -176,11 +206,12 @@ class ClockBehind(WaitingFor):
     code = "clock_behind"
 
     def __init__(self, at: str, last_at: str, last_seq: int) -> None:
-        super().__init__(
-            f"time only moves forward: this act is dated {at}, before the last act of the audit "
-            f"trail (row {last_seq}, {last_at}); act at {last_at} or later",
-            at=at, last_at=last_at, last_seq=last_seq,
-        )
+        template = N_("time only moves forward: this act is dated {at}, before the last act "
+                      "of the audit trail (row {last_seq}, {last_at}); act at {last_at} or "
+                      "later")
+        super().__init__(template.format(at=at, last_at=last_at, last_seq=last_seq), at=at,
+                         last_at=last_at, last_seq=last_seq)
+        self.template = template
 
 
 class PermissionDenied(EngineError):
@@ -203,12 +234,11 @@ class SimulationOnly(PermissionDenied):
     code = "simulation_only"
 
     def __init__(self, url: str) -> None:
-        super().__init__(
-            f"the clock can only be set on a simulation database (created with "
-            f"`gdcluster init --simulation`); {url} is a real one, so acts are dated by the "
-            f"system clock",
-            url=url,
-        )
+        template = N_("the clock can only be set on a simulation database (created with "
+                      "`gdcluster init --simulation`); {url} is a real one, so acts are "
+                      "dated by the system clock")
+        super().__init__(template.format(url=url), url=url)
+        self.template = template
 
 
 class ConcurrentModification(EngineError):
@@ -216,13 +246,15 @@ class ConcurrentModification(EngineError):
     code = "concurrent_modification"
 
     def __init__(self, case_id: int | None, expected_version: int | None = None) -> None:
-        message = (
-            f"case {case_id} was changed by someone else meanwhile "
-            f"(expected version {expected_version}); reload and retry"
+        template = (
+            N_("case {case_id} was changed by someone else meanwhile (expected version "
+               "{expected_version}); reload and retry")
             if case_id is not None else
-            "the database stayed locked by another writer; nothing was changed: retry"
+            N_("the database stayed locked by another writer; nothing was changed: retry")
         )
-        super().__init__(message, case_id=case_id, expected_version=expected_version)
+        super().__init__(template.format(case_id=case_id, expected_version=expected_version),
+                         case_id=case_id, expected_version=expected_version)
+        self.template = template
 
 
 class ConnectionLost(ConcurrentModification):
@@ -233,11 +265,12 @@ class ConnectionLost(ConcurrentModification):
     code = "connection_lost"
 
     def __init__(self, cause: str, *, committing: bool = False) -> None:
-        message = (
-            f"database connection lost while committing ({cause}): the act was done whole or "
-            f"not at all, never half; check it (e.g. `gdcluster case show`) and retry"
+        template = (
+            N_("database connection lost while committing ({cause}): the act was done whole or "
+               "not at all, never half; check it (e.g. `gdcluster case show`) and retry")
             if committing else
-            f"database connection lost ({cause}); nothing was written: retry"
+            N_("database connection lost ({cause}); nothing was written: retry")
         )
-        EngineError.__init__(self, message, case_id=None, expected_version=None, cause=cause,
-                             committing=committing)
+        EngineError.__init__(self, template.format(cause=cause), case_id=None,
+                             expected_version=None, cause=cause, committing=committing)
+        self.template = template

@@ -34,6 +34,7 @@ from gdcluster.engine.errors import (
     Reason,
     TransitionRefused,
 )
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import Case
 from gdcluster.engine.parse import as_year, name_text
 from gdcluster.engine.store import connection_of
@@ -81,7 +82,8 @@ def new_case(kernel: Kernel, *, round_year: Any, name: Any, county: Any, industr
     rule = kernel.lifecycle.creation
     if who.kind not in rule.actors or who.region != unit.name:
         error = PermissionDenied(
-            f"{who} may not file an application for {unit.name}; only county:{unit.name} may",
+            Message("{who} may not file an application for {unit}; only county:{unit} may",
+                    who=who, unit=unit.name),
             actor=str(who), trigger=rule.trigger,
         )
         kernel.record_refusal(who, rule.trigger, error, round_year=round_year)
@@ -100,7 +102,8 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
         round_row = load_round(transaction.session, year)
         if round_row.closed_at is not None:
             raise TransitionRefused(
-                f"round {year} is closed: no application is filed in it any more",
+                Message("round {year} is closed: no application is filed in it any more",
+                        year=year),
                 trigger=rule.trigger, round_year=year, reasons=[Reason.ROUND_CLOSED])
         rounds[year] = round_row
     rows = []

@@ -44,6 +44,7 @@ from gdcluster.engine.errors import (
     SimulationOnly,
     TransitionRefused,
 )
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import Case, Deadline, Round
 from gdcluster.engine.parse import as_case_id
@@ -347,7 +348,8 @@ class Kernel:
         if who.kind in kinds:
             return
         error = PermissionDenied(
-            f"{who} may not {what}; only the {' or '.join(kinds)} does", actor=str(who),
+            Message("{who} may not {what}; only the {kinds} does", who=who, what=what,
+                    kinds=" or ".join(kinds)), actor=str(who),
             trigger=trigger,
         )
         self.record_refusal(who, trigger, error, round_year=round_year)

@@ -33,6 +33,7 @@ from gdcluster.engine.acts import Act, Check
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
 from gdcluster.engine.guards import GUARDS
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.policies import policy_for
 from gdcluster.states.workflow import PREVIOUS, InvalidDefinition, Rule, Workflow
 
@@ -97,10 +98,11 @@ class Lifecycle:
         try:
             moved = machine.events[trigger].trigger(act)
         except MachineError:  # no row of this trigger leaves this state
-            allowed = ", ".join(machine.get_triggers(state)) or "none (final)"
+            allowed = ", ".join(machine.get_triggers(state)) or Message("none (final)")
             raise TransitionRefused(
-                f"case {act.case.id} is {state}: {trigger} is not allowed "
-                f"(allowed now: {allowed})",
+                Message("case {id} is {state}: {trigger} is not allowed (allowed now: "
+                        "{allowed})", id=act.case.id, state=state, trigger=trigger,
+                        allowed=allowed),
                 case_id=act.case.id, trigger=trigger, state=state, reasons=[Reason.WRONG_STATE],
             ) from None
         if not moved:  # a row's `when`, or the state the case came from, answered no
@@ -115,8 +117,8 @@ class Lifecycle:
                     reasons=[Reason.NO_PREVIOUS_STATE],
                 )
             ways = " or ".join(transition.rule.when for transition in rows)
-            raise InvalidInput(f"say which: {ways} (not {act.payload.get('when')!r})",
-                               field="when")
+            raise InvalidInput(Message("say which: {ways} (not {given!r})", ways=ways,
+                                       given=act.payload.get("when")), field="when")
         return act.rule
 
     def payload_keys(self, trigger: str) -> frozenset[str]:
@@ -211,12 +213,14 @@ def _admit(event: Any) -> bool:
     unknown = sorted(set(act.payload) - rule.payload_keys)
     if unknown:
         raise InvalidInput(
-            f"{rule.trigger} does not take {unknown[0]!r}; it takes "
-            f"{', '.join(sorted(rule.payload_keys)) or 'nothing'}", field=unknown[0])
+            Message("{trigger} does not take {key!r}; it takes {keys}", trigger=rule.trigger,
+                    key=unknown[0],
+                    keys=", ".join(sorted(rule.payload_keys)) or Message("nothing")),
+            field=unknown[0])
     for name in rule.requires:
         value = act.payload.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise InvalidInput("is required", field=name)
+            raise InvalidInput(Message("is required"), field=name)
     act.policy = policy_for(act.case.policy, act.case.policy_digest)
     return True
 
@@ -262,6 +266,7 @@ def _authorize(rule: Rule, act: Act) -> None:
             for kind in rule.actors
         )
         raise PermissionDenied(
-            f"{who} may not {rule.trigger} case {case.id} ({case.county}); only {kinds} may",
+            Message("{who} may not {trigger} case {id} ({county}); only {kinds} may", who=who,
+                    trigger=rule.trigger, id=case.id, county=case.county, kinds=kinds),
             actor=str(who), trigger=rule.trigger, case_id=case.id,
         )

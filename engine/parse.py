@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.i18n import N_, Message
 from gdcluster.engine.text import check_text
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "name_text",
     "publicity_choice",
     "row_count",
+    "unknown_name",
     "validate_doc_no",
     "validate_quotas",
     "year_number",
@@ -90,14 +92,15 @@ def clean_text(value: Any, name: str, *, required: bool = True, limit: int = TEX
     one line; reasons may hold line breaks; no control or bidirectional characters)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise InvalidInput("is required", field=name)
+            raise InvalidInput(Message("is required"), field=name)
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"must be text, not {type(value).__name__}", field=name)
+        raise InvalidInput(Message("must be text, not {kind}", kind=type(value).__name__),
+                           field=name)
     if len(value) > limit:
-        raise InvalidInput(f"is longer than {limit} characters", field=name)
+        raise InvalidInput(Message("is longer than {limit} characters", limit=limit), field=name)
     if "\x00" in value:
-        raise InvalidInput("contains a NUL character", field=name)
+        raise InvalidInput(Message("contains a NUL character"), field=name)
     return check_text(value, name, one_line=one_line)
 
 
@@ -116,7 +119,8 @@ def exact_number(value: Any, field: str) -> Decimal:
     where ``Decimal()`` would take them.
     """
     if isinstance(value, bool):
-        raise InvalidInput(f"expected a number, not {str(value).lower()}", field=field)
+        raise InvalidInput(Message("expected a number, not {given}", given=str(value).lower()),
+                           field=field)
     if isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, Decimal):
@@ -126,17 +130,21 @@ def exact_number(value: Any, field: str) -> Decimal:
     elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value.strip()):
         result = Decimal(value.strip())
     elif isinstance(value, str):
-        raise InvalidInput(f"{value!r} is not a number (write e.g. 45.2)", field=field)
+        raise InvalidInput(Message("{value!r} is not a number (write e.g. 45.2)", value=value),
+                           field=field)
     else:
-        raise InvalidInput(f"expected a number, not {describe(value)}", field=field)
+        raise InvalidInput(Message("expected a number, not {given}", given=describe(value)),
+                           field=field)
     if not result.is_finite():
-        raise InvalidInput(f"{result} is not a number; write a finite value", field=field)
+        raise InvalidInput(Message("{value} is not a number; write a finite value", value=result),
+                           field=field)
     if result and result.adjusted() > _LARGEST_EXPONENT:
-        raise InvalidInput(f"{result} is implausibly large", field=field)
+        raise InvalidInput(Message("{value} is implausibly large", value=result), field=field)
     exponent = result.as_tuple().exponent
     if isinstance(exponent, int) and exponent < _SMALLEST_EXPONENT:
         raise InvalidInput(
-            f"{result} has more than {-_SMALLEST_EXPONENT} decimal places", field=field
+            Message("{value} has more than {places} decimal places", value=result,
+                    places=-_SMALLEST_EXPONENT), field=field
         )
     return result
 
@@ -145,7 +153,8 @@ def row_count(value: Any, name: str) -> int | None:
     """A LIMIT or OFFSET: ``None`` or a whole number both back-ends take."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or not 0 <= value <= MAX_ROWS):
-        raise InvalidInput(f"must be a whole number from 0 to {MAX_ROWS}", field=name)
+        raise InvalidInput(Message("must be a whole number from 0 to {last}", last=MAX_ROWS),
+                           field=name)
     return value
 
 
@@ -160,27 +169,29 @@ def as_date(value: Any, name: str) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        raise InvalidInput("must be a date, not a date-time", field=name)
+        raise InvalidInput(Message("must be a date, not a date-time"), field=name)
     if isinstance(value, str):
         try:
             if not is_iso_date(value.strip()):
                 raise ValueError(value)
             value = date.fromisoformat(value.strip())
         except ValueError as exc:
-            raise InvalidInput(f"not an ISO date (YYYY-MM-DD): {value!r}", field=name) from exc
+            raise InvalidInput(Message("not an ISO date (YYYY-MM-DD): {value!r}", value=value),
+                               field=name) from exc
     if isinstance(value, date):
         if not FIRST_YEAR <= value.year <= LAST_YEAR:
-            raise InvalidInput(f"{value} is outside the years {FIRST_YEAR}–{LAST_YEAR}",
-                               field=name)
+            raise InvalidInput(Message("{value} is outside the years {first}–{last}", value=value,
+                                       first=FIRST_YEAR, last=LAST_YEAR), field=name)
         return value
-    raise InvalidInput(f"must be a date, not {type(value).__name__}", field=name)
+    raise InvalidInput(Message("must be a date, not {kind}", kind=type(value).__name__),
+                       field=name)
 
 
 def as_year(value: Any, name: str = "year") -> int:
     """A year as a whole number or four digits, inside the engine's years."""
     year = year_number(value)
     if year is None:
-        raise InvalidInput(f"not a year: {value!r}", field=name)
+        raise InvalidInput(Message("not a year: {value!r}", value=value), field=name)
     return year_within(year, name)
 
 
@@ -196,7 +207,8 @@ def year_number(value: Any) -> int | None:
 def year_within(year: int, name: str, first: int = FIRST_YEAR) -> int:
     """``year`` when it lies from ``first`` to ``LAST_YEAR``, else ``InvalidInput``."""
     if not first <= year <= LAST_YEAR:
-        raise InvalidInput(f"year {year} is outside {first}–{LAST_YEAR}", field=name)
+        raise InvalidInput(Message("year {year} is outside {first}–{last}", year=year, first=first,
+                                   last=LAST_YEAR), field=name)
     return year
 
 
@@ -213,10 +225,11 @@ def publicity_choice(top: Any, min_score: Any, select_ids: Iterable[Any] | None
     """``{"top": N}``, ``{"min_score": "S"}`` or ``{"select": [ids]}``, normalized so that the
     same choice written twice compares equal (a rerun must make the same choice)."""
     if sum(value is not None for value in (top, min_score, select_ids)) != 1:
-        raise InvalidInput("give exactly one of --top, --min-score, --select", field="select")
+        raise InvalidInput(Message("give exactly one of --top, --min-score, --select"),
+                           field="select")
     if top is not None:
         if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-            raise InvalidInput("must be a whole number of at least 1", field="top")
+            raise InvalidInput(Message("must be a whole number of at least 1"), field="top")
         return {"top": top}
     if min_score is not None:
         threshold = exact_number(min_score, "min_score")  # plain decimal text: no NaN, no 1e3
@@ -227,12 +240,13 @@ def publicity_choice(top: Any, min_score: Any, select_ids: Iterable[Any] | None
         try:
             picked = int(str(item).strip())
         except ValueError:
-            raise InvalidInput(f"not a case id: {item!r}", field="select") from None
+            raise InvalidInput(Message("not a case id: {value!r}", value=item),
+                               field="select") from None
         if not 1 <= picked <= MAX_ID:
-            raise InvalidInput(f"not a case id: {item!r}", field="select")
+            raise InvalidInput(Message("not a case id: {value!r}", value=item), field="select")
         ids.add(picked)
     if not ids:
-        raise InvalidInput("name at least one case", field="select")
+        raise InvalidInput(Message("name at least one case"), field="select")
     return {"select": sorted(ids)}
 
 
@@ -241,8 +255,8 @@ def validate_doc_no(text: str) -> str:
     """发文字号 like 粤工信服务函〔2023〕4号: full year in 〔〕, no 第, no leading zero."""
     if not isinstance(text, str) or not _DOC_NO.fullmatch(text):
         raise InvalidInput(
-            f"not a 发文字号 in GB/T 9704 form (e.g. 粤工信服务函〔2023〕4号: full year in 〔〕, "
-            f"no 第, no leading zero): {text!r}",
+            Message("not a 发文字号 in GB/T 9704 form (e.g. 粤工信服务函〔2023〕4号: full year "
+                    "in 〔〕, no 第, no leading zero): {text!r}", text=text),
             field="doc_no",
         )
     return text
@@ -261,8 +275,25 @@ def validate_quotas(quotas: Mapping[str, Any]) -> dict[str, list[int]]:
         try:
             low, high = (int(x) for x in pair)
         except (TypeError, ValueError) as exc:
-            raise InvalidInput("give min and max as whole numbers", field=f"quotas.{city}") from exc
+            raise InvalidInput(Message("give min and max as whole numbers"),
+                               field=f"quotas.{city}") from exc
         if not 0 <= low <= high <= 100:
-            raise InvalidInput("need 0 <= min <= max <= 100", field=f"quotas.{city}")
+            raise InvalidInput(Message("need 0 <= min <= max <= 100"), field=f"quotas.{city}")
         table[name] = [low, high]
     return table
+
+
+# ---------------------------------------------------------------------------- state names
+def unknown_name(error: Any) -> Message:
+    """``states.workflow.UnknownName``'s message (the same English), translatable: the valid
+    names are listed as code and Chinese label in every language."""
+    listed = ", ".join(f"{code}（{label}）" if label else code for code, label in error.choices)
+    if error.ambiguous:
+        template = (N_("state {given!r} is the label of several states: {codes}; name one by "
+                       "its code") if error.kind == "state" else
+                    N_("trigger {given!r} is the label of several triggers: {codes}; name one "
+                       "by its code"))
+        return Message(template, given=error.given, codes=", ".join(error.ambiguous))
+    template = (N_("unknown state {given!r}; valid states: {listed}") if error.kind == "state"
+                else N_("unknown trigger {given!r}; valid triggers: {listed}"))
+    return Message(template, given=error.given, listed=listed)

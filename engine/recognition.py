@@ -35,6 +35,7 @@ from gdcluster.engine import deadlines, rounds
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel
 from gdcluster.engine.models import AuditEntry, Case, Objection, Round
 from gdcluster.engine.parse import as_date, as_year, validate_doc_no
@@ -88,7 +89,8 @@ def recognize_round(
 ) -> RecognitionResult:
     """``round recognize``: see the module's docstring."""
     year = as_year(year)
-    kernel.require(who, ("province",), "recognize_round", f"recognize round {year}",
+    kernel.require(who, ("province",), "recognize_round",
+                   Message("recognize round {year}", year=year),
                    round_year=year)
     if doc_no is None or not str(doc_no).strip():
         raise InvalidInput("is required: the 发文字号 of the 名单通告", field="doc_no")

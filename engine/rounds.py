@@ -27,6 +27,7 @@ from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.effects import CLOSE_REASON_BY_STATE, CLOSE_REASONS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel, Transaction
 from gdcluster.engine.models import Case, Round
 from gdcluster.engine.parse import (
@@ -93,7 +94,8 @@ def open_round(
     must be in force on the day (第二十条: its own validity, extensions included); a refusal
     is recorded with the refused attempts."""
     year = as_year(year)
-    kernel.require(who, ("province",), "open_round", "open a round", round_year=year)
+    kernel.require(who, ("province",), "open_round", Message("open a round"),
+                   round_year=year)
     chosen = policy_for(policy or DEFAULT_POLICY)
     apply_day = as_date(apply_by, "apply_by")
     recommend_day = as_date(recommend_by, "recommend_by")
@@ -169,7 +171,8 @@ def publicize_round(
     new run picks among the cases expert-reviewed since.
     """
     year = as_year(year)
-    kernel.require(who, ("province",), "publicize_round", f"publicize round {year}",
+    kernel.require(who, ("province",), "publicize_round",
+                   Message("publicize round {year}", year=year),
                    round_year=year)
     choice = publicity_choice(top, min_score, select_ids)
     start_day = as_date(start, "start")
@@ -318,7 +321,8 @@ def close_round(kernel: Kernel, year: int, who: Actor, *,
     filed, submitted or reopened. Refused while a window of the round still runs. Run again,
     it finishes what a crash left; a round closed already with nothing left writes nothing."""
     year = as_year(year)
-    kernel.require(who, ("province",), "close_round", f"close round {year}", round_year=year)
+    kernel.require(who, ("province",), "close_round",
+                   Message("close round {year}", year=year), round_year=year)
     now = kernel.clock.now()
     with kernel.store.read() as session:
         round_row = load_round(session, year)
@@ -365,7 +369,8 @@ def record_site_visit(kernel: Kernel, year: int, who: Actor, *, day: date | str,
     """Record a 现场考察 of round ``year``'s applicants (province): its day (not after today,
     not before the round opened) and a note. The round's later notices name the step."""
     year = as_year(year)
-    kernel.require(who, ("province",), "site_visit", f"record a 现场考察 of round {year}",
+    kernel.require(who, ("province",), "site_visit",
+                   Message("record a 现场考察 of round {year}", year=year),
                    round_year=year)
     visited = as_date(day, "date")
     if visited is None:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from gdcluster.engine import sweep
 from gdcluster.engine.clock import SHANGHAI, local_text, wall_time
+from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.sweep import DeadlineOutcome
 
 if TYPE_CHECKING:
@@ -90,11 +91,11 @@ class DeadlineScheduler:
                 if handled:
                     log.info("sweep: %s", sweep.summary(handled))
             except Exception:  # the database went away, say: the next minute retries
-                log.exception("sweep failed; retrying at the next wake-up")
+                log.exception(_("sweep failed; retrying at the next wake-up"))
             try:
                 self.rearm()
             except Exception:
-                log.exception("could not re-arm the wake-up; the minute resync will")
+                log.exception(_("could not re-arm the wake-up; the minute resync will"))
             return handled
 
     def next_due(self) -> datetime | None:
@@ -111,7 +112,7 @@ class DeadlineScheduler:
             if self.scheduler.get_job(WAKE_JOB) is not None:
                 self.scheduler.remove_job(WAKE_JOB)
             if self._armed_for is not None:
-                log.info("no pending deadline; the minute resync keeps watching")
+                log.info(_("no pending deadline; the minute resync keeps watching"))
                 self._armed_for = None
             return None
         self.scheduler.add_job(
@@ -120,7 +121,7 @@ class DeadlineScheduler:
             name="sweep at the next due deadline", replace_existing=True,
         )
         if due != self._armed_for:
-            log.info("next wake-up at %s", local_text(due))
+            log.info(_("next wake-up at %s"), local_text(due))
             self._armed_for = due
         return due
 
@@ -138,7 +139,7 @@ class DeadlineScheduler:
             for number in (signal.SIGTERM, signal.SIGINT)
         }
         try:
-            log.info("scheduler starting on %s (Asia/Shanghai; catch-up sweep first)",
+            log.info(_("scheduler starting on %s (Asia/Shanghai; catch-up sweep first)"),
                      _safe_url(self.engine.url))
             if self.engine.simulation:
                 log.info("simulation database: the time runs from %s (--now), never the "
@@ -154,7 +155,7 @@ class DeadlineScheduler:
                 pass
             for number, handler in previous.items():
                 signal.signal(number, handler)
-            log.info("scheduler stopped")
+            log.info(_("scheduler stopped"))
 
     def stop(self) -> None:
         """End after the deadline in hand; safe from a signal handler and from any thread."""
@@ -167,7 +168,7 @@ class DeadlineScheduler:
             self.scheduler.shutdown(wait=False)
 
     def _on_signal(self, number: int, _frame: Any) -> None:
-        log.info("received %s: stopping", signal.Signals(number).name)
+        log.info(_("received %s: stopping"), signal.Signals(number).name)
         self.stop()
 
 

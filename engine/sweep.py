@@ -46,6 +46,7 @@ from gdcluster.engine.errors import (
     SimulationOnly,
     WaitingFor,
 )
+from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.timers import (
     BUSY,
@@ -254,7 +255,7 @@ def _handle(
             return _report(row, BUSY, "busy: the database was locked; retried next sweep"), False
         return _close_refused(kernel, row, at, error), False
     except Exception as error:  # a bug or an outage: leave it pending, say so loudly
-        log.exception("deadline %s (%s) failed; it stays pending", row.id, row.kind)
+        log.exception(_("deadline %s (%s) failed; it stays pending"), row.id, row.kind)
         return _report(row, ERROR, f"error: {type(error).__name__}: {error}"), False
     if not claimed:
         return None, False
@@ -371,8 +372,8 @@ def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome
     if int(changed.rowcount or 0):  # type: ignore[attr-defined]
         kernel.record_refusal(SYSTEM, row.kind, gap, case_id=row.case_id,
                               round_year=row.round_year)
-        log.warning("deadline %s (%s, case %s) waits: %s", row.id, row.kind, row.case_id,
-                    gap.message)
+        log.warning(_("deadline %s (%s, case %s) waits: %s"), row.id, row.kind, row.case_id,
+                    gap.localized())
     return _report(row, WAITING, result)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from gdcluster.engine import parse
 from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
@@ -356,7 +357,7 @@ def state_code(text: Any) -> str:
     try:
         return load_workflow().state_named(_text(text, "state"))
     except UnknownName as exc:
-        raise InvalidInput(str(exc), field="state") from exc
+        raise InvalidInput(parse.unknown_name(exc), field="state") from exc
 
 
 def trigger_code(text: Any, *, among: Collection[str] | None = None) -> str:
@@ -367,7 +368,7 @@ def trigger_code(text: Any, *, among: Collection[str] | None = None) -> str:
     try:
         return load_workflow().trigger_named(_text(text, "trigger"), among)
     except UnknownName as exc:
-        raise InvalidInput(str(exc), field="trigger") from exc
+        raise InvalidInput(parse.unknown_name(exc), field="trigger") from exc
 
 
 def history(store: Store, case_id: int) -> list[dict[str, Any]]:

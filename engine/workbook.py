@@ -239,7 +239,7 @@ def relocate(error: InvalidInput, places: Mapping[str, str]) -> InvalidInput:
     path = error.field
     if not path:
         return error
-    problem = error.message.removeprefix(f"{path}: ")
+    problem = error.detail  # a Message keeps its template (shown translated)
     probe = path
     while probe:
         place = places.get(probe)

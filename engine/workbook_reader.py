@@ -18,6 +18,7 @@ from gdcluster.engine.application import (
     validate_application,
 )
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import N_, Message
 from gdcluster.engine.workbook import (
     BASIC,
     BASIC_FIRST_ROW,
@@ -501,26 +502,28 @@ def _convert(cell: Any, kind: str, choices: Mapping[str, Any] | None) -> Any:
 
     value = cell.value
     if cell.data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula):
-        raise _Refused(f"holds a formula ({str(getattr(value, 'text', value))[:60]}); its "
-                       "cached result cannot be trusted, so type the value itself")
+        raise _Refused(Message("holds a formula ({formula}); its cached result cannot be "
+                               "trusted, so type the value itself",
+                               formula=str(getattr(value, "text", value))[:60]))
     if cell.data_type == "e":
-        raise _Refused(f"holds the error value {value}; type the value itself")
+        raise _Refused(Message("holds the error value {value}; type the value itself",
+                               value=value))
     if isinstance(value, datetime | date | time):
         if kind == "date_text" and isinstance(value, date):
             if not isinstance(value, datetime):
                 return value
             if value.time() == time():
                 return value.date()
-        raise _Refused("holds a date or time (the cell is formatted as a date); expected "
-                       + _EXPECTED.get(kind, "a value") + ": format the cell as a number or "
-                       "text and type it again")
+        raise _Refused(Message("holds a date or time (the cell is formatted as a date); "
+                               "expected {expected}: format the cell as a number or text and "
+                               "type it again", expected=_expected(kind)))
     if isinstance(value, str):
         return _text_value(value, kind, choices)
     if isinstance(value, bool):
         if kind == "bool":
             return value
-        raise _Refused(f"holds {'TRUE' if value else 'FALSE'}; expected "
-                       + _EXPECTED.get(kind, "a value"))
+        raise _Refused(Message("holds {value}; expected {expected}",
+                               value="TRUE" if value else "FALSE", expected=_expected(kind)))
     if isinstance(value, int | float):
         number = _exact(value)
         if "%" in (cell.number_format or "") and kind != "share":
@@ -531,18 +534,31 @@ def _convert(cell: Any, kind: str, choices: Mapping[str, Any] | None) -> Any:
         if kind == "year" and number == number.to_integral_value():
             return int(number)
         if kind in ("bool", "choice", "declaration", "text", "free_text"):
-            raise _Refused(f"holds the number {number}; expected " + _EXPECTED[kind]
-                           + ("" if kind not in ("text", "free_text") else
-                              " (format the cell as text, or type ' before the digits)"))
+            raise _Refused(
+                Message("holds the number {number}; expected {expected}", number=number,
+                        expected=_expected(kind)) if kind not in ("text", "free_text") else
+                Message("holds the number {number}; expected {expected} (format the cell as "
+                        "text, or type ' before the digits)", number=number,
+                        expected=_expected(kind)))
         return number if isinstance(value, float) else value
-    raise _Refused(f"holds a value of an unknown type ({type(value).__name__})")
+    raise _Refused(Message("holds a value of an unknown type ({kind})",
+                           kind=type(value).__name__))
 
 
-_EXPECTED: Final = {"bool": "是 or 否", "declaration": "有 or 无", "choice": "one of the list's "
-                    "entries", "amount": "a number", "area": "a number", "count": "a whole "
-                    "number", "share": "a share such as 78%", "year": "a year such as 2023",
-                    "number": "a number", "text": "text", "free_text": "text",
-                    "date_text": "a date such as 2019-06-18"}
+_EXPECTED: Final = {"bool": N_("是 or 否"), "declaration": N_("有 or 无"),
+                    "choice": N_("one of the list's entries"), "amount": N_("a number"),
+                    "area": N_("a number"), "count": N_("a whole number"),
+                    "share": N_("a share such as 78%"), "year": N_("a year such as 2023"),
+                    "number": N_("a number"), "text": N_("text"), "free_text": N_("text"),
+                    "date_text": N_("a date such as 2019-06-18")}
+
+
+_ANY: Final = N_("a value")
+
+
+def _expected(kind: str) -> Message:
+    """What a cell of ``kind`` should hold, as a message (translated where shown)."""
+    return Message(_EXPECTED.get(kind, _ANY))
 
 
 def _text_value(value: str, kind: str, choices: Mapping[str, Any] | None) -> Any:
@@ -550,14 +566,16 @@ def _text_value(value: str, kind: str, choices: Mapping[str, Any] | None) -> Any
         answers = {YES: True, NO: False} if kind == "bool" else {HAVE: True, NONE: False}
         answer = answers.get(value.strip())
         if answer is None:
-            raise _Refused(f"{value.strip()!r}: write {' or '.join(answers)}")
+            raise _Refused(Message("{value!r}: write {answers}", value=value.strip(),
+                                   answers=_expected(kind)))  # 是 or 否, 有 or 无
         return answer
     if kind == "choice":
         assert choices is not None
         code = choices.get(value.strip())
         if code is None:
             listed = "、".join(key for key in choices if not key.isascii())
-            raise _Refused(f"{value.strip()!r} is not in the list: {listed}")
+            raise _Refused(Message("{value!r} is not in the list: {listed}",
+                                   value=value.strip(), listed=listed))
         return code
     if kind == "year":
         return value.strip().removesuffix("年").strip()

@@ -44,6 +44,16 @@ def _notices_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) ->
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _english_unless_a_test_asks_for_chinese() -> Iterator[None]:
+    """The tests that read the CLI's, the log's and the demo's texts were written in English:
+    they run with GDCLUSTER_LANG=en (subprocesses inherit it). Tests of the Chinese output
+    (tests/test_i18n.py) set GDCLUSTER_LANG=zh_CN themselves."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GDCLUSTER_LANG", "en")
+        yield
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database URL of each back-end: a SQLite file, or a PostgreSQL schema."""

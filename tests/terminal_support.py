@@ -15,9 +15,9 @@ def run_gdcluster(args: Sequence[str], cwd: Path, *, terminal: bool
                   ) -> tuple[int, bytes, bytes]:
     """Run ``gdcluster ARGS`` in ``cwd`` with stderr on a pseudo-terminal (``terminal``) or a
     pipe, stdout always a pipe; returns exit code, stdout and what reached stderr. The
-    ``GDCLUSTER_*`` environment is cleared but for the notice settings."""
+    ``GDCLUSTER_*`` environment is cleared but for the notice settings and the language."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("GDCLUSTER_")
-           or key == "GDCLUSTER_SETTINGS"}
+           or key in ("GDCLUSTER_SETTINGS", "GDCLUSTER_LANG")}
     env["TERM"] = "xterm"
     program = str(Path(sys.executable).parent / "gdcluster")
     if not terminal:

@@ -921,19 +921,21 @@ def test_entry_point_show_json_loads_no_heavy_machinery(db: Path) -> None:
     assert not {module.split(".")[0] for module in modules} & heavy
     missing, _ = run_entry_point("--db", str(db), "case", "show", "99")
     assert missing.returncode == 2
-    assert b"case 99 not found" in missing.stderr
+    assert "未找到申报 99".encode() in missing.stderr  # Chinese: no GDCLUSTER_LANG here
 
 
 @pytest.mark.slow
 def test_entry_point_help_loads_no_engine() -> None:
-    """gdcluster --help imports click and nothing of the engine or the database layer."""
+    """gdcluster --help imports click and nothing of the engine or the database layer (but the
+    message catalog's reader)."""
     process, modules = run_entry_point("--help")
     assert process.returncode == 0
     assert b"case" in process.stdout and b"round" in process.stdout
     assert "click" in modules
     loaded = {module.split(".")[0] for module in modules}
     assert not loaded & {"sqlalchemy", "sqlmodel", "yaml", "transitions"}
-    assert {module for module in modules if module.startswith("gdcluster.")} == {"gdcluster.cli"}
+    assert {module for module in modules if module.startswith("gdcluster.")} == {
+        "gdcluster.cli", "gdcluster.engine", "gdcluster.engine.i18n"}
 
 
 #: An ISO 8601 date-time anywhere in a text (a date alone is not an instant).

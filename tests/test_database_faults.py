@@ -127,7 +127,7 @@ def test_the_gdcluster_program_exits_5_when_its_connection_is_dropped_mid_act(
                    "--now", "2024-03-02T09:00", "case", "submit", str(case_id)]
         environment = {**{key: value for key, value in os.environ.items()
                           if not key.startswith("GDCLUSTER_")},
-                       "GDCLUSTER_SETTINGS": str(tmp_path / "none.toml")}
+                       "GDCLUSTER_SETTINGS": str(tmp_path / "none.toml"), "GDCLUSTER_LANG": "en"}
         (tmp_path / "none.toml").write_text("", encoding="utf-8")
         with holder.connect() as lock:
             lock.execute(text("SELECT seq FROM gd_audit_head WHERE id = 1 FOR UPDATE"))

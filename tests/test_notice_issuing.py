@@ -249,6 +249,7 @@ def _without_weasyprint(folder: Path) -> dict[str, str]:
         encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if not key.startswith("GDCLUSTER_")}
     env["PYTHONPATH"] = str(folder / "no-pango")
+    env["GDCLUSTER_LANG"] = "en"  # the messages below are read in English
     return env
 
 

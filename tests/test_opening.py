@@ -122,6 +122,7 @@ def reader_prefix() -> list[str]:
 def as_reader(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("GDCLUSTER_")}
+    environment["GDCLUSTER_LANG"] = "en"  # the messages are read in English
     return subprocess.run(
         [*reader_prefix(), sys.executable, "-c", "from gdcluster.cli import main; main()",
          "--db", str(db), *args], capture_output=True, text=True, env=environment,

@@ -75,7 +75,7 @@ def test_excel_example_runs_as_printed(tmp_path: Path) -> None:
     result = subprocess.run(["bash", "-c", script], cwd=workdir, env=_env(),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "1 created, 0 already filed, 0 failed, 0 skipped" in result.stdout
+    assert "已创建 1 个，已申报 0 个，失败 0 个，跳过 0 个" in result.stdout  # Chinese by default
     summary = load_workbook(workdir / "2024年推荐汇总表.xlsx")["推荐汇总表"]
     assert summary["D3"].value == "中山市古镇镇灯饰照明产业集群"
     assert load_workbook(workdir / "申报表.xlsx")["指标数据"]["C2"].value == "2021年"

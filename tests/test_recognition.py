@@ -564,7 +564,7 @@ def test_the_demo_walks_the_new_flow(tmp_path: Path) -> None:
     lines: list[str] = []
     db_path = run(tmp_path / "demo", lines.append)
     text = "\n".join(lines)
-    assert "补正截止 correction deadline 2024-06-13 24:00" in text
+    assert "correction deadline 2024-06-13 24:00" in text
     assert "correction_reminder 揭阳市普宁市纺织服装产业集群" in text
     assert "close_publicity 佛山市顺德区智能家电产业集群 publicized → publicity_closed  [system]" \
         in text
