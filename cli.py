@@ -589,18 +589,29 @@ def round_group() -> None:
                    "(repeatable; *=MIN:MAX for all).")
 @click.option("--notice-title", metavar="T", help="Title of the round's 申报通知.")
 @click.option("--notice-doc-no", metavar="NO", help="Its 发文字号, e.g. 粤工信服务函〔2024〕1号.")
+@click.option("--kind", type=click.Choice(["recognition", "review"]), default="recognition",
+              show_default=True,
+              help="review: a 复核 round for the clusters whose validity ends by the end of "
+                   "YEAR (第十六条).")
+@click.option("--check-by", type=DATE, help="复核 round: last day of the cities' 初审.")
 @json_option
 def round_open(year: int, policy: str | None, apply_by: date | None, recommend_by: date | None,
                quotas: tuple[tuple[str, tuple[int, int]], ...], notice_title: str | None,
-               notice_doc_no: str | None) -> None:
-    """Open round YEAR for applications (province)."""
+               notice_doc_no: str | None, kind: str, check_by: date | None) -> None:
+    """Open round YEAR for applications (province); --kind review opens a 复核 round."""
     settings = _settings()
     summary = settings.engine().open_round(
         year, settings.actor, policy=policy, apply_by=apply_by, recommend_by=recommend_by,
         quotas=dict(quotas) or None, notice_title=notice_title, notice_doc_no=notice_doc_no,
+        kind=kind, check_by=check_by,
     )
 
     def human() -> None:
+        if summary.kind == "review":
+            click.echo(f"复核 round {year} open: {len(summary.covered)} cluster(s) covered "
+                       f"({_ids(row['id'] for row in summary.covered)}); applications until "
+                       f"{summary.apply_by}, 初审 until {summary.check_by}; 复核通知 sent")
+            return
         click.echo(f"round {year} open under {summary.policy} "
                    f"(version {summary.policy_version}); applications until "
                    f"{summary.apply_by or '—'}, recommendations until "
@@ -637,6 +648,9 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
     summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
+        if summary.kind == "review":
+            _review_round_lines(summary)
+            return
         click.echo(f"round {year} — policy {summary.policy} (version "
                    f"{summary.policy_version})")
         _table([
@@ -662,6 +676,17 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
         click.echo(f"cities below their minimum quota: {', '.join(below) if below else 'none'}")
 
     _output(summary, human)
+
+
+def _review_round_lines(summary: Any) -> None:
+    """A 复核 round: its deadlines and the cases it covers."""
+    click.echo(f"round {summary.year} — 复核 round (kind review), policy {summary.policy}")
+    _table([["  applications until", summary.apply_by or "—"],
+            ["  初审 until", summary.check_by or "—"]])
+    click.echo(f"covered: {summary.counts.total}")
+    _table([[f"  {row['id']}", row["name"], row["county"], _state(row["state"]),
+             f"valid until {row['valid_until']}", "applied" if row["applied"] else "not applied"]
+            for row in summary.covered])
 
 
 @round_group.command("publicize")
@@ -1014,8 +1039,78 @@ _simple_act("reopen", "Reopen a rejected or 未入选 case to the state it came 
 def case_recognize(case_id: int, expected_version: int | None) -> None:
     """Refused: a case is recognized by the 名单通告 only (`round recognize`)."""
     _fire(case_id, "recognize", expected_version)
-_simple_act("apply_review", "Apply for 复核 within the window before validity ends (county).")
-_simple_act("renew", "Pass the 复核: validity extended by the policy's period (province).")
+# ---------------------------------------------------------------------------- 复核 (第十六条)
+@case_group.command("apply-review")
+@case_id_argument
+@click.option("--data", "data_file", type=click.File("rb"), required=True, metavar="FILE",
+              help="The 复核申报 (JSON or YAML): the criteria data of the three years before "
+                   "the 复核 round's year and goal_results for every plan goal.")
+@act_options
+def case_apply_review(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
+    """Apply for 复核 in the 复核 round covering the case (county)."""
+    _fire(case_id, "apply_review", expected_version, data=_read_mapping(data_file),
+          note=lambda view: f"复核 round {view.review_round}: the city records its 初审 next")
+
+
+@case_group.command("review-check")
+@case_id_argument
+@click.option("--pass/--fail", "passed", default=None, help="复核初审 passed, or not.")
+@click.option("--opinion", "--reason", "opinion", required=True, metavar="TEXT",
+              help="The 初审 opinion.")
+@act_options
+def case_review_check(case_id: int, expected_version: int | None, passed: bool | None,
+                      opinion: str) -> None:
+    """Record the city's 复核初审 opinion on a case under review (city)."""
+    if passed is None:
+        raise click.UsageError("give --pass or --fail")
+    _fire(case_id, "review_check", expected_version, passed=passed, opinion=opinion)
+
+
+@case_group.command("renew")
+@case_id_argument
+@click.option("--reason", metavar="T", help="The decision's note (for the record).")
+@act_options
+def case_renew(case_id: int, expected_version: int | None, reason: str | None) -> None:
+    """Pass the 复核 (province): the 考核 is recorded, validity continues contiguously."""
+    _fire(case_id, "renew", expected_version, reason=reason,
+          note=lambda view: f"validity: {_span(view.valid_from, view.valid_until)}")
+
+
+def _review_lines(status: dict[str, Any], *, full: bool) -> None:
+    """The plan goals (target, latest actual) and, with ``full``, the 复核 and its 考核."""
+    def value(point: Any) -> str:
+        return f"{point['value']} ({point['year']})" if point else "—"
+
+    if status["plan"]:
+        click.echo("plan goals (target · latest actual):")
+        _table([["  " + goal["indicator"], goal["unit"] or "", "target " + value(goal["target"]),
+                 "actual " + (f"{goal['latest_actual']} ({goal['latest_year']})"
+                              if goal["latest_actual"] is not None else "—")]
+                for goal in status["plan"]])
+    if not full:
+        return
+    review, assessment = status["review"], status["assessment"]
+    click.echo(f"复核 round: {status['review_round'] or '—'}")
+    if review and review.get("check"):
+        check = review["check"]
+        click.echo(f"  初审 ({check['by']}): {'通过 pass' if check['passed'] else '不通过 FAIL'}"
+                   f" — {check['opinion']}")
+    if assessment is None:
+        click.echo("考核: no 复核申报 filed")
+        return
+    click.echo(f"考核 of the plan goals ({assessment['goals_met']} of "
+               f"{len(assessment['goals'])} met):")
+    _table([["indicator", "unit", "baseline", "target", "actual", "met"]]
+           + [[goal["indicator"], goal["unit"] or "", value(goal["baseline"]),
+               value(goal["target"]), goal["actual"] or "—",
+               {True: "met", False: "NOT met", None: "—"}[goal["met"]]]
+              for goal in assessment["goals"]])
+    criteria = assessment["criteria"]
+    failed = [item for item in criteria["items"] if item["result"] == "fail"]
+    click.echo(f"criteria re-check on the 复核 data ({assessment['year']}): "
+               + ("every automatic criterion is met" if criteria["passed"] else
+                  "FAILED: " + "; ".join(f"{item['article']} {item['item']}（{item['value']}）"
+                                         for item in failed)))
 
 
 @case_group.command("review")
@@ -1157,7 +1252,8 @@ def case_reject(case_id: int, expected_version: int | None, reason: str) -> None
 @json_option
 def case_show(case_id: int) -> None:
     """One case: state, dates, deadlines, objections, reports."""
-    view = _settings().engine(acts=False).get(case_id)
+    engine = _settings().engine(acts=False)
+    view = engine.get(case_id)
 
     def human() -> None:
         click.echo(f"case {view.id}  {view.name}")
@@ -1168,7 +1264,9 @@ def case_show(case_id: int) -> None:
             ["  industry", view.industry],
             ["  score", view.score or "—"],
             ["  publicity", _span(view.publicity_start, view.publicity_end)],
-            ["  validity", _span(view.valid_from, view.valid_until)],
+            ["  validity", _span(view.valid_from, view.valid_until)
+             + (" (ended; under 复核)" if review["validity_ended"]
+                and view.state == "under_review" else "")],
             *([["  correction due", f"{view.correction_due} 24:00"]]
               if view.correction_due else []),
             *([["  came from", _state(view.previous_state)]] if view.previous_state else []),
@@ -1182,8 +1280,10 @@ def case_show(case_id: int) -> None:
             click.echo("objections:")
             _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",
                      _local(row.get("filed_at"))] for row in view.objections])
+        _review_lines(review, full=False)
 
-    _output(view.to_dict(), human)
+    review = engine.review_status(case_id)  # the plan goals: target, latest actual
+    _output({**view.to_dict(), "plan": review["plan"]}, human)
 
 
 @case_group.command("history")
@@ -1206,9 +1306,16 @@ RESULT_LABELS = {"pass": "通过 pass", "fail": "不通过 FAIL", "expert": "专
 
 @case_group.command("check")
 @case_id_argument
+@click.option("--review", "review", is_flag=True,
+              help="The 复核 instead: the 考核 of each plan goal and the criteria re-check on "
+                   "the 复核申报.")
 @json_option
-def case_check(case_id: int) -> None:
+def case_check(case_id: int, review: bool) -> None:
     """第十三条 criteria, item by item: the rule, the value found, the verdict."""
+    if review:
+        status = _settings().engine(acts=False).review_status(case_id)
+        _output(status, lambda: _review_lines(status, full=True))
+        return
     report = _settings().engine(acts=False).check(case_id).to_dict()
 
     def human() -> None:

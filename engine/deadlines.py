@@ -32,6 +32,9 @@ VALIDITY_END = "validity_end"
 EXPIRY_REMINDER = "expiry_reminder"
 ROUND_APPLY_CLOSE = "round_apply_close"
 ROUND_RECOMMEND_CLOSE = "round_recommend_close"
+#: 复核 rounds: each covered case's application deadline, and the round's 初审 deadline.
+REVIEW_APPLY_DUE = "review_apply_due"
+ROUND_REVIEW_CHECK_CLOSE = "round_review_check_close"
 
 KINDS = (
     PUBLICITY_END,
@@ -43,6 +46,8 @@ KINDS = (
     EXPIRY_REMINDER,
     ROUND_APPLY_CLOSE,
     ROUND_RECOMMEND_CLOSE,
+    REVIEW_APPLY_DUE,
+    ROUND_REVIEW_CHECK_CLOSE,
 )
 
 

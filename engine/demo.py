@@ -85,6 +85,27 @@ def application(changes: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def sample_review(application: dict[str, Any], review_year: int) -> dict[str, Any]:
+    """A sample 复核申报 for the 复核 round ``review_year`` made from ``application``: its
+    yearly series moved to the three years before ``review_year``, a plan for the next
+    period, and each plan goal reported at its target (met)."""
+    data = copy.deepcopy(application)
+    for key, series in list(data.items()):
+        if isinstance(series, dict) and series and all(str(year).isdigit() for year in series):
+            values = [series[year] for year in sorted(series, key=int)][-3:]
+            data[key] = {str(review_year - 3 + index): value
+                         for index, value in enumerate(values)}
+    plan = data.get("development_plan") or {}
+    data["goal_results"] = [
+        {"indicator": goal["indicator"],
+         "actual": (goal.get("target") or goal.get("baseline") or {"value": "1"})["value"],
+         "note": "统计快报"}
+        for goal in plan.get("goals", []) if goal.get("indicator")]
+    if plan:
+        data["development_plan"] = {**plan, "period": f"{review_year + 1}–{review_year + 3}"}
+    return data
+
+
 def scores(policy_rubric: Any, minus: int) -> dict[str, int]:
     return {item.id: max(item.weight - minus - index % 3, 0)
             for index, item in enumerate(policy_rubric.indicators)}
@@ -259,7 +280,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     for year in (2025, 2026):
         at(f"{year + 1}-03-15T10:00", f"{year}年度报告 annual reports")
         for key in ("guzhen", "changan", "puning"):
-            if engine.get(ids[key]).state in ("recognized", "renewed", "under_review"):
+            if engine.get(ids[key]).state in ("recognized", "renewed", "under_review",
+                                              "expired"):
                 engine.fire(ids[key], "report", f"county:{units[key]}", year=year,
                             data={"output": "190.0"})
         if year == 2025:
@@ -267,13 +289,21 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
             engine.fire(ids["changan"], "revoke", PROVINCE, reason_code="18.5",
                         reason="集群内企业发生较大生产安全事故（示例）")
 
-    at("2027-06-01T10:00", "申请复核 applying for 复核 within 6 months of expiry")
-    engine.fire(puning, "apply_review", f"county:{units['puning']}")
     sweep("2027-07-16T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
-    at("2027-09-20T10:00", "复核通过 renewal: validity extended contiguously by 3 years")
+    at("2027-07-20T10:00", "复核 round 2027: the clusters whose validity ends in 2027, each "
+                           "with its 复核通知")
+    engine.open_round(2027, PROVINCE, kind="review", apply_by="2027-09-30",
+                      check_by="2027-10-15")
+    at("2027-08-10T10:00", "申请复核 the county applies with its 复核申报; the city's 初审")
+    engine.fire(puning, "apply_review", f"county:{units['puning']}",
+                data=sample_review(engine.application(puning), 2027))
+    engine.fire(puning, "review_check", f"city:{cities['puning']}@市工信局", passed=True,
+                opinion="经初审，复核申报材料齐全，发展规划目标基本完成")
+    at("2027-09-20T10:00", "复核通过 renewal on the 考核: validity extended contiguously")
     engine.fire(puning, "renew", PROVINCE)
 
-    sweep("2027-10-14T00:05", "有效期届满 validity over: no 复核 → revoked 18.1")
+    sweep("2027-10-14T00:05", "复核申请截止 and 有效期届满: no 复核 applied for → 拟撤销 18.1 "
+                              "(or expired; nothing revoked by a timer)")
     echo("")
     echo("结果 outcome:")
     for case_id, name in names.items():

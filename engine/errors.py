@@ -126,6 +126,10 @@ class Reason(StrEnum):
     ROUND_CLOSED = "round closed"
     ROUND_ACT_ONLY = "round act only"
     NO_PREVIOUS_STATE = "no previous state recorded"
+    NO_REVIEW_ROUND = "no 复核 round covers the case"
+    NO_CITY_OPINION = "no 复核初审 opinion"
+    CITY_OPINION_NOT_PASSED = "复核初审 not passed"
+    REVIEW_ROUND = "a 复核 round"
 
 
 class TransitionRefused(EngineError):

@@ -338,6 +338,11 @@ def _file(transaction: Transaction, rule: Rule, *, round_year: int, name: str, u
         raise TransitionRefused(
             f"round {round_year} is closed: no application is filed in it any more",
             trigger=rule.trigger, round_year=round_year, reasons=[Reason.ROUND_CLOSED])
+    if round_row.kind != "recognition":
+        raise TransitionRefused(
+            f"round {round_year} is a 复核 round: applications for recognition are filed in "
+            f"a recognition round", trigger=rule.trigger, round_year=round_year,
+            reasons=[Reason.REVIEW_ROUND])
     case = Case(
         round_year=round_year, name=name, city=unit.city, county=unit.name,
         industry=industry, state=rule.dest, version=1, policy=round_row.policy,

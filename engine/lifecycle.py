@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from gdcluster.engine import review_acts  # noqa: F401  (registers its guards and effects)
 from gdcluster.engine.acts import Act, Check
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused

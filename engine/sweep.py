@@ -301,10 +301,12 @@ def _fire_round_deadline(kernel: Kernel, row: Any, at: datetime) -> tuple[bool, 
             decided = not_applicable(f"unknown round deadline kind {row.kind!r}")
             _set_result(session, row.id, decided.result)
             return True, decided
+        column = (Case.review_round if row.kind == deadlines.ROUND_REVIEW_CHECK_CLOSE
+                  else Case.round_year)
         counts = dict(session.execute(
-            select(Case.state, func.count()).where(Case.round_year == year).group_by(Case.state)
+            select(Case.state, func.count()).where(column == year).group_by(Case.state)
         ).all())
-        what = "applications" if row.kind == deadlines.ROUND_APPLY_CLOSE else "recommendations"
+        what = _ROUND_WINDOWS[row.kind]
         decided = Plan(CLOSED, f"round {year} closed for {what}")
         transaction.record(
             actor=SYSTEM, trigger=row.kind, article=ROUND_ARTICLES[row.kind], at=at,
@@ -313,6 +315,12 @@ def _fire_round_deadline(kernel: Kernel, row: Any, at: datetime) -> tuple[bool, 
         )
         _set_result(session, row.id, decided.result)
         return True, decided
+
+
+#: What each round deadline closes.
+_ROUND_WINDOWS = {deadlines.ROUND_APPLY_CLOSE: "applications",
+                  deadlines.ROUND_RECOMMEND_CLOSE: "recommendations",
+                  deadlines.ROUND_REVIEW_CHECK_CLOSE: "复核初审 opinions"}
 
 
 def _claim(session: Session, deadline_id: int, at: datetime) -> bool:

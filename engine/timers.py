@@ -11,7 +11,10 @@ correction_due     the 退回补正 window closes: the result is recorded, no ac
 correction_         a reminder of the correction deadline (notice ``correction_reminder``)
 reminder
 report_due         ``revoke`` 18.3, or ``flag`` when the policy says so
-validity_end       ``revoke`` 18.1; an ``under_review`` case waits for the decision
+validity_end       ``expire`` (有效期届满: nothing is revoked); an ``under_review`` case stays
+                   under review, its validity shown as ended, until the province decides
+review_apply_due   a 复核 round's application deadline: ``propose_revocation`` 18.1 (有效期满
+                   未申请复核) for a covered case that has not applied
 report_reminder,   a reminder: an audit row and an event for the notices, no state change
 expiry_reminder
 round_*_close      the round's window closes: an audit row and an event
@@ -46,10 +49,14 @@ SYSTEM = Actor.system()
 
 #: States in which a recognized cluster owes annual reports.
 VALID_STATES = ("recognized", "renewed", "under_review")
+#: States a 复核 round covers a case in, and from which it may apply.
+REVIEW_STATES = ("recognized", "renewed", "expired")
 
 # what a deadline comes to, as a sweep reports it (``DeadlineOutcome.outcome``) and logs it
 PUBLICITY_CLOSED = "publicity_closed"
 REVOKED = "revoked"
+EXPIRED = "expired"
+PROPOSED = "revocation_proposed"
 FLAGGED = "flagged"
 REMINDED = "reminded"
 CLOSED = "closed"
@@ -69,6 +76,7 @@ REMINDER_ARTICLES = {
 ROUND_ARTICLES = {
     deadlines.ROUND_APPLY_CLOSE: "《暂行办法》认定程序：申报（截止）",
     deadlines.ROUND_RECOMMEND_CLOSE: "《暂行办法》认定程序：推荐（截止）",
+    deadlines.ROUND_REVIEW_CHECK_CLOSE: "第十六条（复核初审截止）",
 }
 
 
@@ -156,8 +164,8 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
                     {"reason_code": "18.3", "reason": reason})
     if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
         if kind == deadlines.VALIDITY_END and state == "under_review":
-            return Plan(HELD, "held: 复核 applied for; the case waits for the province's "
-                              "decision (renew or revoke)")
+            return Plan(HELD, "held: 复核 applied for; the case stays under review, its "
+                              "validity ended, until the province decides")
         if state not in ("recognized", "renewed"):
             return not_applicable(f"case is {state}")
         until = case.valid_until
@@ -168,10 +176,27 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
                 return not_applicable(f"too late: validity ended {until}")
             return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
                         {"valid_until": until.isoformat()})
-        reason = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
-        return Plan(REVOKED, "revoked 18.1: validity ended without 复核", "revoke",
-                    {"reason_code": "18.1", "reason": reason})
+        return Plan(EXPIRED, f"expired: validity ended at 24:00 of {until}", "expire")
+    if kind == deadlines.REVIEW_APPLY_DUE:
+        return _review_apply_due(row, case)
     return not_applicable(f"unknown deadline kind {kind!r}")
+
+
+def _review_apply_due(row: Any, case: Case) -> Plan:
+    """A 复核 round's application deadline for one covered case: 18.1 proposed (the 拟撤销
+    procedure, never a revocation) unless the case applied in that round."""
+    year = int(row.key.rsplit(":", 1)[-1])
+    if case.review_round != year:
+        return not_applicable(f"case is covered by 复核 round {case.review_round}, not {year}")
+    if (case.review or {}).get("year") == year:
+        return not_applicable(f"复核 applied for in round {year}")
+    if case.state not in REVIEW_STATES:
+        return not_applicable(f"case is {case.state}")
+    due = deadline_day(row.due_at)
+    facts = (f"{year}年复核申报已于{_cn_date(due)}24时截止，该集群未申请复核"
+             + (f"（认定有效期至{_cn_date(case.valid_until)}）" if case.valid_until else ""))
+    return Plan(PROPOSED, f"revocation proposed 18.1: no 复核 application in round {year}",
+                "propose_revocation", {"reason_code": "18.1", "facts": facts})
 
 
 def not_applicable(why: str) -> Plan:
@@ -194,8 +219,8 @@ def predict(session: Session, row: Any, now: datetime) -> str:
         decided = plan(session, row, case, max(now, as_utc(row.due_at)))
     except EngineError as error:
         return f"refused: {error.message}"
-    if decided.trigger == "revoke":
-        return f"revoke {decided.payload['reason_code']}"
+    if decided.trigger in ("revoke", "propose_revocation"):
+        return f"{decided.trigger.replace('_', ' ')} {decided.payload['reason_code']}"
     if decided.trigger is not None:
         return decided.trigger
     return "remind" if decided.outcome == REMINDED else decided.result

@@ -81,6 +81,8 @@ class CaseView:
     previous_state: str | None = None
     #: The 退回补正 deadline, once the case has been returned.
     correction_due: date | None = None
+    #: The 复核 round covering the case (``round open YEAR --kind review``), if any.
+    review_round: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +103,7 @@ class CaseView:
             "valid_until": iso(self.valid_until),
             "previous_state": self.previous_state,
             "correction_due": iso(self.correction_due),
+            "review_round": self.review_round,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
@@ -209,6 +212,7 @@ _LISTED = tuple(
         "id", "round_year", "name", "city", "county", "industry", "state", "version", "policy",
         "policy_version", "score", "publicity_start", "publicity_end", "valid_from",
         "valid_until", "created_at", "updated_at", "previous_state", "correction_due",
+        "review_round",
     )
 )
 
@@ -225,6 +229,7 @@ def _view(case: Any, deadline_rows: list[dict[str, Any]], objections: list[dict[
         valid_from=case.valid_from, valid_until=case.valid_until, created_at=case.created_at,
         updated_at=case.updated_at, deadlines=deadline_rows, objections=objections,
         reports=reports, previous_state=case.previous_state, correction_due=case.correction_due,
+        review_round=case.review_round,
     )
 
 
@@ -512,6 +517,10 @@ class RoundSummary:
     min_experts: int
     counts: CaseCounts
     quotas: list[QuotaUse]
+    #: "recognition" or "review" (复核); a 复核 round's 初审 deadline and covered cases.
+    kind: str = "recognition"
+    check_by: str | None = None
+    covered: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def cities_below_minimum(self) -> list[str]:
@@ -537,6 +546,7 @@ class RoundSummary:
             "counts": self.counts.to_dict(),
             "quotas": [quota.to_dict() for quota in self.quotas],
             "cities_below_minimum": self.cities_below_minimum,
+            "kind": self.kind, "check_by": self.check_by, "covered": self.covered,
         }
 
 
@@ -579,6 +589,7 @@ def round_summary(store: Store, year: int) -> RoundSummary:
             closed_at=iso(round_row.closed_at),
             publicity_pick=round_row.publicity_pick,
             recognition_batch=round_row.recognition_batch,
+            kind=round_row.kind, check_by=iso(round_row.check_by),
             rubric=[RubricLine(item.id, item.name, int(item.weight))
                     for item in policy.rubric.indicators],
             min_experts=int(policy.rubric.min_experts),

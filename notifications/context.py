@@ -646,6 +646,36 @@ def _expiry_reminder(session: Session, settings: Settings,
     return context
 
 
+def _review_notice(session: Session, settings: Settings,
+                   event: TransitionEvent) -> dict[str, Any]:
+    """复核通知 (case): the 复核 round covering the cluster, its application and 初审 deadlines;
+    to the county's department, copied to the city's."""
+    case = load_case(session, event.case_id)
+    policy = policy_for(case.policy, case.policy_digest)
+    year = int(event.payload["year"])
+    valid_until = _date(event.payload.get("valid_until")) or case.valid_until
+    if valid_until is None:
+        raise InvalidInput("the case has no validity period", field="valid_until")
+    ground = policy.revocation("18.1")
+    window = int(policy.window_years)
+    context = common_context(settings, load_round(session, case.round_year),
+                             local_date(event.at))
+    context.update(
+        kind="review_notice",
+        title=f"关于{case.name}开展{year}年复核工作的通知",
+        addressee=_departments().unit(case.county),
+        copies=[_departments().city(case.city)],
+        cluster=_cluster(case, valid_from=case.valid_from, valid_until=valid_until),
+        year=year, valid_until=valid_until, expired=valid_until < local_date(event.at),
+        apply_by=_date(event.payload.get("apply_by")),
+        check_by=_date(event.payload.get("check_by")),
+        window=list(range(year - window, year)),
+        renewed_from=valid_until + timedelta(days=1),
+        ground={"code": "18.1", "article": ground.article, "text": ground.text},
+    )
+    return context
+
+
 _BUILDERS = {
     "publicity": _publicity,
     "recognition": _recognition,
@@ -656,4 +686,5 @@ _BUILDERS = {
     "rejection": _rejection,
     "report_reminder": _report_reminder,
     "expiry_reminder": _expiry_reminder,
+    "review_notice": _review_notice,
 }

@@ -17,6 +17,7 @@ KINDS = (
     "rejection",
     "report_reminder",
     "expiry_reminder",
+    "review_notice",
 )
 #: Which act produces which notice. Reminders are recorded by the scheduler when a reminder
 #: deadline fires (``engine/sweep.py``): trigger ``report_reminder`` with payload ``{year,
@@ -38,6 +39,7 @@ TRIGGER_KINDS = {
     "remind_report": "report_reminder",
     "expiry_reminder": "expiry_reminder",
     "remind_expiry": "expiry_reminder",
+    "review_notice": "review_notice",
 }
 KIND_TRIGGERS: dict[str, tuple[str, ...]] = {}
 for _trigger, _kind in TRIGGER_KINDS.items():
@@ -49,7 +51,9 @@ BATCH_KINDS: dict[str, tuple[str, ...]] = {
     "publicize_round": ("publicity", "not_selected"),
     "recognize_round": ("recognition", "not_selected"),
     "close_round": ("not_selected",),
+    "open_review_round": ("review_notice",),
 }
 ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
 CASE_KINDS = frozenset({"renewal", "revocation", "return", "correction_reminder", "not_selected",
-                        "rejection", "report_reminder", "expiry_reminder"})
+                        "rejection", "report_reminder", "expiry_reminder",
+                        "review_notice"})

@@ -155,6 +155,8 @@ PERIOD_KEYS: Final = (
     "expiry_reminder_days",
     "correction_workdays",
     "correction_reminder_days",
+    "review_apply_workdays",
+    "review_check_workdays",
 )
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -284,6 +286,11 @@ class Periods:
     #: comes (0: none). Optional in a file; files that do not state them take these.
     correction_workdays: int = 5
     correction_reminder_days: int = 2
+    #: 复核 rounds (system settings; the measures set no period): the working days a 复核
+    #: round gives the counties to apply, counted from the day after it opens, and the
+    #: working days after that for the cities' 初审 opinions, when the round gives no dates.
+    review_apply_workdays: int = 20
+    review_check_workdays: int = 10
 
     @property
     def report_due_month_day(self) -> tuple[int, int]:
@@ -669,6 +676,8 @@ def _periods(table: _Table) -> Periods:
         correction_workdays=table.optional_integer("correction_workdays", 5, minimum=1),
         correction_reminder_days=table.optional_integer("correction_reminder_days", 2,
                                                         minimum=0),
+        review_apply_workdays=table.optional_integer("review_apply_workdays", 20, minimum=1),
+        review_check_workdays=table.optional_integer("review_check_workdays", 10, minimum=1),
     )
     if periods.correction_reminder_days >= periods.correction_workdays:
         table.fail("correction_reminder_days", "the reminder must come after the return: "

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import PROVINCE, full_scores
+from support import PROVINCE, full_scores, review_data
 
 from gdcluster.engine import Engine
 from gdcluster.engine.application import load_application_file
@@ -70,6 +70,7 @@ PRINT_CASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
                   "province-10000-char-reason": ("long", {"case_id": "rejected_province"})},
     "report_reminder": {"reminder": ("long", {"case_id": "reminded"})},
     "expiry_reminder": {"reminder": ("long", {"case_id": "renewed"})},
+    "review_notice": {"notice": ("long", {"case_id": "review_notice"})},
 }
 
 
@@ -230,8 +231,15 @@ def _after_recognition(engine: Engine, clock: FakeClock, world: World, ids: list
     clock.set("2027-04-10T09:00")
     engine.run_due()  # the expiry reminders
     clock.set("2027-06-01T09:00")
+    engine.open_round(2027, PROVINCE, kind="review", apply_by="2027-09-30",
+                      check_by="2027-10-15")
+    world.cases["review_notice"] = kept[0]
     for case_id in kept:
-        engine.fire(case_id, "apply_review", f"county:{engine.get(case_id).county}")
+        view = engine.get(case_id)
+        engine.fire(case_id, "apply_review", f"county:{view.county}",
+                    data=review_data(engine.application(case_id), 2027))
+        engine.fire(case_id, "review_check", f"city:{view.city}", passed=True,
+                    opinion="经初审，符合复核条件")
     clock.set("2027-06-15T10:00")
     for case_id in kept:
         engine.fire(case_id, "renew", PROVINCE)

@@ -82,6 +82,14 @@ def full_scores(policy_name: str = "guangdong-2023", minus: int = 0) -> dict[str
             for item in load_policy(policy_name).rubric.indicators}
 
 
+def review_data(application: dict, review_year: int) -> dict:
+    """A 复核申报 for the 复核 round ``review_year`` made from ``application``: every plan goal
+    met (the demo's sample)."""
+    from gdcluster.engine.demo import sample_review
+
+    return sample_review(application, review_year)
+
+
 def at_least(clock: FakeClock, moment: str) -> None:
     """Move ``clock`` to ``moment``, or leave it where it is when it is there already: time
     only moves forward in the audit trail."""
@@ -160,7 +168,12 @@ class Walker:
             assert until is not None
             at_least(clock, TIMES["review_window"])
             at_least(clock, f"{(until - timedelta(days=150)).isoformat()}T09:00")
-            engine.fire(case_id, "apply_review", county)
+            if engine.get(case_id).review_round != until.year:
+                engine.open_round(until.year, PROVINCE, kind="review", apply_by=until,
+                                  check_by=until)
+            engine.fire(case_id, "apply_review", county,
+                        data=review_data(self.application, until.year))
+            engine.fire(case_id, "review_check", city, passed=True, opinion="经初审，符合复核条件")
         elif step == "renew":
             engine.fire(case_id, "renew", PROVINCE)
         elif step == "revoke":

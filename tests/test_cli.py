@@ -23,6 +23,7 @@ APPLICATION_YAML = DATA / "application-complete.yaml"
 SCORES = [DATA / f"scores-expert{n}.json" for n in (1, 2, 3)]
 SCORES_INCOMPLETE = DATA / "scores-incomplete.json"
 REPORT = DATA / "report-2024.json"
+REVIEW = DATA / "review-2027.json"
 CALENDAR_2027 = DATA / "calendar-2027.yaml"
 
 PROVINCE = "province@王处长"
@@ -258,7 +259,13 @@ WALK: list[tuple] = [
      ["case", "change", "1", "--kind", "management_body",
       "--detail", "运营管理机构更名为集群促进会"],
      1, "recognized"),
-    ("A-apply-review->under_review", NANHAI, "2027-06-01T09:00", ["case", "apply-review", "1"], 1,
+    ("round-open-review", PROVINCE, "2027-06-01T09:00",
+     ["round", "open", "2027", "--kind", "review", "--apply-by", "2027-09-30", "--check-by",
+      "2027-10-11"], None, None),
+    ("A-apply-review->under_review", NANHAI, "2027-06-01T10:00",
+     ["case", "apply-review", "1", "--data", REVIEW], 1, "under_review"),
+    ("A-review-check->under_review", FOSHAN, "2027-06-01T15:00",
+     ["case", "review-check", "1", "--pass", "--opinion", "经初审，符合复核条件"], 1,
      "under_review"),
     ("A-renew->renewed", PROVINCE, "2027-06-02T09:00", ["case", "renew", "1"], 1, "renewed"),
     ("A-revoke->revoked", PROVINCE, "2027-07-01T09:00",
@@ -343,7 +350,8 @@ def test_walk_history_json_is_the_audit_trail(walk: dict[str, Any]) -> None:
     assert [row["trigger"] for row in rows] == [
         "create", "update", "submit", "return", "submit", "review", "recommend", "score",
         "score", "score", "expert_review", "publicize", "close_publicity", "recognize",
-        "report", "change", "apply_review", "renew", "revoke",
+        "report", "change", "review_notice", "apply_review", "review_check", "renew",
+        "revoke",
     ]
     assert rows[3]["payload"]["correction_due"] == "2024-03-15"
     assert all({"trigger", "from_state", "to_state", "actor", "at", "reason"} <= set(row)
@@ -852,7 +860,7 @@ CONTRACT = {
     "round site-visit", "policy list", "policy extend",
     "case create", "case update", "case submit", "case withdraw", "case recommend",
     "case expert-review", "case recognize", "case close-publicity", "case reopen",
-    "case apply-review", "case renew", "case review",
+    "case apply-review", "case review-check", "case renew", "case review",
     "case score", "case object", "case resolve", "case report", "case change", "case revoke",
     "case reject", "case show", "case history", "case check", "case list",
     "calendar workdays", "calendar import", "audit verify",

@@ -7,14 +7,17 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from deadline_support import (
     COUNTY,
+    DATA,
     PROVINCE,
     audit_rows,
+    city_opinion,
     import_2027,
     insert_cases,
     keep_in_force,
@@ -120,6 +123,7 @@ def test_renewal_is_contiguous(old_until: date, new_from: date, new_until: date,
     """Renewal starts the day after the old validity ends and runs three more years."""
     [case_id] = insert_cases(sim, 1, state="under_review",
                              validity=(deadlines.anniversary(old_until, -3), old_until))
+    city_opinion(sim, [case_id])
     clock.set(f"{old_until.isoformat()}T10:00")
     view = sim.fire(case_id, "renew", PROVINCE)
     assert (view.valid_from, view.valid_until) == (new_from, new_until)
@@ -469,45 +473,51 @@ def test_roll_to_workday_switch_moves_the_report_deadline(
 @pytest.mark.parametrize(
     ("today", "allowed"),
     [
-        ("2026-01-08T23:59", False),
-        ("2026-01-09T00:00", True),
-        ("2026-07-09T23:59", True),
-        ("2026-07-10T00:00", False),
+        ("2026-06-15T09:00", True),
+        ("2026-07-31T23:59", True),
+        ("2026-08-01T00:00", False),
     ],
-    ids=["day-before-window", "window-opens", "last-valid-day", "after-validity"],
+    ids=["round-opened", "last-day", "after-deadline"],
 )
-def test_apply_review_only_inside_the_window(today: str, allowed: bool, sim: Engine,
-                                             clock: FakeClock) -> None:
-    """复核 may be applied for from 6 months before valid_until (2026-01-09) to valid_until
-    (2026-07-09) inclusive."""
+def test_apply_review_only_while_the_review_round_takes_applications(
+        today: str, allowed: bool, sim: Engine, clock: FakeClock) -> None:
+    """复核 is applied for in a 复核 round covering the case, until 24:00 of its application
+    deadline (2026-07-31), after the validity ended too."""
     [case_id] = insert_cases(sim, 1, state="recognized",
                              validity=(date(2023, 7, 10), date(2026, 7, 9)))
+    clock.set("2026-06-15T09:00")
+    sim.open_round(2026, PROVINCE, kind="review", apply_by="2026-07-31",
+                   check_by="2026-08-14")
     clock.set(today)
+    data = {**json.loads((DATA / "review-2026.json").read_text(encoding="utf-8")),
+            "goal_results": []}
     if allowed:
-        assert sim.fire(case_id, "apply_review", COUNTY).state == "under_review"
+        assert sim.fire(case_id, "apply_review", COUNTY, data=data).state == "under_review"
     else:
         with pytest.raises(TransitionRefused, match="复核"):
-            sim.fire(case_id, "apply_review", COUNTY)
+            sim.fire(case_id, "apply_review", COUNTY, data=data)
 
 
 @pytest.mark.parametrize("state", ["recognized", "renewed"])
-def test_validity_end_revokes_with_18_1(state: str, engine: Engine, clock: FakeClock) -> None:
-    """At 24:00 of valid_until a case still recognized or renewed (no 复核 applied for) is
-    revoked by the system under 18.1; a microsecond earlier nothing happens."""
+def test_validity_end_expires(state: str, engine: Engine, clock: FakeClock) -> None:
+    """At 24:00 of valid_until a case still recognized or renewed (no 复核 applied for)
+    expires (有效期届满) by the system — nothing is revoked; a microsecond earlier nothing
+    happens."""
     [case_id] = insert_cases(
         engine, 1, state=state, validity=(date(2023, 7, 10), date(2026, 7, 9)),
         deadline=(deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9))))
     before, at_due = at_edges(clock, engine, end_of_day(date(2026, 7, 9)))
     assert before == []
-    assert outcomes(at_due) == [(deadlines.VALIDITY_END, case_id, "revoked")]
+    assert outcomes(at_due) == [(deadlines.VALIDITY_END, case_id, "expired")]
     last = engine.history(case_id)[-1]
-    assert (last["actor"], last["payload"]["reason_code"]) == ("system", "18.1")
+    assert (last["actor"], last["trigger"], last["to_state"]) == ("system", "expire",
+                                                                  "expired")
 
 
 def test_under_review_case_waits_then_renewal_moves_the_deadlines(
     engine: Engine, clock: FakeClock
 ) -> None:
-    """A case under 复核 when its validity ends is not revoked: the deadline closes as held.
+    """A case under 复核 when its validity ends does not expire: the deadline closes as held.
     Renewal then sets the next period contiguously and moves the validity deadlines to it."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     for year in (2023, 2024, 2025):
@@ -516,7 +526,12 @@ def test_under_review_case_waits_then_renewal_moves_the_deadlines(
         engine.fire(case_id, "report", COUNTY, year=year, data={})
     clock.set("2026-06-01T10:00")
     assert outcomes(engine.run_due()) == [(deadlines.EXPIRY_REMINDER, case_id, "reminded")]
-    engine.fire(case_id, "apply_review", COUNTY)
+    engine.open_round(2026, PROVINCE, kind="review", apply_by="2026-07-31",
+                      check_by="2026-08-14")
+    data = {**json.loads((DATA / "review-2026.json").read_text(encoding="utf-8")),
+            "goal_results": []}
+    engine.fire(case_id, "apply_review", COUNTY, data=data)
+    engine.fire(case_id, "review_check", "city:佛山市", passed=True, opinion="符合复核条件")
     clock.set(end_of_day(date(2026, 7, 9)))
     got = engine.run_due()
     assert outcomes(got) == [(deadlines.VALIDITY_END, case_id, "held")]
@@ -539,6 +554,7 @@ def test_renewal_before_the_end_cancels_the_old_validity_deadlines(
     [case_id] = insert_cases(
         engine, 1, state="under_review", validity=(date(2023, 7, 10), date(2026, 7, 9)),
         deadline=(deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9))))
+    city_opinion(engine, [case_id])
     clock.set("2026-05-01T10:00")
     engine.fire(case_id, "renew", PROVINCE)
     [old] = [row for row in rows(engine, case_id, kind=deadlines.VALIDITY_END)

@@ -48,6 +48,8 @@ ALLOWED = [
     ("recognized", "revoke", PROVINCE, {"reason_code": "18.5", "reason": "较大安全事故"},
      "revoked"),
     ("under_review", "renew", PROVINCE, {}, "renewed"),
+    ("under_review", "review_check", CITY, {"passed": False, "opinion": "规划目标未完成"},
+     "under_review"),
     ("under_review", "revoke", PROVINCE, {"reason_code": "18.1", "reason": "复核未通过"},
      "revoked"),
     ("renewed", "revoke", PROVINCE, {"reason_code": "18.3", "reason": "未按时报送年度报告"},

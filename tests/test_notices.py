@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-from support import PROVINCE, Walker
+from support import PROVINCE, Walker, review_data
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused
@@ -28,6 +28,7 @@ from gdcluster.engine.application import load_application_file
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.models import Delivery, Notice
 from gdcluster.engine.parse import validate_doc_no
+from gdcluster.notifications import KINDS as KINDS_ALL
 from gdcluster.notifications import (
     Contact,
     Settings,
@@ -220,7 +221,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     acts["timer_revocation"] = act_of("revocation", "shunde")
 
     clock.set("2027-07-20T09:00")
-    engine.fire(ids["nanhai"], "apply_review", "county:佛山市南海区")
+    engine.open_round(2027, PROVINCE, kind="review", apply_by="2027-09-30",
+                      check_by="2027-10-15")
+    acts["review_notice"] = act_of("review_notice", "nanhai")
+    engine.fire(ids["nanhai"], "apply_review", "county:佛山市南海区",
+                data=review_data(application, 2027))
+    engine.fire(ids["nanhai"], "review_check", "city:佛山市", passed=True,
+                opinion="经初审，符合复核条件")
     clock.set("2027-08-02T10:00")
     engine.fire(ids["nanhai"], "renew", PROVINCE)
     acts["renewal"] = act_of("renewal")
@@ -320,7 +327,8 @@ REQUIRED = {
     ],
     "renewal": [
         "广东省工业和信息化厅关于2024年认定的广东省中小企业特色产业集群复核结果的通告",
-        f"根据{ISSUED}，经集群所在县（市、区）中小企业主管部门申请复核，我厅组织复核，",
+        f"根据{ISSUED}，经集群所在县（市、区）中小企业主管部门申请复核、地级以上市中小企业主管部门"
+        "初审，我厅对照认定条件和发展规划目标组织复核，",
         "1个广东省中小企业特色产业集群通过复核（名单见附件），现予以通告。",
         "通过复核的集群认定有效期延续三年，新的认定有效期为2027年10月12日至2030年10月11日。",
         "附件：通过复核的广东省中小企业特色产业集群名单",
@@ -398,12 +406,25 @@ REQUIRED = {
     "expiry_reminder": [
         "关于佛山市南海区铝型材产业集群认定有效期即将届满的提醒",
         "认定有效期至2027年10月11日届满。",
-        "请于2027年4月11日至2027年10月11日期间，由集群所在县（市、区）中小企业主管部门向我厅提出"
-        "复核申请。",
+        "我厅将组织开展复核，复核申报的时间和要求以复核通知为准。",
         "复核通过的，认定有效期自2027年10月12日起延续三年。",
         f"依据{TITLE}第十八条第（一）项，“有效期满未申请复核或经复核未通过”的，"
         "撤销其认定。",
         "2027年7月14日",
+        "抄送：佛山市工业和信息化局。",
+    ],
+    "review_notice": [
+        "关于佛山市南海区铝型材产业集群开展2027年复核工作的通知",
+        "佛山市南海区中小企业主管部门：",
+        f"根据{ISSUED}，按照{TITLE}第十六条的规定，我厅组织开展2027年广东省中小企业特色产业集群"
+        "复核工作。",
+        "认定有效期至2027年10月11日届满，列入本次复核范围。",
+        "请集群所在县（市、区）中小企业主管部门于2027年9月30日（当日24时止）前提出复核申请，"
+        "报送复核申报材料：2024年至2026年发展情况数据，",
+        "地级以上市中小企业主管部门于2027年10月15日前完成初审并提出初审意见。",
+        "复核通过的，认定有效期自2027年10月12日起延续三年。",
+        "撤销前，我厅将书面告知拟撤销的事实、理由和依据，并听取陈述和申辩。",
+        "2027年7月20日",
         "抄送：佛山市工业和信息化局。",
     ],
 }
@@ -573,7 +594,8 @@ def test_each_rendering_records_its_template_versions(world: dict[str, Any]) -> 
         assert layout in row["template_version"]
     templates = [entry for entry in resources.files("gdcluster").joinpath("templates").iterdir()
                  if entry.name.endswith(".j2")]
-    assert len(templates) == 10 + 6  # the kinds; skeleton, two layouts, contacts, remedies
+    # the kinds; skeleton, two layouts, contacts, remedies
+    assert len(templates) == len(KINDS_ALL) + 6
     for entry in templates:
         assert re.match(r"\{# version: \d+ #\}\n", entry.read_text(encoding="utf-8")), entry.name
 

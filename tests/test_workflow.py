@@ -23,8 +23,8 @@ def test_shipped_definition_is_valid_and_complete() -> None:
     assert workflow.initial == "drafted"
     assert set(workflow.state_names) == {
         "drafted", "submitted", "city_reviewed", "recommended", "expert_reviewed", "publicized",
-        "publicity_closed", "recognized", "under_review", "renewed", "revoked", "rejected",
-        "not_selected", "withdrawn",
+        "publicity_closed", "recognized", "under_review", "renewed", "expired", "revoked",
+        "rejected", "not_selected", "withdrawn",
     }
     assert {s.name for s in workflow.states if s.final} == {"revoked", "withdrawn"}
     assert workflow.closed_states == {"rejected", "not_selected"}
@@ -34,8 +34,23 @@ def test_shipped_definition_is_valid_and_complete() -> None:
     assert set(workflow.triggers) >= {
         "create", "update", "submit", "return", "review", "recommend", "score", "expert_review",
         "publicize", "object", "resolve", "close_publicity", "recognize", "report", "change",
-        "apply_review", "renew", "revoke", "reject", "withdraw", "close", "reopen",
+        "apply_review", "review_check", "renew", "expire", "revoke", "reject", "withdraw",
+        "close", "reopen",
     }
+
+
+def test_validity_ends_by_expiry_never_by_revocation() -> None:
+    """The system's act at the end of validity is `expire` (有效期届满), from recognized or
+    renewed; no row lets the system revoke without the procedure of 第十八条, and a 复核 is
+    applied for from recognized, renewed or expired."""
+    workflow = load_workflow()
+    [expire] = [rule for rule in workflow.rules if rule.trigger == "expire"]
+    assert (set(expire.sources), expire.dest, expire.actors) == (
+        {"recognized", "renewed"}, "expired", ("system",))
+    [apply] = [rule for rule in workflow.rules if rule.trigger == "apply_review"]
+    assert (set(apply.sources), apply.dest, apply.requires) == (
+        {"recognized", "renewed", "expired"}, "under_review", ("data",))
+    assert workflow.state("expired").label == "有效期届满"
 
 
 def test_recognition_comes_only_with_the_published_list() -> None:

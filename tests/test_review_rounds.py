@@ -1,0 +1,161 @@
+"""复核 rounds as the measures run them (第十六条; issue 12): the end of validity expires a
+case (nothing revoked), a 复核 round covers the clusters whose validity ends by the end of its
+year, the county applies with its 复核申报, the city records its 初审 opinion, and the province
+renews with the 考核 recorded, the new validity contiguous even after the old one ended."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from deadline_support import PROVINCE, audit_rows, rows
+from review_support import CITY, COUNTY, batch_2023, load, open_review_2026
+
+from gdcluster.engine import Engine, InvalidInput, Reason, TransitionRefused
+from gdcluster.engine.testing import FakeClock
+
+
+def test_validity_end_expires_and_revokes_nothing(engine: Engine, clock: FakeClock) -> None:
+    """At 24:00 of valid_until a recognized case not under review becomes expired (有效期届满)
+    by the system; nothing is revoked and a microsecond earlier nothing happens."""
+    [case_id] = batch_2023(engine, clock, count=1)
+    assert [item.kind for item in engine.run_due("2026-07-09T23:59:59.999")
+            if item.kind == "validity_end"] == []
+    clock.set("2026-07-10T00:00")
+    handled = [(item.kind, item.outcome) for item in engine.run_due()
+               if item.case_id == case_id]
+    assert ("validity_end", "expired") in handled
+    view = engine.get(case_id)
+    assert (view.state, view.valid_until) == ("expired", date(2026, 7, 9))
+    last = engine.history(case_id)[-1]
+    assert (last["trigger"], last["actor"], last["to_state"]) == ("expire", "system", "expired")
+    assert "revoke" not in [row["trigger"] for row in engine.history(case_id)]
+
+
+def test_review_round_covers_cases_ending_by_its_year(engine: Engine, clock: FakeClock) -> None:
+    """`round open 2026 --kind review` covers the recognized clusters valid to 2026 (not one
+    valid to 2027), schedules each one's application deadline and the round's 初审 deadline,
+    and sends each a 复核通知; round show lists them."""
+    ids = batch_2023(engine, clock, count=2)
+    summary = open_review_2026(engine, clock)
+    assert (summary.kind, summary.apply_by, summary.check_by) == (
+        "review", "2026-07-31", "2026-08-14")
+    assert [row["id"] for row in summary.covered] == ids
+    assert summary.counts.by_state == {"recognized": 2}
+    for case_id in ids:
+        assert engine.get(case_id).review_round == 2026
+        [due] = rows(engine, case_id, kind="review_apply_due")
+        assert (due.key, due.status) == (f"case:{case_id}:review:2026", "pending")
+    [notice] = [row for row in audit_rows(engine, case_id=ids[0]) if row.trigger == "review_notice"]
+    assert notice.actor == "province@王处长"
+    [check] = rows(engine, kind="round_review_check_close")
+    assert check.round_year == 2026
+
+
+def test_review_round_dates_never_in_the_past(engine: Engine, clock: FakeClock) -> None:
+    """An application deadline before today is refused (exit 2), as is a 初审 deadline
+    before the application one; a round nobody would be covered by is refused (exit 3)."""
+    batch_2023(engine, clock, count=1)
+    clock.set("2026-06-15T09:00")
+    with pytest.raises(InvalidInput) as caught:
+        engine.open_round(2026, PROVINCE, kind="review", apply_by="2026-06-14")
+    assert caught.value.field == "apply_by"
+    with pytest.raises(InvalidInput) as caught:
+        engine.open_round(2026, PROVINCE, kind="review", apply_by="2026-07-31",
+                          check_by="2026-07-30")
+    assert caught.value.field == "check_by"
+    with pytest.raises(TransitionRefused):
+        engine.open_round(2025, PROVINCE, kind="review")
+    summary = engine.open_round(2026, PROVINCE, kind="review")
+    # defaults: 20 working days from the day after, then 10 more
+    assert summary.apply_by == engine.workdays("2026-06-16", 20).isoformat()
+    assert date.fromisoformat(summary.check_by) > date.fromisoformat(summary.apply_by)
+
+
+def test_apply_review_needs_an_open_review_round(engine: Engine, clock: FakeClock) -> None:
+    """No 复核 round covers the case: apply_review is refused; after the round's application
+    deadline too; a 复核申报 missing a year of its window is bad input naming the field."""
+    [case_id] = batch_2023(engine, clock, count=1)
+    data = load("review-2026.json")
+    with pytest.raises(TransitionRefused) as caught:
+        engine.fire(case_id, "apply_review", COUNTY, data=data)
+    assert caught.value.reasons == [Reason.NO_REVIEW_ROUND]
+    open_review_2026(engine, clock)
+    broken = {**data, "output": {"2023": "205.0", "2024": "231.6"}}
+    with pytest.raises(InvalidInput) as bad:
+        engine.fire(case_id, "apply_review", COUNTY, data=broken)
+    assert bad.value.field == "output.2025"
+    clock.set("2026-08-01T00:00")
+    with pytest.raises(TransitionRefused) as late:
+        engine.fire(case_id, "apply_review", COUNTY, data=data)
+    assert Reason.APPLICATION_DEADLINE_PASSED in late.value.reasons
+
+
+def test_renewal_after_expiry_is_contiguous_with_the_kaohe(engine: Engine,
+                                                          clock: FakeClock) -> None:
+    """County A applies, the city passes it, the validity end passes while it is under
+    review (held, not expired), the province renews on 2026-07-20: renewed 2026-07-10 to
+    2029-07-09, the 考核 of each plan goal and the criteria re-check in the audit row, the
+    application deadline settled and the new reports scheduled."""
+    [case_id] = batch_2023(engine, clock, count=1)
+    open_review_2026(engine, clock)
+    clock.set("2026-07-01T10:00")
+    view = engine.fire(case_id, "apply_review", COUNTY, data=load("review-2026.json"))
+    assert view.state == "under_review"
+    [due] = rows(engine, case_id, kind="review_apply_due")
+    assert due.status == "done"
+    with pytest.raises(TransitionRefused) as early:
+        engine.fire(case_id, "renew", PROVINCE)
+    assert early.value.reasons == [Reason.NO_CITY_OPINION]
+    clock.set("2026-07-03T10:00")
+    engine.fire(case_id, "review_check", CITY, passed=True, opinion="经初审，符合复核条件")
+    clock.set("2026-07-10T00:05")
+    assert [(item.kind, item.outcome) for item in engine.run_due()
+            if item.case_id == case_id and item.kind == "validity_end"] == [
+        ("validity_end", "held")]
+    assert engine.get(case_id).state == "under_review"
+    clock.set("2026-07-20T10:00")
+    view = engine.fire(case_id, "renew", PROVINCE, reason="考核达标")
+    assert (view.state, view.valid_from, view.valid_until) == (
+        "renewed", date(2026, 7, 10), date(2029, 7, 9))
+    last = engine.history(case_id)[-1]
+    assessment = last["payload"]["assessment"]
+    assert [(goal["indicator"], goal["met"]) for goal in assessment["goals"]] == [
+        ("集群产值", True), ("专精特新中小企业", True), ("工业互联网平台应用普及率", True),
+        ("单位产值二氧化碳排放", True)]
+    assert assessment["criteria_passed"] is True
+    assert last["payload"]["city_opinion"] == "经初审，符合复核条件"
+    pending_ends = [row.due_at for row in rows(engine, case_id, kind="validity_end")
+                    if row.status == "pending"]
+    assert len(pending_ends) == 1
+    status = engine.review_status(case_id)
+    assert status["review_round"] == 2026 and status["assessment"]["goals_met"] == 4
+    # the 复核申报's plan for the next period is now the plan in force (assessed next time)
+    assert [(goal["indicator"], goal["target"]["year"]) for goal in status["plan"]] == [
+        ("集群产值", 2029), ("专精特新中小企业", 2029)]
+
+
+def test_a_failed_city_opinion_blocks_renewal(engine: Engine, clock: FakeClock) -> None:
+    """The city's 初审 did not pass: renew is refused, naming the opinion."""
+    [case_id] = batch_2023(engine, clock, count=1)
+    open_review_2026(engine, clock)
+    clock.set("2026-07-01T10:00")
+    engine.fire(case_id, "apply_review", COUNTY, data=load("review-2026-goals-missed.json"))
+    engine.fire(case_id, "review_check", CITY, passed=False, opinion="规划目标多项未完成")
+    with pytest.raises(TransitionRefused) as caught:
+        engine.fire(case_id, "renew", PROVINCE)
+    assert caught.value.reasons == [Reason.CITY_OPINION_NOT_PASSED]
+    status = engine.review_status(case_id)
+    assert status["assessment"]["goals_met"] == 0
+    assert status["review"]["check"]["passed"] is False
+
+
+def test_no_case_is_filed_in_a_review_round(engine: Engine, clock: FakeClock,
+                                            application: dict) -> None:
+    """A 复核 round takes no applications for recognition."""
+    batch_2023(engine, clock, count=1)
+    open_review_2026(engine, clock)
+    with pytest.raises(TransitionRefused) as caught:
+        engine.create_case(round_year=2026, name="新集群", county="佛山市南海区",
+                           industry="铝型材", data=application, actor=COUNTY)
+    assert caught.value.reasons == [Reason.REVIEW_ROUND]
