@@ -48,3 +48,24 @@ def open_review_2026(engine: Engine, clock: Any, **dates: Any) -> Any:
     return engine.open_round(2026, PROVINCE, kind="review",
                              apply_by=dates.get("apply_by", "2026-07-31"),
                              check_by=dates.get("check_by", "2026-08-14"))
+
+
+def review_deadlines(engine: Engine, covered: int, expiring: int) -> tuple[list[int], list[int]]:
+    """Cases valid to 2026-07-09 with their validity-end deadlines: ``covered`` of them
+    covered by the 复核 round 2026 (opened 2026-06-15, applications until 2026-06-30), which
+    none applies to, and ``expiring`` added after it opened (not covered). A sweep after
+    2026-07-09 24:00 proposes 18.1 for the first and expires the others."""
+    from deadline_support import insert_cases
+
+    from gdcluster.engine import deadlines
+    from gdcluster.engine.clock import end_of_day
+
+    ending = (deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9)))
+    validity = (date(2023, 7, 10), date(2026, 7, 9))
+    first = insert_cases(engine, covered, state="recognized", validity=validity,
+                         deadline=ending, round_year=2023)
+    engine.open_round(2026, PROVINCE, kind="review", apply_by="2026-06-30",
+                      check_by="2026-07-15")
+    second = insert_cases(engine, expiring, state="recognized", validity=validity,
+                          deadline=ending, round_year=2023)
+    return first, second

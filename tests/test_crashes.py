@@ -491,3 +491,54 @@ def test_a_recognize_killed_at_any_step_issues_one_notice(
         intact(engine)
     finally:
         engine.close()
+
+
+# ---------------------------------------------------------------------------- 复核 deadlines
+@pytest.mark.slow
+def test_a_sweep_of_review_deadlines_killed_between_acts_loses_nothing(
+        db: str, tmp_path: Path, settings_file: Path) -> None:
+    """`scheduler run --once` after 2026-07-09 24:00 over 60 cases valid to 2026-07-09: 30
+    covered by the 复核 round 2026 that never applied (application deadline 2026-06-30 →
+    propose_revocation 18.1) and 30 not covered (validity end → expire), SIGKILLed right
+    after its 40th act. Each case has moved once or not at all, its deadline fired with its
+    act or still pending; the restarted sweep fires the rest, each exactly once."""
+    from review_support import review_deadlines
+
+    engine = Engine.init(db, simulation=True, clock=FakeClock("2026-06-15T09:00"))
+    try:
+        proposing, expiring = review_deadlines(engine, 30, 30)
+        ids = proposing + expiring
+        argv = ["--db", db, "--now", "2026-07-10T00:05", "scheduler", "run", "--once"]
+        killed(argv, 40, "after", "propose_revocation,expire", settings_file, tmp_path)
+        intact(engine)
+
+        def check(moved_expected: int | None) -> None:
+            facts = case_facts(engine, ids)
+            moved_total = 0
+            for case_id in ids:
+                state, version, acts, due = facts[case_id]
+                mine = "review_apply_due" if case_id in proposing else "validity_end"
+                trigger = "propose_revocation" if case_id in proposing else "expire"
+                moved = [act for act in acts if act in ("propose_revocation", "expire")]
+                # covered cases were written once more when the 复核 round covered them
+                assert version == (2 if case_id in proposing else 1) + len(moved), case_id
+                if f"{mine}:fired" in due:
+                    assert moved == [trigger], (case_id, acts)
+                    assert state == ("revocation_proposed" if case_id in proposing
+                                     else "expired"), case_id
+                    moved_total += 1
+                else:
+                    assert f"{mine}:pending" in due and moved == [], (case_id, acts, due)
+                    assert state == "recognized", case_id
+            if moved_expected is not None:
+                assert moved_total == moved_expected
+
+        check(40)
+        restarted = gd(settings_file, "--db", db, "--now", "2026-07-10T00:05", "--json",
+                       "scheduler", "run", "--once")
+        assert restarted.exit_code == 0, restarted.output
+        check(60)
+        assert engine.pending("2026-07-10T00:05") == []
+        intact(engine)
+    finally:
+        engine.close()

@@ -361,6 +361,40 @@ def test_round_publicize_and_scheduler_runs_race_together(db: str, tmp_path: Pat
         engine.close()
 
 
+def test_eight_sweeps_fire_each_review_deadline_once(db: str, tmp_path: Path,
+                                                     env: dict[str, str]) -> None:
+    """Eight `scheduler run --once` processes at once after 2026-07-09 24:00, over 50 cases
+    covered by the 复核 round 2026 that never applied (their application deadline: 18.1
+    proposed) and 50 not covered (their validity end: expired): every deadline is handled by
+    exactly one process, each case moves once, no process exits 1, the chain verifies."""
+    from review_support import review_deadlines
+
+    engine = engine_at(db, "2026-06-15T09:00")
+    try:
+        proposing, expiring = review_deadlines(engine, CASES // 2, CASES // 2)
+        sweep = ["--db", db, "--now", "2026-07-10T00:05", "--json", "scheduler", "run",
+                 "--once"]
+        outcomes = race_support.race(
+            [(race_support.cli_once, (sweep, env)) for _ in range(PROCESSES)], tmp_path)
+        sweepers = [worker[0] for worker in outcomes]
+        assert {code for _, code, _, _ in sweepers} <= {0, 5}, sweepers
+        handled = [item["id"] for _, code, _, stdout in sweepers if code == 0
+                   for item in json.loads(stdout)]
+        assert len(handled) == len(set(handled))
+        rows = audit_rows(engine)
+        acts = Counter((row.case_id, row.trigger) for row in rows
+                       if row.trigger in ("propose_revocation", "expire"))
+        assert acts == Counter({**{(case_id, "propose_revocation"): 1 for case_id in proposing},
+                                **{(case_id, "expire"): 1 for case_id in expiring}})
+        assert states(engine, proposing) == dict.fromkeys(proposing, "revocation_proposed")
+        assert states(engine, expiring) == dict.fromkeys(expiring, "expired")
+        assert engine.pending("2026-07-10T00:05") == []
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+    finally:
+        engine.close()
+
+
 def test_a_lock_held_too_long_is_exit_5_never_1(db: str, monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
     """Another writer holding the lock past the timeout — SQLite: a write transaction open

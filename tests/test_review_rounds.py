@@ -159,3 +159,71 @@ def test_no_case_is_filed_in_a_review_round(engine: Engine, clock: FakeClock,
         engine.create_case(round_year=2026, name="新集群", county="佛山市南海区",
                            industry="铝型材", data=application, actor=COUNTY)
     assert caught.value.reasons == [Reason.REVIEW_ROUND]
+
+
+def test_the_review_commands_on_the_cli(tmp_path, clock: FakeClock) -> None:
+    """`round open 2026 --kind review`, `case apply-review --data`, `case review-check`,
+    `case check --review`, `case renew` and `round show`, with their exit codes: a 复核 with
+    no round covering the case is refused (3), a 复核申报 lacking a year is bad input (2)
+    naming the field."""
+    import json
+
+    from click.testing import CliRunner
+    from deadline_support import DATA
+
+    from gdcluster.cli import cli
+
+    db = f"sqlite:///{tmp_path / 'gd.db'}"
+    engine = Engine.init(db, simulation=True, clock=clock)
+    try:
+        [case_id] = batch_2023(engine, clock, count=1)
+    finally:
+        engine.close()
+    runner = CliRunner(env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
+                            "GDCLUSTER_ACTOR": None, "GDCLUSTER_SETTINGS": None})
+
+    def gd(actor: str | None, now: str, *argv: str):
+        return runner.invoke(cli, ["--db", db, *(["--as", actor] if actor else []), "--now",
+                                   now, *argv])
+
+    review = str(DATA / "review-2026.json")
+    refused = gd(COUNTY, "2026-06-01T09:00", "case", "apply-review", str(case_id), "--data",
+                 review)
+    assert refused.exit_code == 3 and "复核 round" in refused.output
+    opened = gd(PROVINCE, "2026-06-15T09:00", "round", "open", "2026", "--kind", "review",
+                "--apply-by", "2026-07-31", "--check-by", "2026-08-14")
+    assert opened.exit_code == 0, opened.output
+    assert "复核 round 2026 open: 1 cluster(s) covered" in opened.output
+    broken = tmp_path / "broken.json"
+    data = load("review-2026.json")
+    data["output"].pop("2025")
+    broken.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    bad = gd(COUNTY, "2026-07-01T09:00", "case", "apply-review", str(case_id), "--data",
+             str(broken))
+    assert bad.exit_code == 2 and "output.2025" in bad.output
+    applied = gd(COUNTY, "2026-07-01T10:00", "case", "apply-review", str(case_id), "--data",
+                 review)
+    assert applied.exit_code == 0 and "under_review" in applied.output, applied.output
+    neither = gd(CITY, "2026-07-02T10:00", "case", "review-check", str(case_id), "--opinion",
+                 "x")
+    assert neither.exit_code == 2
+    checked = gd(CITY, "2026-07-02T10:00", "case", "review-check", str(case_id), "--pass",
+                 "--opinion", "经初审，符合复核条件")
+    assert checked.exit_code == 0, checked.output
+    kaohe = gd(None, "2026-07-02T11:00", "case", "check", str(case_id), "--review")
+    assert kaohe.exit_code == 0, kaohe.output
+    assert "考核 of the plan goals (4 of 4 met)" in kaohe.output
+    assert "集群产值" in kaohe.output and "NOT met" not in kaohe.output
+    assert "every automatic criterion is met" in kaohe.output
+    as_json = json.loads(gd(None, "2026-07-02T11:00", "--json", "case", "check",
+                            str(case_id), "--review").output)
+    assert as_json["assessment"]["goals_met"] == 4
+    shown = gd(None, "2026-07-10T11:00", "case", "show", str(case_id))
+    assert "plan goals (target · latest actual)" in shown.output
+    assert "(ended; under 复核)" in shown.output
+    renewed = gd(PROVINCE, "2026-07-20T10:00", "case", "renew", str(case_id))
+    assert renewed.exit_code == 0 and "2026-07-10 – 2029-07-09" in renewed.output
+    summary = gd(None, "2026-07-20T11:00", "round", "show", "2026")
+    assert "复核 round (kind review)" in summary.output and "applied" in summary.output
+    listed = json.loads(gd(None, "2026-07-20T11:00", "--json", "round", "show", "2026").output)
+    assert (listed["kind"], [row["id"] for row in listed["covered"]]) == ("review", [case_id])
