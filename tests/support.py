@@ -46,6 +46,8 @@ PATHS = {
                      "close_publicity", "recognize", "apply_review"],
     "renewed": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
                 "close_publicity", "recognize", "apply_review", "renew"],
+    "expired": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
+                "close_publicity", "recognize", "expire"],
     "revoked": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
                 "close_publicity", "recognize", "revoke"],
     "rejected": ["submit", "reject_city"],
@@ -174,6 +176,8 @@ class Walker:
             engine.fire(case_id, "apply_review", county,
                         data=review_data(self.application, until.year))
             engine.fire(case_id, "review_check", city, passed=True, opinion="经初审，符合复核条件")
+        elif step == "expire":  # the scheduler's act at the end of validity
+            engine.kernel.act(case_id, "expire", Actor.system(), {})
         elif step == "renew":
             engine.fire(case_id, "renew", PROVINCE)
         elif step == "revoke":

@@ -28,7 +28,7 @@ from hardening_support import (
     snapshot,
 )
 from sqlalchemy import select
-from support import PATHS, TIMES, Walker, at_least, full_scores, rule_for
+from support import PATHS, TIMES, Walker, at_least, full_scores, review_data, rule_for
 
 from gdcluster.cli import cli
 from gdcluster.engine import (
@@ -316,7 +316,8 @@ def test_round_acts_only_by_the_province(world: World, act: str) -> None:
         world.refused += 1
 
 
-#: The CLI command for a trigger (publicize and flag have none: batch and scheduler only).
+#: The CLI command for a trigger (publicize, flag and expire have none: batch and scheduler
+#: only).
 def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
     reason = ["--reason", "不符合条件"]
     commands: dict[str, list[str]] = {
@@ -333,8 +334,11 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "change": ["change", str(case_id), "--kind", "management_body", "--detail", "更名"],
         "revoke": ["revoke", str(case_id), "--reason-code", "18.5", *reason],
         "reject": ["reject", str(case_id), *reason],
+        "apply_review": ["apply-review", str(case_id), "--data",
+                         str(DATA / "review-2027.json")],
+        "review_check": ["review-check", str(case_id), "--pass", "--opinion", "符合复核条件"],
     }
-    if trigger in ("publicize", "flag", "close"):
+    if trigger in ("publicize", "flag", "close", "expire"):
         return None
     return ["case", *commands.get(trigger, [trigger.replace("_", "-"), str(case_id)])]
 
@@ -395,9 +399,18 @@ def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | 
         assert view.valid_from is not None
         at_least(clock, f"{view.valid_from}T10:00")
         data["year"] = view.valid_from.year
-    elif trigger == "apply_review":
-        assert view.valid_until is not None
-        at_least(clock, f"{view.valid_until - timedelta(days=150)}T09:00")
+    elif trigger == "apply_review":  # a 复核 round covering the case, open for applications
+        until = view.valid_until
+        assert until is not None
+        at_least(clock, f"{until - timedelta(days=150)}T09:00")
+        year = until.year
+        if view.review_round != year:
+            apply_by = max(until, local_date(clock.now()) + timedelta(days=30))
+            engine.open_round(year, "province", kind="review", apply_by=apply_by,
+                              check_by=apply_by)
+        data["data"] = review_data(walker.application, year)
+    elif trigger == "review_check":
+        data.update(passed=True, opinion="经初审，符合复核条件")
     elif trigger in ("submit", "recommend"):
         at_least(clock, TIMES["open"])
     elif trigger == "publicize":
