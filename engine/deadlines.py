@@ -32,6 +32,10 @@ VALIDITY_END = "validity_end"
 EXPIRY_REMINDER = "expiry_reminder"
 ROUND_APPLY_CLOSE = "round_apply_close"
 ROUND_RECOMMEND_CLOSE = "round_recommend_close"
+#: 陈述申辩 ends (24:00 of the hearing deadline of a 拟撤销告知).
+HEARING_END = "hearing_end"
+#: 催报 grace ends (24:00 of the grace's last working day) with the report still missing.
+REPORT_GRACE = "report_grace"
 
 KINDS = (
     PUBLICITY_END,
@@ -43,6 +47,8 @@ KINDS = (
     EXPIRY_REMINDER,
     ROUND_APPLY_CLOSE,
     ROUND_RECOMMEND_CLOSE,
+    HEARING_END,
+    REPORT_GRACE,
 )
 
 
@@ -91,6 +97,14 @@ def review_window_opens(valid_until: date, months: int) -> date:
 # ---------------------------------------------------------------------------- rows
 def case_key(case_id: int, *parts: object) -> str:
     return ":".join(["case", str(case_id), *map(str, parts)])
+
+
+def key_year(key: str) -> int | None:
+    """The report year in ``case:12:report:2024[:reminder-30d]``."""
+    parts = key.split(":")
+    if len(parts) >= 4 and parts[2] == "report" and parts[3].isdigit():
+        return int(parts[3])
+    return None
 
 
 def round_key(year: int, *parts: object) -> str:

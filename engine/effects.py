@@ -380,14 +380,6 @@ def renew(act: Act) -> None:
                      previous_valid_until=old_until.isoformat())
 
 
-@EFFECTS.register("revoke", reads=("reason_code", "reason"))
-def revoke(act: Act) -> None:
-    code = str(act.payload["reason_code"]).strip()
-    text = act.text("reason")
-    act.reason = f"{code} {text}"
-    act.audit.update(reason_code=code, ground=act.policy.revocation_reason(code))
-
-
 @EFFECTS.register("reason", reads=("reason",))
 def record_reason(act: Act) -> None:
     """The act's reason, required (reject, flag)."""

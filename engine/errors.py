@@ -126,6 +126,11 @@ class Reason(StrEnum):
     ROUND_CLOSED = "round closed"
     ROUND_ACT_ONLY = "round act only"
     NO_PREVIOUS_STATE = "no previous state recorded"
+    HEARING_NOT_OVER = "hearing period not over"
+    NO_PROCEDURE = "no revocation procedure recorded"
+    NOT_SYSTEM_GROUND = "ground not opened by the system"
+    NOT_SYSTEM_DECISION = "decision not the system's"
+    GROUND_CURED = "ground cured"
 
 
 class TransitionRefused(EngineError):

@@ -10,8 +10,11 @@ publicity_end      ``close_publicity`` by ``system``; held while an objection is
 correction_due     the 退回补正 window closes: the result is recorded, no act
 correction_         a reminder of the correction deadline (notice ``correction_reminder``)
 reminder
-report_due         ``revoke`` 18.3, or ``flag`` when the policy says so
-validity_end       ``revoke`` 18.1; an ``under_review`` case waits for the decision
+report_due         ``propose_revocation`` 18.3, or ``flag`` when the policy says so
+validity_end       ``propose_revocation`` 18.1; an ``under_review`` case waits for the decision
+hearing_end        the 陈述申辩 period is over: nothing adverse, the case awaits the
+                   province's decision; ``revoke`` only where the policy lets the system
+                   decide and no statement came
 report_reminder,   a reminder: an audit row and an event for the notices, no state change
 expiry_reminder
 round_*_close      the round's window closes: an audit row and an event
@@ -32,7 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import deadlines
+from gdcluster.engine import deadlines, procedures
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
@@ -44,11 +47,15 @@ __all__ = ["Plan", "not_applicable", "plan", "predict"]
 #: Who the timers act as.
 SYSTEM = Actor.system()
 
+#: The state of a case in a 拟撤销 procedure.
+PROCEDURE_STATE = procedures.PROPOSED
 #: States in which a recognized cluster owes annual reports.
 VALID_STATES = ("recognized", "renewed", "under_review")
 
 # what a deadline comes to, as a sweep reports it (``DeadlineOutcome.outcome``) and logs it
 PUBLICITY_CLOSED = "publicity_closed"
+PROPOSED = "revocation_proposed"
+AWAITING = "awaiting_decision"
 REVOKED = "revoked"
 FLAGGED = "flagged"
 REMINDED = "reminded"
@@ -87,14 +94,6 @@ def deadline_day(due_at: datetime) -> date:
     return local_date(as_utc(due_at) - timedelta(microseconds=1))
 
 
-def key_year(key: str) -> int | None:
-    """The report year in ``case:12:report:2024[:reminder-30d]``."""
-    parts = key.split(":")
-    if len(parts) >= 4 and parts[2] == "report" and parts[3].isdigit():
-        return int(parts[3])
-    return None
-
-
 def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
     """Decide what ``row`` does to ``case`` as it stands at ``now``. Reads only.
 
@@ -129,7 +128,7 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
         return Plan(REMINDED, f"reminder sent: correction deadline {due}", None,
                     {"correction_due": due.isoformat()})
     if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
-        year = key_year(row.key)
+        year = deadlines.key_year(row.key)
         if state not in VALID_STATES:
             return not_applicable(f"case is {state}; no annual report is owed")
         if year is not None and session.scalar(
@@ -147,13 +146,13 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
             return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
                         {"year": year, "report_due": deadline_day(report_due).isoformat()
                          if report_due is not None else None})
-        reason = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
+        facts = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
         policy = policy_for(case.policy, case.policy_digest)
         if policy.periods.missed_report_action == "flag":
             return Plan(FLAGGED, f"flagged: report for {year} missed (policy: flag)", "flag",
-                        {"reason": reason})
-        return Plan(REVOKED, f"revoked 18.3: report for {year} missed", "revoke",
-                    {"reason_code": "18.3", "reason": reason})
+                        {"reason": facts})
+        return Plan(PROPOSED, f"revocation proposed 18.3: report for {year} missed",
+                    "propose_revocation", {"reason_code": "18.3", "facts": facts})
     if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
         if kind == deadlines.VALIDITY_END and state == "under_review":
             return Plan(HELD, "held: 复核 applied for; the case waits for the province's "
@@ -168,10 +167,34 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
                 return not_applicable(f"too late: validity ended {until}")
             return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
                         {"valid_until": until.isoformat()})
-        reason = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
-        return Plan(REVOKED, "revoked 18.1: validity ended without 复核", "revoke",
-                    {"reason_code": "18.1", "reason": reason})
+        facts = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
+        return Plan(PROPOSED, "revocation proposed 18.1: validity ended without 复核",
+                    "propose_revocation", {"reason_code": "18.1", "facts": facts})
+    if kind == deadlines.HEARING_END:
+        return _hearing_end(session, row, case, now)
     return not_applicable(f"unknown deadline kind {kind!r}")
+
+
+def _hearing_end(session: Session, row: Any, case: Case, now: datetime) -> Plan:
+    """The 陈述申辩 period is over: by default nothing adverse, the case awaits the province's
+    decision; where the policy lets the system decide, an unanswered period ends in
+    ``revoke``."""
+    if case.state != PROCEDURE_STATE:
+        return not_applicable(f"case is {case.state}: the procedure is decided")
+    assert case.id is not None
+    procedure = procedures.current(session, case.id)
+    due = deadline_day(row.due_at)
+    if procedure is None or procedure.hearing_due != due:
+        return not_applicable("the hearing deadline of an earlier procedure")
+    policy = policy_for(case.policy, case.policy_digest)
+    if policy.revocation_decided_by == "system" and not procedure.statements:
+        return Plan(REVOKED, f"revoked {procedure.reason_code}: hearing period ended "
+                             f"{due} without a statement (policy: decided by the system)",
+                    "revoke", {"reason": f"陈述申辩期限（{_cn_date(due)}）届满，未提出陈述申辩"})
+    heard = f"{len(procedure.statements)} statement(s)" if procedure.statements \
+        else "no statement"
+    return Plan(AWAITING, f"hearing ended {due} ({heard}); awaiting the province's decision "
+                          f"(case revoke or case maintain)")
 
 
 def not_applicable(why: str) -> Plan:
@@ -194,8 +217,8 @@ def predict(session: Session, row: Any, now: datetime) -> str:
         decided = plan(session, row, case, max(now, as_utc(row.due_at)))
     except EngineError as error:
         return f"refused: {error.message}"
-    if decided.trigger == "revoke":
-        return f"revoke {decided.payload['reason_code']}"
+    if decided.trigger == "propose_revocation":
+        return f"propose revocation {decided.payload['reason_code']}"
     if decided.trigger is not None:
         return decided.trigger
     return "remind" if decided.outcome == REMINDED else decided.result

@@ -11,6 +11,9 @@ KINDS = (
     "recognition",
     "renewal",
     "revocation",
+    "revocation_proposal",
+    "maintained",
+    "reinstated",
     "return",
     "correction_reminder",
     "not_selected",
@@ -29,6 +32,9 @@ TRIGGER_KINDS = {
     "recognize_round": "recognition",
     "renew": "renewal",
     "revoke": "revocation",
+    "propose_revocation": "revocation_proposal",
+    "maintain": "maintained",
+    "reinstate": "reinstated",
     "return": "return",
     "correction_reminder": "correction_reminder",
     "close": "not_selected",
@@ -51,5 +57,6 @@ BATCH_KINDS: dict[str, tuple[str, ...]] = {
     "close_round": ("not_selected",),
 }
 ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
-CASE_KINDS = frozenset({"renewal", "revocation", "return", "correction_reminder", "not_selected",
+CASE_KINDS = frozenset({"renewal", "revocation", "revocation_proposal", "maintained",
+                        "reinstated", "return", "correction_reminder", "not_selected",
                         "rejection", "report_reminder", "expiry_reminder"})

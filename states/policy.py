@@ -43,6 +43,7 @@ __all__ = [
     "INCIDENT_LABELS",
     "MAJOR_KINDS",
     "REVOCATION_CODES",
+    "REVOCATION_DECIDERS",
     "THRESHOLD_IDS",
     "Condition",
     "IncidentRule",
@@ -155,7 +156,12 @@ PERIOD_KEYS: Final = (
     "expiry_reminder_days",
     "correction_workdays",
     "correction_reminder_days",
+    "hearing_workdays",
+    "report_grace_workdays",
 )
+#: Who decides a proposed revocation once the hearing period has ended unanswered
+#: (``[revocation] decided_by``): the province always may; "system" lets the timer revoke.
+REVOCATION_DECIDERS: Final = ("province", "system")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ARCHIVED = re.compile(r"([a-z0-9][a-z0-9-]*)@([1-9][0-9]*)\.toml")
@@ -284,6 +290,12 @@ class Periods:
     #: comes (0: none). Optional in a file; files that do not state them take these.
     correction_workdays: int = 5
     correction_reminder_days: int = 2
+    #: 陈述申辩: the working days (counted from the day after the 拟撤销告知) the cluster has to
+    #: state its case before the province decides a revocation.
+    hearing_workdays: int = 5
+    #: 催报: the working days of grace after a missed annual report before the system proposes
+    #: revocation under 18.3.
+    report_grace_workdays: int = 10
 
     @property
     def report_due_month_day(self) -> tuple[int, int]:
@@ -363,6 +375,9 @@ class Policy:
     revocations: Mapping[str, Revocation] = field(hash=False)
     digest: str
     file: str
+    #: Who may decide a proposed revocation after an unanswered hearing period
+    #: (``REVOCATION_DECIDERS``); "province" unless the file says otherwise.
+    revocation_decided_by: str = "province"
 
     @property
     def min_growth_years(self) -> int:
@@ -507,7 +522,7 @@ def parse_policy(content: bytes, file: str) -> Policy:
     periods = _periods(top.table("periods"))
     rubric = _rubric(top.table("rubric"))
     default_quota, city_quotas, quota_source = _quotas(top.table("quotas"))
-    revocations = _revocations(top.table("revocation"))
+    revocations, decided_by = _revocations(top.table("revocation"))
     growth_method = top.choice("growth_method", GROWTH_METHODS)
     title = top.text("title")
     doc_no = top.text("doc_no")
@@ -544,6 +559,7 @@ def parse_policy(content: bytes, file: str) -> Policy:
         city_quotas=city_quotas,
         quota_source=quota_source,
         revocations=revocations,
+        revocation_decided_by=decided_by,
         digest=hashlib.sha256(content).hexdigest(),
         file=file,
     )
@@ -669,6 +685,8 @@ def _periods(table: _Table) -> Periods:
         correction_workdays=table.optional_integer("correction_workdays", 5, minimum=1),
         correction_reminder_days=table.optional_integer("correction_reminder_days", 2,
                                                         minimum=0),
+        hearing_workdays=table.optional_integer("hearing_workdays", 5, minimum=1),
+        report_grace_workdays=table.optional_integer("report_grace_workdays", 10, minimum=1),
     )
     if periods.correction_reminder_days >= periods.correction_workdays:
         table.fail("correction_reminder_days", "the reminder must come after the return: "
@@ -721,9 +739,13 @@ def _quota(table: _Table) -> Quota:
     return Quota(minimum, maximum)
 
 
-def _revocations(table: _Table) -> Mapping[str, Revocation]:
+def _revocations(table: _Table) -> tuple[Mapping[str, Revocation], str]:
     revocations: dict[str, Revocation] = {}
+    decided_by = "province"
     for code in table.names():
+        if code == "decided_by":
+            decided_by = table.choice(code, REVOCATION_DECIDERS)
+            continue
         if code not in REVOCATION_CODES:
             table.fail(code, f"unknown revocation code; known: {', '.join(REVOCATION_CODES)}")
         row = table.table(code)
@@ -734,7 +756,7 @@ def _revocations(table: _Table) -> Mapping[str, Revocation]:
     if missing:
         table.fail("", f"missing {_listed(missing)}")
     table.finish()
-    return MappingProxyType({code: revocations[code] for code in REVOCATION_CODES})
+    return MappingProxyType({code: revocations[code] for code in REVOCATION_CODES}), decided_by
 
 
 def _listed(names: Any) -> str:

@@ -26,6 +26,7 @@ from deadline_support import (
     rows,
 )
 from sqlalchemy import func, select, update
+from support import revoke_now
 
 from gdcluster.engine import CalendarGap, Engine, TransitionRefused, deadlines
 from gdcluster.engine.calendar import WorkCalendar, parse_calendar_file
@@ -362,21 +363,25 @@ def test_recognition_schedules_reports_reminders_and_expiry(engine: Engine,
     assert got == expected
 
 
-def test_missed_report_revokes_with_18_3_at_24h_of_31_march(engine: Engine,
-                                                             clock: FakeClock) -> None:
-    """No report for 2023 by 24:00 of 2024-03-31: the case is revoked under 18.3 by the
-    system, and every other pending deadline of the case is cancelled."""
+def test_missed_report_proposes_revocation_with_18_3_at_24h_of_31_march(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """No report for 2023 by 24:00 of 2024-03-31: the system opens the 18.3 procedure (拟撤销,
+    never a revocation); the other deadlines stay pending beside the hearing deadline."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     clock.set("2024-03-30T09:00")
     engine.run_due()  # the reminders
     before, at_due = at_edges(clock, engine, end_of_day(date(2024, 3, 31)))
     assert before == []
-    assert outcomes(at_due) == [(deadlines.REPORT_DUE, case_id, "revoked")]
+    assert outcomes(at_due) == [(deadlines.REPORT_DUE, case_id, "revocation_proposed")]
     last = engine.history(case_id)[-1]
-    assert (last["trigger"], last["actor"], last["to_state"]) == ("revoke", "system", "revoked")
+    assert (last["trigger"], last["actor"], last["to_state"]) == (
+        "propose_revocation", "system", "revocation_proposed")
     assert last["reason"].startswith("18.3 ") and "2023" in last["reason"]
     assert last["payload"]["reason_code"] == "18.3"
-    assert [row.status for row in rows(engine, case_id) if row.status == "pending"] == []
+    assert deadlines.HEARING_END in {row.kind for row in rows(engine, case_id)
+                                     if row.status == "pending"}
+    assert engine.get(case_id).state == "revocation_proposed"
 
 
 def test_missed_report_is_flagged_when_the_policy_says_flag(
@@ -434,14 +439,14 @@ def test_reminders_fire_at_the_policy_offsets_as_notices(engine: Engine,
 def test_a_reminder_found_after_its_deadline_is_too_late(engine: Engine,
                                                          clock: FakeClock) -> None:
     """After downtime, a reminder whose report is already overdue is closed as too late; the
-    missed report itself still revokes."""
+    missed report itself still opens the 18.3 procedure."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     clock.set("2024-04-03T09:00")
     got = engine.run_due()
     assert outcomes(got) == [
         (deadlines.REPORT_REMINDER, case_id, "not_applicable"),
         (deadlines.REPORT_REMINDER, case_id, "not_applicable"),
-        (deadlines.REPORT_DUE, case_id, "revoked"),
+        (deadlines.REPORT_DUE, case_id, "revocation_proposed"),
     ]
     assert "too late" in got[0].result
 
@@ -461,8 +466,8 @@ def test_roll_to_workday_switch_moves_the_report_deadline(
     assert dues == {"2023": end_of_day(date(2024, 4, 1)), "2024": end_of_day(date(2025, 3, 31)),
                     "2025": end_of_day(date(2026, 3, 31)), "2026": end_of_day(date(2027, 3, 31))}
     before, at_due = at_edges(clock, engine, end_of_day(date(2024, 4, 1)))
-    assert (deadlines.REPORT_DUE, case_id, "revoked") not in outcomes(before)
-    assert (deadlines.REPORT_DUE, case_id, "revoked") in outcomes(at_due)
+    assert (deadlines.REPORT_DUE, case_id, "revocation_proposed") not in outcomes(before)
+    assert (deadlines.REPORT_DUE, case_id, "revocation_proposed") in outcomes(at_due)
 
 
 # ---------------------------------------------------------------------------- validity, 复核
@@ -491,15 +496,16 @@ def test_apply_review_only_inside_the_window(today: str, allowed: bool, sim: Eng
 
 
 @pytest.mark.parametrize("state", ["recognized", "renewed"])
-def test_validity_end_revokes_with_18_1(state: str, engine: Engine, clock: FakeClock) -> None:
-    """At 24:00 of valid_until a case still recognized or renewed (no 复核 applied for) is
-    revoked by the system under 18.1; a microsecond earlier nothing happens."""
+def test_validity_end_proposes_revocation_with_18_1(state: str, engine: Engine,
+                                                    clock: FakeClock) -> None:
+    """At 24:00 of valid_until a case still recognized or renewed (no 复核 applied for) gets
+    the 18.1 procedure from the system; a microsecond earlier nothing happens."""
     [case_id] = insert_cases(
         engine, 1, state=state, validity=(date(2023, 7, 10), date(2026, 7, 9)),
         deadline=(deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9))))
     before, at_due = at_edges(clock, engine, end_of_day(date(2026, 7, 9)))
     assert before == []
-    assert outcomes(at_due) == [(deadlines.VALIDITY_END, case_id, "revoked")]
+    assert outcomes(at_due) == [(deadlines.VALIDITY_END, case_id, "revocation_proposed")]
     last = engine.history(case_id)[-1]
     assert (last["actor"], last["payload"]["reason_code"]) == ("system", "18.1")
 
@@ -552,7 +558,7 @@ def test_renewal_before_the_end_cancels_the_old_validity_deadlines(
 def test_revocation_cancels_every_pending_deadline(engine: Engine, clock: FakeClock) -> None:
     """A revoked case owes nothing more: its pending deadlines are cancelled in the act."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
-    engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason="申报材料弄虚作假")
+    revoke_now(engine, case_id, "18.2", "申报材料弄虚作假")
     assert {row.status for row in rows(engine, case_id)} == {"cancelled"}
     clock.set("2030-01-01T00:00")
     assert engine.run_due() == []
@@ -696,7 +702,7 @@ def test_pending_is_a_dry_view(engine: Engine, clock: FakeClock) -> None:
     listed = engine.pending(date(2024, 3, 31))
     assert [(item.kind, item.action) for item in listed] == [
         (deadlines.REPORT_REMINDER, "remind"), (deadlines.REPORT_REMINDER, "remind"),
-        (deadlines.REPORT_DUE, "revoke 18.3")]
+        (deadlines.REPORT_DUE, "propose revocation 18.3")]
     assert all(item.case_id == case_id for item in listed)
     assert engine.pending("2024-03-31T23:59") == listed[:2]
     assert len(audit_rows(engine)) == audit_before
