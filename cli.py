@@ -1664,7 +1664,7 @@ def scheduler_pending(until: date | None) -> None:
 
 NOTICE_KINDS = ("publicity", "recognition", "renewal", "revocation", "revocation_proposal",
                 "maintained", "reinstated", "return", "correction_reminder", "not_selected",
-                "rejection", "report_reminder", "expiry_reminder")
+                "rejection", "report_reminder", "report_urge", "expiry_reminder")
 
 
 @cli.group("notice")

@@ -202,9 +202,10 @@ def schedule_validity(
          start_of_day(valid_until - timedelta(days=int(periods.expiry_reminder_days)))),
     ]
     for year in report_years(valid_from, valid_until):
-        due = report_due_day(
-            year, periods.report_due, bool(periods.report_roll_to_workday), calendar
-        )
+        # the nominal day: where the policy rolls a deadline on a rest day to the next working
+        # day, the timer does so when the day comes (engine/timers.py), with that year's
+        # calendar, never guessing years ahead
+        due = report_due_day(year, periods.report_due, False, calendar)
         wanted.append((REPORT_DUE, case_key(case_id, "report", year), end_of_day(due)))
         for offset in periods.report_reminder_days:
             wanted.append((REPORT_REMINDER,

@@ -16,7 +16,7 @@ from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
 from gdcluster.engine.models import Deadline
-from gdcluster.engine.parse import validate_doc_no
+from gdcluster.engine.parse import as_year, validate_doc_no
 from gdcluster.engine.procedures import SYSTEM_GROUNDS, Procedure, current, missing_reports
 from gdcluster.engine.store import connection_of
 
@@ -182,3 +182,21 @@ def reinstate(act: Act) -> None:
     ).rowcount
     act.audit.update(reference=reference, returned_to=act.case.previous_state,
                      rearmed_deadlines=int(rearmed or 0))
+
+
+@EFFECTS.register("report_overdue", reads=("year", "report_due"))
+def report_overdue(act: Act) -> None:
+    """催报: the report for ``year`` was due at 24:00 of ``report_due``; the grace runs policy
+    ``report_grace_workdays`` working days from the day after the 催报 (a deadline row whose
+    end, with the report still missing, opens the 18.3 procedure)."""
+    year = as_year(act.payload.get("year"))
+    due = act.day("report_due")
+    assert due is not None and act.case.id is not None  # required by the row
+    workdays = int(act.policy.periods.report_grace_workdays)
+    grace = act.calendar().add_workdays(act.today + timedelta(days=1), workdays)
+    deadlines.schedule(act.session, kind=deadlines.REPORT_GRACE,
+                       key=deadlines.case_key(act.case.id, "report", year, "grace"),
+                       due_at=end_of_day(grace), now=act.now, case_id=act.case.id)
+    act.reason = f"{year}年度发展情况应于{due.year}年{due.month}月{due.day}日24时前报送，逾期未报"
+    act.audit.update(year=year, report_due=due.isoformat(), grace_due=grace.isoformat(),
+                     grace_workdays=workdays)

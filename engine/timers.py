@@ -10,7 +10,10 @@ publicity_end      ``close_publicity`` by ``system``; held while an objection is
 correction_due     the 退回补正 window closes: the result is recorded, no act
 correction_         a reminder of the correction deadline (notice ``correction_reminder``)
 reminder
-report_due         ``propose_revocation`` 18.3, or ``flag`` when the policy says so
+report_due         on a rest day, where the policy rolls it (民法典 第203条): moved to 24:00 of
+                   the next working day; else ``report_overdue`` (催报, a grace of policy
+                   ``report_grace_workdays`` working days), or ``flag`` when the policy says
+report_grace       the report still missing: ``propose_revocation`` 18.3
 validity_end       ``propose_revocation`` 18.1; an ``under_review`` case waits for the decision
 hearing_end        the 陈述申辩 period is over: nothing adverse, the case awaits the
                    province's decision; ``revoke`` only where the policy lets the system
@@ -56,6 +59,8 @@ VALID_STATES = ("recognized", "renewed", "under_review")
 PUBLICITY_CLOSED = "publicity_closed"
 PROPOSED = "revocation_proposed"
 AWAITING = "awaiting_decision"
+ROLLED = "rolled"
+OVERDUE = "overdue"
 REVOKED = "revoked"
 FLAGGED = "flagged"
 REMINDED = "reminded"
@@ -87,6 +92,8 @@ class Plan:
     result: str
     trigger: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    #: A deadline that moves instead of acting: (the new row's key, its due time).
+    reschedule: tuple[str, datetime] | None = None
 
 
 def deadline_day(due_at: datetime) -> date:
@@ -136,7 +143,7 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
                                           AnnualReport.year == year)
         ) is not None:
             return not_applicable(f"the report for {year} is filed")
-        due = deadline_day(row.due_at) if kind == deadlines.REPORT_DUE else None
+        due = deadline_day(row.due_at)
         if kind == deadlines.REPORT_REMINDER:
             report_due = session.scalar(select(Deadline.due_at).where(
                 Deadline.key == deadlines.case_key(case.id, "report", year)))
@@ -146,13 +153,25 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
             return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
                         {"year": year, "report_due": deadline_day(report_due).isoformat()
                          if report_due is not None else None})
-        facts = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
         policy = policy_for(case.policy, case.policy_digest)
+        if policy.periods.report_roll_to_workday:
+            from gdcluster.engine.calendar import calendar_from_session  # start-up time
+
+            calendar = calendar_from_session(session)
+            if not calendar.is_workday(due):
+                rolled = calendar.next_workday(due, inclusive=False)
+                return Plan(ROLLED, f"{due} is not a working day: the report for {year} is "
+                                    f"due at 24:00 of {rolled} (民法典 第二百零三条)",
+                            reschedule=(f"{row.key}:rolled", end_of_day(rolled)))
+        facts = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
         if policy.periods.missed_report_action == "flag":
             return Plan(FLAGGED, f"flagged: report for {year} missed (policy: flag)", "flag",
                         {"reason": facts})
-        return Plan(PROPOSED, f"revocation proposed 18.3: report for {year} missed",
-                    "propose_revocation", {"reason_code": "18.3", "facts": facts})
+        return Plan(OVERDUE, f"催报: report for {year} missed; grace of "
+                             f"{policy.periods.report_grace_workdays} working days",
+                    "report_overdue", {"year": year, "report_due": due.isoformat()})
+    if kind == deadlines.REPORT_GRACE:
+        return _grace_end(session, row, case)
     if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
         if kind == deadlines.VALIDITY_END and state == "under_review":
             return Plan(HELD, "held: 复核 applied for; the case waits for the province's "
@@ -173,6 +192,22 @@ def plan(session: Session, row: Any, case: Case, now: datetime) -> Plan:
     if kind == deadlines.HEARING_END:
         return _hearing_end(session, row, case, now)
     return not_applicable(f"unknown deadline kind {kind!r}")
+
+
+def _grace_end(session: Session, row: Any, case: Case) -> Plan:
+    """The 催报 grace is over: the report still missing, the system opens the 18.3
+    procedure."""
+    year = deadlines.key_year(row.key)
+    if case.state not in VALID_STATES:
+        return not_applicable(f"case is {case.state}")
+    if session.scalar(select(AnnualReport.id).where(AnnualReport.case_id == case.id,
+                                                    AnnualReport.year == year)) is not None:
+        return not_applicable(f"the report for {year} is filed")
+    grace = deadline_day(row.due_at)
+    facts = (f"未按时报送{year}年度发展情况，经催报，至催报期限{_cn_date(grace)}24时仍未报送")
+    return Plan(PROPOSED, f"revocation proposed 18.3: report for {year} still missing after "
+                          f"the 催报 grace ({grace})",
+                "propose_revocation", {"reason_code": "18.3", "facts": facts})
 
 
 def _hearing_end(session: Session, row: Any, case: Case, now: datetime) -> Plan:
@@ -217,6 +252,8 @@ def predict(session: Session, row: Any, now: datetime) -> str:
         decided = plan(session, row, case, max(now, as_utc(row.due_at)))
     except EngineError as error:
         return f"refused: {error.message}"
+    if decided.reschedule is not None:
+        return f"roll to 24:00 of {deadline_day(decided.reschedule[1])}"
     if decided.trigger == "propose_revocation":
         return f"propose revocation {decided.payload['reason_code']}"
     if decided.trigger is not None:

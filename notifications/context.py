@@ -697,6 +697,18 @@ def _report_reminder(session: Session, settings: Settings,
     return context
 
 
+
+def _report_urge(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """催报通知: the year, the deadline missed, the grace and the 18.3 procedure after it."""
+    context = _report_reminder(session, settings, event)
+    case = load_case(session, event.case_id)
+    context.update(
+        kind="report_urge",
+        title=f"关于催报{case.name}{context['year']}年度发展情况的通知",
+        grace_due=_date(event.payload.get("grace_due")),
+    )
+    return context
+
 def _expiry_reminder(session: Session, settings: Settings,
                      event: TransitionEvent) -> dict[str, Any]:
     from gdcluster.engine.deadlines import review_window_opens
@@ -737,5 +749,6 @@ _BUILDERS = {
     "not_selected": _not_selected,
     "rejection": _rejection,
     "report_reminder": _report_reminder,
+    "report_urge": _report_urge,
     "expiry_reminder": _expiry_reminder,
 }

@@ -19,6 +19,7 @@ KINDS = (
     "not_selected",
     "rejection",
     "report_reminder",
+    "report_urge",
     "expiry_reminder",
 )
 #: Which act produces which notice. Reminders are recorded by the scheduler when a reminder
@@ -41,6 +42,7 @@ TRIGGER_KINDS = {
     "reject": "rejection",
     "resolve": "rejection",
     "report_reminder": "report_reminder",
+    "report_overdue": "report_urge",
     "remind_report": "report_reminder",
     "expiry_reminder": "expiry_reminder",
     "remind_expiry": "expiry_reminder",
@@ -59,4 +61,4 @@ BATCH_KINDS: dict[str, tuple[str, ...]] = {
 ROUND_KINDS = frozenset({"publicity", "recognition", "renewal"})
 CASE_KINDS = frozenset({"renewal", "revocation", "revocation_proposal", "maintained",
                         "reinstated", "return", "correction_reminder", "not_selected",
-                        "rejection", "report_reminder", "expiry_reminder"})
+                        "rejection", "report_reminder", "report_urge", "expiry_reminder"})

@@ -675,7 +675,10 @@ def _periods(table: _Table) -> Periods:
         validity_years=validity_years,
         report_due=report_due,
         report_reminder_days=tuple(sorted(reminders, reverse=True)),
-        report_roll_to_workday=table.boolean("report_roll_to_workday"),
+        # 民法典 第203条: a deadline on a rest day moves to the next working day, unless a
+        # file says otherwise
+        report_roll_to_workday=table.boolean("report_roll_to_workday")
+        if table.has("report_roll_to_workday") else True,
         missed_report_action=cast(
             MissedReportAction, table.choice("missed_report_action", MISSED_REPORT_ACTIONS)
         ),

@@ -182,32 +182,107 @@ def test_the_system_opens_procedures_under_18_1_and_18_3_only(walker: Walker) ->
     assert view is not None and view.state == "revocation_proposed"
 
 
-def test_a_missed_report_opens_a_procedure_that_filing_cures(engine: Engine,
-                                                             clock: FakeClock) -> None:
-    """No 2023 report by its deadline: the system proposes revocation under 18.3 (no
-    revocation); the report filed during the procedure shows the ground as cured; the
-    province's revoke is then refused without a reason, and it maintains."""
+def test_the_sunday_deadline_rolls_to_monday(engine: Engine, clock: FakeClock) -> None:
+    """The 2023 batch's first report deadline, 2024-03-31, was a Sunday: it rolls to 24:00 of
+    Monday 1 April (民法典 第203条, the policy's switch on); a sweep at 00:05 that Monday does
+    nothing adverse, the report filed at 09:00 is accepted and no procedure is ever opened."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
-    clock.set(end_of_day(date(2024, 3, 31)))
+    clock.set("2024-04-01T00:05")
     handled = engine.run_due()
-    assert (deadlines.REPORT_DUE, case_id, "revocation_proposed") in outcomes(handled)
-    last = engine.history(case_id)[-1]
-    assert (last["trigger"], last["actor"], last["to_state"]) == (
-        "propose_revocation", "system", "revocation_proposed")
-    assert (last["payload"]["reason_code"], last["payload"]["missing_years"]) == ("18.3", [2023])
-    clock.set("2024-04-02T09:00")
+    assert (deadlines.REPORT_DUE, case_id, "rolled") in outcomes(handled)
+    assert engine.get(case_id).state == "recognized"
+    [rolled] = [row for row in rows(engine, case_id, kind=deadlines.REPORT_DUE)
+                if row.status == "pending" and row.key.endswith(":2023:rolled")]
+    assert rolled.due_at == end_of_day(date(2024, 4, 1))
+    clock.set("2024-04-01T09:00")
     engine.fire(case_id, "report", "county:" + engine.get(case_id).county, year=2023)
-    procedure = engine.get(case_id).to_dict()["procedure"]
+    clock.set("2024-06-01T09:00")
+    engine.run_due()
+    assert engine.get(case_id).state == "recognized"
+    assert not [row for row in engine.history(case_id)
+                if row["trigger"] in ("report_overdue", "propose_revocation")]
+
+
+def missed_2023_report(engine: Engine, clock: FakeClock) -> int:
+    """A 2023-batch case whose 2023 report never comes: rolled to Monday 1 April, 催报 at its
+    24:00 with a grace to 24:00 of 17 April (清明 and its make-up Sunday counted), then the 18.3
+    procedure opened by the system with 陈述申辩 until 24:00 of 25 April."""
+    [case_id] = recognized(engine, clock, date(2023, 7, 10))
+    clock.set(end_of_day(date(2024, 4, 1)))
+    handled = engine.run_due()
+    assert (deadlines.REPORT_DUE, case_id, "overdue") in outcomes(handled)
+    urge = engine.history(case_id)[-1]
+    assert (urge["trigger"], urge["actor"], urge["to_state"]) == (
+        "report_overdue", "system", "recognized")
+    assert (urge["payload"]["report_due"], urge["payload"]["grace_due"]) == (
+        "2024-04-01", "2024-04-17")
+    clock.set("2024-04-17T23:59")
+    engine.run_due()
+    assert engine.get(case_id).state == "recognized"
+    clock.set(end_of_day(date(2024, 4, 17)))
+    handled = engine.run_due()
+    assert (deadlines.REPORT_GRACE, case_id, "revocation_proposed") in outcomes(handled)
+    opened = engine.history(case_id)[-1]
+    assert (opened["trigger"], opened["actor"], opened["to_state"]) == (
+        "propose_revocation", "system", "revocation_proposed")
+    assert (opened["payload"]["reason_code"], opened["payload"]["missing_years"]) == (
+        "18.3", [2023])
+    assert engine.get(case_id).hearing_due == date(2024, 4, 25)
+    return case_id
+
+
+def test_a_report_never_filed_is_urged_then_heard_then_decided(
+    engine: Engine, clock: FakeClock, tmp_path
+) -> None:
+    """催报 → 拟撤销 → 陈述申辩 → 撤销决定, each with its notice and deadline; nothing is
+    revoked until the province decides (default policy), even after the hearing deadline."""
+    from gdcluster.notifications.service import attach, list_notices
+    from gdcluster.notifications.settings import Settings
+
+    attach(engine, Settings(outbox=tmp_path / "outbox"))
+    case_id = missed_2023_report(engine, clock)
+    clock.set("2024-04-22T10:00")
+    engine.fire(case_id, "state", "city:" + engine.get(case_id).city,
+                text="运营管理机构负责人变更，正在补报")
+    clock.set(end_of_day(date(2024, 4, 25)))
+    handled = engine.run_due()
+    assert (deadlines.HEARING_END, case_id, "awaiting_decision") in outcomes(handled)
+    clock.set("2024-05-06T10:00")
+    engine.run_due()
+    assert engine.get(case_id).state == "revocation_proposed"  # nobody revoked it
+    view = engine.fire(case_id, "revoke", PROVINCE, reason="至决定之日仍未报送",
+                       doc_no="粤工信服务函〔2024〕120号")
+    assert view.state == "revoked"
+    kinds = [row["kind"] for row in list_notices(engine, case_id=case_id)
+             if row["format"] == "txt"]
+    assert [kind for kind in kinds if kind != "report_reminder"] == [
+        "report_urge", "revocation_proposal", "revocation"]
+    assert not [row for row in engine.history(case_id)
+                if row["trigger"] == "revoke" and row["actor"] == "system"]
+
+
+def test_a_report_filed_during_the_procedure_cures_the_ground(engine: Engine,
+                                                              clock: FakeClock) -> None:
+    """The report filed during the procedure closes that year's deadline and shows the 18.3
+    ground as cured; revoke is refused without a reason saying why it still holds; the
+    province maintains (nothing is maintained by itself)."""
+    case_id = missed_2023_report(engine, clock)
+    clock.set("2024-04-20T09:00")
+    engine.fire(case_id, "report", "county:" + engine.get(case_id).county, year=2023)
+    view = engine.get(case_id)
+    assert view.state == "revocation_proposed"
+    procedure = view.to_dict()["procedure"]
     assert (procedure["cured"], procedure["filed_years"]) == (True, [2023])
-    clock.set("2024-04-15T09:00")
+    clock.set("2024-04-26T09:00")
     with pytest.raises(TransitionRefused) as cured:
         engine.fire(case_id, "revoke", PROVINCE)
     assert Reason.GROUND_CURED in cured.value.reasons
     view = engine.fire(case_id, "maintain", PROVINCE, reason="已补报2023年度发展情况")
     assert view.state == "recognized"
-    assert {row.key.rsplit(":", 1)[1]: row.status
+    assert {row.key.split(":", 3)[3]: row.status
             for row in rows(engine, case_id, kind=deadlines.REPORT_DUE)} == {
-        "2023": "fired", "2024": "pending", "2025": "pending", "2026": "pending"}
+        "2023": "fired", "2023:rolled": "fired", "2024": "pending", "2025": "pending",
+        "2026": "pending"}
 
 
 def test_the_system_decides_only_where_the_policy_says_and_no_statement_came(
