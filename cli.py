@@ -1587,6 +1587,27 @@ def audit_verify() -> None:
         click.get_current_context().exit(3)
 
 
+@audit_group.command("procedures")
+@json_option
+def audit_procedures() -> None:
+    """Revocations recorded without a hearing (the old timer's under 18.1/18.3, or at once):
+    the cases an administrator may `case reinstate`. Nothing is changed."""
+    rows = _settings().engine(acts=False).unheard_revocations()
+
+    def human() -> None:
+        if not rows:
+            click.echo("no revocation was recorded without a 拟撤销 procedure")
+            return
+        _table([[f"  {row['case_id']}", row["name"], _local(row["revoked_at"]), row["actor"],
+                 row["reason_code"] or "—", f"was {row['from_state']}",
+                 "reinstated" if row["reinstated"] else _state(row["state"])]
+                for row in rows])
+        click.echo("to undo one: gdcluster case reinstate ID --reason T --reference T")
+
+    _output([{key: (value.isoformat() if hasattr(value, "isoformat") else value)
+              for key, value in row.items()} for row in rows], human)
+
+
 # ---------------------------------------------------------------------------------------------
 # scheduler
 

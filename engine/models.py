@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0006_lifecycle_recognition"
+SCHEMA_REVISION = "0007_revocation_procedure"
 
 
 class Meta(SQLModel, table=True):

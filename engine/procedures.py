@@ -29,16 +29,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.clock import as_utc, end_of_day
-from gdcluster.engine.models import AnnualReport, Deadline
+from gdcluster.engine.models import AnnualReport, Case, Deadline
 from gdcluster.engine.records import AuditEntry
 
 __all__ = ["PROPOSED", "SYSTEM_GROUNDS", "Procedure", "current", "missing_reports",
-           "procedure_shown"]
+           "procedure_shown", "unheard_revocations"]
 
 #: The state of a case whose revocation is proposed.
 PROPOSED = "revocation_proposed"
@@ -169,3 +169,27 @@ def procedure_shown(session: Session, case_id: int, state: str,
                 and as_utc(row["due_at"]) == end_of_day(procedure.hearing_due)
                 for row in deadline_rows)
     return procedure.to_dict(ended)
+
+
+def unheard_revocations(session: Session) -> list[dict[str, Any]]:
+    """Revocations recorded without a 拟撤销 procedure (by the timer under 18.1 or 18.3, or
+    by the province at once, before the procedure existed), oldest first, with where each case
+    stands now: the administrator's list for ``case reinstate``. Nothing is changed."""
+    revoked = session.execute(
+        select(AuditEntry.seq, AuditEntry.case_id, AuditEntry.at, AuditEntry.actor,
+               AuditEntry.from_state, AuditEntry.reason, AuditEntry.payload, Case.name,
+               Case.county, Case.state)
+        .join(Case, Case.id == AuditEntry.case_id)
+        .where(AuditEntry.trigger == "revoke", AuditEntry.to_state == "revoked",
+               AuditEntry.from_state != PROPOSED)
+        .order_by(AuditEntry.seq)).all()
+    reinstated = {row.case_id: row.seq for row in session.execute(
+        select(AuditEntry.case_id, func.max(AuditEntry.seq).label("seq"))
+        .where(AuditEntry.trigger == "reinstate").group_by(AuditEntry.case_id))}
+    return [{
+        "case_id": row.case_id, "name": row.name, "county": row.county,
+        "revoked_at": as_utc(row.at), "actor": row.actor,
+        "reason_code": json.loads(row.payload).get("reason_code"), "reason": row.reason,
+        "from_state": row.from_state, "state": row.state,
+        "reinstated": reinstated.get(row.case_id, 0) > row.seq,
+    } for row in revoked]

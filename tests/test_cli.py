@@ -868,6 +868,7 @@ CONTRACT = {
     "case import", "case export", "template application",
     # issue 12: the revocation procedure
     "case propose-revocation", "case state", "case maintain", "case reinstate",
+    "audit procedures",
 }
 
 

@@ -307,3 +307,86 @@ def test_the_system_decides_only_where_the_policy_says_and_no_statement_came(
         "revocation_proposed"
     [decision] = [row for row in audit_rows(engine, case_id=silent) if row.trigger == "revoke"]
     assert decision.actor == "system"
+
+
+def test_old_timer_revocations_are_listed_and_can_be_reinstated(db_url: str) -> None:
+    """A database at 0006 holding a cluster revoked by the old timer under 18.3 (no 告知, no
+    hearing; its deadlines cancelled) is upgraded: the case stays revoked (nothing changed
+    silently), it is listed by `audit procedures` with where it was, and `case reinstate`
+    returns it there with its deadlines pending again; the chain verifies."""
+    import json
+    import os
+
+    from alembic import command
+    from alembic.config import Config
+    from click.testing import CliRunner
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from gdcluster.cli import cli
+    from gdcluster.engine import audit, migrations
+    from gdcluster.engine.clock import parse_instant
+    from gdcluster.engine.store import Store, resolve_url
+    from gdcluster.states.policy import load_policy
+
+    store = Store(resolve_url(db_url), create=True)
+    try:
+        config = Config()
+        config.set_main_option("script_location", os.path.dirname(migrations.__file__))
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0006_lifecycle_recognition")
+        policy = load_policy("guangdong-2023", digest=load_policy("guangdong-2023").digest)
+        at = parse_instant("2025-04-01T00:05")
+        with store.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
+                "('schema_revision', '0006_lifecycle_recognition')"))
+            connection.execute(text(
+                "INSERT INTO gd_round (year, policy, policy_version, policy_digest, opened_at, "
+                "version) VALUES (2024, :name, :version, :digest, :at, 1)"),
+                {"name": policy.name, "version": policy.version, "digest": policy.digest,
+                 "at": at})
+            connection.execute(text(
+                "INSERT INTO gd_case (id, round_year, name, city, county, industry, state, "
+                "version, policy, policy_version, policy_digest, application, valid_from, "
+                "valid_until, created_at, updated_at) VALUES (1, 2024, '升级前撤销的集群', "
+                "'佛山市', '佛山市南海区', '铝型材', 'revoked', 9, :policy, :version, :digest, "
+                "'{}', '2024-10-14', '2027-10-13', :at, :at)"),
+                {"policy": policy.name, "version": policy.version, "digest": policy.digest,
+                 "at": at})
+            connection.execute(text(
+                "INSERT INTO gd_deadline (case_id, kind, key, due_at, status, created_at, "
+                "fired_at, result) VALUES (1, 'report_due', 'case:1:report:2025', :due, "
+                "'cancelled', :at, :at, 'case revoked')"),
+                {"due": end_of_day(date(2026, 3, 31)), "at": at})
+        with Session(store.engine) as session, session.begin():
+            audit.append(session, actor="system", trigger="revoke", article="第十八条", at=at,
+                         case_id=1, round_year=2024, from_state="recognized",
+                         to_state="revoked",
+                         reason="18.3 未按时报送2024年度发展情况（应于2025年3月31日24时前报送）",
+                         payload={"reason_code": "18.3", "ground": "未及时报送"})
+    finally:
+        store.dispose()
+
+    clock = FakeClock("2025-05-06T10:00")
+    engine = Engine.init(db_url, simulation=True, clock=clock)
+    try:
+        view = engine.get(1)
+        assert (view.state, view.previous_state, view.version) == ("revoked", "recognized", 9)
+        [listed] = engine.unheard_revocations()
+        assert (listed["case_id"], listed["actor"], listed["reason_code"],
+                listed["from_state"], listed["reinstated"]) == (1, "system", "18.3",
+                                                                "recognized", False)
+        shown = CliRunner().invoke(cli, ["--db", db_url, "audit", "procedures", "--json"])
+        assert shown.exit_code == 0, shown.output
+        assert [row["case_id"] for row in json.loads(shown.stdout)] == [1]
+        view = engine.fire(1, "reinstate", PROVINCE, reason="原撤销未经陈述申辩程序，自我纠错",
+                           reference="自我纠错")
+        assert (view.state, view.valid_until) == ("recognized", date(2027, 10, 13))
+        assert [(row["key"], row["status"]) for row in view.deadlines] == [
+            ("case:1:report:2025", "pending")]
+        assert engine.unheard_revocations()[0]["reinstated"] is True
+        assert engine.verify_audit().ok
+    finally:
+        engine.close()
