@@ -1076,6 +1076,20 @@ def case_renew(case_id: int, expected_version: int | None, reason: str | None) -
           note=lambda view: f"validity: {_span(view.valid_from, view.valid_until)}")
 
 
+@case_group.command("fail-review")
+@case_id_argument
+@click.option("--reason", required=True, metavar="T",
+              help="Why the 复核 is not passed (the 告知书 states it as the facts).")
+@click.option("--due", type=DATE,
+              help="The 陈述申辩 deadline, if later than the policy's working days.")
+@act_options
+def case_fail_review(case_id: int, expected_version: int | None, reason: str,
+                     due: date | None) -> None:
+    """Fail the 复核 (province): the 拟撤销 procedure on ground 18.1 opens (not a revocation)."""
+    _fire(case_id, "fail_review", expected_version, reason=reason, due=due,
+          note=lambda view: f"拟撤销 18.1: 陈述申辩 until {view.hearing_due} (24:00)")
+
+
 def _review_lines(status: dict[str, Any], *, full: bool) -> None:
     """The plan goals (target, latest actual) and, with ``full``, the 复核 and its 考核."""
     def value(point: Any) -> str:
@@ -1227,15 +1241,69 @@ def case_change(case_id: int, expected_version: int | None, kind: str, detail: s
     _fire(case_id, "change", expected_version, kind=kind, detail=detail)
 
 
-@case_group.command("revoke")
+# ---- 第十八条: the revocation procedure (拟撤销告知 → 陈述申辩 → 撤销决定 or 维持; 恢复认定)
+@case_group.command("propose-revocation")
 @case_id_argument
 @click.option("--reason-code", required=True, metavar="18.N", help="第十八条 ground, 18.1–18.5.")
-@click.option("--reason", required=True, metavar="T", help="The facts.")
+@click.option("--facts", required=True, metavar="T", help="The facts found (拟撤销告知书).")
+@click.option("--due", default=None, metavar="D",
+              help="The 陈述申辩 deadline (default: the policy's working days; never earlier).")
 @act_options
-def case_revoke(case_id: int, expected_version: int | None, reason_code: str,
-                reason: str) -> None:
-    """Revoke a recognition (province)."""
-    _fire(case_id, "revoke", expected_version, reason_code=reason_code, reason=reason)
+def case_propose_revocation(case_id: int, expected_version: int | None, reason_code: str,
+                            facts: str, due: str | None) -> None:
+    """Propose revoking a recognition (拟撤销告知, province): opens the 陈述申辩 period."""
+    _fire(case_id, "propose_revocation", expected_version, reason_code=reason_code, facts=facts,
+          note=_hearing_note, **({"due": due} if due else {}))
+
+
+def _hearing_note(view: Any) -> str:
+    return (f"陈述申辩 until 24:00 of {view.hearing_due}; then `gdcluster case revoke "
+            f"{view.id}` or `gdcluster case maintain {view.id}`")
+
+
+@case_group.command("state")
+@case_id_argument
+@click.option("--text", required=True, metavar="T", help="The statement (陈述申辩).")
+@act_options
+def case_state(case_id: int, expected_version: int | None, text: str) -> None:
+    """State the cluster's case against a proposed revocation (陈述申辩, county or its city)."""
+    _fire(case_id, "state", expected_version, text=text)
+
+
+@case_group.command("maintain")
+@case_id_argument
+@click.option("--reason", required=True, metavar="T", help="Why the recognition stands.")
+@act_options
+def case_maintain(case_id: int, expected_version: int | None, reason: str) -> None:
+    """Maintain the recognition (维持认定, province): the procedure ends, the case returns."""
+    _fire(case_id, "maintain", expected_version, reason=reason)
+
+
+@case_group.command("revoke")
+@case_id_argument
+@click.option("--reason", default=None, metavar="T",
+              help="The decision's reasons (required when a statement was received).")
+@click.option("--doc-no", default=None, metavar="NO", help="The decision's 文号.")
+@act_options
+def case_revoke(case_id: int, expected_version: int | None, reason: str | None,
+                doc_no: str | None) -> None:
+    """Decide a proposed revocation: revoke (撤销决定, province), after the 陈述申辩 period or
+    once a statement is in."""
+    payload = {key: value for key, value in (("reason", reason), ("doc_no", doc_no)) if value}
+    _fire(case_id, "revoke", expected_version, **payload)
+
+
+@case_group.command("reinstate")
+@case_id_argument
+@click.option("--reason", required=True, metavar="T", help="Why the revocation is undone.")
+@click.option("--reference", "--ref", "reference", required=True, metavar="T",
+              help="复议决定书 or 判决书 number, or 自我纠错.")
+@act_options
+def case_reinstate(case_id: int, expected_version: int | None, reason: str,
+                   reference: str) -> None:
+    """Undo a revocation (恢复认定, province): back to the state before the procedure."""
+    _fire(case_id, "reinstate", expected_version, reason=reason, reference=reference)
+# ---- end of the revocation procedure
 
 
 @case_group.command("reject")
@@ -1280,10 +1348,30 @@ def case_show(case_id: int) -> None:
             click.echo("objections:")
             _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",
                      _local(row.get("filed_at"))] for row in view.objections])
+        if view.procedure is not None:
+            _show_procedure(view.procedure)
         _review_lines(review, full=False)
 
     review = engine.review_status(case_id)  # the plan goals: target, latest actual
     _output({**view.to_dict(), "plan": review["plan"]}, human)
+
+
+def _show_procedure(procedure: dict[str, Any]) -> None:
+    """The 拟撤销 procedure of ``case show``: ground, facts, hearing, statements, status."""
+    cured = procedure["cured"]
+    click.echo(f"revocation procedure: {procedure['status']}")
+    _table([
+        ["  ground", f"{procedure['reason_code']} {procedure['article']} "
+                     f"“{procedure['ground']}”"],
+        ["  facts", procedure["facts"]],
+        ["  hearing until", f"{procedure['hearing_due']} 24:00"],
+        *([["  cured", "the missing report(s) "
+            + ", ".join(map(str, procedure["filed_years"])) + " have been filed since"]]
+          if cured else []),
+        *[[f"  statement {index}", f"{_local(row['at'])} {row['actor']}"
+           f"{' (late)' if row['late'] else ''}: {row['text']}"]
+          for index, row in enumerate(procedure["statements"], start=1)],
+    ])
 
 
 @case_group.command("history")
@@ -1620,6 +1708,27 @@ def audit_verify() -> None:
         click.get_current_context().exit(3)
 
 
+@audit_group.command("procedures")
+@json_option
+def audit_procedures() -> None:
+    """Revocations recorded without a hearing (the old timer's under 18.1/18.3, or at once):
+    the cases an administrator may `case reinstate`. Nothing is changed."""
+    rows = _settings().engine(acts=False).unheard_revocations()
+
+    def human() -> None:
+        if not rows:
+            click.echo("no revocation was recorded without a 拟撤销 procedure")
+            return
+        _table([[f"  {row['case_id']}", row["name"], _local(row["revoked_at"]), row["actor"],
+                 row["reason_code"] or "—", f"was {row['from_state']}",
+                 "reinstated" if row["reinstated"] else _state(row["state"])]
+                for row in rows])
+        click.echo("to undo one: gdcluster case reinstate ID --reason T --reference T")
+
+    _output([{key: (value.isoformat() if hasattr(value, "isoformat") else value)
+              for key, value in row.items()} for row in rows], human)
+
+
 # ---------------------------------------------------------------------------------------------
 # scheduler
 
@@ -1695,9 +1804,9 @@ def scheduler_pending(until: date | None) -> None:
 # ---------------------------------------------------------------------------------------------
 # notice
 
-NOTICE_KINDS = ("publicity", "recognition", "renewal", "revocation", "return",
-                "correction_reminder", "not_selected", "rejection", "report_reminder",
-                "expiry_reminder")
+NOTICE_KINDS = ("publicity", "recognition", "renewal", "revocation", "revocation_proposal",
+                "maintained", "reinstated", "return", "correction_reminder", "not_selected",
+                "rejection", "report_reminder", "report_urge", "expiry_reminder")
 
 
 @cli.group("notice")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import audit, views
+from gdcluster.engine import audit, procedures, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import Clock, SystemClock
 from gdcluster.engine.errors import (
@@ -441,6 +441,12 @@ class Engine:
     def refusals(self, *, case_id: int | None = None) -> list[dict[str, Any]]:
         """The refused attempts (who tried what, when, and why), oldest first."""
         return views.refusals(self.store, case_id=case_id)
+
+    def unheard_revocations(self) -> list[dict[str, Any]]:
+        """Revocations recorded without a hearing (before the 第十八条 procedure existed),
+        with where each case stands now; ``case reinstate`` undoes one (nothing here does)."""
+        with self.store.read() as session:
+            return procedures.unheard_revocations(session)
 
     def verify_audit(self, *, progress: Callable[[int], None] | None = None
                      ) -> audit.VerifyReport:

@@ -6,8 +6,9 @@ its correction deadline and reminder, 资格初审 with a criterion failing on t
 70% (不予认定), recommendation, a 现场考察, expert scoring, publicity over the 国庆 holiday, a
 real-name objection, the close of publicity by the scheduler's sweep, recognition with the
 名单通告 (its 文号 and 成文日期), the round closed with a case not recommended (未入选), annual
-reports, a 重大变动 filing, a missed report revoked by the sweep, a revocation by the
-province, a 复核 and renewal, and an expiry revoked by the sweep. The narration is the
+reports, a 重大变动 filing, a missed report that opens a 拟撤销 procedure (陈述申辩, then the
+province's 撤销决定), a proposal the province maintains after hearing the county, a 复核 and
+renewal, and an expiry that opens the 18.1 procedure. The narration is the
 engine's own event stream.
 """
 
@@ -271,7 +272,15 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         engine.fire(ids[key], "report", f"county:{units[key]}", year=2024,
                     data={"output": "180.0", "plan_execution": "主导产业保持增长",
                           "goal_progress": [{"indicator": "集群产值", "actual": "180.0"}]})
-    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → revoked 18.3")
+    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → 拟撤销告知 18.3 "
+                              "(a procedure, not a revocation)")
+    at("2025-04-03T15:00", "陈述申辩 the county states its case")
+    engine.fire(shunde, "state", f"county:{units['shunde']}",
+                text="年度报告因运营管理机构人员调整延误，正在补报（示例）")
+    sweep("2025-04-10T00:05", "陈述申辩期限届满 hearing over: awaiting the province's decision")
+    at("2025-04-10T10:00", "撤销决定 the province decides: revoked under 18.3, with remedies")
+    engine.fire(shunde, "revoke", PROVINCE, doc_no="粤工信服务函〔2025〕31号",
+                reason="陈述申辩期限届满仍未报送2024年度发展情况，申辩理由不能成立")
 
     at("2025-06-01T10:00", "重大变动报备 a major change filed")
     engine.fire(ids["changan"], "change", f"county:{units['changan']}", kind="management_body",
@@ -285,9 +294,15 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
                 engine.fire(ids[key], "report", f"county:{units[key]}", year=year,
                             data={"output": "190.0"})
         if year == 2025:
-            at("2026-09-01T10:00", "撤销 revocation by the province (第十八条第（五）项)")
-            engine.fire(ids["changan"], "revoke", PROVINCE, reason_code="18.5",
-                        reason="集群内企业发生较大生产安全事故（示例）")
+            at("2026-09-01T10:00", "拟撤销告知 the province proposes revocation (第十八条（五）)")
+            engine.fire(ids["changan"], "propose_revocation", PROVINCE, reason_code="18.5",
+                        facts="集群内企业发生较大生产安全事故（示例）")
+            at("2026-09-03T10:00", "陈述申辩 the county states its case")
+            engine.fire(ids["changan"], "state", f"county:{units['changan']}",
+                        text="经应急管理部门复核，该事故等级为一般事故（示例）")
+            at("2026-09-10T10:00", "维持认定 the province maintains the recognition")
+            engine.fire(ids["changan"], "maintain", PROVINCE,
+                        reason="经核实，事故等级为一般事故，不属于第十八条第（五）项情形")
 
     sweep("2027-07-16T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
     at("2027-07-20T10:00", "复核 round 2027: the clusters whose validity ends in 2027, each "

@@ -359,12 +359,6 @@ def change(act: Act) -> None:
     act.audit.update(kind=kind, detail=detail)
 
 
-@EFFECTS.register("revoke", reads=("reason_code", "reason"))
-def revoke(act: Act) -> None:
-    code = str(act.payload["reason_code"]).strip()
-    text = act.text("reason")
-    act.reason = f"{code} {text}"
-    act.audit.update(reason_code=code, ground=act.policy.revocation_reason(code))
 
 
 @EFFECTS.register("reason", reads=("reason",))

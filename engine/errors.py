@@ -130,6 +130,11 @@ class Reason(StrEnum):
     NO_CITY_OPINION = "no 复核初审 opinion"
     CITY_OPINION_NOT_PASSED = "复核初审 not passed"
     REVIEW_ROUND = "a 复核 round"
+    HEARING_NOT_OVER = "hearing period not over"
+    NO_PROCEDURE = "no revocation procedure recorded"
+    NOT_SYSTEM_GROUND = "ground not opened by the system"
+    NOT_SYSTEM_DECISION = "decision not the system's"
+    GROUND_CURED = "ground cured"
 
 
 class TransitionRefused(EngineError):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0007_review_rounds"
+SCHEMA_REVISION = "0008_review_rounds"
 
 
 class Meta(SQLModel, table=True):

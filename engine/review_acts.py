@@ -24,6 +24,7 @@ from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
 from gdcluster.engine.models import AnnualReport, Case, Round
+from gdcluster.engine.procedure_acts import open_procedure
 
 __all__ = ["REVIEW_APPLY_DUE", "case_plan", "latest_goal_actuals", "review_assessment",
            "review_status"]
@@ -238,6 +239,27 @@ def renew(act: Act) -> None:
                      previous_valid_until=old_until.isoformat(),
                      review_round=review.get("year"),
                      city_opinion=(review.get("check") or {}).get("opinion"))
+    if assessment is not None:
+        act.audit["assessment"] = _assessment_record(assessment)
+
+
+@EFFECTS.register("fail_review", reads=("reason", "due"))
+def fail_review(act: Act) -> None:
+    """经复核未通过 (第十八条第（一）项): the province's reasons, with the 考核 on record, open
+    the 拟撤销 procedure on ground 18.1 — the 告知书 states the facts and the 陈述申辩 deadline;
+    nothing is revoked here."""
+    reasons = act.text("reason")
+    assert reasons is not None  # required by the row
+    assessment = review_assessment(act.session, act.case)
+    review = dict(act.case.review or {})
+    year = review.get("year") or act.case.review_round
+    hearing_due = open_procedure(act, code="18.1", facts=f"经{year}年复核未通过：{reasons}",
+                                 due=act.day("due"))
+    review["decision"] = {"renewed": False, "reasons": reasons, "at": act.now.isoformat()}
+    act.case.review = review
+    act.audit.update(review_round=year, review_reasons=reasons,
+                     city_opinion=(review.get("check") or {}).get("opinion"),
+                     hearing_due=hearing_due.isoformat())
     if assessment is not None:
         act.audit["assessment"] = _assessment_record(assessment)
 

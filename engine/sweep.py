@@ -74,7 +74,8 @@ class DeadlineOutcome:
     case_id: int | None
     round_year: int | None
     due_at: datetime
-    #: ``publicity_closed``, ``revoked``, ``flagged``, ``reminded``, ``closed``, ``held``,
+    #: ``publicity_closed``, ``revocation_proposed``, ``overdue``, ``rolled``,
+    #: ``awaiting_decision``, ``revoked``, ``flagged``, ``reminded``, ``closed``, ``held``,
     #: ``not_applicable``, ``refused``, ``waiting``, ``busy`` or ``error``.
     outcome: str
     result: str
@@ -278,6 +279,11 @@ def _fire_case_deadline(
         elif decided.outcome == REMINDED:
             assert case is not None
             _remind(transaction, row, case, decided, at)
+        elif decided.reschedule is not None:  # moved, not fired: a row for the new time
+            key, due_at = decided.reschedule
+            deadlines.schedule(session, kind=row.kind, key=key, due_at=due_at, now=at,
+                               case_id=row.case_id)
+            wrote_due = due_at <= cutoff
         _set_result(session, row.id, decided.result)
         return True, decided, wrote_due
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
+from gdcluster.engine.procedures import PROPOSED, procedure_shown
 from gdcluster.engine.store import Store, connection_of
 
 Row = TypeVar("Row", Case, Round)
@@ -83,29 +84,22 @@ class CaseView:
     correction_due: date | None = None
     #: The 复核 round covering the case (``round open YEAR --kind review``), if any.
     review_round: int | None = None
+    procedure: dict[str, Any] | None = None  # the latest 拟撤销 procedure (procedures.py)
+
+    @property
+    def hearing_due(self) -> date | None:
+        """The 陈述申辩 deadline of a procedure running on the case."""
+        if self.procedure is None or self.state != PROPOSED:
+            return None
+        return date.fromisoformat(self.procedure["hearing_due"])
 
     def to_dict(self) -> dict[str, Any]:
+        plain = ("id", "round", "name", "city", "county", "industry", "state", "version",
+                 "policy", "policy_version", "score", "publicity_start", "publicity_end",
+                 "valid_from", "valid_until", "previous_state", "correction_due",
+                 "review_round", "hearing_due", "procedure", "created_at", "updated_at")
         return {
-            "id": self.id,
-            "round": self.round,
-            "name": self.name,
-            "city": self.city,
-            "county": self.county,
-            "industry": self.industry,
-            "state": self.state,
-            "version": self.version,
-            "policy": self.policy,
-            "policy_version": self.policy_version,
-            "score": self.score,
-            "publicity_start": iso(self.publicity_start),
-            "publicity_end": iso(self.publicity_end),
-            "valid_from": iso(self.valid_from),
-            "valid_until": iso(self.valid_until),
-            "previous_state": self.previous_state,
-            "correction_due": iso(self.correction_due),
-            "review_round": self.review_round,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
+            **{name: iso(getattr(self, name)) for name in plain},
             "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
             "objections": [{k: iso(v) for k, v in row.items()} for row in self.objections],
             "reports": list(self.reports),
@@ -163,7 +157,9 @@ def case_view(session: Session, case: Case) -> CaseView:
     deadline_rows.sort(key=lambda item: item[0])
     objections.sort(key=lambda item: item["id"])
     reports.sort()
-    return _view(case, [item[1] for item in deadline_rows], objections, reports)
+    view = _view(case, [item[1] for item in deadline_rows], objections, reports)
+    shown = procedure_shown(session, view.id, view.state, view.deadlines)
+    return view if shown is None else replace(view, procedure=shown)
 
 
 _DEADLINE_PART, _OBJECTION_PART, _REPORT_PART = 1, 2, 3

@@ -109,6 +109,8 @@ def _key(case_id: int, kind: str, due: datetime, validity: tuple[date, date] | N
         return deadlines.case_key(case_id, kind)
     if kind == deadlines.REPORT_DUE:
         return deadlines.case_key(case_id, "report", as_utc(due).year - 1)
+    if kind == deadlines.REPORT_GRACE:
+        return deadlines.case_key(case_id, "report", as_utc(due).year - 1, "grace")
     if kind == deadlines.CORRECTION_DUE:
         return deadlines.case_key(case_id, "correction", 1)
     if kind == deadlines.CORRECTION_REMINDER:

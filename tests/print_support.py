@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import PROVINCE, full_scores, review_data
+from support import PROVINCE, full_scores, heard, review_data, revoke_now
 
 from gdcluster.engine import Engine
 from gdcluster.engine.application import load_application_file
@@ -61,6 +61,9 @@ PRINT_CASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
                 "58-clusters": ("long", {"round_year": 2024})},
     "revocation": {"short-reason": ("long", {"case_id": "revoked_short"}),
                    "10000-char-reason": ("long", {"case_id": "revoked_long"})},
+    "revocation_proposal": {"10000-char-facts": ("long", {"case_id": "revoked_long"})},
+    "maintained": {"10000-char-reason": ("long", {"case_id": "maintained"})},
+    "reinstated": {"short-reason": ("long", {"case_id": "revoked_short"})},
     "return": {"short-reason": ("long", {"case_id": "returned_short"}),
                "10000-char-reason": ("long", {"case_id": "returned_long"})},
     "correction_reminder": {"reminder": ("long", {"case_id": "returned_short"})},
@@ -219,8 +222,14 @@ def _after_recognition(engine: Engine, clock: FakeClock, world: World, ids: list
     clock.set("2025-03-03T10:00")
     for key, case_id, reason in (("revoked_short", ids[1], "2023年产值数据与统计部门数据不符"),
                                  ("revoked_long", ids[2], LONG_REASON)):
-        engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason=reason)
+        revoke_now(engine, case_id, "18.2", reason)
         world.cases[key] = case_id
+    heard(engine, ids[3], "18.4", "主导产业由灯饰照明调整为智能家居，未及时报备")
+    engine.fire(ids[3], "maintain", PROVINCE, reason=LONG_REASON)
+    world.cases["maintained"] = ids[3]
+    clock.set("2025-03-05T10:00")
+    engine.fire(ids[1], "reinstate", PROVINCE, reason="行政复议决定撤销原撤销决定",
+                reference="粤府行复〔2025〕12号")
     kept = [case_id for case_id in ids if case_id not in (ids[1], ids[2])]
     for year, when in ((2024, "2025-03-10T09:00"), (2025, "2026-02-02T09:00"),
                        (2026, "2027-02-01T09:00")):

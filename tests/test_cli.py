@@ -268,9 +268,16 @@ WALK: list[tuple] = [
      ["case", "review-check", "1", "--pass", "--opinion", "经初审，符合复核条件"], 1,
      "under_review"),
     ("A-renew->renewed", PROVINCE, "2027-06-02T09:00", ["case", "renew", "1"], 1, "renewed"),
-    ("A-revoke->revoked", PROVINCE, "2027-07-01T09:00",
-     ["case", "revoke", "1", "--reason-code", "18.4", "--reason", "主导产业变更未报备"], 1,
-     "revoked"),
+    ("calendar-import-2027", PROVINCE, "2027-06-30T09:00",
+     ["calendar", "import", str(CALENDAR_2027)], None, None),
+    ("A-propose-revocation->revocation_proposed", PROVINCE, "2027-07-01T09:00",
+     ["case", "propose-revocation", "1", "--reason-code", "18.4", "--facts",
+      "主导产业变更未报备"], 1, "revocation_proposed"),
+    ("A-state->revocation_proposed", NANHAI, "2027-07-02T09:00",
+     ["case", "state", "1", "--text", "变更已于6月口头报告"], 1, "revocation_proposed"),
+    ("A-revoke->revoked", PROVINCE, "2027-07-05T09:00",
+     ["case", "revoke", "1", "--reason", "口头报告不构成报备", "--doc-no",
+      "粤工信服务函〔2027〕51号"], 1, "revoked"),
 ]
 
 
@@ -351,14 +358,15 @@ def test_walk_history_json_is_the_audit_trail(walk: dict[str, Any]) -> None:
         "create", "update", "submit", "return", "submit", "review", "recommend", "score",
         "score", "score", "expert_review", "publicize", "close_publicity", "recognize",
         "report", "change", "review_notice", "apply_review", "review_check", "renew",
-        "revoke",
+        "propose_revocation", "state", "revoke",
     ]
     assert rows[3]["payload"]["correction_due"] == "2024-03-15"
     assert all({"trigger", "from_state", "to_state", "actor", "at", "reason"} <= set(row)
                for row in rows)
     assert rows[3]["reason"] == "缺少2023年产值证明"
     assert rows[3]["actor"] == FOSHAN
-    assert (rows[-1]["from_state"], rows[-1]["to_state"]) == ("renewed", "revoked")
+    assert (rows[-1]["from_state"], rows[-1]["to_state"]) == ("revocation_proposed", "revoked")
+    assert rows[-3]["from_state"] == "renewed" and rows[-1]["payload"]["statements"] == 1
     assert rows[0]["at"].startswith("2024-03-01T01:00:00")  # 09:00 Asia/Shanghai, stored UTC
     objector = as_json(gd(walk["db"], "case", "history", 2, "--json"))
     assert "public@王五" in [row["actor"] for row in objector]  # object without --as
@@ -368,7 +376,7 @@ def test_walk_history_human_shows_local_times(walk: dict[str, Any]) -> None:
     """The human history shows Asia/Shanghai wall time and the transition of each act."""
     text = ok(gd(walk["db"], "case", "history", 1)).stdout
     assert "2024-03-01 09:00" in text
-    assert "renewed → revoked" in text
+    assert "renewed → revocation_proposed" in text and "revocation_proposed → revoked" in text
     assert "18.4" in text
 
 
@@ -860,12 +868,15 @@ CONTRACT = {
     "round site-visit", "policy list", "policy extend",
     "case create", "case update", "case submit", "case withdraw", "case recommend",
     "case expert-review", "case recognize", "case close-publicity", "case reopen",
-    "case apply-review", "case review-check", "case renew", "case review",
+    "case apply-review", "case review-check", "case renew", "case fail-review", "case review",
     "case score", "case object", "case resolve", "case report", "case change", "case revoke",
     "case reject", "case show", "case history", "case check", "case list",
     "calendar workdays", "calendar import", "audit verify",
     # issue 14: Excel in and out
     "case import", "case export", "template application",
+    # issue 12: the revocation procedure
+    "case propose-revocation", "case state", "case maintain", "case reinstate",
+    "audit procedures",
 }
 
 

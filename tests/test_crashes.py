@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from deadline_support import audit_rows, expert_reviewed, insert_cases, publicized, states
 from hardening_support import backend, fresh_url, module_db_url, snapshot
 from sqlalchemy import select, text
+from support import revoke_now
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, deadlines
@@ -344,7 +345,7 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
         ids = insert_cases(engine, 40, state="recognized",
                            validity=(date(2024, 10, 12), date(2027, 10, 11)))
         for case_id in ids:
-            engine.fire(case_id, "revoke", PROVINCE, reason_code="18.5", reason="较大安全事故")
+            revoke_now(engine, case_id, "18.5", "较大安全事故")
         with engine.store.read() as session:
             assert Counter(session.scalars(select(Delivery.status))) == {"pending": 80}
         command = [sys.executable, "-c", "from gdcluster.cli import main; main()", "--db", db,

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
-from support import PROVINCE, Walker
+from support import Walker, revoke_now
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput
@@ -142,8 +142,7 @@ def smtp_settings(tmp_path: Path, port: int, **extra: Any) -> Settings:
 
 def revoke(engine: Engine, clock: FakeClock, case_id: int) -> None:
     clock.set(REVOKED_AT)
-    engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2",
-                reason="经核查，申报材料中2023年产值数据与统计部门数据不符")
+    revoke_now(engine, case_id, "18.2", "经核查，申报材料中2023年产值数据与统计部门数据不符")
 
 
 def deliveries(engine: Engine, channel: str | None = None) -> list[Delivery]:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-from support import PROVINCE, Walker, review_data
+from support import DECISION, PROVINCE, Walker, heard, review_data, revoke_now
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused
@@ -206,8 +206,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     acts["report_reminder"] = act_of("report_reminder", "nanhai")
 
     clock.set("2025-03-03T10:00")
-    engine.fire(ids["guzhen"], "revoke", PROVINCE, reason_code="18.2",
-                reason="经核查，申报材料中2023年产值数据与统计部门数据不符")
+    revoke_now(engine, ids["guzhen"], "18.2", "经核查，申报材料中2023年产值数据与统计部门数据不符")
     acts["revocation"] = act_of("revocation")
 
     for year, when in ((2024, "2025-03-10T09:00"), (2025, "2026-02-02T09:00"),
@@ -632,16 +631,17 @@ def test_notice_rows_are_written_inside_the_acts_transaction(world: dict[str, An
             Notice.audit_seq == event.audit_seq))))
         raise RuntimeError("disk full")
 
+    heard(engine, case_id, "18.5", "重大安全事故")
     before = len(list_notices(engine))
     remove = engine.on_transaction(failing_hook)
     try:
         with pytest.raises(RuntimeError, match="disk full"):
-            engine.fire(case_id, "revoke", PROVINCE, reason_code="18.5", reason="重大安全事故")
+            engine.fire(case_id, "revoke", PROVINCE, reason=DECISION)
     finally:
         remove()
     assert seen == [3]  # txt, html, docx written in the transaction
     assert len(list_notices(engine)) == before
-    assert engine.get(case_id).state == "renewed"
+    assert engine.get(case_id).state == "revocation_proposed"
     assert not list((world["folder"] / "outbox").glob("*_revocation_case1_*"))
 
 
@@ -650,11 +650,9 @@ def test_a_refused_act_issues_no_notice(world: dict[str, Any]) -> None:
     engine = world["engine"]
     before = len(list_notices(engine))
     with pytest.raises(InvalidInput):
-        engine.fire(world["ids"]["nanhai"], "revoke", PROVINCE, reason_code="18.9",
-                    reason="理由")
+        revoke_now(engine, world["ids"]["nanhai"], "18.9", "理由")
     with pytest.raises(TransitionRefused):  # the state machine refuses: nothing issued either
-        engine.fire(world["ids"]["guzhen"], "revoke", PROVINCE, reason_code="18.2",
-                    reason="再次撤销")
+        revoke_now(engine, world["ids"]["guzhen"], "18.2", "再次撤销")
     assert len(list_notices(engine)) == before
 
 

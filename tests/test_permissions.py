@@ -28,7 +28,16 @@ from hardening_support import (
     snapshot,
 )
 from sqlalchemy import select
-from support import PATHS, TIMES, Walker, at_least, full_scores, review_data, rule_for
+from support import (
+    PATHS,
+    TIMES,
+    Walker,
+    at_least,
+    ensure_calendar,
+    full_scores,
+    review_data,
+    rule_for,
+)
 
 from gdcluster.cli import cli
 from gdcluster.engine import (
@@ -83,6 +92,8 @@ def expected(state: str, trigger: str, when: str | None, who: str) -> int:
     if rule is None or trigger in ROUND_ONLY:
         return 3
     kind = Actor.parse(ACTORS[who]).kind
+    if (trigger, kind) == ("revoke", "system") and rule is not None:
+        return 3  # the default policy leaves the decision to the province (decided_by)
     if "anyone" in rule.actors and kind != "system":
         return 0
     if kind not in rule.actors:
@@ -112,7 +123,12 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "report": {"year": 2024, "data": {"output": "130"}},
         "change": {"kind": "management_body", "detail": "管理机构更名"},
         "flag": {"reason": "未按时报送年度报告"},
-        "revoke": {"reason_code": "18.5", "reason": "较大安全事故"},
+        "propose_revocation": {"reason_code": "18.5", "facts": "较大安全事故"},
+        "fail_review": {"reason": "发展规划目标未完成"},
+        "state": {"text": "事故等级有误"},
+        "maintain": {"reason": "陈述申辩成立"},
+        "revoke": {"reason": "陈述申辩不成立"},
+        "reinstate": {"reason": "自我纠错", "reference": "自我纠错"},
         "reject": {"reason": "不符合条件"},
     }.get(trigger, {})
 
@@ -238,6 +254,9 @@ def test_refused_where_the_table_refuses(world: World, state: str, trigger: str,
         elif trigger in ROUND_ONLY:
             assert isinstance(error, TransitionRefused)
             assert error.reasons == [Reason.ROUND_ACT_ONLY]
+        elif (state, trigger, Actor.parse(actor).kind) == (
+                "revocation_proposed", "revoke", "system"):
+            assert error.reasons == [Reason.NOT_SYSTEM_DECISION]  # the default policy
         else:
             assert isinstance(error, TransitionRefused) and error.reasons == [Reason.WRONG_STATE]
         assert trigger in error.message, error.message
@@ -332,11 +351,17 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "report": ["report", str(case_id), "--year", "2024", "--data",
                    str(DATA / "report-2024.json")],
         "change": ["change", str(case_id), "--kind", "management_body", "--detail", "更名"],
-        "revoke": ["revoke", str(case_id), "--reason-code", "18.5", *reason],
+        "propose_revocation": ["propose-revocation", str(case_id), "--reason-code", "18.5",
+                               "--facts", "较大安全事故"],
+        "state": ["state", str(case_id), "--text", "事故等级有误"],
+        "maintain": ["maintain", str(case_id), *reason],
+        "revoke": ["revoke", str(case_id), *reason],
+        "reinstate": ["reinstate", str(case_id), *reason, "--reference", "自我纠错"],
         "reject": ["reject", str(case_id), *reason],
         "apply_review": ["apply-review", str(case_id), "--data",
                          str(DATA / "review-2027.json")],
         "review_check": ["review-check", str(case_id), "--pass", "--opinion", "符合复核条件"],
+        "fail_review": ["fail-review", str(case_id), *reason],
     }
     if trigger in ("publicize", "flag", "close", "expire"):
         return None
@@ -416,6 +441,11 @@ def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | 
     elif trigger == "publicize":
         at_least(clock, TIMES["publicize"])
         data["start"] = local_date(clock.now())
+    elif trigger in ("propose_revocation", "fail_review") and clock.now().year >= 2027:
+        # after a 复核 walk: the hearing deadline is counted in 2027's working days
+        ensure_calendar(engine, clock.now().year)
+    elif trigger == "revoke":  # the decision comes once the county has stated its case
+        engine.fire(case_id, "state", f"county:{view.county}", text="对事实无异议")
     return {**payload(trigger, when, walker.application, objection), **data}
 
 
@@ -429,6 +459,8 @@ def test_allowed_where_the_table_allows(fresh_cases: FreshCases, state: str, tri
     refusal is recorded."""
     engine, walker, case_id = fresh_cases.take(state)
     data = prepare(walker, case_id, state, trigger, when)
+    if (trigger, Actor.parse(ACTORS[who]).kind) == ("propose_revocation", "system"):
+        data["reason_code"] = "18.3"  # the system opens procedures under 18.1 and 18.3 only
     before = engine.get(case_id)
     refusals = len(engine.refusals())
     view = engine.fire(case_id, trigger, ACTORS[who], **data)

@@ -227,3 +227,96 @@ def test_the_review_commands_on_the_cli(tmp_path, clock: FakeClock) -> None:
     assert "复核 round (kind review)" in summary.output and "applied" in summary.output
     listed = json.loads(gd(None, "2026-07-20T11:00", "--json", "round", "show", "2026").output)
     assert (listed["kind"], [row["id"] for row in listed["covered"]]) == ("review", [case_id])
+
+
+def test_the_2023_batch_replays_its_review(engine: Engine, clock: FakeClock) -> None:
+    """Done when (issue 12): the 2023 batch, recognized 2023-07-10 (valid to 2026-07-09), in
+    the 复核 round 2026. County A applies, its city passes it and the province renews it after
+    2026-07-09: renewed 2026-07-10 to 2029-07-09. County B never applies: expired at
+    2026-07-09 24:00, then at the application deadline (2026-07-31 24:00) the system opens the
+    18.1 procedure. County C fails the 考核: the province fails its 复核 with reasons, which
+    opens the 18.1 procedure. Nothing is revoked."""
+    a, b, c = batch_2023(engine, clock, count=3)
+    open_review_2026(engine, clock)
+    clock.set("2026-07-01T10:00")
+    engine.fire(a, "apply_review", COUNTY, data=load("review-2026.json"))
+    engine.fire(c, "apply_review", COUNTY, data=load("review-2026-goals-missed.json"))
+    clock.set("2026-07-03T10:00")
+    engine.fire(a, "review_check", CITY, passed=True, opinion="经初审，符合复核条件")
+    engine.fire(c, "review_check", CITY, passed=False, opinion="发展规划目标多项未完成")
+
+    clock.set("2026-07-10T00:05")
+    ended = {item.case_id: item.outcome for item in engine.run_due()
+             if item.kind == "validity_end"}
+    assert ended == {a: "held", b: "expired", c: "held"}
+
+    clock.set("2026-07-20T10:00")
+    view = engine.fire(a, "renew", PROVINCE)
+    assert (view.state, view.valid_from, view.valid_until) == (
+        "renewed", date(2026, 7, 10), date(2029, 7, 9))
+
+    clock.set("2026-07-21T10:00")
+    failed = engine.fire(c, "fail_review", PROVINCE,
+                         reason="4项发展规划目标均未完成，集群产值未达到目标值")
+    assert (failed.state, failed.previous_state) == ("revocation_proposed", "under_review")
+    last = engine.history(c)[-1]
+    assert (last["trigger"], last["payload"]["reason_code"]) == ("fail_review", "18.1")
+    assert last["payload"]["assessment"]["goals_met"] == 0
+    assert "经2026年复核未通过" in last["payload"]["facts"]
+    assert failed.hearing_due is not None and failed.hearing_due > date(2026, 7, 21)
+
+    clock.set("2026-08-01T00:05")
+    proposed = [(item.case_id, item.outcome) for item in engine.run_due()
+                if item.kind == "review_apply_due"]
+    assert proposed == [(b, "revocation_proposed")]
+    view = engine.get(b)
+    assert (view.state, view.previous_state) == ("revocation_proposed", "expired")
+    opened = engine.history(b)[-1]
+    assert (opened["trigger"], opened["actor"], opened["payload"]["reason_code"]) == (
+        "propose_revocation", "system", "18.1")
+    assert "未申请复核" in opened["payload"]["facts"]
+    for case_id in (a, b, c):
+        assert "revoke" not in [row["trigger"] for row in engine.history(case_id)]
+    report = engine.verify_audit()
+    assert report.ok, report.message()
+
+
+def test_a_failed_review_sends_its_result_and_the_notice_of_intent(
+        tmp_path, clock: FakeClock) -> None:
+    """`fail_review` issues the 复核结果 (reasons, the 考核, the 拟撤销 procedure that follows)
+    and the 拟撤销告知书 (ground 18.1 with its words, the 陈述申辩 deadline); the 复核 round
+    issued each covered case its 复核通知 (county, copied to the city)."""
+    from gdcluster.notifications import Contact, Settings, attach, list_notices, render_notice
+
+    engine = Engine.init(f"sqlite:///{tmp_path / 'gd.db'}", simulation=True, clock=clock)
+    try:
+        attach(engine, Settings(outbox=tmp_path / "outbox", contact=Contact(
+            person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn",
+            department="中小企业服务处", address="广州市越秀区东风中路305号",
+            postcode="510031")))
+        [case_id] = batch_2023(engine, clock, count=1)
+        open_review_2026(engine, clock)
+        clock.set("2026-07-01T10:00")
+        engine.fire(case_id, "apply_review", COUNTY, data=load("review-2026-goals-missed.json"))
+        engine.fire(case_id, "review_check", CITY, passed=False, opinion="目标未完成")
+        clock.set("2026-07-21T10:00")
+        view = engine.fire(case_id, "fail_review", PROVINCE, reason="发展规划目标均未完成")
+        kinds = [row["kind"] for row in list_notices(engine, case_id=case_id)
+                 if row["format"] == "txt"]
+        assert kinds[-3:] == ["review_notice", "review_result", "revocation_proposal"]
+        notice = render_notice(engine, "review_notice", case_id=case_id).body.decode("utf-8")
+        assert ("请集群所在县（市、区）中小企业主管部门于2026年7月31日（当日24时止）前提出复核"
+                "申请") in notice
+        assert "抄送：佛山市工业和信息化局。" in notice
+        result = render_notice(engine, "review_result", case_id=case_id).body.decode("utf-8")
+        assert "该集群未通过复核" in result and "未通过复核的理由：发展规划目标均未完成。" in result
+        assert "集群发展规划目标考核：4项目标中0项达成" in result
+        assert "“有效期满未申请复核或经复核未通过”" in result
+        assert "市级推荐" not in result
+        due = view.hearing_due
+        assert due is not None
+        assert f"{due.year}年{due.month}月{due.day}日24时前提出陈述和申辩意见" in result
+        intent = render_notice(engine, "revocation_proposal", case_id=case_id).body.decode("utf-8")
+        assert "经2026年复核未通过：发展规划目标均未完成" in intent
+    finally:
+        engine.close()

@@ -35,7 +35,11 @@ PAYLOADS = {
     "resolve": {"objection": 1, "reason": "处理", "when": "dismiss"},
     "report": {"year": 2024, "data": {}},
     "change": {"kind": "spatial_scope", "detail": "扩区"},
-    "revoke": {"reason_code": "18.2", "reason": "虚假申报"},
+    "propose_revocation": {"reason_code": "18.2", "facts": "虚假申报"},
+    "state": {"text": "陈述申辩"},
+    "maintain": {"reason": "维持"},
+    "revoke": {"reason": "虚假申报属实"},
+    "reinstate": {"reason": "纠错", "reference": "自我纠错"},
     "flag": {"reason": "逾期"},
     "reopen": {"reason": "纠错"},
 }
