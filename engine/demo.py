@@ -6,8 +6,8 @@ its correction deadline and reminder, 资格初审 with a criterion failing on t
 70% (不予认定), recommendation, a 现场考察, expert scoring, publicity over the 国庆 holiday, a
 real-name objection, the close of publicity by the scheduler's sweep, recognition with the
 名单通告 (its 文号 and 成文日期), the round closed with a case not recommended (未入选), annual
-reports, a 重大变动 filing, a missed report that opens a 拟撤销 procedure (陈述申辩, then the
-province's 撤销决定), a proposal the province maintains after hearing the county, a 复核 and
+reports, a 重大变动 filing, a missed report urged (催报) and, still missing after the grace,
+a 拟撤销 procedure (陈述申辩, then the province's 撤销决定), a proposal the province maintains after hearing the county, a 复核 and
 renewal, and an expiry that opens the 18.1 procedure. The narration is the
 engine's own event stream.
 """
@@ -251,13 +251,15 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         engine.fire(ids[key], "report", f"county:{units[key]}", year=2024,
                     data={"output": "180.0", "plan_execution": "主导产业保持增长",
                           "goal_progress": [{"indicator": "集群产值", "actual": "180.0"}]})
-    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → 拟撤销告知 18.3 "
+    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → 催报 with a grace "
+                              "of 10 working days (no revocation)")
+    sweep("2025-04-17T00:05", "催报期限届满 grace over, report still missing → 拟撤销告知 18.3 "
                               "(a procedure, not a revocation)")
-    at("2025-04-03T15:00", "陈述申辩 the county states its case")
+    at("2025-04-18T15:00", "陈述申辩 the county states its case")
     engine.fire(shunde, "state", f"county:{units['shunde']}",
                 text="年度报告因运营管理机构人员调整延误，正在补报（示例）")
-    sweep("2025-04-10T00:05", "陈述申辩期限届满 hearing over: awaiting the province's decision")
-    at("2025-04-10T10:00", "撤销决定 the province decides: revoked under 18.3, with remedies")
+    sweep("2025-04-25T00:05", "陈述申辩期限届满 hearing over: awaiting the province's decision")
+    at("2025-04-25T10:00", "撤销决定 the province decides: revoked under 18.3, with remedies")
     engine.fire(shunde, "revoke", PROVINCE, doc_no="粤工信服务函〔2025〕31号",
                 reason="陈述申辩期限届满仍未报送2024年度发展情况，申辩理由不能成立")
 

@@ -114,6 +114,7 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "report": {"year": 2024, "data": {"output": "130"}},
         "change": {"kind": "management_body", "detail": "管理机构更名"},
         "flag": {"reason": "未按时报送年度报告"},
+        "report_overdue": {"year": 2024, "report_due": "2025-03-31"},
         "propose_revocation": {"reason_code": "18.5", "facts": "较大安全事故"},
         "state": {"text": "事故等级有误"},
         "maintain": {"reason": "陈述申辩成立"},
@@ -348,7 +349,7 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "reinstate": ["reinstate", str(case_id), *reason, "--reference", "自我纠错"],
         "reject": ["reject", str(case_id), *reason],
     }
-    if trigger in ("publicize", "flag", "close"):
+    if trigger in ("publicize", "flag", "report_overdue", "close"):
         return None
     return ["case", *commands.get(trigger, [trigger.replace("_", "-"), str(case_id)])]
 
