@@ -7,9 +7,9 @@ its correction deadline and reminder, 资格初审 with a criterion failing on t
 real-name objection, the close of publicity by the scheduler's sweep, recognition with the
 名单通告 (its 文号 and 成文日期), the round closed with a case not recommended (未入选), annual
 reports, a 重大变动 filing, a missed report urged (催报) and, still missing after the grace,
-a 拟撤销 procedure (陈述申辩, then the province's 撤销决定), a proposal the province maintains after hearing the county, a 复核 and
-renewal, and an expiry that opens the 18.1 procedure. The narration is the
-engine's own event stream.
+a 拟撤销 procedure (陈述申辩, then the province's 撤销决定), a proposal the province
+maintains after hearing the county, a 复核 and renewal, and an expiry that opens the 18.1
+procedure. The narration is the engine's own event stream.
 """
 
 from __future__ import annotations
