@@ -383,7 +383,7 @@ def test_real_scheduler_process_wakes_at_the_due_time_and_stops_on_sigterm(
                                  deadline=(deadlines.REPORT_GRACE, now - timedelta(days=1)))
         [soon] = insert_cases(engine, 1, state="recognized",
                               validity=(date(2024, 7, 10), date(2027, 7, 9)),
-                              deadline=(deadlines.REPORT_GRACE, now + timedelta(seconds=4)))
+                              deadline=(deadlines.REPORT_GRACE, now + timedelta(seconds=15)))
         process = subprocess.Popen([*gdcluster_command(), "--db", url, "scheduler", "run"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    env=clean_env(tmp_path), cwd=tmp_path, text=True)
