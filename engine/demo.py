@@ -6,10 +6,10 @@ its correction deadline and reminder, 资格初审 with a criterion failing on t
 70% (不予认定), recommendation, a 现场考察, expert scoring, publicity over the 国庆 holiday, a
 real-name objection, the close of publicity by the scheduler's sweep, recognition with the
 名单通告 (its 文号 and 成文日期), the round closed with a case not recommended (未入选), annual
-reports, a 重大变动 filing, a missed report that opens a 拟撤销 procedure (陈述申辩, then the
-province's 撤销决定), a proposal the province maintains after hearing the county, a 复核 and
-renewal, and an expiry that opens the 18.1 procedure. The narration is the
-engine's own event stream.
+reports, a 重大变动 filing, a missed report urged (催报) and, still missing after the grace,
+a 拟撤销 procedure (陈述申辩, then the province's 撤销决定), a proposal the province
+maintains after hearing the county, a 复核 and renewal, and an expiry that opens the 18.1
+procedure. The narration is the engine's own event stream.
 """
 
 from __future__ import annotations
@@ -84,6 +84,24 @@ def application(changes: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(_BASE)
     data.update(copy.deepcopy(changes))
     return data
+
+
+#: 2027's working days for the demo only: the built-in calendar ends with 2026, and a real
+#: database loads the State Council's published arrangement instead.
+DEMO_2027 = """\
+# DEMO ONLY — NOT OFFICIAL DATA: an invented 2027 holiday arrangement.
+2027:
+  source: DEMO (not official) — 2027 holiday arrangement
+  holidays:
+    - {from: 2027-01-01, to: 2027-01-03}
+    - {from: 2027-02-05, to: 2027-02-12}
+    - {from: 2027-04-03, to: 2027-04-05}
+    - {from: 2027-05-01, to: 2027-05-05}
+    - 2027-06-09
+    - 2027-09-15
+    - {from: 2027-10-01, to: 2027-10-07}
+  workdays: [2027-01-31, 2027-02-20, 2027-04-25, 2027-05-08, 2027-09-26, 2027-10-09]
+"""
 
 
 def sample_review(application: dict[str, Any], review_year: int) -> dict[str, Any]:
@@ -272,13 +290,15 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         engine.fire(ids[key], "report", f"county:{units[key]}", year=2024,
                     data={"output": "180.0", "plan_execution": "主导产业保持增长",
                           "goal_progress": [{"indicator": "集群产值", "actual": "180.0"}]})
-    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → 拟撤销告知 18.3 "
+    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → 催报 with a grace "
+                              "of 10 working days (no revocation)")
+    sweep("2025-04-17T00:05", "催报期限届满 grace over, report still missing → 拟撤销告知 18.3 "
                               "(a procedure, not a revocation)")
-    at("2025-04-03T15:00", "陈述申辩 the county states its case")
+    at("2025-04-18T15:00", "陈述申辩 the county states its case")
     engine.fire(shunde, "state", f"county:{units['shunde']}",
                 text="年度报告因运营管理机构人员调整延误，正在补报（示例）")
-    sweep("2025-04-10T00:05", "陈述申辩期限届满 hearing over: awaiting the province's decision")
-    at("2025-04-10T10:00", "撤销决定 the province decides: revoked under 18.3, with remedies")
+    sweep("2025-04-25T00:05", "陈述申辩期限届满 hearing over: awaiting the province's decision")
+    at("2025-04-25T10:00", "撤销决定 the province decides: revoked under 18.3, with remedies")
     engine.fire(shunde, "revoke", PROVINCE, doc_no="粤工信服务函〔2025〕31号",
                 reason="陈述申辩期限届满仍未报送2024年度发展情况，申辩理由不能成立")
 
@@ -304,6 +324,9 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
             engine.fire(ids["changan"], "maintain", PROVINCE,
                         reason="经核实，事故等级为一般事故，不属于第十八条第（五）项情形")
 
+    at("2027-03-16T09:00", "工作日历 the province loads 2027's working days (the demo's own "
+                           "arrangement, not the State Council's notice)")
+    engine.import_calendar(DEMO_2027.encode("utf-8"), "calendar-2027.yaml", PROVINCE)
     sweep("2027-07-16T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
     at("2027-07-20T10:00", "复核 round 2027: the clusters whose validity ends in 2027, each "
                            "with its 复核通知")
@@ -317,8 +340,8 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     at("2027-09-20T10:00", "复核通过 renewal on the 考核: validity extended contiguously")
     engine.fire(puning, "renew", PROVINCE)
 
-    sweep("2027-10-14T00:05", "复核申请截止 and 有效期届满: no 复核 applied for → 拟撤销 18.1 "
-                              "(or expired; nothing revoked by a timer)")
+    sweep("2027-10-14T00:05", "复核申请截止 the 复核 round's deadline (30 September) passed "
+                              "with no application → 拟撤销告知 18.1, the hearing follows")
     echo("")
     echo("结果 outcome:")
     for case_id, name in names.items():

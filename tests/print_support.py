@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import PROVINCE, full_scores, heard, review_data, revoke_now
+from support import PROVINCE, ensure_calendar, full_scores, heard, review_data, revoke_now
 
 from gdcluster.engine import Engine
 from gdcluster.engine.application import load_application_file
@@ -74,6 +74,7 @@ PRINT_CASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     "report_reminder": {"reminder": ("long", {"case_id": "reminded"})},
     "expiry_reminder": {"reminder": ("long", {"case_id": "renewed"})},
     "review_notice": {"notice": ("long", {"case_id": "review_notice"})},
+    "review_result": {"10000-char-reason": ("long", {"case_id": "review_failed"})},
 }
 
 
@@ -253,6 +254,16 @@ def _after_recognition(engine: Engine, clock: FakeClock, world: World, ids: list
     for case_id in kept:
         engine.fire(case_id, "renew", PROVINCE)
     world.cases["renewed"] = kept[-1]
+    # the reinstated cluster's 复核 fails, with a 10,000-character reason (复核结果)
+    failing = ids[1]
+    view = engine.get(failing)
+    engine.fire(failing, "apply_review", f"county:{view.county}",
+                data=review_data(engine.application(failing), 2027))
+    engine.fire(failing, "review_check", f"city:{view.city}", passed=False,
+                opinion="发展规划目标多项未完成")
+    ensure_calendar(engine, 2027)  # the 陈述申辩 deadline is counted in 2027's working days
+    engine.fire(failing, "fail_review", PROVINCE, reason=LONG_REASON)
+    world.cases["review_failed"] = failing
 
 
 def document(world: World, kind: str, target: dict[str, Any]) -> Document:

@@ -232,21 +232,22 @@ SWEEP_AT = "2024-10-12T08:00"
 @pytest.mark.slow
 def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
                                                    settings_file: Path) -> None:
-    """`scheduler run --once` over 500 due deadlines (250 ends of publicity, 250 revocations for
-    a missed report, due first), SIGKILLed right after committing its 200th act (a revocation)
-    — before that act's notice was delivered. Every deadline is fired or pending, never
-    half: a fired one has exactly its act and (for a revocation) its notice. The restarted
-    sweep fires the rest, each once; `notice deliver` then delivers every notice, and each
-    was recorded once."""
+    """`scheduler run --once` over 500 due deadlines (250 ends of publicity, 250 ends of a 催报
+    grace with the report still missing, due first: each opens the 18.3 procedure),
+    SIGKILLed right after committing its 200th act (a 拟撤销告知) — before that act's notice
+    was delivered. Every deadline is fired or pending, never half: a fired one has exactly
+    its act and (for a proposal) its 告知书 and hearing deadline. The restarted sweep fires
+    the rest, each once; `notice deliver` then delivers every notice, and each was recorded
+    once."""
     engine = Engine.init(db, simulation=True, clock=FakeClock("2024-03-01T09:00"))
     try:
         recognizing = publicized(engine, 250, end=date(2024, 10, 11))
         revoking = insert_cases(
             engine, 250, state="recognized", validity=(date(2023, 7, 10), date(2026, 7, 9)),
-            deadline=(deadlines.REPORT_DUE, end_of_day(date(2024, 3, 31))))
+            deadline=(deadlines.REPORT_GRACE, end_of_day(date(2024, 4, 17))))
         ids = recognizing + revoking
         argv = ["--db", db, "--now", SWEEP_AT, "scheduler", "run", "--once"]
-        killed(argv, 200, "after", "close_publicity,revoke", settings_file, tmp_path)
+        killed(argv, 200, "after", "close_publicity,propose_revocation", settings_file, tmp_path)
         intact(engine)
 
         def check(fired_expected: int | None) -> None:
@@ -256,20 +257,24 @@ def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
                     Deadline.case_id.in_(ids),
                     Deadline.due_at <= end_of_day(date(2024, 10, 11)))).all())
                 notices = Counter(session.scalars(select(Notice.case_id).where(
-                    Notice.kind == "revocation")))
+                    Notice.kind == "revocation_proposal")))
+                hearings = Counter(session.scalars(select(Deadline.case_id).where(
+                    Deadline.kind == deadlines.HEARING_END)))
             fired = [case_id for case_id, status in seeded.items() if status == "fired"]
             if fired_expected is not None:
                 assert len(fired) == fired_expected
             for case_id in ids:
                 state, version, acts, _due = facts[case_id]
-                moved = [act for act in acts if act in ("close_publicity", "revoke")]
+                moved = [act for act in acts if act in ("close_publicity", "propose_revocation")]
                 if seeded[case_id] == "fired":
                     assert version == 2 and len(moved) == 1, case_id
-                    assert state == ("publicity_closed" if case_id in recognizing else "revoked")
-                    assert notices[case_id] == (1 if case_id in revoking else 0)
+                    assert state == ("publicity_closed" if case_id in recognizing
+                                     else "revocation_proposed")
+                    assert notices[case_id] == hearings[case_id] == (
+                        1 if case_id in revoking else 0)
                 else:
                     assert seeded[case_id] == "pending" and (version, moved) == (1, [])
-                    assert notices[case_id] == 0
+                    assert notices[case_id] == hearings[case_id] == 0
 
         check(200)
         with engine.store.read() as session:

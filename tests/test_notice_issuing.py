@@ -181,7 +181,7 @@ def test_a_deadline_waits_for_the_contact_settings_on_a_real_database(
 ) -> None:
     """The scheduler's timer acts are acts too: without the contact their letter prints, a real
     database keeps their deadlines pending (nothing lost, nothing half-done) and the next sweep
-    with the settings completed opens the 拟撤销 procedure and issues its 告知书."""
+    with the settings completed urges the missing report (催报) and issues its notice."""
     case_id = _recognized(db_url, application)
     _declare_real(db_url)
     engine = Engine.open(db_url)
@@ -194,10 +194,10 @@ def test_a_deadline_waits_for_the_contact_settings_on_a_real_database(
         assert _counts(engine)[0] == 0
         attach(engine, Settings(outbox=tmp_path / "out", contact=FULL))
         engine.run_due()
-        # 18.3: no 2024 report was filed; the procedure opens, nobody revokes
-        assert engine.get(case_id).state == "revocation_proposed"
+        # no 2024 report was filed: the 催报 goes out, nobody revokes
+        assert engine.get(case_id).state == "recognized"
         kinds = {row["kind"] for row in list_notices(engine, case_id=case_id)}
-        assert "revocation_proposal" in kinds and "revocation" not in kinds
+        assert "report_urge" in kinds and "revocation" not in kinds
     finally:
         engine.close()
 
@@ -380,7 +380,7 @@ def test_cli_notice_render_record(tmp_path: Path, application: dict) -> None:
     assert out.read_bytes().startswith(b"%PDF-")
     listed = json.loads(RUNNER.invoke(cli, ["--db", str(db), "notice", "list", "--case",
                                             str(case_id), "--json"]).stdout)
-    [txt] = [row for row in listed if row["format"] == "txt"]
+    [txt] = [row for row in listed if row["format"] == "txt" and row["kind"] == "revocation"]
     assert [(item["format"], item["sha256"]) for item in txt["renderings"]] == [
         ("pdf", hashlib.sha256(out.read_bytes()).hexdigest())]
     human = RUNNER.invoke(cli, ["--db", str(db), "notice", "list", "--case", str(case_id)])

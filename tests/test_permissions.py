@@ -123,6 +123,7 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "report": {"year": 2024, "data": {"output": "130"}},
         "change": {"kind": "management_body", "detail": "管理机构更名"},
         "flag": {"reason": "未按时报送年度报告"},
+        "report_overdue": {"year": 2024, "report_due": "2025-03-31"},
         "propose_revocation": {"reason_code": "18.5", "facts": "较大安全事故"},
         "fail_review": {"reason": "发展规划目标未完成"},
         "state": {"text": "事故等级有误"},
@@ -363,7 +364,7 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "review_check": ["review-check", str(case_id), "--pass", "--opinion", "符合复核条件"],
         "fail_review": ["fail-review", str(case_id), *reason],
     }
-    if trigger in ("publicize", "flag", "close", "expire"):
+    if trigger in ("publicize", "flag", "report_overdue", "close", "expire"):
         return None
     return ["case", *commands.get(trigger, [trigger.replace("_", "-"), str(case_id)])]
 
@@ -441,7 +442,8 @@ def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | 
     elif trigger == "publicize":
         at_least(clock, TIMES["publicize"])
         data["start"] = local_date(clock.now())
-    elif trigger in ("propose_revocation", "fail_review") and clock.now().year >= 2027:
+    elif (trigger in ("propose_revocation", "fail_review", "report_overdue")
+          and clock.now().year >= 2027):
         # after a 复核 walk: the hearing deadline is counted in 2027's working days
         ensure_calendar(engine, clock.now().year)
     elif trigger == "revoke":  # the decision comes once the county has stated its case

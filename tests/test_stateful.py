@@ -41,6 +41,7 @@ PAYLOADS = {
     "revoke": {"reason": "虚假申报属实"},
     "reinstate": {"reason": "纠错", "reference": "自我纠错"},
     "flag": {"reason": "逾期"},
+    "report_overdue": {"year": 2024, "report_due": "2025-03-31"},
     "reopen": {"reason": "纠错"},
 }
 
