@@ -60,8 +60,13 @@ def review_deadlines(engine: Engine, covered: int, expiring: int) -> tuple[list[
     from gdcluster.engine import deadlines
     from gdcluster.engine.clock import end_of_day
 
+    from deadline_support import open_round
+
     ending = (deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9)))
     validity = (date(2023, 7, 10), date(2026, 7, 9))
+    engine.clock.set("2023-03-01T09:00")  # the batch's round, opened while its policy is in force
+    open_round(engine, 2023)
+    engine.clock.set("2026-06-15T09:00")
     first = insert_cases(engine, covered, state="recognized", validity=validity,
                          deadline=ending, round_year=2023)
     engine.open_round(2026, PROVINCE, kind="review", apply_by="2026-06-30",
