@@ -55,12 +55,10 @@ def review_deadlines(engine: Engine, covered: int, expiring: int) -> tuple[list[
     covered by the 复核 round 2026 (opened 2026-06-15, applications until 2026-06-30), which
     none applies to, and ``expiring`` added after it opened (not covered). A sweep after
     2026-07-09 24:00 proposes 18.1 for the first and expires the others."""
-    from deadline_support import insert_cases
+    from deadline_support import insert_cases, open_round
 
     from gdcluster.engine import deadlines
     from gdcluster.engine.clock import end_of_day
-
-    from deadline_support import open_round
 
     ending = (deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9)))
     validity = (date(2023, 7, 10), date(2026, 7, 9))

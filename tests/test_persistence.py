@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -112,6 +113,27 @@ def test_default_database_is_a_file_in_the_working_directory(
     assert resolve_url(None) == "postgresql+psycopg://u@h/d"
 
 
+def store_at(db_url: str, revision: str) -> Any:
+    """A new database at Alembic ``revision`` (an earlier version's schema), its store open."""
+    from alembic import command
+    from alembic.config import Config
+
+    from gdcluster.engine import migrations
+    from gdcluster.engine.store import Store, resolve_url
+
+    store = Store(resolve_url(db_url), create=True)
+    try:
+        config = Config()
+        config.set_main_option("script_location", os.path.dirname(migrations.__file__))
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except Exception:
+        store.dispose()
+        raise
+    return store
+
+
 def test_a_database_of_the_previous_version_upgrades_and_nothing_changes_silently(
         db_url: str) -> None:
     """A database at the previous head (0005) holding a recognized case, a case in publicity
@@ -123,22 +145,14 @@ def test_a_database_of_the_previous_version_upgrades_and_nothing_changes_silentl
     the 通告. The chain verifies throughout."""
     from datetime import date
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy.orm import Session
 
-    from gdcluster.engine import Reason, TransitionRefused, audit, migrations
+    from gdcluster.engine import Reason, TransitionRefused, audit
     from gdcluster.engine.clock import end_of_day, parse_instant
-    from gdcluster.engine.store import Store, resolve_url
     from gdcluster.states.policy import load_policy
 
-    store = Store(resolve_url(db_url), create=True)
+    store = store_at(db_url, "0005_renderings")
     try:
-        config = Config()
-        config.set_main_option("script_location", os.path.dirname(migrations.__file__))
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0005_renderings")
         policy = load_policy("guangdong-2023")
         at = parse_instant("2024-10-11T09:00")
         with store.engine.begin() as connection:
@@ -208,23 +222,15 @@ def test_a_database_at_0006_upgrades_to_review_rounds(db_url: str) -> None:
     import json
     from datetime import date
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy.orm import Session
 
-    from gdcluster.engine import audit, migrations
+    from gdcluster.engine import audit
     from gdcluster.engine.clock import parse_instant
-    from gdcluster.engine.store import Store, resolve_url
     from gdcluster.states.policy import load_policy
 
     data = Path(__file__).parent / "data"
-    store = Store(resolve_url(db_url), create=True)
+    store = store_at(db_url, "0006_lifecycle_recognition")
     try:
-        config = Config()
-        config.set_main_option("script_location", os.path.dirname(migrations.__file__))
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0006_lifecycle_recognition")
         policy = load_policy("guangdong-2023")
         at = parse_instant("2023-07-10T09:00")
         application = (data / "application-complete.json").read_text(encoding="utf-8")
