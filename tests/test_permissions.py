@@ -418,8 +418,9 @@ def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | 
     elif trigger == "publicize":
         at_least(clock, TIMES["publicize"])
         data["start"] = local_date(clock.now())
-    elif trigger == "propose_revocation" and clock.now().year >= 2027:  # after a 复核 walk
-        ensure_calendar(engine, clock.now().year)
+    elif trigger in ("propose_revocation", "report_overdue") and clock.now().year >= 2027:
+        for year in (clock.now().year, clock.now().year + 1):  # after a 复核 walk
+            ensure_calendar(engine, year)
     elif trigger == "revoke":  # the decision comes once the county has stated its case
         engine.fire(case_id, "state", f"county:{view.county}", text="对事实无异议")
     return {**payload(trigger, when, walker.application, objection), **data}
