@@ -121,6 +121,7 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "revoke": {"reason": "陈述申辩不成立"},
         "reinstate": {"reason": "自我纠错", "reference": "自我纠错"},
         "reject": {"reason": "不符合条件"},
+        "attach": {"content": b"%PDF-1.4 proof", "name": "证明.pdf", "kind": "证明材料"},
     }.get(trigger, {})
 
 
@@ -348,6 +349,7 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "revoke": ["revoke", str(case_id), *reason],
         "reinstate": ["reinstate", str(case_id), *reason, "--reference", "自我纠错"],
         "reject": ["reject", str(case_id), *reason],
+        "attach": ["attach", str(case_id), str(DATA / "proof.pdf"), "--kind", "证明材料"],
     }
     if trigger in ("publicize", "flag", "report_overdue", "close"):
         return None
