@@ -1023,6 +1023,87 @@ def case_export(case_id: int, fmt: str, output: str | None) -> None:
                                                                output=output))
 
 
+ATTACH_TEXT = {
+    "attached": "case {id}: attached {name} ({kind}, {size}) sha256 {sha256}",
+    "none": "case {id}: no attachment",
+    "written": "wrote {name} ({size}, sha256 {sha256} verified) to {output}",
+    "too_large": "{path} is {size:,} bytes; the limit is {limit:,} bytes",
+    "unreadable": "cannot read {path}: {error}",
+}
+
+
+@case_group.command("attach")
+@case_id_argument
+@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--kind", required=True, metavar="KIND",
+              help="证明材料, 陈述申辩, 异议证据, 复核材料 or 其他.")
+@click.option("--note", metavar="T", help="What the file shows.")
+@act_options
+def case_attach(case_id: int, file: str, kind: str, note: str | None,
+                expected_version: int | None) -> None:
+    """Attach a file (pdf, jpg, png, docx, xlsx, ofd; by content) to a case on its own act.
+
+    The county, its city or the province, in any state a case can still move from; the
+    file's SHA-256 is written into the act's audit row."""
+    from pathlib import Path
+
+    from gdcluster.engine.errors import InvalidInput
+    from gdcluster.states.attachments import load_attachment_rules
+
+    text = ATTACH_TEXT
+    path = Path(file)
+    limit = load_attachment_rules().max_size
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InvalidInput(text["too_large"].format(path=file, size=size, limit=limit),
+                               field="file")
+        content = path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(text["unreadable"].format(path=file,
+                                                     error=error.strerror or error),
+                           field="file") from None
+    settings = _settings()
+    row = settings.engine().attach(case_id, settings.actor, content, name=path.name, kind=kind,
+                                   note=note, expected_version=expected_version)
+    _output(row, lambda: click.echo(text["attached"].format(
+        id=case_id, name=row["name"], kind=row["kind"], size=_size(row["size"]),
+        sha256=row["sha256"])))
+
+
+@case_group.command("attachments")
+@case_id_argument
+@json_option
+def case_attachments(case_id: int) -> None:
+    """A case's attachments: hash, kind, size, type, name, who attached them and when."""
+    rows = _settings().engine(acts=False).attachments(case_id)
+
+    def human() -> None:
+        if not rows:
+            click.echo(ATTACH_TEXT["none"].format(id=case_id))
+        _table([row["sha256"][:12], row["kind"], _size(row["size"]), row["media_type"],
+                row["name"], row["actor"], _local(row["attached_at"]), row["note"] or ""]
+               for row in rows)
+
+    _output(rows, human)
+
+
+@case_group.command("attachment")
+@case_id_argument
+@click.argument("sha256", metavar="SHA256")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The file to write ('-' for stdout).")
+@json_option
+def case_attachment(case_id: int, sha256: str, output: str) -> None:
+    """Write one attachment out (SHA256: its hash, or its first 8+ hex digits), after checking
+    its bytes against the hash."""
+    row, content = _settings().engine(acts=False).attachment(case_id, sha256)
+    _write_output(content, output)
+    if output != "-":
+        _report_file(output, row["media_type"], None, ATTACH_TEXT["written"].format(
+            name=row["name"], size=_size(row["size"]), sha256=row["sha256"], output=output))
+
+
 _simple_act("submit", "Submit a draft (county); the round must accept applications.")
 _simple_act("withdraw", "Withdraw an application before expert review (county).", reason=True)
 _simple_act("recommend", "Recommend a reviewed case to the province (city), within quota.")
@@ -1315,13 +1396,63 @@ def case_reject(case_id: int, expected_version: int | None, reason: str) -> None
     _fire(case_id, "reject", expected_version, reason=reason)
 
 
+SHOW_TEXT = {
+    "figures": "application (近三年 {window}):",
+    "criteria": "第十三条: {verdict} (pass {pass}, fail {fail}, expert {expert})",
+    "passed": "every automatic criterion is met",
+    "failed": "FAILED",
+    "failed_item": "  not met: {article} {item}: {value} ({rule})",
+    "scores": "expert scores ({count}):",
+    "total": "total {total}",
+    "notices": "notices issued:",
+    "attachments": "attachments:",
+    "more_deadlines": "  … {count} more (reminders, later years, past ones: --json lists all)",
+}
+
+#: How many pending deadlines `case show` prints (the next ones).
+SHOW_DEADLINES = 4
+
+#: The application's key figures as `case show` prints them: field, label, how to show it
+#: (series: the 近三年 values; share: a percentage; count: how many entries; else as is).
+KEY_FIGURES = (
+    ("output", "集群产值（亿元）", "series"),
+    ("sme_output_share", "中小企业产值占比", "share"),
+    ("leading_industry_share", "主导产业产值占比", "share"),
+    ("champion_enterprises", "龙头企业（家）", "count"),
+    ("quality_smes", "优质中小企业（家）", "count"),
+    ("sme_rd_expense", "中小企业研发经费（亿元）", "series"),
+    ("invention_patents", "有效发明专利（件）", "series"),
+    ("employees", "从业人员（人）", "value"),
+    ("industrial_internet_rate", "工业互联网普及率", "share"),
+    ("co2_intensity", "二氧化碳排放强度", "series"),
+)
+
+
+def _figure(value: Any, how: str, window: list[int]) -> str:
+    from decimal import Decimal
+
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if how == "series" and isinstance(value, dict):
+        return " / ".join(f"{year}: {value[year]}" for year in window if year in value) \
+            or "—"
+    if how == "share" and isinstance(value, Decimal):
+        return f"{(value * 100).normalize():f}%"
+    if how == "count" and isinstance(value, list):
+        return str(len(value))
+    return str(value)
+
+
 @case_group.command("show")
 @case_id_argument
 @json_option
 def case_show(case_id: int) -> None:
-    """One case: state, dates, deadlines, objections, reports."""
+    """One case: state, dates, key figures, 第十三条 in short, expert scores, deadlines,
+    objections, notices, attachments, plan goals (--json: all of it, the application whole)."""
     engine = _settings().engine(acts=False)
-    view = engine.get(case_id)
+    file = engine.case_file(case_id)
+    view = file.case
+    text = SHOW_TEXT
 
     def human() -> None:
         click.echo(f"case {view.id}  {view.name}")
@@ -1340,20 +1471,62 @@ def case_show(case_id: int) -> None:
             *([["  came from", _state(view.previous_state)]] if view.previous_state else []),
             ["  reports", _ids(view.reports) if view.reports else "—"],
         ])
+        criteria = file.criteria
+        window = [int(year) for year in criteria["window"]]
+        click.echo(text["figures"].format(
+            window=f"{window[0]}–{window[-1]}" if window else "—"))
+        _table([["  " + label, _figure(file.application.get(key), how, window)]
+                for key, label, how in KEY_FIGURES])
+        click.echo(text["criteria"].format(
+            verdict=text["passed"] if criteria["passed"] else text["failed"],
+            **criteria["counts"]))
+        for item in criteria["failed"]:
+            click.echo(text["failed_item"].format(**item))
+        if file.scores:
+            click.echo(text["scores"].format(count=len(file.scores)))
+            _table([["  " + row.expert,
+                     " ".join(f"{key} {value}" for key, value in row.points.items()),
+                     text["total"].format(total=row.total)] for row in file.scores])
         if view.deadlines:
+            # one screen: the next pending deadlines that ask for something, not reminders
+            shown = [row for row in view.deadlines if row["status"] == "pending"
+                     and not row["kind"].endswith("_reminder")][:SHOW_DEADLINES]
             click.echo("deadlines:")
             _table([["  " + row["kind"], _local(row["due_at"], deadline=True), row["status"]]
-                    for row in view.deadlines])
+                    for row in shown])
+            if len(view.deadlines) > len(shown):
+                click.echo(text["more_deadlines"].format(count=len(view.deadlines) - len(shown)))
         if view.objections:
             click.echo("objections:")
             _table([[f"  {row['id']}", row["status"], row["name"], row.get("unit") or "",
                      _local(row.get("filed_at"))] for row in view.objections])
+        if file.notices:
+            click.echo(text["notices"])
+            issued: dict[tuple[Any, ...], list[str]] = {}  # one line per notice, all formats
+            for row in file.notices:
+                issued.setdefault((_local(row["created_at"]), row["kind"], row["doc_no"] or "",
+                                   row["title"]), []).append(row["format"])
+            _table([["  " + when, kind, ",".join(formats), doc_no, title]
+                    for (when, kind, doc_no, title), formats in issued.items()])
+        if file.attachments:
+            click.echo(text["attachments"])
+            _table([["  " + row["sha256"][:12], row["kind"], _size(row["size"]),
+                     row["name"], row.get("note") or ""] for row in file.attachments])
         if view.procedure is not None:
             _show_procedure(view.procedure)
         _review_lines(review, full=False)
 
     review = engine.review_status(case_id)  # the plan goals: target, latest actual
-    _output({**view.to_dict(), "plan": review["plan"]}, human)
+    _output({**file.to_dict(), "plan": review["plan"]}, human)
+
+
+def _size(size: int) -> str:
+    """A file size as people read it (KB/MB, 1024-based)."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
 
 
 def _show_procedure(procedure: dict[str, Any]) -> None:
@@ -1563,6 +1736,81 @@ def _list_export(views: Iterator[Any], fmt: str, output: str | None) -> None:
 def _indent(view: Any) -> bytes:
     text = _json_text(view.to_dict())
     return "\n".join("  " + line for line in text.splitlines()).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# todo
+
+
+TODO_TEXT = {
+    "acts": "waiting for my act ({count}):",
+    "objections": "objections to resolve ({count}):",
+    "deadlines": "deadlines due within {within} days ({count}, overdue first):",
+    "awaiting": "deadlines passed, a decision awaited ({count}):",
+    "overdue": "OVERDUE",
+    "objection": "objection {id}",
+    "nothing": "nothing waits for {actor}",
+    "round": "round {year}",
+}
+
+
+def _todo_command(line: Any) -> str:
+    """The command that does a waiting act: the case's own, else its round's batch."""
+    if line.command:
+        return f"gdcluster {line.command}"
+    for trigger in line.triggers:
+        name = trigger.replace("_", "-")
+        if name in case_group.commands:
+            return f"gdcluster case {name} {line.case_id}"
+        if name in round_group.commands:
+            return f"gdcluster round {name} {line.round}"
+    return ""
+
+
+@cli.command("todo")
+@click.option("--within", type=click.IntRange(min=0, max=3660), default=30, show_default=True,
+              metavar="N", help="Deadlines due in the next N days (overdue ones always).")
+@click.option("--city", metavar="C", help="Only this city's cases (province).")
+@click.option("--county", metavar="UNIT", help="Only this unit's cases (province, city).")
+@json_option
+def todo(within: int, city: str | None, county: str | None) -> None:
+    """What waits for me (--as): cases awaiting my act, objections, deadlines, decisions."""
+    settings = _settings()
+    listing = settings.engine(acts=False).todo(settings.actor, within=within, city=city,
+                                               county=county)
+    text = TODO_TEXT
+
+    def case_cells(line: Any) -> list[str]:
+        if line.case_id is None:
+            return ["", text["round"].format(year=line.round)]
+        return [f"  {line.case_id}", f"{line.name}（{_unit(line.city, line.county)}）"]
+
+    def human() -> None:
+        sections = [listing.acts, listing.objections, listing.deadlines, listing.awaiting]
+        if not any(sections):
+            click.echo(text["nothing"].format(actor=listing.actor))
+            return
+        if listing.acts:
+            click.echo(text["acts"].format(count=len(listing.acts)))
+            _table([*case_cells(line), _state_label(line.state), line.what,
+                    _todo_command(line)] for line in listing.acts)
+        if listing.objections:
+            click.echo(text["objections"].format(count=len(listing.objections)))
+            _table([*case_cells(line), text["objection"].format(id=line.objection),
+                    _local(line.due_at), f"gdcluster {line.command}"]
+                   for line in listing.objections)
+        if listing.deadlines:
+            click.echo(text["deadlines"].format(within=listing.within,
+                                                count=len(listing.deadlines)))
+            _table([*case_cells(line), _local(line.due_at, deadline=True),
+                    text["overdue"] if line.overdue else "", line.what]
+                   for line in listing.deadlines)
+        if listing.awaiting:
+            click.echo(text["awaiting"].format(count=len(listing.awaiting)))
+            _table([*case_cells(line), _local(line.due_at, deadline=True), line.what]
+                   for line in listing.awaiting)
+
+    _output(listing.to_dict(), human)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,10 +44,12 @@ from gdcluster.states.workflow import load_workflow
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.criteria import CheckReport
+    from gdcluster.engine.dossier import CaseFile
     from gdcluster.engine.policies import PolicyStatus
     from gdcluster.engine.recognition import RecognitionResult
     from gdcluster.engine.rounds import CloseResult, PublicityResult
     from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
+    from gdcluster.engine.todo import TodoList
 
 __all__ = ["Engine"]
 
@@ -62,6 +64,7 @@ class Engine:
         #: The act kernel: the seam the round batches and the deadline sweep act through.
         self.kernel = Kernel(store, clock, simulation=simulation,
                              lifecycle=Lifecycle.of(load_workflow()))
+        self.kernel.on_transaction(_link_attachments)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -371,6 +374,47 @@ class Engine:
         """The case ``case_id`` with its deadlines, objections and reports."""
         return views.read_case(self.store, case_id)
 
+    def case_file(self, case_id: int) -> CaseFile:
+        """The case with its application, 第十三条 summary, each expert's scores, the notices
+        issued and its attachments, read together (what ``case show`` prints)."""
+        from gdcluster.engine.dossier import read_case_file
+
+        return read_case_file(self.store, case_id)
+
+    def attach(self, case_id: int, actor: Actor | str, content: bytes, *, name: str,
+               kind: str, note: str | None = None,
+               expected_version: int | None = None) -> dict[str, Any]:
+        """Attach a file to the case on its own act (``attach``): one transaction, its SHA-256
+        in the audit row. Returns the attachment as ``attachments`` lists it. Refused with
+        ``InvalidInput`` (naming ``file`` or ``kind``) for an unknown kind, an empty or too
+        large file, or content that is none of the accepted types."""
+        payload: dict[str, Any] = {"content": content, "name": name, "kind": kind}
+        if note is not None:
+            payload["note"] = note
+        view = self.fire(case_id, "attach", actor, expected_version=expected_version,
+                         **payload)
+        return self.attachments(view.id)[-1]
+
+    def attachments(self, case_id: int) -> list[dict[str, Any]]:
+        """The case's attachments, oldest first: sha256, size, media type, name, kind, note,
+        who attached it, its audit row and when (never the bytes)."""
+        from gdcluster.engine.attachments import attachments_of
+
+        case_id = as_case_id(case_id)
+        with self.store.read() as session:
+            views.load_case(session, case_id)
+            return attachments_of(session, case_id)
+
+    def attachment(self, case_id: int, sha256: str) -> tuple[dict[str, Any], bytes]:
+        """One attachment of the case by its SHA-256 (or a unique prefix of 8+ hex digits)
+        and its bytes, checked against the hash (``AttachmentCorrupted`` when they differ)."""
+        from gdcluster.engine.attachments import attachment_content
+
+        case_id = as_case_id(case_id)
+        with self.store.read() as session:
+            views.load_case(session, case_id)
+            return attachment_content(session, case_id, sha256)
+
     def list_cases(
         self,
         *,
@@ -448,6 +492,16 @@ class Engine:
         with self.store.read() as session:
             return procedures.unheard_revocations(session)
 
+    def todo(self, actor: Actor | str, *, within: int = 30, city: str | None = None,
+             county: str | None = None) -> TodoList:
+        """What waits for ``actor`` now: cases waiting for an act of its role, objections to
+        resolve, deadlines due within ``within`` days (overdue first), decisions awaited after
+        a deadline passed; ``city``/``county`` narrow the province's (or a city's) list."""
+        from gdcluster.engine.todo import todo
+
+        return todo(self.store, actor, self.clock.now(), within=within, city=city,
+                    county=county)
+
     def verify_audit(self, *, progress: Callable[[int], None] | None = None
                      ) -> audit.VerifyReport:
         """Recompute the hash chain; the report names the first row that does not fit.
@@ -523,3 +577,11 @@ class Engine:
                          "sources": {str(y): d.source for y, d in years.items()}},
             )
         return sorted(years)
+
+
+def _link_attachments(session: Session, event: TransitionEvent) -> None:
+    """After an ``attach`` act's audit row: name it on the attachment the act stored."""
+    if event.trigger == "attach":
+        from gdcluster.engine.attachments import link_audit_row
+
+        link_audit_row(session, event.case_id, event.audit_seq)

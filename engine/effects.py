@@ -396,3 +396,17 @@ def reopen(act: Act) -> None:
             key=deadlines.case_key(act.case.id, deadlines.PUBLICITY_END,
                                    f"reopened-{act.now.strftime('%Y%m%dT%H%M%S%f')}"),
             due_at=max(end_of_day(end), act.now), now=act.now, case_id=act.case.id)
+
+
+@EFFECTS.register("attach", reads=("content", "name", "kind", "note"))
+def attach(act: Act) -> None:
+    """One file onto the case's record; its hash, size, type, name and kind go into the
+    audit row (the bytes never do)."""
+    from gdcluster.engine.attachments import store_attachment
+
+    assert act.case.id is not None
+    name = act.text("name", limit=255, one_line=True) or ""
+    kind = act.text("kind", limit=32, one_line=True) or ""
+    act.audit.update(store_attachment(
+        act.session, case_id=act.case.id, content=act.payload.get("content"), name=name,
+        kind=kind, note=act.text("note", required=False), actor=str(act.actor), now=act.now))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0008_review_rounds"
+SCHEMA_REVISION = "0009_review_rounds"
 
 
 class Meta(SQLModel, table=True):
@@ -159,16 +159,19 @@ class Deadline(SQLModel, table=True):
 
 
 #: Tables defined in ``gdcluster.engine.records``: the audit chain, refusals, expert scores,
-#: change filings, imported calendar years, policy extensions, notices, renderings and
-#: deliveries. They load when
+#: change filings, imported calendar years, policy extensions, notices, renderings,
+#: deliveries and attachments. They load when
 #: first named here (``from gdcluster.engine.models import AuditEntry`` works as before), so
 #: that a read such as `gdcluster case show` does not define tables it never touches —
 #: defining the SQLModel classes is most of that command's own start-up.
 _RECORDS = frozenset({"AuditEntry", "AuditHead", "Refusal", "ExpertScore", "ChangeFiling",
-                      "CalendarYear", "Notice", "Rendering", "Delivery", "PolicyExtension"})
+                      "CalendarYear", "Notice", "Rendering", "Delivery", "PolicyExtension",
+                      "Attachment", "AttachmentBlob"})
 
 if TYPE_CHECKING:
     from gdcluster.engine.records import (  # noqa: F401  (named here, loaded on first use)
+        Attachment,
+        AttachmentBlob,
         AuditEntry,
         AuditHead,
         CalendarYear,

@@ -32,10 +32,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import deadlines
+from gdcluster.engine import deadlines, models
 from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.models import AnnualReport, Case, Deadline
-from gdcluster.engine.records import AuditEntry
 
 __all__ = ["PROPOSED", "SYSTEM_GROUNDS", "Procedure", "current", "missing_reports",
            "procedure_shown", "unheard_revocations"]
@@ -104,6 +103,7 @@ class Procedure:
 
 def current(session: Session, case_id: int) -> Procedure | None:
     """The latest procedure opened on the case (``None``: never one), read from the audit."""
+    AuditEntry = models.AuditEntry  # the audit table loads when first read
     opened = session.execute(
         select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.trigger,
                AuditEntry.payload)
@@ -175,6 +175,7 @@ def unheard_revocations(session: Session) -> list[dict[str, Any]]:
     """Revocations recorded without a 拟撤销 procedure (by the timer under 18.1 or 18.3, or
     by the province at once, before the procedure existed), oldest first, with where each case
     stands now: the administrator's list for ``case reinstate``. Nothing is changed."""
+    AuditEntry = models.AuditEntry  # the audit table loads when first read
     revoked = session.execute(
         select(AuditEntry.seq, AuditEntry.case_id, AuditEntry.at, AuditEntry.actor,
                AuditEntry.from_state, AuditEntry.reason, AuditEntry.payload, Case.name,

@@ -191,3 +191,31 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime | None = None
     created_at: datetime
     delivered_at: datetime | None = None
+
+
+class Attachment(SQLModel, table=True):
+    """A file attached to a case by its own audited act (``attach``): what it is and who
+    attached it when. The bytes are kept once per SHA-256 in ``AttachmentBlob``, so that
+    listing a case's attachments never reads them; the hash is in the act's audit row too."""
+
+    __tablename__ = "gd_attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="gd_case.id", index=True)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    media_type: str = Field(max_length=128)
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(max_length=32)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    #: The audit row of the act that attached it (set in that act's transaction).
+    audit_seq: int | None = Field(default=None, index=True)
+    attached_at: datetime
+
+
+class AttachmentBlob(SQLModel, table=True):
+    """The bytes of attached files, one row per SHA-256 of their content."""
+
+    __tablename__ = "gd_attachment_blob"
+    sha256: str = Field(primary_key=True, max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

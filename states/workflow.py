@@ -23,6 +23,8 @@ ACTOR_KINDS = frozenset({"province", "city", "county", "system", "anyone"})
 SAME = "="
 #: A row's dest meaning "the state the case came from" (``gd_case.previous_state``).
 PREVIOUS = "<previous>"
+#: A row's sources meaning every state that is neither final nor closed.
+ANY = "*"
 
 
 class InvalidDefinition(ValueError):
@@ -87,6 +89,9 @@ class Rule:
     fired_by: str | None = None
     #: A correction: the only kind of row that may leave a closed state.
     correction: bool = False
+    #: ``sources = "*"``: every state that is neither final nor closed (an act on the case's
+    #: record, such as attaching a file, that any open case takes). Drawn once, as a note.
+    any_state: bool = False
 
     def dest_from(self, source: str) -> str:
         return source if self.dest == SAME else self.dest
@@ -168,10 +173,15 @@ class Workflow:
     def to_mermaid(self) -> str:
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
         for source, dest, rule in self.edges():
-            lines.append(f"    {source} --> {dest}: {rule.trigger} ({rule.who})")
+            if not rule.any_state:
+                lines.append(f"    {source} --> {dest}: {rule.trigger} ({rule.who})")
         for state in self.states:
             if state.final or state.closed:
                 lines.append(f"    {state.name} --> [*]")
+        for rule in self.rules:
+            if rule.any_state:
+                lines.append(f"    note left of {self.initial}: {rule.trigger} ({rule.who}) "
+                             f"in every state neither final nor closed")
         return "\n".join(lines) + "\n"
 
     def to_dot(self) -> str:
@@ -182,7 +192,12 @@ class Workflow:
             lines.append(f'    "{state.name}" [label="{state.name}\\n{state.label}"{shape}];')
         lines.append(f'    "__start__" -> "{self.initial}";')
         for source, dest, rule in self.edges():
-            lines.append(f'    "{source}" -> "{dest}" [label="{rule.trigger}\\n({rule.who})"];')
+            if not rule.any_state:
+                lines.append(f'    "{source}" -> "{dest}" [label="{rule.trigger}\\n({rule.who})"];')
+        for rule in self.rules:
+            if rule.any_state:
+                lines.append(f'    "{rule.trigger}" [shape=note, label="{rule.trigger} '
+                             f'({rule.who})\\nin every state neither final nor closed"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -199,11 +214,13 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
                   keeps=bool(s.get("keeps", False)))
             for s in data["states"]
         )
+        open_states = tuple(s.name for s in states if not s.final and not s.closed)
         rules = tuple(
             Rule(
                 trigger=t["trigger"],
                 label=t["label"],
-                sources=tuple(t["sources"]),
+                sources=open_states if t["sources"] == ANY else tuple(t["sources"]),
+                any_state=t["sources"] == ANY,
                 dest=t["dest"],
                 actors=tuple(t["actors"]),
                 article=t["article"],

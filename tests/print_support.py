@@ -72,6 +72,7 @@ PRINT_CASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     "rejection": {"city-short-reason": ("long", {"case_id": "rejected_city"}),
                   "province-10000-char-reason": ("long", {"case_id": "rejected_province"})},
     "report_reminder": {"reminder": ("long", {"case_id": "reminded"})},
+    "report_urge": {"urge": ("long", {"case_id": "urged"})},
     "expiry_reminder": {"reminder": ("long", {"case_id": "renewed"})},
     "review_notice": {"notice": ("long", {"case_id": "review_notice"})},
     "review_result": {"10000-char-reason": ("long", {"case_id": "review_failed"})},
@@ -236,7 +237,16 @@ def _after_recognition(engine: Engine, clock: FakeClock, world: World, ids: list
                        (2026, "2027-02-01T09:00")):
         clock.set(when)
         for case_id in kept:
+            if (year, case_id) == (2024, ids[4]):  # late: urged first (催报)
+                continue
             engine.fire(case_id, "report", f"county:{engine.get(case_id).county}", year=year,
+                        data={"output": "210.5"})
+        if year == 2024:
+            clock.set("2025-04-01T09:00")
+            engine.run_due()
+            world.cases["urged"] = ids[4]
+            clock.set("2025-04-03T09:00")
+            engine.fire(ids[4], "report", f"county:{engine.get(ids[4]).county}", year=2024,
                         data={"output": "210.5"})
     clock.set("2027-04-10T09:00")
     engine.run_due()  # the expiry reminders

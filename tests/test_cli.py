@@ -628,7 +628,7 @@ def test_unexpected_error_exits_1_with_a_short_message(
     def broken(self: Engine, case_id: int) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(Engine, "get", broken)
+    monkeypatch.setattr(Engine, "case_file", broken)  # what `case show` reads
     quiet = gd(db, "case", "show", 1)
     assert quiet.exit_code == 1
     assert "RuntimeError: disk on fire" in quiet.stderr
@@ -874,6 +874,8 @@ CONTRACT = {
     "calendar workdays", "calendar import", "audit verify",
     # issue 14: Excel in and out
     "case import", "case export", "template application",
+    # issue 14: the administrators' day
+    "todo", "case attach", "case attachments", "case attachment",
     # issue 12: the revocation procedure
     "case propose-revocation", "case state", "case maintain", "case reinstate",
     "audit procedures",

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from deadline_support import audit_rows, expert_reviewed, insert_cases, publicized, states
 from hardening_support import backend, fresh_url, module_db_url, snapshot
 from sqlalchemy import select, text
-from support import revoke_now
+from support import DECISION, heard
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, deadlines
@@ -344,13 +344,15 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
     engine = Engine.init(db, simulation=True, clock=FakeClock("2025-09-01T10:00"))
     try:
         loaded = load_settings(settings)
+        ids = insert_cases(engine, 40, state="recognized",
+                           validity=(date(2024, 10, 12), date(2027, 10, 11)))
+        for case_id in ids:  # heard before the notices are listened to: one letter each
+            heard(engine, case_id, "18.5", "较大安全事故")
         engine.on_transaction(lambda session, event: [
             issue(session, spec, loaded, event, simulation=engine.simulation)
             for spec in specs_for_event(event)])
-        ids = insert_cases(engine, 40, state="recognized",
-                           validity=(date(2024, 10, 12), date(2027, 10, 11)))
         for case_id in ids:
-            revoke_now(engine, case_id, "18.5", "较大安全事故")
+            engine.fire(case_id, "revoke", "province", reason=DECISION)
         with engine.store.read() as session:
             assert Counter(session.scalars(select(Delivery.status))) == {"pending": 80}
         command = [sys.executable, "-c", "from gdcluster.cli import main; main()", "--db", db,

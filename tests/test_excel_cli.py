@@ -19,13 +19,11 @@ from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 from support import PROVINCE, Walker
 from terminal_support import run_gdcluster
+from workbook_support import complete, workbook
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine
-from gdcluster.engine.application import load_application_file, validate_application
-from gdcluster.engine.application_files import application_document
 from gdcluster.engine.clock import FakeClock
-from gdcluster.engine.workbook import CaseHeader
 from gdcluster.states.policy import load_policy
 
 DATA = Path(__file__).parent / "data"
@@ -54,11 +52,6 @@ def ok(result: Result) -> Result:
     return result
 
 
-def complete() -> dict[str, Any]:
-    path = DATA / "application-complete.json"
-    return validate_application(load_application_file(path.read_bytes(), path.name))
-
-
 def canonical(application: dict[str, Any]) -> dict[str, Any]:
     """Kinds in the workbook's column order (the only thing a workbook does not keep)."""
     result = copy.deepcopy(application)
@@ -66,20 +59,6 @@ def canonical(application: dict[str, Any]) -> dict[str, Any]:
     for entry in result.get("quality_smes", []):
         entry["kinds"] = sorted(entry["kinds"], key=order.index)
     return result
-
-
-def workbook(path: Path, name: str, county: str = "佛山市南海区",
-             cells: dict[str, Any] | None = None) -> Path:
-    """A filled 申报表 for round 2024 naming ``name`` in ``county``; ``cells`` then typed in."""
-    header = CaseHeader(2024, name, county, "铝型材")
-    path.write_bytes(application_document(header, complete(), "xlsx", POLICY))
-    if cells:
-        book = load_workbook(path)
-        for address, value in cells.items():
-            sheet, _, cell = address.partition("!")
-            book[sheet][cell] = value
-        book.save(path)
-    return path
 
 
 def audit_rows(db: str) -> int:

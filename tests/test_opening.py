@@ -33,7 +33,8 @@ RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTE
                         "GDCLUSTER_DEBUG": None})
 COUNTY = "county:佛山市南海区@李四"
 #: the reading commands an auditor with read access runs
-READS = [("audit", "verify"), ("case", "show", "1"), ("case", "list"), ("case", "history", "1")]
+READS = [("audit", "verify"), ("case", "show", "1"), ("case", "list"), ("case", "history", "1"),
+         ("case", "attachments", "1")]
 
 
 def gd(db: Any, *args: str, json_output: bool = False) -> Result:
@@ -59,7 +60,8 @@ def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("args", [
     ("case", "show", "1"), ("case", "list"), ("case", "history", "1"), ("audit", "verify"),
     ("scheduler", "pending"), ("notice", "list"), ("round", "show", "2024"),
-    ("--as", COUNTY, "case", "submit", "1"),
+    ("--as", COUNTY, "case", "submit", "1"), ("--as", "province", "todo"),
+    ("case", "attachments", "1"), ("case", "attachment", "1", "4c79ca82", "-o", "x.pdf"),
 ], ids=lambda args: "-".join(arg for arg in args if not arg.startswith(("--", "county"))))
 def test_a_missing_file_is_named_and_never_created(tmp_path: Path, args: tuple[str, ...]) -> None:
     """No command but `init` creates a database: a missing file is named (exit 2), stays
@@ -157,6 +159,9 @@ def check_reads_work_and_acts_are_refused(db: Path) -> None:
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     assert "佛山市南海区铝型材产业集群" in as_reader(db, "case", "show", "1").stdout
     assert "submitted" in as_reader(db, "case", "history", "1").stdout
+    todo = as_reader(db, "--as", "city:佛山市@张三", "--json", "todo")
+    assert todo.returncode == 0, todo.stderr
+    assert [line["case_id"] for line in json.loads(todo.stdout)["acts"]] == [1]
     act = as_reader(db, "--as", "city:佛山市@张三", "--now", "2024-03-02T09:00", "case", "review",
                     "1", "--pass")
     assert act.returncode == 2, (act.stdout, act.stderr)

@@ -131,6 +131,7 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "revoke": {"reason": "陈述申辩不成立"},
         "reinstate": {"reason": "自我纠错", "reference": "自我纠错"},
         "reject": {"reason": "不符合条件"},
+        "attach": {"content": b"%PDF-1.4 proof", "name": "证明.pdf", "kind": "证明材料"},
     }.get(trigger, {})
 
 
@@ -363,6 +364,7 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
                          str(DATA / "review-2027.json")],
         "review_check": ["review-check", str(case_id), "--pass", "--opinion", "符合复核条件"],
         "fail_review": ["fail-review", str(case_id), *reason],
+        "attach": ["attach", str(case_id), str(DATA / "proof.pdf"), "--kind", "证明材料"],
     }
     if trigger in ("publicize", "flag", "report_overdue", "close", "expire"):
         return None
@@ -444,8 +446,8 @@ def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | 
         data["start"] = local_date(clock.now())
     elif (trigger in ("propose_revocation", "fail_review", "report_overdue")
           and clock.now().year >= 2027):
-        # after a 复核 walk: the hearing deadline is counted in 2027's working days
-        ensure_calendar(engine, clock.now().year)
+        for year in (clock.now().year, clock.now().year + 1):  # after a 复核 walk
+            ensure_calendar(engine, year)
     elif trigger == "revoke":  # the decision comes once the county has stated its case
         engine.fire(case_id, "state", f"county:{view.county}", text="对事实无异议")
     return {**payload(trigger, when, walker.application, objection), **data}

@@ -94,3 +94,22 @@ def test_the_state_diagram_is_what_gdcluster_graph_prints() -> None:
     assert match.group(1) == load_workflow().to_mermaid()
     assert "publicity_closed --> recognized: recognize (province via round recognize)" in \
         match.group(1)
+
+
+def test_day_of_work_runs_as_printed(tmp_path: Path) -> None:
+    """The "一天的工作" block: import, attach, submit, the city's todo, case show, the
+    attachment written out unchanged, review, recommend, the 推荐汇总表, the province's todo
+    with the open objection, and the export — from a fresh directory."""
+    from openpyxl import load_workbook
+
+    workdir = _workdir(tmp_path)
+    script = "set -euo pipefail\n" + _block("day")
+    result = subprocess.run(["bash", "-c", script], cwd=workdir, env=_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "gdcluster case review 1" in result.stdout  # the city's todo
+    assert "gdcluster case resolve 1 1" in result.stdout  # the province's todo
+    assert (workdir / "古镇-产值证明.pdf").read_bytes() == \
+        (workdir / "tests" / "data" / "proof.pdf").read_bytes()
+    summary = load_workbook(workdir / "中山市推荐汇总表.xlsx")["推荐汇总表"]
+    assert (summary["D3"].value, summary["F3"].value) == ("中山市古镇镇灯饰照明产业集群", "已推荐")

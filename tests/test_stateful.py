@@ -43,6 +43,7 @@ PAYLOADS = {
     "flag": {"reason": "逾期"},
     "report_overdue": {"year": 2024, "report_due": "2025-03-31"},
     "reopen": {"reason": "纠错"},
+    "attach": {"content": b"%PDF-1.4 proof", "name": "证明.pdf", "kind": "证明材料"},
 }
 
 

@@ -242,12 +242,29 @@ def test_every_guard_and_effect_is_named_in_the_table() -> None:
 
 
 def test_mermaid_and_dot_exports_list_every_edge() -> None:
-    """The diagrams show each (source, trigger, dest) of the table."""
+    """The diagrams show each (source, trigger, dest) of the table; a row of every open
+    state (``sources = "*"``: attach) once, as a note, not as a loop on each state."""
     workflow = load_workflow()
     mermaid, dot = workflow.to_mermaid(), workflow.to_dot()
     assert mermaid.startswith("stateDiagram-v2")
     assert dot.startswith("digraph")
     for source, dest, rule in workflow.edges():
+        if rule.any_state:
+            assert f"drafted --> drafted: {rule.trigger}" not in mermaid
+            assert mermaid.count(f"{rule.trigger} ({rule.who}) in every state") == 1
+            assert dot.count(f'"{rule.trigger}" [shape=note') == 1
+            continue
         assert f"{source} --> {dest}: {rule.trigger}" in mermaid
         assert f'"{source}" -> "{dest}" [label="{rule.trigger}' in dot
     assert "revoked --> [*]" in mermaid
+
+
+def test_sources_star_is_every_state_neither_final_nor_closed() -> None:
+    """``sources = "*"`` (attach) takes every open state of the table, so that a state added
+    to it is included without touching the row; final and closed states are not."""
+    workflow = load_workflow()
+    attach = next(rule for rule in workflow.rules if rule.trigger == "attach")
+    assert attach.any_state
+    assert set(attach.sources) == {state.name for state in workflow.states
+                                   if not state.final and not state.closed}
+    assert {"revoked", "withdrawn", "rejected", "not_selected"}.isdisjoint(attach.sources)

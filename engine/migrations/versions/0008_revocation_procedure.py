@@ -1,7 +1,7 @@
 """the 第十八条 procedure: a revoked case keeps the state it had before the revocation
 
-Revision ID: 0007_revocation_procedure
-Revises: 0006_lifecycle_recognition
+Revision ID: 0008_revocation_procedure
+Revises: 0007_attachments
 Create Date: 2026-11-27 13:00:00.000000
 
 No column is added. A case revoked before the procedure existed (by the old timer under 18.1
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0007_revocation_procedure'
-down_revision: str | None = '0006_lifecycle_recognition'
+revision: str = '0008_revocation_procedure'
+down_revision: str | None = '0007_attachments'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """复核 rounds: a round's kind and its 初审 deadline; the 复核 round covering a case and the
 复核 in progress (申报, the city's 初审 opinion)
 
-Revision ID: 0008_review_rounds
-Revises: 0007_revocation_procedure
+Revision ID: 0009_review_rounds
+Revises: 0008_revocation_procedure
 Create Date: 2026-11-27 12:40:00.000000
 
 Only columns are added; every existing round becomes a recognition round (kind
@@ -15,8 +15,8 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel.sql.sq
 from alembic import op
 
 
-revision: str = '0008_review_rounds'
-down_revision: str | None = '0007_revocation_procedure'
+revision: str = '0009_review_rounds'
+down_revision: str | None = '0008_revocation_procedure'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
