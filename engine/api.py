@@ -65,6 +65,9 @@ class Engine:
         self.kernel = Kernel(store, clock, simulation=simulation,
                              lifecycle=Lifecycle.of(load_workflow()))
         self.kernel.on_transaction(_link_attachments)
+        from gdcluster.engine.review_rounds import recognition_acts_only
+
+        self.kernel.before_batch(recognition_acts_only(store))
 
     # ------------------------------------------------------------------ opening
     @classmethod

@@ -32,7 +32,8 @@ from gdcluster.engine.timers import REVIEW_STATES
 from gdcluster.engine.views import CaseCounts, RoundSummary, iso
 from gdcluster.states.policy import DEFAULT_POLICY
 
-__all__ = ["NOTICE_TRIGGER", "OPEN_TRIGGER", "covered_summary", "open_review_round"]
+__all__ = ["NOTICE_TRIGGER", "OPEN_TRIGGER", "covered_summary", "open_review_round",
+           "recognition_acts_only"]
 
 #: The round's own act, and the act of each covered case that calls for its 复核通知.
 OPEN_TRIGGER = "open_review_round"
@@ -145,3 +146,23 @@ def covered_summary(store: Store, summary: RoundSummary) -> RoundSummary:
         applied=(row.review or {}).get("year") == summary.year) for row in rows]
     return replace(summary, covered=covered,
                    counts=CaseCounts(total=len(rows), by_state=by_state, by_city=by_city))
+
+
+#: The round commands of a recognition round, which a 复核 round does not take.
+RECOGNITION_BATCHES = ("publicize_round", "recognize_round", "close_round")
+
+
+def recognition_acts_only(store: Store) -> Any:
+    """A batch check (``Kernel.before_batch``): `round publicize`, `round recognize` and
+    `round close` are refused on a 复核 round, before they write anything."""
+    def check(trigger: str, year: int) -> None:
+        if trigger not in RECOGNITION_BATCHES:
+            return
+        with store.read() as session:
+            kind = session.scalar(select(Round.kind).where(Round.year == year))
+        if kind == "review":
+            raise TransitionRefused(
+                f"round {year} is a 复核 round: {trigger.removesuffix('_round')} is an act of a "
+                f"recognition round", round_year=year, trigger=trigger)
+
+    return check

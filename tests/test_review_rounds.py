@@ -320,3 +320,22 @@ def test_a_failed_review_sends_its_result_and_the_notice_of_intent(
         assert "经2026年复核未通过：发展规划目标均未完成" in intent
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("act", ["publicize", "recognize", "close"])
+def test_a_review_round_takes_no_recognition_batch(engine: Engine, clock: FakeClock,
+                                                   act: str) -> None:
+    """`round publicize`, `round recognize` and `round close` are refused on a 复核 round (exit
+    3), before anything is written."""
+    batch_2023(engine, clock, count=1)
+    open_review_2026(engine, clock)
+    clock.set("2026-08-01T09:00")  # after its application deadline (round close waits for it)
+    engine.run_due()
+    before = engine.audit_length()
+    calls = {"publicize": lambda: engine.publicize_round(2026, PROVINCE, top=1),
+             "recognize": lambda: engine.recognize_round(2026, PROVINCE,
+                                                         doc_no="粤工信服务函〔2026〕9号"),
+             "close": lambda: engine.close_round(2026, PROVINCE)}
+    with pytest.raises(TransitionRefused, match="复核 round"):
+        calls[act]()
+    assert engine.audit_length() == before
