@@ -841,18 +841,31 @@ def round_group() -> None:
                    "(repeatable; *=MIN:MAX for all).")
 @click.option("--notice-title", metavar="T", help="Title of the round's 申报通知.")
 @click.option("--notice-doc-no", metavar="NO", help="Its 发文字号, e.g. 粤工信服务函〔2024〕1号.")
+@click.option("--kind", type=click.Choice(["recognition", "review"]), default="recognition",
+              show_default=True,
+              help="review: a 复核 round for the clusters whose validity ends by the end of "
+                   "YEAR (第十六条).")
+@click.option("--check-by", type=DATE, help="复核 round: last day of the cities' 初审.")
 @json_option
 def round_open(year: int, policy: str | None, apply_by: date | None, recommend_by: date | None,
                quotas: tuple[tuple[str, tuple[int, int]], ...], notice_title: str | None,
-               notice_doc_no: str | None) -> None:
-    """Open round YEAR for applications (province)."""
+               notice_doc_no: str | None, kind: str, check_by: date | None) -> None:
+    """Open round YEAR for applications (province); --kind review opens a 复核 round."""
     settings = _settings()
     summary = settings.engine().open_round(
         year, settings.actor, policy=policy, apply_by=apply_by, recommend_by=recommend_by,
         quotas=dict(quotas) or None, notice_title=notice_title, notice_doc_no=notice_doc_no,
+        kind=kind, check_by=check_by,
     )
 
     def human() -> None:
+        if summary.kind == "review":
+            click.echo(_("复核 round {year} open: {count} cluster(s) covered ({ids}); "
+                         "applications until {apply_by}, 初审 until {check_by}; 复核通知 sent")
+                       .format(year=year, count=len(summary.covered),
+                               ids=_ids(row["id"] for row in summary.covered),
+                               apply_by=summary.apply_by, check_by=summary.check_by))
+            return
         click.echo(_("round {year} open under {policy} (version {version}); applications "
                      "until {apply_by}, recommendations until {recommend_by}").format(
             year=year, policy=summary.policy, version=summary.policy_version,
@@ -889,6 +902,9 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
     summary = _settings().engine(acts=False).round_summary(year)
 
     def human() -> None:
+        if summary.kind == "review":
+            _review_round_lines(summary)
+            return
         click.echo(_("round {year} — policy {policy} (version {version})").format(
             year=year, policy=summary.policy, version=summary.policy_version))
         _table([
@@ -916,6 +932,17 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
             cities=", ".join(below) if below else _("none")))
 
     _output(summary, human)
+
+
+def _review_round_lines(summary: Any) -> None:
+    """A 复核 round: its deadlines and the cases it covers."""
+    click.echo(f"round {summary.year} — 复核 round (kind review), policy {summary.policy}")
+    _table([["  applications until", summary.apply_by or "—"],
+            ["  初审 until", summary.check_by or "—"]])
+    click.echo(f"covered: {summary.counts.total}")
+    _table([[f"  {row['id']}", row["name"], row["county"], _state(row["state"]),
+             f"valid until {row['valid_until']}", "applied" if row["applied"] else "not applied"]
+            for row in summary.covered])
 
 
 @round_group.command("publicize")
@@ -1356,8 +1383,92 @@ _simple_act("reopen", "Reopen a rejected or 未入选 case to the state it came 
 def case_recognize(case_id: int, expected_version: int | None) -> None:
     """Refused: a case is recognized by the 名单通告 only (`round recognize`)."""
     _fire(case_id, "recognize", expected_version)
-_simple_act("apply_review", "Apply for 复核 within the window before validity ends (county).")
-_simple_act("renew", "Pass the 复核: validity extended by the policy's period (province).")
+# ---------------------------------------------------------------------------- 复核 (第十六条)
+@case_group.command("apply-review")
+@case_id_argument
+@click.option("--data", "data_file", type=click.File("rb"), required=True, metavar="FILE",
+              help="The 复核申报 (JSON or YAML): the criteria data of the three years before "
+                   "the 复核 round's year and goal_results for every plan goal.")
+@act_options
+def case_apply_review(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
+    """Apply for 复核 in the 复核 round covering the case (county)."""
+    _fire(case_id, "apply_review", expected_version, data=_read_mapping(data_file),
+          note=lambda view: f"复核 round {view.review_round}: the city records its 初审 next")
+
+
+@case_group.command("review-check")
+@case_id_argument
+@click.option("--pass/--fail", "passed", default=None, help="复核初审 passed, or not.")
+@click.option("--opinion", "--reason", "opinion", required=True, metavar="TEXT",
+              help="The 初审 opinion.")
+@act_options
+def case_review_check(case_id: int, expected_version: int | None, passed: bool | None,
+                      opinion: str) -> None:
+    """Record the city's 复核初审 opinion on a case under review (city)."""
+    if passed is None:
+        raise click.UsageError("give --pass or --fail")
+    _fire(case_id, "review_check", expected_version, passed=passed, opinion=opinion)
+
+
+@case_group.command("renew")
+@case_id_argument
+@click.option("--reason", metavar="T", help="The decision's note (for the record).")
+@act_options
+def case_renew(case_id: int, expected_version: int | None, reason: str | None) -> None:
+    """Pass the 复核 (province): the 考核 is recorded, validity continues contiguously."""
+    _fire(case_id, "renew", expected_version, reason=reason,
+          note=lambda view: f"validity: {_span(view.valid_from, view.valid_until)}")
+
+
+@case_group.command("fail-review")
+@case_id_argument
+@click.option("--reason", required=True, metavar="T",
+              help="Why the 复核 is not passed (the 告知书 states it as the facts).")
+@click.option("--due", type=DATE,
+              help="The 陈述申辩 deadline, if later than the policy's working days.")
+@act_options
+def case_fail_review(case_id: int, expected_version: int | None, reason: str,
+                     due: date | None) -> None:
+    """Fail the 复核 (province): the 拟撤销 procedure on ground 18.1 opens (not a revocation)."""
+    _fire(case_id, "fail_review", expected_version, reason=reason, due=due,
+          note=lambda view: f"拟撤销 18.1: 陈述申辩 until {view.hearing_due} (24:00)")
+
+
+def _review_lines(status: dict[str, Any], *, full: bool) -> None:
+    """The plan goals (target, latest actual) and, with ``full``, the 复核 and its 考核."""
+    def value(point: Any) -> str:
+        return f"{point['value']} ({point['year']})" if point else "—"
+
+    if status["plan"]:
+        click.echo("plan goals (target · latest actual):")
+        _table([["  " + goal["indicator"], goal["unit"] or "", "target " + value(goal["target"]),
+                 "actual " + (f"{goal['latest_actual']} ({goal['latest_year']})"
+                              if goal["latest_actual"] is not None else "—")]
+                for goal in status["plan"]])
+    if not full:
+        return
+    review, assessment = status["review"], status["assessment"]
+    click.echo(f"复核 round: {status['review_round'] or '—'}")
+    if review and review.get("check"):
+        check = review["check"]
+        click.echo(f"  初审 ({check['by']}): {'通过 pass' if check['passed'] else '不通过 FAIL'}"
+                   f" — {check['opinion']}")
+    if assessment is None:
+        click.echo("考核: no 复核申报 filed")
+        return
+    click.echo(f"考核 of the plan goals ({assessment['goals_met']} of "
+               f"{len(assessment['goals'])} met):")
+    _table([["indicator", "unit", "baseline", "target", "actual", "met"]]
+           + [[goal["indicator"], goal["unit"] or "", value(goal["baseline"]),
+               value(goal["target"]), goal["actual"] or "—",
+               {True: "met", False: "NOT met", None: "—"}[goal["met"]]]
+              for goal in assessment["goals"]])
+    criteria = assessment["criteria"]
+    failed = [item for item in criteria["items"] if item["result"] == "fail"]
+    click.echo(f"criteria re-check on the 复核 data ({assessment['year']}): "
+               + ("every automatic criterion is met" if criteria["passed"] else
+                  "FAILED: " + "; ".join(f"{item['article']} {item['item']}（{item['value']}）"
+                                         for item in failed)))
 
 
 @case_group.command("review")
@@ -1476,15 +1587,69 @@ def case_change(case_id: int, expected_version: int | None, kind: str, detail: s
     _fire(case_id, "change", expected_version, kind=kind, detail=detail)
 
 
-@case_group.command("revoke")
+# ---- 第十八条: the revocation procedure (拟撤销告知 → 陈述申辩 → 撤销决定 or 维持; 恢复认定)
+@case_group.command("propose-revocation")
 @case_id_argument
 @click.option("--reason-code", required=True, metavar="18.N", help="第十八条 ground, 18.1–18.5.")
-@click.option("--reason", required=True, metavar="T", help="The facts.")
+@click.option("--facts", required=True, metavar="T", help="The facts found (拟撤销告知书).")
+@click.option("--due", default=None, metavar="D",
+              help="The 陈述申辩 deadline (default: the policy's working days; never earlier).")
 @act_options
-def case_revoke(case_id: int, expected_version: int | None, reason_code: str,
-                reason: str) -> None:
-    """Revoke a recognition (province)."""
-    _fire(case_id, "revoke", expected_version, reason_code=reason_code, reason=reason)
+def case_propose_revocation(case_id: int, expected_version: int | None, reason_code: str,
+                            facts: str, due: str | None) -> None:
+    """Propose revoking a recognition (拟撤销告知, province): opens the 陈述申辩 period."""
+    _fire(case_id, "propose_revocation", expected_version, reason_code=reason_code, facts=facts,
+          note=_hearing_note, **({"due": due} if due else {}))
+
+
+def _hearing_note(view: Any) -> str:
+    return (f"陈述申辩 until 24:00 of {view.hearing_due}; then `gdcluster case revoke "
+            f"{view.id}` or `gdcluster case maintain {view.id}`")
+
+
+@case_group.command("state")
+@case_id_argument
+@click.option("--text", required=True, metavar="T", help="The statement (陈述申辩).")
+@act_options
+def case_state(case_id: int, expected_version: int | None, text: str) -> None:
+    """State the cluster's case against a proposed revocation (陈述申辩, county or its city)."""
+    _fire(case_id, "state", expected_version, text=text)
+
+
+@case_group.command("maintain")
+@case_id_argument
+@click.option("--reason", required=True, metavar="T", help="Why the recognition stands.")
+@act_options
+def case_maintain(case_id: int, expected_version: int | None, reason: str) -> None:
+    """Maintain the recognition (维持认定, province): the procedure ends, the case returns."""
+    _fire(case_id, "maintain", expected_version, reason=reason)
+
+
+@case_group.command("revoke")
+@case_id_argument
+@click.option("--reason", default=None, metavar="T",
+              help="The decision's reasons (required when a statement was received).")
+@click.option("--doc-no", default=None, metavar="NO", help="The decision's 文号.")
+@act_options
+def case_revoke(case_id: int, expected_version: int | None, reason: str | None,
+                doc_no: str | None) -> None:
+    """Decide a proposed revocation: revoke (撤销决定, province), after the 陈述申辩 period or
+    once a statement is in."""
+    payload = {key: value for key, value in (("reason", reason), ("doc_no", doc_no)) if value}
+    _fire(case_id, "revoke", expected_version, **payload)
+
+
+@case_group.command("reinstate")
+@case_id_argument
+@click.option("--reason", required=True, metavar="T", help="Why the revocation is undone.")
+@click.option("--reference", "--ref", "reference", required=True, metavar="T",
+              help="复议决定书 or 判决书 number, or 自我纠错.")
+@act_options
+def case_reinstate(case_id: int, expected_version: int | None, reason: str,
+                   reference: str) -> None:
+    """Undo a revocation (恢复认定, province): back to the state before the procedure."""
+    _fire(case_id, "reinstate", expected_version, reason=reason, reference=reference)
+# ---- end of the revocation procedure
 
 
 @case_group.command("reject")
@@ -1548,8 +1713,9 @@ def _figure(value: Any, how: str, window: list[int]) -> str:
 @json_option
 def case_show(case_id: int) -> None:
     """One case: state, dates, key figures, 第十三条 in short, expert scores, deadlines,
-    objections, notices, attachments (--json: all of it, the application whole)."""
-    file = _settings().engine(acts=False).case_file(case_id)
+    objections, notices, attachments, plan goals (--json: all of it, the application whole)."""
+    engine = _settings().engine(acts=False)
+    file = engine.case_file(case_id)
     view = file.case
     text = SHOW_TEXT
 
@@ -1564,7 +1730,9 @@ def case_show(case_id: int) -> None:
             ["  " + _("industry"), view.industry],
             ["  " + _("score"), view.score or "—"],
             ["  " + _("publicity"), _span(view.publicity_start, view.publicity_end)],
-            ["  " + _("validity"), _span(view.valid_from, view.valid_until)],
+            ["  " + _("validity"), _span(view.valid_from, view.valid_until)
+             + (_(" (ended; under 复核)") if review["validity_ended"]
+                and view.state == "under_review" else "")],
             *([["  " + _("correction due"), f"{view.correction_due} 24:00"]]
               if view.correction_due else []),
             *([["  " + _("came from"), _state(view.previous_state)]]
@@ -1612,8 +1780,12 @@ def case_show(case_id: int) -> None:
             click.echo(text["attachments"])
             _table([["  " + row["sha256"][:12], row["kind"], _size(row["size"]),
                      row["name"], row.get("note") or ""] for row in file.attachments])
+        if view.procedure is not None:
+            _show_procedure(view.procedure)
+        _review_lines(review, full=False)
 
-    _output(file.to_dict(), human)
+    review = engine.review_status(case_id)  # the plan goals: target, latest actual
+    _output({**file.to_dict(), "plan": review["plan"]}, human)
 
 
 def _size(size: int) -> str:
@@ -1623,6 +1795,24 @@ def _size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
+
+
+def _show_procedure(procedure: dict[str, Any]) -> None:
+    """The 拟撤销 procedure of ``case show``: ground, facts, hearing, statements, status."""
+    cured = procedure["cured"]
+    click.echo(f"revocation procedure: {procedure['status']}")
+    _table([
+        ["  ground", f"{procedure['reason_code']} {procedure['article']} "
+                     f"“{procedure['ground']}”"],
+        ["  facts", procedure["facts"]],
+        ["  hearing until", f"{procedure['hearing_due']} 24:00"],
+        *([["  cured", "the missing report(s) "
+            + ", ".join(map(str, procedure["filed_years"])) + " have been filed since"]]
+          if cured else []),
+        *[[f"  statement {index}", f"{_local(row['at'])} {row['actor']}"
+           f"{' (late)' if row['late'] else ''}: {row['text']}"]
+          for index, row in enumerate(procedure["statements"], start=1)],
+    ])
 
 
 @case_group.command("history")
@@ -1645,9 +1835,16 @@ RESULT_LABELS = {"pass": N_("通过 pass"), "fail": N_("不通过 FAIL"), "exper
 
 @case_group.command("check")
 @case_id_argument
+@click.option("--review", "review", is_flag=True,
+              help="The 复核 instead: the 考核 of each plan goal and the criteria re-check on "
+                   "the 复核申报.")
 @json_option
-def case_check(case_id: int) -> None:
+def case_check(case_id: int, review: bool) -> None:
     """第十三条 criteria, item by item: the rule, the value found, the verdict."""
+    if review:
+        status = _settings().engine(acts=False).review_status(case_id)
+        _output(status, lambda: _review_lines(status, full=True))
+        return
     report = _settings().engine(acts=False).check(case_id).to_dict()
 
     def human() -> None:
@@ -2108,6 +2305,26 @@ def audit_anchor(target: str) -> None:
                    f"to {target}")
 
 
+@audit_group.command("procedures")
+@json_option
+def audit_procedures() -> None:
+    """Revocations recorded without a hearing (the old timer's under 18.1/18.3, or at once):
+    the cases an administrator may `case reinstate`. Nothing is changed."""
+    rows = _settings().engine(acts=False).unheard_revocations()
+
+    def human() -> None:
+        if not rows:
+            click.echo(_("no revocation was recorded without a 拟撤销 procedure"))
+            return
+        _table([[f"  {row['case_id']}", row["name"], _local(row["revoked_at"]), row["actor"],
+                 row["reason_code"] or "—", _("was {state}").format(state=row["from_state"]),
+                 _("reinstated") if row["reinstated"] else _state(row["state"])]
+                for row in rows])
+        click.echo(_("to undo one: gdcluster case reinstate ID --reason T --reference T"))
+
+    _output(rows, human)
+
+
 # ---------------------------------------------------------------------------------------------
 # scheduler
 
@@ -2204,9 +2421,9 @@ def scheduler_pending(until: date | None) -> None:
 # ---------------------------------------------------------------------------------------------
 # notice
 
-NOTICE_KINDS = ("publicity", "recognition", "renewal", "revocation", "return",
-                "correction_reminder", "not_selected", "rejection", "report_reminder",
-                "expiry_reminder")
+NOTICE_KINDS = ("publicity", "recognition", "renewal", "revocation", "revocation_proposal",
+                "maintained", "reinstated", "return", "correction_reminder", "not_selected",
+                "rejection", "report_reminder", "report_urge", "expiry_reminder")
 
 
 @cli.group("notice")

@@ -75,6 +75,9 @@ class Act:
     def state(self, value: str) -> None:
         self.case.state = value
 
+    #: The attribute the Machine reads and moves (``state`` is also a trigger's name).
+    workflow_state = state
+
     def refuse(self, message: str, *reasons: str, **facts: Any) -> TransitionRefused:
         return TransitionRefused(
             message,

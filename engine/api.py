@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import audit, views
+from gdcluster.engine import audit, procedures, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.administration import Administration
 from gdcluster.engine.clock import Clock, SystemClock, is_system_clock
@@ -82,6 +82,9 @@ class Engine(Administration):
             self._kernel = Kernel(self.store, self._clock, simulation=self._simulation,
                                   lifecycle=Lifecycle.of(load_workflow()))
             self._kernel.on_transaction(_link_attachments)
+            from gdcluster.engine.review_rounds import recognition_acts_only
+
+            self._kernel.before_batch(recognition_acts_only(self.store))
         return self._kernel
 
     @property
@@ -186,24 +189,53 @@ class Engine(Administration):
         quotas: Mapping[str, tuple[int, int]] | None = None,
         notice_title: str | None = None,
         notice_doc_no: str | None = None,
+        kind: str = "recognition",
+        check_by: date | str | None = None,
     ) -> RoundSummary:
-        """Open round ``year`` for applications (province only) and return its summary.
+        """Open round ``year`` (province only) and return its summary.
 
         ``policy`` names a file of ``states/policies`` (default ``guangdong-2023``); the
         deadlines close their windows at 24:00; ``quotas`` maps a city (or ``*``) to its
         ``(min, max)`` recommendations; the 申报通知's title and 发文字号 are cited by the
-        round's notices.
+        round's notices. ``kind="review"`` opens a 复核 round instead (第十六条): it covers the
+        clusters whose validity ends by the end of ``year``, with ``apply_by`` for their
+        applications and ``check_by`` for the cities' 初审 (default: the policy's working days).
         """
+        who = Actor.of(actor)
+        if kind == "review":
+            from gdcluster.engine import review_rounds
+
+            given = [name for name, value in (("recommend_by", recommend_by), ("quotas", quotas),
+                                              ("notice_title", notice_title),
+                                              ("notice_doc_no", notice_doc_no)) if value]
+            if given:
+                raise InvalidInput("a 复核 round takes no recommendations, quotas or 申报通知",
+                                   field=given[0])
+            review_rounds.open_review_round(self.kernel, year, who, policy=policy,
+                                            apply_by=apply_by, check_by=check_by)
+            return self.round_summary(year)
+        if kind != "recognition":
+            raise InvalidInput(f"unknown round kind {kind!r}; use recognition or review",
+                               field="kind")
+        if check_by is not None:
+            raise InvalidInput("only a 复核 round (--kind review) has a 初审 deadline",
+                               field="check_by")
         from gdcluster.engine import rounds
 
-        rounds.open_round(self.kernel, year, Actor.of(actor), policy=policy, apply_by=apply_by,
+        rounds.open_round(self.kernel, year, who, policy=policy, apply_by=apply_by,
                           recommend_by=recommend_by, quotas=quotas, notice_title=notice_title,
                           notice_doc_no=notice_doc_no)
         return self.round_summary(year)
 
     def round_summary(self, year: int) -> RoundSummary:
-        """Round ``year``: deadlines, documents, stored batches, rubric, cases and quotas."""
-        return views.round_summary(self.store, year)
+        """Round ``year``: deadlines, documents, stored batches, rubric, cases and quotas; a
+        复核 round lists the cases it covers."""
+        summary = views.round_summary(self.store, year)
+        if summary.kind == "review":
+            from gdcluster.engine.review_rounds import covered_summary
+
+            summary = covered_summary(self.store, summary)
+        return summary
 
     def publicize_round(
         self,
@@ -443,6 +475,20 @@ class Engine(Administration):
         (data stored by earlier versions read leniently, never refused)."""
         return views.application(self.store, case_id)
 
+    def review_status(self, case_id: int) -> dict[str, Any]:
+        """The case's plan goals (target, latest actual), its 复核 round, whether its validity
+        has ended, and the 复核 in progress with its 考核 (each goal met or not, the criteria
+        re-check)."""
+        from gdcluster.engine.clock import local_date
+        from gdcluster.engine.review_acts import review_status
+
+        with self.store.read() as session:
+            case = views.load_case(session, as_case_id(case_id))
+            status = review_status(session, case)
+        until = case.valid_until
+        return {**status, "validity_ended": until is not None
+                and until < local_date(self.clock.now())}
+
     def scores(self, case_id: int) -> list[ScoreRow]:
         """Each expert's scores of the case, in the order they were recorded."""
         return views.scores(self.store, case_id)
@@ -460,6 +506,12 @@ class Engine(Administration):
     def refusals(self, *, case_id: int | None = None) -> list[dict[str, Any]]:
         """The refused attempts (who tried what, when, and why), oldest first."""
         return views.refusals(self.store, case_id=case_id)
+
+    def unheard_revocations(self) -> list[dict[str, Any]]:
+        """Revocations recorded without a hearing (before the 第十八条 procedure existed),
+        with where each case stands now; ``case reinstate`` undoes one (nothing here does)."""
+        with self.store.read() as session:
+            return procedures.unheard_revocations(session)
 
     def todo(self, actor: Actor | str, *, within: int = 30, city: str | None = None,
              county: str | None = None) -> TodoList:

@@ -32,6 +32,13 @@ VALIDITY_END = "validity_end"
 EXPIRY_REMINDER = "expiry_reminder"
 ROUND_APPLY_CLOSE = "round_apply_close"
 ROUND_RECOMMEND_CLOSE = "round_recommend_close"
+#: 复核 rounds: each covered case's application deadline, and the round's 初审 deadline.
+REVIEW_APPLY_DUE = "review_apply_due"
+ROUND_REVIEW_CHECK_CLOSE = "round_review_check_close"
+#: 陈述申辩 ends (24:00 of the hearing deadline of a 拟撤销告知).
+HEARING_END = "hearing_end"
+#: 催报 grace ends (24:00 of the grace's last working day) with the report still missing.
+REPORT_GRACE = "report_grace"
 
 KINDS = (
     PUBLICITY_END,
@@ -43,6 +50,10 @@ KINDS = (
     EXPIRY_REMINDER,
     ROUND_APPLY_CLOSE,
     ROUND_RECOMMEND_CLOSE,
+    REVIEW_APPLY_DUE,
+    ROUND_REVIEW_CHECK_CLOSE,
+    HEARING_END,
+    REPORT_GRACE,
 )
 
 
@@ -91,6 +102,14 @@ def review_window_opens(valid_until: date, months: int) -> date:
 # ---------------------------------------------------------------------------- rows
 def case_key(case_id: int, *parts: object) -> str:
     return ":".join(["case", str(case_id), *map(str, parts)])
+
+
+def key_year(key: str) -> int | None:
+    """The report year in ``case:12:report:2024[:reminder-30d]``."""
+    parts = key.split(":")
+    if len(parts) >= 4 and parts[2] == "report" and parts[3].isdigit():
+        return int(parts[3])
+    return None
 
 
 def round_key(year: int, *parts: object) -> str:
@@ -188,9 +207,10 @@ def schedule_validity(
          start_of_day(valid_until - timedelta(days=int(periods.expiry_reminder_days)))),
     ]
     for year in report_years(valid_from, valid_until):
-        due = report_due_day(
-            year, periods.report_due, bool(periods.report_roll_to_workday), calendar
-        )
+        # the nominal day: where the policy rolls a deadline on a rest day to the next working
+        # day, the timer does so when the day comes (engine/timers.py), with that year's
+        # calendar, never guessing years ahead
+        due = report_due_day(year, periods.report_due, False, calendar)
         wanted.append((REPORT_DUE, case_key(case_id, "report", year), end_of_day(due)))
         for offset in periods.report_reminder_days:
             wanted.append((REPORT_REMINDER,

@@ -6,9 +6,10 @@ its correction deadline and reminder, 资格初审 with a criterion failing on t
 70% (不予认定), recommendation, a 现场考察, expert scoring, publicity over the 国庆 holiday, a
 real-name objection, the close of publicity by the scheduler's sweep, recognition with the
 名单通告 (its 文号 and 成文日期), the round closed with a case not recommended (未入选), annual
-reports, a 重大变动 filing, a missed report revoked by the sweep, a revocation by the
-province, a 复核 and renewal, and an expiry revoked by the sweep. The narration is the
-engine's own event stream.
+reports, a 重大变动 filing, a missed report urged (催报) and, still missing after the grace,
+a 拟撤销 procedure (陈述申辩, then the province's 撤销决定), a proposal the province
+maintains after hearing the county, a 复核 and renewal, and an expiry that opens the 18.1
+procedure. The narration is the engine's own event stream.
 """
 
 from __future__ import annotations
@@ -85,6 +86,45 @@ CLUSTERS: list[tuple[str, str, str, str, dict[str, Any]]] = [
 def application(changes: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(_BASE)
     data.update(copy.deepcopy(changes))
+    return data
+
+
+#: 2027's working days for the demo only: the built-in calendar ends with 2026, and a real
+#: database loads the State Council's published arrangement instead.
+DEMO_2027 = """\
+# DEMO ONLY — NOT OFFICIAL DATA: an invented 2027 holiday arrangement.
+2027:
+  source: DEMO (not official) — 2027 holiday arrangement
+  holidays:
+    - {from: 2027-01-01, to: 2027-01-03}
+    - {from: 2027-02-05, to: 2027-02-12}
+    - {from: 2027-04-03, to: 2027-04-05}
+    - {from: 2027-05-01, to: 2027-05-05}
+    - 2027-06-09
+    - 2027-09-15
+    - {from: 2027-10-01, to: 2027-10-07}
+  workdays: [2027-01-31, 2027-02-20, 2027-04-25, 2027-05-08, 2027-09-26, 2027-10-09]
+"""
+
+
+def sample_review(application: dict[str, Any], review_year: int) -> dict[str, Any]:
+    """A sample 复核申报 for the 复核 round ``review_year`` made from ``application``: its
+    yearly series moved to the three years before ``review_year``, a plan for the next
+    period, and each plan goal reported at its target (met)."""
+    data = copy.deepcopy(application)
+    for key, series in list(data.items()):
+        if isinstance(series, dict) and series and all(str(year).isdigit() for year in series):
+            values = [series[year] for year in sorted(series, key=int)][-3:]
+            data[key] = {str(review_year - 3 + index): value
+                         for index, value in enumerate(values)}
+    plan = data.get("development_plan") or {}
+    data["goal_results"] = [
+        {"indicator": goal["indicator"],
+         "actual": (goal.get("target") or goal.get("baseline") or {"value": "1"})["value"],
+         "note": "统计快报"}
+        for goal in plan.get("goals", []) if goal.get("indicator")]
+    if plan:
+        data["development_plan"] = {**plan, "period": f"{review_year + 1}–{review_year + 3}"}
     return data
 
 
@@ -267,7 +307,17 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
         engine.fire(ids[key], "report", f"county:{units[key]}", year=2024,
                     data={"output": "180.0", "plan_execution": "主导产业保持增长",
                           "goal_progress": [{"indicator": "集群产值", "actual": "180.0"}]})
-    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → revoked 18.3")
+    sweep("2025-04-01T00:05", "年报期限届满 report deadline: missing report → 催报 with a grace "
+                              "of 10 working days (no revocation)")
+    sweep("2025-04-17T00:05", "催报期限届满 grace over, report still missing → 拟撤销告知 18.3 "
+                              "(a procedure, not a revocation)")
+    at("2025-04-18T15:00", "陈述申辩 the county states its case")
+    engine.fire(shunde, "state", f"county:{units['shunde']}",
+                text="年度报告因运营管理机构人员调整延误，正在补报（示例）")
+    sweep("2025-04-25T00:05", "陈述申辩期限届满 hearing over: awaiting the province's decision")
+    at("2025-04-25T10:00", "撤销决定 the province decides: revoked under 18.3, with remedies")
+    engine.fire(shunde, "revoke", PROVINCE, doc_no="粤工信服务函〔2025〕31号",
+                reason="陈述申辩期限届满仍未报送2024年度发展情况，申辩理由不能成立")
 
     at("2025-06-01T10:00", "重大变动报备 a major change filed")
     engine.fire(ids["changan"], "change", f"county:{units['changan']}", kind="management_body",
@@ -276,21 +326,39 @@ def _story(engine: Engine, clock: FakeClock, names: dict[int, str],
     for year in (2025, 2026):
         at(f"{year + 1}-03-15T10:00", _("{year}年度报告 annual reports").format(year=year))
         for key in ("guzhen", "changan", "puning"):
-            if engine.get(ids[key]).state in ("recognized", "renewed", "under_review"):
+            if engine.get(ids[key]).state in ("recognized", "renewed", "under_review",
+                                              "expired"):
                 engine.fire(ids[key], "report", f"county:{units[key]}", year=year,
                             data={"output": "190.0"})
         if year == 2025:
-            at("2026-09-01T10:00", "撤销 revocation by the province (第十八条第（五）项)")
-            engine.fire(ids["changan"], "revoke", PROVINCE, reason_code="18.5",
-                        reason="集群内企业发生较大生产安全事故（示例）")
+            at("2026-09-01T10:00", "拟撤销告知 the province proposes revocation (第十八条（五）)")
+            engine.fire(ids["changan"], "propose_revocation", PROVINCE, reason_code="18.5",
+                        facts="集群内企业发生较大生产安全事故（示例）")
+            at("2026-09-03T10:00", "陈述申辩 the county states its case")
+            engine.fire(ids["changan"], "state", f"county:{units['changan']}",
+                        text="经应急管理部门复核，该事故等级为一般事故（示例）")
+            at("2026-09-10T10:00", "维持认定 the province maintains the recognition")
+            engine.fire(ids["changan"], "maintain", PROVINCE,
+                        reason="经核实，事故等级为一般事故，不属于第十八条第（五）项情形")
 
-    at("2027-06-01T10:00", "申请复核 applying for 复核 within 6 months of expiry")
-    engine.fire(puning, "apply_review", f"county:{units['puning']}")
+    at("2027-03-16T09:00", "工作日历 the province loads 2027's working days (the demo's own "
+                           "arrangement, not the State Council's notice)")
+    engine.import_calendar(DEMO_2027.encode("utf-8"), "calendar-2027.yaml", PROVINCE)
     sweep("2027-07-16T09:00", "复核提醒 expiry reminders, 90 days before validity ends")
-    at("2027-09-20T10:00", "复核通过 renewal: validity extended contiguously by 3 years")
+    at("2027-07-20T10:00", "复核 round 2027: the clusters whose validity ends in 2027, each "
+                           "with its 复核通知")
+    engine.open_round(2027, PROVINCE, kind="review", apply_by="2027-09-30",
+                      check_by="2027-10-15")
+    at("2027-08-10T10:00", "申请复核 the county applies with its 复核申报; the city's 初审")
+    engine.fire(puning, "apply_review", f"county:{units['puning']}",
+                data=sample_review(engine.application(puning), 2027))
+    engine.fire(puning, "review_check", f"city:{cities['puning']}@市工信局", passed=True,
+                opinion="经初审，复核申报材料齐全，发展规划目标基本完成")
+    at("2027-09-20T10:00", "复核通过 renewal on the 考核: validity extended contiguously")
     engine.fire(puning, "renew", PROVINCE)
 
-    sweep("2027-10-14T00:05", "有效期届满 validity over: no 复核 → revoked 18.1")
+    sweep("2027-10-14T00:05", "复核申请截止 the 复核 round's deadline (30 September) passed "
+                              "with no application → 拟撤销告知 18.1, the hearing follows")
     echo("")
     echo(_("outcome:"))
     for case_id, name in names.items():

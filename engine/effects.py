@@ -12,7 +12,6 @@ needs (the application schema, the scoring, the records) is imported when it fir
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -360,32 +359,6 @@ def change(act: Act) -> None:
     act.audit.update(kind=kind, detail=detail)
 
 
-@EFFECTS.register("renew")
-def renew(act: Act) -> None:
-    old_until = act.case.valid_until
-    assert old_until is not None
-    new_from = date.fromordinal(old_until.toordinal() + 1)
-    new_until = deadlines.validity_until(new_from, int(act.policy.periods.validity_years))
-    act.case.valid_from = new_from
-    act.case.valid_until = new_until
-    deadlines.settle(
-        act.session, now=act.now, result=f"renewed by {act.actor}", status="cancelled",
-        case_id=act.case.id, kinds=(deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER),
-    )
-    deadlines.schedule_validity(
-        act.session, case_id=act.case.id, valid_from=new_from, valid_until=new_until,
-        periods=act.policy.periods, calendar=act.calendar(), now=act.now,
-    )
-    act.audit.update(valid_from=new_from.isoformat(), valid_until=new_until.isoformat(),
-                     previous_valid_until=old_until.isoformat())
-
-
-@EFFECTS.register("revoke", reads=("reason_code", "reason"))
-def revoke(act: Act) -> None:
-    code = str(act.payload["reason_code"]).strip()
-    text = act.text("reason")
-    act.reason = f"{code} {text}"
-    act.audit.update(reason_code=code, ground=act.policy.revocation_reason(code))
 
 
 @EFFECTS.register("reason", reads=("reason",))

@@ -156,6 +156,15 @@ class Reason(StrEnum):
     ROUND_CLOSED = "round closed"
     ROUND_ACT_ONLY = "round act only"
     NO_PREVIOUS_STATE = "no previous state recorded"
+    NO_REVIEW_ROUND = "no 复核 round covers the case"
+    NO_CITY_OPINION = "no 复核初审 opinion"
+    CITY_OPINION_NOT_PASSED = "复核初审 not passed"
+    REVIEW_ROUND = "a 复核 round"
+    HEARING_NOT_OVER = "hearing period not over"
+    NO_PROCEDURE = "no revocation procedure recorded"
+    NOT_SYSTEM_GROUND = "ground not opened by the system"
+    NOT_SYSTEM_DECISION = "decision not the system's"
+    GROUND_CURED = "ground cured"
 
 
 class TransitionRefused(EngineError):

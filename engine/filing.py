@@ -105,6 +105,11 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
                 Message("round {year} is closed: no application is filed in it any more",
                         year=year),
                 trigger=rule.trigger, round_year=year, reasons=[Reason.ROUND_CLOSED])
+        if round_row.kind != "recognition":
+            raise TransitionRefused(
+                Message("round {year} is a 复核 round: applications for recognition are filed "
+                        "in a recognition round", year=year),
+                trigger=rule.trigger, round_year=year, reasons=[Reason.REVIEW_ROUND])
         rounds[year] = round_row
     rows = []
     for case in cases:

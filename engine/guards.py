@@ -15,7 +15,6 @@ from datetime import date
 
 from sqlalchemy import select
 
-from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act, Registry
 from gdcluster.engine.clock import end_of_day, local_date, start_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
@@ -191,22 +190,6 @@ def no_open_objection(act: Act) -> None:
             f"objection(s) {', '.join(map(str, open_ids))} are still open; resolve them first",
             Reason.OPEN_OBJECTION,
             objections=open_ids,
-        )
-
-
-@GUARDS.register("review_window")
-def review_window(act: Act) -> None:
-    until = act.case.valid_until
-    if until is None:
-        raise act.refuse("the case has no validity period", Reason.NO_VALIDITY)
-    months = int(act.policy.periods.review_window_months)
-    opens = deadlines.review_window_opens(until, months)
-    if not (opens <= act.today <= until):
-        raise act.refuse(
-            f"复核 may be applied for from {opens} to {until} ({months} months before the end "
-            f"of validity); today is {act.today}",
-            Reason.OUTSIDE_REVIEW_WINDOW,
-            window=(opens, until),
         )
 
 

@@ -29,12 +29,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from gdcluster.engine import review_acts  # noqa: F401  (registers its guards and effects)
 from gdcluster.engine.acts import Act, Check
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
 from gdcluster.engine.guards import GUARDS
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.policies import policy_for
+from gdcluster.engine.procedure_acts import open_procedure  # noqa: F401 (registers its acts)
 from gdcluster.states.workflow import PREVIOUS, InvalidDefinition, Rule, Workflow
 
 if TYPE_CHECKING:
@@ -142,6 +144,8 @@ class Lifecycle:
         machine = RuleMachine(
             model=None, states=list(self.workflow.state_names), initial=self.workflow.initial,
             auto_transitions=False, send_event=True, ignore_invalid_triggers=False,
+            # not "state": that is a trigger (陈述申辩)
+            model_attribute="workflow_state",
             before_state_change=[_taken],
         )
         for rule, guards, effect in self._bound:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0009_chain_coverage"
+SCHEMA_REVISION = "0011_chain_coverage"
 
 
 class Meta(SQLModel, table=True):
@@ -26,11 +26,17 @@ class Meta(SQLModel, table=True):
 class Round(SQLModel, table=True):
     __tablename__ = "gd_round"
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    #: "recognition" (认定: applications, recommendations, publicity, the 名单通告) or "review"
+    #: (复核 of the clusters whose validity ends by the end of ``year``; no case is filed in it).
+    kind: str = Field(default="recognition", max_length=16,
+                      sa_column_kwargs={"server_default": "recognition"})
     policy: str = Field(max_length=64)
     policy_version: int
     policy_digest: str = Field(max_length=64)
     apply_by: date | None = None
     recommend_by: date | None = None
+    #: A 复核 round's deadline for the cities' 初审 opinions.
+    check_by: date | None = None
     quotas: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     notice_title: str | None = Field(default=None, sa_column=Column(Text))
     notice_doc_no: str | None = Field(default=None, max_length=64)
@@ -85,6 +91,10 @@ class Case(SQLModel, table=True):
     #: The 退回补正 deadline: the county may resubmit until its 24:00, after the round's own
     #: application deadline too.
     correction_due: date | None = None
+    #: The 复核 round that covers the case (``round open YEAR --kind review``), and the 复核 in
+    #: progress or last decided: {year, data (the 复核申报), filed_at, check (the city's 初审)}.
+    review_round: int | None = None
+    review: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime
     updated_at: datetime
 

@@ -86,6 +86,9 @@ class DeadlineScheduler:
             handled: list[DeadlineOutcome] = []
             if self.stopping.is_set():
                 return handled
+            # a row falling due while the sweep runs is after its cutoff: the wake-up is
+            # armed from the sweep's start, so such a row is swept at once, not a minute later
+            started = self.engine.clock.now()
             try:
                 handled = sweep.run_due(self.engine.kernel, stop=self.stopping)
                 if handled:
@@ -93,21 +96,23 @@ class DeadlineScheduler:
             except Exception:  # the database went away, say: the next minute retries
                 log.exception(_("sweep failed; retrying at the next wake-up"))
             try:
-                self.rearm()
+                self.rearm(after=started)
             except Exception:
                 log.exception(_("could not re-arm the wake-up; the minute resync will"))
             return handled
 
-    def next_due(self) -> datetime | None:
-        """The earliest pending due time after the engine clock's now."""
+    def next_due(self, after: datetime | None = None) -> datetime | None:
+        """The earliest pending due time after ``after`` (default: the engine clock's now)."""
         with self.engine.store.read() as session:
-            return sweep.next_due(session, self.engine.clock.now())
+            return sweep.next_due(session, after if after is not None
+                                  else self.engine.clock.now())
 
-    def rearm(self) -> datetime | None:
-        """Point the ``gdcluster-wake`` date job at the next due time (or remove it)."""
+    def rearm(self, after: datetime | None = None) -> datetime | None:
+        """Point the ``gdcluster-wake`` date job at the next due time after ``after`` (default:
+        now), or remove it."""
         if self.stopping.is_set():
             return None
-        due = self.next_due()
+        due = self.next_due(after)
         if due is None:
             if self.scheduler.get_job(WAKE_JOB) is not None:
                 self.scheduler.remove_job(WAKE_JOB)

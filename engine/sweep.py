@@ -82,7 +82,8 @@ class DeadlineOutcome:
     case_id: int | None
     round_year: int | None
     due_at: datetime
-    #: ``publicity_closed``, ``revoked``, ``flagged``, ``reminded``, ``too_late`` (a
+    #: ``publicity_closed``, ``revocation_proposed``, ``overdue``, ``rolled``,
+    #: ``awaiting_decision``, ``revoked``, ``flagged``, ``reminded``, ``too_late`` (a
     #: reminder found after what it announces), ``closed``, ``held``,
     #: ``not_applicable``, ``refused``, ``waiting``, ``busy`` or ``error``.
     outcome: str
@@ -294,6 +295,11 @@ def _fire_case_deadline(
         elif decided.outcome == REMINDED:
             assert case is not None
             _remind(transaction, row, case, decided, at)
+        elif decided.reschedule is not None:  # moved, not fired: a row for the new time
+            key, due_at = decided.reschedule
+            deadlines.schedule(session, kind=row.kind, key=key, due_at=due_at, now=at,
+                               case_id=row.case_id)
+            wrote_due = due_at <= cutoff
         _set_result(session, row.id, decided.result)
         return True, decided, wrote_due
 
@@ -318,10 +324,12 @@ def _fire_round_deadline(kernel: Kernel, row: Any, at: datetime) -> tuple[bool, 
             decided = not_applicable(f"unknown round deadline kind {row.kind!r}")
             _set_result(session, row.id, decided.result)
             return True, decided
+        column = (Case.review_round if row.kind == deadlines.ROUND_REVIEW_CHECK_CLOSE
+                  else Case.round_year)
         counts = dict(session.execute(
-            select(Case.state, func.count()).where(Case.round_year == year).group_by(Case.state)
+            select(Case.state, func.count()).where(column == year).group_by(Case.state)
         ).all())
-        what = "applications" if row.kind == deadlines.ROUND_APPLY_CLOSE else "recommendations"
+        what = _ROUND_WINDOWS[row.kind]
         decided = Plan(CLOSED, f"round {year} closed for {what}")
         transaction.record(
             actor=SYSTEM, trigger=row.kind, article=ROUND_ARTICLES[row.kind], at=at,
@@ -330,6 +338,12 @@ def _fire_round_deadline(kernel: Kernel, row: Any, at: datetime) -> tuple[bool, 
         )
         _set_result(session, row.id, decided.result)
         return True, decided
+
+
+#: What each round deadline closes.
+_ROUND_WINDOWS = {deadlines.ROUND_APPLY_CLOSE: "applications",
+                  deadlines.ROUND_RECOMMEND_CLOSE: "recommendations",
+                  deadlines.ROUND_REVIEW_CHECK_CLOSE: "复核初审 opinions"}
 
 
 def _claim(session: Session, deadline_id: int, at: datetime) -> bool:
@@ -570,7 +584,8 @@ class _BatchReads(timers.Reads):
         super().__init__(session)
         publicity = {row.case_id for row in rows if row.kind == deadlines.PUBLICITY_END}
         reports = {row.case_id for row in rows
-                   if row.kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER)}
+                   if row.kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER,
+                                   deadlines.REPORT_GRACE)}
         keys = {deadlines.case_key(row.case_id, "report", timers.key_year(row.key))
                 for row in rows if row.kind == deadlines.REPORT_REMINDER}
         self.objections: dict[int, list[int]] = {}

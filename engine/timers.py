@@ -10,8 +10,17 @@ publicity_end      ``close_publicity`` by ``system``; held while an objection is
 correction_due     the 退回补正 window closes: the result is recorded, no act
 correction_         a reminder of the correction deadline (notice ``correction_reminder``)
 reminder
-report_due         ``revoke`` 18.3, or ``flag`` when the policy says so
-validity_end       ``revoke`` 18.1; an ``under_review`` case waits for the decision
+report_due         on a rest day, where the policy rolls it (民法典 第203条): moved to 24:00 of
+                   the next working day; else ``report_overdue`` (催报, a grace of policy
+                   ``report_grace_workdays`` working days), or ``flag`` when the policy says
+report_grace       the report still missing: ``propose_revocation`` 18.3
+validity_end       ``expire`` (有效期届满: nothing is revoked); an ``under_review`` case stays
+                   under review, its validity shown as ended, until the province decides
+review_apply_due   a 复核 round's application deadline: ``propose_revocation`` 18.1 (有效期满
+                   未申请复核) for a covered case that has not applied
+hearing_end        the 陈述申辩 period is over: nothing adverse, the case awaits the
+                   province's decision; ``revoke`` only where the policy lets the system
+                   decide and no statement came
 report_reminder,   a reminder: an audit row and an event for the notices, no state change
 expiry_reminder
 round_*_close      the round's window closes: an audit row and an event
@@ -32,24 +41,34 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import deadlines
+from gdcluster.engine import deadlines, procedures
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
 
-__all__ = ["Plan", "Reads", "describe", "not_applicable", "plan", "predict", "too_late"]
+__all__ = ["Plan", "Reads", "describe", "key_year", "not_applicable", "plan", "predict",
+           "too_late"]
 
 #: Who the timers act as.
 SYSTEM = Actor.system()
 
+#: The state of a case in a 拟撤销 procedure.
+PROCEDURE_STATE = procedures.PROPOSED
 #: States in which a recognized cluster owes annual reports.
 VALID_STATES = ("recognized", "renewed", "under_review")
+#: States a 复核 round covers a case in, and from which it may apply.
+REVIEW_STATES = ("recognized", "renewed", "expired")
 
 # what a deadline comes to, as a sweep reports it (``DeadlineOutcome.outcome``) and logs it
 PUBLICITY_CLOSED = "publicity_closed"
+PROPOSED = "revocation_proposed"
+AWAITING = "awaiting_decision"
+ROLLED = "rolled"
+OVERDUE = "overdue"
 REVOKED = "revoked"
+EXPIRED = "expired"
 FLAGGED = "flagged"
 REMINDED = "reminded"
 CLOSED = "closed"
@@ -72,6 +91,7 @@ REMINDER_ARTICLES = {
 ROUND_ARTICLES = {
     deadlines.ROUND_APPLY_CLOSE: "《暂行办法》认定程序：申报（截止）",
     deadlines.ROUND_RECOMMEND_CLOSE: "《暂行办法》认定程序：推荐（截止）",
+    deadlines.ROUND_REVIEW_CHECK_CLOSE: "第十六条（复核初审截止）",
 }
 
 
@@ -83,6 +103,8 @@ class Plan:
     result: str
     trigger: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    #: A deadline that moves instead of acting: (the new row's key, its due time).
+    reschedule: tuple[str, datetime] | None = None
 
 
 def deadline_day(due_at: datetime) -> date:
@@ -90,12 +112,8 @@ def deadline_day(due_at: datetime) -> date:
     return local_date(as_utc(due_at) - timedelta(microseconds=1))
 
 
-def key_year(key: str) -> int | None:
-    """The report year in ``case:12:report:2024[:reminder-30d]``."""
-    parts = key.split(":")
-    if len(parts) >= 4 and parts[2] == "report" and parts[3].isdigit():
-        return int(parts[3])
-    return None
+#: The report year in ``case:12:report:2024[:reminder-30d]`` (``deadlines.key_year``).
+key_year = deadlines.key_year
 
 
 class Reads:
@@ -157,12 +175,12 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
         return Plan(REMINDED, f"reminder sent: correction deadline {due}", None,
                     {"correction_due": due.isoformat()})
     if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
-        year = key_year(row.key)
+        year = deadlines.key_year(row.key)
         if state not in VALID_STATES:
             return not_applicable(f"case is {state}; no annual report is owed")
         if year is not None and reads.report_filed(case.id, year):
             return not_applicable(f"the report for {year} is filed")
-        due = deadline_day(row.due_at) if kind == deadlines.REPORT_DUE else None
+        due = deadline_day(row.due_at)
         if kind == deadlines.REPORT_REMINDER:
             report_due = reads.report_due(case.id, year)
             if report_due is not None and as_utc(report_due) <= now:
@@ -170,17 +188,29 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
             return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
                         {"year": year, "report_due": deadline_day(report_due).isoformat()
                          if report_due is not None else None})
-        reason = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
         policy = policy_for(case.policy, case.policy_digest)
+        if policy.periods.report_roll_to_workday:
+            from gdcluster.engine.calendar import calendar_from_session  # start-up time
+
+            calendar = calendar_from_session(session)
+            if not calendar.is_workday(due):
+                rolled = calendar.next_workday(due, inclusive=False)
+                return Plan(ROLLED, f"{due} is not a working day: the report for {year} is "
+                                    f"due at 24:00 of {rolled} (民法典 第二百零三条)",
+                            reschedule=(f"{row.key}:rolled", end_of_day(rolled)))
+        facts = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
         if policy.periods.missed_report_action == "flag":
             return Plan(FLAGGED, f"flagged: report for {year} missed (policy: flag)", "flag",
-                        {"reason": reason})
-        return Plan(REVOKED, f"revoked 18.3: report for {year} missed", "revoke",
-                    {"reason_code": "18.3", "reason": reason})
+                        {"reason": facts})
+        return Plan(OVERDUE, f"催报: report for {year} missed; grace of "
+                             f"{policy.periods.report_grace_workdays} working days",
+                    "report_overdue", {"year": year, "report_due": due.isoformat()})
+    if kind == deadlines.REPORT_GRACE:
+        return _grace_end(reads, row, case)
     if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
         if kind == deadlines.VALIDITY_END and state == "under_review":
-            return Plan(HELD, "held: 复核 applied for; the case waits for the province's "
-                              "decision (renew or revoke)")
+            return Plan(HELD, "held: 复核 applied for; the case stays under review, its "
+                              "validity ended, until the province decides")
         if state not in ("recognized", "renewed"):
             return not_applicable(f"case is {state}")
         until = case.valid_until
@@ -191,10 +221,67 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
                 return too_late(f"validity ended {until}")
             return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
                         {"valid_until": until.isoformat()})
-        reason = f"认定有效期已于{_cn_date(until)}届满，未申请复核"
-        return Plan(REVOKED, "revoked 18.1: validity ended without 复核", "revoke",
-                    {"reason_code": "18.1", "reason": reason})
+        return Plan(EXPIRED, f"expired: validity ended at 24:00 of {until}", "expire")
+    if kind == deadlines.REVIEW_APPLY_DUE:
+        return _review_apply_due(row, case)
+    if kind == deadlines.HEARING_END:
+        return _hearing_end(session, row, case, now)
     return not_applicable(f"unknown deadline kind {kind!r}")
+
+
+def _review_apply_due(row: Any, case: Case) -> Plan:
+    """A 复核 round's application deadline for one covered case: 18.1 proposed (the 拟撤销
+    procedure, never a revocation) unless the case applied in that round."""
+    year = int(row.key.rsplit(":", 1)[-1])
+    if case.review_round != year:
+        return not_applicable(f"case is covered by 复核 round {case.review_round}, not {year}")
+    if (case.review or {}).get("year") == year:
+        return not_applicable(f"复核 applied for in round {year}")
+    if case.state not in REVIEW_STATES:
+        return not_applicable(f"case is {case.state}")
+    due = deadline_day(row.due_at)
+    facts = (f"{year}年复核申报已于{_cn_date(due)}24时截止，该集群未申请复核"
+             + (f"（认定有效期至{_cn_date(case.valid_until)}）" if case.valid_until else ""))
+    return Plan(PROPOSED, f"revocation proposed 18.1: no 复核 application in round {year}",
+                "propose_revocation", {"reason_code": "18.1", "facts": facts})
+
+
+def _grace_end(reads: Reads, row: Any, case: Case) -> Plan:
+    """The 催报 grace is over: the report still missing, the system opens the 18.3
+    procedure."""
+    year = deadlines.key_year(row.key)
+    if case.state not in VALID_STATES:
+        return not_applicable(f"case is {case.state}")
+    assert case.id is not None
+    if year is not None and reads.report_filed(case.id, year):
+        return not_applicable(f"the report for {year} is filed")
+    grace = deadline_day(row.due_at)
+    facts = (f"未按时报送{year}年度发展情况，经催报，至催报期限{_cn_date(grace)}24时仍未报送")
+    return Plan(PROPOSED, f"revocation proposed 18.3: report for {year} still missing after "
+                          f"the 催报 grace ({grace})",
+                "propose_revocation", {"reason_code": "18.3", "facts": facts})
+
+
+def _hearing_end(session: Session, row: Any, case: Case, now: datetime) -> Plan:
+    """The 陈述申辩 period is over: by default nothing adverse, the case awaits the province's
+    decision; where the policy lets the system decide, an unanswered period ends in
+    ``revoke``."""
+    if case.state != PROCEDURE_STATE:
+        return not_applicable(f"case is {case.state}: the procedure is decided")
+    assert case.id is not None
+    procedure = procedures.current(session, case.id)
+    due = deadline_day(row.due_at)
+    if procedure is None or procedure.hearing_due != due:
+        return not_applicable("the hearing deadline of an earlier procedure")
+    policy = policy_for(case.policy, case.policy_digest)
+    if policy.revocation_decided_by == "system" and not procedure.statements:
+        return Plan(REVOKED, f"revoked {procedure.reason_code}: hearing period ended "
+                             f"{due} without a statement (policy: decided by the system)",
+                    "revoke", {"reason": f"陈述申辩期限（{_cn_date(due)}）届满，未提出陈述申辩"})
+    heard = f"{len(procedure.statements)} statement(s)" if procedure.statements \
+        else "no statement"
+    return Plan(AWAITING, f"hearing ended {due} ({heard}); awaiting the province's decision "
+                          f"(case revoke or case maintain)")
 
 
 def not_applicable(why: str) -> Plan:
@@ -227,8 +314,10 @@ def predict(session: Session, row: Any, now: datetime) -> str:
 
 def describe(decided: Plan) -> str:
     """A plan in a word or two, as ``scheduler pending`` lists it."""
-    if decided.trigger == "revoke":
-        return f"revoke {decided.payload['reason_code']}"
+    if decided.reschedule is not None:
+        return f"roll to 24:00 of {deadline_day(decided.reschedule[1])}"
+    if decided.trigger == "propose_revocation":
+        return f"propose revocation {decided.payload['reason_code']}"
     if decided.trigger is not None:
         return decided.trigger
     return "remind" if decided.outcome == REMINDED else decided.result

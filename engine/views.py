@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
+from gdcluster.engine.procedures import PROPOSED, procedure_shown
 from gdcluster.engine.store import Store, connection_of
 
 Row = TypeVar("Row", Case, Round)
@@ -84,28 +85,24 @@ class CaseView:
     previous_state: str | None = None
     #: The 退回补正 deadline, once the case has been returned.
     correction_due: date | None = None
+    #: The 复核 round covering the case (``round open YEAR --kind review``), if any.
+    review_round: int | None = None
+    procedure: dict[str, Any] | None = None  # the latest 拟撤销 procedure (procedures.py)
+
+    @property
+    def hearing_due(self) -> date | None:
+        """The 陈述申辩 deadline of a procedure running on the case."""
+        if self.procedure is None or self.state != PROPOSED:
+            return None
+        return date.fromisoformat(self.procedure["hearing_due"])
 
     def to_dict(self) -> dict[str, Any]:
+        plain = ("id", "round", "name", "city", "county", "industry", "state", "version",
+                 "policy", "policy_version", "score", "publicity_start", "publicity_end",
+                 "valid_from", "valid_until", "previous_state", "correction_due",
+                 "review_round", "hearing_due", "procedure", "created_at", "updated_at")
         return {
-            "id": self.id,
-            "round": self.round,
-            "name": self.name,
-            "city": self.city,
-            "county": self.county,
-            "industry": self.industry,
-            "state": self.state,
-            "version": self.version,
-            "policy": self.policy,
-            "policy_version": self.policy_version,
-            "score": self.score,
-            "publicity_start": iso(self.publicity_start),
-            "publicity_end": iso(self.publicity_end),
-            "valid_from": iso(self.valid_from),
-            "valid_until": iso(self.valid_until),
-            "previous_state": self.previous_state,
-            "correction_due": iso(self.correction_due),
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
+            **{name: iso(getattr(self, name)) for name in plain},
             "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
             "objections": [{k: iso(v) for k, v in row.items()} for row in self.objections],
             "reports": list(self.reports),
@@ -163,7 +160,9 @@ def case_view(session: Session, case: Case) -> CaseView:
     deadline_rows.sort(key=lambda item: item[0])
     objections.sort(key=lambda item: item["id"])
     reports.sort()
-    return _view(case, [item[1] for item in deadline_rows], objections, reports)
+    view = _view(case, [item[1] for item in deadline_rows], objections, reports)
+    shown = procedure_shown(session, view.id, view.state, view.deadlines)
+    return view if shown is None else replace(view, procedure=shown)
 
 
 _DEADLINE_PART, _OBJECTION_PART, _REPORT_PART = 1, 2, 3
@@ -212,6 +211,7 @@ _LISTED = tuple(
         "id", "round_year", "name", "city", "county", "industry", "state", "version", "policy",
         "policy_version", "score", "publicity_start", "publicity_end", "valid_from",
         "valid_until", "created_at", "updated_at", "previous_state", "correction_due",
+        "review_round",
     )
 )
 
@@ -228,6 +228,7 @@ def _view(case: Any, deadline_rows: list[dict[str, Any]], objections: list[dict[
         valid_from=case.valid_from, valid_until=case.valid_until, created_at=case.created_at,
         updated_at=case.updated_at, deadlines=deadline_rows, objections=objections,
         reports=reports, previous_state=case.previous_state, correction_due=case.correction_due,
+        review_round=case.review_round,
     )
 
 
@@ -515,6 +516,10 @@ class RoundSummary:
     min_experts: int
     counts: CaseCounts
     quotas: list[QuotaUse]
+    #: "recognition" or "review" (复核); a 复核 round's 初审 deadline and covered cases.
+    kind: str = "recognition"
+    check_by: str | None = None
+    covered: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def cities_below_minimum(self) -> list[str]:
@@ -540,6 +545,7 @@ class RoundSummary:
             "counts": self.counts.to_dict(),
             "quotas": [quota.to_dict() for quota in self.quotas],
             "cities_below_minimum": self.cities_below_minimum,
+            "kind": self.kind, "check_by": self.check_by, "covered": self.covered,
         }
 
 
@@ -582,6 +588,7 @@ def round_summary(store: Store, year: int) -> RoundSummary:
             closed_at=iso(round_row.closed_at),
             publicity_pick=round_row.publicity_pick,
             recognition_batch=round_row.recognition_batch,
+            kind=round_row.kind, check_by=iso(round_row.check_by),
             rubric=[RubricLine(item.id, item.name, int(item.weight))
                     for item in policy.rubric.indicators],
             min_experts=int(policy.rubric.min_experts),

@@ -32,8 +32,9 @@ from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Case, Round
 from gdcluster.engine.policies import policy_for
+from gdcluster.engine.procedures import current as current_procedure
 from gdcluster.engine.views import load_case, load_round
-from gdcluster.notifications.kinds import KIND_TRIGGERS, KINDS, TRIGGER_KINDS
+from gdcluster.notifications.kinds import ALSO_KINDS, KIND_TRIGGERS, KINDS, TRIGGER_KINDS
 from gdcluster.notifications.settings import Settings
 
 __all__ = [
@@ -99,7 +100,8 @@ def specs_for_event(event: TransitionEvent) -> list[NoticeSpec]:
         assert event.case_id is not None
         return [NoticeSpec(kind, case_id=event.case_id, round_year=event.round_year,
                            case_ids=(event.case_id,))]
-    return [NoticeSpec(kind, case_id=event.case_id, round_year=event.round_year)]
+    return [NoticeSpec(each, case_id=event.case_id, round_year=event.round_year)
+            for each in (kind, *ALSO_KINDS.get(event.trigger, ()))]
 
 
 # ---------------------------------------------------------------------------- acts
@@ -452,28 +454,106 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
     return context
 
 
-def _revocation(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+def _procedure_letter(session: Session, settings: Settings, event: TransitionEvent, kind: str,
+                      title: str, **extra: Any) -> dict[str, Any]:
+    """A letter of the 第十八条 procedure: to the county's 中小企业主管部门, copied to the city's
+    (深圳: 深圳市中小企业服务局), about the cluster with its validity."""
     case = load_case(session, event.case_id)
-    round_row = load_round(session, case.round_year)
+    context = common_context(settings, load_round(session, case.round_year),
+                             local_date(event.at))
+    context.update(
+        kind=kind, title=title.format(name=case.name),
+        addressee=_departments().unit(case.county),
+        copies=[_departments().city(case.city)],
+        city_department=_departments().city(case.city),
+        cluster=_cluster(case, valid_from=case.valid_from, valid_until=case.valid_until),
+        **extra)
+    return context
+
+
+def _ground(session: Session, event: TransitionEvent) -> dict[str, Any]:
+    case = load_case(session, event.case_id)
     policy = policy_for(case.policy, case.policy_digest)
     code = str(event.payload.get("reason_code", "")).strip()
     ground = policy.revocation(code)
+    return {"code": code, "article": ground.article, "text": ground.text}
+
+
+def _facts(event: TransitionEvent) -> str:
+    """The facts of the procedure: its payload's, or (a revocation recorded before the
+    procedure) the reason after its ground's code."""
+    facts = event.payload.get("facts")
+    if facts:
+        return str(facts).strip()
+    code = str(event.payload.get("reason_code", "")).strip()
     facts = (event.reason or "").strip()
-    if facts.startswith(code):
-        facts = facts[len(code):].strip()
-    context = common_context(settings, round_row, local_date(event.at))
-    context.update(
-        kind="revocation",
-        title=f"关于撤销{case.name}广东省中小企业特色产业集群认定的通知",
-        addressee=_departments().city(case.city),
-        copies=[_departments().unit(case.county)],
-        cluster=_cluster(case, valid_from=case.valid_from, valid_until=case.valid_until),
-        ground={"code": code, "article": ground.article, "text": ground.text},
-        facts=facts,
-        effective=local_date(event.at),
-        by_timer=event.actor == "system",
-    )
+    return facts[len(code):].strip() if code and facts.startswith(code) else facts
+
+
+def _revocation_proposal(session: Session, settings: Settings,
+                         event: TransitionEvent) -> dict[str, Any]:
+    """拟撤销告知书: the facts, the ground, the 陈述申辩 deadline."""
+    return _procedure_letter(
+        session, settings, event, "revocation_proposal",
+        "关于拟撤销{name}广东省中小企业特色产业集群认定的告知书",
+        ground=_ground(session, event), facts=_facts(event),
+        hearing_due=_date(event.payload.get("hearing_due")))
+
+
+def _revocation(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """撤销决定: the facts, the procedure and the statements considered, the ground, the
+    remedies; its 文号 when the decision has one."""
+    payload = event.payload
+    context = _procedure_letter(
+        session, settings, event, "revocation",
+        "关于撤销{name}广东省中小企业特色产业集群认定的通知",
+        ground=_ground(session, event), facts=_facts(event), effective=local_date(event.at),
+        hearing_due=_date(payload.get("hearing_due")),
+        statements=int(payload.get("statements") or 0),
+        decision_reason=(payload.get("decision_reason") or "").strip(),
+        by_timer=event.actor == "system")
+    context["doc_no"] = payload.get("doc_no") or None
     return context
+
+
+def _procedure_opened(session: Session, event: TransitionEvent) -> Any:
+    """The audit row that opened the procedure an act (maintain) ends."""
+    procedure = current_procedure(session, int(event.case_id or 0))
+    if procedure is None:
+        raise NotFound("revocation procedure of case", event.case_id)
+    return procedure
+
+
+def _maintained(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """维持认定: the procedure it ends, the province's reason."""
+    procedure = _procedure_opened(session, event)
+    case = load_case(session, event.case_id)
+    policy = policy_for(case.policy, case.policy_digest)
+    ground = policy.revocation(procedure.reason_code)
+    return _procedure_letter(
+        session, settings, event, "maintained",
+        "关于维持{name}广东省中小企业特色产业集群认定的通知",
+        proposed_on=local_date(procedure.opened_at),
+        ground={"code": procedure.reason_code, "article": ground.article, "text": ground.text},
+        statements=len(procedure.statements), reason=(event.reason or "").strip())
+
+
+def _reinstated(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """恢复认定: the revocation it undoes (date, 文号), the reason and its reference."""
+    revoked = session.scalars(
+        select(AuditEntry).where(AuditEntry.case_id == event.case_id,  # type: ignore[arg-type]
+                                 AuditEntry.trigger == "revoke",  # type: ignore[arg-type]
+                                 AuditEntry.seq < event.audit_seq)  # type: ignore[operator]
+        .order_by(AuditEntry.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    if revoked is None:
+        raise NotFound("revocation of case", event.case_id)
+    return _procedure_letter(
+        session, settings, event, "reinstated",
+        "关于恢复{name}广东省中小企业特色产业集群认定的通知",
+        revoked_on=local_date(revoked.at),
+        revocation_doc_no=json.loads(revoked.payload).get("doc_no"),
+        reason=(event.reason or "").strip(),
+        reference=str(event.payload.get("reference", "")).strip())
 
 
 def _return(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
@@ -631,6 +711,18 @@ def _report_reminder(session: Session, settings: Settings,
     return context
 
 
+
+def _report_urge(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
+    """催报通知: the year, the deadline missed, the grace and the 18.3 procedure after it."""
+    context = _report_reminder(session, settings, event)
+    case = load_case(session, event.case_id)
+    context.update(
+        kind="report_urge",
+        title=f"关于催报{case.name}{context['year']}年度发展情况的通知",
+        grace_due=_date(event.payload.get("grace_due")),
+    )
+    return context
+
 def _expiry_reminder(session: Session, settings: Settings,
                      event: TransitionEvent) -> dict[str, Any]:
     from gdcluster.engine.deadlines import review_window_opens
@@ -659,14 +751,66 @@ def _expiry_reminder(session: Session, settings: Settings,
     return context
 
 
+def _review_notice(session: Session, settings: Settings,
+                   event: TransitionEvent) -> dict[str, Any]:
+    """复核通知 (case): the 复核 round covering the cluster, its application and 初审 deadlines;
+    to the county's department, copied to the city's."""
+    case = load_case(session, event.case_id)
+    policy = policy_for(case.policy, case.policy_digest)
+    year = int(event.payload["year"])
+    valid_until = _date(event.payload.get("valid_until")) or case.valid_until
+    if valid_until is None:
+        raise InvalidInput("the case has no validity period", field="valid_until")
+    ground = policy.revocation("18.1")
+    window = int(policy.window_years)
+    context = common_context(settings, load_round(session, case.round_year),
+                             local_date(event.at))
+    context.update(
+        kind="review_notice",
+        title=f"关于{case.name}开展{year}年复核工作的通知",
+        addressee=_departments().unit(case.county),
+        copies=[_departments().city(case.city)],
+        cluster=_cluster(case, valid_from=case.valid_from, valid_until=valid_until),
+        year=year, valid_until=valid_until, expired=valid_until < local_date(event.at),
+        apply_by=_date(event.payload.get("apply_by")),
+        check_by=_date(event.payload.get("check_by")),
+        window=list(range(year - window, year)),
+        renewed_from=valid_until + timedelta(days=1),
+        ground={"code": "18.1", "article": ground.article, "text": ground.text},
+    )
+    return context
+
+
+def _review_result(session: Session, settings: Settings,
+                   event: TransitionEvent) -> dict[str, Any]:
+    """复核结果 of a 复核 not passed (case): the reasons, the 考核 recorded, and that the 拟撤销
+    procedure follows (its 告知书 goes with this letter)."""
+    payload = event.payload
+    assessment = payload.get("assessment") or {}
+    goals = assessment.get("goals") or []
+    return _procedure_letter(
+        session, settings, event, "review_result", "关于{name}复核结果的通知",
+        year=payload.get("review_round"), reasons=str(payload.get("review_reasons") or ""),
+        city_opinion=payload.get("city_opinion"),
+        goals_total=len(goals), goals_met=sum(goal.get("met") is True for goal in goals),
+        criteria_passed=assessment.get("criteria_passed") if assessment else None,
+        ground=_ground(session, event), hearing_due=_date(payload.get("hearing_due")))
+
+
 _BUILDERS = {
     "publicity": _publicity,
     "recognition": _recognition,
     "revocation": _revocation,
+    "revocation_proposal": _revocation_proposal,
+    "maintained": _maintained,
+    "reinstated": _reinstated,
     "return": _return,
     "correction_reminder": _correction_reminder,
     "not_selected": _not_selected,
     "rejection": _rejection,
     "report_reminder": _report_reminder,
+    "report_urge": _report_urge,
     "expiry_reminder": _expiry_reminder,
+    "review_notice": _review_notice,
+    "review_result": _review_result,
 }

@@ -43,6 +43,7 @@ __all__ = [
     "INCIDENT_LABELS",
     "MAJOR_KINDS",
     "REVOCATION_CODES",
+    "REVOCATION_DECIDERS",
     "THRESHOLD_IDS",
     "Condition",
     "IncidentRule",
@@ -155,7 +156,14 @@ PERIOD_KEYS: Final = (
     "expiry_reminder_days",
     "correction_workdays",
     "correction_reminder_days",
+    "review_apply_workdays",
+    "review_check_workdays",
+    "hearing_workdays",
+    "report_grace_workdays",
 )
+#: Who decides a proposed revocation once the hearing period has ended unanswered
+#: (``[revocation] decided_by``): the province always may; "system" lets the timer revoke.
+REVOCATION_DECIDERS: Final = ("province", "system")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ARCHIVED = re.compile(r"([a-z0-9][a-z0-9-]*)@([1-9][0-9]*)\.toml")
@@ -284,6 +292,17 @@ class Periods:
     #: comes (0: none). Optional in a file; files that do not state them take these.
     correction_workdays: int = 5
     correction_reminder_days: int = 2
+    #: 复核 rounds (system settings; the measures set no period): the working days a 复核
+    #: round gives the counties to apply, counted from the day after it opens, and the
+    #: working days after that for the cities' 初审 opinions, when the round gives no dates.
+    review_apply_workdays: int = 20
+    review_check_workdays: int = 10
+    #: 陈述申辩: the working days (counted from the day after the 拟撤销告知) the cluster has to
+    #: state its case before the province decides a revocation.
+    hearing_workdays: int = 5
+    #: 催报: the working days of grace after a missed annual report before the system proposes
+    #: revocation under 18.3.
+    report_grace_workdays: int = 10
 
     @property
     def report_due_month_day(self) -> tuple[int, int]:
@@ -363,6 +382,9 @@ class Policy:
     revocations: Mapping[str, Revocation] = field(hash=False)
     digest: str
     file: str
+    #: Who may decide a proposed revocation after an unanswered hearing period
+    #: (``REVOCATION_DECIDERS``); "province" unless the file says otherwise.
+    revocation_decided_by: str = "province"
 
     @property
     def min_growth_years(self) -> int:
@@ -507,7 +529,7 @@ def parse_policy(content: bytes, file: str) -> Policy:
     periods = _periods(top.table("periods"))
     rubric = _rubric(top.table("rubric"))
     default_quota, city_quotas, quota_source = _quotas(top.table("quotas"))
-    revocations = _revocations(top.table("revocation"))
+    revocations, decided_by = _revocations(top.table("revocation"))
     growth_method = top.choice("growth_method", GROWTH_METHODS)
     title = top.text("title")
     doc_no = top.text("doc_no")
@@ -544,6 +566,7 @@ def parse_policy(content: bytes, file: str) -> Policy:
         city_quotas=city_quotas,
         quota_source=quota_source,
         revocations=revocations,
+        revocation_decided_by=decided_by,
         digest=hashlib.sha256(content).hexdigest(),
         file=file,
     )
@@ -659,7 +682,10 @@ def _periods(table: _Table) -> Periods:
         validity_years=validity_years,
         report_due=report_due,
         report_reminder_days=tuple(sorted(reminders, reverse=True)),
-        report_roll_to_workday=table.boolean("report_roll_to_workday"),
+        # 民法典 第203条: a deadline on a rest day moves to the next working day, unless a
+        # file says otherwise
+        report_roll_to_workday=table.boolean("report_roll_to_workday")
+        if table.has("report_roll_to_workday") else True,
         missed_report_action=cast(
             MissedReportAction, table.choice("missed_report_action", MISSED_REPORT_ACTIONS)
         ),
@@ -669,6 +695,10 @@ def _periods(table: _Table) -> Periods:
         correction_workdays=table.optional_integer("correction_workdays", 5, minimum=1),
         correction_reminder_days=table.optional_integer("correction_reminder_days", 2,
                                                         minimum=0),
+        review_apply_workdays=table.optional_integer("review_apply_workdays", 20, minimum=1),
+        review_check_workdays=table.optional_integer("review_check_workdays", 10, minimum=1),
+        hearing_workdays=table.optional_integer("hearing_workdays", 5, minimum=1),
+        report_grace_workdays=table.optional_integer("report_grace_workdays", 10, minimum=1),
     )
     if periods.correction_reminder_days >= periods.correction_workdays:
         table.fail("correction_reminder_days", "the reminder must come after the return: "
@@ -721,9 +751,13 @@ def _quota(table: _Table) -> Quota:
     return Quota(minimum, maximum)
 
 
-def _revocations(table: _Table) -> Mapping[str, Revocation]:
+def _revocations(table: _Table) -> tuple[Mapping[str, Revocation], str]:
     revocations: dict[str, Revocation] = {}
+    decided_by = "province"
     for code in table.names():
+        if code == "decided_by":
+            decided_by = table.choice(code, REVOCATION_DECIDERS)
+            continue
         if code not in REVOCATION_CODES:
             table.fail(code, f"unknown revocation code; known: {', '.join(REVOCATION_CODES)}")
         row = table.table(code)
@@ -734,7 +768,7 @@ def _revocations(table: _Table) -> Mapping[str, Revocation]:
     if missing:
         table.fail("", f"missing {_listed(missing)}")
     table.finish()
-    return MappingProxyType({code: revocations[code] for code in REVOCATION_CODES})
+    return MappingProxyType({code: revocations[code] for code in REVOCATION_CODES}), decided_by
 
 
 def _listed(names: Any) -> str:

@@ -61,6 +61,10 @@ class State:
     final: bool = False
     closed: bool = False
     remembers: bool = False
+    #: Entered only from states that remember, it keeps the state remembered there (a case
+    #: revoked after a 拟撤销 procedure keeps the state it had before the procedure), which a
+    #: ``"<previous>"`` row (a correction) returns to.
+    keeps: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,9 @@ class Workflow:
         """The states a case may have come from into ``state`` (by a row that is not itself a
         return to the previous state), in the order of the states."""
         came = {source for rule in self.rules if rule.dest == state for source in rule.sources}
+        if self._by_name[state].keeps:
+            came = {earlier for source in came if source != state
+                    for earlier in self.previous_states(source)}
         return tuple(name for name in self.state_names if name in came and name != state)
 
     @property
@@ -203,7 +210,8 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
     try:
         states = tuple(
             State(name=s["name"], label=s["label"], final=bool(s.get("final", False)),
-                  closed=bool(s.get("closed", False)), remembers=bool(s.get("remembers", False)))
+                  closed=bool(s.get("closed", False)), remembers=bool(s.get("remembers", False)),
+                  keeps=bool(s.get("keeps", False)))
             for s in data["states"]
         )
         open_states = tuple(s.name for s in states if not s.final and not s.closed)
@@ -241,9 +249,12 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
     finals = {s.name for s in states if s.final}
     closed = {s.name for s in states if s.closed}
     remembering = {s.name for s in states if s.remembers}
+    keeping = {s.name for s in states if s.keeps}
     for state in states:
         if state.final and state.closed:
             raise fail(f"state {state.name!r} is both final and closed")
+        if state.keeps and state.remembers:
+            raise fail(f"state {state.name!r} both remembers and keeps the previous state")
     seen: set[tuple[str, str | None, str | None]] = set()
     for rule in rules:
         where = f"trigger {rule.trigger!r}"
@@ -270,9 +281,12 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
                 raise fail(f"{where} leaves final state {source!r}")
             if source in closed and not rule.correction:
                 raise fail(f"{where} leaves closed state {source!r} but is not a correction")
-            if rule.dest == PREVIOUS and source not in remembering:
+            if rule.dest == PREVIOUS and source not in remembering | keeping:
                 raise fail(f"{where} returns to the previous state from {source!r}, which "
                            f"does not remember it (remembers = true)")
+            if rule.dest in keeping and source not in remembering | {rule.dest}:
+                raise fail(f"{where} enters {rule.dest!r}, which keeps the state remembered "
+                           f"before it, from {source!r}, which remembers none")
             key = (rule.trigger, source, rule.when)
             if key in seen:
                 raise fail(f"{where} is defined twice from {source!r}")

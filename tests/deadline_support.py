@@ -99,11 +99,22 @@ def insert_cases(
     return ids
 
 
+def city_opinion(engine: Engine, ids: Sequence[int], *, year: int = 2026) -> None:
+    """Seed a passed 复核初审 opinion on cases inserted ``under_review`` (renew needs one)."""
+    with engine.store.write() as session:
+        session.execute(update(Case).where(Case.id.in_(list(ids))).values(
+            review_round=year, review={"year": year, "data": None, "check": {
+                "passed": True, "opinion": "符合复核条件", "by": "city:佛山市",
+                "at": "2026-01-01T00:00:00+00:00"}}))
+
+
 def _key(case_id: int, kind: str, due: datetime, validity: tuple[date, date] | None) -> str:
     if kind == deadlines.PUBLICITY_END:
         return deadlines.case_key(case_id, kind)
     if kind == deadlines.REPORT_DUE:
         return deadlines.case_key(case_id, "report", as_utc(due).year - 1)
+    if kind == deadlines.REPORT_GRACE:
+        return deadlines.case_key(case_id, "report", as_utc(due).year - 1, "grace")
     if kind == deadlines.CORRECTION_DUE:
         return deadlines.case_key(case_id, "correction", 1)
     if kind == deadlines.CORRECTION_REMINDER:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import PROVINCE, full_scores
+from support import PROVINCE, ensure_calendar, full_scores, heard, review_data, revoke_now
 
 from gdcluster.engine import Engine
 from gdcluster.engine.application import load_application_file
@@ -61,6 +61,9 @@ PRINT_CASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
                 "58-clusters": ("long", {"round_year": 2024})},
     "revocation": {"short-reason": ("long", {"case_id": "revoked_short"}),
                    "10000-char-reason": ("long", {"case_id": "revoked_long"})},
+    "revocation_proposal": {"10000-char-facts": ("long", {"case_id": "revoked_long"})},
+    "maintained": {"10000-char-reason": ("long", {"case_id": "maintained"})},
+    "reinstated": {"short-reason": ("long", {"case_id": "revoked_short"})},
     "return": {"short-reason": ("long", {"case_id": "returned_short"}),
                "10000-char-reason": ("long", {"case_id": "returned_long"})},
     "correction_reminder": {"reminder": ("long", {"case_id": "returned_short"})},
@@ -69,7 +72,10 @@ PRINT_CASES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     "rejection": {"city-short-reason": ("long", {"case_id": "rejected_city"}),
                   "province-10000-char-reason": ("long", {"case_id": "rejected_province"})},
     "report_reminder": {"reminder": ("long", {"case_id": "reminded"})},
+    "report_urge": {"urge": ("long", {"case_id": "urged"})},
     "expiry_reminder": {"reminder": ("long", {"case_id": "renewed"})},
+    "review_notice": {"notice": ("long", {"case_id": "review_notice"})},
+    "review_result": {"10000-char-reason": ("long", {"case_id": "review_failed"})},
 }
 
 
@@ -218,24 +224,56 @@ def _after_recognition(engine: Engine, clock: FakeClock, world: World, ids: list
     clock.set("2025-03-03T10:00")
     for key, case_id, reason in (("revoked_short", ids[1], "2023年产值数据与统计部门数据不符"),
                                  ("revoked_long", ids[2], LONG_REASON)):
-        engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason=reason)
+        revoke_now(engine, case_id, "18.2", reason)
         world.cases[key] = case_id
+    heard(engine, ids[3], "18.4", "主导产业由灯饰照明调整为智能家居，未及时报备")
+    engine.fire(ids[3], "maintain", PROVINCE, reason=LONG_REASON)
+    world.cases["maintained"] = ids[3]
+    clock.set("2025-03-05T10:00")
+    engine.fire(ids[1], "reinstate", PROVINCE, reason="行政复议决定撤销原撤销决定",
+                reference="粤府行复〔2025〕12号")
     kept = [case_id for case_id in ids if case_id not in (ids[1], ids[2])]
     for year, when in ((2024, "2025-03-10T09:00"), (2025, "2026-02-02T09:00"),
                        (2026, "2027-02-01T09:00")):
         clock.set(when)
         for case_id in kept:
+            if (year, case_id) == (2024, ids[4]):  # late: urged first (催报)
+                continue
             engine.fire(case_id, "report", f"county:{engine.get(case_id).county}", year=year,
+                        data={"output": "210.5"})
+        if year == 2024:
+            clock.set("2025-04-01T09:00")
+            engine.run_due()
+            world.cases["urged"] = ids[4]
+            clock.set("2025-04-03T09:00")
+            engine.fire(ids[4], "report", f"county:{engine.get(ids[4]).county}", year=2024,
                         data={"output": "210.5"})
     clock.set("2027-04-10T09:00")
     engine.run_due()  # the expiry reminders
     clock.set("2027-06-01T09:00")
+    engine.open_round(2027, PROVINCE, kind="review", apply_by="2027-09-30",
+                      check_by="2027-10-15")
+    world.cases["review_notice"] = kept[0]
     for case_id in kept:
-        engine.fire(case_id, "apply_review", f"county:{engine.get(case_id).county}")
+        view = engine.get(case_id)
+        engine.fire(case_id, "apply_review", f"county:{view.county}",
+                    data=review_data(engine.application(case_id), 2027))
+        engine.fire(case_id, "review_check", f"city:{view.city}", passed=True,
+                    opinion="经初审，符合复核条件")
     clock.set("2027-06-15T10:00")
     for case_id in kept:
         engine.fire(case_id, "renew", PROVINCE)
     world.cases["renewed"] = kept[-1]
+    # the reinstated cluster's 复核 fails, with a 10,000-character reason (复核结果)
+    failing = ids[1]
+    view = engine.get(failing)
+    engine.fire(failing, "apply_review", f"county:{view.county}",
+                data=review_data(engine.application(failing), 2027))
+    engine.fire(failing, "review_check", f"city:{view.city}", passed=False,
+                opinion="发展规划目标多项未完成")
+    ensure_calendar(engine, 2027)  # the 陈述申辩 deadline is counted in 2027's working days
+    engine.fire(failing, "fail_review", PROVINCE, reason=LONG_REASON)
+    world.cases["review_failed"] = failing
 
 
 def document(world: World, kind: str, target: dict[str, Any]) -> Document:

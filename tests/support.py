@@ -46,12 +46,68 @@ PATHS = {
                      "close_publicity", "recognize", "apply_review"],
     "renewed": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
                 "close_publicity", "recognize", "apply_review", "renew"],
+    "expired": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
+                "close_publicity", "recognize", "expire"],
+    "revocation_proposed": ["submit", "review", "recommend", "scores", "expert_review",
+                            "publicize", "close_publicity", "recognize", "propose_revocation"],
     "revoked": ["submit", "review", "recommend", "scores", "expert_review", "publicize",
-                "close_publicity", "recognize", "revoke"],
+                "close_publicity", "recognize", "propose_revocation", "revoke"],
     "rejected": ["submit", "reject_city"],
     "not_selected": ["submit", "review", "recommend", "scores", "expert_review", "close"],
     "withdrawn": ["withdraw"],
 }
+
+def ensure_calendar(engine: Any, year: int) -> None:
+    """A working-day calendar for ``year``, imported unless it is there (a hearing deadline
+    counted in it needs one): the invented 2027 fixture, or for a later year a TEST FIXTURE
+    whose only holiday is 元旦."""
+    from datetime import date
+
+    from gdcluster.engine import CalendarGap
+
+    try:
+        engine.calendar().is_workday(date(year, 1, 4))
+        return
+    except CalendarGap:
+        pass
+    if year == 2027:
+        from deadline_support import import_2027
+
+        import_2027(engine)
+        return
+    new_year = date(year, 1, 1)
+    while new_year.weekday() >= 5:  # 元旦 rested on the first weekday of the year
+        new_year = date(year, 1, new_year.day + 1)
+    content = (f"# TEST FIXTURE — NOT OFFICIAL DATA\n{year}:\n"
+               f"  source: TEST FIXTURE (not official), 元旦 only\n"
+               f"  holidays: [{new_year.isoformat()}]\n  workdays: []\n")
+    engine.import_calendar(content.encode("utf-8"), f"calendar-{year}.yaml", PROVINCE)
+
+
+def ensure_2027(engine: Any) -> None:
+    """:func:`ensure_calendar` for 2027."""
+    ensure_calendar(engine, 2027)
+
+
+def heard(engine: Any, case_id: int, code: str = "18.2", facts: str = "申报材料虚假") -> None:
+    """A 拟撤销 procedure ready for the decision at the clock's time: the province proposes,
+    the county states its case (so the decision need not wait for the hearing deadline)."""
+    county = f"county:{engine.get(case_id).county}"
+    engine.fire(case_id, "propose_revocation", PROVINCE, reason_code=code, facts=facts)
+    engine.fire(case_id, "state", county, text="对所述事实无异议")
+
+
+#: The reason of the decisions :func:`revoke_now` takes.
+DECISION = "陈述申辩未提出新的事实和理由"
+
+
+def revoke_now(engine: Any, case_id: int, code: str = "18.2", facts: str = "申报材料虚假", *,
+               doc_no: str | None = None) -> None:
+    """The 第十八条 procedure in one go (:func:`heard`), then the province revokes."""
+    heard(engine, case_id, code, facts)
+    extra = {"doc_no": doc_no} if doc_no else {}
+    engine.fire(case_id, "revoke", PROVINCE, reason=DECISION, **extra)
+
 
 #: The 文号 of the 名单通告s the walker's recognitions stand for.
 DOC_NO = "粤工信服务函〔2024〕95号"
@@ -80,6 +136,14 @@ def full_scores(policy_name: str = "guangdong-2023", minus: int = 0) -> dict[str
 
     return {item.id: max(item.weight - minus, 0)
             for item in load_policy(policy_name).rubric.indicators}
+
+
+def review_data(application: dict, review_year: int) -> dict:
+    """A 复核申报 for the 复核 round ``review_year`` made from ``application``: every plan goal
+    met (the demo's sample)."""
+    from gdcluster.engine.demo import sample_review
+
+    return sample_review(application, review_year)
 
 
 def at_least(clock: FakeClock, moment: str) -> None:
@@ -160,11 +224,24 @@ class Walker:
             assert until is not None
             at_least(clock, TIMES["review_window"])
             at_least(clock, f"{(until - timedelta(days=150)).isoformat()}T09:00")
-            engine.fire(case_id, "apply_review", county)
+            if engine.get(case_id).review_round != until.year:
+                engine.open_round(until.year, PROVINCE, kind="review", apply_by=until,
+                                  check_by=until)
+            engine.fire(case_id, "apply_review", county,
+                        data=review_data(self.application, until.year))
+            engine.fire(case_id, "review_check", city, passed=True, opinion="经初审，符合复核条件")
+        elif step == "expire":  # the scheduler's act at the end of validity
+            engine.kernel.act(case_id, "expire", Actor.system(), {})
         elif step == "renew":
             engine.fire(case_id, "renew", PROVINCE)
+        elif step == "propose_revocation":
+            if clock.now().year >= 2027:  # walked in lockstep with a 复核
+                ensure_calendar(engine, clock.now().year)
+            engine.fire(case_id, "propose_revocation", PROVINCE, reason_code="18.2",
+                        facts="申报材料虚假")
         elif step == "revoke":
-            engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason="申报材料虚假")
+            engine.fire(case_id, "state", county, text="对事实无异议")
+            engine.fire(case_id, "revoke", PROVINCE, reason="陈述申辩未提出新的事实和理由")
         else:  # pragma: no cover - a typo in a test
             raise AssertionError(step)
 

@@ -23,6 +23,7 @@ APPLICATION_YAML = DATA / "application-complete.yaml"
 SCORES = [DATA / f"scores-expert{n}.json" for n in (1, 2, 3)]
 SCORES_INCOMPLETE = DATA / "scores-incomplete.json"
 REPORT = DATA / "report-2024.json"
+REVIEW = DATA / "review-2027.json"
 CALENDAR_2027 = DATA / "calendar-2027.yaml"
 
 PROVINCE = "province@王处长"
@@ -258,12 +259,25 @@ WALK: list[tuple] = [
      ["case", "change", "1", "--kind", "management_body",
       "--detail", "运营管理机构更名为集群促进会"],
      1, "recognized"),
-    ("A-apply-review->under_review", NANHAI, "2027-06-01T09:00", ["case", "apply-review", "1"], 1,
+    ("round-open-review", PROVINCE, "2027-06-01T09:00",
+     ["round", "open", "2027", "--kind", "review", "--apply-by", "2027-09-30", "--check-by",
+      "2027-10-11"], None, None),
+    ("A-apply-review->under_review", NANHAI, "2027-06-01T10:00",
+     ["case", "apply-review", "1", "--data", REVIEW], 1, "under_review"),
+    ("A-review-check->under_review", FOSHAN, "2027-06-01T15:00",
+     ["case", "review-check", "1", "--pass", "--opinion", "经初审，符合复核条件"], 1,
      "under_review"),
     ("A-renew->renewed", PROVINCE, "2027-06-02T09:00", ["case", "renew", "1"], 1, "renewed"),
-    ("A-revoke->revoked", PROVINCE, "2027-07-01T09:00",
-     ["case", "revoke", "1", "--reason-code", "18.4", "--reason", "主导产业变更未报备"], 1,
-     "revoked"),
+    ("calendar-import-2027", PROVINCE, "2027-06-30T09:00",
+     ["calendar", "import", str(CALENDAR_2027)], None, None),
+    ("A-propose-revocation->revocation_proposed", PROVINCE, "2027-07-01T09:00",
+     ["case", "propose-revocation", "1", "--reason-code", "18.4", "--facts",
+      "主导产业变更未报备"], 1, "revocation_proposed"),
+    ("A-state->revocation_proposed", NANHAI, "2027-07-02T09:00",
+     ["case", "state", "1", "--text", "变更已于6月口头报告"], 1, "revocation_proposed"),
+    ("A-revoke->revoked", PROVINCE, "2027-07-05T09:00",
+     ["case", "revoke", "1", "--reason", "口头报告不构成报备", "--doc-no",
+      "粤工信服务函〔2027〕51号"], 1, "revoked"),
 ]
 
 
@@ -343,14 +357,16 @@ def test_walk_history_json_is_the_audit_trail(walk: dict[str, Any]) -> None:
     assert [row["trigger"] for row in rows] == [
         "create", "update", "submit", "return", "submit", "review", "recommend", "score",
         "score", "score", "expert_review", "publicize", "close_publicity", "recognize",
-        "report", "change", "apply_review", "renew", "revoke",
+        "report", "change", "review_notice", "apply_review", "review_check", "renew",
+        "propose_revocation", "state", "revoke",
     ]
     assert rows[3]["payload"]["correction_due"] == "2024-03-15"
     assert all({"trigger", "from_state", "to_state", "actor", "at", "reason"} <= set(row)
                for row in rows)
     assert rows[3]["reason"] == "缺少2023年产值证明"
     assert rows[3]["actor"] == FOSHAN
-    assert (rows[-1]["from_state"], rows[-1]["to_state"]) == ("renewed", "revoked")
+    assert (rows[-1]["from_state"], rows[-1]["to_state"]) == ("revocation_proposed", "revoked")
+    assert rows[-3]["from_state"] == "renewed" and rows[-1]["payload"]["statements"] == 1
     assert rows[0]["at"] == "2024-03-01T09:00:00+08:00"  # Asia/Shanghai (stored UTC)
     objector = as_json(gd(walk["db"], "case", "history", 2, "--json"))
     assert "public@王五" in [row["actor"] for row in objector]  # object without --as
@@ -360,7 +376,7 @@ def test_walk_history_human_shows_local_times(walk: dict[str, Any]) -> None:
     """The human history shows Asia/Shanghai wall time and the transition of each act."""
     text = ok(gd(walk["db"], "case", "history", 1)).stdout
     assert "2024-03-01 09:00" in text
-    assert "renewed → revoked" in text
+    assert "renewed → revocation_proposed" in text and "revocation_proposed → revoked" in text
     assert "18.4" in text
 
 
@@ -852,7 +868,7 @@ CONTRACT = {
     "round site-visit", "policy list", "policy extend",
     "case create", "case update", "case submit", "case withdraw", "case recommend",
     "case expert-review", "case recognize", "case close-publicity", "case reopen",
-    "case apply-review", "case renew", "case review",
+    "case apply-review", "case review-check", "case renew", "case fail-review", "case review",
     "case score", "case object", "case resolve", "case report", "case change", "case revoke",
     "case reject", "case show", "case history", "case check", "case list",
     "calendar workdays", "calendar import", "audit verify",
@@ -864,6 +880,9 @@ CONTRACT = {
     "actors grant", "actors revoke", "actors list",
     # issue 15 §13: the audit chain's head recorded outside
     "audit anchor",
+    # issue 12: the revocation procedure
+    "case propose-revocation", "case state", "case maintain", "case reinstate",
+    "audit procedures",
 }
 
 

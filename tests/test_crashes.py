@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from deadline_support import audit_rows, expert_reviewed, insert_cases, publicized, states
 from hardening_support import backend, fresh_url, module_db_url, snapshot
 from sqlalchemy import select, text
+from support import DECISION, heard
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, deadlines
@@ -231,21 +232,22 @@ SWEEP_AT = "2024-10-12T08:00"
 @pytest.mark.slow
 def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
                                                    settings_file: Path) -> None:
-    """`scheduler run --once` over 500 due deadlines (250 ends of publicity, 250 revocations for
-    a missed report, due first), SIGKILLed right after committing its 200th act (a revocation)
-    — before that act's notice was delivered. Every deadline is fired or pending, never
-    half: a fired one has exactly its act and (for a revocation) its notice. The restarted
-    sweep fires the rest, each once; `notice deliver` then delivers every notice, and each
-    was recorded once."""
+    """`scheduler run --once` over 500 due deadlines (250 ends of publicity, 250 ends of a 催报
+    grace with the report still missing, due first: each opens the 18.3 procedure),
+    SIGKILLed right after committing its 200th act (a 拟撤销告知) — before that act's notice
+    was delivered. Every deadline is fired or pending, never half: a fired one has exactly
+    its act and (for a proposal) its 告知书 and hearing deadline. The restarted sweep fires
+    the rest, each once; `notice deliver` then delivers every notice, and each was recorded
+    once."""
     engine = Engine.init(db, simulation=True, clock=FakeClock("2024-03-01T09:00"))
     try:
         recognizing = publicized(engine, 250, end=date(2024, 10, 11))
         revoking = insert_cases(
             engine, 250, state="recognized", validity=(date(2023, 7, 10), date(2026, 7, 9)),
-            deadline=(deadlines.REPORT_DUE, end_of_day(date(2024, 3, 31))))
+            deadline=(deadlines.REPORT_GRACE, end_of_day(date(2024, 4, 17))))
         ids = recognizing + revoking
         argv = ["--db", db, "--now", SWEEP_AT, "scheduler", "run", "--once"]
-        killed(argv, 200, "after", "close_publicity,revoke", settings_file, tmp_path)
+        killed(argv, 200, "after", "close_publicity,propose_revocation", settings_file, tmp_path)
         intact(engine)
 
         def check(fired_expected: int | None) -> None:
@@ -255,20 +257,24 @@ def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
                     Deadline.case_id.in_(ids),
                     Deadline.due_at <= end_of_day(date(2024, 10, 11)))).all())
                 notices = Counter(session.scalars(select(Notice.case_id).where(
-                    Notice.kind == "revocation")))
+                    Notice.kind == "revocation_proposal")))
+                hearings = Counter(session.scalars(select(Deadline.case_id).where(
+                    Deadline.kind == deadlines.HEARING_END)))
             fired = [case_id for case_id, status in seeded.items() if status == "fired"]
             if fired_expected is not None:
                 assert len(fired) == fired_expected
             for case_id in ids:
                 state, version, acts, _due = facts[case_id]
-                moved = [act for act in acts if act in ("close_publicity", "revoke")]
+                moved = [act for act in acts if act in ("close_publicity", "propose_revocation")]
                 if seeded[case_id] == "fired":
                     assert version == 2 and len(moved) == 1, case_id
-                    assert state == ("publicity_closed" if case_id in recognizing else "revoked")
-                    assert notices[case_id] == (1 if case_id in revoking else 0)
+                    assert state == ("publicity_closed" if case_id in recognizing
+                                     else "revocation_proposed")
+                    assert notices[case_id] == hearings[case_id] == (
+                        1 if case_id in revoking else 0)
                 else:
                     assert seeded[case_id] == "pending" and (version, moved) == (1, [])
-                    assert notices[case_id] == 0
+                    assert notices[case_id] == hearings[case_id] == 0
 
         check(200)
         with engine.store.read() as session:
@@ -338,13 +344,15 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
     engine = Engine.init(db, simulation=True, clock=FakeClock("2025-09-01T10:00"))
     try:
         loaded = load_settings(settings)
+        ids = insert_cases(engine, 40, state="recognized",
+                           validity=(date(2024, 10, 12), date(2027, 10, 11)))
+        for case_id in ids:  # heard before the notices are listened to: one letter each
+            heard(engine, case_id, "18.5", "较大安全事故")
         engine.on_transaction(lambda session, event: [
             issue(session, spec, loaded, event, simulation=engine.simulation)
             for spec in specs_for_event(event)])
-        ids = insert_cases(engine, 40, state="recognized",
-                           validity=(date(2024, 10, 12), date(2027, 10, 11)))
         for case_id in ids:
-            engine.fire(case_id, "revoke", PROVINCE, reason_code="18.5", reason="较大安全事故")
+            engine.fire(case_id, "revoke", "province", reason=DECISION)
         with engine.store.read() as session:
             assert Counter(session.scalars(select(Delivery.status))) == {"pending": 80}
         command = [sys.executable, "-c", "from gdcluster.cli import main; main()", "--db", db,
@@ -488,6 +496,57 @@ def test_a_recognize_killed_at_any_step_issues_one_notice(
         third = gd(settings_file, *argv)
         assert third.exit_code == 0, third.output
         assert snapshot(engine) == before
+        intact(engine)
+    finally:
+        engine.close()
+
+
+# ---------------------------------------------------------------------------- 复核 deadlines
+@pytest.mark.slow
+def test_a_sweep_of_review_deadlines_killed_between_acts_loses_nothing(
+        db: str, tmp_path: Path, settings_file: Path) -> None:
+    """`scheduler run --once` after 2026-07-09 24:00 over 60 cases valid to 2026-07-09: 30
+    covered by the 复核 round 2026 that never applied (application deadline 2026-06-30 →
+    propose_revocation 18.1) and 30 not covered (validity end → expire), SIGKILLed right
+    after its 40th act. Each case has moved once or not at all, its deadline fired with its
+    act or still pending; the restarted sweep fires the rest, each exactly once."""
+    from review_support import review_deadlines
+
+    engine = Engine.init(db, simulation=True, clock=FakeClock("2026-06-15T09:00"))
+    try:
+        proposing, expiring = review_deadlines(engine, 30, 30)
+        ids = proposing + expiring
+        argv = ["--db", db, "--now", "2026-07-10T00:05", "scheduler", "run", "--once"]
+        killed(argv, 40, "after", "propose_revocation,expire", settings_file, tmp_path)
+        intact(engine)
+
+        def check(moved_expected: int | None) -> None:
+            facts = case_facts(engine, ids)
+            moved_total = 0
+            for case_id in ids:
+                state, version, acts, due = facts[case_id]
+                mine = "review_apply_due" if case_id in proposing else "validity_end"
+                trigger = "propose_revocation" if case_id in proposing else "expire"
+                moved = [act for act in acts if act in ("propose_revocation", "expire")]
+                # covered cases were written once more when the 复核 round covered them
+                assert version == (2 if case_id in proposing else 1) + len(moved), case_id
+                if f"{mine}:fired" in due:
+                    assert moved == [trigger], (case_id, acts)
+                    assert state == ("revocation_proposed" if case_id in proposing
+                                     else "expired"), case_id
+                    moved_total += 1
+                else:
+                    assert f"{mine}:pending" in due and moved == [], (case_id, acts, due)
+                    assert state == "recognized", case_id
+            if moved_expected is not None:
+                assert moved_total == moved_expected
+
+        check(40)
+        restarted = gd(settings_file, "--db", db, "--now", "2026-07-10T00:05", "--json",
+                       "scheduler", "run", "--once")
+        assert restarted.exit_code == 0, restarted.output
+        check(60)
+        assert engine.pending("2026-07-10T00:05") == []
         intact(engine)
     finally:
         engine.close()

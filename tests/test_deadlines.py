@@ -7,14 +7,17 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from deadline_support import (
     COUNTY,
+    DATA,
     PROVINCE,
     audit_rows,
+    city_opinion,
     import_2027,
     insert_cases,
     keep_in_force,
@@ -26,11 +29,12 @@ from deadline_support import (
     rows,
 )
 from sqlalchemy import func, select, update
+from support import revoke_now
 
 from gdcluster.engine import CalendarGap, Engine, TransitionRefused, deadlines
 from gdcluster.engine.calendar import WorkCalendar, parse_calendar_file
 from gdcluster.engine.clock import FakeClock, end_of_day, start_of_day
-from gdcluster.engine.models import Case, Deadline, Refusal
+from gdcluster.engine.models import Case, Deadline
 
 JUST_BEFORE = timedelta(microseconds=1)
 CALENDAR_2027 = "calendar-2027.yaml"
@@ -120,6 +124,7 @@ def test_renewal_is_contiguous(old_until: date, new_from: date, new_until: date,
     """Renewal starts the day after the old validity ends and runs three more years."""
     [case_id] = insert_cases(sim, 1, state="under_review",
                              validity=(deadlines.anniversary(old_until, -3), old_until))
+    city_opinion(sim, [case_id])
     clock.set(f"{old_until.isoformat()}T10:00")
     view = sim.fire(case_id, "renew", PROVINCE)
     assert (view.valid_from, view.valid_until) == (new_from, new_until)
@@ -362,21 +367,26 @@ def test_recognition_schedules_reports_reminders_and_expiry(engine: Engine,
     assert got == expected
 
 
-def test_missed_report_revokes_with_18_3_at_24h_of_31_march(engine: Engine,
-                                                             clock: FakeClock) -> None:
-    """No report for 2023 by 24:00 of 2024-03-31: the case is revoked under 18.3 by the
-    system, and every other pending deadline of the case is cancelled."""
+def test_missed_report_is_urged_at_24h_of_its_working_day(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """No report for 2023: 31 March 2024 is a Sunday, so the deadline rolls to 24:00 of
+    Monday 1 April; then the system urges (催报, a grace deadline), never revokes."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     clock.set("2024-03-30T09:00")
     engine.run_due()  # the reminders
-    before, at_due = at_edges(clock, engine, end_of_day(date(2024, 3, 31)))
+    before, at_sunday = at_edges(clock, engine, end_of_day(date(2024, 3, 31)))
     assert before == []
-    assert outcomes(at_due) == [(deadlines.REPORT_DUE, case_id, "revoked")]
+    assert outcomes(at_sunday) == [(deadlines.REPORT_DUE, case_id, "rolled")]
+    before, at_due = at_edges(clock, engine, end_of_day(date(2024, 4, 1)))
+    assert before == []
+    assert outcomes(at_due) == [(deadlines.REPORT_DUE, case_id, "overdue")]
     last = engine.history(case_id)[-1]
-    assert (last["trigger"], last["actor"], last["to_state"]) == ("revoke", "system", "revoked")
-    assert last["reason"].startswith("18.3 ") and "2023" in last["reason"]
-    assert last["payload"]["reason_code"] == "18.3"
-    assert [row.status for row in rows(engine, case_id) if row.status == "pending"] == []
+    assert (last["trigger"], last["actor"], last["to_state"]) == (
+        "report_overdue", "system", "recognized")
+    assert last["payload"]["year"] == 2023 and "2023" in last["reason"]
+    assert pending_due(engine, case_id, deadlines.REPORT_GRACE) == [
+        end_of_day(date(2024, 4, 17))]
 
 
 def test_missed_report_is_flagged_when_the_policy_says_flag(
@@ -389,7 +399,7 @@ def test_missed_report_is_flagged_when_the_policy_says_flag(
     open_round(engine, 2023, policy="test-flag")
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     assert engine.get(case_id).policy == "test-flag"
-    clock.set(end_of_day(date(2024, 3, 31)))
+    clock.set(end_of_day(date(2024, 4, 1)))  # 31 March 2024 is a Sunday: rolled
     handled = engine.run_due()
     assert (deadlines.REPORT_DUE, case_id, "flagged") in outcomes(handled)
     assert engine.get(case_id).state == "recognized"
@@ -434,80 +444,86 @@ def test_reminders_fire_at_the_policy_offsets_as_notices(engine: Engine,
 def test_a_reminder_found_after_its_deadline_is_too_late(engine: Engine,
                                                          clock: FakeClock) -> None:
     """After downtime, a reminder whose report is already overdue is closed as too late; the
-    missed report itself still revokes."""
+    missed report (rolled from Sunday to Monday) is still urged."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     clock.set("2024-04-03T09:00")
     got = engine.run_due()
     assert outcomes(got) == [
         (deadlines.REPORT_REMINDER, case_id, "too_late"),
         (deadlines.REPORT_REMINDER, case_id, "too_late"),
-        (deadlines.REPORT_DUE, case_id, "revoked"),
+        (deadlines.REPORT_DUE, case_id, "rolled"),
+        (deadlines.REPORT_DUE, case_id, "overdue"),
     ]
     assert "too late" in got[0].result
 
 
-def test_roll_to_workday_switch_moves_the_report_deadline(
+def test_roll_to_workday_switch_off_keeps_the_sunday_deadline(
     engine: Engine, clock: FakeClock, variant
 ) -> None:
-    """With the policy's roll switch on, the 2023 report (31 March 2024 is a Sunday) is due at
-    24:00 of Monday 1 April; recognizing needs the 2027 calendar for the 2026 report."""
-    variant("test-roll", report_roll_to_workday=True)
+    """With the policy's roll switch off, the 2023 report is overdue at 24:00 of Sunday 31
+    March 2024 itself; the rows are stored at the nominal day either way."""
+    variant("test-no-roll", report_roll_to_workday=False)
     clock.set("2023-07-10T09:00")
-    open_round(engine, 2023, policy="test-roll")
-    import_2027(engine)
+    open_round(engine, 2023, policy="test-no-roll")
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     dues = {row.key.split(":")[-1]: row.due_at
             for row in rows(engine, case_id, kind=deadlines.REPORT_DUE)}
-    assert dues == {"2023": end_of_day(date(2024, 4, 1)), "2024": end_of_day(date(2025, 3, 31)),
+    assert dues == {"2023": end_of_day(date(2024, 3, 31)), "2024": end_of_day(date(2025, 3, 31)),
                     "2025": end_of_day(date(2026, 3, 31)), "2026": end_of_day(date(2027, 3, 31))}
-    before, at_due = at_edges(clock, engine, end_of_day(date(2024, 4, 1)))
-    assert (deadlines.REPORT_DUE, case_id, "revoked") not in outcomes(before)
-    assert (deadlines.REPORT_DUE, case_id, "revoked") in outcomes(at_due)
+    before, at_due = at_edges(clock, engine, end_of_day(date(2024, 3, 31)))
+    assert (deadlines.REPORT_DUE, case_id, "overdue") not in outcomes(before)
+    assert (deadlines.REPORT_DUE, case_id, "overdue") in outcomes(at_due)
 
 
 # ---------------------------------------------------------------------------- validity, 复核
 @pytest.mark.parametrize(
     ("today", "allowed"),
     [
-        ("2026-01-08T23:59", False),
-        ("2026-01-09T00:00", True),
-        ("2026-07-09T23:59", True),
-        ("2026-07-10T00:00", False),
+        ("2026-06-15T09:00", True),
+        ("2026-07-31T23:59", True),
+        ("2026-08-01T00:00", False),
     ],
-    ids=["day-before-window", "window-opens", "last-valid-day", "after-validity"],
+    ids=["round-opened", "last-day", "after-deadline"],
 )
-def test_apply_review_only_inside_the_window(today: str, allowed: bool, sim: Engine,
-                                             clock: FakeClock) -> None:
-    """复核 may be applied for from 6 months before valid_until (2026-01-09) to valid_until
-    (2026-07-09) inclusive."""
+def test_apply_review_only_while_the_review_round_takes_applications(
+        today: str, allowed: bool, sim: Engine, clock: FakeClock) -> None:
+    """复核 is applied for in a 复核 round covering the case, until 24:00 of its application
+    deadline (2026-07-31), after the validity ended too."""
     [case_id] = insert_cases(sim, 1, state="recognized",
                              validity=(date(2023, 7, 10), date(2026, 7, 9)))
+    clock.set("2026-06-15T09:00")
+    sim.open_round(2026, PROVINCE, kind="review", apply_by="2026-07-31",
+                   check_by="2026-08-14")
     clock.set(today)
+    data = {**json.loads((DATA / "review-2026.json").read_text(encoding="utf-8")),
+            "goal_results": []}
     if allowed:
-        assert sim.fire(case_id, "apply_review", COUNTY).state == "under_review"
+        assert sim.fire(case_id, "apply_review", COUNTY, data=data).state == "under_review"
     else:
         with pytest.raises(TransitionRefused, match="复核"):
-            sim.fire(case_id, "apply_review", COUNTY)
+            sim.fire(case_id, "apply_review", COUNTY, data=data)
 
 
 @pytest.mark.parametrize("state", ["recognized", "renewed"])
-def test_validity_end_revokes_with_18_1(state: str, engine: Engine, clock: FakeClock) -> None:
-    """At 24:00 of valid_until a case still recognized or renewed (no 复核 applied for) is
-    revoked by the system under 18.1; a microsecond earlier nothing happens."""
+def test_validity_end_expires(state: str, engine: Engine, clock: FakeClock) -> None:
+    """At 24:00 of valid_until a case still recognized or renewed (no 复核 applied for)
+    expires (有效期届满) by the system — nothing is revoked; a microsecond earlier nothing
+    happens."""
     [case_id] = insert_cases(
         engine, 1, state=state, validity=(date(2023, 7, 10), date(2026, 7, 9)),
         deadline=(deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9))))
     before, at_due = at_edges(clock, engine, end_of_day(date(2026, 7, 9)))
     assert before == []
-    assert outcomes(at_due) == [(deadlines.VALIDITY_END, case_id, "revoked")]
+    assert outcomes(at_due) == [(deadlines.VALIDITY_END, case_id, "expired")]
     last = engine.history(case_id)[-1]
-    assert (last["actor"], last["payload"]["reason_code"]) == ("system", "18.1")
+    assert (last["actor"], last["trigger"], last["to_state"]) == ("system", "expire",
+                                                                  "expired")
 
 
 def test_under_review_case_waits_then_renewal_moves_the_deadlines(
     engine: Engine, clock: FakeClock
 ) -> None:
-    """A case under 复核 when its validity ends is not revoked: the deadline closes as held.
+    """A case under 复核 when its validity ends does not expire: the deadline closes as held.
     Renewal then sets the next period contiguously and moves the validity deadlines to it."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     for year in (2023, 2024, 2025):
@@ -516,7 +532,12 @@ def test_under_review_case_waits_then_renewal_moves_the_deadlines(
         engine.fire(case_id, "report", COUNTY, year=year, data={})
     clock.set("2026-06-01T10:00")
     assert outcomes(engine.run_due()) == [(deadlines.EXPIRY_REMINDER, case_id, "reminded")]
-    engine.fire(case_id, "apply_review", COUNTY)
+    engine.open_round(2026, PROVINCE, kind="review", apply_by="2026-07-31",
+                      check_by="2026-08-14")
+    data = {**json.loads((DATA / "review-2026.json").read_text(encoding="utf-8")),
+            "goal_results": []}
+    engine.fire(case_id, "apply_review", COUNTY, data=data)
+    engine.fire(case_id, "review_check", "city:佛山市", passed=True, opinion="符合复核条件")
     clock.set(end_of_day(date(2026, 7, 9)))
     got = engine.run_due()
     assert outcomes(got) == [(deadlines.VALIDITY_END, case_id, "held")]
@@ -539,6 +560,7 @@ def test_renewal_before_the_end_cancels_the_old_validity_deadlines(
     [case_id] = insert_cases(
         engine, 1, state="under_review", validity=(date(2023, 7, 10), date(2026, 7, 9)),
         deadline=(deadlines.VALIDITY_END, end_of_day(date(2026, 7, 9))))
+    city_opinion(engine, [case_id])
     clock.set("2026-05-01T10:00")
     engine.fire(case_id, "renew", PROVINCE)
     [old] = [row for row in rows(engine, case_id, kind=deadlines.VALIDITY_END)
@@ -552,7 +574,7 @@ def test_renewal_before_the_end_cancels_the_old_validity_deadlines(
 def test_revocation_cancels_every_pending_deadline(engine: Engine, clock: FakeClock) -> None:
     """A revoked case owes nothing more: its pending deadlines are cancelled in the act."""
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
-    engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason="申报材料弄虚作假")
+    revoke_now(engine, case_id, "18.2", "申报材料弄虚作假")
     assert {row.status for row in rows(engine, case_id)} == {"cancelled"}
     clock.set("2030-01-01T00:00")
     assert engine.run_due() == []
@@ -640,32 +662,28 @@ def test_publicizing_into_a_year_without_calendar_data_is_refused(
     assert view.publicity_end == date(2027, 1, 6)
 
 
-def test_recognition_waits_loudly_for_a_missing_calendar_year(
-    engine: Engine, clock: FakeClock, variant
+def test_a_report_deadline_waits_loudly_for_a_missing_calendar_year(
+    engine: Engine, clock: FakeClock
 ) -> None:
-    """With the roll switch on, recognizing a case valid into 2026 needs the 2027 calendar
-    (the 2026 report's due day). `round recognize` does not guess: it is refused with the
-    CalendarGap message, nobody is recognized and no 通告 issued; the same command after the
-    year is imported recognizes the case, with the stored 文号 and 成文日期."""
-    variant("test-roll", report_roll_to_workday=True)
-    clock.set("2023-07-05T09:00")
-    open_round(engine, 2023, policy="test-roll")
-    [case_id] = insert_cases(engine, 1, state="publicity_closed", round_year=2023,
-                             publicity=(date(2023, 6, 26), date(2023, 7, 4)))
-    with pytest.raises(CalendarGap, match="no working-day calendar data for 2027"):
-        engine.recognize_round(2023, PROVINCE, doc_no="粤工信服务函〔2023〕30号")
-    assert engine.get(case_id).state == "publicity_closed"
-    assert "recognize_round" not in [row.trigger for row in audit_rows(engine)]
-    with engine.store.read() as session:
-        refusals = session.scalar(select(func.count()).select_from(Refusal)
-                                  .where(Refusal.case_id == case_id))
-    assert refusals == 1
+    """Report deadlines are stored at their nominal day, so recognizing needs no calendar of
+    later years; whether the day rolls is decided when it comes. A deadline falling in a year
+    without calendar data waits (pending, the gap named), and once the year is imported the
+    next sweep decides it: 31 March 2027 is a working day, so the report is overdue (催报)."""
+    [case_id] = recognized(engine, clock, date(2024, 7, 10))
+    dues = {row.key.split(":")[-1]: row.due_at
+            for row in rows(engine, case_id, kind=deadlines.REPORT_DUE)}
+    assert dues["2026"] == end_of_day(date(2027, 3, 31))
+    for year in (2024, 2025):
+        clock.set(f"{year + 1}-03-02T09:00")
+        engine.run_due()
+        engine.fire(case_id, "report", COUNTY, year=year, data={})
+    clock.set(end_of_day(date(2027, 3, 31)))
+    waiting = engine.run_due()
+    assert (deadlines.REPORT_DUE, case_id, "waiting") in outcomes(waiting)
+    assert "2027" in next(row.result for row in waiting if row.kind == deadlines.REPORT_DUE)
+    assert engine.get(case_id).state == "recognized"
     import_2027(engine)
-    clock.set("2023-07-06T09:00")
-    result = engine.recognize_round(2023, PROVINCE, doc_no="粤工信服务函〔2023〕30号")
-    assert (result.recognized, result.resumed, result.doc_date) == ([case_id], True,
-                                                                    "2023-07-05")
-    assert engine.get(case_id).valid_from == date(2023, 7, 5)
+    assert (deadlines.REPORT_DUE, case_id, "overdue") in outcomes(engine.run_due())
 
 
 def test_deadline_refused_by_the_workflow_is_closed_not_retried(
@@ -696,7 +714,7 @@ def test_pending_is_a_dry_view(engine: Engine, clock: FakeClock) -> None:
     listed = engine.pending(date(2024, 3, 31))
     assert [(item.kind, item.action) for item in listed] == [
         (deadlines.REPORT_REMINDER, "remind"), (deadlines.REPORT_REMINDER, "remind"),
-        (deadlines.REPORT_DUE, "revoke 18.3")]
+        (deadlines.REPORT_DUE, "roll to 24:00 of 2024-04-01")]
     assert all(item.case_id == case_id for item in listed)
     assert engine.pending("2024-03-31T23:59") == listed[:2]
     assert len(audit_rows(engine)) == audit_before

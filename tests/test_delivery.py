@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
-from support import PROVINCE, Walker
+from support import DECISION, PROVINCE, Walker, heard
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput
@@ -125,8 +125,17 @@ class HookServer:
 # ---------------------------------------------------------------------------- a case to revoke
 @pytest.fixture
 def recognized(engine: Engine, clock: FakeClock, application: dict) -> int:
-    """A case of 佛山市南海区 recognized in round 2024 (no notices attached yet)."""
-    return Walker(engine, clock, application).to("recognized")
+    """A case of 佛山市南海区 recognized in round 2024 and heard (拟撤销告知 and 陈述申辩,
+    before any notice is attached): its revocation is the one letter the tests deliver."""
+    case_id = Walker(engine, clock, application).to("recognized")
+    ready(engine, clock, case_id)
+    return case_id
+
+
+def ready(engine: Engine, clock: FakeClock, case_id: int) -> None:
+    """The 第十八条 procedure up to the decision, a few days before :data:`REVOKED_AT`."""
+    clock.set("2024-11-01T10:00")
+    heard(engine, case_id, "18.2", "经核查，申报材料中2023年产值数据与统计部门数据不符")
 
 
 def smtp_settings(tmp_path: Path, port: int, **extra: Any) -> Settings:
@@ -141,9 +150,9 @@ def smtp_settings(tmp_path: Path, port: int, **extra: Any) -> Settings:
 
 
 def revoke(engine: Engine, clock: FakeClock, case_id: int) -> None:
+    """The province's 撤销决定 on a case :func:`ready` for it."""
     clock.set(REVOKED_AT)
-    engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2",
-                reason="经核查，申报材料中2023年产值数据与统计部门数据不符")
+    engine.fire(case_id, "revoke", PROVINCE, reason=DECISION)
 
 
 def deliveries(engine: Engine, channel: str | None = None) -> list[Delivery]:
@@ -254,6 +263,7 @@ def test_a_ten_thousand_character_name_is_mailed_and_filed_whole(
     name = "佛山市南海区" + "长" * (10_000 - len("佛山市南海区产业集群")) + "产业集群"
     assert len(name) == 10_000
     case_id = Walker(engine, clock, application).to("recognized", name=name)
+    ready(engine, clock, case_id)
     port = free_port()
     with SmtpServer(port) as server:
         attach(engine, smtp_settings(tmp_path, port))

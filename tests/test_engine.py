@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from deadline_support import import_2027
 from sqlalchemy import func, select, text
 from support import CITY, COUNTY, PROVINCE, Walker, full_scores
 
@@ -46,13 +47,24 @@ ALLOWED = [
     ("recognized", "report", CITY, {"year": 2024}, "recognized"),
     ("recognized", "change", COUNTY, {"kind": "management_body", "detail": "管理机构更名"},
      "recognized"),
-    ("recognized", "revoke", PROVINCE, {"reason_code": "18.5", "reason": "较大安全事故"},
-     "revoked"),
+    ("recognized", "propose_revocation", PROVINCE,
+     {"reason_code": "18.5", "facts": "较大安全事故"}, "revocation_proposed"),
     ("under_review", "renew", PROVINCE, {}, "renewed"),
-    ("under_review", "revoke", PROVINCE, {"reason_code": "18.1", "reason": "复核未通过"},
-     "revoked"),
-    ("renewed", "revoke", PROVINCE, {"reason_code": "18.3", "reason": "未按时报送年度报告"},
-     "revoked"),
+    ("under_review", "review_check", CITY, {"passed": False, "opinion": "规划目标未完成"},
+     "under_review"),
+    ("under_review", "fail_review", PROVINCE, {"reason": "发展规划目标多项未完成"},
+     "revocation_proposed"),
+    ("under_review", "propose_revocation", PROVINCE,
+     {"reason_code": "18.1", "facts": "复核未通过"}, "revocation_proposed"),
+    ("renewed", "propose_revocation", PROVINCE,
+     {"reason_code": "18.3", "facts": "未按时报送年度报告", "due": "2030-12-31"},
+     "revocation_proposed"),
+    ("revocation_proposed", "state", COUNTY, {"text": "事故等级认定有误"},
+     "revocation_proposed"),
+    ("revocation_proposed", "state", CITY, {"text": "县级部门已核实"}, "revocation_proposed"),
+    ("revocation_proposed", "maintain", PROVINCE, {"reason": "陈述申辩理由成立"}, "recognized"),
+    ("revoked", "reinstate", PROVINCE,
+     {"reason": "行政复议决定撤销原决定", "reference": "粤府行复〔2025〕12号"}, "recognized"),
 ]
 
 # acts the table does not allow in that state (exit 3)
@@ -70,6 +82,10 @@ WRONG_STATE = [
     ("recognized", "submit", COUNTY, {}),
     ("recognized", "renew", PROVINCE, {}),
     ("revoked", "renew", PROVINCE, {}),
+    ("recognized", "revoke", PROVINCE, {"reason": "未经拟撤销告知不得撤销"}),
+    ("recognized", "maintain", PROVINCE, {"reason": "x"}),
+    ("revocation_proposed", "report", COUNTY, {"year": 2031}),
+    ("revoked", "state", COUNTY, {"text": "x"}),
     ("rejected", "submit", COUNTY, {}),
     ("withdrawn", "submit", COUNTY, {}),
 ]
@@ -87,7 +103,11 @@ WRONG_ACTOR = [
     ("publicized", "close_publicity", COUNTY, {}),
     ("rejected", "reopen", CITY, {"reason": "x"}),
     ("not_selected", "reopen", COUNTY, {"reason": "x"}),
-    ("recognized", "revoke", CITY, {"reason_code": "18.5", "reason": "x"}),
+    ("recognized", "propose_revocation", CITY, {"reason_code": "18.5", "facts": "x"}),
+    ("recognized", "propose_revocation", COUNTY, {"reason_code": "18.5", "facts": "x"}),
+    ("revocation_proposed", "state", "county:佛山市禅城区", {"text": "x"}),
+    ("revocation_proposed", "maintain", CITY, {"reason": "x"}),
+    ("revoked", "reinstate", CITY, {"reason": "x", "reference": "自我纠错"}),
     ("recognized", "report", "county:佛山市禅城区", {"year": 2024}),
 ]
 
@@ -115,6 +135,8 @@ def test_allowed_acts(walker: Walker, start, trigger, actor, payload, expected) 
     """Each allowed act moves the case as the table says, adds one audit row and +1 version."""
     engine = walker.engine
     case_id = walker.to(start)
+    if trigger in ("propose_revocation", "fail_review"):  # a 2027 hearing deadline needs 2027
+        import_2027(engine)
     before = engine.get(case_id)
     rows_before = len(engine.history(case_id))
     view = engine.fire(case_id, trigger, actor, **_payload(payload, walker))

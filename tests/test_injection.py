@@ -17,7 +17,7 @@ import markupsafe
 import pytest
 from click.testing import CliRunner
 from hardening_support import APPLICATION_FILE, load_application, module_db_url, snapshot
-from support import CITY, PROVINCE, TIMES, Walker
+from support import CITY, TIMES, Walker, revoke_now
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput
@@ -69,8 +69,7 @@ def issued(module_db_url: str) -> Iterator[Issued]:
             engine.fire(case_id, "return", CITY, reason=reason)
             returned[key], reasons[case_id] = case_id, reason
         revoked = walker.to("recognized", name=NAMES["html"])
-        engine.fire(revoked, "revoke", PROVINCE, reason_code="18.5",
-                    reason=REASONS["ten-thousand"])
+        revoke_now(engine, revoked, "18.5", REASONS["ten-thousand"])
         reasons[revoked] = f"18.5 {REASONS['ten-thousand']}"
         yield Issued(engine, returned, revoked, reasons)
     finally:

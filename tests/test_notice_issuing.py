@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-from support import PROVINCE, Walker
+from support import DECISION, PROVINCE, Walker, heard, revoke_now
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, TransitionRefused, WaitingFor
@@ -86,6 +86,8 @@ def test_a_real_database_refuses_a_notice_without_its_contact(
     they are not set (exit code 3, the keys named): the case is unchanged and no audit row and
     no notice is written. With them set, the same act is done and its notice issued."""
     case_id = _recognized(db_url, application)
+    with Engine.open(db_url) as simulated:
+        heard(simulated, case_id, "18.2", "材料不实")
     _declare_real(db_url)
     engine = Engine.open(db_url)
     try:
@@ -94,15 +96,15 @@ def test_a_real_database_refuses_a_notice_without_its_contact(
                                 contact=Contact(email="zxqyc@gdei.gov.cn")))
         before = _counts(engine)
         with pytest.raises(ContactMissing) as caught:
-            engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason="材料不实")
+            engine.fire(case_id, "revoke", PROVINCE, reason=DECISION)
         assert isinstance(caught.value, TransitionRefused) and caught.value.exit_code == 3
         assert caught.value.missing == ["person", "phone"]
         assert "notices.contact.person, notices.contact.phone are not set" in str(caught.value)
         assert _counts(engine) == before
-        assert engine.get(case_id).state == "recognized"
+        assert engine.get(case_id).state == "revocation_proposed"
         assert not (tmp_path / "out").exists()
         attach(engine, Settings(outbox=tmp_path / "out", contact=FULL))
-        engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason="材料不实")
+        engine.fire(case_id, "revoke", PROVINCE, reason=DECISION)
         assert engine.get(case_id).state == "revoked"
         kinds = {row["kind"] for row in list_notices(engine, case_id=case_id)}
         assert kinds == {"revocation"}
@@ -152,15 +154,17 @@ def test_the_cli_refuses_on_a_real_database_and_warns_on_a_simulation(
     settings = _settings_file(tmp_path)
     for path in (real, simulated, quiet):
         _recognized(f"sqlite:///{path}", application)
+        with Engine.open(f"sqlite:///{path}", clock=FakeClock("2024-11-01T10:00")) as engine:
+            heard(engine, 1, "18.2", "材料不实")
     _declare_real(f"sqlite:///{real}")
-    args = ["case", "revoke", "1", "--reason-code", "18.2", "--reason", "材料不实"]
+    args = ["case", "revoke", "1", "--reason", DECISION]
     refused = RUNNER.invoke(cli, ["--db", str(real), "--as", "province",
                                   "--settings", str(settings), *args])
     assert refused.exit_code == 3, refused.output
     assert "notices.contact.person, notices.contact.phone are not set" in refused.stderr
     assert "Traceback" not in refused.output
     shown = RUNNER.invoke(cli, ["--db", str(real), "case", "show", "1", "--json"])
-    assert json.loads(shown.stdout)["state"] == "recognized"
+    assert json.loads(shown.stdout)["state"] == "revocation_proposed"
     done = RUNNER.invoke(cli, ["--db", str(simulated), "--as", "province", "--now",
                                "2025-03-03T10:00", "--settings", str(settings), *args])
     assert done.exit_code == 0, done.output
@@ -175,9 +179,9 @@ def test_the_cli_refuses_on_a_real_database_and_warns_on_a_simulation(
 def test_a_deadline_waits_for_the_contact_settings_on_a_real_database(
     db_url: str, application: dict, tmp_path: Path
 ) -> None:
-    """The scheduler's timer revocations are acts too: without the contact their letter prints,
-    a real database keeps their deadlines pending (nothing lost, nothing half-done) and the next
-    sweep with the settings completed revokes and issues the letter."""
+    """The scheduler's timer acts are acts too: without the contact their letter prints, a real
+    database keeps their deadlines pending (nothing lost, nothing half-done) and the next sweep
+    with the settings completed urges the missing report (催报) and issues its notice."""
     case_id = _recognized(db_url, application)
     _declare_real(db_url)
     engine = Engine.open(db_url)
@@ -190,9 +194,10 @@ def test_a_deadline_waits_for_the_contact_settings_on_a_real_database(
         assert _counts(engine)[0] == 0
         attach(engine, Settings(outbox=tmp_path / "out", contact=FULL))
         engine.run_due()
-        assert engine.get(case_id).state == "revoked"  # 18.3: no 2024 report was filed
+        # no 2024 report was filed: the 催报 goes out, nobody revokes
+        assert engine.get(case_id).state == "recognized"
         kinds = {row["kind"] for row in list_notices(engine, case_id=case_id)}
-        assert "revocation" in kinds
+        assert "report_urge" in kinds and "revocation" not in kinds
     finally:
         engine.close()
 
@@ -365,7 +370,7 @@ def test_cli_notice_render_record(tmp_path: Path, application: dict) -> None:
     attach(engine, Settings(outbox=tmp_path / "out", contact=FULL))
     case_id = Walker(engine, clock, application).to("recognized")
     clock.set("2025-03-03T10:00")
-    engine.fire(case_id, "revoke", PROVINCE, reason_code="18.2", reason="材料不实")
+    revoke_now(engine, case_id, "18.2", "材料不实")
     engine.close()
     base = ["--db", str(db), "--settings", str(settings), "notice", "render", "revocation",
             "--case", str(case_id)]
@@ -376,7 +381,7 @@ def test_cli_notice_render_record(tmp_path: Path, application: dict) -> None:
     assert out.read_bytes().startswith(b"%PDF-")
     listed = json.loads(RUNNER.invoke(cli, ["--db", str(db), "notice", "list", "--case",
                                             str(case_id), "--json"]).stdout)
-    [txt] = [row for row in listed if row["format"] == "txt"]
+    [txt] = [row for row in listed if row["format"] == "txt" and row["kind"] == "revocation"]
     assert [(item["format"], item["sha256"]) for item in txt["renderings"]] == [
         ("pdf", hashlib.sha256(out.read_bytes()).hexdigest())]
     human = RUNNER.invoke(cli, ["--db", str(db), "notice", "list", "--case", str(case_id)])

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
-from support import PROVINCE, Walker
+from support import DECISION, PROVINCE, Walker, ensure_calendar, heard, review_data, revoke_now
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused
@@ -28,6 +28,7 @@ from gdcluster.engine.application import load_application_file
 from gdcluster.engine.clock import FakeClock
 from gdcluster.engine.models import Delivery, Notice
 from gdcluster.engine.parse import validate_doc_no
+from gdcluster.notifications import KINDS as KINDS_ALL
 from gdcluster.notifications import (
     Contact,
     Settings,
@@ -205,25 +206,46 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     acts["report_reminder"] = act_of("report_reminder", "nanhai")
 
     clock.set("2025-03-03T10:00")
-    engine.fire(ids["guzhen"], "revoke", PROVINCE, reason_code="18.2",
-                reason="经核查，申报材料中2023年产值数据与统计部门数据不符")
+    revoke_now(engine, ids["guzhen"], "18.2", "经核查，申报材料中2023年产值数据与统计部门数据不符")
     acts["revocation"] = act_of("revocation")
+    acts["revocation_proposal"] = act_of("revocation_proposal", "guzhen")
+    clock.set("2025-03-05T10:00")
+    engine.fire(ids["guzhen"], "reinstate", PROVINCE, reason="行政复议决定撤销原撤销决定",
+                reference="粤府行复〔2025〕12号")
+    acts["reinstated"] = act_of("reinstated")
+    clock.set("2025-03-06T10:00")
+    heard(engine, ids["guzhen"], "18.4", "集群运营管理机构调整后未及时报备")
+    engine.fire(ids["guzhen"], "maintain", PROVINCE, reason="经核实，调整已于法定期限内报备")
+    acts["maintained"] = act_of("maintained")
 
     for year, when in ((2024, "2025-03-10T09:00"), (2025, "2026-02-02T09:00"),
                        (2026, "2027-02-01T09:00")):
         clock.set(when)
-        engine.fire(ids["nanhai"], "report", "county:佛山市南海区", year=year,
-                    data={"output": "210.5"})
-    clock.set("2027-07-14T09:00")  # expiry reminder for 南海; 顺德 revoked by the timer (18.3)
+        for key, county in (("nanhai", "佛山市南海区"), ("guzhen", "中山市古镇镇")):
+            engine.fire(ids[key], "report", f"county:{county}", year=year,
+                        data={"output": "210.5"})
+    ensure_calendar(engine, 2027)
+    # expiry reminders for 南海 and 古镇; 顺德's missed 2024 report urged (催报, its grace
+    # counted from this day) — its 18.3 procedure opens when the grace has passed
+    clock.set("2027-07-14T09:00")
     swept = engine.run_due()
-    acts["expiry_reminder"] = act_of("expiry_reminder")
-    acts["timer_revocation"] = act_of("revocation", "shunde")
+    acts["expiry_reminder"] = act_of("expiry_reminder", "nanhai")
+    acts["report_urge"] = act_of("report_urge", "shunde")
 
     clock.set("2027-07-20T09:00")
-    engine.fire(ids["nanhai"], "apply_review", "county:佛山市南海区")
+    engine.open_round(2027, PROVINCE, kind="review", apply_by="2027-09-30",
+                      check_by="2027-10-15")
+    acts["review_notice"] = act_of("review_notice", "nanhai")
+    engine.fire(ids["nanhai"], "apply_review", "county:佛山市南海区",
+                data=review_data(application, 2027))
+    engine.fire(ids["nanhai"], "review_check", "city:佛山市", passed=True,
+                opinion="经初审，符合复核条件")
     clock.set("2027-08-02T10:00")
     engine.fire(ids["nanhai"], "renew", PROVINCE)
     acts["renewal"] = act_of("renewal")
+    clock.set("2027-08-03T09:00")  # 顺德's grace is over: the 18.3 procedure opens
+    swept += engine.run_due()
+    acts["timer_revocation"] = act_of("revocation_proposal", "shunde")
 
     yield {"engine": engine, "clock": clock, "ids": ids, "acts": acts, "url": url,
            "settings": settings, "folder": folder, "reminded": reminded, "swept": swept}
@@ -231,7 +253,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def notice(world: dict[str, Any], act: str, fmt: str) -> Notice:
-    kind = "revocation" if act == "timer_revocation" else act
+    kind = "revocation_proposal" if act == "timer_revocation" else act
     with world["engine"].store.read() as session:
         row = session.scalars(select(Notice).where(
             Notice.audit_seq == world["acts"][act], Notice.kind == kind, Notice.format == fmt
@@ -320,7 +342,8 @@ REQUIRED = {
     ],
     "renewal": [
         "广东省工业和信息化厅关于2024年认定的广东省中小企业特色产业集群复核结果的通告",
-        f"根据{ISSUED}，经集群所在县（市、区）中小企业主管部门申请复核，我厅组织复核，",
+        f"根据{ISSUED}，经集群所在县（市、区）中小企业主管部门申请复核、地级以上市中小企业主管部门"
+        "初审，我厅对照认定条件和发展规划目标组织复核，",
         "1个广东省中小企业特色产业集群通过复核（名单见附件），现予以通告。",
         "通过复核的集群认定有效期延续三年，新的认定有效期为2027年10月12日至2030年10月11日。",
         "附件：通过复核的广东省中小企业特色产业集群名单",
@@ -330,16 +353,58 @@ REQUIRED = {
     ],
     "revocation": [
         "关于撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定的通知",
-        "中山市工业和信息化局：",
+        "中山市古镇镇中小企业主管部门：",
         "认定有效期为2024年10月12日至2027年10月11日",
         "经查，该集群存在以下情形：经核查，申报材料中2023年产值数据与统计部门数据不符。",
+        "我厅已告知拟撤销该集群认定的事实、理由和依据，陈述申辩期限为2025年3月10日24时前。"
+        "你单位（或中山市工业和信息化局）提出了陈述和申辩意见1份，我厅已予审查：",
         f"依据{TITLE}第十八条第（二）项“发现虚假申报或存在违法违规行为”的规定，"
         "决定撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定，自2025年3月3日起生效。",
         "如对本决定不服，可以自收到本决定之日起60日内依法向广东省人民政府申请行政复议，"
         "或者在6个月内依法向人民法院提起行政诉讼。",
         "联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
         "2025年3月3日",
-        "抄送：中山市古镇镇中小企业主管部门。",
+        "抄送：中山市工业和信息化局。",
+    ],
+    "revocation_proposal": [
+        "关于拟撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定的告知书",
+        "中山市古镇镇中小企业主管部门：",
+        "经查，该集群存在以下情形：经核查，申报材料中2023年产值数据与统计部门数据不符。",
+        f"上述情形属于{TITLE}第十八条第（二）项“发现虚假申报或存在违法违规行为”规定的情形。"
+        "我厅拟撤销中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定。",
+        "可于2025年3月10日24时前提出陈述和申辩意见，并附相关证明材料，由你单位或中山市工业和"
+        "信息化局书面报送我厅。",
+        "联系人：张三；联系电话：020-83133333；电子邮箱：zxqyc@gdei.gov.cn。",
+        "2025年3月3日",
+        "抄送：中山市工业和信息化局。",
+    ],
+    "reinstated": [
+        "关于恢复中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定的通知",
+        "中山市古镇镇中小企业主管部门：",
+        "我厅于2025年3月3日作出撤销中山市古镇镇灯饰产业集群",
+        "行政复议决定撤销原撤销决定。根据粤府行复〔2025〕12号，决定恢复中山市古镇镇灯饰产业集群"
+        "广东省中小企业特色产业集群认定，认定有效期仍为2024年10月12日至2027年10月11日。",
+        "2025年3月5日",
+        "抄送：中山市工业和信息化局。",
+    ],
+    "maintained": [
+        "关于维持中山市古镇镇灯饰产业集群广东省中小企业特色产业集群认定的通知",
+        "中山市古镇镇中小企业主管部门：",
+        f"我厅于2025年3月6日告知拟依据{TITLE}第十八条第（四）项撤销",
+        "你单位提出了陈述和申辩意见。",
+        "经复核，经核实，调整已于法定期限内报备。决定维持中山市古镇镇灯饰产业集群广东省中小企业"
+        "特色产业集群认定，认定有效期仍为2024年10月12日至2027年10月11日。",
+        "2025年3月6日",
+        "抄送：中山市工业和信息化局。",
+    ],
+    "report_urge": [
+        "年度发展情况的通知",
+        "2026年度发展情况应于2027年3月31日24时前报送。",
+        "于2027年7月28日24时前报送我厅。",
+        f"催报期限届满仍未报送的，属于{TITLE}第十八条第（三）项“未及时报送集群年度培育情况信息表，"
+        "不接受、不配合监测监督工作”规定的情形，我厅将启动撤销程序",
+        "2027年7月14日",
+        "抄送：佛山市工业和信息化局。",
     ],
     "return": [
         "关于东莞市长安镇五金模具产业集群申报材料退回补正的通知",
@@ -391,19 +456,34 @@ REQUIRED = {
         "报送上一年度发展情况。",
         "2024年度发展情况的报送截止日期为2025年3月31日。",
         "由所在县（市、区）或地级以上市中小企业主管部门于截止日期前报送我厅。",
-        "第十八条第（三）项“未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作”的规定撤销该集群认定。",
+        "逾期未报送的，我厅将予以催报；催报期限届满仍未报送的，我厅将依据",
+        "第十八条第（三）项“未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作”的规定"
+        "启动撤销程序。",
         "2025年3月1日",
         "抄送：佛山市工业和信息化局。",
     ],
     "expiry_reminder": [
         "关于佛山市南海区铝型材产业集群认定有效期即将届满的提醒",
         "认定有效期至2027年10月11日届满。",
-        "请于2027年4月11日至2027年10月11日期间，由集群所在县（市、区）中小企业主管部门向我厅提出"
-        "复核申请。",
+        "我厅将组织开展复核，复核申报的时间和要求以复核通知为准。",
         "复核通过的，认定有效期自2027年10月12日起延续三年。",
         f"依据{TITLE}第十八条第（一）项，“有效期满未申请复核或经复核未通过”的，"
         "撤销其认定。",
         "2027年7月14日",
+        "抄送：佛山市工业和信息化局。",
+    ],
+    "review_notice": [
+        "关于佛山市南海区铝型材产业集群开展2027年复核工作的通知",
+        "佛山市南海区中小企业主管部门：",
+        f"根据{ISSUED}，按照{TITLE}第十六条的规定，我厅组织开展2027年广东省中小企业特色产业集群"
+        "复核工作。",
+        "认定有效期至2027年10月11日届满，列入本次复核范围。",
+        "请集群所在县（市、区）中小企业主管部门于2027年9月30日（当日24时止）前提出复核申请，"
+        "报送复核申报材料：2024年至2026年发展情况数据，",
+        "地级以上市中小企业主管部门于2027年10月15日前完成初审并提出初审意见。",
+        "复核通过的，认定有效期自2027年10月12日起延续三年。",
+        "撤销前，我厅将书面告知拟撤销的事实、理由和依据，并听取陈述和申辩。",
+        "2027年7月20日",
         "抄送：佛山市工业和信息化局。",
     ],
 }
@@ -426,8 +506,9 @@ def test_each_kind_renders_in_each_format_with_its_required_sentences(
 def test_the_scheduler_reminders_and_timer_revocations_produce_notices(
     world: dict[str, Any]
 ) -> None:
-    """Reminder deadlines fired by the sweep and a revocation by the timer (18.3, report missed)
-    each issue their notice; 30-day reminders went to all three recognized clusters."""
+    """Reminder deadlines fired by the sweep and the 18.3 procedure the timer opens (report
+    still missing after the 催报 grace) each issue their notice; 30-day reminders went to all
+    three recognized clusters; nobody revoked the timer's case."""
     assert len(world["reminded"]) == 3
     engine, ids = world["engine"], world["ids"]
     report_cases = {row["case_id"] for row in list_notices(engine)
@@ -437,7 +518,7 @@ def test_the_scheduler_reminders_and_timer_revocations_produce_notices(
     assert ("第十八条第（三）项“未及时报送集群年度培育情况信息表，不接受、不配合监测监督工作”"
             in text)
     assert "未按时报送2024年度发展情况" in text
-    assert engine.get(ids["shunde"]).state == "revoked"
+    assert engine.get(ids["shunde"]).state == "revocation_proposed"
 
 
 def test_publicity_counts_its_working_days_with_the_calendar(world: dict[str, Any]) -> None:
@@ -573,7 +654,8 @@ def test_each_rendering_records_its_template_versions(world: dict[str, Any]) -> 
         assert layout in row["template_version"]
     templates = [entry for entry in resources.files("gdcluster").joinpath("templates").iterdir()
                  if entry.name.endswith(".j2")]
-    assert len(templates) == 10 + 6  # the kinds; skeleton, two layouts, contacts, remedies
+    # the kinds; skeleton, two layouts, contacts, remedies
+    assert len(templates) == len(KINDS_ALL) + 6
     for entry in templates:
         assert re.match(r"\{# version: \d+ #\}\n", entry.read_text(encoding="utf-8")), entry.name
 
@@ -610,29 +692,33 @@ def test_notice_rows_are_written_inside_the_acts_transaction(world: dict[str, An
             Notice.audit_seq == event.audit_seq))))
         raise RuntimeError("disk full")
 
+    ensure_calendar(engine, world["clock"].now().year)
+    heard(engine, case_id, "18.5", "重大安全事故")
     before = len(list_notices(engine))
     remove = engine.on_transaction(failing_hook)
     try:
         with pytest.raises(RuntimeError, match="disk full"):
-            engine.fire(case_id, "revoke", PROVINCE, reason_code="18.5", reason="重大安全事故")
+            engine.fire(case_id, "revoke", PROVINCE, reason=DECISION)
     finally:
         remove()
     assert seen == [3]  # txt, html, docx written in the transaction
     assert len(list_notices(engine)) == before
-    assert engine.get(case_id).state == "renewed"
+    assert engine.get(case_id).state == "revocation_proposed"
     assert not list((world["folder"] / "outbox").glob("*_revocation_case1_*"))
 
 
 def test_a_refused_act_issues_no_notice(world: dict[str, Any]) -> None:
-    """A revocation refused as bad input (unknown 第十八条 code) writes no notice."""
-    engine = world["engine"]
+    """A revocation refused as bad input (a malformed 文号) writes no notice."""
+    engine, nanhai = world["engine"], world["ids"]["nanhai"]
+    if engine.get(nanhai).state != "revocation_proposed":  # heard, ready for the decision
+        ensure_calendar(engine, world["clock"].now().year)
+        heard(engine, nanhai, "18.5", "重大安全事故")
     before = len(list_notices(engine))
     with pytest.raises(InvalidInput):
-        engine.fire(world["ids"]["nanhai"], "revoke", PROVINCE, reason_code="18.9",
-                    reason="理由")
+        engine.fire(nanhai, "revoke", PROVINCE, reason=DECISION,
+                    doc_no="粤工信函2025第1号")
     with pytest.raises(TransitionRefused):  # the state machine refuses: nothing issued either
-        engine.fire(world["ids"]["guzhen"], "revoke", PROVINCE, reason_code="18.2",
-                    reason="再次撤销")
+        engine.fire(world["ids"]["guzhen"], "revoke", PROVINCE, reason="未经告知直接撤销")
     assert len(list_notices(engine)) == before
 
 
@@ -877,8 +963,8 @@ def test_the_publicity_is_dated_its_issue_day_without_a_doc_no(batch_2024: Any) 
 
 def test_letters_go_to_the_departments_by_their_names(world: dict[str, Any]) -> None:
     """Case letters are addressed and copied to departments by name (states/departments.toml):
-    the 撤销 letter to the city's 中小企业主管部门 (深圳市: 深圳市中小企业服务局), copied to the
-    county's; reminders to the county's, copied to the city's; 退回补正 signed by the city's."""
+    the 撤销 letter to the county's 中小企业主管部门, copied to the city's (深圳市:
+    深圳市中小企业服务局); reminders likewise; 退回补正 signed by the city's."""
     from gdcluster.notifications.context import NoticeSpec, build_context
     from gdcluster.notifications.render import environment, kind_template, parse_document
 
@@ -886,7 +972,7 @@ def test_letters_go_to_the_departments_by_their_names(world: dict[str, Any]) -> 
         spec = NoticeSpec("revocation", case_id=world["ids"]["guzhen"])
         context = build_context(session, spec, world["settings"])
         assert (context["addressee"], context["copies"]) == (
-            "中山市工业和信息化局", ["中山市古镇镇中小企业主管部门"])
+            "中山市古镇镇中小企业主管部门", ["中山市工业和信息化局"])
     from gdcluster.engine.models import Case
 
     with world["engine"].store.write() as session:  # the same letter, had it been 深圳's
@@ -898,8 +984,8 @@ def test_letters_go_to_the_departments_by_their_names(world: dict[str, Any]) -> 
         session.rollback()
     doc = parse_document("revocation", environment().get_template(
         kind_template("revocation")).render(**context))
-    assert doc.addressee == "深圳市中小企业服务局："
-    assert doc.copies == ("深圳市南山区中小企业主管部门",)
+    assert doc.addressee == "深圳市南山区中小企业主管部门："
+    assert doc.copies == ("深圳市中小企业服务局",)
     text = text_of(notice(world, "return", "txt").body, "txt")
     assert "东莞市长安镇中小企业主管部门：" in text and "东莞市工业和信息化局" in text
 

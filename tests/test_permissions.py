@@ -28,7 +28,16 @@ from hardening_support import (
     snapshot,
 )
 from sqlalchemy import select
-from support import PATHS, TIMES, Walker, at_least, full_scores, rule_for
+from support import (
+    PATHS,
+    TIMES,
+    Walker,
+    at_least,
+    ensure_calendar,
+    full_scores,
+    review_data,
+    rule_for,
+)
 
 from gdcluster.cli import cli
 from gdcluster.engine import (
@@ -117,7 +126,13 @@ def payload(trigger: str, when: str | None, application: dict[str, Any],
         "report": {"year": 2024, "data": {"output": "130"}},
         "change": {"kind": "management_body", "detail": "管理机构更名"},
         "flag": {"reason": "未按时报送年度报告"},
-        "revoke": {"reason_code": "18.5", "reason": "较大安全事故"},
+        "report_overdue": {"year": 2024, "report_due": "2025-03-31"},
+        "propose_revocation": {"reason_code": "18.5", "facts": "较大安全事故"},
+        "fail_review": {"reason": "发展规划目标未完成"},
+        "state": {"text": "事故等级有误"},
+        "maintain": {"reason": "陈述申辩成立"},
+        "revoke": {"reason": "陈述申辩不成立"},
+        "reinstate": {"reason": "自我纠错", "reference": "自我纠错"},
         "reject": {"reason": "不符合条件"},
         "attach": {"content": b"%PDF-1.4 proof", "name": "证明.pdf", "kind": "证明材料"},
     }.get(trigger, {})
@@ -244,6 +259,9 @@ def test_refused_where_the_table_refuses(world: World, state: str, trigger: str,
         elif trigger in ROUND_ONLY:
             assert isinstance(error, TransitionRefused)
             assert error.reasons == [Reason.ROUND_ACT_ONLY]
+        elif (state, trigger, Actor.parse(actor).kind) == (
+                "revocation_proposed", "revoke", "system"):
+            assert error.reasons == [Reason.NOT_SYSTEM_DECISION]  # the default policy
         else:
             assert isinstance(error, TransitionRefused) and error.reasons == [Reason.WRONG_STATE]
         assert trigger in error.message, error.message
@@ -322,7 +340,8 @@ def test_round_acts_only_by_the_province(world: World, act: str) -> None:
         world.refused += 1
 
 
-#: The CLI command for a trigger (publicize and flag have none: batch and scheduler only).
+#: The CLI command for a trigger (publicize, flag and expire have none: batch and scheduler
+#: only).
 def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
     reason = ["--reason", "不符合条件"]
     commands: dict[str, list[str]] = {
@@ -337,11 +356,20 @@ def cli_argv(trigger: str, when: str | None, case_id: int) -> list[str] | None:
         "report": ["report", str(case_id), "--year", "2024", "--data",
                    str(DATA / "report-2024.json")],
         "change": ["change", str(case_id), "--kind", "management_body", "--detail", "更名"],
-        "revoke": ["revoke", str(case_id), "--reason-code", "18.5", *reason],
+        "propose_revocation": ["propose-revocation", str(case_id), "--reason-code", "18.5",
+                               "--facts", "较大安全事故"],
+        "state": ["state", str(case_id), "--text", "事故等级有误"],
+        "maintain": ["maintain", str(case_id), *reason],
+        "revoke": ["revoke", str(case_id), *reason],
+        "reinstate": ["reinstate", str(case_id), *reason, "--reference", "自我纠错"],
         "reject": ["reject", str(case_id), *reason],
+        "apply_review": ["apply-review", str(case_id), "--data",
+                         str(DATA / "review-2027.json")],
+        "review_check": ["review-check", str(case_id), "--pass", "--opinion", "符合复核条件"],
+        "fail_review": ["fail-review", str(case_id), *reason],
         "attach": ["attach", str(case_id), str(DATA / "proof.pdf"), "--kind", "证明材料"],
     }
-    if trigger in ("publicize", "flag", "close"):
+    if trigger in ("publicize", "flag", "report_overdue", "close", "expire"):
         return None
     return ["case", *commands.get(trigger, [trigger.replace("_", "-"), str(case_id)])]
 
@@ -402,14 +430,29 @@ def prepare(walker: Walker, case_id: int, state: str, trigger: str, when: str | 
         assert view.valid_from is not None
         at_least(clock, f"{view.valid_from}T10:00")
         data["year"] = view.valid_from.year
-    elif trigger == "apply_review":
-        assert view.valid_until is not None
-        at_least(clock, f"{view.valid_until - timedelta(days=150)}T09:00")
+    elif trigger == "apply_review":  # a 复核 round covering the case, open for applications
+        until = view.valid_until
+        assert until is not None
+        at_least(clock, f"{until - timedelta(days=150)}T09:00")
+        year = until.year
+        if view.review_round != year:
+            apply_by = max(until, local_date(clock.now()) + timedelta(days=30))
+            engine.open_round(year, "province", kind="review", apply_by=apply_by,
+                              check_by=apply_by)
+        data["data"] = review_data(walker.application, year)
+    elif trigger == "review_check":
+        data.update(passed=True, opinion="经初审，符合复核条件")
     elif trigger in ("submit", "recommend"):
         at_least(clock, TIMES["open"])
     elif trigger == "publicize":
         at_least(clock, TIMES["publicize"])
         data["start"] = local_date(clock.now())
+    elif (trigger in ("propose_revocation", "fail_review", "report_overdue")
+          and clock.now().year >= 2027):
+        for year in (clock.now().year, clock.now().year + 1):  # after a 复核 walk
+            ensure_calendar(engine, year)
+    elif trigger == "revoke":  # the decision comes once the county has stated its case
+        engine.fire(case_id, "state", f"county:{view.county}", text="对事实无异议")
     return {**payload(trigger, when, walker.application, objection), **data}
 
 
@@ -423,6 +466,8 @@ def test_allowed_where_the_table_allows(fresh_cases: FreshCases, state: str, tri
     refusal is recorded."""
     engine, walker, case_id = fresh_cases.take(state)
     data = prepare(walker, case_id, state, trigger, when)
+    if (trigger, Actor.parse(ACTORS[who]).kind) == ("propose_revocation", "system"):
+        data["reason_code"] = "18.3"  # the system opens procedures under 18.1 and 18.3 only
     before = engine.get(case_id)
     refusals = len(engine.refusals())
     view = engine.fire(case_id, trigger, ACTORS[who], **data)

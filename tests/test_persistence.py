@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from support import store_at_revision
 
 from gdcluster.engine import Engine, NotInitialized, SimulationOnly
 from gdcluster.engine.clock import FakeClock, SystemClock
@@ -185,6 +186,67 @@ def test_a_database_of_the_previous_version_upgrades_and_nothing_changes_silentl
         assert (result.recognized, result.valid_from) == ([2], "2024-10-12")
         assert engine.round_summary(2024).recognition_batch["doc_date"] == "2024-10-12"
         assert engine.get(1).valid_from == date(2024, 9, 27)  # still its own dates
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+    finally:
+        engine.close()
+
+
+def test_a_database_at_0006_upgrades_to_review_rounds(db_url: str) -> None:
+    """A database at 0006 with a round and a recognized case, upgraded by `gdcluster init`:
+    the round becomes a recognition round, the case is covered by no 复核 round and keeps its
+    version and dates; a 复核 round then covers it and it applies as any other."""
+    import json
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from gdcluster.engine import audit
+    from gdcluster.engine.clock import parse_instant
+    from gdcluster.states.policy import load_policy
+
+    data = Path(__file__).parent / "data"
+    store = store_at_revision(db_url, "0006_lifecycle_recognition")
+    try:
+        policy = load_policy("guangdong-2023")
+        at = parse_instant("2023-07-10T09:00")
+        application = (data / "application-complete.json").read_text(encoding="utf-8")
+        with store.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
+                "('schema_revision', '0006_lifecycle_recognition')"))
+            connection.execute(text(
+                "INSERT INTO gd_round (year, policy, policy_version, policy_digest, opened_at, "
+                "version) VALUES (2023, :name, :version, :digest, :at, 1)"),
+                {"name": policy.name, "version": policy.version, "digest": policy.digest,
+                 "at": at})
+            connection.execute(text(
+                "INSERT INTO gd_case (id, round_year, name, city, county, industry, state, "
+                "version, policy, policy_version, policy_digest, application, valid_from, "
+                "valid_until, created_at, updated_at) VALUES (1, 2023, '升级前的集群', '佛山市', "
+                "'佛山市南海区', '铝型材', 'recognized', 9, :policy, :version, :digest, :app, "
+                "'2023-07-10', '2026-07-09', :at, :at)"),
+                {"policy": policy.name, "version": policy.version, "digest": policy.digest,
+                 "app": application, "at": at})
+        with Session(store.engine) as session, session.begin():
+            audit.append(session, actor="province", trigger="seed", article="升级前的记录",
+                         at=at, round_year=2023, payload={"cases": [1]})
+    finally:
+        store.dispose()
+
+    clock = FakeClock("2026-06-15T09:00")
+    engine = Engine.init(db_url, simulation=True, clock=clock)
+    try:
+        assert engine.round_summary(2023).kind == "recognition"
+        view = engine.get(1)
+        assert (view.state, view.version, view.valid_until, view.review_round) == (
+            "recognized", 9, date(2026, 7, 9), None)
+        summary = engine.open_round(2026, "province", kind="review", apply_by="2026-07-31",
+                                    check_by="2026-08-14")
+        assert [row["id"] for row in summary.covered] == [1]
+        review = json.loads((data / "review-2026.json").read_text(encoding="utf-8"))
+        assert engine.fire(1, "apply_review", "county:佛山市南海区",
+                           data=review).state == "under_review"
         report = engine.verify_audit()
         assert report.ok, report.message()
     finally:

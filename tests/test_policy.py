@@ -165,11 +165,13 @@ def test_guangdong_periods() -> None:
     assert periods.validity_years == 3
     assert periods.report_due == "03-31" and periods.report_due_month_day == (3, 31)
     assert periods.report_reminder_days == (30, 7)
-    assert periods.report_roll_to_workday is False
+    assert periods.report_roll_to_workday is True  # 民法典 第二百零三条 (issue 12)
     assert periods.missed_report_action == "revoke"
+    assert (periods.report_grace_workdays, periods.hearing_workdays) == (10, 5)
     assert periods.review_window_months == 6
     assert periods.expiry_reminder_days == 90
-    assert periods.sources["missed_report_action"] == "第十八条第（三）项"
+    assert periods.sources["missed_report_action"].startswith("第十八条第（三）项")
+    assert "第二百零三条" in periods.sources["report_roll_to_workday"]
 
 
 def test_growth_settings(policy: Policy) -> None:
@@ -425,8 +427,8 @@ INVALID = [
         'revocation."18.6"',
         id="unknown-revocation-code",
     ),
-    pytest.param("version = 2", "version = 0", "version", id="version-zero"),
-    pytest.param("version = 2", 'version = "1"', "version", id="version-text"),
+    pytest.param("version = 3", "version = 0", "version", id="version-zero"),
+    pytest.param("version = 3", 'version = "1"', "version", id="version-text"),
     pytest.param("format = 2", "format = 3", "format", id="format-too-new"),
     pytest.param(
         'text = "集群占地面积不超过100平方公里"',
@@ -472,7 +474,7 @@ INVALID = [
     pytest.param('other = "major"\n', "", "incidents.disqualifying.other",
                  id="其它重大问题-missing"),
     pytest.param(
-        "report_roll_to_workday = false",
+        "report_roll_to_workday = true",
         'report_roll_to_workday = "no"',
         "periods.report_roll_to_workday",
         id="switch-not-boolean",
@@ -592,6 +594,7 @@ def test_national_publicity_is_five_working_days_as_the_real_miit_one() -> None:
 #: these; it must load for as long as such a case can exist.
 SHIPPED = {
     ("guangdong-2023", 1): "6f3e01d78cd55ad30f33307ac18e199ed1d80357a7e96386b4231a742ce22369",
+    ("guangdong-2023", 2): "6dce7fa74243e11959c0142d009870bd256acd199b489a0b57b88708e6a42377",
     ("national-2022", 1): "72763f1a705617a645ba5ef18c32d78080071dab789b1587ce530fefdf6fb33c",
 }
 
@@ -659,13 +662,13 @@ def test_a_mislabelled_or_newer_archive_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "guangdong-2023@1.toml").write_bytes(old_bytes)
     assert [policy.version for policy in archived_versions(tmp_path, current)] == [1]
     (tmp_path / "guangdong-2023@1.toml").unlink()
-    (tmp_path / "guangdong-2023@3.toml").write_bytes(old_bytes)
+    (tmp_path / "guangdong-2023@4.toml").write_bytes(old_bytes)
     with pytest.raises(InvalidPolicy) as caught:
         archived_versions(tmp_path, current)
-    assert caught.value.file == "policies/archive/guangdong-2023@3.toml"
+    assert caught.value.file == "policies/archive/guangdong-2023@4.toml"
     assert "holds guangdong-2023 version 1" in str(caught.value)
-    (tmp_path / "guangdong-2023@3.toml").unlink()
-    (tmp_path / "guangdong-2023@2.toml").write_bytes(GUANGDONG_TEXT.encode("utf-8"))
+    (tmp_path / "guangdong-2023@4.toml").unlink()
+    (tmp_path / "guangdong-2023@3.toml").write_bytes(GUANGDONG_TEXT.encode("utf-8"))
     with pytest.raises(InvalidPolicy) as caught:
         archived_versions(tmp_path, current)
-    assert "not older than the current version 2" in str(caught.value)
+    assert "not older than the current version 3" in str(caught.value)

@@ -294,19 +294,27 @@ def test_eight_reruns_of_round_recognize_at_once_issue_one_notice(db: str, tmp_p
 def test_round_publicize_and_scheduler_runs_race_together(db: str, tmp_path: Path,
                                                           env: dict[str, str]) -> None:
     """Four `round publicize 2024 --top 50` and four `scheduler run --once` processes at once,
-    over 100 expert-reviewed cases and 100 due deadlines: the pick is stored once and applied
-    once (the 50 best publicized, 50 未入选, one act each, one round act, one publicity
-    notice; every finished run reports that pick; a run that began after it was finished
-    exits 3), every deadline fires once, no process exits 1, and the chain verifies."""
+    over 100 expert-reviewed cases and 100 due deadlines (ends of publicity; report deadlines
+    on a Sunday, rolled and then urged; 催报 graces ending, each opening the 18.3 procedure):
+    the pick is stored once and applied once (the 50 best publicized, 50 未入选, one act each,
+    one round act, one publicity notice; every finished run reports that pick; a run that
+    began after it was finished exits 3), every deadline fires once, no process exits 1, and
+    the chain verifies. Then four sweepers race over the hearing deadlines those procedures
+    set: each fires once, and nobody revokes (the province decides)."""
     now = "2024-10-12T08:00"
     engine = engine_at(db)
     try:
         candidates = expert_reviewed(engine, CASES)
         recognizing = publicized(engine, CASES // 2, end=date(2024, 10, 11))
-        revoking = insert_cases(
-            engine, CASES // 2, state="recognized",
+        urging = insert_cases(
+            engine, CASES // 4, state="recognized",
             validity=(date(2023, 7, 10), date(2026, 7, 9)),
             deadline=(deadlines.REPORT_DUE, end_of_day(date(2024, 3, 31))))
+        proposing = insert_cases(
+            engine, CASES // 4, state="recognized",
+            validity=(date(2023, 7, 10), date(2026, 7, 9)),
+            deadline=(deadlines.REPORT_GRACE, end_of_day(date(2024, 4, 17))))
+        revoking = urging + proposing
         base = ["--db", db, "--now", now, "--json"]
         publicize = [*base, "--as", PROVINCE, "round", "publicize", "2024", "--top", "50"]
         sweep = [*base, "scheduler", "run", "--once"]
@@ -349,12 +357,61 @@ def test_round_publicize_and_scheduler_runs_race_together(db: str, tmp_path: Pat
         assert fired == dict.fromkeys(recognizing + revoking, "fired")
         handled = [item["id"] for _, code, _, stdout in sweepers if code == 0
                    for item in json.loads(stdout)]
-        assert len(handled) == len(set(handled)) == CASES
-        system = Counter(row.case_id for row in rows if row.actor == "system"
-                         and row.trigger in ("close_publicity", "revoke"))
+        # a Sunday's report deadline rolls to Monday's, which is due too: two rows each
+        assert len(handled) == len(set(handled)) == CASES + len(urging)
+        system = Counter(row.case_id for row in rows if row.actor == "system" and row.trigger
+                         in ("close_publicity", "report_overdue", "propose_revocation"))
         assert system == Counter(dict.fromkeys(recognizing + revoking, 1))
         assert states(engine, recognizing) == dict.fromkeys(recognizing, "publicity_closed")
-        assert states(engine, revoking) == dict.fromkeys(revoking, "revoked")
+        assert states(engine, urging) == dict.fromkeys(urging, "recognized")
+        assert states(engine, proposing) == dict.fromkeys(proposing, "revocation_proposed")
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+
+        hearing = [*base[:2], "--now", "2024-10-30T08:00", "--json", "scheduler", "run",
+                   "--once"]
+        (tmp_path / "hearing").mkdir()
+        outcomes = race_support.race([(race_support.cli_once, (hearing, env))
+                                      for _ in range(PROCESSES)], tmp_path / "hearing")
+        assert {worker[0][1] for worker in outcomes} <= {0, 5}, outcomes
+        ended = [item for worker in outcomes if worker[0][1] == 0
+                 for item in json.loads(worker[0][3]) if item["kind"] == deadlines.HEARING_END]
+        assert sorted(item["case_id"] for item in ended) == sorted(proposing)
+        assert {item["outcome"] for item in ended} == {"awaiting_decision"}
+        assert states(engine, proposing) == dict.fromkeys(proposing, "revocation_proposed")
+        assert not [row for row in audit_rows(engine) if row.trigger == "revoke"]
+    finally:
+        engine.close()
+
+
+def test_eight_sweeps_fire_each_review_deadline_once(db: str, tmp_path: Path,
+                                                     env: dict[str, str]) -> None:
+    """Eight `scheduler run --once` processes at once after 2026-07-09 24:00, over 50 cases
+    covered by the 复核 round 2026 that never applied (their application deadline: 18.1
+    proposed) and 50 not covered (their validity end: expired): every deadline is handled by
+    exactly one process, each case moves once, no process exits 1, the chain verifies."""
+    from review_support import review_deadlines
+
+    engine = engine_at(db, "2026-06-15T09:00")
+    try:
+        proposing, expiring = review_deadlines(engine, CASES // 2, CASES // 2)
+        sweep = ["--db", db, "--now", "2026-07-10T00:05", "--json", "scheduler", "run",
+                 "--once"]
+        outcomes = race_support.race(
+            [(race_support.cli_once, (sweep, env)) for _ in range(PROCESSES)], tmp_path)
+        sweepers = [worker[0] for worker in outcomes]
+        assert {code for _, code, _, _ in sweepers} <= {0, 5}, sweepers
+        handled = [item["id"] for _, code, _, stdout in sweepers if code == 0
+                   for item in json.loads(stdout)]
+        assert len(handled) == len(set(handled))
+        rows = audit_rows(engine)
+        acts = Counter((row.case_id, row.trigger) for row in rows
+                       if row.trigger in ("propose_revocation", "expire"))
+        assert acts == Counter({**{(case_id, "propose_revocation"): 1 for case_id in proposing},
+                                **{(case_id, "expire"): 1 for case_id in expiring}})
+        assert states(engine, proposing) == dict.fromkeys(proposing, "revocation_proposed")
+        assert states(engine, expiring) == dict.fromkeys(expiring, "expired")
+        assert engine.pending("2026-07-10T00:05") == []
         report = engine.verify_audit()
         assert report.ok, report.message()
     finally:

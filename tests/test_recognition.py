@@ -558,7 +558,8 @@ def test_the_demo_walks_the_new_flow(tmp_path: Path) -> None:
     """`gdcluster demo` shows the new flow: a 退回补正 after the application deadline with its
     correction deadline and reminder, answered in time; the publicity closed by the scheduler;
     recognition by the 名单通告 with its 文号 and a 成文日期 after the publicity; the round closed
-    with a case not recommended 未入选; nothing recognized by the system."""
+    with a case not recommended 未入选; nothing recognized, and nothing revoked, by the
+    system."""
     from gdcluster.engine.demo import run
 
     lines: list[str] = []
@@ -577,6 +578,9 @@ def test_the_demo_walks_the_new_flow(tmp_path: Path) -> None:
         system = [row["trigger"] for case in engine.list_cases()
                   for row in engine.history(case.id) if row["actor"] == "system"]
         assert "recognize" not in system and "close_publicity" in system
+        # 第十八条: the timer urges and opens procedures; only the province revokes
+        assert {"report_overdue", "propose_revocation"} <= set(system)
+        assert "revoke" not in system
         assert {case.state for case in engine.list_cases()} >= {"not_selected", "rejected"}
     finally:
         engine.close()

@@ -71,14 +71,16 @@ EXPECTED = {
     deadlines.PUBLICITY_END: ("publicity_closed", "close_publicity", "publicity_closed", None),
     deadlines.CORRECTION_REMINDER: ("reminded", "correction_reminder", "drafted",
                                     "correction_reminder"),
-    deadlines.REPORT_DUE: ("revoked", "revoke", "revoked", "revocation"),
+    deadlines.REPORT_GRACE: ("revocation_proposed", "propose_revocation", "revocation_proposed",
+                             "revocation_proposal"),
 }
 
 
 def seed_due(engine: Engine, count: int) -> dict[str, list[int]]:
     """``count`` cases with one due deadline each at SWEEP_AT, by kind: a third at the end of
     publicity (→ close_publicity), a third with a 退回补正 deadline two days away (→ its
-    reminder), the rest with the 2023 report missed (→ revoke 18.3)."""
+    reminder), the rest with the 2023 report still missing at the end of its 催报 grace (→ the
+    18.3 procedure opened)."""
     third = count // 3
     closing = publicized(engine, third, end=date(2024, 10, 11))
     reminding = insert_cases(
@@ -87,9 +89,9 @@ def seed_due(engine: Engine, count: int) -> dict[str, list[int]]:
     revoking = insert_cases(
         engine, count - 2 * third, state="recognized",
         validity=(date(2023, 7, 10), date(2026, 7, 9)),
-        deadline=(deadlines.REPORT_DUE, end_of_day(date(2024, 3, 31))))
+        deadline=(deadlines.REPORT_GRACE, end_of_day(date(2024, 4, 17))))
     return {deadlines.PUBLICITY_END: closing, deadlines.CORRECTION_REMINDER: reminding,
-            deadlines.REPORT_DUE: revoking}
+            deadlines.REPORT_GRACE: revoking}
 
 
 def outcomes_of(seeded: dict[str, list[int]]) -> set[str]:
@@ -203,9 +205,9 @@ def test_sweep_cost_follows_what_is_due(engine: Engine, clock: FakeClock,
 def test_four_scheduler_processes_fire_each_deadline_once(engine: Engine, db_url: str,
                                                         tmp_path: Path) -> None:
     """Four `gdcluster scheduler run --once` processes sweep the same 500 due deadlines at
-    once — ends of publicity, 退回补正 reminders and missed reports: each deadline is fired by
-    exactly one of them (each publicity closed once, each reminder sent once, each case revoked
-    once, each notice issued once), and the audit chain verifies — on SQLite (BEGIN
+    once — ends of publicity, 退回补正 reminders and 催报 graces ending: each deadline is fired
+    by exactly one of them (each publicity closed once, each reminder sent once, each 18.3
+    procedure opened once, each notice issued once), and the audit chain verifies — on SQLite (BEGIN
     IMMEDIATE) and PostgreSQL (row locks + claim)."""
     seeded = seed_due(engine, 500)
     command = [*gdcluster_command(), "--db", db_url, "--now", SWEEP_AT, "--json",
@@ -377,13 +379,13 @@ def test_real_scheduler_process_wakes_at_the_due_time_and_stops_on_sigterm(
         start = datetime(2025, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai
         [overdue] = insert_cases(engine, 1, state="recognized",
                                  validity=(date(2023, 7, 10), date(2026, 7, 9)),
-                                 deadline=(deadlines.REPORT_DUE, start - timedelta(days=1)))
+                                 deadline=(deadlines.REPORT_GRACE, start - timedelta(days=1)))
         [soon] = insert_cases(engine, 1, state="recognized",
                               validity=(date(2024, 7, 10), date(2027, 7, 9)),
-                              deadline=(deadlines.REPORT_DUE, start + timedelta(seconds=4)))
+                              deadline=(deadlines.REPORT_GRACE, start + timedelta(seconds=4)))
         [later] = insert_cases(engine, 1, state="recognized",
                                validity=(date(2024, 7, 10), date(2027, 7, 9)),
-                               deadline=(deadlines.REPORT_DUE, start + timedelta(days=30)))
+                               deadline=(deadlines.REPORT_GRACE, start + timedelta(days=30)))
         process = subprocess.Popen([*gdcluster_command(), "--db", url, "--now",
                                     start.isoformat(), "scheduler", "run"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -419,13 +421,13 @@ def test_real_scheduler_process_wakes_at_the_due_time_and_stops_on_sigterm(
         fired = next(i for i, line in enumerate(log) if f"case {soon} due" in line)
         assert armed < fired
         assert states(engine, [overdue, soon, later]) == {
-            overdue: "revoked", soon: "revoked", later: "recognized"}
-        [row] = rows(engine, soon, kind=deadlines.REPORT_DUE)
+            overdue: "revocation_proposed", soon: "revocation_proposed", later: "recognized"}
+        [row] = rows(engine, soon, kind=deadlines.REPORT_GRACE)
         assert row.status == "fired" and row.fired_at >= row.due_at
         assert row.fired_at < start + timedelta(minutes=10)  # the simulation's time, not today
-        [first] = rows(engine, overdue, kind=deadlines.REPORT_DUE)
+        [first] = rows(engine, overdue, kind=deadlines.REPORT_GRACE)
         assert start <= first.fired_at < start + timedelta(minutes=10)
-        assert [row.status for row in rows(engine, later, kind=deadlines.REPORT_DUE)] == [
+        assert [row.status for row in rows(engine, later, kind=deadlines.REPORT_GRACE)] == [
             "pending"]
         assert engine.verify_audit().ok
     finally:

@@ -23,19 +23,52 @@ def test_shipped_definition_is_valid_and_complete() -> None:
     assert workflow.initial == "drafted"
     assert set(workflow.state_names) == {
         "drafted", "submitted", "city_reviewed", "recommended", "expert_reviewed", "publicized",
-        "publicity_closed", "recognized", "under_review", "renewed", "revoked", "rejected",
-        "not_selected", "withdrawn",
+        "publicity_closed", "recognized", "under_review", "renewed", "expired",
+        "revocation_proposed", "revoked", "rejected", "not_selected", "withdrawn",
     }
-    assert {s.name for s in workflow.states if s.final} == {"revoked", "withdrawn"}
-    assert workflow.closed_states == {"rejected", "not_selected"}
-    assert {s.name for s in workflow.states if s.remembers} == {"rejected", "not_selected"}
+    assert {s.name for s in workflow.states if s.final} == {"withdrawn"}
+    assert workflow.closed_states == {"rejected", "not_selected", "revoked"}
+    assert {s.name for s in workflow.states if s.remembers} == {
+        "rejected", "not_selected", "revocation_proposed"}
+    assert {s.name for s in workflow.states if s.keeps} == {"revoked"}
     assert workflow.state("publicity_closed").label == "公示期满"
     assert workflow.state("not_selected").label == "未入选"
     assert set(workflow.triggers) >= {
         "create", "update", "submit", "return", "review", "recommend", "score", "expert_review",
         "publicize", "object", "resolve", "close_publicity", "recognize", "report", "change",
-        "apply_review", "renew", "revoke", "reject", "withdraw", "close", "reopen",
+        "apply_review", "review_check", "renew", "fail_review", "expire", "revoke", "reject",
+        "withdraw", "close", "reopen", "propose_revocation", "state", "maintain", "reinstate",
     }
+
+
+def test_validity_ends_by_expiry_never_by_revocation() -> None:
+    """The system's act at the end of validity is `expire` (有效期届满), from recognized or
+    renewed; no row lets the system revoke without the procedure of 第十八条, and a 复核 is
+    applied for from recognized, renewed or expired."""
+    workflow = load_workflow()
+    [expire] = [rule for rule in workflow.rules if rule.trigger == "expire"]
+    assert (set(expire.sources), expire.dest, expire.actors) == (
+        {"recognized", "renewed"}, "expired", ("system",))
+    [apply] = [rule for rule in workflow.rules if rule.trigger == "apply_review"]
+    assert (set(apply.sources), apply.dest, apply.requires) == (
+        {"recognized", "renewed", "expired"}, "under_review", ("data",))
+    assert workflow.state("expired").label == "有效期届满"
+
+
+def test_no_revocation_without_a_procedure() -> None:
+    """`revoke` leaves only revocation_proposed; the procedure remembers the state it came
+    from, and a revoked case keeps it, so that maintain and reinstate return there."""
+    workflow = load_workflow()
+    [revoke] = [rule for rule in workflow.rules if rule.trigger == "revoke"]
+    assert revoke.sources == ("revocation_proposed",) and revoke.dest == "revoked"
+    assert not any(rule.dest == "revoked" for rule in workflow.rules if rule is not revoke)
+    came = workflow.previous_states("revocation_proposed")
+    assert {"recognized", "renewed", "under_review"} <= set(came)
+    assert workflow.previous_states("revoked") == came
+    [reinstate] = [rule for rule in workflow.rules if rule.trigger == "reinstate"]
+    assert reinstate.correction and reinstate.actors == ("province",)
+    assert {(source, dest) for source, dest, rule in workflow.edges()
+            if rule.trigger == "maintain"} == {("revocation_proposed", state) for state in came}
 
 
 def test_recognition_comes_only_with_the_published_list() -> None:
@@ -65,8 +98,11 @@ def test_every_rule_cites_an_article() -> None:
         (lambda d: d.update(initial="nowhere"), "initial state"),
         (lambda d: d["states"].append({"name": "limbo", "label": "孤立"}), "not reachable"),
         (lambda d: d["transitions"].append(
-            {"trigger": "reopen", "label": "x", "sources": ["revoked"], "dest": "drafted",
+            {"trigger": "reopen", "label": "x", "sources": ["withdrawn"], "dest": "drafted",
              "actors": ["province"], "article": "x"}), "leaves final state"),
+        (lambda d: d["transitions"].append(
+            {"trigger": "jump", "label": "x", "sources": ["recognized"], "dest": "revoked",
+             "actors": ["province"], "article": "x"}), "remembers none"),
         (lambda d: d["transitions"].append(
             {"trigger": "jump", "label": "x", "sources": ["drafted"], "dest": "moon",
              "actors": ["province"], "article": "x"}), "unknown state"),
@@ -91,7 +127,8 @@ def test_every_rule_cites_an_article() -> None:
              "accepts": ["reason"]}), "both requires and accepts"),
         (lambda d: d["states"][-1].update(closed=True), "both final and closed"),
     ],
-    ids=["bad-initial", "unreachable-state", "exit-from-final", "unknown-dest", "unknown-actor",
+    ids=["bad-initial", "unreachable-state", "exit-from-final", "keeps-without-memory",
+         "unknown-dest", "unknown-actor",
          "no-article", "duplicate-rule", "missing-key", "exit-from-closed",
          "previous-without-memory", "key-required-and-optional", "final-and-closed"],
 )
@@ -112,7 +149,7 @@ def test_one_machine_for_the_process_binds_no_case() -> None:
     assert machine is Lifecycle.of(load_workflow()).machine
 
     class Holder:
-        state = "submitted"
+        workflow_state = "submitted"  # the Machine's attribute ("state" is a trigger)
 
     [submit] = machine.events["submit"].transitions["drafted"]
     assert (submit.dest, submit.rule.trigger) == ("submitted", "submit")
@@ -194,6 +231,10 @@ def test_every_guard_and_effect_is_named_in_the_table() -> None:
     """No registered guard or effect is left unused by workflow.toml (a row lost in an edit)."""
     from gdcluster.engine.effects import EFFECTS
     from gdcluster.engine.guards import GUARDS
+    from gdcluster.engine.procedure_acts import open_procedure  # registers its acts
+    from gdcluster.engine.procedures import PROPOSED
+
+    assert PROPOSED in load_workflow().state_names and callable(open_procedure)
 
     rules = load_workflow().rules
     assert GUARDS.names == {name for rule in rules for name in rule.guards}

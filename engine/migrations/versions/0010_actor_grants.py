@@ -1,7 +1,7 @@
 """actor grants: which actors each OS user may act as (DESIGN §8a)
 
-Revision ID: 0008_actor_grants
-Revises: 0007_attachments
+Revision ID: 0010_actor_grants
+Revises: 0009_review_rounds
 Create Date: 2026-11-27 13:00:00.000000
 
 Only a table is added. A database upgraded from 0006 holds no grant, so nobody is bound until
@@ -14,8 +14,8 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel.sql.sq
 from alembic import op
 
 
-revision: str = '0008_actor_grants'
-down_revision: str | None = '0007_attachments'
+revision: str = '0010_actor_grants'
+down_revision: str | None = '0009_review_rounds'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

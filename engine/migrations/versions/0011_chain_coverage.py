@@ -1,7 +1,7 @@
 """the audit chain covers the cases, notices, renderings, refusals and deadline outcomes
 
-Revision ID: 0009_chain_coverage
-Revises: 0008_actor_grants
+Revision ID: 0011_chain_coverage
+Revises: 0010_actor_grants
 Create Date: 2026-11-27 13:00:00.000000
 
 Adds ``gd_audit.attest`` (hashed with a row when set, so that every existing row hashes as
@@ -17,8 +17,8 @@ import sqlmodel.sql.sqltypes  # noqa: F401
 from alembic import op
 
 
-revision: str = '0009_chain_coverage'
-down_revision: str | None = '0008_actor_grants'
+revision: str = '0011_chain_coverage'
+down_revision: str | None = '0010_actor_grants'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
