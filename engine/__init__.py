@@ -66,7 +66,7 @@ _HOMES = {
     "InvalidInput": "errors",
     "NotFound": "errors",
     "NotInitialized": "errors",
-    "PendingDeadline": "sweep",
+    "PendingDeadline": "preview",
     "PermissionDenied": "errors",
     "PolicyStatus": "policies",
     "PublicityResult": "rounds",
@@ -104,9 +104,10 @@ if TYPE_CHECKING:
     )
     from gdcluster.engine.kernel import TransitionEvent
     from gdcluster.engine.policies import PolicyStatus
+    from gdcluster.engine.preview import PendingDeadline
     from gdcluster.engine.recognition import RecognitionResult
     from gdcluster.engine.rounds import CloseResult, PublicityResult
-    from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
+    from gdcluster.engine.sweep import DeadlineOutcome
     from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES)

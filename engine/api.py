@@ -46,9 +46,10 @@ if TYPE_CHECKING:
     from gdcluster.engine.criteria import CheckReport
     from gdcluster.engine.dossier import CaseFile
     from gdcluster.engine.kernel import Kernel, TransitionEvent
+    from gdcluster.engine.preview import PendingDeadline
     from gdcluster.engine.recognition import RecognitionResult
     from gdcluster.engine.rounds import CloseResult, PublicityResult
-    from gdcluster.engine.sweep import DeadlineOutcome, PendingDeadline
+    from gdcluster.engine.sweep import DeadlineOutcome
     from gdcluster.engine.todo import TodoList
 
 __all__ = ["Engine"]
@@ -480,7 +481,7 @@ class Engine(Administration):
         has ended, and the 复核 in progress with its 考核 (each goal met or not, the criteria
         re-check)."""
         from gdcluster.engine.clock import local_date
-        from gdcluster.engine.review_acts import review_status
+        from gdcluster.engine.review_views import review_status
 
         with self.store.read() as session:
             case = views.load_case(session, as_case_id(case_id))
@@ -563,9 +564,9 @@ class Engine(Administration):
         A dry view, in due order, each with the ``action`` a sweep would take now. Writes
         nothing.
         """
-        from gdcluster.engine import sweep
+        from gdcluster.engine import preview
 
-        return sweep.pending(self.kernel, until)
+        return preview.pending(self.kernel, until)
 
 
 def _link_attachments(session: Session, event: TransitionEvent) -> None:

@@ -112,6 +112,13 @@ def key_year(key: str) -> int | None:
     return None
 
 
+def base_key(key: str) -> str:
+    """The deadline a key names, without the ``:rearmed-N`` a reinstatement adds to the key of
+    a deadline it schedules again (``case:12:validity_end:2027-10-13:rearmed-1``)."""
+    head, marker, number = key.rpartition(":rearmed-")
+    return head if marker and number.isdigit() else key
+
+
 def round_key(year: int, *parts: object) -> str:
     return ":".join(["round", str(year), *map(str, parts)])
 

@@ -388,8 +388,10 @@ def narrate(event: TransitionEvent, names: dict[int, str], clock: FakeClock) -> 
     if event.case_id is not None:
         subject = names.get(event.case_id) or str(event.payload.get("name") or
                                                   _("case {id}").format(id=event.case_id))
-    else:
+    elif event.round_year is not None:
         subject = _("round {year}").format(year=event.round_year)
+    else:  # an act on neither a case nor a round (a calendar import)
+        subject = ""
     if event.from_state is None and event.to_state is None:
         move = ""
     elif event.from_state is None:
@@ -402,4 +404,5 @@ def narrate(event: TransitionEvent, names: dict[int, str], clock: FakeClock) -> 
         move = _("{expert}: {points} points").format(expert=event.payload.get("expert"),
                                                      points=event.payload.get("total"))
     reason = f" — {event.reason}" if event.reason else ""
-    return f"   {when}  {event.trigger:<14} {subject} {move}  [{who}]{reason}"
+    what = " ".join(part for part in (subject, move) if part)
+    return f"   {when}  {event.trigger:<14} {what}  [{who}]{reason}"

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act
-from gdcluster.engine.clock import end_of_day
+from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
@@ -169,19 +169,33 @@ def maintain(act: Act) -> None:
 def reinstate(act: Act) -> None:
     """恢复认定: back to the state before the procedure with the validity it had; the report
     and validity deadlines the revocation cancelled are pending again (a reminder that comes
-    too late is closed as such when it fires)."""
+    too late is closed as such when it fires).
+
+    The cancelled rows are outcomes the audit chain vouches for, never written again: each is
+    scheduled anew, same kind and due time, under its key with ``:rearmed-N``
+    (:func:`deadlines.base_key` reads it as the deadline it re-arms). A deadline is re-armed
+    when its latest row is one a revocation cancelled (an earlier revocation's rows were
+    re-armed by its own reinstatement)."""
     act.reason = act.text("reason")
     reference = act.text("reference", limit=200, one_line=True)
     table = Deadline.__table__  # type: ignore[attr-defined]
     act.session.flush()
-    rearmed = connection_of(act.session).execute(
-        update(table)
-        .where(table.c.case_id == act.case.id, table.c.status == "cancelled",
-               table.c.result == _CANCELLED_BY_REVOCATION, table.c.kind.in_(_REARMED))
-        .values(status="pending", fired_at=None, result=None)
-    ).rowcount
+    found = connection_of(act.session).execute(
+        select(table.c.kind, table.c.key, table.c.due_at, table.c.status, table.c.result)
+        .where(table.c.case_id == act.case.id).order_by(table.c.id)).all()
+    latest = {deadlines.base_key(row.key): row for row in found if row.kind in _REARMED}
+    taken = {row.key for row in found}
+    wanted = []
+    for base, row in latest.items():
+        if (row.status, row.result) != ("cancelled", _CANCELLED_BY_REVOCATION):
+            continue
+        number = 1
+        while f"{base}:rearmed-{number}" in taken:
+            number += 1
+        wanted.append((row.kind, f"{base}:rearmed-{number}", as_utc(row.due_at)))
+    deadlines.schedule_many(act.session, wanted, now=act.now, case_id=act.case.id)
     act.audit.update(reference=reference, returned_to=act.case.previous_state,
-                     rearmed_deadlines=int(rearmed or 0))
+                     rearmed_deadlines=len(wanted))
 
 
 @EFFECTS.register("report_overdue", reads=("year", "report_due"))

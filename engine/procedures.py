@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import deadlines, models
+from gdcluster.engine import models
 from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.models import AnnualReport, Case, Deadline
 
@@ -145,6 +145,8 @@ def current(session: Session, case_id: int) -> Procedure | None:
 
 def missing_reports(session: Session, case_id: int, now: datetime) -> list[int]:
     """The years whose annual report was due by ``now`` and is not filed."""
+    from gdcluster.engine import deadlines  # loaded when asked: a read of a case needs none
+
     years = {deadlines.key_year(key) for key in session.scalars(
         select(Deadline.key).where(Deadline.case_id == case_id,
                                    Deadline.kind == deadlines.REPORT_DUE,
@@ -165,7 +167,9 @@ def procedure_shown(session: Session, case_id: int, state: str,
     procedure = current(session, case_id)
     if procedure is None:
         return None
-    ended = any(row["kind"] == deadlines.HEARING_END and row["status"] != "pending"
+    from gdcluster.engine.deadlines import HEARING_END
+
+    ended = any(row["kind"] == HEARING_END and row["status"] != "pending"
                 and as_utc(row["due_at"]) == end_of_day(procedure.hearing_due)
                 for row in deadline_rows)
     return procedure.to_dict(ended)

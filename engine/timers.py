@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,6 +47,9 @@ from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
+
+if TYPE_CHECKING:
+    from gdcluster.engine.calendar import WorkCalendar
 
 __all__ = ["Plan", "Reads", "describe", "key_year", "not_applicable", "plan", "predict",
            "too_late"]
@@ -122,6 +125,16 @@ class Reads:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._calendar: WorkCalendar | None = None
+
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar (built-in years and those imported), read once for all
+        the rows these reads answer for."""
+        if self._calendar is None:
+            from gdcluster.engine.calendar import calendar_from_session  # start-up time
+
+            self._calendar = calendar_from_session(self.session)
+        return self._calendar
 
     def open_objections(self, case_id: int) -> list[int]:
         """The ids of the case's open objections, in order."""
@@ -190,9 +203,7 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
                          if report_due is not None else None})
         policy = policy_for(case.policy, case.policy_digest)
         if policy.periods.report_roll_to_workday:
-            from gdcluster.engine.calendar import calendar_from_session  # start-up time
-
-            calendar = calendar_from_session(session)
+            calendar = reads.calendar()
             if not calendar.is_workday(due):
                 rolled = calendar.next_workday(due, inclusive=False)
                 return Plan(ROLLED, f"{due} is not a working day: the report for {year} is "
@@ -214,7 +225,8 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
         if state not in ("recognized", "renewed"):
             return not_applicable(f"case is {state}")
         until = case.valid_until
-        if until is None or row.key != deadlines.case_key(case.id, kind, until.isoformat()):
+        named = deadlines.base_key(row.key)  # a reinstatement's row names the one it re-arms
+        if until is None or named != deadlines.case_key(case.id, kind, until.isoformat()):
             return not_applicable(f"validity now ends {until}")
         if kind == deadlines.EXPIRY_REMINDER:
             if end_of_day(until) <= now:

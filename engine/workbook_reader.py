@@ -9,8 +9,6 @@ import re
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from gdcluster.engine.application import (
@@ -18,7 +16,6 @@ from gdcluster.engine.application import (
     validate_application,
 )
 from gdcluster.engine.errors import InvalidInput
-from gdcluster.engine.i18n import N_, Message
 from gdcluster.engine.workbook import (
     BASIC,
     BASIC_FIRST_ROW,
@@ -27,14 +24,12 @@ from gdcluster.engine.workbook import (
     ENTERPRISE_DECLARATIONS,
     ENTERPRISE_HEADER_ROW,
     ENTERPRISES,
-    EXCEL_DIGITS,
     FIGURES,
     GOAL_COLUMNS,
     GOAL_HEADER_ROW,
     GOVERNANCE,
     GOVERNANCE_FIRST_ROW,
     GOVERNANCE_LINES,
-    HAVE,
     HEADER_LINES,
     INCIDENT_COLUMNS,
     INCIDENT_DECLARATION,
@@ -47,8 +42,6 @@ from gdcluster.engine.workbook import (
     NARRATIVE,
     NARRATIVE_COLUMNS,
     NARRATIVE_HEADER_ROW,
-    NO,
-    NONE,
     QUALITY_LABELS,
     SERIES_FIRST_ROW,
     SERIES_HEADER_ROW,
@@ -56,13 +49,12 @@ from gdcluster.engine.workbook import (
     SINGLE_FIRST_ROW,
     SINGLE_HEADER_ROW,
     SINGLE_LINES,
-    YES,
     ApplicationFile,
     CaseHeader,
     Line,
     relocate,
-    significant_digits,
 )
+from gdcluster.engine.workbook_cells import CellRefused, read_cell
 from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS, INCIDENT_LABELS
 
 __all__ = [
@@ -222,8 +214,8 @@ class _Reader:
         if cell is None:
             return _BLANK
         try:
-            return _convert(cell, kind, choices)
-        except _Refused as refusal:
+            return read_cell(cell, kind, choices)
+        except CellRefused as refusal:
             raise InvalidInput(refusal.problem, field=f"{where} ({path})") from None
 
     # -- sheets -------------------------------------------------------------------------------
@@ -488,117 +480,3 @@ def _round_year(value: Any, where: str) -> int:
         return value
     raise InvalidInput(f"expected the year of the round, such as 2024, not {value!r}",
                        field=where)
-
-
-class _Refused(Exception):
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-
-
-def _convert(cell: Any, kind: str, choices: Mapping[str, Any] | None) -> Any:
-    """One cell's value for the schema: numbers exact, 是/否 as booleans, labels as codes."""
-    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
-
-    value = cell.value
-    if cell.data_type == "f" or isinstance(value, ArrayFormula | DataTableFormula):
-        raise _Refused(Message("holds a formula ({formula}); its cached result cannot be "
-                               "trusted, so type the value itself",
-                               formula=str(getattr(value, "text", value))[:60]))
-    if cell.data_type == "e":
-        raise _Refused(Message("holds the error value {value}; type the value itself",
-                               value=value))
-    if isinstance(value, datetime | date | time):
-        if kind == "date_text" and isinstance(value, date):
-            if not isinstance(value, datetime):
-                return value
-            if value.time() == time():
-                return value.date()
-        raise _Refused(Message("holds a date or time (the cell is formatted as a date); "
-                               "expected {expected}: format the cell as a number or text and "
-                               "type it again", expected=_expected(kind)))
-    if isinstance(value, str):
-        return _text_value(value, kind, choices)
-    if isinstance(value, bool):
-        if kind == "bool":
-            return value
-        raise _Refused(Message("holds {value}; expected {expected}",
-                               value="TRUE" if value else "FALSE", expected=_expected(kind)))
-    if isinstance(value, int | float):
-        number = _exact(value)
-        if "%" in (cell.number_format or "") and kind != "share":
-            raise _Refused(
-                f"is formatted as a percentage ({number * 100}%), but this field is not a share: "
-                "write the number in the unit of its row (30 for 30%) in a cell formatted as a "
-                "number")
-        if kind == "year" and number == number.to_integral_value():
-            return int(number)
-        if kind in ("bool", "choice", "declaration", "text", "free_text"):
-            raise _Refused(
-                Message("holds the number {number}; expected {expected}", number=number,
-                        expected=_expected(kind)) if kind not in ("text", "free_text") else
-                Message("holds the number {number}; expected {expected} (format the cell as "
-                        "text, or type ' before the digits)", number=number,
-                        expected=_expected(kind)))
-        return number if isinstance(value, float) else value
-    raise _Refused(Message("holds a value of an unknown type ({kind})",
-                           kind=type(value).__name__))
-
-
-_EXPECTED: Final = {"bool": N_("是 or 否"), "declaration": N_("有 or 无"),
-                    "choice": N_("one of the list's entries"), "amount": N_("a number"),
-                    "area": N_("a number"), "count": N_("a whole number"),
-                    "share": N_("a share such as 78%"), "year": N_("a year such as 2023"),
-                    "number": N_("a number"), "text": N_("text"), "free_text": N_("text"),
-                    "date_text": N_("a date such as 2019-06-18")}
-
-
-_ANY: Final = N_("a value")
-
-
-def _expected(kind: str) -> Message:
-    """What a cell of ``kind`` should hold, as a message (translated where shown)."""
-    return Message(_EXPECTED.get(kind, _ANY))
-
-
-def _text_value(value: str, kind: str, choices: Mapping[str, Any] | None) -> Any:
-    if kind in ("bool", "declaration"):
-        answers = {YES: True, NO: False} if kind == "bool" else {HAVE: True, NONE: False}
-        answer = answers.get(value.strip())
-        if answer is None:
-            raise _Refused(Message("{value!r}: write {answers}", value=value.strip(),
-                                   answers=_expected(kind)))  # 是 or 否, 有 or 无
-        return answer
-    if kind == "choice":
-        assert choices is not None
-        code = choices.get(value.strip())
-        if code is None:
-            listed = "、".join(key for key in choices if not key.isascii())
-            raise _Refused(Message("{value!r} is not in the list: {listed}",
-                                   value=value.strip(), listed=listed))
-        return code
-    if kind == "year":
-        return value.strip().removesuffix("年").strip()
-    if kind in ("text", "date_text"):
-        return value.strip()
-    if kind == "free_text":
-        return value
-    return value.strip()  # a number written as text: the schema reads plain decimals
-
-
-def _exact(value: int | float) -> Decimal:
-    """A numeric cell as the decimal that was typed (see the module docstring)."""
-    if isinstance(value, int):
-        return Decimal(value)
-    text = repr(value)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - repr of a float is always a Decimal
-        raise _Refused(f"holds {text}, not a number") from None
-    if not number.is_finite():
-        raise _Refused(f"holds {text}, not a finite number")
-    if significant_digits(number) > EXCEL_DIGITS:
-        raise _Refused(
-            f"holds {text}, which has more than {EXCEL_DIGITS} significant digits: not a value "
-            "typed in Excel (a computed or pasted result); type the value as shown, or as text")
-    return number

@@ -38,6 +38,8 @@ class AnchorNotSent(ConcurrentModification):
         ConcurrentModification.__init__(self, None)
         self.message = f"the anchor was not recorded at {target}: {problem}; retry"
         self.args = (self.message,)
+        self.template = None  # not the parent's "database stayed locked": this message is told
+        self.facts.update(target=target, problem=problem)
 
 
 def head_record(engine: Engine) -> dict[str, Any]:

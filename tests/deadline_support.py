@@ -43,6 +43,24 @@ def keep_in_force(engine: Engine, until: str = "2028-12-31") -> None:
     engine.extend_policy("guangdong-2023", PROVINCE, until=until, source=EXTENSION_SOURCE)
 
 
+def system_decides(monkeypatch: Any, name: str = "test-system-decides") -> str:
+    """Make ``name`` loadable as a variant of guangdong-2023 whose revocations the system may
+    decide (``[revocation] decided_by = "system"``); returns the name, for ``open_round``."""
+    from gdcluster.states import policy as policy_module
+
+    path = policy_module._policy_folder().joinpath("guangdong-2023.toml")
+    text = path.read_text("utf-8").replace('name = "guangdong-2023"', f'name = "{name}"')
+    text = text.replace('[revocation."18.1"]', '[revocation]\ndecided_by = "system"\n\n'
+                                                '[revocation."18.1"]')
+    built = policy_module.parse_policy(text.encode("utf-8"), f"policies/{name}.toml")
+    assert built.revocation_decided_by == "system"
+    real = policy_module.load_policy
+    monkeypatch.setattr(policy_module, "load_policy",
+                        lambda wanted, digest=None: built if wanted == name
+                        else real(wanted, digest=digest))
+    return name
+
+
 def insert_cases(
     engine: Engine,
     count: int,

@@ -231,7 +231,7 @@ class Walker:
                         data=review_data(self.application, until.year))
             engine.fire(case_id, "review_check", city, passed=True, opinion="经初审，符合复核条件")
         elif step == "expire":  # the scheduler's act at the end of validity
-            engine.kernel.act(case_id, "expire", Actor.system(), {})
+            as_scheduler(engine, case_id, "expire", "validity_end")
         elif step == "renew":
             engine.fire(case_id, "renew", PROVINCE)
         elif step == "propose_revocation":
@@ -299,3 +299,26 @@ def database_made_at(db_url: str, revision: str) -> Any:
             "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
             "('schema_revision', :revision)"), {"revision": revision})
     return store
+
+
+def as_scheduler(engine: Any, case_id: int, trigger: str, kind: str) -> None:
+    """The scheduler's act ``trigger`` on a case, as the sweep does it: in a transaction that
+    first claims the case's pending deadline of ``kind`` (the one capability to act as
+    ``system``), dated by the engine's clock — ahead of the deadline's own time, so that a
+    walk can reach the state without moving every other case's clock."""
+    from sqlalchemy import select
+
+    from gdcluster.engine.actors import Actor
+    from gdcluster.engine.clock import as_utc
+    from gdcluster.engine.models import Case, Deadline
+
+    now = engine.clock.now()
+    with engine.kernel.transaction() as transaction:
+        session = transaction.session
+        case = session.get(Case, case_id, with_for_update=True)
+        row = session.scalars(select(Deadline).where(
+            Deadline.case_id == case_id, Deadline.kind == kind, Deadline.status == "pending")
+            .order_by(Deadline.due_at)).first()
+        assert case is not None and row is not None, (case_id, kind)
+        assert transaction.claim_deadline(row.id, max(now, as_utc(row.due_at)))
+        engine.kernel.transition(transaction, case, trigger, Actor.system(), {}, now)

@@ -177,8 +177,8 @@ def test_the_settings_actors_table_binds_os_users(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["case", "close-publicity", "1"], ["case", "revoke", "1", "--reason-code", "18.1",
-                                       "--reason", "未申请复核"],
+    ["case", "close-publicity", "1"], ["case", "revoke", "1", "--reason", "未申请复核"],
+    ["case", "propose-revocation", "1", "--reason-code", "18.1", "--facts", "未申请复核"],
     ["round", "open", "2030"], ["calendar", "import", str(DATA / "calendar-2027.yaml")],
     ["actors", "list"]], ids=lambda argv: " ".join(argv[:2]))
 def test_system_is_refused_from_every_cli_act(tmp_path: Path, argv: list[str]) -> None:

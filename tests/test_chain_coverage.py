@@ -125,12 +125,20 @@ def test_every_act_row_records_the_case_it_left(world: World) -> None:
     ("state", "'recognized'", "state"),
     ("version", "version + 1", "version"),
     ("valid_until", "'2099-12-31'", "valid_until"),
-    ("previous_state", "'recognized'", "previous_state"),
+    # a revoked case keeps the state the revocation procedure began in (recognized): another
+    ("previous_state", "'renewed'", "previous_state"),
 ])
 def test_a_case_changed_behind_the_engine_fails_verify(world: World, column: str, value: str,
                                                        field: str) -> None:
+    def stored() -> Any:
+        with world.engine.store.engine.connect() as connection:
+            return connection.execute(text(f"SELECT {column} FROM gd_case WHERE id = :id"),
+                                      {"id": world.revoked}).scalar_one()
+
+    before = stored()
     world.sql(text(f"UPDATE gd_case SET {column} = {value} WHERE id = :id"),
               {"id": world.revoked})
+    assert stored() != before, "the tamper must change the stored value"
     _broken(world.verify(), f"case {world.revoked}", field)
     result = world.cli("audit", "verify")
     assert result.exit_code == 3

@@ -54,7 +54,7 @@ def test_every_help_text_of_the_command_tree_is_a_catalog_entry() -> None:
     --help, and the groups other modules hang on the root."""
     helps = catalog_tool.help_messages()
     assert "Show this message and exit." in helps
-    assert "Open round YEAR for applications (province)." in helps
+    assert "Open round YEAR for applications (province); --kind review opens a 复核 round." in helps
     assert all(msgid in catalog("zh_CN") for msgid in helps)
 
 
@@ -104,7 +104,7 @@ def test_help_is_chinese() -> None:
     assert "[默认: text]" in text
     assert "显示本帮助并退出。" in text
     listing = gd("round", "--help").output
-    assert "开启 YEAR 年度批次，受理申报（省厅）" in listing
+    assert "开启 YEAR 年申报批次（省厅）" in listing
     assert "命令" in listing
 
 

@@ -2,7 +2,8 @@
 sweep's summary naming every outcome.
 
 * The preview goes in due order with each case as the rows before it would leave it: a row
-  that ends the case (a revocation) is its last — the deadlines it would cancel are not listed.
+  that ends the case (a revocation, where the policy lets the system decide after an
+  unanswered hearing) is its last — the deadlines it would cancel are not listed.
 * It is one streamed query with a few look-ups per batch of rows, whatever the number of rows,
   and never reads the application column.
 * A sweep after downtime reports a reminder it closed unsent as ``too_late`` — in its outcomes,
@@ -15,8 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
+import pytest
 from click.testing import CliRunner
-from deadline_support import deadlines, recognized
+from deadline_support import PROVINCE, deadlines, open_round, recognized, rows, system_decides
 from sqlalchemy import event
 
 from gdcluster.engine import Engine
@@ -38,22 +40,30 @@ def sql_seen(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine.store.engine, "before_cursor_execute", record)
 
 
-def test_the_preview_stops_at_the_row_that_ends_the_case(engine: Engine,
-                                                        clock: FakeClock) -> None:
-    """Validity 2023-07-10 … 2026-07-09: the 2023 report missed on 2024-03-31 revokes (18.3);
-    a sweep would then cancel the case's later deadlines, so none of them is listed."""
+def test_the_preview_stops_at_the_row_that_ends_the_case(
+        engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validity 2023-07-10 … 2026-07-09 under a policy whose revocations the system decides;
+    the province proposes revocation (18.4) on 2023-11-01 and nobody states the case: the end
+    of the hearing period (24:00 of 8 November) revokes, and a sweep would then cancel the
+    case's later deadlines (reports, validity), so none of them is listed."""
+    clock.set("2023-07-10T09:00")
+    open_round(engine, 2023, policy=system_decides(monkeypatch))
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
+    clock.set("2023-11-01T10:00")
+    engine.fire(case_id, "propose_revocation", PROVINCE, reason_code="18.4",
+                facts="2023年产值数据与统计部门数据不符")
+    later = [row for row in rows(engine, case_id)
+             if row.status == "pending" and row.kind != deadlines.HEARING_END]
+    assert {row.kind for row in later} >= {deadlines.REPORT_REMINDER, deadlines.REPORT_DUE,
+                                           deadlines.EXPIRY_REMINDER, deadlines.VALIDITY_END}
     listed = [(row.kind, row.action) for row in engine.pending("2030-12-31")
               if row.case_id == case_id]
-    assert listed == [
-        (deadlines.REPORT_REMINDER, "remind"),
-        (deadlines.REPORT_REMINDER, "remind"),
-        (deadlines.REPORT_DUE, "revoke 18.3"),
-    ]
+    assert listed == [(deadlines.HEARING_END, "revoke")]
     # and so it goes: the sweep at that time revokes, and leaves nothing of the case pending
     clock.set("2030-12-31T23:00")
-    assert [item.outcome for item in engine.run_due() if item.case_id == case_id][-1] \
-        == "revoked"
+    assert [item.outcome for item in engine.run_due() if item.case_id == case_id] \
+        == ["revoked"]
+    assert engine.get(case_id).state == "revoked"
     assert engine.pending("2030-12-31") == []
 
 
@@ -82,7 +92,10 @@ def test_a_sweep_after_downtime_reports_reminders_too_late(engine: Engine, db_ur
         catch_exceptions=False, env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
                                      "GDCLUSTER_ACTOR": None})
     assert result.exit_code == 0, result.output
-    assert "3 deadlines handled: 2 too late, 1 revoked" in result.stderr
+    # 2024-03-31 was a Sunday: the report deadline rolls to 24:00 of Monday 1 April, due by
+    # then too, and is urged (催报); nothing is revoked by the timer
+    assert "4 deadlines handled: 2 too late, 1 rolled, 1 overdue" in result.stderr
+    assert "revoked" not in result.stderr + result.stdout
     assert result.stdout.count("too late: the report for 2023 was due") == 2
     assert f"case {case_id}" in result.stdout
 

@@ -5,39 +5,59 @@ the policy says so."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
-from deadline_support import PROVINCE, audit_rows, open_round, outcomes, recognized, rows
+from deadline_support import (
+    PROVINCE,
+    audit_rows,
+    open_round,
+    outcomes,
+    recognized,
+    rows,
+    system_decides,
+)
 from support import COUNTY, Walker, revoke_now
 
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused, deadlines
 from gdcluster.engine.actors import Actor
-from gdcluster.engine.clock import FakeClock, end_of_day
-from gdcluster.engine.errors import Reason
+from gdcluster.engine.clock import FakeClock, as_utc, end_of_day
+from gdcluster.engine.errors import PermissionDenied, Reason
+from gdcluster.engine.kernel import Transaction
+from gdcluster.engine.models import Case
 
 FACTS = "2023年产值数据与统计部门数据不符"
 
 
 @pytest.fixture
-def decided_by_system(monkeypatch: pytest.MonkeyPatch):
+def decided_by_system(monkeypatch: pytest.MonkeyPatch) -> str:
     """A variant of guangdong-2023, loadable as "test-system-decides", whose revocations the
     system may decide (``[revocation] decided_by = "system"``)."""
-    from gdcluster.states import policy as policy_module
+    return system_decides(monkeypatch)
 
-    name = "test-system-decides"
-    path = policy_module._policy_folder().joinpath("guangdong-2023.toml")
-    text = path.read_text("utf-8").replace('name = "guangdong-2023"', f'name = "{name}"')
-    text = text.replace('[revocation."18.1"]', '[revocation]\ndecided_by = "system"\n\n'
-                                                '[revocation."18.1"]')
-    built = policy_module.parse_policy(text.encode("utf-8"), f"policies/{name}.toml")
-    assert built.revocation_decided_by == "system"
-    real = policy_module.load_policy
-    monkeypatch.setattr(policy_module, "load_policy",
-                        lambda wanted, digest=None: built if wanted == name
-                        else real(wanted, digest=digest))
-    return name
+
+@contextmanager
+def holding(engine: Engine, case_id: int, kind: str) -> Iterator[tuple[Transaction, Case]]:
+    """A transaction of the act kernel that holds the case's pending deadline of ``kind`` as
+    the sweep does (the case locked, the deadline claimed at its due time, which must have
+    come): the one place ``system`` may act. What it does is rolled back if it raises."""
+    from sqlalchemy import select
+
+    from gdcluster.engine.models import Deadline
+
+    with engine.kernel.transaction() as transaction:
+        session = transaction.session
+        case = session.get(Case, case_id, with_for_update=True)
+        row = session.scalars(select(Deadline).where(
+            Deadline.case_id == case_id, Deadline.kind == kind, Deadline.status == "pending")
+            .order_by(Deadline.due_at)).first()
+        assert case is not None and row is not None, (case_id, kind)
+        assert as_utc(row.due_at) <= engine.clock.now()
+        assert transaction.claim_deadline(row.id, engine.clock.now())
+        yield transaction, case
 
 
 def proposed(walker: Walker, at: str = "2024-11-01T10:00", code: str = "18.2",
@@ -118,15 +138,21 @@ def test_an_unanswered_hearing_ends_awaiting_the_province(engine: Engine, walker
     clock.set("2024-11-08T23:59")
     assert [row for row in engine.run_due() if row.kind == deadlines.HEARING_END] == []
     clock.set(end_of_day(date(2024, 11, 8)))
+    with pytest.raises(PermissionDenied):  # no deadline held: not the scheduler's act
+        engine.kernel.act(case_id, "revoke", Actor.system(), {})
+    with pytest.raises(TransitionRefused) as by_system, \
+            holding(engine, case_id, deadlines.HEARING_END) as (transaction, case):
+        # even holding the hearing deadline, the system does not decide under this policy
+        engine.kernel.transition(transaction, case, "revoke", Actor.system(), {},
+                                 clock.now())
+    assert Reason.NOT_SYSTEM_DECISION in by_system.value.reasons
     handled = engine.run_due()
     assert (deadlines.HEARING_END, case_id, "awaiting_decision") in outcomes(handled)
     view = engine.get(case_id)
     assert view.state == "revocation_proposed"
     assert view.to_dict()["procedure"]["status"] == "hearing ended, awaiting decision"
-    with pytest.raises(TransitionRefused) as by_system:
-        engine.kernel.act(case_id, "revoke", Actor.system(), {})
-    assert Reason.NOT_SYSTEM_DECISION in by_system.value.reasons
     assert engine.fire(case_id, "revoke", PROVINCE).state == "revoked"
+    assert engine.verify_audit().ok
 
 
 def test_maintain_returns_the_case_to_where_it_was(walker: Walker) -> None:
@@ -152,7 +178,8 @@ def test_reinstate_restores_the_recognition_as_it_was(walker: Walker) -> None:
     case_id = walker.to("recognized")
     walker.clock.set("2024-11-01T10:00")
     before = engine.get(case_id)
-    pending_before = {row["key"] for row in before.deadlines if row["status"] == "pending"}
+    pending_before = {(row["kind"], row["key"], row["due_at"]) for row in before.deadlines
+                      if row["status"] == "pending"}
     revoke_now(engine, case_id)
     with pytest.raises(InvalidInput) as unreferenced:
         engine.fire(case_id, "reinstate", PROVINCE, reason="复议撤销原决定")
@@ -161,11 +188,25 @@ def test_reinstate_restores_the_recognition_as_it_was(walker: Walker) -> None:
                        reference="粤府行复〔2025〕12号")
     assert (view.state, view.valid_from, view.valid_until) == (
         "recognized", before.valid_from, before.valid_until)
-    assert {row["key"] for row in view.deadlines if row["status"] == "pending"} == \
-        pending_before
+    # the cancelled rows stay as the chain vouched for them; each deadline is pending again
+    # as a new row, its key naming the one it re-arms
+    rearmed = [row for row in view.deadlines if row["status"] == "pending"]
+    assert {(row["kind"], deadlines.base_key(row["key"]), row["due_at"])
+            for row in rearmed} == pending_before
+    assert all(row["key"].endswith(":rearmed-1") for row in rearmed)
     last = engine.history(case_id)[-1]
     assert (last["payload"]["reference"], last["payload"]["returned_to"]) == (
         "粤府行复〔2025〕12号", "recognized")
+    assert last["payload"]["rearmed_deadlines"] == len(pending_before)
+    assert engine.verify_audit().ok
+    # revoked and reinstated again: the same deadlines, once each, pending again
+    revoke_now(engine, case_id)
+    view = engine.fire(case_id, "reinstate", PROVINCE, reason="行政复议决定撤销原撤销决定",
+                       reference="粤府行复〔2025〕13号")
+    again = [row for row in view.deadlines if row["status"] == "pending"]
+    assert sorted((row["kind"], deadlines.base_key(row["key"]), row["due_at"])
+                  for row in again) == sorted(pending_before)
+    assert all(row["key"].endswith(":rearmed-2") for row in again)
     assert engine.verify_audit().ok
 
 
@@ -173,13 +214,26 @@ def test_the_system_opens_procedures_under_18_1_and_18_3_only(walker: Walker) ->
     """A timer may open a procedure for a missing report or a missed 复核, nothing else."""
     engine = walker.engine
     case_id = walker.to("recognized")
-    with pytest.raises(TransitionRefused) as refused:
+    with pytest.raises(PermissionDenied):  # only as the scheduler, holding a due deadline
         engine.kernel.act(case_id, "propose_revocation", Actor.system(),
-                          {"reason_code": "18.2", "facts": FACTS})
+                          {"reason_code": "18.1", "facts": "有效期满未申请复核"})
+    [first] = [row for row in sorted(engine.get(case_id).deadlines,
+                                     key=lambda row: row["due_at"])
+               if row["status"] == "pending"][:1]
+    walker.clock.set(first["due_at"])
+    with pytest.raises(TransitionRefused) as refused, \
+            holding(engine, case_id, first["kind"]) as (transaction, case):
+        engine.kernel.transition(transaction, case, "propose_revocation", Actor.system(),
+                                 {"reason_code": "18.2", "facts": FACTS}, walker.clock.now())
     assert Reason.NOT_SYSTEM_GROUND in refused.value.reasons
-    view = engine.kernel.act(case_id, "propose_revocation", Actor.system(),
-                             {"reason_code": "18.1", "facts": "有效期满未申请复核"})
-    assert view is not None and view.state == "revocation_proposed"
+    with holding(engine, case_id, first["kind"]) as (transaction, case):
+        engine.kernel.transition(transaction, case, "propose_revocation", Actor.system(),
+                                 {"reason_code": "18.1", "facts": "有效期满未申请复核"},
+                                 walker.clock.now())
+    view = engine.get(case_id)
+    assert view.state == "revocation_proposed"
+    assert view.to_dict()["procedure"]["reason_code"] == "18.1"
+    assert engine.verify_audit().ok
 
 
 def test_the_sunday_deadline_rolls_to_monday(engine: Engine, clock: FakeClock) -> None:
@@ -384,8 +438,10 @@ def test_old_timer_revocations_are_listed_and_can_be_reinstated(db_url: str) -> 
         view = engine.fire(1, "reinstate", PROVINCE, reason="原撤销未经陈述申辩程序，自我纠错",
                            reference="自我纠错")
         assert (view.state, view.valid_until) == ("recognized", date(2027, 10, 13))
-        assert [(row["key"], row["status"]) for row in view.deadlines] == [
-            ("case:1:report:2025", "pending")]
+        # the cancelled row stays as the chain vouched for it; the deadline is pending again
+        assert [(row["key"], row["status"], row["due_at"]) for row in view.deadlines] == [
+            ("case:1:report:2025", "cancelled", end_of_day(date(2026, 3, 31))),
+            ("case:1:report:2025:rearmed-1", "pending", end_of_day(date(2026, 3, 31)))]
         assert engine.unheard_revocations()[0]["reinstated"] is True
         assert engine.verify_audit().ok
     finally:

@@ -115,4 +115,5 @@ def test_a_case_whose_policy_version_is_not_shipped_is_refused(
         with pytest.raises(TransitionRefused) as caught:
             call()
         assert "not shipped" in caught.value.message
-    assert load_policy("guangdong-2023").version == 2  # the current file is not used instead
+    current = load_policy("guangdong-2023")  # version 3 since the revocation procedure
+    assert (current.version, current.digest != "0" * 64) == (3, True)  # and it is not used instead

@@ -213,8 +213,8 @@ def test_an_unknown_guard_or_effect_fails_when_the_workflow_is_bound(
         line: str, misspelt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A guard or effect workflow.toml names but the engine does not have is refused when the
     workflow is bound — when an engine is built on it — naming it; never later, as an act."""
-    from gdcluster.engine import api
     from gdcluster.engine.testing import memory_engine
+    from gdcluster.states import workflow as workflow_module
 
     text = resources.files("gdcluster.states").joinpath("workflow.toml").read_text("utf-8")
     assert text.count(line) == 1
@@ -222,7 +222,9 @@ def test_an_unknown_guard_or_effect_fails_when_the_workflow_is_bound(
     name = misspelt.split('"')[1]
     with pytest.raises(InvalidDefinition, match=f"names the (guard|effect) '{name}'"):
         Lifecycle(workflow)
-    monkeypatch.setattr(api, "load_workflow", lambda: workflow)
+    # Engine.kernel resolves load_workflow from its module when it binds the workflow: at
+    # construction for an engine opened to act (memory_engine's acts=True), not at the first act
+    monkeypatch.setattr(workflow_module, "load_workflow", lambda: workflow)
     with pytest.raises(InvalidDefinition, match=name):
         memory_engine()
 

@@ -105,22 +105,30 @@ def write_commits(engine: Engine) -> Iterator[list[int]]:
 
 def test_a_timer_act_with_its_notice_takes_at_most_three_write_transactions(
         engine: Engine, clock: FakeClock, tmp_path: Path) -> None:
-    """A reminder and a revocation fired by the sweep, each with its notice in txt, HTML and
-    .docx written to the outbox: the act with its notice records, the outbox deliveries
-    claimed, their outcomes recorded — three write transactions, not one per delivery."""
+    """A reminder, a 催报 and a 拟撤销告知 (18.3) fired by the sweep, each with its notice in
+    txt, HTML and .docx written to the outbox: the act with its notice records, the outbox
+    deliveries claimed, their outcomes recorded — three write transactions, not one per
+    delivery."""
     settings = Settings(outbox=tmp_path / "outbox", contact=Contact(
         person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn",
         department="中小企业服务处", address="广州市越秀区东风中路305号", postcode="510031"))
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
     attach(engine, settings)
-    for moment, outcome in (("2024-03-01T09:00", "reminded"), ("2024-04-03T09:00", "revoked")):
+    # 2024-03-31 is a Sunday: the report deadline rolls to 24:00 of Monday 1 April, which the
+    # same sweep finds due and urges (催报, a grace of working days from 4 April, to 18 April);
+    # the grace ended unanswered, the system opens the 18.3 procedure
+    for moment, outcome in (("2024-03-01T09:00", "reminded"), ("2024-04-03T09:00", "overdue"),
+                            ("2024-04-22T09:00", "revocation_proposed")):
         clock.set(moment)
         with write_commits(engine) as writes:
             handled = engine.run_due()
         fired = [item for item in handled if item.outcome == outcome]
         assert [item.case_id for item in fired] == [case_id]
-        unsent = len(handled) - len(fired)  # a reminder found too late: one transaction
+        # a reminder found too late, a deadline rolled to a working day: one transaction each
+        unsent = len(handled) - len(fired)
         assert writes[0] - unsent <= 3 * len(fired), (moment, writes[0], handled)
+    [urge] = [row for row in engine.history(case_id) if row["trigger"] == "report_overdue"]
+    assert urge["payload"]["grace_due"] == "2024-04-18"
     files = sorted(path.suffix for path in (tmp_path / "outbox").rglob("*.*"))
-    assert files == [".docx", ".docx", ".html", ".html", ".txt", ".txt"]
+    assert files == [".docx"] * 3 + [".html"] * 3 + [".txt"] * 3
     assert engine.verify_audit().ok

@@ -1,0 +1,215 @@
+"""``scheduler pending``: the due deadlines as a sweep would fire them, written nowhere.
+
+A dry view of :mod:`gdcluster.engine.sweep`: the pending rows due by a time, in the order a sweep
+fires them, each with what :func:`timers.plan` would decide for it now, with the case as the
+rows before it in the view would have left it. One streamed query reads the due rows with their
+cases (never the application); what the timers read beyond them is read for each batch of rows
+at once (:class:`BatchReads`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gdcluster.engine import deadlines, timers
+from gdcluster.engine.clock import as_utc, end_of_day, parse_instant
+from gdcluster.engine.errors import EngineError
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
+from gdcluster.engine.timers import SYSTEM
+from gdcluster.states.workflow import PREVIOUS
+
+if TYPE_CHECKING:
+    from gdcluster.engine.kernel import Kernel
+
+
+@dataclass(frozen=True)
+class PendingDeadline:
+    """A pending deadline that is due, and what a sweep would do with it now."""
+
+    id: int
+    kind: str
+    key: str
+    case_id: int | None
+    round_year: int | None
+    due_at: datetime
+    action: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as ``scheduler pending --json`` prints it."""
+        return {"id": self.id, "kind": self.kind, "key": self.key, "case_id": self.case_id,
+                "round_year": self.round_year, "due_at": self.due_at, "action": self.action}
+
+
+#: Rows ``scheduler pending`` decides together: one set of look-ups (objections, reports) each.
+PREVIEW_BATCH = 1000
+#: The deadline table's columns, for the preview's query.
+DEADLINE = Deadline.__table__.c  # type: ignore[attr-defined]
+#: Every column of the case but its application and the row's own times: nothing a timer
+#: decides reads them.
+CASE_COLUMNS = tuple(column for column in Case.__table__.c  # type: ignore[attr-defined]
+                     if column.name not in ("application", "created_at", "updated_at",
+                                            "recommended_at"))
+#: Where each case column is in a row of the preview's query (after the deadline's six).
+CASE_PLACES = {column.name: 6 + place for place, column in enumerate(CASE_COLUMNS)}
+
+
+class CaseInRow:
+    """The case's columns of a preview row, read as attributes (``case.state``), without
+    copying them out of the row."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[CASE_PLACES[name]]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def columns(self) -> dict[str, Any]:
+        """Every case column of the row, by name (to copy it into a moved case)."""
+        return {name: self._row[place] for name, place in CASE_PLACES.items()}
+
+
+def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[PendingDeadline]:
+    """Pending deadlines due by ``until`` (a date means up to its 24:00; default: now).
+
+    A dry view, in the order a sweep would fire them: each row says what a sweep would do
+    (``action``) if it ran now, with the case as the rows before it in the view would have left
+    it. A row that ends its case (a revocation) is the case's last: the deadlines it would
+    cancel are not listed; one that moves it on (a publicity closed, a flag) is decided again
+    for the case's later rows. Nothing is written.
+
+    One streamed query reads the due rows with their cases (never the application); what
+    :func:`timers.plan` reads beyond them is read for each batch of rows at once.
+    """
+    cutoff = until_instant(until, kernel.clock.now())
+    now = kernel.clock.now()
+    preview = Preview(kernel)
+    listed: list[PendingDeadline] = []
+    statement = (
+        select(DEADLINE.id, DEADLINE.kind, DEADLINE.key, DEADLINE.case_id,
+               DEADLINE.round_year, DEADLINE.due_at,
+               *(column.label(f"c_{column.name}") for column in CASE_COLUMNS))
+        .select_from(Deadline.__table__.outerjoin(  # type: ignore[attr-defined]
+            Case.__table__, Case.__table__.c.id == DEADLINE.case_id))  # type: ignore[attr-defined]
+        .where(DEADLINE.status == "pending", DEADLINE.due_at <= cutoff)
+        .order_by(DEADLINE.due_at, DEADLINE.id)
+        .execution_options(yield_per=PREVIEW_BATCH))
+    with kernel.store.read() as session:
+        for rows in session.execute(statement).partitions():
+            reads = BatchReads(session, rows)
+            for row in rows:
+                action = preview.action(session, reads, row, now)
+                if action is not None:
+                    listed.append(PendingDeadline(
+                        id=row.id, kind=row.kind, key=row.key, case_id=row.case_id,
+                        round_year=row.round_year, due_at=as_utc(row.due_at), action=action))
+    return listed
+
+
+def until_instant(until: date | datetime | str | None, now: datetime) -> datetime:
+    """The instant ``until`` names: ``now`` when absent, a date's 24:00, an instant as is."""
+    if until is None:
+        return now
+    if isinstance(until, datetime):
+        return as_utc(until)
+    if isinstance(until, date):
+        return end_of_day(until)
+    text = str(until).strip()
+    return end_of_day(date.fromisoformat(text)) if len(text) == 10 else parse_instant(text)
+
+
+class Preview:
+    """The cases as the rows listed so far would leave them: the state each act moves its case
+    to (the workflow's row for the trigger, fired by ``system``), and the cases ended."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.lifecycle = kernel.lifecycle
+        self.moved: dict[int, SimpleNamespace] = {}
+        self.ended: set[int] = set()
+        #: (trigger, state) → the state the system's row for it moves the case to
+        self.dests: dict[tuple[str, str], str | None] = {}
+
+    def action(self, session: Session, reads: timers.Reads, row: Any,
+               now: datetime) -> str | None:
+        """What a sweep would do with ``row``; ``None`` when an earlier row ends its case."""
+        if row.case_id is None:
+            return (f"close the round's "
+                    f"{row.kind.removeprefix('round_').removesuffix('_close')} window")
+        if row.case_id in self.ended:
+            return None
+        if row.c_state is None:
+            return "not applicable: no such case"
+        case: Any = self.moved.get(row.case_id) or CaseInRow(row)
+        try:
+            decided = timers.plan(session, row, case, max(now, as_utc(row.due_at)), reads)
+        except EngineError as error:
+            return f"refused: {error.message}"
+        if decided.trigger is not None:
+            self._moves(case, decided.trigger)
+        return timers.describe(decided)
+
+    def _moves(self, case: Any, trigger: str) -> None:
+        key = (trigger, case.state)
+        if key not in self.dests:
+            self.dests[key] = next(
+                (PREVIOUS if rule.dest == PREVIOUS else rule.dest_from(case.state)
+                 for rule in self.lifecycle.workflow.rules
+                 if rule.trigger == trigger and case.state in rule.sources
+                 and SYSTEM.kind in rule.actors), None)
+        dest = self.dests[key]
+        if dest == PREVIOUS:
+            dest = case.previous_state
+        if dest in self.lifecycle.ends:
+            self.ended.add(case.id)
+            self.moved.pop(case.id, None)
+        elif dest is not None:
+            columns = case.columns() if isinstance(case, CaseInRow) else vars(case)
+            self.moved[case.id] = SimpleNamespace(**{**columns, "state": dest})
+
+
+class BatchReads(timers.Reads):
+    """:class:`timers.Reads` answered for a batch of due rows from three queries in all: the
+    open objections of its cases in publicity, the annual reports of its cases, the due times
+    of the reports its reminders announce."""
+
+    def __init__(self, session: Session, rows: Sequence[Any]) -> None:
+        super().__init__(session)
+        publicity = {row.case_id for row in rows if row.kind == deadlines.PUBLICITY_END}
+        reports = {row.case_id for row in rows
+                   if row.kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER,
+                                   deadlines.REPORT_GRACE)}
+        keys = {deadlines.case_key(row.case_id, "report", timers.key_year(row.key))
+                for row in rows if row.kind == deadlines.REPORT_REMINDER}
+        self.objections: dict[int, list[int]] = {}
+        for case_id, objection_id in session.execute(
+                select(Objection.case_id, Objection.id)
+                .where(Objection.case_id.in_(sorted(publicity)),  # type: ignore[union-attr]
+                       Objection.status == "open").order_by(Objection.id)) if publicity else ():
+            self.objections.setdefault(case_id, []).append(objection_id)
+        self.filed = {(case_id, year) for case_id, year in session.execute(
+            select(AnnualReport.case_id, AnnualReport.year)
+            .where(AnnualReport.case_id.in_(sorted(reports))))  # type: ignore[attr-defined]
+        } if reports else set()
+        self.due = {key: due_at for key, due_at in session.execute(
+            select(Deadline.key, Deadline.due_at).where(Deadline.key.in_(sorted(keys))))
+        } if keys else {}
+
+    def open_objections(self, case_id: int) -> list[int]:
+        return self.objections.get(case_id, [])
+
+    def report_filed(self, case_id: int, year: int) -> bool:
+        return (case_id, year) in self.filed
+
+    def report_due(self, case_id: int, year: int | None) -> datetime | None:
+        return self.due.get(deadlines.case_key(case_id, "report", year))
