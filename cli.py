@@ -1244,7 +1244,7 @@ def case_import(paths: tuple[str, ...]) -> None:
             return
         _table([outcome.file, text["status"][outcome.status],
                 text["case"].format(id=outcome.case_id) if outcome.case_id is not None
-                else "", outcome.message or ""] for outcome in outcomes)
+                else "", localize(outcome.message or "")] for outcome in outcomes)
         click.echo(text["summary"].format(**counts))
 
     _output({"exit_code": code, "counts": counts,

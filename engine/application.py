@@ -38,6 +38,7 @@ from gdcluster.engine.datafile import (
     refuse_token,
 )
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.parse import describe
 from gdcluster.engine.text import check_text
 from gdcluster.engine.values import Parse, goal_key, measurable, parse_period, period_years
@@ -87,7 +88,8 @@ QUALITY_KINDS: Final = ("specialized_new", "innovative", "high_tech")
 def _kinds_of_quality(value: Any, path: str) -> list[str]:
     kinds = values.list_of(values.choice(QUALITY_KINDS))(value, path)
     if not kinds:
-        raise InvalidInput(f"give at least one of {', '.join(QUALITY_KINDS)}", field=path)
+        raise InvalidInput(Message("give at least one of {kinds}", kinds=", ".join(QUALITY_KINDS)),
+                           field=path)
     return list(dict.fromkeys(kinds))
 
 
@@ -166,14 +168,16 @@ class _Schema:
         """One-line text that is not blank (names, indicators, units)."""
         refuse_token(value, path)
         if not isinstance(value, str) or not value.strip():
-            raise InvalidInput(f"expected non-empty text, not {describe(value)}", field=path)
+            raise InvalidInput(Message("expected non-empty text, not {given}",
+                                       given=describe(value)), field=path)
         return self._checked(value.strip(), path, one_line=True)
 
     def free_text(self, value: Any, path: str) -> str:
         """Text that may hold line breaks (descriptions, narratives, report texts)."""
         refuse_token(value, path)
         if not isinstance(value, str):
-            raise InvalidInput(f"expected text, not {describe(value)}", field=path)
+            raise InvalidInput(Message("expected text, not {given}", given=describe(value)),
+                               field=path)
         return self._checked(value, path, one_line=False)
 
     def date_text(self, value: Any, path: str) -> str:
@@ -188,7 +192,8 @@ class _Schema:
         refuse_token(value, path)
         if not isinstance(value, Mapping):
             raise InvalidInput(
-                f"expected a mapping of dimension to text, not {describe(value)}", field=path
+                Message("expected a mapping of dimension to text, not {given}",
+                        given=describe(value)), field=path
             )
         result: dict[str, str] = {}
         for key, text in value.items():
@@ -204,11 +209,14 @@ class _Schema:
         def parse_object(value: Any, path: str) -> dict[str, Any]:
             refuse_token(value, path)
             if not isinstance(value, Mapping):
-                raise InvalidInput(f"expected a mapping, not {describe(value)}", field=path)
+                raise InvalidInput(Message("expected a mapping, not {given}",
+                                           given=describe(value)),
+                                   field=path)
             if not self.stored:
                 for key in value:
                     if key not in fields:
-                        raise InvalidInput(f"unknown field; known: {', '.join(fields)}",
+                        raise InvalidInput(Message("unknown field; known: {fields}",
+                                                   fields=", ".join(fields)),
                                            field=f"{path}.{values.segment(key)}")
             result: dict[str, Any] = {}
             for key, (parse, required) in fields.items():
@@ -240,10 +248,12 @@ class _Schema:
                     continue
                 raise InvalidInput(_incident_part_refusal(kind, part), field=f"{path}.{part}")
         if needs is not None and needs not in incident and not self.stored:
-            wanted = (f"its grade ({'/'.join(INCIDENT_GRADES)})" if needs == "grade" else
-                      "major: true or false (true for 较大数额罚款, 责令停产停业, 吊销许可 and the "
-                      "like; false for a minor administrative fine)")
-            raise InvalidInput(f"a {kind} incident needs {wanted}", field=f"{path}.{needs}")
+            wanted = (Message("its grade ({grades})", grades="/".join(INCIDENT_GRADES))
+                      if needs == "grade" else
+                      Message("major: true or false (true for 较大数额罚款, 责令停产停业, 吊销许可 "
+                              "and the like; false for a minor administrative fine)"))
+            raise InvalidInput(Message("a {kind} incident needs {wanted}", kind=kind,
+                                       wanted=wanted), field=f"{path}.{needs}")
         return incident
 
     def point(self, value: Any, path: str) -> dict[str, Any]:
@@ -267,8 +277,9 @@ class _Schema:
         if baseline is not None and target is not None:
             if target["year"] <= baseline["year"]:
                 raise InvalidInput(
-                    f"the target year {target['year']} must come after the baseline year "
-                    f"{baseline['year']}", field=f"{path}.target.year")
+                    Message("the target year {target} must come after the baseline year "
+                            "{baseline}", target=target["year"], baseline=baseline["year"]),
+                    field=f"{path}.target.year")
             if target["value"] == baseline["value"]:
                 raise InvalidInput(
                     "the target equals the baseline, so it sets no direction to assess; "
@@ -304,13 +315,17 @@ class _Schema:
 
     def document(self, raw: Any, fields: Mapping[str, Parse], where: str) -> dict[str, Any]:
         if not isinstance(raw, Mapping):
-            raise InvalidInput(f"expected a mapping of fields, not {describe(raw)}", field=where)
+            raise InvalidInput(Message("expected a mapping of fields, not {given}",
+                                       given=describe(raw)),
+                               field=where)
         if depth(raw) > MAX_DEPTH:
-            raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field=where)
+            raise InvalidInput(Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
+                               field=where)
         if not self.stored:
             for key in raw:
                 if key not in fields:
-                    raise InvalidInput(f"unknown field; known: {', '.join(fields)}",
+                    raise InvalidInput(Message("unknown field; known: {fields}",
+                                               fields=", ".join(fields)),
                                        field=values.segment(key))
         result: dict[str, Any] = {}
         for key, parse in fields.items():
@@ -326,12 +341,13 @@ class _Schema:
         return result
 
 
-def _incident_part_refusal(kind: str, part: str) -> str:
+def _incident_part_refusal(kind: str, part: str) -> Message:
     if kind in ESTABLISHED_KINDS:
-        return (f"a {kind} incident counts whenever established: give neither grade nor major")
+        return Message("a {kind} incident counts whenever established: give neither grade nor "
+                       "major", kind=kind)
     if part == "major":
-        return f"a {kind} incident is judged by its grade, not by major"
-    return f"a {kind} incident is judged by major (true/false), not by a grade"
+        return Message("a {kind} incident is judged by its grade, not by major", kind=kind)
+    return Message("a {kind} incident is judged by major (true/false), not by a grade", kind=kind)
 
 
 def _unique_indicators(entries: Sequence[Mapping[str, Any]], path: str) -> None:
@@ -342,7 +358,8 @@ def _unique_indicators(entries: Sequence[Mapping[str, Any]], path: str) -> None:
             continue
         key = goal_key(indicator)
         if key in seen:
-            raise InvalidInput(f"{indicator!r} is already given at [{seen[key]}]",
+            raise InvalidInput(Message("{indicator!r} is already given at [{index}]",
+                                       indicator=indicator, index=seen[key]),
                                field=f"{path}[{index}].indicator")
         seen[key] = index
 
@@ -425,9 +442,11 @@ def validate_report(raw: Any, year: int,
     """
     report = _STRICT.document(raw, REPORT_FIELDS, "data")
     if report.get("year", year) != year:
-        raise InvalidInput(f"the file reports on {report['year']}, not {year}", field="year")
+        raise InvalidInput(Message("the file reports on {given}, not {year}", given=report["year"],
+                                   year=year), field="year")
     if "smes" in report and "enterprises" in report and report["smes"] > report["enterprises"]:
-        raise InvalidInput(f"{report['smes']} SMEs among {report['enterprises']} enterprises",
+        raise InvalidInput(Message("{smes} SMEs among {enterprises} enterprises",
+                                   smes=report["smes"], enterprises=report["enterprises"]),
                            field="smes")
     if plan is not None:
         _known_indicators(report.get("goal_progress", []), plan, "goal_progress")
@@ -476,9 +495,10 @@ def _known_indicators(entries: Sequence[Mapping[str, Any]], plan: Mapping[str, A
              for goal in plan.get("goals", []) if goal.get("indicator")}
     for index, entry in enumerate(entries):
         if goal_key(entry["indicator"]) not in known:
-            listed = "、".join(known.values()) or "none: the plan names no indicator"
-            raise InvalidInput(f"{entry['indicator']!r} is not a goal of the plan; its goals: "
-                               f"{listed}", field=f"{path}[{index}].indicator")
+            listed = "、".join(known.values()) or Message("none: the plan names no indicator")
+            raise InvalidInput(Message("{indicator!r} is not a goal of the plan; its goals: "
+                                       "{listed}", indicator=entry["indicator"], listed=listed),
+                               field=f"{path}[{index}].indicator")
 
 
 def missing_for_submission(

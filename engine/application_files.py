@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from gdcluster.engine.application import load_application_file, to_json, validate_application
 from gdcluster.engine.errors import EngineError, InvalidInput
+from gdcluster.engine.i18n import N_, Message
 from gdcluster.engine.workbook import ApplicationFile, CaseHeader
 from gdcluster.engine.workbook_reader import is_workbook, read_application_workbook
 from gdcluster.engine.workbook_writer import application_workbook
@@ -60,8 +61,9 @@ EXPORT_FORMATS: Final = ("json", "yaml", "xlsx")
 MAX_FILE_BYTES: Final = 10 * 1024 * 1024
 _HEADER_KEYS: Final = {"round": "round_year", "name": "name", "county": "county",
                        "industry": "industry"}
-_HEADER_WORDS: Final = {"round": "the round year", "name": "the cluster's name",
-                        "county": "the county-level unit", "industry": "the leading industry"}
+_HEADER_WORDS: Final = {"round": N_("the round year"), "name": N_("the cluster's name"),
+                        "county": N_("the county-level unit"),
+                        "industry": N_("the leading industry")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,13 +92,15 @@ def _case_block(block: Any) -> tuple[CaseHeader, dict[str, str]]:
     for key, value in block.items():
         path = f"{CASE_BLOCK}.{key}"
         if key not in _HEADER_KEYS:
-            raise InvalidInput(f"unknown field; known: {', '.join(_HEADER_KEYS)}", field=path)
+            raise InvalidInput(Message("unknown field; known: {fields}",
+                                       fields=", ".join(_HEADER_KEYS)), field=path)
         if value is None:
             continue
         if key == "round":
             value = _year(value, path)
         elif not isinstance(value, str) or not value.strip():
-            raise InvalidInput(f"expected non-empty text, not {value!r}", field=path)
+            raise InvalidInput(Message("expected non-empty text, not {value!r}", value=value),
+                               field=path)
         values[_HEADER_KEYS[key]] = value
         places[key] = path
     return CaseHeader(**values), places
@@ -107,8 +111,8 @@ def _year(value: Any, path: str) -> int:
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and 2000 <= value <= 2100:
         return value
-    raise InvalidInput(f"expected the year of the round, such as 2024, not {value!r}",
-                       field=path)
+    raise InvalidInput(Message("expected the year of the round, such as 2024, not {value!r}",
+                               value=value), field=path)
 
 
 def merge_header(file: ApplicationFile, **given: Any) -> ApplicationFile:
@@ -120,11 +124,13 @@ def merge_header(file: ApplicationFile, **given: Any) -> ApplicationFile:
     for key, attribute in _HEADER_KEYS.items():
         ours, theirs = given.get(key), getattr(file.header, attribute)
         if ours is not None and theirs is not None and not _same(key, ours, theirs):
-            raise InvalidInput(f"{ours!r} was given for {_HEADER_WORDS[key]}, but the file says "
-                               f"{theirs!r}", field=_place(file, key))
+            raise InvalidInput(Message("{ours!r} was given for {what}, but the file says "
+                                       "{theirs!r}", ours=ours, what=Message(_HEADER_WORDS[key]),
+                                       theirs=theirs), field=_place(file, key))
         if ours is None and theirs is None:
-            raise InvalidInput(f"{_HEADER_WORDS[key]} is missing: neither given nor named in "
-                               "the file", field=_place(file, key))
+            raise InvalidInput(Message("{what} is missing: neither given nor named in the "
+                                       "file", what=Message(_HEADER_WORDS[key])),
+                               field=_place(file, key))
         if ours is not None:
             places.pop(key, None)  # a refusal of a given value names the option, not the file
         merged[attribute] = ours if ours is not None else theirs
@@ -183,8 +189,9 @@ def update_from_file(engine: Any, case_id: int, file: ApplicationFile, actor: An
     for key, attribute in _HEADER_KEYS.items():
         said = getattr(file.header, attribute)
         if said is not None and not _same(key, said, actual[key]):
-            raise InvalidInput(f"the file is for {said!r}, but case {view.id} has "
-                               f"{actual[key]!r}", field=_place(file, key))
+            raise InvalidInput(Message("the file is for {said!r}, but case {id} has "
+                                       "{actual!r}", said=said, id=view.id,
+                                       actual=actual[key]), field=_place(file, key))
     try:
         return engine.fire(case_id, "update", actor, expected_version=expected_version,
                            data=file.data)
@@ -241,9 +248,10 @@ def import_sources(paths: Sequence[str | Path]) -> list[tuple[Path, str | None]]
             if child.name.startswith((".", "~$")) or child.is_dir():
                 continue
             add(child, None if child.suffix.lower() in IMPORT_SUFFIXES else (
-                f"not an application file ({child.suffix or 'no suffix'}; read: "
-                f"{', '.join(IMPORT_SUFFIXES)}; an .xls or .et workbook must first be saved "
-                "as .xlsx)"))
+                Message("not an application file ({suffix}; read: {suffixes}; an .xls or .et "
+                        "workbook must first be saved as .xlsx)",
+                        suffix=child.suffix or Message("no suffix"),
+                        suffixes=", ".join(IMPORT_SUFFIXES))))
     return sources
 
 
@@ -276,8 +284,8 @@ def _import_one(path: Path, batch: _Batch) -> ImportOutcome | None:
     name = str(path)
     try:
         if path.suffix.lower() not in IMPORT_SUFFIXES:
-            raise InvalidInput(f"not an application file; read: {', '.join(IMPORT_SUFFIXES)}",
-                               field=name)
+            raise InvalidInput(Message("not an application file; read: {suffixes}",
+                                       suffixes=", ".join(IMPORT_SUFFIXES)), field=name)
         file = read_application_file(_read(path), path.name)
         if file.header.round_year is None and not file.places:
             raise InvalidInput("a JSON or YAML file to import needs a top-level case block "
@@ -289,8 +297,9 @@ def _import_one(path: Path, batch: _Batch) -> ImportOutcome | None:
         existing = batch.filed.find(file.header)
         if existing is not None:
             return ImportOutcome(name, "exists", case_id=existing,
-                                 message=f"already filed as case {existing}; `case update "
-                                         f"{existing} --data FILE` replaces its data")
+                                 message=Message("already filed as case {id}; `case update "
+                                                 "{id} --data FILE` replaces its data",
+                                                 id=existing))
         batch.add(name, file)
         return None
     except EngineError as error:
@@ -365,11 +374,12 @@ def _read(path: Path) -> bytes:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise InvalidInput(f"the file has {size} bytes; the limit is {MAX_FILE_BYTES}",
-                               field=str(path))
+            raise InvalidInput(Message("the file has {size} bytes; the limit is {limit}",
+                                       size=size, limit=MAX_FILE_BYTES), field=str(path))
         return path.read_bytes()
     except OSError as error:
-        raise InvalidInput(f"cannot be read: {error.strerror or error}", field=str(path)) from None
+        raise InvalidInput(Message("cannot be read: {cause}", cause=error.strerror or error),
+                           field=str(path)) from None
 
 
 class _Filed:
@@ -422,8 +432,8 @@ def application_document(header: CaseHeader, application: Mapping[str, Any], fmt
 
         return yaml.safe_dump(document, allow_unicode=True, sort_keys=False,
                               width=100).encode("utf-8")
-    raise InvalidInput(f"unknown format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}",
-                       field="format")
+    raise InvalidInput(Message("unknown format {fmt!r}; known: {known}", fmt=fmt,
+                               known=", ".join(EXPORT_FORMATS)), field="format")
 
 
 
@@ -434,8 +444,8 @@ def policy_named(name: str | None) -> Policy:
     try:
         return load_policy(name or DEFAULT_POLICY)
     except (InvalidPolicy, OSError, LookupError) as error:
-        raise InvalidInput(f"unknown or invalid policy {name!r}: {error}",
-                           field="policy") from None
+        raise InvalidInput(Message("unknown or invalid policy {name!r}: {error}", name=name,
+                                   error=error), field="policy") from None
 
 
 def template(round_year: int, policy_name: str | None = None) -> bytes:

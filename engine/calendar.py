@@ -51,13 +51,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine.errors import CalendarGap, InvalidInput
+from gdcluster.engine.i18n import N_, Message
 from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR
 from gdcluster.engine.text import check_text
 
@@ -98,19 +99,20 @@ class YearData:
         for name, days in (("holidays", self.holidays), ("workdays", self.workdays)):
             for day in days:
                 if isinstance(day, datetime) or not isinstance(day, date):
-                    raise InvalidInput(f"{day!r} is not a date", field=f"{self.year}.{name}")
+                    raise InvalidInput(Message("{day!r} is not a date", day=day),
+                                       field=f"{self.year}.{name}")
                 if day.year != self.year:
-                    raise InvalidInput(f"{day} is not in {self.year}", field=f"{self.year}.{name}")
+                    raise InvalidInput(Message("{day} is not in {year}", day=day, year=self.year),
+                                       field=f"{self.year}.{name}")
         for day in sorted(self.workdays):
             if day.weekday() < 5:
                 raise InvalidInput(
-                    f"make-up working day {day} is a {day:%A}, not a Saturday or Sunday",
-                    field=f"{self.year}.workdays",
+                    _not_weekend(day), field=f"{self.year}.workdays",
                 )
         both = self.holidays & self.workdays
         if both:
             raise InvalidInput(
-                f"{min(both)} is both a holiday and a make-up working day",
+                Message("{day} is both a holiday and a make-up working day", day=min(both)),
                 field=f"{self.year}.workdays",
             )
 
@@ -176,7 +178,8 @@ class WorkCalendar:
         for year, year_data in (overrides or {}).items():
             if year_data.year != year:
                 raise InvalidInput(
-                    f"override keyed {year} holds data for {year_data.year}",
+                    Message("override keyed {year} holds data for {other}", year=year,
+                            other=year_data.year),
                     field=f"overrides[{year}]",
                 )
             data[year] = year_data
@@ -262,10 +265,20 @@ class WorkCalendar:
         return out
 
 
+_WEEKDAYS: Final = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"),
+                    N_("Friday"))
+
+
+def _not_weekend(day: date) -> Message:
+    """The refusal of a make-up working day ``day`` that falls on a weekday."""
+    return Message("make-up working day {day} is a {weekday}, not a Saturday or Sunday",
+                   day=day, weekday=Message(_WEEKDAYS[day.weekday()]))
+
+
 def _check_count(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InvalidInput(f"number of working days must be an integer >= 1, not {n!r}",
-                           field="n")
+        raise InvalidInput(Message("number of working days must be an integer >= 1, not {n!r}",
+                                   n=n), field="n")
 
 
 def _check_date(day: date) -> None:
@@ -282,19 +295,22 @@ def parse_calendar_file(content: bytes, filename: str) -> dict[int, YearData]:
     name = filename  # file-level errors name the file as the caller gave it
     if len(content) > MAX_FILE_BYTES:
         raise InvalidInput(
-            f"the file has {len(content)} bytes; a calendar file is at most {MAX_FILE_BYTES}",
+            Message("the file has {size} bytes; a calendar file is at most {limit}",
+                    size=len(content), limit=MAX_FILE_BYTES),
             field=name,
         )
     suffix = PurePath(filename).suffix.lower()
     if suffix not in (".yaml", ".yml", ".toml"):
         raise InvalidInput(
-            f"unknown file type {suffix or '(none)'!s}: use .yaml, .yml or .toml", field=name
+            Message("unknown file type {suffix}: use .yaml, .yml or .toml",
+                    suffix=suffix or "(none)"), field=name
         )
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"not UTF-8 (invalid byte at offset {exc.start}); save the file as UTF-8", field=name
+            Message("not UTF-8 (invalid byte at offset {offset}); save the file as UTF-8",
+                    offset=exc.start), field=name
         ) from None
     if not text.strip():
         raise InvalidInput("empty file", field=name)
@@ -310,7 +326,7 @@ def parse_calendar_file(content: bytes, filename: str) -> dict[int, YearData]:
         label = str(key)
         year = _year_key(key, label)
         if year in result:
-            raise InvalidInput(f"year {year} appears twice", field=label)
+            raise InvalidInput(Message("year {year} appears twice", year=year), field=label)
         result[year] = _year_data(year, label, body, PurePath(filename).name or filename)
     return result
 
@@ -319,7 +335,7 @@ def _load_toml(text: str, name: str) -> Any:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"not valid TOML: {exc}", field=name) from None
+        raise InvalidInput(Message("not valid TOML: {error}", error=exc), field=name) from None
     except RecursionError:
         raise InvalidInput("nested too deeply to be a calendar", field=name) from None
 
@@ -328,9 +344,10 @@ def _load_yaml(text: str, name: str) -> Any:
     try:
         root = yaml.compose(text, Loader=_StrictLoader)
     except _YamlRefusal as refusal:
-        raise InvalidInput(f"{refusal} (line {refusal.line})", field=name) from None
+        raise InvalidInput(Message("{problem} (line {line})", problem=refusal.problem,
+                                   line=refusal.line), field=name) from None
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"not valid YAML: {exc}", field=name) from None
+        raise InvalidInput(Message("not valid YAML: {error}", error=exc), field=name) from None
     if root is not None:
         # safe_load silently keeps the last of duplicate keys and raises a bare ValueError
         # (no position) on an impossible date: catch both here, where the path is known.
@@ -338,12 +355,13 @@ def _load_yaml(text: str, name: str) -> Any:
     try:
         return yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as exc:
-        raise InvalidInput(f"not valid YAML: {exc}", field=name) from None
+        raise InvalidInput(Message("not valid YAML: {error}", error=exc), field=name) from None
 
 
 class _YamlRefusal(Exception):
-    def __init__(self, problem: str, mark: Any) -> None:
+    def __init__(self, problem: Message, mark: Any) -> None:
         super().__init__(problem)
+        self.problem = problem
         self.line = mark.line + 1
 
 
@@ -357,13 +375,13 @@ class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise _YamlRefusal("anchors and aliases (*name) are not accepted",
+            raise _YamlRefusal(Message("anchors and aliases (*name) are not accepted"),
                                self.peek_event().start_mark)
         opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
         if opening:
             self._depth += 1
             if self._depth > MAX_DEPTH:
-                raise _YamlRefusal(f"nested deeper than {MAX_DEPTH} levels",
+                raise _YamlRefusal(Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
                                    self.peek_event().start_mark)
         try:
             return super().compose_node(parent, index)
@@ -393,7 +411,8 @@ def _check_yaml_node(node: yaml.Node, path: str) -> None:
         try:
             date.fromisoformat(str(node.value)[:10])
         except ValueError:
-            raise InvalidInput(f"{node.value} is not a valid date", field=path) from None
+            raise InvalidInput(Message("{value} is not a valid date", value=node.value),
+                               field=path) from None
 
 
 def _year_key(key: object, label: str) -> int:
@@ -406,7 +425,8 @@ def _year_key(key: object, label: str) -> int:
     else:
         raise InvalidInput("expected a year such as 2027", field=label)
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput(f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field=label)
+        raise InvalidInput(Message("year {year} is outside {first}–{last}", year=year,
+                                   first=FIRST_YEAR, last=LAST_YEAR), field=label)
     return year
 
 
@@ -438,11 +458,10 @@ def _year_data(year: int, label: str, body: object, name: str) -> YearData:
     holiday_set = frozenset(d for d, _ in holidays)
     for day, field in workdays:
         if day.weekday() < 5:
-            raise InvalidInput(
-                f"make-up working day {day} is a {day:%A}, not a Saturday or Sunday", field=field
-            )
+            raise InvalidInput(_not_weekend(day), field=field)
         if day in holiday_set:
-            raise InvalidInput(f"{day} is both a holiday and a make-up working day", field=field)
+            raise InvalidInput(Message("{day} is both a holiday and a make-up working day",
+                                       day=day), field=field)
     return YearData(
         year=year,
         holidays=holiday_set,
@@ -461,7 +480,8 @@ def _day_list(value: object, year: int, path: str) -> list[tuple[date, str]]:
         field = f"{path}[{i}]"
         for day in _entry_days(entry, year, field):
             if day in first_seen:
-                raise InvalidInput(f"{day} already listed at {first_seen[day]}", field=field)
+                raise InvalidInput(Message("{day} already listed at {place}", day=day,
+                                           place=first_seen[day]), field=field)
             first_seen[day] = field
             out.append((day, field))
     return out
@@ -480,7 +500,8 @@ def _entry_days(entry: object, year: int, field: str) -> Iterator[date]:
     start = _date(entry["from"], year, f"{field}.from")
     end = _date(entry["to"], year, f"{field}.to")
     if start > end:
-        raise InvalidInput(f"range runs backwards: from {start} > to {end}", field=field)
+        raise InvalidInput(Message("range runs backwards: from {start} > to {end}", start=start,
+                                   end=end), field=field)
     yield from _days(start, end)
 
 
@@ -490,18 +511,21 @@ def _days(start: date, end: date) -> Iterable[date]:
 
 def _date(value: object, year: int, field: str) -> date:
     if isinstance(value, datetime):
-        raise InvalidInput(f"{value} has a time of day: expected a date YYYY-MM-DD", field=field)
+        raise InvalidInput(Message("{value} has a time of day: expected a date YYYY-MM-DD",
+                                   value=value), field=field)
     if isinstance(value, date):
         day = value
     elif isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         try:
             day = date.fromisoformat(value.strip())
         except ValueError:
-            raise InvalidInput(f"{value} is not a valid date", field=field) from None
+            raise InvalidInput(Message("{value} is not a valid date", value=value),
+                               field=field) from None
     else:
-        raise InvalidInput(f"{value!r} is not an ISO date YYYY-MM-DD", field=field)
+        raise InvalidInput(Message("{value!r} is not an ISO date YYYY-MM-DD", value=value),
+                           field=field)
     if day.year != year:
-        raise InvalidInput(f"{day} is not in {year}", field=field)
+        raise InvalidInput(Message("{day} is not in {year}", day=day, year=year), field=field)
     return day
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from gdcluster.engine.acts import Act, Registry
 from gdcluster.engine.clock import end_of_day, local_date, start_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import Objection
 
 __all__ = ["GUARDS"]
@@ -32,8 +33,8 @@ def submission_window(act: Act) -> None:
     after the round's too. Nothing is filed once the round is closed."""
     round_row = act.round()
     if round_row.closed_at is not None:
-        raise act.refuse(f"round {act.case.round_year} is closed: nothing more is submitted",
-                         Reason.ROUND_CLOSED)
+        raise act.refuse(Message("round {year} is closed: nothing more is submitted",
+                                 year=act.case.round_year), Reason.ROUND_CLOSED)
     correction = act.case.correction_due
     if correction is not None and act.now < end_of_day(correction):
         return
@@ -41,13 +42,15 @@ def submission_window(act: Act) -> None:
     if deadline is not None and act.now >= end_of_day(deadline):
         if correction is not None:
             raise act.refuse(
-                f"round {act.case.round_year} closed for applications at the end of {deadline}, "
-                f"and this case's correction deadline ended at 24:00 of {correction}",
+                Message("round {year} closed for applications at the end of {deadline}, and "
+                        "this case's correction deadline ended at 24:00 of {correction}",
+                        year=act.case.round_year, deadline=deadline, correction=correction),
                 Reason.SUBMISSION_WINDOW_CLOSED, Reason.APPLICATION_DEADLINE_PASSED,
                 deadline=deadline, correction_due=correction,
             )
         raise act.refuse(
-            f"round {act.case.round_year} closed for applications at the end of {deadline}",
+            Message("round {year} closed for applications at the end of {deadline}",
+                    year=act.case.round_year, deadline=deadline),
             Reason.APPLICATION_DEADLINE_PASSED, deadline=deadline,
         )
 
@@ -59,8 +62,9 @@ def round_running(act: Act) -> None:
     closed = act.round().closed_at
     if closed is not None:
         raise act.refuse(
-            f"round {act.case.round_year} was closed on {local_date(closed)}: its cases are "
-            f"no longer reopened", Reason.ROUND_CLOSED, closed_at=closed,
+            Message("round {year} was closed on {day}: its cases are no longer reopened",
+                    year=act.case.round_year, day=local_date(closed)),
+            Reason.ROUND_CLOSED, closed_at=closed,
         )
 
 
@@ -75,7 +79,8 @@ def application_complete(act: Act) -> None:
     )
     if missing:
         raise act.refuse(
-            "the application is incomplete; missing: " + ", ".join(missing), *missing,
+            Message("the application is incomplete; missing: {missing}",
+                    missing=", ".join(missing)), *missing,
             missing=missing,
         )
 
@@ -89,7 +94,8 @@ def criteria_pass(act: Act) -> None:
     if failed:
         lines = [f"{item.article} {item.item}: {item.rule}（{item.value}）" for item in failed]
         raise act.refuse(
-            "资格初审 refused: automatic criteria not met — " + "; ".join(lines),
+            Message("资格初审 refused: automatic criteria not met — {items}",
+                    items="; ".join(lines)),
             *lines,
             failed=[item.id for item in failed],
         )
@@ -98,15 +104,16 @@ def criteria_pass(act: Act) -> None:
 
 @GUARDS.register("round_accepting_recommendations")
 def round_accepting_recommendations(act: Act) -> None:
-    _window_open(act, act.round().recommend_by, "recommendations",
+    _window_open(act, act.round().recommend_by, Message("recommendations"),
                  Reason.RECOMMENDATION_DEADLINE_PASSED)
 
 
-def _window_open(act: Act, deadline: date | None, what: str, reason: Reason) -> None:
+def _window_open(act: Act, deadline: date | None, what: Message, reason: Reason) -> None:
     """A round's window closes at 24:00 of its deadline (none set: it stays open)."""
     if deadline is not None and act.now >= end_of_day(deadline):
         raise act.refuse(
-            f"round {act.case.round_year} closed for {what} at the end of {deadline}", reason,
+            Message("round {year} closed for {what} at the end of {deadline}",
+                    year=act.case.round_year, what=what, deadline=deadline), reason,
             deadline=deadline,
         )
 
@@ -120,8 +127,9 @@ def city_quota_left(act: Act) -> None:
     used = recommended_count(act.session, act.case.round_year, act.case.city)
     if used >= quota[1]:
         raise act.refuse(
-            f"{act.case.city} has already recommended {used} clusters in round "
-            f"{act.case.round_year}; its maximum is {quota[1]}",
+            Message("{city} has already recommended {used} clusters in round {year}; its "
+                    "maximum is {maximum}", city=act.case.city, used=used,
+                    year=act.case.round_year, maximum=quota[1]),
             Reason.CITY_QUOTA_REACHED,
             quota_max=quota[1],
             used=used,
@@ -139,7 +147,8 @@ def enough_experts(act: Act) -> None:
     needed = int(act.policy.rubric.min_experts)
     if count < needed:
         raise act.refuse(
-            f"{count} expert(s) scored this case; the rubric needs at least {needed}",
+            Message("{count} expert(s) scored this case; the rubric needs at least {needed}",
+                    count=count, needed=needed),
             Reason.NOT_ENOUGH_EXPERTS,
             experts=count,
             needed=needed,
@@ -151,7 +160,8 @@ def publicity_open(act: Act) -> None:
     start, end = act.case.publicity_start, act.case.publicity_end
     if start is None or end is None or not (start_of_day(start) <= act.now < end_of_day(end)):
         raise act.refuse(
-            f"objections are accepted only during the publicity period ({start} to {end})",
+            Message("objections are accepted only during the publicity period ({start} to "
+                    "{end})", start=start, end=end),
             Reason.OUTSIDE_PUBLICITY,
         )
 
@@ -161,7 +171,8 @@ def objection_open(act: Act) -> None:
     objection = act.objection()
     if objection.status != "open":
         raise act.refuse(
-            f"objection {objection.id} is already {objection.status}", Reason.OBJECTION_NOT_OPEN
+            Message("objection {id} is already {status}", id=objection.id,
+                    status=objection.status), Reason.OBJECTION_NOT_OPEN
         )
 
 
@@ -170,7 +181,8 @@ def publicity_over(act: Act) -> None:
     end = act.case.publicity_end
     if end is None or act.now < end_of_day(end):
         raise act.refuse(
-            f"the publicity period runs until 24:00 of {end}; it closes only then",
+            Message("the publicity period runs until 24:00 of {end}; it closes only then",
+                    end=end),
             Reason.PUBLICITY_NOT_OVER,
             publicity_end=end,
         )
@@ -187,7 +199,8 @@ def no_open_objection(act: Act) -> None:
     )
     if open_ids:
         raise act.refuse(
-            f"objection(s) {', '.join(map(str, open_ids))} are still open; resolve them first",
+            Message("objection(s) {ids} are still open; resolve them first",
+                    ids=", ".join(map(str, open_ids))),
             Reason.OPEN_OBJECTION,
             objections=open_ids,
         )
@@ -199,6 +212,7 @@ def revocation_code(act: Act) -> None:
     known = list(act.policy.revocations)
     if code not in known:
         raise InvalidInput(
-            f"unknown revocation reason code {code!r}; use one of {', '.join(known)}",
+            Message("unknown revocation reason code {code!r}; use one of {known}", code=code,
+                    known=", ".join(known)),
             field="reason_code",
         )

@@ -123,15 +123,17 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Policy, now: 
           notice_doc_no: str | None) -> None:
     session = transaction.session
     if session.get(Round, year) is not None:
-        raise TransitionRefused(f"round {year} is already open", round_year=year)
+        raise TransitionRefused(Message("round {year} is already open", year=year), round_year=year)
     today = local_date(now)
     until = effective_until(session, chosen)
     if not in_force(chosen, until, today):
         raise TransitionRefused(
-            f"policy {chosen.name} is not in force on {today}: its measures are valid "
-            f"from {chosen.effective_from} to {until} (第二十条); extend it with `gdcluster "
-            f"policy extend {chosen.name} --until DATE --source 文号` (province), or open the "
-            f"round under a policy in force", round_year=year, policy=chosen.name,
+            Message("policy {policy} is not in force on {today}: its measures are valid from "
+                    "{start} to {until} (第二十条); extend it with `gdcluster policy extend "
+                    "{policy} --until DATE --source 文号` (province), or open the round under a "
+                    "policy in force", policy=chosen.name, today=today,
+                    start=chosen.effective_from, until=until),
+            round_year=year, policy=chosen.name,
             effective_from=chosen.effective_from, effective_until=until)
     session.add(Round(
         year=year, policy=chosen.name, policy_version=chosen.version,
@@ -180,8 +182,9 @@ def publicize_round(
         validate_doc_no(doc_no)
     now = kernel.clock.now()
     if start_day is not None and start_day < local_date(now):
-        raise InvalidInput(f"{start_day} is before today ({local_date(now)}), the day the 公示 "
-                           f"is issued: publicity never starts in the past", field="start")
+        raise InvalidInput(Message("{start} is before today ({today}), the day the 公示 is "
+                                   "issued: publicity never starts in the past",
+                                   start=start_day, today=local_date(now)), field="start")
     kernel.check_batch(who, "publicize_round", year)
 
     def new_pick(session: Session, round_row: Round, number: int) -> dict[str, Any]:
@@ -231,8 +234,8 @@ def _pick(
         .where(Case.round_year == year, Case.state == "expert_reviewed").order_by(Case.id)
     ).all())
     if not candidates:
-        raise TransitionRefused(f"round {year} has no expert-reviewed case to publicize",
-                                round_year=year)
+        raise TransitionRefused(Message("round {year} has no expert-reviewed case to "
+                                        "publicize", year=year), round_year=year)
     calendar = calendar_from_session(session)
     # fail before changing anything if the calendar cannot count the period
     end_day = calendar.add_workdays(start_day, int(policy.periods.publicity_workdays))
@@ -246,8 +249,8 @@ def _pick(
             tie = Decimal(ranked[top - 1].score or 0)
             tied = [f"{row.id} {row.name}" for row in ranked if Decimal(row.score or 0) == tie]
             raise TransitionRefused(
-                f"a tie at score {tie} straddles the cut at {top}: " + "; ".join(tied)
-                + ". Choose with --select or --min-score.",
+                Message("a tie at score {tie} straddles the cut at {top}: {tied}. Choose with "
+                        "--select or --min-score.", tie=tie, top=top, tied="; ".join(tied)),
                 round_year=year, tied=tied,
             )
     elif "min_score" in choice:
@@ -258,8 +261,8 @@ def _pick(
         unknown = sorted(wanted - {row.id for row in candidates})
         if unknown:
             raise InvalidInput(
-                f"case(s) {', '.join(map(str, unknown))} are not expert-reviewed cases of "
-                f"round {year}", field="select",
+                Message("case(s) {ids} are not expert-reviewed cases of round {year}",
+                        ids=", ".join(map(str, unknown)), year=year), field="select",
             )
         picked = [row for row in ranked if row.id in wanted]
     picked_ids = {row.id for row in picked}
@@ -297,19 +300,20 @@ class CloseResult:
                 "closed_at": self.closed_at, "elsewhere": self.elsewhere}
 
 
-def closing_blocked(session: Session, round_row: Round, now: datetime) -> str | None:
+def closing_blocked(session: Session, round_row: Round, now: datetime) -> Message | None:
     """Why round ``round_row`` cannot be closed at ``now`` (``None``: it can): a window of the
     round, or a 退回补正 deadline of one of its cases, still runs."""
-    for deadline, what in ((round_row.apply_by, "applications"),
-                           (round_row.recommend_by, "recommendations")):
+    for deadline, what in ((round_row.apply_by, Message("applications")),
+                           (round_row.recommend_by, Message("recommendations"))):
         if deadline is not None and now < end_of_day(deadline):
-            return f"round {round_row.year} is open for {what} until 24:00 of {deadline}"
+            return Message("round {year} is open for {what} until 24:00 of {deadline}",
+                           year=round_row.year, what=what, deadline=deadline)
     correction = session.scalar(
         select(func.max(Case.correction_due)).where(Case.round_year == round_row.year,
                                                     Case.state == "drafted"))
     if correction is not None and now < end_of_day(correction):
-        return (f"a case of round {round_row.year} returned for correction may be submitted "
-                f"again until 24:00 of {correction}")
+        return Message("a case of round {year} returned for correction may be submitted again "
+                       "until 24:00 of {correction}", year=round_row.year, correction=correction)
     return None
 
 
@@ -332,8 +336,9 @@ def close_round(kernel: Kernel, year: int, who: Actor, *,
             select(Case.id, Case.state).where(Case.round_year == year,
                                               Case.state.in_(CLOSABLE)).order_by(Case.id)))
     if blocked is not None:
-        refusal = TransitionRefused(f"{blocked}: it is closed after that", round_year=year,
-                                    reasons=[Reason.ROUND_CLOSED])
+        refusal = TransitionRefused(Message("{blocked}: it is closed after that",
+                                            blocked=blocked),
+                                    round_year=year, reasons=[Reason.ROUND_CLOSED])
         kernel.record_refusal(who, "close_round", refusal, round_year=year)
         raise refusal
     closed: dict[str, list[int]] = {kind: [] for kind in CLOSE_REASONS}
@@ -378,14 +383,16 @@ def record_site_visit(kernel: Kernel, year: int, who: Actor, *, day: date | str,
     text = clean_text(note, "note")
     now = kernel.clock.now()
     if visited > local_date(now):
-        raise InvalidInput(f"{visited} is after today ({local_date(now)}): a 现场考察 is "
-                           f"recorded once it has taken place", field="date")
+        raise InvalidInput(Message("{visited} is after today ({today}): a 现场考察 is recorded "
+                                   "once it has taken place", visited=visited,
+                                   today=local_date(now)), field="date")
     payload = {"year": year, "date": visited.isoformat(), "note": text}
     with kernel.transaction() as transaction:
         round_row = load_round(transaction.session, year)
         opened = local_date(round_row.opened_at)
         if visited < opened:
-            raise InvalidInput(f"{visited} is before round {year} was opened ({opened})",
+            raise InvalidInput(Message("{visited} is before round {year} was opened ({opened})",
+                                       visited=visited, year=year, opened=opened),
                                field="date")
         transaction.record(actor=who, trigger="site_visit", at=now, round_year=year,
                            article="《暂行办法》认定程序：现场考察", payload=payload)
@@ -502,8 +509,10 @@ def _check_same_batch(kind: str, year: int, stored: dict[str, Any],
                 f"--valid-from {stored['valid_from']}"
                 + f": cases {', '.join(map(str, stored['cases'])) or 'none'}")
     raise TransitionRefused(
-        f"round {year} has an unfinished {kind} batch {stored['batch']}, stored {stored['at']} "
-        f"by {stored['by']} with {what}. This run asks for {' '.join(asked)}: run "
-        f"`gdcluster round {kind} {year}` with the stored arguments to finish that batch first",
+        Message("round {year} has an unfinished {kind} batch {batch}, stored {at} by {by} with "
+                "{what}. This run asks for {asked}: run `gdcluster round {kind} {year}` with "
+                "the stored arguments to finish that batch first", year=year, kind=kind,
+                batch=stored["batch"], at=stored["at"], by=stored["by"], what=what,
+                asked=" ".join(asked)),
         round_year=year, stored=stored,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from gdcluster.engine.datafile import refuse_token
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.parse import (
     FIRST_DATA_YEAR,
     describe,
@@ -64,7 +65,7 @@ def amount(value: Any, path: str) -> Decimal:
     """A number that is not negative (亿元, intensities)."""
     found = number(value, path)
     if found < 0:
-        raise InvalidInput(f"must not be negative, not {found}", field=path)
+        raise InvalidInput(Message("must not be negative, not {found}", found=found), field=path)
     return found
 
 
@@ -84,7 +85,8 @@ def share(value: Any, path: str) -> Decimal:
         found = number(value, path)
     if not 0 <= found <= 1:
         raise InvalidInput(
-            f'a share must lie between 0 and 1 (or be written like "78%"), not {value}',
+            Message('a share must lie between 0 and 1 (or be written like "78%"), not {value}',
+                    value=value),
             field=path,
         )
     return found
@@ -93,9 +95,10 @@ def share(value: Any, path: str) -> Decimal:
 def _whole(value: Any, path: str, *, minimum: int) -> int:
     found = number(value, path)
     if found != found.to_integral_value():
-        raise InvalidInput(f"expected a whole number, not {found}", field=path)
+        raise InvalidInput(Message("expected a whole number, not {found}", found=found), field=path)
     if found < minimum:
-        raise InvalidInput(f"must be at least {minimum}, not {found}", field=path)
+        raise InvalidInput(Message("must be at least {minimum}, not {found}", minimum=minimum,
+                                   found=found), field=path)
     return int(found)
 
 
@@ -114,7 +117,8 @@ def boolean(value: Any, path: str) -> bool:
     """``true`` or ``false``, nothing that merely reads as one."""
     refuse_token(value, path)
     if not isinstance(value, bool):
-        raise InvalidInput(f"expected true or false, not {describe(value)}", field=path)
+        raise InvalidInput(Message("expected true or false, not {given}", given=describe(value)),
+                           field=path)
     return value
 
 
@@ -123,7 +127,8 @@ def choice(allowed: tuple[str, ...]) -> Parse:
     def parse(value: Any, path: str) -> str:
         refuse_token(value, path)
         if not isinstance(value, str) or value not in allowed:
-            raise InvalidInput(f"{value!r} is not one of {', '.join(allowed)}", field=path)
+            raise InvalidInput(Message("{value!r} is not one of {allowed}", value=value,
+                                       allowed=", ".join(allowed)), field=path)
         return value
 
     return parse
@@ -134,7 +139,8 @@ def year(value: Any, path: str) -> int:
     refuse_token(value, path)
     found = year_number(value)
     if found is None:
-        raise InvalidInput(f"a year must be a whole number like 2023, not {value!r}", field=path)
+        raise InvalidInput(Message("a year must be a whole number like 2023, not {value!r}",
+                                   value=value), field=path)
     return year_within(found, path, FIRST_DATA_YEAR)
 
 
@@ -168,11 +174,12 @@ def parse_period(value: Any, path: str = "development_plan.period") -> str:
     refuse_token(value, path)
     match = _PERIOD.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise InvalidInput(f"write the plan period as years like \"2024–2026\", not {value!r}",
-                           field=path)
+        raise InvalidInput(Message("write the plan period as years like \"2024–2026\", not "
+                                   "{value!r}", value=value), field=path)
     start, end = (year(int(match[index]), path) for index in (1, 2))
     if end < start:
-        raise InvalidInput(f"the period ends ({end}) before it starts ({start})", field=path)
+        raise InvalidInput(Message("the period ends ({end}) before it starts ({start})", end=end,
+                                   start=start), field=path)
     return f"{start}–{end}"
 
 
@@ -198,7 +205,8 @@ def list_of(parse: Parse) -> Callable[[Any, str], list[Any]]:
     def parse_list(value: Any, path: str) -> list[Any]:
         refuse_token(value, path)
         if not isinstance(value, list | tuple):
-            raise InvalidInput(f"expected a list, not {describe(value)}", field=path)
+            raise InvalidInput(Message("expected a list, not {given}", given=describe(value)),
+                               field=path)
         return [parse(item, f"{path}[{index}]") for index, item in enumerate(value)]
 
     return parse_list
@@ -211,7 +219,8 @@ def year_map(parse: Parse) -> Callable[[Any, str], dict[int, Any]]:
         refuse_token(value, path)
         if not isinstance(value, Mapping):
             raise InvalidInput(
-                f"expected a mapping of year to value, not {describe(value)}", field=path
+                Message("expected a mapping of year to value, not {given}",
+                        given=describe(value)), field=path
             )
         result: dict[int, Any] = {}
         for key, item in value.items():
