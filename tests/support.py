@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from gdcluster.engine import Engine
@@ -301,14 +303,16 @@ def database_made_at(db_url: str, revision: str) -> Any:
     return store
 
 
-def as_scheduler(engine: Any, case_id: int, trigger: str, kind: str) -> None:
-    """The scheduler's act ``trigger`` on a case, as the sweep does it: in a transaction that
-    first claims the case's pending deadline of ``kind`` (the one capability to act as
-    ``system``), dated by the engine's clock — ahead of the deadline's own time, so that a
-    walk can reach the state without moving every other case's clock."""
+@contextmanager
+def holding(engine: Any, case_id: int, kind: str, *,
+            early: bool = False) -> Iterator[tuple[Any, Any]]:
+    """A transaction of the act kernel that holds the case's pending deadline of ``kind`` as
+    the sweep does (the case locked, the deadline claimed): the one place ``system`` may act.
+    The deadline must have come, unless ``early`` (claimed at its own time, so that a walk
+    reaches a state without moving every other case's clock). What it does is rolled back if
+    it raises."""
     from sqlalchemy import select
 
-    from gdcluster.engine.actors import Actor
     from gdcluster.engine.clock import as_utc
     from gdcluster.engine.models import Case, Deadline
 
@@ -320,5 +324,17 @@ def as_scheduler(engine: Any, case_id: int, trigger: str, kind: str) -> None:
             Deadline.case_id == case_id, Deadline.kind == kind, Deadline.status == "pending")
             .order_by(Deadline.due_at)).first()
         assert case is not None and row is not None, (case_id, kind)
-        assert transaction.claim_deadline(row.id, max(now, as_utc(row.due_at)))
-        engine.kernel.transition(transaction, case, trigger, Actor.system(), {}, now)
+        due = as_utc(row.due_at)
+        assert early or due <= now
+        assert transaction.claim_deadline(row.id, max(now, due))
+        yield transaction, case
+
+
+def as_scheduler(engine: Any, case_id: int, trigger: str, kind: str) -> None:
+    """The scheduler's act ``trigger`` on a case, as the sweep does it, in a transaction
+    :func:`holding` the case's deadline of ``kind`` (early: dated by the engine's clock)."""
+    from gdcluster.engine.actors import Actor
+
+    with holding(engine, case_id, kind, early=True) as (transaction, case):
+        engine.kernel.transition(transaction, case, trigger, Actor.system(), {},
+                                 engine.clock.now())

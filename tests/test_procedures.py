@@ -5,8 +5,6 @@ the policy says so."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -20,14 +18,12 @@ from deadline_support import (
     rows,
     system_decides,
 )
-from support import COUNTY, Walker, revoke_now
+from support import COUNTY, Walker, holding, revoke_now
 
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused, deadlines
 from gdcluster.engine.actors import Actor
-from gdcluster.engine.clock import FakeClock, as_utc, end_of_day
+from gdcluster.engine.clock import FakeClock, end_of_day
 from gdcluster.engine.errors import PermissionDenied, Reason
-from gdcluster.engine.kernel import Transaction
-from gdcluster.engine.models import Case
 
 FACTS = "2023年产值数据与统计部门数据不符"
 
@@ -37,27 +33,6 @@ def decided_by_system(monkeypatch: pytest.MonkeyPatch) -> str:
     """A variant of guangdong-2023, loadable as "test-system-decides", whose revocations the
     system may decide (``[revocation] decided_by = "system"``)."""
     return system_decides(monkeypatch)
-
-
-@contextmanager
-def holding(engine: Engine, case_id: int, kind: str) -> Iterator[tuple[Transaction, Case]]:
-    """A transaction of the act kernel that holds the case's pending deadline of ``kind`` as
-    the sweep does (the case locked, the deadline claimed at its due time, which must have
-    come): the one place ``system`` may act. What it does is rolled back if it raises."""
-    from sqlalchemy import select
-
-    from gdcluster.engine.models import Deadline
-
-    with engine.kernel.transaction() as transaction:
-        session = transaction.session
-        case = session.get(Case, case_id, with_for_update=True)
-        row = session.scalars(select(Deadline).where(
-            Deadline.case_id == case_id, Deadline.kind == kind, Deadline.status == "pending")
-            .order_by(Deadline.due_at)).first()
-        assert case is not None and row is not None, (case_id, kind)
-        assert as_utc(row.due_at) <= engine.clock.now()
-        assert transaction.claim_deadline(row.id, engine.clock.now())
-        yield transaction, case
 
 
 def proposed(walker: Walker, at: str = "2024-11-01T10:00", code: str = "18.2",

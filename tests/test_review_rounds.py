@@ -161,7 +161,7 @@ def test_no_case_is_filed_in_a_review_round(engine: Engine, clock: FakeClock,
     assert caught.value.reasons == [Reason.REVIEW_ROUND]
 
 
-def test_the_review_commands_on_the_cli(tmp_path, clock: FakeClock) -> None:
+def test_the_review_commands_on_the_cli(tmp_path, clock: FakeClock, monkeypatch) -> None:
     """`round open 2026 --kind review`, `case apply-review --data`, `case review-check`,
     `case check --review`, `case renew` and `round show`, with their exit codes: a 复核 with
     no round covering the case is refused (3), a 复核申报 lacking a year is bad input (2)
@@ -179,6 +179,7 @@ def test_the_review_commands_on_the_cli(tmp_path, clock: FakeClock) -> None:
         [case_id] = batch_2023(engine, clock, count=1)
     finally:
         engine.close()
+    monkeypatch.chdir(tmp_path)  # the default outbox is ./outbox: never the checkout's
     runner = CliRunner(env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
                             "GDCLUSTER_ACTOR": None, "GDCLUSTER_SETTINGS": None})
 
