@@ -1,6 +1,7 @@
 """The code is checked as part of the suite, with the versions pinned in the test extras:
 ruff (style, imports, likely bugs; configured in pyproject.toml) over the whole tree, and
-mypy over the engine, the workflow definitions and the notifications. A missing tool is a failure, not a skip."""
+mypy over the engine, the workflow definitions and the notifications. A missing tool is a
+failure, not a skip."""
 
 from __future__ import annotations
 
