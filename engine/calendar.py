@@ -56,6 +56,7 @@ from typing import Any, Final
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.errors import CalendarGap, InvalidInput
 from gdcluster.engine.i18n import N_, Message
@@ -365,7 +366,7 @@ class _YamlRefusal(Exception):
         self.line = mark.line + 1
 
 
-class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
+class _StrictLoader(yaml.SafeLoader):
     """No anchors or aliases (an alias bomb would expand without end) and bounded nesting
     (PyYAML recurses per level)."""
 
@@ -562,8 +563,8 @@ def calendar_from_session(session: Session) -> WorkCalendar:
 def _calendar_rows() -> Any:
     from gdcluster.engine.records import CalendarYear
 
-    return select(CalendarYear.year, CalendarYear.source, CalendarYear.holidays,
-                  CalendarYear.workdays).order_by(CalendarYear.year)
+    return select(col(CalendarYear.year), col(CalendarYear.source), col(CalendarYear.holidays),
+                  col(CalendarYear.workdays)).order_by(col(CalendarYear.year))
 
 
 _CALENDARS: dict[tuple[Any, ...], WorkCalendar] = {}

@@ -136,7 +136,7 @@ class _YamlRefusal(Exception):
         self.line = mark.line + 1 if mark is not None else None
 
 
-class _ExactLoader(yaml.SafeLoader):  # type: ignore[misc]
+class _ExactLoader(yaml.SafeLoader):
     """SafeLoader with exact numbers, no aliases, no duplicate keys and bounded nesting."""
 
     def __init__(self, stream: str) -> None:

@@ -63,6 +63,7 @@ class EngineError(Exception):
 class InvalidInput(EngineError):
     exit_code = 2
     code = "invalid_input"
+    field: str | None  # set from the facts, as each one is
 
     def __init__(self, message: str, *, field: str | None = None, **facts: Any) -> None:
         text = f"{field}: {message}" if field else message
@@ -170,6 +171,11 @@ class Reason(StrEnum):
 class TransitionRefused(EngineError):
     exit_code = 3
     code = "refused"
+    # set from the facts, as each one is
+    case_id: int | None
+    trigger: str | None
+    state: str | None
+    reasons: list[str]
 
     def __init__(
         self,

@@ -131,14 +131,14 @@ class Lifecycle:
     def _build(self) -> Machine:
         from transitions import Machine, Transition
 
-        class RuleTransition(Transition):  # type: ignore[misc]
+        class RuleTransition(Transition):
             """A transition that knows the row of the table it comes from."""
 
             def __init__(self, *args: Any, rule: Rule, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 self.rule = rule
 
-        class RuleMachine(Machine):  # type: ignore[misc]
+        class RuleMachine(Machine):
             transition_cls = RuleTransition
 
         machine = RuleMachine(

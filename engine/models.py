@@ -7,11 +7,11 @@ Amounts and scores are exact decimals kept as strings, never floats.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
-from sqlalchemy.orm import declared_attr
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import Mapped, declared_attr
+from sqlmodel import Field, SQLModel, col
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
 SCHEMA_REVISION = "0011_chain_coverage"
@@ -201,3 +201,9 @@ def load_all() -> None:
     """Define every table on ``SQLModel.metadata``: for ``create_all``, migrations and
     schema comparisons, which must see all of them."""
     from gdcluster.engine import records  # noqa: F401
+
+
+def key_column(key: int | None) -> Mapped[int]:
+    """A table's ``id`` in a query, e.g. ``select(key_column(Case.id))``: the key is None only
+    on a row not stored yet, so no result holds None (sqlmodel types the column as the field)."""
+    return cast("Mapped[int]", col(key))

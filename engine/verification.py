@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine import audit
 from gdcluster.engine.coverage import COVERED, Covered, Group, case_snapshot
@@ -74,8 +76,8 @@ class CaseReplay:
     def finish(self, session: Session) -> tuple[int | None, str] | None:
         from gdcluster.engine.models import Case
 
-        statement = select(Case.id, Case.state, Case.version, Case.valid_from,  # type: ignore[call-overload]
-                           Case.valid_until, Case.previous_state).order_by(Case.id)
+        statement = select(col(Case.id), col(Case.state), col(Case.version), col(Case.valid_from),
+                           col(Case.valid_until), col(Case.previous_state)).order_by(col(Case.id))
         with session.execute(statement.execution_options(yield_per=2000)) as rows:
             return self._compare(rows)
 
@@ -198,10 +200,10 @@ class Coverage:
         from gdcluster.engine.models import AuditEntry
 
         table = covered.table
-        statement = (select(AuditEntry.seq).where(
-            AuditEntry.attest.contains(f'"{covered.name}":'),  # type: ignore[union-attr]
-            ~exists().where(table.c.attest_seq == AuditEntry.seq))
-            .order_by(AuditEntry.seq).limit(1))
+        statement = (select(col(AuditEntry.seq)).where(
+            col(AuditEntry.attest).contains(f'"{covered.name}":'),
+            ~exists().where(table.c.attest_seq == col(AuditEntry.seq)))
+            .order_by(col(AuditEntry.seq)).limit(1))
         return session.scalar(statement)
 
     def counts(self) -> dict[str, int]:
@@ -224,7 +226,7 @@ class Anchor:
         return f"anchor of {self.at} (line {self.line}: row {self.seq}, {self.hash[:16]}…)"
 
 
-def read_anchors(path: str | Path) -> list[Anchor]:
+def read_anchors(path: str | os.PathLike[str]) -> list[Anchor]:
     """The anchors of a file ``audit anchor --to FILE`` appended to (JSON lines)."""
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -53,7 +53,14 @@ from gdcluster.engine.workbook import (
     put,
     window,
 )
-from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS, INCIDENT_LABELS, Policy
+from gdcluster.states.policy import (
+    INCIDENT_GRADES,
+    INCIDENT_KINDS,
+    INCIDENT_LABELS,
+    Condition,
+    Policy,
+    Threshold,
+)
 
 __all__ = [
     "BookWriter",
@@ -166,8 +173,10 @@ class _Writer(BookWriter):
             parts.append(hint)
         return "；".join(parts)
 
-    def _item(self, item_id: str) -> Any:
-        for item in (*self.policy.thresholds, *self.policy.conditions):
+    def _item(self, item_id: str) -> Threshold | Condition | None:
+        items: tuple[Threshold | Condition, ...] = (*self.policy.thresholds,
+                                                    *self.policy.conditions)
+        for item in items:
             if item.id == item_id:
                 return item
         return None
