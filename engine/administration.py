@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, PermissionDenied
@@ -80,7 +81,7 @@ class Administration:
         now = self.clock.now()
         with self.kernel.transaction() as transaction:
             session = transaction.session
-            if first and session.scalar(select(ActorGrant.id).limit(1)) is not None:
+            if first and session.scalar(select(col(ActorGrant.id)).limit(1)) is not None:
                 return {}
             payload = {"os_user": user, "actor": str(pattern)}
             event = transaction.record(actor=who, trigger="actor_grant", at=now,

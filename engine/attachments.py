@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.errors import EngineError, InvalidInput, NotFound
 from gdcluster.engine.records import Attachment, AttachmentBlob
@@ -28,9 +29,10 @@ __all__ = ["AttachmentCorrupted", "attachment_content", "attachments_of", "file_
            "link_audit_row", "store_attachment"]
 
 #: What the listing shows of an attachment (never the bytes).
-_LISTED = (Attachment.id, Attachment.sha256, Attachment.size, Attachment.media_type,
-           Attachment.name, Attachment.kind, Attachment.note, Attachment.actor,
-           Attachment.audit_seq, Attachment.attached_at)
+_LISTED = (col(Attachment.id), col(Attachment.sha256), col(Attachment.size),
+           col(Attachment.media_type), col(Attachment.name), col(Attachment.kind),
+           col(Attachment.note), col(Attachment.actor), col(Attachment.audit_seq),
+           col(Attachment.attached_at))
 
 #: ZIP-based formats by a part only they hold.
 _ZIP_PARTS = (("docx", "word/document.xml"), ("xlsx", "xl/workbook.xml"), ("ofd", "OFD.xml"))
@@ -111,14 +113,14 @@ def link_audit_row(session: Session, case_id: int | None, seq: int) -> None:
     """Name the audit row ``seq`` on the attachments its act just stored (in its
     transaction, right after the row is appended)."""
     session.execute(update(Attachment)
-                    .where(Attachment.case_id == case_id, Attachment.audit_seq.is_(None))
+                    .where(col(Attachment.case_id) == case_id, col(Attachment.audit_seq).is_(None))
                     .values(audit_seq=seq))
 
 
 def attachments_of(session: Session, case_id: int) -> list[dict[str, Any]]:
     """The case's attachments, oldest first, without their bytes."""
     return [dict(row._mapping) for row in session.execute(
-        select(*_LISTED).where(Attachment.case_id == case_id).order_by(Attachment.id))]
+        select(*_LISTED).where(col(Attachment.case_id) == case_id).order_by(col(Attachment.id)))]
 
 
 def attachment_content(session: Session, case_id: int, sha256: str) -> tuple[dict[str, Any],
@@ -130,17 +132,17 @@ def attachment_content(session: Session, case_id: int, sha256: str) -> tuple[dic
         raise InvalidInput("give the attachment's SHA-256 (at least its first 8 hex digits)",
                            field="sha256")
     rows = [dict(row._mapping) for row in session.execute(
-        select(*_LISTED).where(Attachment.case_id == case_id,
-                               Attachment.sha256.startswith(prefix))
-        .order_by(Attachment.id))]
+        select(*_LISTED).where(col(Attachment.case_id) == case_id,
+                               col(Attachment.sha256).startswith(prefix))
+        .order_by(col(Attachment.id)))]
     if len({row["sha256"] for row in rows}) > 1:
         raise InvalidInput(f"{prefix} names several attachments of case {case_id}: give more "
                            f"of the hash", field="sha256")
     if not rows:
         raise NotFound(f"attachment of case {case_id}", prefix)
     row = rows[0]
-    content = session.scalar(select(AttachmentBlob.content)
-                             .where(AttachmentBlob.sha256 == row["sha256"]))
+    content = session.scalar(select(col(AttachmentBlob.content))
+                             .where(col(AttachmentBlob.sha256) == row["sha256"]))
     if content is None or hashlib.sha256(bytes(content)).hexdigest() != row["sha256"]:
         raise AttachmentCorrupted(f"the stored bytes of {row['name']} do not match its SHA-256 "
                                   f"{row['sha256']}", case_id=case_id, sha256=row["sha256"])

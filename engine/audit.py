@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.clock import local_text
 from gdcluster.engine.errors import ClockBehind
@@ -329,7 +330,7 @@ def verify(session: Session, *, batch: int = 2000,
     previous_at: datetime | None = None
     expected_seq = 1
     rows = 0
-    query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+    query = select(AuditEntry).order_by(col(AuditEntry.seq)).execution_options(yield_per=batch)
     with session.scalars(query) as entries:  # closes the server-side cursor on early return
         for entry in entries:
             rows += 1

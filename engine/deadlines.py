@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.clock import end_of_day, start_of_day
 from gdcluster.engine.models import Deadline, Objection
@@ -186,7 +187,7 @@ def settle(
                                      fired_at=bindparam("s_now"), result=bindparam("s_result"))
         _SETTLES[shape] = statement
     if key_prefix is not None:
-        statement = statement.where(Deadline.key.startswith(key_prefix, autoescape=True))
+        statement = statement.where(col(Deadline.key).startswith(key_prefix, autoescape=True))
     session.flush()  # the statement sees what the act changed, as an ORM update would
     outcome = connection_of(session).execute(statement, {
         "s_case_id": case_id, "s_round_year": round_year, "s_kinds": list(kinds or ()),
@@ -296,7 +297,7 @@ def schedule_correction(session: Session, *, case_id: int, due: date, reminder: 
     Returns the deadline's key."""
     number = 1 + int(session.scalar(
         select(func.count()).select_from(Deadline)
-        .where(Deadline.case_id == case_id, Deadline.kind == CORRECTION_DUE)) or 0)
+        .where(col(Deadline.case_id) == case_id, col(Deadline.kind) == CORRECTION_DUE)) or 0)
     key = schedule(session, kind=CORRECTION_DUE, key=case_key(case_id, "correction", number),
                    due_at=end_of_day(due), now=now, case_id=case_id)
     if reminder is not None:
@@ -321,11 +322,12 @@ def rearm_publicity_end(
         return None
     still_open = session.scalar(
         select(func.count()).select_from(Objection)
-        .where(Objection.case_id == case.id, Objection.status == "open")
+        .where(col(Objection.case_id) == case.id, col(Objection.status) == "open")
     )
     already = session.scalar(
-        select(Deadline.id).where(Deadline.case_id == case.id, Deadline.kind == PUBLICITY_END,
-                                  Deadline.status == "pending")
+        select(col(Deadline.id)).where(col(Deadline.case_id) == case.id,
+                                       col(Deadline.kind) == PUBLICITY_END,
+                                       col(Deadline.status) == "pending")
     )
     if still_open or already is not None:
         return None

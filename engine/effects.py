@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act, Registry
@@ -104,6 +105,7 @@ def return_for_correction(act: Act) -> None:
         today, due=given, workdays=int(periods.correction_workdays),
         reminder_workdays=int(periods.correction_reminder_days), recommend_by=recommend_by,
         calendar=act.calendar())
+    assert act.case.id is not None  # the act's case is a stored row
     deadlines.schedule_correction(act.session, case_id=act.case.id, due=due, reminder=reminder,
                                   now=act.now)
     act.case.correction_due = due
@@ -141,8 +143,8 @@ def score(act: Act) -> None:
         raise InvalidInput("must be true or false", field="replace")
     scores = validate_scores(act.payload.get("scores"), act.policy)
     stored = by_expert(
-        act.session.scalars(select(ExpertScore).where(ExpertScore.case_id == act.case.id)
-                            .order_by(ExpertScore.id)),
+        act.session.scalars(select(ExpertScore).where(col(ExpertScore.case_id) == act.case.id)
+                            .order_by(col(ExpertScore.id))),
         lambda row: row.expert,
     ).get(expert, [])
     if stored and not replace:
@@ -169,6 +171,7 @@ def score(act: Act) -> None:
         act.audit["replaced"] = old[-1]
         if len(old) > 1:
             act.audit["also_replaced"] = old[:-1]
+    assert act.case.id is not None  # the act's case is a stored row
     act.session.add(
         ExpertScore(
             case_id=act.case.id,
@@ -187,9 +190,9 @@ def expert_review(act: Act) -> None:
     from gdcluster.engine.scoring import by_expert, final_score
 
     experts = by_expert(
-        act.session.execute(select(ExpertScore.expert, ExpertScore.total)
-                            .where(ExpertScore.case_id == act.case.id)
-                            .order_by(ExpertScore.id)),
+        act.session.execute(select(col(ExpertScore.expert), col(ExpertScore.total))
+                            .where(col(ExpertScore.case_id) == act.case.id)
+                            .order_by(col(ExpertScore.id))),
         lambda row: row.expert,
     )
     twice = {name: rows for name, rows in experts.items() if len(rows) > 1}
@@ -221,6 +224,7 @@ def publicize(act: Act) -> None:
     end = calendar.add_workdays(start, workdays)
     # the deadline before the case's dates: scheduling flushes, and a case changed by then
     # would be written by that flush and again with the act
+    assert act.case.id is not None  # the act's case is a stored row
     deadlines.schedule(
         act.session,
         kind=deadlines.PUBLICITY_END,
@@ -241,6 +245,7 @@ def object_to(act: Act) -> None:
     contact = act.text("contact", limit=500, one_line=True)
     evidence = act.text("evidence")
     unit = act.text("unit", required=False, limit=500, one_line=True)
+    assert act.case.id is not None  # the act's case is a stored row
     objection = Objection(
         case_id=act.case.id,
         name=name or "",
@@ -301,6 +306,7 @@ def recognize(act: Act) -> None:
     valid_until = deadlines.validity_until(valid_from, years)
     act.case.valid_from = valid_from
     act.case.valid_until = valid_until
+    assert act.case.id is not None  # the act's case is a stored row
     deadlines.schedule_validity(
         act.session, case_id=act.case.id, valid_from=valid_from, valid_until=valid_until,
         periods=act.policy.periods, calendar=act.calendar(), now=act.now,
@@ -326,8 +332,8 @@ def report(act: Act) -> None:
         raise act.refuse(f"the report for {year} cannot be filed before {year} begins",
                          Reason.YEAR_NOT_BEGUN)
     already = act.session.scalar(
-        select(AnnualReport.id).where(AnnualReport.case_id == act.case.id,
-                                      AnnualReport.year == year)
+        select(col(AnnualReport.id)).where(col(AnnualReport.case_id) == act.case.id,
+                                           col(AnnualReport.year) == year)
     )
     if already is not None:
         raise act.refuse(f"the report for {year} was already filed", Reason.ALREADY_FILED)
@@ -337,6 +343,7 @@ def report(act: Act) -> None:
     from gdcluster.engine.application import to_json, validate_report
 
     data = to_json(validate_report(data, year))
+    assert act.case.id is not None  # the act's case is a stored row
     act.session.add(AnnualReport(case_id=act.case.id, year=year, data=data,
                                  filed_at=act.now))
     deadlines.settle(
@@ -354,6 +361,7 @@ def change(act: Act) -> None:
     if kind not in CHANGE_KINDS:
         raise InvalidInput(f"must be one of {', '.join(CHANGE_KINDS)}", field="kind")
     detail = act.text("detail")
+    assert act.case.id is not None  # the act's case is a stored row
     act.session.add(ChangeFiling(case_id=act.case.id, kind=kind, detail=detail or "",
                                  filed_at=act.now))
     act.audit.update(kind=kind, detail=detail)

@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, NotFound, PermissionDenied
@@ -117,9 +118,9 @@ def grants(session: Session, os_user: str | None = None) -> list[dict[str, Any]]
     """The database's grants (of one OS user, when given), in the order they were made."""
     from gdcluster.engine.records import ActorGrant
 
-    statement = select(ActorGrant).order_by(ActorGrant.id)
+    statement = select(ActorGrant).order_by(col(ActorGrant.id))
     if os_user is not None:
-        statement = statement.where(ActorGrant.os_user == os_user)
+        statement = statement.where(col(ActorGrant.os_user) == os_user)
     return [{"os_user": row.os_user, "actor": row.actor, "granted_by": row.granted_by,
              "granted_at": row.granted_at, "audit_seq": row.audit_seq}
             for row in session.scalars(statement)]
@@ -130,8 +131,8 @@ def grant(session: Session, os_user: str, pattern: Pattern, *, by: str, at: date
     """Record the grant (inside the act's transaction); False when it was there already."""
     from gdcluster.engine.records import ActorGrant
 
-    exists = session.scalar(select(ActorGrant.id).where(ActorGrant.os_user == os_user,
-                                                        ActorGrant.actor == str(pattern)))
+    exists = session.scalar(select(col(ActorGrant.id)).where(col(ActorGrant.os_user) == os_user,
+                                                             col(ActorGrant.actor) == str(pattern)))
     if exists is not None:
         return False
     session.add(ActorGrant(os_user=os_user, actor=str(pattern), granted_by=by, granted_at=at,
@@ -144,7 +145,7 @@ def revoke(session: Session, os_user: str, pattern: Pattern) -> None:
     from gdcluster.engine.records import ActorGrant
 
     removed = session.execute(delete(ActorGrant).where(
-        ActorGrant.os_user == os_user, ActorGrant.actor == str(pattern)))
+        col(ActorGrant.os_user) == os_user, col(ActorGrant.actor) == str(pattern)))
     if not removed.rowcount:  # type: ignore[attr-defined]
         raise NotFound("actor grant", f"{os_user} → {pattern}")
 
@@ -159,12 +160,13 @@ def check_actor(session: Session, os_user: str, actor: Actor,
     from gdcluster.engine.records import ActorGrant
 
     stored = [Pattern.parse(row) for row in session.scalars(
-        select(ActorGrant.actor).where(ActorGrant.os_user == os_user).order_by(ActorGrant.id))]
+        select(col(ActorGrant.actor)).where(col(ActorGrant.os_user) == os_user)
+        .order_by(col(ActorGrant.id)))]
     allowed = [*settings.get(os_user, ()), *stored]
     if any(pattern.matches(actor) for pattern in allowed):
         return
     if not allowed:
-        if not settings and session.scalar(select(ActorGrant.id).limit(1)) is None:
+        if not settings and session.scalar(select(col(ActorGrant.id)).limit(1)) is None:
             return  # no grant anywhere yet: nobody is bound
         raise PermissionDenied(
             f"OS user {os_user} has no actor granted on this database, so it may not act as "

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from gdcluster.engine.acts import Act, Registry
 from gdcluster.engine.clock import end_of_day, local_date, start_of_day
@@ -143,7 +144,7 @@ def enough_experts(act: Act) -> None:
 
     # distinct people: a name stored in two spellings ("王专家", "王专家 ") is one expert
     count = len({expert_key(name) for name in act.session.scalars(
-        select(ExpertScore.expert).where(ExpertScore.case_id == act.case.id))})
+        select(col(ExpertScore.expert)).where(col(ExpertScore.case_id) == act.case.id))})
     needed = int(act.policy.rubric.min_experts)
     if count < needed:
         raise act.refuse(
@@ -192,8 +193,8 @@ def publicity_over(act: Act) -> None:
 def no_open_objection(act: Act) -> None:
     open_ids = list(
         act.session.scalars(
-            select(Objection.id).where(
-                Objection.case_id == act.case.id, Objection.status == "open"
+            select(col(Objection.id)).where(
+                col(Objection.case_id) == act.case.id, col(Objection.status) == "open"
             )
         )
     )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col
 
 from gdcluster.engine import audit, deadlines
 from gdcluster.engine.actors import Actor
@@ -108,10 +109,10 @@ class Transaction:
         caller gets the scheduler's authority by naming it."""
         won = connection_of(self.session).execute(
             update(Deadline)
-            .where(Deadline.id == deadline_id, Deadline.status == "pending",
-                   Deadline.due_at <= at)
+            .where(col(Deadline.id) == deadline_id, col(Deadline.status) == "pending",
+                   col(Deadline.due_at) <= at)
             .values(status="fired", fired_at=at)
-            .returning(Deadline.case_id)
+            .returning(col(Deadline.case_id))
         ).first()
         if won is not None and won[0] is not None:
             self._timer_cases.add(won[0])
@@ -386,12 +387,13 @@ class Kernel:
 
 def _case_with_round() -> Any:
     return (
-        select(Case, Round).join(Round, Round.year == Case.round_year, isouter=True)
-        .where(Case.id == bindparam("case_id"))
+        select(Case, Round).join(Round, col(Round.year) == col(Case.round_year), isouter=True)
+        .where(col(Case.id) == bindparam("case_id"))
         # a round's stored batches (a pick of up to thousands of ids) are read only by the
         # round acts, on access: never decoded again for each case act of the batch
+        # sqlmodel types a column attribute as its value, not the attribute defer() takes
         .options(defer(Round.publicity_pick), defer(Round.recognition_batch))  # type: ignore[arg-type]
-        .with_for_update(of=Case)  # type: ignore[arg-type]
+        .with_for_update(of=Case)
     )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
 
@@ -50,9 +51,9 @@ def _extension(session: Session, name: str) -> tuple[date, str] | None:
     from gdcluster.engine.records import PolicyExtension
 
     row = session.execute(
-        select(PolicyExtension.until, PolicyExtension.source)
-        .where(PolicyExtension.policy == name)
-        .order_by(PolicyExtension.until.desc(), PolicyExtension.id.desc()).limit(1)  # type: ignore[attr-defined]
+        select(col(PolicyExtension.until), col(PolicyExtension.source))
+        .where(col(PolicyExtension.policy) == name)
+        .order_by(col(PolicyExtension.until).desc(), col(PolicyExtension.id).desc()).limit(1)
     ).first()
     return (row.until, row.source) if row is not None else None
 

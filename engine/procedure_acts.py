@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act
@@ -54,7 +55,8 @@ def open_procedure(act: Act, *, code: str, facts: str, due: date | None = None) 
     assert act.case.id is not None
     number = 1 + int(act.session.scalar(
         select(func.count()).select_from(Deadline)
-        .where(Deadline.case_id == act.case.id, Deadline.kind == deadlines.HEARING_END)) or 0)
+        .where(col(Deadline.case_id) == act.case.id,
+               col(Deadline.kind) == deadlines.HEARING_END)) or 0)
     key = deadlines.schedule(act.session, kind=deadlines.HEARING_END,
                              key=deadlines.case_key(act.case.id, "hearing", number),
                              due_at=end_of_day(hearing_due), now=act.now, case_id=act.case.id)

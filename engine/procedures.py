@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine import models
 from gdcluster.engine.clock import as_utc, end_of_day
@@ -105,20 +106,21 @@ def current(session: Session, case_id: int) -> Procedure | None:
     """The latest procedure opened on the case (``None``: never one), read from the audit."""
     AuditEntry = models.AuditEntry  # the audit table loads when first read
     opened = session.execute(
-        select(AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.trigger,
-               AuditEntry.payload)
-        .where(AuditEntry.case_id == case_id, AuditEntry.to_state == PROPOSED,
-               AuditEntry.from_state != PROPOSED)
-        .order_by(AuditEntry.seq.desc()).limit(1)
+        select(col(AuditEntry.seq), col(AuditEntry.at), col(AuditEntry.actor),
+               col(AuditEntry.trigger), col(AuditEntry.payload))
+        .where(col(AuditEntry.case_id) == case_id, col(AuditEntry.to_state) == PROPOSED,
+               col(AuditEntry.from_state) != PROPOSED)
+        .order_by(col(AuditEntry.seq).desc()).limit(1)
     ).first()
     if opened is None:
         return None
     payload = json.loads(opened.payload)
     later = session.execute(
-        select(AuditEntry.at, AuditEntry.actor, AuditEntry.trigger, AuditEntry.payload)
-        .where(AuditEntry.case_id == case_id, AuditEntry.seq > opened.seq,
-               AuditEntry.trigger.in_(("state", "revoke", "maintain")))
-        .order_by(AuditEntry.seq)
+        select(col(AuditEntry.at), col(AuditEntry.actor), col(AuditEntry.trigger),
+               col(AuditEntry.payload))
+        .where(col(AuditEntry.case_id) == case_id, col(AuditEntry.seq) > opened.seq,
+               col(AuditEntry.trigger).in_(("state", "revoke", "maintain")))
+        .order_by(col(AuditEntry.seq))
     ).all()
     statements: list[dict[str, Any]] = []
     decision: dict[str, Any] | None = None
@@ -131,8 +133,9 @@ def current(session: Session, case_id: int) -> Procedure | None:
             decision = {"trigger": row.trigger, "at": as_utc(row.at), "actor": row.actor}
     missing = [int(year) for year in payload.get("missing_years", [])]
     filed = sorted(session.scalars(
-        select(AnnualReport.year).where(AnnualReport.case_id == case_id,
-                                        AnnualReport.year.in_(missing)))) if missing else []
+        select(col(AnnualReport.year))
+        .where(col(AnnualReport.case_id) == case_id,
+               col(AnnualReport.year).in_(missing)))) if missing else []
     return Procedure(
         opened_seq=opened.seq, opened_at=as_utc(opened.at), opened_by=opened.actor,
         trigger=opened.trigger, reason_code=str(payload.get("reason_code", "")),
@@ -148,12 +151,12 @@ def missing_reports(session: Session, case_id: int, now: datetime) -> list[int]:
     from gdcluster.engine import deadlines  # loaded when asked: a read of a case needs none
 
     years = {deadlines.key_year(key) for key in session.scalars(
-        select(Deadline.key).where(Deadline.case_id == case_id,
-                                   Deadline.kind == deadlines.REPORT_DUE,
-                                   Deadline.due_at <= now))}
+        select(col(Deadline.key)).where(col(Deadline.case_id) == case_id,
+                                        col(Deadline.kind) == deadlines.REPORT_DUE,
+                                        col(Deadline.due_at) <= now))}
     years.discard(None)
-    filed = set(session.scalars(select(AnnualReport.year)
-                                .where(AnnualReport.case_id == case_id)))
+    filed = set(session.scalars(select(col(AnnualReport.year))
+                                .where(col(AnnualReport.case_id) == case_id)))
     return sorted(year for year in years if year is not None and year not in filed)
 
 
@@ -181,16 +184,16 @@ def unheard_revocations(session: Session) -> list[dict[str, Any]]:
     stands now: the administrator's list for ``case reinstate``. Nothing is changed."""
     AuditEntry = models.AuditEntry  # the audit table loads when first read
     revoked = session.execute(
-        select(AuditEntry.seq, AuditEntry.case_id, AuditEntry.at, AuditEntry.actor,
-               AuditEntry.from_state, AuditEntry.reason, AuditEntry.payload, Case.name,
-               Case.county, Case.state)
-        .join(Case, Case.id == AuditEntry.case_id)
-        .where(AuditEntry.trigger == "revoke", AuditEntry.to_state == "revoked",
-               AuditEntry.from_state != PROPOSED)
-        .order_by(AuditEntry.seq)).all()
+        select(col(AuditEntry.seq), col(AuditEntry.case_id), col(AuditEntry.at),
+               col(AuditEntry.actor), col(AuditEntry.from_state), col(AuditEntry.reason),
+               col(AuditEntry.payload), col(Case.name), col(Case.county), col(Case.state))
+        .join(Case, col(Case.id) == col(AuditEntry.case_id))
+        .where(col(AuditEntry.trigger) == "revoke", col(AuditEntry.to_state) == "revoked",
+               col(AuditEntry.from_state) != PROPOSED)
+        .order_by(col(AuditEntry.seq))).all()
     reinstated = {row.case_id: row.seq for row in session.execute(
-        select(AuditEntry.case_id, func.max(AuditEntry.seq).label("seq"))
-        .where(AuditEntry.trigger == "reinstate").group_by(AuditEntry.case_id))}
+        select(col(AuditEntry.case_id), func.max(col(AuditEntry.seq)).label("seq"))
+        .where(col(AuditEntry.trigger) == "reinstate").group_by(col(AuditEntry.case_id)))}
     return [{
         "case_id": row.case_id, "name": row.name, "county": row.county,
         "revoked_at": as_utc(row.at), "actor": row.actor,

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine import deadlines, rounds
 from gdcluster.engine.actors import Actor
@@ -201,12 +202,13 @@ def _publicity_to_close(kernel: Kernel, year: int, now: Any
     held: dict[str, str] = {}
     with kernel.store.read() as session:
         rows = list(session.execute(
-            select(Case.id, Case.publicity_end).where(Case.round_year == year,
-                                                      Case.state == "publicized")
-            .order_by(Case.id)))
+            select(col(Case.id), col(Case.publicity_end)).where(col(Case.round_year) == year,
+                                                                col(Case.state) == "publicized")
+            .order_by(col(Case.id))))
         objected = set(session.scalars(
-            select(Objection.case_id).where(Objection.case_id.in_([row.id for row in rows]),
-                                            Objection.status == "open")))
+            select(col(Objection.case_id))
+            .where(col(Objection.case_id).in_([row.id for row in rows]),
+                   col(Objection.status) == "open")))
     for row in rows:
         if row.publicity_end is None or now < end_of_day(row.publicity_end):
             held[str(row.id)] = f"in publicity until 24:00 of {row.publicity_end}"
@@ -219,8 +221,9 @@ def _publicity_to_close(kernel: Kernel, year: int, now: Any
 
 def _closed_cases(session: Session, year: int) -> list[int]:
     return list(session.scalars(
-        select(Case.id).where(Case.round_year == year, Case.state == "publicity_closed")
-        .order_by(Case.id)))
+        select(col(Case.id))
+        .where(col(Case.round_year) == year, col(Case.state) == "publicity_closed")
+        .order_by(col(Case.id))))
 
 
 def _check_documents(kernel: Kernel, who: Actor, year: int, closable: list[int],
@@ -248,8 +251,8 @@ def _check_documents(kernel: Kernel, who: Actor, year: int, closable: list[int],
 
 def _check_after_publicity(session: Session, ids: list[int], signed: date) -> None:
     last = session.execute(
-        select(Case.id, Case.publicity_end).where(Case.id.in_(ids))
-        .order_by(Case.publicity_end.desc(), Case.id).limit(1)  # type: ignore[union-attr]
+        select(col(Case.id), col(Case.publicity_end)).where(col(Case.id).in_(ids))
+        .order_by(col(Case.publicity_end).desc(), col(Case.id)).limit(1)
     ).first()
     if last is not None and last.publicity_end is not None and signed <= last.publicity_end:
         raise InvalidInput(
@@ -262,9 +265,9 @@ def _earlier_doc_nos(session: Session, year: int) -> dict[str, int]:
     """The 文号 of each 名单通告 of the round so far, with its batch number."""
     found: dict[str, int] = {}
     for payload in session.scalars(
-        select(AuditEntry.payload).where(AuditEntry.trigger == "recognize_round",
-                                         AuditEntry.round_year == year,
-                                         AuditEntry.case_id.is_(None))  # type: ignore[union-attr]
+        select(col(AuditEntry.payload)).where(col(AuditEntry.trigger) == "recognize_round",
+                                              col(AuditEntry.round_year) == year,
+                                              col(AuditEntry.case_id).is_(None))
     ):
         data = json.loads(payload)
         if data.get("doc_no"):

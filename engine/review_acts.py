@@ -144,6 +144,7 @@ def renew(act: Act) -> None:
         act.session, now=act.now, result=f"renewed by {act.actor}", status="cancelled",
         case_id=act.case.id, kinds=(deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER),
     )
+    assert act.case.id is not None  # the act's case is a stored row
     deadlines.schedule_validity(
         act.session, case_id=act.case.id, valid_from=new_from, valid_until=new_until,
         periods=act.policy.periods, calendar=act.calendar(), now=act.now,

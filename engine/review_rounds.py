@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
@@ -90,9 +91,9 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
         raise InvalidInput(f"the 初审 deadline {check_day} comes before the application "
                            f"deadline {apply_day}", field="check_by")
     covered = list(session.execute(
-        select(Case.id, Case.state, Case.valid_until)
-        .where(Case.state.in_(REVIEW_STATES), Case.valid_until <= date(year, 12, 31))
-        .order_by(Case.id).with_for_update()).all())
+        select(col(Case.id), col(Case.state), col(Case.valid_until))
+        .where(col(Case.state).in_(REVIEW_STATES), col(Case.valid_until) <= date(year, 12, 31))
+        .order_by(col(Case.id)).with_for_update()).all())
     if not covered:
         raise TransitionRefused(
             f"no recognized cluster's validity ends by the end of {year}: a 复核 round of "
@@ -102,8 +103,8 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
                       apply_by=apply_day, check_by=check_day, opened_at=now))
     session.flush()
     ids = [row.id for row in covered]
-    session.execute(update(Case).where(Case.id.in_(ids))
-                    .values(review_round=year, version=Case.version + 1, updated_at=now)
+    session.execute(update(Case).where(col(Case.id).in_(ids))
+                    .values(review_round=year, version=col(Case.version) + 1, updated_at=now)
                     .execution_options(synchronize_session=False))
     deadlines.schedule(session, kind=deadlines.ROUND_REVIEW_CHECK_CLOSE,
                        key=deadlines.round_key(year, deadlines.ROUND_REVIEW_CHECK_CLOSE),
@@ -130,12 +131,12 @@ def covered_summary(store: Store, summary: RoundSummary) -> RoundSummary:
     """``summary`` of a 复核 round with its covered cases, and its counts over them."""
     with store.read() as session:
         rows = list(session.execute(
-            select(Case.id, Case.name, Case.city, Case.county, Case.state, Case.valid_until,
-                   Case.review)
-            .where(Case.review_round == summary.year).order_by(Case.id)).all())
+            select(col(Case.id), col(Case.name), col(Case.city), col(Case.county),
+                   col(Case.state), col(Case.valid_until), col(Case.review))
+            .where(col(Case.review_round) == summary.year).order_by(col(Case.id))).all())
         by_state = dict(session.execute(
-            select(Case.state, func.count()).where(Case.review_round == summary.year)
-            .group_by(Case.state)).all())
+            select(col(Case.state), func.count()).where(col(Case.review_round) == summary.year)
+            .group_by(col(Case.state))).all())
     by_city: dict[str, dict[str, int]] = {}
     for row in rows:
         cities = by_city.setdefault(row.city, {})
@@ -159,7 +160,7 @@ def recognition_acts_only(store: Store) -> Any:
         if trigger not in RECOGNITION_BATCHES:
             return
         with store.read() as session:
-            kind = session.scalar(select(Round.kind).where(Round.year == year))
+            kind = session.scalar(select(col(Round.kind)).where(col(Round.year) == year))
         if kind == "review":
             raise TransitionRefused(
                 f"round {year} is a 复核 round: {trigger.removesuffix('_round')} is an act of a "

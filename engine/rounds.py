@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
@@ -29,7 +30,7 @@ from gdcluster.engine.effects import CLOSE_REASON_BY_STATE, CLOSE_REASONS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel, Transaction
-from gdcluster.engine.models import Case, Round
+from gdcluster.engine.models import Case, Round, key_column
 from gdcluster.engine.parse import (
     as_date,
     as_year,
@@ -230,8 +231,9 @@ def _pick(
     year = round_row.year
     policy = policy_for(round_row.policy, round_row.policy_digest)
     candidates = list(session.execute(
-        select(Case.id, Case.score, Case.name)
-        .where(Case.round_year == year, Case.state == "expert_reviewed").order_by(Case.id)
+        select(col(Case.id), col(Case.score), col(Case.name))
+        .where(col(Case.round_year) == year, col(Case.state) == "expert_reviewed")
+        .order_by(col(Case.id))
     ).all())
     if not candidates:
         raise TransitionRefused(Message("round {year} has no expert-reviewed case to "
@@ -309,8 +311,8 @@ def closing_blocked(session: Session, round_row: Round, now: datetime) -> Messag
             return Message("round {year} is open for {what} until 24:00 of {deadline}",
                            year=round_row.year, what=what, deadline=deadline)
     correction = session.scalar(
-        select(func.max(Case.correction_due)).where(Case.round_year == round_row.year,
-                                                    Case.state == "drafted"))
+        select(func.max(col(Case.correction_due))).where(col(Case.round_year) == round_row.year,
+                                                         col(Case.state) == "drafted"))
     if correction is not None and now < end_of_day(correction):
         return Message("a case of round {year} returned for correction may be submitted again "
                        "until 24:00 of {correction}", year=round_row.year, correction=correction)
@@ -333,8 +335,9 @@ def close_round(kernel: Kernel, year: int, who: Actor, *,
         already = round_row.closed_at
         blocked = closing_blocked(session, round_row, now) if already is None else None
         leftovers = list(session.execute(
-            select(Case.id, Case.state).where(Case.round_year == year,
-                                              Case.state.in_(CLOSABLE)).order_by(Case.id)))
+            select(key_column(Case.id), col(Case.state))
+            .where(col(Case.round_year) == year, col(Case.state).in_(CLOSABLE))
+            .order_by(col(Case.id))))
     if blocked is not None:
         refusal = TransitionRefused(Message("{blocked}: it is closed after that",
                                             blocked=blocked),

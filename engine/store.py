@@ -46,6 +46,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
+from sqlmodel import col
 
 from gdcluster.engine.errors import (
     ConcurrentModification,
@@ -315,7 +316,7 @@ class Store:
 
     def meta(self, key: str) -> str | None:
         with self.read() as session:
-            value = session.scalar(select(Meta.value).where(Meta.key == key))
+            value = session.scalar(select(col(Meta.value)).where(col(Meta.key) == key))
             return value
 
     def dispose(self) -> None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.clock import (
@@ -115,26 +116,26 @@ def due_rows(
     row twice in one sweep, even one left pending (waiting for a calendar, say).
     """
     statement = select(
-        Deadline.id, Deadline.kind, Deadline.key, Deadline.case_id, Deadline.round_year,
-        Deadline.due_at,
-    ).where(Deadline.status == "pending", Deadline.due_at <= now)
+        col(Deadline.id), col(Deadline.kind), col(Deadline.key), col(Deadline.case_id),
+        col(Deadline.round_year), col(Deadline.due_at),
+    ).where(col(Deadline.status) == "pending", col(Deadline.due_at) <= now)
     if after is not None:
         last_due, last_id = after
         statement = statement.where(
-            Deadline.due_at >= last_due,
-            or_(Deadline.due_at > last_due, Deadline.id > last_id),
+            col(Deadline.due_at) >= last_due,
+            or_(col(Deadline.due_at) > last_due, col(Deadline.id) > last_id),
         )
     if exclude:
-        statement = statement.where(Deadline.id.not_in(sorted(exclude)))
-    statement = statement.order_by(Deadline.due_at, Deadline.id).limit(limit)
+        statement = statement.where(col(Deadline.id).not_in(sorted(exclude)))
+    statement = statement.order_by(col(Deadline.due_at), col(Deadline.id)).limit(limit)
     return list(session.execute(statement).all())
 
 
 def next_due(session: Session, after: datetime) -> datetime | None:
     """The earliest pending due time strictly after ``after`` (the scheduler's next wake-up)."""
     value = session.scalar(
-        select(func.min(Deadline.due_at)).where(
-            Deadline.status == "pending", Deadline.due_at > after
+        select(func.min(col(Deadline.due_at))).where(
+            col(Deadline.status) == "pending", col(Deadline.due_at) > after
         )
     )
     return as_utc(value) if value is not None else None
@@ -268,9 +269,9 @@ def _fire_case_deadline(
             kernel.transition(transaction, case, decided.trigger, SYSTEM,
                               dict(decided.payload), at)
             wrote_due = session.scalar(
-                select(Deadline.id).where(Deadline.case_id == case.id,
-                                          Deadline.status == "pending",
-                                          Deadline.due_at <= cutoff).limit(1)
+                select(col(Deadline.id)).where(col(Deadline.case_id) == case.id,
+                                               col(Deadline.status) == "pending",
+                                               col(Deadline.due_at) <= cutoff).limit(1)
             ) is not None
         elif decided.outcome == REMINDED:
             assert case is not None
@@ -307,7 +308,7 @@ def _fire_round_deadline(kernel: Kernel, row: Any, at: datetime) -> tuple[bool, 
         column = (Case.review_round if row.kind == deadlines.ROUND_REVIEW_CHECK_CLOSE
                   else Case.round_year)
         counts = dict(session.execute(
-            select(Case.state, func.count()).where(column == year).group_by(Case.state)
+            select(col(Case.state), func.count()).where(column == year).group_by(col(Case.state))
         ).all())
         what = _ROUND_WINDOWS[row.kind]
         decided = Plan(CLOSED, f"round {year} closed for {what}")
@@ -330,7 +331,7 @@ def _claim(session: Session, deadline_id: int, at: datetime) -> bool:
     """``pending → fired``, conditionally: exactly one process wins."""
     outcome = session.execute(
         update(Deadline)
-        .where(Deadline.id == deadline_id, Deadline.status == "pending")
+        .where(col(Deadline.id) == deadline_id, col(Deadline.status) == "pending")
         .values(status="fired", fired_at=at)
         .execution_options(synchronize_session=False)
     )
@@ -339,7 +340,7 @@ def _claim(session: Session, deadline_id: int, at: datetime) -> bool:
 
 def _set_result(session: Session, deadline_id: int, result: str) -> None:
     session.execute(
-        update(Deadline).where(Deadline.id == deadline_id).values(result=result[:4000])
+        update(Deadline).where(col(Deadline.id) == deadline_id).values(result=result[:4000])
         .execution_options(synchronize_session=False)
     )
 
@@ -347,7 +348,7 @@ def _set_result(session: Session, deadline_id: int, result: str) -> None:
 def _still_pending(kernel: Kernel, deadline_id: int) -> bool:
     """A cheap read before taking write locks: skip what another sweeper already fired."""
     with kernel.store.read() as session:
-        return session.scalar(select(Deadline.status).where(Deadline.id == deadline_id)) \
+        return session.scalar(select(col(Deadline.status)).where(col(Deadline.id) == deadline_id)) \
             == "pending"
 
 
@@ -358,8 +359,8 @@ def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome
     with kernel.store.write() as session:
         changed = session.execute(
             update(Deadline)
-            .where(Deadline.id == row.id, Deadline.status == "pending",
-                   or_(Deadline.result.is_(None), Deadline.result != result))
+            .where(col(Deadline.id) == row.id, col(Deadline.status) == "pending",
+                   or_(col(Deadline.result).is_(None), col(Deadline.result) != result))
             .values(result=result)
             .execution_options(synchronize_session=False)
         )

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine import deadlines, procedures
 from gdcluster.engine.actors import Actor
@@ -139,19 +140,20 @@ class Reads:
     def open_objections(self, case_id: int) -> list[int]:
         """The ids of the case's open objections, in order."""
         return list(self.session.scalars(
-            select(Objection.id).where(Objection.case_id == case_id, Objection.status == "open")
-            .order_by(Objection.id)))
+            select(col(Objection.id))
+            .where(col(Objection.case_id) == case_id, col(Objection.status) == "open")
+            .order_by(col(Objection.id))))
 
     def report_filed(self, case_id: int, year: int) -> bool:
         """Whether the case's annual report for ``year`` is filed."""
         return self.session.scalar(
-            select(AnnualReport.id).where(AnnualReport.case_id == case_id,
-                                          AnnualReport.year == year)) is not None
+            select(col(AnnualReport.id)).where(col(AnnualReport.case_id) == case_id,
+                                               col(AnnualReport.year) == year)) is not None
 
     def report_due(self, case_id: int, year: int | None) -> datetime | None:
         """When the case's annual report for ``year`` is due (its deadline row), if known."""
-        return self.session.scalar(select(Deadline.due_at).where(
-            Deadline.key == deadlines.case_key(case_id, "report", year)))
+        return self.session.scalar(select(col(Deadline.due_at)).where(
+            col(Deadline.key) == deadlines.case_key(case_id, "report", year)))
 
 
 def plan(session: Session, row: Any, case: Case, now: datetime,
@@ -163,6 +165,7 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
     is closed as too late rather than sent beside the consequence.
     """
     reads = reads if reads is not None else Reads(session)
+    assert case.id is not None  # a stored case
     kind, state = row.kind, case.state
     if kind == deadlines.PUBLICITY_END:
         if state != "publicized":
