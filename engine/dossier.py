@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store
@@ -73,8 +74,9 @@ def read_case_file(store: Store, case_id: int) -> CaseFile:
             ScoreRow(expert=row.expert,
                      points={key: Decimal(str(value)) for key, value in row.scores.items()},
                      total=Decimal(row.total), at=row.at)
-            for row in session.scalars(select(ExpertScore).where(ExpertScore.case_id == case_id)
-                                       .order_by(ExpertScore.id))
+            for row in session.scalars(select(ExpertScore)
+                                       .where(col(ExpertScore.case_id) == case_id)
+                                       .order_by(col(ExpertScore.id)))
         ]
         notice = Notice.__table__.c  # type: ignore[attr-defined]
         notices = [dict(row._mapping) for row in session.execute(

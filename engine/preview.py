@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine import deadlines, timers
 from gdcluster.engine.clock import as_utc, end_of_day, parse_instant
 from gdcluster.engine.errors import EngineError
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, key_column
 from gdcluster.engine.timers import SYSTEM
 from gdcluster.states.workflow import PREVIOUS
 
@@ -193,16 +194,18 @@ class BatchReads(timers.Reads):
                 for row in rows if row.kind == deadlines.REPORT_REMINDER}
         self.objections: dict[int, list[int]] = {}
         for case_id, objection_id in session.execute(
-                select(Objection.case_id, Objection.id)
-                .where(Objection.case_id.in_(sorted(publicity)),  # type: ignore[union-attr]
-                       Objection.status == "open").order_by(Objection.id)) if publicity else ():
+                select(col(Objection.case_id), key_column(Objection.id))
+                .where(col(Objection.case_id).in_(sorted(publicity)),
+                       col(Objection.status) == "open")
+                .order_by(col(Objection.id))) if publicity else ():
             self.objections.setdefault(case_id, []).append(objection_id)
         self.filed = {(case_id, year) for case_id, year in session.execute(
-            select(AnnualReport.case_id, AnnualReport.year)
-            .where(AnnualReport.case_id.in_(sorted(reports))))  # type: ignore[attr-defined]
+            select(col(AnnualReport.case_id), col(AnnualReport.year))
+            .where(col(AnnualReport.case_id).in_(sorted(reports))))
         } if reports else set()
         self.due = {key: due_at for key, due_at in session.execute(
-            select(Deadline.key, Deadline.due_at).where(Deadline.key.in_(sorted(keys))))
+            select(col(Deadline.key), col(Deadline.due_at))
+            .where(col(Deadline.key).in_(sorted(keys))))
         } if keys else {}
 
     def open_objections(self, case_id: int) -> list[int]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from gdcluster.engine.models import AnnualReport, Case
 
@@ -40,8 +41,8 @@ def latest_goal_actuals(session: Any, case_id: int) -> dict[str, dict[str, Any]]
 
     found: dict[str, dict[str, Any]] = {}
     for year, data in session.execute(
-            select(AnnualReport.year, AnnualReport.data)
-            .where(AnnualReport.case_id == case_id).order_by(AnnualReport.year)):
+            select(col(AnnualReport.year), col(AnnualReport.data))
+            .where(col(AnnualReport.case_id) == case_id).order_by(col(AnnualReport.year))):
         for entry in read_stored_report(data).get("goal_progress", []):
             found[goal_key(entry["indicator"])] = {
                 "indicator": entry["indicator"], "actual": entry["actual"], "year": year}
@@ -61,6 +62,7 @@ def review_assessment(session: Any, case: Case) -> Any:
         return None
     review = read_stored_review(stored["data"])
     given = {goal_key(result.indicator) for result in review.goal_results}
+    assert case.id is not None  # a stored case
     reported = [GoalResult(entry["indicator"], entry["actual"], f"{entry['year']}年度报告")
                 for key, entry in latest_goal_actuals(session, case.id).items()
                 if key not in given]
@@ -79,6 +81,7 @@ def review_status(session: Any, case: Case) -> dict[str, Any]:
     progress (filed, the city's opinion, the decision) and its 考核."""
     from gdcluster.engine.application import goal_key
 
+    assert case.id is not None  # a stored case
     actuals = latest_goal_actuals(session, case.id)
     goals = []
     for goal in (case_plan(case) or {}).get("goals", []):

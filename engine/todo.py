@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import and_, label, or_, select, true
+from sqlmodel import col
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import end_of_day, local_date
@@ -190,9 +191,9 @@ def _acts(session: Any, who: Actor, scope: list[Any]) -> Iterator[Todo]:
     waiting = waiting_rules(load_workflow(), who.kind)
     if not waiting:
         return
-    statement = (select(Case.id, Case.round_year, Case.name, Case.city, Case.county,
-                        Case.state)
-                 .where(Case.state.in_(sorted(waiting)), *scope).order_by(Case.id))
+    statement = (select(col(Case.id), col(Case.round_year), col(Case.name), col(Case.city),
+                        col(Case.county), col(Case.state))
+                 .where(col(Case.state).in_(sorted(waiting)), *scope).order_by(col(Case.id)))
     for row in session.execute(statement.execution_options(yield_per=500)):
         rules = waiting[row.state]
         first = rules[0]
@@ -205,12 +206,12 @@ def _acts(session: Any, who: Actor, scope: list[Any]) -> Iterator[Todo]:
 
 
 def _objections(session: Any, scope: list[Any]) -> Iterator[Todo]:
-    statement = (select(Case.id, Case.round_year, Case.name, Case.city, Case.county, Case.state,
-                        Case.publicity_end, Objection.id.label("objection"),
-                        Objection.filed_at)
-                 .join(Objection, Objection.case_id == Case.id)
-                 .where(Case.state == "publicized", Objection.status == "open", *scope)
-                 .order_by(Objection.filed_at, Objection.id))
+    statement = (select(col(Case.id), col(Case.round_year), col(Case.name), col(Case.city),
+                        col(Case.county), col(Case.state), col(Case.publicity_end),
+                        label("objection", col(Objection.id)), col(Objection.filed_at))
+                 .join(Objection, col(Objection.case_id) == col(Case.id))
+                 .where(col(Case.state) == "publicized", col(Objection.status) == "open", *scope)
+                 .order_by(col(Objection.filed_at), col(Objection.id)))
     for row in session.execute(statement.execution_options(yield_per=500)):
         yield Todo(section="objections", case_id=row.id, round=row.round_year, name=row.name,
                    city=row.city, county=row.county, state=row.state,
@@ -220,7 +221,7 @@ def _objections(session: Any, scope: list[Any]) -> Iterator[Todo]:
 
 def _deadline_columns() -> tuple[Any, ...]:
     return (Deadline.kind, Deadline.due_at, Deadline.case_id, Deadline.round_year,
-            Case.round_year.label("case_round"), Case.name, Case.city, Case.county, Case.state)
+            col(Case.round_year).label("case_round"), Case.name, Case.city, Case.county, Case.state)
 
 
 def _deadlines(session: Any, who: Actor, scope: list[Any], now: datetime,
@@ -231,11 +232,11 @@ def _deadlines(session: Any, who: Actor, scope: list[Any], now: datetime,
         return
     # a round's own deadline (no case) is every city's or county's; scope applies to cases
     statement = (select(*_deadline_columns())
-                 .outerjoin(Case, Case.id == Deadline.case_id)
-                 .where(Deadline.status == "pending", Deadline.kind.in_(sorted(texts)),
-                        Deadline.due_at <= horizon,
-                        or_(Deadline.case_id.is_(None), and_(*scope) if scope else true()))
-                 .order_by(Deadline.due_at, Deadline.id))
+                 .outerjoin(Case, col(Case.id) == col(Deadline.case_id))
+                 .where(col(Deadline.status) == "pending", col(Deadline.kind).in_(sorted(texts)),
+                        col(Deadline.due_at) <= horizon,
+                        or_(col(Deadline.case_id).is_(None), and_(*scope) if scope else true()))
+                 .order_by(col(Deadline.due_at), col(Deadline.id)))
     for row in session.execute(statement.execution_options(yield_per=500)):
         yield _deadline_line("deadlines", row, texts[row.kind].text, now)
 
@@ -246,11 +247,12 @@ def _awaiting(session: Any, who: Actor, scope: list[Any], now: datetime,
     if not entries:
         return
     statement = (select(*_deadline_columns())
-                 .join(Case, Case.id == Deadline.case_id)
-                 .where(Deadline.due_at <= now, Deadline.status != "cancelled",
-                        or_(*(and_(Deadline.kind == entry.kind, Case.state.in_(entry.after))
+                 .join(Case, col(Case.id) == col(Deadline.case_id))
+                 .where(col(Deadline.due_at) <= now, col(Deadline.status) != "cancelled",
+                        or_(*(and_(col(Deadline.kind) == entry.kind,
+                                   col(Case.state).in_(entry.after))
                               for entry in entries)), *scope)
-                 .order_by(Deadline.due_at, Deadline.id))
+                 .order_by(col(Deadline.due_at), col(Deadline.id)))
     texts = {entry.kind: entry.text for entry in entries}
     for row in session.execute(statement.execution_options(yield_per=500)):
         yield _deadline_line("awaiting", row, texts[row.kind], now)

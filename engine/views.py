@@ -18,6 +18,7 @@ from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import col
 
 from gdcluster.engine import parse
 from gdcluster.engine.clock import in_shanghai
@@ -257,7 +258,7 @@ def list_cases(
         state=state, city=city, round_year=round_year, county=county, industry=industry,
         name=name, due_before=due_before, valid_until_before=valid_until_before,
         valid_until_after=valid_until_after,
-    )).order_by(Case.id)
+    )).order_by(col(Case.id))
     offset, limit = row_count(offset, "offset") or 0, row_count(limit, "limit")
     if offset:
         statement = statement.offset(offset)
@@ -301,9 +302,9 @@ def _case_filters(
         clauses.append(_AsciiLower(Case.name).contains(part, autoescape=True))
     day = as_date(due_before, "due_before")
     if day is not None:
-        clauses.append(select(Deadline.id).where(
-            Deadline.case_id == Case.id, Deadline.status == "pending",
-            Deadline.due_at <= end_of_day(day),
+        clauses.append(select(col(Deadline.id)).where(
+            col(Deadline.case_id) == col(Case.id), col(Deadline.status) == "pending",
+            col(Deadline.due_at) <= end_of_day(day),
         ).exists())
     until_before = as_date(valid_until_before, "valid_until_before")
     until_after = as_date(valid_until_after, "valid_until_after")
@@ -311,9 +312,9 @@ def _case_filters(
         raise InvalidInput(f"{until_after} is later than valid_until_before {until_before}: "
                            f"no validity ends in that span", field="valid_until_after")
     if until_before is not None:
-        clauses.append(Case.valid_until <= until_before)
+        clauses.append(col(Case.valid_until) <= until_before)
     if until_after is not None:
-        clauses.append(Case.valid_until >= until_after)
+        clauses.append(col(Case.valid_until) >= until_after)
     return clauses
 
 
@@ -385,7 +386,8 @@ def history(store: Store, case_id: int) -> list[dict[str, Any]]:
              "reason": row.reason, "article": row.article,
              "payload": in_shanghai(json.loads(row.payload))}
             for row in session.scalars(
-                select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.seq)
+                select(AuditEntry).where(col(AuditEntry.case_id) == case_id)
+                .order_by(col(AuditEntry.seq))
             )
         ]
 
@@ -394,9 +396,9 @@ def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]
     """The refused attempts, oldest first (of one case, when given)."""
     from gdcluster.engine.records import Refusal
 
-    statement = select(Refusal).order_by(Refusal.id)
+    statement = select(Refusal).order_by(col(Refusal.id))
     if case_id is not None:
-        statement = statement.where(Refusal.case_id == case_id)
+        statement = statement.where(col(Refusal.case_id) == case_id)
     with store.read() as session:
         return [
             {"at": in_shanghai(row.at), "actor": row.actor, "trigger": row.trigger,
@@ -413,7 +415,7 @@ def application(store: Store, case_id: int) -> dict[str, Any]:
 
     case_id = as_case_id(case_id)
     with store.read() as session:
-        stored = session.scalar(select(Case.application).where(Case.id == case_id))
+        stored = session.scalar(select(col(Case.application)).where(col(Case.id) == case_id))
         if stored is None:
             raise NotFound("case", case_id)
         return read_stored_application(stored)
@@ -445,8 +447,9 @@ def scores(store: Store, case_id: int) -> list[ScoreRow]:
             ScoreRow(expert=row.expert,
                      points={key: Decimal(str(value)) for key, value in row.scores.items()},
                      total=Decimal(row.total), at=row.at)
-            for row in session.scalars(select(ExpertScore).where(ExpertScore.case_id == case_id)
-                                       .order_by(ExpertScore.id))
+            for row in session.scalars(select(ExpertScore)
+                                       .where(col(ExpertScore.case_id) == case_id)
+                                       .order_by(col(ExpertScore.id)))
         ]
 
 
@@ -560,14 +563,15 @@ def round_summary(store: Store, year: int) -> RoundSummary:
         policy = policy_for(round_row.policy, round_row.policy_digest)
         by_state = dict(
             session.execute(
-                select(Case.state, func.count()).where(Case.round_year == year)
-                .group_by(Case.state)
+                select(col(Case.state), func.count()).where(col(Case.round_year) == year)
+                .group_by(col(Case.state))
             ).all()
         )
         by_city: dict[str, dict[str, int]] = {}
         for city, state, count in session.execute(
-            select(Case.city, Case.state, func.count()).where(Case.round_year == year)
-            .group_by(Case.city, Case.state)
+            select(col(Case.city), col(Case.state), func.count())
+            .where(col(Case.round_year) == year)
+            .group_by(col(Case.city), col(Case.state))
         ):
             by_city.setdefault(city, {})[state] = count
         quotas = []
