@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.effects import NOT_PUBLICIZED, NOT_RECOMMENDED, NOT_SUBMITTED
@@ -120,15 +121,15 @@ def latest_event(
     """The last act that called for a ``kind`` notice about this case or round."""
     triggers = KIND_TRIGGERS[kind]
     trigger = triggers[0]
-    statement = select(AuditEntry).where(AuditEntry.trigger.in_(triggers))  # type: ignore[attr-defined]
+    statement = select(AuditEntry).where(col(AuditEntry.trigger).in_(triggers))
     if kind == "rejection":
-        statement = statement.where(AuditEntry.to_state == "rejected")
+        statement = statement.where(col(AuditEntry.to_state) == "rejected")
     if case_id is not None:
-        statement = statement.where(AuditEntry.case_id == case_id)
+        statement = statement.where(col(AuditEntry.case_id) == case_id)
     else:
-        statement = statement.where(AuditEntry.round_year == round_year,
-                                    AuditEntry.case_id.is_(None))  # type: ignore[union-attr]
-    entry = session.scalars(statement.order_by(AuditEntry.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+        statement = statement.where(col(AuditEntry.round_year) == round_year,
+                                    col(AuditEntry.case_id).is_(None))
+    entry = session.scalars(statement.order_by(col(AuditEntry.seq).desc()).limit(1)).first()
     if entry is None:
         about = f"case {case_id}" if case_id is not None else f"round {round_year}"
         raise NotFound(f"{trigger} act (the {kind} notice's occasion) for", about)
@@ -139,13 +140,13 @@ def _acts(session: Session, trigger: str, case_ids: Iterable[int],
           before: int | None = None) -> dict[int, TransitionEvent]:
     """The latest ``trigger`` act of each case (up to audit row ``before``)."""
     statement = select(AuditEntry).where(
-        AuditEntry.trigger == trigger,
-        AuditEntry.case_id.in_(list(case_ids)),  # type: ignore[union-attr]
+        col(AuditEntry.trigger) == trigger,
+        col(AuditEntry.case_id).in_(list(case_ids)),
     )
     if before is not None:
-        statement = statement.where(AuditEntry.seq <= before)
+        statement = statement.where(col(AuditEntry.seq) <= before)
     found: dict[int, TransitionEvent] = {}
-    for entry in session.scalars(statement.order_by(AuditEntry.seq)):  # type: ignore[arg-type]
+    for entry in session.scalars(statement.order_by(col(AuditEntry.seq))):
         assert entry.case_id is not None
         found[entry.case_id] = event_from_audit(entry)
     return found
@@ -239,10 +240,10 @@ def common_context(settings: Settings, round_row: Round, at_date: date) -> dict[
 
 def _site_visit_recorded(session: Session, year: int, before: int | None) -> bool:
     """Whether an act recorded a 现场考察 for round ``year`` (before audit row ``before``)."""
-    statement = select(AuditEntry.seq).where(AuditEntry.trigger == SITE_VISIT_TRIGGER,
-                                             AuditEntry.round_year == year)
+    statement = select(col(AuditEntry.seq)).where(col(AuditEntry.trigger) == SITE_VISIT_TRIGGER,
+                                                  col(AuditEntry.round_year) == year)
     if before is not None:
-        statement = statement.where(AuditEntry.seq < before)
+        statement = statement.where(col(AuditEntry.seq) < before)
     return session.scalars(statement.limit(1)).first() is not None
 
 
@@ -297,8 +298,9 @@ def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
     # a list names clusters: their applications (kilobytes of JSON each) stay unread, as
     # decoding them would cost more than the rest of the notice
     rows = {case.id: case for case in session.scalars(
+        # sqlmodel types a column attribute as its value, not the attribute defer() takes
         select(Case).options(defer(Case.application))  # type: ignore[arg-type]
-        .where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
+        .where(col(Case.id).in_(list(ids))))}
     missing = [case_id for case_id in ids if case_id not in rows]
     if missing:
         raise NotFound("case", missing[0])
@@ -418,8 +420,8 @@ def _renewal(session: Session, spec: NoticeSpec, settings: Settings,
     else:
         year = load_round(session, spec.round_year).year
         ids = list(session.scalars(
-            select(AuditEntry.case_id).where(AuditEntry.trigger == "renew",
-                                             AuditEntry.round_year == year)
+            select(col(AuditEntry.case_id)).where(col(AuditEntry.trigger) == "renew",
+                                                  col(AuditEntry.round_year) == year)
             .distinct()
         ))
         if not ids:
@@ -541,10 +543,10 @@ def _maintained(session: Session, settings: Settings, event: TransitionEvent) ->
 def _reinstated(session: Session, settings: Settings, event: TransitionEvent) -> dict[str, Any]:
     """恢复认定: the revocation it undoes (date, 文号), the reason and its reference."""
     revoked = session.scalars(
-        select(AuditEntry).where(AuditEntry.case_id == event.case_id,  # type: ignore[arg-type]
-                                 AuditEntry.trigger == "revoke",  # type: ignore[arg-type]
-                                 AuditEntry.seq < event.audit_seq)  # type: ignore[operator]
-        .order_by(AuditEntry.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+        select(AuditEntry).where(col(AuditEntry.case_id) == event.case_id,
+                                 col(AuditEntry.trigger) == "revoke",
+                                 col(AuditEntry.seq) < event.audit_seq)
+        .order_by(col(AuditEntry.seq).desc()).limit(1)).first()
     if revoked is None:
         raise NotFound("revocation of case", event.case_id)
     return _procedure_letter(
@@ -596,7 +598,7 @@ def _correction_reminder(session: Session, settings: Settings,
         issuer=settings.city_issuer(case.city),
         addressee=_departments().unit(case.county),
         cluster=_cluster(case),
-        returned_on=local_date(returned[case.id].at) if case.id in returned else None,  # type: ignore[index]
+        returned_on=local_date(returned[case.id].at) if case.id in returned else None,
         correction_due=due,
     )
     return context

@@ -36,11 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlmodel import col
 
 from gdcluster import __version__
 from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import in_shanghai
-from gdcluster.engine.models import Delivery, Notice
+from gdcluster.engine.models import Delivery, Notice, key_column
 from gdcluster.notifications.render import MEDIA_TYPES
 from gdcluster.notifications.settings import Settings
 
@@ -139,21 +140,22 @@ def _send(engine: Engine, work: _Work, settings: Settings,
 
 def _due(engine: Engine, *, now: datetime, audit_seq: int | None,
          retry_failed: bool) -> list[tuple[int, str]]:
-    expired = and_(Delivery.status == "sending", Delivery.next_attempt_at <= now)  # type: ignore[operator]
+    expired = and_(col(Delivery.status) == "sending", col(Delivery.next_attempt_at) <= now)
     if retry_failed:
-        condition = or_(Delivery.status.in_(("pending", "failed")), expired)  # type: ignore[attr-defined]
+        condition = or_(col(Delivery.status).in_(("pending", "failed")), expired)
     else:
         condition = or_(
-            and_(Delivery.status == "pending",
-                 or_(Delivery.next_attempt_at.is_(None),  # type: ignore[union-attr]
-                     Delivery.next_attempt_at <= now)),  # type: ignore[operator]
-            and_(Delivery.status == "failed", Delivery.next_attempt_at <= now),  # type: ignore[operator]
+            and_(col(Delivery.status) == "pending",
+                 or_(col(Delivery.next_attempt_at).is_(None),
+                     col(Delivery.next_attempt_at) <= now)),
+            and_(col(Delivery.status) == "failed", col(Delivery.next_attempt_at) <= now),
             expired,
         )
-    statement = select(Delivery.id, Delivery.channel).where(condition).order_by(Delivery.id)
+    statement = (select(key_column(Delivery.id), col(Delivery.channel)).where(condition)
+                 .order_by(col(Delivery.id)))
     if audit_seq is not None:
-        statement = statement.join(Notice, Notice.id == Delivery.notice_id).where(
-            Notice.audit_seq == audit_seq
+        statement = statement.join(Notice, col(Notice.id) == col(Delivery.notice_id)).where(
+            col(Notice.audit_seq) == audit_seq
         )
     with engine.store.read() as session:
         return [(int(value), str(channel)) for value, channel in session.execute(statement)]
@@ -186,7 +188,7 @@ def _take(session: Any, delivery_id: int, *, now: datetime, retry_failed: bool,
         for sibling in session.scalars(
             select(Notice).where(Notice.audit_seq == notice.audit_seq,
                                  Notice.kind == notice.kind, Notice.id != notice.id)
-            .order_by(Notice.id)
+            .order_by(col(Notice.id))
         ):
             bodies[sibling.format] = sibling.body
             files.append(_file(sibling))

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import in_shanghai, local_date
@@ -161,10 +162,12 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
         )
         session.add(notice)
         session.flush()
+        assert notice.id is not None  # flushed
         session.add(Delivery(notice_id=notice.id, channel="outbox", target=notice.path,
                              created_at=event.at))
         notices.append(notice)
     primary = notices[0]  # txt, always rendered first
+    assert primary.id is not None  # flushed
     for address in recipients(settings, _regions(context)):
         session.add(Delivery(notice_id=primary.id, channel="smtp", target=address,
                              created_at=event.at))
@@ -215,11 +218,11 @@ def list_notices(engine: Engine, *, case_id: int | None = None,
                  round_year: int | None = None) -> list[dict[str, Any]]:
     """Stored notices (without bodies), oldest first, each with its deliveries and the
     renderings recorded of it later."""
-    statement = select(Notice).order_by(Notice.id)
+    statement = select(Notice).order_by(col(Notice.id))
     if case_id is not None:
-        statement = statement.where(Notice.case_id == case_id)
+        statement = statement.where(col(Notice.case_id) == case_id)
     if round_year is not None:
-        statement = statement.where(Notice.round_year == round_year)
+        statement = statement.where(col(Notice.round_year) == round_year)
     with engine.store.read() as session:
         rows = [_notice_dict(row) for row in session.scalars(
             statement.options(_without_body()))]
@@ -228,13 +231,13 @@ def list_notices(engine: Engine, *, case_id: int | None = None,
         renderings: dict[int, list[dict[str, Any]]] = {}
         if ids:
             for delivery in session.scalars(
-                select(Delivery).where(Delivery.notice_id.in_(ids))  # type: ignore[attr-defined]
-                .order_by(Delivery.id)
+                select(Delivery).where(col(Delivery.notice_id).in_(ids))
+                .order_by(col(Delivery.id))
             ):
                 deliveries.setdefault(delivery.notice_id, []).append(delivery_dict(delivery))
             for rendering in session.scalars(
-                select(Rendering).where(Rendering.notice_id.in_(ids))  # type: ignore[attr-defined]
-                .options(_without_body(Rendering)).order_by(Rendering.id)
+                select(Rendering).where(col(Rendering.notice_id).in_(ids))
+                .options(_without_body(Rendering)).order_by(col(Rendering.id))
             ):
                 renderings.setdefault(rendering.notice_id, []).append(
                     rendering_dict(rendering))
@@ -357,18 +360,18 @@ def _issued(session: Session, kind: str, *, case_id: int | None,
             round_year: int | None) -> list[Notice]:
     """The notice rows (one per format) of the latest act that issued a ``kind`` notice about
     this case or round, oldest first (txt first)."""
-    statement = select(Notice.audit_seq).where(Notice.kind == kind)
+    statement = select(col(Notice.audit_seq)).where(col(Notice.kind) == kind)
     if case_id is not None:
-        statement = statement.where(Notice.case_id == case_id)
+        statement = statement.where(col(Notice.case_id) == case_id)
     else:
-        statement = statement.where(Notice.round_year == round_year,
-                                    Notice.case_id.is_(None))  # type: ignore[union-attr]
-    seq = session.scalars(statement.order_by(Notice.audit_seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+        statement = statement.where(col(Notice.round_year) == round_year,
+                                    col(Notice.case_id).is_(None))
+    seq = session.scalars(statement.order_by(col(Notice.audit_seq).desc()).limit(1)).first()
     if seq is None:
         return []
-    return list(session.scalars(select(Notice).where(Notice.audit_seq == seq,
-                                                     Notice.kind == kind)
-                                .order_by(Notice.id)))
+    return list(session.scalars(select(Notice).where(col(Notice.audit_seq) == seq,
+                                                     col(Notice.kind) == kind)
+                                .order_by(col(Notice.id))))
 
 
 def _stored(session: Session, kind: str, fmt: str, *, case_id: int | None,
@@ -381,9 +384,9 @@ def _stored(session: Session, kind: str, fmt: str, *, case_id: int | None,
     if same is not None:
         return same
     return session.scalars(
-        select(Rendering).where(Rendering.audit_seq == issued[0].audit_seq,
-                                Rendering.kind == kind, Rendering.format == fmt)
-        .order_by(Rendering.id.desc()).limit(1)  # type: ignore[union-attr]
+        select(Rendering).where(col(Rendering.audit_seq) == issued[0].audit_seq,
+                                col(Rendering.kind) == kind, col(Rendering.format) == fmt)
+        .order_by(col(Rendering.id).desc()).limit(1)
     ).first()
 
 
@@ -443,10 +446,11 @@ def record_rendering(
             return RecordedRendering(rendering, same.id or 0, None, False)
         linked = same or issued[0]
         row = session.scalars(select(Rendering).where(
-            Rendering.audit_seq == linked.audit_seq, Rendering.kind == kind,
-            Rendering.format == fmt, Rendering.sha256 == rendering.sha256)).first()
+            col(Rendering.audit_seq) == linked.audit_seq, col(Rendering.kind) == kind,
+            col(Rendering.format) == fmt, col(Rendering.sha256) == rendering.sha256)).first()
         new = row is None
         if row is None:
+            assert linked.id is not None  # a stored notice
             name = f"{Path(linked.path).stem}_r{rendering.sha256[:12]}.{fmt}"
             row = Rendering(
                 notice_id=linked.id, audit_seq=linked.audit_seq, kind=kind, format=fmt,
