@@ -74,9 +74,8 @@ def read_case_file(store: Store, case_id: int) -> CaseFile:
             ScoreRow(expert=row.expert,
                      points={key: Decimal(str(value)) for key, value in row.scores.items()},
                      total=Decimal(row.total), at=row.at)
-            for row in session.scalars(select(ExpertScore)
-                                       .where(col(ExpertScore.case_id) == case_id)
-                                       .order_by(col(ExpertScore.id)))
+            for row in session.scalars(select(ExpertScore).order_by(col(ExpertScore.id))
+                                       .where(col(ExpertScore.case_id) == case_id))
         ]
         notice = Notice.__table__.c  # type: ignore[attr-defined]
         notices = [dict(row._mapping) for row in session.execute(

@@ -447,9 +447,8 @@ def scores(store: Store, case_id: int) -> list[ScoreRow]:
             ScoreRow(expert=row.expert,
                      points={key: Decimal(str(value)) for key, value in row.scores.items()},
                      total=Decimal(row.total), at=row.at)
-            for row in session.scalars(select(ExpertScore)
-                                       .where(col(ExpertScore.case_id) == case_id)
-                                       .order_by(col(ExpertScore.id)))
+            for row in session.scalars(select(ExpertScore).order_by(col(ExpertScore.id))
+                                       .where(col(ExpertScore.case_id) == case_id))
         ]
 
 
@@ -570,8 +569,7 @@ def round_summary(store: Store, year: int) -> RoundSummary:
         by_city: dict[str, dict[str, int]] = {}
         for city, state, count in session.execute(
             select(col(Case.city), col(Case.state), func.count())
-            .where(col(Case.round_year) == year)
-            .group_by(col(Case.city), col(Case.state))
+            .where(col(Case.round_year) == year).group_by(col(Case.city), col(Case.state))
         ):
             by_city.setdefault(city, {})[state] = count
         quotas = []
