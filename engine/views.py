@@ -588,7 +588,6 @@ def round_summary(store: Store, year: int) -> RoundSummary:
             closed_at=iso(round_row.closed_at),
             publicity_pick=round_row.publicity_pick,
             recognition_batch=round_row.recognition_batch,
-            kind=round_row.kind, check_by=iso(round_row.check_by),
             rubric=[RubricLine(item.id, item.name, int(item.weight))
                     for item in policy.rubric.indicators],
             min_experts=int(policy.rubric.min_experts),
