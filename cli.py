@@ -891,15 +891,20 @@ ROUND_EXPORT_TEXT = Texts({
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="The file to write (with --format xlsx).")
 @click.option("--city", metavar="C", help="With --format xlsx: only this city's cases.")
+@click.option("--kind", type=click.Choice(["recognition", "review"]),
+              help="Which round of YEAR, when it holds a recognition round and a 复核 round.")
 @json_option
-def round_show(year: int, fmt: str, output: str | None, city: str | None) -> None:
+def round_show(year: int, fmt: str, output: str | None, city: str | None,
+               kind: str | None) -> None:
     """Round YEAR: deadlines, rubric, cases by state and city, cities below their minimum."""
     if fmt == "xlsx":
+        if kind == "review":
+            raise click.UsageError(_("--format xlsx exports a recognition round"))
         _round_export(year, output, city)
         return
     if city is not None:
         raise click.UsageError(ROUND_EXPORT_TEXT["city_needs_xlsx"])
-    summary = _settings().engine(acts=False).round_summary(year)
+    summary = _settings().engine(acts=False).round_summary(year, kind=kind)
 
     def human() -> None:
         if summary.kind == "review":
@@ -936,13 +941,34 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
 
 def _review_round_lines(summary: Any) -> None:
     """A 复核 round: its deadlines and the cases it covers."""
-    click.echo(f"round {summary.year} — 复核 round (kind review), policy {summary.policy}")
-    _table([["  applications until", summary.apply_by or "—"],
-            ["  初审 until", summary.check_by or "—"]])
-    click.echo(f"covered: {summary.counts.total}")
+    click.echo(_("round {year} — 复核 round (kind review), policy {policy}").format(
+        year=summary.year, policy=summary.policy))
+    _table([["  " + _("applications until"), summary.apply_by or "—"],
+            ["  " + _("初审 until"), summary.check_by or "—"]])
+    click.echo(_("covered: {count}").format(count=summary.counts.total))
     _table([[f"  {row['id']}", row["name"], row["county"], _state(row["state"]),
-             f"valid until {row['valid_until']}", "applied" if row["applied"] else "not applied"]
+             _("valid until {day}").format(day=row["valid_until"]),
+             _("applied") if row["applied"] else _("not applied")]
             for row in summary.covered])
+
+
+@round_group.command("list")
+@json_option
+def round_list() -> None:
+    """Every round by year: recognition rounds and 复核 rounds (a year may hold one of each)."""
+    rows = _settings().engine(acts=False).rounds()
+
+    def human() -> None:
+        if not rows:
+            click.echo(_("no round"))
+            return
+        _table([[row.year, _("复核") if row.kind == "review" else _("认定"), row.kind,
+                 row.policy, _("opened {at}").format(at=_local(row.opened_at)),
+                 _("closed {at}").format(at=_local(row.closed_at)) if row.closed_at else "",
+                 (_("{count} covered") if row.kind == "review" else _("{count} filed"))
+                 .format(count=row.cases)] for row in rows])
+
+    _output(rows, human)
 
 
 @round_group.command("publicize")
@@ -2026,6 +2052,7 @@ TODO_TEXT = {
     "objection": "objection {id}",
     "nothing": "nothing waits for {actor}",
     "round": "round {year}",
+    "review_round": "复核 round {year}",
 }
 
 
@@ -2057,7 +2084,8 @@ def todo(within: int, city: str | None, county: str | None) -> None:
 
     def case_cells(line: Any) -> list[str]:
         if line.case_id is None:
-            return ["", text["round"].format(year=line.round)]
+            label = text["review_round" if line.round_kind == "review" else "round"]
+            return ["", label.format(year=line.round)]
         return [f"  {line.case_id}", f"{line.name}（{_unit(line.city, line.county)}）"]
 
     def human() -> None:
@@ -2386,12 +2414,22 @@ def _sweep_failures(handled: list[Any]) -> None:
                       as_json=_settings().as_json)
 
 
+def _round_label(kind: str, year: int | None) -> str:
+    """A record naming a round by its year, with the round's kind when it is a 复核 round's
+    (a year may hold a recognition round and a 复核 round)."""
+    from gdcluster.engine.models import round_kind_of
+
+    if round_kind_of(kind) == "review":
+        return _("复核 round {year}").format(year=year)
+    return _("round {year}").format(year=year)
+
+
 def _handled_lines(handled: list[Any]) -> None:
     from gdcluster.engine.sweep import summary
 
     for item in handled:
         where = (_("case {id}").format(id=item.case_id) if item.case_id is not None
-                 else _("round {year}").format(year=item.round_year))
+                 else _round_label(item.kind, item.round_year))
         due = _local(item.due_at, deadline=True)
         click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
                    f"{_pad(where, 12)}  {localize(item.result)}")
@@ -2411,7 +2449,7 @@ def scheduler_pending(until: date | None) -> None:
         _table(
             [str(row.id), _local(row.due_at, deadline=True), row.kind,
              _("case {id}").format(id=row.case_id) if row.case_id is not None
-             else _("round {year}").format(year=row.round_year), localize(row.action)]
+             else _round_label(row.kind, row.round_year), localize(row.action)]
             for row in rows
         )
 
@@ -2469,7 +2507,7 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
         def lines() -> Iterator[list[str]]:
             for row in rows:
                 about = (f"case {row['case_id']}" if row["case_id"] is not None
-                         else f"round {row['round_year']}")
+                         else _round_label(row["kind"], row["round_year"]))
                 yield [str(row["id"]), _local(row["created_at"]), row["kind"], row["format"],
                        about, row["sha256"][:12], deliveries(row), row["path"]]
                 for later in row["renderings"]:  # recorded later, beside the issued notice

@@ -73,6 +73,18 @@ class ReviewRound(SQLModel, table=True):
     version: int = Field(default=1)
 
 
+#: The triggers (audit rows, refusals) and kinds (deadlines, notices) of the records that
+#: name a 复核 round by its year; every other record naming a year names its recognition round.
+REVIEW_RECORDS = frozenset({"open_review_round", "review_notice", "round_review_check_close",
+                            "review_apply_due", "review_result"})
+
+
+def round_kind_of(name: str) -> str:
+    """Which round of its year a record names: "review" for a record of ``REVIEW_RECORDS``
+    (by its trigger or kind), else "recognition"."""
+    return "review" if name in REVIEW_RECORDS else "recognition"
+
+
 class Case(SQLModel, table=True):
     __tablename__ = "gd_case"
     __table_args__ = (

@@ -19,21 +19,9 @@ from gdcluster.engine.models import AnnualReport, Case, ReviewRound, Round
 from gdcluster.engine.parse import as_year
 from gdcluster.engine.views import CaseCounts, RoundSummary, iso
 
-__all__ = ["REVIEW_RECORDS", "RoundLine", "case_plan", "covered_summary", "latest_goal_actuals",
+__all__ = ["RoundLine", "case_plan", "covered_summary", "latest_goal_actuals",
            "list_rounds", "load_review_round", "review_assessment", "review_status",
-           "round_kind_of", "which_round"]
-
-#: The triggers (audit rows, refusals) and kinds (deadlines, notices) of the records that
-#: name a 复核 round by its year; every other record naming a year names its recognition round.
-REVIEW_RECORDS = frozenset({"open_review_round", "review_notice", "round_review_check_close",
-                            "review_apply_due", "review_result"})
-
-
-def round_kind_of(name: str) -> str:
-    """Which round of its year a record names: "review" for a record of ``REVIEW_RECORDS``
-    (by its trigger or kind), else "recognition"."""
-    return "review" if name in REVIEW_RECORDS else "recognition"
-
+           "which_round"]
 
 def case_plan(case: Case) -> Mapping[str, Any] | None:
     """The development plan in force (``None``: none): the one of the 复核申报 the case was

@@ -22,7 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from gdcluster.engine import parse
 from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round, round_kind_of
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.procedures import PROPOSED, procedure_shown
 from gdcluster.engine.store import Store, connection_of
@@ -401,7 +401,7 @@ def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]
         return [
             {"at": in_shanghai(row.at), "actor": row.actor, "trigger": row.trigger,
              "case_id": row.case_id, "round_year": row.round_year, "code": row.code,
-             "message": row.message}
+             "message": row.message, "round_kind": round_kind_of(row.trigger)}
             for row in session.scalars(statement)
         ]
 
