@@ -197,3 +197,124 @@ def test_the_cli_names_the_round_when_a_year_holds_both(tmp_path: Any, clock: Fa
              if line["case_id"] is None]
     assert ("round_review_check_close", 2026, "review") in lines
     assert "复核 round 2026" in gd("todo", "--within", "90", actor=CITY).output
+
+
+# ------------------------------------------------------------------------------ upgrade
+def _database_at_0011_with_a_review_round(db_url: str) -> None:
+    """A database made by the previous version (schema 0011, one round a year): the 2023
+    batch's two clusters, covered by the 复核 round 2026 (a ``gd_round`` row of kind
+    review) with their pending application deadlines, the round's 初审 deadline already
+    fired, a 复核通知 issued and a refused second opening — all vouched for by the chain."""
+    import hashlib
+    from types import SimpleNamespace
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+    from support import database_made_at
+
+    from gdcluster.engine import audit, coverage
+    from gdcluster.engine.clock import parse_instant
+    from gdcluster.engine.store import connection_of
+    from gdcluster.states.policy import load_policy
+
+    store = database_made_at(db_url, "0011_chain_coverage")
+    try:
+        policy = load_policy("guangdong-2023")
+        facts = {"name": policy.name, "version": policy.version, "digest": policy.digest,
+                 "at": parse_instant("2026-06-15T09:00")}
+        with Session(store.engine) as session, session.begin():
+            connection = connection_of(session)
+            for year, kind in ((2023, "recognition"), (2026, "review")):
+                connection.execute(text(
+                    "INSERT INTO gd_round (year, kind, policy, policy_version, policy_digest, "
+                    "apply_by, check_by, opened_at, version) VALUES (:year, :kind, :name, "
+                    ":version, :digest, :apply_by, :check_by, :at, 1)"),
+                    {**facts, "year": year, "kind": kind,
+                     "apply_by": date(2026, 7, 31) if kind == "review" else None,
+                     "check_by": date(2026, 8, 14) if kind == "review" else None})
+            for case_id in (1, 2):
+                connection.execute(text(
+                    "INSERT INTO gd_case (id, round_year, name, city, county, industry, state, "
+                    "version, policy, policy_version, policy_digest, application, valid_from, "
+                    "valid_until, review_round, created_at, updated_at) VALUES (:id, 2023, "
+                    ":case_name, '佛山市', '佛山市南海区', '铝型材', 'recognized', 5, :name, "
+                    ":version, :digest, :application, '2023-07-10', '2026-07-09', 2026, :at, "
+                    ":at)"),
+                    {**facts, "id": case_id, "case_name": f"升级前的集群{case_id}",
+                     "application": json.dumps(load("application-complete.json"),
+                                               ensure_ascii=False)})
+                connection.execute(text(
+                    "INSERT INTO gd_deadline (case_id, kind, key, due_at, status, created_at) "
+                    "VALUES (:id, 'review_apply_due', :key, :due, 'pending', :at)"),
+                    {**facts, "id": case_id, "key": f"case:{case_id}:review:2026",
+                     "due": parse_instant("2026-08-01T00:00")})
+            connection.execute(text(
+                "INSERT INTO gd_deadline (round_year, kind, key, due_at, status, created_at, "
+                "fired_at, result) VALUES (2026, 'round_review_check_close', "
+                "'round:2026:round_review_check_close', :at, 'fired', :at, :at, 'closed')"),
+                facts)
+            for case_id in (1, 2):
+                last = audit.append(
+                    session, actor="province@王处长", trigger="review_notice",
+                    article="第十六条（复核）", at=facts["at"], case_id=case_id, round_year=2026,
+                    from_state="recognized", to_state="recognized",
+                    payload={"year": 2026, "apply_by": "2026-07-31"},
+                    attest={"case": coverage.case_snapshot(SimpleNamespace(
+                        state="recognized", version=5, valid_from=date(2023, 7, 10),
+                        valid_until=date(2026, 7, 9), previous_state=None))})
+            body = "关于升级前的集群2开展2026年复核工作的通知".encode()
+            connection.execute(text(
+                "INSERT INTO gd_notice (kind, format, case_id, round_year, audit_seq, title, "
+                "template, template_version, sha256, size, body, path, created_at) VALUES "
+                "('review_notice', 'md', 2, 2026, :seq, '复核通知', 'review_notice', '1', "
+                ":sha, :size, :body, 'outbox/review_notice.md', :at)"),
+                {**facts, "seq": last.seq, "sha": hashlib.sha256(body).hexdigest(),
+                 "size": len(body), "body": body})
+            connection.execute(text(
+                "INSERT INTO gd_refusal (at, actor, trigger, round_year, code, message) VALUES "
+                "(:at, 'province', 'open_review_round', 2026, 'refused', "
+                "'round 2026 is already open (a review round): a year holds one round')"), facts)
+            coverage.seal(connection, last)
+    finally:
+        store.dispose()
+
+
+def test_a_database_made_at_0011_keeps_its_review_round(db_url: str) -> None:
+    """`gdcluster init` upgrades a database made at 0011: its 复核 round moves to its own
+    table with its deadlines and covered cases, every record vouched for before still verifies
+    (none is rewritten), the year then takes a recognition round too, and the 复核 goes on."""
+    from sqlalchemy import inspect
+
+    _database_at_0011_with_a_review_round(db_url)
+    clock = FakeClock("2026-06-16T09:00")
+    engine = Engine.init(db_url, simulation=True, clock=clock)
+    try:
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+        assert (report.checked["cases"], report.checked["notices"],
+                report.checked["refusals"], report.checked["deadlines"]) == (2, 1, 1, 1)
+        assert [(line.year, line.kind, line.cases) for line in engine.rounds()] == [
+            (2023, "recognition", 2), (2026, "review", 2)]
+        summary = engine.round_summary(2026)
+        assert (summary.kind, summary.apply_by, summary.check_by,
+                [row["id"] for row in summary.covered]) == (
+            "review", "2026-07-31", "2026-08-14", [1, 2])
+        with engine.store.engine.connect() as connection:
+            for table in ("gd_deadline", "gd_notice", "gd_rendering"):
+                referred = {key["referred_table"]
+                            for key in inspect(connection).get_foreign_keys(table)}
+                assert "gd_round" not in referred, table
+            if connection.dialect.name == "sqlite":  # the table definitions were edited
+                assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+                assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        engine.extend_policy("guangdong-2023", PROVINCE, until="2026-12-31",
+                             source="粤工信服务函〔2025〕200号")
+        assert engine.open_round(2026, PROVINCE).kind == "recognition"
+        clock.set("2026-07-01T10:00")
+        assert engine.fire(1, "apply_review", COUNTY,
+                           data=load("review-2026.json")).state == "under_review"
+        assert [row.status for row in rows(engine, 1, kind="review_apply_due")] == ["done"]
+        report = engine.verify_audit()
+        assert report.ok, report.message()
+    finally:
+        engine.close()
