@@ -73,19 +73,19 @@ def _drop_round_foreign_key(bind: sa.Connection, table: str) -> None:
             if key['referred_table'] == 'gd_round' and key['name']:
                 op.drop_constraint(key['name'], table, type_='foreignkey')
         return
-    stored = bind.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
+    stored = str(bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar())
     loosened = re.sub(r',\s*FOREIGN KEY\s*\(\s*"?round_year"?\s*\)\s*REFERENCES\s+"?gd_round"?'
                       r'\s*\(\s*"?year"?\s*\)', '', stored)
     if loosened == stored:
         return
-    version = bind.exec_driver_sql('PRAGMA schema_version').scalar()
+    version = int(bind.exec_driver_sql('PRAGMA schema_version').scalar_one())
     bind.exec_driver_sql('PRAGMA writable_schema = ON')
     try:
         bind.exec_driver_sql(
             "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
             (loosened, table))
-        bind.exec_driver_sql(f'PRAGMA schema_version = {int(version) + 1}')
+        bind.exec_driver_sql(f'PRAGMA schema_version = {version + 1}')
     finally:
         bind.exec_driver_sql('PRAGMA writable_schema = OFF')
 
