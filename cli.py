@@ -1116,8 +1116,15 @@ def _round_export(year: int, output: str | None, city: str | None) -> None:
 
 
 def _count_in_state(engine: Any, year: int, state: str) -> int:
-    """How many cases a batch will touch, for the progress bar only."""
-    return int(engine.round_summary(year).counts.by_state.get(state, 0))
+    """How many cases a batch will touch, for the progress bar only (none without a
+    recognition round: the batch itself says why)."""
+    from gdcluster.engine.errors import NotFound
+
+    try:
+        summary = engine.round_summary(year, kind="recognition")
+    except NotFound:
+        return 0
+    return int(summary.counts.by_state.get(state, 0))
 
 
 # ---------------------------------------------------------------------------------------------

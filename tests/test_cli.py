@@ -864,7 +864,7 @@ def test_demo_is_wired_lazily(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 CONTRACT = {
     "init", "demo", "graph",
-    "round open", "round show", "round publicize", "round recognize", "round close",
+    "round open", "round show", "round list", "round publicize", "round recognize", "round close",
     "round site-visit", "policy list", "policy extend",
     "case create", "case update", "case submit", "case withdraw", "case recommend",
     "case expert-review", "case recognize", "case close-publicity", "case reopen",
