@@ -1420,13 +1420,40 @@ def case_recognize(case_id: int, expected_version: int | None) -> None:
 @case_group.command("apply-review")
 @case_id_argument
 @click.option("--data", "data_file", type=click.File("rb"), required=True, metavar="FILE",
-              help="The 复核申报 (JSON or YAML): the criteria data of the three years before "
-                   "the 复核 round's year and goal_results for every plan goal.")
+              help="The 复核申报 (a 复核申报表 workbook from `template review`, JSON or YAML): "
+                   "the criteria data of the three years before the 复核 round's year and "
+                   "goal_results for every plan goal.")
 @act_options
 def case_apply_review(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
     """Apply for 复核 in the 复核 round covering the case (county)."""
-    _fire(case_id, "apply_review", expected_version, data=_read_mapping(data_file),
-          note=lambda view: f"复核 round {view.review_round}: the city records its 初审 next")
+    from gdcluster.engine.errors import InvalidInput
+    from gdcluster.engine.workbook_reader import is_workbook
+
+    content, name = data_file.read(), _file_name(data_file)
+
+    if not is_workbook(content, name):
+        from gdcluster.engine.application import load_application_file
+
+        _fire(case_id, "apply_review", expected_version,
+              data=load_application_file(content, name), note=_applied_note)
+        return
+    from gdcluster.engine.workbook import relocate
+    from gdcluster.engine.workbook_reader import read_review_workbook
+
+    header, data, places = read_review_workbook(content, name)
+    covering = _settings().engine(acts=False).get(case_id).review_round
+    if header.round_year is not None and covering is not None and header.round_year != covering:
+        raise InvalidInput(Message("the 复核申报表 is for {given}, but the 复核 round covering "
+                                   "the case is {year}", given=header.round_year,
+                                   year=covering), field=places.get("round", "round"))
+    try:
+        _fire(case_id, "apply_review", expected_version, data=data, note=_applied_note)
+    except InvalidInput as error:
+        raise relocate(error, places) from None
+
+
+def _applied_note(view: Any) -> str:
+    return _("复核 round {year}: the city records its 初审 next").format(year=view.review_round)
 
 
 @case_group.command("review-check")
@@ -2129,12 +2156,14 @@ def todo(within: int, city: str | None, county: str | None) -> None:
 
 @cli.group("template")
 def template_group() -> None:
-    """Blank forms to fill in: the 申报表 workbook."""
+    """Blank forms to fill in: the 申报表 and 复核申报表 workbooks."""
 
 
 TEMPLATE_TEXT = Texts({
     "written": N_("wrote the 申报表 of round {round} (近三年 {first}–{last}, policy {policy}) to "
                "{output}"),
+    "review": N_("wrote the 复核申报表 of the 复核 round {round} (近三年 {first}–{last}, {goals} "
+              "plan goal(s)) to {output}"),
 })
 
 
@@ -2166,6 +2195,65 @@ def template_application(round_year: int | None, policy: str | None, output: str
     report = {"output": output, "round": round_year, "window": years, "policy": chosen.name}
     text = TEMPLATE_TEXT["written"].format(round=round_year, first=years[0], last=years[-1],
                                            policy=chosen.name, output=output)
+    if _settings().as_json:
+        _write_json(report)
+    else:
+        click.echo(text, err=True)
+
+
+@template_group.command("review")
+@click.option("--case", "case_id", type=int, metavar="ID",
+              help="The case it is for: its name, county, industry and plan goals filled in, "
+                   "for the 复核 round covering it.")
+@click.option("--round", "round_year", type=YEAR,
+              help="The 复核 round's year (default: the case's 复核 round, else the current "
+                   "year).")
+@click.option("--policy", metavar="P", help="Policy file name (default: the case's, else "
+                                            "guangdong-2023).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The workbook to write, e.g. 复核申报表.xlsx.")
+@json_option
+def template_review(case_id: int | None, round_year: int | None, policy: str | None,
+                    output: str) -> None:
+    """Write a 复核申报表 workbook: the 申报表 of the 复核 round's year (its 近三年) and a sheet
+    规划目标完成情况 for each plan goal's result (第十六条).
+
+    Fill it in and file it with `case apply-review ID --data FILE.xlsx`.
+    """
+    from gdcluster.engine.application_files import policy_named
+    from gdcluster.engine.workbook import CaseHeader, window
+    from gdcluster.engine.workbook_writer import review_workbook
+
+    goals: list[str] = []
+    header = None
+    if case_id is not None:
+        from gdcluster.engine.review_views import case_plan
+
+        engine = _settings().engine(acts=False)
+        view = engine.get(case_id)
+        round_year = round_year or view.review_round
+        policy = policy or view.policy
+        with engine.store.read() as session:
+            from gdcluster.engine.models import Case
+
+            plan = case_plan(session.get(Case, case_id)) or {}
+        goals = [goal["indicator"] for goal in plan.get("goals", []) if goal.get("indicator")]
+    if round_year is None:
+        from gdcluster.engine.clock import SystemClock, local_date
+
+        clock = _settings().clock() or SystemClock()
+        round_year = local_date(clock.now()).year
+    if case_id is not None:
+        header = CaseHeader(round_year=round_year, name=view.name, county=view.county,
+                            industry=view.industry)
+    chosen = policy_named(policy)
+    _write_output(review_workbook({}, review_year=round_year, policy=chosen, header=header,
+                                  goals=goals), output)
+    years = window(round_year, chosen)
+    report = {"output": output, "round": round_year, "window": years, "policy": chosen.name,
+              "goals": goals}
+    text = TEMPLATE_TEXT["review"].format(round=round_year, first=years[0], last=years[-1],
+                                          goals=len(goals), output=output)
     if _settings().as_json:
         _write_json(report)
     else:

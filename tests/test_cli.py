@@ -873,7 +873,7 @@ CONTRACT = {
     "case reject", "case show", "case history", "case check", "case list",
     "calendar workdays", "calendar import", "audit verify",
     # issue 14: Excel in and out
-    "case import", "case export", "template application",
+    "case import", "case export", "template application", "template review",
     # issue 14: the administrators' day
     "todo", "case attach", "case attachments", "case attachment",
     # issue 15.10: which OS user may act as whom (DESIGN §8a)
