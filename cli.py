@@ -891,15 +891,20 @@ ROUND_EXPORT_TEXT = Texts({
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="The file to write (with --format xlsx).")
 @click.option("--city", metavar="C", help="With --format xlsx: only this city's cases.")
+@click.option("--kind", type=click.Choice(["recognition", "review"]),
+              help="Which round of YEAR, when it holds a recognition round and a 复核 round.")
 @json_option
-def round_show(year: int, fmt: str, output: str | None, city: str | None) -> None:
+def round_show(year: int, fmt: str, output: str | None, city: str | None,
+               kind: str | None) -> None:
     """Round YEAR: deadlines, rubric, cases by state and city, cities below their minimum."""
     if fmt == "xlsx":
+        if kind == "review":
+            raise click.UsageError(_("--format xlsx exports a recognition round"))
         _round_export(year, output, city)
         return
     if city is not None:
         raise click.UsageError(ROUND_EXPORT_TEXT["city_needs_xlsx"])
-    summary = _settings().engine(acts=False).round_summary(year)
+    summary = _settings().engine(acts=False).round_summary(year, kind=kind)
 
     def human() -> None:
         if summary.kind == "review":
@@ -936,13 +941,34 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
 
 def _review_round_lines(summary: Any) -> None:
     """A 复核 round: its deadlines and the cases it covers."""
-    click.echo(f"round {summary.year} — 复核 round (kind review), policy {summary.policy}")
-    _table([["  applications until", summary.apply_by or "—"],
-            ["  初审 until", summary.check_by or "—"]])
-    click.echo(f"covered: {summary.counts.total}")
+    click.echo(_("round {year} — 复核 round (kind review), policy {policy}").format(
+        year=summary.year, policy=summary.policy))
+    _table([["  " + _("applications until"), summary.apply_by or "—"],
+            ["  " + _("初审 until"), summary.check_by or "—"]])
+    click.echo(_("covered: {count}").format(count=summary.counts.total))
     _table([[f"  {row['id']}", row["name"], row["county"], _state(row["state"]),
-             f"valid until {row['valid_until']}", "applied" if row["applied"] else "not applied"]
+             _("valid until {day}").format(day=row["valid_until"]),
+             _("applied") if row["applied"] else _("not applied")]
             for row in summary.covered])
+
+
+@round_group.command("list")
+@json_option
+def round_list() -> None:
+    """Every round by year: recognition rounds and 复核 rounds (a year may hold one of each)."""
+    rows = _settings().engine(acts=False).rounds()
+
+    def human() -> None:
+        if not rows:
+            click.echo(_("no round"))
+            return
+        _table([[row.year, _("复核") if row.kind == "review" else _("认定"), row.kind,
+                 row.policy, _("opened {at}").format(at=_local(row.opened_at)),
+                 _("closed {at}").format(at=_local(row.closed_at)) if row.closed_at else "",
+                 (_("{count} covered") if row.kind == "review" else _("{count} filed"))
+                 .format(count=row.cases)] for row in rows])
+
+    _output(rows, human)
 
 
 @round_group.command("publicize")
@@ -1090,8 +1116,15 @@ def _round_export(year: int, output: str | None, city: str | None) -> None:
 
 
 def _count_in_state(engine: Any, year: int, state: str) -> int:
-    """How many cases a batch will touch, for the progress bar only."""
-    return int(engine.round_summary(year).counts.by_state.get(state, 0))
+    """How many cases a batch will touch, for the progress bar only (none without a
+    recognition round: the batch itself says why)."""
+    from gdcluster.engine.errors import NotFound
+
+    try:
+        summary = engine.round_summary(year, kind="recognition")
+    except NotFound:
+        return 0
+    return int(summary.counts.by_state.get(state, 0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1387,13 +1420,40 @@ def case_recognize(case_id: int, expected_version: int | None) -> None:
 @case_group.command("apply-review")
 @case_id_argument
 @click.option("--data", "data_file", type=click.File("rb"), required=True, metavar="FILE",
-              help="The 复核申报 (JSON or YAML): the criteria data of the three years before "
-                   "the 复核 round's year and goal_results for every plan goal.")
+              help="The 复核申报 (a 复核申报表 workbook from `template review`, JSON or YAML): "
+                   "the criteria data of the three years before the 复核 round's year and "
+                   "goal_results for every plan goal.")
 @act_options
 def case_apply_review(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
     """Apply for 复核 in the 复核 round covering the case (county)."""
-    _fire(case_id, "apply_review", expected_version, data=_read_mapping(data_file),
-          note=lambda view: f"复核 round {view.review_round}: the city records its 初审 next")
+    from gdcluster.engine.errors import InvalidInput
+    from gdcluster.engine.workbook_reader import is_workbook
+
+    content, name = data_file.read(), _file_name(data_file)
+
+    if not is_workbook(content, name):
+        from gdcluster.engine.application import load_application_file
+
+        _fire(case_id, "apply_review", expected_version,
+              data=load_application_file(content, name), note=_applied_note)
+        return
+    from gdcluster.engine.workbook import relocate
+    from gdcluster.engine.workbook_reader import read_review_workbook
+
+    header, data, places = read_review_workbook(content, name)
+    covering = _settings().engine(acts=False).get(case_id).review_round
+    if header.round_year is not None and covering is not None and header.round_year != covering:
+        raise InvalidInput(Message("the 复核申报表 is for {given}, but the 复核 round covering "
+                                   "the case is {year}", given=header.round_year,
+                                   year=covering), field=places.get("round", "round"))
+    try:
+        _fire(case_id, "apply_review", expected_version, data=data, note=_applied_note)
+    except InvalidInput as error:
+        raise relocate(error, places) from None
+
+
+def _applied_note(view: Any) -> str:
+    return _("复核 round {year}: the city records its 初审 next").format(year=view.review_round)
 
 
 @case_group.command("review-check")
@@ -2026,6 +2086,7 @@ TODO_TEXT = {
     "objection": "objection {id}",
     "nothing": "nothing waits for {actor}",
     "round": "round {year}",
+    "review_round": "复核 round {year}",
 }
 
 
@@ -2057,7 +2118,8 @@ def todo(within: int, city: str | None, county: str | None) -> None:
 
     def case_cells(line: Any) -> list[str]:
         if line.case_id is None:
-            return ["", text["round"].format(year=line.round)]
+            label = text["review_round" if line.round_kind == "review" else "round"]
+            return ["", label.format(year=line.round)]
         return [f"  {line.case_id}", f"{line.name}（{_unit(line.city, line.county)}）"]
 
     def human() -> None:
@@ -2094,12 +2156,14 @@ def todo(within: int, city: str | None, county: str | None) -> None:
 
 @cli.group("template")
 def template_group() -> None:
-    """Blank forms to fill in: the 申报表 workbook."""
+    """Blank forms to fill in: the 申报表 and 复核申报表 workbooks."""
 
 
 TEMPLATE_TEXT = Texts({
     "written": N_("wrote the 申报表 of round {round} (近三年 {first}–{last}, policy {policy}) to "
                "{output}"),
+    "review": N_("wrote the 复核申报表 of the 复核 round {round} (近三年 {first}–{last}, {goals} "
+              "plan goal(s)) to {output}"),
 })
 
 
@@ -2131,6 +2195,65 @@ def template_application(round_year: int | None, policy: str | None, output: str
     report = {"output": output, "round": round_year, "window": years, "policy": chosen.name}
     text = TEMPLATE_TEXT["written"].format(round=round_year, first=years[0], last=years[-1],
                                            policy=chosen.name, output=output)
+    if _settings().as_json:
+        _write_json(report)
+    else:
+        click.echo(text, err=True)
+
+
+@template_group.command("review")
+@click.option("--case", "case_id", type=int, metavar="ID",
+              help="The case it is for: its name, county, industry and plan goals filled in, "
+                   "for the 复核 round covering it.")
+@click.option("--round", "round_year", type=YEAR,
+              help="The 复核 round's year (default: the case's 复核 round, else the current "
+                   "year).")
+@click.option("--policy", metavar="P", help="Policy file name (default: the case's, else "
+                                            "guangdong-2023).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The workbook to write, e.g. 复核申报表.xlsx.")
+@json_option
+def template_review(case_id: int | None, round_year: int | None, policy: str | None,
+                    output: str) -> None:
+    """Write a 复核申报表 workbook: the 申报表 of the 复核 round's year (its 近三年) and a sheet
+    规划目标完成情况 for each plan goal's result (第十六条).
+
+    Fill it in and file it with `case apply-review ID --data FILE.xlsx`.
+    """
+    from gdcluster.engine.application_files import policy_named
+    from gdcluster.engine.workbook import CaseHeader, window
+    from gdcluster.engine.workbook_writer import review_workbook
+
+    goals: list[str] = []
+    header = None
+    if case_id is not None:
+        from gdcluster.engine.review_views import case_plan
+
+        engine = _settings().engine(acts=False)
+        view = engine.get(case_id)
+        round_year = round_year or view.review_round
+        policy = policy or view.policy
+        with engine.store.read() as session:
+            from gdcluster.engine.models import Case
+
+            plan = case_plan(session.get(Case, case_id)) or {}
+        goals = [goal["indicator"] for goal in plan.get("goals", []) if goal.get("indicator")]
+    if round_year is None:
+        from gdcluster.engine.clock import SystemClock, local_date
+
+        clock = _settings().clock() or SystemClock()
+        round_year = local_date(clock.now()).year
+    if case_id is not None:
+        header = CaseHeader(round_year=round_year, name=view.name, county=view.county,
+                            industry=view.industry)
+    chosen = policy_named(policy)
+    _write_output(review_workbook({}, review_year=round_year, policy=chosen, header=header,
+                                  goals=goals), output)
+    years = window(round_year, chosen)
+    report = {"output": output, "round": round_year, "window": years, "policy": chosen.name,
+              "goals": goals}
+    text = TEMPLATE_TEXT["review"].format(round=round_year, first=years[0], last=years[-1],
+                                          goals=len(goals), output=output)
     if _settings().as_json:
         _write_json(report)
     else:
@@ -2386,12 +2509,22 @@ def _sweep_failures(handled: list[Any]) -> None:
                       as_json=_settings().as_json)
 
 
+def _round_label(kind: str, year: int | None) -> str:
+    """A record naming a round by its year, with the round's kind when it is a 复核 round's
+    (a year may hold a recognition round and a 复核 round)."""
+    from gdcluster.engine.models import round_kind_of
+
+    if round_kind_of(kind) == "review":
+        return _("复核 round {year}").format(year=year)
+    return _("round {year}").format(year=year)
+
+
 def _handled_lines(handled: list[Any]) -> None:
     from gdcluster.engine.sweep import summary
 
     for item in handled:
         where = (_("case {id}").format(id=item.case_id) if item.case_id is not None
-                 else _("round {year}").format(year=item.round_year))
+                 else _round_label(item.kind, item.round_year))
         due = _local(item.due_at, deadline=True)
         click.echo(f"{item.id:>6}  {due}  {_pad(item.kind, 21)}  "
                    f"{_pad(where, 12)}  {localize(item.result)}")
@@ -2411,7 +2544,7 @@ def scheduler_pending(until: date | None) -> None:
         _table(
             [str(row.id), _local(row.due_at, deadline=True), row.kind,
              _("case {id}").format(id=row.case_id) if row.case_id is not None
-             else _("round {year}").format(year=row.round_year), localize(row.action)]
+             else _round_label(row.kind, row.round_year), localize(row.action)]
             for row in rows
         )
 
@@ -2469,7 +2602,7 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
         def lines() -> Iterator[list[str]]:
             for row in rows:
                 about = (f"case {row['case_id']}" if row["case_id"] is not None
-                         else f"round {row['round_year']}")
+                         else _round_label(row["kind"], row["round_year"]))
                 yield [str(row["id"]), _local(row["created_at"]), row["kind"], row["format"],
                        about, row["sha256"][:12], deliveries(row), row["path"]]
                 for later in row["renderings"]:  # recorded later, beside the issued notice

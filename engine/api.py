@@ -214,7 +214,7 @@ class Engine(Administration):
                                    field=given[0])
             review_rounds.open_review_round(self.kernel, year, who, policy=policy,
                                             apply_by=apply_by, check_by=check_by)
-            return self.round_summary(year)
+            return self.round_summary(year, kind="review")
         if kind != "recognition":
             raise InvalidInput(f"unknown round kind {kind!r}; use recognition or review",
                                field="kind")
@@ -226,17 +226,25 @@ class Engine(Administration):
         rounds.open_round(self.kernel, year, who, policy=policy, apply_by=apply_by,
                           recommend_by=recommend_by, quotas=quotas, notice_title=notice_title,
                           notice_doc_no=notice_doc_no)
-        return self.round_summary(year)
+        return self.round_summary(year, kind="recognition")
 
-    def round_summary(self, year: int) -> RoundSummary:
+    def round_summary(self, year: int, kind: str | None = None) -> RoundSummary:
         """Round ``year``: deadlines, documents, stored batches, rubric, cases and quotas; a
-        复核 round lists the cases it covers."""
-        summary = views.round_summary(self.store, year)
-        if summary.kind == "review":
-            from gdcluster.engine.review_rounds import covered_summary
+        复核 round (``kind="review"``) lists the cases it covers. Without ``kind``, the one
+        round of the year; refused (``InvalidInput``, field ``kind``) when the year holds a
+        recognition round and a 复核 round."""
+        from gdcluster.engine.review_views import covered_summary, which_round
 
-            summary = covered_summary(self.store, summary)
-        return summary
+        kind = which_round(self.store, year, kind)
+        if kind == "review":
+            return covered_summary(self.store, year)
+        return views.round_summary(self.store, year)
+
+    def rounds(self) -> list[Any]:
+        """Every round (``RoundLine``), recognition and 复核, by year."""
+        from gdcluster.engine.review_views import list_rounds
+
+        return list_rounds(self.store)
 
     def publicize_round(
         self,

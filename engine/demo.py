@@ -27,6 +27,7 @@ from gdcluster.engine.errors import EngineError
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.i18n import language, localize
 from gdcluster.engine.kernel import TransitionEvent
+from gdcluster.engine.models import round_kind_of
 
 PROVINCE = "province@省工信厅王处长"
 
@@ -389,7 +390,8 @@ def narrate(event: TransitionEvent, names: dict[int, str], clock: FakeClock) -> 
         subject = names.get(event.case_id) or str(event.payload.get("name") or
                                                   _("case {id}").format(id=event.case_id))
     elif event.round_year is not None:
-        subject = _("round {year}").format(year=event.round_year)
+        subject = (_("复核 round {year}") if round_kind_of(event.trigger) == "review"
+                   else _("round {year}")).format(year=event.round_year)
     else:  # an act on neither a case nor a round (a calendar import)
         subject = ""
     if event.from_state is None and event.to_state is None:

@@ -81,7 +81,8 @@ class NotFound(EngineError):
     code = "not_found"
 
     #: the things looked up by name (``what``), for the catalog
-    THINGS = (N_("case"), N_("round"), N_("objection"), N_("policy"), N_("notice"))
+    THINGS = (N_("case"), N_("round"), N_("复核 round"), N_("objection"), N_("policy"),
+              N_("notice"))
 
     def __init__(self, what: str, key: Any) -> None:
         super().__init__(f"{what} {key!s} not found", what=what, key=key)

@@ -223,7 +223,7 @@ def export_round(engine: Any, year: int, *, city: str | None = None,
     after each case's scores are read."""
     from gdcluster.states.policy import load_policy
 
-    summary = engine.round_summary(year).to_dict()
+    summary = engine.round_summary(year, kind="recognition").to_dict()
     city = city_name(city)
     listing = engine.list_cases
     views = list(listing(round_year=year, city=city))
@@ -238,7 +238,7 @@ def export_round(engine: Any, year: int, *, city: str | None = None,
 
 def round_case_count(engine: Any, year: int, city: str | None = None) -> int:
     """How many cases ``export_round`` reads (to size a progress bar)."""
-    counts = engine.round_summary(year).to_dict()["counts"]
+    counts = engine.round_summary(year, kind="recognition").to_dict()["counts"]
     if city is None:
         return int(counts["total"])
     return sum(counts["by_city"].get(city_name(city), {}).values())

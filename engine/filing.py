@@ -35,7 +35,7 @@ from gdcluster.engine.errors import (
     TransitionRefused,
 )
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import Case
+from gdcluster.engine.models import Case, ReviewRound, Round
 from gdcluster.engine.parse import as_year, name_text
 from gdcluster.engine.store import connection_of
 from gdcluster.engine.views import load_round
@@ -99,17 +99,18 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
     rule = kernel.lifecycle.creation
     rounds = {}
     for year in dict.fromkeys(case.round_year for case in cases):
-        round_row = load_round(transaction.session, year)
+        session = transaction.session
+        if session.get(Round, year) is None and session.get(ReviewRound, year) is not None:
+            raise TransitionRefused(
+                Message("round {year} is a 复核 round: applications for recognition are filed "
+                        "in a recognition round", year=year),
+                trigger=rule.trigger, round_year=year, reasons=[Reason.REVIEW_ROUND])
+        round_row = load_round(session, year)
         if round_row.closed_at is not None:
             raise TransitionRefused(
                 Message("round {year} is closed: no application is filed in it any more",
                         year=year),
                 trigger=rule.trigger, round_year=year, reasons=[Reason.ROUND_CLOSED])
-        if round_row.kind != "recognition":
-            raise TransitionRefused(
-                Message("round {year} is a 复核 round: applications for recognition are filed "
-                        "in a recognition round", year=year),
-                trigger=rule.trigger, round_year=year, reasons=[Reason.REVIEW_ROUND])
         rounds[year] = round_row
     rows = []
     for case in cases:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, declared_attr
 from sqlmodel import Field, SQLModel, col
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0011_chain_coverage"
+SCHEMA_REVISION = "0012_review_round_table"
 
 
 class Meta(SQLModel, table=True):
@@ -25,18 +25,15 @@ class Meta(SQLModel, table=True):
 
 class Round(SQLModel, table=True):
     __tablename__ = "gd_round"
+    """A recognition round (认定: applications, recommendations, publicity, the 名单通告). The
+    复核 round of the same year is a row of its own (``ReviewRound``): both may be open."""
+
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    #: "recognition" (认定: applications, recommendations, publicity, the 名单通告) or "review"
-    #: (复核 of the clusters whose validity ends by the end of ``year``; no case is filed in it).
-    kind: str = Field(default="recognition", max_length=16,
-                      sa_column_kwargs={"server_default": "recognition"})
     policy: str = Field(max_length=64)
     policy_version: int
     policy_digest: str = Field(max_length=64)
     apply_by: date | None = None
     recommend_by: date | None = None
-    #: A 复核 round's deadline for the cities' 初审 opinions.
-    check_by: date | None = None
     quotas: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     notice_title: str | None = Field(default=None, sa_column=Column(Text))
     notice_doc_no: str | None = Field(default=None, max_length=64)
@@ -55,6 +52,37 @@ class Round(SQLModel, table=True):
     #: Likewise for ``round recognize``: the cases of the batch, its 通告's 文号 and 成文日期,
     #: its validity start.
     recognition_batch: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class ReviewRound(SQLModel, table=True):
+    """A 复核 round (第十六条, ``round open YEAR --kind review``): the 复核 of the clusters whose
+    validity ends by the end of ``year``. No case is filed in it; the cases it covers name it in
+    ``gd_case.review_round``. A year may hold a recognition round and a 复核 round: a record
+    that names a round by its year tells which by its own kind (``round_kind_of``)."""
+
+    __tablename__ = "gd_review_round"
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    policy: str = Field(max_length=64)
+    policy_version: int
+    policy_digest: str = Field(max_length=64)
+    #: The counties' application deadline and the cities' 初审 deadline.
+    apply_by: date | None = None
+    check_by: date | None = None
+    opened_at: datetime
+    closed_at: datetime | None = None
+    version: int = Field(default=1)
+
+
+#: The triggers (audit rows, refusals) and kinds (deadlines, notices) of the records that
+#: name a 复核 round by its year; every other record naming a year names its recognition round.
+REVIEW_RECORDS = frozenset({"open_review_round", "review_notice", "round_review_check_close",
+                            "review_apply_due", "review_result"})
+
+
+def round_kind_of(name: str) -> str:
+    """Which round of its year a record names: "review" for a record of ``REVIEW_RECORDS``
+    (by its trigger or kind), else "recognition"."""
+    return "review" if name in REVIEW_RECORDS else "recognition"
 
 
 class Case(SQLModel, table=True):
@@ -149,7 +177,10 @@ class Deadline(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="gd_case.id", index=True)
-    round_year: int | None = Field(default=None, foreign_key="gd_round.year")
+    #: The year of the round the deadline belongs to: its ``kind`` tells which round of that
+    #: year (``round_review_check_close`` is the 复核 round's, the others the recognition
+    #: round's), hence no foreign key to either table.
+    round_year: int | None = None
     kind: str = Field(max_length=32)
     key: str = Field(max_length=96)
     due_at: datetime

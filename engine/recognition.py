@@ -110,9 +110,9 @@ def recognize_round(
                  "valid_from": start.isoformat()}
     given = {"doc_no": doc_no, "doc_date": iso(as_date(doc_date, "doc_date")),
              "valid_from": iso(as_date(valid_from, "valid_from"))}
+    kernel.check_batch(who, "recognize_round", year)
     closable, held = _publicity_to_close(kernel, year, now)
     _check_documents(kernel, who, year, closable, signed, doc_no, given)
-    kernel.check_batch(who, "recognize_round", year)
     closed_now = []
     for case_id in closable:
         found = rounds.batch_act(kernel, case_id, "close_publicity", who, {},

@@ -142,7 +142,8 @@ class Notice(SQLModel, table=True):
     kind: str = Field(max_length=32)
     format: str = Field(max_length=8)
     case_id: int | None = Field(default=None, foreign_key="gd_case.id", index=True)
-    round_year: int | None = Field(default=None, foreign_key="gd_round.year")
+    #: The year of the round it is about; its ``kind`` tells which round of the year.
+    round_year: int | None = None
     audit_seq: int = Field(index=True)
     title: str = Field(sa_column=Column(Text, nullable=False))
     doc_no: str | None = Field(default=None, max_length=64)
@@ -179,7 +180,8 @@ class Rendering(SQLModel, table=True):
     kind: str = Field(max_length=32)
     format: str = Field(max_length=8)
     case_id: int | None = Field(default=None, foreign_key="gd_case.id")
-    round_year: int | None = Field(default=None, foreign_key="gd_round.year")
+    #: The year of the round it is about; its ``kind`` tells which round of the year.
+    round_year: int | None = None
     title: str = Field(sa_column=Column(Text, nullable=False))
     doc_no: str | None = Field(default=None, max_length=64)
     template: str = Field(max_length=64)

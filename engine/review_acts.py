@@ -21,7 +21,7 @@ from gdcluster.engine.clock import end_of_day
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
-from gdcluster.engine.models import Round
+from gdcluster.engine.models import ReviewRound
 from gdcluster.engine.procedure_acts import open_procedure
 from gdcluster.engine.review_views import case_plan, review_assessment
 
@@ -31,12 +31,9 @@ __all__ = ["REVIEW_APPLY_DUE"]
 REVIEW_APPLY_DUE = deadlines.REVIEW_APPLY_DUE
 
 
-def _review_round(act: Act) -> Round | None:
+def _review_round(act: Act) -> ReviewRound | None:
     year = act.case.review_round
-    if year is None:
-        return None
-    round_row = act.session.get(Round, year)
-    return round_row if round_row is not None and round_row.kind == "review" else None
+    return None if year is None else act.session.get(ReviewRound, year)
 
 
 # ---------------------------------------------------------------------------- guards

@@ -7,16 +7,19 @@ application deadline (a deadline row per case, key ``case:ID:review:YEAR``: when
 without an application the system proposes revocation under 18.1), the round's 初审 deadline
 is scheduled, and each covered case receives its 复核通知 — all in one transaction.
 
-A year holds one round: a 复核 round and a recognition round cannot share a year.
+A 复核 round is a row of ``gd_review_round``, apart from the recognition rounds: a year may
+hold both (工信厅企业函〔2025〕77号 opened the 2022 batch's 复核 alongside the 2025
+recommendations). A record that names a round by its year (an audit row, a refusal, a
+deadline, a notice) tells which of the two it belongs to by its own trigger or kind:
+``round_kind_of``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from gdcluster.engine import deadlines
@@ -24,23 +27,22 @@ from gdcluster.engine.actors import Actor
 from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel, Transaction
-from gdcluster.engine.models import Case, Round
+from gdcluster.engine.models import Case, ReviewRound, Round
 from gdcluster.engine.parse import as_date, as_year
 from gdcluster.engine.policies import policy_for
 from gdcluster.engine.store import Store
 from gdcluster.engine.timers import REVIEW_STATES
-from gdcluster.engine.views import CaseCounts, RoundSummary, iso
+from gdcluster.engine.views import iso
 from gdcluster.states.policy import DEFAULT_POLICY
 
-__all__ = ["NOTICE_TRIGGER", "OPEN_TRIGGER", "covered_summary", "open_review_round",
-           "recognition_acts_only"]
+__all__ = ["NOTICE_TRIGGER", "OPEN_TRIGGER", "open_review_round", "recognition_acts_only"]
 
 #: The round's own act, and the act of each covered case that calls for its 复核通知.
 OPEN_TRIGGER = "open_review_round"
 NOTICE_TRIGGER = "review_notice"
 ARTICLE = "第十六条（复核）"
-
 
 def open_review_round(kernel: Kernel, year: int, who: Actor, *, policy: str | None = None,
                       apply_by: date | str | None = None,
@@ -73,11 +75,9 @@ def open_review_round(kernel: Kernel, year: int, who: Actor, *, policy: str | No
 def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: datetime,
           apply_day: date | None, check_day: date | None) -> list[int]:
     session = transaction.session
-    existing = session.get(Round, year)
-    if existing is not None:
-        raise TransitionRefused(
-            f"round {year} is already open (a {existing.kind} round): a year holds one round",
-            round_year=year)
+    if session.get(ReviewRound, year) is not None:
+        raise TransitionRefused(Message("复核 round {year} is already open", year=year),
+                                round_year=year)
     calendar = calendar_from_session(session)
     periods = chosen.periods
     today = local_date(now)
@@ -98,7 +98,7 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
         raise TransitionRefused(
             f"no recognized cluster's validity ends by the end of {year}: a 复核 round of "
             f"{year} would cover nobody", round_year=year)
-    session.add(Round(year=year, kind="review", policy=chosen.name,
+    session.add(ReviewRound(year=year, policy=chosen.name,
                       policy_version=chosen.version, policy_digest=chosen.digest,
                       apply_by=apply_day, check_by=check_day, opened_at=now))
     session.flush()
@@ -127,28 +127,6 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
     return ids
 
 
-def covered_summary(store: Store, summary: RoundSummary) -> RoundSummary:
-    """``summary`` of a 复核 round with its covered cases, and its counts over them."""
-    with store.read() as session:
-        rows = list(session.execute(
-            select(col(Case.id), col(Case.name), col(Case.city), col(Case.county),
-                   col(Case.state), col(Case.valid_until), col(Case.review))
-            .where(col(Case.review_round) == summary.year).order_by(col(Case.id))).all())
-        by_state = dict(session.execute(
-            select(col(Case.state), func.count()).where(col(Case.review_round) == summary.year)
-            .group_by(col(Case.state))).all())
-    by_city: dict[str, dict[str, int]] = {}
-    for row in rows:
-        cities = by_city.setdefault(row.city, {})
-        cities[row.state] = cities.get(row.state, 0) + 1
-    covered = [dict(
-        id=row.id, name=row.name, county=row.county, state=row.state,
-        valid_until=iso(row.valid_until),
-        applied=(row.review or {}).get("year") == summary.year) for row in rows]
-    return replace(summary, covered=covered,
-                   counts=CaseCounts(total=len(rows), by_state=by_state, by_city=by_city))
-
-
 #: The round commands of a recognition round, which a 复核 round does not take.
 RECOGNITION_BATCHES = ("publicize_round", "recognize_round", "close_round")
 
@@ -160,10 +138,12 @@ def recognition_acts_only(store: Store) -> Any:
         if trigger not in RECOGNITION_BATCHES:
             return
         with store.read() as session:
-            kind = session.scalar(select(col(Round.kind)).where(col(Round.year) == year))
-        if kind == "review":
+            review_only = (session.get(Round, year) is None
+                           and session.get(ReviewRound, year) is not None)
+        if review_only:
             raise TransitionRefused(
-                f"round {year} is a 复核 round: {trigger.removesuffix('_round')} is an act of a "
-                f"recognition round", round_year=year, trigger=trigger)
+                Message("round {year} is a 复核 round: {act} is an act of a recognition round",
+                        year=year, act=trigger.removesuffix("_round")),
+                round_year=year, trigger=trigger)
 
     return check

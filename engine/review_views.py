@@ -8,15 +8,21 @@ deadline rules).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
-from gdcluster.engine.models import AnnualReport, Case
+from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.i18n import Message
+from gdcluster.engine.models import AnnualReport, Case, ReviewRound, Round
+from gdcluster.engine.parse import as_year
+from gdcluster.engine.views import CaseCounts, RoundSummary, iso
 
-__all__ = ["case_plan", "latest_goal_actuals", "review_assessment", "review_status"]
-
+__all__ = ["RoundLine", "case_plan", "covered_summary", "latest_goal_actuals",
+           "list_rounds", "load_review_round", "review_assessment", "review_status",
+           "which_round"]
 
 def case_plan(case: Case) -> Mapping[str, Any] | None:
     """The development plan in force (``None``: none): the one of the 复核申报 the case was
@@ -98,3 +104,100 @@ def review_status(session: Any, case: Case) -> dict[str, Any]:
             "review": {key: stored.get(key) for key in ("year", "filed_at", "check",
                                                         "decision")} if stored else None,
             "assessment": None if assessment is None else assessment.to_dict()}
+
+
+# ---------------------------------------------------------------------------- 复核 rounds
+def covered_summary(store: Any, year: int) -> RoundSummary:
+    """The 复核 round ``year`` with its covered cases, and its counts over them (``NotFound``
+    when no 复核 round was opened that year)."""
+    with store.read() as session:
+        round_row = load_review_round(session, year)
+        rows = list(session.execute(
+            select(col(Case.id), col(Case.name), col(Case.city), col(Case.county),
+                   col(Case.state), col(Case.valid_until), col(Case.review))
+            .where(col(Case.review_round) == year).order_by(col(Case.id))).all())
+        by_state = dict(session.execute(
+            select(col(Case.state), func.count()).where(col(Case.review_round) == year)
+            .group_by(col(Case.state))).all())
+    by_city: dict[str, dict[str, int]] = {}
+    for row in rows:
+        cities = by_city.setdefault(row.city, {})
+        cities[row.state] = cities.get(row.state, 0) + 1
+    covered = [dict(
+        id=row.id, name=row.name, county=row.county, state=row.state,
+        valid_until=iso(row.valid_until),
+        applied=(row.review or {}).get("year") == year) for row in rows]
+    return RoundSummary(
+        year=year, kind="review", policy=round_row.policy,
+        policy_version=round_row.policy_version, apply_by=iso(round_row.apply_by),
+        check_by=iso(round_row.check_by), recommend_by=None, notice_title=None,
+        notice_doc_no=None, publicity_doc_no=None, recognition_doc_no=None, valid_from=None,
+        closed_at=iso(round_row.closed_at), publicity_pick=None, recognition_batch=None,
+        rubric=[], min_experts=0, quotas=[], covered=covered,
+        counts=CaseCounts(total=len(rows), by_state=by_state, by_city=by_city))
+
+
+def load_review_round(session: Any, year: int | None, *, lock: bool = False) -> ReviewRound:
+    """The 复核 round of ``year`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
+    row = (session.get(ReviewRound, year, with_for_update=True if lock else None)
+           if year is not None else None)
+    if row is None:
+        raise NotFound("复核 round", year)
+    return row
+
+
+ROUND_KINDS = ("recognition", "review")
+
+
+def which_round(store: Any, year: int, kind: str | None) -> str:
+    """The kind of round ``year`` meant: ``kind`` when given, else the one round of the year
+    (``InvalidInput`` on field ``kind`` when the year holds both; "recognition" when it holds
+    none, whose look-up then says it is not found)."""
+    if kind is not None:
+        if kind not in ROUND_KINDS:
+            raise InvalidInput(f"unknown round kind {kind!r}; use recognition or review",
+                               field="kind")
+        return kind
+    year = as_year(year)
+    with store.read() as session:
+        held = [name for name, model in zip(ROUND_KINDS, (Round, ReviewRound), strict=True)
+                if session.get(model, year) is not None]
+    if len(held) > 1:
+        raise InvalidInput(
+            Message("{year} holds a recognition round and a 复核 round: say which one "
+                    "(--kind recognition or --kind review)", year=year), field="kind")
+    return held[0] if held else "recognition"
+
+
+@dataclass(frozen=True)
+class RoundLine:
+    """One round as ``round list`` shows it."""
+
+    year: int
+    kind: str
+    policy: str
+    opened_at: str | None
+    closed_at: str | None
+    #: recognition: the cases filed in it; 复核: the cases it covers
+    cases: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_rounds(store: Any) -> list[RoundLine]:
+    """Every round by year, the recognition round of a year before its 复核 round."""
+    with store.read() as session:
+        filed = dict(session.execute(
+            select(col(Case.round_year), func.count()).group_by(col(Case.round_year))).all())
+        covered = dict(session.execute(
+            select(col(Case.review_round), func.count())
+            .where(col(Case.review_round).is_not(None))
+            .group_by(col(Case.review_round))).all())
+        lines = [RoundLine(row.year, "recognition", row.policy, iso(row.opened_at),
+                           iso(row.closed_at), filed.get(row.year, 0))
+                 for row in session.scalars(select(Round))]
+        lines += [RoundLine(row.year, "review", row.policy, iso(row.opened_at),
+                            iso(row.closed_at), covered.get(row.year, 0))
+                  for row in session.scalars(select(ReviewRound))]
+    return sorted(lines, key=lambda line: (line.year, ROUND_KINDS.index(line.kind)))

@@ -329,6 +329,7 @@ def close_round(kernel: Kernel, year: int, who: Actor, *,
     year = as_year(year)
     kernel.require(who, ("province",), "close_round",
                    Message("close round {year}", year=year), round_year=year)
+    kernel.check_batch(who, "close_round", year)
     now = kernel.clock.now()
     with kernel.store.read() as session:
         round_row = load_round(session, year)
@@ -348,7 +349,6 @@ def close_round(kernel: Kernel, year: int, who: Actor, *,
     elsewhere: dict[str, str] = {}
     if already is not None and not leftovers:
         return CloseResult(year, closed, False, iso(already), elsewhere)
-    kernel.check_batch(who, "close_round", year)
     for case_id, state in leftovers:
         found = batch_act(kernel, case_id, "close", who, {}, waiting=state,
                           target="not_selected")

@@ -32,7 +32,7 @@ from sqlmodel import col
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput
-from gdcluster.engine.models import Case, Deadline, Objection
+from gdcluster.engine.models import Case, Deadline, Objection, round_kind_of
 from gdcluster.engine.store import Store
 from gdcluster.engine.views import iso
 from gdcluster.states.workflow import Rule, Workflow, load_workflow
@@ -96,9 +96,13 @@ class Todo:
     kind: str | None = None
     triggers: list[str] = field(default_factory=list)
     objection: int | None = None
+    #: which round of its year ``round`` is: "review" for a 复核 round's deadline (then
+    #: ``round`` is the 复核 round's year, also on a case's line), else "recognition"
+    round_kind: str = "recognition"
 
     def to_dict(self) -> dict[str, Any]:
         return {"section": self.section, "case_id": self.case_id, "round": self.round,
+                "round_kind": self.round_kind,
                 "name": self.name, "city": self.city, "county": self.county,
                 "state": self.state, "what": self.what, "command": self.command,
                 "due_at": iso(self.due_at), "overdue": self.overdue, "kind": self.kind,
@@ -221,7 +225,8 @@ def _objections(session: Any, scope: list[Any]) -> Iterator[Todo]:
 
 def _deadline_columns() -> tuple[Any, ...]:
     return (Deadline.kind, Deadline.due_at, Deadline.case_id, Deadline.round_year,
-            col(Case.round_year).label("case_round"), Case.name, Case.city, Case.county, Case.state)
+            col(Case.round_year).label("case_round"), Case.review_round, Case.name, Case.city,
+            Case.county, Case.state)
 
 
 def _deadlines(session: Any, who: Actor, scope: list[Any], now: datetime,
@@ -259,8 +264,12 @@ def _awaiting(session: Any, who: Actor, scope: list[Any], now: datetime,
 
 
 def _deadline_line(section: str, row: Any, text: str, now: datetime) -> Todo:
-    return Todo(section=section, case_id=row.case_id,
-                round=row.case_round if row.case_id is not None else row.round_year,
+    kind = round_kind_of(row.kind)
+    if row.case_id is None:
+        year = row.round_year
+    else:
+        year = row.review_round if kind == "review" else row.case_round
+    return Todo(section=section, case_id=row.case_id, round=year, round_kind=kind,
                 name=row.name, city=row.city, county=row.county, state=row.state, what=text,
                 due_at=row.due_at, overdue=row.due_at <= now, kind=row.kind,
                 command=f"case show {row.case_id}" if row.case_id is not None else None)

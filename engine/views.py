@@ -23,7 +23,7 @@ from sqlmodel import col
 from gdcluster.engine import parse
 from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round, round_kind_of
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.procedures import PROPOSED, procedure_shown
 from gdcluster.engine.store import Store, connection_of
@@ -403,7 +403,7 @@ def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]
         return [
             {"at": in_shanghai(row.at), "actor": row.actor, "trigger": row.trigger,
              "case_id": row.case_id, "round_year": row.round_year, "code": row.code,
-             "message": row.message}
+             "message": row.message, "round_kind": round_kind_of(row.trigger)}
             for row in session.scalars(statement)
         ]
 
@@ -590,7 +590,6 @@ def round_summary(store: Store, year: int) -> RoundSummary:
             closed_at=iso(round_row.closed_at),
             publicity_pick=round_row.publicity_pick,
             recognition_batch=round_row.recognition_batch,
-            kind=round_row.kind, check_by=iso(round_row.check_by),
             rubric=[RubricLine(item.id, item.name, int(item.weight))
                     for item in policy.rubric.indicators],
             min_experts=int(policy.rubric.min_experts),

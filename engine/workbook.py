@@ -189,6 +189,12 @@ GOAL_COLUMNS: Final = ("序号", "指标", "单位", "基期年份", "基期值"
 NARRATIVE_HEADER_ROW: Final = 2
 NARRATIVE_COLUMNS: Final = ("维度", "内容", "代码")
 
+#: The 复核申报表 is the 申报表 of the 复核 round's year plus this sheet: each plan goal's
+#: result (``goal_results``), one row a goal, from row 3.
+RESULTS: Final = "规划目标完成情况"
+RESULT_HEADER_ROW: Final = 2
+RESULT_COLUMNS: Final = ("序号", "指标", "实际值", "说明")
+
 
 def window(round_year: int, policy: Policy) -> list[int]:
     """近三年: the years before the round year that the policy's criteria use."""

@@ -43,6 +43,9 @@ from gdcluster.engine.workbook import (
     NARRATIVE_COLUMNS,
     NARRATIVE_HEADER_ROW,
     QUALITY_LABELS,
+    RESULT_COLUMNS,
+    RESULT_HEADER_ROW,
+    RESULTS,
     SERIES_FIRST_ROW,
     SERIES_HEADER_ROW,
     SERIES_LINES,
@@ -90,6 +93,28 @@ def read_application_workbook(content: bytes, filename: str) -> ApplicationFile:
     except InvalidInput as error:
         raise relocate(error, reader.places) from None
     return ApplicationFile(source=filename, header=header, data=data, places=reader.places)
+
+
+def read_review_workbook(content: bytes, filename: str) -> tuple[CaseHeader, dict[str, Any],
+                                                                   dict[str, str]]:
+    """A filled 复核申报表 (``gdcluster template review``): the case it names, the 复核申报 as a
+    JSON file would hold it (``goal_results`` from the sheet 规划目标完成情况) and where each
+    field stood. The act validates it (``validate_review_application``, against the case's
+    plan and its 复核 round's year); ``relocate`` with these places names the cell of what it
+    refuses (``指标数据!E3 (output.2025)``, ``规划目标完成情况!C4 (goal_results[1].actual)``)."""
+    book = _open(content, filename)
+    try:
+        reader = _Reader(book, filename)
+        header = reader.basic()
+        reader.figures()
+        reader.enterprises()
+        reader.incidents()
+        reader.governance()
+        reader.narrative()
+        reader.goal_results()
+    finally:
+        book.close()
+    return header, reader.raw, reader.places
 
 
 def _open(content: bytes, filename: str) -> Any:
@@ -404,6 +429,24 @@ class _Reader:
         for part, values in parts.items():
             if values:
                 self.raw[part] = values
+        sheet.check_nothing_else()
+
+    def goal_results(self) -> None:
+        sheet = _Sheet(self.book, RESULTS)
+        sheet.used.add((1, 1))
+        results: list[dict[str, Any]] = []
+        for row in _table_rows(sheet, RESULT_HEADER_ROW, RESULT_COLUMNS):
+            path = f"goal_results[{len(results)}]"
+            self.places[path] = sheet.where(row, 2)
+            entry: dict[str, Any] = {}
+            for column, key, kind in ((2, "indicator", "text"), (3, "actual", "number"),
+                                      (4, "note", "free_text")):
+                value = self.value(sheet, row, column, kind, f"{path}.{key}")
+                if value is not _BLANK:
+                    entry[key] = value
+            results.append(entry)
+        self.places["goal_results"] = sheet.where(RESULT_HEADER_ROW + 1, 2)
+        self.raw["goal_results"] = results
         sheet.check_nothing_else()
 
     def narrative(self) -> None:

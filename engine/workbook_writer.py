@@ -39,6 +39,9 @@ from gdcluster.engine.workbook import (
     NARRATIVE_HEADER_ROW,
     NO,
     NONE,
+    RESULT_COLUMNS,
+    RESULT_HEADER_ROW,
+    RESULTS,
     SERIES_FIRST_ROW,
     SERIES_HEADER_ROW,
     SERIES_LINES,
@@ -65,6 +68,7 @@ from gdcluster.states.policy import (
 __all__ = [
     "BookWriter",
     "application_workbook",
+    "review_workbook",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -85,6 +89,24 @@ def application_workbook(data: Mapping[str, Any], *, round_year: int, policy: Po
     writer.incidents(data)
     writer.governance(data)
     writer.narrative(data)
+    return writer.save()
+
+
+def review_workbook(data: Mapping[str, Any], *, review_year: int, policy: Policy,
+                    header: CaseHeader | None = None, goals: Sequence[str] = ()) -> bytes:
+    """The 复核申报表 for the 复核 round of ``review_year``: the 申报表 of that year (its
+    近三年 are the 复核's) with ``data`` written in, and the sheet 规划目标完成情况 listing the
+    plan goals' indicators (``goals``: the case's, when known) for their results."""
+    header = header or CaseHeader(round_year=review_year)
+    writer = _Writer(policy, review_year)
+    writer.guide()
+    writer.basic(header)
+    writer.figures(data)
+    writer.enterprises(data)
+    writer.incidents(data)
+    writer.governance(data)
+    writer.narrative(data)
+    writer.goal_results(goals)
     return writer.save()
 
 
@@ -440,6 +462,20 @@ class _Writer(BookWriter):
         self.validate(sheet, "number", f"E{first}:E{last}")
         self.validate(sheet, "number", f"G{first}:G{last}")
         sheet.freeze_panes = "A3"
+
+    def goal_results(self, goals: Sequence[str]) -> None:
+        sheet = self.sheet(RESULTS, (6, 36, 14, 40))
+        self.title(sheet, f"规划目标完成情况（{self.round_year}年复核：每项发展规划目标的实际值，"
+                          f"第十六条）")
+        self.header(sheet, RESULT_HEADER_ROW, RESULT_COLUMNS,
+                    {2: "发展规划中的指标名称，与规划一致（每个目标一行）",
+                     3: "该指标的实际完成值，单位与规划相同",
+                     4: "数据来源或说明（如：统计快报、认定名单）"})
+        for index, indicator in enumerate(goals, start=1):
+            self.row(sheet, RESULT_HEADER_ROW + index, [index, indicator])
+        for row in range(RESULT_HEADER_ROW + 1, RESULT_HEADER_ROW + max(len(goals), 8) + 1):
+            for column in (2, 3, 4):
+                sheet.cell(row=row, column=column).fill = self.input_fill
 
     def narrative(self, data: Mapping[str, Any]) -> None:
         sheet = self.sheet(NARRATIVE, [24, 90, 20])

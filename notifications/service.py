@@ -33,7 +33,7 @@ from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import in_shanghai, local_date
 from gdcluster.engine.errors import DatabaseReplaced, InvalidInput, NotFound
 from gdcluster.engine.kernel import TransitionEvent
-from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering
+from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering, round_kind_of
 from gdcluster.notifications.context import NoticeSpec, build_context, specs_for_event
 from gdcluster.notifications.kinds import (
     BATCH_KINDS,
@@ -256,8 +256,9 @@ def _without_body(table: Any = Notice) -> Any:
 def _notice_dict(row: Notice) -> dict[str, Any]:
     return {
         "id": row.id, "kind": row.kind, "format": row.format, "case_id": row.case_id,
-        "round_year": row.round_year, "audit_seq": row.audit_seq, "title": row.title,
-        "doc_no": row.doc_no, "template": row.template,
+        "round_year": row.round_year, "round_kind": round_kind_of(row.kind),
+        "audit_seq": row.audit_seq, "title": row.title, "doc_no": row.doc_no,
+        "template": row.template,
         "template_version": row.template_version, "sha256": row.sha256, "size": row.size,
         "path": row.path, "created_at": in_shanghai(row.created_at),
     }
@@ -267,7 +268,8 @@ def rendering_dict(row: Rendering) -> dict[str, Any]:
     return {
         "id": row.id, "notice_id": row.notice_id, "audit_seq": row.audit_seq,
         "kind": row.kind, "format": row.format, "case_id": row.case_id,
-        "round_year": row.round_year, "title": row.title, "doc_no": row.doc_no,
+        "round_year": row.round_year, "round_kind": round_kind_of(row.kind),
+        "title": row.title, "doc_no": row.doc_no,
         "template": row.template, "template_version": row.template_version,
         "sha256": row.sha256, "size": row.size, "path": row.path, "actor": row.actor,
         "created_at": in_shanghai(row.created_at),

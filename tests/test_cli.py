@@ -864,7 +864,7 @@ def test_demo_is_wired_lazily(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 CONTRACT = {
     "init", "demo", "graph",
-    "round open", "round show", "round publicize", "round recognize", "round close",
+    "round open", "round show", "round list", "round publicize", "round recognize", "round close",
     "round site-visit", "policy list", "policy extend",
     "case create", "case update", "case submit", "case withdraw", "case recommend",
     "case expert-review", "case recognize", "case close-publicity", "case reopen",
@@ -873,7 +873,7 @@ CONTRACT = {
     "case reject", "case show", "case history", "case check", "case list",
     "calendar workdays", "calendar import", "audit verify",
     # issue 14: Excel in and out
-    "case import", "case export", "template application",
+    "case import", "case export", "template application", "template review",
     # issue 14: the administrators' day
     "todo", "case attach", "case attachments", "case attachment",
     # issue 15.10: which OS user may act as whom (DESIGN §8a)
