@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -268,6 +269,15 @@ class TranslatedCommand(click.Command):
         if isinstance(self, click.Group):
             self.format_commands(ctx, formatter)
 
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        """click's --help option, made (and kept by click) with its English help, which is
+        translated when shown like every help text."""
+        english = _RUNNING.set(False)
+        try:
+            return super().get_help_option(ctx)
+        finally:
+            _RUNNING.reset(english)
+
     def get_short_help_str(self, limit: int = 45) -> str:
         if self.short_help:
             return _(inspect_help(self.short_help))
@@ -331,6 +341,56 @@ class TranslatedGroup(TranslatedCommand, click.Group):
 CLICK_WORDS = (N_("Options"), N_("Commands"), N_("default"), N_("required"),
                N_("Show this message and exit."), N_("Show the version and exit."))
 
+#: click's modules that bind the standard library's ``gettext`` as ``_`` (and ``ngettext``)
+#: when imported: their texts ("Usage:", "Missing argument", "No such option", ...) are shown
+#: through the catalog while the gdcluster command runs (``tests/catalog.py`` reads them too)
+CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "types", "termui",
+                 "utils", "shell_completion", "_termui_impl")
+
+#: set while ``gdcluster`` itself runs (``RootGroup.main``): click's texts go through the
+#: catalog then, and through the standard library's gettext everywhere else, so a host system
+#: that imports gdcluster (even this module) keeps click as it was
+_RUNNING = ContextVar("gdcluster_cli_running", default=False)
+
+
+def _catalog_for_click() -> bool:
+    """Whether click's texts are shown through the catalog now: inside the gdcluster command
+    and not for --json (machines read the English, as with the engine's messages)."""
+    if not _RUNNING.get():
+        return False
+    context = click.get_current_context(silent=True)
+    return context is None or not _as_json(context)
+
+
+def _click_gettext(message: str) -> str:
+    import gettext
+
+    return _(message) if _catalog_for_click() else gettext.gettext(message)
+
+
+def _click_ngettext(singular: str, plural: str, count: int) -> str:
+    import gettext
+
+    if _catalog_for_click():
+        from gdcluster.engine.i18n import ngettext
+
+        return ngettext(singular, plural, count)
+    return gettext.ngettext(singular, plural, count)
+
+
+def _translate_click() -> None:
+    """Point the ``_``/``ngettext`` of click's modules at the functions above (once): they ask
+    the catalog only while ``_RUNNING`` is set, the standard library otherwise."""
+    import gettext
+    import importlib
+
+    for name in CLICK_MODULES:
+        module = importlib.import_module(f"click.{name}")
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = _click_gettext  # type: ignore[attr-defined]
+        if getattr(module, "ngettext", None) is gettext.ngettext:
+            module.ngettext = _click_ngettext  # type: ignore[attr-defined]
+
 
 class Failure(click.ClickException):
     """An error as the user sees it: a line on stderr, or ``{"error": …}`` with ``--json``."""
@@ -352,6 +412,15 @@ class RootGroup(TranslatedGroup):
     """The root command: turns every error into its exit code and message, click-style."""
 
     group_class = TranslatedGroup
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command with click's own texts in the current language."""
+        _translate_click()
+        running = _RUNNING.set(True)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            _RUNNING.reset(running)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
