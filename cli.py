@@ -1190,6 +1190,9 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
     """Fire ``trigger`` and report the case's new state (``note`` adds a line for people)."""
     settings = _settings()
     who = settings.acting_as(actor or settings.requested_actor, trigger)
+    files = _evidence()
+    if files:
+        payload[_EVIDENCE] = files
     view = settings.engine().fire(case_id, trigger, who, expected_version=expected_version,
                                   **payload)
 
@@ -1197,6 +1200,7 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
         click.echo(_("case {id} {name}: {trigger} → {state} (version {version})").format(
             id=view.id, name=view.name, trigger=trigger.replace("_", "-"),
             state=_state(view.state), version=view.version))
+        _show_evidence(files)
         if note is not None:
             click.echo(note(view))
 
@@ -1355,13 +1359,87 @@ def case_export(case_id: int, fmt: str, output: str | None) -> None:
                                                                output=output))
 
 
-ATTACH_TEXT = {
-    "attached": "case {id}: attached {name} ({kind}, {size}) sha256 {sha256}",
-    "none": "case {id}: no attachment",
-    "written": "wrote {name} ({size}, sha256 {sha256} verified) to {output}",
-    "too_large": "{path} is {size:,} bytes; the limit is {limit:,} bytes",
-    "unreadable": "cannot read {path}: {error}",
-}
+ATTACH_TEXT = Texts({
+    "attached": N_("case {id}: attached {name} ({kind}, {size}) sha256 {sha256}"),
+    "none": N_("case {id}: no attachment"),
+    "written": N_("wrote {name} ({size}, sha256 {sha256} verified) to {output}"),
+    "carried": N_("  attached {name} ({kind}, {size}) sha256 {sha256}"),
+})
+
+
+def _attachment_bytes(file: str, field: str) -> bytes:
+    """The bytes of ``file``, refused (``InvalidInput`` naming ``field``) when it cannot be
+    read or is larger than an attachment may be (read no further than the limit)."""
+    from gdcluster.engine.errors import InvalidInput
+    from gdcluster.states.attachments import load_attachment_rules
+
+    limit = load_attachment_rules().max_size
+    try:
+        with open(file, "rb") as stream:
+            content = stream.read(limit + 1)
+    except OSError as error:
+        raise InvalidInput(Message("cannot read {path}: {error}", path=file,
+                                   error=error.strerror or str(error)), field=field) from None
+    if len(content) > limit:
+        raise InvalidInput(Message("{path} is larger than the limit of {limit:,} bytes",
+                                   path=file, limit=limit), field=field)
+    return content
+
+
+#: the payload key of the files an act carries (``engine/attachments.py``: EVIDENCE)
+_EVIDENCE = "attachments"
+
+
+def evidence_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--attach FILE`` (repeatable) and ``--attach-kind KIND`` for an act that carries
+    evidence: the files are stored with the act, in its transaction, their SHA-256 in its
+    audit row (nothing is stored when the act is refused). ``kind``: the attachments' kind
+    when --attach-kind is not given."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        ctx.meta.setdefault("gdcluster.evidence", {"kind": kind})[param.name] = value
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function = click.option(
+            "--attach-kind", "kinds", multiple=True, metavar="KIND", expose_value=False,
+            callback=keep, help="The kind of the --attach files (证明材料, 陈述申辩, 异议证据, "
+                                "复核材料 or 其他): once for all of them, or once for each in "
+                                "order; default: the act's own kind.")(function)
+        return click.option(
+            "--attach", "files", multiple=True, metavar="FILE", expose_value=False,
+            callback=keep, type=click.Path(dir_okay=False),
+            help="A file the act carries (repeatable): stored with the act, its SHA-256 in "
+                 "the act's audit row.")(function)
+
+    return decorate
+
+
+def _evidence() -> list[dict[str, Any]]:
+    """The files given with --attach, paired with their kinds, as the act's payload lists
+    them."""
+    from pathlib import Path
+
+    given = click.get_current_context().meta.get("gdcluster.evidence", {})
+    files, kinds = list(given.get("files") or ()), list(given.get("kinds") or ())
+    if not files:
+        if kinds:
+            raise click.UsageError(_("--attach-kind needs --attach FILE"))
+        return []
+    if len(kinds) not in (0, 1, len(files)):
+        raise click.UsageError(_("give --attach-kind once, or once for each --attach"))
+    kinds = kinds * len(files) if len(kinds) == 1 else kinds or [given["kind"]] * len(files)
+    return [{"content": _attachment_bytes(file, f"{_EVIDENCE}[{index}].file"),
+             "name": Path(file).name, "kind": kind}
+            for index, (file, kind) in enumerate(zip(files, kinds, strict=True))]
+
+
+def _show_evidence(files: list[dict[str, Any]]) -> None:
+    import hashlib
+
+    for item in files:
+        click.echo(ATTACH_TEXT["carried"].format(
+            name=item["name"], kind=item["kind"], size=_size(len(item["content"])),
+            sha256=hashlib.sha256(item["content"]).hexdigest()))
 
 
 @case_group.command("attach")
@@ -1379,25 +1457,11 @@ def case_attach(case_id: int, file: str, kind: str, note: str | None,
     file's SHA-256 is written into the act's audit row."""
     from pathlib import Path
 
-    from gdcluster.engine.errors import InvalidInput
-    from gdcluster.states.attachments import load_attachment_rules
-
     text = ATTACH_TEXT
-    path = Path(file)
-    limit = load_attachment_rules().max_size
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InvalidInput(text["too_large"].format(path=file, size=size, limit=limit),
-                               field="file")
-        content = path.read_bytes()
-    except OSError as error:
-        raise InvalidInput(text["unreadable"].format(path=file,
-                                                     error=error.strerror or error),
-                           field="file") from None
+    content = _attachment_bytes(file, "file")
     settings = _settings()
-    row = settings.engine().attach(case_id, settings.actor, content, name=path.name, kind=kind,
-                                   note=note, expected_version=expected_version)
+    row = settings.engine().attach(case_id, settings.actor, content, name=Path(file).name,
+                                   kind=kind, note=note, expected_version=expected_version)
     _output(row, lambda: click.echo(text["attached"].format(
         id=case_id, name=row["name"], kind=row["kind"], size=_size(row["size"]),
         sha256=row["sha256"])))
@@ -1458,6 +1522,7 @@ def case_recognize(case_id: int, expected_version: int | None) -> None:
 @click.option("--data", "data_file", type=click.File("rb"), required=True, metavar="FILE",
               help="The 复核申报 (JSON or YAML): the criteria data of the three years before "
                    "the 复核 round's year and goal_results for every plan goal.")
+@evidence_options("复核材料")
 @act_options
 def case_apply_review(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
     """Apply for 复核 in the 复核 round covering the case (county)."""
@@ -1597,6 +1662,7 @@ def case_score(case_id: int, expected_version: int | None, expert: str,
 @click.option("--contact", required=True, metavar="C", help="Telephone or address.")
 @click.option("--evidence", required=True, metavar="T", help="Facts and evidence.")
 @click.option("--unit", metavar="U", help="The objector's unit, if any.")
+@evidence_options("异议证据")
 @act_options
 def case_object(case_id: int, expected_version: int | None, name: str, contact: str,
                 evidence: str, unit: str | None) -> None:
@@ -1623,6 +1689,7 @@ def _objection_filed(view: Any) -> str:
 @click.option("--uphold", is_flag=True, help="The objection stands: the case is rejected.")
 @click.option("--dismiss", is_flag=True, help="The objection does not stand.")
 @click.option("--reason", required=True, metavar="T", help="The finding.")
+@evidence_options("证明材料")
 @act_options
 def case_resolve(case_id: int, expected_version: int | None, objection: int, uphold: bool,
                  dismiss: bool, reason: str) -> None:
@@ -1638,6 +1705,7 @@ def case_resolve(case_id: int, expected_version: int | None, objection: int, uph
 @click.option("--year", type=YEAR, required=True, help="The year reported on.")
 @click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
               help="The annual report, JSON or YAML.")
+@evidence_options("证明材料")
 @act_options
 def case_report(case_id: int, expected_version: int | None, year: int,
                 data_file: IO[bytes]) -> None:
@@ -1650,6 +1718,7 @@ def case_report(case_id: int, expected_version: int | None, year: int,
 @click.option("--kind", required=True,
               type=click.Choice(["leading_industry", "spatial_scope", "management_body"]))
 @click.option("--detail", required=True, metavar="T", help="What changed.")
+@evidence_options("证明材料")
 @act_options
 def case_change(case_id: int, expected_version: int | None, kind: str, detail: str) -> None:
     """Report a major change (重大变动报备) of a recognized cluster (county)."""
@@ -1663,6 +1732,7 @@ def case_change(case_id: int, expected_version: int | None, kind: str, detail: s
 @click.option("--facts", required=True, metavar="T", help="The facts found (拟撤销告知书).")
 @click.option("--due", default=None, metavar="D",
               help="The 陈述申辩 deadline (default: the policy's working days; never earlier).")
+@evidence_options("证明材料")
 @act_options
 def case_propose_revocation(case_id: int, expected_version: int | None, reason_code: str,
                             facts: str, due: str | None) -> None:
@@ -1679,6 +1749,7 @@ def _hearing_note(view: Any) -> str:
 @case_group.command("state")
 @case_id_argument
 @click.option("--text", required=True, metavar="T", help="The statement (陈述申辩).")
+@evidence_options("陈述申辩")
 @act_options
 def case_state(case_id: int, expected_version: int | None, text: str) -> None:
     """State the cluster's case against a proposed revocation (陈述申辩, county or its city)."""
@@ -1688,6 +1759,7 @@ def case_state(case_id: int, expected_version: int | None, text: str) -> None:
 @case_group.command("maintain")
 @case_id_argument
 @click.option("--reason", required=True, metavar="T", help="Why the recognition stands.")
+@evidence_options("证明材料")
 @act_options
 def case_maintain(case_id: int, expected_version: int | None, reason: str) -> None:
     """Maintain the recognition (维持认定, province): the procedure ends, the case returns."""
@@ -1699,6 +1771,7 @@ def case_maintain(case_id: int, expected_version: int | None, reason: str) -> No
 @click.option("--reason", default=None, metavar="T",
               help="The decision's reasons (required when a statement was received).")
 @click.option("--doc-no", default=None, metavar="NO", help="The decision's 文号.")
+@evidence_options("证明材料")
 @act_options
 def case_revoke(case_id: int, expected_version: int | None, reason: str | None,
                 doc_no: str | None) -> None:
@@ -1713,6 +1786,7 @@ def case_revoke(case_id: int, expected_version: int | None, reason: str | None,
 @click.option("--reason", required=True, metavar="T", help="Why the revocation is undone.")
 @click.option("--reference", "--ref", "reference", required=True, metavar="T",
               help="复议决定书 or 判决书 number, or 自我纠错.")
+@evidence_options("证明材料")
 @act_options
 def case_reinstate(case_id: int, expected_version: int | None, reason: str,
                    reference: str) -> None:

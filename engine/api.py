@@ -570,8 +570,9 @@ class Engine(Administration):
 
 
 def _link_attachments(session: Session, event: TransitionEvent) -> None:
-    """After an ``attach`` act's audit row: name it on the attachment the act stored."""
-    if event.trigger == "attach":
+    """After the audit row of an act that stored files (``attach``, or an act carrying
+    evidence): name the row on the attachments the act stored."""
+    if event.trigger == "attach" or event.payload.get("attachments"):
         from gdcluster.engine.attachments import link_audit_row
 
         link_audit_row(session, event.case_id, event.audit_seq)

@@ -6,6 +6,12 @@ pdf, jpg, png, and the ZIP containers docx, xlsx and ofd, told apart by the part
 Its bytes are stored once per SHA-256 (``gd_attachment_blob``); the attachment row names the
 case, kind, original name, size, media type, who attached it and the audit row of that act,
 whose payload records the hash. Reading the bytes back checks them against the hash.
+
+An act that carries evidence (a row of ``workflow.toml`` that accepts ``attachments``: a
+陈述申辩, an objection, a 复核申报, an annual report, a revocation decision …) stores its files
+the same way, inside its own transaction, after its checks and its effect
+(:func:`store_evidence`); its audit row lists their hashes under ``attachments``. A refused
+act stores nothing.
 """
 
 from __future__ import annotations
@@ -15,17 +21,27 @@ import io
 import zipfile
 from datetime import datetime
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gdcluster.engine.errors import EngineError, InvalidInput, NotFound
+from gdcluster.engine.i18n import Message
+from gdcluster.engine.parse import clean_text
 from gdcluster.engine.records import Attachment, AttachmentBlob
 from gdcluster.states.attachments import load_attachment_rules
 
-__all__ = ["AttachmentCorrupted", "attachment_content", "attachments_of", "file_type",
-           "link_audit_row", "store_attachment"]
+if TYPE_CHECKING:
+    from gdcluster.engine.acts import Act
+
+__all__ = ["EVIDENCE", "MAX_EVIDENCE_FILES", "AttachmentCorrupted", "attachment_content",
+           "attachments_of", "file_type", "link_audit_row", "store_attachment", "store_evidence"]
+
+#: The payload key of the files an act carries (a list of {content, name, kind, note?}).
+EVIDENCE = "attachments"
+#: The most files one act carries.
+MAX_EVIDENCE_FILES = 20
 
 #: What the listing shows of an attachment (never the bytes).
 _LISTED = (Attachment.id, Attachment.sha256, Attachment.size, Attachment.media_type,
@@ -97,6 +113,35 @@ def store_attachment(session: Session, *, case_id: int, content: Any, name: str,
     session.flush()
     return {"sha256": sha256, "size": len(content), "media_type": media_type, "name": name,
             "kind": kind, "note": note}
+
+
+def store_evidence(act: Act) -> None:
+    """Store the files the act carries (``act.payload["attachments"]``) on its case, in its
+    transaction, and list them in its audit row; a file refused names its place
+    (``attachments[N].file``) and the whole act is refused with it."""
+    files = act.payload.get(EVIDENCE)
+    if files is None:
+        return
+    if not isinstance(files, list | tuple) or not all(isinstance(item, dict) for item in files):
+        raise InvalidInput(Message("must be a list of files, each with its content, name and "
+                                   "kind"), field=EVIDENCE)
+    if len(files) > MAX_EVIDENCE_FILES:
+        raise InvalidInput(Message("{count} files; an act carries at most {limit}",
+                                   count=len(files), limit=MAX_EVIDENCE_FILES), field=EVIDENCE)
+    assert act.case.id is not None
+    stored = []
+    for index, item in enumerate(files):
+        try:
+            name = clean_text(item.get("name"), "name", limit=255, one_line=True) or ""
+            kind = clean_text(item.get("kind"), "kind", limit=32, one_line=True) or ""
+            note = clean_text(item.get("note"), "note", required=False)
+            stored.append(store_attachment(
+                act.session, case_id=act.case.id, content=item.get("content"), name=name,
+                kind=kind, note=note, actor=str(act.actor), now=act.now))
+        except InvalidInput as error:
+            field = f"{EVIDENCE}[{index}]." + str(error.facts.get("field") or "file")
+            raise InvalidInput(error.detail, field=field) from None
+    act.audit[EVIDENCE] = stored
 
 
 def _insert_blob(session: Session, sha256: str, content: bytes) -> None:
