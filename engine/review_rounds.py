@@ -23,6 +23,7 @@ from gdcluster.engine.actors import Actor
 from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel, Transaction
 from gdcluster.engine.models import Case, Round
 from gdcluster.engine.parse import as_date, as_year
@@ -58,8 +59,9 @@ def open_review_round(kernel: Kernel, year: int, who: Actor, *, policy: str | No
     now = kernel.clock.now()
     today = local_date(now)
     if apply_day is not None and apply_day < today:
-        raise InvalidInput(f"{apply_day} is before today ({today}): a 复核 application "
-                           f"deadline is never in the past", field="apply_by")
+        raise InvalidInput(Message("{day} is before today ({today}): a 复核 application "
+                                   "deadline is never in the past", day=apply_day, today=today),
+                           field="apply_by")
     kernel.check_batch(who, OPEN_TRIGGER, year)
     try:
         with kernel.transaction() as transaction:
@@ -75,7 +77,8 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
     existing = session.get(Round, year)
     if existing is not None:
         raise TransitionRefused(
-            f"round {year} is already open (a {existing.kind} round): a year holds one round",
+            Message("round {year} is already open (a {kind} round): a year holds one round",
+                    year=year, kind=existing.kind),
             round_year=year)
     calendar = calendar_from_session(session)
     periods = chosen.periods
@@ -87,16 +90,17 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
         check_day = calendar.add_workdays(apply_day + timedelta(days=1),
                                           int(periods.review_check_workdays))
     if check_day < apply_day:
-        raise InvalidInput(f"the 初审 deadline {check_day} comes before the application "
-                           f"deadline {apply_day}", field="check_by")
+        raise InvalidInput(Message("the 初审 deadline {check} comes before the application "
+                                   "deadline {apply}", check=check_day, apply=apply_day),
+                           field="check_by")
     covered = list(session.execute(
         select(Case.id, Case.state, Case.valid_until)
         .where(Case.state.in_(REVIEW_STATES), Case.valid_until <= date(year, 12, 31))
         .order_by(Case.id).with_for_update()).all())
     if not covered:
         raise TransitionRefused(
-            f"no recognized cluster's validity ends by the end of {year}: a 复核 round of "
-            f"{year} would cover nobody", round_year=year)
+            Message("no recognized cluster's validity ends by the end of {year}: a 复核 round "
+                    "of {year} would cover nobody", year=year), round_year=year)
     session.add(Round(year=year, kind="review", policy=chosen.name,
                       policy_version=chosen.version, policy_digest=chosen.digest,
                       apply_by=apply_day, check_by=check_day, opened_at=now))
@@ -162,7 +166,8 @@ def recognition_acts_only(store: Store) -> Any:
             kind = session.scalar(select(Round.kind).where(Round.year == year))
         if kind == "review":
             raise TransitionRefused(
-                f"round {year} is a 复核 round: {trigger.removesuffix('_round')} is an act of a "
-                f"recognition round", round_year=year, trigger=trigger)
+                Message("round {year} is a 复核 round: {act} is an act of a recognition round",
+                        year=year, act=trigger.removesuffix("_round")),
+                round_year=year, trigger=trigger)
 
     return check

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Message": None}
 #: an error raised with a constant message (no f-string) is looked up whole when shown
 ERRORS = {"InvalidInput", "TransitionRefused", "PermissionDenied", "WaitingFor",
-          "DatabaseUnavailable", "EngineError"}
+          "DatabaseUnavailable", "EngineError", "refuse"}
 #: the demo's steps translate their titles themselves: ``at(moment, title)``, ``sweep(…)``
 STEP_KEYWORDS = {"engine/demo.py": {"at": (2,), "sweep": (2,)}}
 SKIP = {".venv", "tests", "migrations", "build", "__pycache__"}
