@@ -87,23 +87,25 @@ def store_attachment(session: Session, *, case_id: int, content: Any, name: str,
     (``InvalidInput`` naming ``file`` or ``kind`` when the file is refused)."""
     rules = load_attachment_rules()
     if kind not in rules.kinds:
-        raise InvalidInput(f"unknown kind {kind!r}; use one of {', '.join(rules.kinds)}",
-                           field="kind")
+        raise InvalidInput(Message("unknown kind {kind!r}; use one of {kinds}", kind=kind,
+                                   kinds=", ".join(rules.kinds)), field="kind")
     if not isinstance(content, bytes | bytearray | memoryview):
         raise InvalidInput("must be the file's bytes", field="content")
     content = bytes(content)
     if not content:
-        raise InvalidInput(f"{name} is empty", field="file")
+        raise InvalidInput(Message("{name} is empty", name=name), field="file")
     if len(content) > rules.max_size:
-        raise InvalidInput(f"{name} is {len(content):,} bytes; the limit is "
-                           f"{rules.max_size:,} bytes ({rules.max_size // 1048576} MiB)",
+        raise InvalidInput(Message("{name} is {size:,} bytes; the limit is {limit:,} bytes "
+                                   "({mib} MiB)", name=name, size=len(content),
+                                   limit=rules.max_size, mib=rules.max_size // 1048576),
                            field="file")
     found = file_type(content)
     media_type = rules.media_type(found) if found is not None else None
     if media_type is None:
-        raise InvalidInput(f"{name} is not one of the accepted file types "
-                           f"({', '.join(item.name for item in rules.types)}), judged by its "
-                           f"content, not its name", field="file")
+        raise InvalidInput(Message("{name} is not one of the accepted file types ({types}), "
+                                   "judged by its content, not its name", name=name,
+                                   types=", ".join(item.name for item in rules.types)),
+                           field="file")
     sha256 = hashlib.sha256(content).hexdigest()
     if session.get(AttachmentBlob, sha256) is None:
         _insert_blob(session, sha256, content)
@@ -179,14 +181,16 @@ def attachment_content(session: Session, case_id: int, sha256: str) -> tuple[dic
                                Attachment.sha256.startswith(prefix))
         .order_by(Attachment.id))]
     if len({row["sha256"] for row in rows}) > 1:
-        raise InvalidInput(f"{prefix} names several attachments of case {case_id}: give more "
-                           f"of the hash", field="sha256")
+        raise InvalidInput(Message("{prefix} names several attachments of case {id}: give "
+                                   "more of the hash", prefix=prefix, id=case_id),
+                           field="sha256")
     if not rows:
-        raise NotFound(f"attachment of case {case_id}", prefix)
+        raise NotFound(Message("attachment of case {id}", id=case_id), prefix)
     row = rows[0]
     content = session.scalar(select(AttachmentBlob.content)
                              .where(AttachmentBlob.sha256 == row["sha256"]))
     if content is None or hashlib.sha256(bytes(content)).hexdigest() != row["sha256"]:
-        raise AttachmentCorrupted(f"the stored bytes of {row['name']} do not match its SHA-256 "
-                                  f"{row['sha256']}", case_id=case_id, sha256=row["sha256"])
+        raise AttachmentCorrupted(Message("the stored bytes of {name} do not match its SHA-256 "
+                                          "{sha256}", name=row["name"], sha256=row["sha256"]),
+                                  case_id=case_id, sha256=row["sha256"])
     return row, bytes(content)

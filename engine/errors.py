@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from gdcluster.engine.i18n import N_, gettext, localize
+from gdcluster.engine.i18n import N_, Message, gettext, localize
 
 
 class EngineError(Exception):
@@ -86,8 +86,10 @@ class NotFound(EngineError):
         super().__init__(f"{what} {key!s} not found", what=what, key=key)
 
     def localized(self) -> str:
-        return gettext("{what} {key} not found").format(what=gettext(self.facts["what"]),
-                                                       key=self.facts["key"])
+        key = self.facts["key"]
+        return gettext("{what} {key} not found").format(
+            what=localize(self.facts["what"]),
+            key=key.localized() if isinstance(key, Message) else key)
 
 
 class NotInitialized(EngineError):

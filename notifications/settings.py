@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.notifications.kinds import KINDS
 
 __all__ = [
@@ -162,7 +163,7 @@ class Fonts:
                 raise InvalidInput("name at least one font family", field=f"notices.fonts.{role}")
             for name in names:
                 if not _FONT_NAME.fullmatch(name) or name != name.strip():
-                    raise InvalidInput(f"not a font family name: {name!r}",
+                    raise InvalidInput(Message("not a font family name: {name!r}", name=name),
                                        field=f"notices.fonts.{role}")
             object.__setattr__(self, role, names)
 
@@ -238,7 +239,8 @@ class Settings:
         formats = tuple(dict.fromkeys(("txt", *self.formats)))
         unknown = [name for name in formats if name not in FORMATS]
         if unknown:
-            raise InvalidInput(f"unknown format {unknown[0]!r}; use {', '.join(FORMATS)}",
+            raise InvalidInput(Message("unknown format {format!r}; use {formats}",
+                                       format=unknown[0], formats=", ".join(FORMATS)),
                                field="notices.formats")
         object.__setattr__(self, "formats", formats)
         object.__setattr__(self, "outbox", Path(self.outbox))
@@ -277,15 +279,18 @@ def read_settings_file(chosen: Path) -> dict[str, Any]:
     try:
         content = chosen.read_bytes()
         if len(content) > MAX_FILE_BYTES:
-            raise InvalidInput(f"{chosen} has {len(content)} bytes; a settings file is at most "
-                               f"{MAX_FILE_BYTES}", field="settings")
+            raise InvalidInput(Message("{path} has {size} bytes; a settings file is at most "
+                                       "{limit}", path=chosen, size=len(content),
+                                       limit=MAX_FILE_BYTES), field="settings")
         data = tomllib.loads(content.decode("utf-8"))
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-        raise InvalidInput(f"no settings file at {chosen}", field="settings") from exc
+        raise InvalidInput(Message("no settings file at {path}", path=chosen),
+                           field="settings") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{chosen}: not valid TOML: {exc}", field="settings") from exc
+        raise InvalidInput(Message("{path}: not valid TOML: {error}", path=chosen, error=exc),
+                           field="settings") from exc
     except RecursionError:
-        raise InvalidInput(f"{chosen}: nested too deeply to be settings",
+        raise InvalidInput(Message("{path}: nested too deeply to be settings", path=chosen),
                            field="settings") from None
     return data
 
