@@ -313,8 +313,9 @@ class Kernel:
         """
         if who.kind == "system" and case.id not in transaction._timer_cases:
             raise PermissionDenied(
-                f"system acts only for a due deadline the scheduler holds; {trigger} on case "
-                f"{case.id} is not one", actor=str(who), trigger=trigger)
+                Message("system acts only for a due deadline the scheduler holds; {trigger} on "
+                        "case {id} is not one", trigger=trigger, id=case.id),
+                actor=str(who), trigger=trigger)
         act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction.session) if calendar is None

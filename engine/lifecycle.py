@@ -114,9 +114,10 @@ class Lifecycle:
             if any(transition.rule.dest == PREVIOUS for transition in rows):
                 came = act.case.previous_state
                 raise TransitionRefused(
-                    f"case {act.case.id} is {state}, and the state it came from is not "
-                    f"recorded{f' ({came})' if came else ''}: it cannot {trigger} (a case "
-                    f"closed before this was recorded stays as it is)",
+                    Message("case {id} is {state}, and the state it came from is not recorded"
+                            "{came}: it cannot {trigger} (a case closed before this was "
+                            "recorded stays as it is)", id=act.case.id, state=state,
+                            came=f" ({came})" if came else "", trigger=trigger),
                     case_id=act.case.id, trigger=trigger, state=state,
                     reasons=[Reason.NO_PREVIOUS_STATE],
                 )
