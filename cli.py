@@ -1005,12 +1005,14 @@ def round_show(year: int, fmt: str, output: str | None, city: str | None) -> Non
 
 def _review_round_lines(summary: Any) -> None:
     """A 复核 round: its deadlines and the cases it covers."""
-    click.echo(f"round {summary.year} — 复核 round (kind review), policy {summary.policy}")
-    _table([["  applications until", summary.apply_by or "—"],
-            ["  初审 until", summary.check_by or "—"]])
-    click.echo(f"covered: {summary.counts.total}")
+    click.echo(_("round {year} — 复核 round (kind review), policy {policy}").format(
+        year=summary.year, policy=summary.policy))
+    _table([["  " + _("applications until"), summary.apply_by or "—"],
+            ["  " + _("初审 until"), summary.check_by or "—"]])
+    click.echo(_("covered: {count}").format(count=summary.counts.total))
     _table([[f"  {row['id']}", row["name"], row["county"], _state(row["state"]),
-             f"valid until {row['valid_until']}", "applied" if row["applied"] else "not applied"]
+             _("valid until {day}").format(day=row["valid_until"]),
+             _("applied") if row["applied"] else _("not applied")]
             for row in summary.covered])
 
 
@@ -1527,7 +1529,8 @@ def case_recognize(case_id: int, expected_version: int | None) -> None:
 def case_apply_review(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
     """Apply for 复核 in the 复核 round covering the case (county)."""
     _fire(case_id, "apply_review", expected_version, data=_read_mapping(data_file),
-          note=lambda view: f"复核 round {view.review_round}: the city records its 初审 next")
+          note=lambda view: _("复核 round {year}: the city records its 初审 next").format(
+              year=view.review_round))
 
 
 @case_group.command("review-check")
@@ -1551,7 +1554,8 @@ def case_review_check(case_id: int, expected_version: int | None, passed: bool |
 def case_renew(case_id: int, expected_version: int | None, reason: str | None) -> None:
     """Pass the 复核 (province): the 考核 is recorded, validity continues contiguously."""
     _fire(case_id, "renew", expected_version, reason=reason,
-          note=lambda view: f"validity: {_span(view.valid_from, view.valid_until)}")
+          note=lambda view: _("validity: {span}").format(
+              span=_span(view.valid_from, view.valid_until)))
 
 
 @case_group.command("fail-review")
@@ -1565,7 +1569,8 @@ def case_fail_review(case_id: int, expected_version: int | None, reason: str,
                      due: date | None) -> None:
     """Fail the 复核 (province): the 拟撤销 procedure on ground 18.1 opens (not a revocation)."""
     _fire(case_id, "fail_review", expected_version, reason=reason, due=due,
-          note=lambda view: f"拟撤销 18.1: 陈述申辩 until {view.hearing_due} (24:00)")
+          note=lambda view: _("拟撤销 18.1: 陈述申辩 until {day} (24:00)").format(
+              day=view.hearing_due))
 
 
 def _review_lines(status: dict[str, Any], *, full: bool) -> None:
@@ -1574,35 +1579,39 @@ def _review_lines(status: dict[str, Any], *, full: bool) -> None:
         return f"{point['value']} ({point['year']})" if point else "—"
 
     if status["plan"]:
-        click.echo("plan goals (target · latest actual):")
-        _table([["  " + goal["indicator"], goal["unit"] or "", "target " + value(goal["target"]),
-                 "actual " + (f"{goal['latest_actual']} ({goal['latest_year']})"
-                              if goal["latest_actual"] is not None else "—")]
+        click.echo(_("plan goals (target · latest actual):"))
+        _table([["  " + goal["indicator"], goal["unit"] or "",
+                 _("target {value}").format(value=value(goal["target"])),
+                 _("actual {value}").format(
+                     value=f"{goal['latest_actual']} ({goal['latest_year']})"
+                     if goal["latest_actual"] is not None else "—")]
                 for goal in status["plan"]])
     if not full:
         return
     review, assessment = status["review"], status["assessment"]
-    click.echo(f"复核 round: {status['review_round'] or '—'}")
+    click.echo(_("复核 round: {year}").format(year=status["review_round"] or "—"))
     if review and review.get("check"):
         check = review["check"]
-        click.echo(f"  初审 ({check['by']}): {'通过 pass' if check['passed'] else '不通过 FAIL'}"
-                   f" — {check['opinion']}")
+        click.echo(_("  初审 ({by}): {verdict} — {opinion}").format(
+            by=check["by"], verdict=_("通过 pass") if check["passed"] else _("不通过 FAIL"),
+            opinion=check["opinion"]))
     if assessment is None:
-        click.echo("考核: no 复核申报 filed")
+        click.echo(_("考核: no 复核申报 filed"))
         return
-    click.echo(f"考核 of the plan goals ({assessment['goals_met']} of "
-               f"{len(assessment['goals'])} met):")
-    _table([["indicator", "unit", "baseline", "target", "actual", "met"]]
+    click.echo(_("考核 of the plan goals ({met} of {count} met):").format(
+        met=assessment["goals_met"], count=len(assessment["goals"])))
+    _table([[_("indicator"), _("unit"), _("baseline"), _("target"), _("actual"), _("met")]]
            + [[goal["indicator"], goal["unit"] or "", value(goal["baseline"]),
                value(goal["target"]), goal["actual"] or "—",
-               {True: "met", False: "NOT met", None: "—"}[goal["met"]]]
+               {True: _("met"), False: _("NOT met"), None: "—"}[goal["met"]]]
               for goal in assessment["goals"]])
     criteria = assessment["criteria"]
     failed = [item for item in criteria["items"] if item["result"] == "fail"]
-    click.echo(f"criteria re-check on the 复核 data ({assessment['year']}): "
-               + ("every automatic criterion is met" if criteria["passed"] else
-                  "FAILED: " + "; ".join(f"{item['article']} {item['item']}（{item['value']}）"
-                                         for item in failed)))
+    click.echo(_("criteria re-check on the 复核 data ({year}): {verdict}").format(
+        year=assessment["year"],
+        verdict=_("every automatic criterion is met") if criteria["passed"] else
+        _("FAILED: {items}").format(items="; ".join(
+            f"{item['article']} {item['item']}（{item['value']}）" for item in failed))))
 
 
 @case_group.command("review")
@@ -1742,8 +1751,8 @@ def case_propose_revocation(case_id: int, expected_version: int | None, reason_c
 
 
 def _hearing_note(view: Any) -> str:
-    return (f"陈述申辩 until 24:00 of {view.hearing_due}; then `gdcluster case revoke "
-            f"{view.id}` or `gdcluster case maintain {view.id}`")
+    return _("陈述申辩 until 24:00 of {day}; then `gdcluster case revoke {id}` or `gdcluster "
+             "case maintain {id}`").format(day=view.hearing_due, id=view.id)
 
 
 @case_group.command("state")
@@ -1804,18 +1813,18 @@ def case_reject(case_id: int, expected_version: int | None, reason: str) -> None
     _fire(case_id, "reject", expected_version, reason=reason)
 
 
-SHOW_TEXT = {
-    "figures": "application (近三年 {window}):",
-    "criteria": "第十三条: {verdict} (pass {pass}, fail {fail}, expert {expert})",
-    "passed": "every automatic criterion is met",
-    "failed": "FAILED",
-    "failed_item": "  not met: {article} {item}: {value} ({rule})",
-    "scores": "expert scores ({count}):",
-    "total": "total {total}",
-    "notices": "notices issued:",
-    "attachments": "attachments:",
-    "more_deadlines": "  … {count} more (reminders, later years, past ones: --json lists all)",
-}
+SHOW_TEXT = Texts({
+    "figures": N_("application (近三年 {window}):"),
+    "criteria": N_("第十三条: {verdict} (pass {pass}, fail {fail}, expert {expert})"),
+    "passed": N_("every automatic criterion is met"),
+    "failed": N_("FAILED"),
+    "failed_item": N_("  not met: {article} {item}: {value} ({rule})"),
+    "scores": N_("expert scores ({count}):"),
+    "total": N_("total {total}"),
+    "notices": N_("notices issued:"),
+    "attachments": N_("attachments:"),
+    "more_deadlines": N_("  … {count} more (reminders, later years, past ones: --json lists all)"),
+})
 
 #: How many pending deadlines `case show` prints (the next ones).
 SHOW_DEADLINES = 4
@@ -1943,17 +1952,18 @@ def _size(size: int) -> str:
 def _show_procedure(procedure: dict[str, Any]) -> None:
     """The 拟撤销 procedure of ``case show``: ground, facts, hearing, statements, status."""
     cured = procedure["cured"]
-    click.echo(f"revocation procedure: {procedure['status']}")
+    click.echo(_("revocation procedure: {status}").format(status=procedure["status"]))
     _table([
-        ["  ground", f"{procedure['reason_code']} {procedure['article']} "
-                     f"“{procedure['ground']}”"],
-        ["  facts", procedure["facts"]],
-        ["  hearing until", f"{procedure['hearing_due']} 24:00"],
-        *([["  cured", "the missing report(s) "
-            + ", ".join(map(str, procedure["filed_years"])) + " have been filed since"]]
+        ["  " + _("ground"), f"{procedure['reason_code']} {procedure['article']} "
+                             f"“{procedure['ground']}”"],
+        ["  " + _("facts"), procedure["facts"]],
+        ["  " + _("hearing until"), f"{procedure['hearing_due']} 24:00"],
+        *([["  " + _("cured"), _("the missing report(s) {years} have been filed since").format(
+            years=", ".join(map(str, procedure["filed_years"])))]]
           if cured else []),
-        *[[f"  statement {index}", f"{_local(row['at'])} {row['actor']}"
-           f"{' (late)' if row['late'] else ''}: {row['text']}"]
+        *[["  " + _("statement {number}").format(number=index),
+           f"{_local(row['at'])} {row['actor']}"
+           f"{_(' (late)') if row['late'] else ''}: {row['text']}"]
           for index, row in enumerate(procedure["statements"], start=1)],
     ])
 
@@ -2160,16 +2170,16 @@ def _indent(view: Any) -> bytes:
 # todo
 
 
-TODO_TEXT = {
-    "acts": "waiting for my act ({count}):",
-    "objections": "objections to resolve ({count}):",
-    "deadlines": "deadlines due within {within} days ({count}, overdue first):",
-    "awaiting": "deadlines passed, a decision awaited ({count}):",
-    "overdue": "OVERDUE",
-    "objection": "objection {id}",
-    "nothing": "nothing waits for {actor}",
-    "round": "round {year}",
-}
+TODO_TEXT = Texts({
+    "acts": N_("waiting for my act ({count}):"),
+    "objections": N_("objections to resolve ({count}):"),
+    "deadlines": N_("deadlines due within {within} days ({count}, overdue first):"),
+    "awaiting": N_("deadlines passed, a decision awaited ({count}):"),
+    "overdue": N_("OVERDUE"),
+    "objection": N_("objection {id}"),
+    "nothing": N_("nothing waits for {actor}"),
+    "round": N_("round {year}"),
+})
 
 
 def _todo_command(line: Any) -> str:
@@ -2316,8 +2326,9 @@ def policy_extend(name: str, until: date, source: str) -> None:
     settings = _settings()
     payload = settings.engine().extend_policy(name, settings.actor, until=until, source=source)
     _output(payload, lambda: click.echo(
-        f"policy {name} in force until {payload['until']} ({payload['source']}; was "
-        f"{payload['previous_until']})"))
+        _("policy {name} in force until {until} ({source}; was {previous})").format(
+            name=name, until=payload["until"], source=payload["source"],
+            previous=payload["previous_until"])))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2366,7 +2377,7 @@ def actors_group() -> None:
 @json_option
 def actors_grant(os_user: str, actor: str) -> None:
     """Let OS_USER act as ACTOR (e.g. 'city:佛山市@张三', 'city:佛山市', 'county:*')."""
-    _change_grant("grant_actor", os_user, actor, "may act as")
+    _change_grant("grant_actor", os_user, actor, N_("OS user {user} may act as {actor}"))
 
 
 @actors_group.command("revoke")
@@ -2375,15 +2386,16 @@ def actors_grant(os_user: str, actor: str) -> None:
 @json_option
 def actors_revoke(os_user: str, actor: str) -> None:
     """Take back OS_USER's grant of ACTOR, as it was granted."""
-    _change_grant("revoke_actor", os_user, actor, "may no longer act as")
+    _change_grant("revoke_actor", os_user, actor,
+                  N_("OS user {user} may no longer act as {actor}"))
 
 
 def _change_grant(method: str, os_user: str, actor: str, says: str) -> None:
     settings = _settings()
     engine = settings.engine(acts=False)
     payload = getattr(engine, method)(os_user, actor, settings.actor)
-    _output(payload, lambda: click.echo(f"OS user {payload['os_user']} {says} "
-                                        f"{payload['actor']}"))
+    _output(payload, lambda: click.echo(_(says).format(user=payload["os_user"],
+                                                       actor=payload["actor"])))
 
 
 @actors_group.command("list")
@@ -2395,9 +2407,9 @@ def actors_list() -> None:
 
     def human() -> None:
         if not rows:
-            click.echo("no actor granted in the database: nobody is bound by it", err=True)
+            click.echo(_("no actor granted in the database: nobody is bound by it"), err=True)
         _table([row["os_user"], row["actor"], row["granted_by"], _local(row["granted_at"]),
-                f"audit {row['audit_seq']}"] for row in rows)
+                _("audit {seq}").format(seq=row["audit_seq"])] for row in rows)
 
     _output(rows, human)
 
@@ -2444,8 +2456,8 @@ def audit_anchor(target: str) -> None:
     if _settings().as_json:
         _write_json(record)
     else:
-        click.echo(f"anchored row {record['seq']} ({record['hash'][:16]}…) at {record['at']} "
-                   f"to {target}")
+        click.echo(_("anchored row {seq} ({hash}…) at {at} to {target}").format(
+            seq=record["seq"], hash=record["hash"][:16], at=record["at"], target=target))
 
 
 @audit_group.command("procedures")
@@ -2523,10 +2535,12 @@ def _sweep_failures(handled: list[Any]) -> None:
     if failed:
         ids = ", ".join(str(item.id) for item in failed[:20]) + (", …" if len(failed) > 20
                                                                    else "")
-        raise Failure(5, "sweep_incomplete",
-                      f"{len(failed)} of {len(handled)} deadlines ended in error or were left "
-                      f"busy (ids {ids}); they stay pending: run the sweep again",
-                      as_json=_settings().as_json)
+        message = Message("{failed} of {count} deadlines ended in error or were left busy (ids "
+                          "{ids}); they stay pending: run the sweep again", failed=len(failed),
+                          count=len(handled), ids=ids)
+        as_json = _settings().as_json
+        raise Failure(5, "sweep_incomplete", message if as_json else localize(message),
+                      as_json=as_json)
 
 
 def _handled_lines(handled: list[Any]) -> None:
@@ -2611,8 +2625,8 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
 
         def lines() -> Iterator[list[str]]:
             for row in rows:
-                about = (f"case {row['case_id']}" if row["case_id"] is not None
-                         else f"round {row['round_year']}")
+                about = (_("case {id}").format(id=row["case_id"]) if row["case_id"] is not None
+                         else _("round {year}").format(year=row["round_year"]))
                 yield [str(row["id"]), _local(row["created_at"]), row["kind"], row["format"],
                        about, row["sha256"][:12], deliveries(row), row["path"]]
                 for later in row["renderings"]:  # recorded later, beside the issued notice
