@@ -44,6 +44,10 @@ def policy_for(name: str, digest: str | None = None) -> Policy:
             policy=name,
         ) from exc
     except (policy_files.InvalidPolicy, FileNotFoundError, KeyError, LookupError) as exc:
+        known = policy_files.policy_names()
+        if name not in known:
+            raise InvalidInput(Message("unknown policy {name!r}; known: {known}", name=name,
+                                       known=", ".join(known)), field="policy") from exc
         raise InvalidInput(Message("unknown or invalid policy {name!r}: {error}", name=name,
                                    error=exc), field="policy") from exc
 

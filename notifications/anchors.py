@@ -37,7 +37,8 @@ class AnchorNotSent(ConcurrentModification):
 
     def __init__(self, target: str, problem: str) -> None:
         ConcurrentModification.__init__(self, None)
-        self.message = f"the anchor was not recorded at {target}: {problem}; retry"
+        self.message = Message("the anchor was not recorded at {target}: {problem}; retry",
+                               target=target, problem=problem)
         self.args = (self.message,)
         self.template = None  # not the parent's "database stayed locked": this message is told
         self.facts.update(target=target, problem=problem)
