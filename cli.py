@@ -1543,7 +1543,7 @@ def case_review_check(case_id: int, expected_version: int | None, passed: bool |
                       opinion: str) -> None:
     """Record the city's 复核初审 opinion on a case under review (city)."""
     if passed is None:
-        raise click.UsageError("give --pass or --fail")
+        raise click.UsageError(_("give --pass or --fail"))
     _fire(case_id, "review_check", expected_version, passed=passed, opinion=opinion)
 
 

@@ -311,7 +311,8 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
         postcode=contact_table.text("postcode"),
     )
     if contact.postcode is not None and not _POSTCODE.fullmatch(contact.postcode):
-        contact_table.fail("postcode", f"a postcode has 6 digits, not {contact.postcode!r}")
+        contact_table.fail("postcode", Message("a postcode has 6 digits, not {value!r}",
+                                                value=contact.postcode))
     contact_table.finish()
     fonts_table = notices.table("fonts")
     fonts = Fonts(**{role: tuple(names) for role in ("body", "title", "h1", "h2", "page")
@@ -351,7 +352,7 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
             recipients=recipients,
         )
         if smtp.starttls and smtp.ssl:
-            table.fail("ssl", "choose starttls or ssl, not both")
+            table.fail("ssl", Message("choose starttls or ssl, not both"))
         table.finish()
 
     webhooks = []
@@ -362,12 +363,13 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
         table = _Table(row, f"webhooks[{index}]")
         url = table.text("url", required=True) or ""
         if not re.match(r"https?://[^\s/]+", url):
-            table.fail("url", f"not an http(s) URL: {url!r}")
+            table.fail("url", Message("not an http(s) URL: {url!r}", url=url))
         kinds = table.text_list("kinds")
         if kinds is not None:
             for kind in kinds:
                 if kind not in KINDS:
-                    table.fail("kinds", f"unknown notice kind {kind!r}; use {', '.join(KINDS)}")
+                    table.fail("kinds", Message("unknown notice kind {kind!r}; use {kinds}",
+                                                kind=kind, kinds=", ".join(KINDS)))
         webhooks.append(
             Webhook(url=url, secret_env=table.env_name("secret_env"),
                     kinds=tuple(kinds) if kinds is not None else None,
@@ -445,13 +447,13 @@ class _Table:
     def finish(self) -> None:
         for key in self._data:
             if key not in self._read:
-                self.fail(key, "unknown setting")
+                self.fail(key, Message("unknown setting"))
 
     def _get(self, key: str, required: bool) -> Any:
         self._read.add(key)
         value = self._data.get(key)
         if value is None and required:
-            self.fail(key, "is required")
+            self.fail(key, Message("is required"))
         return value
 
     def text(self, key: str, *, required: bool = False) -> str | None:
@@ -459,9 +461,9 @@ class _Table:
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            self.fail(key, f"must be non-empty text, not {value!r}")
+            self.fail(key, Message("must be non-empty text, not {value!r}", value=value))
         if any(ch in value for ch in "\r\n"):
-            self.fail(key, "must be one line")
+            self.fail(key, Message("must be one line"))
         from gdcluster.engine.text import check_text
 
         check_text(value, f"{self._path}.{key}", one_line=True)
@@ -470,13 +472,14 @@ class _Table:
     def email(self, key: str, *, required: bool = False) -> str | None:
         value = self.text(key, required=required)
         if value is not None and not _EMAIL.fullmatch(value):
-            self.fail(key, f"not an e-mail address: {value!r}")
+            self.fail(key, Message("not an e-mail address: {value!r}", value=value))
         return value
 
     def env_name(self, key: str) -> str | None:
         value = self.text(key)
         if value is not None and not _ENV_NAME.fullmatch(value):
-            self.fail(key, f"not an environment variable name: {value!r}")
+            self.fail(key, Message("not an environment variable name: {value!r}",
+                                   value=value))
         return value
 
     def text_list(self, key: str) -> list[str] | None:
@@ -486,7 +489,7 @@ class _Table:
         if not isinstance(value, list) or not all(
             isinstance(item, str) and item.strip() for item in value
         ):
-            self.fail(key, f"must be a list of text, not {value!r}")
+            self.fail(key, Message("must be a list of text, not {value!r}", value=value))
         from gdcluster.engine.text import check_text
 
         for index, item in enumerate(value):
@@ -497,7 +500,7 @@ class _Table:
         values = self.text_list(key) or []
         for item in values:
             if not _EMAIL.fullmatch(item):
-                self.fail(key, f"not an e-mail address: {item!r}")
+                self.fail(key, Message("not an e-mail address: {value!r}", value=item))
         return values
 
     def integer(self, key: str, *, default: int, low: int, high: int) -> int:
@@ -505,7 +508,8 @@ class _Table:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.fail(key, f"must be a whole number from {low} to {high}, not {value!r}")
+            self.fail(key, Message("must be a whole number from {low} to {high}, not {value!r}",
+                                   low=low, high=high, value=value))
         return int(value)
 
     def boolean(self, key: str) -> bool:
@@ -513,7 +517,7 @@ class _Table:
         if value is None:
             return False
         if not isinstance(value, bool):
-            self.fail(key, f"must be true or false, not {value!r}")
+            self.fail(key, Message("must be true or false, not {value!r}", value=value))
         return bool(value)
 
     def table(self, key: str) -> _Table:
