@@ -45,6 +45,7 @@ from gdcluster.engine.errors import (
     TransitionRefused,
 )
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import Case, Deadline, Round
 from gdcluster.engine.parse import as_case_id
@@ -245,7 +246,7 @@ class Kernel:
                 try:
                     callback(event)
                 except Exception:  # a listener never undoes a committed act
-                    log.exception("subscriber %r failed on %s", callback, event.trigger)
+                    log.exception(_("subscriber %r failed on %s"), callback, event.trigger)
 
     # ------------------------------------------------------------------ acts on a case
     def act(
@@ -367,7 +368,7 @@ class Kernel:
                                     case_id=case_id, round_year=round_year, code=error.code,
                                     message=error.message[:4000]))
         except Exception:  # the refusal itself stands; losing its record is logged
-            log.exception("could not record the refusal of %s by %s", trigger, actor)
+            log.exception(_("could not record the refusal of %s by %s"), trigger, actor)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
