@@ -1952,7 +1952,7 @@ def _size(size: int) -> str:
 def _show_procedure(procedure: dict[str, Any]) -> None:
     """The 拟撤销 procedure of ``case show``: ground, facts, hearing, statements, status."""
     cured = procedure["cured"]
-    click.echo(_("revocation procedure: {status}").format(status=procedure["status"]))
+    click.echo(_("revocation procedure: {status}").format(status=localize(procedure["status"])))
     _table([
         ["  " + _("ground"), f"{procedure['reason_code']} {procedure['article']} "
                              f"“{procedure['ground']}”"],

@@ -355,7 +355,7 @@ def _still_pending(kernel: Kernel, deadline_id: int) -> bool:
 def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome:
     """Data or settings are missing: keep the deadline pending, say why once, retry next
     sweep."""
-    result = f"waiting: {gap.message}"
+    result = Message("waiting: {problem}", problem=gap.as_message())
     with kernel.store.write() as session:
         changed = session.execute(
             update(Deadline)
@@ -374,8 +374,8 @@ def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome
 
 def _close_refused(kernel: Kernel, row: Any, at: datetime,
                    error: Exception) -> DeadlineOutcome | None:
-    message = error.message if isinstance(error, EngineError) else str(error)
-    result = f"refused: {message}"
+    message = error.as_message() if isinstance(error, EngineError) else str(error)
+    result = Message("refused: {problem}", problem=message)
     with kernel.store.write() as session:
         if row.case_id is not None:
             session.get(Case, row.case_id, with_for_update=True)
