@@ -819,12 +819,25 @@ def _ids(ids: Iterable[Any]) -> str:
               help="Notice settings (TOML: outbox, contact, SMTP, webhooks) "
                    "[env GDCLUSTER_SETTINGS; default /etc/gdcluster/gdcluster.toml if present; "
                    "never the current folder]")
-@click.version_option(package_name="gdcluster", prog_name="gdcluster")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _param, value: _show_version(ctx, value),
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, actor: str | None, now: str | None,
         as_json: bool, settings_file: str | None) -> None:
     """广东省中小企业特色产业集群 — recognition and dynamic management workflow."""
     ctx.obj = Globals(db, actor, now, as_json, settings_file)
+
+
+def _show_version(ctx: click.Context, asked: bool) -> None:
+    """--version, in the current language (click's own option words it once, at import)."""
+    if not asked or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    click.echo(_("%(prog)s, version %(version)s") % {"prog": "gdcluster",
+                                                     "version": version("gdcluster")})
+    ctx.exit()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -108,3 +108,11 @@ def test_help_after_a_chinese_run_is_english_again(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("GDCLUSTER_LANG", "en")
     text = gd("policy", "list", "--help").output
     assert "Show this message and exit." in text and "显示" not in text
+
+
+def test_version_in_both_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GDCLUSTER_LANG", "zh_CN")
+    assert gd("--version").output.startswith("gdcluster，版本 ")
+    assert "--version" in gd("--help").output and "显示版本并退出" in gd("--help").output
+    monkeypatch.setenv("GDCLUSTER_LANG", "en")
+    assert gd("--version").output.startswith("gdcluster, version ")
