@@ -158,3 +158,22 @@ def test_audit_verify_names_the_tampering_in_chinese(world: dict[str, Path | str
     assert result.stderr.startswith("审计链在第 2 行断裂："), result.stderr
     assert "申报 1：gd_case 中的 state 为 'recognized'，但审计记录应为 'drafted'" in result.stderr
     assert english_left(result.stderr) == [], result.stderr
+
+
+def test_a_deadline_plan_is_stored_in_english_and_shown_in_chinese() -> None:
+    """What a sweep records (the deadline's result) stays the English text it always was; what
+    `scheduler pending` and `scheduler run` show of it is Chinese, as is the sweep's summary."""
+    from datetime import UTC, datetime
+
+    from gdcluster.engine.i18n import Message, localize
+    from gdcluster.engine.sweep import DeadlineOutcome, summary
+    from gdcluster.engine.timers import not_applicable
+
+    plan = not_applicable(Message("case is {state}; no annual report is owed", state="revoked"))
+    assert plan.result == "not applicable: case is revoked; no annual report is owed"
+    assert localize(plan.result) == "不适用：申报处于 revoked；无需提交年度报告"
+    handled = [DeadlineOutcome(id=1, kind="report_due", case_id=1, round_year=None,
+                               due_at=datetime(2025, 3, 31, 16, tzinfo=UTC),
+                               outcome="not_applicable", result=plan.result)]
+    assert summary(handled) == "已处理 1 个期限：不适用 1 个"
+    assert summary([]) == "没有到期的期限"
