@@ -173,7 +173,8 @@ def fill(catalog: Catalog, path: Path) -> int:
         msgid, tab, msgstr = line.partition("\t")
         msgid, msgstr = (text.replace("\\n", "\n") for text in (msgid, msgstr.strip()))
         if tab and msgstr and catalog.get(msgid) is not None:
-            catalog[msgid].string = msgstr
+            indent = msgid[:len(msgid) - len(msgid.lstrip(" "))]  # a table line's indent
+            catalog[msgid].string = indent + msgstr
             filled += 1
     return filled
 
