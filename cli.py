@@ -762,6 +762,18 @@ def _state(state: str | None) -> str:
     return f"{state}（{label}）" if label else str(state or "—")
 
 
+def _trigger(trigger: str, shown: str | None = None) -> str:
+    """A trigger as people read it: ``shown`` (default the code) with the workflow's Chinese
+    label after it, unless in English or its rows are labelled differently (resolve, reject)."""
+    shown = shown or trigger
+    if language() == "en":
+        return shown
+    from gdcluster.states.workflow import load_workflow
+
+    labels = {rule.label for rule in load_workflow().rules if rule.trigger == trigger}
+    return f"{shown}（{labels.pop()}）" if len(labels) == 1 else shown
+
+
 def _local(value: Any, *, deadline: bool = False) -> str:
     """An instant as Asia/Shanghai wall time; a deadline at midnight reads as 24:00 of the day
     before, as the measures write it (年度报告 due 31 March at 24:00)."""
@@ -1213,7 +1225,7 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
 
     def human() -> None:
         click.echo(_("case {id} {name}: {trigger} → {state} (version {version})").format(
-            id=view.id, name=view.name, trigger=trigger.replace("_", "-"),
+            id=view.id, name=view.name, trigger=_trigger(trigger, trigger.replace("_", "-")),
             state=_state(view.state), version=view.version))
         _show_evidence(files)
         if note is not None:
@@ -1989,7 +2001,7 @@ def case_history(case_id: int) -> None:
     rows = _settings().engine(acts=False).history(case_id)
 
     def human() -> None:
-        _table([[row["seq"], _local(row["at"]), row["trigger"],
+        _table([[row["seq"], _local(row["at"]), _trigger(row["trigger"]),
                  f"{row['from_state'] or '—'} → {row['to_state'] or '—'}", row["actor"],
                  row.get("reason") or ""] for row in rows])
 

@@ -177,3 +177,14 @@ def test_a_deadline_plan_is_stored_in_english_and_shown_in_chinese() -> None:
                                outcome="not_applicable", result=plan.result)]
     assert summary(handled) == "已处理 1 个期限：不适用 1 个"
     assert summary([]) == "没有到期的期限"
+
+
+def test_triggers_show_their_chinese_label(world: dict[str, Path | str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`case history` names each act by its code and the workflow's label (in English, the
+    code alone)."""
+    history = gd(world, "case", "history", "1").stdout
+    assert "create（填报）" in history
+    monkeypatch.setenv("GDCLUSTER_LANG", "en")
+    history = gd(world, "case", "history", "1").stdout
+    assert " create " in history and "填报" not in history
