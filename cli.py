@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -268,6 +269,15 @@ class TranslatedCommand(click.Command):
         if isinstance(self, click.Group):
             self.format_commands(ctx, formatter)
 
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        """click's --help option, made (and kept by click) with its English help, which is
+        translated when shown like every help text."""
+        english = _RUNNING.set(False)
+        try:
+            return super().get_help_option(ctx)
+        finally:
+            _RUNNING.reset(english)
+
     def get_short_help_str(self, limit: int = 45) -> str:
         if self.short_help:
             return _(inspect_help(self.short_help))
@@ -331,6 +341,56 @@ class TranslatedGroup(TranslatedCommand, click.Group):
 CLICK_WORDS = (N_("Options"), N_("Commands"), N_("default"), N_("required"),
                N_("Show this message and exit."), N_("Show the version and exit."))
 
+#: click's modules that bind the standard library's ``gettext`` as ``_`` (and ``ngettext``)
+#: when imported: their texts ("Usage:", "Missing argument", "No such option", ...) are shown
+#: through the catalog while the gdcluster command runs (``tests/catalog.py`` reads them too)
+CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "types", "termui",
+                 "utils", "shell_completion", "_termui_impl")
+
+#: set while ``gdcluster`` itself runs (``RootGroup.main``): click's texts go through the
+#: catalog then, and through the standard library's gettext everywhere else, so a host system
+#: that imports gdcluster (even this module) keeps click as it was
+_RUNNING = ContextVar("gdcluster_cli_running", default=False)
+
+
+def _catalog_for_click() -> bool:
+    """Whether click's texts are shown through the catalog now: inside the gdcluster command
+    and not for --json (machines read the English, as with the engine's messages)."""
+    if not _RUNNING.get():
+        return False
+    context = click.get_current_context(silent=True)
+    return context is None or not _as_json(context)
+
+
+def _click_gettext(message: str) -> str:
+    import gettext
+
+    return _(message) if _catalog_for_click() else gettext.gettext(message)
+
+
+def _click_ngettext(singular: str, plural: str, count: int) -> str:
+    import gettext
+
+    if _catalog_for_click():
+        from gdcluster.engine.i18n import ngettext
+
+        return ngettext(singular, plural, count)
+    return gettext.ngettext(singular, plural, count)
+
+
+def _translate_click() -> None:
+    """Point the ``_``/``ngettext`` of click's modules at the functions above (once): they ask
+    the catalog only while ``_RUNNING`` is set, the standard library otherwise."""
+    import gettext
+    import importlib
+
+    for name in CLICK_MODULES:
+        module = importlib.import_module(f"click.{name}")
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = _click_gettext  # type: ignore[attr-defined]
+        if getattr(module, "ngettext", None) is gettext.ngettext:
+            module.ngettext = _click_ngettext  # type: ignore[attr-defined]
+
 
 class Failure(click.ClickException):
     """An error as the user sees it: a line on stderr, or ``{"error": …}`` with ``--json``."""
@@ -352,6 +412,15 @@ class RootGroup(TranslatedGroup):
     """The root command: turns every error into its exit code and message, click-style."""
 
     group_class = TranslatedGroup
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command with click's own texts in the current language."""
+        _translate_click()
+        running = _RUNNING.set(True)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            _RUNNING.reset(running)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -693,6 +762,18 @@ def _state(state: str | None) -> str:
     return f"{state}（{label}）" if label else str(state or "—")
 
 
+def _trigger(trigger: str, shown: str | None = None) -> str:
+    """A trigger as people read it: ``shown`` (default the code) with the workflow's Chinese
+    label after it, unless in English or its rows are labelled differently (resolve, reject)."""
+    shown = shown or trigger
+    if language() == "en":
+        return shown
+    from gdcluster.states.workflow import load_workflow
+
+    labels = {rule.label for rule in load_workflow().rules if rule.trigger == trigger}
+    return f"{shown}（{labels.pop()}）" if len(labels) == 1 else shown
+
+
 def _local(value: Any, *, deadline: bool = False) -> str:
     """An instant as Asia/Shanghai wall time; a deadline at midnight reads as 24:00 of the day
     before, as the measures write it (年度报告 due 31 March at 24:00)."""
@@ -750,12 +831,25 @@ def _ids(ids: Iterable[Any]) -> str:
               help="Notice settings (TOML: outbox, contact, SMTP, webhooks) "
                    "[env GDCLUSTER_SETTINGS; default /etc/gdcluster/gdcluster.toml if present; "
                    "never the current folder]")
-@click.version_option(package_name="gdcluster", prog_name="gdcluster")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _param, value: _show_version(ctx, value),
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, actor: str | None, now: str | None,
         as_json: bool, settings_file: str | None) -> None:
     """广东省中小企业特色产业集群 — recognition and dynamic management workflow."""
     ctx.obj = Globals(db, actor, now, as_json, settings_file)
+
+
+def _show_version(ctx: click.Context, asked: bool) -> None:
+    """--version, in the current language (click's own option words it once, at import)."""
+    if not asked or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    click.echo(_("%(prog)s, version %(version)s") % {"prog": "gdcluster",
+                                                     "version": version("gdcluster")})
+    ctx.exit()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1154,13 +1248,17 @@ def _fire(case_id: int, trigger: str, expected_version: int | None, *,
     """Fire ``trigger`` and report the case's new state (``note`` adds a line for people)."""
     settings = _settings()
     who = settings.acting_as(actor or settings.requested_actor, trigger)
+    files = _evidence()
+    if files:
+        payload[_EVIDENCE] = files
     view = settings.engine().fire(case_id, trigger, who, expected_version=expected_version,
                                   **payload)
 
     def human() -> None:
         click.echo(_("case {id} {name}: {trigger} → {state} (version {version})").format(
-            id=view.id, name=view.name, trigger=trigger.replace("_", "-"),
+            id=view.id, name=view.name, trigger=_trigger(trigger, trigger.replace("_", "-")),
             state=_state(view.state), version=view.version))
+        _show_evidence(files)
         if note is not None:
             click.echo(note(view))
 
@@ -1319,13 +1417,87 @@ def case_export(case_id: int, fmt: str, output: str | None) -> None:
                                                                output=output))
 
 
-ATTACH_TEXT = {
-    "attached": "case {id}: attached {name} ({kind}, {size}) sha256 {sha256}",
-    "none": "case {id}: no attachment",
-    "written": "wrote {name} ({size}, sha256 {sha256} verified) to {output}",
-    "too_large": "{path} is {size:,} bytes; the limit is {limit:,} bytes",
-    "unreadable": "cannot read {path}: {error}",
-}
+ATTACH_TEXT = Texts({
+    "attached": N_("case {id}: attached {name} ({kind}, {size}) sha256 {sha256}"),
+    "none": N_("case {id}: no attachment"),
+    "written": N_("wrote {name} ({size}, sha256 {sha256} verified) to {output}"),
+    "carried": N_("  attached {name} ({kind}, {size}) sha256 {sha256}"),
+})
+
+
+def _attachment_bytes(file: str, field: str) -> bytes:
+    """The bytes of ``file``, refused (``InvalidInput`` naming ``field``) when it cannot be
+    read or is larger than an attachment may be (read no further than the limit)."""
+    from gdcluster.engine.errors import InvalidInput
+    from gdcluster.states.attachments import load_attachment_rules
+
+    limit = load_attachment_rules().max_size
+    try:
+        with open(file, "rb") as stream:
+            content = stream.read(limit + 1)
+    except OSError as error:
+        raise InvalidInput(Message("cannot read {path}: {error}", path=file,
+                                   error=error.strerror or str(error)), field=field) from None
+    if len(content) > limit:
+        raise InvalidInput(Message("{path} is larger than the limit of {limit:,} bytes",
+                                   path=file, limit=limit), field=field)
+    return content
+
+
+#: the payload key of the files an act carries (``engine/attachments.py``: EVIDENCE)
+_EVIDENCE = "attachments"
+
+
+def evidence_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--attach FILE`` (repeatable) and ``--attach-kind KIND`` for an act that carries
+    evidence: the files are stored with the act, in its transaction, their SHA-256 in its
+    audit row (nothing is stored when the act is refused). ``kind``: the attachments' kind
+    when --attach-kind is not given."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        ctx.meta.setdefault("gdcluster.evidence", {"kind": kind})[param.name] = value
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function = click.option(
+            "--attach-kind", "kinds", multiple=True, metavar="KIND", expose_value=False,
+            callback=keep, help="The kind of the --attach files (证明材料, 陈述申辩, 异议证据, "
+                                "复核材料 or 其他): once for all of them, or once for each in "
+                                "order; default: the act's own kind.")(function)
+        return click.option(
+            "--attach", "files", multiple=True, metavar="FILE", expose_value=False,
+            callback=keep, type=click.Path(dir_okay=False),
+            help="A file the act carries (repeatable): stored with the act, its SHA-256 in "
+                 "the act's audit row.")(function)
+
+    return decorate
+
+
+def _evidence() -> list[dict[str, Any]]:
+    """The files given with --attach, paired with their kinds, as the act's payload lists
+    them."""
+    from pathlib import Path
+
+    given = click.get_current_context().meta.get("gdcluster.evidence", {})
+    files, kinds = list(given.get("files") or ()), list(given.get("kinds") or ())
+    if not files:
+        if kinds:
+            raise click.UsageError(_("--attach-kind needs --attach FILE"))
+        return []
+    if len(kinds) not in (0, 1, len(files)):
+        raise click.UsageError(_("give --attach-kind once, or once for each --attach"))
+    kinds = kinds * len(files) if len(kinds) == 1 else kinds or [given["kind"]] * len(files)
+    return [{"content": _attachment_bytes(file, f"{_EVIDENCE}[{index}].file"),
+             "name": Path(file).name, "kind": kind}
+            for index, (file, kind) in enumerate(zip(files, kinds, strict=True))]
+
+
+def _show_evidence(files: list[dict[str, Any]]) -> None:
+    import hashlib
+
+    for item in files:
+        click.echo(ATTACH_TEXT["carried"].format(
+            name=item["name"], kind=item["kind"], size=_size(len(item["content"])),
+            sha256=hashlib.sha256(item["content"]).hexdigest()))
 
 
 @case_group.command("attach")
@@ -1343,25 +1515,11 @@ def case_attach(case_id: int, file: str, kind: str, note: str | None,
     file's SHA-256 is written into the act's audit row."""
     from pathlib import Path
 
-    from gdcluster.engine.errors import InvalidInput
-    from gdcluster.states.attachments import load_attachment_rules
-
     text = ATTACH_TEXT
-    path = Path(file)
-    limit = load_attachment_rules().max_size
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InvalidInput(text["too_large"].format(path=file, size=size, limit=limit),
-                               field="file")
-        content = path.read_bytes()
-    except OSError as error:
-        raise InvalidInput(text["unreadable"].format(path=file,
-                                                     error=error.strerror or error),
-                           field="file") from None
+    content = _attachment_bytes(file, "file")
     settings = _settings()
-    row = settings.engine().attach(case_id, settings.actor, content, name=path.name, kind=kind,
-                                   note=note, expected_version=expected_version)
+    row = settings.engine().attach(case_id, settings.actor, content, name=Path(file).name,
+                                   kind=kind, note=note, expected_version=expected_version)
     _output(row, lambda: click.echo(text["attached"].format(
         id=case_id, name=row["name"], kind=row["kind"], size=_size(row["size"]),
         sha256=row["sha256"])))
@@ -1423,6 +1581,7 @@ def case_recognize(case_id: int, expected_version: int | None) -> None:
               help="The 复核申报 (a 复核申报表 workbook from `template review`, JSON or YAML): "
                    "the criteria data of the three years before the 复核 round's year and "
                    "goal_results for every plan goal.")
+@evidence_options("复核材料")
 @act_options
 def case_apply_review(case_id: int, expected_version: int | None, data_file: IO[bytes]) -> None:
     """Apply for 复核 in the 复核 round covering the case (county)."""
@@ -1466,7 +1625,7 @@ def case_review_check(case_id: int, expected_version: int | None, passed: bool |
                       opinion: str) -> None:
     """Record the city's 复核初审 opinion on a case under review (city)."""
     if passed is None:
-        raise click.UsageError("give --pass or --fail")
+        raise click.UsageError(_("give --pass or --fail"))
     _fire(case_id, "review_check", expected_version, passed=passed, opinion=opinion)
 
 
@@ -1477,7 +1636,8 @@ def case_review_check(case_id: int, expected_version: int | None, passed: bool |
 def case_renew(case_id: int, expected_version: int | None, reason: str | None) -> None:
     """Pass the 复核 (province): the 考核 is recorded, validity continues contiguously."""
     _fire(case_id, "renew", expected_version, reason=reason,
-          note=lambda view: f"validity: {_span(view.valid_from, view.valid_until)}")
+          note=lambda view: _("validity: {span}").format(
+              span=_span(view.valid_from, view.valid_until)))
 
 
 @case_group.command("fail-review")
@@ -1491,7 +1651,8 @@ def case_fail_review(case_id: int, expected_version: int | None, reason: str,
                      due: date | None) -> None:
     """Fail the 复核 (province): the 拟撤销 procedure on ground 18.1 opens (not a revocation)."""
     _fire(case_id, "fail_review", expected_version, reason=reason, due=due,
-          note=lambda view: f"拟撤销 18.1: 陈述申辩 until {view.hearing_due} (24:00)")
+          note=lambda view: _("拟撤销 18.1: 陈述申辩 until {day} (24:00)").format(
+              day=view.hearing_due))
 
 
 def _review_lines(status: dict[str, Any], *, full: bool) -> None:
@@ -1500,35 +1661,39 @@ def _review_lines(status: dict[str, Any], *, full: bool) -> None:
         return f"{point['value']} ({point['year']})" if point else "—"
 
     if status["plan"]:
-        click.echo("plan goals (target · latest actual):")
-        _table([["  " + goal["indicator"], goal["unit"] or "", "target " + value(goal["target"]),
-                 "actual " + (f"{goal['latest_actual']} ({goal['latest_year']})"
-                              if goal["latest_actual"] is not None else "—")]
+        click.echo(_("plan goals (target · latest actual):"))
+        _table([["  " + goal["indicator"], goal["unit"] or "",
+                 _("target {value}").format(value=value(goal["target"])),
+                 _("actual {value}").format(
+                     value=f"{goal['latest_actual']} ({goal['latest_year']})"
+                     if goal["latest_actual"] is not None else "—")]
                 for goal in status["plan"]])
     if not full:
         return
     review, assessment = status["review"], status["assessment"]
-    click.echo(f"复核 round: {status['review_round'] or '—'}")
+    click.echo(_("复核 round: {year}").format(year=status["review_round"] or "—"))
     if review and review.get("check"):
         check = review["check"]
-        click.echo(f"  初审 ({check['by']}): {'通过 pass' if check['passed'] else '不通过 FAIL'}"
-                   f" — {check['opinion']}")
+        click.echo(_("  初审 ({by}): {verdict} — {opinion}").format(
+            by=check["by"], verdict=_("通过 pass") if check["passed"] else _("不通过 FAIL"),
+            opinion=check["opinion"]))
     if assessment is None:
-        click.echo("考核: no 复核申报 filed")
+        click.echo(_("考核: no 复核申报 filed"))
         return
-    click.echo(f"考核 of the plan goals ({assessment['goals_met']} of "
-               f"{len(assessment['goals'])} met):")
-    _table([["indicator", "unit", "baseline", "target", "actual", "met"]]
+    click.echo(_("考核 of the plan goals ({met} of {count} met):").format(
+        met=assessment["goals_met"], count=len(assessment["goals"])))
+    _table([[_("indicator"), _("unit"), _("baseline"), _("target"), _("actual"), _("met")]]
            + [[goal["indicator"], goal["unit"] or "", value(goal["baseline"]),
                value(goal["target"]), goal["actual"] or "—",
-               {True: "met", False: "NOT met", None: "—"}[goal["met"]]]
+               {True: _("met"), False: _("NOT met"), None: "—"}[goal["met"]]]
               for goal in assessment["goals"]])
     criteria = assessment["criteria"]
     failed = [item for item in criteria["items"] if item["result"] == "fail"]
-    click.echo(f"criteria re-check on the 复核 data ({assessment['year']}): "
-               + ("every automatic criterion is met" if criteria["passed"] else
-                  "FAILED: " + "; ".join(f"{item['article']} {item['item']}（{item['value']}）"
-                                         for item in failed)))
+    click.echo(_("criteria re-check on the 复核 data ({year}): {verdict}").format(
+        year=assessment["year"],
+        verdict=_("every automatic criterion is met") if criteria["passed"] else
+        _("FAILED: {items}").format(items="; ".join(
+            f"{item['article']} {item['item']}（{item['value']}）" for item in failed))))
 
 
 @case_group.command("review")
@@ -1588,6 +1753,7 @@ def case_score(case_id: int, expected_version: int | None, expert: str,
 @click.option("--contact", required=True, metavar="C", help="Telephone or address.")
 @click.option("--evidence", required=True, metavar="T", help="Facts and evidence.")
 @click.option("--unit", metavar="U", help="The objector's unit, if any.")
+@evidence_options("异议证据")
 @act_options
 def case_object(case_id: int, expected_version: int | None, name: str, contact: str,
                 evidence: str, unit: str | None) -> None:
@@ -1614,6 +1780,7 @@ def _objection_filed(view: Any) -> str:
 @click.option("--uphold", is_flag=True, help="The objection stands: the case is rejected.")
 @click.option("--dismiss", is_flag=True, help="The objection does not stand.")
 @click.option("--reason", required=True, metavar="T", help="The finding.")
+@evidence_options("证明材料")
 @act_options
 def case_resolve(case_id: int, expected_version: int | None, objection: int, uphold: bool,
                  dismiss: bool, reason: str) -> None:
@@ -1629,6 +1796,7 @@ def case_resolve(case_id: int, expected_version: int | None, objection: int, uph
 @click.option("--year", type=YEAR, required=True, help="The year reported on.")
 @click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
               help="The annual report, JSON or YAML.")
+@evidence_options("证明材料")
 @act_options
 def case_report(case_id: int, expected_version: int | None, year: int,
                 data_file: IO[bytes]) -> None:
@@ -1641,6 +1809,7 @@ def case_report(case_id: int, expected_version: int | None, year: int,
 @click.option("--kind", required=True,
               type=click.Choice(["leading_industry", "spatial_scope", "management_body"]))
 @click.option("--detail", required=True, metavar="T", help="What changed.")
+@evidence_options("证明材料")
 @act_options
 def case_change(case_id: int, expected_version: int | None, kind: str, detail: str) -> None:
     """Report a major change (重大变动报备) of a recognized cluster (county)."""
@@ -1654,6 +1823,7 @@ def case_change(case_id: int, expected_version: int | None, kind: str, detail: s
 @click.option("--facts", required=True, metavar="T", help="The facts found (拟撤销告知书).")
 @click.option("--due", default=None, metavar="D",
               help="The 陈述申辩 deadline (default: the policy's working days; never earlier).")
+@evidence_options("证明材料")
 @act_options
 def case_propose_revocation(case_id: int, expected_version: int | None, reason_code: str,
                             facts: str, due: str | None) -> None:
@@ -1663,13 +1833,14 @@ def case_propose_revocation(case_id: int, expected_version: int | None, reason_c
 
 
 def _hearing_note(view: Any) -> str:
-    return (f"陈述申辩 until 24:00 of {view.hearing_due}; then `gdcluster case revoke "
-            f"{view.id}` or `gdcluster case maintain {view.id}`")
+    return _("陈述申辩 until 24:00 of {day}; then `gdcluster case revoke {id}` or `gdcluster "
+             "case maintain {id}`").format(day=view.hearing_due, id=view.id)
 
 
 @case_group.command("state")
 @case_id_argument
 @click.option("--text", required=True, metavar="T", help="The statement (陈述申辩).")
+@evidence_options("陈述申辩")
 @act_options
 def case_state(case_id: int, expected_version: int | None, text: str) -> None:
     """State the cluster's case against a proposed revocation (陈述申辩, county or its city)."""
@@ -1679,6 +1850,7 @@ def case_state(case_id: int, expected_version: int | None, text: str) -> None:
 @case_group.command("maintain")
 @case_id_argument
 @click.option("--reason", required=True, metavar="T", help="Why the recognition stands.")
+@evidence_options("证明材料")
 @act_options
 def case_maintain(case_id: int, expected_version: int | None, reason: str) -> None:
     """Maintain the recognition (维持认定, province): the procedure ends, the case returns."""
@@ -1690,6 +1862,7 @@ def case_maintain(case_id: int, expected_version: int | None, reason: str) -> No
 @click.option("--reason", default=None, metavar="T",
               help="The decision's reasons (required when a statement was received).")
 @click.option("--doc-no", default=None, metavar="NO", help="The decision's 文号.")
+@evidence_options("证明材料")
 @act_options
 def case_revoke(case_id: int, expected_version: int | None, reason: str | None,
                 doc_no: str | None) -> None:
@@ -1704,6 +1877,7 @@ def case_revoke(case_id: int, expected_version: int | None, reason: str | None,
 @click.option("--reason", required=True, metavar="T", help="Why the revocation is undone.")
 @click.option("--reference", "--ref", "reference", required=True, metavar="T",
               help="复议决定书 or 判决书 number, or 自我纠错.")
+@evidence_options("证明材料")
 @act_options
 def case_reinstate(case_id: int, expected_version: int | None, reason: str,
                    reference: str) -> None:
@@ -1721,18 +1895,18 @@ def case_reject(case_id: int, expected_version: int | None, reason: str) -> None
     _fire(case_id, "reject", expected_version, reason=reason)
 
 
-SHOW_TEXT = {
-    "figures": "application (近三年 {window}):",
-    "criteria": "第十三条: {verdict} (pass {pass}, fail {fail}, expert {expert})",
-    "passed": "every automatic criterion is met",
-    "failed": "FAILED",
-    "failed_item": "  not met: {article} {item}: {value} ({rule})",
-    "scores": "expert scores ({count}):",
-    "total": "total {total}",
-    "notices": "notices issued:",
-    "attachments": "attachments:",
-    "more_deadlines": "  … {count} more (reminders, later years, past ones: --json lists all)",
-}
+SHOW_TEXT = Texts({
+    "figures": N_("application (近三年 {window}):"),
+    "criteria": N_("第十三条: {verdict} (pass {pass}, fail {fail}, expert {expert})"),
+    "passed": N_("every automatic criterion is met"),
+    "failed": N_("FAILED"),
+    "failed_item": N_("  not met: {article} {item}: {value} ({rule})"),
+    "scores": N_("expert scores ({count}):"),
+    "total": N_("total {total}"),
+    "notices": N_("notices issued:"),
+    "attachments": N_("attachments:"),
+    "more_deadlines": N_("  … {count} more (reminders, later years, past ones: --json lists all)"),
+})
 
 #: How many pending deadlines `case show` prints (the next ones).
 SHOW_DEADLINES = 4
@@ -1860,17 +2034,18 @@ def _size(size: int) -> str:
 def _show_procedure(procedure: dict[str, Any]) -> None:
     """The 拟撤销 procedure of ``case show``: ground, facts, hearing, statements, status."""
     cured = procedure["cured"]
-    click.echo(f"revocation procedure: {procedure['status']}")
+    click.echo(_("revocation procedure: {status}").format(status=localize(procedure["status"])))
     _table([
-        ["  ground", f"{procedure['reason_code']} {procedure['article']} "
-                     f"“{procedure['ground']}”"],
-        ["  facts", procedure["facts"]],
-        ["  hearing until", f"{procedure['hearing_due']} 24:00"],
-        *([["  cured", "the missing report(s) "
-            + ", ".join(map(str, procedure["filed_years"])) + " have been filed since"]]
+        ["  " + _("ground"), f"{procedure['reason_code']} {procedure['article']} "
+                             f"“{procedure['ground']}”"],
+        ["  " + _("facts"), procedure["facts"]],
+        ["  " + _("hearing until"), f"{procedure['hearing_due']} 24:00"],
+        *([["  " + _("cured"), _("the missing report(s) {years} have been filed since").format(
+            years=", ".join(map(str, procedure["filed_years"])))]]
           if cured else []),
-        *[[f"  statement {index}", f"{_local(row['at'])} {row['actor']}"
-           f"{' (late)' if row['late'] else ''}: {row['text']}"]
+        *[["  " + _("statement {number}").format(number=index),
+           f"{_local(row['at'])} {row['actor']}"
+           f"{_(' (late)') if row['late'] else ''}: {row['text']}"]
           for index, row in enumerate(procedure["statements"], start=1)],
     ])
 
@@ -1883,7 +2058,7 @@ def case_history(case_id: int) -> None:
     rows = _settings().engine(acts=False).history(case_id)
 
     def human() -> None:
-        _table([[row["seq"], _local(row["at"]), row["trigger"],
+        _table([[row["seq"], _local(row["at"]), _trigger(row["trigger"]),
                  f"{row['from_state'] or '—'} → {row['to_state'] or '—'}", row["actor"],
                  row.get("reason") or ""] for row in rows])
 
@@ -2077,17 +2252,17 @@ def _indent(view: Any) -> bytes:
 # todo
 
 
-TODO_TEXT = {
-    "acts": "waiting for my act ({count}):",
-    "objections": "objections to resolve ({count}):",
-    "deadlines": "deadlines due within {within} days ({count}, overdue first):",
-    "awaiting": "deadlines passed, a decision awaited ({count}):",
-    "overdue": "OVERDUE",
-    "objection": "objection {id}",
-    "nothing": "nothing waits for {actor}",
-    "round": "round {year}",
-    "review_round": "复核 round {year}",
-}
+TODO_TEXT = Texts({
+    "acts": N_("waiting for my act ({count}):"),
+    "objections": N_("objections to resolve ({count}):"),
+    "deadlines": N_("deadlines due within {within} days ({count}, overdue first):"),
+    "awaiting": N_("deadlines passed, a decision awaited ({count}):"),
+    "overdue": N_("OVERDUE"),
+    "objection": N_("objection {id}"),
+    "nothing": N_("nothing waits for {actor}"),
+    "round": N_("round {year}"),
+    "review_round": N_("复核 round {year}"),
+})
 
 
 def _todo_command(line: Any) -> str:
@@ -2296,8 +2471,9 @@ def policy_extend(name: str, until: date, source: str) -> None:
     settings = _settings()
     payload = settings.engine().extend_policy(name, settings.actor, until=until, source=source)
     _output(payload, lambda: click.echo(
-        f"policy {name} in force until {payload['until']} ({payload['source']}; was "
-        f"{payload['previous_until']})"))
+        _("policy {name} in force until {until} ({source}; was {previous})").format(
+            name=name, until=payload["until"], source=payload["source"],
+            previous=payload["previous_until"])))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2346,7 +2522,7 @@ def actors_group() -> None:
 @json_option
 def actors_grant(os_user: str, actor: str) -> None:
     """Let OS_USER act as ACTOR (e.g. 'city:佛山市@张三', 'city:佛山市', 'county:*')."""
-    _change_grant("grant_actor", os_user, actor, "may act as")
+    _change_grant("grant_actor", os_user, actor, N_("OS user {user} may act as {actor}"))
 
 
 @actors_group.command("revoke")
@@ -2355,15 +2531,16 @@ def actors_grant(os_user: str, actor: str) -> None:
 @json_option
 def actors_revoke(os_user: str, actor: str) -> None:
     """Take back OS_USER's grant of ACTOR, as it was granted."""
-    _change_grant("revoke_actor", os_user, actor, "may no longer act as")
+    _change_grant("revoke_actor", os_user, actor,
+                  N_("OS user {user} may no longer act as {actor}"))
 
 
 def _change_grant(method: str, os_user: str, actor: str, says: str) -> None:
     settings = _settings()
     engine = settings.engine(acts=False)
     payload = getattr(engine, method)(os_user, actor, settings.actor)
-    _output(payload, lambda: click.echo(f"OS user {payload['os_user']} {says} "
-                                        f"{payload['actor']}"))
+    _output(payload, lambda: click.echo(_(says).format(user=payload["os_user"],
+                                                       actor=payload["actor"])))
 
 
 @actors_group.command("list")
@@ -2375,9 +2552,9 @@ def actors_list() -> None:
 
     def human() -> None:
         if not rows:
-            click.echo("no actor granted in the database: nobody is bound by it", err=True)
+            click.echo(_("no actor granted in the database: nobody is bound by it"), err=True)
         _table([row["os_user"], row["actor"], row["granted_by"], _local(row["granted_at"]),
-                f"audit {row['audit_seq']}"] for row in rows)
+                _("audit {seq}").format(seq=row["audit_seq"])] for row in rows)
 
     _output(rows, human)
 
@@ -2424,8 +2601,8 @@ def audit_anchor(target: str) -> None:
     if _settings().as_json:
         _write_json(record)
     else:
-        click.echo(f"anchored row {record['seq']} ({record['hash'][:16]}…) at {record['at']} "
-                   f"to {target}")
+        click.echo(_("anchored row {seq} ({hash}…) at {at} to {target}").format(
+            seq=record["seq"], hash=record["hash"][:16], at=record["at"], target=target))
 
 
 @audit_group.command("procedures")
@@ -2503,10 +2680,12 @@ def _sweep_failures(handled: list[Any]) -> None:
     if failed:
         ids = ", ".join(str(item.id) for item in failed[:20]) + (", …" if len(failed) > 20
                                                                    else "")
-        raise Failure(5, "sweep_incomplete",
-                      f"{len(failed)} of {len(handled)} deadlines ended in error or were left "
-                      f"busy (ids {ids}); they stay pending: run the sweep again",
-                      as_json=_settings().as_json)
+        message = Message("{failed} of {count} deadlines ended in error or were left busy (ids "
+                          "{ids}); they stay pending: run the sweep again", failed=len(failed),
+                          count=len(handled), ids=ids)
+        as_json = _settings().as_json
+        raise Failure(5, "sweep_incomplete", message if as_json else localize(message),
+                      as_json=as_json)
 
 
 def _round_label(kind: str, year: int | None) -> str:
@@ -2601,7 +2780,7 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
 
         def lines() -> Iterator[list[str]]:
             for row in rows:
-                about = (f"case {row['case_id']}" if row["case_id"] is not None
+                about = (_("case {id}").format(id=row["case_id"]) if row["case_id"] is not None
                          else _round_label(row["kind"], row["round_year"]))
                 yield [str(row["id"]), _local(row["created_at"]), row["kind"], row["format"],
                        about, row["sha256"][:12], deliveries(row), row["path"]]

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 
 KINDS = ("province", "city", "county", "system", "public")
 
@@ -54,12 +55,15 @@ class Actor:
         region_name = region.strip() or None
         if kind not in KINDS:
             raise InvalidInput(
-                f"unknown actor kind {kind!r}; use one of {', '.join(KINDS)}", field="actor"
+                Message("unknown actor kind {kind!r}; use one of {kinds}", kind=kind,
+                        kinds=", ".join(KINDS)), field="actor"
             )
         if kind in ("city", "county") and region_name is None:
-            raise InvalidInput(f"a {kind} actor names its region, e.g. {kind}:…", field="actor")
+            raise InvalidInput(Message("a {kind} actor names its region, e.g. {kind}:…",
+                                       kind=kind), field="actor")
         if kind in ("province", "system", "public") and region_name is not None:
-            raise InvalidInput(f"a {kind} actor has no region", field="actor")
+            raise InvalidInput(Message("a {kind} actor has no region", kind=kind),
+                               field="actor")
         if kind == "public" and person_name is None:
             raise InvalidInput("a member of the public acts under a real name: public@姓名",
                                field="actor")

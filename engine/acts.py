@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import InvalidInput, NotFound, TransitionRefused
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import Case, Objection, Round
 from gdcluster.engine.parse import MAX_ID, TEXT_LIMIT, as_date, clean_text
 from gdcluster.engine.views import load_round
@@ -105,11 +106,12 @@ class Act:
         try:
             objection_id = int(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"not an objection id: {raw!r}", field="objection") from exc
+            raise InvalidInput(Message("not an objection id: {raw!r}", raw=raw),
+                               field="objection") from exc
         objection = (self.session.get(Objection, objection_id) if 1 <= objection_id <= MAX_ID
                      else None)
         if objection is None or objection.case_id != self.case.id:
-            raise NotFound(f"objection of case {self.case.id}", objection_id)
+            raise NotFound(Message("objection of case {id}", id=self.case.id), objection_id)
         return objection
 
     def text(self, name: str, *, required: bool = True, limit: int = TEXT_LIMIT,

@@ -37,6 +37,7 @@ from gdcluster.engine.errors import (
     SimulationOnly,
     TransitionRefused,
 )
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import SCHEMA_REVISION
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, resolve_url, upgrade
@@ -216,8 +217,8 @@ class Engine(Administration):
                                             apply_by=apply_by, check_by=check_by)
             return self.round_summary(year, kind="review")
         if kind != "recognition":
-            raise InvalidInput(f"unknown round kind {kind!r}; use recognition or review",
-                               field="kind")
+            raise InvalidInput(Message("unknown round kind {kind!r}; use recognition or review",
+                                       kind=kind), field="kind")
         if check_by is not None:
             raise InvalidInput("only a 复核 round (--kind review) has a 初审 deadline",
                                field="check_by")
@@ -385,13 +386,16 @@ class Engine(Administration):
         known = lifecycle.payload_keys(trigger)
         unknown = sorted(set(payload) - known)
         if unknown:
-            raise InvalidInput(f"{trigger} does not take {unknown[0]!r}; it takes "
-                               f"{', '.join(sorted(known)) or 'nothing'}", field=unknown[0])
+            raise InvalidInput(Message("{trigger} does not take {key!r}; it takes {keys}",
+                                       trigger=trigger, key=unknown[0],
+                                       keys=", ".join(sorted(known)) or Message("nothing")),
+                               field=unknown[0])
         command = lifecycle.round_only.get(trigger)
         if command is not None:
             refusal = TransitionRefused(
-                f"{trigger} is not done on one case: `gdcluster {command}` does it for the "
-                f"round's cases together, with its notice",
+                Message("{trigger} is not done on one case: `gdcluster {command}` does it for "
+                        "the round's cases together, with its notice", trigger=trigger,
+                        command=command),
                 case_id=case_id, trigger=trigger, reasons=[Reason.ROUND_ACT_ONLY])
             self.kernel.record_refusal(who, trigger, refusal, case_id=as_case_id(case_id))
             raise refusal
@@ -578,8 +582,9 @@ class Engine(Administration):
 
 
 def _link_attachments(session: Session, event: TransitionEvent) -> None:
-    """After an ``attach`` act's audit row: name it on the attachment the act stored."""
-    if event.trigger == "attach":
+    """After the audit row of an act that stored files (``attach``, or an act carrying
+    evidence): name the row on the attachments the act stored."""
+    if event.trigger == "attach" or event.payload.get("attachments"):
         from gdcluster.engine.attachments import link_audit_row
 
         link_audit_row(session, event.case_id, event.audit_seq)

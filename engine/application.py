@@ -485,7 +485,8 @@ def read_goal_results(raw: Any, plan: Mapping[str, Any] | None, path: str,
     lacking = [goal["indicator"] for goal in (plan or {}).get("goals", [])
                if goal.get("indicator") and goal_key(goal["indicator"]) not in given]
     if lacking:
-        raise InvalidInput("no result for the plan goal(s) " + "、".join(lacking), field=path)
+        raise InvalidInput(Message("no result for the plan goal(s) {goals}",
+                                   goals="、".join(lacking)), field=path)
     return entries
 
 

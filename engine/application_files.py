@@ -306,12 +306,13 @@ def _import_one(path: Path, batch: _Batch) -> ImportOutcome | None:
         return _failed(name, error)
     except Exception as error:  # one file's surprise must not stop the others
         return ImportOutcome(name, "failed", exit_code=1, code="unexpected",
-                             message=f"unexpected {type(error).__name__}: {error}")
+                             message=Message("unexpected {kind}: {text}",
+                                             kind=type(error).__name__, text=error))
 
 
 def _failed(name: str, error: EngineError) -> ImportOutcome:
     return ImportOutcome(name, "failed", exit_code=error.exit_code, code=error.code,
-                         message=error.message)
+                         message=error.as_message())
 
 
 #: Files filed per transaction by ``case import``.

@@ -6,6 +6,12 @@ pdf, jpg, png, and the ZIP containers docx, xlsx and ofd, told apart by the part
 Its bytes are stored once per SHA-256 (``gd_attachment_blob``); the attachment row names the
 case, kind, original name, size, media type, who attached it and the audit row of that act,
 whose payload records the hash. Reading the bytes back checks them against the hash.
+
+An act that carries evidence (a row of ``workflow.toml`` that accepts ``attachments``: a
+陈述申辩, an objection, a 复核申报, an annual report, a revocation decision …) stores its files
+the same way, inside its own transaction, after its checks and its effect
+(:func:`store_evidence`); its audit row lists their hashes under ``attachments``. A refused
+act stores nothing.
 """
 
 from __future__ import annotations
@@ -15,18 +21,28 @@ import io
 import zipfile
 from datetime import datetime
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine.errors import EngineError, InvalidInput, NotFound
+from gdcluster.engine.i18n import Message
+from gdcluster.engine.parse import clean_text
 from gdcluster.engine.records import Attachment, AttachmentBlob
 from gdcluster.states.attachments import load_attachment_rules
 
-__all__ = ["AttachmentCorrupted", "attachment_content", "attachments_of", "file_type",
-           "link_audit_row", "store_attachment"]
+if TYPE_CHECKING:
+    from gdcluster.engine.acts import Act
+
+__all__ = ["EVIDENCE", "MAX_EVIDENCE_FILES", "AttachmentCorrupted", "attachment_content",
+           "attachments_of", "file_type", "link_audit_row", "store_attachment", "store_evidence"]
+
+#: The payload key of the files an act carries (a list of {content, name, kind, note?}).
+EVIDENCE = "attachments"
+#: The most files one act carries.
+MAX_EVIDENCE_FILES = 20
 
 #: What the listing shows of an attachment (never the bytes).
 _LISTED = (col(Attachment.id), col(Attachment.sha256), col(Attachment.size),
@@ -73,23 +89,25 @@ def store_attachment(session: Session, *, case_id: int, content: Any, name: str,
     (``InvalidInput`` naming ``file`` or ``kind`` when the file is refused)."""
     rules = load_attachment_rules()
     if kind not in rules.kinds:
-        raise InvalidInput(f"unknown kind {kind!r}; use one of {', '.join(rules.kinds)}",
-                           field="kind")
+        raise InvalidInput(Message("unknown kind {kind!r}; use one of {kinds}", kind=kind,
+                                   kinds=", ".join(rules.kinds)), field="kind")
     if not isinstance(content, bytes | bytearray | memoryview):
         raise InvalidInput("must be the file's bytes", field="content")
     content = bytes(content)
     if not content:
-        raise InvalidInput(f"{name} is empty", field="file")
+        raise InvalidInput(Message("{name} is empty", name=name), field="file")
     if len(content) > rules.max_size:
-        raise InvalidInput(f"{name} is {len(content):,} bytes; the limit is "
-                           f"{rules.max_size:,} bytes ({rules.max_size // 1048576} MiB)",
+        raise InvalidInput(Message("{name} is {size:,} bytes; the limit is {limit:,} bytes "
+                                   "({mib} MiB)", name=name, size=len(content),
+                                   limit=rules.max_size, mib=rules.max_size // 1048576),
                            field="file")
     found = file_type(content)
     media_type = rules.media_type(found) if found is not None else None
     if media_type is None:
-        raise InvalidInput(f"{name} is not one of the accepted file types "
-                           f"({', '.join(item.name for item in rules.types)}), judged by its "
-                           f"content, not its name", field="file")
+        raise InvalidInput(Message("{name} is not one of the accepted file types ({types}), "
+                                   "judged by its content, not its name", name=name,
+                                   types=", ".join(item.name for item in rules.types)),
+                           field="file")
     sha256 = hashlib.sha256(content).hexdigest()
     if session.get(AttachmentBlob, sha256) is None:
         _insert_blob(session, sha256, content)
@@ -99,6 +117,35 @@ def store_attachment(session: Session, *, case_id: int, content: Any, name: str,
     session.flush()
     return {"sha256": sha256, "size": len(content), "media_type": media_type, "name": name,
             "kind": kind, "note": note}
+
+
+def store_evidence(act: Act) -> None:
+    """Store the files the act carries (``act.payload["attachments"]``) on its case, in its
+    transaction, and list them in its audit row; a file refused names its place
+    (``attachments[N].file``) and the whole act is refused with it."""
+    files = act.payload.get(EVIDENCE)
+    if files is None:
+        return
+    if not isinstance(files, list | tuple) or not all(isinstance(item, dict) for item in files):
+        raise InvalidInput(Message("must be a list of files, each with its content, name and "
+                                   "kind"), field=EVIDENCE)
+    if len(files) > MAX_EVIDENCE_FILES:
+        raise InvalidInput(Message("{count} files; an act carries at most {limit}",
+                                   count=len(files), limit=MAX_EVIDENCE_FILES), field=EVIDENCE)
+    assert act.case.id is not None
+    stored = []
+    for index, item in enumerate(files):
+        try:
+            name = clean_text(item.get("name"), "name", limit=255, one_line=True) or ""
+            kind = clean_text(item.get("kind"), "kind", limit=32, one_line=True) or ""
+            note = clean_text(item.get("note"), "note", required=False)
+            stored.append(store_attachment(
+                act.session, case_id=act.case.id, content=item.get("content"), name=name,
+                kind=kind, note=note, actor=str(act.actor), now=act.now))
+        except InvalidInput as error:
+            field = f"{EVIDENCE}[{index}]." + str(error.facts.get("field") or "file")
+            raise InvalidInput(error.detail, field=field) from None
+    act.audit[EVIDENCE] = stored
 
 
 def _insert_blob(session: Session, sha256: str, content: bytes) -> None:
@@ -136,14 +183,16 @@ def attachment_content(session: Session, case_id: int, sha256: str) -> tuple[dic
                                col(Attachment.sha256).startswith(prefix))
         .order_by(col(Attachment.id)))]
     if len({row["sha256"] for row in rows}) > 1:
-        raise InvalidInput(f"{prefix} names several attachments of case {case_id}: give more "
-                           f"of the hash", field="sha256")
+        raise InvalidInput(Message("{prefix} names several attachments of case {id}: give "
+                                   "more of the hash", prefix=prefix, id=case_id),
+                           field="sha256")
     if not rows:
-        raise NotFound(f"attachment of case {case_id}", prefix)
+        raise NotFound(Message("attachment of case {id}", id=case_id), prefix)
     row = rows[0]
     content = session.scalar(select(col(AttachmentBlob.content))
                              .where(col(AttachmentBlob.sha256) == row["sha256"]))
     if content is None or hashlib.sha256(bytes(content)).hexdigest() != row["sha256"]:
-        raise AttachmentCorrupted(f"the stored bytes of {row['name']} do not match its SHA-256 "
-                                  f"{row['sha256']}", case_id=case_id, sha256=row["sha256"])
+        raise AttachmentCorrupted(Message("the stored bytes of {name} do not match its SHA-256 "
+                                          "{sha256}", name=row["name"], sha256=row["sha256"]),
+                                  case_id=case_id, sha256=row["sha256"])
     return row, bytes(content)

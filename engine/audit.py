@@ -290,8 +290,9 @@ def _time_went_back(entry: Any, previous_at: datetime | None) -> str | None:
     appended by the engine, whatever its hash says."""
     if previous_at is None or _utc(entry.at) >= previous_at:
         return None
-    return (f"it is dated {local_text(_utc(entry.at))}, before row {entry.seq - 1} "
-            f"({local_text(previous_at)}): time went backwards in the chain")
+    return Message("it is dated {at}, before row {seq} ({previous}): time went backwards in "
+                   "the chain", at=local_text(_utc(entry.at)), seq=entry.seq - 1,
+                   previous=local_text(previous_at))
 
 
 class RowCheck(Protocol):
@@ -338,20 +339,21 @@ def verify(session: Session, *, batch: int = 2000,
                 progress(batch)
             if entry.seq != expected_seq:
                 problem = (
-                    f"row {expected_seq} is missing (next row found is {entry.seq})"
+                    Message("row {seq} is missing (next row found is {found})",
+                            seq=expected_seq, found=entry.seq)
                     if entry.seq > expected_seq
-                    else f"row {entry.seq} appears out of order"
+                    else Message("row {seq} appears out of order", seq=entry.seq)
                 )
                 return VerifyReport(False, rows, expected_seq, problem)
             if entry.prev_hash != previous_hash:
                 return VerifyReport(
                     False, rows, entry.seq,
-                    "its prev_hash does not match the hash of the row before",
+                    Message("its prev_hash does not match the hash of the row before"),
                 )
             if row_hash(entry) != entry.hash:
                 return VerifyReport(
                     False, rows, entry.seq,
-                    "its content does not match its hash (the row was altered)",
+                    Message("its content does not match its hash (the row was altered)"),
                 )
             backwards = _time_went_back(entry, previous_at)
             if backwards is not None:
@@ -369,24 +371,25 @@ def verify(session: Session, *, batch: int = 2000,
         progress(rows % batch)
     last_seq = expected_seq - 1
     if head is None:
-        return VerifyReport(False, rows, None, "the chain head record is missing")
+        return VerifyReport(False, rows, None, Message("the chain head record is missing"))
     if head.seq < last_seq:  # rows appended behind the head's back: the first is bad
         return VerifyReport(
             False, rows, head.seq + 1,
-            f"the chain head says {head.seq} rows but {last_seq} were found "
-            f"(rows added at the end without the engine, or the head was altered)",
+            Message("the chain head says {head} rows but {found} were found (rows added at "
+                    "the end without the engine, or the head was altered)", head=head.seq,
+                    found=last_seq),
         )
     if head.seq > last_seq:
         return VerifyReport(
             False, rows, last_seq + 1,
-            f"the chain head says {head.seq} rows but {last_seq} were found "
-            f"(rows removed from the end, or the head was altered)",
+            Message("the chain head says {head} rows but {found} were found (rows removed "
+                    "from the end, or the head was altered)", head=head.seq, found=last_seq),
         )
     if head.hash != previous_hash:  # same length, other last link: the last row replaced
         return VerifyReport(
             False, rows, last_seq,
-            "its hash is not the one the chain head recorded (the last row was replaced, "
-            "or the head was altered)",
+            Message("its hash is not the one the chain head recorded (the last row was "
+                    "replaced, or the head was altered)"),
         )
     checked: dict[str, int] = {}
     for check in checks:

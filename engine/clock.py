@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR, is_iso_date
 
 SHANGHAI: tzinfo = ZoneInfo("Asia/Shanghai")
@@ -129,10 +130,11 @@ def parse_instant(text: str) -> datetime:
         else:
             moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidInput(f"not an ISO date or date-time: {text!r}", field="now") from exc
+        raise InvalidInput(Message("not an ISO date or date-time: {text!r}", text=text),
+                           field="now") from exc
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise InvalidInput(f"{text!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}",
-                           field="now")
+        raise InvalidInput(Message("{text!r} is outside the years {first}–{last}", text=text,
+                                   first=FIRST_YEAR, last=LAST_YEAR), field="now")
     return as_utc(moment)
 
 

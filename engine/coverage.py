@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from gdcluster.engine.audit import canonical_json, row_hash
+from gdcluster.engine.i18n import N_
 
 __all__ = ["COVERED", "Covered", "Group", "baseline", "case_snapshot", "group", "seal"]
 
@@ -63,17 +64,17 @@ COVERED: tuple[Covered, ...] = (
     Covered("notice", "Notice",
             ("id", "kind", "format", "case_id", "round_year", "audit_seq", "title", "doc_no",
              "template", "template_version", "sha256", "size", "path", "created_at",
-             "anchor_seq", "anchor_hash"), "notices", body=True),
+             "anchor_seq", "anchor_hash"), N_("notices"), body=True),
     Covered("rendering", "Rendering",
             ("id", "notice_id", "audit_seq", "kind", "format", "case_id", "round_year", "title",
              "doc_no", "template", "template_version", "sha256", "size", "path", "actor",
-             "created_at"), "renderings", body=True),
+             "created_at"), N_("renderings"), body=True),
     Covered("refusal", "Refusal",
             ("id", "at", "actor", "trigger", "case_id", "round_year", "code", "message"),
-            "refusals"),
+            N_("refusals")),
     Covered("deadline", "Deadline",
             ("id", "case_id", "round_year", "kind", "key", "due_at", "status", "fired_at",
-             "result"), "deadline outcomes", closed_only=True),
+             "result"), N_("deadline outcomes"), closed_only=True),
 )
 
 

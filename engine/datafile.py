@@ -22,6 +22,7 @@ from typing import Any, Final
 import yaml
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import N_, Message
 
 __all__ = [
     "MAX_DEPTH",
@@ -68,14 +69,16 @@ def load_application_file(content: bytes, filename: str) -> dict[str, Any]:
     """
     if len(content) > MAX_FILE_BYTES:
         raise InvalidInput(
-            f"the file has {len(content)} bytes; the limit is {MAX_FILE_BYTES} (5 MB)",
+            Message("the file has {size} bytes; the limit is {limit} (5 MB)",
+                    size=len(content), limit=MAX_FILE_BYTES),
             field=filename,
         )
     try:
         text = content.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         raise InvalidInput(
-            f"not UTF-8 text (bad byte at offset {error.start}); save the file as UTF-8",
+            Message("not UTF-8 text (bad byte at offset {offset}); save the file as UTF-8",
+                    offset=error.start),
             field=filename,
         ) from None
     lower = filename.lower()
@@ -85,17 +88,19 @@ def load_application_file(content: bytes, filename: str) -> dict[str, Any]:
     try:
         data = _read_yaml(text, filename) if as_yaml else _read_json(text, filename)
     except RecursionError:
-        raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field=filename) from None
+        raise InvalidInput(Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
+                           field=filename) from None
     if not isinstance(data, dict):
         raise InvalidInput("the file must hold one mapping of fields at its top", field=filename)
     if depth(data) > MAX_DEPTH:
-        raise InvalidInput(f"nested deeper than {MAX_DEPTH} levels", field=filename)
+        raise InvalidInput(Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
+                           field=filename)
     return data
 
 
-_EXPONENT = "exponent form is not accepted; write the digits out (47.8, not 4.78e1)"
-_UNDERSCORE = "digits grouped with _ are not accepted; write them plainly (86000)"
-_NOT_FINITE = "not a number; write a finite value"
+_EXPONENT = N_("exponent form is not accepted; write the digits out (47.8, not 4.78e1)")
+_UNDERSCORE = N_("digits grouped with _ are not accepted; write them plainly (86000)")
+_NOT_FINITE = N_("not a number; write a finite value")
 
 
 def _json_float(text: str) -> Decimal | RefusedToken:
@@ -109,7 +114,8 @@ def _read_json(text: str, filename: str) -> Any:
         result: dict[str, Any] = {}
         for key, value in pairs:
             if key in result:
-                raise InvalidInput(f"key {key!r} appears twice in one object", field=filename)
+                raise InvalidInput(Message("key {key!r} appears twice in one object", key=key),
+                                   field=filename)
             result[key] = value
         return result
 
@@ -122,7 +128,8 @@ def _read_json(text: str, filename: str) -> Any:
         )
     except json.JSONDecodeError as error:
         raise InvalidInput(
-            f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+            Message("not valid JSON: {error} (line {line}, column {column})", error=error.msg,
+                    line=error.lineno, column=error.colno),
             field=filename,
         ) from None
     except ValueError:  # an integer of more digits than Python converts
@@ -146,14 +153,16 @@ class _ExactLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             raise _YamlRefusal(
-                "anchors and aliases (*name) are not accepted", self.peek_event().start_mark
+                Message("anchors and aliases (*name) are not accepted"),
+                self.peek_event().start_mark,
             )
         opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
         if opening:
             self._open_containers += 1
             if self._open_containers > MAX_DEPTH:
                 raise _YamlRefusal(
-                    f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+                    Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
+                    self.peek_event().start_mark,
                 )
         try:
             return super().compose_node(parent, index)
@@ -167,7 +176,8 @@ class _ExactLoader(yaml.SafeLoader):
         for key_node, _value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if key in seen:
-                raise _YamlRefusal(f"key {key!r} appears twice in one mapping", key_node.start_mark)
+                raise _YamlRefusal(Message("key {key!r} appears twice in one mapping", key=key),
+                                   key_node.start_mark)
             seen.append(key)
         return super().construct_mapping(node, deep)
 
@@ -179,13 +189,13 @@ def _construct_float(loader: _ExactLoader, node: Any) -> Decimal | RefusedToken:
     if "_" in text:
         return RefusedToken(text, _UNDERSCORE)
     if ":" in text:
-        return RefusedToken(text, "base-60 numbers are not accepted")
+        return RefusedToken(text, N_("base-60 numbers are not accepted"))
     if "e" in text.lower():
         return RefusedToken(text, _EXPONENT)
     try:
         return Decimal(text)
     except InvalidOperation:
-        return RefusedToken(text, "not a number")
+        return RefusedToken(text, N_("not a number"))
 
 
 def _construct_int(loader: _ExactLoader, node: Any) -> int | RefusedToken:
@@ -194,8 +204,8 @@ def _construct_int(loader: _ExactLoader, node: Any) -> int | RefusedToken:
         return RefusedToken(text, _UNDERSCORE)
     if not _PLAIN_INT.fullmatch(text):
         return RefusedToken(
-            text, "write whole numbers in plain decimal (no leading 0, 0x, 0b or ':'); quote it "
-                  "if it is text")
+            text, N_("write whole numbers in plain decimal (no leading 0, 0x, 0b or ':'); quote "
+                     "it if it is text"))
     return int(text)
 
 
@@ -203,7 +213,7 @@ def _construct_timestamp(loader: _ExactLoader, node: Any) -> date | datetime | R
     try:
         value: date | datetime = yaml.SafeLoader.construct_yaml_timestamp(loader, node)
     except (ValueError, OverflowError):
-        return RefusedToken(str(loader.construct_scalar(node)), "not a real date or time")
+        return RefusedToken(str(loader.construct_scalar(node)), N_("not a real date or time"))
     return value
 
 
@@ -216,9 +226,11 @@ def _read_yaml(text: str, filename: str) -> Any:
     try:
         return yaml.load(text, Loader=_ExactLoader)
     except _YamlRefusal as refusal:
-        raise InvalidInput(f"{refusal.problem} (line {refusal.line})", field=filename) from None
+        raise InvalidInput(Message("{problem} (line {line})", problem=refusal.problem,
+                                   line=refusal.line), field=filename) from None
     except yaml.YAMLError as error:
-        raise InvalidInput(f"not valid YAML: {error}", field=filename) from None
+        raise InvalidInput(Message("not valid YAML: {error}", error=error),
+                           field=filename) from None
 
 
 def depth(value: Any) -> int:
@@ -246,4 +258,5 @@ def depth(value: Any) -> int:
 def refuse_token(value: Any, path: str) -> None:
     """``InvalidInput`` at ``path`` when ``value`` is a token the reader could not take."""
     if isinstance(value, RefusedToken):
-        raise InvalidInput(f"{value.text!r}: {value.problem}", field=path)
+        raise InvalidInput(Message("{text!r}: {problem}", text=value.text,
+                                   problem=Message(value.problem)), field=path)

@@ -22,6 +22,7 @@ from gdcluster.engine.acts import Act, Registry
 from gdcluster.engine.audit import digest
 from gdcluster.engine.clock import end_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Objection
 from gdcluster.engine.parse import PERSON_LIMIT, as_year, validate_doc_no
 
@@ -89,17 +90,20 @@ def return_for_correction(act: Act) -> None:
     today = act.today
     recommend_by = act.round().recommend_by
     if given is not None and given < today:
-        raise InvalidInput(f"{given} is before the day of the return ({today}): a correction "
-                           f"deadline is never in the past", field="due")
+        raise InvalidInput(Message("{given} is before the day of the return ({today}): a "
+                                   "correction deadline is never in the past", given=given,
+                                   today=today), field="due")
     if recommend_by is not None and recommend_by < today:
         raise act.refuse(
-            f"the round's recommendations closed at the end of {recommend_by}: a corrected "
-            f"application could no longer be recommended, so it is not returned (reject it, or "
-            f"leave it to `round close`)", Reason.RECOMMENDATION_DEADLINE_PASSED,
+            Message("the round's recommendations closed at the end of {day}: a corrected "
+                    "application could no longer be recommended, so it is not returned (reject "
+                    "it, or leave it to `round close`)", day=recommend_by),
+            Reason.RECOMMENDATION_DEADLINE_PASSED,
             deadline=recommend_by)
     if given is not None and recommend_by is not None and given > recommend_by:
-        raise InvalidInput(f"{given} is after the round's recommendation deadline "
-                           f"{recommend_by}: give a day up to it", field="due")
+        raise InvalidInput(Message("{given} is after the round's recommendation deadline "
+                                   "{deadline}: give a day up to it", given=given,
+                                   deadline=recommend_by), field="due")
     periods = act.policy.periods
     due, clamped, reminder = deadlines.correction_days(
         today, due=given, workdays=int(periods.correction_workdays),
@@ -149,14 +153,16 @@ def score(act: Act) -> None:
     ).get(expert, [])
     if stored and not replace:
         raise act.refuse(
-            f"expert {expert} has already scored this case (total {stored[-1].total}); to "
-            f"correct these scores, score again with --replace",
+            Message("expert {expert} has already scored this case (total {total}); to "
+                    "correct these scores, score again with --replace", expert=expert,
+                    total=stored[-1].total),
             Reason.ALREADY_SCORED,
         )
     if replace and not stored:
         raise act.refuse(
-            f"expert {expert} has not scored this case, so there are no scores to replace; "
-            f"without --replace the scores are recorded as a new expert's",
+            Message("expert {expert} has not scored this case, so there are no scores to "
+                    "replace; without --replace the scores are recorded as a new expert's",
+                    expert=expert),
             Reason.NOT_SCORED,
         )
     total = sum(scores.values(), Decimal(0))
@@ -200,9 +206,9 @@ def expert_review(act: Act) -> None:
         spelled = "; ".join(f"{name} ({', '.join(repr(row.expert) for row in rows)})"
                             for name, rows in twice.items())
         raise act.refuse(
-            f"one expert's scores are stored more than once under spellings of one name: "
-            f"{spelled}; keep the scores that stand with `case score {act.case.id} --expert "
-            f"NAME --scores FILE --replace`",
+            Message("one expert's scores are stored more than once under spellings of one "
+                    "name: {spelled}; keep the scores that stand with `case score {id} --expert "
+                    "NAME --scores FILE --replace`", spelled=spelled, id=act.case.id),
             Reason.EXPERT_SCORED_TWICE,
             experts=sorted(twice),
         )
@@ -216,8 +222,9 @@ def expert_review(act: Act) -> None:
 def publicize(act: Act) -> None:
     start = act.day("start") or act.today
     if start < act.today:
-        raise InvalidInput(f"{start} is before the day of the act ({act.today}): publicity "
-                           f"never starts in the past", field="start")
+        raise InvalidInput(Message("{start} is before the day of the act ({today}): publicity "
+                                   "never starts in the past", start=start, today=act.today),
+                           field="start")
     workdays = int(act.policy.periods.publicity_workdays)
     calendar = act.calendar()
     first = calendar.next_workday(start, inclusive=True)
@@ -297,11 +304,12 @@ def recognize(act: Act) -> None:
     doc_no = validate_doc_no(str(act.payload["doc_no"]))
     end = act.case.publicity_end
     if end is not None and doc_date <= end:
-        raise InvalidInput(f"the 通告's 成文日期 {doc_date} is not after the close of this "
-                           f"case's publicity ({end})", field="doc_date")
+        raise InvalidInput(Message("the 通告's 成文日期 {day} is not after the close of this "
+                                   "case's publicity ({end})", day=doc_date, end=end),
+                           field="doc_date")
     if valid_from < doc_date:
-        raise InvalidInput(f"validity cannot start ({valid_from}) before the 通告's 成文日期 "
-                           f"{doc_date}", field="valid_from")
+        raise InvalidInput(Message("validity cannot start ({start}) before the 通告's 成文日期 "
+                                   "{day}", start=valid_from, day=doc_date), field="valid_from")
     years = int(act.policy.periods.validity_years)
     valid_until = deadlines.validity_until(valid_from, years)
     act.case.valid_from = valid_from
@@ -324,19 +332,20 @@ def report(act: Act) -> None:
     due_years = deadlines.report_years(act.case.valid_from, act.case.valid_until)
     if year not in due_years:
         raise act.refuse(
-            f"no annual report is due for {year}: the cluster is valid "
-            f"{act.case.valid_from} to {act.case.valid_until}",
+            Message("no annual report is due for {year}: the cluster is valid {start} to "
+                    "{end}", year=year, start=act.case.valid_from, end=act.case.valid_until),
             Reason.YEAR_NOT_COVERED,
         )
     if year > act.today.year:
-        raise act.refuse(f"the report for {year} cannot be filed before {year} begins",
-                         Reason.YEAR_NOT_BEGUN)
+        raise act.refuse(Message("the report for {year} cannot be filed before {year} begins",
+                                 year=year), Reason.YEAR_NOT_BEGUN)
     already = act.session.scalar(
         select(col(AnnualReport.id)).where(col(AnnualReport.case_id) == act.case.id,
                                            col(AnnualReport.year) == year)
     )
     if already is not None:
-        raise act.refuse(f"the report for {year} was already filed", Reason.ALREADY_FILED)
+        raise act.refuse(Message("the report for {year} was already filed", year=year),
+                         Reason.ALREADY_FILED)
     data = act.payload.get("data") or {}
     if not isinstance(data, dict):
         raise InvalidInput("the report must be a mapping of fields", field="data")
@@ -359,7 +368,8 @@ def change(act: Act) -> None:
 
     kind = act.text("kind", limit=32)
     if kind not in CHANGE_KINDS:
-        raise InvalidInput(f"must be one of {', '.join(CHANGE_KINDS)}", field="kind")
+        raise InvalidInput(Message("must be one of {kinds}", kinds=", ".join(CHANGE_KINDS)),
+                           field="kind")
     detail = act.text("detail")
     assert act.case.id is not None  # the act's case is a stored row
     act.session.add(ChangeFiling(case_id=act.case.id, kind=kind, detail=detail or "",

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from gdcluster.engine.i18n import N_, gettext, localize
+from gdcluster.engine.i18n import N_, Message, gettext, localize
 
 
 class EngineError(Exception):
@@ -53,11 +53,30 @@ class EngineError(Exception):
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message}
 
+    def as_message(self) -> Message:
+        """``message`` as an ``i18n.Message`` that is shown as ``localized()`` says: for a
+        message kept apart from its error (an import's per-file outcome)."""
+        return _ErrorMessage(self)
+
     def localized(self) -> str:
         """The message in the current language, for people (``message`` stays English)."""
         if self.template is not None:
             return gettext(self.template).format(**self.facts)
         return localize(self.message)
+
+
+class _ErrorMessage(Message):
+    """An error's English message that localizes as the error does."""
+
+    error: EngineError
+
+    def __new__(cls, error: EngineError) -> _ErrorMessage:
+        message = super().__new__(cls, "{text}", text=error.message)
+        message.error = error
+        return message
+
+    def localized(self) -> str:
+        return self.error.localized()
 
 
 class InvalidInput(EngineError):
@@ -88,8 +107,10 @@ class NotFound(EngineError):
         super().__init__(f"{what} {key!s} not found", what=what, key=key)
 
     def localized(self) -> str:
-        return gettext("{what} {key} not found").format(what=gettext(self.facts["what"]),
-                                                       key=self.facts["key"])
+        key = self.facts["key"]
+        return gettext("{what} {key} not found").format(
+            what=localize(self.facts["what"]),
+            key=key.localized() if isinstance(key, Message) else key)
 
 
 class NotInitialized(EngineError):

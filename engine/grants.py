@@ -36,6 +36,7 @@ from sqlmodel import col
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, NotFound, PermissionDenied
+from gdcluster.engine.i18n import Message
 
 __all__ = ["Pattern", "check_actor", "grant", "grants", "os_user_name", "revoke",
            "settings_grants"]
@@ -63,14 +64,16 @@ class Pattern:
         kind, _, region = body.partition(":")
         if region.strip() == "*":
             if kind.strip().lower() not in ("city", "county") or at:
-                raise InvalidInput(f"{text!r}: only city:* and county:* take a wildcard region",
-                                   field=field)
+                raise InvalidInput(Message("{text!r}: only city:* and county:* take a wildcard "
+                                           "region", text=text), field=field)
             return cls(kind.strip().lower(), "*", None)
         try:
             actor = Actor.parse(text if person.strip() or kind.strip().lower() != "public"
                                 else f"{text.strip()}@*")
         except InvalidInput as exc:
-            raise InvalidInput(f"{text!r}: {exc.message}", field=field) from exc
+            raise InvalidInput(Message("{text!r}: {field}: {problem}", text=text,
+                                       field=exc.facts.get("field"), problem=exc.detail),
+                               field=field) from exc
         if actor.kind == "system":
             raise InvalidInput("system is reserved for the scheduler process: it is never "
                                "granted", field=field)
@@ -91,8 +94,8 @@ class Pattern:
 def os_user_name(text: Any, field: str = "os_user") -> str:
     """``text`` as an OS user name, or ``InvalidInput``."""
     if not isinstance(text, str) or not _OS_USER.fullmatch(text.strip()):
-        raise InvalidInput(f"{text!r} is not an OS user name (letters, digits, . _ - @ $ \\, "
-                           f"at most 64)", field=field)
+        raise InvalidInput(Message("{text!r} is not an OS user name (letters, digits, . _ - @ "
+                                   "$ \\, at most 64)", text=text), field=field)
     return text.strip()
 
 
@@ -155,8 +158,9 @@ def check_actor(session: Session, os_user: str, actor: Actor,
     """Refuse (``PermissionDenied``, naming ``trigger``) an actor the OS user may not act as:
     see the module's docstring for the rule. Not for simulation databases, which skip it."""
     if actor.kind == "system":
-        raise PermissionDenied(f"system is reserved for the scheduler process; no command acts "
-                               f"as system ({trigger})", actor=str(actor), trigger=trigger)
+        raise PermissionDenied(Message("system is reserved for the scheduler process; no "
+                                       "command acts as system ({trigger})", trigger=trigger),
+                               actor=str(actor), trigger=trigger)
     from gdcluster.engine.records import ActorGrant
 
     stored = [Pattern.parse(row) for row in session.scalars(
@@ -169,9 +173,12 @@ def check_actor(session: Session, os_user: str, actor: Actor,
         if not settings and session.scalar(select(col(ActorGrant.id)).limit(1)) is None:
             return  # no grant anywhere yet: nobody is bound
         raise PermissionDenied(
-            f"OS user {os_user} has no actor granted on this database, so it may not act as "
-            f"{actor} ({trigger}): the province grants actors (`gdcluster actors grant "
-            f"{os_user} ACTOR`)", actor=str(actor), trigger=trigger, os_user=os_user)
+            Message("OS user {user} has no actor granted on this database, so it may not act "
+                    "as {actor} ({trigger}): the province grants actors (`gdcluster actors "
+                    "grant {user} ACTOR`)", user=os_user, actor=actor, trigger=trigger),
+            actor=str(actor), trigger=trigger, os_user=os_user)
     names = ", ".join(dict.fromkeys(str(pattern) for pattern in allowed))
-    raise PermissionDenied(f"OS user {os_user} may not act as {actor} ({trigger}); it may act "
-                           f"as {names}", actor=str(actor), trigger=trigger, os_user=os_user)
+    raise PermissionDenied(Message("OS user {user} may not act as {actor} ({trigger}); it may "
+                                   "act as {names}", user=os_user, actor=actor, trigger=trigger,
+                                   names=names),
+                           actor=str(actor), trigger=trigger, os_user=os_user)

@@ -17,7 +17,7 @@ import ast
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGE_VARIABLE", "N_", "Message", "catalog", "catalog_file",
            "gettext", "language", "localize", "ngettext", "read_po"]
@@ -63,7 +63,7 @@ class Message(str):
     template: str
     values: dict[str, Any]
 
-    def __new__(cls, template: str, /, **values: Any) -> Message:
+    def __new__(cls, template: str, /, **values: Any) -> Self:
         message = super().__new__(cls, template.format(**values))
         message.template = template
         message.values = values

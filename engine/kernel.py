@@ -46,6 +46,7 @@ from gdcluster.engine.errors import (
     TransitionRefused,
 )
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import Case, Deadline, Round
 from gdcluster.engine.parse import as_case_id
@@ -246,7 +247,7 @@ class Kernel:
                 try:
                     callback(event)
                 except Exception:  # a listener never undoes a committed act
-                    log.exception("subscriber %r failed on %s", callback, event.trigger)
+                    log.exception(_("subscriber %r failed on %s"), callback, event.trigger)
 
     # ------------------------------------------------------------------ acts on a case
     def act(
@@ -314,8 +315,9 @@ class Kernel:
         """
         if who.kind == "system" and case.id not in transaction._timer_cases:
             raise PermissionDenied(
-                f"system acts only for a due deadline the scheduler holds; {trigger} on case "
-                f"{case.id} is not one", actor=str(who), trigger=trigger)
+                Message("system acts only for a due deadline the scheduler holds; {trigger} on "
+                        "case {id} is not one", trigger=trigger, id=case.id),
+                actor=str(who), trigger=trigger)
         act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction.session) if calendar is None
@@ -367,7 +369,7 @@ class Kernel:
                                     case_id=case_id, round_year=round_year, code=error.code,
                                     message=error.message[:4000]))
         except Exception:  # the refusal itself stands; losing its record is logged
-            log.exception("could not record the refusal of %s by %s", trigger, actor)
+            log.exception(_("could not record the refusal of %s by %s"), trigger, actor)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

@@ -7,12 +7,13 @@ conditions, in this order, are: for such a row, that the case came from that sta
 (``gd_case.previous_state``); the row's ``when`` (``resolve`` as ``uphold`` or ``dismiss``); who
 may fire it (``actors``); the payload it ``requires`` and nothing it does not take; the case's
 policy still being the text the case was submitted under; then the row's ``guards``. Its
-``before`` callback is the row's ``effect``. A condition refuses by raising, with its facts
-(``PermissionDenied``, ``InvalidInput``, ``TransitionRefused``), except ``when`` and the previous
-state, which answer ``False`` so that the Machine goes on to the row's sibling. So when
-:meth:`Lifecycle.take` returns, the Machine has chosen the row, the checks have passed, the
-effect has run and the case's state has moved; the row it took is the one the audit row
-cites.
+``before`` callbacks are the row's ``effect`` and, for a row that accepts ``attachments``, the
+storing of the files the act carries (``attachments.store_evidence``). A condition refuses by
+raising, with its facts (``PermissionDenied``, ``InvalidInput``, ``TransitionRefused``),
+except ``when`` and the previous state, which answer ``False`` so that the Machine goes on to
+the row's sibling. So when :meth:`Lifecycle.take` returns, the Machine has chosen the row, the
+checks have passed, the effect has run and the case's state has moved; the row it took is the
+one the audit row cites.
 
 Binding (``Lifecycle.of``) resolves every guard and effect name of the table and fails at once,
 naming what it cannot resolve (``InvalidDefinition``), as it does for a row whose payload keys
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from gdcluster.engine import review_acts  # noqa: F401  (registers its guards and effects)
 from gdcluster.engine.acts import Act, Check
+from gdcluster.engine.attachments import EVIDENCE, store_evidence
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, PermissionDenied, Reason, TransitionRefused
 from gdcluster.engine.guards import GUARDS
@@ -112,9 +114,10 @@ class Lifecycle:
             if any(transition.rule.dest == PREVIOUS for transition in rows):
                 came = act.case.previous_state
                 raise TransitionRefused(
-                    f"case {act.case.id} is {state}, and the state it came from is not "
-                    f"recorded{f' ({came})' if came else ''}: it cannot {trigger} (a case "
-                    f"closed before this was recorded stays as it is)",
+                    Message("case {id} is {state}, and the state it came from is not recorded"
+                            "{came}: it cannot {trigger} (a case closed before this was "
+                            "recorded stays as it is)", id=act.case.id, state=state,
+                            came=f" ({came})" if came else "", trigger=trigger),
                     case_id=act.case.id, trigger=trigger, state=state,
                     reasons=[Reason.NO_PREVIOUS_STATE],
                 )
@@ -152,7 +155,9 @@ class Lifecycle:
             conditions: list[Any] = [_said(rule.when)] if rule.when is not None else []
             conditions.append(_admit)
             conditions.extend(_condition(guard) for guard in guards)
-            before: Any = [_callback(effect)] if effect is not None else None
+            before: Any = [_callback(effect)] if effect is not None else []
+            if EVIDENCE in rule.payload_keys:
+                before.append(_callback(store_evidence))
             for source in rule.sources:
                 if rule.dest == PREVIOUS:
                     for dest in self.workflow.previous_states(source):
@@ -180,6 +185,8 @@ def _resolve(rule: Rule) -> tuple[tuple[Check, ...], Check | None]:
                              EFFECTS.reads(rule.effect) if rule.effect is not None else ())
     if rule.when is not None:
         read |= {"when"}
+    if EVIDENCE in rule.payload_keys:  # the files the act carries, stored after its effect
+        read |= {EVIDENCE}
     unread, undeclared = rule.payload_keys - read, read - rule.payload_keys
     if unread or undeclared:
         raise InvalidDefinition(

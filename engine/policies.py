@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
+from gdcluster.engine.i18n import Message
 
 if TYPE_CHECKING:
     from gdcluster.states.policy import Policy
@@ -37,13 +38,19 @@ def policy_for(name: str, digest: str | None = None) -> Policy:
         return policy_files.load_policy(name, digest=digest)
     except policy_files.UnknownPolicyVersion as exc:
         raise TransitionRefused(
-            f"the policy file {name!r} has changed since this case was submitted under it "
-            f"and the version it was submitted under is not shipped; in-flight cases are "
-            f"judged by the text they were submitted under ({exc.problem})",
+            Message("the policy file {name!r} has changed since this case was submitted under "
+                    "it and the version it was submitted under is not shipped; in-flight cases "
+                    "are judged by the text they were submitted under ({problem})", name=name,
+                    problem=exc.problem),
             policy=name,
         ) from exc
     except (policy_files.InvalidPolicy, FileNotFoundError, KeyError, LookupError) as exc:
-        raise InvalidInput(f"unknown or invalid policy {name!r}: {exc}", field="policy") from exc
+        known = policy_files.policy_names()
+        if name not in known:
+            raise InvalidInput(Message("unknown policy {name!r}; known: {known}", name=name,
+                                       known=", ".join(known)), field="policy") from exc
+        raise InvalidInput(Message("unknown or invalid policy {name!r}: {error}", name=name,
+                                   error=exc), field="policy") from exc
 
 
 def _extension(session: Session, name: str) -> tuple[date, str] | None:
@@ -131,12 +138,13 @@ def extend_policy(session: Session, name: str, until: date, source: str, actor: 
 
     policy = policy_for(name)
     if policy.effective_from is None:
-        raise TransitionRefused(f"policy {name} states no validity of its own to extend",
-                                policy=name)
+        raise TransitionRefused(Message("policy {name} states no validity of its own to extend",
+                                        name=name), policy=name)
     previous = effective_until(session, policy)
     if previous is not None and until <= previous:
-        raise InvalidInput(f"{until} does not extend policy {name}: it is in force until "
-                           f"{previous} already", field="until")
+        raise InvalidInput(Message("{until} does not extend policy {name}: it is in force until "
+                                   "{previous} already", until=until, name=name,
+                                   previous=previous), field="until")
     session.add(PolicyExtension(policy=name, until=until, source=source, actor=actor, at=now))
     return {"policy": name, "version": policy.version, "until": until.isoformat(),
             "source": source, "previous_until": _iso(previous)}

@@ -22,6 +22,7 @@ from sqlmodel import col
 from gdcluster.engine import deadlines, timers
 from gdcluster.engine.clock import as_utc, end_of_day, parse_instant
 from gdcluster.engine.errors import EngineError
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, key_column
 from gdcluster.engine.timers import SYSTEM
 from gdcluster.states.workflow import PREVIOUS
@@ -145,17 +146,17 @@ class Preview:
                now: datetime) -> str | None:
         """What a sweep would do with ``row``; ``None`` when an earlier row ends its case."""
         if row.case_id is None:
-            return (f"close the round's "
-                    f"{row.kind.removeprefix('round_').removesuffix('_close')} window")
+            return Message("close the round's {window} window",
+                           window=row.kind.removeprefix("round_").removesuffix("_close"))
         if row.case_id in self.ended:
             return None
         if row.c_state is None:
-            return "not applicable: no such case"
+            return Message("not applicable: no such case")
         case: Any = self.moved.get(row.case_id) or CaseInRow(row)
         try:
             decided = timers.plan(session, row, case, max(now, as_utc(row.due_at)), reads)
         except EngineError as error:
-            return f"refused: {error.message}"
+            return Message("refused: {problem}", problem=error.as_message())
         if decided.trigger is not None:
             self._moves(case, decided.trigger)
         return timers.describe(decided)

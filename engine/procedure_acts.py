@@ -16,6 +16,7 @@ from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import Deadline
 from gdcluster.engine.parse import as_year, validate_doc_no
 from gdcluster.engine.procedures import SYSTEM_GROUNDS, Procedure, current, missing_reports
@@ -39,18 +40,21 @@ def open_procedure(act: Act, *, code: str, facts: str, due: date | None = None) 
     day, never an earlier one."""
     code = code.strip()
     if code not in act.policy.revocations:
-        raise InvalidInput(f"unknown revocation reason code {code!r}; use one of "
-                           f"{', '.join(act.policy.revocations)}", field="reason_code")
+        raise InvalidInput(Message("unknown revocation reason code {code!r}; use one of "
+                                   "{codes}", code=code, codes=", ".join(act.policy.revocations)),
+                           field="reason_code")
     if act.actor.kind == "system" and code not in SYSTEM_GROUNDS:
-        raise act.refuse(f"the system opens revocation procedures under "
-                         f"{' and '.join(SYSTEM_GROUNDS)} only, not {code}",
+        raise act.refuse(Message("the system opens revocation procedures under {grounds} "
+                                 "only, not {code}", grounds=" and ".join(SYSTEM_GROUNDS),
+                                 code=code),
                          Reason.NOT_SYSTEM_GROUND, reason_code=code)
     ground = act.policy.revocation(code)
     workdays = int(act.policy.periods.hearing_workdays)
     earliest = act.calendar().add_workdays(act.today + timedelta(days=1), workdays)
     if due is not None and due < earliest:
-        raise InvalidInput(f"{due} leaves less than the {workdays} working days of 陈述申辩 the "
-                           f"policy gives: give {earliest} or later", field="due")
+        raise InvalidInput(Message("{due} leaves less than the {workdays} working days of "
+                                   "陈述申辩 the policy gives: give {earliest} or later", due=due,
+                                   workdays=workdays, earliest=earliest), field="due")
     hearing_due = due or earliest
     assert act.case.id is not None
     number = 1 + int(act.session.scalar(
@@ -73,8 +77,8 @@ def _procedure(act: Act) -> Procedure:
     assert act.case.id is not None
     procedure = current(act.session, act.case.id)
     if procedure is None:
-        raise act.refuse(f"case {act.case.id} has no 拟撤销 procedure on record: open one with "
-                         f"propose_revocation", Reason.NO_PROCEDURE)
+        raise act.refuse(Message("case {id} has no 拟撤销 procedure on record: open one with "
+                                 "propose_revocation", id=act.case.id), Reason.NO_PROCEDURE)
     return procedure
 
 
@@ -119,8 +123,8 @@ def hearing_done(act: Act) -> None:
         return
     if not over and not procedure.statements:
         raise act.refuse(
-            f"the 陈述申辩 period runs until 24:00 of {procedure.hearing_due} and no statement "
-            f"has been received: the decision comes after it",
+            Message("the 陈述申辩 period runs until 24:00 of {day} and no statement has been "
+                    "received: the decision comes after it", day=procedure.hearing_due),
             Reason.HEARING_NOT_OVER, hearing_due=procedure.hearing_due)
 
 
@@ -140,9 +144,10 @@ def revoke(act: Act) -> None:
     if procedure.cured and not reason:
         filed = ", ".join(map(str, procedure.filed_years))
         raise act.refuse(
-            f"the ground 18.3 is cured: the report(s) for {filed} were filed during the "
-            f"procedure; maintain the recognition, or revoke with a reason saying why the "
-            f"ground still holds", Reason.GROUND_CURED, filed_years=procedure.filed_years)
+            Message("the ground 18.3 is cured: the report(s) for {filed} were filed during "
+                    "the procedure; maintain the recognition, or revoke with a reason saying "
+                    "why the ground still holds", filed=filed),
+            Reason.GROUND_CURED, filed_years=procedure.filed_years)
     act.reason = f"{procedure.reason_code} {procedure.facts}"
     act.audit.update(
         reason_code=procedure.reason_code, article=procedure.article, ground=procedure.ground,

@@ -35,6 +35,7 @@ from sqlmodel import col
 
 from gdcluster.engine import models
 from gdcluster.engine.clock import as_utc, end_of_day
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Case, Deadline
 
 __all__ = ["PROPOSED", "SYSTEM_GROUNDS", "Procedure", "current", "missing_reports",
@@ -80,12 +81,12 @@ class Procedure:
     def status(self, hearing_ended: bool) -> str:
         """Where the procedure stands, in words an administrator reads."""
         if self.decision is not None:
-            return f"decided: {self.decision['trigger']}"
+            return Message("decided: {trigger}", trigger=self.decision["trigger"])
         if hearing_ended:
-            return "hearing ended, awaiting decision"
+            return Message("hearing ended, awaiting decision")
         if self.statements:
-            return "statement received, hearing period running"
-        return "hearing period running"
+            return Message("statement received, hearing period running")
+        return Message("hearing period running")
 
     def to_dict(self, hearing_ended: bool) -> dict[str, Any]:
         """The procedure as ``case show --json`` prints it; ``hearing_ended``: its hearing

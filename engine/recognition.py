@@ -100,12 +100,12 @@ def recognize_round(
     today = local_date(now)
     signed = as_date(doc_date, "doc_date") or today
     if signed > today:
-        raise InvalidInput(f"the 通告's 成文日期 {signed} is after today ({today})",
-                           field="doc_date")
+        raise InvalidInput(Message("the 通告's 成文日期 {day} is after today ({today})",
+                                   day=signed, today=today), field="doc_date")
     start = as_date(valid_from, "valid_from") or signed
     if start < signed:
-        raise InvalidInput(f"validity cannot start ({start}) before the 通告's 成文日期 "
-                           f"{signed}", field="valid_from")
+        raise InvalidInput(Message("validity cannot start ({start}) before the 通告's 成文日期 "
+                                   "{day}", start=start, day=signed), field="valid_from")
     arguments = {"doc_no": doc_no, "doc_date": signed.isoformat(),
                  "valid_from": start.isoformat()}
     given = {"doc_no": doc_no, "doc_date": iso(as_date(doc_date, "doc_date")),
@@ -256,9 +256,9 @@ def _check_after_publicity(session: Session, ids: list[int], signed: date) -> No
     ).first()
     if last is not None and last.publicity_end is not None and signed <= last.publicity_end:
         raise InvalidInput(
-            f"the 通告's 成文日期 {signed} is not after the close of publicity: case "
-            f"{last.id}'s publicity ran until {last.publicity_end}; the 通告 is signed after "
-            f"it", field="doc_date")
+            Message("the 通告's 成文日期 {day} is not after the close of publicity: case {id}'s "
+                    "publicity ran until {end}; the 通告 is signed after it", day=signed,
+                    id=last.id, end=last.publicity_end), field="doc_date")
 
 
 def _earlier_doc_nos(session: Session, year: int) -> dict[str, int]:
@@ -277,6 +277,7 @@ def _earlier_doc_nos(session: Session, year: int) -> dict[str, int]:
 
 def _reused(year: int, doc_no: str, batch: int) -> TransitionRefused:
     return TransitionRefused(
-        f"{doc_no} is the 文号 of round {year}'s 名单通告 (batch {batch}): the cases whose "
-        f"publicity has closed since are recognized by a supplementary 通告 with a 文号 of its "
-        f"own", round_year=year, doc_no=doc_no)
+        Message("{doc_no} is the 文号 of round {year}'s 名单通告 (batch {batch}): the cases "
+                "whose publicity has closed since are recognized by a supplementary 通告 with "
+                "a 文号 of its own", doc_no=doc_no, year=year, batch=batch),
+        round_year=year, doc_no=doc_no)

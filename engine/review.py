@@ -33,6 +33,7 @@ from gdcluster.engine.application import (
 )
 from gdcluster.engine.criteria import CheckReport, evaluate
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.states.policy import Policy
 
 __all__ = [
@@ -97,8 +98,9 @@ def validate_review_application(data: Any, plan: Mapping[str, Any] | None,
     missing = missing_for_submission(application, review_year)
     if missing:
         raise InvalidInput(
-            f"the 复核申报 of {review_year} (近三年 {review_year - 3}–{review_year - 1}) lacks "
-            + ", ".join(missing), field=missing[0])
+            Message("the 复核申报 of {year} (近三年 {first}–{last}) lacks {missing}",
+                    year=review_year, first=review_year - 3, last=review_year - 1,
+                    missing=", ".join(missing)), field=missing[0])
     if raw_results is None:
         raw_results = []
     entries = read_goal_results(raw_results, plan, "goal_results")

@@ -21,6 +21,7 @@ from gdcluster.engine.clock import end_of_day
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import ReviewRound
 from gdcluster.engine.procedure_acts import open_procedure
 from gdcluster.engine.review_views import case_plan, review_assessment
@@ -44,13 +45,15 @@ def review_round_open(act: Act) -> None:
     round_row = _review_round(act)
     if round_row is None:
         raise act.refuse(
-            f"no 复核 round covers case {act.case.id}: the province opens one with `round open "
-            f"YEAR --kind review` for the clusters whose validity ends by the end of YEAR",
+            Message("no 复核 round covers case {id}: the province opens one with `round open "
+                    "YEAR --kind review` for the clusters whose validity ends by the end of "
+                    "YEAR", id=act.case.id),
             Reason.NO_REVIEW_ROUND)
     deadline = round_row.apply_by
     if deadline is not None and act.now >= end_of_day(deadline):
         raise act.refuse(
-            f"复核 round {round_row.year} took applications until 24:00 of {deadline}",
+            Message("复核 round {year} took applications until 24:00 of {deadline}",
+                    year=round_row.year, deadline=deadline),
             Reason.OUTSIDE_REVIEW_WINDOW, Reason.APPLICATION_DEADLINE_PASSED,
             deadline=deadline)
 
@@ -61,13 +64,14 @@ def city_opinion(act: Act) -> None:
     check = (act.case.review or {}).get("check")
     if not check:
         raise act.refuse(
-            f"the city has not recorded its 复核初审 opinion on case {act.case.id} "
-            f"(`case review-check {act.case.id} --pass|--fail --opinion TEXT`)",
+            Message("the city has not recorded its 复核初审 opinion on case {id} (`case "
+                    "review-check {id} --pass|--fail --opinion TEXT`)", id=act.case.id),
             Reason.NO_CITY_OPINION)
     if not check.get("passed"):
         raise act.refuse(
-            f"the city's 复核初审 did not pass case {act.case.id} ({check.get('opinion')}): "
-            f"fail the 复核 (`case fail-review`), or the city records a new opinion",
+            Message("the city's 复核初审 did not pass case {id} ({opinion}): fail the 复核 "
+                    "(`case fail-review`), or the city records a new opinion", id=act.case.id,
+                    opinion=check.get("opinion")),
             Reason.CITY_OPINION_NOT_PASSED, opinion=check.get("opinion"))
 
 
@@ -118,7 +122,8 @@ def review_check(act: Act) -> None:
     opinion = act.text("opinion")
     review = dict(act.case.review or {})
     if not review.get("data"):
-        raise InvalidInput(f"case {act.case.id} has no 复核申报 to check", field="data")
+        raise InvalidInput(Message("case {id} has no 复核申报 to check", id=act.case.id),
+                           field="data")
     review["check"] = {"passed": passed, "opinion": opinion, "by": str(act.actor),
                        "at": act.now.isoformat()}
     act.case.review = review

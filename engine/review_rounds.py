@@ -61,8 +61,9 @@ def open_review_round(kernel: Kernel, year: int, who: Actor, *, policy: str | No
     now = kernel.clock.now()
     today = local_date(now)
     if apply_day is not None and apply_day < today:
-        raise InvalidInput(f"{apply_day} is before today ({today}): a 复核 application "
-                           f"deadline is never in the past", field="apply_by")
+        raise InvalidInput(Message("{day} is before today ({today}): a 复核 application "
+                                   "deadline is never in the past", day=apply_day, today=today),
+                           field="apply_by")
     kernel.check_batch(who, OPEN_TRIGGER, year)
     try:
         with kernel.transaction() as transaction:
@@ -88,16 +89,17 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
         check_day = calendar.add_workdays(apply_day + timedelta(days=1),
                                           int(periods.review_check_workdays))
     if check_day < apply_day:
-        raise InvalidInput(f"the 初审 deadline {check_day} comes before the application "
-                           f"deadline {apply_day}", field="check_by")
+        raise InvalidInput(Message("the 初审 deadline {check} comes before the application "
+                                   "deadline {apply}", check=check_day, apply=apply_day),
+                           field="check_by")
     covered = list(session.execute(
         select(col(Case.id), col(Case.state), col(Case.valid_until))
         .where(col(Case.state).in_(REVIEW_STATES), col(Case.valid_until) <= date(year, 12, 31))
         .order_by(col(Case.id)).with_for_update()).all())
     if not covered:
         raise TransitionRefused(
-            f"no recognized cluster's validity ends by the end of {year}: a 复核 round of "
-            f"{year} would cover nobody", round_year=year)
+            Message("no recognized cluster's validity ends by the end of {year}: a 复核 round "
+                    "of {year} would cover nobody", year=year), round_year=year)
     session.add(ReviewRound(year=year, policy=chosen.name,
                       policy_version=chosen.version, policy_digest=chosen.digest,
                       apply_by=apply_day, check_by=check_day, opened_at=now))

@@ -92,7 +92,7 @@ class DeadlineScheduler:
             try:
                 handled = sweep.run_due(self.engine.kernel, stop=self.stopping)
                 if handled:
-                    log.info("sweep: %s", sweep.summary(handled))
+                    log.info(_("sweep: %s"), sweep.summary(handled))
             except Exception:  # the database went away, say: the next minute retries
                 log.exception(_("sweep failed; retrying at the next wake-up"))
             try:
@@ -147,8 +147,8 @@ class DeadlineScheduler:
             log.info(_("scheduler starting on %s (Asia/Shanghai; catch-up sweep first)"),
                      _safe_url(self.engine.url))
             if self.engine.simulation:
-                log.info("simulation database: the time runs from %s (--now), never the "
-                         "wall clock's", local_text(self.engine.clock.now()))
+                log.info(_("simulation database: the time runs from %s (--now), never the "
+                           "wall clock's"), local_text(self.engine.clock.now()))
             self.sweep()
             if self.stopping.is_set():
                 return

@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.parse import clean_text, exact_number
 from gdcluster.engine.text import check_text
 
@@ -48,7 +49,8 @@ def expert_name(value: Any, field: str = "expert") -> str:
     if not name:
         raise InvalidInput("is required", field=field)
     if len(name) > EXPERT_LIMIT:
-        raise InvalidInput(f"is longer than {EXPERT_LIMIT} characters", field=field)
+        raise InvalidInput(Message("is longer than {limit} characters", limit=EXPERT_LIMIT),
+                           field=field)
     return name
 
 
@@ -69,7 +71,8 @@ def validate_scores(raw: Any, policy: Policy) -> dict[str, Decimal]:
     indicators = {item.id: item for item in policy.rubric.indicators}
     unknown = sorted(set(map(str, raw)) - set(indicators))
     if unknown:
-        raise InvalidInput(f"unknown rubric indicator {unknown[0]!r}", field=f"scores.{unknown[0]}")
+        raise InvalidInput(Message("unknown rubric indicator {key!r}", key=unknown[0]),
+                           field=f"scores.{unknown[0]}")
     scores: dict[str, Decimal] = {}
     for key, indicator in indicators.items():
         if key not in raw:
@@ -80,8 +83,8 @@ def validate_scores(raw: Any, policy: Policy) -> dict[str, Decimal]:
                                field=f"scores.{key}")
         points = exact_number(value, f"scores.{key}")
         if not points.is_finite() or not Decimal(0) <= points <= Decimal(indicator.weight):
-            raise InvalidInput(f"must be between 0 and {indicator.weight}",
-                               field=f"scores.{key}")
+            raise InvalidInput(Message("must be between 0 and {weight}",
+                                       weight=indicator.weight), field=f"scores.{key}")
         if points.as_tuple().exponent < -2:  # type: ignore[operator]
             raise InvalidInput("at most two decimal places", field=f"scores.{key}")
         scores[key] = points

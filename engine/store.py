@@ -56,6 +56,7 @@ from gdcluster.engine.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import SCHEMA_REVISION, Meta
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
@@ -80,15 +81,16 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise InvalidInput(f"not a database URL: {url!r}", field="db") from exc
+        raise InvalidInput(Message("not a database URL: {url!r}", url=url), field="db") from exc
     backend, _, driver = parsed.drivername.partition("+")  # without loading any dialect
     if backend in ("postgres", "postgresql") and driver in _PG_DRIVERS:
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and driver in ("", "pysqlite"):
         return parsed
     raise InvalidInput(
-        f"unsupported database URL scheme {parsed.drivername!r}: use a SQLite file "
-        f"(sqlite:///PATH, or just PATH) or PostgreSQL (postgresql://USER@HOST/DB)",
+        Message("unsupported database URL scheme {scheme!r}: use a SQLite file "
+                "(sqlite:///PATH, or just PATH) or PostgreSQL (postgresql://USER@HOST/DB)",
+                scheme=parsed.drivername),
         field="db",
     )
 
@@ -117,27 +119,31 @@ def _sqlite_mode(path: str, *, create: bool) -> str:
     url = f"sqlite:///{path}"
     folder = os.path.dirname(path)
     if os.path.isdir(path):
-        raise DatabaseUnavailable(f"{path} is a folder, not a database file", url=url)
+        raise DatabaseUnavailable(Message("{path} is a folder, not a database file", path=path),
+                                  url=url)
     if not os.path.exists(path):
         if not create:
             raise DatabaseUnavailable(
-                f"no database file at {path}: `gdcluster init` creates one (or check --db and "
-                f"GDCLUSTER_DB)", url=url)
+                Message("no database file at {path}: `gdcluster init` creates one (or check "
+                        "--db and GDCLUSTER_DB)", path=path), url=url)
         if not os.path.isdir(folder):
             raise DatabaseUnavailable(
-                f"cannot create {path}: the folder {folder} does not exist", url=url)
+                Message("cannot create {path}: the folder {folder} does not exist", path=path,
+                        folder=folder), url=url)
         if not _access(folder, os.W_OK | os.X_OK):
             raise DatabaseUnavailable(
-                f"cannot create {path}: no permission to write in {folder}", url=url)
+                Message("cannot create {path}: no permission to write in {folder}", path=path,
+                        folder=folder), url=url)
         return "rwc"
     if not _access(path, os.R_OK):
-        raise DatabaseUnavailable(f"cannot read {path}: permission denied", url=url)
+        raise DatabaseUnavailable(Message("cannot read {path}: permission denied", path=path),
+                                  url=url)
     if _access(path, os.W_OK) and _access(folder, os.W_OK | os.X_OK):
         return "rw"
     if create:
         raise DatabaseUnavailable(
-            f"{path} is read-only for this user (the file or its folder): `gdcluster init` "
-            f"needs to write both", url=url)
+            Message("{path} is read-only for this user (the file or its folder): `gdcluster "
+                    "init` needs to write both", path=path), url=url)
     # A live writer keeps -wal and -shm beside the file: read through them. Without them no
     # connection has the file open and its content is whole: read it as it is, creating nothing.
     if any(os.path.exists(path + suffix) for suffix in ("-wal", "-shm")):
@@ -227,8 +233,9 @@ def _transaction(bind: SAEngine) -> Iterator[Session]:
             raise ConcurrentModification(None) from exc
         if isinstance(exc, OperationalError) and "readonly database" in _cause(exc):
             raise DatabaseUnavailable(
-                f"the database is read-only for this user ({_cause(exc)}): reading commands "
-                f"work; acts need write access to the file and its folder") from exc
+                Message("the database is read-only for this user ({cause}): reading commands "
+                        "work; acts need write access to the file and its folder",
+                        cause=_cause(exc))) from exc
         raise
 
 
@@ -266,9 +273,11 @@ class Store:
                                         if self.dialect == "sqlite" else "SELECT 1"))
         except DBAPIError as exc:
             if self.path is not None:
-                raise DatabaseUnavailable(f"cannot open the SQLite database {self.path}: "
-                                          f"{_cause(exc)}", url=where) from exc
-            raise DatabaseUnavailable(f"cannot connect to the database {where}: {_cause(exc)}",
+                raise DatabaseUnavailable(Message("cannot open the SQLite database {path}: "
+                                                  "{cause}", path=self.path, cause=_cause(exc)),
+                                          url=where) from exc
+            raise DatabaseUnavailable(Message("cannot connect to the database {url}: {cause}",
+                                              url=where, cause=_cause(exc)),
                                       url=where) from exc
         if self.path is not None:
             found = os.stat(self.path)
@@ -298,8 +307,9 @@ class Store:
         is no longer there (:meth:`ensure_same`)."""
         if self.read_only:
             raise DatabaseUnavailable(
-                f"{self.path} is read-only for this user (the file or its folder): reading "
-                f"commands work; acts need write access to both", url=self.url)
+                Message("{path} is read-only for this user (the file or its folder): reading "
+                        "commands work; acts need write access to both", path=self.path),
+                url=self.url)
         self.ensure_same()
         return _transaction(self._writer)
 

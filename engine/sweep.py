@@ -45,6 +45,7 @@ from gdcluster.engine.errors import (
     SimulationOnly,
     WaitingFor,
 )
+from gdcluster.engine.i18n import N_, Message, localize, ngettext
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.timers import (
@@ -355,7 +356,7 @@ def _still_pending(kernel: Kernel, deadline_id: int) -> bool:
 def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome:
     """Data or settings are missing: keep the deadline pending, say why once, retry next
     sweep."""
-    result = f"waiting: {gap.message}"
+    result = Message("waiting: {problem}", problem=gap.as_message())
     with kernel.store.write() as session:
         changed = session.execute(
             update(Deadline)
@@ -374,8 +375,8 @@ def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome
 
 def _close_refused(kernel: Kernel, row: Any, at: datetime,
                    error: Exception) -> DeadlineOutcome | None:
-    message = error.message if isinstance(error, EngineError) else str(error)
-    result = f"refused: {message}"
+    message = error.as_message() if isinstance(error, EngineError) else str(error)
+    result = Message("refused: {problem}", problem=message)
     with kernel.store.write() as session:
         if row.case_id is not None:
             session.get(Case, row.case_id, with_for_update=True)
@@ -394,25 +395,35 @@ def _report(row: Any, outcome: str, result: str) -> DeadlineOutcome:
                            outcome=outcome, result=result)
 
 
+#: the outcomes a sweep counts, as ``summary`` names them (for the catalog)
+OUTCOME_WORDS = (N_("publicity closed"), N_("revocation proposed"), N_("awaiting decision"),
+                 N_("rolled"), N_("overdue"), N_("revoked"), N_("expired"), N_("flagged"),
+                 N_("reminded"), N_("closed"), N_("held"), N_("not applicable"),
+                 N_("too late"), N_("refused"), N_("waiting"), N_("busy"), N_("error"))
+
+
 def summary(handled: Sequence[DeadlineOutcome]) -> str:
-    """One line for a sweep: how many deadlines it handled, and each outcome with its count,
-    every kind of outcome named (a reminder closed as too late as much as one sent)."""
+    """One line for a sweep, in the current language: how many deadlines it handled, and each
+    outcome with its count, every kind of outcome named (a reminder closed as too late as much
+    as one sent)."""
     if not handled:
-        return "nothing due"
+        return _("nothing due")
     counts: dict[str, int] = {}
     for item in handled:
         counts[item.outcome] = counts.get(item.outcome, 0) + 1
-    parts = ", ".join(f"{count} {outcome.replace('_', ' ')}"
-                      for outcome, count in counts.items())
-    return f"{len(handled)} deadline{'s' if len(handled) != 1 else ''} handled: {parts}"
+    parts = _(", ").join(_("{count} {outcome}").format(count=count,
+                                                        outcome=_(outcome.replace("_", " ")))
+                         for outcome, count in counts.items())
+    return ngettext("{count} deadline handled: {parts}", "{count} deadlines handled: {parts}",
+                    len(handled)).format(count=len(handled), parts=parts)
 
 
 def _log(outcome: DeadlineOutcome) -> None:
-    where = (f"case {outcome.case_id}" if outcome.case_id is not None
-             else f"round {outcome.round_year}")
+    where = (_("case {id}").format(id=outcome.case_id) if outcome.case_id is not None
+             else _("round {year}").format(year=outcome.round_year))
     level = logging.WARNING if outcome.outcome in (REFUSED, ERROR, BUSY) else logging.INFO
-    log.log(level, "deadline %s %s %s due %s: %s — %s", outcome.id, outcome.kind, where,
-            local_text(outcome.due_at), outcome.outcome, outcome.result)
+    log.log(level, _("deadline %s %s %s due %s: %s — %s"), outcome.id, outcome.kind, where,
+            local_text(outcome.due_at), outcome.outcome, localize(outcome.result))
 
 
 def _iso_local(value: datetime) -> str:
@@ -424,4 +435,4 @@ def _instant(value: datetime | str) -> datetime:
         return parse_instant(value)
     if isinstance(value, datetime):
         return as_utc(value)
-    raise InvalidInput(f"not an instant: {value!r}", field="now")
+    raise InvalidInput(Message("not an instant: {value!r}", value=value), field="now")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import unicodedata
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 
 __all__ = ["BIDI_CONTROLS", "check_text", "display_width"]
 
@@ -44,19 +45,21 @@ def check_text(value: str, field: str, *, one_line: bool) -> str:
         category = unicodedata.category(character)
         problem = None
         if character in BIDI_CONTROLS:
-            problem = "a bidirectional control character, which reorders what readers see"
+            problem = Message("a bidirectional control character, which reorders what readers "
+                              "see")
         elif category == "Cs" or character in _NOT_XML:
-            problem = "a character that is not text (was the input UTF-8?)"
+            problem = Message("a character that is not text (was the input UTF-8?)")
         elif category == "Cc" and not (not one_line and character in _MULTI_LINE_CONTROLS):
-            problem = ("a line break or tab, but this field is one line" if one_line
-                       and character in _MULTI_LINE_CONTROLS else "a control character")
+            problem = (Message("a line break or tab, but this field is one line") if one_line
+                       and character in _MULTI_LINE_CONTROLS else Message("a control character"))
         elif one_line and category in ("Zl", "Zp"):
-            problem = "a line break, but this field is one line"
+            problem = Message("a line break, but this field is one line")
         elif one_line and category == "Cf":
-            problem = "an invisible formatting character"
+            problem = Message("an invisible formatting character")
         if problem is not None:
             raise InvalidInput(
-                f"contains U+{ord(character):04X} at position {position}: {problem}",
+                Message("contains U+{code} at position {position}: {problem}",
+                        code=f"{ord(character):04X}", position=position, problem=problem),
                 field=field,
             )
     return value

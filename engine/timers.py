@@ -46,6 +46,7 @@ from gdcluster.engine import deadlines, procedures
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
 
@@ -169,39 +170,46 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
     kind, state = row.kind, case.state
     if kind == deadlines.PUBLICITY_END:
         if state != "publicized":
-            return not_applicable(f"case is {state}, no longer in publicity")
+            return not_applicable(Message("case is {state}, no longer in publicity",
+                                          state=state))
         open_ids = reads.open_objections(case.id)
         if open_ids:
             listed = ", ".join(map(str, open_ids))
-            return Plan(HELD, f"held: objection(s) {listed} open; the publicity closes once "
-                              f"the province has decided (dismissing the last one re-arms it)")
-        return Plan(PUBLICITY_CLOSED, "publicity closed by system at the end of its window; "
-                                      "recognition follows with the 名单通告", "close_publicity")
+            return Plan(HELD, Message("held: objection(s) {listed} open; the publicity closes "
+                                      "once the province has decided (dismissing the last one "
+                                      "re-arms it)", listed=listed))
+        return Plan(PUBLICITY_CLOSED, Message("publicity closed by system at the end of its "
+                                              "window; recognition follows with the 名单通告"),
+                    "close_publicity")
     if kind in (deadlines.CORRECTION_DUE, deadlines.CORRECTION_REMINDER):
         # the rows of one return are settled by the resubmission that answers it, so the
         # pending ones are always those of the case's current correction deadline
         due = case.correction_due
         if state != "drafted" or due is None:
-            return not_applicable(f"case is {state}: resubmitted or closed")
+            return not_applicable(Message("case is {state}: resubmitted or closed", state=state))
         if kind == deadlines.CORRECTION_DUE:
-            return Plan(CLOSED, f"correction window closed at 24:00 of {due}: the case can no "
-                                f"longer be submitted; `round close` closes it")
+            return Plan(CLOSED, Message("correction window closed at 24:00 of {due}: the case "
+                                        "can no longer be submitted; `round close` closes it",
+                                        due=due))
         if end_of_day(due) <= now:
-            return too_late(f"the correction deadline ended {due}")
-        return Plan(REMINDED, f"reminder sent: correction deadline {due}", None,
+            return too_late(Message("the correction deadline ended {due}", due=due))
+        return Plan(REMINDED, Message("reminder sent: correction deadline {due}", due=due), None,
                     {"correction_due": due.isoformat()})
     if kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER):
         year = deadlines.key_year(row.key)
         if state not in VALID_STATES:
-            return not_applicable(f"case is {state}; no annual report is owed")
+            return not_applicable(Message("case is {state}; no annual report is owed",
+                                          state=state))
         if year is not None and reads.report_filed(case.id, year):
-            return not_applicable(f"the report for {year} is filed")
+            return not_applicable(Message("the report for {year} is filed", year=year))
         due = deadline_day(row.due_at)
         if kind == deadlines.REPORT_REMINDER:
             report_due = reads.report_due(case.id, year)
             if report_due is not None and as_utc(report_due) <= now:
-                return too_late(f"the report for {year} was due {local_text(report_due)}")
-            return Plan(REMINDED, f"reminder sent: annual report for {year}", None,
+                return too_late(Message("the report for {year} was due {due}", year=year,
+                                        due=local_text(report_due)))
+            return Plan(REMINDED, Message("reminder sent: annual report for {year}", year=year),
+                        None,
                         {"year": year, "report_due": deadline_day(report_due).isoformat()
                          if report_due is not None else None})
         policy = policy_for(case.policy, case.policy_digest)
@@ -209,39 +217,44 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
             calendar = reads.calendar()
             if not calendar.is_workday(due):
                 rolled = calendar.next_workday(due, inclusive=False)
-                return Plan(ROLLED, f"{due} is not a working day: the report for {year} is "
-                                    f"due at 24:00 of {rolled} (民法典 第二百零三条)",
+                return Plan(ROLLED, Message("{due} is not a working day: the report for {year} "
+                                            "is due at 24:00 of {rolled} (民法典 第二百零三条)",
+                                            due=due, year=year, rolled=rolled),
                             reschedule=(f"{row.key}:rolled", end_of_day(rolled)))
         facts = f"未按时报送{year}年度发展情况（应于{_cn_date(due)}24时前报送）"
         if policy.periods.missed_report_action == "flag":
-            return Plan(FLAGGED, f"flagged: report for {year} missed (policy: flag)", "flag",
+            return Plan(FLAGGED, Message("flagged: report for {year} missed (policy: flag)",
+                                         year=year), "flag",
                         {"reason": facts})
-        return Plan(OVERDUE, f"催报: report for {year} missed; grace of "
-                             f"{policy.periods.report_grace_workdays} working days",
+        return Plan(OVERDUE, Message("催报: report for {year} missed; grace of {days} working "
+                                     "days", year=year,
+                                     days=policy.periods.report_grace_workdays),
                     "report_overdue", {"year": year, "report_due": due.isoformat()})
     if kind == deadlines.REPORT_GRACE:
         return _grace_end(reads, row, case)
     if kind in (deadlines.VALIDITY_END, deadlines.EXPIRY_REMINDER):
         if kind == deadlines.VALIDITY_END and state == "under_review":
-            return Plan(HELD, "held: 复核 applied for; the case stays under review, its "
-                              "validity ended, until the province decides")
+            return Plan(HELD, Message("held: 复核 applied for; the case stays under review, its "
+                                      "validity ended, until the province decides"))
         if state not in ("recognized", "renewed"):
-            return not_applicable(f"case is {state}")
+            return not_applicable(Message("case is {state}", state=state))
         until = case.valid_until
         named = deadlines.base_key(row.key)  # a reinstatement's row names the one it re-arms
         if until is None or named != deadlines.case_key(case.id, kind, until.isoformat()):
-            return not_applicable(f"validity now ends {until}")
+            return not_applicable(Message("validity now ends {until}", until=until))
         if kind == deadlines.EXPIRY_REMINDER:
             if end_of_day(until) <= now:
-                return too_late(f"validity ended {until}")
-            return Plan(REMINDED, f"reminder sent: validity ends {until}", None,
+                return too_late(Message("validity ended {until}", until=until))
+            return Plan(REMINDED, Message("reminder sent: validity ends {until}", until=until),
+                        None,
                         {"valid_until": until.isoformat()})
-        return Plan(EXPIRED, f"expired: validity ended at 24:00 of {until}", "expire")
+        return Plan(EXPIRED, Message("expired: validity ended at 24:00 of {until}", until=until),
+                    "expire")
     if kind == deadlines.REVIEW_APPLY_DUE:
         return _review_apply_due(row, case)
     if kind == deadlines.HEARING_END:
         return _hearing_end(session, row, case, now)
-    return not_applicable(f"unknown deadline kind {kind!r}")
+    return not_applicable(Message("unknown deadline kind {kind!r}", kind=kind))
 
 
 def _review_apply_due(row: Any, case: Case) -> Plan:
@@ -249,15 +262,17 @@ def _review_apply_due(row: Any, case: Case) -> Plan:
     procedure, never a revocation) unless the case applied in that round."""
     year = int(row.key.rsplit(":", 1)[-1])
     if case.review_round != year:
-        return not_applicable(f"case is covered by 复核 round {case.review_round}, not {year}")
+        return not_applicable(Message("case is covered by 复核 round {covered}, not {year}",
+                                      covered=case.review_round, year=year))
     if (case.review or {}).get("year") == year:
-        return not_applicable(f"复核 applied for in round {year}")
+        return not_applicable(Message("复核 applied for in round {year}", year=year))
     if case.state not in REVIEW_STATES:
-        return not_applicable(f"case is {case.state}")
+        return not_applicable(Message("case is {state}", state=case.state))
     due = deadline_day(row.due_at)
     facts = (f"{year}年复核申报已于{_cn_date(due)}24时截止，该集群未申请复核"
              + (f"（认定有效期至{_cn_date(case.valid_until)}）" if case.valid_until else ""))
-    return Plan(PROPOSED, f"revocation proposed 18.1: no 复核 application in round {year}",
+    return Plan(PROPOSED, Message("revocation proposed 18.1: no 复核 application in round {year}",
+                                  year=year),
                 "propose_revocation", {"reason_code": "18.1", "facts": facts})
 
 
@@ -266,14 +281,14 @@ def _grace_end(reads: Reads, row: Any, case: Case) -> Plan:
     procedure."""
     year = deadlines.key_year(row.key)
     if case.state not in VALID_STATES:
-        return not_applicable(f"case is {case.state}")
+        return not_applicable(Message("case is {state}", state=case.state))
     assert case.id is not None
     if year is not None and reads.report_filed(case.id, year):
-        return not_applicable(f"the report for {year} is filed")
+        return not_applicable(Message("the report for {year} is filed", year=year))
     grace = deadline_day(row.due_at)
     facts = (f"未按时报送{year}年度发展情况，经催报，至催报期限{_cn_date(grace)}24时仍未报送")
-    return Plan(PROPOSED, f"revocation proposed 18.3: report for {year} still missing after "
-                          f"the 催报 grace ({grace})",
+    return Plan(PROPOSED, Message("revocation proposed 18.3: report for {year} still missing "
+                                  "after the 催报 grace ({grace})", year=year, grace=grace),
                 "propose_revocation", {"reason_code": "18.3", "facts": facts})
 
 
@@ -282,31 +297,34 @@ def _hearing_end(session: Session, row: Any, case: Case, now: datetime) -> Plan:
     decision; where the policy lets the system decide, an unanswered period ends in
     ``revoke``."""
     if case.state != PROCEDURE_STATE:
-        return not_applicable(f"case is {case.state}: the procedure is decided")
+        return not_applicable(Message("case is {state}: the procedure is decided",
+                                      state=case.state))
     assert case.id is not None
     procedure = procedures.current(session, case.id)
     due = deadline_day(row.due_at)
     if procedure is None or procedure.hearing_due != due:
-        return not_applicable("the hearing deadline of an earlier procedure")
+        return not_applicable(Message("the hearing deadline of an earlier procedure"))
     policy = policy_for(case.policy, case.policy_digest)
     if policy.revocation_decided_by == "system" and not procedure.statements:
-        return Plan(REVOKED, f"revoked {procedure.reason_code}: hearing period ended "
-                             f"{due} without a statement (policy: decided by the system)",
+        return Plan(REVOKED, Message("revoked {code}: hearing period ended {due} without a "
+                                     "statement (policy: decided by the system)",
+                                     code=procedure.reason_code, due=due),
                     "revoke", {"reason": f"陈述申辩期限（{_cn_date(due)}）届满，未提出陈述申辩"})
-    heard = f"{len(procedure.statements)} statement(s)" if procedure.statements \
-        else "no statement"
-    return Plan(AWAITING, f"hearing ended {due} ({heard}); awaiting the province's decision "
-                          f"(case revoke or case maintain)")
+    heard = Message("{count} statement(s)", count=len(procedure.statements)) \
+        if procedure.statements else Message("no statement")
+    return Plan(AWAITING, Message("hearing ended {due} ({heard}); awaiting the province's "
+                                  "decision (case revoke or case maintain)", due=due,
+                                  heard=heard))
 
 
 def not_applicable(why: str) -> Plan:
     """Nothing to do: the case is no longer where the deadline applies, and why."""
-    return Plan(NOT_APPLICABLE, f"not applicable: {why}")
+    return Plan(NOT_APPLICABLE, Message("not applicable: {why}", why=why))
 
 
 def too_late(why: str) -> Plan:
     """A reminder not sent because what it announces has passed, and what that was."""
-    return Plan(TOO_LATE, f"too late: {why}")
+    return Plan(TOO_LATE, Message("too late: {why}", why=why))
 
 
 def _cn_date(day: date | None) -> str:
@@ -316,23 +334,24 @@ def _cn_date(day: date | None) -> str:
 def predict(session: Session, row: Any, now: datetime) -> str:
     """What a sweep at ``now`` would do with ``row``, in a word or two (``scheduler pending``)."""
     if row.case_id is None:
-        return f"close the round's {row.kind.removeprefix('round_').removesuffix('_close')} window"
+        return Message("close the round's {window} window",
+                       window=row.kind.removeprefix("round_").removesuffix("_close"))
     case = session.get(Case, row.case_id)
     if case is None:
-        return "not applicable: no such case"
+        return Message("not applicable: no such case")
     try:
         decided = plan(session, row, case, max(now, as_utc(row.due_at)))
     except EngineError as error:
-        return f"refused: {error.message}"
+        return Message("refused: {problem}", problem=error.as_message())
     return describe(decided)
 
 
 def describe(decided: Plan) -> str:
     """A plan in a word or two, as ``scheduler pending`` lists it."""
     if decided.reschedule is not None:
-        return f"roll to 24:00 of {deadline_day(decided.reschedule[1])}"
+        return Message("roll to 24:00 of {day}", day=deadline_day(decided.reschedule[1]))
     if decided.trigger == "propose_revocation":
-        return f"propose revocation {decided.payload['reason_code']}"
+        return Message("propose revocation {code}", code=decided.payload["reason_code"])
     if decided.trigger is not None:
         return decided.trigger
-    return "remind" if decided.outcome == REMINDED else decided.result
+    return Message("remind") if decided.outcome == REMINDED else decided.result

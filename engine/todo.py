@@ -32,6 +32,7 @@ from sqlmodel import col
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import Case, Deadline, Objection, round_kind_of
 from gdcluster.engine.store import Store
 from gdcluster.engine.views import iso
@@ -150,11 +151,11 @@ def todo(store: Store, actor: Actor | str, now: datetime, *, within: int = 30,
     shown (``DEADLINE_TODOS``)."""
     who = Actor.of(actor)
     if who.kind not in ROLES:
-        raise InvalidInput(f"a to-do list is for province, city or county actors, not "
-                           f"{who.kind}", field="actor")
+        raise InvalidInput(Message("a to-do list is for province, city or county actors, not "
+                                   "{kind}", kind=who.kind), field="actor")
     if isinstance(within, bool) or not isinstance(within, int) or not 0 <= within <= MAX_DAYS:
-        raise InvalidInput(f"must be a whole number of days from 0 to {MAX_DAYS}",
-                           field="within")
+        raise InvalidInput(Message("must be a whole number of days from 0 to {limit}",
+                                   limit=MAX_DAYS), field="within")
     days = within
     scope = _scope(who, city, county)
     horizon = end_of_day(local_date(now) + timedelta(days=days))

@@ -226,7 +226,8 @@ def year_map(parse: Parse) -> Callable[[Any, str], dict[int, Any]]:
         for key, item in value.items():
             found = year(key, f"{path}.{segment(key)}")
             if found in result:
-                raise InvalidInput(f"year {found} is given twice", field=f"{path}.{found}")
+                raise InvalidInput(Message("year {year} is given twice", year=found),
+                                   field=f"{path}.{found}")
             if item is not None:
                 result[found] = parse(item, f"{path}.{found}")
         return dict(sorted(result.items()))

@@ -30,6 +30,10 @@ from sqlmodel import col
 from gdcluster.engine import audit
 from gdcluster.engine.coverage import COVERED, Covered, Group, case_snapshot
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import N_, Message
+
+#: the records whose body a check names (``Covered.name``), for the catalog
+RECORDS_WITH_BODIES = (N_("notice"), N_("rendering"))
 
 __all__ = [
     "ROW_CHECKS",
@@ -64,8 +68,9 @@ class CaseReplay:
             return None
         known = self.cases.get(entry.case_id)
         if known is not None and entry.from_state != known[0][0]:
-            return (f"case {entry.case_id}: this row moves it from {entry.from_state!r}, but "
-                    f"the rows before leave it {known[0][0]!r} (row {known[1]})")
+            return Message("case {id}: this row moves it from {state!r}, but the rows before "
+                           "leave it {before!r} (row {seq})", id=entry.case_id,
+                           state=entry.from_state, before=known[0][0], seq=known[1])
         snapshot = attest.get("case") if attest is not None else None
         if snapshot is not None:
             self.cases[entry.case_id] = (tuple(snapshot), entry.seq, True)
@@ -85,18 +90,21 @@ class CaseReplay:
         for row in rows:
             known = self.cases.pop(row.id, None)
             if known is None:
-                return None, (f"case {row.id} is in gd_case but no audit row records it "
-                              f"(added behind the engine's back)")
+                return None, Message("case {id} is in gd_case but no audit row records it "
+                                     "(added behind the engine's back)", id=row.id)
             self.compared += 1
             expected, seq, full = known
             actual = case_snapshot(row)
             for index, name in enumerate(_FIELDS if full else _FIELDS[:1]):
                 if actual[index] != expected[index]:
-                    return seq, (f"case {row.id}: {name} is {actual[index]!r} in gd_case, but "
-                                 f"its audit rows leave it {expected[index]!r} (last row {seq})")
+                    return seq, Message("case {id}: {name} is {actual!r} in gd_case, but its "
+                                        "audit rows leave it {expected!r} (last row {seq})",
+                                        id=row.id, name=name, actual=actual[index],
+                                        expected=expected[index], seq=seq)
         if self.cases:
             case_id, (_, seq, _) = min(self.cases.items())
-            return seq, f"case {case_id} has audit rows but is missing from gd_case"
+            return seq, Message("case {id} has audit rows but is missing from gd_case",
+                                id=case_id)
         return None
 
     def counts(self) -> dict[str, int]:
@@ -145,9 +153,9 @@ class Coverage:
             return found
         if self.found[covered.name] != self.expected[covered.name]:
             missing = self.expected[covered.name] - self.found[covered.name]
-            return self._missing(session, covered), (
-                f"{missing} {covered.label} vouched for by the chain are missing from "
-                f"{table.name}")
+            return self._missing(session, covered), Message(
+                "{count} {what} vouched for by the chain are missing from {table}",
+                count=missing, what=Message(covered.label), table=table.name)
         return None
 
     def _groups(self, covered: Covered, rows: Iterable[Any]) -> tuple[int | None, str] | None:
@@ -165,8 +173,9 @@ class Coverage:
             if covered.body:
                 body = row[2 + width]
                 if hashlib.sha256(body).hexdigest() != row._mapping["sha256"]:
-                    return seq, (f"{covered.model.lower()} {values[0]}: its body does not "
-                                 f"match its hash (the stored document was changed)")
+                    return seq, Message("{what} {id}: its body does not match its hash (the "
+                                        "stored document was changed)",
+                                        what=Message(covered.name), id=values[0])
             if seq != current:
                 problem = self._group(covered, current, attest_text, items, ids)
                 if problem is not None:
@@ -186,9 +195,10 @@ class Coverage:
         counted = items.value()
         if recorded != counted:
             named = ", ".join(str(item) for item in ids)
-            return seq, (f"the {covered.label} it vouches for do not match it (now "
-                         f"{counted[0]}, ids {named}; the row says "
-                         f"{recorded[0] if recorded else 0}): one was changed, added or removed")
+            return seq, Message("the {what} it vouches for do not match it (now {count}, ids "
+                                "{ids}; the row says {recorded}): one was changed, added or "
+                                "removed", what=Message(covered.label), count=counted[0],
+                                ids=named, recorded=recorded[0] if recorded else 0)
         self.found[covered.name] += counted[0]
         return None
 
@@ -222,8 +232,9 @@ class Anchor:
     seq: int
     hash: str
 
-    def name(self) -> str:
-        return f"anchor of {self.at} (line {self.line}: row {self.seq}, {self.hash[:16]}…)"
+    def name(self) -> Message:
+        return Message("anchor of {at} (line {line}: row {seq}, {hash}…)", at=self.at,
+                       line=self.line, seq=self.seq, hash=self.hash[:16])
 
 
 def read_anchors(path: str | os.PathLike[str]) -> list[Anchor]:
@@ -231,8 +242,8 @@ def read_anchors(path: str | os.PathLike[str]) -> list[Anchor]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"cannot read the anchors file {path}: {exc.strerror}",
-                           field="anchors") from exc
+        raise InvalidInput(Message("cannot read the anchors file {path}: {error}", path=path,
+                                   error=exc.strerror), field="anchors") from exc
     anchors = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -241,11 +252,13 @@ def read_anchors(path: str | os.PathLike[str]) -> list[Anchor]:
             record = json.loads(line)
             anchor = Anchor(number, str(record["at"]), int(record["seq"]), str(record["hash"]))
         except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"line {number} of {path} is not an anchor "
-                               f"(JSON with at, seq, hash)", field="anchors") from exc
+            raise InvalidInput(Message("line {number} of {path} is not an anchor (JSON with "
+                                       "at, seq, hash)", number=number, path=path),
+                               field="anchors") from exc
         if anchor.seq < 0 or len(anchor.hash) != 64:
-            raise InvalidInput(f"line {number} of {path}: seq must be ≥ 0 and hash 64 hex "
-                               f"digits", field="anchors")
+            raise InvalidInput(Message("line {number} of {path}: seq must be ≥ 0 and hash 64 "
+                                       "hex digits", number=number, path=path),
+                               field="anchors")
         anchors.append(anchor)
     return anchors
 
@@ -265,8 +278,8 @@ class Anchors:
         self.last_seq = entry.seq
         for anchor in self.by_seq.pop(entry.seq, ()):
             if anchor.hash != entry.hash:
-                return (f"it differs from the {anchor.name()}: the chain was rewritten up to "
-                        f"here")
+                return Message("it differs from the {anchor}: the chain was rewritten up to "
+                               "here", anchor=anchor.name())
             self.matched += 1
         return None
 
@@ -274,13 +287,14 @@ class Anchors:
         genesis = self.by_seq.pop(0, [])
         for anchor in genesis:  # an anchor of the empty chain
             if anchor.hash != audit.GENESIS:
-                return None, f"the {anchor.name()} is not the empty chain's"
+                return None, Message("the {anchor} is not the empty chain's",
+                                     anchor=anchor.name())
             self.matched += 1
         if self.by_seq:
             anchor = self.by_seq[min(self.by_seq)][0]
-            return self.last_seq + 1, (
-                f"the chain ends at row {self.last_seq}, before the {anchor.name()}: rows "
-                f"were cut off the end")
+            return self.last_seq + 1, Message(
+                "the chain ends at row {seq}, before the {anchor}: rows were cut off the end",
+                seq=self.last_seq, anchor=anchor.name())
         return None
 
     def counts(self) -> dict[str, int]:

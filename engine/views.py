@@ -23,6 +23,7 @@ from sqlmodel import col
 from gdcluster.engine import parse
 from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round, round_kind_of
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.procedures import PROPOSED, procedure_shown
@@ -309,8 +310,9 @@ def _case_filters(
     until_before = as_date(valid_until_before, "valid_until_before")
     until_after = as_date(valid_until_after, "valid_until_after")
     if until_before is not None and until_after is not None and until_after > until_before:
-        raise InvalidInput(f"{until_after} is later than valid_until_before {until_before}: "
-                           f"no validity ends in that span", field="valid_until_after")
+        raise InvalidInput(Message("{after} is later than valid_until_before {before}: no "
+                                   "validity ends in that span", after=until_after,
+                                   before=until_before), field="valid_until_after")
     if until_before is not None:
         clauses.append(col(Case.valid_until) <= until_before)
     if until_after is not None:
@@ -320,7 +322,8 @@ def _case_filters(
 
 def _text(value: Any, field: str) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"must be text, not {type(value).__name__}", field=field)
+        raise InvalidInput(Message("must be text, not {kind}", kind=type(value).__name__),
+                           field=field)
     return value
 
 

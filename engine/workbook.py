@@ -52,6 +52,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.states.policy import Policy
 
 __all__ = [
@@ -309,8 +310,9 @@ _NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def _put_text(cell: Any, text: str) -> None:
     if len(text) > EXCEL_CELL_CHARACTERS:
         raise InvalidInput(
-            f"a text of {len(text)} characters is longer than an Excel cell holds "
-            f"({EXCEL_CELL_CHARACTERS}); export as JSON or YAML instead", field=cell.coordinate)
+            Message("a text of {length} characters is longer than an Excel cell holds "
+                    "({limit}); export as JSON or YAML instead", length=len(text),
+                    limit=EXCEL_CELL_CHARACTERS), field=cell.coordinate)
     # characters XML cannot carry (never accepted as input; only data stored before the
     # text rule could hold them) are shown as escapes rather than breaking the file
     text = _NOT_IN_XML.sub(lambda match: f"\\u{ord(match[0]):04x}", text)

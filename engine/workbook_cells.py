@@ -57,9 +57,9 @@ def read_cell(cell: Any, kind: str, choices: Mapping[str, Any] | None) -> Any:
         number = _exact(value)
         if "%" in (cell.number_format or "") and kind != "share":
             raise CellRefused(
-                f"is formatted as a percentage ({number * 100}%), but this field is not a share: "
-                "write the number in the unit of its row (30 for 30%) in a cell formatted as a "
-                "number")
+                Message("is formatted as a percentage ({percent}%), but this field is not a "
+                        "share: write the number in the unit of its row (30 for 30%) in a cell "
+                        "formatted as a number", percent=number * 100))
         if kind == "year" and number == number.to_integral_value():
             return int(number)
         if kind in ("bool", "choice", "declaration", "text", "free_text"):
@@ -123,11 +123,12 @@ def _exact(value: int | float) -> Decimal:
     try:
         number = Decimal(text)
     except InvalidOperation:  # pragma: no cover - repr of a float is always a Decimal
-        raise CellRefused(f"holds {text}, not a number") from None
+        raise CellRefused(Message("holds {text}, not a number", text=text)) from None
     if not number.is_finite():
-        raise CellRefused(f"holds {text}, not a finite number")
+        raise CellRefused(Message("holds {text}, not a finite number", text=text))
     if significant_digits(number) > EXCEL_DIGITS:
         raise CellRefused(
-                f"holds {text}, which has more than {EXCEL_DIGITS} significant digits: not a value "
-                "typed in Excel (a computed or pasted result); type the value as shown, or as text")
+                Message("holds {text}, which has more than {digits} significant digits: not a "
+                        "value typed in Excel (a computed or pasted result); type the value as "
+                        "shown, or as text", text=text, digits=EXCEL_DIGITS))
     return number

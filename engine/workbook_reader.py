@@ -16,6 +16,7 @@ from gdcluster.engine.application import (
     validate_application,
 )
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import N_, Message
 from gdcluster.engine.workbook import (
     BASIC,
     BASIC_FIRST_ROW,
@@ -121,8 +122,8 @@ def _open(content: bytes, filename: str) -> Any:
     from openpyxl import load_workbook
 
     if len(content) > MAX_FILE_BYTES:
-        raise InvalidInput(f"the file has {len(content)} bytes; the limit is {MAX_FILE_BYTES} "
-                           "(10 MB)", field=filename)
+        raise InvalidInput(Message("the file has {size} bytes; the limit is {limit} (10 MB)",
+                                   size=len(content), limit=MAX_FILE_BYTES), field=filename)
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             unpacked = sum(item.file_size for item in archive.infolist())
@@ -130,8 +131,8 @@ def _open(content: bytes, filename: str) -> Any:
         raise InvalidInput("not an .xlsx workbook (Excel 2007 or later); an .xls or .et file "
                            "must first be saved as .xlsx", field=filename) from None
     if unpacked > MAX_UNPACKED_BYTES:
-        raise InvalidInput(f"the workbook unpacks to {unpacked} bytes; the limit is "
-                           f"{MAX_UNPACKED_BYTES}", field=filename)
+        raise InvalidInput(Message("the workbook unpacks to {size} bytes; the limit is {limit}",
+                                   size=unpacked, limit=MAX_UNPACKED_BYTES), field=filename)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about parts it drops (extensions, external links): not our data
@@ -139,8 +140,10 @@ def _open(content: bytes, filename: str) -> Any:
             return load_workbook(io.BytesIO(content), read_only=True, data_only=False,
                                  keep_links=False, rich_text=False)
     except Exception as error:  # openpyxl raises many kinds on a damaged or foreign file
-        raise InvalidInput(f"cannot be read as an .xlsx workbook ({type(error).__name__}: "
-                           f"{' '.join(str(error).split())[:200]})", field=filename) from None
+        raise InvalidInput(Message("cannot be read as an .xlsx workbook ({kind}: {error})",
+                                   kind=type(error).__name__,
+                                   error=" ".join(str(error).split())[:200]),
+                           field=filename) from None
 
 
 _BLANK: Final = object()
@@ -153,8 +156,9 @@ class _Sheet:
         from openpyxl.utils import get_column_letter
 
         if name not in book.sheetnames:
-            raise InvalidInput(f"the workbook has no sheet {name!r}; is it a 申报表 made by "
-                               "`gdcluster template application`?", field=name)
+            raise InvalidInput(Message("the workbook has no sheet {name!r}; is it a 申报表 made "
+                                       "by `gdcluster template application`?", name=name),
+                               field=name)
         worksheet = book[name]
         self.name = name
         self.cells: dict[tuple[int, int], Any] = {}
@@ -163,16 +167,18 @@ class _Sheet:
         claimed = worksheet.max_column
         if isinstance(claimed, int) and claimed > MAX_COLUMNS:
             raise InvalidInput(
-                f"cells are used up to column {get_column_letter(claimed)}; the form has at "
-                f"most {MAX_COLUMNS} columns: clear what lies to the right of it", field=name)
+                Message("cells are used up to column {column}; the form has at most {limit} "
+                        "columns: clear what lies to the right of it",
+                        column=get_column_letter(claimed), limit=MAX_COLUMNS), field=name)
         worksheet.reset_dimensions()  # the stated size may be wrong: read what is there
         for row in worksheet.iter_rows(max_col=MAX_COLUMNS):
             for cell in row:
                 if _is_blank(cell.value):
                     continue
                 if cell.row > MAX_ROWS:
-                    raise InvalidInput(f"the form has at most {MAX_ROWS} rows; clear what lies "
-                                       "below it", field=self.where(cell.row, cell.column))
+                    raise InvalidInput(Message("the form has at most {limit} rows; clear what "
+                                               "lies below it", limit=MAX_ROWS),
+                                       field=self.where(cell.row, cell.column))
                 self.cells[(cell.row, cell.column)] = cell
 
     def where(self, row: int, column: int) -> str:
@@ -195,9 +201,10 @@ class _Sheet:
         found = self.text(row, column)
         if found != label:
             raise InvalidInput(
-                f"expected the {what} {label!r} here, found {found or 'nothing'}; rows, columns "
-                "and labels of the form must stay where `gdcluster template application` put "
-                "them", field=self.where(row, column))
+                Message("expected the {what} {label!r} here, found {found}; rows, columns and "
+                        "labels of the form must stay where `gdcluster template application` "
+                        "put them", what=Message(what), label=label,
+                        found=found or Message("nothing")), field=self.where(row, column))
 
     def last_row(self) -> int:
         return max((row for row, _ in self.cells), default=0)
@@ -251,7 +258,7 @@ class _Reader:
         values: dict[str, Any] = {}
         for offset, line in enumerate(HEADER_LINES):
             row = BASIC_FIRST_ROW + offset
-            sheet.expect(row, 1, line.label, "row")
+            sheet.expect(row, 1, line.label, N_("row"))
             value = self.value(sheet, row, 2, line.kind, line.key)
             sheet.used.add((row, 3))
             if value is _BLANK:
@@ -277,7 +284,8 @@ class _Reader:
             where = sheet.where(SERIES_HEADER_ROW, column)
             year = _header_year(text, where)
             if year in {known for _, known in years}:
-                raise InvalidInput(f"the year {year} heads two columns", field=where)
+                raise InvalidInput(Message("the year {year} heads two columns", year=year),
+                                   field=where)
             years.append((column, year))
             column += 1
         else:
@@ -286,8 +294,8 @@ class _Reader:
         notes_column = column
         for offset, line in enumerate(SERIES_LINES):
             row = SERIES_FIRST_ROW + offset
-            sheet.expect(row, 1, line.label, "row")
-            sheet.expect(row, 2, line.unit, "unit (values are read in this unit)")
+            sheet.expect(row, 1, line.label, N_("row"))
+            sheet.expect(row, 2, line.unit, N_("unit (values are read in this unit)"))
             sheet.used.add((row, notes_column))
             self.places[line.key] = sheet.where(row, 1)
             series: dict[int, Any] = {}
@@ -301,8 +309,8 @@ class _Reader:
         sheet.used.add((SINGLE_HEADER_ROW, notes_column))
         for offset, line in enumerate(SINGLE_LINES):
             row = SINGLE_FIRST_ROW + offset
-            sheet.expect(row, 1, line.label, "row")
-            sheet.expect(row, 2, line.unit, "unit (values are read in this unit)")
+            sheet.expect(row, 1, line.label, N_("row"))
+            sheet.expect(row, 2, line.unit, N_("unit (values are read in this unit)"))
             sheet.used.add((row, notes_column))
             value = self.value(sheet, row, 3, line.kind, line.key)
             if value is not _BLANK:
@@ -310,7 +318,7 @@ class _Reader:
         sheet.check_nothing_else()
 
     def declaration(self, sheet: _Sheet, row: int, line: Line) -> tuple[Any, str]:
-        sheet.expect(row, 1, line.label, "row")
+        sheet.expect(row, 1, line.label, N_("row"))
         sheet.used.add((row, 3))
         value = self.value(sheet, row, 2, "declaration", line.key)
         return value, sheet.where(row, 2)
@@ -338,8 +346,9 @@ class _Reader:
             self.places[f"{quality_path}.kinds"] = sheet.where(row, 4)
             if kind is _BLANK and not kinds:
                 raise InvalidInput(
-                    "give the enterprise's title: a 国家级称号, or 是 under at least one of "
-                    + "、".join(QUALITY_LABELS.values()), field=sheet.where(row, 3))
+                    Message("give the enterprise's title: a 国家级称号, or 是 under at least one "
+                            "of {labels}", labels="、".join(QUALITY_LABELS.values())),
+                    field=sheet.where(row, 3))
             entry_name = None if name is _BLANK else name
             if kind is not _BLANK:
                 self.places[champion_path] = sheet.where(row, 2)
@@ -358,8 +367,9 @@ class _Reader:
         """有: the list as given (at least one entry); 无: none may be listed; blank: the list
         as given, or not answered yet when it is empty."""
         if declaration is False and entries:
-            raise InvalidInput(f"answered 无, but {len(entries)} are listed below; answer 有 "
-                               "or clear the list", field=f"{where} ({key})")
+            raise InvalidInput(Message("answered 无, but {count} are listed below; answer 有 or "
+                                       "clear the list", count=len(entries)),
+                               field=f"{where} ({key})")
         if declaration is True and not entries:
             raise InvalidInput("answered 有, but none is listed below", field=f"{where} ({key})")
         if entries or declaration is False:
@@ -395,7 +405,7 @@ class _Reader:
         parts: dict[str, dict[str, Any]] = {"management_body": {}, "development_plan": {}}
         for offset, line in enumerate(GOVERNANCE_LINES):
             row = GOVERNANCE_FIRST_ROW + offset
-            sheet.expect(row, 1, line.label, "row")
+            sheet.expect(row, 1, line.label, N_("row"))
             sheet.used.add((row, 3))
             value = self.value(sheet, row, 2, line.kind, line.key)
             part, _, key = line.key.partition(".")
@@ -469,8 +479,9 @@ class _Reader:
                 raise InvalidInput("name the dimension this text is about",
                                    field=sheet.where(row, 1))
             if key in rows_of:
-                raise InvalidInput(f"the dimension {key!r} is already given in row "
-                                   f"{rows_of[key]}", field=sheet.where(row, 3 if code else 1))
+                raise InvalidInput(Message("the dimension {key!r} is already given in row {row}",
+                                           key=key, row=rows_of[key]),
+                                   field=sheet.where(row, 3 if code else 1))
             rows_of[key] = row
             texts[key] = text
         self.places["narrative"] = sheet.where(NARRATIVE_HEADER_ROW, 2)
@@ -492,7 +503,7 @@ def _table_rows(sheet: _Sheet, header_row: int, columns: Sequence[str]) -> Itera
 
 def _expect_header(sheet: _Sheet, row: int, labels: Sequence[str]) -> None:
     for column, label in enumerate(labels, start=1):
-        sheet.expect(row, column, label, "column")
+        sheet.expect(row, column, label, N_("column"))
 
 
 def _row_blank(sheet: _Sheet, row: int, first: int, last: int) -> bool:
@@ -511,8 +522,9 @@ def _choices(labels: Mapping[str, str]) -> dict[str, str]:
 def _header_year(text: str, where: str) -> int:
     match = re.fullmatch(r"([0-9]{4})\s*年?", text)
     if match is None:
-        raise InvalidInput(f"expected a year such as 2023年 heading this column, or 说明 after "
-                           f"the last year, found {text or 'nothing'}", field=where)
+        raise InvalidInput(Message("expected a year such as 2023年 heading this column, or 说明 "
+                                   "after the last year, found {found}",
+                                   found=text or Message("nothing")), field=where)
     return int(match[1])
 
 
@@ -521,5 +533,5 @@ def _round_year(value: Any, where: str) -> int:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 2000 <= value <= 2100:
         return value
-    raise InvalidInput(f"expected the year of the round, such as 2024, not {value!r}",
-                       field=where)
+    raise InvalidInput(Message("expected the year of the round, such as 2024, not {value!r}",
+                               value=value), field=where)

@@ -21,6 +21,7 @@ from gdcluster import __version__
 from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import SHANGHAI, as_utc
 from gdcluster.engine.errors import ConcurrentModification, InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.notifications.delivery import no_redirects
 
 __all__ = ["AnchorNotSent", "anchor", "head_record"]
@@ -36,7 +37,8 @@ class AnchorNotSent(ConcurrentModification):
 
     def __init__(self, target: str, problem: str) -> None:
         ConcurrentModification.__init__(self, None)
-        self.message = f"the anchor was not recorded at {target}: {problem}; retry"
+        self.message = Message("the anchor was not recorded at {target}: {problem}; retry",
+                               target=target, problem=problem)
         self.args = (self.message,)
         self.template = None  # not the parent's "database stayed locked": this message is told
         self.facts.update(target=target, problem=problem)
@@ -61,8 +63,8 @@ def anchor(engine: Engine, target: str) -> dict[str, Any]:
     if target.startswith(("http://", "https://")):
         _post(target, line.encode("utf-8"))
     elif "://" in target:
-        raise InvalidInput(f"an anchor goes to a file or an http(s) URL, not {target!r}",
-                           field="to")
+        raise InvalidInput(Message("an anchor goes to a file or an http(s) URL, not "
+                                   "{target!r}", target=target), field="to")
     else:
         _append(Path(target), line)
     return record
@@ -75,7 +77,8 @@ def _append(path: Path, line: str) -> None:
             stream.flush()
             os.fsync(stream.fileno())
     except IsADirectoryError as exc:
-        raise InvalidInput(f"{path} is a folder: name a file", field="to") from exc
+        raise InvalidInput(Message("{path} is a folder: name a file", path=path),
+                           field="to") from exc
     except OSError as exc:
         raise AnchorNotSent(str(path), exc.strerror or str(exc)) from exc
 

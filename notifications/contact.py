@@ -17,6 +17,7 @@ import logging
 import re
 from functools import cache
 
+from gdcluster.engine.i18n import ngettext
 from gdcluster.notifications.errors import ContactMissing
 from gdcluster.notifications.render import environment, kind_template, template_closure
 from gdcluster.notifications.settings import CONTACT_KEYS, Settings
@@ -61,7 +62,9 @@ def check_contact(kind: str, settings: Settings, *, simulation: bool) -> list[st
         return []
     if not simulation:
         raise ContactMissing(kind, missing, source=settings.source)
-    log.warning("the %s notice is issued without %s: set %s in [notices.contact] (a real "
-                "database refuses to issue it without them)", kind, ", ".join(missing),
-                "them" if len(missing) > 1 else "it", extra={"code": "contact_missing"})
+    log.warning(ngettext("the %s notice is issued without %s: set it in [notices.contact] (a "
+                         "real database refuses to issue it without it)",
+                         "the %s notice is issued without %s: set them in [notices.contact] "
+                         "(a real database refuses to issue it without them)", len(missing)),
+                kind, ", ".join(missing), extra={"code": "contact_missing"})
     return missing

@@ -30,6 +30,7 @@ from sqlmodel import col
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.effects import NOT_PUBLICIZED, NOT_RECOMMENDED, NOT_SUBMITTED
 from gdcluster.engine.errors import InvalidInput, NotFound
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Case, Round
 from gdcluster.engine.policies import policy_for
@@ -131,8 +132,10 @@ def latest_event(
                                     col(AuditEntry.case_id).is_(None))
     entry = session.scalars(statement.order_by(col(AuditEntry.seq).desc()).limit(1)).first()
     if entry is None:
-        about = f"case {case_id}" if case_id is not None else f"round {round_year}"
-        raise NotFound(f"{trigger} act (the {kind} notice's occasion) for", about)
+        about = (Message("case {id}", id=case_id) if case_id is not None
+                 else Message("round {year}", year=round_year))
+        raise NotFound(Message("{trigger} act (the {kind} notice's occasion) for",
+                               trigger=trigger, kind=kind), about)
     return event_from_audit(entry)
 
 
@@ -162,8 +165,8 @@ def build_context(
 ) -> dict[str, Any]:
     """The template context of one notice. ``event`` is the act (looked up when not given)."""
     if spec.kind not in KINDS:
-        raise InvalidInput(f"unknown notice kind {spec.kind!r}; use {', '.join(KINDS)}",
-                           field="kind")
+        raise InvalidInput(Message("unknown notice kind {kind!r}; use {kinds}", kind=spec.kind,
+                                   kinds=", ".join(KINDS)), field="kind")
     if spec.kind == "renewal":
         return _renewal(session, spec, settings, event)
     if event is None:
@@ -611,8 +614,8 @@ def _not_selected(session: Session, settings: Settings,
     round_row = load_round(session, case.round_year)
     kind = event.payload.get("reason_kind")
     if kind not in (NOT_RECOMMENDED, NOT_PUBLICIZED):
-        raise InvalidInput(f"no 未入选告知 is issued for a case closed as {kind!r}",
-                           field="reason_kind")
+        raise InvalidInput(Message("no 未入选告知 is issued for a case closed as {kind!r}",
+                                   kind=kind), field="reason_kind")
     context = common_context(settings, round_row, local_date(event.at))
     context.update(
         kind="not_selected",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gdcluster.engine.errors import WaitingFor
+from gdcluster.engine.i18n import Message
 
 __all__ = ["ContactMissing", "PdfUnavailable"]
 
@@ -21,14 +22,16 @@ class ContactMissing(WaitingFor):
 
     def __init__(self, kind: str, missing: Sequence[str], *, source: str | None = None) -> None:
         keys = ", ".join(f"notices.contact.{key}" for key in missing)
-        where = f"the settings file {source}" if source else (
+        where = Message("the settings file {source}", source=source) if source else Message(
             "a settings file (--settings, GDCLUSTER_SETTINGS or ./gdcluster.toml)")
-        verb, them = ("is", "it") if len(missing) == 1 else ("are", "them")
-        super().__init__(
-            f"a {kind} notice prints the contact details, but {keys} {verb} not set: add "
-            f"{them} to [notices.contact] in {where}; nothing was done",
-            kind=kind, missing=list(missing),
+        message = Message(
+            "a {kind} notice prints the contact details, but {keys} is not set: add it to "
+            "[notices.contact] in {where}; nothing was done", kind=kind, keys=keys, where=where,
+        ) if len(missing) == 1 else Message(
+            "a {kind} notice prints the contact details, but {keys} are not set: add them to "
+            "[notices.contact] in {where}; nothing was done", kind=kind, keys=keys, where=where,
         )
+        super().__init__(message, kind=kind, missing=list(missing))
 
 
 class PdfUnavailable(WaitingFor):
@@ -38,9 +41,10 @@ class PdfUnavailable(WaitingFor):
 
     def __init__(self, problem: str) -> None:
         super().__init__(
-            f"cannot render PDF: {problem}. PDF needs WeasyPrint (pip install 'gdcluster[pdf]'), "
-            f"the Pango library (Debian/Ubuntu: apt-get install libpango-1.0-0 "
-            f"libpangoft2-1.0-0) and a Chinese font (apt-get install fonts-noto-cjk); or remove "
-            f'"pdf" from [notices] formats',
+            Message("cannot render PDF: {problem}. PDF needs WeasyPrint (pip install "
+                    "'gdcluster[pdf]'), the Pango library (Debian/Ubuntu: apt-get install "
+                    "libpango-1.0-0 libpangoft2-1.0-0) and a Chinese font (apt-get install "
+                    "fonts-noto-cjk); or remove \"pdf\" from [notices] formats",
+                    problem=problem),
             problem=problem,
         )

@@ -26,6 +26,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.engine.text import display_width
 from gdcluster.notifications.document import Attachment, Document, Paragraph, Run, Table
 from gdcluster.notifications.layout import font_stack, table_columns
@@ -217,8 +218,8 @@ def render(kind: str, context: Mapping[str, Any],
     formats = list(formats)
     for name in formats:
         if name not in FORMATS:
-            raise InvalidInput(f"unknown format {name!r}; use {', '.join(FORMATS)}",
-                               field="format")
+            raise InvalidInput(Message("unknown format {format!r}; use {formats}", format=name,
+                                       formats=", ".join(FORMATS)), field="format")
     source = kind_template(kind)
     document = compose(kind, context)
     fonts = context.get("fonts") or Fonts()
@@ -257,7 +258,8 @@ def compose(kind: str, context: Mapping[str, Any]) -> Document:
     try:
         template = environment().get_template(kind_template(kind))
     except Exception as exc:  # TemplateNotFound
-        raise InvalidInput(f"no template for notice kind {kind!r}", field="kind") from exc
+        raise InvalidInput(Message("no template for notice kind {kind!r}", kind=kind),
+                           field="kind") from exc
     document = parse_document(kind, template.render(**context))
     if context.get("anchor"):
         document = replace(document, anchor=str(context["anchor"]))

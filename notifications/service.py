@@ -32,6 +32,8 @@ from sqlmodel import col
 from gdcluster.engine.api import Engine
 from gdcluster.engine.clock import in_shanghai, local_date
 from gdcluster.engine.errors import DatabaseReplaced, InvalidInput, NotFound
+from gdcluster.engine.i18n import Message
+from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.kernel import TransitionEvent
 from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering, round_kind_of
 from gdcluster.notifications.context import NoticeSpec, build_context, specs_for_event
@@ -103,10 +105,11 @@ class Notifier:
         try:
             report = deliver(self.engine, self.settings, audit_seq=event.audit_seq)
         except DatabaseReplaced as gone:  # the act went with the file: announce nothing
-            log.error("notices of audit row %s not delivered: %s", event.audit_seq, gone.message)
+            log.error(_("notices of audit row %s not delivered: %s"), event.audit_seq,
+                      gone.localized())
             return
         for failure in report.failures:
-            log.warning("delivery %s (%s → %s) failed: %s", failure["id"], failure["channel"],
+            log.warning(_("delivery %s (%s → %s) failed: %s"), failure["id"], failure["channel"],
                         failure["target"], failure["error"])
 
     def detach(self) -> None:
@@ -291,10 +294,11 @@ def _kind_and_format(kind: str, fmt: str) -> None:
     from gdcluster.notifications.render import FORMATS
 
     if kind not in KINDS:
-        raise InvalidInput(f"unknown notice kind {kind!r}; use {', '.join(KINDS)}",
-                           field="kind")
+        raise InvalidInput(Message("unknown notice kind {kind!r}; use {kinds}", kind=kind,
+                                   kinds=", ".join(KINDS)), field="kind")
     if fmt not in FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r}; use {', '.join(FORMATS)}", field="format")
+        raise InvalidInput(Message("unknown format {format!r}; use {formats}", format=fmt,
+                                   formats=", ".join(FORMATS)), field="format")
 
 
 def _target(kind: str, fmt: str, case_id: int | None, round_year: int | None) -> None:
@@ -302,9 +306,11 @@ def _target(kind: str, fmt: str, case_id: int | None, round_year: int | None) ->
     if (case_id is None) == (round_year is None):
         raise InvalidInput("give exactly one of --case and --round", field="case")
     if case_id is not None and kind not in CASE_KINDS:
-        raise InvalidInput(f"a {kind} notice is about a round: use --round", field="case")
+        raise InvalidInput(Message("a {kind} notice is about a round: use --round", kind=kind),
+                           field="case")
     if round_year is not None and kind not in ROUND_KINDS:
-        raise InvalidInput(f"a {kind} notice is about a case: use --case", field="round")
+        raise InvalidInput(Message("a {kind} notice is about a case: use --case", kind=kind),
+                           field="round")
 
 
 def render_notice(
@@ -435,8 +441,10 @@ def record_rendering(
     with engine.store.write() as session:
         issued = _issued(session, kind, case_id=case_id, round_year=round_year)
         if not issued:
-            about = f"case {case_id}" if case_id is not None else f"round {round_year}"
-            raise NotFound(f"issued {kind} notice (nothing to render again) of", about)
+            about = (Message("case {id}", id=case_id) if case_id is not None
+                     else Message("round {year}", year=round_year))
+            raise NotFound(Message("issued {kind} notice (nothing to render again) of",
+                                   kind=kind), about)
         act = session.get(AuditEntry, issued[0].audit_seq)
         assert act is not None
         event = event_from_audit(act)

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from gdcluster.engine.errors import InvalidInput
+from gdcluster.engine.i18n import Message
 from gdcluster.notifications.kinds import KINDS
 
 __all__ = [
@@ -162,7 +163,7 @@ class Fonts:
                 raise InvalidInput("name at least one font family", field=f"notices.fonts.{role}")
             for name in names:
                 if not _FONT_NAME.fullmatch(name) or name != name.strip():
-                    raise InvalidInput(f"not a font family name: {name!r}",
+                    raise InvalidInput(Message("not a font family name: {name!r}", name=name),
                                        field=f"notices.fonts.{role}")
             object.__setattr__(self, role, names)
 
@@ -238,7 +239,8 @@ class Settings:
         formats = tuple(dict.fromkeys(("txt", *self.formats)))
         unknown = [name for name in formats if name not in FORMATS]
         if unknown:
-            raise InvalidInput(f"unknown format {unknown[0]!r}; use {', '.join(FORMATS)}",
+            raise InvalidInput(Message("unknown format {format!r}; use {formats}",
+                                       format=unknown[0], formats=", ".join(FORMATS)),
                                field="notices.formats")
         object.__setattr__(self, "formats", formats)
         object.__setattr__(self, "outbox", Path(self.outbox))
@@ -277,15 +279,18 @@ def read_settings_file(chosen: Path) -> dict[str, Any]:
     try:
         content = chosen.read_bytes()
         if len(content) > MAX_FILE_BYTES:
-            raise InvalidInput(f"{chosen} has {len(content)} bytes; a settings file is at most "
-                               f"{MAX_FILE_BYTES}", field="settings")
+            raise InvalidInput(Message("{path} has {size} bytes; a settings file is at most "
+                                       "{limit}", path=chosen, size=len(content),
+                                       limit=MAX_FILE_BYTES), field="settings")
         data = tomllib.loads(content.decode("utf-8"))
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-        raise InvalidInput(f"no settings file at {chosen}", field="settings") from exc
+        raise InvalidInput(Message("no settings file at {path}", path=chosen),
+                           field="settings") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{chosen}: not valid TOML: {exc}", field="settings") from exc
+        raise InvalidInput(Message("{path}: not valid TOML: {error}", path=chosen, error=exc),
+                           field="settings") from exc
     except RecursionError:
-        raise InvalidInput(f"{chosen}: nested too deeply to be settings",
+        raise InvalidInput(Message("{path}: nested too deeply to be settings", path=chosen),
                            field="settings") from None
     return data
 
@@ -306,7 +311,8 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
         postcode=contact_table.text("postcode"),
     )
     if contact.postcode is not None and not _POSTCODE.fullmatch(contact.postcode):
-        contact_table.fail("postcode", f"a postcode has 6 digits, not {contact.postcode!r}")
+        contact_table.fail("postcode", Message("a postcode has 6 digits, not {value!r}",
+                                                value=contact.postcode))
     contact_table.finish()
     fonts_table = notices.table("fonts")
     fonts = Fonts(**{role: tuple(names) for role in ("body", "title", "h1", "h2", "page")
@@ -346,7 +352,7 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
             recipients=recipients,
         )
         if smtp.starttls and smtp.ssl:
-            table.fail("ssl", "choose starttls or ssl, not both")
+            table.fail("ssl", Message("choose starttls or ssl, not both"))
         table.finish()
 
     webhooks = []
@@ -357,12 +363,13 @@ def parse_settings(data: Mapping[str, Any], *, base: Path, source: str | None = 
         table = _Table(row, f"webhooks[{index}]")
         url = table.text("url", required=True) or ""
         if not re.match(r"https?://[^\s/]+", url):
-            table.fail("url", f"not an http(s) URL: {url!r}")
+            table.fail("url", Message("not an http(s) URL: {url!r}", url=url))
         kinds = table.text_list("kinds")
         if kinds is not None:
             for kind in kinds:
                 if kind not in KINDS:
-                    table.fail("kinds", f"unknown notice kind {kind!r}; use {', '.join(KINDS)}")
+                    table.fail("kinds", Message("unknown notice kind {kind!r}; use {kinds}",
+                                                kind=kind, kinds=", ".join(KINDS)))
         webhooks.append(
             Webhook(url=url, secret_env=table.env_name("secret_env"),
                     kinds=tuple(kinds) if kinds is not None else None,
@@ -440,13 +447,13 @@ class _Table:
     def finish(self) -> None:
         for key in self._data:
             if key not in self._read:
-                self.fail(key, "unknown setting")
+                self.fail(key, Message("unknown setting"))
 
     def _get(self, key: str, required: bool) -> Any:
         self._read.add(key)
         value = self._data.get(key)
         if value is None and required:
-            self.fail(key, "is required")
+            self.fail(key, Message("is required"))
         return value
 
     def text(self, key: str, *, required: bool = False) -> str | None:
@@ -454,9 +461,9 @@ class _Table:
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            self.fail(key, f"must be non-empty text, not {value!r}")
+            self.fail(key, Message("must be non-empty text, not {value!r}", value=value))
         if any(ch in value for ch in "\r\n"):
-            self.fail(key, "must be one line")
+            self.fail(key, Message("must be one line"))
         from gdcluster.engine.text import check_text
 
         check_text(value, f"{self._path}.{key}", one_line=True)
@@ -465,13 +472,14 @@ class _Table:
     def email(self, key: str, *, required: bool = False) -> str | None:
         value = self.text(key, required=required)
         if value is not None and not _EMAIL.fullmatch(value):
-            self.fail(key, f"not an e-mail address: {value!r}")
+            self.fail(key, Message("not an e-mail address: {value!r}", value=value))
         return value
 
     def env_name(self, key: str) -> str | None:
         value = self.text(key)
         if value is not None and not _ENV_NAME.fullmatch(value):
-            self.fail(key, f"not an environment variable name: {value!r}")
+            self.fail(key, Message("not an environment variable name: {value!r}",
+                                   value=value))
         return value
 
     def text_list(self, key: str) -> list[str] | None:
@@ -481,7 +489,7 @@ class _Table:
         if not isinstance(value, list) or not all(
             isinstance(item, str) and item.strip() for item in value
         ):
-            self.fail(key, f"must be a list of text, not {value!r}")
+            self.fail(key, Message("must be a list of text, not {value!r}", value=value))
         from gdcluster.engine.text import check_text
 
         for index, item in enumerate(value):
@@ -492,7 +500,7 @@ class _Table:
         values = self.text_list(key) or []
         for item in values:
             if not _EMAIL.fullmatch(item):
-                self.fail(key, f"not an e-mail address: {item!r}")
+                self.fail(key, Message("not an e-mail address: {value!r}", value=item))
         return values
 
     def integer(self, key: str, *, default: int, low: int, high: int) -> int:
@@ -500,7 +508,8 @@ class _Table:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.fail(key, f"must be a whole number from {low} to {high}, not {value!r}")
+            self.fail(key, Message("must be a whole number from {low} to {high}, not {value!r}",
+                                   low=low, high=high, value=value))
         return int(value)
 
     def boolean(self, key: str) -> bool:
@@ -508,7 +517,7 @@ class _Table:
         if value is None:
             return False
         if not isinstance(value, bool):
-            self.fail(key, f"must be true or false, not {value!r}")
+            self.fail(key, Message("must be true or false, not {value!r}", value=value))
         return bool(value)
 
     def table(self, key: str) -> _Table:

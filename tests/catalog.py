@@ -13,7 +13,8 @@ The msgids are (1) the string literals of every ``_()``, ``gettext()``, ``ngette
 Babel, (2) the constant messages errors are raised with (``InvalidInput("…")``: looked up
 whole when shown; an f-string message needs ``i18n.Message``), and (3) every help text of
 the click tree (commands, groups, options, including click's own ``--help``/``--version``),
-read by walking the tree, so commands added by decorators need no markers. Updating keeps
+read by walking the tree, so commands added by decorators need no markers, and (4) click's
+own texts in the click modules the CLI translates while it runs. Updating keeps
 each translation whose msgid is still used, adds the new msgids untranslated and drops the
 stale ones; the untranslated msgids are printed one per line (``tests/test_i18n.py`` fails
 while any is).
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Message": None}
 #: an error raised with a constant message (no f-string) is looked up whole when shown
 ERRORS = {"InvalidInput", "TransitionRefused", "PermissionDenied", "WaitingFor",
-          "DatabaseUnavailable", "EngineError"}
+          "DatabaseUnavailable", "EngineError", "refuse"}
 #: the demo's steps translate their titles themselves: ``at(moment, title)``, ``sweep(…)``
 STEP_KEYWORDS = {"engine/demo.py": {"at": (2,), "sweep": (2,)}}
 SKIP = {".venv", "tests", "migrations", "build", "__pycache__"}
@@ -64,6 +65,25 @@ def code_messages() -> dict[str, list[tuple[str, int]]]:
             msgid = message[0] if isinstance(message, tuple) else message
             if msgid:
                 found.setdefault(msgid, []).append((name, line))
+    return found
+
+
+def click_messages() -> dict[str, list[tuple[str, int]]]:
+    """msgid → where click uses it: click's own texts ("Usage:", "Missing argument", ...) in
+    the modules the CLI translates while it runs (``gdcluster.cli.CLICK_MODULES``)."""
+    from gdcluster.cli import CLICK_MODULES
+
+    folder = Path(click.__file__).parent
+    found: dict[str, list[tuple[str, int]]] = {}
+    for name in CLICK_MODULES:
+        with redirect_stderr(io.StringIO()):
+            extracted = list(extract_from_file("python", str(folder / f"{name}.py"),
+                                               keywords={"_": None, "ngettext": (1, 2)},
+                                               comment_tags=()))
+        for line, message, _comments, _context in extracted:
+            msgid = message[0] if isinstance(message, tuple) else message
+            if msgid:
+                found.setdefault(msgid, []).append((f"click/{name}.py", line))
     return found
 
 
@@ -105,7 +125,8 @@ def help_messages() -> dict[str, list[tuple[str, int]]]:
 def messages() -> dict[str, list[tuple[str, int]]]:
     """Every msgid the code and the help use."""
     found = code_messages()
-    for msgid, places in [*error_messages().items(), *help_messages().items()]:
+    for msgid, places in [*error_messages().items(), *help_messages().items(),
+                          *click_messages().items()]:
         found.setdefault(msgid, []).extend(places)
     return found
 
@@ -152,7 +173,8 @@ def fill(catalog: Catalog, path: Path) -> int:
         msgid, tab, msgstr = line.partition("\t")
         msgid, msgstr = (text.replace("\\n", "\n") for text in (msgid, msgstr.strip()))
         if tab and msgstr and catalog.get(msgid) is not None:
-            catalog[msgid].string = msgstr
+            indent = msgid[:len(msgid) - len(msgid.lstrip(" "))]  # a table line's indent
+            catalog[msgid].string = indent + msgstr
             filled += 1
     return filled
 

@@ -263,10 +263,12 @@ def test_the_catalog_tool_fills_translations_from_its_own_listing(tmp_path: Path
     table = Catalog(locale="zh_CN")
     table.add("Open round YEAR.\n\nThen more.", "")
     table.add("round {year}", "")
+    table.add("  total {total}", "")
     listing = tmp_path / "todo.tsv"
     listing.write_text("Open round YEAR.\\n\\nThen more.\t开启年度批次。\\n\\n然后更多。\n"
-                       "round {year}\t\n", "utf-8")
-    assert catalog_tool.fill(table, listing) == 1
+                       "round {year}\t\n  total {total}\t合计 {total}\n", "utf-8")
+    assert catalog_tool.fill(table, listing) == 2
+    assert table["  total {total}"].string == "  合计 {total}"
     assert table["Open round YEAR.\n\nThen more."].string == "开启年度批次。\n\n然后更多。"
     assert not table["round {year}"].string
 

@@ -544,11 +544,12 @@ def test_user_text_stays_literal(world: dict[str, Any], fmt: str) -> None:
 
 def test_user_text_is_escaped_in_html(world: dict[str, Any]) -> None:
     """In HTML the same text is escaped: no script element, no bold element, and the text reads
-    back exactly as written."""
+    back exactly as written. (The anchor's hash, 16 hex digits printed in the page's margin,
+    depends on the test's folder and may hold "49" by chance: it is left out of that check.)"""
     for act in ("publicity", "recognition", "return"):
         html = notice(world, act, "html").body.decode("utf-8")
         assert "<script>" not in html and "<b>" not in html
-        assert "49" not in html
+        assert "49" not in re.sub(r"\b[0-9a-f]{16}\b", "", html)
     html = notice(world, "publicity", "html").body.decode("utf-8")
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;{{7*7}}家电产业集群" in html
     assert INJECTED in text_of(notice(world, "publicity", "html").body, "html")

@@ -519,7 +519,9 @@ def test_unknown_payload_keys_are_refused_naming_the_known_ones(engine: Engine,
 
 def test_the_checks_named_by_the_table_see_every_key_they_read(engine: Engine) -> None:
     """Every row's declared keys are exactly what its guards and effect read (bound at open):
-    so each key a command passes reaches a function that uses it."""
+    so each key a command passes reaches a function that uses it (the files an act carries,
+    ``attachments``, reach ``attachments.store_evidence``)."""
+    from gdcluster.engine.attachments import EVIDENCE
     from gdcluster.engine.effects import EFFECTS
     from gdcluster.engine.guards import GUARDS
     from gdcluster.states.workflow import load_workflow
@@ -529,7 +531,7 @@ def test_the_checks_named_by_the_table_see_every_key_they_read(engine: Engine) -
             continue
         read = set().union(*(GUARDS.reads(name) for name in rule.guards),
                            EFFECTS.reads(rule.effect) if rule.effect else set())
-        assert rule.payload_keys - {"when"} == read - {"when"}, rule.trigger
+        assert rule.payload_keys - {"when", EVIDENCE} == read - {"when"}, rule.trigger
     with engine.store.read() as session:
         assert session.scalar(select(func.count()).select_from(Refusal)) == 0
 
