@@ -66,6 +66,8 @@ class Act:
     rule: Rule = field(init=False)
     reason: str | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    #: The case's application as stored, once an act has read or written it.
+    _application: str | None = field(default=None, init=False, repr=False)
 
     @property
     def state(self) -> str:
@@ -98,6 +100,27 @@ class Act:
         ``BEGIN IMMEDIATE`` already, so no row lock is taken there."""
         lock = lock and self.session.get_bind().dialect.name != "sqlite"
         return load_round(self.session, self.case.round_year, lock=lock)
+
+    def application(self) -> str:
+        """The case's application as stored (JSON text), read when first asked for: only the
+        acts that judge or change an application load it (``gdcluster.engine.applications``)."""
+        if self._application is None:
+            from gdcluster.engine.applications import stored_text
+            from gdcluster.engine.store import connection_of
+
+            self._application = stored_text(connection_of(self.session), self.case.id)
+        return self._application
+
+    def store_application(self, stored: Any) -> str:
+        """Replace the case's application with ``stored`` (``to_json`` of a validated one);
+        returns the text stored."""
+        from gdcluster.engine.applications import encode, write
+        from gdcluster.engine.store import connection_of
+
+        text = encode(stored)
+        write(connection_of(self.session), self.case.id, text)
+        self._application = text
+        return text
 
     def objection(self) -> Objection:
         """The objection of this case that the payload names, or ``NotFound``."""

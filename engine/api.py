@@ -496,13 +496,15 @@ class Engine(Administration):
 
     def check(self, case_id: int) -> CheckReport:
         """第十三条 item by item for the case's application under its policy."""
+        from gdcluster.engine.applications import stored_text
         from gdcluster.engine.criteria import check_case
         from gdcluster.engine.policies import policy_for
 
         case_id = as_case_id(case_id)
         with self.store.read() as session:
             case = views.load_case(session, case_id)
-            return check_case(case, policy_for(case.policy, case.policy_digest))
+            return check_case(case, policy_for(case.policy, case.policy_digest),
+                              stored_text(session.connection(), case_id))
 
     def refusals(self, *, case_id: int | None = None) -> list[dict[str, Any]]:
         """The refused attempts (who tried what, when, and why), oldest first."""

@@ -73,7 +73,7 @@ def application_complete(act: Act) -> None:
     from gdcluster.engine.application import missing_for_submission
     from gdcluster.engine.criteria import validated
 
-    application = validated(act.case.application)
+    application = validated(act.application())
     missing = missing_for_submission(
         application, act.case.round_year, act.policy.min_growth_years
     )
@@ -89,7 +89,7 @@ def application_complete(act: Act) -> None:
 def criteria_pass(act: Act) -> None:
     from gdcluster.engine.criteria import check_case
 
-    report = check_case(act.case, act.policy)
+    report = check_case(act.case, act.policy, act.application())
     failed = [item for item in report.items if item.result == "fail"]
     if failed:
         lines = [f"{item.article} {item.item}: {item.rule}（{item.value}）" for item in failed]

@@ -410,13 +410,11 @@ def application(store: Store, case_id: int) -> dict[str, Any]:
     """The case's application as ``validate_application`` returns it; data stored by earlier
     versions are read as ``read_stored_application`` reads them."""
     from gdcluster.engine.application import read_stored_application
+    from gdcluster.engine.applications import read, stored_text
 
     case_id = as_case_id(case_id)
     with store.read() as session:
-        stored = session.scalar(select(Case.application).where(Case.id == case_id))
-        if stored is None:
-            raise NotFound("case", case_id)
-        return read_stored_application(stored)
+        return read_stored_application(read(stored_text(session.connection(), case_id)))
 
 
 @dataclass(frozen=True)

@@ -292,13 +292,10 @@ def _in_region_order(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
     if not ids:
         return []
-    from sqlalchemy.orm import defer
-
-    # a list names clusters: their applications (kilobytes of JSON each) stay unread, as
-    # decoding them would cost more than the rest of the notice
+    # a list names clusters: their applications (kilobytes of JSON each, gd_application)
+    # stay unread
     rows = {case.id: case for case in session.scalars(
-        select(Case).options(defer(Case.application))  # type: ignore[arg-type]
-        .where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
+        select(Case).where(Case.id.in_(list(ids))))}  # type: ignore[union-attr]
     missing = [case_id for case_id in ids if case_id not in rows]
     if missing:
         raise NotFound("case", missing[0])
