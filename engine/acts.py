@@ -66,6 +66,8 @@ class Act:
     rule: Rule = field(init=False)
     reason: str | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    #: The case's round as the act read it with the case (``Kernel.act``), if it did.
+    loaded_round: Any = field(default=None, repr=False)
     #: The case's application as stored, once an act has read or written it.
     _application: str | None = field(default=None, init=False, repr=False)
 
@@ -95,10 +97,13 @@ class Act:
         return local_date(self.now)
 
     def round(self, *, lock: bool = False) -> Round:
-        """The case's round, from the identity map when this act already read it. ``lock``
-        serializes the acts of one round on PostgreSQL; SQLite's writers are serialized by
-        ``BEGIN IMMEDIATE`` already, so no row lock is taken there."""
+        """The case's round: as read with the case when the act did, else from the identity
+        map when this act already read it. ``lock`` serializes the acts of one round on
+        PostgreSQL; SQLite's writers are serialized by ``BEGIN IMMEDIATE`` already, so no row
+        lock is taken there."""
         lock = lock and self.session.get_bind().dialect.name != "sqlite"
+        if self.loaded_round is not None and not lock:
+            return self.loaded_round  # type: ignore[no-any-return]
         return load_round(self.session, self.case.round_year, lock=lock)
 
     def application(self) -> str:

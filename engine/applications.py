@@ -18,11 +18,12 @@ from sqlalchemy import bindparam, insert, select, update
 from gdcluster.engine.audit import canonical_json
 from gdcluster.engine.errors import NotFound
 from gdcluster.engine.models import Application
+from gdcluster.engine.prepared import Prepared
 
 __all__ = ["encode", "insert_many", "read", "stored_text", "write"]
 
 _TABLE = Application.__table__  # type: ignore[attr-defined]
-_READ = select(_TABLE.c.data).where(_TABLE.c.case_id == bindparam("case_id"))
+_READ = Prepared(select(_TABLE.c.data).where(_TABLE.c.case_id == bindparam("case_id")))
 _UPDATE = (update(_TABLE).where(_TABLE.c.case_id == bindparam("_case_id"))
            .values(data=bindparam("data")))
 _INSERT = insert(_TABLE)
@@ -36,10 +37,10 @@ def encode(stored: Any) -> str:
 
 def stored_text(connection: Any, case_id: int) -> str:
     """The application of case ``case_id`` as stored (``NotFound`` when it has none)."""
-    text = connection.execute(_READ, {"case_id": case_id}).scalar()
-    if text is None:
+    row = _READ.first(connection, {"case_id": case_id})
+    if row is None:
         raise NotFound("case", case_id)
-    return str(text)
+    return str(row[0])
 
 
 def read(text: str) -> Any:

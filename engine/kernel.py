@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from gdcluster.engine import audit, deadlines
+from gdcluster.engine import audit, case_rows, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
+from gdcluster.engine.case_rows import CaseRow, RoundRow
 from gdcluster.engine.clock import SHANGHAI, Clock, as_utc, in_shanghai, is_system_clock
 from gdcluster.engine.coverage import case_snapshot, seal
 from gdcluster.engine.errors import (
@@ -46,7 +47,7 @@ from gdcluster.engine.errors import (
 )
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.lifecycle import Lifecycle
-from gdcluster.engine.models import Case, Deadline, Round
+from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, connection_of
 from gdcluster.engine.views import CaseView, case_view
@@ -282,15 +283,14 @@ class Kernel:
         try:
             try:
                 with self.transaction() as transaction:
-                    found = transaction.session.execute(_CASE_WITH_ROUND,
-                                                        {"case_id": case_id}).first()
+                    found = case_rows.load(connection_of(transaction.session), case_id)
                     if found is None:
                         raise NotFound("case", case_id)
-                    case = found[0]
+                    case, round_row = found
                     if expected_version is not None and case.version != expected_version:
                         raise ConcurrentModification(case_id, expected_version)
                     self.transition(transaction, case, trigger, who, payload, now,
-                                    calendar=calendar)
+                                    calendar=calendar, round_row=round_row)
                     return case_view(transaction.session, case) if view else None
             except StaleDataError as exc:
                 raise ConcurrentModification(case_id, expected_version) from exc
@@ -301,8 +301,9 @@ class Kernel:
             raise
 
     def transition(
-        self, transaction: Transaction, case: Case, trigger: str, who: Actor,
+        self, transaction: Transaction, case: Case | CaseRow, trigger: str, who: Actor,
         payload: dict[str, Any], now: datetime, *, calendar: WorkCalendar | None = None,
+        round_row: RoundRow | None = None,
     ) -> TransitionEvent:
         """The act itself, inside ``transaction``, on a case the caller has locked first.
 
@@ -318,7 +319,7 @@ class Kernel:
         act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction.session) if calendar is None
-                  else lambda: calendar)
+                  else lambda: calendar, loaded_round=round_row)
         from_state = case.state
         rule = self.lifecycle.take(act)
         if case.state != from_state:
@@ -384,31 +385,22 @@ class Kernel:
         return load
 
 
-def _case_with_round() -> Any:
-    return (
-        select(Case, Round).join(Round, Round.year == Case.round_year, isouter=True)
-        .where(Case.id == bindparam("case_id"))
-        # a round's stored batches (a pick of up to thousands of ids) are read only by the
-        # round acts, on access: never decoded again for each case act of the batch
-        .options(defer(Round.publicity_pick), defer(Round.recognition_batch))  # type: ignore[arg-type]
-        .with_for_update(of=Case)  # type: ignore[arg-type]
-    )
-
-
-#: The case with its round, one statement (the round's windows and quotas are what most guards
-#: read); only the case row is locked.
-_CASE_WITH_ROUND = _case_with_round()
 _CASE_TABLE = Case.__table__  # type: ignore[attr-defined]
 _UPDATE_CASE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("_case_id"),
                                          _CASE_TABLE.c.version == bindparam("_loaded_version"))
 
 
-def _write_case(session: Session, case: Case) -> None:
+def _write_case(session: Session, case: Case | CaseRow) -> None:
     """Write what the act changed on the case as one prepared ``UPDATE … WHERE id = … AND
     version = <as loaded>`` — the statement the unit of work would emit, without its
     machinery — then detach the case, so that no later flush writes it again. A changed
-    version (another writer) raises ``StaleDataError``, as the unit of work does."""
+    version (another writer) raises ``StaleDataError``, as the unit of work does. A
+    ``CaseRow`` (``Kernel.act``) is written by ``case_rows.write``."""
     from sqlalchemy import inspect as inspect_
+
+    if isinstance(case, CaseRow):
+        case_rows.write(connection_of(session), case)
+        return
 
     state = inspect_(case)
     changed = state.committed_state  # attribute -> value as loaded, for each changed one

@@ -24,6 +24,7 @@ from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
+from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.procedures import PROPOSED, procedure_shown
 from gdcluster.engine.store import Store, connection_of
 
@@ -146,17 +147,16 @@ def case_view(session: Session, case: Case) -> CaseView:
     deadline_rows: list[tuple[Any, ...]] = []
     objections: list[dict[str, Any]] = []
     reports: list[int] = []
-    for row in connection_of(session).execute(_CASE_PARTS, {"case_id": case.id}):
-        if row.part == _DEADLINE_PART:
-            deadline_rows.append(((row.at, row.number), {
-                "kind": row.text1, "key": row.text2, "due_at": row.at, "status": row.text3,
-                "result": row.text4}))
-        elif row.part == _OBJECTION_PART:
-            objections.append({"id": row.number, "name": row.text1, "unit": row.text2,
-                               "status": row.text3, "filed_at": row.at,
-                               "evidence": row.text4, "resolution": row.text5})
+    for part, number, at, text1, text2, text3, text4, text5 in _CASE_PARTS.rows(
+            connection_of(session), {"case_id": case.id}):
+        if part == _DEADLINE_PART:
+            deadline_rows.append(((at, number), {
+                "kind": text1, "key": text2, "due_at": at, "status": text3, "result": text4}))
+        elif part == _OBJECTION_PART:
+            objections.append({"id": number, "name": text1, "unit": text2, "status": text3,
+                               "filed_at": at, "evidence": text4, "resolution": text5})
         else:
-            reports.append(row.number)
+            reports.append(number)
     deadline_rows.sort(key=lambda item: item[0])
     objections.sort(key=lambda item: item["id"])
     reports.sort()
@@ -202,7 +202,7 @@ def _case_parts() -> Any:
     )
 
 
-_CASE_PARTS = _case_parts()
+_CASE_PARTS = Prepared(_case_parts())
 
 
 #: What ``_view`` reads of a case (everything but the application).
