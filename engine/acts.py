@@ -53,7 +53,8 @@ class Act:
     case's state, so no case is ever bound to the Machine.
     """
 
-    session: Session
+    #: The kernel's transaction the act runs in (``session``, ``connection``).
+    transaction: Any
     case: Case
     trigger: str
     actor: Actor
@@ -70,6 +71,18 @@ class Act:
     loaded_round: Any = field(default=None, repr=False)
     #: The case's application as stored, once an act has read or written it.
     _application: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in the act's transaction (made when first asked for)."""
+        return self.transaction.session  # type: ignore[no-any-return]
+
+    @property
+    def connection(self) -> Any:
+        """The act's connection: its session's (flushed) when it has one."""
+        from gdcluster.engine.store import sql_connection
+
+        return sql_connection(self.transaction._sql())
 
     @property
     def state(self) -> str:
@@ -101,9 +114,14 @@ class Act:
         map when this act already read it. ``lock`` serializes the acts of one round on
         PostgreSQL; SQLite's writers are serialized by ``BEGIN IMMEDIATE`` already, so no row
         lock is taken there."""
-        lock = lock and self.session.get_bind().dialect.name != "sqlite"
-        if self.loaded_round is not None and not lock:
+        if self.loaded_round is not None:
+            if lock and self.transaction.connection.dialect.name != "sqlite":
+                from gdcluster.engine.case_rows import load_round_locked
+
+                self.loaded_round = load_round_locked(self.transaction.connection,
+                                                      self.case.round_year)
             return self.loaded_round  # type: ignore[no-any-return]
+        lock = lock and self.transaction.connection.dialect.name != "sqlite"
         return load_round(self.session, self.case.round_year, lock=lock)
 
     def application(self) -> str:
@@ -111,19 +129,17 @@ class Act:
         acts that judge or change an application load it (``gdcluster.engine.applications``)."""
         if self._application is None:
             from gdcluster.engine.applications import stored_text
-            from gdcluster.engine.store import connection_of
 
-            self._application = stored_text(connection_of(self.session), self.case.id)
+            self._application = stored_text(self.connection, self.case.id)
         return self._application
 
     def store_application(self, stored: Any) -> str:
         """Replace the case's application with ``stored`` (``to_json`` of a validated one);
         returns the text stored."""
         from gdcluster.engine.applications import encode, write
-        from gdcluster.engine.store import connection_of
 
         text = encode(stored)
-        write(connection_of(self.session), self.case.id, text)
+        write(self.connection, self.case.id, text)
         self._application = text
         return text
 

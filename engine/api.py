@@ -373,7 +373,8 @@ class Engine(Administration):
         """
         who = Actor.of(actor)
         lifecycle = self.kernel.lifecycle
-        trigger = views.trigger_code(trigger, among=lifecycle.triggers)
+        if not (isinstance(trigger, str) and trigger in lifecycle.triggers):  # a code: as is
+            trigger = views.trigger_code(trigger, among=lifecycle.triggers)
         known = lifecycle.payload_keys(trigger)
         unknown = sorted(set(payload) - known)
         if unknown:

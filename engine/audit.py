@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gdcluster.engine.clock import local_text
 from gdcluster.engine.errors import ClockBehind
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.store import connection_of
+from gdcluster.engine.store import connection_of, sql_connection
 
 GENESIS = "0" * 64
 
@@ -82,10 +82,14 @@ def _statements() -> SimpleNamespace:
         head_for_update=select(head.c.seq, head.c.hash).where(head.c.id == 1)
         .with_for_update(),
         insert=insert(rows),
-        # one row, every column bound (``attest`` NULL when the row has none)
+        # one row, every column bound; without ``attest`` for a row that has none (written
+        # as before the column, so also on a database made before it)
         insert_one=Prepared(insert(rows).values(
             {column.name: bindparam(column.name, type_=column.type)
              for column in rows.columns})),
+        insert_plain=Prepared(insert(rows).values(
+            {column.name: bindparam(column.name, type_=column.type)
+             for column in rows.columns if column.name != "attest"})),
         row_time=select(rows.c.at).where(rows.c.seq == bindparam("seq")),
         move_head=update(head).where(head.c.id == 1)
         .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
@@ -119,7 +123,7 @@ class Appended:
 
 
 def append(
-    session: Session,
+    session: Session | Any,
     *,
     actor: str,
     trigger: str,
@@ -144,8 +148,7 @@ def append(
     Time only moves forward: a row dated before the row it follows is refused
     (``ClockBehind``), on every database, whoever appends — the one place every act passes.
     """
-    session.flush()
-    connection = connection_of(session)
+    connection = sql_connection(session)
     sql = _statements()
     values: dict[str, Any] = {
         "case_id": case_id,
@@ -180,7 +183,7 @@ def append(
         _link(values, head.seq, head.hash)
         connection.execute(sql.move_head, {"new_seq": values["seq"],
                                            "new_hash": values["hash"]})
-    sql.insert_one.run(connection, {"attest": None, **values})
+    (sql.insert_one if "attest" in values else sql.insert_plain).run(connection, values)
     _LAST_HEADS[writer] = (values["seq"], values["hash"], values["at"])
     return Appended(values["seq"], values["hash"], values)
 

@@ -97,6 +97,20 @@ def load(connection: Any, case_id: int) -> tuple[CaseRow, RoundRow | None] | Non
     return case, (RoundRow(row[_SPLIT:]) if row[_SPLIT] is not None else None)
 
 
+_ROUND_LOCKED = Prepared(select(*(_ROUND.c[name] for name in ROUND_COLUMNS))
+                         .where(_ROUND.c.year == bindparam("year")).with_for_update())
+
+
+def load_round_locked(connection: Any, year: int) -> RoundRow:
+    """The round ``year`` read again under its row lock (``FOR UPDATE``: PostgreSQL)."""
+    row = _ROUND_LOCKED.first(connection, {"year": year})
+    if row is None:
+        from gdcluster.engine.errors import NotFound
+
+        raise NotFound("round", year)
+    return RoundRow(row)
+
+
 #: One prepared ``UPDATE`` per set of changed columns (an act changes two to six of them).
 _UPDATES: dict[frozenset[str], Prepared] = {}
 

@@ -124,7 +124,7 @@ def city_quota_left(act: Act) -> None:
 
     round_row = act.round(lock=True)  # serializes recommendations of one round
     quota = city_quota(round_row, act.policy, act.case.city)
-    used = recommended_count(act.session, act.case.round_year, act.case.city)
+    used = recommended_count(act.connection, act.case.round_year, act.case.city)
     if used >= quota[1]:
         raise act.refuse(
             Message("{city} has already recommended {used} clusters in round {year}; its "

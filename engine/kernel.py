@@ -91,23 +91,46 @@ class TransitionEvent:
 
 
 class Transaction:
-    """An open write transaction of the kernel. What it records is published once it commits."""
+    """An open write transaction of the kernel. What it records is published once it commits.
 
-    def __init__(self, session: Session,
+    It holds a connection; an ORM session on it is made only when something asks for one
+    (:attr:`session`: the effects and guards that work with model objects, the transaction
+    hooks, the sweep), and flushed before the transaction is sealed. An act on the table's
+    hot path (``Kernel.act``: its case and round as rows, prepared statements) makes none.
+    """
+
+    def __init__(self, connection: Any,
                  hooks: list[Callable[[Session, TransitionEvent], None]]) -> None:
-        self.session = session
+        self.connection = connection
+        self._session: Session | None = None
         self.events: list[TransitionEvent] = []
         self._hooks = hooks
         self._last: audit.Appended | None = None
         #: cases on which this transaction holds a due deadline: only there may ``system`` act
         self._timer_cases: set[int] = set()
 
+    @property
+    def session(self) -> Session:
+        """An ORM session in this transaction (on its connection), made when first asked."""
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def _sql(self) -> Any:
+        """Where a record is written: the session when there is one (flushed first, so that
+        locks are taken in order), else the connection."""
+        return self._session if self._session is not None else self.connection
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
     def claim_deadline(self, deadline_id: int, at: datetime) -> bool:
         """``pending → fired`` for a deadline due at ``at``, conditionally: exactly one process
         wins. Winning is the one capability to act as ``system`` on the deadline's case in this
         transaction (DESIGN §8a): the timers act only on a due deadline they hold, and no
         caller gets the scheduler's authority by naming it."""
-        won = connection_of(self.session).execute(
+        won = self.connection.execute(
             update(Deadline)
             .where(Deadline.id == deadline_id, Deadline.status == "pending",
                    Deadline.due_at <= at)
@@ -129,7 +152,7 @@ class Transaction:
         row records (``audit verify`` replays cases from these)."""
         payload = payload or {}
         entry = audit.append(
-            self.session, actor=str(actor), trigger=trigger, article=article, at=at,
+            self._sql(), actor=str(actor), trigger=trigger, article=article, at=at,
             case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
             reason=reason, payload=payload,
             attest={"case": case_snapshot(case)} if case is not None else None,
@@ -171,8 +194,10 @@ class Transaction:
         """Before the commit: the transaction's last audit row vouches for the records not yet
         vouched for (its notices and deadline outcomes, and refusals, renderings and closings
         made outside an act since): ``gdcluster.engine.coverage``."""
+        if self._session is not None:
+            self._session.flush()
         if self._last is not None:
-            self._last = seal(connection_of(self.session), self._last)
+            self._last = seal(self.connection, self._last)
 
 
 class Kernel:
@@ -234,10 +259,13 @@ class Kernel:
     def transaction(self) -> Iterator[Transaction]:
         """One write transaction; the acts recorded in it are published after it commits (and
         never, if it rolls back)."""
-        with self.store.write() as session:
-            transaction = Transaction(session, self._hooks)
-            yield transaction
-            transaction.seal()
+        with self.store.write_connection() as connection:
+            transaction = Transaction(connection, self._hooks)
+            try:
+                yield transaction
+                transaction.seal()
+            finally:
+                transaction.close()
         self._emit(transaction.events)
 
     def _emit(self, events: Iterable[TransitionEvent]) -> None:
@@ -283,7 +311,7 @@ class Kernel:
         try:
             try:
                 with self.transaction() as transaction:
-                    found = case_rows.load(connection_of(transaction.session), case_id)
+                    found = case_rows.load(transaction.connection, case_id)
                     if found is None:
                         raise NotFound("case", case_id)
                     case, round_row = found
@@ -291,7 +319,9 @@ class Kernel:
                         raise ConcurrentModification(case_id, expected_version)
                     self.transition(transaction, case, trigger, who, payload, now,
                                     calendar=calendar, round_row=round_row)
-                    return case_view(transaction.session, case) if view else None
+                    if not view:
+                        return None
+                    return case_view(transaction._sql(), case)
             except StaleDataError as exc:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
@@ -316,9 +346,9 @@ class Kernel:
             raise PermissionDenied(
                 f"system acts only for a due deadline the scheduler holds; {trigger} on case "
                 f"{case.id} is not one", actor=str(who), trigger=trigger)
-        act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
+        act = Act(transaction=transaction, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
-                  calendar=self._calendar(transaction.session) if calendar is None
+                  calendar=self._calendar(transaction) if calendar is None
                   else lambda: calendar, loaded_round=round_row)
         from_state = case.state
         rule = self.lifecycle.take(act)
@@ -331,7 +361,7 @@ class Kernel:
         # bumped once, after the act's changes: bumped first, it would dirty the case before
         # the guards' reads, whose autoflush would then write the row a second time
         case.version += 1
-        _write_case(transaction.session, case)  # before settle, whose flush would write it too
+        _write_case(transaction, case)  # before settle, whose flush would write it too
         if case.state in self.lifecycle.ends and case.state != from_state:
             deadlines.settle(transaction.session, now=now, result=f"case {case.state}",
                              status="cancelled", case_id=case.id)
@@ -371,7 +401,7 @@ class Kernel:
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _calendar(session: Session) -> Callable[[], WorkCalendar]:
+    def _calendar(transaction: Transaction) -> Callable[[], WorkCalendar]:
         """The calendar in force, read when an act first counts working days."""
         loaded: list[WorkCalendar] = []
 
@@ -379,7 +409,7 @@ class Kernel:
             if not loaded:
                 from gdcluster.engine.calendar import calendar_from_session
 
-                loaded.append(calendar_from_session(session))
+                loaded.append(calendar_from_session(transaction.session))
             return loaded[0]
 
         return load
@@ -390,7 +420,7 @@ _UPDATE_CASE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("_case_id
                                          _CASE_TABLE.c.version == bindparam("_loaded_version"))
 
 
-def _write_case(session: Session, case: Case | CaseRow) -> None:
+def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
     """Write what the act changed on the case as one prepared ``UPDATE … WHERE id = … AND
     version = <as loaded>`` — the statement the unit of work would emit, without its
     machinery — then detach the case, so that no later flush writes it again. A changed
@@ -399,8 +429,9 @@ def _write_case(session: Session, case: Case | CaseRow) -> None:
     from sqlalchemy import inspect as inspect_
 
     if isinstance(case, CaseRow):
-        case_rows.write(connection_of(session), case)
+        case_rows.write(transaction.connection, case)
         return
+    session = transaction.session
 
     state = inspect_(case)
     changed = state.committed_state  # attribute -> value as loaded, for each changed one

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gdcluster.engine.models import Case, Round
 from gdcluster.engine.prepared import Prepared
-from gdcluster.engine.store import connection_of
+from gdcluster.engine.store import sql_connection
 
 if TYPE_CHECKING:
     from gdcluster.states.policy import Policy
@@ -42,9 +42,8 @@ def _recommended_count_statement() -> Any:
 _RECOMMENDED_COUNT = Prepared(_recommended_count_statement())
 
 
-def recommended_count(session: Session, round_year: int, city: str) -> int:
+def recommended_count(session: Session | Any, round_year: int, city: str) -> int:
     """Cases of the round the city has recommended (withdrawn ones not counted)."""
-    session.flush()
-    row = _RECOMMENDED_COUNT.first(connection_of(session),
+    row = _RECOMMENDED_COUNT.first(sql_connection(session),
                                    {"round_year": round_year, "city": city})
     return int(row[0] or 0) if row is not None else 0

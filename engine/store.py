@@ -210,6 +210,16 @@ def connection_of(session: Session) -> Any:
     return connection
 
 
+def sql_connection(source: Session | Any) -> Any:
+    """Where to run Core statements: a session's connection (the session flushed first, so
+    that its pending changes are seen and its locks taken first), or ``source`` itself when
+    it is a connection (an act of the kernel that made no session)."""
+    if isinstance(source, Session):
+        source.flush()
+        return connection_of(source)
+    return source
+
+
 @contextmanager
 def _transaction(bind: SAEngine) -> Iterator[Session]:
     """A session in one transaction on ``bind``; a lost lock race is exit 5, never exit 1,
@@ -220,15 +230,36 @@ def _transaction(bind: SAEngine) -> Iterator[Session]:
             yield session
             committing = True  # the body is done: what fails now fails in the commit
     except DBAPIError as exc:
-        if _is_connection_lost(exc, bind.dialect.name):
-            raise ConnectionLost(_cause(exc), committing=committing) from exc
-        if isinstance(exc, OperationalError) and _is_lock_timeout(exc):
-            raise ConcurrentModification(None) from exc
-        if isinstance(exc, OperationalError) and "readonly database" in _cause(exc):
-            raise DatabaseUnavailable(
-                f"the database is read-only for this user ({_cause(exc)}): reading commands "
-                f"work; acts need write access to the file and its folder") from exc
+        _translate(exc, bind.dialect.name, committing)
         raise
+
+
+@contextmanager
+def _connection_transaction(bind: SAEngine) -> Iterator[Any]:
+    """:func:`_transaction` without a session: a connection in one transaction, its errors
+    reported alike. The act kernel's transactions (``Kernel.transaction``) make a session on
+    it only when something asks for one."""
+    committing = False
+    try:
+        with bind.begin() as connection:
+            yield connection
+            committing = True
+    except DBAPIError as exc:
+        _translate(exc, bind.dialect.name, committing)
+        raise
+
+
+def _translate(exc: DBAPIError, dialect: str, committing: bool) -> None:
+    """Raise what a failed transaction's ``exc`` means to the caller (exit 5, exit 2), if
+    anything; return to let it propagate as it is."""
+    if _is_connection_lost(exc, dialect):
+        raise ConnectionLost(_cause(exc), committing=committing) from exc
+    if isinstance(exc, OperationalError) and _is_lock_timeout(exc):
+        raise ConcurrentModification(None) from exc
+    if isinstance(exc, OperationalError) and "readonly database" in _cause(exc):
+        raise DatabaseUnavailable(
+            f"the database is read-only for this user ({_cause(exc)}): reading commands "
+            f"work; acts need write access to the file and its folder") from exc
 
 
 class Store:
@@ -295,12 +326,20 @@ class Store:
         """One transaction (``BEGIN IMMEDIATE`` on SQLite); commits on normal exit, rolls back
         on any exception. Refused up front on a read-only file, or when the SQLite file opened
         is no longer there (:meth:`ensure_same`)."""
+        self._writable()
+        return _transaction(self._writer)
+
+    def write_connection(self) -> AbstractContextManager[Any]:
+        """:meth:`write` as a ``Connection`` in the transaction, without a session."""
+        self._writable()
+        return _connection_transaction(self._writer)
+
+    def _writable(self) -> None:
         if self.read_only:
             raise DatabaseUnavailable(
                 f"{self.path} is read-only for this user (the file or its folder): reading "
                 f"commands work; acts need write access to both", url=self.url)
         self.ensure_same()
-        return _transaction(self._writer)
 
     def schema_revision(self) -> str | None:
         """The schema's revision; None when the gdcluster tables are not there."""

@@ -25,8 +25,8 @@ from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.prepared import Prepared
-from gdcluster.engine.procedures import PROPOSED, procedure_shown
-from gdcluster.engine.store import Store, connection_of
+from gdcluster.engine.procedures import PROCEDURE_STATES, PROPOSED, procedure_shown
+from gdcluster.engine.store import Store, sql_connection
 
 Row = TypeVar("Row", Case, Round)
 
@@ -137,18 +137,19 @@ def read_case(store: Store, case_id: int) -> CaseView:
         return case_view(session, load_case(session, case_id))
 
 
-def case_view(session: Session, case: Case) -> CaseView:
-    """One case with its deadlines, objections and reports, read in ``session``.
+def case_view(session: Session | Any, case: Any) -> CaseView:
+    """One case with its deadlines, objections and reports, read in ``session`` (or on a
+    connection in its transaction).
 
     One prepared Core statement on the session's connection (after a flush), not ORM queries:
     every act reads its case back this way, so it is the cheapest read there is.
     """
-    session.flush()
+    connection = sql_connection(session)
     deadline_rows: list[tuple[Any, ...]] = []
     objections: list[dict[str, Any]] = []
     reports: list[int] = []
     for part, number, at, text1, text2, text3, text4, text5 in _CASE_PARTS.rows(
-            connection_of(session), {"case_id": case.id}):
+            connection, {"case_id": case.id}):
         if part == _DEADLINE_PART:
             deadline_rows.append(((at, number), {
                 "kind": text1, "key": text2, "due_at": at, "status": text3, "result": text4}))
@@ -161,7 +162,13 @@ def case_view(session: Session, case: Case) -> CaseView:
     objections.sort(key=lambda item: item["id"])
     reports.sort()
     view = _view(case, [item[1] for item in deadline_rows], objections, reports)
-    shown = procedure_shown(session, view.id, view.state, view.deadlines)
+    if view.state not in PROCEDURE_STATES:
+        return view
+    if not isinstance(session, Session):  # a connection: a session on it for this read
+        with Session(bind=session) as reader:
+            shown = procedure_shown(reader, view.id, view.state, view.deadlines)
+    else:
+        shown = procedure_shown(session, view.id, view.state, view.deadlines)
     return view if shown is None else replace(view, procedure=shown)
 
 
