@@ -82,7 +82,7 @@ class Engine(Administration):
 
             self._kernel = Kernel(self.store, self._clock, simulation=self._simulation,
                                   lifecycle=Lifecycle.of(load_workflow()))
-            self._kernel.on_transaction(_link_attachments)
+            self._kernel.on_transaction(_link_attachments, triggers=("attach",))
             from gdcluster.engine.review_rounds import recognition_acts_only
 
             self._kernel.before_batch(recognition_acts_only(self.store))
@@ -102,15 +102,18 @@ class Engine(Administration):
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None,
-             acts: bool = True) -> Engine:
+             acts: bool = True, synchronous: str = "FULL") -> Engine:
         """Open an initialized database (``gdcluster init`` first; see :meth:`init`).
 
         A clock other than exactly the system clock (a subclass neither) is accepted only by
         a simulation database, so nobody can backdate an act on a real one
         (``SimulationOnly``); the clock cannot be swapped after opening. ``acts=False``: opened
         to read — the workflow is bound when the first act needs it, not now (the CLI's reads).
+        ``synchronous`` (SQLite): ``FULL``, the default, makes each committed act survive a
+        power loss; ``NORMAL`` (WAL) keeps the database whole but may lose the last acts
+        committed before a power loss (not a process crash). PostgreSQL ignores it.
         """
-        store = Store(resolve_url(url))
+        store = Store(resolve_url(url), synchronous=synchronous)
         revision = store.schema_revision()
         if revision != SCHEMA_REVISION:
             store.dispose()
@@ -574,7 +577,6 @@ class Engine(Administration):
 
 def _link_attachments(session: Session, event: TransitionEvent) -> None:
     """After an ``attach`` act's audit row: name it on the attachment the act stored."""
-    if event.trigger == "attach":
-        from gdcluster.engine.attachments import link_audit_row
+    from gdcluster.engine.attachments import link_audit_row
 
-        link_audit_row(session, event.case_id, event.audit_seq)
+    link_audit_row(session, event.case_id, event.audit_seq)

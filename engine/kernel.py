@@ -161,7 +161,8 @@ class Transaction:
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
                                 at, reason, dict(payload), entry.seq, entry.prev_hash)
         for hook in list(self._hooks):
-            hook(self.session, event)
+            if trigger in getattr(hook, "triggers", (trigger,)):
+                hook(self.session, event)
         self.events.append(event)
         return event
 
@@ -185,7 +186,8 @@ class Transaction:
                 row.get("reason"), dict(row.get("payload") or {}), entry.seq,
                 entry.prev_hash)
             for hook in list(self._hooks):
-                hook(self.session, event)
+                if event.trigger in getattr(hook, "triggers", (event.trigger,)):
+                    hook(self.session, event)
             events.append(event)
         self.events.extend(events)
         return events
@@ -198,6 +200,17 @@ class Transaction:
             self._session.flush()
         if self._last is not None:
             self._last = seal(self.connection, self._last)
+
+
+@dataclass(frozen=True)
+class _Only:
+    """A transaction hook run only after the acts ``triggers``."""
+
+    hook: Callable[[Session, TransitionEvent], None]
+    triggers: frozenset[str]
+
+    def __call__(self, session: Session, event: TransitionEvent) -> None:
+        self.hook(session, event)
 
 
 class Kernel:
@@ -233,9 +246,12 @@ class Kernel:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
-    def on_transaction(self, hook: Callable[[Session, TransitionEvent], None]
-                       ) -> Callable[[], None]:
-        """Run ``hook(session, event)`` inside each act's transaction, after its audit row."""
+    def on_transaction(self, hook: Callable[[Session, TransitionEvent], None], *,
+                       triggers: Iterable[str] | None = None) -> Callable[[], None]:
+        """Run ``hook(session, event)`` inside each act's transaction, after its audit row
+        (only after the acts ``triggers`` when given: the others make no session for it)."""
+        if triggers is not None:
+            hook = _Only(hook, frozenset(triggers))
         self._hooks.append(hook)
         return lambda: self._hooks.remove(hook)
 

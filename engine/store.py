@@ -144,11 +144,19 @@ def _sqlite_mode(path: str, *, create: bool) -> str:
     return "immutable"
 
 
-def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
+#: SQLite ``synchronous`` settings a store may be opened with (FULL is the default).
+SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def open_engine(url: str, *, create: bool = False,
+                synchronous: str = "FULL") -> tuple[SAEngine, str]:
     """An SQLAlchemy engine for ``url`` (nothing connected yet) and how it opens the database:
     ``server``, ``memory``, or a SQLite file's ``rwc``, ``rw``, ``ro`` or ``immutable``."""
     from sqlalchemy import create_engine
 
+    if synchronous not in SYNCHRONOUS:
+        raise InvalidInput(f"synchronous must be one of {', '.join(SYNCHRONOUS)}",
+                           field="synchronous")
     parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         connect_args: dict[str, Any] = {}
@@ -158,7 +166,7 @@ def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
     if parsed.database in (None, "", ":memory:"):
         engine = create_engine(parsed, poolclass=StaticPool, connect_args={
             "timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
-        _sqlite_setup(engine, memory=True, read_only=False)
+        _sqlite_setup(engine, memory=True, read_only=False, synchronous=synchronous)
         return engine, "memory"
     path = os.path.abspath(parsed.database)
     mode = _sqlite_mode(path, create=create)
@@ -170,7 +178,8 @@ def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
                                check_same_thread=False)
 
     engine = create_engine(parsed.set(database=path), creator=connect)
-    _sqlite_setup(engine, memory=False, read_only=mode in READ_ONLY_MODES)
+    _sqlite_setup(engine, memory=False, read_only=mode in READ_ONLY_MODES,
+                  synchronous=synchronous)
     return engine, mode
 
 
@@ -178,7 +187,8 @@ def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
 READ_ONLY_MODES = ("ro", "immutable")
 
 
-def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
+def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool,
+                  synchronous: str = "FULL") -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE is ours to emit.
@@ -186,7 +196,7 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
         cursor = dbapi_connection.cursor()
         if not memory and not read_only:  # setting the journal mode writes the file header
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")  # one of SYNCHRONOUS
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -194,7 +204,14 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        if connection.dispatch.before_cursor_execute:  # observed: as any statement
+            connection.exec_driver_sql(sql)
+            return
+        try:  # on the driver's connection (``gdcluster.engine.prepared`` says why)
+            connection.connection.dbapi_connection.execute(sql)
+        except Exception as error:  # wrapped as ``exec_driver_sql`` would (busy: exit 5)
+            connection._handle_dbapi_exception(error, sql, (), None, None)
 
 
 def connection_of(session: Session) -> Any:
@@ -270,9 +287,9 @@ class Store:
     create a SQLite file.
     """
 
-    def __init__(self, url: str, *, create: bool = False) -> None:
+    def __init__(self, url: str, *, create: bool = False, synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine, self.mode = open_engine(url, create=create)
+        self.engine, self.mode = open_engine(url, create=create, synchronous=synchronous)
         self.dialect = self.engine.dialect.name
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
         #: the SQLite file's absolute path (None on PostgreSQL and in memory)

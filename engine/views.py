@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -164,11 +165,8 @@ def case_view(session: Session | Any, case: Any) -> CaseView:
     view = _view(case, [item[1] for item in deadline_rows], objections, reports)
     if view.state not in PROCEDURE_STATES:
         return view
-    if not isinstance(session, Session):  # a connection: a session on it for this read
-        with Session(bind=session) as reader:
-            shown = procedure_shown(reader, view.id, view.state, view.deadlines)
-    else:
-        shown = procedure_shown(session, view.id, view.state, view.deadlines)
+    with nullcontext(session) if isinstance(session, Session) else Session(session) as reader:
+        shown = procedure_shown(reader, view.id, view.state, view.deadlines)
     return view if shown is None else replace(view, procedure=shown)
 
 
