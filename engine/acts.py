@@ -69,8 +69,9 @@ class Act:
     audit: dict[str, Any] = field(default_factory=dict)
     #: The case's round as the act read it with the case (``Kernel.act``), if it did.
     loaded_round: Any = field(default=None, repr=False)
-    #: The case's application as stored, once an act has read or written it.
-    _application: str | None = field(default=None, init=False, repr=False)
+    #: The case's application as stored: as read with the case (``Kernel.act``), or once the
+    #: act has read or written it.
+    stored_application: str | None = field(default=None, repr=False)
 
     @property
     def session(self) -> Session:
@@ -82,7 +83,7 @@ class Act:
         """The act's connection: its session's (flushed) when it has one."""
         from gdcluster.engine.store import sql_connection
 
-        return sql_connection(self.transaction._sql())
+        return sql_connection(self.transaction.executor())
 
     @property
     def state(self) -> str:
@@ -127,11 +128,11 @@ class Act:
     def application(self) -> str:
         """The case's application as stored (JSON text), read when first asked for: only the
         acts that judge or change an application load it (``gdcluster.engine.applications``)."""
-        if self._application is None:
+        if self.stored_application is None:
             from gdcluster.engine.applications import stored_text
 
-            self._application = stored_text(self.connection, self.case.id)
-        return self._application
+            self.stored_application = stored_text(self.connection, self.case.id)
+        return self.stored_application
 
     def store_application(self, stored: Any) -> str:
         """Replace the case's application with ``stored`` (``to_json`` of a validated one);
@@ -140,7 +141,7 @@ class Act:
 
         text = encode(stored)
         write(self.connection, self.case.id, text)
-        self._application = text
+        self.stored_application = text
         return text
 
     def objection(self) -> Objection:
@@ -176,16 +177,22 @@ class Registry:
         self.kind = kind
         self._functions: dict[str, Check] = {}
         self._reads: dict[str, frozenset[str]] = {}
+        #: The functions that read the case's application (``Act.application``).
+        self.reading_application: set[str] = set()
 
-    def register(self, name: str, *, reads: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+    def register(self, name: str, *, reads: tuple[str, ...] = (),
+                 application: bool = False) -> Callable[[Check], Check]:
         """Decorator: register the function under ``name``, reading the payload keys
-        ``reads``; a name is registered once."""
+        ``reads`` (and the case's application, when ``application``: the act then reads it
+        with its case); a name is registered once."""
 
         def add(function: Check) -> Check:
             if name in self._functions:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._functions[name] = function
             self._reads[name] = frozenset(reads)
+            if application:
+                self.reading_application.add(name)
             return function
 
         return add

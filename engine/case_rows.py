@@ -83,18 +83,34 @@ def _load_statement() -> Any:
             .with_for_update(of=_CASE))
 
 
+def _load_with_application() -> Any:
+    from gdcluster.engine.models import Application
+
+    side = Application.__table__  # type: ignore[attr-defined]
+    statement = _load_statement()
+    return (statement.add_columns(side.c.data)
+            .outerjoin(side, side.c.case_id == _CASE.c.id))
+
+
 _LOAD = Prepared(_load_statement())
+#: ... and the case's application (as stored), for the acts whose guards judge it.
+_LOAD_WITH_APPLICATION = Prepared(_load_with_application())
 _SPLIT = len(CASE_COLUMNS)
+_ROUND_END = _SPLIT + len(ROUND_COLUMNS)
 
 
-def load(connection: Any, case_id: int) -> tuple[CaseRow, RoundRow | None] | None:
+def load(connection: Any, case_id: int, *, application: bool = False
+         ) -> tuple[CaseRow, RoundRow | None, str | None] | None:
     """The case ``case_id`` (its row locked ``FOR UPDATE`` on PostgreSQL; SQLite's writer
-    holds the database) with its round; None when there is no such case."""
-    row = _LOAD.first(connection, {"case_id": case_id})
+    holds the database) with its round, and its application as stored when asked (else
+    None); None when there is no such case."""
+    row = (_LOAD_WITH_APPLICATION if application else _LOAD).first(
+        connection, {"case_id": case_id})
     if row is None:
         return None
     case = CaseRow(row[:_SPLIT])
-    return case, (RoundRow(row[_SPLIT:]) if row[_SPLIT] is not None else None)
+    round_row = RoundRow(row[_SPLIT:_ROUND_END]) if row[_SPLIT] is not None else None
+    return case, round_row, (row[_ROUND_END] if application else None)
 
 
 _ROUND_LOCKED = Prepared(select(*(_ROUND.c[name] for name in ROUND_COLUMNS))

@@ -68,7 +68,7 @@ def round_running(act: Act) -> None:
         )
 
 
-@GUARDS.register("application_complete")
+@GUARDS.register("application_complete", application=True)
 def application_complete(act: Act) -> None:
     from gdcluster.engine.application import missing_for_submission
     from gdcluster.engine.criteria import validated
@@ -85,7 +85,7 @@ def application_complete(act: Act) -> None:
         )
 
 
-@GUARDS.register("criteria_pass")
+@GUARDS.register("criteria_pass", application=True)
 def criteria_pass(act: Act) -> None:
     from gdcluster.engine.criteria import check_case
 

@@ -116,7 +116,7 @@ class Transaction:
             self._session = Session(bind=self.connection, expire_on_commit=False)
         return self._session
 
-    def _sql(self) -> Any:
+    def executor(self) -> Any:
         """Where a record is written: the session when there is one (flushed first, so that
         locks are taken in order), else the connection."""
         return self._session if self._session is not None else self.connection
@@ -152,7 +152,7 @@ class Transaction:
         row records (``audit verify`` replays cases from these)."""
         payload = payload or {}
         entry = audit.append(
-            self._sql(), actor=str(actor), trigger=trigger, article=article, at=at,
+            self.executor(), actor=str(actor), trigger=trigger, article=article, at=at,
             case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
             reason=reason, payload=payload,
             attest={"case": case_snapshot(case)} if case is not None else None,
@@ -327,17 +327,20 @@ class Kernel:
         try:
             try:
                 with self.transaction() as transaction:
-                    found = case_rows.load(transaction.connection, case_id)
+                    found = case_rows.load(
+                        transaction.connection, case_id,
+                        application=trigger in self.lifecycle.reading_application)
                     if found is None:
                         raise NotFound("case", case_id)
-                    case, round_row = found
+                    case, round_row, application = found
                     if expected_version is not None and case.version != expected_version:
                         raise ConcurrentModification(case_id, expected_version)
                     self.transition(transaction, case, trigger, who, payload, now,
-                                    calendar=calendar, round_row=round_row)
+                                    calendar=calendar, round_row=round_row,
+                                    application=application)
                     if not view:
                         return None
-                    return case_view(transaction._sql(), case)
+                    return case_view(transaction.executor(), case)
             except StaleDataError as exc:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
@@ -349,7 +352,7 @@ class Kernel:
     def transition(
         self, transaction: Transaction, case: Case | CaseRow, trigger: str, who: Actor,
         payload: dict[str, Any], now: datetime, *, calendar: WorkCalendar | None = None,
-        round_row: RoundRow | None = None,
+        round_row: RoundRow | None = None, application: str | None = None,
     ) -> TransitionEvent:
         """The act itself, inside ``transaction``, on a case the caller has locked first.
 
@@ -365,7 +368,8 @@ class Kernel:
         act = Act(transaction=transaction, case=case, trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction) if calendar is None
-                  else lambda: calendar, loaded_round=round_row)
+                  else lambda: calendar, loaded_round=round_row,
+                  stored_application=application)
         from_state = case.state
         rule = self.lifecycle.take(act)
         if case.state != from_state:

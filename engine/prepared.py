@@ -30,8 +30,7 @@ class _Compiled:
     names: tuple[str, ...]  # the parameters in the order the SQL takes them (positional)
     defaults: dict[str, Any]  # values fixed in the statement (literals, IN lists)
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]
-    results: tuple[Callable[[Any], Any] | None, ...]
-    converts: bool  # some result column has a processor
+    converts: tuple[tuple[int, Callable[[Any], Any]], ...]  # result columns to convert
 
 
 class Prepared:
@@ -51,9 +50,8 @@ class Prepared:
                         if value is not None}
             processors = compiled._bind_processors
             escaped = compiled.escaped_bind_names or {}
-            results = tuple(
-                entry.type._cached_result_processor(dialect, None)
-                for entry in (compiled._result_columns or ()))
+            results = [entry.type._cached_result_processor(dialect, None)
+                       for entry in (compiled._result_columns or ())]
             names = tuple(compiled.positiontup or ()) if dialect.positional else ()
             found = _Compiled(
                 sql=compiled.string, positional=dialect.positional, names=names,
@@ -61,7 +59,8 @@ class Prepared:
                 binds=tuple((escaped.get(name, name), processor)
                             for name, processor in processors.items()
                             if callable(processor)),
-                results=results, converts=any(results))
+                converts=tuple((index, convert) for index, convert in enumerate(results)
+                               if convert is not None))
             if (escaped and not dialect.positional) or compiled.post_compile_params:
                 # parameters renamed in the SQL, or expanded when run (``IN`` lists): such a
                 # statement is not for this path
@@ -99,13 +98,17 @@ class Prepared:
             fetched = cursor.fetchall()
         finally:
             cursor.close()
-        compiled = self._by_dialect[connection.dialect.name]
-        if not compiled.converts:
+        converts = self._by_dialect[connection.dialect.name].converts
+        if not converts:
             return fetched  # type: ignore[no-any-return]
-        results = compiled.results
-        return [tuple(value if convert is None or value is None else convert(value)
-                      for convert, value in zip(results, row, strict=True))
-                for row in fetched]
+        rows = []
+        for row in fetched:
+            values = list(row)
+            for index, convert in converts:
+                if values[index] is not None:
+                    values[index] = convert(values[index])
+            rows.append(values)
+        return rows
 
     def first(self, connection: Any, params: dict[str, Any] | None = None
               ) -> Sequence[Any] | None:
