@@ -131,6 +131,7 @@ class Act:
         if self.stored_application is None:
             from gdcluster.engine.applications import stored_text
 
+            assert self.case.id is not None  # an act's case is stored
             self.stored_application = stored_text(self.connection, self.case.id)
         return self.stored_application
 
@@ -140,6 +141,7 @@ class Act:
         from gdcluster.engine.applications import encode, write
 
         text = encode(stored)
+        assert self.case.id is not None  # an act's case is stored
         write(self.connection, self.case.id, text)
         self.stored_application = text
         return text

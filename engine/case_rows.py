@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
@@ -64,6 +64,11 @@ class CaseRow:
     def __repr__(self) -> str:
         return f"CaseRow(id={self.id!r}, state={self.state!r}, version={self.version!r})"
 
+    if TYPE_CHECKING:  # the columns, set by name
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
 
 class RoundRow:
     """A round read with an act's case: its columns (but its stored batches) as attributes."""
@@ -73,6 +78,9 @@ class RoundRow:
     def __init__(self, values: Sequence[Any]) -> None:
         for name, value in zip(ROUND_COLUMNS, values, strict=True):
             setattr(self, name, value)
+
+    if TYPE_CHECKING:  # the columns, set by name
+        def __getattr__(self, name: str) -> Any: ...
 
 
 def _load_statement() -> Any:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
@@ -145,7 +145,7 @@ class Transaction:
         self, *, actor: Actor, trigger: str, article: str, at: datetime,
         case_id: int | None = None, round_year: int | None = None,
         from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
-        payload: dict[str, Any] | None = None, case: Case | None = None,
+        payload: dict[str, Any] | None = None, case: Case | CaseRow | None = None,
     ) -> TransitionEvent:
         """Append the act's audit row and run the transaction hooks (inside the transaction:
         a hook that raises aborts the act). ``case``: the case as the act left it, which the
@@ -365,7 +365,8 @@ class Kernel:
             raise PermissionDenied(
                 f"system acts only for a due deadline the scheduler holds; {trigger} on case "
                 f"{case.id} is not one", actor=str(who), trigger=trigger)
-        act = Act(transaction=transaction, case=case, trigger=trigger, actor=who,
+        act = Act(transaction=transaction, case=cast(Case, case),  # a CaseRow reads alike
+                  trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction) if calendar is None
                   else lambda: calendar, loaded_round=round_row,

@@ -101,7 +101,7 @@ class Prepared:
         converts = self._by_dialect[connection.dialect.name].converts
         if not converts:
             return fetched  # type: ignore[no-any-return]
-        rows = []
+        rows: list[Sequence[Any]] = []
         for row in fetched:
             values = list(row)
             for index, convert in converts:

@@ -31,7 +31,7 @@ def case_plan(case: Case, session: Any) -> Mapping[str, Any] | None:
     elif review.get("assessed_plan") is not None:
         source = {"development_plan": review["assessed_plan"]}
     else:
-        source = read(stored_text(connection_of(session), case.id))
+        source = read(stored_text(connection_of(session), int(case.id or 0)))
     plan = read_stored_application(source).get("development_plan")
     return plan if isinstance(plan, Mapping) else None
 

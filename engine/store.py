@@ -155,8 +155,10 @@ def open_engine(url: str, *, create: bool = False,
     from sqlalchemy import create_engine
 
     if synchronous not in SYNCHRONOUS:
-        raise InvalidInput(f"synchronous must be one of {', '.join(SYNCHRONOUS)}",
-                           field="synchronous")
+        from gdcluster.engine.i18n import Message
+
+        raise InvalidInput(Message("synchronous must be FULL or NORMAL, not {value}",
+                                   value=synchronous), field="synchronous")
     parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         connect_args: dict[str, Any] = {}
