@@ -2411,7 +2411,7 @@ def template_review(case_id: int | None, round_year: int | None, policy: str | N
         with engine.store.read() as session:
             from gdcluster.engine.models import Case
 
-            plan = case_plan(session.get(Case, case_id)) or {}
+            plan = case_plan(session.get(Case, case_id), session) or {}
         goals = [goal["indicator"] for goal in plan.get("goals", []) if goal.get("indicator")]
     if round_year is None:
         from gdcluster.engine.clock import SystemClock, local_date

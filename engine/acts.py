@@ -54,7 +54,8 @@ class Act:
     case's state, so no case is ever bound to the Machine.
     """
 
-    session: Session
+    #: The kernel's transaction the act runs in (``session``, ``connection``).
+    transaction: Any
     case: Case
     trigger: str
     actor: Actor
@@ -67,6 +68,23 @@ class Act:
     rule: Rule = field(init=False)
     reason: str | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    #: The case's round as the act read it with the case (``Kernel.act``), if it did.
+    loaded_round: Any = field(default=None, repr=False)
+    #: The case's application as stored: as read with the case (``Kernel.act``), or once the
+    #: act has read or written it.
+    stored_application: str | None = field(default=None, repr=False)
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in the act's transaction (made when first asked for)."""
+        return self.transaction.session
+
+    @property
+    def connection(self) -> Any:
+        """The act's connection: its session's (flushed) when it has one."""
+        from gdcluster.engine.store import sql_connection
+
+        return sql_connection(self.transaction.executor())
 
     @property
     def state(self) -> str:
@@ -94,11 +112,40 @@ class Act:
         return local_date(self.now)
 
     def round(self, *, lock: bool = False) -> Round:
-        """The case's round, from the identity map when this act already read it. ``lock``
-        serializes the acts of one round on PostgreSQL; SQLite's writers are serialized by
-        ``BEGIN IMMEDIATE`` already, so no row lock is taken there."""
-        lock = lock and self.session.get_bind().dialect.name != "sqlite"
+        """The case's round: as read with the case when the act did, else from the identity
+        map when this act already read it. ``lock`` serializes the acts of one round on
+        PostgreSQL; SQLite's writers are serialized by ``BEGIN IMMEDIATE`` already, so no row
+        lock is taken there."""
+        if self.loaded_round is not None:
+            if lock and self.transaction.connection.dialect.name != "sqlite":
+                from gdcluster.engine.case_rows import load_round_locked
+
+                self.loaded_round = load_round_locked(self.transaction.connection,
+                                                      self.case.round_year)
+            return self.loaded_round
+        lock = lock and self.transaction.connection.dialect.name != "sqlite"
         return load_round(self.session, self.case.round_year, lock=lock)
+
+    def application(self) -> str:
+        """The case's application as stored (JSON text), read when first asked for: only the
+        acts that judge or change an application load it (``gdcluster.engine.applications``)."""
+        if self.stored_application is None:
+            from gdcluster.engine.applications import stored_text
+
+            assert self.case.id is not None  # an act's case is stored
+            self.stored_application = stored_text(self.connection, self.case.id)
+        return self.stored_application
+
+    def store_application(self, stored: Any) -> str:
+        """Replace the case's application with ``stored`` (``to_json`` of a validated one);
+        returns the text stored."""
+        from gdcluster.engine.applications import encode, write
+
+        text = encode(stored)
+        assert self.case.id is not None  # an act's case is stored
+        write(self.connection, self.case.id, text)
+        self.stored_application = text
+        return text
 
     def objection(self) -> Objection:
         """The objection of this case that the payload names, or ``NotFound``."""
@@ -134,16 +181,22 @@ class Registry:
         self.kind = kind
         self._functions: dict[str, Check] = {}
         self._reads: dict[str, frozenset[str]] = {}
+        #: The functions that read the case's application (``Act.application``).
+        self.reading_application: set[str] = set()
 
-    def register(self, name: str, *, reads: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+    def register(self, name: str, *, reads: tuple[str, ...] = (),
+                 application: bool = False) -> Callable[[Check], Check]:
         """Decorator: register the function under ``name``, reading the payload keys
-        ``reads``; a name is registered once."""
+        ``reads`` (and the case's application, when ``application``: the act then reads it
+        with its case); a name is registered once."""
 
         def add(function: Check) -> Check:
             if name in self._functions:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._functions[name] = function
             self._reads[name] = frozenset(reads)
+            if application:
+                self.reading_application.add(name)
             return function
 
         return add

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import audit, procedures, views
+from gdcluster.engine import applications, audit, procedures, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.administration import Administration
 from gdcluster.engine.clock import Clock, SystemClock, is_system_clock
@@ -81,9 +81,12 @@ class Engine(Administration):
             from gdcluster.engine.lifecycle import Lifecycle
             from gdcluster.states.workflow import load_workflow
 
+            workflow = load_workflow()
             self._kernel = Kernel(self.store, self._clock, simulation=self._simulation,
-                                  lifecycle=Lifecycle.of(load_workflow()))
-            self._kernel.on_transaction(_link_attachments)
+                                  lifecycle=Lifecycle.of(workflow))
+            # ``attach``, and the acts that carry evidence (``accepts`` attachments)
+            carrying = {rule.trigger for rule in workflow.rules if "attachments" in rule.accepts}
+            self._kernel.on_transaction(_link_attachments, triggers=("attach", *carrying))
             from gdcluster.engine.review_rounds import recognition_acts_only
 
             self._kernel.before_batch(recognition_acts_only(self.store))
@@ -103,15 +106,18 @@ class Engine(Administration):
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None,
-             acts: bool = True) -> Engine:
+             acts: bool = True, synchronous: str = "FULL") -> Engine:
         """Open an initialized database (``gdcluster init`` first; see :meth:`init`).
 
         A clock other than exactly the system clock (a subclass neither) is accepted only by
         a simulation database, so nobody can backdate an act on a real one
         (``SimulationOnly``); the clock cannot be swapped after opening. ``acts=False``: opened
         to read — the workflow is bound when the first act needs it, not now (the CLI's reads).
+        ``synchronous`` (SQLite): ``FULL``, the default, makes each committed act survive a
+        power loss; ``NORMAL`` (WAL) keeps the database whole but may lose the last acts
+        committed before a power loss (not a process crash). PostgreSQL ignores it.
         """
-        store = Store(resolve_url(url))
+        store = Store(resolve_url(url), synchronous=synchronous)
         revision = store.schema_revision()
         if revision != SCHEMA_REVISION:
             store.dispose()
@@ -382,7 +388,8 @@ class Engine(Administration):
         """
         who = Actor.of(actor)
         lifecycle = self.kernel.lifecycle
-        trigger = views.trigger_code(trigger, among=lifecycle.triggers)
+        if not (isinstance(trigger, str) and trigger in lifecycle.triggers):  # a code: as is
+            trigger = views.trigger_code(trigger, among=lifecycle.triggers)
         known = lifecycle.payload_keys(trigger)
         unknown = sorted(set(payload) - known)
         if unknown:
@@ -486,7 +493,7 @@ class Engine(Administration):
     def application(self, case_id: int) -> dict[str, Any]:
         """The case's application data, normalized as ``validate_application`` returns them
         (data stored by earlier versions read leniently, never refused)."""
-        return views.application(self.store, case_id)
+        return applications.application(self.store, case_id)
 
     def review_status(self, case_id: int) -> dict[str, Any]:
         """The case's plan goals (target, latest actual), its 复核 round, whether its validity
@@ -508,13 +515,15 @@ class Engine(Administration):
 
     def check(self, case_id: int) -> CheckReport:
         """第十三条 item by item for the case's application under its policy."""
+        from gdcluster.engine.applications import stored_text
         from gdcluster.engine.criteria import check_case
         from gdcluster.engine.policies import policy_for
 
         case_id = as_case_id(case_id)
         with self.store.read() as session:
             case = views.load_case(session, case_id)
-            return check_case(case, policy_for(case.policy, case.policy_digest))
+            return check_case(case, policy_for(case.policy, case.policy_digest),
+                              stored_text(session.connection(), case_id))
 
     def refusals(self, *, case_id: int | None = None) -> list[dict[str, Any]]:
         """The refused attempts (who tried what, when, and why), oldest first."""

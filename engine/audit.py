@@ -26,7 +26,7 @@ from sqlmodel import col
 from gdcluster.engine.clock import local_text
 from gdcluster.engine.errors import ClockBehind
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.store import connection_of
+from gdcluster.engine.store import connection_of, sql_connection
 
 GENESIS = "0" * 64
 
@@ -74,22 +74,31 @@ def row_hash(entry: Any) -> str:
 @cache
 def _statements() -> SimpleNamespace:
     """The append's prepared statements, built on first use (the audit tables load then)."""
+    from gdcluster.engine.prepared import Prepared
     from gdcluster.engine.records import AuditEntry, AuditHead
 
     head = AuditHead.__table__  # type: ignore[attr-defined]
+    rows = AuditEntry.__table__  # type: ignore[attr-defined]
     return SimpleNamespace(
         head_for_update=select(head.c.seq, head.c.hash).where(head.c.id == 1)
         .with_for_update(),
-        insert=insert(AuditEntry.__table__),  # type: ignore[attr-defined]
-        row_time=select(AuditEntry.__table__.c.at)  # type: ignore[attr-defined]
-        .where(AuditEntry.__table__.c.seq == bindparam("seq")),  # type: ignore[attr-defined]
+        insert=insert(rows),
+        # one row, every column bound; without ``attest`` for a row that has none (written
+        # as before the column, so also on a database made before it)
+        insert_one=Prepared(insert(rows).values(
+            {column.name: bindparam(column.name, type_=column.type)
+             for column in rows.columns})),
+        insert_plain=Prepared(insert(rows).values(
+            {column.name: bindparam(column.name, type_=column.type)
+             for column in rows.columns if column.name != "attest"})),
+        row_time=select(rows.c.at).where(rows.c.seq == bindparam("seq")),
         move_head=update(head).where(head.c.id == 1)
         .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
         # move the head only if it is still where this process last left it
-        move_known_head=update(head)
-        .where(head.c.id == 1, head.c.seq == bindparam("old_seq"),
-               head.c.hash == bindparam("old_hash"))
-        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
+        move_known_head=Prepared(
+            update(head).where(head.c.id == 1, head.c.seq == bindparam("old_seq"),
+                               head.c.hash == bindparam("old_hash"))
+            .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))),
     )
 
 
@@ -115,7 +124,7 @@ class Appended:
 
 
 def append(
-    session: Session,
+    session: Session | Any,
     *,
     actor: str,
     trigger: str,
@@ -140,8 +149,7 @@ def append(
     Time only moves forward: a row dated before the row it follows is refused
     (``ClockBehind``), on every database, whoever appends — the one place every act passes.
     """
-    session.flush()
-    connection = connection_of(session)
+    connection = sql_connection(session)
     sql = _statements()
     values: dict[str, Any] = {
         "case_id": case_id,
@@ -164,9 +172,9 @@ def append(
     # follows is this process's own last row, whose time it knows
     if known is not None and values["at"] >= known[2]:
         _link(values, known[0], known[1])
-        moved = connection.execute(sql.move_known_head, {
+        moved = sql.move_known_head.run(connection, {
             "old_seq": known[0], "old_hash": known[1], "new_seq": values["seq"],
-            "new_hash": values["hash"]}).rowcount == 1
+            "new_hash": values["hash"]}) == 1
     if not moved:
         head = connection.execute(sql.head_for_update).one()
         if head.seq:
@@ -176,7 +184,7 @@ def append(
         _link(values, head.seq, head.hash)
         connection.execute(sql.move_head, {"new_seq": values["seq"],
                                            "new_hash": values["hash"]})
-    connection.execute(sql.insert, values)
+    (sql.insert_one if "attest" in values else sql.insert_plain).run(connection, values)
     _LAST_HEADS[writer] = (values["seq"], values["hash"], values["at"])
     return Appended(values["seq"], values["hash"], values)
 

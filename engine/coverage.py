@@ -143,22 +143,26 @@ def _seal_statements(covered: Covered) -> tuple[Any, Any]:
 @cache
 def _unvouched() -> Any:
     """One statement: is there, of each kind, a record not yet vouched for? (Most acts make
-    none and find none: one indexed look-up per kind, and no write.)"""
-    from sqlalchemy import exists
+    none and find none: one indexed look-up per kind, and no write.) Prepared: every act
+    runs it; the closed statuses as equalities, so that it has no list to expand."""
+    from sqlalchemy import exists, or_
+
+    from gdcluster.engine.prepared import Prepared
 
     checks = []
     for covered in COVERED:
         table = covered.table
         found = exists().where(table.c.attest_seq.is_(None))
-        chosen = covered.selectable()
-        checks.append(found.where(chosen) if chosen is not None else found)
-    return select(*checks)
+        if covered.closed_only:
+            found = found.where(or_(*(table.c.status == status for status in CLOSED_STATUSES)))
+        checks.append(found)
+    return Prepared(select(*checks))
 
 
 def pending_groups(connection: Connection, seq: int) -> dict[str, list[Any]]:
     """Give every record not yet vouched for to row ``seq``; their groups by kind."""
     groups: dict[str, list[Any]] = {}
-    flags = connection.execute(_unvouched()).one()
+    flags = _unvouched().rows(connection)[0]
     for covered, found in zip(COVERED, flags, strict=True):
         if not found:
             continue

@@ -129,39 +129,35 @@ def evaluate(app: Mapping[str, Any], policy: Policy, round_year: int) -> CheckRe
     )
 
 
-def check_case(case: Case, policy: Policy) -> CheckReport:
-    """The criteria report of the case's application under ``policy`` for its round."""
-    key = (_content_key(case.application), policy.name, policy.digest, case.round_year)
+def check_case(case: Case, policy: Policy, application: str) -> CheckReport:
+    """The criteria report of the case's application under ``policy`` for its round;
+    ``application``: its text as stored (``Act.application``, ``applications.stored_text``)."""
+    key = (application, policy.name, policy.digest, case.round_year)
     report = _CHECKED.get(key)
     if report is None:
-        report = evaluate(validated(case.application), policy, case.round_year)
+        report = evaluate(validated(application), policy, case.round_year)
         _remember(_CHECKED, key, report)
     return report
 
 
-def validated(application: Any) -> dict[str, Any]:
-    """A stored application read back (``read_stored_application``: shapes written by earlier
-    versions included, never raising), remembered by content. The answer is shared: read it,
-    never change it."""
-    key = _content_key(application)
-    answer = _VALIDATED.get(key)
+def validated(application: str) -> dict[str, Any]:
+    """A stored application (its JSON text as stored) read back (``read_stored_application``:
+    shapes written by earlier versions included, never raising), remembered by that text. The
+    answer is shared: read it, never change it."""
+    answer = _VALIDATED.get(application)
     if answer is None:
-        answer = read_stored_application(application)
-        _remember(_VALIDATED, key, answer)
+        answer = read_stored_application(json.loads(application))
+        _remember(_VALIDATED, application, answer)
     return answer
 
 
 # Validating an application and judging it are pure functions of its content (and of the
 # policy and round): `submit`, `review` and `recommend` of one application reuse one answer.
-# Keyed by the content itself, never by case id or version, so an answer cannot outlive what
-# it judged.
+# Keyed by the stored text itself, never by case id or version, so an answer cannot outlive
+# what it judged; never by the data encoded again, which would cost what the cache saves.
 _CACHE_SIZE = 256
 _VALIDATED: dict[str, dict[str, Any]] = {}
 _CHECKED: dict[tuple[str, str, str, int], CheckReport] = {}
-
-
-def _content_key(application: Any) -> str:
-    return json.dumps(application, ensure_ascii=False, sort_keys=True, default=repr)
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:

@@ -60,6 +60,7 @@ def read_case_file(store: Store, case_id: int) -> CaseFile:
     from decimal import Decimal
 
     from gdcluster.engine.application import read_stored_application
+    from gdcluster.engine.applications import read, stored_text
     from gdcluster.engine.attachments import attachments_of
     from gdcluster.engine.criteria import check_case
     from gdcluster.engine.policies import policy_for
@@ -69,7 +70,8 @@ def read_case_file(store: Store, case_id: int) -> CaseFile:
     with store.read() as session:
         case = load_case(session, case_id)
         view = case_view(session, case)
-        report = check_case(case, policy_for(case.policy, case.policy_digest)).to_dict()
+        stored = stored_text(session.connection(), case_id)
+        report = check_case(case, policy_for(case.policy, case.policy_digest), stored).to_dict()
         scores = [
             ScoreRow(expert=row.expert,
                      points={key: Decimal(str(value)) for key, value in row.scores.items()},
@@ -82,6 +84,6 @@ def read_case_file(store: Store, case_id: int) -> CaseFile:
             select(notice.id, notice.kind, notice.format, notice.title, notice.doc_no,
                    notice.created_at, notice.sha256, notice.path)
             .where(notice.case_id == case_id).order_by(notice.id))]
-        return CaseFile(case=view, application=read_stored_application(case.application),
+        return CaseFile(case=view, application=read_stored_application(read(stored)),
                         criteria=criteria_summary(report), scores=scores, notices=notices,
                         attachments=attachments_of(session, case_id))

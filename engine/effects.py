@@ -61,7 +61,7 @@ def update(act: Act) -> None:
     if not isinstance(data, dict):
         raise InvalidInput("the application must be a mapping of fields", field="data")
     stored = to_json(validate_application(data))
-    act.case.application = stored
+    act.store_application(stored)
     act.audit["application_sha256"] = digest(stored)
 
 

@@ -18,14 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from itertools import islice
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 
-from gdcluster.engine import audit
+from gdcluster.engine import applications
 from gdcluster.engine.actors import Actor
+from gdcluster.engine.applications import encode
 from gdcluster.engine.errors import (
     ClockBehind,
     EngineError,
@@ -120,8 +122,7 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
             "county": case.unit.name, "industry": case.industry, "state": rule.dest,
             "version": 1, "policy": round_row.policy,
             "policy_version": round_row.policy_version,
-            "policy_digest": round_row.policy_digest, "application": case.application,
-            "created_at": now, "updated_at": now})
+            "policy_digest": round_row.policy_digest, "created_at": now, "updated_at": now})
     connection = connection_of(transaction.session)
     if len(rows) == 1:  # one case (Engine.create_case): INSERT … RETURNING, one audit append
         ids = [connection.execute(insert(_CASE_TABLE).returning(_CASE_TABLE.c.id),
@@ -130,6 +131,9 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
         ids = list(connection.execute(
             insert(_CASE_TABLE).returning(_CASE_TABLE.c.id, sort_by_parameter_order=True),
             rows).scalars())
+    texts = [encode(case.application) for case in cases]
+    applications.insert_many(connection, [{"case_id": case_id, "data": text}
+                                          for case_id, text in zip(ids, texts, strict=True)])
     records = [
         {"actor": case.who, "trigger": rule.trigger, "article": rule.article, "at": now,
          "case_id": case_id, "round_year": case.round_year, "from_state": None,
@@ -137,8 +141,8 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
          "case": SimpleNamespace(state=rule.dest, version=1, valid_from=None, valid_until=None,
                                  previous_state=None),
          "payload": {"name": case.name, "county": case.unit.name, "industry": case.industry,
-                     "application_sha256": audit.digest(case.application)}}
-        for case, case_id in zip(cases, ids, strict=True)]
+                     "application_sha256": sha256(text.encode("utf-8")).hexdigest()}}
+        for case, case_id, text in zip(cases, ids, texts, strict=True)]
     if len(records) == 1:
         transaction.record(**records[0])
     else:

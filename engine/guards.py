@@ -69,12 +69,12 @@ def round_running(act: Act) -> None:
         )
 
 
-@GUARDS.register("application_complete")
+@GUARDS.register("application_complete", application=True)
 def application_complete(act: Act) -> None:
     from gdcluster.engine.application import missing_for_submission
     from gdcluster.engine.criteria import validated
 
-    application = validated(act.case.application)
+    application = validated(act.application())
     missing = missing_for_submission(
         application, act.case.round_year, act.policy.min_growth_years
     )
@@ -86,11 +86,11 @@ def application_complete(act: Act) -> None:
         )
 
 
-@GUARDS.register("criteria_pass")
+@GUARDS.register("criteria_pass", application=True)
 def criteria_pass(act: Act) -> None:
     from gdcluster.engine.criteria import check_case
 
-    report = check_case(act.case, act.policy)
+    report = check_case(act.case, act.policy, act.application())
     failed = [item for item in report.items if item.result == "fail"]
     if failed:
         lines = [f"{item.article} {item.item}: {item.rule}（{item.value}）" for item in failed]
@@ -125,7 +125,7 @@ def city_quota_left(act: Act) -> None:
 
     round_row = act.round(lock=True)  # serializes recommendations of one round
     quota = city_quota(round_row, act.policy, act.case.city)
-    used = recommended_count(act.session, act.case.round_year, act.case.city)
+    used = recommended_count(act.connection, act.case.round_year, act.case.city)
     if used >= quota[1]:
         raise act.refuse(
             Message("{city} has already recommended {used} clusters in round {year}; its "

@@ -24,16 +24,17 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col
 
-from gdcluster.engine import audit, deadlines
+from gdcluster.engine import audit, case_rows, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
+from gdcluster.engine.case_rows import CaseRow, RoundRow
 from gdcluster.engine.clock import SHANGHAI, Clock, as_utc, in_shanghai, is_system_clock
 from gdcluster.engine.coverage import case_snapshot, seal
 from gdcluster.engine.errors import (
@@ -48,7 +49,7 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
-from gdcluster.engine.models import Case, Deadline, Round
+from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, connection_of
 from gdcluster.engine.views import CaseView, case_view
@@ -92,23 +93,46 @@ class TransitionEvent:
 
 
 class Transaction:
-    """An open write transaction of the kernel. What it records is published once it commits."""
+    """An open write transaction of the kernel. What it records is published once it commits.
 
-    def __init__(self, session: Session,
+    It holds a connection; an ORM session on it is made only when something asks for one
+    (:attr:`session`: the effects and guards that work with model objects, the transaction
+    hooks, the sweep), and flushed before the transaction is sealed. An act on the table's
+    hot path (``Kernel.act``: its case and round as rows, prepared statements) makes none.
+    """
+
+    def __init__(self, connection: Any,
                  hooks: list[Callable[[Session, TransitionEvent], None]]) -> None:
-        self.session = session
+        self.connection = connection
+        self._session: Session | None = None
         self.events: list[TransitionEvent] = []
         self._hooks = hooks
         self._last: audit.Appended | None = None
         #: cases on which this transaction holds a due deadline: only there may ``system`` act
         self._timer_cases: set[int] = set()
 
+    @property
+    def session(self) -> Session:
+        """An ORM session in this transaction (on its connection), made when first asked."""
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def executor(self) -> Any:
+        """Where a record is written: the session when there is one (flushed first, so that
+        locks are taken in order), else the connection."""
+        return self._session if self._session is not None else self.connection
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
     def claim_deadline(self, deadline_id: int, at: datetime) -> bool:
         """``pending → fired`` for a deadline due at ``at``, conditionally: exactly one process
         wins. Winning is the one capability to act as ``system`` on the deadline's case in this
         transaction (DESIGN §8a): the timers act only on a due deadline they hold, and no
         caller gets the scheduler's authority by naming it."""
-        won = connection_of(self.session).execute(
+        won = self.connection.execute(
             update(Deadline)
             .where(col(Deadline.id) == deadline_id, col(Deadline.status) == "pending",
                    col(Deadline.due_at) <= at)
@@ -123,14 +147,14 @@ class Transaction:
         self, *, actor: Actor, trigger: str, article: str, at: datetime,
         case_id: int | None = None, round_year: int | None = None,
         from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
-        payload: dict[str, Any] | None = None, case: Case | None = None,
+        payload: dict[str, Any] | None = None, case: Case | CaseRow | None = None,
     ) -> TransitionEvent:
         """Append the act's audit row and run the transaction hooks (inside the transaction:
         a hook that raises aborts the act). ``case``: the case as the act left it, which the
         row records (``audit verify`` replays cases from these)."""
         payload = payload or {}
         entry = audit.append(
-            self.session, actor=str(actor), trigger=trigger, article=article, at=at,
+            self.executor(), actor=str(actor), trigger=trigger, article=article, at=at,
             case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
             reason=reason, payload=payload,
             attest={"case": case_snapshot(case)} if case is not None else None,
@@ -139,7 +163,8 @@ class Transaction:
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
                                 at, reason, dict(payload), entry.seq, entry.prev_hash)
         for hook in list(self._hooks):
-            hook(self.session, event)
+            if trigger in getattr(hook, "triggers", (trigger,)):
+                hook(self.session, event)
         self.events.append(event)
         return event
 
@@ -163,7 +188,8 @@ class Transaction:
                 row.get("reason"), dict(row.get("payload") or {}), entry.seq,
                 entry.prev_hash)
             for hook in list(self._hooks):
-                hook(self.session, event)
+                if event.trigger in getattr(hook, "triggers", (event.trigger,)):
+                    hook(self.session, event)
             events.append(event)
         self.events.extend(events)
         return events
@@ -172,8 +198,21 @@ class Transaction:
         """Before the commit: the transaction's last audit row vouches for the records not yet
         vouched for (its notices and deadline outcomes, and refusals, renderings and closings
         made outside an act since): ``gdcluster.engine.coverage``."""
+        if self._session is not None:
+            self._session.flush()
         if self._last is not None:
-            self._last = seal(connection_of(self.session), self._last)
+            self._last = seal(self.connection, self._last)
+
+
+@dataclass(frozen=True)
+class _Only:
+    """A transaction hook run only after the acts ``triggers``."""
+
+    hook: Callable[[Session, TransitionEvent], None]
+    triggers: frozenset[str]
+
+    def __call__(self, session: Session, event: TransitionEvent) -> None:
+        self.hook(session, event)
 
 
 class Kernel:
@@ -209,9 +248,12 @@ class Kernel:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
-    def on_transaction(self, hook: Callable[[Session, TransitionEvent], None]
-                       ) -> Callable[[], None]:
-        """Run ``hook(session, event)`` inside each act's transaction, after its audit row."""
+    def on_transaction(self, hook: Callable[[Session, TransitionEvent], None], *,
+                       triggers: Iterable[str] | None = None) -> Callable[[], None]:
+        """Run ``hook(session, event)`` inside each act's transaction, after its audit row
+        (only after the acts ``triggers`` when given: the others make no session for it)."""
+        if triggers is not None:
+            hook = _Only(hook, frozenset(triggers))
         self._hooks.append(hook)
         return lambda: self._hooks.remove(hook)
 
@@ -235,10 +277,13 @@ class Kernel:
     def transaction(self) -> Iterator[Transaction]:
         """One write transaction; the acts recorded in it are published after it commits (and
         never, if it rolls back)."""
-        with self.store.write() as session:
-            transaction = Transaction(session, self._hooks)
-            yield transaction
-            transaction.seal()
+        with self.store.write_connection() as connection:
+            transaction = Transaction(connection, self._hooks)
+            try:
+                yield transaction
+                transaction.seal()
+            finally:
+                transaction.close()
         self._emit(transaction.events)
 
     def _emit(self, events: Iterable[TransitionEvent]) -> None:
@@ -284,16 +329,20 @@ class Kernel:
         try:
             try:
                 with self.transaction() as transaction:
-                    found = transaction.session.execute(_CASE_WITH_ROUND,
-                                                        {"case_id": case_id}).first()
+                    found = case_rows.load(
+                        transaction.connection, case_id,
+                        application=trigger in self.lifecycle.reading_application)
                     if found is None:
                         raise NotFound("case", case_id)
-                    case = found[0]
+                    case, round_row, application = found
                     if expected_version is not None and case.version != expected_version:
                         raise ConcurrentModification(case_id, expected_version)
                     self.transition(transaction, case, trigger, who, payload, now,
-                                    calendar=calendar)
-                    return case_view(transaction.session, case) if view else None
+                                    calendar=calendar, round_row=round_row,
+                                    application=application)
+                    if not view:
+                        return None
+                    return case_view(transaction.executor(), case)
             except StaleDataError as exc:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
@@ -303,8 +352,9 @@ class Kernel:
             raise
 
     def transition(
-        self, transaction: Transaction, case: Case, trigger: str, who: Actor,
+        self, transaction: Transaction, case: Case | CaseRow, trigger: str, who: Actor,
         payload: dict[str, Any], now: datetime, *, calendar: WorkCalendar | None = None,
+        round_row: RoundRow | None = None, application: str | None = None,
     ) -> TransitionEvent:
         """The act itself, inside ``transaction``, on a case the caller has locked first.
 
@@ -318,10 +368,12 @@ class Kernel:
                 Message("system acts only for a due deadline the scheduler holds; {trigger} on "
                         "case {id} is not one", trigger=trigger, id=case.id),
                 actor=str(who), trigger=trigger)
-        act = Act(session=transaction.session, case=case, trigger=trigger, actor=who,
+        act = Act(transaction=transaction, case=cast(Case, case),  # a CaseRow reads alike
+                  trigger=trigger, actor=who,
                   payload=payload, now=now,
-                  calendar=self._calendar(transaction.session) if calendar is None
-                  else lambda: calendar)
+                  calendar=self._calendar(transaction) if calendar is None
+                  else lambda: calendar, loaded_round=round_row,
+                  stored_application=application)
         from_state = case.state
         rule = self.lifecycle.take(act)
         if case.state != from_state:
@@ -333,7 +385,7 @@ class Kernel:
         # bumped once, after the act's changes: bumped first, it would dirty the case before
         # the guards' reads, whose autoflush would then write the row a second time
         case.version += 1
-        _write_case(transaction.session, case)  # before settle, whose flush would write it too
+        _write_case(transaction, case)  # before settle, whose flush would write it too
         if case.state in self.lifecycle.ends and case.state != from_state:
             deadlines.settle(transaction.session, now=now, result=f"case {case.state}",
                              status="cancelled", case_id=case.id)
@@ -373,7 +425,7 @@ class Kernel:
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _calendar(session: Session) -> Callable[[], WorkCalendar]:
+    def _calendar(transaction: Transaction) -> Callable[[], WorkCalendar]:
         """The calendar in force, read when an act first counts working days."""
         loaded: list[WorkCalendar] = []
 
@@ -381,38 +433,29 @@ class Kernel:
             if not loaded:
                 from gdcluster.engine.calendar import calendar_from_session
 
-                loaded.append(calendar_from_session(session))
+                loaded.append(calendar_from_session(transaction.session))
             return loaded[0]
 
         return load
 
 
-def _case_with_round() -> Any:
-    return (
-        select(Case, Round).join(Round, col(Round.year) == col(Case.round_year), isouter=True)
-        .where(col(Case.id) == bindparam("case_id"))
-        # a round's stored batches (a pick of up to thousands of ids) are read only by the
-        # round acts, on access: never decoded again for each case act of the batch
-        # sqlmodel types a column attribute as its value, not the attribute defer() takes
-        .options(defer(Round.publicity_pick), defer(Round.recognition_batch))  # type: ignore[arg-type]
-        .with_for_update(of=Case)
-    )
-
-
-#: The case with its round, one statement (the round's windows and quotas are what most guards
-#: read); only the case row is locked.
-_CASE_WITH_ROUND = _case_with_round()
 _CASE_TABLE = Case.__table__  # type: ignore[attr-defined]
 _UPDATE_CASE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("_case_id"),
                                          _CASE_TABLE.c.version == bindparam("_loaded_version"))
 
 
-def _write_case(session: Session, case: Case) -> None:
+def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
     """Write what the act changed on the case as one prepared ``UPDATE … WHERE id = … AND
     version = <as loaded>`` — the statement the unit of work would emit, without its
     machinery — then detach the case, so that no later flush writes it again. A changed
-    version (another writer) raises ``StaleDataError``, as the unit of work does."""
+    version (another writer) raises ``StaleDataError``, as the unit of work does. A
+    ``CaseRow`` (``Kernel.act``) is written by ``case_rows.write``."""
     from sqlalchemy import inspect as inspect_
+
+    if isinstance(case, CaseRow):
+        case_rows.write(transaction.connection, case)
+        return
+    session = transaction.session
 
     state = inspect_(case)
     changed = state.committed_state  # attribute -> value as loaded, for each changed one

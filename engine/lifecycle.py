@@ -69,6 +69,11 @@ class Lifecycle:
         self.round_only = {rule.trigger: rule.fired_by for rule in workflow.rules
                            if rule.fired_by is not None}
         self._bound = [(rule, *_resolve(rule)) for rule in workflow.rules if rule.sources]
+        #: Triggers a guard of which reads the case's application: the act reads it with
+        #: the case, in the same statement.
+        self.reading_application = frozenset(
+            rule.trigger for rule in workflow.rules
+            if GUARDS.reading_application.intersection(rule.guards))
         self._machine: Machine | None = None
         self._building = threading.Lock()
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, declared_attr
 from sqlmodel import Field, SQLModel, col
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0012_review_round_table"
+SCHEMA_REVISION = "0013_application_table"
 
 
 class Meta(SQLModel, table=True):
@@ -106,7 +106,6 @@ class Case(SQLModel, table=True):
     policy: str = Field(max_length=64)
     policy_version: int
     policy_digest: str = Field(max_length=64)
-    application: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     score: str | None = Field(default=None, max_length=32)
     recommended_at: datetime | None = None
     publicity_start: date | None = None
@@ -134,6 +133,17 @@ class Case(SQLModel, table=True):
             "version_id_col": cls.__table__.c.version,  # type: ignore[attr-defined]
             "version_id_generator": False,
         }
+
+
+class Application(SQLModel, table=True):
+    """A case's application data (JSON text, as stored), apart from the case row: listing,
+    replaying and sweeping cases never walk it, and only the acts that read an application
+    load it (``gdcluster.engine.applications``)."""
+
+    __tablename__ = "gd_application"
+    case_id: int = Field(foreign_key="gd_case.id", primary_key=True,
+                         sa_column_kwargs={"autoincrement": False})
+    data: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class Objection(SQLModel, table=True):

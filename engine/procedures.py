@@ -43,6 +43,8 @@ __all__ = ["PROPOSED", "SYSTEM_GROUNDS", "Procedure", "current", "missing_report
 
 #: The state of a case whose revocation is proposed.
 PROPOSED = "revocation_proposed"
+#: The states whose case view shows a procedure (``procedure_shown``).
+PROCEDURE_STATES = (PROPOSED, "revoked")
 #: The grounds the system may open a procedure on (DESIGN §6): no 复核 application, or the
 #: annual report still missing after the 催报 grace.
 SYSTEM_GROUNDS = ("18.1", "18.3")
@@ -166,7 +168,7 @@ def procedure_shown(session: Session, case_id: int, state: str,
     """The procedure as a case's read model shows it (a case proposed for revocation, or
     revoked after a procedure), its status told by its hearing deadline's row: no longer
     pending once the scheduler has handled it ("hearing ended, awaiting decision")."""
-    if state not in (PROPOSED, "revoked"):
+    if state not in PROCEDURE_STATES:
         return None
     procedure = current(session, case_id)
     if procedure is None:

@@ -8,7 +8,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine.models import Case, Round
-from gdcluster.engine.store import connection_of
+from gdcluster.engine.prepared import Prepared
+from gdcluster.engine.store import sql_connection
 
 if TYPE_CHECKING:
     from gdcluster.states.policy import Policy
@@ -38,11 +39,11 @@ def _recommended_count_statement() -> Any:
 
 #: Built once with bind parameters and run on the session's connection: every recommendation
 #: runs it, and building it through the ORM each time would cost more than running it.
-_RECOMMENDED_COUNT = _recommended_count_statement()
+_RECOMMENDED_COUNT = Prepared(_recommended_count_statement())
 
 
-def recommended_count(session: Session, round_year: int, city: str) -> int:
+def recommended_count(session: Session | Any, round_year: int, city: str) -> int:
     """Cases of the round the city has recommended (withdrawn ones not counted)."""
-    session.flush()
-    return int(connection_of(session).execute(
-        _RECOMMENDED_COUNT, {"round_year": round_year, "city": city}).scalar() or 0)
+    row = _RECOMMENDED_COUNT.first(sql_connection(session),
+                                   {"round_year": round_year, "city": city})
+    return int(row[0] or 0) if row is not None else 0

@@ -100,7 +100,7 @@ def apply_review(act: Act) -> None:
     data = act.payload.get("data")
     if not isinstance(data, Mapping):
         raise InvalidInput("the 复核申报 must be a mapping of fields", field="data")
-    plan = case_plan(act.case)
+    plan = case_plan(act.case, act.session)
     review = validate_review_application(data, plan, year)
     stored = to_json(review.to_json())
     # the plan this 复核 assesses is kept with it: a renewal puts the 申报's new plan in force

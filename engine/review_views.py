@@ -24,10 +24,13 @@ __all__ = ["RoundLine", "case_plan", "covered_summary", "latest_goal_actuals",
            "list_rounds", "load_review_round", "review_assessment", "review_status",
            "which_round"]
 
-def case_plan(case: Case) -> Mapping[str, Any] | None:
+def case_plan(case: Case, session: Any) -> Mapping[str, Any] | None:
     """The development plan in force (``None``: none): the one of the 复核申报 the case was
-    last renewed on, else the one under 复核 now, else the one it was recognized with."""
+    last renewed on, else the one under 复核 now, else the one it was recognized with (its
+    application, read through ``session`` only then)."""
     from gdcluster.engine.application import read_stored_application
+    from gdcluster.engine.applications import read, stored_text
+    from gdcluster.engine.store import connection_of
 
     review = case.review or {}
     if (review.get("decision") or {}).get("renewed"):
@@ -35,7 +38,7 @@ def case_plan(case: Case) -> Mapping[str, Any] | None:
     elif review.get("assessed_plan") is not None:
         source = {"development_plan": review["assessed_plan"]}
     else:
-        source = case.application
+        source = read(stored_text(connection_of(session), int(case.id or 0)))
     plan = read_stored_application(source).get("development_plan")
     return plan if isinstance(plan, Mapping) else None
 
@@ -76,7 +79,7 @@ def review_assessment(session: Any, case: Case) -> Any:
         review = type(review)(year=review.year, application=review.application,
                               goal_results=(*review.goal_results, *reported))
     policy = policy_for(case.policy, case.policy_digest)
-    plan = case_plan(case) if "assessed_plan" not in stored else read_stored_application(
+    plan = case_plan(case, session) if "assessed_plan" not in stored else read_stored_application(
         {"development_plan": stored["assessed_plan"]}).get("development_plan")
     return assess_review(review, plan, policy, int(stored.get("year") or review.year))
 
@@ -90,7 +93,7 @@ def review_status(session: Any, case: Case) -> dict[str, Any]:
     assert case.id is not None  # a stored case
     actuals = latest_goal_actuals(session, case.id)
     goals = []
-    for goal in (case_plan(case) or {}).get("goals", []):
+    for goal in (case_plan(case, session) or {}).get("goals", []):
         latest = actuals.get(goal_key(goal["indicator"])) if goal.get("indicator") else None
         goals.append({
             "indicator": goal.get("indicator") or (goal.get("text") or "").strip(),

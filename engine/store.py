@@ -151,11 +151,21 @@ def _sqlite_mode(path: str, *, create: bool) -> str:
     return "immutable"
 
 
-def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
+#: SQLite ``synchronous`` settings a store may be opened with (FULL is the default).
+SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def open_engine(url: str, *, create: bool = False,
+                synchronous: str = "FULL") -> tuple[SAEngine, str]:
     """An SQLAlchemy engine for ``url`` (nothing connected yet) and how it opens the database:
     ``server``, ``memory``, or a SQLite file's ``rwc``, ``rw``, ``ro`` or ``immutable``."""
     from sqlalchemy import create_engine
 
+    if synchronous not in SYNCHRONOUS:
+        from gdcluster.engine.i18n import Message
+
+        raise InvalidInput(Message("synchronous must be FULL or NORMAL, not {value}",
+                                   value=synchronous), field="synchronous")
     parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         connect_args: dict[str, Any] = {}
@@ -165,7 +175,7 @@ def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
     if parsed.database in (None, "", ":memory:"):
         engine = create_engine(parsed, poolclass=StaticPool, connect_args={
             "timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
-        _sqlite_setup(engine, memory=True, read_only=False)
+        _sqlite_setup(engine, memory=True, read_only=False, synchronous=synchronous)
         return engine, "memory"
     path = os.path.abspath(parsed.database)
     mode = _sqlite_mode(path, create=create)
@@ -177,7 +187,8 @@ def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
                                check_same_thread=False)
 
     engine = create_engine(parsed.set(database=path), creator=connect)
-    _sqlite_setup(engine, memory=False, read_only=mode in READ_ONLY_MODES)
+    _sqlite_setup(engine, memory=False, read_only=mode in READ_ONLY_MODES,
+                  synchronous=synchronous)
     return engine, mode
 
 
@@ -185,7 +196,8 @@ def open_engine(url: str, *, create: bool = False) -> tuple[SAEngine, str]:
 READ_ONLY_MODES = ("ro", "immutable")
 
 
-def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
+def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool,
+                  synchronous: str = "FULL") -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE is ours to emit.
@@ -193,7 +205,7 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
         cursor = dbapi_connection.cursor()
         if not memory and not read_only:  # setting the journal mode writes the file header
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")  # one of SYNCHRONOUS
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -201,7 +213,14 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        if connection.dispatch.before_cursor_execute:  # observed: as any statement
+            connection.exec_driver_sql(sql)
+            return
+        try:  # on the driver's connection (``gdcluster.engine.prepared`` says why)
+            connection.connection.dbapi_connection.execute(sql)
+        except Exception as error:  # wrapped as ``exec_driver_sql`` would (busy: exit 5)
+            connection._handle_dbapi_exception(error, sql, (), None, None)
 
 
 def connection_of(session: Session) -> Any:
@@ -217,6 +236,16 @@ def connection_of(session: Session) -> Any:
     return connection
 
 
+def sql_connection(source: Session | Any) -> Any:
+    """Where to run Core statements: a session's connection (the session flushed first, so
+    that its pending changes are seen and its locks taken first), or ``source`` itself when
+    it is a connection (an act of the kernel that made no session)."""
+    if isinstance(source, Session):
+        source.flush()
+        return connection_of(source)
+    return source
+
+
 @contextmanager
 def _transaction(bind: SAEngine) -> Iterator[Session]:
     """A session in one transaction on ``bind``; a lost lock race is exit 5, never exit 1,
@@ -227,16 +256,37 @@ def _transaction(bind: SAEngine) -> Iterator[Session]:
             yield session
             committing = True  # the body is done: what fails now fails in the commit
     except DBAPIError as exc:
-        if _is_connection_lost(exc, bind.dialect.name):
-            raise ConnectionLost(_cause(exc), committing=committing) from exc
-        if isinstance(exc, OperationalError) and _is_lock_timeout(exc):
-            raise ConcurrentModification(None) from exc
-        if isinstance(exc, OperationalError) and "readonly database" in _cause(exc):
-            raise DatabaseUnavailable(
-                Message("the database is read-only for this user ({cause}): reading commands "
-                        "work; acts need write access to the file and its folder",
-                        cause=_cause(exc))) from exc
+        _translate(exc, bind.dialect.name, committing)
         raise
+
+
+@contextmanager
+def _connection_transaction(bind: SAEngine) -> Iterator[Any]:
+    """:func:`_transaction` without a session: a connection in one transaction, its errors
+    reported alike. The act kernel's transactions (``Kernel.transaction``) make a session on
+    it only when something asks for one."""
+    committing = False
+    try:
+        with bind.begin() as connection:
+            yield connection
+            committing = True
+    except DBAPIError as exc:
+        _translate(exc, bind.dialect.name, committing)
+        raise
+
+
+def _translate(exc: DBAPIError, dialect: str, committing: bool) -> None:
+    """Raise what a failed transaction's ``exc`` means to the caller (exit 5, exit 2), if
+    anything; return to let it propagate as it is."""
+    if _is_connection_lost(exc, dialect):
+        raise ConnectionLost(_cause(exc), committing=committing) from exc
+    if isinstance(exc, OperationalError) and _is_lock_timeout(exc):
+        raise ConcurrentModification(None) from exc
+    if isinstance(exc, OperationalError) and "readonly database" in _cause(exc):
+        raise DatabaseUnavailable(
+            Message("the database is read-only for this user ({cause}): reading commands "
+                    "work; acts need write access to the file and its folder",
+                    cause=_cause(exc))) from exc
 
 
 class Store:
@@ -247,9 +297,9 @@ class Store:
     create a SQLite file.
     """
 
-    def __init__(self, url: str, *, create: bool = False) -> None:
+    def __init__(self, url: str, *, create: bool = False, synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine, self.mode = open_engine(url, create=create)
+        self.engine, self.mode = open_engine(url, create=create, synchronous=synchronous)
         self.dialect = self.engine.dialect.name
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
         #: the SQLite file's absolute path (None on PostgreSQL and in memory)
@@ -305,13 +355,21 @@ class Store:
         """One transaction (``BEGIN IMMEDIATE`` on SQLite); commits on normal exit, rolls back
         on any exception. Refused up front on a read-only file, or when the SQLite file opened
         is no longer there (:meth:`ensure_same`)."""
+        self._writable()
+        return _transaction(self._writer)
+
+    def write_connection(self) -> AbstractContextManager[Any]:
+        """:meth:`write` as a ``Connection`` in the transaction, without a session."""
+        self._writable()
+        return _connection_transaction(self._writer)
+
+    def _writable(self) -> None:
         if self.read_only:
             raise DatabaseUnavailable(
                 Message("{path} is read-only for this user (the file or its folder): reading "
                         "commands work; acts need write access to both", path=self.path),
                 url=self.url)
         self.ensure_same()
-        return _transaction(self._writer)
 
     def schema_revision(self) -> str | None:
         """The schema's revision; None when the gdcluster tables are not there."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,8 +27,9 @@ from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round, round_kind_of
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
-from gdcluster.engine.procedures import PROPOSED, procedure_shown
-from gdcluster.engine.store import Store, connection_of
+from gdcluster.engine.prepared import Prepared
+from gdcluster.engine.procedures import PROCEDURE_STATES, PROPOSED, procedure_shown
+from gdcluster.engine.store import Store, sql_connection
 
 Row = TypeVar("Row", Case, Round)
 
@@ -38,7 +40,6 @@ __all__ = [
     "RoundSummary",
     "RubricLine",
     "ScoreRow",
-    "application",
     "case_view",
     "history",
     "list_cases",
@@ -138,32 +139,35 @@ def read_case(store: Store, case_id: int) -> CaseView:
         return case_view(session, load_case(session, case_id))
 
 
-def case_view(session: Session, case: Case) -> CaseView:
-    """One case with its deadlines, objections and reports, read in ``session``.
+def case_view(session: Session | Any, case: Any) -> CaseView:
+    """One case with its deadlines, objections and reports, read in ``session`` (or on a
+    connection in its transaction).
 
     One prepared Core statement on the session's connection (after a flush), not ORM queries:
     every act reads its case back this way, so it is the cheapest read there is.
     """
-    session.flush()
+    connection = sql_connection(session)
     deadline_rows: list[tuple[Any, ...]] = []
     objections: list[dict[str, Any]] = []
     reports: list[int] = []
-    for row in connection_of(session).execute(_CASE_PARTS, {"case_id": case.id}):
-        if row.part == _DEADLINE_PART:
-            deadline_rows.append(((row.at, row.number), {
-                "kind": row.text1, "key": row.text2, "due_at": row.at, "status": row.text3,
-                "result": row.text4}))
-        elif row.part == _OBJECTION_PART:
-            objections.append({"id": row.number, "name": row.text1, "unit": row.text2,
-                               "status": row.text3, "filed_at": row.at,
-                               "evidence": row.text4, "resolution": row.text5})
+    for part, number, at, text1, text2, text3, text4, text5 in _CASE_PARTS.rows(
+            connection, {"case_id": case.id}):
+        if part == _DEADLINE_PART:
+            deadline_rows.append(((at, number), {
+                "kind": text1, "key": text2, "due_at": at, "status": text3, "result": text4}))
+        elif part == _OBJECTION_PART:
+            objections.append({"id": number, "name": text1, "unit": text2, "status": text3,
+                               "filed_at": at, "evidence": text4, "resolution": text5})
         else:
-            reports.append(row.number)
+            reports.append(number)
     deadline_rows.sort(key=lambda item: item[0])
     objections.sort(key=lambda item: item["id"])
     reports.sort()
     view = _view(case, [item[1] for item in deadline_rows], objections, reports)
-    shown = procedure_shown(session, view.id, view.state, view.deadlines)
+    if view.state not in PROCEDURE_STATES:
+        return view
+    with nullcontext(session) if isinstance(session, Session) else Session(session) as reader:
+        shown = procedure_shown(reader, view.id, view.state, view.deadlines)
     return view if shown is None else replace(view, procedure=shown)
 
 
@@ -204,7 +208,7 @@ def _case_parts() -> Any:
     )
 
 
-_CASE_PARTS = _case_parts()
+_CASE_PARTS = Prepared(_case_parts())
 
 
 #: What ``_view`` reads of a case (everything but the application).
@@ -409,19 +413,6 @@ def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]
              "message": row.message, "round_kind": round_kind_of(row.trigger)}
             for row in session.scalars(statement)
         ]
-
-
-def application(store: Store, case_id: int) -> dict[str, Any]:
-    """The case's application as ``validate_application`` returns it; data stored by earlier
-    versions are read as ``read_stored_application`` reads them."""
-    from gdcluster.engine.application import read_stored_application
-
-    case_id = as_case_id(case_id)
-    with store.read() as session:
-        stored = session.scalar(select(col(Case.application)).where(col(Case.id) == case_id))
-        if stored is None:
-            raise NotFound("case", case_id)
-        return read_stored_application(stored)
 
 
 @dataclass(frozen=True)

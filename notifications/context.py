@@ -296,14 +296,10 @@ def _in_region_order(clusters: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _cases(session: Session, ids: Sequence[int]) -> list[Case]:
     if not ids:
         return []
-    from sqlalchemy.orm import defer
-
-    # a list names clusters: their applications (kilobytes of JSON each) stay unread, as
-    # decoding them would cost more than the rest of the notice
+    # a list names clusters: their applications (kilobytes of JSON each, gd_application)
+    # stay unread
     rows = {case.id: case for case in session.scalars(
-        # sqlmodel types a column attribute as its value, not the attribute defer() takes
-        select(Case).options(defer(Case.application))  # type: ignore[arg-type]
-        .where(col(Case.id).in_(list(ids))))}
+        select(Case).where(col(Case.id).in_(list(ids))))}
     missing = [case_id for case_id in ids if case_id not in rows]
     if missing:
         raise NotFound("case", missing[0])

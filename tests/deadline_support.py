@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from gdcluster.engine import Engine, audit, deadlines
 from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.coverage import case_snapshot
-from gdcluster.engine.models import AuditEntry, Case, Deadline, Round
+from gdcluster.engine.models import Application, AuditEntry, Case, Deadline, Round
 
 DATA = Path(__file__).parent / "data"
 PROVINCE = "province@王处长"
@@ -89,7 +89,7 @@ def insert_cases(
                 round_year=round_year, name=f"种子集群{index}", city=city, county=county,
                 industry="测试产业", state=state, policy=round_row.policy,
                 policy_version=round_row.policy_version, policy_digest=round_row.policy_digest,
-                application={}, score="90.0000",
+                score="90.0000",
                 publicity_start=publicity[0] if publicity else None,
                 publicity_end=publicity[1] if publicity else None,
                 valid_from=validity[0] if validity else None,
@@ -100,6 +100,7 @@ def insert_cases(
         ]
         session.add_all(cases)
         session.flush()
+        session.add_all(Application(case_id=case.id, data="{}") for case in cases)
         ids = [case.id for case in cases if case.id is not None]
         if deadline is not None:
             kind, due = deadline

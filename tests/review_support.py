@@ -16,7 +16,8 @@ from deadline_support import DATA, PROVINCE, recognized
 from sqlalchemy import update
 
 from gdcluster.engine import Engine
-from gdcluster.engine.models import Case
+from gdcluster.engine.applications import encode
+from gdcluster.engine.models import Application
 
 COUNTY = "county:佛山市南海区@李四"
 CITY = "city:佛山市@张三"
@@ -31,7 +32,8 @@ def batch_2023(engine: Engine, clock: Any, count: int = 3) -> list[int]:
     ids = recognized(engine, clock, date(2023, 7, 10), count=count)
     application = load("application-complete.json")
     with engine.store.write() as session:
-        session.execute(update(Case).where(Case.id.in_(ids)).values(application=application))
+        session.execute(update(Application).where(Application.case_id.in_(ids))
+                        .values(data=encode(application)))
     clock.set("2026-03-02T09:00")
     report = load("report-2024.json")
     for case_id in ids:

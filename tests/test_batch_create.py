@@ -58,7 +58,8 @@ def content(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int
         with database.connect() as connection:
             cases = [tuple(row) for row in connection.execute(text(
                 "SELECT id, round_year, name, city, county, industry, state, version, policy, "
-                "policy_version, policy_digest, application, score, recommended_at, "
+                "policy_version, policy_digest, (SELECT data FROM gd_application WHERE "
+                "case_id = gd_case.id), score, recommended_at, "
                 "publicity_start, publicity_end, valid_from, valid_until, previous_state, "
                 "correction_due FROM gd_case ORDER BY id"))]
             audit = [tuple(row) for row in connection.execute(text(

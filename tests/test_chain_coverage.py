@@ -160,9 +160,9 @@ def test_a_revoked_case_set_back_to_recognized_fails_verify_on_the_cli(world: Wo
 def test_a_case_inserted_behind_the_engine_fails_verify(world: World) -> None:
     world.sql(text(
         "INSERT INTO gd_case (round_year, name, city, county, industry, state, version, policy, "
-        "policy_version, policy_digest, application, created_at, updated_at) "
+        "policy_version, policy_digest, created_at, updated_at) "
         "SELECT round_year, '假集群', city, county, industry, 'recognized', 1, policy, "
-        "policy_version, policy_digest, application, created_at, updated_at FROM gd_case "
+        "policy_version, policy_digest, created_at, updated_at FROM gd_case "
         "WHERE id = :id"), {"id": world.revoked})
     _broken(world.verify(), "no audit row records it")
 

@@ -8,6 +8,7 @@ that version (found by its digest in ``states/policies/archive``) to the end.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from support import CITY, COUNTY, Walker
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, TransitionRefused
 from gdcluster.engine.application import to_json, validate_application
-from gdcluster.engine.models import Case, Round
+from gdcluster.engine.models import Application, Case, Round
 from gdcluster.states.policy import load_policy
 
 #: An application as the first version stored it: plan goals as sentences, a fire-safety fine
@@ -33,9 +34,14 @@ RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTE
 
 
 def store(engine: Engine, case_id: int, **values: Any) -> None:
-    """Write columns of a case as an earlier version would have left them."""
+    """Write columns of a case (and its ``application``) as an earlier version would have
+    left them."""
     with engine.store.write() as session:
-        session.execute(update(Case).where(Case.id == case_id).values(**values))
+        if "application" in values:
+            session.execute(update(Application).where(Application.case_id == case_id)
+                            .values(data=json.dumps(values.pop("application"))))
+        if values:
+            session.execute(update(Case).where(Case.id == case_id).values(**values))
 
 
 def legacy(application: dict[str, Any]) -> dict[str, Any]:

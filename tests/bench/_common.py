@@ -450,7 +450,7 @@ class BulkSeeder:
         from gdcluster.engine.models import Case
 
         table = Case.__table__
-        if self.dialect != "sqlite":
+        if self.dialect != "sqlite" or "application" not in table.c:
             return table, False
         from sqlalchemy import Column, MetaData, Table, Text
 
@@ -467,6 +467,7 @@ class BulkSeeder:
         """``count`` cases in ``state``, spread over the 21 cities; one audit row each."""
         from sqlalchemy import func, select
 
+        from gdcluster.engine import models
         from gdcluster.engine.models import Case, Round
 
         round_row = self.connection.execute(
@@ -474,7 +475,13 @@ class BulkSeeder:
         spread = units()
         table, as_text = self._case_table()
         stored: Any = stored_application()
-        if as_text:
+        # the application in a table of its own (issue 16), or in the case row before it
+        side = getattr(models, "Application", None)
+        if side is not None:
+            from gdcluster.engine.audit import canonical_json
+
+            side_text, side_rows = canonical_json(stored), []
+        elif as_text:
             stored = json.dumps(stored)
         first = int(self.connection.execute(select(func.coalesce(func.max(Case.id), 0)))
                     .scalar()) + 1
@@ -487,21 +494,24 @@ class BulkSeeder:
                 "id": case_id, "round_year": round_year, "name": f"基准测试产业集群{case_id}",
                 "city": city, "county": unit, "industry": "基准", "state": state, "version": 1,
                 "policy": round_row.policy, "policy_version": round_row.policy_version,
-                "policy_digest": round_row.policy_digest, "application": stored,
-                "score": score, "recommended_at": None, "publicity_start": None,
+                "policy_digest": round_row.policy_digest,
+                **({} if side is not None else {"application": stored}), "score": score,
+                "recommended_at": None, "publicity_start": None,
                 "publicity_end": None, "valid_from": None, "valid_until": None,
                 "created_at": at, "updated_at": at,
             }
             if extra is not None:
                 row.update(extra(case_id))
             rows.append(row)
+            if side is not None:
+                side_rows.append({"case_id": case_id, "data": side_text})
             self.audit(case_id=case_id, trigger="bench_seed", from_state=None, to_state=state,
                        actor=f"county:{unit}", at=at, round_year=round_year)
             if len(rows) >= chunk:
-                self.connection.execute(table.insert(), rows)
+                self._insert(table, rows, side, side_rows if side is not None else [])
                 rows = []
         if rows:
-            self.connection.execute(table.insert(), rows)
+            self._insert(table, rows, side, side_rows if side is not None else [])
         self.flush()
         if self.dialect == "postgresql":  # ids were given: move the sequence past them
             from sqlalchemy import text
@@ -510,6 +520,13 @@ class BulkSeeder:
                 "SELECT setval(pg_get_serial_sequence('gd_case', 'id'), "
                 "(SELECT max(id) FROM gd_case))"))
         return ids
+
+    def _insert(self, table: Any, rows: list[dict[str, Any]], side: Any,
+                side_rows: list[dict[str, Any]]) -> None:
+        self.connection.execute(table.insert(), rows)
+        if side is not None:
+            self.connection.execute(side.__table__.insert(), side_rows)
+            side_rows.clear()
 
     def rows(self, table: Any, rows: list[dict[str, Any]], chunk: int = 10_000) -> None:
         for start in range(0, len(rows), chunk):

@@ -271,6 +271,8 @@ def work_list_count(url: str) -> dict[str, Any]:
     def authorize(action: int, table: str | None, column: str | None, *_: Any) -> int:
         if action == sqlite3.SQLITE_READ and table == "gd_case":
             reads[column or ""] += 1
+        elif action == sqlite3.SQLITE_READ and table == "gd_application":  # its own table
+            reads["application"] += 1
         return sqlite3.SQLITE_OK
 
     sa = sa_engine_of(engine)
@@ -296,7 +298,9 @@ def work_list_count(url: str) -> dict[str, Any]:
     start = rchar()
     scanned = sum(1 for _ in db.execute("SELECT id, state FROM gd_case ORDER BY id"))
     scan_bytes = rchar() - start
-    stored = db.execute("SELECT sum(length(application)) FROM gd_case").fetchone()[0]
+    side = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'gd_application'")
+    stored = db.execute("SELECT sum(length(data)) FROM gd_application" if side.fetchone()[0]
+                        else "SELECT sum(length(application)) FROM gd_case").fetchone()[0]
     db.close()
     assert scanned == rows, (scanned, rows)
     return {"rows": rows, "application_reads": reads.get("application", 0) if listening

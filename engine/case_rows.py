@@ -1,0 +1,163 @@
+"""The case and its round as an act reads and writes them: plain rows, no ORM.
+
+An act on one case (``Kernel.act``) reads the case with its round by one prepared statement
+(``gdcluster.engine.prepared``), locking only the case row, and builds a :class:`CaseRow` and
+a :class:`RoundRow` from it: objects with the tables' columns as attributes, which guards,
+effects and the case view read as they would a ``Case`` and a ``Round``, without an identity
+map, attribute instrumentation or a unit of work. The act's changes to the case are written
+by one ``UPDATE … WHERE id = ? AND version = <as loaded>`` of the changed columns
+(:func:`write`); a case changed meanwhile is ``StaleDataError``, which the kernel reports as
+``ConcurrentModification``. The round is only read by an act.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from gdcluster.engine.models import Case, Round
+from gdcluster.engine.prepared import Prepared
+
+__all__ = ["CaseRow", "RoundRow", "load", "write"]
+
+_CASE = Case.__table__  # type: ignore[attr-defined]
+_ROUND = Round.__table__  # type: ignore[attr-defined]
+CASE_COLUMNS: tuple[str, ...] = tuple(column.name for column in _CASE.columns)
+#: The round's columns an act reads: its stored batches (a pick of up to thousands of ids)
+#: are read only by the round acts, which load the round themselves.
+ROUND_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in _ROUND.columns
+    if column.name not in ("publicity_pick", "recognition_batch"))
+#: JSON columns of the case: copied when loaded, so that a change made in place is written.
+_JSON = frozenset(name for name in CASE_COLUMNS
+                  if type(_CASE.c[name].type).__name__ == "JSON")
+
+
+class CaseRow:
+    """A case row read by an act: its columns as attributes; :meth:`changes` tells what the
+    act changed since it was loaded."""
+
+    __slots__ = (*CASE_COLUMNS, "_loaded")
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        for name, value in zip(CASE_COLUMNS, values, strict=True):
+            setattr(self, name, copy.deepcopy(value) if name in _JSON and value else value)
+        self._loaded = tuple(values)
+
+    def changes(self) -> dict[str, Any]:
+        """The columns changed since the row was loaded, with their new values."""
+        changed = {}
+        for name, loaded in zip(CASE_COLUMNS, self._loaded, strict=True):
+            value = getattr(self, name)
+            if value is not loaded and value != loaded:
+                changed[name] = value
+        return changed
+
+    def loaded(self, name: str) -> Any:
+        """The column as loaded."""
+        return self._loaded[CASE_COLUMNS.index(name)]
+
+    def __repr__(self) -> str:
+        return f"CaseRow(id={self.id!r}, state={self.state!r}, version={self.version!r})"
+
+    if TYPE_CHECKING:  # the columns, set by name
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+
+class RoundRow:
+    """A round read with an act's case: its columns (but its stored batches) as attributes."""
+
+    __slots__ = ROUND_COLUMNS
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        for name, value in zip(ROUND_COLUMNS, values, strict=True):
+            setattr(self, name, value)
+
+    if TYPE_CHECKING:  # the columns, set by name
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def _load_statement() -> Any:
+    return (select(*(_CASE.c[name] for name in CASE_COLUMNS),
+                   *(_ROUND.c[name] for name in ROUND_COLUMNS))
+            .select_from(_CASE.outerjoin(_ROUND, _ROUND.c.year == _CASE.c.round_year))
+            .where(_CASE.c.id == bindparam("case_id"))
+            .with_for_update(of=_CASE))
+
+
+def _load_with_application() -> Any:
+    from gdcluster.engine.models import Application
+
+    side = Application.__table__  # type: ignore[attr-defined]
+    statement = _load_statement()
+    return (statement.add_columns(side.c.data)
+            .outerjoin(side, side.c.case_id == _CASE.c.id))
+
+
+_LOAD = Prepared(_load_statement())
+#: ... and the case's application (as stored), for the acts whose guards judge it.
+_LOAD_WITH_APPLICATION = Prepared(_load_with_application())
+_SPLIT = len(CASE_COLUMNS)
+_ROUND_END = _SPLIT + len(ROUND_COLUMNS)
+
+
+def load(connection: Any, case_id: int, *, application: bool = False
+         ) -> tuple[CaseRow, RoundRow | None, str | None] | None:
+    """The case ``case_id`` (its row locked ``FOR UPDATE`` on PostgreSQL; SQLite's writer
+    holds the database) with its round, and its application as stored when asked (else
+    None); None when there is no such case."""
+    row = (_LOAD_WITH_APPLICATION if application else _LOAD).first(
+        connection, {"case_id": case_id})
+    if row is None:
+        return None
+    case = CaseRow(row[:_SPLIT])
+    round_row = RoundRow(row[_SPLIT:_ROUND_END]) if row[_SPLIT] is not None else None
+    return case, round_row, (row[_ROUND_END] if application else None)
+
+
+_ROUND_LOCKED = Prepared(select(*(_ROUND.c[name] for name in ROUND_COLUMNS))
+                         .where(_ROUND.c.year == bindparam("year")).with_for_update())
+
+
+def load_round_locked(connection: Any, year: int) -> RoundRow:
+    """The round ``year`` read again under its row lock (``FOR UPDATE``: PostgreSQL)."""
+    row = _ROUND_LOCKED.first(connection, {"year": year})
+    if row is None:
+        from gdcluster.engine.errors import NotFound
+
+        raise NotFound("round", year)
+    return RoundRow(row)
+
+
+#: One prepared ``UPDATE`` per set of changed columns (an act changes two to six of them).
+_UPDATES: dict[frozenset[str], Prepared] = {}
+
+
+def _update(names: frozenset[str]) -> Prepared:
+    found = _UPDATES.get(names)
+    if found is None:
+        found = _UPDATES[names] = Prepared(
+            update(_CASE).where(_CASE.c.id == bindparam("_case_id"),
+                                _CASE.c.version == bindparam("_loaded_version"))
+            .values({name: bindparam(name, type_=_CASE.c[name].type)
+                     for name in sorted(names)}))
+    return found
+
+
+def write(connection: Any, case: CaseRow) -> None:
+    """Write what the act changed on ``case`` (``UPDATE … WHERE version = <as loaded>``);
+    ``StaleDataError`` when another writer changed the case first."""
+    changed = case.changes()
+    if not changed:
+        return
+    values = dict(changed)
+    values["_case_id"] = case.id
+    values["_loaded_version"] = case.loaded("version")
+    if _update(frozenset(changed)).run(connection, values) != 1:
+        raise StaleDataError(f"case {case.id} changed under this act")

@@ -1,0 +1,127 @@
+"""Core statements compiled once, run on the driver's cursor: the act path's statements.
+
+An act sends a handful of statements (its case with its round, the case written back, the
+audit row, the chain head, the case read back). Written as SQLAlchemy Core and built once
+(bind parameters), each still costs SQLAlchemy's execution machinery every time it runs:
+the compiled-cache lookup, the execution context, the result object and its row processors,
+several times the driver's own work. :class:`Prepared` compiles its statement once per
+dialect — the SQL text, the order of its parameters, the type conversions SQLAlchemy would
+apply to each parameter and each result column — and runs it on the DBAPI cursor of the
+connection the transaction already holds, in that transaction.
+
+What is observed stays observed: while anything listens to the engine's
+``before_cursor_execute`` (the tests that count statements, the benchmarks' counters), a
+statement goes through ``Connection.execute`` as usual, so every statement is seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Prepared"]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    names: tuple[str, ...]  # the parameters in the order the SQL takes them (positional)
+    defaults: dict[str, Any]  # values fixed in the statement (literals, IN lists)
+    binds: tuple[tuple[str, Callable[[Any], Any]], ...]
+    converts: tuple[tuple[int, Callable[[Any], Any]], ...]  # result columns to convert
+
+
+class Prepared:
+    """A Core statement, compiled on first use per dialect; see the module's docstring."""
+
+    __slots__ = ("_by_dialect", "statement")
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compiled(self, dialect: Any) -> _Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            defaults = {key: value for key, value in compiled.construct_params(_check=False).items()
+                        if value is not None}
+            processors = compiled._bind_processors
+            escaped = compiled.escaped_bind_names or {}
+            results = [entry.type._cached_result_processor(dialect, None)
+                       for entry in (compiled._result_columns or ())]
+            names = tuple(compiled.positiontup or ()) if dialect.positional else ()
+            found = _Compiled(
+                sql=compiled.string, positional=dialect.positional, names=names,
+                defaults=defaults,
+                binds=tuple((escaped.get(name, name), processor)
+                            for name, processor in processors.items()
+                            if callable(processor)),
+                converts=tuple((index, convert) for index, convert in enumerate(results)
+                               if convert is not None))
+            if (escaped and not dialect.positional) or compiled.post_compile_params:
+                # parameters renamed in the SQL, or expanded when run (``IN`` lists): such a
+                # statement is not for this path
+                raise NotImplementedError(f"not a prepared statement: {compiled.string!r}")
+            self._by_dialect[dialect.name] = found
+        return found
+
+    def _cursor(self, connection: Any, params: dict[str, Any] | None) -> Any:
+        compiled = self._compiled(connection.dialect)
+        values = {**compiled.defaults, **params} if params else dict(compiled.defaults)
+        for name, processor in compiled.binds:
+            if name in values:
+                values[name] = processor(values[name])
+        arguments: Any = (tuple(values[name] for name in compiled.names)
+                          if compiled.positional else values)
+        cursor = None
+        try:
+            cursor = connection.connection.dbapi_connection.cursor()
+            cursor.execute(compiled.sql, arguments)
+        except Exception as error:
+            # as ``Connection.execute`` would: wrapped (``DBAPIError``), a lost connection
+            # invalidated, so that the store reports it as it reports any other
+            if cursor is not None:
+                cursor.close()
+            connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
+        return cursor
+
+    def rows(self, connection: Any, params: dict[str, Any] | None = None
+             ) -> list[Sequence[Any]]:
+        """The result rows (as tuples, each column converted as SQLAlchemy would)."""
+        if connection.dispatch.before_cursor_execute:
+            return [tuple(row) for row in connection.execute(self.statement, params or {})]
+        cursor = self._cursor(connection, params)
+        try:
+            fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        converts = self._by_dialect[connection.dialect.name].converts
+        if not converts:
+            return fetched
+        rows: list[Sequence[Any]] = []
+        for row in fetched:
+            values = list(row)
+            for index, convert in converts:
+                if values[index] is not None:
+                    values[index] = convert(values[index])
+            rows.append(values)
+        return rows
+
+    def first(self, connection: Any, params: dict[str, Any] | None = None
+              ) -> Sequence[Any] | None:
+        """The first result row, or None."""
+        found = self.rows(connection, params)
+        return found[0] if found else None
+
+    def run(self, connection: Any, params: dict[str, Any] | None = None) -> int:
+        """Run a statement that returns no rows; the number of rows it changed."""
+        if connection.dispatch.before_cursor_execute:
+            return int(connection.execute(self.statement, params or {}).rowcount)
+        cursor = self._cursor(connection, params)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
