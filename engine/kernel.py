@@ -190,6 +190,8 @@ class Kernel:
         self._subscribers: list[Callable[[TransitionEvent], None]] = []
         self._hooks: list[Callable[[Session, TransitionEvent], None]] = []
         self._batch_checks: list[Callable[[str, int], None]] = []
+        self._held: list[Callable[[], None]] = []
+        self._holding = 0
 
     @property
     def clock(self) -> Clock:
@@ -218,6 +220,33 @@ class Kernel:
         function that removes the check."""
         self._batch_checks.append(check)
         return lambda: self._batch_checks.remove(check)
+
+    def after_held(self, flush: Callable[[], None]) -> Callable[[], None]:
+        """Call ``flush()`` when a :meth:`holding` block ends; returns a remover."""
+        self._held.append(flush)
+        return lambda: self._held.remove(flush)
+
+    @property
+    def holding(self) -> bool:
+        """Inside :meth:`holding`: a subscriber may keep its after-commit work (outbox files,
+        e-mails) for the ``after_held`` flush, which comes when the block ends."""
+        return self._holding > 0
+
+    @contextmanager
+    def holding_deliveries(self) -> Iterator[None]:
+        """A run of acts (a sweep's batch of deadlines), each still its own transaction,
+        whose subscribers' after-commit work is done once, together, when the block ends."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+            if not self._holding:
+                for flush in list(self._held):
+                    try:
+                        flush()
+                    except Exception:  # a listener never undoes a committed act
+                        log.exception("held work %r failed", flush)
 
     def check_batch(self, who: Actor, trigger: str, year: int) -> None:
         """Run the batch checks for the round act ``trigger`` of round ``year``: a check that

@@ -181,24 +181,27 @@ def run_due(
             deferred.clear()
         else:
             break
-        for row in rows:
-            if stop and stop.is_set():
-                break
-            at = cutoff if explicit else kernel.clock.now()
-            outcome, wrote_due = _handle(kernel, row, at, cutoff, wait=wait)
-            if outcome is _DEFERRED:
-                deferred[row.id] = row
-                continue
-            if isinstance(outcome, DeadlineOutcome):
-                if outcome.left_pending:
-                    left_pending.add(row.id)
-                handled.append(outcome)
-                _log(outcome)
-                if on_handled is not None:
-                    on_handled(outcome)
-            if wrote_due:  # the act wrote rows already due: go back to the earliest
-                after = None
-                break
+        # the batch's acts each commit on their own; what listeners do after a commit
+        # (outbox files, e-mails) is done for the batch together when it ends
+        with kernel.holding_deliveries():
+            for row in rows:
+                if stop and stop.is_set():
+                    break
+                at = cutoff if explicit else kernel.clock.now()
+                outcome, wrote_due = _handle(kernel, row, at, cutoff, wait=wait)
+                if outcome is _DEFERRED:
+                    deferred[row.id] = row
+                    continue
+                if isinstance(outcome, DeadlineOutcome):
+                    if outcome.left_pending:
+                        left_pending.add(row.id)
+                    handled.append(outcome)
+                    _log(outcome)
+                    if on_handled is not None:
+                        on_handled(outcome)
+                if wrote_due:  # the act wrote rows already due: go back to the earliest
+                    after = None
+                    break
     return handled
 
 

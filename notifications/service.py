@@ -77,6 +77,9 @@ class Notifier:
         self._remove_hook = engine.on_transaction(self._on_transaction)
         self._remove_subscriber = engine.subscribe(self._after_commit)
         self._remove_check = engine.before_batch(self._before_batch)
+        #: acts whose deliveries wait for the end of a sweep's batch (``Kernel.holding``)
+        self._held: list[int] = []
+        self._remove_flush = engine.kernel.after_held(self._flush)
 
     @property
     def settings(self) -> Settings:
@@ -97,12 +100,24 @@ class Notifier:
     def _after_commit(self, event: TransitionEvent) -> None:
         if event.trigger not in TRIGGER_KINDS:
             return
+        if self.engine.kernel.holding:  # a sweep's batch: delivered together when it ends
+            self._held.append(event.audit_seq)
+            return
+        self._deliver([event.audit_seq])
+
+    def _flush(self) -> None:
+        held, self._held = self._held, []
+        if held:
+            self._deliver(held)
+
+    def _deliver(self, seqs: list[int]) -> None:
         from gdcluster.notifications.delivery import deliver
 
         try:
-            report = deliver(self.engine, self.settings, audit_seq=event.audit_seq)
-        except DatabaseReplaced as gone:  # the act went with the file: announce nothing
-            log.error("notices of audit row %s not delivered: %s", event.audit_seq, gone.message)
+            report = deliver(self.engine, self.settings, audit_seqs=seqs)
+        except DatabaseReplaced as gone:  # the acts went with the file: announce nothing
+            log.error("notices of audit rows %s not delivered: %s",
+                      ", ".join(map(str, seqs)), gone.message)
             return
         for failure in report.failures:
             log.warning("delivery %s (%s → %s) failed: %s", failure["id"], failure["channel"],
@@ -112,6 +127,7 @@ class Notifier:
         self._remove_hook()
         self._remove_subscriber()
         self._remove_check()
+        self._remove_flush()
         if getattr(self.engine, _ATTRIBUTE, None) is self:
             delattr(self.engine, _ATTRIBUTE)
 
