@@ -23,9 +23,13 @@ from docx import Document as new_document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI
+from docx.opc.pkgwriter import _ContentTypesItem
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Emu, Mm, Pt
+from docx.shared import Emu, Length, Mm, Pt
+from docx.text.paragraph import Paragraph as DocxParagraph
+from docx.text.run import Run
 
 from gdcluster.engine.text import display_width
 from gdcluster.notifications.document import Document, Paragraph, Table
@@ -50,7 +54,7 @@ CHAR = Pt(16)  # one 3号 character
 
 
 def build(document: Document) -> bytes:
-    word = new_document(io.BytesIO(_base()))
+    word = copy.deepcopy(_blank())  # the shared set-up, parsed once per process
     word.sections[0].different_first_page_header_footer = document.letter
     _properties(word, document)
     if document.anchor:
@@ -95,9 +99,7 @@ def build(document: Document) -> bytes:
         copies.paragraph_format.left_indent = CHAR
         copies.paragraph_format.space_before = LINE
 
-    buffer = io.BytesIO()
-    word.save(buffer)
-    return _fixed_zip(buffer.getvalue(), document)
+    return _package(word, document)
 
 
 # ---------------------------------------------------------------------------- page and styles
@@ -128,6 +130,12 @@ def _base() -> bytes:
     buffer = io.BytesIO()
     word.save(buffer)
     return buffer.getvalue()
+
+
+@cache
+def _blank() -> Any:
+    """:func:`_base` opened, never changed: each notice starts from a copy of it."""
+    return new_document(io.BytesIO(_base()))
 
 
 def _page_setup(word: Any) -> None:
@@ -178,7 +186,7 @@ def _page_number(paragraph: Any, align: WD_ALIGN_PARAGRAPH) -> None:
     else:
         fmt.left_indent = PAGE_SIZE
     fmt.first_line_indent = Pt(0)
-    _run(paragraph, "— ", FONTS["page"], PAGE_SIZE)
+    _formatted_run(paragraph, "— ", FONTS["page"], PAGE_SIZE)
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
     inner = OxmlElement("w:r")
@@ -187,7 +195,7 @@ def _page_number(paragraph: Any, align: WD_ALIGN_PARAGRAPH) -> None:
     inner.append(text)
     field.append(inner)
     paragraph._p.append(field)
-    _run(paragraph, " —", FONTS["page"], PAGE_SIZE)
+    _formatted_run(paragraph, " —", FONTS["page"], PAGE_SIZE)
 
 
 def _styles(word: Any) -> None:
@@ -258,21 +266,61 @@ def _stamp(document: Document) -> datetime:
 
 
 # ---------------------------------------------------------------------------- blocks
-def _run(paragraph: Any, text: str, font: str, size: Pt) -> Any:
+# Runs and paragraphs are copied from prototypes formatted once through python-docx (the
+# same XML as formatting each through it, which is most of a notice's build time).
+@cache
+def _scratch() -> Any:
+    """A document the prototypes are made in; never saved."""
+    return new_document(io.BytesIO(_base()))
+
+
+@cache
+def _run_prototype(font: str, size: int) -> Any:
+    """An empty ``w:r`` in ``font`` at ``size``, as ``add_run`` and the font settings make it."""
+    element = _formatted_run(_scratch().add_paragraph(), "", font, Emu(size))._r
+    element.getparent().remove(element)
+    return element
+
+
+@cache
+def _paragraph_prototype(align: WD_ALIGN_PARAGRAPH | None, indent: bool) -> Any:
+    """An empty ``w:p`` aligned (or justified and indented) as :func:`_paragraph` asks."""
+    paragraph = _scratch().add_paragraph()
+    if align is not None:
+        paragraph.alignment = align
+    elif indent:
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+        paragraph.paragraph_format.first_line_indent = CHAR * 2
+    element = paragraph._p
+    element.getparent().remove(element)
+    return element
+
+
+def _formatted_run(paragraph: Any, text: str, font: str, size: Length) -> Any:
+    """``paragraph.add_run(text)`` in ``font`` at ``size``, formatted through python-docx."""
     run = paragraph.add_run(text)
     run.font.size = size
     _set_font(run._r.get_or_add_rPr(), font)
     return run
 
 
+def _run(paragraph: Any, text: str, font: str, size: Length) -> Any:
+    """``paragraph.add_run(text)`` in ``font`` at ``size``."""
+    r = copy.deepcopy(_run_prototype(font, int(size)))
+    paragraph._p.append(r)
+    if text:
+        r.text = text
+    return Run(r, paragraph)
+
+
 def _paragraph(word: Any, text: str, *, align: WD_ALIGN_PARAGRAPH | None = None,
                indent: bool = True, font: str | None = None, size: Pt = BODY_SIZE) -> Any:
-    paragraph = word.add_paragraph()
-    if align is not None:
-        paragraph.alignment = align
-    elif indent:
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        paragraph.paragraph_format.first_line_indent = CHAR * 2
+    """``word.add_paragraph()`` aligned, or justified with a first-line indent, with ``text``
+    in one run."""
+    p = copy.deepcopy(_paragraph_prototype(align, indent if align is None else True))
+    body = word._body
+    body._element._insert_p(p)
+    paragraph = DocxParagraph(p, body)
     if text:
         _run(paragraph, text, font or FONTS["body"], size)
     return paragraph
@@ -373,19 +421,47 @@ def _cell(cell: Any, text: str, font: str) -> None:
 
 
 # ---------------------------------------------------------------------------- reproducible bytes
-def _fixed_zip(data: bytes, document: Document) -> bytes:
-    """Re-pack with every entry dated the notice's date: same notice, same bytes."""
+def _package(word: Any, document: Document) -> bytes:
+    """The .docx of ``word``: what python-docx's ``save`` writes, and in its order (content
+    types, package relationships, then each part and its relationships, depth first along
+    the relationships), zipped once with every entry dated the notice's date (same notice,
+    same bytes)."""
+    package = word.part.package
+    parts = list(_walk(package, set()))
+    for part in parts:
+        part.before_marshal()
     stamp = _stamp(document)
     when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
-    source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=when)
+        def put(name: str, blob: bytes) -> None:
+            entry = zipfile.ZipInfo(name, date_time=when)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16
-            target.writestr(entry, source.read(info.filename))
+            target.writestr(entry, blob)
+
+        put(CONTENT_TYPES_URI.membername, _ContentTypesItem.from_parts(parts).blob)
+        put(PACKAGE_URI.rels_uri.membername, package.rels.xml)
+        for part in parts:
+            put(part.partname.membername, part.blob)
+            if len(part.rels):
+                put(part.partname.rels_uri.membername, part.rels.xml)
     return out.getvalue()
+
+
+def _walk(source: Any, seen: set[int]) -> Any:
+    """The package's parts as ``OpcPackage.iter_parts`` yields them (depth first along the
+    relationships, each once), with a set of its own: python-docx's walk keeps every part it
+    ever visited in a list shared by all packages of the process."""
+    for relationship in source.rels.values():
+        if relationship.is_external:
+            continue
+        part = relationship.target_part
+        if id(part) in seen:
+            continue
+        seen.add(id(part))
+        yield part
+        yield from _walk(part, seen)
 
 
 #: python-docx refuses a core property (title, author, keywords) over 255 characters.
