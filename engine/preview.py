@@ -51,11 +51,11 @@ class PendingDeadline:
 PREVIEW_BATCH = 1000
 #: The deadline table's columns, for the preview's query.
 DEADLINE = Deadline.__table__.c  # type: ignore[attr-defined]
-#: Every column of the case but its application and the row's own times: nothing a timer
-#: decides reads them.
-CASE_COLUMNS = tuple(column for column in Case.__table__.c  # type: ignore[attr-defined]
-                     if column.name not in ("application", "created_at", "updated_at",
-                                            "recommended_at"))
+#: The case's columns a timer's decision reads (``engine/timers.py``), and the state a
+#: move leaves it in (``previous_state``): nothing else of the case is read.
+CASE_FIELDS = ("id", "state", "policy", "policy_digest", "valid_until", "correction_due",
+               "review_round", "review", "previous_state")
+CASE_COLUMNS = tuple(Case.__table__.c[name] for name in CASE_FIELDS)  # type: ignore[attr-defined]
 #: Where each case column is in a row of the preview's query (after the deadline's six).
 CASE_PLACES = {column.name: 6 + place for place, column in enumerate(CASE_COLUMNS)}
 
@@ -106,14 +106,16 @@ def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[
         .order_by(DEADLINE.due_at, DEADLINE.id)
         .execution_options(yield_per=PREVIEW_BATCH))
     with kernel.store.read() as session:
-        for rows in session.execute(statement).partitions():
+        # Core rows, not the ORM's: nothing here is an entity
+        for rows in session.connection().execute(statement).partitions():
             reads = BatchReads(session, rows)
+            action = preview.action
             for row in rows:
-                action = preview.action(session, reads, row, now)
-                if action is not None:
+                decided = action(session, reads, row, now)
+                if decided is not None:
                     listed.append(PendingDeadline(
                         id=row.id, kind=row.kind, key=row.key, case_id=row.case_id,
-                        round_year=row.round_year, due_at=as_utc(row.due_at), action=action))
+                        round_year=row.round_year, due_at=as_utc(row.due_at), action=decided))
     return listed
 
 

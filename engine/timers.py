@@ -35,6 +35,7 @@ its article.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +111,7 @@ class Plan:
     reschedule: tuple[str, datetime] | None = None
 
 
+@lru_cache(maxsize=4096)  # deadlines come in crowds at the same instants
 def deadline_day(due_at: datetime) -> date:
     """The calendar day a deadline falls on: 24:00 of a day belongs to that day."""
     return local_date(as_utc(due_at) - timedelta(microseconds=1))

@@ -14,9 +14,10 @@ from __future__ import annotations
 import copy
 import io
 import re
+import struct
 import zipfile
 from datetime import UTC, datetime, time
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from docx import Document as new_document
@@ -432,21 +433,47 @@ def _package(word: Any, document: Document) -> bytes:
         part.before_marshal()
     stamp = _stamp(document)
     when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
+    entries = [(CONTENT_TYPES_URI.membername, _ContentTypesItem.from_parts(parts).blob),
+               (PACKAGE_URI.rels_uri.membername, package.rels.xml)]
+    for part in parts:
+        entries.append((part.partname.membername, part.blob))
+        if len(part.rels):
+            entries.append((part.partname.rels_uri.membername, part.rels.xml))
+    return _zip(entries, when)
+
+
+def _zip(entries: list[tuple[str, bytes]], when: tuple[int, ...]) -> bytes:
+    """The zip ``zipfile`` writes of ``entries`` (deflated, dated ``when``, mode 0600), each
+    entry's local record and central-directory record taken from :func:`_entry`, which
+    compresses each distinct (name, bytes, date) once: most parts are the same in every
+    notice."""
+    local: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for name, blob in entries:
+        record, directory = _entry(name, blob, when)
+        local.append(record)
+        central.append(directory[:42] + struct.pack("<L", offset) + directory[46:])
+        offset += len(record)
+    size = sum(map(len, central))
+    end = struct.pack("<4s4H2LH", b"PK\005\006", 0, 0, len(entries), len(entries), size,
+                      offset, 0)
+    return b"".join([*local, *central, end])
+
+
+@lru_cache(maxsize=64)
+def _entry(name: str, blob: bytes, when: tuple[int, ...]) -> tuple[bytes, bytes]:
+    """One entry as ``zipfile`` writes it at the start of an archive: its local header with
+    the compressed bytes, and its central-directory record (its offset, 0, to be set)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        def put(name: str, blob: bytes) -> None:
-            entry = zipfile.ZipInfo(name, date_time=when)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, blob)
-
-        put(CONTENT_TYPES_URI.membername, _ContentTypesItem.from_parts(parts).blob)
-        put(PACKAGE_URI.rels_uri.membername, package.rels.xml)
-        for part in parts:
-            put(part.partname.membername, part.blob)
-            if len(part.rels):
-                put(part.partname.rels_uri.membername, part.rels.xml)
-    return out.getvalue()
+        entry = zipfile.ZipInfo(name, date_time=when)  # type: ignore[arg-type]
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        entry.external_attr = 0o600 << 16
+        target.writestr(entry, blob)
+        boundary = out.tell()
+    written = out.getvalue()
+    return written[:boundary], written[boundary:-22]  # 22: the end record
 
 
 def _walk(source: Any, seen: set[int]) -> Any:

@@ -118,15 +118,20 @@ def action_class(action: str) -> str:
 
 def work_pending_stdlib(url: str) -> dict[str, Any]:
     """The minimal equivalent of ``scheduler pending``: one streamed query over the due rows
-    with their cases; each row's action decided in Python, looking up the annual reports filed
-    and, for a report reminder, its report's deadline."""
+    with their cases; each row's action decided in Python, looking up the annual reports filed,
+    for a report reminder its report's deadline, and for a report deadline whether its day is
+    a working day (the engine's built-in calendar: a year it lacks is refused, as the engine
+    refuses it)."""
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
+    from gdcluster.engine.calendar import WorkCalendar
+    from gdcluster.engine.errors import EngineError
     from gdcluster.states.policy import load_policy
 
-    actions_on_miss = {"guangdong-2023": load_policy("guangdong-2023").periods
-                       .missed_report_action}
+    periods = {"guangdong-2023": load_policy("guangdong-2023").periods}
+    calendar = WorkCalendar()  # the built-in years (the seeded database imports none)
+    shanghai = timedelta(hours=8)
     db = sqlite3.connect(f"file:{sqlite_path(url)}?mode=ro", uri=True)
     before = rss_kib()
     start, cpu = time.perf_counter(), time.process_time()
@@ -158,7 +163,16 @@ def work_pending_stdlib(url: str) -> dict[str, Any]:
                     tzinfo=UTC) <= at
                 action = "not applicable" if late else "remind"
             else:
-                action = ("flag" if actions_on_miss[policy] == "flag" else "revoke 18.3")
+                action = ("flag" if periods[policy].missed_report_action == "flag"
+                          else "report_overdue")
+                if periods[policy].report_roll_to_workday:  # 民法典 第203条
+                    day = (due + shanghai - timedelta(microseconds=1)).date()
+                    try:
+                        if not calendar.is_workday(day):
+                            action = (f"roll to 24:00 of "
+                                      f"{calendar.next_workday(day, inclusive=False)}")
+                    except EngineError as error:
+                        action = f"refused: {error.message}"
         elif kind in ("validity_end", "expiry_reminder"):
             if kind == "validity_end" and state == "under_review":
                 action = "held"
@@ -170,7 +184,7 @@ def work_pending_stdlib(url: str) -> dict[str, Any]:
                     hours=16)  # 24:00 Shanghai
                 action = "not applicable" if ends <= at else "remind"
             else:
-                action = "revoke 18.1"
+                action = "expire"
         else:
             action = "not applicable"
         actions[action] += 1
