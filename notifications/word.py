@@ -63,8 +63,7 @@ def build(document: Document) -> bytes:
 
     _title(word, document.title)
     if document.doc_no:
-        paragraph = _paragraph(word, document.doc_no, align=WD_ALIGN_PARAGRAPH.CENTER)
-        paragraph.paragraph_format.space_after = LINE
+        _paragraph(word, document.doc_no, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=LINE)
     if document.addressee:
         _paragraph(word, document.addressee, indent=False)
     body = [_body(word, item) for item in document.body]
@@ -83,22 +82,18 @@ def build(document: Document) -> bytes:
                 paragraph.paragraph_format.first_line_indent = -CHAR * 3
     _signature(word, document)
     for attachment in document.attachments:
-        label = _paragraph(word, attachment.label, indent=False, font=FONTS["h1"])
-        label.paragraph_format.page_break_before = True
-        heading = _paragraph(word, attachment.title, align=WD_ALIGN_PARAGRAPH.CENTER,
-                             font=FONTS["title"], size=TITLE_SIZE)
-        heading.paragraph_format.line_spacing = Pt(36)
-        heading.paragraph_format.space_before = LINE
-        heading.paragraph_format.space_after = LINE
+        _paragraph(word, attachment.label, indent=False, font=FONTS["h1"],
+                   page_break_before=True)
+        _paragraph(word, attachment.title, align=WD_ALIGN_PARAGRAPH.CENTER,
+                   font=FONTS["title"], size=TITLE_SIZE, line_spacing=Pt(36),
+                   space_before=LINE, space_after=LINE)
         for item in attachment.paragraphs:
             _body(word, item)
         if attachment.table is not None:
             _table(word, attachment.table)
     if document.copies:  # 版记: 抄送机关 in 4号, one character in (GB/T 9704 7.4.2)
-        copies = _paragraph(word, f"抄送：{'，'.join(document.copies)}。", indent=False,
-                            size=TABLE_SIZE)
-        copies.paragraph_format.left_indent = CHAR
-        copies.paragraph_format.space_before = LINE
+        _paragraph(word, f"抄送：{'，'.join(document.copies)}。", indent=False,
+                   size=TABLE_SIZE, left_indent=CHAR, space_before=LINE)
 
     return _package(word, document)
 
@@ -239,10 +234,21 @@ def _anchor(section: Any, text: str, *, letter: bool) -> None:
     if letter:  # its own first-page footer, otherwise empty
         footers.append(section.first_page_footer)
     for footer in footers:
-        paragraph = footer.add_paragraph()
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        run = paragraph.add_run(text)
-        run.font.size = Pt(8)
+        p = copy.deepcopy(_anchor_prototype())
+        footer._element._insert_p(p)
+        if text:
+            p.r_lst[0].text = text
+
+
+@cache
+def _anchor_prototype() -> Any:
+    """The anchor's paragraph in a footer, centred, its one run at 8 pt, without its text."""
+    paragraph = _scratch().sections[0].footer.add_paragraph()
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paragraph.add_run().font.size = Pt(8)
+    element = paragraph._p
+    element.getparent().remove(element)
+    return element
 
 
 def _properties(word: Any, document: Document) -> None:
@@ -283,15 +289,19 @@ def _run_prototype(font: str, size: int) -> Any:
     return element
 
 
-@cache
-def _paragraph_prototype(align: WD_ALIGN_PARAGRAPH | None, indent: bool) -> Any:
-    """An empty ``w:p`` aligned (or justified and indented) as :func:`_paragraph` asks."""
+@lru_cache(maxsize=256)
+def _paragraph_prototype(align: WD_ALIGN_PARAGRAPH | None, indent: bool,
+                         formats: tuple[tuple[str, Any], ...]) -> Any:
+    """An empty ``w:p`` aligned (or justified and indented) as :func:`_paragraph` asks, then
+    given each of ``formats`` (``paragraph_format`` attributes, in their order)."""
     paragraph = _scratch().add_paragraph()
     if align is not None:
         paragraph.alignment = align
     elif indent:
         paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
         paragraph.paragraph_format.first_line_indent = CHAR * 2
+    for name, value in formats:
+        setattr(paragraph.paragraph_format, name, value)
     element = paragraph._p
     element.getparent().remove(element)
     return element
@@ -315,10 +325,13 @@ def _run(paragraph: Any, text: str, font: str, size: Length) -> Any:
 
 
 def _paragraph(word: Any, text: str, *, align: WD_ALIGN_PARAGRAPH | None = None,
-               indent: bool = True, font: str | None = None, size: Pt = BODY_SIZE) -> Any:
+               indent: bool = True, font: str | None = None, size: Pt = BODY_SIZE,
+               **formats: Any) -> Any:
     """``word.add_paragraph()`` aligned, or justified with a first-line indent, with ``text``
-    in one run."""
-    p = copy.deepcopy(_paragraph_prototype(align, indent if align is None else True))
+    in one run; ``formats``: ``paragraph_format`` attributes to set (``keep_with_next=True``),
+    in their order. (Set before the run is added: ``w:pPr`` comes first all the same.)"""
+    p = copy.deepcopy(_paragraph_prototype(align, indent if align is None else True,
+                                           tuple(formats.items())))
     body = word._body
     body._element._insert_p(p)
     paragraph = DocxParagraph(p, body)
@@ -328,10 +341,8 @@ def _paragraph(word: Any, text: str, *, align: WD_ALIGN_PARAGRAPH | None = None,
 
 
 def _title(word: Any, text: str) -> None:
-    paragraph = _paragraph(word, text, align=WD_ALIGN_PARAGRAPH.CENTER, font=FONTS["title"],
-                           size=TITLE_SIZE)
-    paragraph.paragraph_format.line_spacing = Pt(36)
-    paragraph.paragraph_format.space_after = LINE
+    _paragraph(word, text, align=WD_ALIGN_PARAGRAPH.CENTER, font=FONTS["title"],
+               size=TITLE_SIZE, line_spacing=Pt(36), space_after=LINE)
 
 
 def _body(word: Any, item: Paragraph) -> Any:
@@ -344,16 +355,13 @@ def _body(word: Any, item: Paragraph) -> Any:
 def _signature(word: Any, document: Document) -> None:
     """署名 centred over 成文日期; the date 4 characters from the right edge (GB/T 9704 7.3.5)."""
     for _ in range(2):  # 空二行
-        _paragraph(word, "", indent=False).paragraph_format.keep_with_next = True
+        _paragraph(word, "", indent=False, keep_with_next=True)
     date_width = display_width(document.date)  # in half-character columns
     issuer_width = display_width(document.issuer)
-    issuer = _paragraph(word, document.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT)
-    issuer.paragraph_format.keep_with_next = True
-    issuer.paragraph_format.right_indent = Emu(max(
-        int(CHAR * 4 + (date_width - issuer_width) * CHAR / 4), 0)
-    )
-    date = _paragraph(word, document.date, align=WD_ALIGN_PARAGRAPH.RIGHT)
-    date.paragraph_format.right_indent = CHAR * 4
+    _paragraph(word, document.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT, keep_with_next=True,
+               right_indent=Emu(max(int(CHAR * 4 + (date_width - issuer_width) * CHAR / 4),
+                                    0)))
+    _paragraph(word, document.date, align=WD_ALIGN_PARAGRAPH.RIGHT, right_indent=CHAR * 4)
 
 
 #: Relative column widths by header; the table spans the 156 mm text block.
