@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gdcluster.engine import deadlines, timers
 from gdcluster.engine.clock import as_utc, end_of_day, parse_instant
 from gdcluster.engine.errors import EngineError
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
+from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.timers import SYSTEM
 from gdcluster.states.workflow import PREVIOUS
 
@@ -194,18 +194,23 @@ class BatchReads(timers.Reads):
         keys = {deadlines.case_key(row.case_id, "report", timers.key_year(row.key))
                 for row in rows if row.kind == deadlines.REPORT_REMINDER}
         self.objections: dict[int, list[int]] = {}
-        for case_id, objection_id in session.execute(
-                select(Objection.case_id, Objection.id)
-                .where(Objection.case_id.in_(sorted(publicity)),  # type: ignore[union-attr]
-                       Objection.status == "open").order_by(Objection.id)) if publicity else ():
-            self.objections.setdefault(case_id, []).append(objection_id)
-        self.filed = {(case_id, year) for case_id, year in session.execute(
-            select(AnnualReport.case_id, AnnualReport.year)
-            .where(AnnualReport.case_id.in_(sorted(reports))))  # type: ignore[attr-defined]
-        } if reports else set()
-        self.due = {key: due_at for key, due_at in session.execute(
-            select(Deadline.key, Deadline.due_at).where(Deadline.key.in_(sorted(keys))))
-        } if keys else {}
+        self.filed: set[tuple[int, int]] = set()
+        self.due: dict[str, Any] = {}
+        connection = session.connection()
+        if publicity:
+            for case_id, objection_id in _among(
+                    connection, "SELECT case_id, id FROM gd_objection WHERE status = 'open' "
+                    "AND case_id IN ({}) ORDER BY id", sorted(publicity)):
+                self.objections.setdefault(case_id, []).append(objection_id)
+        if reports:
+            self.filed = {(case_id, year) for case_id, year in _among(
+                connection, "SELECT case_id, year FROM gd_annual_report WHERE case_id IN ({})",
+                sorted(reports))}
+        if keys:
+            convert = _due_at(connection)
+            self.due = {key: convert(due_at) for key, due_at in _among(
+                connection, "SELECT key, due_at FROM gd_deadline WHERE key IN ({})",
+                sorted(keys))}
 
     def open_objections(self, case_id: int) -> list[int]:
         return self.objections.get(case_id, [])
@@ -215,3 +220,18 @@ class BatchReads(timers.Reads):
 
     def report_due(self, case_id: int, year: int | None) -> datetime | None:
         return self.due.get(deadlines.case_key(case_id, "report", year))
+
+
+def _among(connection: Any, sql: str, values: list[Any]) -> Any:
+    """``sql`` with its ``IN ({})`` filled with one placeholder per value, sent as it is: a
+    statement compiled for a thousand bound values costs more than the look-ups it makes."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    return connection.exec_driver_sql(sql.format(", ".join([mark] * len(values))),
+                                      tuple(values))
+
+
+def _due_at(connection: Any) -> Any:
+    """What SQLAlchemy makes of a ``gd_deadline.due_at`` the driver hands back (aware UTC)."""
+    process = DEADLINE.due_at.type.dialect_impl(connection.dialect).result_processor(
+        connection.dialect, None)
+    return process if process is not None else (lambda value: value)
