@@ -237,7 +237,11 @@ def _anchor(section: Any, text: str, *, letter: bool) -> None:
         p = copy.deepcopy(_anchor_prototype())
         footer._element._insert_p(p)
         if text:
-            p.r_lst[0].text = text
+            run = p.r_lst[0]
+            if _TAB_OR_BREAK.search(text) is None:
+                run.add_t(text)
+            else:
+                run.text = text
 
 
 @cache
@@ -319,8 +323,11 @@ def _run(paragraph: Any, text: str, font: str, size: Length) -> Any:
     """``paragraph.add_run(text)`` in ``font`` at ``size``."""
     r = copy.deepcopy(_run_prototype(font, int(size)))
     paragraph._p.append(r)
-    if text:
-        r.text = text
+    if text:  # what ``r.text = text`` writes, without its character-by-character pass
+        if _TAB_OR_BREAK.search(text) is None:
+            r.add_t(text)
+        else:
+            r.text = text
     return Run(r, paragraph)
 
 
