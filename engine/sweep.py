@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines
@@ -46,6 +46,7 @@ from gdcluster.engine.errors import (
 )
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.models import Case, Deadline
+from gdcluster.engine.store import connection_of
 from gdcluster.engine.timers import (
     BUSY,
     CLOSED,
@@ -341,10 +342,14 @@ def _claim(session: Session, deadline_id: int, at: datetime) -> bool:
 
 
 def _set_result(session: Session, deadline_id: int, result: str) -> None:
-    session.execute(
-        update(Deadline).where(Deadline.id == deadline_id).values(result=result[:4000])
-        .execution_options(synchronize_session=False)
-    )
+    session.flush()  # what the act left pending is written first, as before
+    connection_of(session).execute(_SET_RESULT, {"deadline_id": deadline_id,
+                                                 "deadline_result": result[:4000]})
+
+
+_SET_RESULT = (update(Deadline.__table__)  # type: ignore[attr-defined]
+               .where(Deadline.__table__.c.id == bindparam("deadline_id"))  # type: ignore[attr-defined]
+               .values(result=bindparam("deadline_result")))
 
 
 def _still_pending(kernel: Kernel, deadline_id: int) -> bool:

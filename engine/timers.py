@@ -39,7 +39,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines, procedures
@@ -48,6 +48,7 @@ from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
+from gdcluster.engine.store import connection_of
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
@@ -146,14 +147,20 @@ class Reads:
 
     def report_filed(self, case_id: int, year: int) -> bool:
         """Whether the case's annual report for ``year`` is filed."""
-        return self.session.scalar(
-            select(AnnualReport.id).where(AnnualReport.case_id == case_id,
-                                          AnnualReport.year == year)) is not None
+        return connection_of(self.session).execute(
+            _REPORT_FILED, {"case_id": case_id, "year": year}).first() is not None
 
     def report_due(self, case_id: int, year: int | None) -> datetime | None:
         """When the case's annual report for ``year`` is due (its deadline row), if known."""
-        return self.session.scalar(select(Deadline.due_at).where(
-            Deadline.key == deadlines.case_key(case_id, "report", year)))
+        return connection_of(self.session).execute(  # type: ignore[no-any-return]
+            _REPORT_DUE, {"key": deadlines.case_key(case_id, "report", year)}).scalar()
+
+
+# the reads' statements, built once (Core: a timer's reads come before anything it writes)
+_REPORT_FILED = select(AnnualReport.id).where(  # type: ignore[call-overload]
+    AnnualReport.case_id == bindparam("case_id"), AnnualReport.year == bindparam("year"))
+_REPORT_DUE = select(Deadline.due_at).where(  # type: ignore[call-overload]
+    Deadline.key == bindparam("key"))
 
 
 def plan(session: Session, row: Any, case: Case, now: datetime,
