@@ -56,30 +56,6 @@ DEADLINE = Deadline.__table__.c  # type: ignore[attr-defined]
 CASE_FIELDS = ("id", "state", "policy", "policy_digest", "valid_until", "correction_due",
                "review_round", "review", "previous_state")
 CASE_COLUMNS = tuple(Case.__table__.c[name] for name in CASE_FIELDS)  # type: ignore[attr-defined]
-#: Where each case column is in a row of the preview's query (after the deadline's six).
-CASE_PLACES = {column.name: 6 + place for place, column in enumerate(CASE_COLUMNS)}
-
-
-class CaseInRow:
-    """The case's columns of a preview row, read as attributes (``case.state``), without
-    copying them out of the row."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._row[CASE_PLACES[name]]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def columns(self) -> dict[str, Any]:
-        """Every case column of the row, by name (to copy it into a moved case)."""
-        return {name: self._row[place] for name, place in CASE_PLACES.items()}
-
-
 def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[PendingDeadline]:
     """Pending deadlines due by ``until`` (a date means up to its 24:00; default: now).
 
@@ -97,9 +73,10 @@ def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[
     preview = Preview(kernel)
     listed: list[PendingDeadline] = []
     statement = (
-        select(DEADLINE.id, DEADLINE.kind, DEADLINE.key, DEADLINE.case_id,
-               DEADLINE.round_year, DEADLINE.due_at,
-               *(column.label(f"c_{column.name}") for column in CASE_COLUMNS))
+        # the deadline's id as ``deadline_id``, the case's columns by their own names: each
+        # row reads as the case (``row.state``) as well as the deadline (``row.kind``)
+        select(DEADLINE.id.label("deadline_id"), DEADLINE.kind, DEADLINE.key,
+               DEADLINE.case_id, DEADLINE.round_year, DEADLINE.due_at, *CASE_COLUMNS)
         .select_from(Deadline.__table__.outerjoin(  # type: ignore[attr-defined]
             Case.__table__, Case.__table__.c.id == DEADLINE.case_id))  # type: ignore[attr-defined]
         .where(DEADLINE.status == "pending", DEADLINE.due_at <= cutoff)
@@ -114,7 +91,7 @@ def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[
                 decided = action(session, reads, row, now)
                 if decided is not None:
                     listed.append(PendingDeadline(
-                        id=row.id, kind=row.kind, key=row.key, case_id=row.case_id,
+                        id=row.deadline_id, kind=row.kind, key=row.key, case_id=row.case_id,
                         round_year=row.round_year, due_at=as_utc(row.due_at), action=decided))
     return listed
 
@@ -150,9 +127,9 @@ class Preview:
                     f"{row.kind.removeprefix('round_').removesuffix('_close')} window")
         if row.case_id in self.ended:
             return None
-        if row.c_state is None:
+        if row.state is None:
             return "not applicable: no such case"
-        case: Any = self.moved.get(row.case_id) or CaseInRow(row)
+        case: Any = self.moved.get(row.case_id) or row
         try:
             decided = timers.plan(session, row, case, max(now, as_utc(row.due_at)), reads)
         except EngineError as error:
@@ -176,7 +153,8 @@ class Preview:
             self.ended.add(case.id)
             self.moved.pop(case.id, None)
         elif dest is not None:
-            columns = case.columns() if isinstance(case, CaseInRow) else vars(case)
+            columns = (vars(case) if isinstance(case, SimpleNamespace)
+                       else {name: getattr(case, name) for name in CASE_FIELDS})
             self.moved[case.id] = SimpleNamespace(**{**columns, "state": dest})
 
 
@@ -191,11 +169,13 @@ class BatchReads(timers.Reads):
         reports = {row.case_id for row in rows
                    if row.kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER,
                                    deadlines.REPORT_GRACE)}
-        keys = {deadlines.case_key(row.case_id, "report", timers.key_year(row.key))
-                for row in rows if row.kind == deadlines.REPORT_REMINDER}
+        #: each reminder's report deadline by its key: (case, year)
+        keys = {deadlines.case_key(case_id, "report", year): (case_id, year)
+                for case_id, year in {(row.case_id, timers.key_year(row.key))
+                                      for row in rows if row.kind == deadlines.REPORT_REMINDER}}
         self.objections: dict[int, list[int]] = {}
         self.filed: set[tuple[int, int]] = set()
-        self.due: dict[str, Any] = {}
+        self.due: dict[tuple[int, int | None], Any] = {}
         connection = session.connection()
         if publicity:
             for case_id, objection_id in _among(
@@ -208,7 +188,7 @@ class BatchReads(timers.Reads):
                 sorted(reports))}
         if keys:
             convert = _due_at(connection)
-            self.due = {key: convert(due_at) for key, due_at in _among(
+            self.due = {keys[key]: convert(due_at) for key, due_at in _among(
                 connection, "SELECT key, due_at FROM gd_deadline WHERE key IN ({})",
                 sorted(keys))}
 
@@ -219,7 +199,7 @@ class BatchReads(timers.Reads):
         return (case_id, year) in self.filed
 
     def report_due(self, case_id: int, year: int | None) -> datetime | None:
-        return self.due.get(deadlines.case_key(case_id, "report", year))
+        return self.due.get((case_id, year))
 
 
 def _among(connection: Any, sql: str, values: list[Any]) -> Any:
