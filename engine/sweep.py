@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gdcluster.engine import deadlines
@@ -353,10 +354,22 @@ _SET_RESULT = (update(Deadline.__table__)  # type: ignore[attr-defined]
 
 
 def _still_pending(kernel: Kernel, deadline_id: int) -> bool:
-    """A cheap read before taking write locks: skip what another sweeper already fired."""
+    """A cheap read before taking write locks: skip what another sweeper already fired (on a
+    pooled connection; through a session, which reports a busy database as such, when that
+    fails)."""
+    try:
+        with kernel.store.engine.connect() as connection:
+            return connection.execute(_STATUS, {"deadline_id": deadline_id}).scalar() \
+                == "pending"
+    except DBAPIError:
+        pass
     with kernel.store.read() as session:
         return session.scalar(select(Deadline.status).where(Deadline.id == deadline_id)) \
             == "pending"
+
+
+_STATUS = (select(Deadline.__table__.c.status)  # type: ignore[attr-defined]
+           .where(Deadline.__table__.c.id == bindparam("deadline_id")))  # type: ignore[attr-defined]
 
 
 def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome:
