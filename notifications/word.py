@@ -18,12 +18,14 @@ import struct
 import zipfile
 from datetime import UTC, datetime, time
 from functools import cache, lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from docx import Document as new_document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.opc.oxml import CT_Relationships
 from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI
 from docx.opc.pkgwriter import _ContentTypesItem
 from docx.oxml import OxmlElement
@@ -448,13 +450,35 @@ def _package(word: Any, document: Document) -> bytes:
         part.before_marshal()
     stamp = _stamp(document)
     when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
-    entries = [(CONTENT_TYPES_URI.membername, _ContentTypesItem.from_parts(parts).blob),
-               (PACKAGE_URI.rels_uri.membername, package.rels.xml)]
+    entries = [(CONTENT_TYPES_URI.membername, _content_types(
+                    tuple((part.partname, part.content_type) for part in parts))),
+               (PACKAGE_URI.rels_uri.membername, _rels_xml(package.rels))]
     for part in parts:
         entries.append((part.partname.membername, part.blob))
         if len(part.rels):
-            entries.append((part.partname.rels_uri.membername, part.rels.xml))
+            entries.append((part.partname.rels_uri.membername, _rels_xml(part.rels)))
     return _zip(entries, when)
+
+
+def _rels_xml(rels: Any) -> bytes:
+    """``rels.xml``: made of each relationship's id, type, target and mode, in order."""
+    return _rels_for(tuple((rel.rId, rel.reltype, rel.target_ref, rel.is_external)
+                           for rel in rels.values()))
+
+
+@lru_cache(maxsize=64)
+def _rels_for(relationships: tuple[tuple[str, str, str, bool], ...]) -> bytes:
+    element = CT_Relationships.new()
+    for rid, reltype, target, external in relationships:
+        element.add_rel(rid, reltype, target, external)
+    return element.xml  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=64)
+def _content_types(parts: tuple[tuple[str, str], ...]) -> bytes:
+    """``[Content_Types].xml`` of parts with these names and content types, in order."""
+    return _ContentTypesItem.from_parts(  # type: ignore[no-any-return]
+        [SimpleNamespace(partname=name, content_type=kind) for name, kind in parts]).blob
 
 
 def _zip(entries: list[tuple[str, bytes]], when: tuple[int, ...]) -> bytes:
