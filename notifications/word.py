@@ -14,20 +14,18 @@ from __future__ import annotations
 import copy
 import io
 import re
-import struct
-import zipfile
 from datetime import UTC, datetime, time
 from functools import cache, lru_cache
 from types import SimpleNamespace
 from typing import Any
 
 from docx import Document as new_document
+from docx.document import _Body
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-from docx.opc.oxml import CT_Relationships
-from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI
-from docx.opc.pkgwriter import _ContentTypesItem
+from docx.opc.coreprops import CoreProperties
+from docx.opc.oxml import serialize_part_xml
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Emu, Length, Mm, Pt
@@ -35,6 +33,7 @@ from docx.text.paragraph import Paragraph as DocxParagraph
 from docx.text.run import Run
 
 from gdcluster.engine.text import display_width
+from gdcluster.notifications import docx_package
 from gdcluster.notifications.document import Document, Paragraph, Table
 
 __all__ = ["FONTS", "VERSION", "build"]
@@ -57,12 +56,59 @@ CHAR = Pt(16)  # one 3号 character
 
 
 def build(document: Document) -> bytes:
+    stamp = _stamp(document)
+    when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
+    if not document.letter and all(item.table is None for item in document.attachments):
+        return _build_on_skeleton(document, when)
     word = copy.deepcopy(_blank())  # the shared set-up, parsed once per process
     word.sections[0].different_first_page_header_footer = document.letter
     _properties(word, document)
     if document.anchor:
         _anchor(word.sections[0], document.anchor, letter=document.letter)
+    _compose(word, document)
+    return docx_package.package(word, when)
 
+
+def _build_on_skeleton(document: Document, when: tuple[int, ...]) -> bytes:
+    """:func:`build` of a notice that is no letter (no first-page footer of its own) and has
+    no table: only its document, its two footers and its core properties differ from the
+    shared set-up, so only they are copied, filled in and serialized."""
+    items, elements = _skeleton()
+    own = {name: copy.deepcopy(element) for name, element in elements.items()}
+    word = SimpleNamespace(_body=_Body(own["document"].body, None),
+                           core_properties=CoreProperties(own["core"]))
+    _properties(word, document)
+    if document.anchor:
+        for footer in (own["footer"], own["even"]):
+            _anchor_paragraph(footer, document.anchor)
+    _compose(word, document)
+    return docx_package.zipped(
+        [(name, serialize_part_xml(own[blob]) if isinstance(blob, str) else blob)
+         for name, blob in items], when)
+
+
+@cache
+def _skeleton() -> tuple[list[tuple[str, bytes | str]], dict[str, Any]]:
+    """The shared set-up as :func:`build` starts a notice that is no letter: its entries, in
+    order, with the changing parts named (``document``, ``footer``, ``even``, ``core``)
+    instead of their bytes, and those parts' elements."""
+    word = copy.deepcopy(_blank())
+    section = word.sections[0]
+    section.different_first_page_header_footer = False
+    parts = {"document": word.part,
+             "footer": section.footer._get_or_add_definition(),
+             "even": section.even_page_footer._get_or_add_definition(),
+             "core": word.part.package._core_properties_part}
+    named = {id(part): name for name, part in parts.items()}
+    items = [(name, named.get(id(blob), blob) if not isinstance(blob, bytes) else blob)
+             for name, blob in docx_package.entries(word)]
+    items = [(name, blob if isinstance(blob, (bytes, str)) else blob.blob)
+             for name, blob in items]
+    return items, {name: part.element for name, part in parts.items()}
+
+
+def _compose(word: Any, document: Document) -> None:
+    """The notice's text in ``word``'s body: title to 版记."""
     _title(word, document.title)
     if document.doc_no:
         _paragraph(word, document.doc_no, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=LINE)
@@ -96,8 +142,6 @@ def build(document: Document) -> bytes:
     if document.copies:  # 版记: 抄送机关 in 4号, one character in (GB/T 9704 7.4.2)
         _paragraph(word, f"抄送：{'，'.join(document.copies)}。", indent=False,
                    size=TABLE_SIZE, left_indent=CHAR, space_before=LINE)
-
-    return _package(word, document)
 
 
 # ---------------------------------------------------------------------------- page and styles
@@ -236,14 +280,19 @@ def _anchor(section: Any, text: str, *, letter: bool) -> None:
     if letter:  # its own first-page footer, otherwise empty
         footers.append(section.first_page_footer)
     for footer in footers:
-        p = copy.deepcopy(_anchor_prototype())
-        footer._element._insert_p(p)
-        if text:
-            run = p.r_lst[0]
-            if _TAB_OR_BREAK.search(text) is None:
-                run.add_t(text)
-            else:
-                run.text = text
+        _anchor_paragraph(footer._element, text)
+
+
+def _anchor_paragraph(footer: Any, text: str) -> None:
+    """The anchor's paragraph added to the ``w:ftr`` element ``footer``."""
+    p = copy.deepcopy(_anchor_prototype())
+    footer._insert_p(p)
+    if text:
+        run = p.r_lst[0]
+        if _TAB_OR_BREAK.search(text) is None:
+            run.add_t(text)
+        else:
+            run.text = text
 
 
 @cache
@@ -436,98 +485,6 @@ def _cell(cell: Any, text: str, font: str) -> None:
     paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
     paragraph.paragraph_format.first_line_indent = Pt(0)
     _run(paragraph, text, font, TABLE_SIZE)
-
-
-# ---------------------------------------------------------------------------- reproducible bytes
-def _package(word: Any, document: Document) -> bytes:
-    """The .docx of ``word``: what python-docx's ``save`` writes, and in its order (content
-    types, package relationships, then each part and its relationships, depth first along
-    the relationships), zipped once with every entry dated the notice's date (same notice,
-    same bytes)."""
-    package = word.part.package
-    parts = list(_walk(package, set()))
-    for part in parts:
-        part.before_marshal()
-    stamp = _stamp(document)
-    when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
-    entries = [(CONTENT_TYPES_URI.membername, _content_types(
-                    tuple((part.partname, part.content_type) for part in parts))),
-               (PACKAGE_URI.rels_uri.membername, _rels_xml(package.rels))]
-    for part in parts:
-        entries.append((part.partname.membername, part.blob))
-        if len(part.rels):
-            entries.append((part.partname.rels_uri.membername, _rels_xml(part.rels)))
-    return _zip(entries, when)
-
-
-def _rels_xml(rels: Any) -> bytes:
-    """``rels.xml``: made of each relationship's id, type, target and mode, in order."""
-    return _rels_for(tuple((rel.rId, rel.reltype, rel.target_ref, rel.is_external)
-                           for rel in rels.values()))
-
-
-@lru_cache(maxsize=64)
-def _rels_for(relationships: tuple[tuple[str, str, str, bool], ...]) -> bytes:
-    element = CT_Relationships.new()
-    for rid, reltype, target, external in relationships:
-        element.add_rel(rid, reltype, target, external)
-    return element.xml  # type: ignore[no-any-return]
-
-
-@lru_cache(maxsize=64)
-def _content_types(parts: tuple[tuple[str, str], ...]) -> bytes:
-    """``[Content_Types].xml`` of parts with these names and content types, in order."""
-    return _ContentTypesItem.from_parts(  # type: ignore[no-any-return]
-        [SimpleNamespace(partname=name, content_type=kind) for name, kind in parts]).blob
-
-
-def _zip(entries: list[tuple[str, bytes]], when: tuple[int, ...]) -> bytes:
-    """The zip ``zipfile`` writes of ``entries`` (deflated, dated ``when``, mode 0600), each
-    entry's local record and central-directory record taken from :func:`_entry`, which
-    compresses each distinct (name, bytes, date) once: most parts are the same in every
-    notice."""
-    local: list[bytes] = []
-    central: list[bytes] = []
-    offset = 0
-    for name, blob in entries:
-        record, directory = _entry(name, blob, when)
-        local.append(record)
-        central.append(directory[:42] + struct.pack("<L", offset) + directory[46:])
-        offset += len(record)
-    size = sum(map(len, central))
-    end = struct.pack("<4s4H2LH", b"PK\005\006", 0, 0, len(entries), len(entries), size,
-                      offset, 0)
-    return b"".join([*local, *central, end])
-
-
-@lru_cache(maxsize=64)
-def _entry(name: str, blob: bytes, when: tuple[int, ...]) -> tuple[bytes, bytes]:
-    """One entry as ``zipfile`` writes it at the start of an archive: its local header with
-    the compressed bytes, and its central-directory record (its offset, 0, to be set)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        entry = zipfile.ZipInfo(name, date_time=when)  # type: ignore[arg-type]
-        entry.compress_type = zipfile.ZIP_DEFLATED
-        entry.external_attr = 0o600 << 16
-        target.writestr(entry, blob)
-        boundary = out.tell()
-    written = out.getvalue()
-    return written[:boundary], written[boundary:-22]  # 22: the end record
-
-
-def _walk(source: Any, seen: set[int]) -> Any:
-    """The package's parts as ``OpcPackage.iter_parts`` yields them (depth first along the
-    relationships, each once), with a set of its own: python-docx's walk keeps every part it
-    ever visited in a list shared by all packages of the process."""
-    for relationship in source.rels.values():
-        if relationship.is_external:
-            continue
-        part = relationship.target_part
-        if id(part) in seen:
-            continue
-        seen.add(id(part))
-        yield part
-        yield from _walk(part, seen)
 
 
 #: python-docx refuses a core property (title, author, keywords) over 255 characters.
