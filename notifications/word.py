@@ -60,6 +60,12 @@ def build(document: Document) -> bytes:
     when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
     if not document.letter and all(item.table is None for item in document.attachments):
         return _build_on_skeleton(document, when)
+    return _build_whole(document, when)
+
+
+def _build_whole(document: Document, when: tuple[int, ...]) -> bytes:
+    """:func:`build` on a whole python-docx document (a letter's first page has a footer of
+    its own; a table needs the document's styles)."""
     word = copy.deepcopy(_blank())  # the shared set-up, parsed once per process
     word.sections[0].different_first_page_header_footer = document.letter
     _properties(word, document)
