@@ -46,7 +46,8 @@ def digest(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
-def _instant(value: datetime) -> str:
+def instant_text(value: datetime) -> str:
+    """An instant as the chain hashes it: UTC, ``2024-07-09T02:00:00.000000Z``."""
     if value.tzinfo is None:  # SQLite hands back naive UTC
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
@@ -70,7 +71,7 @@ def row_hash(entry: Any) -> str:
             "reason": entry.reason,
             "payload": entry.payload,
             "article": entry.article,
-            "at": _instant(entry.at),
+            "at": instant_text(entry.at),
             "prev_hash": entry.prev_hash,
             # what else the row vouches for (gdcluster.engine.coverage); rows without it hash
             # as they always did

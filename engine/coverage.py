@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from gdcluster.engine.audit import _instant, canonical_json, row_hash
+from gdcluster.engine.audit import canonical_json, instant_text, row_hash
 
 __all__ = ["COVERED", "Covered", "Group", "baseline", "case_snapshot", "group", "seal"]
 
@@ -79,7 +79,7 @@ COVERED: tuple[Covered, ...] = (
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _instant(value)  # the same text as an audit row's time
+        return instant_text(value)  # the same text as an audit row's time
     if isinstance(value, date):
         return value.isoformat()
     return value
