@@ -241,23 +241,28 @@ def work_verify_stdlib(url: str) -> dict[str, Any]:
 #: command writes them (objects of two-space-indented JSON in an array).
 LIST_STDLIB = r"""
 import json, sqlite3, sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
 out = sys.stdout.buffer
-def instant(text):
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).isoformat()
+SHANGHAI = timezone(timedelta(hours=8))
+def instant(text):  # stored UTC, shown in Asia/Shanghai
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).astimezone(
+        SHANGHAI).isoformat()
 first = True
 out.write(b"[\n")
 for row in db.execute("SELECT id, round_year, name, city, county, industry, state, version, "
                       "policy, policy_version, score, publicity_start, publicity_end, "
-                      "valid_from, valid_until, previous_state, correction_due, created_at, "
-                      "updated_at FROM gd_case ORDER BY id"):
+                      "valid_from, valid_until, previous_state, correction_due, review_round, "
+                      "created_at, updated_at FROM gd_case ORDER BY id"):
+    # the seeded clusters are recognized: no 拟撤销 procedure runs on any of them, so the
+    # command shows no hearing deadline and no procedure (it reads them only for such a case)
     item = {"id": row[0], "round": row[1], "name": row[2], "city": row[3], "county": row[4],
             "industry": row[5], "state": row[6], "version": row[7], "policy": row[8],
             "policy_version": row[9], "score": row[10], "publicity_start": row[11],
             "publicity_end": row[12], "valid_from": row[13], "valid_until": row[14],
-            "previous_state": row[15], "correction_due": row[16],
-            "created_at": instant(row[17]), "updated_at": instant(row[18]),
+            "previous_state": row[15], "correction_due": row[16], "review_round": row[17],
+            "hearing_due": None, "procedure": None,
+            "created_at": instant(row[18]), "updated_at": instant(row[19]),
             "deadlines": [], "objections": [], "reports": []}
     text = json.dumps(item, ensure_ascii=False, indent=2)
     if not first:
