@@ -26,6 +26,7 @@ from gdcluster.engine.timers import SYSTEM
 from gdcluster.states.workflow import PREVIOUS
 
 if TYPE_CHECKING:
+    from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.kernel import Kernel
 
 
@@ -84,8 +85,9 @@ def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[
         .execution_options(yield_per=PREVIEW_BATCH))
     with kernel.store.read() as session:
         # Core rows, not the ORM's: nothing here is an entity
+        shared = timers.Reads(session)  # the working-day calendar, read once for all rows
         for rows in session.connection().execute(statement).partitions():
-            reads = BatchReads(session, rows)
+            reads = BatchReads(session, rows, shared)
             action = preview.action
             for row in rows:
                 decided = action(session, reads, row, now)
@@ -163,8 +165,10 @@ class BatchReads(timers.Reads):
     open objections of its cases in publicity, the annual reports of its cases, the due times
     of the reports its reminders announce."""
 
-    def __init__(self, session: Session, rows: Sequence[Any]) -> None:
+    def __init__(self, session: Session, rows: Sequence[Any],
+                 shared: timers.Reads | None = None) -> None:
         super().__init__(session)
+        self._shared = shared
         publicity = {row.case_id for row in rows if row.kind == deadlines.PUBLICITY_END}
         reports = {row.case_id for row in rows
                    if row.kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER,
@@ -191,6 +195,10 @@ class BatchReads(timers.Reads):
             self.due = {keys[key]: convert(due_at) for key, due_at in _among(
                 connection, "SELECT key, due_at FROM gd_deadline WHERE key IN ({})",
                 sorted(keys))}
+
+    def calendar(self) -> WorkCalendar:
+        """The calendar of ``shared`` (read once for the whole preview), else this batch's."""
+        return self._shared.calendar() if self._shared is not None else super().calendar()
 
     def open_objections(self, case_id: int) -> list[int]:
         return self.objections.get(case_id, [])
