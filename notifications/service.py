@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +78,9 @@ class Notifier:
         self._remove_hook = engine.on_transaction(self._on_transaction)
         self._remove_subscriber = engine.subscribe(self._after_commit)
         self._remove_check = engine.before_batch(self._before_batch)
-        #: acts whose deliveries wait for the end of a sweep's batch (``Kernel.holding``)
-        self._held: list[int] = []
+        #: per thread, the acts whose deliveries wait for the end of a sweep's batch
+        #: (``Kernel.holding_deliveries``)
+        self._held = threading.local()
         self._remove_flush = engine.kernel.after_held(self._flush)
 
     @property
@@ -101,12 +103,12 @@ class Notifier:
         if event.trigger not in TRIGGER_KINDS:
             return
         if self.engine.kernel.holding:  # a sweep's batch: delivered together when it ends
-            self._held.append(event.audit_seq)
+            self._held.__dict__.setdefault("seqs", []).append(event.audit_seq)
             return
         self._deliver([event.audit_seq])
 
     def _flush(self) -> None:
-        held, self._held = self._held, []
+        held = self._held.__dict__.pop("seqs", [])
         if held:
             self._deliver(held)
 
