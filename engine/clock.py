@@ -67,6 +67,8 @@ def wall_time(clock: Clock, instant: datetime) -> datetime:
 
 def as_utc(value: datetime) -> datetime:
     """Aware UTC; a naive value is read as Asia/Shanghai wall time, as officials write it."""
+    if value.tzinfo is UTC:  # already (what the database hands back)
+        return value
     if value.tzinfo is None:
         value = value.replace(tzinfo=SHANGHAI)
     return value.astimezone(UTC)

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from gdcluster.engine.audit import canonical_json, row_hash
+from gdcluster.engine.audit import canonical_json, instant_text, row_hash
 from gdcluster.engine.i18n import N_
 
 __all__ = ["COVERED", "Covered", "Group", "baseline", "case_snapshot", "group", "seal"]
@@ -80,9 +80,7 @@ COVERED: tuple[Covered, ...] = (
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is None:  # SQLite hands back naive UTC
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return instant_text(value)  # the same text as an audit row's time
     if isinstance(value, date):
         return value.isoformat()
     return value

@@ -20,6 +20,7 @@ calendar imported, a reminder sent) use :meth:`Kernel.transaction` and
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -231,6 +232,8 @@ class Kernel:
         self._subscribers: list[Callable[[TransitionEvent], None]] = []
         self._hooks: list[Callable[[Session, TransitionEvent], None]] = []
         self._batch_checks: list[Callable[[str, int], None]] = []
+        self._held: list[Callable[[], None]] = []
+        self._holding = threading.local()  # per thread: another thread's acts are not held
 
     @property
     def clock(self) -> Clock:
@@ -262,6 +265,37 @@ class Kernel:
         function that removes the check."""
         self._batch_checks.append(check)
         return lambda: self._batch_checks.remove(check)
+
+    def after_held(self, flush: Callable[[], None]) -> Callable[[], None]:
+        """Call ``flush()`` in the thread whose :meth:`holding_deliveries` block ends; returns
+        a remover."""
+        self._held.append(flush)
+        return lambda: self._held.remove(flush)
+
+    @property
+    def holding(self) -> bool:
+        """This thread is inside :meth:`holding_deliveries`: a subscriber may keep its
+        after-commit work (outbox files, e-mails) for the ``after_held`` flush, which comes
+        when the block ends."""
+        return getattr(self._holding, "depth", 0) > 0
+
+    @contextmanager
+    def holding_deliveries(self) -> Iterator[None]:
+        """A run of acts of this thread (a sweep's batch of deadlines), each still its own
+        transaction, whose subscribers' after-commit work is done once, together, when the
+        block ends."""
+        depth = getattr(self._holding, "depth", 0)
+        self._holding.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._holding.depth = depth
+            if not depth:
+                for flush in list(self._held):
+                    try:
+                        flush()
+                    except Exception:  # a listener never undoes a committed act
+                        log.exception("held work %r failed", flush)
 
     def check_batch(self, who: Actor, trigger: str, year: int) -> None:
         """Run the batch checks for the round act ``trigger`` of round ``year``: a check that

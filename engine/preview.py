@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from gdcluster.engine import deadlines, timers
 from gdcluster.engine.clock import as_utc, end_of_day, parse_instant
 from gdcluster.engine.errors import EngineError
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, key_column
+from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.timers import SYSTEM
 from gdcluster.states.workflow import PREVIOUS
 
 if TYPE_CHECKING:
+    from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.kernel import Kernel
 
 
@@ -53,35 +53,11 @@ class PendingDeadline:
 PREVIEW_BATCH = 1000
 #: The deadline table's columns, for the preview's query.
 DEADLINE = Deadline.__table__.c  # type: ignore[attr-defined]
-#: Every column of the case but its application and the row's own times: nothing a timer
-#: decides reads them.
-CASE_COLUMNS = tuple(column for column in Case.__table__.c  # type: ignore[attr-defined]
-                     if column.name not in ("application", "created_at", "updated_at",
-                                            "recommended_at"))
-#: Where each case column is in a row of the preview's query (after the deadline's six).
-CASE_PLACES = {column.name: 6 + place for place, column in enumerate(CASE_COLUMNS)}
-
-
-class CaseInRow:
-    """The case's columns of a preview row, read as attributes (``case.state``), without
-    copying them out of the row."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._row[CASE_PLACES[name]]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def columns(self) -> dict[str, Any]:
-        """Every case column of the row, by name (to copy it into a moved case)."""
-        return {name: self._row[place] for name, place in CASE_PLACES.items()}
-
-
+#: The case's columns a timer's decision reads (``engine/timers.py``), and the state a
+#: move leaves it in (``previous_state``): nothing else of the case is read.
+CASE_FIELDS = ("id", "state", "policy", "policy_digest", "valid_until", "correction_due",
+               "review_round", "review", "previous_state")
+CASE_COLUMNS = tuple(Case.__table__.c[name] for name in CASE_FIELDS)  # type: ignore[attr-defined]
 def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[PendingDeadline]:
     """Pending deadlines due by ``until`` (a date means up to its 24:00; default: now).
 
@@ -99,23 +75,27 @@ def pending(kernel: Kernel, until: date | datetime | str | None = None) -> list[
     preview = Preview(kernel)
     listed: list[PendingDeadline] = []
     statement = (
-        select(DEADLINE.id, DEADLINE.kind, DEADLINE.key, DEADLINE.case_id,
-               DEADLINE.round_year, DEADLINE.due_at,
-               *(column.label(f"c_{column.name}") for column in CASE_COLUMNS))
+        # the deadline's id as ``deadline_id``, the case's columns by their own names: each
+        # row reads as the case (``row.state``) as well as the deadline (``row.kind``)
+        select(DEADLINE.id.label("deadline_id"), DEADLINE.kind, DEADLINE.key,
+               DEADLINE.case_id, DEADLINE.round_year, DEADLINE.due_at, *CASE_COLUMNS)
         .select_from(Deadline.__table__.outerjoin(  # type: ignore[attr-defined]
             Case.__table__, Case.__table__.c.id == DEADLINE.case_id))  # type: ignore[attr-defined]
         .where(DEADLINE.status == "pending", DEADLINE.due_at <= cutoff)
         .order_by(DEADLINE.due_at, DEADLINE.id)
         .execution_options(yield_per=PREVIEW_BATCH))
     with kernel.store.read() as session:
-        for rows in session.execute(statement).partitions():
-            reads = BatchReads(session, rows)
+        # Core rows, not the ORM's: nothing here is an entity
+        shared = timers.Reads(session)  # the working-day calendar, read once for all rows
+        for rows in session.connection().execute(statement).partitions():
+            reads = BatchReads(session, rows, shared)
+            action = preview.action
             for row in rows:
-                action = preview.action(session, reads, row, now)
-                if action is not None:
+                decided = action(session, reads, row, now)
+                if decided is not None:
                     listed.append(PendingDeadline(
-                        id=row.id, kind=row.kind, key=row.key, case_id=row.case_id,
-                        round_year=row.round_year, due_at=as_utc(row.due_at), action=action))
+                        id=row.deadline_id, kind=row.kind, key=row.key, case_id=row.case_id,
+                        round_year=row.round_year, due_at=as_utc(row.due_at), action=decided))
     return listed
 
 
@@ -150,9 +130,9 @@ class Preview:
                            window=row.kind.removeprefix("round_").removesuffix("_close"))
         if row.case_id in self.ended:
             return None
-        if row.c_state is None:
+        if row.state is None:
             return Message("not applicable: no such case")
-        case: Any = self.moved.get(row.case_id) or CaseInRow(row)
+        case: Any = self.moved.get(row.case_id) or row
         try:
             decided = timers.plan(session, row, case, max(now, as_utc(row.due_at)), reads)
         except EngineError as error:
@@ -176,7 +156,8 @@ class Preview:
             self.ended.add(case.id)
             self.moved.pop(case.id, None)
         elif dest is not None:
-            columns = case.columns() if isinstance(case, CaseInRow) else vars(case)
+            columns = (vars(case) if isinstance(case, SimpleNamespace)
+                       else {name: getattr(case, name) for name in CASE_FIELDS})
             self.moved[case.id] = SimpleNamespace(**{**columns, "state": dest})
 
 
@@ -185,29 +166,40 @@ class BatchReads(timers.Reads):
     open objections of its cases in publicity, the annual reports of its cases, the due times
     of the reports its reminders announce."""
 
-    def __init__(self, session: Session, rows: Sequence[Any]) -> None:
+    def __init__(self, session: Session, rows: Sequence[Any],
+                 shared: timers.Reads | None = None) -> None:
         super().__init__(session)
+        self._shared = shared
         publicity = {row.case_id for row in rows if row.kind == deadlines.PUBLICITY_END}
         reports = {row.case_id for row in rows
                    if row.kind in (deadlines.REPORT_DUE, deadlines.REPORT_REMINDER,
                                    deadlines.REPORT_GRACE)}
-        keys = {deadlines.case_key(row.case_id, "report", timers.key_year(row.key))
-                for row in rows if row.kind == deadlines.REPORT_REMINDER}
+        #: each reminder's report deadline by its key: (case, year)
+        keys = {deadlines.case_key(case_id, "report", year): (case_id, year)
+                for case_id, year in {(row.case_id, timers.key_year(row.key))
+                                      for row in rows if row.kind == deadlines.REPORT_REMINDER}}
         self.objections: dict[int, list[int]] = {}
-        for case_id, objection_id in session.execute(
-                select(col(Objection.case_id), key_column(Objection.id))
-                .where(col(Objection.case_id).in_(sorted(publicity)),
-                       col(Objection.status) == "open")
-                .order_by(col(Objection.id))) if publicity else ():
-            self.objections.setdefault(case_id, []).append(objection_id)
-        self.filed = {(case_id, year) for case_id, year in session.execute(
-            select(col(AnnualReport.case_id), col(AnnualReport.year))
-            .where(col(AnnualReport.case_id).in_(sorted(reports))))
-        } if reports else set()
-        self.due = {key: due_at for key, due_at in session.execute(
-            select(col(Deadline.key), col(Deadline.due_at))
-            .where(col(Deadline.key).in_(sorted(keys))))
-        } if keys else {}
+        self.filed: set[tuple[int, int]] = set()
+        self.due: dict[tuple[int, int | None], Any] = {}
+        connection = session.connection()
+        if publicity:
+            for case_id, objection_id in _among(
+                    connection, "SELECT case_id, id FROM gd_objection WHERE status = 'open' "
+                    "AND case_id IN ({}) ORDER BY id", sorted(publicity)):
+                self.objections.setdefault(case_id, []).append(objection_id)
+        if reports:
+            self.filed = {(case_id, year) for case_id, year in _among(
+                connection, "SELECT case_id, year FROM gd_annual_report WHERE case_id IN ({})",
+                sorted(reports))}
+        if keys:
+            convert = _due_at(connection)
+            self.due = {keys[key]: convert(due_at) for key, due_at in _among(
+                connection, "SELECT key, due_at FROM gd_deadline WHERE key IN ({})",
+                sorted(keys))}
+
+    def calendar(self) -> WorkCalendar:
+        """The calendar of ``shared`` (read once for the whole preview), else this batch's."""
+        return self._shared.calendar() if self._shared is not None else super().calendar()
 
     def open_objections(self, case_id: int) -> list[int]:
         return self.objections.get(case_id, [])
@@ -216,4 +208,19 @@ class BatchReads(timers.Reads):
         return (case_id, year) in self.filed
 
     def report_due(self, case_id: int, year: int | None) -> datetime | None:
-        return self.due.get(deadlines.case_key(case_id, "report", year))
+        return self.due.get((case_id, year))
+
+
+def _among(connection: Any, sql: str, values: list[Any]) -> Any:
+    """``sql`` with its ``IN ({})`` filled with one placeholder per value, sent as it is: a
+    statement compiled for a thousand bound values costs more than the look-ups it makes."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    return connection.exec_driver_sql(sql.format(", ".join([mark] * len(values))),
+                                      tuple(values))
+
+
+def _due_at(connection: Any) -> Any:
+    """What SQLAlchemy makes of a ``gd_deadline.due_at`` the driver hands back (aware UTC)."""
+    process = DEADLINE.due_at.type.dialect_impl(connection.dialect).result_processor(
+        connection.dialect, None)
+    return process if process is not None else (lambda value: value)

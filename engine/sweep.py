@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -48,6 +49,7 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.i18n import N_, Message, localize, ngettext
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.models import Case, Deadline
+from gdcluster.engine.store import connection_of
 from gdcluster.engine.timers import (
     BUSY,
     CLOSED,
@@ -183,24 +185,27 @@ def run_due(
             deferred.clear()
         else:
             break
-        for row in rows:
-            if stop and stop.is_set():
-                break
-            at = cutoff if explicit else kernel.clock.now()
-            outcome, wrote_due = _handle(kernel, row, at, cutoff, wait=wait)
-            if outcome is _DEFERRED:
-                deferred[row.id] = row
-                continue
-            if isinstance(outcome, DeadlineOutcome):
-                if outcome.left_pending:
-                    left_pending.add(row.id)
-                handled.append(outcome)
-                _log(outcome)
-                if on_handled is not None:
-                    on_handled(outcome)
-            if wrote_due:  # the act wrote rows already due: go back to the earliest
-                after = None
-                break
+        # the batch's acts each commit on their own; what listeners do after a commit
+        # (outbox files, e-mails) is done for the batch together when it ends
+        with kernel.holding_deliveries():
+            for row in rows:
+                if stop and stop.is_set():
+                    break
+                at = cutoff if explicit else kernel.clock.now()
+                outcome, wrote_due = _handle(kernel, row, at, cutoff, wait=wait)
+                if outcome is _DEFERRED:
+                    deferred[row.id] = row
+                    continue
+                if isinstance(outcome, DeadlineOutcome):
+                    if outcome.left_pending:
+                        left_pending.add(row.id)
+                    handled.append(outcome)
+                    _log(outcome)
+                    if on_handled is not None:
+                        on_handled(outcome)
+                if wrote_due:  # the act wrote rows already due: go back to the earliest
+                    after = None
+                    break
     return handled
 
 
@@ -340,17 +345,33 @@ def _claim(session: Session, deadline_id: int, at: datetime) -> bool:
 
 
 def _set_result(session: Session, deadline_id: int, result: str) -> None:
-    session.execute(
-        update(Deadline).where(col(Deadline.id) == deadline_id).values(result=result[:4000])
-        .execution_options(synchronize_session=False)
-    )
+    session.flush()  # what the act left pending is written first, as before
+    connection_of(session).execute(_SET_RESULT, {"deadline_id": deadline_id,
+                                                 "deadline_result": result[:4000]})
+
+
+_SET_RESULT = (update(Deadline.__table__)  # type: ignore[attr-defined]
+               .where(Deadline.__table__.c.id == bindparam("deadline_id"))  # type: ignore[attr-defined]
+               .values(result=bindparam("deadline_result")))
 
 
 def _still_pending(kernel: Kernel, deadline_id: int) -> bool:
-    """A cheap read before taking write locks: skip what another sweeper already fired."""
+    """A cheap read before taking write locks: skip what another sweeper already fired (on a
+    pooled connection; through a session, which reports a busy database as such, when that
+    fails)."""
+    try:
+        with kernel.store.engine.connect() as connection:
+            return connection.execute(_STATUS, {"deadline_id": deadline_id}).scalar() \
+                == "pending"
+    except DBAPIError:
+        pass
     with kernel.store.read() as session:
         return session.scalar(select(col(Deadline.status)).where(col(Deadline.id) == deadline_id)) \
             == "pending"
+
+
+_STATUS = (select(Deadline.__table__.c.status)  # type: ignore[attr-defined]
+           .where(Deadline.__table__.c.id == bindparam("deadline_id")))  # type: ignore[attr-defined]
 
 
 def _leave_pending(kernel: Kernel, row: Any, gap: WaitingFor) -> DeadlineOutcome:

@@ -36,9 +36,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -49,6 +50,7 @@ from gdcluster.engine.errors import EngineError
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection
 from gdcluster.engine.policies import policy_for
+from gdcluster.engine.store import connection_of
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
@@ -112,6 +114,7 @@ class Plan:
     reschedule: tuple[str, datetime] | None = None
 
 
+@lru_cache(maxsize=4096)  # deadlines come in crowds at the same instants
 def deadline_day(due_at: datetime) -> date:
     """The calendar day a deadline falls on: 24:00 of a day belongs to that day."""
     return local_date(as_utc(due_at) - timedelta(microseconds=1))
@@ -147,14 +150,20 @@ class Reads:
 
     def report_filed(self, case_id: int, year: int) -> bool:
         """Whether the case's annual report for ``year`` is filed."""
-        return self.session.scalar(
-            select(col(AnnualReport.id)).where(col(AnnualReport.case_id) == case_id,
-                                               col(AnnualReport.year) == year)) is not None
+        return connection_of(self.session).execute(
+            _REPORT_FILED, {"case_id": case_id, "year": year}).first() is not None
 
     def report_due(self, case_id: int, year: int | None) -> datetime | None:
         """When the case's annual report for ``year`` is due (its deadline row), if known."""
-        return self.session.scalar(select(col(Deadline.due_at)).where(
-            col(Deadline.key) == deadlines.case_key(case_id, "report", year)))
+        return connection_of(self.session).execute(
+            _REPORT_DUE, {"key": deadlines.case_key(case_id, "report", year)}).scalar()
+
+
+# the reads' statements, built once (Core: a timer's reads come before anything it writes)
+_REPORT_FILED = select(col(AnnualReport.id)).where(
+    col(AnnualReport.case_id) == bindparam("case_id"),
+    col(AnnualReport.year) == bindparam("year"))
+_REPORT_DUE = select(col(Deadline.due_at)).where(col(Deadline.key) == bindparam("key"))
 
 
 def plan(session: Session, row: Any, case: Case, now: datetime,

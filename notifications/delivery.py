@@ -27,7 +27,8 @@ import ssl
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -35,7 +36,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import col
 
 from gdcluster import __version__
@@ -85,10 +86,12 @@ def deliver(
     settings: Settings,
     *,
     audit_seq: int | None = None,
+    audit_seqs: Sequence[int] | None = None,
     retry_failed: bool = False,
     lease: timedelta = LEASE,
 ) -> DeliveryReport:
-    """Work off due deliveries (of one act's notices when ``audit_seq`` is given).
+    """Work off due deliveries (of one act's notices when ``audit_seq`` is given, of those
+    acts' when ``audit_seqs`` is).
 
     Due: never tried, or failed and past its backoff, or stuck ``sending`` past its lease.
     ``retry_failed`` also takes failed deliveries before their backoff ends and those given up
@@ -102,16 +105,17 @@ def deliver(
     it; :class:`~gdcluster.engine.errors.DatabaseReplaced` is raised instead.
     """
     report = DeliveryReport()
-    due = _due(engine, now=engine.clock.now(), audit_seq=audit_seq, retry_failed=retry_failed)
+    seqs = None if audit_seq is None and audit_seqs is None else sorted(
+        {*(audit_seqs or ()), *(() if audit_seq is None else (audit_seq,))})
+    due = _due(engine, now=engine.clock.now(), audit_seqs=seqs, retry_failed=retry_failed)
     # the outbox files (local, quick): claimed together, written, their outcomes recorded
     # together — two transactions for all of them; a network channel's row (e-mail, webhook)
     # is claimed and recorded on its own, so its lease counts from its own claim
     local = [delivery_id for delivery_id, channel in due if channel in LOCAL_CHANNELS]
-    if local:
-        works = _claim(engine, local, now=engine.clock.now(), retry_failed=retry_failed,
-                       lease=lease)
-        _finish(engine, [_send(engine, work, settings, report) for work in works], settings,
-                now=engine.clock.now())
+    for start in range(0, len(local), LOCAL_CHUNK):
+        works = _claim_local(engine, local[start:start + LOCAL_CHUNK], now=engine.clock.now(),
+                             retry_failed=retry_failed, lease=lease)
+        _finish(engine, _send_local(engine, works, report), settings, now=engine.clock.now())
     for delivery_id, channel in due:
         if channel in LOCAL_CHANNELS:
             continue
@@ -138,7 +142,7 @@ def _send(engine: Engine, work: _Work, settings: Settings,
     return work.delivery_id, None
 
 
-def _due(engine: Engine, *, now: datetime, audit_seq: int | None,
+def _due(engine: Engine, *, now: datetime, audit_seqs: Sequence[int] | None,
          retry_failed: bool) -> list[tuple[int, str]]:
     expired = and_(col(Delivery.status) == "sending", col(Delivery.next_attempt_at) <= now)
     if retry_failed:
@@ -153,9 +157,9 @@ def _due(engine: Engine, *, now: datetime, audit_seq: int | None,
         )
     statement = (select(key_column(Delivery.id), col(Delivery.channel)).where(condition)
                  .order_by(col(Delivery.id)))
-    if audit_seq is not None:
+    if audit_seqs is not None:
         statement = statement.join(Notice, col(Notice.id) == col(Delivery.notice_id)).where(
-            col(Notice.audit_seq) == audit_seq
+            col(Notice.audit_seq).in_(audit_seqs)
         )
     with engine.store.read() as session:
         return [(int(value), str(channel)) for value, channel in session.execute(statement)]
@@ -204,7 +208,109 @@ def _take(session: Any, delivery_id: int, *, now: datetime, retry_failed: bool,
     )
 
 
-def _still_due(row: Delivery, now: datetime, retry_failed: bool) -> bool:
+#: Outbox deliveries claimed (and recorded) together by one statement at most.
+LOCAL_CHUNK = 500
+_D = Delivery.__table__.c  # type: ignore[attr-defined]
+_N = Notice.__table__.c  # type: ignore[attr-defined]
+
+
+def _claim_local(engine: Engine, delivery_ids: list[int], *, now: datetime,
+                 retry_failed: bool, lease: timedelta) -> list[_Work]:
+    """:func:`_claim` for outbox rows, which need their own notice only: the rows and their
+    notices read by one statement, those still due claimed by another."""
+    with engine.store.write() as session:
+        connection = session.connection()
+        rows = connection.execute(
+            select(_D.id, _D.status, _D.next_attempt_at, _D.channel, _D.target, _N.id,
+                   _N.kind, _N.format, _N.title, _N.doc_no, _N.case_id, _N.round_year,
+                   _N.audit_seq, _N.sha256, _N.path, _N.template_version, _N.created_at,
+                   _N.body)
+            .join_from(Delivery.__table__, Notice.__table__,  # type: ignore[attr-defined]
+                       _N.id == _D.notice_id)
+            .where(_D.id.in_(delivery_ids)).order_by(_D.id)
+            .with_for_update(of=Delivery.__table__)).all()  # type: ignore[attr-defined]
+        taken = [row for row in rows if _still_due(row, now, retry_failed)]
+        if taken:
+            connection.execute(
+                update(Delivery.__table__)  # type: ignore[attr-defined]
+                .where(_D.id.in_([row[0] for row in taken]))
+                .values(status="sending", attempts=_D.attempts + 1,
+                        next_attempt_at=now + lease))
+    return [_Work(
+        delivery_id=row[0], channel=row[3], target=row[4],
+        notice={"id": row[5], "kind": row[6], "format": row[7], "title": row[8],
+                "doc_no": row[9], "case_id": row[10], "round_year": row[11],
+                "audit_seq": row[12], "sha256": row[13], "path": row[14],
+                "template_version": row[15], "issued_at": in_shanghai(row[16])},
+        bodies={row[7]: row[17]},
+        files=[{"format": row[7], "path": row[14], "sha256": row[13], "size": len(row[17]),
+                "media_type": MEDIA_TYPES[row[7]]}],
+    ) for row in taken]
+
+
+def _send_local(engine: Engine, works: list[_Work],
+                report: DeliveryReport) -> list[tuple[int, str | None]]:
+    """The outbox files of ``works``, written as :func:`write_file` writes each — a temporary
+    file synced, then renamed into place — with the syncs of all of them running at once (the
+    file system commits them together), and counted in ``report`` as :func:`_send` does."""
+    if not works:
+        return []
+    engine.store.ensure_same()
+    errors: dict[int, str] = {}
+    written: list[tuple[_Work, int, str]] = []  # (work, open descriptor, temporary path)
+
+    def failed(work: _Work, exc: Exception) -> None:
+        errors[work.delivery_id] = f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+
+    try:
+        for work in works:
+            try:
+                prepared = _temporary(Path(work.target), work.bodies[work.notice["format"]],
+                                      work.notice["sha256"])
+            except Exception as exc:  # recorded on the row; the act stays committed
+                failed(work, exc)
+                continue
+            if prepared is not None:
+                written.append((work, *prepared))
+        with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
+            synced = list(pool.map(_sync, [handle for _, handle, _ in written]))
+        for (work, _, temporary), problem in zip(written, synced, strict=True):
+            try:
+                if problem is not None:
+                    raise problem
+                os.replace(temporary, work.target)
+            except Exception as exc:
+                failed(work, exc)
+    finally:
+        for _, handle, temporary in written:
+            os.close(handle)
+            Path(temporary).unlink(missing_ok=True)
+    outcomes: list[tuple[int, str | None]] = []
+    for work in works:
+        error = errors.get(work.delivery_id)
+        outcomes.append((work.delivery_id, error))
+        if error is None:
+            report.sent += 1
+        else:
+            report.failed += 1
+            report.failures.append({"id": work.delivery_id, "channel": work.channel,
+                                    "target": work.target, "error": error})
+    return outcomes
+
+
+#: Outbox files synced at once (each ``fsync`` waits on the disk, not on Python).
+SYNC_THREADS = 16
+
+
+def _sync(handle: int) -> OSError | None:
+    try:
+        os.fsync(handle)
+    except OSError as problem:
+        return problem
+    return None
+
+
+def _still_due(row: Any, now: datetime, retry_failed: bool) -> bool:
     if row.status == "sending":
         return row.next_attempt_at is not None and _aware(row.next_attempt_at) <= now
     if row.status == "pending":
@@ -227,13 +333,18 @@ def _finish(engine: Engine, outcomes: list[tuple[int, str | None]], settings: Se
     if not outcomes:
         return
     with engine.store.write() as session:
+        sent = [delivery_id for delivery_id, error in outcomes if error is None]
+        for start in range(0, len(sent), LOCAL_CHUNK):
+            session.connection().execute(
+                update(Delivery.__table__)  # type: ignore[attr-defined]
+                .where(_D.id.in_(sent[start:start + LOCAL_CHUNK]))
+                .values(status="sent", delivered_at=now, last_error=None,
+                        next_attempt_at=None))
         for delivery_id, error in outcomes:
+            if error is None:
+                continue
             row = session.get(Delivery, delivery_id, with_for_update=True)
             assert row is not None
-            if error is None:
-                row.status, row.delivered_at = "sent", now
-                row.last_error, row.next_attempt_at = None, None
-                continue
             row.status, row.last_error = "failed", error
             policy = settings.delivery
             row.next_attempt_at = (
@@ -256,22 +367,38 @@ def send_outbox(work: _Work, settings: Settings) -> None:
 def write_file(target: Path, body: bytes, sha256: str) -> None:
     """Write ``body`` to ``target`` atomically; an identical file already there is fine, a
     different one is never overwritten (it may be an issued notice)."""
+    prepared = _temporary(target, body, sha256)
+    if prepared is None:
+        return
+    handle, temporary = prepared
+    try:
+        os.fsync(handle)
+        os.replace(temporary, target)
+    finally:
+        os.close(handle)
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _temporary(target: Path, body: bytes, sha256: str) -> tuple[int, str] | None:
+    """``body`` written (not yet synced) to a temporary file beside ``target``: its open
+    descriptor and path; None when ``target`` already holds these bytes, refused
+    (``DeliveryError``) when it holds others."""
     if target.exists():
         if hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
-            return
+            return None
         raise DeliveryError(f"{target} exists with other content; not overwriting an issued "
                             f"notice")
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".", suffix=".part", dir=target.parent)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(body)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
+        view = memoryview(body)
+        while view:
+            view = view[os.write(handle, view):]
     except BaseException:
+        os.close(handle)
         Path(temporary).unlink(missing_ok=True)
         raise
+    return handle, temporary
 
 
 #: What a file name may hold on the file systems recipients save attachments to (ext4, NTFS).

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -80,6 +81,10 @@ class Notifier:
         self._remove_hook = engine.on_transaction(self._on_transaction)
         self._remove_subscriber = engine.subscribe(self._after_commit)
         self._remove_check = engine.before_batch(self._before_batch)
+        #: per thread, the acts whose deliveries wait for the end of a sweep's batch
+        #: (``Kernel.holding_deliveries``)
+        self._held = threading.local()
+        self._remove_flush = engine.kernel.after_held(self._flush)
 
     @property
     def settings(self) -> Settings:
@@ -100,13 +105,24 @@ class Notifier:
     def _after_commit(self, event: TransitionEvent) -> None:
         if event.trigger not in TRIGGER_KINDS:
             return
+        if self.engine.kernel.holding:  # a sweep's batch: delivered together when it ends
+            self._held.__dict__.setdefault("seqs", []).append(event.audit_seq)
+            return
+        self._deliver([event.audit_seq])
+
+    def _flush(self) -> None:
+        held = self._held.__dict__.pop("seqs", [])
+        if held:
+            self._deliver(held)
+
+    def _deliver(self, seqs: list[int]) -> None:
         from gdcluster.notifications.delivery import deliver
 
         try:
-            report = deliver(self.engine, self.settings, audit_seq=event.audit_seq)
-        except DatabaseReplaced as gone:  # the act went with the file: announce nothing
-            log.error(_("notices of audit row %s not delivered: %s"), event.audit_seq,
-                      gone.localized())
+            report = deliver(self.engine, self.settings, audit_seqs=seqs)
+        except DatabaseReplaced as gone:  # the acts went with the file: announce nothing
+            log.error(_("notices of audit rows %s not delivered: %s"),
+                      ", ".join(map(str, seqs)), gone.localized())
             return
         for failure in report.failures:
             log.warning(_("delivery %s (%s → %s) failed: %s"), failure["id"], failure["channel"],
@@ -116,6 +132,7 @@ class Notifier:
         self._remove_hook()
         self._remove_subscriber()
         self._remove_check()
+        self._remove_flush()
         if getattr(self.engine, _ATTRIBUTE, None) is self:
             delattr(self.engine, _ATTRIBUTE)
 
@@ -138,8 +155,10 @@ def attach(engine: Engine,
 
 # ---------------------------------------------------------------------------- issuing
 def issue(session: Session, spec: NoticeSpec, settings: Settings,
-          event: TransitionEvent, *, simulation: bool) -> list[Notice]:
-    """Render ``spec`` for ``event`` and add its notice and delivery rows to ``session``.
+          event: TransitionEvent, *, simulation: bool) -> list[int]:
+    """Render ``spec`` for ``event`` and write its notice and delivery rows in ``session``'s
+    transaction (one statement for the notices, one for their deliveries); the notices' ids,
+    txt first.
 
     Refused (``ContactMissing``) on a real database while the contact settings the notice
     prints are missing; on a simulation database (``simulation``: the engine's) it is issued
@@ -151,35 +170,38 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
     renderings = render(spec.kind, context, settings.formats)
     scope = f"case{spec.case_id}" if spec.case_id is not None else f"round{spec.round_year}"
     stem = f"{local_date(event.at).isoformat()}_{spec.kind}_{scope}_a{event.audit_seq}"
-    outbox = settings.outbox.absolute()
-    notices = []
-    for rendering in renderings:
-        notice = Notice(
-            kind=spec.kind, format=rendering.format, case_id=spec.case_id,
-            round_year=spec.round_year, audit_seq=event.audit_seq, title=rendering.title,
-            doc_no=rendering.doc_no, template=rendering.template,
-            template_version=rendering.template_version, sha256=rendering.sha256,
-            size=len(rendering.body), body=rendering.body,
-            path=str(outbox / f"{stem}.{rendering.format}"), created_at=event.at,
-            anchor_seq=event.audit_seq - 1, anchor_hash=event.prev_hash,
-        )
-        session.add(notice)
-        session.flush()
-        assert notice.id is not None  # flushed
-        session.add(Delivery(notice_id=notice.id, channel="outbox", target=notice.path,
-                             created_at=event.at))
-        notices.append(notice)
-    primary = notices[0]  # txt, always rendered first
-    assert primary.id is not None  # flushed
-    for address in recipients(settings, _regions(context)):
-        session.add(Delivery(notice_id=primary.id, channel="smtp", target=address,
-                             created_at=event.at))
-    for hook in settings.webhooks:
-        if hook.wants(spec.kind):
-            session.add(Delivery(notice_id=primary.id, channel="webhook", target=hook.url,
-                                 created_at=event.at))
-    session.flush()
-    return notices
+    outbox = str(settings.outbox.absolute())
+    paths = [os.path.join(outbox, f"{stem}.{rendering.format}") for rendering in renderings]
+    session.flush()  # what the act left pending goes first, as it did before the notices
+    connection = session.connection()
+    ids = list(connection.execute(_INSERT_NOTICE, [{
+        "kind": spec.kind, "format": rendering.format, "case_id": spec.case_id,
+        "round_year": spec.round_year, "audit_seq": event.audit_seq, "title": rendering.title,
+        "doc_no": rendering.doc_no, "template": rendering.template,
+        "template_version": rendering.template_version, "sha256": rendering.sha256,
+        "size": len(rendering.body), "body": rendering.body, "path": path,
+        "created_at": event.at, "anchor_seq": event.audit_seq - 1,
+        "anchor_hash": event.prev_hash, "attest_seq": None,
+    } for rendering, path in zip(renderings, paths, strict=True)]).scalars())
+    deliveries = [(notice_id, "outbox", path) for notice_id, path in zip(ids, paths,
+                                                                        strict=True)]
+    primary = ids[0]  # txt, always rendered first
+    deliveries += [(primary, "smtp", address)
+                   for address in recipients(settings, _regions(context))]
+    deliveries += [(primary, "webhook", hook.url) for hook in settings.webhooks
+                   if hook.wants(spec.kind)]
+    connection.execute(_INSERT_DELIVERY, [{
+        "notice_id": notice_id, "channel": channel, "target": target, "status": "pending",
+        "attempts": 0, "last_error": None, "next_attempt_at": None, "created_at": event.at,
+        "delivered_at": None,
+    } for notice_id, channel, target in deliveries])
+    return ids
+
+
+_INSERT_NOTICE = (insert(Notice.__table__)  # type: ignore[attr-defined]
+                  .returning(Notice.__table__.c.id,  # type: ignore[attr-defined]
+                             sort_by_parameter_order=True))
+_INSERT_DELIVERY = insert(Delivery.__table__)  # type: ignore[attr-defined]
 
 
 def ready(kind: str, settings: Settings, *, simulation: bool, warn: bool = True) -> None:

@@ -14,20 +14,26 @@ from __future__ import annotations
 import copy
 import io
 import re
-import zipfile
 from datetime import UTC, datetime, time
-from functools import cache
+from functools import cache, lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from docx import Document as new_document
+from docx.document import _Body
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.opc.coreprops import CoreProperties
+from docx.opc.oxml import serialize_part_xml
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Emu, Mm, Pt
+from docx.shared import Emu, Length, Mm, Pt
+from docx.text.paragraph import Paragraph as DocxParagraph
+from docx.text.run import Run
 
 from gdcluster.engine.text import display_width
+from gdcluster.notifications import docx_package
 from gdcluster.notifications.document import Document, Paragraph, Table
 
 __all__ = ["FONTS", "VERSION", "build"]
@@ -50,16 +56,69 @@ CHAR = Pt(16)  # one 3号 character
 
 
 def build(document: Document) -> bytes:
-    word = new_document(io.BytesIO(_base()))
+    stamp = _stamp(document)
+    when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
+    if not document.letter and all(item.table is None for item in document.attachments):
+        return _build_on_skeleton(document, when)
+    return _build_whole(document, when)
+
+
+def _build_whole(document: Document, when: tuple[int, ...]) -> bytes:
+    """:func:`build` on a whole python-docx document (a letter's first page has a footer of
+    its own; a table needs the document's styles)."""
+    word = copy.deepcopy(_blank())  # the shared set-up, parsed once per process
     word.sections[0].different_first_page_header_footer = document.letter
     _properties(word, document)
     if document.anchor:
         _anchor(word.sections[0], document.anchor, letter=document.letter)
+    _compose(word, document)
+    return docx_package.package(word, when)
 
+
+def _build_on_skeleton(document: Document, when: tuple[int, ...]) -> bytes:
+    """:func:`build` of a notice that is no letter (no first-page footer of its own) and has
+    no table: only its document, its two footers and its core properties differ from the
+    shared set-up, so only they are copied, filled in and serialized."""
+    items, elements = _skeleton()
+    own = {name: copy.deepcopy(element) for name, element in elements.items()}
+    # no parent part: only paragraphs and runs are added, which never ask it for one
+    word = SimpleNamespace(_body=_Body(own["document"].body, None),  # type: ignore[arg-type]
+                           core_properties=CoreProperties(own["core"]))
+    _properties(word, document)
+    if document.anchor:
+        for footer in (own["footer"], own["even"]):
+            _anchor_paragraph(footer, document.anchor)
+    _compose(word, document)
+    return docx_package.zipped(
+        [(name, serialize_part_xml(own[blob]) if isinstance(blob, str) else blob)
+         for name, blob in items], when)
+
+
+@cache
+def _skeleton() -> tuple[list[tuple[str, bytes | str]], dict[str, Any]]:
+    """The shared set-up as :func:`build` starts a notice that is no letter: its entries, in
+    order, with the changing parts named (``document``, ``footer``, ``even``, ``core``)
+    instead of their bytes, and those parts' elements."""
+    word = copy.deepcopy(_blank())
+    section = word.sections[0]
+    section.different_first_page_header_footer = False
+    parts = {"document": word.part,
+             "footer": section.footer._get_or_add_definition(),
+             "even": section.even_page_footer._get_or_add_definition(),
+             "core": word.part.package._core_properties_part}
+    named = {id(part): name for name, part in parts.items()}
+    items = [(name, named.get(id(blob), blob) if not isinstance(blob, bytes) else blob)
+             for name, blob in docx_package.entries(word)]
+    items = [(name, blob if isinstance(blob, (bytes, str)) else blob.blob)
+             for name, blob in items]
+    return items, {name: part.element for name, part in parts.items()}
+
+
+def _compose(word: Any, document: Document) -> None:
+    """The notice's text in ``word``'s body: title to 版记."""
     _title(word, document.title)
     if document.doc_no:
-        paragraph = _paragraph(word, document.doc_no, align=WD_ALIGN_PARAGRAPH.CENTER)
-        paragraph.paragraph_format.space_after = LINE
+        _paragraph(word, document.doc_no, align=WD_ALIGN_PARAGRAPH.CENTER, space_after=LINE)
     if document.addressee:
         _paragraph(word, document.addressee, indent=False)
     body = [_body(word, item) for item in document.body]
@@ -78,26 +137,18 @@ def build(document: Document) -> bytes:
                 paragraph.paragraph_format.first_line_indent = -CHAR * 3
     _signature(word, document)
     for attachment in document.attachments:
-        label = _paragraph(word, attachment.label, indent=False, font=FONTS["h1"])
-        label.paragraph_format.page_break_before = True
-        heading = _paragraph(word, attachment.title, align=WD_ALIGN_PARAGRAPH.CENTER,
-                             font=FONTS["title"], size=TITLE_SIZE)
-        heading.paragraph_format.line_spacing = Pt(36)
-        heading.paragraph_format.space_before = LINE
-        heading.paragraph_format.space_after = LINE
+        _paragraph(word, attachment.label, indent=False, font=FONTS["h1"],
+                   page_break_before=True)
+        _paragraph(word, attachment.title, align=WD_ALIGN_PARAGRAPH.CENTER,
+                   font=FONTS["title"], size=TITLE_SIZE, line_spacing=Pt(36),
+                   space_before=LINE, space_after=LINE)
         for item in attachment.paragraphs:
             _body(word, item)
         if attachment.table is not None:
             _table(word, attachment.table)
     if document.copies:  # 版记: 抄送机关 in 4号, one character in (GB/T 9704 7.4.2)
-        copies = _paragraph(word, f"抄送：{'，'.join(document.copies)}。", indent=False,
-                            size=TABLE_SIZE)
-        copies.paragraph_format.left_indent = CHAR
-        copies.paragraph_format.space_before = LINE
-
-    buffer = io.BytesIO()
-    word.save(buffer)
-    return _fixed_zip(buffer.getvalue(), document)
+        _paragraph(word, f"抄送：{'，'.join(document.copies)}。", indent=False,
+                   size=TABLE_SIZE, left_indent=CHAR, space_before=LINE)
 
 
 # ---------------------------------------------------------------------------- page and styles
@@ -128,6 +179,12 @@ def _base() -> bytes:
     buffer = io.BytesIO()
     word.save(buffer)
     return buffer.getvalue()
+
+
+@cache
+def _blank() -> Any:
+    """:func:`_base` opened, never changed: each notice starts from a copy of it."""
+    return new_document(io.BytesIO(_base()))
 
 
 def _page_setup(word: Any) -> None:
@@ -178,7 +235,7 @@ def _page_number(paragraph: Any, align: WD_ALIGN_PARAGRAPH) -> None:
     else:
         fmt.left_indent = PAGE_SIZE
     fmt.first_line_indent = Pt(0)
-    _run(paragraph, "— ", FONTS["page"], PAGE_SIZE)
+    _formatted_run(paragraph, "— ", FONTS["page"], PAGE_SIZE)
     field = OxmlElement("w:fldSimple")
     field.set(qn("w:instr"), "PAGE")
     inner = OxmlElement("w:r")
@@ -187,7 +244,7 @@ def _page_number(paragraph: Any, align: WD_ALIGN_PARAGRAPH) -> None:
     inner.append(text)
     field.append(inner)
     paragraph._p.append(field)
-    _run(paragraph, " —", FONTS["page"], PAGE_SIZE)
+    _formatted_run(paragraph, " —", FONTS["page"], PAGE_SIZE)
 
 
 def _styles(word: Any) -> None:
@@ -230,10 +287,30 @@ def _anchor(section: Any, text: str, *, letter: bool) -> None:
     if letter:  # its own first-page footer, otherwise empty
         footers.append(section.first_page_footer)
     for footer in footers:
-        paragraph = footer.add_paragraph()
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        run = paragraph.add_run(text)
-        run.font.size = Pt(8)
+        _anchor_paragraph(footer._element, text)
+
+
+def _anchor_paragraph(footer: Any, text: str) -> None:
+    """The anchor's paragraph added to the ``w:ftr`` element ``footer``."""
+    p = copy.deepcopy(_anchor_prototype())
+    footer._insert_p(p)
+    if text:
+        run = p.r_lst[0]
+        if _TAB_OR_BREAK.search(text) is None:
+            run.add_t(text)
+        else:
+            run.text = text
+
+
+@cache
+def _anchor_prototype() -> Any:
+    """The anchor's paragraph in a footer, centred, its one run at 8 pt, without its text."""
+    paragraph = _scratch().sections[0].footer.add_paragraph()
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paragraph.add_run().font.size = Pt(8)
+    element = paragraph._p
+    element.getparent().remove(element)
+    return element
 
 
 def _properties(word: Any, document: Document) -> None:
@@ -258,31 +335,79 @@ def _stamp(document: Document) -> datetime:
 
 
 # ---------------------------------------------------------------------------- blocks
-def _run(paragraph: Any, text: str, font: str, size: Pt) -> Any:
+# Runs and paragraphs are copied from prototypes formatted once through python-docx (the
+# same XML as formatting each through it, which is most of a notice's build time).
+@cache
+def _scratch() -> Any:
+    """A document the prototypes are made in; never saved."""
+    return new_document(io.BytesIO(_base()))
+
+
+@cache
+def _run_prototype(font: str, size: int) -> Any:
+    """An empty ``w:r`` in ``font`` at ``size``, as ``add_run`` and the font settings make it."""
+    element = _formatted_run(_scratch().add_paragraph(), "", font, Emu(size))._r
+    element.getparent().remove(element)
+    return element
+
+
+@lru_cache(maxsize=256)
+def _paragraph_prototype(align: WD_ALIGN_PARAGRAPH | None, indent: bool,
+                         formats: tuple[tuple[str, Any], ...]) -> Any:
+    """An empty ``w:p`` aligned (or justified and indented) as :func:`_paragraph` asks, then
+    given each of ``formats`` (``paragraph_format`` attributes, in their order)."""
+    paragraph = _scratch().add_paragraph()
+    if align is not None:
+        paragraph.alignment = align
+    elif indent:
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+        paragraph.paragraph_format.first_line_indent = CHAR * 2
+    for name, value in formats:
+        setattr(paragraph.paragraph_format, name, value)
+    element = paragraph._p
+    element.getparent().remove(element)
+    return element
+
+
+def _formatted_run(paragraph: Any, text: str, font: str, size: Length) -> Any:
+    """``paragraph.add_run(text)`` in ``font`` at ``size``, formatted through python-docx."""
     run = paragraph.add_run(text)
     run.font.size = size
     _set_font(run._r.get_or_add_rPr(), font)
     return run
 
 
+def _run(paragraph: Any, text: str, font: str, size: Length) -> Any:
+    """``paragraph.add_run(text)`` in ``font`` at ``size``."""
+    r = copy.deepcopy(_run_prototype(font, int(size)))
+    paragraph._p.append(r)
+    if text:  # what ``r.text = text`` writes, without its character-by-character pass
+        if _TAB_OR_BREAK.search(text) is None:
+            r.add_t(text)
+        else:
+            r.text = text
+    return Run(r, paragraph)
+
+
 def _paragraph(word: Any, text: str, *, align: WD_ALIGN_PARAGRAPH | None = None,
-               indent: bool = True, font: str | None = None, size: Pt = BODY_SIZE) -> Any:
-    paragraph = word.add_paragraph()
-    if align is not None:
-        paragraph.alignment = align
-    elif indent:
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        paragraph.paragraph_format.first_line_indent = CHAR * 2
+               indent: bool = True, font: str | None = None, size: Pt = BODY_SIZE,
+               **formats: Any) -> Any:
+    """``word.add_paragraph()`` aligned, or justified with a first-line indent, with ``text``
+    in one run; ``formats``: ``paragraph_format`` attributes to set (``keep_with_next=True``),
+    in their order. (Set before the run is added: ``w:pPr`` comes first all the same.)"""
+    p = copy.deepcopy(_paragraph_prototype(align, indent if align is None else True,
+                                           tuple(formats.items())))
+    body = word._body
+    body._element._insert_p(p)
+    paragraph = DocxParagraph(p, body)
     if text:
         _run(paragraph, text, font or FONTS["body"], size)
     return paragraph
 
 
 def _title(word: Any, text: str) -> None:
-    paragraph = _paragraph(word, text, align=WD_ALIGN_PARAGRAPH.CENTER, font=FONTS["title"],
-                           size=TITLE_SIZE)
-    paragraph.paragraph_format.line_spacing = Pt(36)
-    paragraph.paragraph_format.space_after = LINE
+    _paragraph(word, text, align=WD_ALIGN_PARAGRAPH.CENTER, font=FONTS["title"],
+               size=TITLE_SIZE, line_spacing=Pt(36), space_after=LINE)
 
 
 def _body(word: Any, item: Paragraph) -> Any:
@@ -295,16 +420,13 @@ def _body(word: Any, item: Paragraph) -> Any:
 def _signature(word: Any, document: Document) -> None:
     """署名 centred over 成文日期; the date 4 characters from the right edge (GB/T 9704 7.3.5)."""
     for _ in range(2):  # 空二行
-        _paragraph(word, "", indent=False).paragraph_format.keep_with_next = True
+        _paragraph(word, "", indent=False, keep_with_next=True)
     date_width = display_width(document.date)  # in half-character columns
     issuer_width = display_width(document.issuer)
-    issuer = _paragraph(word, document.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT)
-    issuer.paragraph_format.keep_with_next = True
-    issuer.paragraph_format.right_indent = Emu(max(
-        int(CHAR * 4 + (date_width - issuer_width) * CHAR / 4), 0)
-    )
-    date = _paragraph(word, document.date, align=WD_ALIGN_PARAGRAPH.RIGHT)
-    date.paragraph_format.right_indent = CHAR * 4
+    _paragraph(word, document.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT, keep_with_next=True,
+               right_indent=Emu(max(int(CHAR * 4 + (date_width - issuer_width) * CHAR / 4),
+                                    0)))
+    _paragraph(word, document.date, align=WD_ALIGN_PARAGRAPH.RIGHT, right_indent=CHAR * 4)
 
 
 #: Relative column widths by header; the table spans the 156 mm text block.
@@ -370,22 +492,6 @@ def _cell(cell: Any, text: str, font: str) -> None:
     paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
     paragraph.paragraph_format.first_line_indent = Pt(0)
     _run(paragraph, text, font, TABLE_SIZE)
-
-
-# ---------------------------------------------------------------------------- reproducible bytes
-def _fixed_zip(data: bytes, document: Document) -> bytes:
-    """Re-pack with every entry dated the notice's date: same notice, same bytes."""
-    stamp = _stamp(document)
-    when = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=when)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, source.read(info.filename))
-    return out.getvalue()
 
 
 #: python-docx refuses a core property (title, author, keywords) over 255 characters.

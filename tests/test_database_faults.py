@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, event, func, select, text
-from sqlalchemy.orm import Session
 from support import PROVINCE, Walker, full_scores
 from test_delivery import HookServer, free_port
 
@@ -82,11 +81,16 @@ def test_a_connection_dropped_mid_act_is_retryable_and_writes_nothing(
 
         if moment == "mid-act":  # inside the act, after its case row and audit row
             remove = engine.on_transaction(drop)
-        else:  # the act is done; its COMMIT meets the dead connection
-            event.listen(Session, "before_commit", drop)
+        else:  # the act is done; its COMMIT meets the dead connection (the act's transaction
+            # is a connection's, with a session only when something asks for one)
+            def drop_at_commit(connection: Any) -> None:
+                if not dropped:
+                    drop(connection)
+
+            event.listen(engine.store.engine, "commit", drop_at_commit)
 
             def remove() -> None:
-                event.remove(Session, "before_commit", drop)
+                event.remove(engine.store.engine, "commit", drop_at_commit)
         try:
             with pytest.raises(Exception) as caught:
                 engine.fire(case_id, "submit", COUNTY)

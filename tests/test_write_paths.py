@@ -132,3 +132,29 @@ def test_a_timer_act_with_its_notice_takes_at_most_three_write_transactions(
     files = sorted(path.suffix for path in (tmp_path / "outbox").rglob("*.*"))
     assert files == [".docx"] * 3 + [".html"] * 3 + [".txt"] * 3
     assert engine.verify_audit().ok
+
+
+def test_a_sweep_holds_only_its_own_threads_deliveries(engine: Engine) -> None:
+    """``Kernel.holding_deliveries`` (a sweep's batch) holds the after-commit work of the
+    thread that sweeps, flushed once when its block ends; an act of another thread meanwhile
+    is delivered after its own commit, as always."""
+    import threading
+
+    kernel = engine.kernel
+    flushed: list[int] = []
+    remove = kernel.after_held(lambda: flushed.append(threading.get_ident()))
+    seen: dict[str, bool] = {}
+    try:
+        with kernel.holding_deliveries():
+            with kernel.holding_deliveries():  # nested: flushed once, by the outer block
+                other = threading.Thread(target=lambda: seen.setdefault("other",
+                                                                        kernel.holding))
+                other.start()
+                other.join()
+                seen["own"] = kernel.holding
+            assert flushed == []
+        seen["after"] = kernel.holding
+    finally:
+        remove()
+    assert seen == {"other": False, "own": True, "after": False}
+    assert flushed == [threading.get_ident()]

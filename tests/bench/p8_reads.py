@@ -118,15 +118,20 @@ def action_class(action: str) -> str:
 
 def work_pending_stdlib(url: str) -> dict[str, Any]:
     """The minimal equivalent of ``scheduler pending``: one streamed query over the due rows
-    with their cases; each row's action decided in Python, looking up the annual reports filed
-    and, for a report reminder, its report's deadline."""
+    with their cases; each row's action decided in Python, looking up the annual reports filed,
+    for a report reminder its report's deadline, and for a report deadline whether its day is
+    a working day (the engine's built-in calendar: a year it lacks is refused, as the engine
+    refuses it)."""
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
+    from gdcluster.engine.calendar import WorkCalendar
+    from gdcluster.engine.errors import EngineError
     from gdcluster.states.policy import load_policy
 
-    actions_on_miss = {"guangdong-2023": load_policy("guangdong-2023").periods
-                       .missed_report_action}
+    periods = {"guangdong-2023": load_policy("guangdong-2023").periods}
+    calendar = WorkCalendar()  # the built-in years (the seeded database imports none)
+    shanghai = timedelta(hours=8)
     db = sqlite3.connect(f"file:{sqlite_path(url)}?mode=ro", uri=True)
     before = rss_kib()
     start, cpu = time.perf_counter(), time.process_time()
@@ -158,7 +163,16 @@ def work_pending_stdlib(url: str) -> dict[str, Any]:
                     tzinfo=UTC) <= at
                 action = "not applicable" if late else "remind"
             else:
-                action = ("flag" if actions_on_miss[policy] == "flag" else "revoke 18.3")
+                action = ("flag" if periods[policy].missed_report_action == "flag"
+                          else "report_overdue")
+                if periods[policy].report_roll_to_workday:  # 民法典 第203条
+                    day = (due + shanghai - timedelta(microseconds=1)).date()
+                    try:
+                        if not calendar.is_workday(day):
+                            action = (f"roll to 24:00 of "
+                                      f"{calendar.next_workday(day, inclusive=False)}")
+                    except EngineError as error:
+                        action = f"refused: {error.message}"
         elif kind in ("validity_end", "expiry_reminder"):
             if kind == "validity_end" and state == "under_review":
                 action = "held"
@@ -170,7 +184,7 @@ def work_pending_stdlib(url: str) -> dict[str, Any]:
                     hours=16)  # 24:00 Shanghai
                 action = "not applicable" if ends <= at else "remind"
             else:
-                action = "revoke 18.1"
+                action = "expire"
         else:
             action = "not applicable"
         actions[action] += 1
@@ -227,23 +241,28 @@ def work_verify_stdlib(url: str) -> dict[str, Any]:
 #: command writes them (objects of two-space-indented JSON in an array).
 LIST_STDLIB = r"""
 import json, sqlite3, sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
 out = sys.stdout.buffer
-def instant(text):
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).isoformat()
+SHANGHAI = timezone(timedelta(hours=8))
+def instant(text):  # stored UTC, shown in Asia/Shanghai
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).astimezone(
+        SHANGHAI).isoformat()
 first = True
 out.write(b"[\n")
 for row in db.execute("SELECT id, round_year, name, city, county, industry, state, version, "
                       "policy, policy_version, score, publicity_start, publicity_end, "
-                      "valid_from, valid_until, previous_state, correction_due, created_at, "
-                      "updated_at FROM gd_case ORDER BY id"):
+                      "valid_from, valid_until, previous_state, correction_due, review_round, "
+                      "created_at, updated_at FROM gd_case ORDER BY id"):
+    # the seeded clusters are recognized: no 拟撤销 procedure runs on any of them, so the
+    # command shows no hearing deadline and no procedure (it reads them only for such a case)
     item = {"id": row[0], "round": row[1], "name": row[2], "city": row[3], "county": row[4],
             "industry": row[5], "state": row[6], "version": row[7], "policy": row[8],
             "policy_version": row[9], "score": row[10], "publicity_start": row[11],
             "publicity_end": row[12], "valid_from": row[13], "valid_until": row[14],
-            "previous_state": row[15], "correction_due": row[16],
-            "created_at": instant(row[17]), "updated_at": instant(row[18]),
+            "previous_state": row[15], "correction_due": row[16], "review_round": row[17],
+            "hearing_due": None, "procedure": None,
+            "created_at": instant(row[18]), "updated_at": instant(row[19]),
             "deadlines": [], "objections": [], "reports": []}
     text = json.dumps(item, ensure_ascii=False, indent=2)
     if not first:
