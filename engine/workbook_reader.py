@@ -416,12 +416,8 @@ class _Reader:
         for row in _table_rows(sheet, GOAL_HEADER_ROW, GOAL_COLUMNS):
             path = f"development_plan.goals[{len(goals)}]"
             self.places[path] = sheet.where(row, 2)
-            goal: dict[str, Any] = {}
-            for column, key, kind in ((2, "indicator", "text"), (3, "unit", "text"),
-                                      (8, "text", "free_text")):
-                value = self.value(sheet, row, column, kind, f"{path}.{key}")
-                if value is not _BLANK:
-                    goal[key] = value
+            goal = self.cells(sheet, row, path, ((2, "indicator", "text"), (3, "unit", "text"),
+                                                 (8, "text", "free_text")))
             for column, key in ((4, "baseline"), (6, "target")):
                 self.places[f"{path}.{key}"] = sheet.where(row, column)
                 point = {}
@@ -441,6 +437,17 @@ class _Reader:
                 self.raw[part] = values
         sheet.check_nothing_else()
 
+    def cells(self, sheet: _Sheet, row: int, path: str,
+              columns: tuple[tuple[int, str, str], ...]) -> dict[str, Any]:
+        """The values of ``row``'s ``columns`` (column, key, kind) that are not blank, by key;
+        each read as ``path.key``."""
+        found: dict[str, Any] = {}
+        for column, key, kind in columns:
+            value = self.value(sheet, row, column, kind, f"{path}.{key}")
+            if value is not _BLANK:
+                found[key] = value
+        return found
+
     def goal_results(self) -> None:
         sheet = _Sheet(self.book, RESULTS)
         sheet.used.add((1, 1))
@@ -448,13 +455,8 @@ class _Reader:
         for row in _table_rows(sheet, RESULT_HEADER_ROW, RESULT_COLUMNS):
             path = f"goal_results[{len(results)}]"
             self.places[path] = sheet.where(row, 2)
-            entry: dict[str, Any] = {}
-            for column, key, kind in ((2, "indicator", "text"), (3, "actual", "number"),
-                                      (4, "note", "free_text")):
-                value = self.value(sheet, row, column, kind, f"{path}.{key}")
-                if value is not _BLANK:
-                    entry[key] = value
-            results.append(entry)
+            results.append(self.cells(sheet, row, path, (
+                (2, "indicator", "text"), (3, "actual", "number"), (4, "note", "free_text"))))
         self.places["goal_results"] = sheet.where(RESULT_HEADER_ROW + 1, 2)
         self.raw["goal_results"] = results
         sheet.check_nothing_else()

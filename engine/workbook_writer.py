@@ -80,16 +80,7 @@ def application_workbook(data: Mapping[str, Any], *, round_year: int, policy: Po
     """The 申报表 for ``round_year``: blank when ``data`` is empty (the template), else the
     application (as ``validate_application`` or ``read_stored_application`` give it) in the
     cells the reader reads, so that it can be edited and read back."""
-    header = header or CaseHeader(round_year=round_year)
-    writer = _Writer(policy, round_year)
-    writer.guide()
-    writer.basic(header)
-    writer.figures(data)
-    writer.enterprises(data)
-    writer.incidents(data)
-    writer.governance(data)
-    writer.narrative(data)
-    return writer.save()
+    return _application_sheets(data, round_year, policy, header).save()
 
 
 def review_workbook(data: Mapping[str, Any], *, review_year: int, policy: Policy,
@@ -97,17 +88,23 @@ def review_workbook(data: Mapping[str, Any], *, review_year: int, policy: Policy
     """The 复核申报表 for the 复核 round of ``review_year``: the 申报表 of that year (its
     近三年 are the 复核's) with ``data`` written in, and the sheet 规划目标完成情况 listing the
     plan goals' indicators (``goals``: the case's, when known) for their results."""
-    header = header or CaseHeader(round_year=review_year)
-    writer = _Writer(policy, review_year)
+    writer = _application_sheets(data, review_year, policy, header)
+    writer.goal_results(goals)
+    return writer.save()
+
+
+def _application_sheets(data: Mapping[str, Any], year: int, policy: Policy,
+                        header: CaseHeader | None) -> _Writer:
+    """A writer holding the 申报表's sheets for ``year`` with ``data`` written in."""
+    writer = _Writer(policy, year)
     writer.guide()
-    writer.basic(header)
+    writer.basic(header or CaseHeader(round_year=year))
     writer.figures(data)
     writer.enterprises(data)
     writer.incidents(data)
     writer.governance(data)
     writer.narrative(data)
-    writer.goal_results(goals)
-    return writer.save()
+    return writer
 
 
 def _bool_text(value: Any) -> str | None:
