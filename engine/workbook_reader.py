@@ -78,17 +78,7 @@ def is_workbook(content: bytes, filename: str) -> bool:
 def read_application_workbook(content: bytes, filename: str) -> ApplicationFile:
     """The application in a filled 申报表, validated like a JSON file; ``InvalidInput`` names
     the sheet and cell (``指标数据!C5 (output.2023): …``) of the first thing wrong."""
-    book = _open(content, filename)
-    try:
-        reader = _Reader(book, filename)
-        header = reader.basic()
-        reader.figures()
-        reader.enterprises()
-        reader.incidents()
-        reader.governance()
-        reader.narrative()
-    finally:
-        book.close()
+    header, reader = _read_sheets(content, filename)
     try:
         data = validate_application(reader.raw)
     except InvalidInput as error:
@@ -103,6 +93,13 @@ def read_review_workbook(content: bytes, filename: str) -> tuple[CaseHeader, dic
     field stood. The act validates it (``validate_review_application``, against the case's
     plan and its 复核 round's year); ``relocate`` with these places names the cell of what it
     refuses (``指标数据!E3 (output.2025)``, ``规划目标完成情况!C4 (goal_results[1].actual)``)."""
+    header, reader = _read_sheets(content, filename, review=True)
+    return header, reader.raw, reader.places
+
+
+def _read_sheets(content: bytes, filename: str, *, review: bool = False) -> tuple[CaseHeader,
+                                                                                  _Reader]:
+    """The 申报表's sheets read (and, for a 复核申报表, its 规划目标完成情况)."""
     book = _open(content, filename)
     try:
         reader = _Reader(book, filename)
@@ -112,10 +109,11 @@ def read_review_workbook(content: bytes, filename: str) -> tuple[CaseHeader, dic
         reader.incidents()
         reader.governance()
         reader.narrative()
-        reader.goal_results()
+        if review:
+            reader.goal_results()
     finally:
         book.close()
-    return header, reader.raw, reader.places
+    return header, reader
 
 
 def _open(content: bytes, filename: str) -> Any:
