@@ -74,3 +74,32 @@ def review_deadlines(engine: Engine, covered: int, expiring: int) -> tuple[list[
     second = insert_cases(engine, expiring, state="recognized", validity=validity,
                           deadline=ending, round_year=2023)
     return first, second
+
+
+def apply_and_check(engine: Engine, clock: Any, passing: int, failing: int) -> None:
+    """The 复核 round 2026's applications of ``passing`` (goals met) and ``failing`` (goals
+    missed) on 2026-07-01, and the city's 初审 of each on 2026-07-03 (passed, not passed)."""
+    clock.set("2026-07-01T10:00")
+    engine.fire(passing, "apply_review", COUNTY, data=load("review-2026.json"))
+    engine.fire(failing, "apply_review", COUNTY, data=load("review-2026-goals-missed.json"))
+    clock.set("2026-07-03T10:00")
+    engine.fire(passing, "review_check", CITY, passed=True, opinion="经初审，符合复核条件")
+    engine.fire(failing, "review_check", CITY, passed=False, opinion="发展规划目标多项未完成")
+
+
+def cli_at(db: str, now: str, tmp_path: Any, monkeypatch: Any) -> Any:
+    """``gd(*argv, actor=None)``: the CLI on ``db`` at ``now``, run in ``tmp_path`` (its
+    notices land there) with no GDCLUSTER_* settings from the environment."""
+    from click.testing import CliRunner
+
+    from gdcluster.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner(env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
+                            "GDCLUSTER_ACTOR": None, "GDCLUSTER_SETTINGS": None})
+
+    def gd(*argv: str, actor: str | None = None) -> Any:
+        return runner.invoke(cli, ["--db", db, *(["--as", actor] if actor else []), "--now",
+                                   now, *argv])
+
+    return gd

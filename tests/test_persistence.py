@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from support import store_at_revision
+from support import database_made_at
 
 from gdcluster.engine import Engine, NotInitialized, SimulationOnly
 from gdcluster.engine.clock import FakeClock, SystemClock
@@ -125,7 +125,6 @@ def test_a_database_of_the_previous_version_upgrades_and_nothing_changes_silentl
     from datetime import date
 
     from sqlalchemy.orm import Session
-    from support import database_made_at
 
     from gdcluster.engine import Reason, TransitionRefused, audit
     from gdcluster.engine.clock import end_of_day, parse_instant
@@ -206,15 +205,12 @@ def test_a_database_at_0006_upgrades_to_review_rounds(db_url: str) -> None:
     from gdcluster.states.policy import load_policy
 
     data = Path(__file__).parent / "data"
-    store = store_at_revision(db_url, "0006_lifecycle_recognition")
+    store = database_made_at(db_url, "0006_lifecycle_recognition")
     try:
         policy = load_policy("guangdong-2023")
         at = parse_instant("2023-07-10T09:00")
         application = (data / "application-complete.json").read_text(encoding="utf-8")
         with store.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
-                "('schema_revision', '0006_lifecycle_recognition')"))
             connection.execute(text(
                 "INSERT INTO gd_round (year, policy, policy_version, policy_digest, opened_at, "
                 "version) VALUES (2023, :name, :version, :digest, :at, 1)"),

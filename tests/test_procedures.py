@@ -18,7 +18,7 @@ from deadline_support import (
     rows,
     system_decides,
 )
-from support import COUNTY, Walker, holding, revoke_now
+from support import COUNTY, Walker, database_made_at, holding, revoke_now
 
 from gdcluster.engine import Engine, InvalidInput, TransitionRefused, deadlines
 from gdcluster.engine.actors import Actor
@@ -344,33 +344,21 @@ def test_old_timer_revocations_are_listed_and_can_be_reinstated(db_url: str) -> 
     silently), it is listed by `audit procedures` with where it was, and `case reinstate`
     returns it there with its deadlines pending again; the chain verifies."""
     import json
-    import os
 
-    from alembic import command
-    from alembic.config import Config
     from click.testing import CliRunner
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     from gdcluster.cli import cli
-    from gdcluster.engine import audit, migrations
+    from gdcluster.engine import audit
     from gdcluster.engine.clock import parse_instant
-    from gdcluster.engine.store import Store, resolve_url
     from gdcluster.states.policy import load_policy
 
-    store = Store(resolve_url(db_url), create=True)
+    store = database_made_at(db_url, "0006_lifecycle_recognition")
     try:
-        config = Config()
-        config.set_main_option("script_location", os.path.dirname(migrations.__file__))
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0006_lifecycle_recognition")
         policy = load_policy("guangdong-2023", digest=load_policy("guangdong-2023").digest)
         at = parse_instant("2025-04-01T00:05")
         with store.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO gd_meta (key, value) VALUES ('simulation', 'true'), "
-                "('schema_revision', '0006_lifecycle_recognition')"))
             connection.execute(text(
                 "INSERT INTO gd_round (year, policy, policy_version, policy_digest, opened_at, "
                 "version) VALUES (2024, :name, :version, :digest, :at, 1)"),

@@ -9,7 +9,14 @@ from datetime import date
 
 import pytest
 from deadline_support import PROVINCE, audit_rows, rows
-from review_support import CITY, COUNTY, batch_2023, load, open_review_2026
+from review_support import (
+    CITY,
+    COUNTY,
+    apply_and_check,
+    batch_2023,
+    load,
+    open_review_2026,
+)
 
 from gdcluster.engine import Engine, InvalidInput, Reason, TransitionRefused
 from gdcluster.engine.testing import FakeClock
@@ -239,12 +246,7 @@ def test_the_2023_batch_replays_its_review(engine: Engine, clock: FakeClock) -> 
     opens the 18.1 procedure. Nothing is revoked."""
     a, b, c = batch_2023(engine, clock, count=3)
     open_review_2026(engine, clock)
-    clock.set("2026-07-01T10:00")
-    engine.fire(a, "apply_review", COUNTY, data=load("review-2026.json"))
-    engine.fire(c, "apply_review", COUNTY, data=load("review-2026-goals-missed.json"))
-    clock.set("2026-07-03T10:00")
-    engine.fire(a, "review_check", CITY, passed=True, opinion="经初审，符合复核条件")
-    engine.fire(c, "review_check", CITY, passed=False, opinion="发展规划目标多项未完成")
+    apply_and_check(engine, clock, a, c)
 
     clock.set("2026-07-10T00:05")
     ended = {item.case_id: item.outcome for item in engine.run_due()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from deadline_support import DATA
-from review_support import COUNTY, batch_2023, load, open_review_2026
+from review_support import COUNTY, batch_2023, cli_at, load, open_review_2026
 
 from gdcluster.engine import Engine
 from gdcluster.engine.testing import FakeClock
@@ -24,10 +24,6 @@ GOALS = ["集群产值", "专精特新中小企业", "工业互联网平台应�
 def covered(tmp_path: Path, clock: FakeClock, monkeypatch: Any) -> tuple[str, int, Any]:
     """A SQLite database with one case of the 2023 batch covered by the 复核 round 2026, and a
     function running the CLI on it at 2026-07-01."""
-    from click.testing import CliRunner
-
-    from gdcluster.cli import cli
-
     db = f"sqlite:///{tmp_path / 'gd.db'}"
     engine = Engine.init(db, simulation=True, clock=clock)
     try:
@@ -35,13 +31,7 @@ def covered(tmp_path: Path, clock: FakeClock, monkeypatch: Any) -> tuple[str, in
         open_review_2026(engine, clock)
     finally:
         engine.close()
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner(env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
-                            "GDCLUSTER_ACTOR": None, "GDCLUSTER_SETTINGS": None})
-
-    def gd(*argv: str, actor: str | None = None) -> Any:
-        return runner.invoke(cli, ["--db", db, *(["--as", actor] if actor else []), "--now",
-                                   "2026-07-01T10:00", *argv])
+    gd = cli_at(db, "2026-07-01T10:00", tmp_path, monkeypatch)
 
     return db, case_id, gd
 

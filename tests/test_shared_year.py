@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 from deadline_support import PROVINCE, rows
-from review_support import CITY, COUNTY, batch_2023, load, open_review_2026
+from review_support import (
+    CITY,
+    COUNTY,
+    apply_and_check,
+    batch_2023,
+    cli_at,
+    load,
+    open_review_2026,
+)
 from support import full_scores
 
 from gdcluster.engine import Engine, InvalidInput, NotFound, TransitionRefused
@@ -88,12 +96,7 @@ def test_the_2026_recognition_round_and_the_2023_batchs_review_share_the_year(
     with pytest.raises(TransitionRefused, match="round 2026 is already open"):
         engine.open_round(2026, PROVINCE)
 
-    clock.set("2026-07-01T10:00")
-    engine.fire(a, "apply_review", COUNTY, data=load("review-2026.json"))
-    engine.fire(c, "apply_review", COUNTY, data=load("review-2026-goals-missed.json"))
-    clock.set("2026-07-03T10:00")
-    engine.fire(a, "review_check", CITY, passed=True, opinion="经初审，符合复核条件")
-    engine.fire(c, "review_check", CITY, passed=False, opinion="发展规划目标多项未完成")
+    apply_and_check(engine, clock, a, c)
     clock.set("2026-07-10T00:05")
     engine.run_due()
     clock.set("2026-07-20T10:00")
@@ -161,10 +164,6 @@ def test_the_cli_names_the_round_when_a_year_holds_both(tmp_path: Any, clock: Fa
     """`round show 2026` asks for --kind (exit 2) when 2026 holds both rounds; `round show
     2026 --kind review` shows the 复核 round, `--kind recognition` the other; `round list`
     lists both; `todo` names the 复核 round's 初审 deadline as the 复核 round's."""
-    from click.testing import CliRunner
-
-    from gdcluster.cli import cli
-
     db = f"sqlite:///{tmp_path / 'gd.db'}"
     engine = Engine.init(db, simulation=True, clock=clock)
     try:
@@ -173,13 +172,7 @@ def test_the_cli_names_the_round_when_a_year_holds_both(tmp_path: Any, clock: Fa
         open_review_2026(engine, clock)
     finally:
         engine.close()
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner(env={"GDCLUSTER_NOW": None, "GDCLUSTER_DB": None,
-                            "GDCLUSTER_ACTOR": None, "GDCLUSTER_SETTINGS": None})
-
-    def gd(*argv: str, actor: str | None = None) -> Any:
-        return runner.invoke(cli, ["--db", db, *(["--as", actor] if actor else []), "--now",
-                                   "2026-06-16T09:00", *argv])
+    gd = cli_at(db, "2026-06-16T09:00", tmp_path, monkeypatch)
 
     ambiguous = gd("round", "show", "2026")
     assert ambiguous.exit_code == 2 and "--kind" in ambiguous.output, ambiguous.output
