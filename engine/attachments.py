@@ -30,7 +30,6 @@ from sqlmodel import col
 from gdcluster.engine.errors import EngineError, InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.parse import clean_text
-from gdcluster.engine.records import Attachment, AttachmentBlob
 from gdcluster.states.attachments import load_attachment_rules
 
 if TYPE_CHECKING:
@@ -44,11 +43,17 @@ EVIDENCE = "attachments"
 #: The most files one act carries.
 MAX_EVIDENCE_FILES = 20
 
-#: What the listing shows of an attachment (never the bytes).
-_LISTED = (col(Attachment.id), col(Attachment.sha256), col(Attachment.size),
-           col(Attachment.media_type), col(Attachment.name), col(Attachment.kind),
-           col(Attachment.note), col(Attachment.actor), col(Attachment.audit_seq),
-           col(Attachment.attached_at))
+
+def _listed() -> tuple[Any, ...]:
+    """What the listing shows of an attachment (never the bytes). The attachment tables are
+    defined when first used: an act that carries no file (the lifecycle imports this module)
+    never defines them."""
+    from gdcluster.engine.records import Attachment
+
+    return (col(Attachment.id), col(Attachment.sha256), col(Attachment.size),
+            col(Attachment.media_type), col(Attachment.name), col(Attachment.kind),
+            col(Attachment.note), col(Attachment.actor), col(Attachment.audit_seq),
+            col(Attachment.attached_at))
 
 #: ZIP-based formats by a part only they hold.
 _ZIP_PARTS = (("docx", "word/document.xml"), ("xlsx", "xl/workbook.xml"), ("ofd", "OFD.xml"))
@@ -87,6 +92,8 @@ def store_attachment(session: Session, *, case_id: int, content: Any, name: str,
                      note: str | None, actor: str, now: datetime) -> dict[str, Any]:
     """Check and store one file of case ``case_id``; returns what the audit row records
     (``InvalidInput`` naming ``file`` or ``kind`` when the file is refused)."""
+    from gdcluster.engine.records import Attachment, AttachmentBlob
+
     rules = load_attachment_rules()
     if kind not in rules.kinds:
         raise InvalidInput(Message("unknown kind {kind!r}; use one of {kinds}", kind=kind,
@@ -151,6 +158,8 @@ def store_evidence(act: Act) -> None:
 def _insert_blob(session: Session, sha256: str, content: bytes) -> None:
     """``INSERT … ON CONFLICT DO NOTHING``: two acts attaching the same bytes at once (on
     PostgreSQL) both succeed, and the bytes are kept once."""
+    from gdcluster.engine.records import AttachmentBlob
+
     insert = import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}").insert
     session.execute(insert(AttachmentBlob).values(sha256=sha256, content=content)
                     .on_conflict_do_nothing(index_elements=["sha256"]))
@@ -159,6 +168,8 @@ def _insert_blob(session: Session, sha256: str, content: bytes) -> None:
 def link_audit_row(session: Session, case_id: int | None, seq: int) -> None:
     """Name the audit row ``seq`` on the attachments its act just stored (in its
     transaction, right after the row is appended)."""
+    from gdcluster.engine.records import Attachment
+
     session.execute(update(Attachment)
                     .where(col(Attachment.case_id) == case_id, col(Attachment.audit_seq).is_(None))
                     .values(audit_seq=seq))
@@ -166,20 +177,24 @@ def link_audit_row(session: Session, case_id: int | None, seq: int) -> None:
 
 def attachments_of(session: Session, case_id: int) -> list[dict[str, Any]]:
     """The case's attachments, oldest first, without their bytes."""
+    from gdcluster.engine.records import Attachment
+
     return [dict(row._mapping) for row in session.execute(
-        select(*_LISTED).where(col(Attachment.case_id) == case_id).order_by(col(Attachment.id)))]
+        select(*_listed()).where(col(Attachment.case_id) == case_id).order_by(col(Attachment.id)))]
 
 
 def attachment_content(session: Session, case_id: int, sha256: str) -> tuple[dict[str, Any],
                                                                             bytes]:
     """The attachment of case ``case_id`` whose SHA-256 is ``sha256`` (or starts with it, when
     that names one; at least 8 hex digits) and its bytes, checked against the hash."""
+    from gdcluster.engine.records import Attachment, AttachmentBlob
+
     prefix = sha256.strip().lower() if isinstance(sha256, str) else ""
     if len(prefix) < 8 or len(prefix) > 64 or any(ch not in "0123456789abcdef" for ch in prefix):
         raise InvalidInput("give the attachment's SHA-256 (at least its first 8 hex digits)",
                            field="sha256")
     rows = [dict(row._mapping) for row in session.execute(
-        select(*_LISTED).where(col(Attachment.case_id) == case_id,
+        select(*_listed()).where(col(Attachment.case_id) == case_id,
                                col(Attachment.sha256).startswith(prefix))
         .order_by(col(Attachment.id)))]
     if len({row["sha256"] for row in rows}) > 1:

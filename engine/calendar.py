@@ -53,7 +53,6 @@ from functools import cache, lru_cache
 from pathlib import PurePath
 from typing import Any, Final
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -342,8 +341,10 @@ def _load_toml(text: str, name: str) -> Any:
 
 
 def _load_yaml(text: str, name: str) -> Any:
+    import yaml
+
     try:
-        root = yaml.compose(text, Loader=_StrictLoader)
+        root = yaml.compose(text, Loader=_strict_loader())
     except _YamlRefusal as refusal:
         raise InvalidInput(Message("{problem} (line {line})", problem=refusal.problem,
                                    line=refusal.line), field=name) from None
@@ -366,36 +367,44 @@ class _YamlRefusal(Exception):
         self.line = mark.line + 1
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """No anchors or aliases (an alias bomb would expand without end) and bounded nesting
-    (PyYAML recurses per level)."""
+@cache
+def _strict_loader() -> Any:  # made on first use: PyYAML loads for YAML files only
+    import yaml
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+    class StrictLoader(yaml.SafeLoader):
+        """No anchors or aliases (an alias bomb would expand without end) and bounded nesting
+        (PyYAML recurses per level)."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise _YamlRefusal(Message("anchors and aliases (*name) are not accepted"),
-                               self.peek_event().start_mark)
-        opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
-        if opening:
-            self._depth += 1
-            if self._depth > MAX_DEPTH:
-                raise _YamlRefusal(Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise _YamlRefusal(Message("anchors and aliases (*name) are not accepted"),
                                    self.peek_event().start_mark)
-        try:
-            return super().compose_node(parent, index)
-        finally:
+            opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
             if opening:
-                self._depth -= 1
+                self._depth += 1
+                if self._depth > MAX_DEPTH:
+                    raise _YamlRefusal(Message("nested deeper than {depth} levels",
+                                               depth=MAX_DEPTH), self.peek_event().start_mark)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                if opening:
+                    self._depth -= 1
+
+    return StrictLoader
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _check_yaml_node(node: yaml.Node, path: str) -> None:
+def _check_yaml_node(node: Any, path: str) -> None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:

@@ -17,9 +17,8 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any, Final
-
-import yaml
 
 from gdcluster.engine.errors import InvalidInput
 from gdcluster.engine.i18n import N_, Message
@@ -143,46 +142,7 @@ class _YamlRefusal(Exception):
         self.line = mark.line + 1 if mark is not None else None
 
 
-class _ExactLoader(yaml.SafeLoader):
-    """SafeLoader with exact numbers, no aliases, no duplicate keys and bounded nesting."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._open_containers = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise _YamlRefusal(
-                Message("anchors and aliases (*name) are not accepted"),
-                self.peek_event().start_mark,
-            )
-        opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
-        if opening:
-            self._open_containers += 1
-            if self._open_containers > MAX_DEPTH:
-                raise _YamlRefusal(
-                    Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
-                    self.peek_event().start_mark,
-                )
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            if opening:
-                self._open_containers -= 1
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        self.flatten_mapping(node)
-        seen: list[Any] = []
-        for key_node, _value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise _YamlRefusal(Message("key {key!r} appears twice in one mapping", key=key),
-                                   key_node.start_mark)
-            seen.append(key)
-        return super().construct_mapping(node, deep)
-
-
-def _construct_float(loader: _ExactLoader, node: Any) -> Decimal | RefusedToken:
+def _construct_float(loader: Any, node: Any) -> Decimal | RefusedToken:
     text = str(loader.construct_scalar(node))
     if text.lower().lstrip("+-") in (".inf", ".nan"):
         return RefusedToken(text, _NOT_FINITE)
@@ -198,7 +158,7 @@ def _construct_float(loader: _ExactLoader, node: Any) -> Decimal | RefusedToken:
         return RefusedToken(text, N_("not a number"))
 
 
-def _construct_int(loader: _ExactLoader, node: Any) -> int | RefusedToken:
+def _construct_int(loader: Any, node: Any) -> int | RefusedToken:
     text = str(loader.construct_scalar(node))
     if "_" in text:
         return RefusedToken(text, _UNDERSCORE)
@@ -209,22 +169,68 @@ def _construct_int(loader: _ExactLoader, node: Any) -> int | RefusedToken:
     return int(text)
 
 
-def _construct_timestamp(loader: _ExactLoader, node: Any) -> date | datetime | RefusedToken:
+def _construct_timestamp(loader: Any, node: Any) -> date | datetime | RefusedToken:
     try:
-        value: date | datetime = yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        value: date | datetime = loader.construct_yaml_timestamp(node)
     except (ValueError, OverflowError):
         return RefusedToken(str(loader.construct_scalar(node)), N_("not a real date or time"))
     return value
 
 
-_ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_ExactLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_ExactLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+@cache
+def _exact_loader() -> Any:
+    """SafeLoader with exact numbers, no aliases, no duplicate keys and bounded nesting: made
+    when a YAML file is first read, so that PyYAML loads only for YAML files."""
+    import yaml
+
+    class ExactLoader(yaml.SafeLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._open_containers = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise _YamlRefusal(
+                    Message("anchors and aliases (*name) are not accepted"),
+                    self.peek_event().start_mark,
+                )
+            opening = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
+            if opening:
+                self._open_containers += 1
+                if self._open_containers > MAX_DEPTH:
+                    raise _YamlRefusal(
+                        Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
+                        self.peek_event().start_mark,
+                    )
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                if opening:
+                    self._open_containers -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            self.flatten_mapping(node)
+            seen: list[Any] = []
+            for key_node, _value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise _YamlRefusal(
+                        Message("key {key!r} appears twice in one mapping", key=key),
+                        key_node.start_mark)
+                seen.append(key)
+            return super().construct_mapping(node, deep)
+
+    ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+    ExactLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    ExactLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+    return ExactLoader
 
 
 def _read_yaml(text: str, filename: str) -> Any:
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_ExactLoader)
+        return yaml.load(text, Loader=_exact_loader())
     except _YamlRefusal as refusal:
         raise InvalidInput(Message("{problem} (line {line})", problem=refusal.problem,
                                    line=refusal.line), field=filename) from None

@@ -13,7 +13,6 @@ read the same in every language.
 
 from __future__ import annotations
 
-import ast
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -147,6 +146,11 @@ def read_po(text: str) -> dict[str, tuple[tuple[str, ...], bool]]:
 
 
 def _unquote(token: str) -> str:
+    if len(token) >= 2 and token[0] == token[-1] == '"' and "\\" not in token \
+            and '"' not in token[1:-1]:
+        return token[1:-1]  # most strings: no escapes, nothing to evaluate
+    import ast
+
     value = ast.literal_eval(token)
     if not isinstance(value, str):
         raise ValueError(f"not a PO string: {token}")

@@ -241,7 +241,9 @@ def __getattr__(name: str) -> Any:
 def load_all() -> None:
     """Define every table on ``SQLModel.metadata``: for ``create_all``, migrations and
     schema comparisons, which must see all of them."""
-    from gdcluster.engine import records  # noqa: F401
+    from gdcluster.engine import records
+
+    records.load_all()
 
 
 def key_column(key: int | None) -> Mapped[int]:

@@ -18,9 +18,11 @@ from support import Walker
 from gdcluster.engine import Engine
 from gdcluster.engine.clock import FakeClock
 
-#: Libraries a read needs none of (the scheduler, notices, migrations, the state machine) —
-#: with what they drag in (Mako for Alembic, lxml for python-docx).
-HEAVY = ("apscheduler", "jinja2", "docx", "lxml", "alembic", "mako", "transitions")
+#: Libraries a read needs none of (the scheduler, notices, migrations, the state machine,
+#: the workbooks, PDF, YAML files) — with what they drag in (Mako for Alembic, lxml for
+#: python-docx).
+HEAVY = ("apscheduler", "jinja2", "docx", "lxml", "alembic", "mako", "transitions", "openpyxl",
+         "weasyprint", "yaml")
 
 DRIVER = """
 import json, sys
@@ -108,14 +110,22 @@ def test_reads_load_no_heavy_library(argv: list[str], database: tuple[str, int],
                          ids=["case-show-json", "case-list-json"])
 def test_reads_define_only_the_tables_they_read(argv: list[str], database: tuple[str, int],
                                                 tmp_path: Path) -> None:
-    """A list of cases defines the case tables only: not the audit, notice and delivery
-    tables of ``gdcluster.engine.records`` (half of the model classes' start-up); `case show`
-    reads the expert scores and notices there, so it defines them. Neither attaches the
-    notice service."""
+    """A list of cases defines the case tables only: none of the tables of
+    ``gdcluster.engine.records`` (the model classes are much of a command's start-up); `case
+    show` defines those it reads (the audit rows of a procedure, the expert scores, the
+    notices, the attachments' list), not the audit head, refusals, renderings, deliveries,
+    blobs nor the housekeeping tables. Neither attaches the notice service."""
     url, case_id = database
     modules = modules_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
     assert "gdcluster.engine.models" in modules
-    assert ("gdcluster.engine.records" in modules) == (argv[1] == "show")
+    tables = {name.removeprefix("gdcluster.engine.") for name in modules
+              if name.startswith("gdcluster.engine.records_")}
+    if argv[1] == "show":  # the audit rows only when the case is in a procedure
+        assert {"records_scores", "records_notice", "records_attachment"} <= tables
+        assert tables <= {"records_audit", "records_scores", "records_notice",
+                          "records_attachment"}, sorted(tables)
+    else:
+        assert not tables, sorted(tables)
     assert not {name for name in modules if name.startswith("gdcluster.notifications")}
 
 
@@ -153,13 +163,16 @@ def test_an_engine_opened_to_read_binds_the_workflow_at_its_first_act(
 @pytest.mark.slow
 def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Path) -> None:
     """``case submit`` (an act with no notice) loads the act kernel and the state machine, but
-    no difflib (region suggestions, when a name is not found) and none of the heavy libraries.
-    (PyYAML still comes with ``engine.datafile``, which the application's validation
-    imports.)"""
+    no difflib (region suggestions, when a name is not found), none of the heavy libraries (no
+    PyYAML: the application's validation loads it for YAML files only) and not the tables it
+    does not touch (expert scores, attachments, the housekeeping tables)."""
     url, case_id = database
     modules = modules_after(["--now", "2025-06-01T09:00", "--as", "county:佛山市顺德区",
                              "case", "submit", str(case_id + 1)], tmp_path, db=url)
     assert "gdcluster.engine.kernel" in modules and "transitions" in modules
-    unused = {"difflib", "openpyxl", "weasyprint", *HEAVY} - {"transitions"}
+    unused = {"difflib", *HEAVY} - {"transitions"}
     loaded = {name.split(".")[0] for name in modules}
     assert not loaded & unused, sorted(loaded & unused)
+    untouched = {"gdcluster.engine.records_scores", "gdcluster.engine.records_attachment",
+                 "gdcluster.engine.records_blob", "gdcluster.engine.records_admin"}
+    assert not modules & untouched, sorted(modules & untouched)
