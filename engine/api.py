@@ -118,11 +118,11 @@ class Engine(Administration):
         committed before a power loss (not a process crash). PostgreSQL ignores it.
         """
         store = Store(resolve_url(url), synchronous=synchronous)
-        revision = store.schema_revision()
-        if revision != SCHEMA_REVISION:
+        found = store.metas("schema_revision", "simulation") or {}
+        if found.get("schema_revision") != SCHEMA_REVISION:
             store.dispose()
             raise NotInitialized(store.url)
-        simulation = store.meta("simulation") == "true"
+        simulation = found.get("simulation") == "true"
         try:
             return cls(store, clock or SystemClock(), simulation=simulation, acts=acts)
         except BaseException:  # a set clock on a real database, or the workflow did not bind

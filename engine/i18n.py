@@ -110,11 +110,15 @@ def read_po(text: str) -> dict[str, tuple[tuple[str, ...], bool]]:
     fields: dict[str, str] = {}
     fuzzy = False
     current: str | None = None
+    in_msgstr = False  # ``current`` is a msgstr: a comment or a msgid starts the next entry
 
     def finish() -> None:
         nonlocal fuzzy
         if "msgid" in fields:
-            forms = tuple(fields[key] for key in sorted(fields) if key.startswith("msgstr"))
+            if len(fields) == 2 and "msgstr" in fields:  # most entries: one msgstr
+                forms: tuple[str, ...] = (fields["msgstr"],)
+            else:
+                forms = tuple(fields[key] for key in sorted(fields) if key.startswith("msgstr"))
             entries[fields["msgid"]] = (forms, fuzzy)
         fields.clear()
         fuzzy = False
@@ -123,22 +127,25 @@ def read_po(text: str) -> dict[str, tuple[tuple[str, ...], bool]]:
         line = raw.strip()
         if not line:
             continue
-        if line.startswith("#"):
-            if current is not None and current.startswith("msgstr"):
+        first = line[0]
+        if first == "#":
+            if in_msgstr:
                 finish()
-                current = None
-            if line.startswith("#,") and "fuzzy" in line:
+                current, in_msgstr = None, False
+            if line[1:2] == "," and "fuzzy" in line:
                 fuzzy = True
             continue
-        if line.startswith('"'):
+        if first == '"':
             if current is not None:
                 fields[current] += _unquote(line)
             continue
         keyword, _, rest = line.partition(" ")
-        if keyword == "msgid" and current is not None and current.startswith("msgstr"):
+        if in_msgstr and keyword == "msgid":
             finish()
-        current = keyword.replace("[", "_").rstrip("]") if keyword.startswith("msgstr[") \
-            else keyword
+        if keyword.startswith("msgstr"):
+            current, in_msgstr = keyword.replace("[", "_").rstrip("]"), True
+        else:
+            current, in_msgstr = keyword, False
         fields[current] = _unquote(rest.strip())
     if current is not None:
         finish()

@@ -40,13 +40,12 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
-from sqlmodel import col
 
 from gdcluster.engine.errors import (
     ConcurrentModification,
@@ -373,19 +372,30 @@ class Store:
 
     def schema_revision(self) -> str | None:
         """The schema's revision; None when the gdcluster tables are not there."""
+        found = self.metas("schema_revision")
+        return None if found is None else found.get("schema_revision")
+
+    def metas(self, *keys: str) -> dict[str, str] | None:
+        """The ``gd_meta`` values of ``keys`` that are set, read by one statement in plain SQL
+        (opening the engine so configures no ORM mapper and compiles no ORM query); None when
+        the gdcluster tables are not there."""
         try:
-            with self.read() as session:
-                row = session.get(Meta, "schema_revision")
-                return row.value if row else None
+            return self._metas(keys)
         except (OperationalError, ProgrammingError) as exc:
             if _is_missing_table(exc):
                 return None
             raise
 
     def meta(self, key: str) -> str | None:
+        return self._metas((key,)).get(key)
+
+    def _metas(self, keys: tuple[str, ...]) -> dict[str, str]:
+        names = ", ".join(f":key{index}" for index in range(len(keys)))
+        statement = text(f'SELECT "key", value FROM gd_meta WHERE "key" IN ({names})')
         with self.read() as session:
-            value = session.scalar(select(col(Meta.value)).where(col(Meta.key) == key))
-            return value
+            rows = session.execute(statement, {f"key{index}": key
+                                               for index, key in enumerate(keys)})
+            return {key: value for key, value in rows}
 
     def dispose(self) -> None:
         self.engine.dispose()
