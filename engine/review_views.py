@@ -62,13 +62,13 @@ def review_assessment(session: Any, case: Case) -> Any:
     """The 考核 of the case's 复核 in progress (``ReviewAssessment``), or ``None`` when no
     复核申报 is stored: each plan goal against the 复核申报's result (the latest annual
     report's progress where the 申报 gives none) and the criteria re-check on its data."""
+    stored = case.review or {}
+    if not stored.get("data"):  # most cases: the 复核 modules are not loaded to show them
+        return None
     from gdcluster.engine.application import goal_key, read_stored_application
     from gdcluster.engine.policies import policy_for
     from gdcluster.engine.review import GoalResult, assess_review, read_stored_review
 
-    stored = case.review or {}
-    if not stored.get("data"):
-        return None
     review = read_stored_review(stored["data"])
     given = {goal_key(result.indicator) for result in review.goal_results}
     assert case.id is not None  # a stored case
