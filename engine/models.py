@@ -11,19 +11,21 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, col
+
+from gdcluster.engine.tablebase import TableModel
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
 SCHEMA_REVISION = "0013_application_table"
 
 
-class Meta(SQLModel, table=True):
+class Meta(TableModel, table=True):
     __tablename__ = "gd_meta"
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class Round(SQLModel, table=True):
+class Round(TableModel, table=True):
     __tablename__ = "gd_round"
     """A recognition round (认定: applications, recommendations, publicity, the 名单通告). The
     复核 round of the same year is a row of its own (``ReviewRound``): both may be open."""
@@ -54,7 +56,7 @@ class Round(SQLModel, table=True):
     recognition_batch: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
-class ReviewRound(SQLModel, table=True):
+class ReviewRound(TableModel, table=True):
     """A 复核 round (第十六条, ``round open YEAR --kind review``): the 复核 of the clusters whose
     validity ends by the end of ``year``. No case is filed in it; the cases it covers name it in
     ``gd_case.review_round``. A year may hold a recognition round and a 复核 round: a record
@@ -85,7 +87,7 @@ def round_kind_of(name: str) -> str:
     return "review" if name in REVIEW_RECORDS else "recognition"
 
 
-class Case(SQLModel, table=True):
+class Case(TableModel, table=True):
     __tablename__ = "gd_case"
     __table_args__ = (
         Index("ix_gd_case_round_state", "round_year", "state"),
@@ -135,7 +137,7 @@ class Case(SQLModel, table=True):
         }
 
 
-class Application(SQLModel, table=True):
+class Application(TableModel, table=True):
     """A case's application data (JSON text, as stored), apart from the case row: listing,
     replaying and sweeping cases never walk it, and only the acts that read an application
     load it (``gdcluster.engine.applications``)."""
@@ -146,7 +148,7 @@ class Application(SQLModel, table=True):
     data: str = Field(sa_column=Column(Text, nullable=False))
 
 
-class Objection(SQLModel, table=True):
+class Objection(TableModel, table=True):
     __tablename__ = "gd_objection"
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="gd_case.id", index=True)
@@ -160,7 +162,7 @@ class Objection(SQLModel, table=True):
     resolution: str | None = Field(default=None, sa_column=Column(Text))
 
 
-class AnnualReport(SQLModel, table=True):
+class AnnualReport(TableModel, table=True):
     __tablename__ = "gd_annual_report"
     __table_args__ = (UniqueConstraint("case_id", "year"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -170,7 +172,7 @@ class AnnualReport(SQLModel, table=True):
     filed_at: datetime
 
 
-class Deadline(SQLModel, table=True):
+class Deadline(TableModel, table=True):
     """A legal deadline as a row, written in the transaction of the act that creates it.
 
     ``key`` is unique ("case:12:report:2024", "round:2024:apply_by") so that the same deadline is

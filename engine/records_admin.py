@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class ChangeFiling(SQLModel, table=True):
+class ChangeFiling(TableModel, table=True):
     __tablename__ = "gd_change_filing"
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="gd_case.id", index=True)
@@ -22,7 +24,7 @@ class ChangeFiling(SQLModel, table=True):
     filed_at: datetime
 
 
-class CalendarYear(SQLModel, table=True):
+class CalendarYear(TableModel, table=True):
     """An imported year of the working-day calendar; overrides the built-in data for that year."""
 
     __tablename__ = "gd_calendar_year"
@@ -33,7 +35,7 @@ class CalendarYear(SQLModel, table=True):
     imported_at: datetime
 
 
-class PolicyExtension(SQLModel, table=True):
+class PolicyExtension(TableModel, table=True):
     """An extension of a policy's own validity (第二十条), recorded by an audited province act
     with the 文号 of the document that extends it. A policy is in force up to the latest
     ``until`` recorded for it (or its file's ``effective_until``, whichever is later)."""
@@ -47,7 +49,7 @@ class PolicyExtension(SQLModel, table=True):
     at: datetime
 
 
-class ActorGrant(SQLModel, table=True):
+class ActorGrant(TableModel, table=True):
     """An OS user's grant to act as an actor (DESIGN §8a), written and removed only by an
     audited province act (``actors grant`` / ``actors revoke``). ``actor`` is a pattern:
     ``city:佛山市@张三``, ``city:佛山市`` (any person), ``county:*`` (any county), ``province``."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class Attachment(SQLModel, table=True):
+class Attachment(TableModel, table=True):
     """A file attached to a case by its own audited act (``attach``): what it is and who
     attached it when. The bytes are kept once per SHA-256 in ``AttachmentBlob``, so that
     listing a case's attachments never reads them; the hash is in the act's audit row too."""

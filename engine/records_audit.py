@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(TableModel, table=True):
     """Append-only, hash-chained: ``hash = sha256(canonical JSON of the row incl. prev_hash)``."""
 
     __tablename__ = "gd_audit"

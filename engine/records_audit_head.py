@@ -6,10 +6,12 @@ named, so that a command defines only the tables it touches.
 
 from __future__ import annotations
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class AuditHead(SQLModel, table=True):
+class AuditHead(TableModel, table=True):
     """The chain's last link; locked by every appender so the chain never forks."""
 
     __tablename__ = "gd_audit_head"

@@ -7,10 +7,12 @@ named, so that a command defines only the tables it touches.
 from __future__ import annotations
 
 from sqlalchemy import Column, LargeBinary
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class AttachmentBlob(SQLModel, table=True):
+class AttachmentBlob(TableModel, table=True):
     """The bytes of attached files, one row per SHA-256 of their content."""
 
     __tablename__ = "gd_attachment_blob"

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from gdcluster.engine.records_notice import Notice  # noqa: F401  (their foreign keys name it)
+from gdcluster.engine.tablebase import TableModel
 
 
-class Rendering(SQLModel, table=True):
+class Rendering(TableModel, table=True):
     """An issued notice rendered again later (another format, a newer template), kept beside it.
 
     The issued ``Notice`` rows are never changed: a rendering made afterwards from the same act
@@ -49,7 +50,7 @@ class Rendering(SQLModel, table=True):
     attest_seq: int | None = Field(default=None, index=True)
 
 
-class Delivery(SQLModel, table=True):
+class Delivery(TableModel, table=True):
     """One delivery of a notice through one channel to one target, with its retries.
 
     Rows are created with their notice (inside the act's transaction) and worked off after

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class Notice(SQLModel, table=True):
+class Notice(TableModel, table=True):
     """One official notice as issued, in one format (DESIGN §10).
 
     Written by ``gdcluster.notifications`` inside the transaction of the act it announces

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class Refusal(SQLModel, table=True):
+class Refusal(TableModel, table=True):
     """Refused attempts (permission, guard, state), for security review. Vouched for by the next
     audit row appended (``attest_seq``)."""
 

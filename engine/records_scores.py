@@ -10,10 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gdcluster.engine.tablebase import TableModel
 
 
-class ExpertScore(SQLModel, table=True):
+class ExpertScore(TableModel, table=True):
     __tablename__ = "gd_expert_score"
     __table_args__ = (UniqueConstraint("case_id", "expert"),)
     id: int | None = Field(default=None, primary_key=True)
