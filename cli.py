@@ -294,6 +294,8 @@ class TranslatedCommand(click.Command):
 
 def _width(text: str) -> int:
     """Terminal columns of ``text``: wide (CJK) characters count 2."""
+    if text.isascii():  # no ASCII character is wide
+        return len(text)
     import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1

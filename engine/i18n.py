@@ -14,6 +14,7 @@ read the same in every language.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
@@ -152,10 +153,19 @@ def read_po(text: str) -> dict[str, tuple[tuple[str, ...], bool]]:
     return entries
 
 
+#: A PO string's inside holding only the escapes Babel writes (\\ \" \n \t \r), and those.
+_SIMPLE = re.compile(r'(?:[^"\\]|\\[\\"ntr])*')
+_ESCAPE = re.compile(r'\\([\\"ntr])')
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+
+
 def _unquote(token: str) -> str:
-    if len(token) >= 2 and token[0] == token[-1] == '"' and "\\" not in token \
-            and '"' not in token[1:-1]:
-        return token[1:-1]  # most strings: no escapes, nothing to evaluate
+    if len(token) >= 2 and token[0] == token[-1] == '"':
+        inner = token[1:-1]
+        if "\\" not in inner and '"' not in inner:
+            return inner  # most strings: no escapes, nothing to evaluate
+        if _SIMPLE.fullmatch(inner):
+            return _ESCAPE.sub(lambda match: _ESCAPES[match[1]], inner)
     import ast
 
     value = ast.literal_eval(token)

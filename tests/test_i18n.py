@@ -78,11 +78,14 @@ def test_the_run_time_reader_reads_the_catalog_as_babel_does() -> None:
 def test_reader_handles_escapes_fuzzy_entries_and_plurals() -> None:
     text = ('msgid ""\nmsgstr "Language: zh_CN\\n"\n\n#, fuzzy\nmsgid "a"\nmsgstr "甲"\n\n'
             'msgid "say \\"hi\\"\\n"\n"again"\nmsgstr "说\\"你好\\"\\n"\n"再说"\n\n'
-            'msgid "one"\nmsgid_plural "many"\nmsgstr[0] "若干"\n')
+            'msgid "one"\nmsgid_plural "many"\nmsgstr[0] "若干"\n\n'
+            'msgid "a\\\\b\\tc"\nmsgstr "\\x41\\u4e00\\\\"\n')
     entries = read_po(text)
     assert entries["a"] == (("甲",), True)
     assert entries['say "hi"\nagain'] == (('说"你好"\n再说',), False)
     assert entries["one"] == (("若干",), False)
+    # Babel's escapes are read without evaluating the string; any other escape still is
+    assert entries["a\\b\tc"] == (("A一\\",), False)
 
 
 def test_chinese_is_the_default_and_en_gives_english(monkeypatch: pytest.MonkeyPatch) -> None:
