@@ -25,7 +25,8 @@ _GROUPS = {
     "records_scores": ("ExpertScore",),
     "records_admin": ("ChangeFiling", "CalendarYear", "PolicyExtension", "ActorGrant"),
     "records_notice": ("Notice",),
-    "records_delivery": ("Rendering", "Delivery"),
+    "records_rendering": ("Rendering",),
+    "records_delivery": ("Delivery",),
     "records_attachment": ("Attachment",),
     "records_blob": ("AttachmentBlob",),
 }
@@ -44,9 +45,10 @@ if TYPE_CHECKING:  # named here, loaded on first use
     from gdcluster.engine.records_audit import AuditEntry  # noqa: F401
     from gdcluster.engine.records_audit_head import AuditHead  # noqa: F401
     from gdcluster.engine.records_blob import AttachmentBlob  # noqa: F401
-    from gdcluster.engine.records_delivery import Delivery, Rendering  # noqa: F401
+    from gdcluster.engine.records_delivery import Delivery  # noqa: F401
     from gdcluster.engine.records_notice import Notice  # noqa: F401
     from gdcluster.engine.records_refusal import Refusal  # noqa: F401
+    from gdcluster.engine.records_rendering import Rendering  # noqa: F401
     from gdcluster.engine.records_scores import ExpertScore  # noqa: F401
 
 

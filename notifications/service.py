@@ -23,6 +23,7 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from gdcluster.engine.errors import DatabaseReplaced, InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.kernel import TransitionEvent
-from gdcluster.engine.models import AuditEntry, Delivery, Notice, Rendering, round_kind_of
+from gdcluster.engine.models import AuditEntry, Notice, Rendering, round_kind_of
 from gdcluster.notifications.context import NoticeSpec, build_context, specs_for_event
 from gdcluster.notifications.kinds import (
     BATCH_KINDS,
@@ -48,6 +49,7 @@ from gdcluster.notifications.kinds import (
 from gdcluster.notifications.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from gdcluster.engine.models import Delivery
     from gdcluster.notifications.render import Rendered
 
 __all__ = [
@@ -190,7 +192,7 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
                    for address in recipients(settings, _regions(context))]
     deliveries += [(primary, "webhook", hook.url) for hook in settings.webhooks
                    if hook.wants(spec.kind)]
-    connection.execute(_INSERT_DELIVERY, [{
+    connection.execute(_insert_delivery(), [{
         "notice_id": notice_id, "channel": channel, "target": target, "status": "pending",
         "attempts": 0, "last_error": None, "next_attempt_at": None, "created_at": event.at,
         "delivered_at": None,
@@ -201,7 +203,15 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
 _INSERT_NOTICE = (insert(Notice.__table__)  # type: ignore[attr-defined]
                   .returning(Notice.__table__.c.id,  # type: ignore[attr-defined]
                              sort_by_parameter_order=True))
-_INSERT_DELIVERY = insert(Delivery.__table__)  # type: ignore[attr-defined]
+
+
+@cache
+def _insert_delivery() -> Any:
+    """The delivery rows' insert: the delivery table is defined when a notice is first issued
+    (an act without one never defines it)."""
+    from gdcluster.engine.models import Delivery
+
+    return insert(Delivery.__table__)  # type: ignore[attr-defined]
 
 
 def ready(kind: str, settings: Settings, *, simulation: bool, warn: bool = True) -> None:
@@ -255,6 +265,8 @@ def list_notices(engine: Engine, *, case_id: int | None = None,
         deliveries: dict[int, list[dict[str, Any]]] = {}
         renderings: dict[int, list[dict[str, Any]]] = {}
         if ids:
+            from gdcluster.engine.models import Delivery
+
             for delivery in session.scalars(
                 select(Delivery).where(col(Delivery.notice_id).in_(ids))
                 .order_by(col(Delivery.id))

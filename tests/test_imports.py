@@ -165,7 +165,8 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
     """``case submit`` (an act with no notice) loads the act kernel and the state machine, but
     no difflib (region suggestions, when a name is not found), none of the heavy libraries (no
     PyYAML: the application's validation loads it for YAML files only) and not the tables it
-    does not touch (expert scores, attachments, the housekeeping tables)."""
+    does not touch (expert scores, attachments, the housekeeping tables, the deliveries of
+    notices it does not issue)."""
     url, case_id = database
     modules = modules_after(["--now", "2025-06-01T09:00", "--as", "county:佛山市顺德区",
                              "case", "submit", str(case_id + 1)], tmp_path, db=url)
@@ -174,5 +175,6 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
     loaded = {name.split(".")[0] for name in modules}
     assert not loaded & unused, sorted(loaded & unused)
     untouched = {"gdcluster.engine.records_scores", "gdcluster.engine.records_attachment",
-                 "gdcluster.engine.records_blob", "gdcluster.engine.records_admin"}
+                 "gdcluster.engine.records_blob", "gdcluster.engine.records_admin",
+                 "gdcluster.engine.records_delivery"}
     assert not modules & untouched, sorted(modules & untouched)
