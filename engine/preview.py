@@ -193,11 +193,11 @@ class Decisions:
     def batch(self, rows: Sequence[Any], listed: list[PendingDeadline]) -> None:
         """Decide ``rows`` (one partition of the query, in order), appending to ``listed``."""
         reads = BatchReads(self.session, rows, self.shared)
-        filed, report_dues = reads.filed, reads.due
+        filed, report_dues, years = reads.filed, reads.due, reads.years
         dues, dates, moved, ended = self.dues, self.dates, self.moved, self.ended
         memo = self.memo if self.memo is not None else {}
         remember = self.memo is not None
-        key_year, base_key = deadlines.key_year, deadlines.base_key
+        base_key = deadlines.base_key
         reminder, publicity = deadlines.REPORT_REMINDER, deadlines.PUBLICITY_END
         append, make = listed.append, _listed
         for (deadline_id, kind, key, case_id, round_year, due_raw, state, policy, digest,
@@ -215,7 +215,7 @@ class Decisions:
                 state = moved.get(case_id, state)
                 facts: tuple[Any, ...] | None
                 if kind in _REPORT_KINDS:
-                    year = key_year(key)
+                    year = years[key]
                     facts = (kind, state, due_raw, year, (case_id, year) in filed,
                              report_dues.get((case_id, year)) if kind == reminder else None,
                              policy, digest)
@@ -311,13 +311,16 @@ class BatchReads(timers.Reads):
         reports: set[int] = set()
         #: each reminder's report deadline by its key: (case, year)
         keys: dict[str, tuple[int, int | None]] = {}
+        #: the report year of each report row, by the row's key (``deadlines.key_year``)
+        self.years: dict[str, int | None] = {}
+        key_year, reminder = deadlines.key_year, deadlines.REPORT_REMINDER
         for row in rows:
             kind, case_id = row[1], row[3]
             if kind in _REPORT_KINDS:
                 reports.add(case_id)
-                if kind == deadlines.REPORT_REMINDER:
-                    year = deadlines.key_year(row[2])
-                    keys[deadlines.case_key(case_id, "report", year)] = (case_id, year)
+                year = self.years[row[2]] = key_year(row[2])
+                if kind == reminder:
+                    keys[f"case:{case_id}:report:{year}"] = (case_id, year)  # case_key
             elif kind == deadlines.PUBLICITY_END:
                 publicity.add(case_id)
         self.objections: dict[int, list[int]] = {}
