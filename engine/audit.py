@@ -11,6 +11,7 @@ link), or rows cut off the end (the head no longer matches the last row).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -303,22 +304,13 @@ class VerifyReport:
                        problem=self.problem)
 
 
-def _time_went_back(entry: Any, previous_at: datetime | None) -> str | None:
-    """Time only moves forward (DESIGN §3): a row dated before the row it follows was not
-    appended by the engine, whatever its hash says."""
-    if previous_at is None or _utc(entry.at) >= previous_at:
-        return None
-    return Message("it is dated {at}, before row {seq} ({previous}): time went backwards in "
-                   "the chain", at=local_text(_utc(entry.at)), seq=entry.seq - 1,
-                   previous=local_text(previous_at))
-
-
 class RowCheck(Protocol):
     """A check run on every row of the chain's one pass (after its hash and link are found
     right), then once at the end: the seam that ``gdcluster.engine.verification`` fills."""
 
     def row(self, entry: Any, attest: dict[str, Any] | None) -> str | None:
-        """The problem with this row (it is named as the first bad one), or None."""
+        """The problem with this row (it is named as the first bad one), or None. ``entry``
+        has the row's stored values in the order of :data:`VERIFIED_COLUMNS`."""
 
     def finish(self, session: Session) -> tuple[int | None, str] | None:
         """After the last row: the first bad row (or None) and the problem, or None."""
@@ -335,57 +327,156 @@ def chain_length(session: Session) -> int:
     return head.seq if head is not None else 0
 
 
+#: The columns of the rows :func:`verify` reads, in order. Its checks read a row's values by
+#: their place (``entry[COLUMN["seq"]]``): by name costs several times more.
+VERIFIED_COLUMNS = ("seq", "case_id", "round_year", "actor", "trigger", "from_state", "to_state",
+                    "reason", "payload", "article", "at", "prev_hash", "hash", "attest")
+COLUMN = {name: index for index, name in enumerate(VERIFIED_COLUMNS)}
+
+
+@cache
+def _verify_statement() -> Any:
+    """Every audit row in ``seq`` order, each column as the driver hands it back."""
+    from sqlalchemy import type_coerce
+    from sqlalchemy.types import NullType
+
+    from gdcluster.engine.records import AuditEntry
+
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    return select(*(type_coerce(table.c[name], NullType()).label(name)
+                    for name in VERIFIED_COLUMNS)).order_by(table.c.seq)
+
+
+#: Not a value the database hands back.
+_NOTHING: Any = object()
+
+
+def _instant_reader(connection: Any) -> Callable[[Any], tuple[datetime, str]]:
+    """An audit row's stored ``at`` → (naive UTC, its text in the row's hash): what
+    SQLAlchemy reads it as (aware UTC) and :func:`instant_text` writes of that."""
+    from gdcluster.engine.records import AuditEntry
+
+    dialect = connection.dialect
+    column = AuditEntry.__table__.c.at  # type: ignore[attr-defined]
+    parse = column.type.impl_instance.dialect_impl(dialect).result_processor(dialect, None)
+
+    def instant(raw: Any) -> tuple[datetime, str]:
+        value = parse(raw) if parse is not None else raw
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        if value.year < 1000:
+            return value, instant_text(value)
+        return value, value.isoformat(timespec="microseconds") + "Z"
+
+    return instant
+
+
+def _body(actor: Any, article: Any, at: str, attest: Any, case_id: Any, from_state: Any,
+          payload: Any, prev_hash: Any, reason: Any, round_year: Any, seq: Any, to_state: Any,
+          trigger: Any) -> str:
+    """:func:`row_hash`'s canonical JSON of a row's stored values (``at`` as its text), its
+    keys in sorted order: each text by ``json``'s own escaping, each integer as ``int``
+    writes it, as :func:`canonical_json` writes them; a row holding a value of any other
+    type (changed behind the engine's back) through :func:`canonical_json` itself."""
+    if type(seq) is int and (case_id is None or type(case_id) is int) and (
+            round_year is None or type(round_year) is int):
+        try:
+            return (f'{{"actor":{_quote(actor)},"article":{_quote(article)},"at":{_quote(at)},'
+                    + (f'"attest":{_quote(attest)},' if attest is not None else "")
+                    + f'"case_id":{_NULL if case_id is None else case_id},'
+                    f'"from_state":{_NULL if from_state is None else _quote(from_state)},'
+                    f'"payload":{_quote(payload)},"prev_hash":{_quote(prev_hash)},'
+                    f'"reason":{_NULL if reason is None else _quote(reason)},'
+                    f'"round_year":{_NULL if round_year is None else round_year},'
+                    f'"seq":{seq},'
+                    f'"to_state":{_NULL if to_state is None else _quote(to_state)},'
+                    f'"trigger":{_quote(trigger)}}}')
+        except TypeError:  # a value that is no text
+            pass
+    body = {"actor": actor, "article": article, "at": at, "case_id": case_id,
+            "from_state": from_state, "payload": payload, "prev_hash": prev_hash,
+            "reason": reason, "round_year": round_year, "seq": seq, "to_state": to_state,
+            "trigger": trigger}
+    if attest is not None:
+        body["attest"] = attest
+    return canonical_json(body)
+
+
+_NULL = "null"
+#: ``json``'s escaping of a text (``ensure_ascii=False``): TypeError for anything else.
+_quote = json.encoder.encode_basestring
+
+
 def verify(session: Session, *, batch: int = 2000,
            progress: Callable[[int], None] | None = None,
            checks: Sequence[RowCheck] = ()) -> VerifyReport:
     """Recompute the chain row by row, in one streamed pass; the report names the first row
     that does not fit. ``progress(n)`` is told of every ``batch`` rows checked, and of the rest
     at the end. ``checks`` look at each row as it passes, then finish (in order) once the
-    chain itself is found intact."""
-    from gdcluster.engine.records import AuditEntry, AuditHead
+    chain itself is found intact.
+
+    The rows are read as the driver hands them back (no conversion per column), the time
+    converted as :func:`row_hash` would see it (:func:`_instant_reader`), and each body
+    written as :func:`canonical_json` writes it (:func:`_body`): the same text, the same hash
+    as :func:`row_hash`."""
+    from gdcluster.engine.records import AuditHead
 
     head = session.get(AuditHead, 1)
     previous_hash = GENESIS
     previous_at: datetime | None = None
     expected_seq = 1
     rows = 0
-    table = AuditEntry.__table__  # type: ignore[attr-defined]
-    # Core rows, read as the entity's attributes (``entry.seq``): no object per row to build
-    # and expunge
-    query = select(table).order_by(table.c.seq).execution_options(yield_per=batch)
-    with session.connection().execute(query) as entries:  # closes the cursor on early return
-        for entry in entries:
+    connection = session.connection()
+    instant = _instant_reader(connection)
+    sha256, loads = hashlib.sha256, json.loads
+    row_checks = [check.row for check in checks]
+    last_raw: Any = _NOTHING
+    at: Any = None
+    at_text = ""
+    # Core rows of stored values, a batch at a time; the checks read them by place (``COLUMN``)
+    with connection.execute(_verify_statement(),
+                            execution_options={"yield_per": batch}) as result:
+        for entry in itertools.chain.from_iterable(result.partitions()):
+            (seq, case_id, round_year, actor, trigger, from_state, to_state, reason, payload,
+             article, at_raw, prev_hash, digest, attest_text) = entry
             rows += 1
             if progress is not None and rows % batch == 0:
                 progress(batch)
-            if entry.seq != expected_seq:
+            if seq != expected_seq:
                 problem = (
                     Message("row {seq} is missing (next row found is {found})",
-                            seq=expected_seq, found=entry.seq)
-                    if entry.seq > expected_seq
-                    else Message("row {seq} appears out of order", seq=entry.seq)
+                            seq=expected_seq, found=seq)
+                    if seq > expected_seq
+                    else Message("row {seq} appears out of order", seq=seq)
                 )
                 return VerifyReport(False, rows, expected_seq, problem)
-            if entry.prev_hash != previous_hash:
+            if prev_hash != previous_hash:
                 return VerifyReport(
-                    False, rows, entry.seq,
+                    False, rows, seq,
                     Message("its prev_hash does not match the hash of the row before"),
                 )
-            if row_hash(entry) != entry.hash:
+            if at_raw != last_raw:  # rows come in crowds (a batch, a sweep): read once
+                at, at_text = instant(at_raw)
+                last_raw = at_raw
+            body = _body(actor, article, at_text, attest_text, case_id, from_state, payload,
+                         prev_hash, reason, round_year, seq, to_state, trigger)
+            if sha256(body.encode("utf-8")).hexdigest() != digest:
                 return VerifyReport(
-                    False, rows, entry.seq,
+                    False, rows, seq,
                     Message("its content does not match its hash (the row was altered)"),
                 )
-            backwards = _time_went_back(entry, previous_at)
-            if backwards is not None:
-                return VerifyReport(False, rows, entry.seq, backwards)
-            if checks:
-                attest = json.loads(entry.attest) if entry.attest else None
-                for check in checks:
-                    found = check.row(entry, attest)
+            if previous_at is not None and at < previous_at:
+                return VerifyReport(False, rows, seq, Message(
+                    "it is dated {at}, before row {seq} ({previous}): time went backwards in "
+                    "the chain", at=local_text(at.replace(tzinfo=UTC)), seq=seq - 1,
+                    previous=local_text(previous_at.replace(tzinfo=UTC))))
+            if row_checks:
+                attest = loads(attest_text) if attest_text else None
+                for look in row_checks:
+                    found = look(entry, attest)
                     if found is not None:
-                        return VerifyReport(False, rows, entry.seq, found)
-            previous_hash, previous_at = entry.hash, _utc(entry.at)
+                        return VerifyReport(False, rows, seq, found)
+            previous_hash, previous_at = digest, at
             expected_seq += 1
     if progress is not None and rows % batch:
         progress(rows % batch)

@@ -18,7 +18,16 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from deadline_support import PROVINCE, deadlines, open_round, recognized, rows, system_decides
+from deadline_support import (
+    PROVINCE,
+    deadlines,
+    insert_cases,
+    open_round,
+    publicized,
+    recognized,
+    rows,
+    system_decides,
+)
 from sqlalchemy import event
 
 from gdcluster.engine import Engine
@@ -114,3 +123,59 @@ def test_the_summary_names_each_outcome_once_with_its_count() -> None:
     assert summary([made("reminded"), made("too_late"), made("reminded"),
                     made("not_applicable")]) == (
         "4 deadlines handled: 2 reminded, 1 too late, 1 not applicable")
+
+
+def test_rows_that_share_their_facts_are_listed_as_if_each_were_planned_on_its_own(
+        engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preview plans each distinct set of the facts a decision reads once (the rows of
+    cases recognized together share them): it lists, row for row and text for text in either
+    language, what planning every row on its own lists — reminders before and after their
+    report's deadline, report deadlines rolled, urged and refused (a year without calendar
+    data), validity reminders and ends, a case ended by a revocation proposal's hearing, cases
+    expired or under review, corrections, a publicity held by an objection — with fewer
+    plans."""
+    from gdcluster.engine import preview, timers
+    from gdcluster.engine.clock import end_of_day, start_of_day
+    from gdcluster.engine.i18n import localize
+
+    first = recognized(engine, clock, date(2023, 7, 10), count=3)
+    clock.set("2023-11-01T10:00")
+    engine.fire(first[0], "propose_revocation", PROVINCE, reason_code="18.4",
+                facts="2023年产值数据与统计部门数据不符")
+    recognized(engine, clock, date(2024, 1, 15), count=3)
+    insert_cases(engine, 2, state="drafted", correction_due=date(2024, 4, 10),
+                 deadline=(deadlines.CORRECTION_REMINDER, start_of_day(date(2024, 4, 3))))
+    insert_cases(engine, 2, state="drafted", correction_due=date(2024, 4, 10),
+                 deadline=(deadlines.CORRECTION_DUE, end_of_day(date(2024, 4, 10))))
+    insert_cases(engine, 2, state="under_review", validity=(date(2021, 7, 10),
+                                                            date(2024, 7, 9)),
+                 deadline=(deadlines.VALIDITY_END, end_of_day(date(2024, 7, 9))))
+    insert_cases(engine, 2, state="expired",
+                 deadline=(deadlines.REPORT_DUE, end_of_day(date(2025, 3, 31))))
+    insert_cases(engine, 2, state="recognized", validity=(date(2024, 1, 15), date(2028, 1, 14)),
+                 deadline=(deadlines.REPORT_DUE, end_of_day(date(2027, 3, 31))))
+    held, *_ = publicized(engine, 3, end=date(2024, 10, 11))
+    clock.set("2024-10-09T10:00")
+    engine.fire(held, "object", "public@赵六", name="赵六", contact="138", evidence="e1")
+    planned: list[str] = []
+    actions: set[str] = set()
+    plan = timers.plan
+    monkeypatch.setattr(timers, "plan",
+                        lambda *args: planned.append(args[1].kind) or plan(*args))
+    for now in ("2024-01-15T09:00", "2024-04-05T09:00", "2026-08-01T09:00"):
+        clock.set(now)
+        for until in ("2024-12-31", "2030-12-31"):
+            planned.clear()
+            remembered = preview.pending(engine.kernel, until)
+            plans = len(planned)
+            planned.clear()
+            each = preview.pending(engine.kernel, until, memo=False)
+            assert remembered == each
+            actions.update(row.action.split(":")[0] for row in each)
+            assert plans < len(planned), (now, until)
+            for language in ("en", "zh_CN"):
+                monkeypatch.setenv("GDCLUSTER_LANG", language)
+                assert [localize(row.action) for row in remembered] == \
+                    [localize(row.action) for row in each]
+    assert {"remind", "expire", "report_overdue", "refused", "roll to 24", "not applicable",
+            "too late", "held", "close_publicity"} <= actions, actions

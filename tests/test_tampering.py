@@ -9,6 +9,7 @@ then undone by putting the saved rows back (and the untouched chain verifies aga
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -441,3 +442,51 @@ def test_a_row_dated_before_the_row_it_follows_is_found(restored: Chain) -> None
     assert "time went backwards" in restored.engine.verify_audit().message()
     text = RUNNER.invoke(cli, ["--db", restored.engine.url, "audit", "verify"])
     assert text.exit_code == 3 and f"row {seq}" in text.stderr, text.output
+
+
+@pytest.mark.parametrize("values", [
+    {},  # as the engine writes them
+    {"payload": '{"说明":"引号\\"与\\n换行"}', "to_state": "\u2028\x7f", "attest": ""},
+    {"case_id": -(10**30), "round_year": None, "attest": '{"case":["recognized"]}'},
+    # each of a type the engine never writes, alone
+    {"case_id": 1.5}, {"round_year": "2024"}, {"seq": True}, {"reason": b"\x00\xff"},
+    {"from_state": 7}, {"actor": None}, {"attest": 0},
+])
+def test_verify_writes_each_rows_body_as_row_hash_does(values: dict[str, Any]) -> None:
+    """`audit verify` writes a row's canonical JSON from its stored values itself: the very
+    text `row_hash` hashes, whatever the values' types (a row changed behind the engine's
+    back may hold any), so a row is found altered exactly when `row_hash` says so."""
+    from gdcluster.engine import audit
+
+    row = {"seq": 12, "case_id": 3, "round_year": 2024, "actor": "county:佛山市南海区@李四",
+           "trigger": "submit", "from_state": "drafted", "to_state": "submitted",
+           "reason": None, "payload": "{}", "article": "第六条", "attest": None,
+           "at": datetime(2024, 7, 9, 2, tzinfo=UTC), "prev_hash": "a" * 64, **values}
+    body = audit._body(row["actor"], row["article"], audit.instant_text(row["at"]),
+                       row["attest"], row["case_id"], row["from_state"], row["payload"],
+                       row["prev_hash"], row["reason"], row["round_year"], row["seq"],
+                       row["to_state"], row["trigger"])
+    assert hashlib.sha256(body.encode("utf-8")).hexdigest() == row_hash(SimpleNamespace(**row))
+
+
+@pytest.mark.parametrize("stored", ["2024-07-09 02:00:00.000000", "2024-07-09 02:00:00",
+                                    "2024-07-09T10:00:00+08:00", "2024-07-09",
+                                    "0999-01-02 03:04:05.000006"])
+def test_verify_reads_a_stored_time_as_the_engine_reads_it(stored: str) -> None:
+    """A time stored as SQLite text, in whatever form: `audit verify` hashes the text
+    `instant_text` writes of the instant SQLAlchemy reads (and orders rows by that instant)."""
+    from sqlalchemy import create_engine
+
+    from gdcluster.engine import audit
+
+    engine = create_engine("sqlite://")
+    try:
+        with engine.connect() as connection:
+            read = AUDIT.c.at.type.dialect_impl(connection.dialect).result_processor(
+                connection.dialect, None)
+            instant, text = audit._instant_reader(connection)(stored)
+    finally:
+        engine.dispose()
+    expected = read(stored)
+    assert text == audit.instant_text(expected)
+    assert instant == expected.astimezone(UTC).replace(tzinfo=None)
