@@ -125,14 +125,16 @@ def case_parts() -> Any:
 _PARTS = 8
 
 
-def _load_statement(parts: bool = True) -> Any:
+def _load_statement(parts: bool = True, lock_round: bool = False) -> Any:
     """The case with its round; with ``parts``, joined (``ON true``) to the case's parts: one
     row per part, or one row with the parts' columns null when it has none. Each branch of
     the parts names the case itself, so that the union is read by the case's indexes, not
-    joined."""
+    joined. ``lock_round``: the round's row is locked too (``FOR UPDATE OF`` both, the case
+    first; a case always has its round, so the join is inner: a lock needs one)."""
     from sqlalchemy import null, true
 
-    joined = _CASE.outerjoin(_ROUND, _ROUND.c.year == _CASE.c.round_year)
+    joined = (_CASE.join(_ROUND, _ROUND.c.year == _CASE.c.round_year) if lock_round
+              else _CASE.outerjoin(_ROUND, _ROUND.c.year == _CASE.c.round_year))
     if parts:
         side = case_parts().subquery("parts")
         joined = joined.outerjoin(side, true())
@@ -143,23 +145,25 @@ def _load_statement(parts: bool = True) -> Any:
                    *(_ROUND.c[name] for name in ROUND_COLUMNS), *columns)
             .select_from(joined)
             .where(_CASE.c.id == bindparam("case_id"))
-            .with_for_update(of=_CASE))
+            .with_for_update(of=[_CASE, _ROUND] if lock_round else _CASE))
 
 
-def _load_with_application(parts: bool = True) -> Any:
+def _load_with_application(parts: bool = True, lock_round: bool = False) -> Any:
     from gdcluster.engine.models import Application
 
     side = Application.__table__  # type: ignore[attr-defined]
-    statement = _load_statement(parts)
+    statement = _load_statement(parts, lock_round)
     return (statement.add_columns(side.c.data)
             .outerjoin(side, side.c.case_id == _CASE.c.id))
 
 
-#: By (application, parts): the case with its round, and the case's application (as stored,
-#: for the acts whose guards judge it) and its parts (for an act that hands back its view).
-_LOADS = {(application, parts): Prepared(_load_with_application(parts) if application
-                                         else _load_statement(parts))
-          for application in (False, True) for parts in (False, True)}
+#: By (application, parts, lock_round): the case with its round, and the case's application
+#: (as stored, for the acts whose guards judge it), its parts (for an act that hands back its
+#: view), the round locked too (PostgreSQL, for the acts that count against the round).
+_LOADS = {(application, parts, lock_round): Prepared(
+    _load_with_application(parts, lock_round) if application
+    else _load_statement(parts, lock_round))
+    for application in (False, True) for parts in (False, True) for lock_round in (False, True)}
 _SPLIT = len(CASE_COLUMNS)
 _ROUND_END = _SPLIT + len(ROUND_COLUMNS)
 _PARTS_END = _ROUND_END + _PARTS
@@ -176,11 +180,12 @@ class Loaded(NamedTuple):
 
 
 def load(connection: Any, case_id: int, *, application: bool = False,
-         parts: bool = True) -> Loaded | None:
+         parts: bool = True, lock_round: bool = False) -> Loaded | None:
     """The case ``case_id`` (its row locked ``FOR UPDATE`` on PostgreSQL; SQLite's writer
-    holds the database) with its round, its parts (none read without ``parts``), and its
-    application as stored when asked (else None); None when there is no such case."""
-    rows = _LOADS[application, parts].rows(connection, {"case_id": case_id})
+    holds the database) with its round (locked too with ``lock_round``), its parts (none read
+    without ``parts``), and its application as stored when asked (else None); None when there
+    is no such case."""
+    rows = _LOADS[application, parts, lock_round].rows(connection, {"case_id": case_id})
     if not rows:
         return None
     row = rows[0]

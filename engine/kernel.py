@@ -376,10 +376,12 @@ class Kernel:
             try:
                 with self.transaction() as transaction:
                     transaction.probe = True  # after the act's audit row, only reads
+                    lock_round = (trigger in self.lifecycle.locking_round
+                                  and transaction.connection.dialect.name != "sqlite")
                     found = case_rows.load(
                         transaction.connection, case_id,
                         application=trigger in self.lifecycle.reading_application,
-                        parts=view)
+                        parts=view, lock_round=lock_round)
                     if found is None:
                         raise NotFound("case", case_id)
                     case, round_row, application, parts = found
@@ -387,7 +389,7 @@ class Kernel:
                         raise ConcurrentModification(case_id, expected_version)
                     self.transition(transaction, case, trigger, who, payload, now,
                                     calendar=calendar, round_row=round_row,
-                                    application=application)
+                                    application=application, round_locked=lock_round)
                     if not view:
                         return None
                     # deadlines, objections and reports are written through the session: an
@@ -406,6 +408,7 @@ class Kernel:
         self, transaction: Transaction, case: Case | CaseRow, trigger: str, who: Actor,
         payload: dict[str, Any], now: datetime, *, calendar: WorkCalendar | None = None,
         round_row: RoundRow | None = None, application: str | None = None,
+        round_locked: bool = False,
     ) -> TransitionEvent:
         """The act itself, inside ``transaction``, on a case the caller has locked first.
 
@@ -423,7 +426,7 @@ class Kernel:
                   trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction) if calendar is None
-                  else lambda: calendar, loaded_round=round_row,
+                  else lambda: calendar, loaded_round=round_row, round_locked=round_locked,
                   stored_application=application)
         from_state = case.state
         rule = self.lifecycle.take(act)

@@ -106,8 +106,8 @@ def test_an_act_of_the_table_sends_its_audit_row_last(engine: Engine, walker: Wa
     """The case's deadlines, objections and reports are read with the case, and whether
     records wait for the chain to vouch for them is asked by the audit row's own insert: after
     that row an act sends nothing but its commit. Per act: the case read, its write, the head
-    moved, the row (a recommendation also counts the city's, and on PostgreSQL locks the
-    round first)."""
+    moved, the row (a recommendation also counts the city's recommendations, after locking
+    the round: on PostgreSQL, with the case, in the same statement)."""
     from sqlalchemy import event
 
     case_id = walker.create()
@@ -121,9 +121,11 @@ def test_an_act_of_the_table_sends_its_audit_row_last(engine: Engine, walker: Wa
     event.listen(engine.store.engine, "before_cursor_execute", note)
     try:
         for trigger, who, extra in (("submit", COUNTY, 0), ("review", CITY, 0),
-                                    ("recommend", CITY, 1 + postgresql)):
+                                    ("recommend", CITY, 1)):
             seen.clear()
             engine.fire(case_id, trigger, who)
+            assert ("FOR UPDATE OF gd_case, gd_round" in seen[0]) == (
+                postgresql and trigger == "recommend"), seen[0]
             assert seen[-1].startswith("INSERT INTO gd_audit"), seen
             assert " RETURNING " in seen[-1] and "attest_seq IS NULL" in seen[-1]
             assert len(seen) == 4 + extra, seen
