@@ -70,6 +70,8 @@ class Act:
     audit: dict[str, Any] = field(default_factory=dict)
     #: The case's round as the act read it with the case (``Kernel.act``), if it did.
     loaded_round: Any = field(default=None, repr=False)
+    #: ... and read under its row lock (PostgreSQL), with the case, in the same statement.
+    round_locked: bool = field(default=False, repr=False)
     #: The case's application as stored: as read with the case (``Kernel.act``), or once the
     #: act has read or written it.
     stored_application: str | None = field(default=None, repr=False)
@@ -117,11 +119,13 @@ class Act:
         PostgreSQL; SQLite's writers are serialized by ``BEGIN IMMEDIATE`` already, so no row
         lock is taken there."""
         if self.loaded_round is not None:
-            if lock and self.transaction.connection.dialect.name != "sqlite":
+            if (lock and not self.round_locked
+                    and self.transaction.connection.dialect.name != "sqlite"):
                 from gdcluster.engine.case_rows import load_round_locked
 
                 self.loaded_round = load_round_locked(self.transaction.connection,
                                                       self.case.round_year)
+                self.round_locked = True
             return self.loaded_round
         lock = lock and self.transaction.connection.dialect.name != "sqlite"
         return load_round(self.session, self.case.round_year, lock=lock)
@@ -183,12 +187,15 @@ class Registry:
         self._reads: dict[str, frozenset[str]] = {}
         #: The functions that read the case's application (``Act.application``).
         self.reading_application: set[str] = set()
+        #: The functions that lock the case's round (``Act.round(lock=True)``).
+        self.locking_round: set[str] = set()
 
-    def register(self, name: str, *, reads: tuple[str, ...] = (),
-                 application: bool = False) -> Callable[[Check], Check]:
+    def register(self, name: str, *, reads: tuple[str, ...] = (), application: bool = False,
+                 locks_round: bool = False) -> Callable[[Check], Check]:
         """Decorator: register the function under ``name``, reading the payload keys
         ``reads`` (and the case's application, when ``application``: the act then reads it
-        with its case); a name is registered once."""
+        with its case; ``locks_round``: it asks ``act.round(lock=True)``, and the act locks
+        the round with its case); a name is registered once."""
 
         def add(function: Check) -> Check:
             if name in self._functions:
@@ -197,6 +204,8 @@ class Registry:
             self._reads[name] = frozenset(reads)
             if application:
                 self.reading_application.add(name)
+            if locks_round:
+                self.locking_round.add(name)
             return function
 
         return add

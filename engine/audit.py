@@ -127,6 +127,9 @@ class Appended:
     seq: int
     hash: str
     values: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Asked with ``probe``: of each kind of record the chain vouches for, whether one waits
+    #: to be (``coverage.probing_insert``), as the row's insert found it; else None.
+    unvouched: tuple[Any, ...] | None = field(default=None, repr=False)
 
     @property
     def prev_hash(self) -> str:
@@ -148,6 +151,7 @@ def append(
     reason: str | None = None,
     payload: dict[str, Any] | None = None,
     attest: dict[str, Any] | None = None,
+    probe: Callable[[bool], Any] | None = None,
 ) -> Appended:
     """Lock and move the head, insert the next row: SQL statements, no ORM objects.
 
@@ -159,6 +163,11 @@ def append(
 
     Time only moves forward: a row dated before the row it follows is refused
     (``ClockBehind``), on every database, whoever appends — the one place every act passes.
+
+    ``probe``: the row is inserted by ``probe(with_attest)``'s prepared statement instead,
+    which also returns whether records wait to be vouched for (``Appended.unvouched``:
+    ``coverage.probing_insert``), so that a transaction that writes nothing after its audit
+    row is sealed without another statement (``coverage.seal``).
     """
     connection = sql_connection(session)
     sql = _statements()
@@ -195,9 +204,15 @@ def append(
         _link(values, head.seq, head.hash)
         connection.execute(sql.move_head, {"new_seq": values["seq"],
                                            "new_hash": values["hash"]})
-    (sql.insert_one if "attest" in values else sql.insert_plain).run(connection, values)
+    unvouched = None
+    if probe is not None:
+        found = probe("attest" in values).first(connection, values)
+        assert found is not None  # one row inserted, one row returned
+        unvouched = tuple(found)
+    else:
+        (sql.insert_one if "attest" in values else sql.insert_plain).run(connection, values)
     _LAST_HEADS[writer] = (values["seq"], values["hash"], values["at"])
-    return Appended(values["seq"], values["hash"], values)
+    return Appended(values["seq"], values["hash"], values, unvouched)
 
 
 def amend(connection: Any, last: Appended, attest: dict[str, Any]) -> Appended:

@@ -1,28 +1,29 @@
 """The case and its round as an act reads and writes them: plain rows, no ORM.
 
-An act on one case (``Kernel.act``) reads the case with its round by one prepared statement
-(``gdcluster.engine.prepared``), locking only the case row, and builds a :class:`CaseRow` and
-a :class:`RoundRow` from it: objects with the tables' columns as attributes, which guards,
-effects and the case view read as they would a ``Case`` and a ``Round``, without an identity
-map, attribute instrumentation or a unit of work. The act's changes to the case are written
-by one ``UPDATE … WHERE id = ? AND version = <as loaded>`` of the changed columns
-(:func:`write`); a case changed meanwhile is ``StaleDataError``, which the kernel reports as
-``ConcurrentModification``. The round is only read by an act.
+An act on one case (``Kernel.act``) reads the case with its round — and the case's deadlines,
+objections and reports (:func:`case_parts`), which the case's view shows — by one prepared
+statement (``gdcluster.engine.prepared``), locking only the case row, and builds a
+:class:`CaseRow` and a :class:`RoundRow` from it: objects with the tables' columns as
+attributes, which guards, effects and the case view read as they would a ``Case`` and a
+``Round``, without an identity map, attribute instrumentation or a unit of work. The act's
+changes to the case are written by one ``UPDATE … WHERE id = ? AND version = <as loaded>`` of
+the changed columns (:func:`write`); a case changed meanwhile is ``StaleDataError``, which
+the kernel reports as ``ConcurrentModification``. The round is only read by an act.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from gdcluster.engine.models import Case, Round
+from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
 from gdcluster.engine.prepared import Prepared
 
-__all__ = ["CaseRow", "RoundRow", "load", "write"]
+__all__ = ["CaseRow", "Loaded", "RoundRow", "case_parts", "load", "write"]
 
 _CASE = Case.__table__  # type: ignore[attr-defined]
 _ROUND = Round.__table__  # type: ignore[attr-defined]
@@ -83,42 +84,115 @@ class RoundRow:
         def __getattr__(self, name: str) -> Any: ...
 
 
-def _load_statement() -> Any:
+DEADLINE_PART, OBJECTION_PART, REPORT_PART = 1, 2, 3
+
+
+def case_parts() -> Any:
+    """A case's deadlines, objections and annual reports as one ``UNION ALL``, in columns of
+    one shape: part, a number (deadline id, objection id, report year), a time (due, filed)
+    and up to five texts."""
+    from sqlalchemy import Integer, Text, literal_column, null, type_coerce, union_all
+
+    deadline = Deadline.__table__.c  # type: ignore[attr-defined]
+    objection = Objection.__table__.c  # type: ignore[attr-defined]
+    report = AnnualReport.__table__.c  # type: ignore[attr-defined]
+    case_id: Any = bindparam("case_id")
+
+    def shape(part: int, number: Any, at: Any, *texts: Any) -> list[Any]:
+        texts = texts + (null(),) * (5 - len(texts))
+        # type_coerce, not CAST: the columns already agree on both back-ends, and SQLite's
+        # CAST(… AS DATETIME) would turn a stored time into a number
+        return [literal_column(str(part), Integer).label("part"),
+                type_coerce(number, Integer).label("number"),
+                type_coerce(at, deadline.due_at.type).label("at"),  # aware UTC, both
+                *(type_coerce(text, Text).label(f"text{index}")
+                  for index, text in enumerate(texts, start=1))]
+
+    return union_all(
+        select(*shape(DEADLINE_PART, deadline.id, deadline.due_at, deadline.kind,
+                      deadline.key, deadline.status, deadline.result))
+        .where(deadline.case_id == case_id),
+        select(*shape(OBJECTION_PART, objection.id, objection.filed_at, objection.name,
+                      objection.unit, objection.status, objection.evidence,
+                      objection.resolution))
+        .where(objection.case_id == case_id),
+        select(*shape(REPORT_PART, report.year, null()))
+        .where(report.case_id == case_id),
+    )
+
+
+#: The columns of :func:`case_parts`.
+_PARTS = 8
+
+
+def _load_statement(parts: bool = True, lock_round: bool = False) -> Any:
+    """The case with its round; with ``parts``, joined (``ON true``) to the case's parts: one
+    row per part, or one row with the parts' columns null when it has none. Each branch of
+    the parts names the case itself, so that the union is read by the case's indexes, not
+    joined. ``lock_round``: the round's row is locked too (``FOR UPDATE OF`` both, the case
+    first; a case always has its round, so the join is inner: a lock needs one)."""
+    from sqlalchemy import null, true
+
+    joined = (_CASE.join(_ROUND, _ROUND.c.year == _CASE.c.round_year) if lock_round
+              else _CASE.outerjoin(_ROUND, _ROUND.c.year == _CASE.c.round_year))
+    if parts:
+        side = case_parts().subquery("parts")
+        joined = joined.outerjoin(side, true())
+        columns = list(side.c)
+    else:  # the same columns, null
+        columns = [null().label(f"part{index}") for index in range(_PARTS)]
     return (select(*(_CASE.c[name] for name in CASE_COLUMNS),
-                   *(_ROUND.c[name] for name in ROUND_COLUMNS))
-            .select_from(_CASE.outerjoin(_ROUND, _ROUND.c.year == _CASE.c.round_year))
+                   *(_ROUND.c[name] for name in ROUND_COLUMNS), *columns)
+            .select_from(joined)
             .where(_CASE.c.id == bindparam("case_id"))
-            .with_for_update(of=_CASE))
+            .with_for_update(of=[_CASE, _ROUND] if lock_round else _CASE))
 
 
-def _load_with_application() -> Any:
+def _load_with_application(parts: bool = True, lock_round: bool = False) -> Any:
     from gdcluster.engine.models import Application
 
     side = Application.__table__  # type: ignore[attr-defined]
-    statement = _load_statement()
+    statement = _load_statement(parts, lock_round)
     return (statement.add_columns(side.c.data)
             .outerjoin(side, side.c.case_id == _CASE.c.id))
 
 
-_LOAD = Prepared(_load_statement())
-#: ... and the case's application (as stored), for the acts whose guards judge it.
-_LOAD_WITH_APPLICATION = Prepared(_load_with_application())
+#: By (application, parts, lock_round): the case with its round, and the case's application
+#: (as stored, for the acts whose guards judge it), its parts (for an act that hands back its
+#: view), the round locked too (PostgreSQL, for the acts that count against the round).
+_LOADS = {(application, parts, lock_round): Prepared(
+    _load_with_application(parts, lock_round) if application
+    else _load_statement(parts, lock_round))
+    for application in (False, True) for parts in (False, True) for lock_round in (False, True)}
 _SPLIT = len(CASE_COLUMNS)
 _ROUND_END = _SPLIT + len(ROUND_COLUMNS)
+_PARTS_END = _ROUND_END + _PARTS
 
 
-def load(connection: Any, case_id: int, *, application: bool = False
-         ) -> tuple[CaseRow, RoundRow | None, str | None] | None:
+class Loaded(NamedTuple):
+    """What :func:`load` read: the case, its round, its application as stored (when asked
+    for), and the rows of :func:`case_parts` as they were when the act began."""
+
+    case: CaseRow
+    round: RoundRow | None
+    application: str | None
+    parts: list[Sequence[Any]]
+
+
+def load(connection: Any, case_id: int, *, application: bool = False,
+         parts: bool = True, lock_round: bool = False) -> Loaded | None:
     """The case ``case_id`` (its row locked ``FOR UPDATE`` on PostgreSQL; SQLite's writer
-    holds the database) with its round, and its application as stored when asked (else
-    None); None when there is no such case."""
-    row = (_LOAD_WITH_APPLICATION if application else _LOAD).first(
-        connection, {"case_id": case_id})
-    if row is None:
+    holds the database) with its round (locked too with ``lock_round``), its parts (none read
+    without ``parts``), and its application as stored when asked (else None); None when there
+    is no such case."""
+    rows = _LOADS[application, parts, lock_round].rows(connection, {"case_id": case_id})
+    if not rows:
         return None
+    row = rows[0]
     case = CaseRow(row[:_SPLIT])
     round_row = RoundRow(row[_SPLIT:_ROUND_END]) if row[_SPLIT] is not None else None
-    return case, round_row, (row[_ROUND_END] if application else None)
+    found = [part[_ROUND_END:_PARTS_END] for part in rows if part[_ROUND_END] is not None]
+    return Loaded(case, round_row, row[_PARTS_END] if application else None, found)
 
 
 _ROUND_LOCKED = Prepared(select(*(_ROUND.c[name] for name in ROUND_COLUMNS))

@@ -31,7 +31,8 @@ from sqlalchemy import Connection, func, select, update
 from gdcluster.engine.audit import canonical_json, instant_text, row_hash
 from gdcluster.engine.i18n import N_
 
-__all__ = ["COVERED", "Covered", "Group", "baseline", "case_snapshot", "group", "seal"]
+__all__ = ["COVERED", "Covered", "Group", "baseline", "case_snapshot", "group", "probing_insert",
+           "seal"]
 
 #: Deadline statuses that are an outcome (a pending deadline is not vouched for yet).
 CLOSED_STATUSES = ("fired", "done", "cancelled")
@@ -138,14 +139,11 @@ def _seal_statements(covered: Covered) -> tuple[Any, Any]:
     return claim, read
 
 
-@cache
-def _unvouched() -> Any:
-    """One statement: is there, of each kind, a record not yet vouched for? (Most acts make
-    none and find none: one indexed look-up per kind, and no write.) Prepared: every act
-    runs it; the closed statuses as equalities, so that it has no list to expand."""
+def unvouched_checks() -> list[Any]:
+    """Of each kind, in :data:`COVERED`'s order: is there a record not yet vouched for? (Most
+    acts make none and find none: one indexed look-up per kind, and no write.) The closed
+    statuses as equalities, so that a prepared statement has no list to expand."""
     from sqlalchemy import exists, or_
-
-    from gdcluster.engine.prepared import Prepared
 
     checks = []
     for covered in COVERED:
@@ -154,13 +152,40 @@ def _unvouched() -> Any:
         if covered.closed_only:
             found = found.where(or_(*(table.c.status == status for status in CLOSED_STATUSES)))
         checks.append(found)
-    return Prepared(select(*checks))
+    return checks
 
 
-def pending_groups(connection: Connection, seq: int) -> dict[str, list[Any]]:
-    """Give every record not yet vouched for to row ``seq``; their groups by kind."""
+@cache
+def probing_insert(attest: bool) -> Any:
+    """The audit row's insert (with its ``attest`` column or without) returning
+    :func:`unvouched_checks`, as seen right after the row: ``audit.append``'s ``probe``."""
+    from sqlalchemy import bindparam, insert
+
+    from gdcluster.engine.prepared import Prepared
+    from gdcluster.engine.records import AuditEntry
+
+    rows = AuditEntry.__table__  # type: ignore[attr-defined]
+    return Prepared(insert(rows).values(
+        {column.name: bindparam(column.name, type_=column.type) for column in rows.columns
+         if attest or column.name != "attest"}).returning(*unvouched_checks()))
+
+
+@cache
+def _unvouched() -> Any:
+    """:func:`unvouched_checks` as one prepared statement."""
+    from gdcluster.engine.prepared import Prepared
+
+    return Prepared(select(*unvouched_checks()))
+
+
+def pending_groups(connection: Connection, seq: int,
+                   flags: Sequence[Any] | None = None) -> dict[str, list[Any]]:
+    """Give every record not yet vouched for to row ``seq``; their groups by kind.
+    ``flags``: :func:`unvouched_checks` as already asked in this transaction after its last
+    write (by the audit row's insert), else asked now."""
     groups: dict[str, list[Any]] = {}
-    flags = _unvouched().rows(connection)[0]
+    if flags is None:
+        flags = _unvouched().rows(connection)[0]
     for covered, found in zip(COVERED, flags, strict=True):
         if not found:
             continue
@@ -170,13 +195,19 @@ def pending_groups(connection: Connection, seq: int) -> dict[str, list[Any]]:
     return groups
 
 
-def seal(connection: Connection, last: Any) -> Any:
+def seal(connection: Connection, last: Any, flags: Sequence[Any] | None = None) -> Any:
     """At the end of a kernel transaction (the head still locked by it): vouch in its last
     audit row (``last``: what ``audit.append`` returned) for the records not yet vouched for,
-    re-hashing that row and moving the head's hash with it. Returns the row as sealed."""
+    re-hashing that row and moving the head's hash with it. Returns the row as sealed.
+
+    ``flags``: whether there are such records, as the row's own insert found them
+    (``Appended.unvouched``), when the transaction has written nothing since; most acts find
+    none, and then send no statement here at all."""
     from gdcluster.engine import audit
 
-    groups = pending_groups(connection, last.seq)
+    if flags is not None and not any(flags):
+        return last
+    groups = pending_groups(connection, last.seq, flags)
     if not groups:
         return last
     return audit.amend(connection, last, groups)

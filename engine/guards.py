@@ -119,7 +119,7 @@ def _window_open(act: Act, deadline: date | None, what: Message, reason: Reason)
         )
 
 
-@GUARDS.register("city_quota")
+@GUARDS.register("city_quota", locks_round=True)
 def city_quota_left(act: Act) -> None:
     from gdcluster.engine.quotas import city_quota, recommended_count
 

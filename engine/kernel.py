@@ -37,7 +37,7 @@ from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
 from gdcluster.engine.case_rows import CaseRow, RoundRow
 from gdcluster.engine.clock import SHANGHAI, Clock, as_utc, in_shanghai, is_system_clock
-from gdcluster.engine.coverage import case_snapshot, seal
+from gdcluster.engine.coverage import case_snapshot, probing_insert, seal
 from gdcluster.engine.errors import (
     ClockBehind,
     ConcurrentModification,
@@ -109,6 +109,11 @@ class Transaction:
         self.events: list[TransitionEvent] = []
         self._hooks = hooks
         self._last: audit.Appended | None = None
+        #: The act's audit row is the transaction's last write (``Kernel.act``, which only
+        #: reads after it): its insert also asks whether records wait to be vouched for, and
+        #: the answer (:attr:`_unvouched`) seals the transaction without another statement.
+        self.probe = False
+        self._unvouched: tuple[Any, ...] | None = None
         #: cases on which this transaction holds a due deadline: only there may ``system`` act
         self._timer_cases: set[int] = set()
 
@@ -159,12 +164,15 @@ class Transaction:
             case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
             reason=reason, payload=payload,
             attest={"case": case_snapshot(case)} if case is not None else None,
+            probe=probing_insert if self.probe else None,
         )
         self._last = entry
+        self._unvouched = entry.unvouched
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
                                 at, reason, dict(payload), entry.seq, entry.prev_hash)
         for hook in list(self._hooks):
             if trigger in getattr(hook, "triggers", (trigger,)):
+                self._unvouched = None  # the hook may write records after the row
                 hook(self.session, event)
         self.events.append(event)
         return event
@@ -181,6 +189,7 @@ class Transaction:
             for row in rows])
         if entries:
             self._last = entries[-1]
+            self._unvouched = None
         events = []
         for row, entry in zip(rows, entries, strict=True):
             event = TransitionEvent(
@@ -199,10 +208,13 @@ class Transaction:
         """Before the commit: the transaction's last audit row vouches for the records not yet
         vouched for (its notices and deadline outcomes, and refusals, renderings and closings
         made outside an act since): ``gdcluster.engine.coverage``."""
+        unvouched = self._unvouched
         if self._session is not None:
+            if self._session.new or self._session.dirty or self._session.deleted:
+                unvouched = None  # written after the audit row: ask again
             self._session.flush()
         if self._last is not None:
-            self._last = seal(self.connection, self._last)
+            self._last = seal(self.connection, self._last, unvouched)
 
 
 @dataclass(frozen=True)
@@ -363,20 +375,27 @@ class Kernel:
         try:
             try:
                 with self.transaction() as transaction:
+                    transaction.probe = True  # after the act's audit row, only reads
+                    lock_round = (trigger in self.lifecycle.locking_round
+                                  and transaction.connection.dialect.name != "sqlite")
                     found = case_rows.load(
                         transaction.connection, case_id,
-                        application=trigger in self.lifecycle.reading_application)
+                        application=trigger in self.lifecycle.reading_application,
+                        parts=view, lock_round=lock_round)
                     if found is None:
                         raise NotFound("case", case_id)
-                    case, round_row, application = found
+                    case, round_row, application, parts = found
                     if expected_version is not None and case.version != expected_version:
                         raise ConcurrentModification(case_id, expected_version)
                     self.transition(transaction, case, trigger, who, payload, now,
                                     calendar=calendar, round_row=round_row,
-                                    application=application)
+                                    application=application, round_locked=lock_round)
                     if not view:
                         return None
-                    return case_view(transaction.executor(), case)
+                    # deadlines, objections and reports are written through the session: an
+                    # act that made none left the case's parts as it loaded them
+                    return case_view(transaction.executor(), case,
+                                     parts if transaction._session is None else None)
             except StaleDataError as exc:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
@@ -389,6 +408,7 @@ class Kernel:
         self, transaction: Transaction, case: Case | CaseRow, trigger: str, who: Actor,
         payload: dict[str, Any], now: datetime, *, calendar: WorkCalendar | None = None,
         round_row: RoundRow | None = None, application: str | None = None,
+        round_locked: bool = False,
     ) -> TransitionEvent:
         """The act itself, inside ``transaction``, on a case the caller has locked first.
 
@@ -406,7 +426,7 @@ class Kernel:
                   trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction) if calendar is None
-                  else lambda: calendar, loaded_round=round_row,
+                  else lambda: calendar, loaded_round=round_row, round_locked=round_locked,
                   stored_application=application)
         from_state = case.state
         rule = self.lifecycle.take(act)

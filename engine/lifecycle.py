@@ -74,8 +74,14 @@ class Lifecycle:
         self.reading_application = frozenset(
             rule.trigger for rule in workflow.rules
             if GUARDS.reading_application.intersection(rule.guards))
+        #: Triggers a guard of which locks the case's round: the act locks it with the case
+        #: (PostgreSQL), in the same statement.
+        self.locking_round = frozenset(
+            rule.trigger for rule in workflow.rules
+            if GUARDS.locking_round.intersection(rule.guards))
         self._machine: Machine | None = None
         self._building = threading.Lock()
+        self._payload_keys: dict[str, frozenset[str]] = {}
 
     @classmethod
     def of(cls, workflow: Workflow) -> Lifecycle:
@@ -132,9 +138,12 @@ class Lifecycle:
         return act.rule
 
     def payload_keys(self, trigger: str) -> frozenset[str]:
-        """Every payload key some row of ``trigger`` takes."""
-        return frozenset().union(*(rule.payload_keys for rule in self.workflow.rules
-                                   if rule.trigger == trigger))
+        """Every payload key some row of ``trigger`` takes (resolved once per trigger)."""
+        found = self._payload_keys.get(trigger)
+        if found is None:
+            found = self._payload_keys[trigger] = frozenset().union(
+                *(rule.payload_keys for rule in self.workflow.rules if rule.trigger == trigger))
+        return found
 
     def _build(self) -> Machine:
         from transitions import Machine, Transition

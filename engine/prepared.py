@@ -68,13 +68,21 @@ class Prepared:
             self._by_dialect[dialect.name] = found
         return found
 
-    def _cursor(self, connection: Any, params: dict[str, Any] | None) -> Any:
-        compiled = self._compiled(connection.dialect)
-        values = {**compiled.defaults, **params} if params else dict(compiled.defaults)
+    def _cursor(self, connection: Any, params: dict[str, Any] | None
+                ) -> tuple[Any, _Compiled]:
+        compiled = self._by_dialect.get(connection.dialect.name)
+        if compiled is None:
+            compiled = self._compiled(connection.dialect)
+        if compiled.defaults:
+            values = {**compiled.defaults, **params} if params else dict(compiled.defaults)
+        elif compiled.binds:
+            values = dict(params) if params else {}
+        else:  # nothing to change: the caller's own values, read only
+            values = params or {}
         for name, processor in compiled.binds:
             if name in values:
                 values[name] = processor(values[name])
-        arguments: Any = (tuple(values[name] for name in compiled.names)
+        arguments: Any = (tuple([values[name] for name in compiled.names])
                           if compiled.positional else values)
         cursor = None
         try:
@@ -86,19 +94,19 @@ class Prepared:
             if cursor is not None:
                 cursor.close()
             connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
-        return cursor
+        return cursor, compiled
 
     def rows(self, connection: Any, params: dict[str, Any] | None = None
              ) -> list[Sequence[Any]]:
         """The result rows (as tuples, each column converted as SQLAlchemy would)."""
         if connection.dispatch.before_cursor_execute:
             return [tuple(row) for row in connection.execute(self.statement, params or {})]
-        cursor = self._cursor(connection, params)
+        cursor, compiled = self._cursor(connection, params)
         try:
             fetched = cursor.fetchall()
         finally:
             cursor.close()
-        converts = self._by_dialect[connection.dialect.name].converts
+        converts = compiled.converts
         if not converts:
             return fetched
         rows: list[Sequence[Any]] = []
@@ -120,7 +128,7 @@ class Prepared:
         """Run a statement that returns no rows; the number of rows it changed."""
         if connection.dispatch.before_cursor_execute:
             return int(connection.execute(self.statement, params or {}).rowcount)
-        cursor = self._cursor(connection, params)
+        cursor, _compiled = self._cursor(connection, params)
         try:
             return int(cursor.rowcount)
         finally:

@@ -8,24 +8,25 @@ also uses to hand back the case as its act left it, inside the act's own transac
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Text, bindparam, func, select
+from sqlalchemy import Text, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
 from gdcluster.engine import parse
+from gdcluster.engine.case_rows import DEADLINE_PART, OBJECTION_PART, case_parts
 from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round, round_kind_of
+from gdcluster.engine.models import Case, Deadline, Round, round_kind_of
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.procedures import PROCEDURE_STATES, PROPOSED, procedure_shown
@@ -139,23 +140,27 @@ def read_case(store: Store, case_id: int) -> CaseView:
         return case_view(session, load_case(session, case_id))
 
 
-def case_view(session: Session | Any, case: Any) -> CaseView:
+def case_view(session: Session | Any, case: Any,
+              parts: list[Sequence[Any]] | None = None) -> CaseView:
     """One case with its deadlines, objections and reports, read in ``session`` (or on a
     connection in its transaction).
 
     One prepared Core statement on the session's connection (after a flush), not ORM queries:
-    every act reads its case back this way, so it is the cheapest read there is.
+    every act reads its case back this way, so it is the cheapest read there is. ``parts``:
+    the rows of that statement as already read (``case_rows.load`` reads them with the case,
+    for an act that changes none of them), which are then not read again.
     """
     connection = sql_connection(session)
     deadline_rows: list[tuple[Any, ...]] = []
     objections: list[dict[str, Any]] = []
     reports: list[int] = []
-    for part, number, at, text1, text2, text3, text4, text5 in _CASE_PARTS.rows(
-            connection, {"case_id": case.id}):
-        if part == _DEADLINE_PART:
+    if parts is None:
+        parts = _CASE_PARTS.rows(connection, {"case_id": case.id})
+    for part, number, at, text1, text2, text3, text4, text5 in parts:
+        if part == DEADLINE_PART:
             deadline_rows.append(((at, number), {
                 "kind": text1, "key": text2, "due_at": at, "status": text3, "result": text4}))
-        elif part == _OBJECTION_PART:
+        elif part == OBJECTION_PART:
             objections.append({"id": number, "name": text1, "unit": text2, "status": text3,
                                "filed_at": at, "evidence": text4, "resolution": text5})
         else:
@@ -171,44 +176,7 @@ def case_view(session: Session | Any, case: Any) -> CaseView:
     return view if shown is None else replace(view, procedure=shown)
 
 
-_DEADLINE_PART, _OBJECTION_PART, _REPORT_PART = 1, 2, 3
-
-
-def _case_parts() -> Any:
-    """A case's deadlines, objections and annual reports as one ``UNION ALL``, in columns of
-    one shape: part, a number (deadline id, objection id, report year), a time (due, filed)
-    and up to five texts."""
-    from sqlalchemy import Integer, Text, literal_column, null, type_coerce, union_all
-
-    deadline = Deadline.__table__.c  # type: ignore[attr-defined]
-    objection = Objection.__table__.c  # type: ignore[attr-defined]
-    report = AnnualReport.__table__.c  # type: ignore[attr-defined]
-    case_id: Any = bindparam("case_id")
-
-    def shape(part: int, number: Any, at: Any, *texts: Any) -> list[Any]:
-        texts = texts + (null(),) * (5 - len(texts))
-        # type_coerce, not CAST: the columns already agree on both back-ends, and SQLite's
-        # CAST(… AS DATETIME) would turn a stored time into a number
-        return [literal_column(str(part), Integer).label("part"),
-                type_coerce(number, Integer).label("number"),
-                type_coerce(at, deadline.due_at.type).label("at"),  # aware UTC, both
-                *(type_coerce(text, Text).label(f"text{index}")
-                  for index, text in enumerate(texts, start=1))]
-
-    return union_all(
-        select(*shape(_DEADLINE_PART, deadline.id, deadline.due_at, deadline.kind,
-                      deadline.key, deadline.status, deadline.result))
-        .where(deadline.case_id == case_id),
-        select(*shape(_OBJECTION_PART, objection.id, objection.filed_at, objection.name,
-                      objection.unit, objection.status, objection.evidence,
-                      objection.resolution))
-        .where(objection.case_id == case_id),
-        select(*shape(_REPORT_PART, report.year, null()))
-        .where(report.case_id == case_id),
-    )
-
-
-_CASE_PARTS = Prepared(_case_parts())
+_CASE_PARTS = Prepared(case_parts())
 
 
 #: What ``_view`` reads of a case (everything but the application).

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 from support import CITY, COUNTY, Walker
 
-from gdcluster.engine import Engine, InvalidInput
+from gdcluster.engine import Engine, InvalidInput, TransitionRefused
 from gdcluster.engine.models import Case
 
 
@@ -24,7 +24,6 @@ def test_prepared_rows_are_the_rows_core_reads(engine: Engine, walker: Walker) -
     and reports, read on the driver's cursor: value for value what ``Connection.execute``
     returns, types converted alike (aware instants, dates, JSON)."""
     from gdcluster.engine import case_rows
-    from gdcluster.engine.views import _case_parts
 
     case_id = walker.create()
     engine.fire(case_id, "submit", COUNTY)
@@ -32,7 +31,7 @@ def test_prepared_rows_are_the_rows_core_reads(engine: Engine, walker: Walker) -
     statements = [
         (case_rows._load_statement(), {"case_id": case_id}),
         (case_rows._load_with_application(), {"case_id": case_id}),
-        (_case_parts(), {"case_id": case_id}),
+        (case_rows.case_parts(), {"case_id": case_id}),
     ]
     from gdcluster.engine.prepared import Prepared
 
@@ -43,7 +42,9 @@ def test_prepared_rows_are_the_rows_core_reads(engine: Engine, walker: Walker) -
             assert prepared  # something was read: the comparison compares something
         loaded = case_rows.load(connection, case_id, application=True)
         assert loaded is not None
-        case, round_row, application = loaded
+        case, round_row, application, parts = loaded
+        assert [tuple(part) for part in parts] == _core_rows(
+            connection, case_rows.case_parts(), {"case_id": case_id})
         assert (case.state, case.correction_due is not None) == ("drafted", True)
         assert round_row is not None and round_row.year == 2024
         assert application == connection.execute(
@@ -99,3 +100,63 @@ def test_sqlite_is_opened_full_unless_normal_is_asked_for(tmp_path: Any) -> None
             engine.close()
     with pytest.raises(InvalidInput):
         Engine.open(url, clock=FakeClock("2024-03-01T09:00"), synchronous="OFF")
+
+
+def test_an_act_of_the_table_sends_its_audit_row_last(engine: Engine, walker: Walker) -> None:
+    """The case's deadlines, objections and reports are read with the case, and whether
+    records wait for the chain to vouch for them is asked by the audit row's own insert: after
+    that row an act sends nothing but its commit. Per act: the case read, its write, the head
+    moved, the row (a recommendation also counts the city's recommendations, after locking
+    the round: on PostgreSQL, with the case, in the same statement)."""
+    from sqlalchemy import event
+
+    case_id = walker.create()
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            seen.append(" ".join(statement.split()))
+
+    postgresql = engine.store.engine.dialect.name == "postgresql"
+    event.listen(engine.store.engine, "before_cursor_execute", note)
+    try:
+        for trigger, who, extra in (("submit", COUNTY, 0), ("review", CITY, 0),
+                                    ("recommend", CITY, 1)):
+            seen.clear()
+            engine.fire(case_id, trigger, who)
+            assert ("FOR UPDATE OF gd_case, gd_round" in seen[0]) == (
+                postgresql and trigger == "recommend"), seen[0]
+            assert seen[-1].startswith("INSERT INTO gd_audit"), seen
+            assert " RETURNING " in seen[-1] and "attest_seq IS NULL" in seen[-1]
+            assert len(seen) == 4 + extra, seen
+    finally:
+        event.remove(engine.store.engine, "before_cursor_execute", note)
+    assert engine.verify_audit().ok
+
+
+def test_an_act_hands_back_its_case_as_stored(engine: Engine, walker: Walker) -> None:
+    """The view an act returns — its deadlines, objections and reports read with the case
+    when the act changed none of them, read after the act when it did — is the case as a
+    later read finds it."""
+    case_id = walker.create()
+    for trigger, who, payload in (("submit", COUNTY, {}), ("return", CITY, {"reason": "补正"}),
+                                  ("submit", COUNTY, {}), ("review", CITY, {})):
+        view = engine.fire(case_id, trigger, who, **payload)
+        assert view == engine.get(case_id)
+    assert [deadline["status"] for deadline in view.deadlines]  # the correction's, settled
+
+
+def test_records_made_outside_an_act_are_vouched_for_by_the_next(
+        engine: Engine, walker: Walker) -> None:
+    """A refused attempt (recorded in a transaction of its own) waits for the next act, whose
+    audit row's insert finds it and whose row then vouches for it."""
+    from gdcluster.engine.records import Refusal
+
+    case_id = walker.create()
+    with pytest.raises(TransitionRefused):
+        engine.fire(case_id, "review", CITY)  # a drafted case is not reviewed
+    engine.fire(case_id, "submit", COUNTY)
+    with engine.store.read() as session:
+        refusals = session.scalars(select(Refusal)).all()
+    assert refusals and all(refusal.attest_seq is not None for refusal in refusals)
+    assert engine.verify_audit().ok

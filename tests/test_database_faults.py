@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, event, func, select, text
-from support import PROVINCE, Walker, full_scores
+from support import CITY, PROVINCE, Walker, full_scores
 from test_delivery import HookServer, free_port
 
 from gdcluster.cli import cli
@@ -107,6 +107,37 @@ def test_a_connection_dropped_mid_act_is_retryable_and_writes_nothing(
         assert engine.refusals(case_id=case_id) == []
         assert engine.fire(case_id, "submit", COUNTY).state == "submitted"
         assert facts(engine, case_id) == ("submitted", before[1] + 1, before[2] + 1)
+        assert engine.verify_audit().ok
+    finally:
+        engine.close()
+        admin.dispose()
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced_before_the_next_act(
+    pg_schema_url: str, clock: FakeClock, application: dict
+) -> None:
+    """The server ends the engine's connections while they wait in the pool (a restart, an
+    administrator): the next act takes a new connection and succeeds — no ping on every act
+    (``gdcluster.engine.store``: a connection the server ended has its goodbye to read)."""
+    admin = create_engine(os.environ["GDCLUSTER_TEST_PG"])
+    engine = Engine.init(pg_schema_url, simulation=True, clock=clock)
+    try:
+        case_id = Walker(engine, clock, application).create()
+        used: set[int] = set()
+
+        def note(dbapi_connection: Any, *_args: Any) -> None:
+            used.add(dbapi_connection.info.backend_pid)
+
+        event.listen(engine.store.engine, "checkout", note)
+        try:
+            engine.fire(case_id, "submit", COUNTY)
+        finally:
+            event.remove(engine.store.engine, "checkout", note)
+        assert used  # the act's connection, now back in the pool
+        for pid in used:
+            terminate(admin, pid)
+        time.sleep(0.2)  # the goodbye reaches the client's socket
+        assert engine.fire(case_id, "review", CITY).state == "city_reviewed"
         assert engine.verify_audit().ok
     finally:
         engine.close()

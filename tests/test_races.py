@@ -31,6 +31,7 @@ import race_support
 from deadline_support import audit_rows, expert_reviewed, insert_cases, publicized, states
 from hardening_support import backend, fresh_url, module_db_url, snapshot
 from sqlalchemy import func, select
+from support import CITY, Walker
 
 from gdcluster.engine import Engine, deadlines
 from gdcluster.engine.clock import FakeClock, end_of_day
@@ -470,5 +471,32 @@ def test_a_lock_held_too_long_is_exit_5_never_1(db: str, monkeypatch: pytest.Mon
         engine.clock.set(AFTER_PUBLICITY)  # type: ignore[attr-defined]
         view = engine.fire(case_id, "close_publicity", PROVINCE)
         assert (view.state, view.version) == ("publicity_closed", 2)
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_eight_processes_recommending_one_citys_cases_stop_at_its_quota(
+        db: str, tmp_path: Path, application: dict) -> None:
+    """Eight processes recommend the same twelve reviewed cases of one city at once, each in
+    its own order: the city's maximum (5) is never passed — the round's row lock, taken with
+    the case on PostgreSQL, serializes the count — and every other attempt is refused (3) or
+    loses a race (5)."""
+    clock = FakeClock("2024-03-01T09:00")
+    engine = Engine.init(db, simulation=True, clock=clock)
+    try:
+        walker = Walker(engine, clock, application)
+        ids = [walker.to("city_reviewed", name=f"佛山市南海区铝型材产业集群{index}")
+               for index in range(12)]
+        outcomes = race_support.race(
+            [(race_support.fire_cases, (db, clock.now().isoformat(), "recommend", CITY, {},
+                                        order))
+             for order in orders(ids)], tmp_path)
+        codes = Counter(code for worker in outcomes for _case, code, _message in worker)
+        assert set(codes) <= {0, 3, 5}, codes
+        assert codes[0] == 5
+        assert list(states(engine, ids).values()).count("recommended") == 5
+        report = engine.verify_audit()
+        assert report.ok, report.message()
     finally:
         engine.close()
