@@ -17,6 +17,7 @@ The tests of ``Engine.init`` and of the migrations themselves call ``Engine.init
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,6 +44,7 @@ def _sqlite(url: str, clock: Clock) -> Engine:
     target = Path(url.removeprefix("sqlite:///"))
     if _sqlite_template is None:
         folder = Path(tempfile.mkdtemp(prefix="gd-template-"))
+        atexit.register(shutil.rmtree, folder, True)
         template = folder / "template.db"
         Engine.init(f"sqlite:///{template}", simulation=True, clock=clock).close()
         assert not Path(f"{template}-wal").exists(), "the template's WAL was not checkpointed"
