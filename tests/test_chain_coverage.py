@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from hardening_support import load_application
 from sqlalchemy import delete, func, select, text, update
 from support import PROVINCE, Walker, database_made_at
+from template_support import initialized
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, TransitionRefused
@@ -67,7 +68,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     refused act on it, then case 2 submitted and returned for correction (退回补正, with its
     notice) — so the refusal is followed by an act that vouches for it."""
     clock = FakeClock("2024-03-01T09:00")
-    engine = Engine.init(db_url, simulation=True, clock=clock)
+    engine = initialized(db_url, clock)
     attach(engine, Settings(outbox=tmp_path / "out", contact=CONTACT,
                             formats=("txt", "html", "docx")))
     walker = Walker(engine, clock, load_application())

@@ -30,6 +30,7 @@ from deadline_support import audit_rows, expert_reviewed, insert_cases, publiciz
 from hardening_support import backend, fresh_url, module_db_url, snapshot
 from sqlalchemy import select, text
 from support import DECISION, heard
+from template_support import initialized
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, deadlines
@@ -177,7 +178,7 @@ def test_a_publicize_killed_mid_batch_resumes_its_stored_pick(db: str, tmp_path:
     stored pick and writes nothing; the same command finishes that pick — the 100 best of
     the original 500, not of the 351 left — with one round act and one notice; the timer then
     closes each publicity exactly once."""
-    engine = Engine.init(db, simulation=True, clock=FakeClock("2024-03-01T09:00"))
+    engine = initialized(db, FakeClock("2024-03-01T09:00"))
     try:
         ids = expert_reviewed(engine, 500)
         best = set(ids[-100:])
@@ -239,7 +240,7 @@ def test_a_sweep_killed_between_acts_loses_nothing(db: str, tmp_path: Path,
     its act and (for a proposal) its 告知书 and hearing deadline. The restarted sweep fires
     the rest, each once; `notice deliver` then delivers every notice, and each was recorded
     once."""
-    engine = Engine.init(db, simulation=True, clock=FakeClock("2024-03-01T09:00"))
+    engine = initialized(db, FakeClock("2024-03-01T09:00"))
     try:
         recognizing = publicized(engine, 250, end=date(2024, 10, 11))
         revoking = insert_cases(
@@ -341,7 +342,7 @@ def test_a_delivery_batch_killed_mid_send_delivers_every_notice(db: str,
     settings.write_text(
         f'[notices]\noutbox = "{(tmp_path / "outbox").as_posix()}"\nformats = ["txt"]\n'
         f'[[webhooks]]\nurl = "http://127.0.0.1:{receiver.server_address[1]}/hook"\n', "utf-8")
-    engine = Engine.init(db, simulation=True, clock=FakeClock("2025-09-01T10:00"))
+    engine = initialized(db, FakeClock("2025-09-01T10:00"))
     try:
         loaded = load_settings(settings)
         ids = insert_cases(engine, 40, state="recognized",
@@ -402,7 +403,7 @@ def test_an_interrupted_recognize_batch_keeps_its_validity_start(
     from gdcluster.engine import TransitionRefused, rounds
 
     clock = FakeClock("2024-10-14T10:00")
-    engine = Engine.init(db, simulation=True, clock=clock)
+    engine = initialized(db, clock)
     doc_no = "粤工信服务函〔2024〕95号"
     try:
         ids = insert_cases(engine, 20, state="publicity_closed",
@@ -463,7 +464,7 @@ def test_a_recognize_killed_at_any_step_issues_one_notice(
     cases, records its 通告, closes the round — then run again with the same arguments: every
     case is recognized once with the one validity, each leftover closed once, and there is
     exactly one 名单通告 and one act of each round step; a third run writes nothing."""
-    engine = Engine.init(db, simulation=True, clock=FakeClock("2024-10-13T09:00"))
+    engine = initialized(db, FakeClock("2024-10-13T09:00"))
     try:
         closed = insert_cases(engine, 16, state="publicity_closed",
                               publicity=(date(2024, 9, 27), date(2024, 10, 11)))
@@ -512,7 +513,7 @@ def test_a_sweep_of_review_deadlines_killed_between_acts_loses_nothing(
     act or still pending; the restarted sweep fires the rest, each exactly once."""
     from review_support import review_deadlines
 
-    engine = Engine.init(db, simulation=True, clock=FakeClock("2026-06-15T09:00"))
+    engine = initialized(db, FakeClock("2026-06-15T09:00"))
     try:
         proposing, expiring = review_deadlines(engine, 30, 30)
         ids = proposing + expiring

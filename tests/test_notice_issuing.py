@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from support import DECISION, PROVINCE, Walker, heard, revoke_now
+from template_support import initialized
 
 from gdcluster.cli import cli
 from gdcluster.engine import Engine, TransitionRefused, WaitingFor
@@ -45,7 +46,7 @@ RUNNER = CliRunner(env={"GDCLUSTER_DB": None, "GDCLUSTER_ACTOR": None, "GDCLUSTE
 def _recognized(db_url: str, application: dict, *, notices: Settings | None = None) -> int:
     """A simulation database with one cluster recognized in round 2024; returns its id."""
     clock = FakeClock("2024-03-01T09:00")
-    engine = Engine.init(db_url, simulation=True, clock=clock)
+    engine = initialized(db_url, clock)
     try:
         if notices is not None:
             attach(engine, notices)
@@ -118,7 +119,7 @@ def test_a_round_batch_is_refused_before_any_case_moves(
     """`round publicize` issues its 公示 last, after its cases moved: on a real database
     without the 公示's contact it is refused before that — no case moves, no pick is stored,
     the refusal is recorded."""
-    engine = Engine.init(db_url, simulation=True, clock=clock)
+    engine = initialized(db_url, clock)
     try:
         case_id = Walker(engine, clock, application).to("expert_reviewed")
     finally:
@@ -227,7 +228,7 @@ def test_pdf_is_issued_stored_and_hashed_like_the_other_formats(
     settings = Settings(outbox=tmp_path / "out", formats=("txt", "html", "docx", "pdf"),
                         contact=FULL)
     clock = FakeClock("2024-03-01T09:00")
-    engine = Engine.init(db_url, simulation=True, clock=clock)
+    engine = initialized(db_url, clock)
     try:
         attach(engine, settings)
         case_id = Walker(engine, clock, application).to("expert_reviewed")
@@ -285,7 +286,7 @@ def issued(db_url: str, application: dict, tmp_path: Path) -> Any:
     """A simulation database whose 2024 公示 was issued as txt, html and docx."""
     settings = Settings(outbox=tmp_path / "out", contact=FULL)
     clock = FakeClock("2024-03-01T09:00")
-    engine = Engine.init(db_url, simulation=True, clock=clock)
+    engine = initialized(db_url, clock)
     attach(engine, settings)
     Walker(engine, clock, application).to("expert_reviewed")
     clock.set("2024-09-26T10:00")
@@ -366,7 +367,7 @@ def test_cli_notice_render_record(tmp_path: Path, application: dict) -> None:
     settings = _settings_file(tmp_path, '[notices.contact]\nperson = "张三"\n'
                                         'phone = "020-83133333"\n')
     clock = FakeClock("2024-03-01T09:00")
-    engine = Engine.init(f"sqlite:///{db}", simulation=True, clock=clock)
+    engine = initialized(f"sqlite:///{db}", clock)
     attach(engine, Settings(outbox=tmp_path / "out", contact=FULL))
     case_id = Walker(engine, clock, application).to("recognized")
     clock.set("2025-03-03T10:00")

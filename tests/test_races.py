@@ -32,6 +32,7 @@ from deadline_support import audit_rows, expert_reviewed, insert_cases, publiciz
 from hardening_support import backend, fresh_url, module_db_url, snapshot
 from sqlalchemy import func, select
 from support import CITY, Walker
+from template_support import initialized
 
 from gdcluster.engine import Engine, deadlines
 from gdcluster.engine.clock import FakeClock, end_of_day
@@ -63,7 +64,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def engine_at(url: str, now: str = "2024-03-01T09:00") -> Engine:
-    return Engine.init(url, simulation=True, clock=FakeClock(now))
+    return initialized(url, FakeClock(now))
 
 
 def orders(ids: list[int]) -> list[list[int]]:
