@@ -11,15 +11,24 @@ once, its cases inserted by one multi-row statement, its audit rows linked in me
 inserted by one more (``audit.append_many``). A chunk is all or nothing: a refusal found in it
 before writing either stops the batch (the chunks before stay filed) or, with ``on_refusal``,
 is reported and its case left out.
+
+Within a chunk an application is validated once per distinct input (:class:`Validated`): the
+input's exact pickled form is the key, which keeps every type (``"1"``, ``1``, ``1.0``,
+``True``, ``Decimal("1.0")`` and ``Decimal("1.00")`` are different keys), the order of keys
+and the shape (a tuple is not a list); an input holding anything but plain data is validated
+afresh each time, and only accepted inputs are remembered, so a refusal is the validator's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from hashlib import sha256
+from io import BytesIO
 from itertools import islice
+from pickle import Pickler
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +55,7 @@ if TYPE_CHECKING:
     from gdcluster.engine.kernel import Kernel, Transaction
     from gdcluster.states.regions import Unit
 
-__all__ = ["CHUNK", "NewCase", "create_cases", "new_case"]
+__all__ = ["CHUNK", "NewCase", "Validated", "create_cases", "new_case"]
 
 #: Cases per transaction of the batch path.
 CHUNK = 1000
@@ -55,22 +64,78 @@ _CASE_TABLE = Case.__table__  # type: ignore[attr-defined]
 
 @dataclass(frozen=True)
 class NewCase:
-    """A case to file, checked: its round, name, unit, industry, the application as stored,
-    and who files it."""
+    """A case to file, checked: its round, name, unit, industry, the application as stored
+    (its canonical JSON, ``applications.encode``) with that text's SHA-256, and who files
+    it."""
 
     round_year: int
     name: str
     unit: Unit
     industry: str
-    application: dict[str, Any]
+    application: str
+    application_sha256: str
     who: Actor
 
 
-def new_case(kernel: Kernel, *, round_year: Any, name: Any, county: Any, industry: Any,
-             data: Mapping[str, Any], actor: Actor | str) -> NewCase:
-    """The checks before any write: the input parsed, the filer allowed (a refusal is
-    recorded), the application validated."""
+class _Unkeyed(Exception):
+    """The input holds something other than plain data: it has no key."""
+
+
+#: The types a key may hold besides those pickle writes itself (None, bool, int, float, str,
+#: bytes, tuple, list, dict, set): each pickled as its exact value (a Decimal by its digits,
+#: a date by its bytes).
+_PLAIN = (Decimal, date)
+
+
+class _ExactPickler(Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        # pickle asks only about objects it does not write itself: subclasses of the plain
+        # types (a dict subclass may read differently), classes and anything else
+        if type(obj) in _PLAIN or obj is Decimal or obj is date:
+            return NotImplemented
+        raise _Unkeyed
+
+
+class Validated:
+    """The applications of one chunk, each distinct input validated once: ``stored(data)`` is
+    ``(text, sha256)`` of the validated application as stored."""
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, tuple[str, str]] = {}
+
+    def stored(self, data: Mapping[str, Any]) -> tuple[str, str]:
+        key = _key(data)
+        if key is not None and (known := self._known.get(key)) is not None:
+            return known
+        made = stored_application(data)
+        if key is not None:
+            self._known[key] = made
+        return made
+
+
+def _key(data: Any) -> bytes | None:
+    """``data`` exactly, as bytes (None when it holds more than plain data)."""
+    buffer = BytesIO()
+    try:
+        _ExactPickler(buffer, protocol=5).dump(data)
+    except (_Unkeyed, RecursionError):
+        return None
+    return buffer.getvalue()
+
+
+def stored_application(data: Mapping[str, Any]) -> tuple[str, str]:
+    """``data`` validated (``InvalidInput`` when refused), as stored: its text and SHA-256."""
     from gdcluster.engine.application import to_json, validate_application
+
+    text = encode(to_json(validate_application(dict(data))))
+    return text, sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_case(kernel: Kernel, validated: Validated | None = None, /, *, round_year: Any,
+             name: Any, county: Any, industry: Any, data: Mapping[str, Any],
+             actor: Actor | str) -> NewCase:
+    """The checks before any write: the input parsed, the filer allowed (a refusal is
+    recorded), the application validated (by ``validated``, the chunk's, in a batch)."""
     from gdcluster.states.regions import UnknownRegion, load_regions
 
     who = Actor.of(actor)
@@ -90,8 +155,9 @@ def new_case(kernel: Kernel, *, round_year: Any, name: Any, county: Any, industr
         )
         kernel.record_refusal(who, rule.trigger, error, round_year=round_year)
         raise error
-    application = to_json(validate_application(dict(data)))
-    return NewCase(round_year, name, unit, industry, application, who)
+    text, text_sha256 = (stored_application(data) if validated is None
+                         else validated.stored(data))
+    return NewCase(round_year, name, unit, industry, text, text_sha256, who)
 
 
 def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
@@ -131,9 +197,8 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
         ids = list(connection.execute(
             insert(_CASE_TABLE).returning(_CASE_TABLE.c.id, sort_by_parameter_order=True),
             rows).scalars())
-    texts = [encode(case.application) for case in cases]
-    applications.insert_many(connection, [{"case_id": case_id, "data": text}
-                                          for case_id, text in zip(ids, texts, strict=True)])
+    applications.insert_many(connection, [{"case_id": case_id, "data": case.application}
+                                          for case_id, case in zip(ids, cases, strict=True)])
     records = [
         {"actor": case.who, "trigger": rule.trigger, "article": rule.article, "at": now,
          "case_id": case_id, "round_year": case.round_year, "from_state": None,
@@ -141,8 +206,8 @@ def file_cases(transaction: Transaction, kernel: Kernel, cases: list[NewCase],
          "case": SimpleNamespace(state=rule.dest, version=1, valid_from=None, valid_until=None,
                                  previous_state=None),
          "payload": {"name": case.name, "county": case.unit.name, "industry": case.industry,
-                     "application_sha256": sha256(text.encode("utf-8")).hexdigest()}}
-        for case, case_id, text in zip(cases, ids, texts, strict=True)]
+                     "application_sha256": case.application_sha256}}
+        for case, case_id in zip(cases, ids, strict=True)]
     if len(records) == 1:
         transaction.record(**records[0])
     else:
@@ -189,9 +254,10 @@ def create_cases(kernel: Kernel, rows: Iterable[Mapping[str, Any]], *, chunk: in
         start = len(ids)
         ids.extend([None] * len(part))
         checked: list[tuple[int, NewCase]] = []
+        validated = Validated()
         for offset, row in enumerate(part):
             try:
-                checked.append((start + offset, new_case(kernel, **row)))
+                checked.append((start + offset, new_case(kernel, validated, **row)))
             except (EngineError, TypeError) as error:
                 refusal = error if isinstance(error, EngineError) else InvalidInput(
                     str(error), field=f"rows[{start + offset}]")

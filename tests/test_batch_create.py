@@ -6,7 +6,9 @@ many files goes through it."""
 from __future__ import annotations
 
 import json
+from collections import UserDict
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,81 @@ def test_case_import_of_many_files_files_them_in_chunks(tmp_path: Path, applicat
     # the unit's own files are filed; the other units' files and the bad one are refused
     assert statuses == ["created", "failed", "failed", "created", "failed", "failed"]
     assert seen == [6]  # one batch: every file read, refused by its checks or filed
+
+
+#: Application data that equal one another in Python (``Decimal("12.5") == Decimal("12.50")``,
+#: ``True == 1``, ``{2023: …}`` and ``{"2023": …}`` read alike) but are not the same input; each
+#: given twice, so that the batch's per-chunk memo of validated inputs is asked again.
+VARIANTS: list[dict[str, Any]] = [
+    {"area_km2": Decimal("12.5")}, {"area_km2": Decimal("12.50")}, {"area_km2": "12.5"},
+    {"area_km2": 12}, {"area_km2": 12.5}, {"area_km2": 1}, {"area_km2": True},
+    {"energy_intensive": True}, {"energy_intensive": 1},
+    {"output": {2023: "1.5"}}, {"output": {"2023": "1.5"}}, {"output": {2023: Decimal("1.50")}},
+    {"champion_enterprises": [{"name": "甲", "kind": "little_giant"}]},
+    {"champion_enterprises": ({"name": "甲", "kind": "little_giant"},)},
+    {"champion_enterprises": [{"kind": "little_giant", "name": "甲"}]},
+    {"champion_enterprises": [{"name": "甲", "kind": "little_giant", "x": 1}]},
+    {"champion_enterprises": [{"name": "甲", "kind": "little_giant", "x": 1, "y": 1}]},
+    {"champion_enterprises": [{"name": "甲", "kind": "little_giant", "y": 1, "x": 1}]},
+    {"narrative": UserDict({"产业": "文本"})}, {"narrative": {"产业": "文本\u202e"}},
+]
+
+
+def outcomes(engine: Engine, given: list[dict[str, Any]], *, batch: bool) -> list[Any]:
+    """Per row: its id, or its refusal's type, field and message."""
+    def refused(error: Exception) -> tuple[str, Any, str]:
+        return type(error).__name__, getattr(error, "facts", {}).get("field"), str(error)
+
+    if batch:
+        refusals: dict[int, Any] = {}
+        ids = engine.create_cases(given, chunk=len(given), on_refusal=(
+            lambda index, error: refusals.__setitem__(index, refused(error))))
+        return [refusals.get(index, case_id) for index, case_id in enumerate(ids)]
+    made: list[Any] = []
+    for row in given:
+        try:
+            made.append(engine.create_case(**row))
+        except (InvalidInput, PermissionDenied) as error:
+            made.append(refused(error))
+    return made
+
+
+def test_inputs_that_compare_equal_are_validated_each_as_itself(
+        two_urls: tuple[str, str]) -> None:
+    given = [{"round_year": 2024, "name": f"变体{index}", "county": UNITS[0],
+              "industry": "铝型材", "data": data, "actor": f"county:{UNITS[0]}"}
+             for index, data in enumerate(VARIANTS + VARIANTS)]
+    loop, batch = (opened(url) for url in two_urls)
+    try:
+        loop_outcomes = outcomes(loop, given, batch=False)
+        batch_outcomes = outcomes(batch, given, batch=True)
+        assert batch.verify_audit().ok
+    finally:
+        loop.close()
+        batch.close()
+    assert batch_outcomes == loop_outcomes
+    assert any(isinstance(outcome, tuple) for outcome in loop_outcomes)  # refusals among them
+    assert content(two_urls[1]) == content(two_urls[0])  # the same text stored for each
+    texts = [row[11] for row in content(two_urls[1])[0]]
+    assert '{"area_km2":"12.5"}' in texts and '{"area_km2":"12.50"}' in texts
+
+
+def test_the_batch_validates_each_distinct_application_once_per_chunk(
+        engine: Engine, application: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gdcluster.engine import application as schema
+
+    engine.open_round(2024, PROVINCE)
+    calls: list[int] = []
+    original = schema.validate_application
+
+    def counted(raw: Any) -> dict[str, Any]:
+        calls.append(1)
+        return original(raw)
+
+    monkeypatch.setattr(schema, "validate_application", counted)
+    given = rows(application, 25)  # two inputs: the application and {} (drafts)
+    engine.create_cases(given, chunk=10)
+    assert len(calls) == 2 * 3  # each of the two in each of the three chunks
+    calls.clear()
+    engine.create_case(**given[1])
+    assert len(calls) == 1
