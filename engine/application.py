@@ -103,6 +103,33 @@ class _Schema:
 
     def __init__(self, *, stored: bool) -> None:
         self.stored = stored
+        # the parsers of the nested objects, made once
+        self._incident = self.object(
+            {
+                "year": (values.year, True),
+                "kind": (values.choice(INCIDENT_KINDS), True),
+                "grade": (values.choice(INCIDENT_GRADES), False),
+                "major": (values.boolean, False),
+                "description": (self.free_text, False),
+            }
+        )
+        self._point = self.object({"year": (values.year, True), "value": (values.number, True)})
+        self._goal = self.object(
+            {
+                "indicator": (self.text, False),
+                "unit": (self.text, False),
+                "baseline": (self.point, False),
+                "target": (self.point, False),
+                "text": (self.free_text, False),
+            }
+        )
+        self._plan = self.object(
+            {
+                "period": (parse_period, False),
+                "goals": (values.list_of(self.goal), False),
+                "text": (self.free_text, False),
+            }
+        )
         self.fields: dict[str, Parse] = {
             "area_km2": values.area,
             "output": values.year_map(values.amount),
@@ -230,15 +257,7 @@ class _Schema:
         return parse_object
 
     def incident(self, value: Any, path: str) -> dict[str, Any]:
-        incident = self.object(
-            {
-                "year": (values.year, True),
-                "kind": (values.choice(INCIDENT_KINDS), True),
-                "grade": (values.choice(INCIDENT_GRADES), False),
-                "major": (values.boolean, False),
-                "description": (self.free_text, False),
-            }
-        )(value, path)
+        incident = self._incident(value, path)
         kind = incident["kind"]
         needs = ("grade" if kind in GRADED_KINDS else "major" if kind in MAJOR_KINDS else None)
         for part in ("grade", "major"):
@@ -257,19 +276,10 @@ class _Schema:
         return incident
 
     def point(self, value: Any, path: str) -> dict[str, Any]:
-        point = self.object({"year": (values.year, True), "value": (values.number, True)})
-        return point(value, path)
+        return self._point(value, path)
 
     def goal(self, value: Any, path: str) -> dict[str, Any]:
-        goal = self.object(
-            {
-                "indicator": (self.text, False),
-                "unit": (self.text, False),
-                "baseline": (self.point, False),
-                "target": (self.point, False),
-                "text": (self.free_text, False),
-            }
-        )(value, path)
+        goal = self._goal(value, path)
         if "indicator" not in goal and not (goal.get("text") or "").strip():
             raise InvalidInput("a goal needs its indicator (or at least a text)",
                                field=f"{path}.indicator")
@@ -289,13 +299,7 @@ class _Schema:
     def plan(self, value: Any, path: str) -> dict[str, Any]:
         if self.stored:
             value = _legacy_plan(value)
-        plan = self.object(
-            {
-                "period": (parse_period, False),
-                "goals": (values.list_of(self.goal), False),
-                "text": (self.free_text, False),
-            }
-        )(value, path)
+        plan = self._plan(value, path)
         _unique_indicators(plan.get("goals", []), f"{path}.goals")
         return plan
 
@@ -318,27 +322,40 @@ class _Schema:
             raise InvalidInput(Message("expected a mapping of fields, not {given}",
                                        given=describe(raw)),
                                field=where)
-        if depth(raw) > MAX_DEPTH:
-            raise InvalidInput(Message("nested deeper than {depth} levels", depth=MAX_DEPTH),
-                               field=where)
-        if not self.stored:
-            for key in raw:
-                if key not in fields:
-                    raise InvalidInput(Message("unknown field; known: {fields}",
-                                               fields=", ".join(fields)),
-                                       field=values.segment(key))
-        result: dict[str, Any] = {}
-        for key, parse in fields.items():
-            if raw.get(key) is None:
-                continue
-            if not self.stored:
-                result[key] = parse(raw[key], key)
-                continue
-            try:
-                result[key] = parse(raw[key], key)
-            except InvalidInput:
-                continue  # unreadable even in an earlier shape: judged as missing
-        return result
+        if self.stored:
+            if depth(raw) > MAX_DEPTH:
+                raise InvalidInput(Message("nested deeper than {depth} levels",
+                                           depth=MAX_DEPTH), field=where)
+            result: dict[str, Any] = {}
+            for key, parse in fields.items():
+                if raw.get(key) is None:
+                    continue
+                try:
+                    result[key] = parse(raw[key], key)
+                except InvalidInput:
+                    continue  # unreadable even in an earlier shape: judged as missing
+            return result
+        # Too deep a document is refused as such whatever else is wrong with it. What the
+        # schema accepts is at most a few levels deep (every value it takes is checked down to
+        # its leaves), so the depth is measured only when the schema refuses.
+        try:
+            return self._strict_document(raw, fields)
+        except Exception:
+            if depth(raw) > MAX_DEPTH:
+                raise InvalidInput(Message("nested deeper than {depth} levels",
+                                           depth=MAX_DEPTH), field=where) from None
+            raise
+
+    @staticmethod
+    def _strict_document(raw: Mapping[str, Any], fields: Mapping[str, Parse]
+                         ) -> dict[str, Any]:
+        for key in raw:
+            if key not in fields:
+                raise InvalidInput(Message("unknown field; known: {fields}",
+                                           fields=", ".join(fields)),
+                                   field=values.segment(key))
+        return {key: parse(raw[key], key) for key, parse in fields.items()
+                if raw.get(key) is not None}
 
 
 def _incident_part_refusal(kind: str, part: str) -> Message:

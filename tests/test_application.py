@@ -435,13 +435,43 @@ def test_application_must_be_a_mapping() -> None:
 
 
 def test_validate_refuses_deep_nesting_passed_by_a_host() -> None:
-    """A host system's dict nested deeper than 20 levels is refused before any parsing."""
+    """A host system's dict nested deeper than 20 levels is refused as too deep."""
     deep: dict[str, Any] = {}
     node = deep
     for _ in range(25):
         node["x"] = {}
         node = node["x"]
     assert refused({"narrative": deep}).field == "(application)"
+
+
+def _deep() -> dict[str, Any]:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(25):
+        node["x"] = {}
+        node = node["x"]
+    return deep
+
+
+def _cycle() -> list[Any]:
+    loop: list[Any] = []
+    loop.append(loop)
+    return loop
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param({"unknown": _deep()}, id="under-an-unknown-field"),
+    pytest.param({"area_km2": "x", "narrative": _deep()}, id="after-a-wrong-field"),
+    pytest.param({"narrative": {"产业": _deep()}}, id="where-text-belongs"),
+    pytest.param({"incidents": [_deep()]}, id="inside-a-list"),
+    pytest.param({"champion_enterprises": _cycle()}, id="a-list-holding-itself"),
+])
+def test_too_deep_is_the_refusal_whatever_else_is_wrong(raw: dict[str, Any]) -> None:
+    """The schema is asked first (an accepted document is a few levels deep), but a refused
+    one that is too deep is refused as too deep, as if the depth had been measured first."""
+    error = refused(raw)
+    assert error.field == "(application)"
+    assert "20" in str(error)
 
 
 # ---------------------------------------------------------------------------------------------
