@@ -233,12 +233,15 @@ class _Schema:
     # -- objects ------------------------------------------------------------------------------
 
     def object(self, fields: Mapping[str, Field]) -> Callable[[Any, str], dict[str, Any]]:
+        entries = tuple((key, parse, required) for key, (parse, required) in fields.items())
+
         def parse_object(value: Any, path: str) -> dict[str, Any]:
-            refuse_token(value, path)
-            if not isinstance(value, Mapping):
-                raise InvalidInput(Message("expected a mapping, not {given}",
-                                           given=describe(value)),
-                                   field=path)
+            if type(value) is not dict:  # a plain dict is neither a refused token nor odd
+                refuse_token(value, path)
+                if not isinstance(value, Mapping):
+                    raise InvalidInput(Message("expected a mapping, not {given}",
+                                               given=describe(value)),
+                                       field=path)
             if not self.stored:
                 for key in value:
                     if key not in fields:
@@ -246,7 +249,7 @@ class _Schema:
                                                    fields=", ".join(fields)),
                                            field=f"{path}.{values.segment(key)}")
             result: dict[str, Any] = {}
-            for key, (parse, required) in fields.items():
+            for key, parse, required in entries:
                 if value.get(key) is None:
                     if required:
                         raise InvalidInput("missing", field=f"{path}.{key}")
@@ -564,12 +567,19 @@ def to_json(app: Mapping[str, Any]) -> dict[str, Any]:
     return converted
 
 
+#: Leaves that stay as they are: looked up by exact type, no call and no ABC check for them.
+_AS_IS: Final = frozenset({str, int, bool, float, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
     kind = type(value)
-    if kind is str or kind is int or value is None:  # most leaves: no ABC checks
+    if kind in _AS_IS:
         return value
     if kind is dict:
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): item if type(item) in _AS_IS else _jsonable(item)
+                for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _AS_IS else _jsonable(item) for item in value]
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, Mapping):
