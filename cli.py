@@ -2191,10 +2191,14 @@ def case_list(fmt: str, output: str | None, **filters: Any) -> None:
         if first is None:
             click.echo("[]")
             return
-        click.echo(b"[\n" + _indent(first), nl=False)
+        parts = [b"[\n", _indent(first)]
         for view in views:
-            click.echo(b",\n" + _indent(view), nl=False)
-        click.echo(b"\n]\n", nl=False)
+            parts += (b",\n", _indent(view))
+            if len(parts) >= 1000:  # written in blocks, not flushed case by case
+                click.echo(b"".join(parts), nl=False)
+                parts.clear()
+        parts.append(b"\n]\n")
+        click.echo(b"".join(parts), nl=False)
         return
     if first is None:
         click.echo(_("no cases"), err=True)
@@ -2246,8 +2250,32 @@ def _list_export(views: Iterator[Any], fmt: str, output: str | None) -> None:
 
 
 def _indent(view: Any) -> bytes:
-    text = _json_text(view.to_dict())
+    """The view as an element of ``case list --json``'s array: its JSON, two-space indented,
+    every line indented by two more."""
+    data = view.to_dict()
+    if data and all(type(value) in _SCALARS or (type(value) in _EMPTIABLE and not value)
+                    for value in data.values()):
+        # one line per key: the same text made by the C encoder in one call (a separator
+        # that starts each next line), unless a character that splitlines() breaks on and
+        # JSON leaves unescaped (U+0085, U+2028, U+2029) asks for the general path
+        flat = _FLAT_JSON.encode(data)
+        if "\x85" not in flat and "\u2028" not in flat and "\u2029" not in flat:
+            return ("  {\n    " + flat[1:-1] + "\n  }").encode("utf-8")
+    text = _json_text(data)
     return "\n".join("  " + line for line in text.splitlines()).encode("utf-8")
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_EMPTIABLE = frozenset({list, dict})
+
+
+def _flat_encoder() -> Any:
+    import json
+
+    return json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": "))
+
+
+_FLAT_JSON = _flat_encoder()
 
 
 # ---------------------------------------------------------------------------------------------

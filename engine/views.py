@@ -55,6 +55,10 @@ __all__ = [
 ]
 
 
+#: What ``iso`` gives back as it is, by exact type (no call).
+_AS_IS = frozenset({int, bool, float, type(None)})
+
+
 def iso(value: Any) -> Any:
     """Dates and instants as ISO text (instants in Asia/Shanghai, ``+08:00``), anything else
     as it is: see :func:`~gdcluster.engine.clock.in_shanghai`."""
@@ -106,7 +110,8 @@ class CaseView:
                  "valid_from", "valid_until", "previous_state", "correction_due",
                  "review_round", "hearing_due", "procedure", "created_at", "updated_at")
         return {
-            **{name: iso(getattr(self, name)) for name in plain},
+            **{name: value if type(value) in _AS_IS else iso(value)
+               for name in plain for value in (getattr(self, name),)},
             "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
             "objections": [{k: iso(v) for k, v in row.items()} for row in self.objections],
             "reports": list(self.reports),
