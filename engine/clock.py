@@ -106,6 +106,13 @@ def in_shanghai(value: Any) -> Any:
     8601 text in Asia/Shanghai with ``+08:00`` — a datetime, or an instant already written as
     ISO text with another offset, inside dicts and lists too; dates and anything else as they
     are. Stored times stay UTC (DESIGN §3): this is for output only."""
+    kind = type(value)
+    if kind is str:  # the commonest values first, by exact type
+        if len(value) < 32 and _ISO_INSTANT.fullmatch(value):
+            return as_utc(datetime.fromisoformat(value)).astimezone(SHANGHAI).isoformat()
+        return value
+    if kind is date:
+        return value.isoformat()
     if isinstance(value, datetime):
         return as_utc(value).astimezone(SHANGHAI).isoformat()
     if isinstance(value, date):

@@ -110,7 +110,7 @@ class CaseView:
                  "valid_from", "valid_until", "previous_state", "correction_due",
                  "review_round", "hearing_due", "procedure", "created_at", "updated_at")
         return {
-            **{name: value if type(value) in _AS_IS else iso(value)
+            **{name: value if type(value) in _AS_IS else in_shanghai(value)
                for name in plain for value in (getattr(self, name),)},
             "deadlines": [{k: iso(v) for k, v in row.items()} for row in self.deadlines],
             "objections": [{k: iso(v) for k, v in row.items()} for row in self.objections],
