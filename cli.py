@@ -2020,7 +2020,7 @@ def case_show(case_id: int) -> None:
             _show_procedure(view.procedure)
         _review_lines(review, full=False)
 
-    review = engine.review_status(case_id)  # the plan goals: target, latest actual
+    review = file.review  # the plan goals: target, latest actual
     _output({**file.to_dict(), "plan": review["plan"]}, human)
 
 
