@@ -99,9 +99,12 @@ def test_reads_load_no_heavy_library(argv: list[str], database: tuple[str, int],
                                      tmp_path: Path) -> None:
     """Reading a case needs neither the scheduler, Jinja, python-docx, Alembic nor the Machine."""
     url, case_id = database
-    loaded = loaded_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
+    modules = modules_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
+    loaded = {name.split(".")[0] for name in modules}
     assert "sqlalchemy" in loaded  # it did read the database
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    # click's progress bars and shell completion load when used, not for every command
+    assert not {"click._termui_impl", "click.shell_completion"} & modules
 
 
 @pytest.mark.slow
@@ -199,3 +202,9 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
                  "gdcluster.engine.records_blob", "gdcluster.engine.records_admin",
                  "gdcluster.engine.records_delivery"}
     assert not modules & untouched, sorted(modules & untouched)
+    # attached to the notices, but an act that issues none loads none of their machinery (and
+    # a simulation database takes no grants from the settings file)
+    assert "gdcluster.notifications.notifier" in modules
+    notices = {"gdcluster.notifications.service", "gdcluster.notifications.context",
+               "gdcluster.notifications.settings", "gdcluster.engine.calendar"}
+    assert not modules & notices, sorted(modules & notices)
