@@ -63,11 +63,13 @@ class Globals:
         refusal names ``trigger`` (default: the command)."""
         if actor is None or actor in self._authorized:
             return actor
-        from gdcluster.notifications.settings import read_settings_file, settings_path
-
         engine = self.engine(acts=False)
-        path = None if engine.simulation else settings_path(self.settings_file)
-        table = read_settings_file(path).get("actors") if path is not None else None
+        table = None
+        if not engine.simulation:  # a simulation database takes no grants from the settings
+            from gdcluster.notifications.settings import read_settings_file, settings_path
+
+            path = settings_path(self.settings_file)
+            table = read_settings_file(path).get("actors") if path is not None else None
         command = trigger or click.get_current_context().info_name or "act"
         engine.authorize(_os_user(), actor, table, trigger=command.replace("-", "_"))
         self._authorized.add(actor)
@@ -91,7 +93,7 @@ class Globals:
             click.get_current_context().find_root().call_on_close(self._engine.close)
         if acts and not self._attached:
             # acts issue their notices (DESIGN §10); loads neither Jinja nor the settings yet
-            from gdcluster.notifications.service import attach
+            from gdcluster.notifications.notifier import attach
 
             attach(self._engine, self.settings_file)
             self._attached = True
@@ -380,13 +382,21 @@ def _click_ngettext(singular: str, plural: str, count: int) -> str:
     return gettext.ngettext(singular, plural, count)
 
 
-def _translate_click() -> None:
-    """Point the ``_``/``ngettext`` of click's modules at the functions above (once): they ask
-    the catalog only while ``_RUNNING`` is set, the standard library otherwise."""
+#: click's modules that load only when used (a progress bar, shell completion): translated
+#: when the command is about to use them, not imported by every command for that
+CLICK_LATER = ("shell_completion", "_termui_impl")
+
+
+def _translate_click(*later: str) -> None:
+    """Point the ``_``/``ngettext`` of click's modules at the functions above: they ask the
+    catalog only while ``_RUNNING`` is set, the standard library otherwise. The modules of
+    ``CLICK_LATER`` only once loaded, or when named in ``later``."""
     import gettext
     import importlib
 
     for name in CLICK_MODULES:
+        if name in CLICK_LATER and name not in later and f"click.{name}" not in sys.modules:
+            continue
         module = importlib.import_module(f"click.{name}")
         if getattr(module, "_", None) is gettext.gettext:
             module._ = _click_gettext  # type: ignore[attr-defined]
@@ -417,7 +427,8 @@ class RootGroup(TranslatedGroup):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command with click's own texts in the current language."""
-        _translate_click()
+        completing = "_GDCLUSTER_COMPLETE" in os.environ  # click's shell completion runs
+        _translate_click(*(["shell_completion"] if completing else []))
         running = _RUNNING.set(True)
         try:
             return super().main(*args, **kwargs)
@@ -549,6 +560,7 @@ def _progress(label: str, count: Callable[[], int]) -> Iterator[Callable[[int], 
     if not total:
         yield None
         return
+    _translate_click("_termui_impl")  # the progress bar's module
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield bar.update
 
@@ -2020,7 +2032,7 @@ def case_show(case_id: int) -> None:
             _show_procedure(view.procedure)
         _review_lines(review, full=False)
 
-    review = engine.review_status(case_id)  # the plan goals: target, latest actual
+    review = file.review  # the plan goals: target, latest actual
     _output({**file.to_dict(), "plan": review["plan"]}, human)
 
 

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from gdcluster.engine import applications, audit, procedures, views
+from gdcluster.engine import procedures, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.administration import Administration
-from gdcluster.engine.clock import Clock, SystemClock, is_system_clock
+from gdcluster.engine.clock import Clock, SystemClock, is_system_clock, local_date
 from gdcluster.engine.errors import (
     EngineError,
     InvalidInput,
@@ -38,12 +38,13 @@ from gdcluster.engine.errors import (
     TransitionRefused,
 )
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import SCHEMA_REVISION
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, resolve_url, upgrade
+from gdcluster.engine.tablebase import SCHEMA_REVISION
 from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 
 if TYPE_CHECKING:
+    from gdcluster.engine.audit import VerifyReport
     from gdcluster.engine.criteria import CheckReport
     from gdcluster.engine.dossier import CaseFile
     from gdcluster.engine.kernel import Kernel, TransitionEvent
@@ -417,10 +418,10 @@ class Engine(Administration):
 
     def case_file(self, case_id: int) -> CaseFile:
         """The case with its application, 第十三条 summary, each expert's scores, the notices
-        issued and its attachments, read together (what ``case show`` prints)."""
+        issued, its attachments and its ``review_status``, read together (``case show``)."""
         from gdcluster.engine.dossier import read_case_file
 
-        return read_case_file(self.store, case_id)
+        return read_case_file(self.store, case_id, local_date(self.clock.now()))
 
     def attach(self, case_id: int, actor: Actor | str, content: bytes, *, name: str,
                kind: str, note: str | None = None,
@@ -493,21 +494,17 @@ class Engine(Administration):
     def application(self, case_id: int) -> dict[str, Any]:
         """The case's application data, normalized as ``validate_application`` returns them
         (data stored by earlier versions read leniently, never refused)."""
+        from gdcluster.engine import applications
+
         return applications.application(self.store, case_id)
 
     def review_status(self, case_id: int) -> dict[str, Any]:
         """The case's plan goals (target, latest actual), its 复核 round, whether its validity
         has ended, and the 复核 in progress with its 考核 (each goal met or not, the criteria
         re-check)."""
-        from gdcluster.engine.clock import local_date
-        from gdcluster.engine.review_views import review_status
+        from gdcluster.engine.dossier import read_review_status
 
-        with self.store.read() as session:
-            case = views.load_case(session, as_case_id(case_id))
-            status = review_status(session, case)
-        until = case.valid_until
-        return {**status, "validity_ended": until is not None
-                and until < local_date(self.clock.now())}
+        return read_review_status(self.store, case_id, local_date(self.clock.now()))
 
     def scores(self, case_id: int) -> list[ScoreRow]:
         """Each expert's scores of the case, in the order they were recorded."""
@@ -546,7 +543,7 @@ class Engine(Administration):
                     county=county)
 
     def verify_audit(self, *, progress: Callable[[int], None] | None = None,
-                     anchors: str | os.PathLike[str] | None = None) -> audit.VerifyReport:
+                     anchors: str | os.PathLike[str] | None = None) -> VerifyReport:
         """Recompute the hash chain, replay every case from it and recompute the records it
         vouches for; the report names the first row (or case, or record) that does not fit.
         ``anchors``: a file of heads recorded outside (``audit anchor``), each of which the
@@ -560,6 +557,8 @@ class Engine(Administration):
 
     def audit_length(self) -> int:
         """How many rows the audit chain's head records (a progress bar's size)."""
+        from gdcluster.engine import audit
+
         with self.store.read() as session:
             return audit.chain_length(session)
 

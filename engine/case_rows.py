@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
+from gdcluster.engine.plain_reads import DEADLINE_PART, OBJECTION_PART, REPORT_PART
 from gdcluster.engine.prepared import Prepared
 
 __all__ = ["CaseRow", "Loaded", "RoundRow", "case_parts", "load", "write"]
@@ -82,9 +83,6 @@ class RoundRow:
 
     if TYPE_CHECKING:  # the columns, set by name
         def __getattr__(self, name: str) -> Any: ...
-
-
-DEADLINE_PART, OBJECTION_PART, REPORT_PART = 1, 2, 3
 
 
 def case_parts() -> Any:

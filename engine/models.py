@@ -13,10 +13,8 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr
 from sqlmodel import Field, col
 
+from gdcluster.engine.tablebase import SCHEMA_REVISION as SCHEMA_REVISION  # named here too
 from gdcluster.engine.tablebase import TableModel
-
-#: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-SCHEMA_REVISION = "0013_application_table"
 
 
 class Meta(TableModel, table=True):

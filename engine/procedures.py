@@ -33,10 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from gdcluster.engine import models
 from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import AnnualReport, Case, Deadline
 
 __all__ = ["PROPOSED", "SYSTEM_GROUNDS", "Procedure", "current", "missing_reports",
            "procedure_shown", "unheard_revocations"]
@@ -107,7 +105,8 @@ class Procedure:
 
 def current(session: Session, case_id: int) -> Procedure | None:
     """The latest procedure opened on the case (``None``: never one), read from the audit."""
-    AuditEntry = models.AuditEntry  # the audit table loads when first read
+    # the tables are defined when first read: a case view out of a procedure needs none
+    from gdcluster.engine.models import AnnualReport, AuditEntry
     opened = session.execute(
         select(col(AuditEntry.seq), col(AuditEntry.at), col(AuditEntry.actor),
                col(AuditEntry.trigger), col(AuditEntry.payload))
@@ -152,6 +151,7 @@ def current(session: Session, case_id: int) -> Procedure | None:
 def missing_reports(session: Session, case_id: int, now: datetime) -> list[int]:
     """The years whose annual report was due by ``now`` and is not filed."""
     from gdcluster.engine import deadlines  # loaded when asked: a read of a case needs none
+    from gdcluster.engine.models import AnnualReport, Deadline
 
     years = {deadlines.key_year(key) for key in session.scalars(
         select(col(Deadline.key)).where(col(Deadline.case_id) == case_id,
@@ -185,7 +185,8 @@ def unheard_revocations(session: Session) -> list[dict[str, Any]]:
     """Revocations recorded without a 拟撤销 procedure (by the timer under 18.1 or 18.3, or
     by the province at once, before the procedure existed), oldest first, with where each case
     stands now: the administrator's list for ``case reinstate``. Nothing is changed."""
-    AuditEntry = models.AuditEntry  # the audit table loads when first read
+    from gdcluster.engine.models import AuditEntry, Case
+
     revoked = session.execute(
         select(col(AuditEntry.seq), col(AuditEntry.case_id), col(AuditEntry.at),
                col(AuditEntry.actor), col(AuditEntry.from_state), col(AuditEntry.reason),

@@ -24,7 +24,6 @@ from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
-from gdcluster.engine.calendar import calendar_from_session
 from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
 from gdcluster.engine.i18n import Message
@@ -33,7 +32,6 @@ from gdcluster.engine.models import Case, ReviewRound, Round
 from gdcluster.engine.parse import as_date, as_year
 from gdcluster.engine.policies import policy_for
 from gdcluster.engine.store import Store
-from gdcluster.engine.timers import REVIEW_STATES
 from gdcluster.engine.views import iso
 from gdcluster.states.policy import DEFAULT_POLICY
 
@@ -79,6 +77,9 @@ def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: dat
     if session.get(ReviewRound, year) is not None:
         raise TransitionRefused(Message("复核 round {year} is already open", year=year),
                                 round_year=year)
+    from gdcluster.engine.calendar import calendar_from_session  # for opening a round only
+    from gdcluster.engine.timers import REVIEW_STATES
+
     calendar = calendar_from_session(session)
     periods = chosen.periods
     today = local_date(now)

@@ -9,28 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import AnnualReport, Case, ReviewRound, Round
 from gdcluster.engine.parse import as_year
+from gdcluster.engine.plain_reads import QUERIES
 from gdcluster.engine.views import CaseCounts, RoundSummary, iso
+
+if TYPE_CHECKING:  # the tables are defined when a round read first needs them
+    from gdcluster.engine.models import ReviewRound
 
 __all__ = ["RoundLine", "case_plan", "covered_summary", "latest_goal_actuals",
            "list_rounds", "load_review_round", "review_assessment", "review_status",
            "which_round"]
 
-def case_plan(case: Case, session: Any) -> Mapping[str, Any] | None:
+def case_plan(case: Any, session: Any, application: str | None = None
+              ) -> Mapping[str, Any] | None:
     """The development plan in force (``None``: none): the one of the 复核申报 the case was
     last renewed on, else the one under 复核 now, else the one it was recognized with (its
-    application, read through ``session`` only then)."""
+    application: ``application`` as stored when the caller has read it, else read through
+    ``session`` only then). ``case``: a ``Case``, or a row of its columns."""
+    import json
+
     from gdcluster.engine.application import read_stored_application
-    from gdcluster.engine.applications import read, stored_text
-    from gdcluster.engine.store import connection_of
 
     review = case.review or {}
     if (review.get("decision") or {}).get("renewed"):
@@ -38,27 +43,37 @@ def case_plan(case: Case, session: Any) -> Mapping[str, Any] | None:
     elif review.get("assessed_plan") is not None:
         source = {"development_plan": review["assessed_plan"]}
     else:
-        source = read(stored_text(connection_of(session), int(case.id or 0)))
+        if application is None:
+            from sqlalchemy.orm import Session
+
+            from gdcluster.engine.applications import stored_text
+            from gdcluster.engine.store import connection_of
+
+            connection = connection_of(session) if isinstance(session, Session) else session
+            application = stored_text(connection, int(case.id or 0))
+        source = json.loads(application)
     plan = read_stored_application(source).get("development_plan")
     return plan if isinstance(plan, Mapping) else None
 
 
-def latest_goal_actuals(session: Any, case_id: int) -> dict[str, dict[str, Any]]:
+def latest_goal_actuals(session: Any, case_id: int, reports: list[Any] | None = None
+                        ) -> dict[str, dict[str, Any]]:
     """Each plan goal's latest actual from the annual reports' ``goal_progress``, by the goal's
-    key: {indicator, actual, year}."""
+    key: {indicator, actual, year}. ``reports``: the case's (year, data) rows by year, when
+    the caller has read them."""
     from gdcluster.engine.application import goal_key, read_stored_report
 
     found: dict[str, dict[str, Any]] = {}
-    for year, data in session.execute(
-            select(col(AnnualReport.year), col(AnnualReport.data))
-            .where(col(AnnualReport.case_id) == case_id).order_by(col(AnnualReport.year))):
+    if reports is None:
+        reports = list(session.execute(QUERIES["reports"], {"case_id": case_id}))
+    for year, data in reports:
         for entry in read_stored_report(data).get("goal_progress", []):
             found[goal_key(entry["indicator"])] = {
                 "indicator": entry["indicator"], "actual": entry["actual"], "year": year}
     return found
 
 
-def review_assessment(session: Any, case: Case) -> Any:
+def review_assessment(session: Any, case: Any) -> Any:
     """The 考核 of the case's 复核 in progress (``ReviewAssessment``), or ``None`` when no
     复核申报 is stored: each plan goal against the 复核申报's result (the latest annual
     report's progress where the 申报 gives none) and the criteria re-check on its data."""
@@ -84,16 +99,19 @@ def review_assessment(session: Any, case: Case) -> Any:
     return assess_review(review, plan, policy, int(stored.get("year") or review.year))
 
 
-def review_status(session: Any, case: Case) -> dict[str, Any]:
+def review_status(session: Any, case: Any, *, application: str | None = None,
+                  reports: list[Any] | None = None) -> dict[str, Any]:
     """What ``case show`` and ``case check --review`` print of the 复核: each plan goal's
     target and latest actual (annual reports), the 复核 round covering the case, the 复核 in
-    progress (filed, the city's opinion, the decision) and its 考核."""
+    progress (filed, the city's opinion, the decision) and its 考核. ``case``: a ``Case``, or
+    a row of its columns; ``application`` (as stored) and ``reports`` (year, data): when the
+    caller has read them."""
     from gdcluster.engine.application import goal_key
 
     assert case.id is not None  # a stored case
-    actuals = latest_goal_actuals(session, case.id)
+    actuals = latest_goal_actuals(session, case.id, reports)
     goals = []
-    for goal in (case_plan(case, session) or {}).get("goals", []):
+    for goal in (case_plan(case, session, application) or {}).get("goals", []):
         latest = actuals.get(goal_key(goal["indicator"])) if goal.get("indicator") else None
         goals.append({
             "indicator": goal.get("indicator") or (goal.get("text") or "").strip(),
@@ -113,6 +131,8 @@ def review_status(session: Any, case: Case) -> dict[str, Any]:
 def covered_summary(store: Any, year: int) -> RoundSummary:
     """The 复核 round ``year`` with its covered cases, and its counts over them (``NotFound``
     when no 复核 round was opened that year)."""
+    from gdcluster.engine.models import Case
+
     with store.read() as session:
         round_row = load_review_round(session, year)
         rows = list(session.execute(
@@ -142,6 +162,8 @@ def covered_summary(store: Any, year: int) -> RoundSummary:
 
 def load_review_round(session: Any, year: int | None, *, lock: bool = False) -> ReviewRound:
     """The 复核 round of ``year`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
+    from gdcluster.engine.models import ReviewRound
+
     row = (session.get(ReviewRound, year, with_for_update=True if lock else None)
            if year is not None else None)
     if row is None:
@@ -161,6 +183,8 @@ def which_round(store: Any, year: int, kind: str | None) -> str:
             raise InvalidInput(f"unknown round kind {kind!r}; use recognition or review",
                                field="kind")
         return kind
+    from gdcluster.engine.models import ReviewRound, Round
+
     year = as_year(year)
     with store.read() as session:
         held = [name for name, model in zip(ROUND_KINDS, (Round, ReviewRound), strict=True)
@@ -190,6 +214,8 @@ class RoundLine:
 
 def list_rounds(store: Any) -> list[RoundLine]:
     """Every round by year, the recognition round of a year before its 复核 round."""
+    from gdcluster.engine.models import Case, ReviewRound, Round
+
     with store.read() as session:
         filed = dict(session.execute(
             select(col(Case.round_year), func.count()).group_by(col(Case.round_year))).all())

@@ -61,7 +61,7 @@ from gdcluster.engine.errors import (
     PermissionDenied,
 )
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import SCHEMA_REVISION, Meta
+from gdcluster.engine.tablebase import SCHEMA_REVISION
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -479,6 +479,7 @@ def upgrade(store: Store, *, simulation: bool = False) -> str:
     from alembic.config import Config
 
     from gdcluster.engine import migrations
+    from gdcluster.engine.models import Meta
 
     config = Config()
     config.set_main_option("script_location", os.path.dirname(migrations.__file__))

@@ -13,7 +13,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Text, func, select
 from sqlalchemy.ext.compiler import compiles
@@ -22,17 +23,19 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
 from gdcluster.engine import parse
-from gdcluster.engine.case_rows import DEADLINE_PART, OBJECTION_PART, case_parts
 from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import Case, Deadline, Round, round_kind_of
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
+from gdcluster.engine.plain_reads import DEADLINE_PART, OBJECTION_PART
 from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.procedures import PROCEDURE_STATES, PROPOSED, procedure_shown
 from gdcluster.engine.store import Store, sql_connection
 
-Row = TypeVar("Row", Case, Round)
+if TYPE_CHECKING:  # the tables are defined when a read first needs them: `case show` never
+    from gdcluster.engine.models import Case, Round
+
+    Row = TypeVar("Row", Case, Round)
 
 __all__ = [
     "CaseCounts",
@@ -121,11 +124,15 @@ class CaseView:
 # ---------------------------------------------------------------------------- rows or NotFound
 def load_case(session: Session, case_id: int | None, *, lock: bool = False) -> Case:
     """The case ``case_id`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
+    from gdcluster.engine.models import Case
+
     return _load(session, Case, "case", case_id, lock)
 
 
 def load_round(session: Session, year: int | None, *, lock: bool = False) -> Round:
     """The round of ``year`` (locked ``FOR UPDATE`` when asked), or ``NotFound``."""
+    from gdcluster.engine.models import Round
+
     return _load(session, Round, "round", year, lock)
 
 
@@ -160,7 +167,7 @@ def case_view(session: Session | Any, case: Any,
     objections: list[dict[str, Any]] = []
     reports: list[int] = []
     if parts is None:
-        parts = _CASE_PARTS.rows(connection, {"case_id": case.id})
+        parts = _case_parts().rows(connection, {"case_id": case.id})
     for part, number, at, text1, text2, text3, text4, text5 in parts:
         if part == DEADLINE_PART:
             deadline_rows.append(((at, number), {
@@ -181,23 +188,24 @@ def case_view(session: Session | Any, case: Any,
     return view if shown is None else replace(view, procedure=shown)
 
 
-_CASE_PARTS = Prepared(case_parts())
+@cache
+def _case_parts() -> Prepared:
+    """The case's deadlines, objections and reports (``case_rows.case_parts``), prepared once."""
+    from gdcluster.engine.case_rows import case_parts
+
+    return Prepared(case_parts())
 
 
 #: What ``_view`` reads of a case (everything but the application).
-_LISTED = tuple(
-    getattr(Case, name) for name in (
-        "id", "round_year", "name", "city", "county", "industry", "state", "version", "policy",
-        "policy_version", "score", "publicity_start", "publicity_end", "valid_from",
-        "valid_until", "created_at", "updated_at", "previous_state", "correction_due",
-        "review_round",
-    )
-)
+VIEW_COLUMNS = ("id", "round_year", "name", "city", "county", "industry", "state", "version",
+                "policy", "policy_version", "score", "publicity_start", "publicity_end",
+                "valid_from", "valid_until", "created_at", "updated_at", "previous_state",
+                "correction_due", "review_round")
 
 
 def _view(case: Any, deadline_rows: list[dict[str, Any]], objections: list[dict[str, Any]],
           reports: list[int]) -> CaseView:
-    """``case``: a ``Case``, or a row of ``_LISTED`` columns, which reads alike."""
+    """``case``: a ``Case``, or a row of ``VIEW_COLUMNS``, which reads alike."""
     assert case.id is not None
     return CaseView(
         id=case.id, round=case.round_year, name=case.name, city=case.city, county=case.county,
@@ -232,7 +240,9 @@ def list_cases(
     The listed columns are selected as plain rows: no application JSON to decode and no ORM
     objects to build, which a list of ten thousand cases would spend most of its time on.
     """
-    statement = select(*_LISTED).where(*_case_filters(
+    from gdcluster.engine.models import Case
+
+    statement = select(*(getattr(Case, name) for name in VIEW_COLUMNS)).where(*_case_filters(
         state=state, city=city, round_year=round_year, county=county, industry=industry,
         name=name, due_before=due_before, valid_until_before=valid_until_before,
         valid_until_after=valid_until_after,
@@ -254,6 +264,7 @@ def _case_filters(
 ) -> list[Any]:
     """The WHERE clauses of ``list_cases``, each value checked (``InvalidInput``)."""
     from gdcluster.engine.clock import end_of_day
+    from gdcluster.engine.models import Case, Deadline
     from gdcluster.states.regions import UnknownRegion, load_regions
 
     clauses: list[Any] = []
@@ -374,6 +385,7 @@ def history(store: Store, case_id: int) -> list[dict[str, Any]]:
 
 def refusals(store: Store, *, case_id: int | None = None) -> list[dict[str, Any]]:
     """The refused attempts, oldest first (of one case, when given)."""
+    from gdcluster.engine.models import round_kind_of
     from gdcluster.engine.records import Refusal
 
     statement = select(Refusal).order_by(col(Refusal.id))
@@ -520,6 +532,7 @@ class RoundSummary:
 
 def round_summary(store: Store, year: int) -> RoundSummary:
     """Round ``year`` as it stands: what ``gdcluster round show`` prints."""
+    from gdcluster.engine.models import Case
     from gdcluster.engine.policies import policy_for
     from gdcluster.engine.quotas import city_quota, recommended_count
     from gdcluster.states.regions import load_regions

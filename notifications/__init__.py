@@ -65,8 +65,8 @@ _HOMES = {
     "Rendered": "render",
     "cn_date": "render",
     "render": "render",
-    "Notifier": "service",
-    "attach": "service",
+    "Notifier": "notifier",
+    "attach": "notifier",
     "list_notices": "service",
     "render_notice": "service",
     "Contact": "settings",
@@ -82,11 +82,10 @@ if TYPE_CHECKING:
     from gdcluster.notifications.delivery import DeliveryReport, deliver
     from gdcluster.notifications.errors import ContactMissing, PdfUnavailable
     from gdcluster.notifications.kinds import KINDS, TRIGGER_KINDS
+    from gdcluster.notifications.notifier import Notifier, attach
     from gdcluster.notifications.render import Rendered, cn_date, render
     from gdcluster.notifications.service import (
-        Notifier,
         RecordedRendering,
-        attach,
         list_notices,
         record_rendering,
         render_notice,

@@ -40,7 +40,7 @@ from gdcluster.engine.application import (
 )
 from gdcluster.engine.clock import FakeClock, parse_instant
 from gdcluster.engine.parse import as_date, as_year, publicity_choice, validate_doc_no
-from gdcluster.notifications.service import attach
+from gdcluster.notifications.notifier import attach
 from gdcluster.notifications.settings import load_settings
 from gdcluster.states.policy import INCIDENT_GRADES, INCIDENT_KINDS
 

@@ -99,9 +99,12 @@ def test_reads_load_no_heavy_library(argv: list[str], database: tuple[str, int],
                                      tmp_path: Path) -> None:
     """Reading a case needs neither the scheduler, Jinja, python-docx, Alembic nor the Machine."""
     url, case_id = database
-    loaded = loaded_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
+    modules = modules_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
+    loaded = {name.split(".")[0] for name in modules}
     assert "sqlalchemy" in loaded  # it did read the database
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    # click's progress bars and shell completion load when used, not for every command
+    assert not {"click._termui_impl", "click.shell_completion"} & modules
 
 
 @pytest.mark.slow
@@ -112,21 +115,42 @@ def test_reads_define_only_the_tables_they_read(argv: list[str], database: tuple
                                                 tmp_path: Path) -> None:
     """A list of cases defines the case tables only: none of the tables of
     ``gdcluster.engine.records`` (the model classes are much of a command's start-up); `case
-    show` defines those it reads (the audit rows of a procedure, the expert scores, the
-    notices, the attachments' list), not the audit head, refusals, renderings, deliveries,
-    blobs nor the housekeeping tables. Neither attaches the notice service."""
+    show` of a case out of a 拟撤销 procedure defines none at all: it reads in plain SQL
+    (``gdcluster.engine.plain_reads``). Neither attaches the notice service."""
     url, case_id = database
     modules = modules_after([part.format(id=case_id) for part in argv], tmp_path, db=url)
-    assert "gdcluster.engine.models" in modules
     tables = {name.removeprefix("gdcluster.engine.") for name in modules
               if name.startswith("gdcluster.engine.records_")}
-    if argv[1] == "show":  # the audit rows only when the case is in a procedure
-        assert {"records_scores", "records_notice", "records_attachment"} <= tables
-        assert tables <= {"records_audit", "records_scores", "records_notice",
-                          "records_attachment"}, sorted(tables)
+    if argv[1] == "show":
+        assert "gdcluster.engine.plain_reads" in modules
+        assert not {"gdcluster.engine.models", "gdcluster.engine.case_rows",
+                    "gdcluster.engine.applications", "gdcluster.engine.audit"} & modules
     else:
-        assert not tables, sorted(tables)
+        assert "gdcluster.engine.models" in modules
+    assert not tables, sorted(tables)
     assert not {name for name in modules if name.startswith("gdcluster.notifications")}
+
+
+def test_the_plain_reads_convert_each_column_as_its_table_does() -> None:
+    """Each column `case show` reads in plain SQL names a column of its table, typed as the
+    table types it when its values are converted (dates, instants, JSON), and untyped only
+    where the table's type converts nothing (integers, texts)."""
+    from sqlalchemy import Integer, String
+
+    from gdcluster.engine import models
+    from gdcluster.engine.plain_reads import TABLES
+
+    models.load_all()
+    tables = models.Case.metadata.tables
+    for name, (table, columns, types) in TABLES.items():
+        assert set(types) <= set(columns), name
+        for column in columns:
+            declared = tables[table].c[column].type
+            if column in types:
+                assert type(declared) is types[column], (name, column, declared)
+            else:
+                assert isinstance(declared, Integer | String) or isinstance(
+                    getattr(declared, "impl_instance", None), String), (name, column, declared)
 
 
 @pytest.mark.slow
@@ -178,3 +202,9 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
                  "gdcluster.engine.records_blob", "gdcluster.engine.records_admin",
                  "gdcluster.engine.records_delivery"}
     assert not modules & untouched, sorted(modules & untouched)
+    # attached to the notices, but an act that issues none loads none of their machinery (and
+    # a simulation database takes no grants from the settings file)
+    assert "gdcluster.notifications.notifier" in modules
+    notices = {"gdcluster.notifications.service", "gdcluster.notifications.context",
+               "gdcluster.notifications.settings", "gdcluster.engine.calendar"}
+    assert not modules & notices, sorted(modules & notices)

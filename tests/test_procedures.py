@@ -265,7 +265,8 @@ def test_a_report_never_filed_is_urged_then_heard_then_decided(
 ) -> None:
     """催报 → 拟撤销 → 陈述申辩 → 撤销决定, each with its notice and deadline; nothing is
     revoked until the province decides (default policy), even after the hearing deadline."""
-    from gdcluster.notifications.service import attach, list_notices
+    from gdcluster.notifications.notifier import attach
+    from gdcluster.notifications.service import list_notices
     from gdcluster.notifications.settings import Settings
 
     attach(engine, Settings(outbox=tmp_path / "outbox"))
