@@ -32,13 +32,38 @@ GENESIS = "0" * 64
 
 
 def canonical_json(value: Any) -> str:
-    return _CANONICAL.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 #: ``json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
 #: default=str)``, its encoder made once.
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
                               default=str)
+
+
+def _encoder() -> Callable[[Any, int], Sequence[str]]:
+    """:data:`_CANONICAL`'s C encoder, made once rather than on every call as
+    ``JSONEncoder.encode`` makes it (without the check for circular values, which no stored
+    value has: JSON in, JSON out); ``_CANONICAL`` itself where the C encoder is missing or
+    does not write what it writes."""
+    from json import encoder as json_encoder
+
+    def fallback(value: Any, _level: int) -> Sequence[str]:
+        return (_CANONICAL.encode(value),)
+
+    try:
+        made = json_encoder.c_make_encoder(  # type: ignore[attr-defined]
+            None, _CANONICAL.default, json_encoder.encode_basestring, None, ":", ",", True,
+            False, True)
+        sample = {"b": [1, 2.5, None, True, "广东\n\"x\""], "a": {"z": {}, "y": []}}
+        if "".join(made(sample, 0)) != _CANONICAL.encode(sample):
+            return fallback
+    except Exception:  # no C encoder, or another signature
+        return fallback
+    return made
+
+
+_ENCODE = _encoder()
 
 
 def digest(value: Any) -> str:

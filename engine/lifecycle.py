@@ -22,6 +22,15 @@ Machine itself is built from the bound rows when the first act needs it: it can 
 on a name then, and a read (``gdcluster case show``) never pays for importing ``transitions``.
 One Machine serves the whole process, with no model bound to it: it fires on the act itself,
 whose ``state`` is its case's.
+
+An act walks the Machine's own transitions of its trigger and state directly (``_Walk``):
+each transition's conditions in order, the first whose conditions all hold runs the Machine's
+``before_state_change`` and its ``before`` callbacks and moves the state — what the Machine's
+event processing does, without its per-event objects, queue checks and logging. The walk is
+read from the built Machine, so the Machine stays the one authority; an event that has
+anything the walk does not do (``prepare``/``after`` callbacks, ``unless`` conditions, callbacks
+named by string, state ``on_enter``/``on_exit``, final states, machine-wide event callbacks) is
+fired through the Machine as before.
 """
 
 from __future__ import annotations
@@ -80,6 +89,9 @@ class Lifecycle:
             rule.trigger for rule in workflow.rules
             if GUARDS.locking_round.intersection(rule.guards))
         self._machine: Machine | None = None
+        #: trigger -> source state -> the Machine's transitions (see ``_walks``); a trigger
+        #: missing here is fired through the Machine
+        self._walks: dict[str, dict[str, tuple[_Walk, ...]]] = {}
         self._building = threading.Lock()
         self._payload_keys: dict[str, frozenset[str]] = {}
 
@@ -99,7 +111,9 @@ class Lifecycle:
         if machine is None:
             with self._building:
                 if self._machine is None:
-                    self._machine = self._build()
+                    built = self._build()
+                    self._walks = _walks(built)
+                    self._machine = built
                 machine = self._machine
         return machine
 
@@ -111,7 +125,11 @@ class Lifecycle:
         machine = self.machine
         state, trigger = act.state, act.trigger
         try:
-            moved = machine.events[trigger].trigger(act)
+            walks = self._walks.get(trigger)
+            if walks is not None and state in machine.states:
+                moved = _walk(walks, state, act)
+            else:
+                moved = machine.events[trigger].trigger(act)
         except MachineError:  # no row of this trigger leaves this state
             allowed = ", ".join(machine.get_triggers(state)) or Message("none (final)")
             raise TransitionRefused(
@@ -189,6 +207,80 @@ class Lifecycle:
 
 
 _LIFECYCLES: dict[Workflow, Lifecycle] = {}
+
+
+class _Walk:
+    """One transition of the Machine as the walk runs it: its conditions, then the callbacks
+    before the state changes (the Machine's ``before_state_change``, then its ``before``)."""
+
+    __slots__ = ("callbacks", "conditions", "dest", "transition")
+
+    def __init__(self, transition: Any, callbacks: tuple[Any, ...]) -> None:
+        self.transition = transition
+        self.conditions = tuple(condition.func for condition in transition.conditions)
+        self.callbacks = callbacks
+        self.dest = transition.dest
+
+
+class _Event:
+    """What a condition or callback is handed on the walk: the act (``model``) and the
+    transition being tried, as the Machine's event data carries them."""
+
+    __slots__ = ("model", "transition")
+
+    def __init__(self, model: Act) -> None:
+        self.model = model
+        self.transition: Any = None
+
+
+def _walks(machine: Any) -> dict[str, dict[str, tuple[_Walk, ...]]]:
+    """The Machine's transitions of each event that the walk does exactly as the Machine
+    would (see the module's docstring); events with anything more are left out."""
+    if (machine.prepare_event or machine.finalize_event or machine.on_exception
+            or machine.after_state_change or machine.on_final or machine.has_queue
+            or not machine.send_event or machine.ignore_invalid_triggers
+            or not all(callable(callback) for callback in machine.before_state_change)):
+        return {}
+    plain_states = {name for name, state in machine.states.items()
+                    if not (state.on_enter or state.on_exit or state.final
+                            or state.ignore_invalid_triggers)}
+    walks: dict[str, dict[str, tuple[_Walk, ...]]] = {}
+    for name, event in machine.events.items():
+        by_state: dict[str, tuple[_Walk, ...]] = {}
+        for source, transitions in event.transitions.items():
+            if source not in plain_states or not all(
+                    not transition.prepare and not transition.after
+                    and transition.dest in plain_states
+                    and all(condition.target is True and callable(condition.func)
+                            for condition in transition.conditions)
+                    and all(callable(callback) for callback in transition.before)
+                    for transition in transitions):
+                break
+            by_state[source] = tuple(
+                _Walk(transition, (*machine.before_state_change, *transition.before))
+                for transition in transitions)
+        else:
+            walks[name] = by_state
+    return walks
+
+
+def _walk(walks: dict[str, tuple[_Walk, ...]], state: str, act: Act) -> bool:
+    """Fire on ``act`` in ``state`` by the walk: whether a transition was taken (the
+    Machine's ``MachineError`` when none leaves ``state``)."""
+    from transitions import MachineError
+
+    found = walks.get(state)
+    if found is None:
+        raise MachineError(f"Can't trigger event {act.trigger} from state {state}!")
+    event = _Event(act)
+    for walk in found:
+        event.transition = walk.transition
+        if all(condition(event) == True for condition in walk.conditions):  # noqa: E712  (the Machine's test)
+            for callback in walk.callbacks:
+                callback(event)
+            act.workflow_state = walk.dest
+            return True
+    return False
 
 
 def _resolve(rule: Rule) -> tuple[tuple[Check, ...], Check | None]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -340,6 +341,10 @@ class Store:
         self.engine, self.mode = open_engine(url, create=create, synchronous=synchronous)
         self.dialect = self.engine.dialect.name
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
+        #: a SQLite file's writer connection, kept between transactions (see :meth:`_held`)
+        self._held_connection: Any = None
+        self._holding = threading.Lock()
+        self._hold = self.mode in ("rw", "rwc")
         #: the SQLite file's absolute path (None on PostgreSQL and in memory)
         self.path: str | None = (self.engine.url.database
                                  if self.mode not in ("server", "memory") else None)
@@ -399,7 +404,39 @@ class Store:
     def write_connection(self) -> AbstractContextManager[Any]:
         """:meth:`write` as a ``Connection`` in the transaction, without a session."""
         self._writable()
+        if self._hold:
+            return self._held()
         return _connection_transaction(self._writer)
+
+    @contextmanager
+    def _held(self) -> Iterator[Any]:
+        """:func:`_connection_transaction` on a SQLite file's writer connection, kept checked
+        out between transactions: an act pays no pool checkout and check-in. SQLite has one
+        writer at a time, so one such connection per store serves; a transaction that finds
+        it in use (another thread's, or this thread's own enclosing one) takes one from the
+        pool as before. A transaction that fails gives the connection back to the pool (which
+        rolls back whatever it still holds), as every transaction did."""
+        if not self._holding.acquire(blocking=False):
+            with _connection_transaction(self._writer) as connection:
+                yield connection
+            return
+        try:
+            connection = self._held_connection
+            if connection is None:
+                connection = self._held_connection = self._writer.connect()
+            committing = False
+            try:
+                with connection.begin():
+                    yield connection
+                    committing = True
+            except BaseException as exc:
+                self._held_connection = None
+                connection.close()
+                if isinstance(exc, DBAPIError):
+                    _translate(exc, self.dialect, committing)
+                raise
+        finally:
+            self._holding.release()
 
     def _writable(self) -> None:
         if self.read_only:
@@ -437,6 +474,13 @@ class Store:
             return {key: value for key, value in rows}
 
     def dispose(self) -> None:
+        if self._holding.acquire(blocking=False):
+            try:
+                if self._held_connection is not None:
+                    self._held_connection.close()
+                    self._held_connection = None
+            finally:
+                self._holding.release()
         self.engine.dispose()
 
 

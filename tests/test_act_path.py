@@ -160,3 +160,37 @@ def test_records_made_outside_an_act_are_vouched_for_by_the_next(
         refusals = session.scalars(select(Refusal)).all()
     assert refusals and all(refusal.attest_seq is not None for refusal in refusals)
     assert engine.verify_audit().ok
+
+
+def test_acts_on_a_sqlite_file_reuse_one_writer_connection(
+        engine: Engine, walker: Walker) -> None:
+    """On a SQLite file, acts after the first check no connection out of the pool: the store
+    keeps its writer connection. A refused act hands it back (the pool rolls back what it
+    held), and the next act takes one again, once; nothing of the refused act is written."""
+    from sqlalchemy import event
+
+    if engine.store.dialect != "sqlite":
+        assert not engine.store._hold  # PostgreSQL: every transaction from the pool
+        return
+    case_id, other = walker.create(), walker.create()
+    engine.fire(case_id, "submit", COUNTY)
+    checkouts: list[object] = []
+    listener = lambda *_args: checkouts.append(_args)  # noqa: E731
+    event.listen(engine.store.engine, "checkout", listener)
+    try:
+        engine.fire(case_id, "review", CITY)
+        engine.fire(other, "submit", COUNTY)
+        writes = len(checkouts)
+        with pytest.raises(TransitionRefused):
+            engine.fire(other, "recommend", CITY)
+        refused = len(checkouts)
+        engine.fire(other, "review", CITY)
+        engine.fire(case_id, "recommend", CITY)
+    finally:
+        event.remove(engine.store.engine, "checkout", listener)
+    # the refusal is recorded in a transaction of its own, from the pool (one checkout), and
+    # the writer connection, given back on the refusal, is taken again for the next act
+    assert (writes, refused, len(checkouts)) == (0, 1, 2)
+    assert [engine.get(case_id).state, engine.get(other).state] == ["recommended",
+                                                                    "city_reviewed"]
+    assert engine.verify_audit().ok

@@ -270,3 +270,79 @@ def test_sources_star_is_every_state_neither_final_nor_closed() -> None:
     assert set(attach.sources) == {state.name for state in workflow.states
                                    if not state.final and not state.closed}
     assert {"revoked", "withdrawn", "rejected", "not_selected"}.isdisjoint(attach.sources)
+
+
+def _toy_machine(**extra: object) -> tuple[object, list[str]]:
+    """A Machine shaped like the lifecycle's (callables, ``send_event``, no model), whose
+    conditions and callbacks log what they were handed."""
+    from transitions import Machine
+
+    seen: list[str] = []
+
+    def log(name: str, answer: object = None) -> object:
+        def callback(event: object) -> object:
+            seen.append(f"{name}:{event.model.workflow_state}:{event.transition.dest}")
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return callback
+
+    machine = Machine(model=None, states=["a", "b", "c"], initial="a", auto_transitions=False,
+                      send_event=True, model_attribute="workflow_state",
+                      before_state_change=[log("taken")], **extra)
+    machine.add_transition("go", "a", "b", conditions=[log("first", True), log("no", False)],
+                           before=[log("effect")])
+    machine.add_transition("go", "a", "c", conditions=[log("second", True)],
+                           before=[log("effect")])
+    machine.add_transition("fail", "a", "b", conditions=[log("raises", ValueError("no"))])
+    return machine, seen
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.workflow_state = "a"
+        self.trigger = "go"
+
+
+@pytest.mark.parametrize("trigger", ["go", "fail", "unknown-from-b"])
+def test_an_act_walks_the_machines_own_transitions_as_the_machine_fires_them(
+        trigger: str) -> None:
+    """The walk of an event (``lifecycle._walk``) tries the Machine's transitions in order,
+    stops at the first condition that says no, runs ``before_state_change`` then ``before``
+    and moves the state; a condition that raises, and a state the event does not leave,
+    end it as they end the Machine's own processing."""
+    from transitions import MachineError
+
+    from gdcluster.engine.lifecycle import _walk, _walks
+
+    outcomes = []
+    for walked in (True, False):
+        machine, seen = _toy_machine()
+        model = _Model()
+        if trigger == "unknown-from-b":
+            model.workflow_state, name = "b", "go"
+        else:
+            name = trigger
+        try:
+            moved = (_walk(_walks(machine)[name], model.workflow_state, model) if walked
+                     else machine.events[name].trigger(model))
+        except (MachineError, ValueError) as error:
+            moved = type(error).__name__
+        outcomes.append((moved, model.workflow_state, seen))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] in ({"go": True, "fail": "ValueError"}.get(trigger, "MachineError"),)
+
+
+def test_an_event_with_more_than_the_walk_does_is_fired_by_the_machine() -> None:
+    """A Machine with callbacks the walk does not run (here ``after_state_change``, or a
+    state's ``on_enter``) is left to the Machine; the shipped table is walked entirely."""
+    from gdcluster.engine.lifecycle import _walks
+
+    machine, _seen = _toy_machine(after_state_change=[lambda event: None])
+    assert _walks(machine) == {}
+    machine, _seen = _toy_machine()
+    machine.get_state("c").on_enter.append(lambda event: None)
+    assert set(_walks(machine)) == {"fail"}
+    shipped = Lifecycle.of(load_workflow())
+    assert set(_walks(shipped.machine)) == set(shipped.machine.events)
