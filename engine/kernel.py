@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import col
 
 from gdcluster.engine import audit, case_rows, deadlines
 from gdcluster.engine.actors import Actor
@@ -52,6 +51,7 @@ from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.parse import as_case_id
+from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import Store, connection_of
 from gdcluster.engine.views import CaseView, case_view
 from gdcluster.states.workflow import PREVIOUS
@@ -133,18 +133,17 @@ class Transaction:
         if self._session is not None:
             self._session.close()
 
-    def claim_deadline(self, deadline_id: int, at: datetime) -> bool:
+    def claim_deadline(self, deadline_id: int, at: datetime, *,
+                       result: str | None = None) -> bool:
         """``pending → fired`` for a deadline due at ``at``, conditionally: exactly one process
         wins. Winning is the one capability to act as ``system`` on the deadline's case in this
         transaction (DESIGN §8a): the timers act only on a due deadline they hold, and no
-        caller gets the scheduler's authority by naming it."""
-        won = self.connection.execute(
-            update(Deadline)
-            .where(col(Deadline.id) == deadline_id, col(Deadline.status) == "pending",
-                   col(Deadline.due_at) <= at)
-            .values(status="fired", fired_at=at)
-            .returning(col(Deadline.case_id))
-        ).first()
+        caller gets the scheduler's authority by naming it. ``result``: the deadline's outcome,
+        written by the same statement (the sweep decides it before it claims)."""
+        values = {"claim_id": deadline_id, "claim_at": at}
+        if result is not None:
+            values["claim_result"] = result[:4000]
+        won = _CLAIMS[result is not None].first(self.connection, values)
         if won is not None and won[0] is not None:
             self._timer_cases.add(won[0])
         return won is not None
@@ -525,6 +524,16 @@ class Kernel:
 
         return load
 
+
+_DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
+#: ``Transaction.claim_deadline``'s statement: without the deadline's result, and with it.
+_CLAIMS = {with_result: Prepared(
+    update(_DEADLINES)
+    .where(_DEADLINES.c.id == bindparam("claim_id"), _DEADLINES.c.status == "pending",
+           _DEADLINES.c.due_at <= bindparam("claim_at"))
+    .values(status="fired", fired_at=bindparam("claim_at"),
+            **({"result": bindparam("claim_result")} if with_result else {}))
+    .returning(_DEADLINES.c.case_id)) for with_result in (False, True)}
 
 _CASE_TABLE = Case.__table__  # type: ignore[attr-defined]
 _UPDATE_CASE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("_case_id"),

@@ -49,6 +49,7 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.i18n import N_, Message, localize, ngettext
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.models import Case, Deadline
+from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import connection_of
 from gdcluster.engine.timers import (
     BUSY,
@@ -292,29 +293,31 @@ def _fire_case_deadline(
                                          skip_locked=not wait)
         if found is None and not wait:
             return False, None, False
-        if not transaction.claim_deadline(row.id, at):                 # 2. the deadline
-            return False, Plan(NOT_APPLICABLE, ""), False
         session = transaction.session
         calendars = shared.reader(session)
-        case = found.case if found is not None else None
         if found is None:
             decided = not_applicable(f"case {row.case_id} does not exist")
-        else:
-            decided = plan(session, row, found.case, at,
-                           Reads(session, found.parts, calendar=calendars))
+        else:  # decided before the claim (reads only), so that the claim writes the outcome
+            try:
+                decided = plan(session, row, found.case, at,
+                               Reads(session, found.parts, calendar=calendars))
+            except (EngineError, KeyError):  # refused, or waiting: if the deadline is ours
+                if not transaction.claim_deadline(row.id, at):  # another process fired it
+                    return False, Plan(NOT_APPLICABLE, ""), False
+                raise  # as if it came after the claim: the transaction rolls back
+        # 2. the deadline, with its outcome
+        if not transaction.claim_deadline(row.id, at, result=decided.result):
+            return False, Plan(NOT_APPLICABLE, ""), False
         wrote_due = False
         if decided.trigger is not None:                                # 3. the audit head
-            assert case is not None and found is not None
-            kernel.transition(transaction, case, decided.trigger, SYSTEM,
+            assert found is not None
+            kernel.transition(transaction, found.case, decided.trigger, SYSTEM,
                               dict(decided.payload), at, calendar=calendars,
                               round_row=found.round)
-            wrote_due = session.scalar(
-                select(col(Deadline.id)).where(col(Deadline.case_id) == case.id,
-                                               col(Deadline.status) == "pending",
-                                               col(Deadline.due_at) <= cutoff).limit(1)
-            ) is not None
+            session.flush()
+            wrote_due = _DUE_ON_CASE.first(transaction.connection, {
+                "case_id": found.case.id, "cutoff": cutoff}) is not None
         elif decided.outcome == REMINDED:
-            assert case is not None
             assert found is not None
             _remind(transaction, row, found, decided, at)
         elif decided.reschedule is not None:  # moved, not fired: a row for the new time
@@ -322,8 +325,14 @@ def _fire_case_deadline(
             deadlines.schedule(session, kind=row.kind, key=key, due_at=due_at, now=at,
                                case_id=row.case_id)
             wrote_due = due_at <= cutoff
-        _set_result(session, row.id, decided.result)
         return True, decided, wrote_due
+
+
+_DEADLINE = Deadline.__table__  # type: ignore[attr-defined]
+#: Whether an act left a pending deadline of its case already due (the sweep goes back).
+_DUE_ON_CASE = Prepared(select(_DEADLINE.c.id).where(
+    _DEADLINE.c.case_id == bindparam("case_id"), _DEADLINE.c.status == "pending",
+    _DEADLINE.c.due_at <= bindparam("cutoff")).limit(1))
 
 
 def _remind(transaction: Transaction, row: Any, found: case_rows.Loaded, decided: Plan,
