@@ -282,10 +282,12 @@ def _handle(
 def _fire_case_deadline(
     kernel: Kernel, row: Any, at: datetime, cutoff: datetime, *, wait: bool, shared: _Calendars
 ) -> tuple[bool, Plan | None, bool]:
-    """Lock the case, claim the deadline, act — in one transaction of the act kernel, whose
-    event is published after it commits. Without ``wait``, a case row another transaction
-    holds (PostgreSQL: ``SKIP LOCKED``) is left for later (``Plan`` None), so several
-    sweepers spread over different cases instead of queueing on the same one."""
+    """Lock the case (read with its round and parts), decide, claim the deadline with its
+    outcome, act — in one transaction of the act kernel, whose event is published after it
+    commits. Without ``wait``, a case row another transaction holds (PostgreSQL: ``SKIP
+    LOCKED``) is left for later (``Plan`` None), so several sweepers spread over different
+    cases instead of queueing on the same one. ``shared``: the batch's working-day
+    calendar."""
     with kernel.transaction() as transaction:
         # 1. the case row, with its round and its parts (deadlines, objections, reports:
         # what the timer's plan reads), by one statement
