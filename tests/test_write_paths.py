@@ -8,7 +8,7 @@
   events, counted);
 * a 催报 sweep's act reads its case — with its round, deadlines, objections and reports — by
   one statement and nothing of them again, its batch reads the working-day calendar once,
-  and each act is one write transaction of at most 17 statements (statements counted).
+  and each act is one write transaction of at most 15 statements (statements counted).
 """
 
 from __future__ import annotations
@@ -174,11 +174,12 @@ def read_from(statement: str) -> str | None:
 
 #: What a 催报 act's transaction sends at most: its start on SQLite (``BEGIN IMMEDIATE``), the
 #: case read with its round and parts, the claim of the deadline with its outcome, the grace
-#: deadline, the case, the audit head and row, the notice's three renderings and their
-#: deliveries, the check for deadlines the act left due, and the seal (records not vouched
-#: for yet, the notices and the deadline vouched for, the audit row and the head amended).
-#: Before it, the sweep's check that the deadline is still pending (a read of its own).
-REPORT_DUE_ACT_STATEMENTS = 17
+#: deadline, the case, the audit head and row, the notice's three renderings (one statement)
+#: and their deliveries, the check for deadlines the act left due, and the seal (records not
+#: vouched for yet, the notices and the deadline vouched for, the audit row and the head
+#: amended). Before it, the sweep's check that the deadline is still pending (a read of its
+#: own).
+REPORT_DUE_ACT_STATEMENTS = 15
 
 
 def test_a_report_deadline_act_reads_its_case_once_and_is_one_transaction(
