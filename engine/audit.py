@@ -135,6 +135,13 @@ def _statements() -> SimpleNamespace:
             update(head).where(head.c.id == 1, head.c.seq == bindparam("old_seq"),
                                head.c.hash == bindparam("old_hash"))
             .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))),
+        # ``amend``: the head row's new attest and hash, then the head's hash
+        amend_row=Prepared(update(rows).where(rows.c.seq == bindparam("amend_seq"))
+                           .values(attest=bindparam("amend_attest"),
+                                   hash=bindparam("amend_hash"))),
+        amend_head=Prepared(update(head).where(head.c.id == 1,
+                                               head.c.seq == bindparam("amend_seq"))
+                            .values(hash=bindparam("amend_hash"))),
     )
 
 
@@ -243,20 +250,15 @@ def append(
 def amend(connection: Any, last: Appended, attest: dict[str, Any]) -> Appended:
     """Add ``attest`` to the row ``last`` just appended (still the head, still locked by this
     transaction): its new hash, written to the row and the head."""
-    from gdcluster.engine.records import AuditEntry, AuditHead
-
     values = dict(last.values)
     merged = json.loads(values["attest"]) if values.get("attest") else {}
     merged.update(attest)
     values["attest"] = canonical_json(merged)
     values["hash"] = row_hash(SimpleNamespace(**values))
-    rows = AuditEntry.__table__  # type: ignore[attr-defined]
-    head = AuditHead.__table__  # type: ignore[attr-defined]
-    connection.execute(update(rows).where(rows.c.seq == last.seq)
-                       .values(attest=values["attest"], hash=values["hash"]))
-    moved = connection.execute(update(head).where(head.c.id == 1, head.c.seq == last.seq)
-                               .values(hash=values["hash"])).rowcount
-    if moved != 1:
+    sql = _statements()
+    sql.amend_row.run(connection, {"amend_seq": last.seq, "amend_attest": values["attest"],
+                                   "amend_hash": values["hash"]})
+    if sql.amend_head.run(connection, {"amend_seq": last.seq, "amend_hash": values["hash"]}) != 1:
         raise RuntimeError(f"audit row {last.seq} is no longer the head of the chain")
     writer = id(connection.engine)
     _LAST_HEADS[writer] = (last.seq, values["hash"], values["at"])

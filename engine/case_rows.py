@@ -24,7 +24,7 @@ from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Rou
 from gdcluster.engine.plain_reads import DEADLINE_PART, OBJECTION_PART, REPORT_PART
 from gdcluster.engine.prepared import Prepared
 
-__all__ = ["CaseRow", "Loaded", "RoundRow", "case_parts", "load", "write"]
+__all__ = ["CaseRow", "Loaded", "RoundRow", "case_parts", "load", "load_for_timer", "write"]
 
 _CASE = Case.__table__  # type: ignore[attr-defined]
 _ROUND = Round.__table__  # type: ignore[attr-defined]
@@ -183,7 +183,24 @@ def load(connection: Any, case_id: int, *, application: bool = False,
     holds the database) with its round (locked too with ``lock_round``), its parts (none read
     without ``parts``), and its application as stored when asked (else None); None when there
     is no such case."""
-    rows = _LOADS[application, parts, lock_round].rows(connection, {"case_id": case_id})
+    return _loaded(_LOADS[application, parts, lock_round].rows(connection, {"case_id": case_id}),
+                   application)
+
+
+#: A timer's load (``engine/sweep.py``): the case with its round and its parts, the case row
+#: locked — or, with ``skip_locked`` (PostgreSQL), not read at all while another transaction
+#: holds it.
+_TIMER_LOADS = {skip: Prepared(_load_statement().with_for_update(of=_CASE, skip_locked=skip))
+                for skip in (False, True)}
+
+
+def load_for_timer(connection: Any, case_id: int, *, skip_locked: bool = False) -> Loaded | None:
+    """:func:`load` with the case's parts, for a due deadline: None when there is no such case
+    (or, with ``skip_locked``, when another transaction holds its row)."""
+    return _loaded(_TIMER_LOADS[skip_locked].rows(connection, {"case_id": case_id}), False)
+
+
+def _loaded(rows: list[Sequence[Any]], application: bool) -> Loaded | None:
     if not rows:
         return None
     row = rows[0]

@@ -125,7 +125,9 @@ def case_snapshot(case: Any) -> list[Any]:
 
 
 @cache
-def _seal_statements(covered: Covered) -> tuple[Any, Any]:
+def _seal_statements(covered: Covered) -> tuple[Any, Any, Any]:
+    """The claim of the records not yet vouched for, the read of those claimed, and the two
+    in one: the claim returning the columns hashed (where the database can)."""
     table = covered.table
     claim = update(table).where(table.c.attest_seq.is_(None))
     chosen = covered.selectable()
@@ -134,9 +136,10 @@ def _seal_statements(covered: Covered) -> tuple[Any, Any]:
     from sqlalchemy import bindparam
 
     claim = claim.values(attest_seq=bindparam("seal_seq"))
-    read = (select(*(table.c[name] for name in covered.columns))
-            .where(table.c.attest_seq == bindparam("seal_seq")).order_by(table.c.id))
-    return claim, read
+    columns = [table.c[name] for name in covered.columns]
+    read = select(*columns).where(table.c.attest_seq == bindparam("seal_seq")).order_by(
+        table.c.id)
+    return claim, read, claim.returning(*columns)
 
 
 def unvouched_checks() -> list[Any]:
@@ -189,8 +192,12 @@ def pending_groups(connection: Connection, seq: int,
     for covered, found in zip(COVERED, flags, strict=True):
         if not found:
             continue
-        claim, read = _seal_statements(covered)
-        if connection.execute(claim, {"seal_seq": seq}).rowcount:
+        claim, read, returning = _seal_statements(covered)
+        if connection.dialect.update_returning:  # claimed and read by one statement
+            claimed = connection.execute(returning, {"seal_seq": seq}).all()
+            if claimed:  # in id order (the first column), as the read gives them
+                groups[covered.name] = group(sorted(claimed, key=lambda row: row[0]))
+        elif connection.execute(claim, {"seal_seq": seq}).rowcount:
             groups[covered.name] = group(connection.execute(read, {"seal_seq": seq}))
     return groups
 

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import col
 
 from gdcluster.engine import audit, case_rows, deadlines
 from gdcluster.engine.actors import Actor
@@ -52,6 +51,7 @@ from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.parse import as_case_id
+from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import Store, connection_of
 from gdcluster.engine.views import CaseView, case_view
 from gdcluster.states.workflow import PREVIOUS
@@ -59,7 +59,7 @@ from gdcluster.states.workflow import PREVIOUS
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
 
-__all__ = ["Kernel", "Transaction", "TransitionEvent"]
+__all__ = ["Kernel", "Transaction", "TransitionEvent", "acting"]
 
 log = logging.getLogger("gdcluster")
 
@@ -133,18 +133,17 @@ class Transaction:
         if self._session is not None:
             self._session.close()
 
-    def claim_deadline(self, deadline_id: int, at: datetime) -> bool:
+    def claim_deadline(self, deadline_id: int, at: datetime, *,
+                       result: str | None = None) -> bool:
         """``pending → fired`` for a deadline due at ``at``, conditionally: exactly one process
         wins. Winning is the one capability to act as ``system`` on the deadline's case in this
         transaction (DESIGN §8a): the timers act only on a due deadline they hold, and no
-        caller gets the scheduler's authority by naming it."""
-        won = self.connection.execute(
-            update(Deadline)
-            .where(col(Deadline.id) == deadline_id, col(Deadline.status) == "pending",
-                   col(Deadline.due_at) <= at)
-            .values(status="fired", fired_at=at)
-            .returning(col(Deadline.case_id))
-        ).first()
+        caller gets the scheduler's authority by naming it. ``result``: the deadline's outcome,
+        written by the same statement (the sweep decides it before it claims)."""
+        values = {"claim_id": deadline_id, "claim_at": at}
+        if result is not None:
+            values["claim_result"] = result[:4000]
+        won = _CLAIMS[result is not None].first(self.connection, values)
         if won is not None and won[0] is not None:
             self._timer_cases.add(won[0])
         return won is not None
@@ -154,10 +153,13 @@ class Transaction:
         case_id: int | None = None, round_year: int | None = None,
         from_state: str | None = None, to_state: str | None = None, reason: str | None = None,
         payload: dict[str, Any] | None = None, case: Case | CaseRow | None = None,
+        round_row: RoundRow | None = None,
     ) -> TransitionEvent:
         """Append the act's audit row and run the transaction hooks (inside the transaction:
         a hook that raises aborts the act). ``case``: the case as the act left it, which the
-        row records (``audit verify`` replays cases from these)."""
+        row records (``audit verify`` replays cases from these). A ``CaseRow`` (the act read
+        and wrote it as a row) and ``round_row`` (its round as the act read it) are what the
+        hooks read of them (:func:`acting`), instead of reading them again."""
         payload = payload or {}
         entry = audit.append(
             self.executor(), actor=str(actor), trigger=trigger, article=article, at=at,
@@ -170,10 +172,17 @@ class Transaction:
         self._unvouched = entry.unvouched
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
                                 at, reason, dict(payload), entry.seq, entry.prev_hash)
-        for hook in list(self._hooks):
-            if trigger in getattr(hook, "triggers", (trigger,)):
-                self._unvouched = None  # the hook may write records after the row
-                hook(self.session, event)
+        hooks = [hook for hook in self._hooks
+                 if trigger in getattr(hook, "triggers", (trigger,))]
+        if hooks:
+            self._unvouched = None  # the hooks may write records after the row
+            session = self.session
+            session.info[_ACTING] = _acting_rows(case, round_row)
+            try:
+                for hook in hooks:
+                    hook(session, event)
+            finally:
+                session.info.pop(_ACTING, None)
         self.events.append(event)
         return event
 
@@ -215,6 +224,26 @@ class Transaction:
             self._session.flush()
         if self._last is not None:
             self._last = seal(self.connection, self._last, unvouched)
+
+
+_ACTING = "gdcluster.acting"
+
+
+def _acting_rows(case: Any, round_row: RoundRow | None) -> dict[tuple[str, Any], Any]:
+    acting: dict[tuple[str, Any], Any] = {}
+    if isinstance(case, CaseRow):
+        acting["case", case.id] = case
+        if round_row is not None and round_row.year == case.round_year:
+            acting["round", round_row.year] = round_row
+    return acting
+
+
+def acting(session: Session, what: str, key: Any) -> Any:
+    """Inside a transaction hook: the act's case (``what`` "case", ``key`` its id) as the act
+    left it, or its round (``"round"``, its year) as the act read it, when the act handed
+    them to :meth:`Transaction.record` as rows; else None (read them)."""
+    found = session.info.get(_ACTING)
+    return found.get((what, key)) if found else None
 
 
 @dataclass(frozen=True)
@@ -406,7 +435,8 @@ class Kernel:
 
     def transition(
         self, transaction: Transaction, case: Case | CaseRow, trigger: str, who: Actor,
-        payload: dict[str, Any], now: datetime, *, calendar: WorkCalendar | None = None,
+        payload: dict[str, Any], now: datetime, *,
+        calendar: WorkCalendar | Callable[[], WorkCalendar] | None = None,
         round_row: RoundRow | None = None, application: str | None = None,
         round_locked: bool = False,
     ) -> TransitionEvent:
@@ -415,7 +445,8 @@ class Kernel:
         The Machine decides the row and moves the case; a state that remembers records the
         state the case came from, and a row back to that state clears it; then the case is
         written, a final or closed state settles the case's pending deadlines, and the audit
-        row is recorded.
+        row is recorded. ``calendar``: the working-day calendar, or a function that reads it
+        when the act first counts working days (default: read in the transaction then).
         """
         if who.kind == "system" and case.id not in transaction._timer_cases:
             raise PermissionDenied(
@@ -426,7 +457,8 @@ class Kernel:
                   trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction) if calendar is None
-                  else lambda: calendar, loaded_round=round_row, round_locked=round_locked,
+                  else calendar if callable(calendar) else lambda: calendar,
+                  loaded_round=round_row, round_locked=round_locked,
                   stored_application=application)
         from_state = case.state
         rule = self.lifecycle.take(act)
@@ -446,7 +478,7 @@ class Kernel:
         return transaction.record(
             actor=who, trigger=trigger, article=rule.article, at=now, case_id=case.id,
             round_year=case.round_year, from_state=from_state, to_state=case.state,
-            reason=act.reason, payload=act.audit, case=case,
+            reason=act.reason, payload=act.audit, case=case, round_row=act.loaded_round,
         )
 
     # ------------------------------------------------------------------ refusals
@@ -492,6 +524,16 @@ class Kernel:
 
         return load
 
+
+_DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
+#: ``Transaction.claim_deadline``'s statement: without the deadline's result, and with it.
+_CLAIMS = {with_result: Prepared(
+    update(_DEADLINES)
+    .where(_DEADLINES.c.id == bindparam("claim_id"), _DEADLINES.c.status == "pending",
+           _DEADLINES.c.due_at <= bindparam("claim_at"))
+    .values(status="fired", fired_at=bindparam("claim_at"),
+            **({"result": bindparam("claim_result")} if with_result else {}))
+    .returning(_DEADLINES.c.case_id)) for with_result in (False, True)}
 
 _CASE_TABLE = Case.__table__  # type: ignore[attr-defined]
 _UPDATE_CASE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("_case_id"),

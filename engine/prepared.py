@@ -10,8 +10,10 @@ apply to each parameter and each result column — and runs it on the DBAPI curs
 connection the transaction already holds, in that transaction.
 
 What is observed stays observed: while anything listens to the engine's
-``before_cursor_execute`` (the tests that count statements, the benchmarks' counters), a
-statement goes through ``Connection.execute`` as usual, so every statement is seen.
+``before_cursor_execute`` (the tests that count statements, the benchmarks' counters), the
+same SQL goes through ``Connection.exec_driver_sql``, which those listeners see (and which
+does not compile the statement again: a multi-row ``VALUES`` is not in SQLAlchemy's
+compiled cache).
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ class Prepared:
             self._by_dialect[dialect.name] = found
         return found
 
-    def _cursor(self, connection: Any, params: dict[str, Any] | None
-                ) -> tuple[Any, _Compiled]:
+    def _arguments(self, connection: Any, params: dict[str, Any] | None
+                   ) -> tuple[Any, _Compiled]:
         compiled = self._by_dialect.get(connection.dialect.name)
         if compiled is None:
             compiled = self._compiled(connection.dialect)
@@ -84,6 +86,11 @@ class Prepared:
                 values[name] = processor(values[name])
         arguments: Any = (tuple([values[name] for name in compiled.names])
                           if compiled.positional else values)
+        return arguments, compiled
+
+    def _cursor(self, connection: Any, params: dict[str, Any] | None
+                ) -> tuple[Any, _Compiled]:
+        arguments, compiled = self._arguments(connection, params)
         cursor = None
         try:
             cursor = connection.connection.dbapi_connection.cursor()
@@ -99,13 +106,16 @@ class Prepared:
     def rows(self, connection: Any, params: dict[str, Any] | None = None
              ) -> list[Sequence[Any]]:
         """The result rows (as tuples, each column converted as SQLAlchemy would)."""
-        if connection.dispatch.before_cursor_execute:
-            return [tuple(row) for row in connection.execute(self.statement, params or {})]
-        cursor, compiled = self._cursor(connection, params)
-        try:
-            fetched = cursor.fetchall()
-        finally:
-            cursor.close()
+        if connection.dispatch.before_cursor_execute:  # observed: the same SQL, seen
+            arguments, compiled = self._arguments(connection, params)
+            fetched: list[Any] = [tuple(row) for row in
+                                  connection.exec_driver_sql(compiled.sql, arguments)]
+        else:
+            cursor, compiled = self._cursor(connection, params)
+            try:
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
         converts = compiled.converts
         if not converts:
             return fetched
@@ -126,8 +136,9 @@ class Prepared:
 
     def run(self, connection: Any, params: dict[str, Any] | None = None) -> int:
         """Run a statement that returns no rows; the number of rows it changed."""
-        if connection.dispatch.before_cursor_execute:
-            return int(connection.execute(self.statement, params or {}).rowcount)
+        if connection.dispatch.before_cursor_execute:  # observed: the same SQL, seen
+            arguments, compiled = self._arguments(connection, params)
+            return int(connection.exec_driver_sql(compiled.sql, arguments).rowcount)
         cursor, _compiled = self._cursor(connection, params)
         try:
             return int(cursor.rowcount)

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from gdcluster.engine import deadlines
+from gdcluster.engine import case_rows, deadlines
 from gdcluster.engine.clock import (
     as_utc,
     in_shanghai,
@@ -49,6 +49,7 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.i18n import N_, Message, localize, ngettext
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.models import Case, Deadline
+from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import connection_of
 from gdcluster.engine.timers import (
     BUSY,
@@ -62,11 +63,13 @@ from gdcluster.engine.timers import (
     SYSTEM,
     WAITING,
     Plan,
+    Reads,
     not_applicable,
     plan,
 )
 
 if TYPE_CHECKING:
+    from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.kernel import Kernel, Transaction
 
 log = logging.getLogger("gdcluster.scheduler")
@@ -187,12 +190,14 @@ def run_due(
             break
         # the batch's acts each commit on their own; what listeners do after a commit
         # (outbox files, e-mails) is done for the batch together when it ends
+        shared = _Calendars()  # the batch's working-day calendar, read when first needed
         with kernel.holding_deliveries():
             for row in rows:
                 if stop and stop.is_set():
                     break
                 at = cutoff if explicit else kernel.clock.now()
-                outcome, wrote_due = _handle(kernel, row, at, cutoff, wait=wait)
+                outcome, wrote_due = _handle(kernel, row, at, cutoff, wait=wait,
+                                             shared=shared)
                 if outcome is _DEFERRED:
                     deferred[row.id] = row
                     continue
@@ -223,14 +228,38 @@ class _Deferred:
 _DEFERRED = _Deferred()
 
 
+class _Calendars:
+    """The working-day calendar of a sweep's batch: read by the first of its acts that counts
+    working days, then shared by the others (each still its own transaction), as a round
+    batch's acts share theirs (``Kernel.act``'s ``calendar``). A year imported meanwhile is
+    seen by the next batch; a deadline waiting for it stays pending until then."""
+
+    def __init__(self) -> None:
+        self._loaded: WorkCalendar | None = None
+
+    def reader(self, session: Session) -> Callable[[], WorkCalendar]:
+        """The calendar, read in ``session`` if this batch has not read it yet."""
+        def calendar() -> WorkCalendar:
+            if self._loaded is None:
+                from gdcluster.engine.calendar import calendar_from_session  # start-up time
+
+                self._loaded = calendar_from_session(session)
+            return self._loaded
+
+        return calendar
+
+
 def _handle(
-    kernel: Kernel, row: Any, at: datetime, cutoff: datetime, *, wait: bool = True
+    kernel: Kernel, row: Any, at: datetime, cutoff: datetime, *, wait: bool = True,
+    shared: _Calendars | None = None,
 ) -> tuple[DeadlineOutcome | _Deferred | None, bool]:
     if not _still_pending(kernel, row.id):
         return None, False
     try:
         if row.case_id is not None:
-            claimed, plan_, wrote_due = _fire_case_deadline(kernel, row, at, cutoff, wait=wait)
+            claimed, plan_, wrote_due = _fire_case_deadline(
+                kernel, row, at, cutoff, wait=wait,
+                shared=shared if shared is not None else _Calendars())
             if plan_ is None:
                 return _DEFERRED, False
         else:
@@ -251,53 +280,72 @@ def _handle(
 
 
 def _fire_case_deadline(
-    kernel: Kernel, row: Any, at: datetime, cutoff: datetime, *, wait: bool = True
+    kernel: Kernel, row: Any, at: datetime, cutoff: datetime, *, wait: bool, shared: _Calendars
 ) -> tuple[bool, Plan | None, bool]:
-    """Lock the case, claim the deadline, act — in one transaction of the act kernel, whose
-    event is published after it commits. Without ``wait``, a case row another transaction
-    holds (PostgreSQL: ``SKIP LOCKED``) is left for later (``Plan`` None), so several
-    sweepers spread over different cases instead of queueing on the same one."""
+    """Lock the case (read with its round and parts), decide, claim the deadline with its
+    outcome, act — in one transaction of the act kernel, whose event is published after it
+    commits. Without ``wait``, a case row another transaction holds (PostgreSQL: ``SKIP
+    LOCKED``) is left for later (``Plan`` None), so several sweepers spread over different
+    cases instead of queueing on the same one. ``shared``: the batch's working-day
+    calendar."""
     with kernel.transaction() as transaction:
-        session = transaction.session
-        lock: Any = True if wait else {"skip_locked": True}
-        case = session.get(Case, row.case_id, with_for_update=lock)  # 1. the case row
-        if case is None and not wait:
+        # 1. the case row, with its round and its parts (deadlines, objections, reports:
+        # what the timer's plan reads), by one statement
+        found = case_rows.load_for_timer(transaction.connection, row.case_id,
+                                         skip_locked=not wait)
+        if found is None and not wait:
             return False, None, False
-        if not transaction.claim_deadline(row.id, at):                 # 2. the deadline
-            return False, Plan(NOT_APPLICABLE, ""), False
-        if case is None:
+        session = transaction.session
+        calendars = shared.reader(session)
+        if found is None:
             decided = not_applicable(f"case {row.case_id} does not exist")
-        else:
-            decided = plan(session, row, case, at)
+        else:  # decided before the claim (reads only), so that the claim writes the outcome
+            try:
+                decided = plan(session, row, found.case, at,
+                               Reads(session, found.parts, calendar=calendars))
+            except (EngineError, KeyError):  # refused, or waiting: if the deadline is ours
+                if not transaction.claim_deadline(row.id, at):  # another process fired it
+                    return False, Plan(NOT_APPLICABLE, ""), False
+                raise  # as if it came after the claim: the transaction rolls back
+        # 2. the deadline, with its outcome
+        if not transaction.claim_deadline(row.id, at, result=decided.result):
+            return False, Plan(NOT_APPLICABLE, ""), False
         wrote_due = False
         if decided.trigger is not None:                                # 3. the audit head
-            assert case is not None
-            kernel.transition(transaction, case, decided.trigger, SYSTEM,
-                              dict(decided.payload), at)
-            wrote_due = session.scalar(
-                select(col(Deadline.id)).where(col(Deadline.case_id) == case.id,
-                                               col(Deadline.status) == "pending",
-                                               col(Deadline.due_at) <= cutoff).limit(1)
-            ) is not None
+            assert found is not None
+            kernel.transition(transaction, found.case, decided.trigger, SYSTEM,
+                              dict(decided.payload), at, calendar=calendars,
+                              round_row=found.round)
+            session.flush()
+            wrote_due = _DUE_ON_CASE.first(transaction.connection, {
+                "case_id": found.case.id, "cutoff": cutoff}) is not None
         elif decided.outcome == REMINDED:
-            assert case is not None
-            _remind(transaction, row, case, decided, at)
+            assert found is not None
+            _remind(transaction, row, found, decided, at)
         elif decided.reschedule is not None:  # moved, not fired: a row for the new time
             key, due_at = decided.reschedule
             deadlines.schedule(session, kind=row.kind, key=key, due_at=due_at, now=at,
                                case_id=row.case_id)
             wrote_due = due_at <= cutoff
-        _set_result(session, row.id, decided.result)
         return True, decided, wrote_due
 
 
-def _remind(transaction: Transaction, row: Any, case: Case, decided: Plan, at: datetime) -> None:
+_DEADLINE = Deadline.__table__  # type: ignore[attr-defined]
+#: Whether an act left a pending deadline of its case already due (the sweep goes back).
+_DUE_ON_CASE = Prepared(select(_DEADLINE.c.id).where(
+    _DEADLINE.c.case_id == bindparam("case_id"), _DEADLINE.c.status == "pending",
+    _DEADLINE.c.due_at <= bindparam("cutoff")).limit(1))
+
+
+def _remind(transaction: Transaction, row: Any, found: case_rows.Loaded, decided: Plan,
+            at: datetime) -> None:
     """A reminder is an act without a state change: its audit row (and so its notice)."""
+    case = found.case
     transaction.record(
         actor=SYSTEM, trigger=row.kind, article=REMINDER_ARTICLES[row.kind], at=at,
         case_id=case.id, round_year=case.round_year, from_state=case.state,
         to_state=case.state, payload={**decided.payload, "due_at": _iso_local(row.due_at)},
-        case=case,
+        case=case, round_row=found.round,
     )
 
 

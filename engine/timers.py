@@ -34,6 +34,7 @@ its article.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -45,6 +46,7 @@ from sqlmodel import col
 
 from gdcluster.engine import deadlines, procedures
 from gdcluster.engine.actors import Actor
+from gdcluster.engine.case_rows import DEADLINE_PART, OBJECTION_PART, REPORT_PART, CaseRow
 from gdcluster.engine.clock import as_utc, end_of_day, local_date, local_text
 from gdcluster.engine.errors import EngineError
 from gdcluster.engine.i18n import Message
@@ -125,24 +127,36 @@ key_year = deadlines.key_year
 
 
 class Reads:
-    """What :func:`plan` reads beyond the case and the deadline, one query each. ``scheduler
-    pending`` answers the same questions from rows it read for a whole batch at once."""
+    """What :func:`plan` reads beyond the case and the deadline, one query each — or none,
+    answered from the case's parts as read with the case (``parts``: the rows of
+    ``case_rows.case_parts``, which the sweep reads with the case it locks). ``scheduler
+    pending`` answers the same questions from rows it read for a whole batch at once.
+    ``calendar``: where the working-day calendar comes from (a sweep's batch shares one)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, parts: Sequence[Sequence[Any]] | None = None,
+                 calendar: Callable[[], WorkCalendar] | None = None) -> None:
         self.session = session
+        self._parts = parts
         self._calendar: WorkCalendar | None = None
+        self._calendar_source = calendar
 
     def calendar(self) -> WorkCalendar:
         """The working-day calendar (built-in years and those imported), read once for all
         the rows these reads answer for."""
         if self._calendar is None:
-            from gdcluster.engine.calendar import calendar_from_session  # start-up time
+            if self._calendar_source is not None:
+                self._calendar = self._calendar_source()
+            else:
+                from gdcluster.engine.calendar import calendar_from_session  # start-up time
 
-            self._calendar = calendar_from_session(self.session)
+                self._calendar = calendar_from_session(self.session)
         return self._calendar
 
     def open_objections(self, case_id: int) -> list[int]:
         """The ids of the case's open objections, in order."""
+        if self._parts is not None:
+            return sorted(number for part, number, _at, _name, _unit, status, *_rest
+                          in self._parts if part == OBJECTION_PART and status == "open")
         return list(self.session.scalars(
             select(col(Objection.id))
             .where(col(Objection.case_id) == case_id, col(Objection.status) == "open")
@@ -150,13 +164,19 @@ class Reads:
 
     def report_filed(self, case_id: int, year: int) -> bool:
         """Whether the case's annual report for ``year`` is filed."""
+        if self._parts is not None:
+            return any(part == REPORT_PART and number == year
+                       for part, number, *_rest in self._parts)
         return connection_of(self.session).execute(
             _REPORT_FILED, {"case_id": case_id, "year": year}).first() is not None
 
     def report_due(self, case_id: int, year: int | None) -> datetime | None:
         """When the case's annual report for ``year`` is due (its deadline row), if known."""
-        return connection_of(self.session).execute(
-            _REPORT_DUE, {"key": deadlines.case_key(case_id, "report", year)}).scalar()
+        key = deadlines.case_key(case_id, "report", year)
+        if self._parts is not None:
+            return next((at for part, _number, at, _kind, found, *_rest in self._parts
+                         if part == DEADLINE_PART and found == key), None)
+        return connection_of(self.session).execute(_REPORT_DUE, {"key": key}).scalar()
 
 
 # the reads' statements, built once (Core: a timer's reads come before anything it writes)
@@ -166,7 +186,7 @@ _REPORT_FILED = select(col(AnnualReport.id)).where(
 _REPORT_DUE = select(col(Deadline.due_at)).where(col(Deadline.key) == bindparam("key"))
 
 
-def plan(session: Session, row: Any, case: Case, now: datetime,
+def plan(session: Session, row: Any, case: Case | CaseRow, now: datetime,
          reads: Reads | None = None) -> Plan:
     """Decide what ``row`` does to ``case`` as it stands at ``now``. Reads only (through
     ``reads``, default: one query each in ``session``).
@@ -266,7 +286,7 @@ def plan(session: Session, row: Any, case: Case, now: datetime,
     return not_applicable(Message("unknown deadline kind {kind!r}", kind=kind))
 
 
-def _review_apply_due(row: Any, case: Case) -> Plan:
+def _review_apply_due(row: Any, case: Case | CaseRow) -> Plan:
     """A 复核 round's application deadline for one covered case: 18.1 proposed (the 拟撤销
     procedure, never a revocation) unless the case applied in that round."""
     year = int(row.key.rsplit(":", 1)[-1])
@@ -285,7 +305,7 @@ def _review_apply_due(row: Any, case: Case) -> Plan:
                 "propose_revocation", {"reason_code": "18.1", "facts": facts})
 
 
-def _grace_end(reads: Reads, row: Any, case: Case) -> Plan:
+def _grace_end(reads: Reads, row: Any, case: Case | CaseRow) -> Plan:
     """The 催报 grace is over: the report still missing, the system opens the 18.3
     procedure."""
     year = deadlines.key_year(row.key)
@@ -301,7 +321,7 @@ def _grace_end(reads: Reads, row: Any, case: Case) -> Plan:
                 "propose_revocation", {"reason_code": "18.3", "facts": facts})
 
 
-def _hearing_end(session: Session, row: Any, case: Case, now: datetime) -> Plan:
+def _hearing_end(session: Session, row: Any, case: Case | CaseRow, now: datetime) -> Plan:
     """The 陈述申辩 period is over: by default nothing adverse, the case awaits the province's
     decision; where the policy lets the system decide, an unanswered period ends in
     ``revoke``."""

@@ -31,11 +31,12 @@ from gdcluster.engine.clock import local_date
 from gdcluster.engine.effects import NOT_PUBLICIZED, NOT_RECOMMENDED, NOT_SUBMITTED
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.kernel import TransitionEvent
+from gdcluster.engine.kernel import TransitionEvent, acting
 from gdcluster.engine.models import AuditEntry, Case, Round
 from gdcluster.engine.policies import policy_for
 from gdcluster.engine.procedures import current as current_procedure
-from gdcluster.engine.views import load_case, load_round
+from gdcluster.engine.views import load_case as _load_case
+from gdcluster.engine.views import load_round as _load_round
 from gdcluster.notifications.kinds import ALSO_KINDS, KIND_TRIGGERS, KINDS, TRIGGER_KINDS
 from gdcluster.notifications.settings import Settings
 
@@ -185,6 +186,18 @@ def anchor_text(event: TransitionEvent) -> str | None:
     if event.prev_hash is None:
         return None
     return f"存证 {event.audit_seq - 1}·{event.prev_hash[:16]}"
+
+
+def load_case(session: Session, case_id: int | None) -> Case:
+    """The act's case: as the act left it, when it handed it to the hooks; else read."""
+    found = acting(session, "case", case_id)
+    return found if found is not None else _load_case(session, case_id)
+
+
+def load_round(session: Session, year: int | None) -> Round:
+    """The round: as the act read it, when it handed it to the hooks; else read."""
+    found = acting(session, "round", year)
+    return found if found is not None else _load_round(session, year)
 
 
 def _book_title(title: str) -> str:

@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -80,7 +80,7 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
     paths = [os.path.join(outbox, f"{stem}.{rendering.format}") for rendering in renderings]
     session.flush()  # what the act left pending goes first, as it did before the notices
     connection = session.connection()
-    ids = list(connection.execute(_INSERT_NOTICE, [{
+    rows = [{
         "kind": spec.kind, "format": rendering.format, "case_id": spec.case_id,
         "round_year": spec.round_year, "audit_seq": event.audit_seq, "title": rendering.title,
         "doc_no": rendering.doc_no, "template": rendering.template,
@@ -88,7 +88,8 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
         "size": len(rendering.body), "body": rendering.body, "path": path,
         "created_at": event.at, "anchor_seq": event.audit_seq - 1,
         "anchor_hash": event.prev_hash, "attest_seq": None,
-    } for rendering, path in zip(renderings, paths, strict=True)]).scalars())
+    } for rendering, path in zip(renderings, paths, strict=True)]
+    ids = _insert_notices(connection, rows)
     deliveries = [(notice_id, "outbox", path) for notice_id, path in zip(ids, paths,
                                                                         strict=True)]
     primary = ids[0]  # txt, always rendered first
@@ -104,9 +105,28 @@ def issue(session: Session, spec: NoticeSpec, settings: Settings,
     return ids
 
 
-_INSERT_NOTICE = (insert(Notice.__table__)  # type: ignore[attr-defined]
-                  .returning(Notice.__table__.c.id,  # type: ignore[attr-defined]
-                             sort_by_parameter_order=True))
+def _insert_notices(connection: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the renderings of one notice (``rows``: a format each) by one statement; their
+    ids, in the order of ``rows``."""
+    found = _notices_insert(len(rows)).rows(connection, {
+        f"{name}_{index}": value for index, row in enumerate(rows)
+        for name, value in row.items()})
+    ids = {format_: notice_id for notice_id, format_ in found}  # one row per format
+    return [ids[row["format"]] for row in rows]
+
+
+@cache
+def _notices_insert(count: int) -> Any:
+    """``INSERT … VALUES (…), … RETURNING id, format`` of ``count`` notice rows (numbered
+    bind parameters), prepared once per count: the rows come back in whatever order the
+    database returns them, and are told apart by their format (unique in one notice)."""
+    from gdcluster.engine.prepared import Prepared
+
+    table = Notice.__table__  # type: ignore[attr-defined]
+    names = [column.name for column in table.columns if column.name != "id"]
+    return Prepared(insert(table).values([
+        {name: bindparam(f"{name}_{index}", type_=table.c[name].type) for name in names}
+        for index in range(count)]).returning(table.c.id, table.c.format))
 
 
 @cache

@@ -5,11 +5,15 @@
   are those the per-row path wrote (every key, kind and due time, checked against the date
   rules);
 * a timer act with its notice commits at most three write transactions (SQLAlchemy's commit
-  events, counted).
+  events, counted);
+* a 催报 sweep's act reads its case — with its round, deadlines, objections and reports — by
+  one statement and nothing of them again, its batch reads the working-day calendar once,
+  and each act is one write transaction of at most 15 statements (statements counted).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,17 +107,21 @@ def write_commits(engine: Engine) -> Iterator[list[int]]:
             event.remove(engine.store.engine, name, listener)
 
 
+def notice_settings(outbox: Path) -> Settings:
+    """The default formats (txt, HTML, .docx) to ``outbox``, with the contact they print."""
+    return Settings(outbox=outbox, contact=Contact(
+        person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn",
+        department="中小企业服务处", address="广州市越秀区东风中路305号", postcode="510031"))
+
+
 def test_a_timer_act_with_its_notice_takes_at_most_three_write_transactions(
         engine: Engine, clock: FakeClock, tmp_path: Path) -> None:
     """A reminder, a 催报 and a 拟撤销告知 (18.3) fired by the sweep, each with its notice in
     txt, HTML and .docx written to the outbox: the act with its notice records, the outbox
     deliveries claimed, their outcomes recorded — three write transactions, not one per
     delivery."""
-    settings = Settings(outbox=tmp_path / "outbox", contact=Contact(
-        person="张三", phone="020-83133333", email="zxqyc@gdei.gov.cn",
-        department="中小企业服务处", address="广州市越秀区东风中路305号", postcode="510031"))
     [case_id] = recognized(engine, clock, date(2023, 7, 10))
-    attach(engine, settings)
+    attach(engine, notice_settings(tmp_path / "outbox"))
     # 2024-03-31 is a Sunday: the report deadline rolls to 24:00 of Monday 1 April, which the
     # same sweep finds due and urges (催报, a grace of working days from 4 April, to 18 April);
     # the grace ended unanswered, the system opens the 18.3 procedure
@@ -132,6 +140,81 @@ def test_a_timer_act_with_its_notice_takes_at_most_three_write_transactions(
     files = sorted(path.suffix for path in (tmp_path / "outbox").rglob("*.*"))
     assert files == [".docx"] * 3 + [".html"] * 3 + [".txt"] * 3
     assert engine.verify_audit().ok
+
+
+@contextmanager
+def transactions(engine: Engine) -> Iterator[list[list[str]]]:
+    """The statements the engine sends while the block runs (whitespace collapsed), by
+    transaction: each list ends where a commit or a rollback does (a sweep is one thread, its
+    transactions one after the other)."""
+    found: list[list[str]] = [[]]
+
+    def executed(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        found[-1].append(" ".join(statement.split()))
+
+    def ended(_conn: object) -> None:
+        found.append([])
+
+    listeners = {"before_cursor_execute": executed, "commit": ended, "rollback": ended}
+    for name, listener in listeners.items():
+        event.listen(engine.store.engine, name, listener)
+    try:
+        yield found
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine.store.engine, name, listener)
+
+
+def read_from(statement: str) -> str | None:
+    """The table a ``SELECT`` reads first (its first ``FROM``); None for any other
+    statement."""
+    found = re.match(r"SELECT\b.*?\bFROM (\w+)", statement)
+    return found.group(1) if found else None
+
+
+#: What a 催报 act's transaction sends at most: its start on SQLite (``BEGIN IMMEDIATE``), the
+#: case read with its round and parts, the claim of the deadline with its outcome, the grace
+#: deadline, the case, the audit head and row, the notice's three renderings (one statement)
+#: and their deliveries, the check for deadlines the act left due, and the seal (records not
+#: vouched for yet, the notices and the deadline vouched for, the audit row and the head
+#: amended). Before it, the sweep's check that the deadline is still pending (a read of its
+#: own).
+REPORT_DUE_ACT_STATEMENTS = 15
+
+
+def test_a_report_deadline_act_reads_its_case_once_and_is_one_transaction(
+        engine: Engine, clock: FakeClock, tmp_path: Path) -> None:
+    """The 催报 sweep (the report for 2024 missing at 24:00 of Monday 31 March 2025), each act
+    with its notice in txt, HTML and .docx: one write transaction per act (and the batch's
+    deliveries, claimed and recorded: two more), of at most ``REPORT_DUE_ACT_STATEMENTS``
+    statements; one read of its case — with its round, deadlines, objections and reports,
+    which the timer decides from and the notice prints — and none of them again; the
+    batch's working-day calendar read once."""
+    ids = recognized(engine, clock, date(2024, 7, 10), count=3)
+    attach(engine, notice_settings(tmp_path / "outbox"))
+    clock.set("2025-03-25T09:00")
+    assert {item.outcome for item in engine.run_due()} == {"reminded"}  # the reminders first
+    clock.set("2025-04-01T09:00")
+    with write_commits(engine) as writes, transactions(engine) as found:
+        handled = engine.run_due()
+    assert [(item.case_id, item.outcome) for item in handled] == [
+        (case_id, "overdue") for case_id in ids]
+    assert writes[0] == len(ids) + 2
+    acts = [statements for statements in found
+            if any(statement.startswith("INSERT INTO gd_audit ") for statement in statements)]
+    assert len(acts) == len(ids)
+    for statements in acts:
+        own = [statement for statement in statements  # the batch's calendar: counted below
+               if read_from(statement) != "gd_calendar_year"]
+        assert len(own) <= REPORT_DUE_ACT_STATEMENTS, own
+        assert [read_from(statement) for statement in statements].count("gd_case") == 1
+    reads = Counter(read_from(statement) for statements in found for statement in statements)
+    assert reads["gd_case"] == len(ids)
+    assert all(reads[table] == 0 for table in ("gd_round", "gd_annual_report", "gd_objection"))
+    assert reads["gd_calendar_year"] == 1
+    assert engine.verify_audit().ok
+    files = sorted(path.suffix for path in (tmp_path / "outbox").rglob("*.*"))
+    assert files == [".docx"] * 9 + [".html"] * 9 + [".txt"] * 9  # two reminders, one 催报
 
 
 def test_a_sweep_holds_only_its_own_threads_deliveries(engine: Engine) -> None:
