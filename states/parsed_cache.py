@@ -4,22 +4,23 @@ values instead of parsing again (issue 16, P3: TOML and PO parsing were a tenth 
 ``case show``'s own start-up).
 
 The cache is ``__pycache__/<file>.<tag>.marshal`` in the package folder holding the file
-(under ``sys.pycache_prefix`` when set, as bytecode is), holding the SHA-256 of the bytes it was
-parsed from: a file changed in place is parsed again, and the cache rewritten. Nothing depends
-on the cache existing: a folder that cannot be written (a read-only install) just means parsing
-each time; nor is it written when bytecode is not (``-B``). ``marshal`` holds no code that runs
-on loading; dates and date-times (TOML has them) are kept as tagged ISO texts, and the parsed
-form is cached only when it comes back equal.
+(under ``sys.pycache_prefix`` when set, as bytecode is), holding a hash of the bytes it was
+parsed from (``importlib.util.source_hash``, as checked-hash ``.pyc`` files do; SHA-256 would
+import OpenSSL's bindings, 4 ms): a file changed in place is parsed again, and the cache
+rewritten. Nothing depends on the cache existing: a folder that cannot be written (a read-only
+install) just means parsing each time; nor is it written when bytecode is not (``-B``).
+``marshal`` holds no code that runs on loading; dates and date-times (TOML has them) are kept
+as tagged ISO texts, and the parsed form is cached only when it comes back equal.
 """
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from importlib.util import source_hash
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def parsed(source: Any, parse: Callable[[bytes], Any], *, content: bytes | None 
             source = Path(os.fspath(source))
         except TypeError:  # a resource inside a zip: parse each time
             return parse(content)
-    key = (_FORMAT, hashlib.sha256(content).digest())
+    key = (_FORMAT, source_hash(content))  # the hash checked-hash .pyc files carry
     where = cache_file(source)
     try:
         stored = marshal.loads(where.read_bytes())
