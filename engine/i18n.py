@@ -100,7 +100,13 @@ def catalog(name: str) -> dict[str, tuple[str, ...]]:
     path = catalog_file(name)
     if not path.exists():
         return {}
-    return {msgid: forms for msgid, (forms, fuzzy) in read_po(path.read_text("utf-8")).items()
+    from gdcluster.states.parsed_cache import parsed
+
+    return parsed(path, _translated, plain=True)  # parsed once, then kept as marshal
+
+
+def _translated(content: bytes) -> dict[str, tuple[str, ...]]:
+    return {msgid: forms for msgid, (forms, fuzzy) in read_po(content.decode("utf-8")).items()
             if not fuzzy and msgid}
 
 

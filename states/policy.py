@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,6 +31,8 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, NoReturn, cast
+
+from gdcluster.states.parsed_cache import parsed
 
 __all__ = [
     "AUTO_CONDITION_IDS",
@@ -465,7 +466,8 @@ def _current_policy(name: str) -> Policy:
     file = f"policies/{name}.toml"
     if not _NAME.fullmatch(name) or name not in policy_names():
         raise InvalidPolicy(file, "name", f"no such policy; known: {', '.join(policy_names())}")
-    policy = parse_policy(_policy_folder().joinpath(f"{name}.toml").read_bytes(), file)
+    source = _policy_folder().joinpath(f"{name}.toml")
+    policy = parse_policy(source.read_bytes(), file, source)
     if policy.name != name:
         raise InvalidPolicy(file, "name", f"{policy.name!r} differs from the file name {name!r}")
     return policy
@@ -488,7 +490,7 @@ def archived_versions(archive: Any, current: Policy) -> tuple[Policy, ...]:
         if match is None or match[1] != current.name:
             continue
         file = f"policies/archive/{entry.name}"
-        policy = parse_policy(entry.read_bytes(), file)
+        policy = parse_policy(entry.read_bytes(), file, entry)
         if (policy.name, policy.version) != (current.name, int(match[2])):
             raise InvalidPolicy(file, "version", f"holds {policy.name} version {policy.version}")
         if policy.version >= current.version:
@@ -505,16 +507,27 @@ def load_policy_file(path: str | Path) -> Policy:
     return parse_policy(path.read_bytes(), str(path))
 
 
-def parse_policy(content: bytes, file: str) -> Policy:
-    """Validate the bytes of a policy file and build the ``Policy``."""
+def _toml(content: bytes, file: str) -> dict[str, Any]:
+    """The TOML document in ``content`` (``tomllib`` imported only when a file is parsed)."""
+    import tomllib
+
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidPolicy(file, "(file)", f"not UTF-8: {error}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidPolicy(file, "(file)", f"not valid TOML: {error}") from None
+
+
+def parse_policy(content: bytes, file: str, source: Any = None) -> Policy:
+    """Validate the bytes of a policy file and build the ``Policy``. ``source``: the shipped
+    file ``content`` was read from, whose parsed TOML is cached (``parsed_cache``)."""
+    if source is None:
+        data = _toml(content, file)
+    else:
+        data = parsed(source, lambda content: _toml(content, file), content=content)
     top = _Table(data, "", file)
     file_format = top.integer("format", minimum=2) if "format" in data else 1
     if file_format > FORMAT:

@@ -11,13 +11,14 @@ refusal at run time is a different thing and belongs to the engine.
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from gdcluster.states.parsed_cache import parsed
 
 ACTOR_KINDS = frozenset({"province", "city", "county", "system", "anyone"})
 SAME = "="
@@ -309,8 +310,14 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
 
 @cache
 def load_workflow() -> Workflow:
-    text = resources.files("gdcluster.states").joinpath("workflow.toml").read_text("utf-8")
-    return parse_workflow(tomllib.loads(text))
+    return parse_workflow(parsed(resources.files("gdcluster.states").joinpath("workflow.toml"),
+                                 _toml))
+
+
+def _toml(content: bytes) -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads(content.decode("utf-8"))
 
 
 def _named(kind: str, text: str, forms: list[tuple[str, str]]) -> str:

@@ -946,7 +946,7 @@ def test_entry_point_show_json_loads_no_heavy_machinery(db: Path) -> None:
 @pytest.mark.slow
 def test_entry_point_help_loads_no_engine() -> None:
     """gdcluster --help imports click and nothing of the engine or the database layer (but the
-    message catalog's reader)."""
+    message catalog's reader, and the cache of its parsed form)."""
     process, modules = run_entry_point("--help")
     assert process.returncode == 0
     assert b"case" in process.stdout and b"round" in process.stdout
@@ -954,7 +954,8 @@ def test_entry_point_help_loads_no_engine() -> None:
     loaded = {module.split(".")[0] for module in modules}
     assert not loaded & {"sqlalchemy", "sqlmodel", "yaml", "transitions"}
     assert {module for module in modules if module.startswith("gdcluster.")} == {
-        "gdcluster.cli", "gdcluster.engine", "gdcluster.engine.i18n"}
+        "gdcluster.cli", "gdcluster.engine", "gdcluster.engine.i18n", "gdcluster.states",
+        "gdcluster.states.parsed_cache"}
 
 
 #: An ISO 8601 date-time anywhere in a text (a date alone is not an instant).

@@ -43,11 +43,16 @@ def loaded_after(argv: list[str], tmp_path: Path, db: str | None = None) -> set[
     return {name.split(".")[0] for name in modules_after(argv, tmp_path, db)}
 
 
-def modules_after(argv: list[str], tmp_path: Path, db: str | None = None) -> set[str]:
-    """Every module ``gdcluster ARGV`` imported, run in a fresh interpreter."""
+def modules_after(argv: list[str], tmp_path: Path, db: str | None = None,
+                  pycache: Path | None = None) -> set[str]:
+    """Every module ``gdcluster ARGV`` imported, run in a fresh interpreter; with ``pycache``,
+    writing bytecode (and the parsed shipped files) under that prefix."""
     report = tmp_path / "modules.json"
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("GDCLUSTER_")}
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     if db is not None:
         env["GDCLUSTER_DB"] = db
     subprocess.run([sys.executable, "-c", DRIVER, str(report), *argv], env=env, cwd=tmp_path,
@@ -129,6 +134,21 @@ def test_reads_define_only_the_tables_they_read(argv: list[str], database: tuple
         assert "gdcluster.engine.models" in modules
     assert not tables, sorted(tables)
     assert not {name for name in modules if name.startswith("gdcluster.notifications")}
+
+
+@pytest.mark.slow
+def test_case_show_parses_no_shipped_file_once_cached(database: tuple[str, int],
+                                                     tmp_path: Path) -> None:
+    """The policy, the workflow and the message catalog are parsed by the first `case show`
+    and kept (``gdcluster.states.parsed_cache``): the next one imports no TOML parser."""
+    url, case_id = database
+    argv = ["case", "show", str(case_id)]
+    first = modules_after(argv, tmp_path, db=url, pycache=tmp_path / "pycache")
+    assert "tomllib" in first
+    assert list((tmp_path / "pycache").rglob("*.marshal"))
+    again = modules_after(argv, tmp_path, db=url, pycache=tmp_path / "pycache")
+    assert "gdcluster.states.parsed_cache" in again
+    assert "tomllib" not in again, sorted(name for name in again if "toml" in name)
 
 
 def test_the_plain_reads_convert_each_column_as_its_table_does() -> None:
