@@ -110,11 +110,10 @@ def row_hash(entry: Any) -> str:
 @cache
 def _statements() -> SimpleNamespace:
     """The append's prepared statements, built on first use (the audit tables load then)."""
+    from gdcluster.engine.audit_tables import AUDIT_HEAD as head
+    from gdcluster.engine.audit_tables import AUDIT_ROWS as rows
     from gdcluster.engine.prepared import Prepared
-    from gdcluster.engine.records import AuditEntry, AuditHead
 
-    head = AuditHead.__table__  # type: ignore[attr-defined]
-    rows = AuditEntry.__table__  # type: ignore[attr-defined]
     return SimpleNamespace(
         head_for_update=select(head.c.seq, head.c.hash).where(head.c.id == 1)
         .with_for_update(),
@@ -243,15 +242,14 @@ def append(
 def amend(connection: Any, last: Appended, attest: dict[str, Any]) -> Appended:
     """Add ``attest`` to the row ``last`` just appended (still the head, still locked by this
     transaction): its new hash, written to the row and the head."""
-    from gdcluster.engine.records import AuditEntry, AuditHead
+    from gdcluster.engine.audit_tables import AUDIT_HEAD as head
+    from gdcluster.engine.audit_tables import AUDIT_ROWS as rows
 
     values = dict(last.values)
     merged = json.loads(values["attest"]) if values.get("attest") else {}
     merged.update(attest)
     values["attest"] = canonical_json(merged)
     values["hash"] = row_hash(SimpleNamespace(**values))
-    rows = AuditEntry.__table__  # type: ignore[attr-defined]
-    head = AuditHead.__table__  # type: ignore[attr-defined]
     connection.execute(update(rows).where(rows.c.seq == last.seq)
                        .values(attest=values["attest"], hash=values["hash"]))
     moved = connection.execute(update(head).where(head.c.id == 1, head.c.seq == last.seq)

@@ -168,10 +168,9 @@ def probing_insert(attest: bool) -> Any:
     :func:`unvouched_checks`, as seen right after the row: ``audit.append``'s ``probe``."""
     from sqlalchemy import bindparam, insert
 
+    from gdcluster.engine.audit_tables import AUDIT_ROWS as rows
     from gdcluster.engine.prepared import Prepared
-    from gdcluster.engine.records import AuditEntry
 
-    rows = AuditEntry.__table__  # type: ignore[attr-defined]
     return Prepared(insert(rows).values(
         {column.name: bindparam(column.name, type_=column.type) for column in rows.columns
          if attest or column.name != "attest"}).returning(*unvouched_checks()))
