@@ -110,11 +110,10 @@ def row_hash(entry: Any) -> str:
 @cache
 def _statements() -> SimpleNamespace:
     """The append's prepared statements, built on first use (the audit tables load then)."""
+    from gdcluster.engine.audit_tables import AUDIT_HEAD as head
+    from gdcluster.engine.audit_tables import AUDIT_ROWS as rows
     from gdcluster.engine.prepared import Prepared
-    from gdcluster.engine.records import AuditEntry, AuditHead
 
-    head = AuditHead.__table__  # type: ignore[attr-defined]
-    rows = AuditEntry.__table__  # type: ignore[attr-defined]
     return SimpleNamespace(
         head_for_update=select(head.c.seq, head.c.hash).where(head.c.id == 1)
         .with_for_update(),

@@ -456,3 +456,39 @@ def test_a_database_made_at_0006_verifies_after_the_upgrade_and_is_covered(
         _broken(engine.verify_audit(), "refusals")
     finally:
         engine.close()
+
+
+def test_the_seal_checks_name_each_kind_by_its_table() -> None:
+    """The seal asks for records not vouched for by table name (so that asking defines no
+    table class): each name is the table of its kind, with the columns asked."""
+    from gdcluster.engine.coverage import COVERED, TABLES
+
+    assert set(TABLES) == {covered.name for covered in COVERED}
+    for covered in COVERED:
+        table = covered.table
+        assert table.name == TABLES[covered.name]
+        assert "attest_seq" in table.c and ("status" in table.c or not covered.closed_only)
+
+
+def test_the_audit_tables_of_an_act_are_the_audit_classes_tables() -> None:
+    """The Core tables an act writes the chain with (``audit_tables``) have the columns of
+    the SQLModel classes' tables — name, type, nullability, key, default — and the same DDL
+    on both dialects."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateTable
+
+    from gdcluster.engine.audit_tables import AUDIT_HEAD, AUDIT_ROWS
+
+    def shape(column: Any) -> tuple[Any, ...]:
+        default = column.default.arg if column.default is not None else None
+        return (column.name, repr(column.type), column.nullable, column.primary_key,
+                column.autoincrement, default, column.server_default, bool(column.index))
+
+    for mine, model in ((AUDIT_ROWS, AuditEntry), (AUDIT_HEAD, AuditHead)):
+        table = model.__table__  # type: ignore[attr-defined]
+        assert mine.name == table.name
+        assert [shape(column) for column in mine.columns] == [
+            shape(column) for column in table.columns]
+        for dialect in (sqlite.dialect(), postgresql.dialect()):
+            assert (str(CreateTable(mine).compile(dialect=dialect))
+                    == str(CreateTable(table).compile(dialect=dialect)))

@@ -209,8 +209,10 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
     """``case submit`` (an act with no notice) loads the act kernel and the state machine, but
     no difflib (region suggestions, when a name is not found), none of the heavy libraries (no
     PyYAML: the application's validation loads it for YAML files only) and not the tables it
-    does not touch (expert scores, attachments, the housekeeping tables, the deliveries of
-    notices it does not issue)."""
+    does not touch (expert scores, attachments, the housekeeping tables, the notices,
+    renderings and deliveries it does not issue, the refusals it does not record: the seal's
+    check for records to vouch for names their tables by name, ``coverage.TABLES``) — nor the
+    audit chain's table classes: it writes the chain on Core tables (``audit_tables``)."""
     url, case_id = database
     modules = modules_after(["--now", "2025-06-01T09:00", "--as", "county:佛山市顺德区",
                              "case", "submit", str(case_id + 1)], tmp_path, db=url)
@@ -220,7 +222,9 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
     assert not loaded & unused, sorted(loaded & unused)
     untouched = {"gdcluster.engine.records_scores", "gdcluster.engine.records_attachment",
                  "gdcluster.engine.records_blob", "gdcluster.engine.records_admin",
-                 "gdcluster.engine.records_delivery"}
+                 "gdcluster.engine.records_delivery", "gdcluster.engine.records_notice",
+                 "gdcluster.engine.records_rendering", "gdcluster.engine.records_refusal",
+                 "gdcluster.engine.records_audit", "gdcluster.engine.records_audit_head"}
     assert not modules & untouched, sorted(modules & untouched)
     # attached to the notices, but an act that issues none loads none of their machinery (and
     # a simulation database takes no grants from the settings file)
