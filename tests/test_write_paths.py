@@ -81,6 +81,19 @@ def test_recognition_writes_each_cases_deadlines_in_one_statement(
 
 
 @contextmanager
+def listening(engine: Engine, listeners: dict[str, Any]) -> Iterator[None]:
+    """SQLAlchemy event ``listeners`` (by event name) on the engine's connections while the
+    block runs."""
+    for name, listener in listeners.items():
+        event.listen(engine.store.engine, name, listener)
+    try:
+        yield
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine.store.engine, name, listener)
+
+
+@contextmanager
 def write_commits(engine: Engine) -> Iterator[list[int]]:
     """``[n]``: the commits of transactions that wrote (an INSERT, UPDATE or DELETE) while the
     block runs, seen by SQLAlchemy's event listeners on the engine's connections."""
@@ -96,15 +109,10 @@ def write_commits(engine: Engine) -> Iterator[list[int]]:
             dirty.discard(id(connection.connection))
             counted[0] += 1
 
-    listeners = {"before_cursor_execute": executed, "commit": committed,
-                 "rollback": lambda connection: dirty.discard(id(connection.connection))}
-    for name, listener in listeners.items():
-        event.listen(engine.store.engine, name, listener)
-    try:
+    with listening(engine, {"before_cursor_execute": executed, "commit": committed,
+                            "rollback": lambda connection: dirty.discard(
+                                id(connection.connection))}):
         yield counted
-    finally:
-        for name, listener in listeners.items():
-            event.remove(engine.store.engine, name, listener)
 
 
 def notice_settings(outbox: Path) -> Settings:
@@ -155,14 +163,9 @@ def transactions(engine: Engine) -> Iterator[list[list[str]]]:
     def ended(_conn: object) -> None:
         found.append([])
 
-    listeners = {"before_cursor_execute": executed, "commit": ended, "rollback": ended}
-    for name, listener in listeners.items():
-        event.listen(engine.store.engine, name, listener)
-    try:
+    with listening(engine, {"before_cursor_execute": executed, "commit": ended,
+                            "rollback": ended}):
         yield found
-    finally:
-        for name, listener in listeners.items():
-            event.remove(engine.store.engine, name, listener)
 
 
 def read_from(statement: str) -> str | None:
