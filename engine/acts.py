@@ -34,13 +34,13 @@ from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import InvalidInput, NotFound, TransitionRefused
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import Case, Objection, Round
 from gdcluster.engine.parse import MAX_ID, TEXT_LIMIT, as_date, clean_text
 from gdcluster.engine.views import load_round
 from gdcluster.states.workflow import InvalidDefinition, Rule
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
+    from gdcluster.engine.models import Case, Objection, Round
     from gdcluster.states.policy import Policy
 
 __all__ = ["Act", "Check", "Registry"]
@@ -153,6 +153,8 @@ class Act:
 
     def objection(self) -> Objection:
         """The objection of this case that the payload names, or ``NotFound``."""
+        from gdcluster.engine.models import Objection
+
         raw = self.payload.get("objection")
         try:
             objection_id = int(raw)  # type: ignore[arg-type]

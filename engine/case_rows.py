@@ -20,14 +20,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from gdcluster.engine.models import AnnualReport, Case, Deadline, Objection, Round
+from gdcluster.engine.case_tables import (
+    ANNUAL_REPORT,
+    APPLICATION,
+    CASE,
+    DEADLINE,
+    OBJECTION,
+    ROUND,
+)
 from gdcluster.engine.plain_reads import DEADLINE_PART, OBJECTION_PART, REPORT_PART
 from gdcluster.engine.prepared import Prepared
 
 __all__ = ["CaseRow", "Loaded", "RoundRow", "case_parts", "load", "load_for_timer", "write"]
 
-_CASE = Case.__table__  # type: ignore[attr-defined]
-_ROUND = Round.__table__  # type: ignore[attr-defined]
+_CASE = CASE
+_ROUND = ROUND
 CASE_COLUMNS: tuple[str, ...] = tuple(column.name for column in _CASE.columns)
 #: The round's columns an act reads: its stored batches (a pick of up to thousands of ids)
 #: are read only by the round acts, which load the round themselves.
@@ -91,9 +98,9 @@ def case_parts() -> Any:
     and up to five texts."""
     from sqlalchemy import Integer, Text, literal_column, null, type_coerce, union_all
 
-    deadline = Deadline.__table__.c  # type: ignore[attr-defined]
-    objection = Objection.__table__.c  # type: ignore[attr-defined]
-    report = AnnualReport.__table__.c  # type: ignore[attr-defined]
+    deadline = DEADLINE.c
+    objection = OBJECTION.c
+    report = ANNUAL_REPORT.c
     case_id: Any = bindparam("case_id")
 
     def shape(part: int, number: Any, at: Any, *texts: Any) -> list[Any]:
@@ -147,9 +154,7 @@ def _load_statement(parts: bool = True, lock_round: bool = False) -> Any:
 
 
 def _load_with_application(parts: bool = True, lock_round: bool = False) -> Any:
-    from gdcluster.engine.models import Application
-
-    side = Application.__table__  # type: ignore[attr-defined]
+    side = APPLICATION
     statement = _load_statement(parts, lock_round)
     return (statement.add_columns(side.c.data)
             .outerjoin(side, side.c.case_id == _CASE.c.id))

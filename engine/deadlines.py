@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
+from gdcluster.engine.case_tables import DEADLINE, OBJECTION
 from gdcluster.engine.clock import end_of_day, start_of_day
-from gdcluster.engine.models import Deadline, Objection
 from gdcluster.engine.store import connection_of
 
 if TYPE_CHECKING:
@@ -131,7 +130,7 @@ def _upsert(dialect: str) -> Any:
     settled one is left alone — one statement instead of a lookup, an ORM object and its
     flush. Built on first use, so that only the back-end in use is loaded."""
     insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
-    table = Deadline.__table__  # type: ignore[attr-defined]
+    table = DEADLINE
     statement = insert(table)
     return statement.on_conflict_do_update(
         index_elements=[table.c.key], set_={"due_at": statement.excluded.due_at},
@@ -174,9 +173,8 @@ def settle(
     shape = (case_id is not None, round_year is not None, kinds is not None)
     statement = _SETTLES.get(shape)
     if statement is None:  # built once per shape, with bind parameters
-        table = Deadline.__table__.c  # type: ignore[attr-defined]
-        statement = update(Deadline.__table__).where(  # type: ignore[attr-defined]
-            table.status == "pending")
+        table = DEADLINE.c
+        statement = update(DEADLINE).where(table.status == "pending")
         if case_id is not None:
             statement = statement.where(table.case_id == bindparam("s_case_id"))
         if round_year is not None:
@@ -187,7 +185,7 @@ def settle(
                                      fired_at=bindparam("s_now"), result=bindparam("s_result"))
         _SETTLES[shape] = statement
     if key_prefix is not None:
-        statement = statement.where(col(Deadline.key).startswith(key_prefix, autoescape=True))
+        statement = statement.where(DEADLINE.c.key.startswith(key_prefix, autoescape=True))
     session.flush()  # the statement sees what the act changed, as an ORM update would
     outcome = connection_of(session).execute(statement, {
         "s_case_id": case_id, "s_round_year": round_year, "s_kinds": list(kinds or ()),
@@ -255,7 +253,7 @@ def _upsert_rows(dialect: str, count: int) -> Any:
     from sqlalchemy import literal
 
     insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
-    table = Deadline.__table__  # type: ignore[attr-defined]
+    table = DEADLINE
     statement = insert(table).values([
         {**{column: bindparam(f"{column}_{index}", type_=table.c[column].type)
             for column in _ROW_COLUMNS},
@@ -296,8 +294,8 @@ def schedule_correction(session: Session, *, case_id: int, due: date, reminder: 
     ``reminder``), keyed by the return's number so that a second return has rows of its own.
     Returns the deadline's key."""
     number = 1 + int(session.scalar(
-        select(func.count()).select_from(Deadline)
-        .where(col(Deadline.case_id) == case_id, col(Deadline.kind) == CORRECTION_DUE)) or 0)
+        select(func.count()).select_from(DEADLINE)
+        .where(DEADLINE.c.case_id == case_id, DEADLINE.c.kind == CORRECTION_DUE)) or 0)
     key = schedule(session, kind=CORRECTION_DUE, key=case_key(case_id, "correction", number),
                    due_at=end_of_day(due), now=now, case_id=case_id)
     if reminder is not None:
@@ -321,13 +319,13 @@ def rearm_publicity_end(
     if case.publicity_end is None or now < end_of_day(case.publicity_end):
         return None
     still_open = session.scalar(
-        select(func.count()).select_from(Objection)
-        .where(col(Objection.case_id) == case.id, col(Objection.status) == "open")
+        select(func.count()).select_from(OBJECTION)
+        .where(OBJECTION.c.case_id == case.id, OBJECTION.c.status == "open")
     )
     already = session.scalar(
-        select(col(Deadline.id)).where(col(Deadline.case_id) == case.id,
-                                       col(Deadline.kind) == PUBLICITY_END,
-                                       col(Deadline.status) == "pending")
+        select(DEADLINE.c.id).where(DEADLINE.c.case_id == case.id,
+                                    DEADLINE.c.kind == PUBLICITY_END,
+                                    DEADLINE.c.status == "pending")
     )
     if still_open or already is not None:
         return None

@@ -23,7 +23,6 @@ from gdcluster.engine.audit import digest
 from gdcluster.engine.clock import end_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import AnnualReport, Objection
 from gdcluster.engine.parse import PERSON_LIMIT, as_year, validate_doc_no
 
 __all__ = ["CHANGE_KINDS", "CLOSE_REASONS", "CLOSE_REASON_BY_STATE", "EFFECTS",
@@ -252,6 +251,8 @@ def object_to(act: Act) -> None:
     contact = act.text("contact", limit=500, one_line=True)
     evidence = act.text("evidence")
     unit = act.text("unit", required=False, limit=500, one_line=True)
+    from gdcluster.engine.models import Objection
+
     assert act.case.id is not None  # the act's case is a stored row
     objection = Objection(
         case_id=act.case.id,
@@ -339,6 +340,8 @@ def report(act: Act) -> None:
     if year > act.today.year:
         raise act.refuse(Message("the report for {year} cannot be filed before {year} begins",
                                  year=year), Reason.YEAR_NOT_BEGUN)
+    from gdcluster.engine.models import AnnualReport
+
     already = act.session.scalar(
         select(col(AnnualReport.id)).where(col(AnnualReport.case_id) == act.case.id,
                                            col(AnnualReport.year) == year)

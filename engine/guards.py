@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from gdcluster.engine.acts import Act, Registry
+from gdcluster.engine.case_tables import OBJECTION
 from gdcluster.engine.clock import end_of_day, local_date, start_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import Objection
 
 __all__ = ["GUARDS"]
 
@@ -193,8 +193,8 @@ def publicity_over(act: Act) -> None:
 def no_open_objection(act: Act) -> None:
     open_ids = list(
         act.session.scalars(
-            select(col(Objection.id)).where(
-                col(Objection.case_id) == act.case.id, col(Objection.status) == "open"
+            select(OBJECTION.c.id).where(
+                OBJECTION.c.case_id == act.case.id, OBJECTION.c.status == "open"
             )
         )
     )

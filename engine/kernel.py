@@ -35,6 +35,7 @@ from gdcluster.engine import audit, case_rows, deadlines
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.acts import Act
 from gdcluster.engine.case_rows import CaseRow, RoundRow
+from gdcluster.engine.case_tables import CASE, DEADLINE
 from gdcluster.engine.clock import SHANGHAI, Clock, as_utc, in_shanghai, is_system_clock
 from gdcluster.engine.coverage import case_snapshot, probing_insert, seal
 from gdcluster.engine.errors import (
@@ -49,7 +50,6 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
-from gdcluster.engine.models import Case, Deadline
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import Store, connection_of
@@ -58,6 +58,7 @@ from gdcluster.states.workflow import PREVIOUS
 
 if TYPE_CHECKING:
     from gdcluster.engine.calendar import WorkCalendar
+    from gdcluster.engine.models import Case
 
 __all__ = ["Kernel", "Transaction", "TransitionEvent", "acting"]
 
@@ -453,7 +454,7 @@ class Kernel:
                 Message("system acts only for a due deadline the scheduler holds; {trigger} on "
                         "case {id} is not one", trigger=trigger, id=case.id),
                 actor=str(who), trigger=trigger)
-        act = Act(transaction=transaction, case=cast(Case, case),  # a CaseRow reads alike
+        act = Act(transaction=transaction, case=cast("Case", case),  # a CaseRow reads alike
                   trigger=trigger, actor=who,
                   payload=payload, now=now,
                   calendar=self._calendar(transaction) if calendar is None
@@ -525,7 +526,7 @@ class Kernel:
         return load
 
 
-_DEADLINES = Deadline.__table__  # type: ignore[attr-defined]
+_DEADLINES = DEADLINE
 #: ``Transaction.claim_deadline``'s statement: without the deadline's result, and with it.
 _CLAIMS = {with_result: Prepared(
     update(_DEADLINES)
@@ -535,7 +536,7 @@ _CLAIMS = {with_result: Prepared(
             **({"result": bindparam("claim_result")} if with_result else {}))
     .returning(_DEADLINES.c.case_id)) for with_result in (False, True)}
 
-_CASE_TABLE = Case.__table__  # type: ignore[attr-defined]
+_CASE_TABLE = CASE
 _UPDATE_CASE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("_case_id"),
                                          _CASE_TABLE.c.version == bindparam("_loaded_version"))
 

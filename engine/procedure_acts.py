@@ -8,16 +8,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act
+from gdcluster.engine.case_tables import DEADLINE
 from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import Deadline
 from gdcluster.engine.parse import as_year, validate_doc_no
 from gdcluster.engine.procedures import SYSTEM_GROUNDS, Procedure, current, missing_reports
 from gdcluster.engine.store import connection_of
@@ -58,9 +57,9 @@ def open_procedure(act: Act, *, code: str, facts: str, due: date | None = None) 
     hearing_due = due or earliest
     assert act.case.id is not None
     number = 1 + int(act.session.scalar(
-        select(func.count()).select_from(Deadline)
-        .where(col(Deadline.case_id) == act.case.id,
-               col(Deadline.kind) == deadlines.HEARING_END)) or 0)
+        select(func.count()).select_from(DEADLINE)
+        .where(DEADLINE.c.case_id == act.case.id,
+               DEADLINE.c.kind == deadlines.HEARING_END)) or 0)
     key = deadlines.schedule(act.session, kind=deadlines.HEARING_END,
                              key=deadlines.case_key(act.case.id, "hearing", number),
                              due_at=end_of_day(hearing_due), now=act.now, case_id=act.case.id)
@@ -185,7 +184,7 @@ def reinstate(act: Act) -> None:
     re-armed by its own reinstatement)."""
     act.reason = act.text("reason")
     reference = act.text("reference", limit=200, one_line=True)
-    table = Deadline.__table__  # type: ignore[attr-defined]
+    table = DEADLINE
     act.session.flush()
     found = connection_of(act.session).execute(
         select(table.c.kind, table.c.key, table.c.due_at, table.c.status, table.c.result)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act
@@ -22,9 +22,11 @@ from gdcluster.engine.effects import EFFECTS
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.guards import GUARDS
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.models import ReviewRound
 from gdcluster.engine.procedure_acts import open_procedure
 from gdcluster.engine.review_views import case_plan, review_assessment
+
+if TYPE_CHECKING:
+    from gdcluster.engine.models import ReviewRound
 
 __all__ = ["REVIEW_APPLY_DUE"]
 
@@ -33,6 +35,8 @@ REVIEW_APPLY_DUE = deadlines.REVIEW_APPLY_DUE
 
 
 def _review_round(act: Act) -> ReviewRound | None:
+    from gdcluster.engine.models import ReviewRound
+
     year = act.case.review_round
     return None if year is None else act.session.get(ReviewRound, year)
 

@@ -28,7 +28,6 @@ from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel, Transaction
-from gdcluster.engine.models import Case, ReviewRound, Round
 from gdcluster.engine.parse import as_date, as_year
 from gdcluster.engine.policies import policy_for
 from gdcluster.engine.store import Store
@@ -73,6 +72,8 @@ def open_review_round(kernel: Kernel, year: int, who: Actor, *, policy: str | No
 
 def _open(transaction: Transaction, year: int, who: Actor, chosen: Any, now: datetime,
           apply_day: date | None, check_day: date | None) -> list[int]:
+    from gdcluster.engine.models import Case, ReviewRound
+
     session = transaction.session
     if session.get(ReviewRound, year) is not None:
         raise TransitionRefused(Message("复核 round {year} is already open", year=year),
@@ -140,6 +141,8 @@ def recognition_acts_only(store: Store) -> Any:
     def check(trigger: str, year: int) -> None:
         if trigger not in RECOGNITION_BATCHES:
             return
+        from gdcluster.engine.models import ReviewRound, Round
+
         with store.read() as session:
             review_only = (session.get(Round, year) is None
                            and session.get(ReviewRound, year) is not None)

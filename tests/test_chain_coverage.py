@@ -470,25 +470,42 @@ def test_the_seal_checks_name_each_kind_by_its_table() -> None:
         assert "attest_seq" in table.c and ("status" in table.c or not covered.closed_only)
 
 
-def test_the_audit_tables_of_an_act_are_the_audit_classes_tables() -> None:
-    """The Core tables an act writes the chain with (``audit_tables``) have the columns of
-    the SQLModel classes' tables — name, type, nullability, key, default — and the same DDL
-    on both dialects."""
+def _same_tables(pairs: list[tuple[Any, Any]]) -> None:
+    """Each Core table has the columns of its class's table — name, type, nullability, key,
+    default, index — and the same DDL on both dialects."""
     from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.schema import CreateTable
-
-    from gdcluster.engine.audit_tables import AUDIT_HEAD, AUDIT_ROWS
 
     def shape(column: Any) -> tuple[Any, ...]:
         default = column.default.arg if column.default is not None else None
         return (column.name, repr(column.type), column.nullable, column.primary_key,
                 column.autoincrement, default, column.server_default, bool(column.index))
 
-    for mine, model in ((AUDIT_ROWS, AuditEntry), (AUDIT_HEAD, AuditHead)):
-        table = model.__table__  # type: ignore[attr-defined]
+    for mine, model in pairs:
+        table = model.__table__
         assert mine.name == table.name
         assert [shape(column) for column in mine.columns] == [
             shape(column) for column in table.columns]
         for dialect in (sqlite.dialect(), postgresql.dialect()):
             assert (str(CreateTable(mine).compile(dialect=dialect))
                     == str(CreateTable(table).compile(dialect=dialect)))
+
+
+def test_the_audit_tables_of_an_act_are_the_audit_classes_tables() -> None:
+    """The Core tables an act writes the chain with (``audit_tables``) are the SQLModel
+    classes' tables."""
+    from gdcluster.engine.audit_tables import AUDIT_HEAD, AUDIT_ROWS
+
+    _same_tables([(AUDIT_ROWS, AuditEntry), (AUDIT_HEAD, AuditHead)])
+
+
+def test_the_case_tables_of_an_act_are_the_case_classes_tables() -> None:
+    """The Core tables an act reads and writes its case, round, deadlines, objections and
+    reports with (``case_tables``) are the SQLModel classes' tables."""
+    from gdcluster.engine import case_tables, models
+
+    _same_tables([(case_tables.ROUND, models.Round), (case_tables.CASE, Case),
+                  (case_tables.APPLICATION, models.Application),
+                  (case_tables.OBJECTION, models.Objection),
+                  (case_tables.ANNUAL_REPORT, models.AnnualReport),
+                  (case_tables.DEADLINE, Deadline)])
