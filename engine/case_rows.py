@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
@@ -160,13 +161,16 @@ def _load_with_application(parts: bool = True, lock_round: bool = False) -> Any:
             .outerjoin(side, side.c.case_id == _CASE.c.id))
 
 
-#: By (application, parts, lock_round): the case with its round, and the case's application
-#: (as stored, for the acts whose guards judge it), its parts (for an act that hands back its
-#: view), the round locked too (PostgreSQL, for the acts that count against the round).
-_LOADS = {(application, parts, lock_round): Prepared(
-    _load_with_application(parts, lock_round) if application
-    else _load_statement(parts, lock_round))
-    for application in (False, True) for parts in (False, True) for lock_round in (False, True)}
+@cache
+def _loads(application: bool, parts: bool, lock_round: bool) -> Prepared:
+    """The case with its round, and the case's application (as stored, for the acts whose
+    guards judge it), its parts (for an act that hands back its view), the round locked too
+    (PostgreSQL, for the acts that count against the round): each built when first used (a
+    command acts once or twice, and building all eight costs more than the act's own SQL)."""
+    return Prepared(_load_with_application(parts, lock_round) if application
+                    else _load_statement(parts, lock_round))
+
+
 _SPLIT = len(CASE_COLUMNS)
 _ROUND_END = _SPLIT + len(ROUND_COLUMNS)
 _PARTS_END = _ROUND_END + _PARTS
@@ -188,21 +192,23 @@ def load(connection: Any, case_id: int, *, application: bool = False,
     holds the database) with its round (locked too with ``lock_round``), its parts (none read
     without ``parts``), and its application as stored when asked (else None); None when there
     is no such case."""
-    return _loaded(_LOADS[application, parts, lock_round].rows(connection, {"case_id": case_id}),
+    return _loaded(_loads(application, parts, lock_round).rows(connection, {"case_id": case_id}),
                    application)
 
 
 #: A timer's load (``engine/sweep.py``): the case with its round and its parts, the case row
 #: locked — or, with ``skip_locked`` (PostgreSQL), not read at all while another transaction
 #: holds it.
-_TIMER_LOADS = {skip: Prepared(_load_statement().with_for_update(of=_CASE, skip_locked=skip))
-                for skip in (False, True)}
+@cache
+def _timer_load(skip_locked: bool) -> Prepared:
+    return Prepared(_load_statement().with_for_update(of=_CASE, skip_locked=skip_locked))
+
 
 
 def load_for_timer(connection: Any, case_id: int, *, skip_locked: bool = False) -> Loaded | None:
     """:func:`load` with the case's parts, for a due deadline: None when there is no such case
     (or, with ``skip_locked``, when another transaction holds its row)."""
-    return _loaded(_TIMER_LOADS[skip_locked].rows(connection, {"case_id": case_id}), False)
+    return _loaded(_timer_load(skip_locked).rows(connection, {"case_id": case_id}), False)
 
 
 def _loaded(rows: list[Sequence[Any]], application: bool) -> Loaded | None:
@@ -215,13 +221,16 @@ def _loaded(rows: list[Sequence[Any]], application: bool) -> Loaded | None:
     return Loaded(case, round_row, row[_PARTS_END] if application else None, found)
 
 
-_ROUND_LOCKED = Prepared(select(*(_ROUND.c[name] for name in ROUND_COLUMNS))
-                         .where(_ROUND.c.year == bindparam("year")).with_for_update())
+@cache
+def _round_locked() -> Prepared:
+    return Prepared(select(*(_ROUND.c[name] for name in ROUND_COLUMNS))
+                    .where(_ROUND.c.year == bindparam("year")).with_for_update())
+
 
 
 def load_round_locked(connection: Any, year: int) -> RoundRow:
     """The round ``year`` read again under its row lock (``FOR UPDATE``: PostgreSQL)."""
-    row = _ROUND_LOCKED.first(connection, {"year": year})
+    row = _round_locked().first(connection, {"year": year})
     if row is None:
         from gdcluster.engine.errors import NotFound
 

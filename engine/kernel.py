@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import bindparam, update
@@ -144,7 +145,7 @@ class Transaction:
         values = {"claim_id": deadline_id, "claim_at": at}
         if result is not None:
             values["claim_result"] = result[:4000]
-        won = _CLAIMS[result is not None].first(self.connection, values)
+        won = _claim(result is not None).first(self.connection, values)
         if won is not None and won[0] is not None:
             self._timer_cases.add(won[0])
         return won is not None
@@ -526,19 +527,23 @@ class Kernel:
         return load
 
 
-_DEADLINES = DEADLINE
-#: ``Transaction.claim_deadline``'s statement: without the deadline's result, and with it.
-_CLAIMS = {with_result: Prepared(
-    update(_DEADLINES)
-    .where(_DEADLINES.c.id == bindparam("claim_id"), _DEADLINES.c.status == "pending",
-           _DEADLINES.c.due_at <= bindparam("claim_at"))
-    .values(status="fired", fired_at=bindparam("claim_at"),
-            **({"result": bindparam("claim_result")} if with_result else {}))
-    .returning(_DEADLINES.c.case_id)) for with_result in (False, True)}
+@cache
+def _claim(with_result: bool) -> Prepared:
+    """``Transaction.claim_deadline``'s statement: without the deadline's result, and with
+    it (built when a timer first claims, not by every act)."""
+    return Prepared(
+        update(DEADLINE)
+        .where(DEADLINE.c.id == bindparam("claim_id"), DEADLINE.c.status == "pending",
+               DEADLINE.c.due_at <= bindparam("claim_at"))
+        .values(status="fired", fired_at=bindparam("claim_at"),
+                **({"result": bindparam("claim_result")} if with_result else {}))
+        .returning(DEADLINE.c.case_id))
 
-_CASE_TABLE = CASE
-_UPDATE_CASE = update(_CASE_TABLE).where(_CASE_TABLE.c.id == bindparam("_case_id"),
-                                         _CASE_TABLE.c.version == bindparam("_loaded_version"))
+
+@cache
+def _update_case() -> Any:
+    return update(CASE).where(CASE.c.id == bindparam("_case_id"),
+                              CASE.c.version == bindparam("_loaded_version"))
 
 
 def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
@@ -560,7 +565,7 @@ def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
         values = {key: state.dict[key] for key in changed}
         values["_case_id"] = case.id
         values["_loaded_version"] = changed.get("version", case.version)
-        written = connection_of(session).execute(_UPDATE_CASE, values).rowcount
+        written = connection_of(session).execute(_update_case(), values).rowcount
         if written != 1:
             raise StaleDataError(f"case {case.id} changed under this act")
     session.expunge(case)
