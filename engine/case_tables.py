@@ -8,7 +8,7 @@ only sends SQL, and defining these ``Table`` objects costs a fraction of definin
 — which a command that acts (``gdcluster case submit``) then mostly never does. On a
 ``MetaData`` of their own, as ``audit_tables``, so that they are not a second definition of
 the tables on ``SQLModel.metadata``; a test compares them with the classes' tables
-(tests/test_models.py).
+(tests/test_chain_coverage.py).
 """
 
 from __future__ import annotations
