@@ -212,7 +212,9 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
     does not touch (expert scores, attachments, the housekeeping tables, the notices,
     renderings and deliveries it does not issue, the refusals it does not record: the seal's
     check for records to vouch for names their tables by name, ``coverage.TABLES``) — nor the
-    audit chain's table classes: it writes the chain on Core tables (``audit_tables``)."""
+    audit chain's table classes nor the case tables' (``case_models``): it reads and writes
+    its case, round and deadlines and the chain on Core tables (``case_tables``,
+    ``audit_tables``)."""
     url, case_id = database
     modules = modules_after(["--now", "2025-06-01T09:00", "--as", "county:佛山市顺德区",
                              "case", "submit", str(case_id + 1)], tmp_path, db=url)
@@ -224,8 +226,10 @@ def test_an_act_loads_only_what_it_uses(database: tuple[str, int], tmp_path: Pat
                  "gdcluster.engine.records_blob", "gdcluster.engine.records_admin",
                  "gdcluster.engine.records_delivery", "gdcluster.engine.records_notice",
                  "gdcluster.engine.records_rendering", "gdcluster.engine.records_refusal",
-                 "gdcluster.engine.records_audit", "gdcluster.engine.records_audit_head"}
+                 "gdcluster.engine.records_audit", "gdcluster.engine.records_audit_head",
+                 "gdcluster.engine.case_models"}
     assert not modules & untouched, sorted(modules & untouched)
+    assert "gdcluster.engine.case_tables" in modules
     # attached to the notices, but an act that issues none loads none of their machinery (and
     # a simulation database takes no grants from the settings file)
     assert "gdcluster.notifications.notifier" in modules
