@@ -31,7 +31,7 @@ __all__ = ["ANNUAL_REPORT", "APPLICATION", "CASE", "DEADLINE", "OBJECTION", "ROU
 _METADATA = MetaData()
 
 
-def _text(name: str, length: int, nullable: bool = False, **options: object) -> Column:  # type: ignore[type-arg]
+def _text(name: str, length: int, nullable: bool = False, **options: object) -> Column:
     return Column(name, AutoString(length), nullable=nullable, **options)  # type: ignore[arg-type]
 
 
