@@ -62,6 +62,7 @@ from gdcluster.engine.errors import (
     PermissionDenied,
 )
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.prepared import unobserved
 from gdcluster.engine.tablebase import SCHEMA_REVISION
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
@@ -219,6 +220,8 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool,
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
+        if connection.connection.dbapi_connection.in_transaction:
+            return  # the store's own transaction (``Store._held``): SQLAlchemy joins it
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         if connection.dispatch.before_cursor_execute:  # observed: as any statement
@@ -312,6 +315,50 @@ def _connection_transaction(bind: SAEngine) -> Iterator[Any]:
     except DBAPIError as exc:
         _translate(exc, bind.dialect.name, committing)
         raise
+
+
+def _observed(connection: Any) -> bool:
+    """Something listens to the statements, commits or rollbacks of ``connection``."""
+    dispatch = connection.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.commit or dispatch.rollback)
+
+
+def _begin_immediate(connection: Any, driver: Any) -> None:
+    """``BEGIN IMMEDIATE`` on the driver's connection, without a SQLAlchemy transaction: the
+    act's statements run on the driver's cursor (``gdcluster.engine.prepared``), and what does
+    go through SQLAlchemy (a statement, a session: :func:`joined_session`) joins it. Its
+    errors are wrapped as SQLAlchemy's own (busy past the timeout: exit 5)."""
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except Exception as error:
+        connection._handle_dbapi_exception(error, "BEGIN IMMEDIATE", (), None, None)
+
+
+def _commit(connection: Any, driver: Any) -> None:
+    """Commit what :func:`_begin_immediate` began: through SQLAlchemy when a statement or a
+    session joined it, else on the driver's connection. A transaction that something rolled
+    back on the way is refused, as SQLAlchemy refuses to commit an inactive one."""
+    if not driver.in_transaction:
+        from sqlalchemy.exc import InvalidRequestError
+
+        raise InvalidRequestError("This transaction is inactive")
+    if connection._transaction is not None:
+        connection.commit()
+        return
+    try:
+        driver.commit()
+    except Exception as error:
+        connection._handle_dbapi_exception(error, None, None, None, None)
+
+
+def joined_session(connection: Any, **options: Any) -> Session:
+    """An ORM session on ``connection`` that joins the transaction it is in: the session's
+    close never ends it (SQLAlchemy is first told of a transaction begun on the driver's
+    connection, :func:`_begin_immediate`, else the session would own, and roll back, one)."""
+    if (not connection.in_transaction()
+            and getattr(connection.connection.dbapi_connection, "in_transaction", False)):
+        connection.begin()
+    return Session(bind=connection, **options)
 
 
 def _translate(exc: DBAPIError, dialect: str, committing: bool) -> None:
@@ -426,9 +473,20 @@ class Store:
                 connection = self._held_connection = self._writer.connect()
             committing = False
             try:
-                with connection.begin():
-                    yield connection
+                if _observed(connection):  # the listeners see BEGIN and COMMIT as before
+                    with connection.begin():
+                        yield connection
+                        committing = True
+                else:
+                    driver = connection.connection.dbapi_connection
+                    _begin_immediate(connection, driver)
+                    unobserved(connection, driver)
+                    try:
+                        yield connection
+                    finally:
+                        unobserved(None, None)
                     committing = True
+                    _commit(connection, driver)
             except BaseException as exc:
                 self._held_connection = None
                 connection.close()
