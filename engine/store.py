@@ -317,10 +317,15 @@ def _connection_transaction(bind: SAEngine) -> Iterator[Any]:
         raise
 
 
-def _observed(connection: Any) -> bool:
-    """Something listens to the statements, commits or rollbacks of ``connection``."""
-    dispatch = connection.dispatch
-    return bool(dispatch.before_cursor_execute or dispatch.commit or dispatch.rollback)
+def _observed(engine: SAEngine) -> bool:
+    """Something listens to the statements, commits or rollbacks of ``engine``'s connections
+    (listeners on it, or on every ``Engine``): read from its listener collections as they are,
+    without the joined views SQLAlchemy builds on each lookup of a connection's."""
+    dispatch = engine.dispatch
+    for listened in (dispatch.before_cursor_execute, dispatch.commit, dispatch.rollback):
+        if listened.listeners or listened.parent_listeners:
+            return True
+    return False
 
 
 def _begin_immediate(connection: Any, driver: Any) -> None:
@@ -473,7 +478,7 @@ class Store:
                 connection = self._held_connection = self._writer.connect()
             committing = False
             try:
-                if _observed(connection):  # the listeners see BEGIN and COMMIT as before
+                if _observed(self.engine):  # the listeners see BEGIN and COMMIT as before
                     with connection.begin():
                         yield connection
                         committing = True
