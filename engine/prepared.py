@@ -26,14 +26,16 @@ __all__ = ["Prepared", "unobserved"]
 
 #: (connection, its driver connection) while the store's writer connection is in a transaction
 #: that nothing observes (``Store._held``): its statements skip the listener check and the
-#: lookup of the driver's connection. Only the thread holding that connection uses it.
-_quiet: list[Any] = [None, None]
+#: lookup of the driver's connection. Only the thread holding that connection uses it; the
+#: pair is replaced whole (one assignment), so a reader never sees half of another's.
+_quiet: tuple[Any, Any] = (None, None)
 
 
 def unobserved(connection: Any, driver: Any) -> None:
     """Mark ``connection`` (and its driver's connection ``driver``) as observed by no listener
     until the next call; ``unobserved(None, None)`` ends it."""
-    _quiet[0], _quiet[1] = connection, driver
+    global _quiet
+    _quiet = (connection, driver)
 
 
 def _driver(connection: Any) -> Any:
