@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
@@ -318,21 +319,16 @@ def _connection_transaction(bind: SAEngine) -> Iterator[Any]:
 
 
 def _observed(engine: SAEngine) -> bool:
-    """Something listens to the statements, commits or rollbacks of ``engine``'s connections
-    (listeners on it, or on every ``Engine``): read from its listener collections as they are,
-    without the joined views SQLAlchemy builds on each lookup of a connection's."""
+    """Listeners on ``engine`` (or every ``Engine``) see statements, commits or rollbacks: read
+    from its listener collections, not through the views SQLAlchemy joins on each lookup."""
     dispatch = engine.dispatch
-    for listened in (dispatch.before_cursor_execute, dispatch.commit, dispatch.rollback):
-        if listened.listeners or listened.parent_listeners:
-            return True
-    return False
+    return any(listened.listeners or listened.parent_listeners for listened in (
+        dispatch.before_cursor_execute, dispatch.commit, dispatch.rollback))
 
 
 def _begin_immediate(connection: Any, driver: Any) -> None:
-    """``BEGIN IMMEDIATE`` on the driver's connection, without a SQLAlchemy transaction: the
-    act's statements run on the driver's cursor (``gdcluster.engine.prepared``), and what does
-    go through SQLAlchemy (a statement, a session: :func:`joined_session`) joins it. Its
-    errors are wrapped as SQLAlchemy's own (busy past the timeout: exit 5)."""
+    """``BEGIN IMMEDIATE`` on the driver's connection, no SQLAlchemy transaction (what goes
+    through SQLAlchemy joins it); errors wrapped as its own (busy past the timeout: exit 5)."""
     try:
         driver.execute("BEGIN IMMEDIATE")
     except Exception as error:
@@ -340,16 +336,12 @@ def _begin_immediate(connection: Any, driver: Any) -> None:
 
 
 def _commit(connection: Any, driver: Any) -> None:
-    """Commit what :func:`_begin_immediate` began: through SQLAlchemy when a statement or a
-    session joined it, else on the driver's connection. A transaction that something rolled
-    back on the way is refused, as SQLAlchemy refuses to commit an inactive one."""
+    """Commit it: through SQLAlchemy if a statement or session joined it, else on the driver;
+    one rolled back on the way is refused, as SQLAlchemy refuses an inactive transaction."""
     if not driver.in_transaction:
-        from sqlalchemy.exc import InvalidRequestError
-
-        raise InvalidRequestError("This transaction is inactive")
+        raise sa_exc.InvalidRequestError("This transaction is inactive")
     if connection._transaction is not None:
-        connection.commit()
-        return
+        return connection.commit()  # joined by a statement or a session
     try:
         driver.commit()
     except Exception as error:
@@ -357,9 +349,8 @@ def _commit(connection: Any, driver: Any) -> None:
 
 
 def joined_session(connection: Any, **options: Any) -> Session:
-    """An ORM session on ``connection`` that joins the transaction it is in: the session's
-    close never ends it (SQLAlchemy is first told of a transaction begun on the driver's
-    connection, :func:`_begin_immediate`, else the session would own, and roll back, one)."""
+    """An ORM session joining the transaction ``connection`` is in, which its close never ends
+    (SQLAlchemy first told of one begun on the driver, else the session would own it)."""
     if (not connection.in_transaction()
             and getattr(connection.connection.dbapi_connection, "in_transaction", False)):
         connection.begin()
@@ -463,11 +454,11 @@ class Store:
     @contextmanager
     def _held(self) -> Iterator[Any]:
         """:func:`_connection_transaction` on a SQLite file's writer connection, kept checked
-        out between transactions: an act pays no pool checkout and check-in. SQLite has one
-        writer at a time, so one such connection per store serves; a transaction that finds
-        it in use (another thread's, or this thread's own enclosing one) takes one from the
-        pool as before. A transaction that fails gives the connection back to the pool (which
-        rolls back whatever it still holds), as every transaction did."""
+        out between transactions (no pool checkout and check-in per act), its transaction the
+        driver's own unless listeners watch (:func:`_begin_immediate`). SQLite has one writer
+        at a time: a transaction that finds it in use (another thread's, or this thread's
+        enclosing one) takes a connection from the pool; one that fails gives it back to the
+        pool (which rolls back whatever it still holds), as every transaction did."""
         if not self._holding.acquire(blocking=False):
             with _connection_transaction(self._writer) as connection:
                 yield connection
@@ -478,7 +469,7 @@ class Store:
                 connection = self._held_connection = self._writer.connect()
             committing = False
             try:
-                if _observed(self.engine):  # the listeners see BEGIN and COMMIT as before
+                if _observed(self.engine):  # they see BEGIN and COMMIT as before
                     with connection.begin():
                         yield connection
                         committing = True
@@ -486,13 +477,12 @@ class Store:
                     driver = connection.connection.dbapi_connection
                     _begin_immediate(connection, driver)
                     unobserved(connection, driver)
-                    try:
-                        yield connection
-                    finally:
-                        unobserved(None, None)
+                    yield connection
+                    unobserved(None, None)
                     committing = True
                     _commit(connection, driver)
             except BaseException as exc:
+                unobserved(None, None)
                 self._held_connection = None
                 connection.close()
                 if isinstance(exc, DBAPIError):
