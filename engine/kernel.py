@@ -53,7 +53,7 @@ from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.prepared import Prepared
-from gdcluster.engine.store import Store, connection_of
+from gdcluster.engine.store import Store, connection_of, joined_session
 from gdcluster.engine.views import CaseView, case_view
 from gdcluster.states.workflow import PREVIOUS
 
@@ -123,7 +123,7 @@ class Transaction:
     def session(self) -> Session:
         """An ORM session in this transaction (on its connection), made when first asked."""
         if self._session is None:
-            self._session = Session(bind=self.connection, expire_on_commit=False)
+            self._session = joined_session(self.connection, expire_on_commit=False)
         return self._session
 
     def executor(self) -> Any:

@@ -22,7 +22,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Prepared"]
+__all__ = ["Prepared", "unobserved"]
+
+#: (connection, its driver connection) while the store's writer connection is in a transaction
+#: that nothing observes (``Store._held``): its statements skip the listener check and the
+#: lookup of the driver's connection. Only the thread holding that connection uses it; the
+#: pair is replaced whole (one assignment), so a reader never sees half of another's.
+_quiet: tuple[Any, Any] = (None, None)
+
+
+def unobserved(connection: Any, driver: Any) -> None:
+    """Mark ``connection`` (and its driver's connection ``driver``) as observed by no listener
+    until the next call; ``unobserved(None, None)`` ends it."""
+    global _quiet
+    _quiet = (connection, driver)
+
+
+def _driver(connection: Any) -> Any:
+    """The driver's connection to run on, or None when listeners observe ``connection``."""
+    quiet = _quiet
+    if connection is quiet[0]:
+        return quiet[1]
+    if connection.dispatch.before_cursor_execute:
+        return None
+    return connection.connection.dbapi_connection
 
 
 @dataclass(frozen=True)
@@ -88,12 +111,12 @@ class Prepared:
                           if compiled.positional else values)
         return arguments, compiled
 
-    def _cursor(self, connection: Any, params: dict[str, Any] | None
+    def _cursor(self, connection: Any, driver: Any, params: dict[str, Any] | None
                 ) -> tuple[Any, _Compiled]:
         arguments, compiled = self._arguments(connection, params)
         cursor = None
         try:
-            cursor = connection.connection.dbapi_connection.cursor()
+            cursor = driver.cursor()
             cursor.execute(compiled.sql, arguments)
         except Exception as error:
             # as ``Connection.execute`` would: wrapped (``DBAPIError``), a lost connection
@@ -106,12 +129,13 @@ class Prepared:
     def rows(self, connection: Any, params: dict[str, Any] | None = None
              ) -> list[Sequence[Any]]:
         """The result rows (as tuples, each column converted as SQLAlchemy would)."""
-        if connection.dispatch.before_cursor_execute:  # observed: the same SQL, seen
+        driver = _driver(connection)
+        if driver is None:  # observed: the same SQL, seen
             arguments, compiled = self._arguments(connection, params)
             fetched: list[Any] = [tuple(row) for row in
                                   connection.exec_driver_sql(compiled.sql, arguments)]
         else:
-            cursor, compiled = self._cursor(connection, params)
+            cursor, compiled = self._cursor(connection, driver, params)
             try:
                 fetched = cursor.fetchall()
             finally:
@@ -136,10 +160,11 @@ class Prepared:
 
     def run(self, connection: Any, params: dict[str, Any] | None = None) -> int:
         """Run a statement that returns no rows; the number of rows it changed."""
-        if connection.dispatch.before_cursor_execute:  # observed: the same SQL, seen
+        driver = _driver(connection)
+        if driver is None:  # observed: the same SQL, seen
             arguments, compiled = self._arguments(connection, params)
             return int(connection.exec_driver_sql(compiled.sql, arguments).rowcount)
-        cursor, _compiled = self._cursor(connection, params)
+        cursor, _compiled = self._cursor(connection, driver, params)
         try:
             return int(cursor.rowcount)
         finally:

@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
@@ -62,6 +63,7 @@ from gdcluster.engine.errors import (
     PermissionDenied,
 )
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.prepared import unobserved
 from gdcluster.engine.tablebase import SCHEMA_REVISION
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
@@ -219,6 +221,8 @@ def _sqlite_setup(engine: SAEngine, *, memory: bool, read_only: bool,
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
+        if connection.connection.dbapi_connection.in_transaction:
+            return  # the store's own transaction (``Store._held``): SQLAlchemy joins it
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         if connection.dispatch.before_cursor_execute:  # observed: as any statement
@@ -312,6 +316,45 @@ def _connection_transaction(bind: SAEngine) -> Iterator[Any]:
     except DBAPIError as exc:
         _translate(exc, bind.dialect.name, committing)
         raise
+
+
+def _observed(engine: SAEngine) -> bool:
+    """Listeners on ``engine`` (or every ``Engine``) see statements, commits or rollbacks: read
+    from its listener collections, not through the views SQLAlchemy joins on each lookup."""
+    dispatch = engine.dispatch
+    return any(listened.listeners or listened.parent_listeners for listened in (
+        dispatch.before_cursor_execute, dispatch.commit, dispatch.rollback))
+
+
+def _begin_immediate(connection: Any, driver: Any) -> None:
+    """``BEGIN IMMEDIATE`` on the driver's connection, no SQLAlchemy transaction (what goes
+    through SQLAlchemy joins it); errors wrapped as its own (busy past the timeout: exit 5)."""
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except Exception as error:
+        connection._handle_dbapi_exception(error, "BEGIN IMMEDIATE", (), None, None)
+
+
+def _commit(connection: Any, driver: Any) -> None:
+    """Commit it: through SQLAlchemy if a statement or session joined it, else on the driver;
+    one rolled back on the way is refused, as SQLAlchemy refuses an inactive transaction."""
+    if not driver.in_transaction:
+        raise sa_exc.InvalidRequestError("This transaction is inactive")
+    if connection._transaction is not None:
+        return connection.commit()  # joined by a statement or a session
+    try:
+        driver.commit()
+    except Exception as error:
+        connection._handle_dbapi_exception(error, None, None, None, None)
+
+
+def joined_session(connection: Any, **options: Any) -> Session:
+    """An ORM session joining the transaction ``connection`` is in, which its close never ends
+    (SQLAlchemy first told of one begun on the driver, else the session would own it)."""
+    if (not connection.in_transaction()
+            and getattr(connection.connection.dbapi_connection, "in_transaction", False)):
+        connection.begin()
+    return Session(bind=connection, **options)
 
 
 def _translate(exc: DBAPIError, dialect: str, committing: bool) -> None:
@@ -411,11 +454,11 @@ class Store:
     @contextmanager
     def _held(self) -> Iterator[Any]:
         """:func:`_connection_transaction` on a SQLite file's writer connection, kept checked
-        out between transactions: an act pays no pool checkout and check-in. SQLite has one
-        writer at a time, so one such connection per store serves; a transaction that finds
-        it in use (another thread's, or this thread's own enclosing one) takes one from the
-        pool as before. A transaction that fails gives the connection back to the pool (which
-        rolls back whatever it still holds), as every transaction did."""
+        out between transactions (no pool checkout and check-in per act), its transaction the
+        driver's own unless listeners watch (:func:`_begin_immediate`). SQLite has one writer
+        at a time: a transaction that finds it in use (another thread's, or this thread's
+        enclosing one) takes a connection from the pool; one that fails gives it back to the
+        pool (which rolls back whatever it still holds), as every transaction did."""
         if not self._holding.acquire(blocking=False):
             with _connection_transaction(self._writer) as connection:
                 yield connection
@@ -426,10 +469,20 @@ class Store:
                 connection = self._held_connection = self._writer.connect()
             committing = False
             try:
-                with connection.begin():
+                if _observed(self.engine):  # they see BEGIN and COMMIT as before
+                    with connection.begin():
+                        yield connection
+                        committing = True
+                else:
+                    driver = connection.connection.dbapi_connection
+                    _begin_immediate(connection, driver)
+                    unobserved(connection, driver)
                     yield connection
+                    unobserved(None, None)
                     committing = True
+                    _commit(connection, driver)
             except BaseException as exc:
+                unobserved(None, None)
                 self._held_connection = None
                 connection.close()
                 if isinstance(exc, DBAPIError):

@@ -30,7 +30,7 @@ from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_
 from gdcluster.engine.plain_reads import DEADLINE_PART, OBJECTION_PART
 from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.procedures import PROCEDURE_STATES, PROPOSED, procedure_shown
-from gdcluster.engine.store import Store, sql_connection
+from gdcluster.engine.store import Store, joined_session, sql_connection
 
 if TYPE_CHECKING:  # the tables are defined when a read first needs them: `case show` never
     from gdcluster.engine.models import Case, Round
@@ -183,7 +183,8 @@ def case_view(session: Session | Any, case: Any,
     view = _view(case, [item[1] for item in deadline_rows], objections, reports)
     if view.state not in PROCEDURE_STATES:
         return view
-    with nullcontext(session) if isinstance(session, Session) else Session(session) as reader:
+    reader_of = nullcontext(session) if isinstance(session, Session) else joined_session(session)
+    with reader_of as reader:
         shown = procedure_shown(reader, view.id, view.state, view.deadlines)
     return view if shown is None else replace(view, procedure=shown)
 
