@@ -763,12 +763,9 @@ def _table(rows: Iterable[Iterable[Any]]) -> None:
 def _state_label(state: str | None) -> str:
     if not state:
         return ""
-    from gdcluster.states.workflow import load_workflow
+    from gdcluster.states.workflow_file import state_labels  # not the whole workflow
 
-    try:
-        return load_workflow().state(state).label
-    except KeyError:
-        return ""
+    return state_labels().get(state, "")
 
 
 def _state(state: str | None) -> str:
