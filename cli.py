@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -2267,7 +2268,7 @@ def _indent(view: Any) -> bytes:
         # one line per key: the same text made by the C encoder in one call (a separator
         # that starts each next line), unless a character that splitlines() breaks on and
         # JSON leaves unescaped (U+0085, U+2028, U+2029) asks for the general path
-        flat = _FLAT_JSON.encode(data)
+        flat = _flat_encoder().encode(data)
         if "\x85" not in flat and "\u2028" not in flat and "\u2029" not in flat:
             return ("  {\n    " + flat[1:-1] + "\n  }").encode("utf-8")
     text = _json_text(data)
@@ -2278,13 +2279,12 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTIABLE = frozenset({list, dict})
 
 
+@cache
 def _flat_encoder() -> Any:
+    """Made when ``case list --json`` first needs it: ``--help`` imports no ``json``."""
     import json
 
     return json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": "))
-
-
-_FLAT_JSON = _flat_encoder()
 
 
 # ---------------------------------------------------------------------------------------------
