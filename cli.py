@@ -309,14 +309,29 @@ def _width(text: str) -> int:
 _NO_LINE_START = frozenset("。，、；：？！）」』》")
 
 
+def _tokens(text: str) -> list[str]:
+    """``text`` as the pieces a line may break between: runs of spaces, runs of other
+    characters outside U+2E80–U+FFFF (words), and each character inside it (CJK) alone. A
+    loop, not the regular expression ``\\s+|[^\\s\\u2e80-\\uffff]+|.``: compiling that range
+    took longer than ``--help`` spends on everything else of its own."""
+    tokens: list[str] = []
+    last = None
+    for character in text:
+        kind = 0 if character.isspace() else 2 if "\u2e80" <= character <= "\uffff" else 1
+        if kind == 2 or kind != last:
+            tokens.append(character)
+        else:
+            tokens[-1] += character
+        last = kind
+    return tokens
+
+
 def _wrap(text: str, limit: int) -> list[str]:
     """``text`` in lines of at most ``limit`` columns: broken between words, and between any
     two Chinese characters (Chinese has no spaces)."""
-    import re
-
     lines: list[str] = []
     line = ""
-    for token in re.findall(r"\s+|[^\s\u2e80-\uffff]+|.", " ".join(text.split())):
+    for token in _tokens(" ".join(text.split())):
         if line and _width(line + token.rstrip()) > limit and token not in _NO_LINE_START:
             lines.append(line.rstrip())
             line = "" if token.isspace() else token
