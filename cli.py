@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -308,14 +309,29 @@ def _width(text: str) -> int:
 _NO_LINE_START = frozenset("。，、；：？！）」』》")
 
 
+def _tokens(text: str) -> list[str]:
+    """``text`` as the pieces a line may break between: runs of spaces, runs of other
+    characters outside U+2E80–U+FFFF (words), and each character inside it (CJK) alone. A
+    loop, not the regular expression ``\\s+|[^\\s\\u2e80-\\uffff]+|.``: compiling that range
+    was a tenth of a Chinese ``--help``'s instructions (issue 16)."""
+    tokens: list[str] = []
+    last = None
+    for character in text:
+        kind = 0 if character.isspace() else 2 if "\u2e80" <= character <= "\uffff" else 1
+        if kind == 2 or kind != last:
+            tokens.append(character)
+        else:
+            tokens[-1] += character
+        last = kind
+    return tokens
+
+
 def _wrap(text: str, limit: int) -> list[str]:
     """``text`` in lines of at most ``limit`` columns: broken between words, and between any
     two Chinese characters (Chinese has no spaces)."""
-    import re
-
     lines: list[str] = []
     line = ""
-    for token in re.findall(r"\s+|[^\s\u2e80-\uffff]+|.", " ".join(text.split())):
+    for token in _tokens(" ".join(text.split())):
         if line and _width(line + token.rstrip()) > limit and token not in _NO_LINE_START:
             lines.append(line.rstrip())
             line = "" if token.isspace() else token
@@ -672,6 +688,9 @@ DATE = IsoDate()
 CASE_ID = EngineRange(1, "MAX_ID")  # the largest id a database stores
 YEAR = EngineRange("FIRST_YEAR", "LAST_YEAR")
 INPUT_FILE = click.File("rb")
+#: the path types of the options, made once (each click.Path looks its name up in gettext)
+OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
+FILE_PATH = click.Path(dir_okay=False)
 
 
 def _read_mapping(stream: IO[bytes]) -> dict[str, Any]:
@@ -763,12 +782,9 @@ def _table(rows: Iterable[Iterable[Any]]) -> None:
 def _state_label(state: str | None) -> str:
     if not state:
         return ""
-    from gdcluster.states.workflow import load_workflow
+    from gdcluster.states.workflow_file import state_labels  # not the whole workflow
 
-    try:
-        return load_workflow().state(state).label
-    except KeyError:
-        return ""
+    return state_labels().get(state, "")
 
 
 def _state(state: str | None) -> str:
@@ -996,7 +1012,7 @@ ROUND_EXPORT_TEXT = Texts({
               show_default=True,
               help="xlsx: a workbook with the 推荐汇总表 by city, the quotas and every expert's "
                    "scores (with -o).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", type=OUTPUT_FILE,
               help="The file to write (with --format xlsx).")
 @click.option("--city", metavar="C", help="With --format xlsx: only this city's cases.")
 @click.option("--kind", type=click.Choice(["recognition", "review"]),
@@ -1410,7 +1426,7 @@ EXPORT_TEXT = Texts({
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml", "xlsx"]), default="json",
               show_default=True,
               help="xlsx: the 申报表 layout, to edit and import again.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", type=OUTPUT_FILE,
               help="Write to this file (default: stdout; required for xlsx).")
 @json_option
 def case_export(case_id: int, fmt: str, output: str | None) -> None:
@@ -1479,7 +1495,7 @@ def evidence_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., 
                                 "order; default: the act's own kind.")(function)
         return click.option(
             "--attach", "files", multiple=True, metavar="FILE", expose_value=False,
-            callback=keep, type=click.Path(dir_okay=False),
+            callback=keep, type=FILE_PATH,
             help="A file the act carries (repeatable): stored with the act, its SHA-256 in "
                  "the act's audit row.")(function)
 
@@ -1516,7 +1532,7 @@ def _show_evidence(files: list[dict[str, Any]]) -> None:
 
 @case_group.command("attach")
 @case_id_argument
-@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.argument("file", metavar="FILE", type=FILE_PATH)
 @click.option("--kind", required=True, metavar="KIND",
               help="证明材料, 陈述申辩, 异议证据, 复核材料 or 其他.")
 @click.option("--note", metavar="T", help="What the file shows.")
@@ -1559,7 +1575,7 @@ def case_attachments(case_id: int) -> None:
 @case_group.command("attachment")
 @case_id_argument
 @click.argument("sha256", metavar="SHA256")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", required=True, type=OUTPUT_FILE,
               help="The file to write ('-' for stdout).")
 @json_option
 def case_attachment(case_id: int, sha256: str, output: str) -> None:
@@ -1591,7 +1607,7 @@ def case_recognize(case_id: int, expected_version: int | None) -> None:
 # ---------------------------------------------------------------------------- 复核 (第十六条)
 @case_group.command("apply-review")
 @case_id_argument
-@click.option("--data", "data_file", type=click.File("rb"), required=True, metavar="FILE",
+@click.option("--data", "data_file", type=INPUT_FILE, required=True, metavar="FILE",
               help="The 复核申报 (a 复核申报表 workbook from `template review`, JSON or YAML): "
                    "the criteria data of the three years before the 复核 round's year and "
                    "goal_results for every plan goal.")
@@ -2189,7 +2205,7 @@ def _check_plan(report: dict[str, Any]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "xlsx"]), default="text",
               show_default=True,
               help="csv or xlsx: a spreadsheet with Chinese headers (xlsx needs -o).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", type=OUTPUT_FILE,
               help="The file to write (with --format csv or xlsx; csv defaults to stdout).")
 @json_option
 def case_list(fmt: str, output: str | None, **filters: Any) -> None:
@@ -2270,7 +2286,7 @@ def _indent(view: Any) -> bytes:
         # one line per key: the same text made by the C encoder in one call (a separator
         # that starts each next line), unless a character that splitlines() breaks on and
         # JSON leaves unescaped (U+0085, U+2028, U+2029) asks for the general path
-        flat = _FLAT_JSON.encode(data)
+        flat = _flat_encoder().encode(data)
         if "\x85" not in flat and "\u2028" not in flat and "\u2029" not in flat:
             return ("  {\n    " + flat[1:-1] + "\n  }").encode("utf-8")
     text = _json_text(data)
@@ -2281,13 +2297,12 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTIABLE = frozenset({list, dict})
 
 
+@cache
 def _flat_encoder() -> Any:
+    """Made when ``case list --json`` first needs it: ``--help`` imports no ``json``."""
     import json
 
     return json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": "))
-
-
-_FLAT_JSON = _flat_encoder()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2388,7 +2403,7 @@ TEMPLATE_TEXT = Texts({
 @click.option("--round", "round_year", type=YEAR,
               help="The round it is for (default: the current year, by the clock).")
 @click.option("--policy", metavar="P", help="Policy file name (default: guangdong-2023).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", required=True, type=OUTPUT_FILE,
               help="The workbook to write, e.g. 申报表.xlsx.")
 @json_option
 def template_application(round_year: int | None, policy: str | None, output: str) -> None:
@@ -2427,7 +2442,7 @@ def template_application(round_year: int | None, policy: str | None, output: str
                    "year).")
 @click.option("--policy", metavar="P", help="Policy file name (default: the case's, else "
                                             "guangdong-2023).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", required=True, type=OUTPUT_FILE,
               help="The workbook to write, e.g. 复核申报表.xlsx.")
 @json_option
 def template_review(case_id: int | None, round_year: int | None, policy: str | None,
@@ -2611,7 +2626,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--anchors", "anchors", type=click.Path(dir_okay=False),
+@click.option("--anchors", "anchors", type=FILE_PATH,
               help="A file of heads recorded by `audit anchor --to FILE`: every anchored row "
                    "must still be there, unchanged.")
 @json_option
@@ -2842,7 +2857,7 @@ def notice_list(case_id: int | None, round_year: int | None) -> None:
 @click.option("--round", "round_year", type=YEAR, metavar="YEAR", help="The round it is about.")
 @click.option("--format", "fmt", type=click.Choice(["txt", "html", "docx", "pdf"]),
               default="txt", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", type=OUTPUT_FILE,
               help="Write to this file instead of stdout (required for docx and pdf).")
 @click.option("--fresh", is_flag=True,
               help="Render from the act and the current settings, even if it was issued.")

@@ -64,8 +64,10 @@ TEXT_LIMIT = 20_000
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _YEAR_TEXT = re.compile(r"[0-9]{4}")
 _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
-# [0-9], not \d: \d also matches full-width and other Unicode digits (２０２４).
-_DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,20}〔(?:19|20)[0-9]{2}〕[1-9][0-9]{0,4}号")
+# [0-9], not \d: \d also matches full-width and other Unicode digits (２０２４). Kept as a
+# pattern, compiled on first use (``re`` caches it): the CJK range takes milliseconds to
+# compile, which every command that imports this module (``case show``) paid for nothing.
+_DOC_NO = r"[\u4e00-\u9fff]{1,20}〔(?:19|20)[0-9]{2}〕[1-9][0-9]{0,4}号"
 _LARGEST_EXPONENT = 15  # no amount in 亿元 comes near 10^15
 _SMALLEST_EXPONENT = -20  # more decimal places than that is noise, and Fractions would balloon
 
@@ -253,7 +255,7 @@ def publicity_choice(top: Any, min_score: Any, select_ids: Iterable[Any] | None
 # ---------------------------------------------------------------------------- documents
 def validate_doc_no(text: str) -> str:
     """发文字号 like 粤工信服务函〔2023〕4号: full year in 〔〕, no 第, no leading zero."""
-    if not isinstance(text, str) or not _DOC_NO.fullmatch(text):
+    if not isinstance(text, str) or not re.fullmatch(_DOC_NO, text):
         raise InvalidInput(
             Message("not a 发文字号 in GB/T 9704 form (e.g. 粤工信服务函〔2023〕4号: full year "
                     "in 〔〕, no 第, no leading zero): {text!r}", text=text),

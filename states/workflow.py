@@ -15,10 +15,9 @@ import unicodedata
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from gdcluster.states.parsed_cache import parsed
+from gdcluster.states.workflow_file import workflow_data
 
 ACTOR_KINDS = frozenset({"province", "city", "county", "system", "anyone"})
 SAME = "="
@@ -310,14 +309,7 @@ def parse_workflow(data: dict[str, Any], origin: str = "workflow.toml") -> Workf
 
 @cache
 def load_workflow() -> Workflow:
-    return parse_workflow(parsed(resources.files("gdcluster.states").joinpath("workflow.toml"),
-                                 _toml))
-
-
-def _toml(content: bytes) -> dict[str, Any]:
-    import tomllib
-
-    return tomllib.loads(content.decode("utf-8"))
+    return parse_workflow(workflow_data())
 
 
 def _named(kind: str, text: str, forms: list[tuple[str, str]]) -> str:

@@ -346,3 +346,12 @@ def test_an_event_with_more_than_the_walk_does_is_fired_by_the_machine() -> None
     assert set(_walks(machine)) == {"fail"}
     shipped = Lifecycle.of(load_workflow())
     assert set(_walks(shipped.machine)) == set(shipped.machine.events)
+
+
+def test_the_state_labels_are_the_workflows() -> None:
+    """``workflow_file.state_labels`` (what ``case show`` prints beside a state, read without
+    building the workflow) gives each state the label the loaded workflow gives it."""
+    from gdcluster.states.workflow_file import state_labels
+
+    assert state_labels() == {state.name: state.label for state in load_workflow().states}
+    assert state_labels()["recognized"] == "已认定"
