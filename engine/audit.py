@@ -381,11 +381,12 @@ def _verify_statement() -> Any:
     from sqlalchemy import type_coerce
     from sqlalchemy.types import NullType
 
+    from gdcluster.engine.prepared import Prepared
     from gdcluster.engine.records import AuditEntry
 
     table = AuditEntry.__table__  # type: ignore[attr-defined]
-    return select(*(type_coerce(table.c[name], NullType()).label(name)
-                    for name in VERIFIED_COLUMNS)).order_by(table.c.seq)
+    return Prepared(select(*(type_coerce(table.c[name], NullType()).label(name)
+                             for name in VERIFIED_COLUMNS)).order_by(table.c.seq))
 
 
 #: Not a value the database hands back.
@@ -474,10 +475,9 @@ def verify(session: Session, *, batch: int = 2000,
     last_raw: Any = _NOTHING
     at: Any = None
     at_text = ""
-    # Core rows of stored values, a batch at a time; the checks read them by place (``COLUMN``)
-    with connection.execute(_verify_statement(),
-                            execution_options={"yield_per": batch}) as result:
-        for entry in itertools.chain.from_iterable(result.partitions()):
+    # rows of stored values, a batch at a time; the checks read them by place (``COLUMN``)
+    with _verify_statement().batches(connection, size=batch) as found:
+        for entry in itertools.chain.from_iterable(found):
             (seq, case_id, round_year, actor, trigger, from_state, to_state, reason, payload,
              article, at_raw, prev_hash, digest, attest_text) = entry
             rows += 1

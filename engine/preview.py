@@ -15,7 +15,9 @@ of the case, as if each row had been planned on its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import gc
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -31,6 +33,7 @@ from gdcluster.engine.clock import as_utc, end_of_day, parse_instant
 from gdcluster.engine.errors import EngineError
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.models import Case, Deadline
+from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.timers import SYSTEM
 from gdcluster.states.workflow import PREVIOUS
 
@@ -106,7 +109,7 @@ def _statement() -> Any:
     def raw(column: Any) -> Any:
         return type_coerce(column, NullType())  # no conversion per row
 
-    return (
+    return Prepared(
         select(DEADLINE.id, DEADLINE.kind, DEADLINE.key, DEADLINE.case_id, DEADLINE.round_year,
                raw(DEADLINE.due_at),
                *(raw(case[name]) if name in _RAW else case[name] for name in CASE_FIELDS))
@@ -114,8 +117,7 @@ def _statement() -> Any:
             Case.__table__, case.id == DEADLINE.case_id))  # type: ignore[attr-defined]
         .where(DEADLINE.status == "pending",
                DEADLINE.due_at <= bindparam("cutoff", type_=DEADLINE.due_at.type))
-        .order_by(DEADLINE.due_at, DEADLINE.id)
-        .execution_options(yield_per=PREVIEW_BATCH))
+        .order_by(DEADLINE.due_at, DEADLINE.id))
 
 
 def pending(kernel: Kernel, until: date | datetime | str | None = None, *,
@@ -134,12 +136,29 @@ def pending(kernel: Kernel, until: date | datetime | str | None = None, *,
     """
     cutoff = until_instant(until, kernel.clock.now())
     listed: list[PendingDeadline] = []
-    with kernel.store.read() as session:
+    with _collector_paused(), kernel.store.read() as session:
         connection = session.connection()
         decisions = Decisions(kernel, session, kernel.clock.now(), memo=memo)
-        for rows in connection.execute(_statement(), {"cutoff": cutoff}).partitions():
-            decisions.batch(rows, listed)
+        with _statement().batches(connection, {"cutoff": cutoff}, size=PREVIEW_BATCH) as found:
+            for rows in found:
+                decisions.batch(rows, listed)
     return listed
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while the rows are listed, then run as usual: what
+    is listed holds no cycles, and the collector would otherwise walk the rows listed so far
+    (and everything else the process holds) again and again as they accumulate, a tenth of
+    a listing's time on 100,000 rows."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def until_instant(until: date | datetime | str | None, now: datetime) -> datetime:
