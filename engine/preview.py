@@ -85,7 +85,7 @@ def _maker() -> Callable[..., PendingDeadline]:
              due_at: datetime, action: str) -> PendingDeadline:
         row: Any = Twin(id, kind, key, case_id, round_year, due_at, action)
         row.__class__ = PendingDeadline
-        return row  # type: ignore[no-any-return]
+        return row
 
     try:
         sample = (1, "kind", "key", 2, None, datetime(2024, 1, 1), "action")
