@@ -482,8 +482,8 @@ def verify(session: Session, *, batch: int = 2000,
     at_text = at_part = ""
     quote = _quote
     # rows of stored values, a batch at a time; the checks read them by place (``COLUMN``)
-    with _verify_statement().batches(connection, size=batch) as found:
-        for entry in itertools.chain.from_iterable(found):
+    with _verify_statement().batches(connection, size=batch) as fetched:
+        for entry in itertools.chain.from_iterable(fetched):
             (seq, case_id, round_year, actor, trigger, from_state, to_state, reason, payload,
              article, at_raw, prev_hash, digest, attest_text) = entry
             rows += 1
