@@ -421,11 +421,12 @@ def _verify_statement() -> Any:
     from sqlalchemy import type_coerce
     from sqlalchemy.types import NullType
 
+    from gdcluster.engine.prepared import Prepared
     from gdcluster.engine.records import AuditEntry
 
     table = AuditEntry.__table__  # type: ignore[attr-defined]
-    return select(*(type_coerce(table.c[name], NullType()).label(name)
-                    for name in VERIFIED_COLUMNS)).order_by(table.c.seq)
+    return Prepared(select(*(type_coerce(table.c[name], NullType()).label(name)
+                             for name in VERIFIED_COLUMNS)).order_by(table.c.seq))
 
 
 #: Not a value the database hands back.
@@ -484,6 +485,11 @@ def _body(actor: Any, article: Any, at: str, attest: Any, case_id: Any, from_sta
 
 
 _NULL = "null"
+
+
+def _attest(text: str) -> str:
+    return f'"attest":{_quote(text)},'
+
 #: ``json``'s escaping of a text (``ensure_ascii=False``): TypeError for anything else.
 _quote = json.encoder.encode_basestring
 
@@ -513,11 +519,11 @@ def verify(session: Session, *, batch: int = 2000,
     row_checks = [check.row for check in checks]
     last_raw: Any = _NOTHING
     at: Any = None
-    at_text = ""
-    # Core rows of stored values, a batch at a time; the checks read them by place (``COLUMN``)
-    with connection.execute(_verify_statement(),
-                            execution_options={"yield_per": batch}) as result:
-        for entry in itertools.chain.from_iterable(result.partitions()):
+    at_text = at_part = ""
+    quote = _quote
+    # rows of stored values, a batch at a time; the checks read them by place (``COLUMN``)
+    with _verify_statement().batches(connection, size=batch) as fetched:
+        for entry in itertools.chain.from_iterable(fetched):
             (seq, case_id, round_year, actor, trigger, from_state, to_state, reason, payload,
              article, at_raw, prev_hash, digest, attest_text) = entry
             rows += 1
@@ -538,9 +544,28 @@ def verify(session: Session, *, batch: int = 2000,
                 )
             if at_raw != last_raw:  # rows come in crowds (a batch, a sweep): read once
                 at, at_text = instant(at_raw)
+                at_part = f',"at":{quote(at_text)},'
                 last_raw = at_raw
-            body = _body(actor, article, at_text, attest_text, case_id, from_state, payload,
-                         prev_hash, reason, round_year, seq, to_state, trigger)
+            body = None
+            if type(seq) is int and (case_id is None or type(case_id) is int) and (
+                    round_year is None or type(round_year) is int):
+                try:  # _body's own text, written here: the prev_hash is the row before's
+                    # hash (64 hex digits, as found above), the time's text written once
+                    body = (f'{{"actor":{quote(actor)},"article":{quote(article)}{at_part}'
+                            f'{"" if attest_text is None else _attest(attest_text)}'
+                            f'"case_id":{_NULL if case_id is None else case_id},'
+                            f'"from_state":{_NULL if from_state is None else quote(from_state)},'
+                            f'"payload":{quote(payload)},"prev_hash":"{prev_hash}",'
+                            f'"reason":{_NULL if reason is None else quote(reason)},'
+                            f'"round_year":{_NULL if round_year is None else round_year},'
+                            f'"seq":{seq},'
+                            f'"to_state":{_NULL if to_state is None else quote(to_state)},'
+                            f'"trigger":{quote(trigger)}}}')
+                except TypeError:  # a value that is no text
+                    body = None
+            if body is None:
+                body = _body(actor, article, at_text, attest_text, case_id, from_state,
+                             payload, prev_hash, reason, round_year, seq, to_state, trigger)
             if sha256(body.encode("utf-8")).hexdigest() != digest:
                 return VerifyReport(
                     False, rows, seq,

@@ -18,7 +18,8 @@ compiled cache).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,5 +168,40 @@ class Prepared:
         cursor, _compiled = self._cursor(connection, driver, params)
         try:
             return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    @contextlib.contextmanager
+    def batches(self, connection: Any, params: dict[str, Any] | None = None, *,
+                size: int = 1000) -> Iterator[Iterator[Sequence[Sequence[Any]]]]:
+        """The result rows of a long read, in lists of ``size`` rows fetched at a time: on
+        SQLite the driver's own tuples (for a statement whose result columns SQLAlchemy
+        would not convert); elsewhere, or while observed, SQLAlchemy's rows read with
+        ``yield_per`` (a server-side cursor on PostgreSQL)."""
+        dialect = connection.dialect
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None and dialect.name == "sqlite":
+            compiled = self._compiled(dialect)
+        if (compiled is None or compiled.converts or dialect.name != "sqlite"
+                or connection.dispatch.before_cursor_execute):
+            with connection.execute(self.statement, params or {},
+                                    execution_options={"yield_per": size}) as result:
+                yield result.partitions()
+            return
+        cursor, compiled = self._cursor(connection, params)
+
+        def fetched() -> Iterator[list[Any]]:
+            while True:
+                try:
+                    rows = cursor.fetchmany(size)
+                except Exception as error:  # wrapped as SQLAlchemy's own fetch would be
+                    connection._handle_dbapi_exception(error, compiled.sql, None, cursor,
+                                                       None)
+                if not rows:
+                    return
+                yield rows
+
+        try:
+            yield fetched()
         finally:
             cursor.close()

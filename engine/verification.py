@@ -21,6 +21,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +34,7 @@ from gdcluster.engine import audit
 from gdcluster.engine.coverage import COVERED, Covered, Group, case_snapshot
 from gdcluster.engine.errors import InvalidInput
 from gdcluster.engine.i18n import N_, Message
+from gdcluster.engine.prepared import Prepared
 
 #: the records whose body a check names (``Covered.name``), for the catalog
 RECORDS_WITH_BODIES = (N_("notice"), N_("rendering"))
@@ -54,86 +56,128 @@ _SEQ, _CASE_ID, _FROM_STATE, _TO_STATE, _HASH = (
     audit.COLUMN[name] for name in ("seq", "case_id", "from_state", "to_state", "hash"))
 
 
+#: Not known (``None`` is a state a row may leave).
+_UNKNOWN: Any = object()
+
+
+@cache
+def _case_columns() -> Prepared:
+    """What :class:`CaseReplay` compares of every case, in ``id`` order; the dates as stored
+    (read as dates only for a case whose rows give them)."""
+    from sqlalchemy import type_coerce
+    from sqlalchemy.types import NullType
+
+    from gdcluster.engine.models import Case
+
+    table = Case.__table__  # type: ignore[attr-defined]
+    return Prepared(select(table.c.id, table.c.state, table.c.version,
+                           type_coerce(table.c.valid_from, NullType()),
+                           type_coerce(table.c.valid_until, NullType()),
+                           table.c.previous_state).order_by(table.c.id))
+
+
 class CaseReplay:
     """Every case as its audit rows leave it, compared with ``gd_case`` at the end.
 
-    Keeps one small tuple per case (never the rows): the case's fields after its last row,
-    and that row's ``seq``. A row from before the coverage (no ``attest.case``) gives the
-    state only, until the upgrade's row (``attest.cases``) gives everything."""
+    Keeps what a case's last row left (never the rows): its fields, where that row gives them
+    all (``attest.case``), else its state; and that row's ``seq``. A row from before the
+    coverage (no ``attest.case``) gives the state only, until the upgrade's row
+    (``attest.cases``) gives everything. A state alone is kept as a plain value in a dict of
+    its own, not in a tuple per case: a tuple kept to the end for each of 100,000 cases is
+    what the garbage collector walks again and again as they accumulate."""
 
     def __init__(self) -> None:
-        self.cases: dict[int, tuple[tuple[Any, ...], int, bool]] = {}
+        #: a case's fields (``_FIELDS``) and the row that gave them all
+        self.cases: dict[int, tuple[tuple[Any, ...], int]] = {}
+        #: a case whose last row gave its state only: that state, and that row
+        self.states: dict[int, Any] = {}
+        self.seqs: dict[int, int] = {}
         self.compared = 0
+
+    def _full(self, case_id: int, fields: tuple[Any, ...], seq: int) -> None:
+        self.cases[case_id] = (fields, seq)
+        if self.states:
+            self.states.pop(case_id, None)
+            self.seqs.pop(case_id, None)
 
     def row(self, entry: Any, attest: dict[str, Any] | None) -> str | None:
         if attest is not None and "cases" in attest:
             for item in attest["cases"]:
-                self.cases[int(item[0])] = (tuple(item[1:]), entry[_SEQ], True)
+                self._full(int(item[0]), tuple(item[1:]), entry[_SEQ])
         case_id = entry[_CASE_ID]
         if case_id is None:
             return None
-        known = self.cases.get(case_id)
-        if known is not None and entry[_FROM_STATE] != known[0][0]:
+        cases = self.cases
+        known = cases.get(case_id) if cases else None
+        before = known[0][0] if known is not None else self.states.get(case_id, _UNKNOWN)
+        if before is not _UNKNOWN and entry[_FROM_STATE] != before:
             return Message("case {id}: this row moves it from {state!r}, but the rows before "
                            "leave it {before!r} (row {seq})", id=case_id,
-                           state=entry[_FROM_STATE], before=known[0][0], seq=known[1])
+                           state=entry[_FROM_STATE], before=before,
+                           seq=known[1] if known is not None else self.seqs[case_id])
         snapshot = attest.get("case") if attest is not None else None
         if snapshot is not None:
-            self.cases[case_id] = (tuple(snapshot), entry[_SEQ], True)
+            self._full(case_id, tuple(snapshot), entry[_SEQ])
         else:
-            self.cases[case_id] = ((entry[_TO_STATE],), entry[_SEQ], False)
+            self.states[case_id] = entry[_TO_STATE]
+            self.seqs[case_id] = entry[_SEQ]
+            if known is not None:
+                del cases[case_id]
         return None
 
     def finish(self, session: Session) -> tuple[int | None, str] | None:
-        from sqlalchemy import type_coerce
-        from sqlalchemy.types import NullType
-
         from gdcluster.engine.models import Case
 
         table = Case.__table__  # type: ignore[attr-defined]
         connection = session.connection()
         dialect = connection.dialect
         read_day = table.c.valid_from.type.dialect_impl(dialect).result_processor(dialect, None)
-        # the dates as stored, read as dates only for a case whose rows give them
-        statement = select(table.c.id, table.c.state, table.c.version,
-                           type_coerce(table.c.valid_from, NullType()),
-                           type_coerce(table.c.valid_until, NullType()),
-                           table.c.previous_state).order_by(table.c.id)
-        with connection.execute(statement, execution_options={"yield_per": 2000}) as rows:
-            return self._compare(itertools.chain.from_iterable(rows.partitions()), read_day)
+        with _case_columns().batches(connection, size=2000) as rows:
+            found = self._compare(itertools.chain.from_iterable(rows), read_day)
+        if found is None and self.compared < len(self.cases) + len(self.states):
+            # cases the rows record that gd_case lacks: the first of them (a failure only)
+            with _case_columns().batches(connection, size=2000) as rows:
+                present = {row[0] for row in itertools.chain.from_iterable(rows)}
+            case_id = min(case_id for case_id in itertools.chain(self.cases, self.states)
+                          if case_id not in present)
+            seq = self.cases[case_id][1] if case_id in self.cases else self.seqs[case_id]
+            return seq, Message("case {id} has audit rows but is missing from gd_case",
+                                id=case_id)
+        return found
 
     def _compare(self, rows: Iterable[Any],
                  read_day: Callable[[Any], Any] | None) -> tuple[int | None, str] | None:
-        cases = self.cases
+        cases, states = self.cases, self.states
         for row in rows:
             case_id, state = row[0], row[1]
-            known = cases.pop(case_id, None)
+            known = cases.get(case_id) if cases else None
             if known is None:
-                return None, Message("case {id} is in gd_case but no audit row records it "
-                                     "(added behind the engine's back)", id=case_id)
+                expected_state = states.get(case_id, _UNKNOWN)
+                if expected_state is _UNKNOWN:
+                    return None, Message("case {id} is in gd_case but no audit row records "
+                                         "it (added behind the engine's back)", id=case_id)
+                self.compared += 1
+                if state == expected_state:
+                    continue
+                seq = self.seqs[case_id]
+                return seq, Message("case {id}: {name} is {actual!r} in gd_case, but its "
+                                    "audit rows leave it {expected!r} (last row {seq})",
+                                    id=case_id, name=_FIELDS[0], actual=state,
+                                    expected=expected_state, seq=seq)
             self.compared += 1
-            expected, seq, full = known
-            if full:
-                valid_from, valid_until = row[3], row[4]
-                if read_day is not None:
-                    valid_from, valid_until = read_day(valid_from), read_day(valid_until)
-                actual = case_snapshot(SimpleNamespace(
-                    state=state, version=row[2], valid_from=valid_from,
-                    valid_until=valid_until, previous_state=row[5]))
-            elif state == expected[0]:
-                continue
-            else:
-                actual = [state]
-            for index, name in enumerate(_FIELDS if full else _FIELDS[:1]):
+            expected, seq = known
+            valid_from, valid_until = row[3], row[4]
+            if read_day is not None:
+                valid_from, valid_until = read_day(valid_from), read_day(valid_until)
+            actual = case_snapshot(SimpleNamespace(
+                state=state, version=row[2], valid_from=valid_from,
+                valid_until=valid_until, previous_state=row[5]))
+            for index, name in enumerate(_FIELDS):
                 if actual[index] != expected[index]:
                     return seq, Message("case {id}: {name} is {actual!r} in gd_case, but its "
                                         "audit rows leave it {expected!r} (last row {seq})",
                                         id=case_id, name=name, actual=actual[index],
                                         expected=expected[index], seq=seq)
-        if self.cases:
-            case_id, (_, seq, _) = min(self.cases.items())
-            return seq, Message("case {id} has audit rows but is missing from gd_case",
-                                id=case_id)
         return None
 
     def counts(self) -> dict[str, int]:
