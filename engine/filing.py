@@ -125,9 +125,13 @@ def _key(data: Any) -> bytes | None:
 
 def stored_application(data: Mapping[str, Any]) -> tuple[str, str]:
     """``data`` validated (``InvalidInput`` when refused), as stored: its text and SHA-256."""
+    from gdcluster.engine.accepted import accepted_json
     from gdcluster.engine.application import to_json, validate_application
 
-    text = encode(to_json(validate_application(dict(data))))
+    stored = accepted_json(data)  # the plainly accepted case, in one pass; None when in doubt
+    if stored is None:
+        stored = to_json(validate_application(dict(data)))
+    text = encode(stored)
     return text, sha256(text.encode("utf-8")).hexdigest()
 
 
