@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
-from gdcluster.engine.application import CHAMPION_KINDS, QUALITY_KINDS, FIELDS
+from gdcluster.engine.application import CHAMPION_KINDS, FIELDS, QUALITY_KINDS
 from gdcluster.engine.errors import InvalidInput
 from gdcluster.engine.parse import FIRST_DATA_YEAR, LAST_YEAR
 from gdcluster.engine.text import check_text

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import put
-from test_application import REFUSALS, RAW
+from test_application import RAW, REFUSALS
 
 from gdcluster.engine.accepted import accepted_json
 from gdcluster.engine.application import load_application_file, to_json, validate_application
