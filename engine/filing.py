@@ -17,6 +17,8 @@ input's exact pickled form is the key, which keeps every type (``"1"``, ``1``, `
 ``True``, ``Decimal("1.0")`` and ``Decimal("1.00")`` are different keys), the order of keys
 and the shape (a tuple is not a list); an input holding anything but plain data is validated
 afresh each time, and only accepted inputs are remembered, so a refusal is the validator's own.
+An application the schema plainly accepts is put in its stored form in one pass
+(``accepted.accepted_json``); any other is validated by the schema, which refuses it.
 """
 
 from __future__ import annotations
