@@ -17,6 +17,8 @@ input's exact pickled form is the key, which keeps every type (``"1"``, ``1``, `
 ``True``, ``Decimal("1.0")`` and ``Decimal("1.00")`` are different keys), the order of keys
 and the shape (a tuple is not a list); an input holding anything but plain data is validated
 afresh each time, and only accepted inputs are remembered, so a refusal is the validator's own.
+An application the schema plainly accepts is put in its stored form in one pass
+(``accepted.accepted_json``); any other is validated by the schema, which refuses it.
 """
 
 from __future__ import annotations
@@ -125,9 +127,13 @@ def _key(data: Any) -> bytes | None:
 
 def stored_application(data: Mapping[str, Any]) -> tuple[str, str]:
     """``data`` validated (``InvalidInput`` when refused), as stored: its text and SHA-256."""
+    from gdcluster.engine.accepted import accepted_json
     from gdcluster.engine.application import to_json, validate_application
 
-    text = encode(to_json(validate_application(dict(data))))
+    stored = accepted_json(data)  # the plainly accepted case, in one pass; None when in doubt
+    if stored is None:
+        stored = to_json(validate_application(dict(data)))
+    text = encode(stored)
     return text, sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -228,17 +228,17 @@ def test_inputs_that_compare_equal_are_validated_each_as_itself(
 
 def test_the_batch_validates_each_distinct_application_once_per_chunk(
         engine: Engine, application: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gdcluster.engine import application as schema
+    from gdcluster.engine import filing
 
     engine.open_round(2024, PROVINCE)
     calls: list[int] = []
-    original = schema.validate_application
+    original = filing.stored_application  # validates (in one pass or by the schema)
 
-    def counted(raw: Any) -> dict[str, Any]:
+    def counted(raw: Any) -> tuple[str, str]:
         calls.append(1)
         return original(raw)
 
-    monkeypatch.setattr(schema, "validate_application", counted)
+    monkeypatch.setattr(filing, "stored_application", counted)
     given = rows(application, 25)  # two inputs: the application and {} (drafts)
     engine.create_cases(given, chunk=10)
     assert len(calls) == 2 * 3  # each of the two in each of the three chunks
