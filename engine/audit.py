@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache, cached_property
+from functools import cache
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from gdcluster.engine.clock import local_text
 from gdcluster.engine.errors import ClockBehind
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import connection_of, sql_connection
 
 GENESIS = "0" * 64
@@ -108,80 +107,41 @@ def row_hash(entry: Any) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-class _Statements:
-    """The append's statements, each built when first used (the audit tables load then): a
-    command that appends once builds the few it sends, not all of them."""
+@cache
+def _statements() -> SimpleNamespace:
+    """The append's prepared statements, built on first use (the audit tables load then)."""
+    from gdcluster.engine.audit_tables import AUDIT_HEAD as head
+    from gdcluster.engine.audit_tables import AUDIT_ROWS as rows
+    from gdcluster.engine.prepared import Prepared
 
-    @cached_property
-    def head_for_update(self) -> Any:
-        head = _tables()[0]
-        return select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
-
-    @cached_property
-    def insert(self) -> Any:
-        return insert(_tables()[1])
-
-    @cached_property
-    def insert_one(self) -> Any:
-        """One row, every column bound."""
-        rows = _tables()[1]
-        return Prepared(insert(rows).values(
-            {column.name: bindparam(column.name, type_=column.type) for column in rows.columns}))
-
-    @cached_property
-    def insert_plain(self) -> Any:
-        """Without ``attest``, for a row that has none (written as before the column, so also
-        on a database made before it)."""
-        rows = _tables()[1]
-        return Prepared(insert(rows).values(
+    return SimpleNamespace(
+        head_for_update=select(head.c.seq, head.c.hash).where(head.c.id == 1)
+        .with_for_update(),
+        insert=insert(rows),
+        # one row, every column bound; without ``attest`` for a row that has none (written
+        # as before the column, so also on a database made before it)
+        insert_one=Prepared(insert(rows).values(
             {column.name: bindparam(column.name, type_=column.type)
-             for column in rows.columns if column.name != "attest"}))
-
-    @cached_property
-    def row_time(self) -> Any:
-        rows = _tables()[1]
-        return select(rows.c.at).where(rows.c.seq == bindparam("seq"))
-
-    @cached_property
-    def move_head(self) -> Any:
-        head = _tables()[0]
-        return (update(head).where(head.c.id == 1)
-                .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
-
-    @cached_property
-    def move_known_head(self) -> Any:
-        """Move the head only if it is still where this process last left it."""
-        head = _tables()[0]
-        return Prepared(
+             for column in rows.columns})),
+        insert_plain=Prepared(insert(rows).values(
+            {column.name: bindparam(column.name, type_=column.type)
+             for column in rows.columns if column.name != "attest"})),
+        row_time=select(rows.c.at).where(rows.c.seq == bindparam("seq")),
+        move_head=update(head).where(head.c.id == 1)
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
+        # move the head only if it is still where this process last left it
+        move_known_head=Prepared(
             update(head).where(head.c.id == 1, head.c.seq == bindparam("old_seq"),
                                head.c.hash == bindparam("old_hash"))
-            .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
-
-    @cached_property
-    def amend_row(self) -> Any:
-        """``amend``: the head row's new attest and hash, then the head's hash."""
-        rows = _tables()[1]
-        return Prepared(update(rows).where(rows.c.seq == bindparam("amend_seq"))
-                        .values(attest=bindparam("amend_attest"), hash=bindparam("amend_hash")))
-
-    @cached_property
-    def amend_head(self) -> Any:
-        head = _tables()[0]
-        return Prepared(update(head).where(head.c.id == 1, head.c.seq == bindparam("amend_seq"))
-                        .values(hash=bindparam("amend_hash")))
-
-
-@cache
-def _tables() -> tuple[Any, Any]:
-    from gdcluster.engine.audit_tables import AUDIT_HEAD, AUDIT_ROWS
-
-    return AUDIT_HEAD, AUDIT_ROWS
-
-
-@cache
-def _statements() -> _Statements:
-    """The append's statements (:class:`_Statements`)."""
-    return _Statements()
+            .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))),
+        # ``amend``: the head row's new attest and hash, then the head's hash
+        amend_row=Prepared(update(rows).where(rows.c.seq == bindparam("amend_seq"))
+                           .values(attest=bindparam("amend_attest"),
+                                   hash=bindparam("amend_hash"))),
+        amend_head=Prepared(update(head).where(head.c.id == 1,
+                                               head.c.seq == bindparam("amend_seq"))
+                            .values(hash=bindparam("amend_hash"))),
+    )
 
 
 #: Where each database's head was after this process's last append (seq, hash, time), by writer

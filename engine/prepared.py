@@ -182,13 +182,13 @@ class Prepared:
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None and dialect.name == "sqlite":
             compiled = self._compiled(dialect)
-        if (compiled is None or compiled.converts or dialect.name != "sqlite"
-                or connection.dispatch.before_cursor_execute):
+        driver = _driver(connection) if dialect.name == "sqlite" else None
+        if compiled is None or compiled.converts or driver is None:
             with connection.execute(self.statement, params or {},
                                     execution_options={"yield_per": size}) as result:
                 yield result.partitions()
             return
-        cursor, compiled = self._cursor(connection, params)
+        cursor, compiled = self._cursor(connection, driver, params)
 
         def fetched() -> Iterator[list[Any]]:
             while True:

@@ -11,6 +11,8 @@ from datetime import datetime
 from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field
 
+# defines gd_case, the table this module's foreign keys name, on the same metadata
+import gdcluster.engine.case_models  # noqa: F401
 from gdcluster.engine.records_notice import Notice  # noqa: F401  (its foreign key names it)
 from gdcluster.engine.tablebase import TableModel
 

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
+# defines gd_case, the table this module's foreign keys name, on the same metadata
+import gdcluster.engine.case_models  # noqa: F401
 from gdcluster.engine.tablebase import TableModel
 
 
