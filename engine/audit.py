@@ -446,10 +446,6 @@ def _body(actor: Any, article: Any, at: str, attest: Any, case_id: Any, from_sta
 
 _NULL = "null"
 
-
-def _attest(text: str) -> str:
-    return f'"attest":{_quote(text)},'
-
 #: ``json``'s escaping of a text (``ensure_ascii=False``): TypeError for anything else.
 _quote = json.encoder.encode_basestring
 
@@ -479,8 +475,7 @@ def verify(session: Session, *, batch: int = 2000,
     row_checks = [check.row for check in checks]
     last_raw: Any = _NOTHING
     at: Any = None
-    at_text = at_part = ""
-    quote = _quote
+    at_text = ""
     # rows of stored values, a batch at a time; the checks read them by place (``COLUMN``)
     with _verify_statement().batches(connection, size=batch) as fetched:
         for entry in itertools.chain.from_iterable(fetched):
@@ -504,28 +499,9 @@ def verify(session: Session, *, batch: int = 2000,
                 )
             if at_raw != last_raw:  # rows come in crowds (a batch, a sweep): read once
                 at, at_text = instant(at_raw)
-                at_part = f',"at":{quote(at_text)},'
                 last_raw = at_raw
-            body = None
-            if type(seq) is int and (case_id is None or type(case_id) is int) and (
-                    round_year is None or type(round_year) is int):
-                try:  # _body's own text, written here: the prev_hash is the row before's
-                    # hash (64 hex digits, as found above), the time's text written once
-                    body = (f'{{"actor":{quote(actor)},"article":{quote(article)}{at_part}'
-                            f'{"" if attest_text is None else _attest(attest_text)}'
-                            f'"case_id":{_NULL if case_id is None else case_id},'
-                            f'"from_state":{_NULL if from_state is None else quote(from_state)},'
-                            f'"payload":{quote(payload)},"prev_hash":"{prev_hash}",'
-                            f'"reason":{_NULL if reason is None else quote(reason)},'
-                            f'"round_year":{_NULL if round_year is None else round_year},'
-                            f'"seq":{seq},'
-                            f'"to_state":{_NULL if to_state is None else quote(to_state)},'
-                            f'"trigger":{quote(trigger)}}}')
-                except TypeError:  # a value that is no text
-                    body = None
-            if body is None:
-                body = _body(actor, article, at_text, attest_text, case_id, from_state,
-                             payload, prev_hash, reason, round_year, seq, to_state, trigger)
+            body = _body(actor, article, at_text, attest_text, case_id, from_state, payload,
+                         prev_hash, reason, round_year, seq, to_state, trigger)
             if sha256(body.encode("utf-8")).hexdigest() != digest:
                 return VerifyReport(
                     False, rows, seq,

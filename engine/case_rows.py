@@ -34,17 +34,15 @@ from gdcluster.engine.prepared import Prepared
 
 __all__ = ["CaseRow", "Loaded", "RoundRow", "case_parts", "load", "load_for_timer", "write"]
 
-_CASE = CASE
-_ROUND = ROUND
-CASE_COLUMNS: tuple[str, ...] = tuple(column.name for column in _CASE.columns)
+CASE_COLUMNS: tuple[str, ...] = tuple(column.name for column in CASE.columns)
 #: The round's columns an act reads: its stored batches (a pick of up to thousands of ids)
 #: are read only by the round acts, which load the round themselves.
 ROUND_COLUMNS: tuple[str, ...] = tuple(
-    column.name for column in _ROUND.columns
+    column.name for column in ROUND.columns
     if column.name not in ("publicity_pick", "recognition_batch"))
 #: JSON columns of the case: copied when loaded, so that a change made in place is written.
 _JSON = frozenset(name for name in CASE_COLUMNS
-                  if type(_CASE.c[name].type).__name__ == "JSON")
+                  if type(CASE.c[name].type).__name__ == "JSON")
 
 
 class CaseRow:
@@ -139,26 +137,26 @@ def _load_statement(parts: bool = True, lock_round: bool = False) -> Any:
     first; a case always has its round, so the join is inner: a lock needs one)."""
     from sqlalchemy import null, true
 
-    joined = (_CASE.join(_ROUND, _ROUND.c.year == _CASE.c.round_year) if lock_round
-              else _CASE.outerjoin(_ROUND, _ROUND.c.year == _CASE.c.round_year))
+    joined = (CASE.join(ROUND, ROUND.c.year == CASE.c.round_year) if lock_round
+              else CASE.outerjoin(ROUND, ROUND.c.year == CASE.c.round_year))
     if parts:
         side = case_parts().subquery("parts")
         joined = joined.outerjoin(side, true())
         columns = list(side.c)
     else:  # the same columns, null
         columns = [null().label(f"part{index}") for index in range(_PARTS)]
-    return (select(*(_CASE.c[name] for name in CASE_COLUMNS),
-                   *(_ROUND.c[name] for name in ROUND_COLUMNS), *columns)
+    return (select(*(CASE.c[name] for name in CASE_COLUMNS),
+                   *(ROUND.c[name] for name in ROUND_COLUMNS), *columns)
             .select_from(joined)
-            .where(_CASE.c.id == bindparam("case_id"))
-            .with_for_update(of=[_CASE, _ROUND] if lock_round else _CASE))
+            .where(CASE.c.id == bindparam("case_id"))
+            .with_for_update(of=[CASE, ROUND] if lock_round else CASE))
 
 
 def _load_with_application(parts: bool = True, lock_round: bool = False) -> Any:
     side = APPLICATION
     statement = _load_statement(parts, lock_round)
     return (statement.add_columns(side.c.data)
-            .outerjoin(side, side.c.case_id == _CASE.c.id))
+            .outerjoin(side, side.c.case_id == CASE.c.id))
 
 
 @cache
@@ -201,8 +199,7 @@ def load(connection: Any, case_id: int, *, application: bool = False,
 #: holds it.
 @cache
 def _timer_load(skip_locked: bool) -> Prepared:
-    return Prepared(_load_statement().with_for_update(of=_CASE, skip_locked=skip_locked))
-
+    return Prepared(_load_statement().with_for_update(of=CASE, skip_locked=skip_locked))
 
 
 def load_for_timer(connection: Any, case_id: int, *, skip_locked: bool = False) -> Loaded | None:
@@ -223,8 +220,8 @@ def _loaded(rows: list[Sequence[Any]], application: bool) -> Loaded | None:
 
 @cache
 def _round_locked() -> Prepared:
-    return Prepared(select(*(_ROUND.c[name] for name in ROUND_COLUMNS))
-                    .where(_ROUND.c.year == bindparam("year")).with_for_update())
+    return Prepared(select(*(ROUND.c[name] for name in ROUND_COLUMNS))
+                    .where(ROUND.c.year == bindparam("year")).with_for_update())
 
 
 
@@ -246,9 +243,9 @@ def _update(names: frozenset[str]) -> Prepared:
     found = _UPDATES.get(names)
     if found is None:
         found = _UPDATES[names] = Prepared(
-            update(_CASE).where(_CASE.c.id == bindparam("_case_id"),
-                                _CASE.c.version == bindparam("_loaded_version"))
-            .values({name: bindparam(name, type_=_CASE.c[name].type)
+            update(CASE).where(CASE.c.id == bindparam("_case_id"),
+                                CASE.c.version == bindparam("_loaded_version"))
+            .values({name: bindparam(name, type_=CASE.c[name].type)
                      for name in sorted(names)}))
     return found
 
