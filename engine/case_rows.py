@@ -224,7 +224,6 @@ def _round_locked() -> Prepared:
                     .where(ROUND.c.year == bindparam("year")).with_for_update())
 
 
-
 def load_round_locked(connection: Any, year: int) -> RoundRow:
     """The round ``year`` read again under its row lock (``FOR UPDATE``: PostgreSQL)."""
     row = _round_locked().first(connection, {"year": year})
@@ -244,7 +243,7 @@ def _update(names: frozenset[str]) -> Prepared:
     if found is None:
         found = _UPDATES[names] = Prepared(
             update(CASE).where(CASE.c.id == bindparam("_case_id"),
-                                CASE.c.version == bindparam("_loaded_version"))
+                               CASE.c.version == bindparam("_loaded_version"))
             .values({name: bindparam(name, type_=CASE.c[name].type)
                      for name in sorted(names)}))
     return found
