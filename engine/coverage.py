@@ -216,13 +216,13 @@ def seal(connection: Connection, last: Any, flags: Sequence[Any] | None = None) 
     ``flags``: whether there are such records, as the row's own insert found them
     (``Appended.unvouched``), when the transaction has written nothing since; most acts find
     none, and then send no statement here at all."""
-    from gdcluster.engine import audit
-
     if flags is not None and not any(flags):
         return last
     groups = pending_groups(connection, last.seq, flags)
     if not groups:
         return last
+    from gdcluster.engine import audit
+
     return audit.amend(connection, last, groups)
 
 

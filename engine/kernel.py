@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -259,6 +259,49 @@ class _Only:
         self.hook(session, event)
 
 
+class _Transacting:
+    """:meth:`Kernel.transaction`: the store's write connection, a :class:`Transaction` on it,
+    sealed before the commit and closed, then the events published. A class rather than a
+    generator: every act enters and leaves it, and the generator's context-manager protocol
+    costs more than the rest of it."""
+
+    __slots__ = ("_kernel", "_outer", "_transaction")
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+
+    def __enter__(self) -> Transaction:
+        kernel = self._kernel
+        outer = kernel.store.write_connection()
+        connection = outer.__enter__()
+        self._outer = outer
+        try:
+            transaction = self._transaction = Transaction(connection, kernel._hooks)
+        except BaseException as exc:
+            outer.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return transaction
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        transaction, outer = self._transaction, self._outer
+        try:
+            try:
+                if kind is None:
+                    transaction.seal()
+            finally:
+                transaction.close()
+        except BaseException as exc:  # the store rolls back, and says what it means
+            if not outer.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            if kind is None:
+                outer.__exit__(None, None, None)
+            elif not outer.__exit__(kind, error, traceback):
+                return False
+        self._kernel._emit(transaction.events)
+        return kind is not None
+
+
 class Kernel:
     """The one path of every act: see the module's docstring."""
 
@@ -350,18 +393,10 @@ class Kernel:
             self.record_refusal(who, trigger, refusal, round_year=year)
             raise
 
-    @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self) -> AbstractContextManager[Transaction]:
         """One write transaction; the acts recorded in it are published after it commits (and
         never, if it rolls back)."""
-        with self.store.write_connection() as connection:
-            transaction = Transaction(connection, self._hooks)
-            try:
-                yield transaction
-                transaction.seal()
-            finally:
-                transaction.close()
-        self._emit(transaction.events)
+        return _Transacting(self)
 
     def _emit(self, events: Iterable[TransitionEvent]) -> None:
         for event in events:
@@ -552,11 +587,11 @@ def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
     machinery — then detach the case, so that no later flush writes it again. A changed
     version (another writer) raises ``StaleDataError``, as the unit of work does. A
     ``CaseRow`` (``Kernel.act``) is written by ``case_rows.write``."""
-    from sqlalchemy import inspect as inspect_
-
     if isinstance(case, CaseRow):
         case_rows.write(transaction.connection, case)
         return
+    from sqlalchemy import inspect as inspect_
+
     session = transaction.session
 
     state = inspect_(case)

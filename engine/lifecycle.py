@@ -120,8 +120,6 @@ class Lifecycle:
     def take(self, act: Act) -> Rule:
         """Fire ``act.trigger`` on ``act``: the row the Machine took, its checks passed, its
         effect run and the case moved — or the refusal of whichever check said no."""
-        from transitions import MachineError
-
         machine = self.machine
         state, trigger = act.state, act.trigger
         try:
@@ -130,7 +128,13 @@ class Lifecycle:
                 moved = _walk(walks, state, act)
             else:
                 moved = machine.events[trigger].trigger(act)
-        except MachineError:  # no row of this trigger leaves this state
+        except Exception as error:
+            # imported here, only when something failed (``machine`` imported the package)
+            from transitions import MachineError
+
+            if not isinstance(error, MachineError):
+                raise
+            # no row of this trigger leaves this state
             allowed = ", ".join(machine.get_triggers(state)) or Message("none (final)")
             raise TransitionRefused(
                 Message("case {id} is {state}: {trigger} is not allowed (allowed now: "
@@ -267,15 +271,18 @@ def _walks(machine: Any) -> dict[str, dict[str, tuple[_Walk, ...]]]:
 def _walk(walks: dict[str, tuple[_Walk, ...]], state: str, act: Act) -> bool:
     """Fire on ``act`` in ``state`` by the walk: whether a transition was taken (the
     Machine's ``MachineError`` when none leaves ``state``)."""
-    from transitions import MachineError
-
     found = walks.get(state)
     if found is None:
+        from transitions import MachineError
+
         raise MachineError(f"Can't trigger event {act.trigger} from state {state}!")
     event = _Event(act)
     for walk in found:
         event.transition = walk.transition
-        if all(condition(event) == True for condition in walk.conditions):  # noqa: E712  (the Machine's test)
+        for condition in walk.conditions:
+            if not condition(event) == True:  # noqa: E712  (the Machine's test)
+                break
+        else:
             for callback in walk.callbacks:
                 callback(event)
             act.workflow_state = walk.dest
