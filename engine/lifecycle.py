@@ -280,7 +280,7 @@ def _walk(walks: dict[str, tuple[_Walk, ...]], state: str, act: Act) -> bool:
     for walk in found:
         event.transition = walk.transition
         for condition in walk.conditions:
-            if not condition(event) == True:  # noqa: E712  (the Machine's test)
+            if condition(event) != True:  # noqa: E712  (the Machine's test: not == True)
                 break
         else:
             for callback in walk.callbacks:
