@@ -308,7 +308,30 @@ def _link(values: dict[str, Any], head_seq: int, head_hash: str) -> None:
     """Make ``values`` the row after the head (seq, hash): its seq, prev_hash and hash."""
     values["seq"] = head_seq + 1
     values["prev_hash"] = head_hash
-    values["hash"] = row_hash(SimpleNamespace(**values))
+    values["hash"] = _values_hash(values)
+
+
+def _values_hash(values: dict[str, Any]) -> str:
+    """:func:`row_hash` of a row given as its column values (what ``append`` writes), without
+    making an object of them first: the same body, so the same bytes and the same hash."""
+    body = {
+        "seq": values["seq"],
+        "case_id": values["case_id"],
+        "round_year": values["round_year"],
+        "actor": values["actor"],
+        "trigger": values["trigger"],
+        "from_state": values["from_state"],
+        "to_state": values["to_state"],
+        "reason": values["reason"],
+        "payload": values["payload"],
+        "article": values["article"],
+        "at": instant_text(values["at"]),
+        "prev_hash": values["prev_hash"],
+    }
+    attest = values.get("attest")
+    if attest is not None:
+        body["attest"] = attest
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

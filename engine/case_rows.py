@@ -45,25 +45,51 @@ _JSON = frozenset(name for name in CASE_COLUMNS
                   if type(CASE.c[name].type).__name__ == "JSON")
 
 
+def _made(name: str, source: str, **names: Any) -> Any:
+    """The function ``name`` defined by ``source`` (a row's ``__init__`` or ``changes``
+    written out column by column, as ``dataclasses`` writes its ``__init__``: every act runs
+    them, and a loop of ``setattr``/``getattr`` over the columns costs several times more)."""
+    scope: dict[str, Any] = dict(names)
+    exec(source, scope)  # the source is made here, from the tables' column names
+    return scope[name]
+
+
+def _row_init(columns: tuple[str, ...], json: frozenset[str], keep: bool) -> Any:
+    """``__init__(self, values)``: each column set from ``values`` (as many as the columns,
+    else ``ValueError``); a JSON column's value copied (deeply) when it is not empty; with
+    ``keep``, the values kept as loaded (``_loaded``)."""
+    lines = ["def __init__(self, values):",
+             f"    ({', '.join(f'self.{name}' for name in columns)},) = values"]
+    lines += [f"    if self.{name}:\n        self.{name} = deepcopy(self.{name})"
+              for name in columns if name in json]
+    if keep:
+        lines.append("    self._loaded = tuple(values)")
+    return _made("__init__", "\n".join(lines), deepcopy=copy.deepcopy)
+
+
+def _row_changes(columns: tuple[str, ...]) -> Any:
+    """``changes(self)``: the columns whose value is not (``is not`` and ``!=``) as loaded."""
+    lines = ["def changes(self):", "    changed = {}",
+             f"    ({', '.join(f'_{index}' for index in range(len(columns)))},) = self._loaded"]
+    for index, name in enumerate(columns):
+        lines += [f"    value = self.{name}",
+                  f"    if value is not _{index} and value != _{index}:",
+                  f"        changed[{name!r}] = value"]
+    lines.append("    return changed")
+    return _made("changes", "\n".join(lines))
+
+
 class CaseRow:
     """A case row read by an act: its columns as attributes; :meth:`changes` tells what the
     act changed since it was loaded."""
 
     __slots__ = (*CASE_COLUMNS, "_loaded")
 
-    def __init__(self, values: Sequence[Any]) -> None:
-        for name, value in zip(CASE_COLUMNS, values, strict=True):
-            setattr(self, name, copy.deepcopy(value) if name in _JSON and value else value)
-        self._loaded = tuple(values)
-
-    def changes(self) -> dict[str, Any]:
-        """The columns changed since the row was loaded, with their new values."""
-        changed = {}
-        for name, loaded in zip(CASE_COLUMNS, self._loaded, strict=True):
-            value = getattr(self, name)
-            if value is not loaded and value != loaded:
-                changed[name] = value
-        return changed
+    #: ``__init__(self, values)``: the columns from the row's values (JSON ones copied)
+    __init__ = _row_init(CASE_COLUMNS, _JSON, keep=True)
+    #: ``changes(self) -> dict[str, Any]``: the columns changed since the row was loaded,
+    #: with their new values
+    changes = _row_changes(CASE_COLUMNS)
 
     def loaded(self, name: str) -> Any:
         """The column as loaded."""
@@ -83,9 +109,8 @@ class RoundRow:
 
     __slots__ = ROUND_COLUMNS
 
-    def __init__(self, values: Sequence[Any]) -> None:
-        for name, value in zip(ROUND_COLUMNS, values, strict=True):
-            setattr(self, name, value)
+    #: ``__init__(self, values)``: the columns from the row's values
+    __init__ = _row_init(ROUND_COLUMNS, frozenset(), keep=False)
 
     if TYPE_CHECKING:  # the columns, set by name
         def __getattr__(self, name: str) -> Any: ...

@@ -175,7 +175,7 @@ class Transaction:
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
                                 at, reason, dict(payload), entry.seq, entry.prev_hash)
         hooks = [hook for hook in self._hooks
-                 if trigger in getattr(hook, "triggers", (trigger,))]
+                 if trigger in getattr(hook, "triggers", (trigger,))] if self._hooks else None
         if hooks:
             self._unvouched = None  # the hooks may write records after the row
             session = self.session
