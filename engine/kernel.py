@@ -88,11 +88,20 @@ class TransitionEvent:
     #: it, which the act's notices print as their anchor.
     prev_hash: str | None = None
 
-    def __post_init__(self) -> None:
-        # what listeners hear is in Asia/Shanghai (DESIGN §3): ``at`` an aware datetime at
-        # +08:00 (the same instant), the payload's instants ISO text at +08:00
-        object.__setattr__(self, "at", as_utc(self.at).astimezone(SHANGHAI))
-        object.__setattr__(self, "payload", in_shanghai(self.payload))
+    def __init__(self, case_id: int | None, round_year: int | None, trigger: str,
+                 from_state: str | None, to_state: str | None, actor: str, at: datetime,
+                 reason: str | None, payload: dict[str, Any], audit_seq: int,
+                 prev_hash: str | None = None) -> None:
+        # the dataclass's own ``__init__`` (kept by ``dataclass``: it does not replace one the
+        # class defines), its fields set in one step rather than by one ``object.__setattr__``
+        # each: every act makes an event. What listeners hear is in Asia/Shanghai (DESIGN §3):
+        # ``at`` an aware datetime at +08:00 (the same instant), the payload's instants ISO
+        # text at +08:00 (a new dict: the caller's is never shared)
+        self.__dict__.update({
+            "case_id": case_id, "round_year": round_year, "trigger": trigger,
+            "from_state": from_state, "to_state": to_state, "actor": actor,
+            "at": as_utc(at).astimezone(SHANGHAI), "reason": reason,
+            "payload": in_shanghai(payload), "audit_seq": audit_seq, "prev_hash": prev_hash})
 
 
 class Transaction:
@@ -173,7 +182,7 @@ class Transaction:
         self._last = entry
         self._unvouched = entry.unvouched
         event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
-                                at, reason, dict(payload), entry.seq, entry.prev_hash)
+                                at, reason, payload, entry.seq, entry.prev_hash)
         hooks = [hook for hook in self._hooks
                  if trigger in getattr(hook, "triggers", (trigger,))] if self._hooks else None
         if hooks:

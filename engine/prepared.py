@@ -19,6 +19,7 @@ compiled cache).
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,19 @@ class _Compiled:
     defaults: dict[str, Any]  # values fixed in the statement (literals, IN lists)
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]
     converts: tuple[tuple[int, Callable[[Any], Any]], ...]  # result columns to convert
+    #: the positional arguments from the values (``names``, in order), as a tuple
+    take: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+
+def _taker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """``tuple(values[name] for name in names)``, made once (``itemgetter`` answers one name
+    with the bare value, none with an error: a tuple either way here)."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda values: (values[name],)
+    return lambda _values: ()
 
 
 class Prepared:
@@ -86,7 +100,8 @@ class Prepared:
                             for name, processor in processors.items()
                             if callable(processor)),
                 converts=tuple((index, convert) for index, convert in enumerate(results)
-                               if convert is not None))
+                               if convert is not None),
+                take=_taker(names))
             if (escaped and not dialect.positional) or compiled.post_compile_params:
                 # parameters renamed in the SQL, or expanded when run (``IN`` lists): such a
                 # statement is not for this path
@@ -108,22 +123,18 @@ class Prepared:
         for name, processor in compiled.binds:
             if name in values:
                 values[name] = processor(values[name])
-        arguments: Any = (tuple([values[name] for name in compiled.names])
-                          if compiled.positional else values)
+        arguments: Any = compiled.take(values) if compiled.positional else values
         return arguments, compiled
 
     def _cursor(self, connection: Any, driver: Any, params: dict[str, Any] | None
                 ) -> tuple[Any, _Compiled]:
         arguments, compiled = self._arguments(connection, params)
-        cursor = None
         try:
-            cursor = driver.cursor()
-            cursor.execute(compiled.sql, arguments)
+            # the driver's ``execute``: a new cursor, run (one call; a failed one is closed)
+            cursor = driver.execute(compiled.sql, arguments)
         except Exception as error:
             # as ``Connection.execute`` would: wrapped (``DBAPIError``), a lost connection
             # invalidated, so that the store reports it as it reports any other
-            if cursor is not None:
-                cursor.close()
             connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
         return cursor, compiled
 
