@@ -210,7 +210,7 @@ def append(
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
-        "payload": canonical_json(payload or {}),
+        "payload": canonical_json(payload) if payload else "{}",  # canonical_json({})
         "article": article,
         "at": at.astimezone(UTC),
     }

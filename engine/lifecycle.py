@@ -334,7 +334,7 @@ def _admit(event: Any) -> bool:
     act: Act = event.model
     rule: Rule = event.transition.rule
     _authorize(rule, act)
-    unknown = sorted(set(act.payload) - rule.payload_keys)
+    unknown = sorted(set(act.payload) - rule.payload_keys) if act.payload else None
     if unknown:
         raise InvalidInput(
             Message("{trigger} does not take {key!r}; it takes {keys}", trigger=rule.trigger,
@@ -375,7 +375,7 @@ def _authorize(rule: Rule, act: Act) -> None:
     only on its own counties' cases, a county only on its own cases, anyone but the scheduler
     may raise a real-name objection."""
     who, case = act.actor, act.case
-    allowed = set(rule.actors)
+    allowed = rule.actors  # a few names: tested in place
     if "anyone" in allowed and who.kind != "system":
         return
     ok = who.kind in allowed and (

@@ -32,7 +32,9 @@ __all__ = ["PolicyStatus", "effective_until", "extend_policy", "in_force", "poli
 def policy_for(name: str, digest: str | None = None) -> Policy:
     """The policy ``name``; with ``digest``, the shipped version a case or round was filed
     under (``TransitionRefused`` when that version is not shipped)."""
-    from gdcluster.states import policy as policy_files  # read when first needed, not at open
+    # read when first needed, not at open (imported by its full name: every act asks, and a
+    # ``from`` import of a package's module costs a Python-level call each time)
+    import gdcluster.states.policy as policy_files
 
     try:
         return policy_files.load_policy(name, digest=digest)
