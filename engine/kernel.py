@@ -92,16 +92,11 @@ class TransitionEvent:
                  from_state: str | None, to_state: str | None, actor: str, at: datetime,
                  reason: str | None, payload: dict[str, Any], audit_seq: int,
                  prev_hash: str | None = None) -> None:
-        # the dataclass's own ``__init__`` (kept by ``dataclass``: it does not replace one the
-        # class defines), its fields set in one step rather than by one ``object.__setattr__``
-        # each: every act makes an event. What listeners hear is in Asia/Shanghai (DESIGN §3):
-        # ``at`` an aware datetime at +08:00 (the same instant), the payload's instants ISO
-        # text at +08:00 (a new dict: the caller's is never shared)
-        self.__dict__.update({
-            "case_id": case_id, "round_year": round_year, "trigger": trigger,
-            "from_state": from_state, "to_state": to_state, "actor": actor,
-            "at": as_utc(at).astimezone(SHANGHAI), "reason": reason,
-            "payload": in_shanghai(payload), "audit_seq": audit_seq, "prev_hash": prev_hash})
+        # one update, not an object.__setattr__ per field; ``at``, payload at +08:00 (DESIGN §3)
+        self.__dict__.update(case_id=case_id, round_year=round_year, trigger=trigger,
+                             from_state=from_state, to_state=to_state, actor=actor, reason=reason,
+                             at=as_utc(at).astimezone(SHANGHAI), payload=in_shanghai(payload),
+                             audit_seq=audit_seq, prev_hash=prev_hash)
 
 
 class Transaction:
@@ -172,8 +167,9 @@ class Transaction:
         and wrote it as a row) and ``round_row`` (its round as the act read it) are what the
         hooks read of them (:func:`acting`), instead of reading them again."""
         payload = payload or {}
+        who = str(actor)
         entry = audit.append(
-            self.executor(), actor=str(actor), trigger=trigger, article=article, at=at,
+            self.executor(), actor=who, trigger=trigger, article=article, at=at,
             case_id=case_id, round_year=round_year, from_state=from_state, to_state=to_state,
             reason=reason, payload=payload,
             attest={"case": case_snapshot(case)} if case is not None else None,
@@ -181,8 +177,8 @@ class Transaction:
         )
         self._last = entry
         self._unvouched = entry.unvouched
-        event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, str(actor),
-                                at, reason, payload, entry.seq, entry.prev_hash)
+        event = TransitionEvent(case_id, round_year, trigger, from_state, to_state, who, at,
+                                reason, payload, entry.seq, entry.prev_hash)
         hooks = [hook for hook in self._hooks
                  if trigger in getattr(hook, "triggers", (trigger,))] if self._hooks else None
         if hooks:
@@ -269,10 +265,7 @@ class _Only:
 
 
 class _Transacting:
-    """:meth:`Kernel.transaction`: the store's write connection, a :class:`Transaction` on it,
-    sealed before the commit and closed, then the events published. A class rather than a
-    generator: every act enters and leaves it, and the generator's context-manager protocol
-    costs more than the rest of it."""
+    """:meth:`Kernel.transaction`, a class rather than a generator: every act enters it."""
 
     __slots__ = ("_kernel", "_outer", "_transaction")
 
@@ -280,15 +273,9 @@ class _Transacting:
         self._kernel = kernel
 
     def __enter__(self) -> Transaction:
-        kernel = self._kernel
-        outer = kernel.store.write_connection()
-        connection = outer.__enter__()
-        self._outer = outer
-        try:
-            transaction = self._transaction = Transaction(connection, kernel._hooks)
-        except BaseException as exc:
-            outer.__exit__(type(exc), exc, exc.__traceback__)
-            raise
+        outer = self._outer = self._kernel.store.write_connection()
+        transaction = self._transaction = Transaction(None, self._kernel._hooks)
+        transaction.connection = outer.__enter__()
         return transaction
 
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
@@ -302,10 +289,8 @@ class _Transacting:
         except BaseException as exc:  # the store rolls back, and says what it means
             if not outer.__exit__(type(exc), exc, exc.__traceback__):
                 raise
-        else:
-            if kind is None:
-                outer.__exit__(None, None, None)
-            elif not outer.__exit__(kind, error, traceback):
+        else:  # commits, or rolls back
+            if not outer.__exit__(kind, error, traceback) and kind is not None:
                 return False
         self._kernel._emit(transaction.events)
         return kind is not None

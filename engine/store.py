@@ -322,11 +322,8 @@ def _observed(engine: SAEngine) -> bool:
     """Listeners on ``engine`` (or every ``Engine``) see statements, commits or rollbacks: read
     from its listener collections, not through the views SQLAlchemy joins on each lookup."""
     dispatch = engine.dispatch
-    statements, commits, rollbacks = (dispatch.before_cursor_execute, dispatch.commit,
-                                      dispatch.rollback)
-    return bool(statements.listeners or statements.parent_listeners or commits.listeners
-                or commits.parent_listeners or rollbacks.listeners
-                or rollbacks.parent_listeners)
+    return any(listened.listeners or listened.parent_listeners for listened in (
+        dispatch.before_cursor_execute, dispatch.commit, dispatch.rollback))
 
 
 def _begin_immediate(connection: Any, driver: Any) -> None:
@@ -349,78 +346,6 @@ def _commit(connection: Any, driver: Any) -> None:
         driver.commit()
     except Exception as error:
         connection._handle_dbapi_exception(error, None, None, None, None)
-
-
-class _Held:
-    """:func:`_connection_transaction` on a SQLite file's writer connection, kept checked out
-    between transactions (no pool checkout and check-in per act), its transaction the driver's
-    own unless listeners watch (:func:`_begin_immediate`; watched, :meth:`Store._held_observed`).
-    SQLite has one writer at a time: a transaction that finds it in use (another thread's, or
-    this thread's enclosing one) takes a connection from the pool; one that fails gives it back
-    to the pool (which rolls back whatever it still holds), as every transaction did.
-
-    A class rather than a generator: every act enters and leaves it, and the generator's
-    context-manager protocol costs more than the act's BEGIN."""
-
-    __slots__ = ("_connection", "_driver", "_other", "_store")
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        #: the context manager it hands over to: a pooled transaction (the writer in use), or
-        #: :meth:`Store._held_observed`; None on the driver's own transaction
-        self._other: Any = None
-
-    def __enter__(self) -> Any:
-        store = self._store
-        if not store._holding.acquire(blocking=False):
-            other = self._other = _connection_transaction(store._writer)
-            return other.__enter__()
-        try:
-            connection = store._held_connection
-            if connection is None:
-                connection = store._held_connection = store._writer.connect()
-            observed = _observed(store.engine)
-        except BaseException:
-            store._holding.release()
-            raise
-        if observed:
-            other = store._held_observed(connection)
-            entered = other.__enter__()  # it releases the lock itself if it fails
-            self._other = other
-            return entered
-        try:
-            driver = connection.connection.dbapi_connection
-            _begin_immediate(connection, driver)
-            unobserved(connection, driver)
-        except BaseException as exc:
-            try:
-                store._drop_held(connection, exc, False)
-            finally:
-                store._holding.release()
-            raise
-        self._connection = connection
-        self._driver = driver
-        return connection
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool | None:
-        other = self._other
-        if other is not None:
-            return other.__exit__(kind, error, traceback)  # type: ignore[no-any-return]
-        store = self._store
-        try:
-            connection = self._connection
-            if kind is not None:  # the transaction's body failed
-                store._drop_held(connection, error, False)
-                return False
-            try:
-                unobserved(None, None)
-                _commit(connection, self._driver)
-            except BaseException as exc:
-                store._drop_held(connection, exc, True)
-                raise
-        finally:
-            store._holding.release()
-        return False
 
 
 def joined_session(connection: Any, **options: Any) -> Session:
@@ -523,35 +448,48 @@ class Store:
         """:meth:`write` as a ``Connection`` in the transaction, without a session."""
         self._writable()
         if self._hold:
-            return _Held(self)
+            return self._held()
         return _connection_transaction(self._writer)
 
     @contextmanager
-    def _held_observed(self, connection: Any) -> Iterator[Any]:
-        """:class:`_Held` while listeners watch the engine: the transaction SQLAlchemy's own
-        on the writer connection (they see BEGIN and COMMIT as before); the writer lock is
-        held by the caller, and released here when the transaction ends."""
+    def _held(self) -> Iterator[Any]:
+        """:func:`_connection_transaction` on a SQLite file's writer connection, kept checked
+        out between transactions (no pool checkout and check-in per act), its transaction the
+        driver's own unless listeners watch (:func:`_begin_immediate`). SQLite has one writer
+        at a time: a transaction that finds it in use (another thread's, or this thread's
+        enclosing one) takes a connection from the pool; one that fails gives it back to the
+        pool (which rolls back whatever it still holds), as every transaction did."""
+        if not self._holding.acquire(blocking=False):
+            with _connection_transaction(self._writer) as connection:
+                yield connection
+            return
         try:
+            connection = self._held_connection
+            if connection is None:
+                connection = self._held_connection = self._writer.connect()
             committing = False
             try:
-                with connection.begin():
+                if _observed(self.engine):  # they see BEGIN and COMMIT as before
+                    with connection.begin():
+                        yield connection
+                        committing = True
+                else:
+                    driver = connection.connection.dbapi_connection
+                    _begin_immediate(connection, driver)
+                    unobserved(connection, driver)
                     yield connection
+                    unobserved(None, None)
                     committing = True
+                    _commit(connection, driver)
             except BaseException as exc:
-                self._drop_held(connection, exc, committing)
+                unobserved(None, None)
+                self._held_connection = None
+                connection.close()
+                if isinstance(exc, DBAPIError):
+                    _translate(exc, self.dialect, committing)
                 raise
         finally:
             self._holding.release()
-
-    def _drop_held(self, connection: Any, exc: BaseException, committing: bool) -> None:
-        """A held transaction failed with ``exc``: its connection goes back to the pool (which
-        rolls back whatever it still holds), and what ``exc`` means is raised (exit 5, exit
-        2), if anything; else the caller lets it propagate as it is."""
-        unobserved(None, None)
-        self._held_connection = None
-        connection.close()
-        if isinstance(exc, DBAPIError):
-            _translate(exc, self.dialect, committing)
 
     def _writable(self) -> None:
         if self.read_only:
