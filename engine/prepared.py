@@ -109,8 +109,12 @@ class Prepared:
             self._by_dialect[dialect.name] = found
         return found
 
-    def _arguments(self, connection: Any, params: dict[str, Any] | None
-                   ) -> tuple[Any, _Compiled]:
+    def _cursor(self, connection: Any, params: dict[str, Any] | None, driver: Any = None
+                ) -> tuple[Any, _Compiled, Any]:
+        """The statement run on the driver's connection (``driver``, or looked up): its cursor,
+        its compiled form and its arguments; while listeners observe ``connection``, not run
+        (no cursor: the caller runs the same SQL through SQLAlchemy). One call for what every
+        statement of an act does."""
         compiled = self._by_dialect.get(connection.dialect.name)
         if compiled is None:
             compiled = self._compiled(connection.dialect)
@@ -124,30 +128,28 @@ class Prepared:
             if name in values:
                 values[name] = processor(values[name])
         arguments: Any = compiled.take(values) if compiled.positional else values
-        return arguments, compiled
-
-    def _cursor(self, connection: Any, driver: Any, params: dict[str, Any] | None
-                ) -> tuple[Any, _Compiled]:
-        arguments, compiled = self._arguments(connection, params)
+        if driver is None:
+            quiet = _quiet
+            driver = quiet[1] if connection is quiet[0] else _driver(connection)
+            if driver is None:
+                return None, compiled, arguments
         try:
             # the driver's ``execute``: a new cursor, run (one call; a failed one is closed)
-            cursor = driver.execute(compiled.sql, arguments)
+            return driver.execute(compiled.sql, arguments), compiled, arguments
         except Exception as error:
             # as ``Connection.execute`` would: wrapped (``DBAPIError``), a lost connection
             # invalidated, so that the store reports it as it reports any other
             connection._handle_dbapi_exception(error, compiled.sql, arguments, None, None)
-        return cursor, compiled
+            raise  # not reached: the handler raises
 
     def rows(self, connection: Any, params: dict[str, Any] | None = None
              ) -> list[Sequence[Any]]:
         """The result rows (as tuples, each column converted as SQLAlchemy would)."""
-        driver = _driver(connection)
-        if driver is None:  # observed: the same SQL, seen
-            arguments, compiled = self._arguments(connection, params)
+        cursor, compiled, arguments = self._cursor(connection, params)
+        if cursor is None:  # observed: the same SQL, seen
             fetched: list[Any] = [tuple(row) for row in
                                   connection.exec_driver_sql(compiled.sql, arguments)]
         else:
-            cursor, compiled = self._cursor(connection, driver, params)
             try:
                 fetched = cursor.fetchall()
             finally:
@@ -172,11 +174,9 @@ class Prepared:
 
     def run(self, connection: Any, params: dict[str, Any] | None = None) -> int:
         """Run a statement that returns no rows; the number of rows it changed."""
-        driver = _driver(connection)
-        if driver is None:  # observed: the same SQL, seen
-            arguments, compiled = self._arguments(connection, params)
+        cursor, compiled, arguments = self._cursor(connection, params)
+        if cursor is None:  # observed: the same SQL, seen
             return int(connection.exec_driver_sql(compiled.sql, arguments).rowcount)
-        cursor, _compiled = self._cursor(connection, driver, params)
         try:
             return int(cursor.rowcount)
         finally:
@@ -199,7 +199,7 @@ class Prepared:
                                     execution_options={"yield_per": size}) as result:
                 yield result.partitions()
             return
-        cursor, compiled = self._cursor(connection, driver, params)
+        cursor, compiled, _arguments = self._cursor(connection, params, driver)
 
         def fetched() -> Iterator[list[Any]]:
             while True:
