@@ -162,6 +162,12 @@ class Appended:
     #: to be (``coverage.probing_insert``), as the row's insert found it; else None.
     unvouched: tuple[Any, ...] | None = field(default=None, repr=False)
 
+    def __init__(self, seq: int, hash: str, values: dict[str, Any] | None = None,
+                 unvouched: tuple[Any, ...] | None = None) -> None:
+        # one update, not an object.__setattr__ per field: every act appends a row
+        self.__dict__.update(seq=seq, hash=hash, values={} if values is None else values,
+                             unvouched=unvouched)
+
     @property
     def prev_hash(self) -> str:
         """The hash of the row before: the head as this row found it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time as time_
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -79,6 +80,7 @@ def local_date(instant: datetime) -> date:
     return as_utc(instant).astimezone(SHANGHAI).date()
 
 
+@lru_cache(maxsize=1024)  # the same few deadline days, asked by every act's window checks
 def end_of_day(day: date) -> datetime:
     """24:00 of ``day`` in Asia/Shanghai, as a UTC instant (= 00:00 of the next day)."""
     return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
