@@ -94,9 +94,9 @@ class TransitionEvent:
                  prev_hash: str | None = None) -> None:
         # one update, not an object.__setattr__ per field; ``at``, payload at +08:00 (DESIGN §3)
         self.__dict__.update(case_id=case_id, round_year=round_year, trigger=trigger,
-                             from_state=from_state, to_state=to_state, actor=actor, reason=reason,
-                             at=as_utc(at).astimezone(SHANGHAI), payload=in_shanghai(payload),
-                             audit_seq=audit_seq, prev_hash=prev_hash)
+                             from_state=from_state, to_state=to_state, actor=actor,
+                             at=as_utc(at).astimezone(SHANGHAI), reason=reason,
+                             payload=in_shanghai(payload), audit_seq=audit_seq, prev_hash=prev_hash)
 
 
 class Transaction:

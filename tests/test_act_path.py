@@ -194,3 +194,21 @@ def test_acts_on_a_sqlite_file_reuse_one_writer_connection(
     assert [engine.get(case_id).state, engine.get(other).state] == ["recommended",
                                                                     "city_reviewed"]
     assert engine.verify_audit().ok
+
+
+def test_what_an_act_hands_out_holds_exactly_its_dataclass_fields(
+        engine: Engine, walker: Walker) -> None:
+    """The case view an act returns and the event its subscribers hear are built with their
+    fields set in one step, not by the frozen dataclasses' per-field ``__init__``: each holds
+    exactly its class's fields, equal to the one the class's own constructor makes."""
+    from dataclasses import fields, replace
+
+    heard: list[Any] = []
+    engine.subscribe(heard.append)
+    view = engine.fire(walker.create(), "submit", COUNTY)
+    for made in (view, heard[-1]):
+        names = [field.name for field in fields(made)]
+        assert list(vars(made)) == names
+        assert made == replace(made) == type(made)(**{name: getattr(made, name)
+                                                     for name in names})
+    assert heard[-1].trigger == "submit" and heard[-1].at.utcoffset().total_seconds() == 8 * 3600
