@@ -11,11 +11,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlmodel import col
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, PermissionDenied
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
 from gdcluster.engine.parse import as_date
 
 if TYPE_CHECKING:

@@ -23,8 +23,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
 from gdcluster.engine import procedures, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.administration import Administration
@@ -38,12 +36,14 @@ from gdcluster.engine.errors import (
     TransitionRefused,
 )
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import SCHEMA_REVISION
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.store import Store, resolve_url, upgrade
-from gdcluster.engine.tablebase import SCHEMA_REVISION
 from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.audit import VerifyReport
     from gdcluster.engine.criteria import CheckReport
     from gdcluster.engine.dossier import CaseFile
