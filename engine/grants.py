@@ -28,15 +28,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, NotFound, PermissionDenied
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["Pattern", "check_actor", "grant", "grants", "os_user_name", "revoke",
            "settings_grants"]

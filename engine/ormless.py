@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import Dialect
     from sqlalchemy.sql.operators import OperatorType
 
-__all__ = ["SCHEMA_REVISION", "AutoString", "UTCDateTime", "col", "is_session"]
+__all__ = ["SCHEMA_REVISION", "AutoString", "CaseChanged", "UTCDateTime", "col", "is_session",
+           "orm_session", "stale_errors"]
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
 #: Here rather than beside the tables, so that opening a database defines none of them.
@@ -99,3 +100,22 @@ def is_session(bind: object) -> bool:
     """Whether ``bind`` is an ORM session (never, while no module has loaded the ORM)."""
     orm = sys.modules.get("sqlalchemy.orm.session")
     return orm is not None and isinstance(bind, orm.Session)
+
+
+class CaseChanged(Exception):
+    """Another writer changed the case first: the ``UPDATE … WHERE version = <as loaded>`` of
+    an act wrote no row (what the ORM's unit of work reports as ``StaleDataError``)."""
+
+
+def stale_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean a lost version race: :class:`CaseChanged`, and the ORM's
+    ``StaleDataError`` once the ORM is loaded (no ORM flush can have raised it before)."""
+    orm = sys.modules.get("sqlalchemy.orm.exc")
+    return (CaseChanged,) if orm is None else (CaseChanged, orm.StaleDataError)
+
+
+def orm_session(*args: Any, **options: Any) -> Any:
+    """An ORM ``Session(*args, **options)``, the ORM loaded only now."""
+    from sqlalchemy.orm import Session
+
+    return Session(*args, **options)
