@@ -167,14 +167,16 @@ class Engine(Administration):
         return self.kernel.subscribe(callback)
 
     def on_transaction(
-        self, hook: Callable[[Session, TransitionEvent], None]
+        self, hook: Callable[[Session, TransitionEvent], None], *,
+        triggers: Iterable[str] | None = None,
     ) -> Callable[[], None]:
         """Run ``hook(session, event)`` inside each act's transaction, after its audit row.
 
         For records that must commit or vanish with the act (notice records, DESIGN §8). A
-        hook that raises aborts the act. Returns a function that removes the hook.
+        hook that raises aborts the act. ``triggers``: only after these acts (the others then
+        make no ORM session for the hook). Returns a function that removes the hook.
         """
-        return self.kernel.on_transaction(hook)
+        return self.kernel.on_transaction(hook, triggers=triggers)
 
     def before_batch(self, check: Callable[[str, int], None]) -> Callable[[], None]:
         """Run ``check(trigger, year)`` before a round batch (``publicize_round``,
