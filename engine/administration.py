@@ -58,8 +58,8 @@ class Administration:
         who = Actor.of(actor)
         try:
             if who.kind == "system" or not self.simulation:
-                with self.store.read() as session:
-                    grants.check_actor(session, grants.os_user_name(os_user), who,
+                with self.store.read_connection() as connection:
+                    grants.check_actor(connection, grants.os_user_name(os_user), who,
                                        grants.settings_grants(settings), trigger)
         except PermissionDenied as error:
             self.kernel.record_refusal(who, trigger, error)
