@@ -38,7 +38,7 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.ormless import SCHEMA_REVISION
 from gdcluster.engine.parse import as_case_id
-from gdcluster.engine.store import Store, resolve_url, upgrade
+from gdcluster.engine.store import Store, resolve_url
 from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 
 if TYPE_CHECKING:
@@ -136,6 +136,8 @@ class Engine(Administration):
     ) -> Engine:
         """Create or upgrade the schema to head (Alembic), then open; the only way to create
         a SQLite file (opening never does)."""
+        from gdcluster.engine.schema import upgrade
+
         store = Store(resolve_url(url), create=True)
         try:
             upgrade(store, simulation=simulation)
@@ -166,10 +168,8 @@ class Engine(Administration):
         """
         return self.kernel.subscribe(callback)
 
-    def on_transaction(
-        self, hook: Callable[[Session, TransitionEvent], None], *,
-        triggers: Iterable[str] | None = None,
-    ) -> Callable[[], None]:
+    def on_transaction(self, hook: Callable[[Session, TransitionEvent], None], *,
+                       triggers: Iterable[str] | None = None) -> Callable[[], None]:
         """Run ``hook(session, event)`` inside each act's transaction, after its audit row.
 
         For records that must commit or vanish with the act (notice records, DESIGN §8). A

@@ -85,15 +85,18 @@ class AutoString(types.TypeDecorator[str]):
         return super().load_dialect_impl(dialect)
 
 
-def col(column_expression: _T) -> _T:
-    """``sqlmodel.col``: the column itself, refusing anything else; a model's attribute
-    (an ORM ``InstrumentedAttribute``) can only exist once ``sqlalchemy.orm`` is loaded."""
-    if isinstance(column_expression, (ColumnClause, Column)):
-        return column_expression
-    orm = sys.modules.get("sqlalchemy.orm.attributes")
-    if orm is not None and isinstance(column_expression, orm.InstrumentedAttribute):
-        return column_expression
-    raise RuntimeError(f"Not a SQLAlchemy column: {column_expression}")
+if TYPE_CHECKING:  # typed as sqlmodel's (a model's field is a column in a query)
+    from sqlmodel import col as col
+else:
+    def col(column_expression: _T) -> _T:
+        """``sqlmodel.col``: the column itself, refusing anything else; a model's attribute
+        (an ORM ``InstrumentedAttribute``) can only exist once ``sqlalchemy.orm`` is loaded."""
+        if isinstance(column_expression, (ColumnClause, Column)):
+            return column_expression
+        orm = sys.modules.get("sqlalchemy.orm.attributes")
+        if orm is not None and isinstance(column_expression, orm.InstrumentedAttribute):
+            return column_expression
+        raise RuntimeError(f"Not a SQLAlchemy column: {column_expression}")
 
 
 def is_session(bind: object) -> bool:

@@ -59,10 +59,9 @@ from gdcluster.engine.errors import (
     DatabaseReplaced,
     DatabaseUnavailable,
     InvalidInput,
-    PermissionDenied,
 )
 from gdcluster.engine.i18n import Message
-from gdcluster.engine.ormless import SCHEMA_REVISION, is_session
+from gdcluster.engine.ormless import is_session
 from gdcluster.engine.prepared import unobserved
 
 if TYPE_CHECKING:
@@ -579,33 +578,3 @@ def _is_lock_timeout(exc: OperationalError) -> bool:
     return any(sign in text for sign in ("database is locked", "database table is locked",
                                          "deadlock detected", "could not serialize",
                                          "lock timeout"))
-
-
-def upgrade(store: Store, *, simulation: bool = False) -> str:
-    """Bring the schema to head with Alembic (``gdcluster init``); returns the revision."""
-    from alembic import command
-    from alembic.config import Config
-
-    from gdcluster.engine import migrations
-    from gdcluster.engine.models import Meta
-
-    config = Config()
-    config.set_main_option("script_location", os.path.dirname(migrations.__file__))
-    with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    with store.write() as session:
-        existing = session.get(Meta, "simulation")
-        if existing is None:
-            session.add(Meta(key="simulation", value="true" if simulation else "false"))
-        elif simulation and existing.value != "true":
-            raise PermissionDenied(
-                "this database holds real acts; it cannot be turned into a simulation database",
-                actor=None,
-            )
-        revision = session.get(Meta, "schema_revision")
-        if revision is None:
-            session.add(Meta(key="schema_revision", value=SCHEMA_REVISION))
-        else:
-            revision.value = SCHEMA_REVISION
-    return SCHEMA_REVISION
