@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.operators import OperatorType
 
 __all__ = ["SCHEMA_REVISION", "AutoString", "CaseChanged", "UTCDateTime", "col", "is_session",
-           "orm_session", "stale_errors"]
+           "stale_errors"]
 
 #: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
 #: Here rather than beside the tables, so that opening a database defines none of them.
@@ -115,10 +115,3 @@ def stale_errors() -> tuple[type[Exception], ...]:
     ``StaleDataError`` once the ORM is loaded (no ORM flush can have raised it before)."""
     orm = sys.modules.get("sqlalchemy.orm.exc")
     return (CaseChanged,) if orm is None else (CaseChanged, orm.StaleDataError)
-
-
-def orm_session(*args: Any, **options: Any) -> Any:
-    """An ORM ``Session(*args, **options)``, the ORM loaded only now."""
-    from sqlalchemy.orm import Session
-
-    return Session(*args, **options)
