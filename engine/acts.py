@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.clock import local_date
 from gdcluster.engine.errors import InvalidInput, NotFound, TransitionRefused
@@ -39,6 +37,8 @@ from gdcluster.engine.views import load_round
 from gdcluster.states.workflow import InvalidDefinition, Rule
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.models import Case, Objection, Round
     from gdcluster.states.policy import Policy

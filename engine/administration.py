@@ -11,11 +11,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlmodel import col
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, PermissionDenied
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
 from gdcluster.engine.parse import as_date
 
 if TYPE_CHECKING:
@@ -58,8 +58,8 @@ class Administration:
         who = Actor.of(actor)
         try:
             if who.kind == "system" or not self.simulation:
-                with self.store.read() as session:
-                    grants.check_actor(session, grants.os_user_name(os_user), who,
+                with self.store.read_connection() as connection:
+                    grants.check_actor(connection, grants.os_user_name(os_user), who,
                                        grants.settings_grants(settings), trigger)
         except PermissionDenied as error:
             self.kernel.record_refusal(who, trigger, error)

@@ -23,8 +23,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
 from gdcluster.engine import procedures, views
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.administration import Administration
@@ -38,12 +36,14 @@ from gdcluster.engine.errors import (
     TransitionRefused,
 )
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import SCHEMA_REVISION
 from gdcluster.engine.parse import as_case_id
-from gdcluster.engine.store import Store, resolve_url, upgrade
-from gdcluster.engine.tablebase import SCHEMA_REVISION
+from gdcluster.engine.store import Store, resolve_url
 from gdcluster.engine.views import CaseView, RoundSummary, ScoreRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.audit import VerifyReport
     from gdcluster.engine.criteria import CheckReport
     from gdcluster.engine.dossier import CaseFile
@@ -136,6 +136,8 @@ class Engine(Administration):
     ) -> Engine:
         """Create or upgrade the schema to head (Alembic), then open; the only way to create
         a SQLite file (opening never does)."""
+        from gdcluster.engine.schema import upgrade
+
         store = Store(resolve_url(url), create=True)
         try:
             upgrade(store, simulation=simulation)
@@ -166,15 +168,15 @@ class Engine(Administration):
         """
         return self.kernel.subscribe(callback)
 
-    def on_transaction(
-        self, hook: Callable[[Session, TransitionEvent], None]
-    ) -> Callable[[], None]:
+    def on_transaction(self, hook: Callable[[Session, TransitionEvent], None], *,
+                       triggers: Iterable[str] | None = None) -> Callable[[], None]:
         """Run ``hook(session, event)`` inside each act's transaction, after its audit row.
 
         For records that must commit or vanish with the act (notice records, DESIGN §8). A
-        hook that raises aborts the act. Returns a function that removes the hook.
+        hook that raises aborts the act. ``triggers``: only after these acts (the others then
+        make no ORM session for the hook). Returns a function that removes the hook.
         """
-        return self.kernel.on_transaction(hook)
+        return self.kernel.on_transaction(hook, triggers=triggers)
 
     def before_batch(self, check: Callable[[str, int], None]) -> Callable[[], None]:
         """Run ``check(trigger, year)`` before a round batch (``publicize_round``,

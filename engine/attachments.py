@@ -24,15 +24,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from gdcluster.engine.errors import EngineError, InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
 from gdcluster.engine.parse import clean_text
 from gdcluster.states.attachments import load_attachment_rules
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.acts import Act
 
 __all__ = ["EVIDENCE", "MAX_EVIDENCE_FILES", "AttachmentCorrupted", "attachment_content",

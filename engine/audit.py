@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
 
 from gdcluster.engine.clock import local_text
 from gdcluster.engine.errors import ClockBehind
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.store import connection_of, sql_connection
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 GENESIS = "0" * 64
 

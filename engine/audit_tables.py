@@ -12,7 +12,8 @@ their columns with the classes' (tests/test_chain_coverage.py).
 from __future__ import annotations
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text
-from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
+
+from gdcluster.engine.ormless import AutoString, UTCDateTime
 
 __all__ = ["AUDIT_HEAD", "AUDIT_ROWS"]
 

@@ -51,16 +51,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import PurePath
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine.errors import CalendarGap, InvalidInput
 from gdcluster.engine.i18n import N_, Message
 from gdcluster.engine.parse import FIRST_YEAR, LAST_YEAR
 from gdcluster.engine.text import check_text
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 __all__ = [
     "WorkCalendar",

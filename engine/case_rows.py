@@ -7,7 +7,7 @@ statement (``gdcluster.engine.prepared``), locking only the case row, and builds
 attributes, which guards, effects and the case view read as they would a ``Case`` and a
 ``Round``, without an identity map, attribute instrumentation or a unit of work. The act's
 changes to the case are written by one ``UPDATE … WHERE id = ? AND version = <as loaded>`` of
-the changed columns (:func:`write`); a case changed meanwhile is ``StaleDataError``, which
+the changed columns (:func:`write`); a case changed meanwhile is ``CaseChanged``, which
 the kernel reports as ``ConcurrentModification``. The round is only read by an act.
 """
 
@@ -19,7 +19,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm.exc import StaleDataError
 
 from gdcluster.engine.case_tables import (
     ANNUAL_REPORT,
@@ -29,6 +28,7 @@ from gdcluster.engine.case_tables import (
     OBJECTION,
     ROUND,
 )
+from gdcluster.engine.ormless import CaseChanged
 from gdcluster.engine.plain_reads import DEADLINE_PART, OBJECTION_PART, REPORT_PART
 from gdcluster.engine.prepared import Prepared
 
@@ -276,7 +276,7 @@ def _update(names: frozenset[str]) -> Prepared:
 
 def write(connection: Any, case: CaseRow) -> None:
     """Write what the act changed on ``case`` (``UPDATE … WHERE version = <as loaded>``);
-    ``StaleDataError`` when another writer changed the case first."""
+    ``CaseChanged`` when another writer changed the case first."""
     changed = case.changes()
     if not changed:
         return
@@ -284,4 +284,4 @@ def write(connection: Any, case: CaseRow) -> None:
     values["_case_id"] = case.id
     values["_loaded_version"] = case.loaded("version")
     if _update(frozenset(changed)).run(connection, values) != 1:
-        raise StaleDataError(f"case {case.id} changed under this act")
+        raise CaseChanged(f"case {case.id} changed under this act")

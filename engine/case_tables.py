@@ -24,7 +24,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
+
+from gdcluster.engine.ormless import AutoString, UTCDateTime
 
 __all__ = ["ANNUAL_REPORT", "APPLICATION", "CASE", "DEADLINE", "OBJECTION", "ROUND"]
 

@@ -12,13 +12,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session
 
 from gdcluster.engine.case_tables import DEADLINE, OBJECTION
 from gdcluster.engine.clock import end_of_day, start_of_day
 from gdcluster.engine.store import connection_of
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.states.policy import Periods
 

@@ -72,8 +72,7 @@ def read_case_file(store: Store, case_id: int, today: date) -> CaseFile:
     from gdcluster.engine.review_views import review_status
 
     case_id = as_case_id(case_id)
-    with store.read() as session:
-        connection = session.connection()
+    with store.read_connection() as connection:
         rows = case_file(connection, case_id)
         if rows is None or not rows["application"]:
             raise NotFound("case", case_id)
@@ -99,8 +98,7 @@ def read_review_status(store: Store, case_id: int, today: date) -> dict[str, Any
     from gdcluster.engine.review_views import review_status
 
     case_id = as_case_id(case_id)
-    with store.read() as session:
-        connection = session.connection()
+    with store.read_connection() as connection:
         case = connection.execute(QUERIES["case"], {"case_id": case_id}).first()
         if case is None:
             raise NotFound("case", case_id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.acts import Act, Registry
@@ -23,6 +22,7 @@ from gdcluster.engine.audit import digest
 from gdcluster.engine.clock import end_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
 from gdcluster.engine.parse import PERSON_LIMIT, as_year, validate_doc_no
 
 __all__ = ["CHANGE_KINDS", "CLOSE_REASONS", "CLOSE_REASON_BY_STATE", "EFFECTS",

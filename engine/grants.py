@@ -28,15 +28,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlalchemy import delete, select, text
 
 from gdcluster.engine.actors import Actor
 from gdcluster.engine.errors import InvalidInput, NotFound, PermissionDenied
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["Pattern", "check_actor", "grant", "grants", "os_user_name", "revoke",
            "settings_grants"]
@@ -153,7 +155,11 @@ def revoke(session: Session, os_user: str, pattern: Pattern) -> None:
         raise NotFound("actor grant", f"{os_user} → {pattern}")
 
 
-def check_actor(session: Session, os_user: str, actor: Actor,
+_GRANTED = text("SELECT actor FROM gd_actor_grant WHERE os_user = :os_user ORDER BY id")
+_ANY_GRANT = text("SELECT id FROM gd_actor_grant LIMIT 1")
+
+
+def check_actor(session: Session | Any, os_user: str, actor: Actor,
                 settings: Mapping[str, tuple[Pattern, ...]], trigger: str) -> None:
     """Refuse (``PermissionDenied``, naming ``trigger``) an actor the OS user may not act as:
     see the module's docstring for the rule. Not for simulation databases, which skip it."""
@@ -161,16 +167,15 @@ def check_actor(session: Session, os_user: str, actor: Actor,
         raise PermissionDenied(Message("system is reserved for the scheduler process; no "
                                        "command acts as system ({trigger})", trigger=trigger),
                                actor=str(actor), trigger=trigger)
-    from gdcluster.engine.records import ActorGrant
-
-    stored = [Pattern.parse(row) for row in session.scalars(
-        select(col(ActorGrant.actor)).where(col(ActorGrant.os_user) == os_user)
-        .order_by(col(ActorGrant.id)))]
+    # plain SQL, on a session or a connection: an act's permission check defines no table
+    # model and loads no ORM
+    stored = [Pattern.parse(row) for row in session.execute(_GRANTED, {"os_user": os_user})
+              .scalars()]
     allowed = [*settings.get(os_user, ()), *stored]
     if any(pattern.matches(actor) for pattern in allowed):
         return
     if not allowed:
-        if not settings and session.scalar(select(col(ActorGrant.id)).limit(1)) is None:
+        if not settings and session.execute(_ANY_GRANT).scalar() is None:
             return  # no grant anywhere yet: nobody is bound
         raise PermissionDenied(
             Message("OS user {user} has no actor granted on this database, so it may not act "

@@ -14,13 +14,13 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import col
 
 from gdcluster.engine.acts import Act, Registry
 from gdcluster.engine.case_tables import OBJECTION
 from gdcluster.engine.clock import end_of_day, local_date, start_of_day
 from gdcluster.engine.errors import InvalidInput, Reason
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
 
 __all__ = ["GUARDS"]
 

@@ -29,8 +29,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from gdcluster.engine import audit, case_rows, deadlines
 from gdcluster.engine.actors import Actor
@@ -51,6 +49,7 @@ from gdcluster.engine.errors import (
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.i18n import gettext as _
 from gdcluster.engine.lifecycle import Lifecycle
+from gdcluster.engine.ormless import CaseChanged, stale_errors
 from gdcluster.engine.parse import as_case_id
 from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import Store, connection_of, joined_session
@@ -58,6 +57,8 @@ from gdcluster.engine.views import CaseView, case_view
 from gdcluster.states.workflow import PREVIOUS
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.models import Case
 
@@ -456,7 +457,7 @@ class Kernel:
                     # act that made none left the case's parts as it loaded them
                     return case_view(transaction.executor(), case,
                                      parts if transaction._session is None else None)
-            except StaleDataError as exc:
+            except stale_errors() as exc:
                 raise ConcurrentModification(case_id, expected_version) from exc
         except (TransitionRefused, PermissionDenied) as error:
             if record_refusal and not (isinstance(error, ClockBehind)
@@ -579,7 +580,7 @@ def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
     """Write what the act changed on the case as one prepared ``UPDATE … WHERE id = … AND
     version = <as loaded>`` — the statement the unit of work would emit, without its
     machinery — then detach the case, so that no later flush writes it again. A changed
-    version (another writer) raises ``StaleDataError``, as the unit of work does. A
+    version (another writer) raises ``CaseChanged`` (the unit of work's ``StaleDataError``). A
     ``CaseRow`` (``Kernel.act``) is written by ``case_rows.write``."""
     if isinstance(case, CaseRow):
         case_rows.write(transaction.connection, case)
@@ -596,5 +597,5 @@ def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
         values["_loaded_version"] = changed.get("version", case.version)
         written = connection_of(session).execute(_update_case(), values).rowcount
         if written != 1:
-            raise StaleDataError(f"case {case.id} changed under this act")
+            raise CaseChanged(f"case {case.id} changed under this act")
     session.expunge(case)

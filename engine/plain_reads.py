@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Date, text
-from sqlmodel.sql.sqltypes import UTCDateTime
+
+from gdcluster.engine.ormless import UTCDateTime
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.selectable import TextualSelect

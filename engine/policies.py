@@ -16,13 +16,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.states.policy import Policy
 
 __all__ = ["PolicyStatus", "effective_until", "extend_policy", "in_force", "policy_for",

@@ -25,7 +25,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, type_coerce
-from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from gdcluster.engine import deadlines, timers
@@ -38,6 +37,8 @@ from gdcluster.engine.timers import SYSTEM
 from gdcluster.states.workflow import PREVIOUS
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.kernel import Kernel
 

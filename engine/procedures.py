@@ -27,14 +27,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from gdcluster.engine.clock import as_utc, end_of_day
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["PROPOSED", "SYSTEM_GROUNDS", "Procedure", "current", "missing_reports",
            "procedure_shown", "unheard_revocations"]

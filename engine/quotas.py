@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
 
 from gdcluster.engine.models import Case, Round
 from gdcluster.engine.prepared import Prepared
 from gdcluster.engine.store import sql_connection
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.states.policy import Policy
 
 __all__ = ["city_quota", "recommended_count"]

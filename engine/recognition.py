@@ -26,10 +26,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine import deadlines, rounds
@@ -42,6 +41,10 @@ from gdcluster.engine.models import AuditEntry, Case, Objection, Round
 from gdcluster.engine.parse import as_date, as_year, validate_doc_no
 from gdcluster.engine.policies import policy_for
 from gdcluster.engine.views import iso, load_round
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 __all__ = ["RecognitionResult", "recognize_round"]
 

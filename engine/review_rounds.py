@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import col
 
 from gdcluster.engine import deadlines
 from gdcluster.engine.actors import Actor
@@ -28,6 +27,7 @@ from gdcluster.engine.clock import end_of_day, local_date
 from gdcluster.engine.errors import InvalidInput, TransitionRefused
 from gdcluster.engine.i18n import Message
 from gdcluster.engine.kernel import Kernel, Transaction
+from gdcluster.engine.ormless import col
 from gdcluster.engine.parse import as_date, as_year
 from gdcluster.engine.policies import policy_for
 from gdcluster.engine.store import Store

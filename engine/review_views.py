@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlmodel import col
 
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col, is_session
 from gdcluster.engine.parse import as_year
 from gdcluster.engine.plain_reads import QUERIES
 from gdcluster.engine.views import CaseCounts, RoundSummary, iso
@@ -44,12 +44,10 @@ def case_plan(case: Any, session: Any, application: str | None = None
         source = {"development_plan": review["assessed_plan"]}
     else:
         if application is None:
-            from sqlalchemy.orm import Session
-
             from gdcluster.engine.applications import stored_text
             from gdcluster.engine.store import connection_of
 
-            connection = connection_of(session) if isinstance(session, Session) else session
+            connection = connection_of(session) if is_session(session) else session
             application = stored_text(connection, int(case.id or 0))
         source = json.loads(application)
     plan = read_stored_application(source).get("development_plan")

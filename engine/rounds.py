@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine import deadlines
@@ -45,6 +44,8 @@ from gdcluster.engine.views import iso, load_round
 from gdcluster.states.policy import DEFAULT_POLICY
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.states.policy import Policy
 

@@ -43,7 +43,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import event, text
@@ -51,7 +51,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from gdcluster.engine.errors import (
@@ -60,11 +59,13 @@ from gdcluster.engine.errors import (
     DatabaseReplaced,
     DatabaseUnavailable,
     InvalidInput,
-    PermissionDenied,
 )
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import is_session
 from gdcluster.engine.prepared import unobserved
-from gdcluster.engine.tablebase import SCHEMA_REVISION
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///gdcluster.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -283,7 +284,7 @@ def sql_connection(source: Session | Any) -> Any:
     """Where to run Core statements: a session's connection (the session flushed first, so
     that its pending changes are seen and its locks taken first), or ``source`` itself when
     it is a connection (an act of the kernel that made no session)."""
-    if isinstance(source, Session):
+    if is_session(source):
         source.flush()
         return connection_of(source)
     return source
@@ -295,6 +296,8 @@ def _transaction(bind: SAEngine) -> Iterator[Session]:
     and so is a connection that drops (the server rolls back what it had)."""
     committing = False
     try:
+        from sqlalchemy.orm import Session
+
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
             committing = True  # the body is done: what fails now fails in the commit
@@ -354,6 +357,8 @@ def joined_session(connection: Any, **options: Any) -> Session:
     if (not connection.in_transaction()
             and getattr(connection.connection.dbapi_connection, "in_transaction", False)):
         connection.begin()
+    from sqlalchemy.orm import Session
+
     return Session(bind=connection, **options)
 
 
@@ -436,6 +441,11 @@ class Store:
         """One read transaction; a database too busy to answer is ``ConcurrentModification``
         (exit 5, retry), as for writers: never an unexpected error."""
         return _transaction(self.engine)
+
+    def read_connection(self) -> AbstractContextManager[Any]:
+        """:meth:`read` on a plain Core connection, no ORM session (nor its import): for the
+        reads of a command's hot path (``case show``)."""
+        return _connection_transaction(self.engine)
 
     def write(self) -> AbstractContextManager[Session]:
         """One transaction (``BEGIN IMMEDIATE`` on SQLite); commits on normal exit, rolls back
@@ -521,9 +531,9 @@ class Store:
     def _metas(self, keys: tuple[str, ...]) -> dict[str, str]:
         names = ", ".join(f":key{index}" for index in range(len(keys)))
         statement = text(f'SELECT "key", value FROM gd_meta WHERE "key" IN ({names})')
-        with self.read() as session:
-            rows = session.execute(statement, {f"key{index}": key
-                                               for index, key in enumerate(keys)})
+        with self.read_connection() as connection:
+            rows = connection.execute(statement, {f"key{index}": key
+                                                  for index, key in enumerate(keys)})
             return {key: value for key, value in rows}
 
     def dispose(self) -> None:
@@ -568,33 +578,3 @@ def _is_lock_timeout(exc: OperationalError) -> bool:
     return any(sign in text for sign in ("database is locked", "database table is locked",
                                          "deadlock detected", "could not serialize",
                                          "lock timeout"))
-
-
-def upgrade(store: Store, *, simulation: bool = False) -> str:
-    """Bring the schema to head with Alembic (``gdcluster init``); returns the revision."""
-    from alembic import command
-    from alembic.config import Config
-
-    from gdcluster.engine import migrations
-    from gdcluster.engine.models import Meta
-
-    config = Config()
-    config.set_main_option("script_location", os.path.dirname(migrations.__file__))
-    with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    with store.write() as session:
-        existing = session.get(Meta, "simulation")
-        if existing is None:
-            session.add(Meta(key="simulation", value="true" if simulation else "false"))
-        elif simulation and existing.value != "true":
-            raise PermissionDenied(
-                "this database holds real acts; it cannot be turned into a simulation database",
-                actor=None,
-            )
-        revision = session.get(Meta, "schema_revision")
-        if revision is None:
-            session.add(Meta(key="schema_revision", value=SCHEMA_REVISION))
-        else:
-            revision.value = SCHEMA_REVISION
-    return SCHEMA_REVISION

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine import case_rows, deadlines
@@ -69,6 +68,8 @@ from gdcluster.engine.timers import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.calendar import WorkCalendar
     from gdcluster.engine.kernel import Kernel, Transaction
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 from pydantic import ConfigDict
 from sqlmodel import SQLModel
 
+from gdcluster.engine.ormless import SCHEMA_REVISION
+
 __all__ = ["SCHEMA_REVISION", "TableModel"]
 
-#: The Alembic head this code expects; ``Engine.open`` refuses any other (``gdcluster init``).
-#: Here rather than beside the tables, so that opening a database defines none of them.
-SCHEMA_REVISION = "0013_application_table"
 
 
 class TableModel(SQLModel):

@@ -41,7 +41,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine import deadlines, procedures
@@ -55,6 +54,8 @@ from gdcluster.engine.policies import policy_for
 from gdcluster.engine.store import connection_of
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.calendar import WorkCalendar
 
 __all__ = ["Plan", "Reads", "describe", "key_year", "not_applicable", "plan", "predict",

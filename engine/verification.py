@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine import audit
@@ -38,6 +37,10 @@ from gdcluster.engine.prepared import Prepared
 
 #: the records whose body a check names (``Covered.name``), for the catalog
 RECORDS_WITH_BODIES = (N_("notice"), N_("rendering"))
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 __all__ = [
     "ROW_CHECKS",

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Text, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
-from sqlmodel import col
 
 from gdcluster.engine import parse
 from gdcluster.engine.clock import in_shanghai
 from gdcluster.engine.errors import InvalidInput, NotFound
 from gdcluster.engine.i18n import Message
+from gdcluster.engine.ormless import col, is_session
 from gdcluster.engine.parse import as_case_id, as_date, as_year, name_text, row_count
 from gdcluster.engine.plain_reads import DEADLINE_PART, OBJECTION_PART
 from gdcluster.engine.prepared import Prepared
@@ -33,6 +32,8 @@ from gdcluster.engine.procedures import PROCEDURE_STATES, PROPOSED, procedure_sh
 from gdcluster.engine.store import Store, joined_session, sql_connection
 
 if TYPE_CHECKING:  # the tables are defined when a read first needs them: `case show` never
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.models import Case, Round
 
     Row = TypeVar("Row", Case, Round)
@@ -183,7 +184,7 @@ def case_view(session: Session | Any, case: Any,
     view = _view(case, [item[1] for item in deadline_rows], objections, reports)
     if view.state not in PROCEDURE_STATES:
         return view
-    reader_of = nullcontext(session) if isinstance(session, Session) else joined_session(session)
+    reader_of = nullcontext(session) if is_session(session) else joined_session(session)
     with reader_of as reader:
         shown = procedure_shown(reader, view.id, view.state, view.deadlines)
     return view if shown is None else replace(view, procedure=shown)

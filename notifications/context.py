@@ -21,10 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine.clock import local_date
@@ -39,6 +38,10 @@ from gdcluster.engine.views import load_case as _load_case
 from gdcluster.engine.views import load_round as _load_round
 from gdcluster.notifications.kinds import ALSO_KINDS, KIND_TRIGGERS, KINDS, TRIGGER_KINDS
 from gdcluster.notifications.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 __all__ = [
     "SITE_VISIT_TRIGGER",

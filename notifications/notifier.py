@@ -50,7 +50,8 @@ class Notifier:
             self._settings_file = settings  # read when the first notice is due
         else:
             self._settings = settings
-        self._remove_hook = engine.on_transaction(self._on_transaction)
+        # only the acts that issue notices: the others make no ORM session for the hook
+        self._remove_hook = engine.on_transaction(self._on_transaction, triggers=TRIGGER_KINDS)
         self._remove_subscriber = engine.subscribe(self._after_commit)
         self._remove_check = engine.before_batch(self._before_batch)
         #: per thread, the acts whose deliveries wait for the end of a sweep's batch

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gdcluster.engine.api import Engine
@@ -45,6 +44,8 @@ from gdcluster.notifications.kinds import (
 from gdcluster.notifications.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gdcluster.engine.models import Delivery
     from gdcluster.notifications.render import Rendered
 

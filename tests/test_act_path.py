@@ -67,17 +67,18 @@ def test_acts_of_the_table_make_no_orm_session(
         engine: Engine, walker: Walker, monkeypatch: pytest.MonkeyPatch) -> None:
     """submit, review and recommend run on the transaction's connection alone; an act whose
     effect works with model objects (an objection filed) makes its session when it asks."""
-    from gdcluster.engine import kernel
+    from sqlalchemy import orm
 
     made: list[object] = []
 
-    class Counted(kernel.Session):  # type: ignore[misc,name-defined]
+    class Counted(orm.Session):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             made.append(self)
             super().__init__(*args, **kwargs)
 
     case_id = walker.create()
-    monkeypatch.setattr(kernel, "Session", Counted)
+    # the engine imports the ORM's Session where it makes one (``store.joined_session``)
+    monkeypatch.setattr(orm, "Session", Counted)
     for trigger, who in (("submit", COUNTY), ("review", CITY), ("recommend", CITY)):
         engine.fire(case_id, trigger, who)
     assert made == []

@@ -1,4 +1,4 @@
-"""Alembic environment: run on the connection handed over by ``gdcluster.engine.store.upgrade``."""
+"""Alembic environment: run on the connection handed over by ``gdcluster.engine.schema.upgrade``."""
 
 from alembic import context
 from sqlmodel import SQLModel
@@ -9,7 +9,7 @@ load_all()  # every table on SQLModel.metadata, those of gdcluster.engine.record
 
 config = context.config
 connection = config.attributes.get("connection")
-if connection is None:  # pragma: no cover - only via store.upgrade or the developer tool
+if connection is None:  # pragma: no cover - only via schema.upgrade or the developer tool
     from sqlalchemy import create_engine
 
     url = config.get_main_option("sqlalchemy.url")
