@@ -577,11 +577,10 @@ def _update_case() -> Any:
 
 
 def _write_case(transaction: Transaction, case: Case | CaseRow) -> None:
-    """Write what the act changed on the case as one prepared ``UPDATE … WHERE id = … AND
-    version = <as loaded>`` — the statement the unit of work would emit, without its
-    machinery — then detach the case, so that no later flush writes it again. A changed
-    version (another writer) raises ``CaseChanged`` (the unit of work's ``StaleDataError``). A
-    ``CaseRow`` (``Kernel.act``) is written by ``case_rows.write``."""
+    """Write what the act changed as one prepared ``UPDATE … WHERE id = … AND version = <as
+    loaded>`` (the unit of work's statement, without its machinery), then detach the case so
+    no later flush writes it again; another writer's version raises ``CaseChanged`` (as the
+    unit of work's ``StaleDataError``). A ``CaseRow`` is written by ``case_rows.write``."""
     if isinstance(case, CaseRow):
         case_rows.write(transaction.connection, case)
         return
