@@ -159,13 +159,59 @@ def _show_notice_warnings() -> None:
     logger.addHandler(handler)
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing ``shutil`` (which imports
+    bz2, lzma and zlib: a tenth of ``--help``'s work, issue 5): ``COLUMNS`` if a positive
+    number, else the terminal of stdout, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    try:
+        lines = int(os.environ["LINES"])
+    except (KeyError, ValueError):
+        lines = 0
+    if columns <= 0 or lines <= 0:
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            size = os.terminal_size((80, 24))
+        if columns <= 0:
+            columns = size.columns or 80
+    return columns
+
+
+def _fits(text: str, width: int) -> bool:
+    """Whether click's ``wrap_text`` would give ``text`` back as one line unchanged (so
+    ``textwrap`` need not be imported): one line of plain spaces, within ``width``."""
+    return (0 < len(text) <= width and text.isprintable() and text == text.rstrip()
+            and "\b" not in text)
+
+
 class TranslatedFormatter(click.HelpFormatter):
-    """click's help layout with its headings in the current language."""
+    """click's help layout with its headings in the current language. What fits on one line
+    is written directly, the rest wrapped by click (``textwrap``) or, Chinese, by ``_wrap``."""
+
+    def __init__(self, indent_increment: int = 2, width: int | None = None,
+                 max_width: int | None = None) -> None:
+        if width is None:
+            from click import formatting
+
+            width = formatting.FORCED_WIDTH
+            if width is None:
+                width = max(min(_terminal_columns(), 80 if max_width is None else max_width) - 2,
+                            50)
+        super().__init__(indent_increment, width, max_width)
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         if prefix is None:
             prefix = _("Usage:")
             prefix += "" if prefix.endswith("：") else " "
+        usage_prefix = f"{prefix:>{self.current_indent}}{prog} "
+        room = self.width - self.current_indent  # click counts characters, as here
+        if args and len(usage_prefix) + 20 <= room and _fits(usage_prefix + args, room):
+            self.write(usage_prefix + args + "\n")
+            return
         super().write_usage(prog, args, prefix)
 
     def section(self, name: str) -> Any:
@@ -176,7 +222,8 @@ class TranslatedFormatter(click.HelpFormatter):
         at spaces, which Chinese does not have)."""
         rows = list(rows)
         if language() == "en" or all(second.isascii() for _first, second in rows):
-            super().write_dl(rows, col_max, col_spacing)
+            if not self._write_dl_directly(rows, col_max, col_spacing):
+                super().write_dl(rows, col_max, col_spacing)
             return
         first_col = min(max((_width(first) for first, _second in rows), default=0),
                         col_max) + col_spacing
@@ -192,9 +239,36 @@ class TranslatedFormatter(click.HelpFormatter):
             for line in lines[1:]:
                 self.write(indent + line + "\n")
 
+    def _write_dl_directly(self, rows: list[Any], col_max: int, col_spacing: int) -> bool:
+        """click's ``write_dl`` when every row's text fits on its line (nothing to wrap), or
+        False having written nothing."""
+        if not rows or any(len(row) != 2 or not row[0].isprintable() for row in rows):
+            return False
+        first_col = min(max(len(first) for first, _second in rows), col_max) + col_spacing
+        room = max(self.width - first_col - 2, 10)
+        if not all(second == "" or (_fits(second, room) and second[0] != " ")
+                   for _first, second in rows):
+            return False
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if not second:
+                self.write("\n")
+                continue
+            if len(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - len(first)))
+            else:
+                self.write("\n")
+                self.write(" " * (first_col + self.current_indent))
+            self.write(f"{second}\n")
+        return True
+
     def write_text(self, text: str) -> None:
         if language() == "en" or text.isascii():
-            super().write_text(text)
+            indent = " " * self.current_indent
+            if _fits(indent + text, self.width) and text[0] != " ":
+                self.write(f"{indent}{text}\n")
+            else:
+                super().write_text(text)
             return
         indent = " " * self.current_indent
         for number, paragraph in enumerate(text.split("\n\n")):
@@ -331,12 +405,16 @@ def _wrap(text: str, limit: int) -> list[str]:
     two Chinese characters (Chinese has no spaces)."""
     lines: list[str] = []
     line = ""
+    used = 0  # _width(line), kept as the line grows
     for token in _tokens(" ".join(text.split())):
-        if line and _width(line + token.rstrip()) > limit and token not in _NO_LINE_START:
+        width = _width(token)
+        if line and used + (0 if token.isspace() else width) > limit \
+                and token not in _NO_LINE_START:
             lines.append(line.rstrip())
-            line = "" if token.isspace() else token
+            line, used = ("", 0) if token.isspace() else (token, width)
         else:
             line += token
+            used += width
     if line.strip():
         lines.append(line.rstrip())
     return lines
@@ -344,8 +422,12 @@ def _wrap(text: str, limit: int) -> list[str]:
 
 def _clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` terminal columns (wide characters count 2), with "…"."""
-    for end in range(len(text)):
-        if _width(text[:end + 1]) > limit:
+    if len(text) <= limit and text.isascii():
+        return text
+    used = 0
+    for end, character in enumerate(text):
+        used += _width(character)
+        if used > limit:
             return text[:max(end - 1, 0)] + "…"
     return text
 
