@@ -348,12 +348,14 @@ class TranslatedCommand(click.Command):
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         """click's --help option, made (and kept by click) with its English help, which is
-        translated when shown like every help text."""
-        english = _RUNNING.set(False)
+        translated when shown like every help text. The msgid itself, not the standard
+        library's gettext of it: that lookup (and the ``locale`` module it imports) was 2 % of
+        ``--help`` (issue 5), for a domain no catalog of gdcluster's is in."""
+        english = _MSGIDS.set(True)
         try:
             return super().get_help_option(ctx)
         finally:
-            _RUNNING.reset(english)
+            _MSGIDS.reset(english)
 
     def get_short_help_str(self, limit: int = 45) -> str:
         if self.short_help:
@@ -453,6 +455,9 @@ CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "ty
 #: catalog then, and through the standard library's gettext everywhere else, so a host system
 #: that imports gdcluster (even this module) keeps click as it was
 _RUNNING = ContextVar("gdcluster_cli_running", default=False)
+#: set while click makes a text that gdcluster translates when shown (the --help option's):
+#: click's ``_`` gives the msgid back
+_MSGIDS = ContextVar("gdcluster_cli_msgids", default=False)
 
 
 def _catalog_for_click() -> bool:
@@ -467,6 +472,8 @@ def _catalog_for_click() -> bool:
 def _click_gettext(message: str) -> str:
     import gettext
 
+    if _MSGIDS.get():
+        return message
     return _(message) if _catalog_for_click() else gettext.gettext(message)
 
 
@@ -770,9 +777,41 @@ DATE = IsoDate()
 CASE_ID = EngineRange(1, "MAX_ID")  # the largest id a database stores
 YEAR = EngineRange("FIRST_YEAR", "LAST_YEAR")
 INPUT_FILE = click.File("rb")
-#: the path types of the options, made once (each click.Path looks its name up in gettext)
-OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
-FILE_PATH = click.Path(dir_okay=False)
+
+
+class LazyPath(click.Path):
+    """``click.Path`` whose name ("file", "directory", "path": the metavar of an option that
+    names none) is looked up in gettext when first read, not when made: made at import, the
+    lookups (and the ``locale`` module they import) were 2 % of ``--help`` (issue 5). The
+    lookup is the one click's module had when the type was made, so the name is the same."""
+
+    def __init__(self, **options: Any) -> None:
+        from click import types
+
+        self._lookup: Callable[[str], str] = types._
+        types._ = str  # click.Path.__init__ stores the msgid; looked up when read
+        try:
+            super().__init__(**options)
+        finally:
+            types._ = self._lookup
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        if self._looked_up is None:
+            self._looked_up = self._lookup(self._msgid)
+        return self._looked_up
+
+    @name.setter
+    def name(self, msgid: str) -> None:
+        self._msgid, self._looked_up = msgid, None
+
+    def to_info_dict(self) -> Any:
+        return {**super().to_info_dict(), "param_type": "Path"}  # as click.Path's
+
+
+#: the path types of the options, made once
+OUTPUT_FILE = LazyPath(dir_okay=False, writable=True)
+FILE_PATH = LazyPath(dir_okay=False)
 
 
 def _read_mapping(stream: IO[bytes]) -> dict[str, Any]:
@@ -1004,7 +1043,7 @@ def init(simulation: bool) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False),
+@click.option("--out", type=LazyPath(file_okay=False),
               help="Folder for the demo's database and notices.")
 def demo(out: str | None) -> None:
     """Walk a sample round from application to recognition, narrating each step."""
@@ -1453,7 +1492,7 @@ IMPORT_TEXT = Texts({
 
 @case_group.command("import")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...",
-                type=click.Path(exists=False))
+                type=LazyPath(exists=False))
 @json_option
 def case_import(paths: tuple[str, ...]) -> None:
     """File many applications: 申报表 workbooks, or JSON/YAML files with a case block.

@@ -103,3 +103,15 @@ def test_clip_and_wrap_are_the_quadratic_ones(text: str) -> None:
     for limit in range(0, 50):
         assert _clip(text, limit) == _clip_reference(text, limit)
         assert _wrap(text, max(limit, 1)) == _wrap_reference(text, max(limit, 1))
+
+
+@pytest.mark.parametrize("options", [{}, {"dir_okay": False}, {"file_okay": False},
+                                     {"dir_okay": False, "writable": True}])
+def test_a_lazy_path_is_named_as_clicks(options: dict[str, bool]) -> None:
+    from click import types
+
+    made_with = types._
+    lazy = cli_module.LazyPath(**options)
+    assert types._ is made_with  # click's lookup put back
+    assert lazy.name == click.Path(**options).name
+    assert lazy.to_info_dict() == click.Path(**options).to_info_dict()
