@@ -648,16 +648,21 @@ _JSON_OPTION = click.Option(["--json"], is_flag=True, expose_value=False, callba
                             help="Machine-readable output on stdout.")
 
 
-def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--json`` after the command too: ``gdcluster case show 7 --json``. As
-    ``click.option`` adds it (``click.decorators._param_memo``)."""
+def _add_option(function: Callable[..., Any], option: click.Option) -> Callable[..., Any]:
+    """``option`` added to ``function`` as ``click.option`` adds the one it makes
+    (``click.decorators._param_memo``)."""
     if isinstance(function, click.Command):
-        function.params.append(_JSON_OPTION)
+        function.params.append(option)
     else:
         if not hasattr(function, "__click_params__"):
             function.__click_params__ = []  # type: ignore[attr-defined]
-        function.__click_params__.append(_JSON_OPTION)  # type: ignore[attr-defined]
+        function.__click_params__.append(option)  # type: ignore[attr-defined]
     return function
+
+
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--json`` after the command too: ``gdcluster case show 7 --json``."""
+    return _add_option(function, _JSON_OPTION)
 
 
 def _is_terminal() -> bool:
@@ -794,8 +799,9 @@ INPUT_FILE = click.File("rb")
 class LazyPath(click.Path):
     """``click.Path`` whose name ("file", "directory", "path": the metavar of an option that
     names none) is looked up in gettext when first read, not when made: made at import, the
-    lookups (and the ``locale`` module they import) were 2 % of ``--help`` (issue 5). The
-    lookup is the one click's module had when the type was made, so the name is the same."""
+    lookups (with the --help option's, ``get_help_option``, and the ``locale`` module they
+    import) were 2 % of ``--help`` (issue 5). The lookup is the one click's module had when
+    the type was made, so the name is the same."""
 
     def __init__(self, **options: Any) -> None:
         from click import types
@@ -1396,13 +1402,16 @@ def case_group() -> None:
 case_id_argument = click.argument("case_id", metavar="ID", type=CASE_ID)
 
 
+#: made once, as ``_JSON_OPTION``, for the acts that take it
+_EXPECTED_VERSION = click.Option(
+    ["--expected-version"], type=click.IntRange(min=1), metavar="V",
+    help="Refuse (exit 5) if the case is no longer at version V.",
+)
+
+
 def act_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--expected-version`` and ``--json``, shared by every act on one case (listed last)."""
-    function = json_option(function)
-    return click.option(
-        "--expected-version", type=click.IntRange(min=1), metavar="V",
-        help="Refuse (exit 5) if the case is no longer at version V.",
-    )(function)
+    return _add_option(json_option(function), _EXPECTED_VERSION)
 
 
 def _fire(case_id: int, trigger: str, expected_version: int | None, *,
