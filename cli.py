@@ -159,13 +159,59 @@ def _show_notice_warnings() -> None:
     logger.addHandler(handler)
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing ``shutil`` (which imports
+    bz2, lzma and zlib: a tenth of ``--help``'s work, issue 5): ``COLUMNS`` if a positive
+    number, else the terminal of stdout, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    try:
+        lines = int(os.environ["LINES"])
+    except (KeyError, ValueError):
+        lines = 0
+    if columns <= 0 or lines <= 0:
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            size = os.terminal_size((80, 24))
+        if columns <= 0:
+            columns = size.columns or 80
+    return columns
+
+
+def _fits(text: str, width: int) -> bool:
+    """Whether click's ``wrap_text`` would give ``text`` back as one line unchanged (so
+    ``textwrap`` need not be imported): one line of plain spaces, within ``width``."""
+    return (0 < len(text) <= width and text.isprintable() and text == text.rstrip()
+            and "\b" not in text)
+
+
 class TranslatedFormatter(click.HelpFormatter):
-    """click's help layout with its headings in the current language."""
+    """click's help layout with its headings in the current language. What fits on one line
+    is written directly, the rest wrapped by click (``textwrap``) or, Chinese, by ``_wrap``."""
+
+    def __init__(self, indent_increment: int = 2, width: int | None = None,
+                 max_width: int | None = None) -> None:
+        if width is None:
+            from click import formatting
+
+            width = formatting.FORCED_WIDTH
+            if width is None:
+                width = max(min(_terminal_columns(), 80 if max_width is None else max_width) - 2,
+                            50)
+        super().__init__(indent_increment, width, max_width)
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         if prefix is None:
             prefix = _("Usage:")
             prefix += "" if prefix.endswith("：") else " "
+        usage_prefix = f"{prefix:>{self.current_indent}}{prog} "
+        room = self.width - self.current_indent  # click counts characters, as here
+        if args and len(usage_prefix) + 20 <= room and _fits(usage_prefix + args, room):
+            self.write(usage_prefix + args + "\n")
+            return
         super().write_usage(prog, args, prefix)
 
     def section(self, name: str) -> Any:
@@ -176,7 +222,8 @@ class TranslatedFormatter(click.HelpFormatter):
         at spaces, which Chinese does not have)."""
         rows = list(rows)
         if language() == "en" or all(second.isascii() for _first, second in rows):
-            super().write_dl(rows, col_max, col_spacing)
+            if not self._write_dl_directly(rows, col_max, col_spacing):
+                super().write_dl(rows, col_max, col_spacing)
             return
         first_col = min(max((_width(first) for first, _second in rows), default=0),
                         col_max) + col_spacing
@@ -192,9 +239,36 @@ class TranslatedFormatter(click.HelpFormatter):
             for line in lines[1:]:
                 self.write(indent + line + "\n")
 
+    def _write_dl_directly(self, rows: list[Any], col_max: int, col_spacing: int) -> bool:
+        """click's ``write_dl`` when every row's text fits on its line (nothing to wrap), or
+        False having written nothing."""
+        if not rows or any(len(row) != 2 or not row[0].isprintable() for row in rows):
+            return False
+        first_col = min(max(len(first) for first, _second in rows), col_max) + col_spacing
+        room = max(self.width - first_col - 2, 10)
+        if not all(second == "" or (_fits(second, room) and second[0] != " ")
+                   for _first, second in rows):
+            return False
+        for first, second in rows:
+            self.write(f"{'':>{self.current_indent}}{first}")
+            if not second:
+                self.write("\n")
+                continue
+            if len(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - len(first)))
+            else:
+                self.write("\n")
+                self.write(" " * (first_col + self.current_indent))
+            self.write(f"{second}\n")
+        return True
+
     def write_text(self, text: str) -> None:
         if language() == "en" or text.isascii():
-            super().write_text(text)
+            indent = " " * self.current_indent
+            if _fits(indent + text, self.width) and text[0] != " ":
+                self.write(f"{indent}{text}\n")
+            else:
+                super().write_text(text)
             return
         indent = " " * self.current_indent
         for number, paragraph in enumerate(text.split("\n\n")):
@@ -274,12 +348,14 @@ class TranslatedCommand(click.Command):
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         """click's --help option, made (and kept by click) with its English help, which is
-        translated when shown like every help text."""
-        english = _RUNNING.set(False)
+        translated when shown like every help text. The msgid itself, not the standard
+        library's gettext of it: that lookup (and the ``locale`` module it imports) was 2 % of
+        ``--help`` (issue 5), for a domain no catalog of gdcluster's is in."""
+        english = _MSGIDS.set(True)
         try:
             return super().get_help_option(ctx)
         finally:
-            _RUNNING.reset(english)
+            _MSGIDS.reset(english)
 
     def get_short_help_str(self, limit: int = 45) -> str:
         if self.short_help:
@@ -331,12 +407,16 @@ def _wrap(text: str, limit: int) -> list[str]:
     two Chinese characters (Chinese has no spaces)."""
     lines: list[str] = []
     line = ""
+    used = 0  # _width(line), kept as the line grows
     for token in _tokens(" ".join(text.split())):
-        if line and _width(line + token.rstrip()) > limit and token not in _NO_LINE_START:
+        width = _width(token)
+        if line and used + (0 if token.isspace() else width) > limit \
+                and token not in _NO_LINE_START:
             lines.append(line.rstrip())
-            line = "" if token.isspace() else token
+            line, used = ("", 0) if token.isspace() else (token, width)
         else:
             line += token
+            used += width
     if line.strip():
         lines.append(line.rstrip())
     return lines
@@ -344,8 +424,12 @@ def _wrap(text: str, limit: int) -> list[str]:
 
 def _clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` terminal columns (wide characters count 2), with "…"."""
-    for end in range(len(text)):
-        if _width(text[:end + 1]) > limit:
+    if len(text) <= limit and text.isascii():
+        return text
+    used = 0
+    for end, character in enumerate(text):
+        used += _width(character)
+        if used > limit:
             return text[:max(end - 1, 0)] + "…"
     return text
 
@@ -371,6 +455,9 @@ CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "ty
 #: catalog then, and through the standard library's gettext everywhere else, so a host system
 #: that imports gdcluster (even this module) keeps click as it was
 _RUNNING = ContextVar("gdcluster_cli_running", default=False)
+#: set while click makes a text that gdcluster translates when shown (the --help option's):
+#: click's ``_`` gives the msgid back
+_MSGIDS = ContextVar("gdcluster_cli_msgids", default=False)
 
 
 def _catalog_for_click() -> bool:
@@ -385,6 +472,8 @@ def _catalog_for_click() -> bool:
 def _click_gettext(message: str) -> str:
     import gettext
 
+    if _MSGIDS.get():
+        return message
     return _(message) if _catalog_for_click() else gettext.gettext(message)
 
 
@@ -553,10 +642,27 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
             settings.as_json = True
 
 
+#: the one ``--json`` option of the sixty commands that take it after their name: made once
+#: (an option holds no state of its own while a command runs), not sixty times at import
+_JSON_OPTION = click.Option(["--json"], is_flag=True, expose_value=False, callback=_set_json,
+                            help="Machine-readable output on stdout.")
+
+
+def _add_option(function: Callable[..., Any], option: click.Option) -> Callable[..., Any]:
+    """``option`` added to ``function`` as ``click.option`` adds the one it makes
+    (``click.decorators._param_memo``)."""
+    if isinstance(function, click.Command):
+        function.params.append(option)
+    else:
+        if not hasattr(function, "__click_params__"):
+            function.__click_params__ = []  # type: ignore[attr-defined]
+        function.__click_params__.append(option)  # type: ignore[attr-defined]
+    return function
+
+
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--json`` after the command too: ``gdcluster case show 7 --json``."""
-    return click.option("--json", is_flag=True, expose_value=False, callback=_set_json,
-                        help="Machine-readable output on stdout.")(function)
+    return _add_option(function, _JSON_OPTION)
 
 
 def _is_terminal() -> bool:
@@ -688,9 +794,42 @@ DATE = IsoDate()
 CASE_ID = EngineRange(1, "MAX_ID")  # the largest id a database stores
 YEAR = EngineRange("FIRST_YEAR", "LAST_YEAR")
 INPUT_FILE = click.File("rb")
-#: the path types of the options, made once (each click.Path looks its name up in gettext)
-OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
-FILE_PATH = click.Path(dir_okay=False)
+
+
+class LazyPath(click.Path):
+    """``click.Path`` whose name ("file", "directory", "path": the metavar of an option that
+    names none) is looked up in gettext when first read, not when made: made at import, the
+    lookups (with the --help option's, ``get_help_option``, and the ``locale`` module they
+    import) were 2 % of ``--help`` (issue 5). The lookup is the one click's module had when
+    the type was made, so the name is the same."""
+
+    def __init__(self, **options: Any) -> None:
+        from click import types
+
+        self._lookup: Callable[[str], str] = types._
+        types._ = str  # click.Path.__init__ stores the msgid; looked up when read
+        try:
+            super().__init__(**options)
+        finally:
+            types._ = self._lookup
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        if self._looked_up is None:
+            self._looked_up = self._lookup(self._msgid)
+        return self._looked_up
+
+    @name.setter
+    def name(self, msgid: str) -> None:
+        self._msgid, self._looked_up = msgid, None
+
+    def to_info_dict(self) -> Any:
+        return {**super().to_info_dict(), "param_type": "Path"}  # as click.Path's
+
+
+#: the path types of the options, made once
+OUTPUT_FILE = LazyPath(dir_okay=False, writable=True)
+FILE_PATH = LazyPath(dir_okay=False)
 
 
 def _read_mapping(stream: IO[bytes]) -> dict[str, Any]:
@@ -922,7 +1061,7 @@ def init(simulation: bool) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False),
+@click.option("--out", type=LazyPath(file_okay=False),
               help="Folder for the demo's database and notices.")
 def demo(out: str | None) -> None:
     """Walk a sample round from application to recognition, narrating each step."""
@@ -1263,13 +1402,16 @@ def case_group() -> None:
 case_id_argument = click.argument("case_id", metavar="ID", type=CASE_ID)
 
 
+#: made once, as ``_JSON_OPTION``, for the acts that take it
+_EXPECTED_VERSION = click.Option(
+    ["--expected-version"], type=click.IntRange(min=1), metavar="V",
+    help="Refuse (exit 5) if the case is no longer at version V.",
+)
+
+
 def act_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--expected-version`` and ``--json``, shared by every act on one case (listed last)."""
-    function = json_option(function)
-    return click.option(
-        "--expected-version", type=click.IntRange(min=1), metavar="V",
-        help="Refuse (exit 5) if the case is no longer at version V.",
-    )(function)
+    return _add_option(json_option(function), _EXPECTED_VERSION)
 
 
 def _fire(case_id: int, trigger: str, expected_version: int | None, *,
@@ -1371,7 +1513,7 @@ IMPORT_TEXT = Texts({
 
 @case_group.command("import")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...",
-                type=click.Path(exists=False))
+                type=LazyPath(exists=False))
 @json_option
 def case_import(paths: tuple[str, ...]) -> None:
     """File many applications: 申报表 workbooks, or JSON/YAML files with a case block.

@@ -91,6 +91,18 @@ def test_help_loads_no_heavy_library_and_no_database_layer(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+def test_help_imports_neither_shutil_nor_textwrap(tmp_path: Path) -> None:
+    """``gdcluster --help`` (Chinese, the default) finds the terminal's width itself, writes
+    the lines that fit directly and asks the standard library's gettext nothing: ``shutil``
+    (with bz2, lzma and zlib), ``textwrap`` and ``locale`` stay unloaded, a tenth of its
+    instructions (issue 5)."""
+    loaded = modules_after(["--help"], tmp_path)
+    assert "gdcluster.cli" in loaded
+    assert not loaded & {"shutil", "bz2", "lzma", "zlib", "textwrap", "click._textwrap",
+                         "locale"}, sorted(loaded)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
     [
