@@ -85,28 +85,29 @@ def instant_text(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+#: the columns a row's hash covers, besides ``attest`` (covered when the row has one)
+HASHED = ("seq", "case_id", "round_year", "actor", "trigger", "from_state", "to_state",
+          "reason", "payload", "article", "at", "prev_hash")
+
+
+def values_hash(values: dict[str, Any]) -> str:
+    """The hash of a row given as its column values (what ``append`` writes): SHA-256 of the
+    canonical JSON of :data:`HASHED` (``at`` as :func:`instant_text`) and, when the row
+    vouches for more (``gdcluster.engine.coverage``), its ``attest``; rows without one hash
+    as they always did."""
+    body = {name: values[name] for name in HASHED}
+    body["at"] = instant_text(body["at"])
+    attest = values.get("attest")
+    if attest is not None:
+        body["attest"] = attest
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
 def row_hash(entry: Any) -> str:
     """The row's hash; ``entry`` is an ``AuditEntry`` or anything with its attributes."""
-    body = canonical_json(
-        {
-            "seq": entry.seq,
-            "case_id": entry.case_id,
-            "round_year": entry.round_year,
-            "actor": entry.actor,
-            "trigger": entry.trigger,
-            "from_state": entry.from_state,
-            "to_state": entry.to_state,
-            "reason": entry.reason,
-            "payload": entry.payload,
-            "article": entry.article,
-            "at": instant_text(entry.at),
-            "prev_hash": entry.prev_hash,
-            # what else the row vouches for (gdcluster.engine.coverage); rows without it hash
-            # as they always did
-            **({"attest": entry.attest} if getattr(entry, "attest", None) is not None else {}),
-        }
-    )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    values = {name: getattr(entry, name) for name in HASHED}
+    values["attest"] = getattr(entry, "attest", None)
+    return values_hash(values)
 
 
 @cache
@@ -261,7 +262,7 @@ def amend(connection: Any, last: Appended, attest: dict[str, Any]) -> Appended:
     merged = json.loads(values["attest"]) if values.get("attest") else {}
     merged.update(attest)
     values["attest"] = canonical_json(merged)
-    values["hash"] = row_hash(SimpleNamespace(**values))
+    values["hash"] = values_hash(values)
     sql = _statements()
     sql.amend_row.run(connection, {"amend_seq": last.seq, "amend_attest": values["attest"],
                                    "amend_hash": values["hash"]})
@@ -316,30 +317,7 @@ def _link(values: dict[str, Any], head_seq: int, head_hash: str) -> None:
     """Make ``values`` the row after the head (seq, hash): its seq, prev_hash and hash."""
     values["seq"] = head_seq + 1
     values["prev_hash"] = head_hash
-    values["hash"] = _values_hash(values)
-
-
-def _values_hash(values: dict[str, Any]) -> str:
-    """:func:`row_hash` of a row given as its column values (what ``append`` writes), without
-    making an object of them first: the same body, so the same bytes and the same hash."""
-    body = {
-        "seq": values["seq"],
-        "case_id": values["case_id"],
-        "round_year": values["round_year"],
-        "actor": values["actor"],
-        "trigger": values["trigger"],
-        "from_state": values["from_state"],
-        "to_state": values["to_state"],
-        "reason": values["reason"],
-        "payload": values["payload"],
-        "article": values["article"],
-        "at": instant_text(values["at"]),
-        "prev_hash": values["prev_hash"],
-    }
-    attest = values.get("attest")
-    if attest is not None:
-        body["attest"] = attest
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    values["hash"] = values_hash(values)
 
 
 @dataclass(frozen=True)

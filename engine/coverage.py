@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from gdcluster.engine.audit import canonical_json, instant_text, row_hash
+from gdcluster.engine.audit import canonical_json, instant_text, values_hash
 from gdcluster.engine.i18n import N_
 
 __all__ = ["COVERED", "Covered", "Group", "baseline", "case_snapshot", "group", "probing_insert",
@@ -258,9 +258,7 @@ def baseline(connection: Connection) -> int | None:
         "article": "审计链覆盖起点：此前的案件状态与记录一并存证", "at": _aware(at),
         "prev_hash": head.hash, "attest": canonical_json(attest),
     }
-    from types import SimpleNamespace
-
-    values["hash"] = row_hash(SimpleNamespace(**values))
+    values["hash"] = values_hash(values)
     connection.execute(audit_table.insert(), values)
     connection.execute(update(head_table).where(head_table.c.id == 1)
                        .values(seq=seq, hash=values["hash"]))
